@@ -1,0 +1,80 @@
+# Developer and CI entry points. `make help` lists them.
+# The virtualenv is rebuilt only when pyproject.toml changes (stamp file).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-pyproject
+DEMO_PG := .demo/pg
+SMPP_PORT ?= 2775
+PHONE_PORT ?= 2776
+
+.PHONY: help venv demo test lint typecheck bench clean distclean
+
+help:
+	@echo "make venv       create $(VENV) and install the project with dev tools"
+	@echo "make demo       local PostgreSQL + SMSC simulator + gateway (Ctrl-C stops all)"
+	@echo "make test       ruff, mypy, then pytest (starts its own throwaway PostgreSQL)"
+	@echo "make lint       ruff check"
+	@echo "make typecheck  mypy --strict (configured in pyproject.toml)"
+	@echo "make bench      run the benchmark scripts in bench/"
+	@echo "make clean      stop the demo/bench databases, remove caches and build output"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: venv
+	@set -e; for script in bench/[!_]*.py; do \
+	  [ -f "$$script" ] || continue; \
+	  echo "== $$script"; $(BIN)/python "$$script"; \
+	done
+
+# Without DATABASE_URL, a persistent cluster in $(DEMO_PG) keeps data between runs.
+demo: venv
+	@set -euo pipefail; \
+	pids=""; started_pg=""; \
+	cleanup() { \
+	  trap - INT TERM EXIT; \
+	  if [ -n "$$pids" ]; then kill -TERM $$pids 2>/dev/null || true; wait $$pids 2>/dev/null || true; fi; \
+	  if [ -n "$$started_pg" ]; then $(BIN)/python -m gateway.devdb stop --dir $(DEMO_PG) || true; fi; \
+	  echo "demo stopped"; \
+	}; \
+	trap cleanup INT TERM EXIT; \
+	if [ -z "$${DATABASE_URL:-}" ]; then \
+	  DATABASE_URL="$$($(BIN)/python -m gateway.devdb start --dir $(DEMO_PG))"; started_pg=1; \
+	fi; \
+	export DATABASE_URL; \
+	$(BIN)/gateway smsc --port $(SMPP_PORT) --phone-port $(PHONE_PORT) & pids="$$!"; \
+	GATEWAY_KEYWORDS=keywords.yaml GATEWAY_SMPP_PORT=$(SMPP_PORT) $(BIN)/gateway run & \
+	pids="$$pids $$!"; \
+	port="$${GATEWAY_HTTP_PORT:-8080}"; \
+	echo "gateway:  http://127.0.0.1:$$port/healthz  http://127.0.0.1:$$port/metrics"; \
+	echo "try:      $(BIN)/gateway chat --phone-port $(PHONE_PORT)"; \
+	echo "Ctrl-C stops the gateway, the simulator and the demo database"; \
+	wait -n $$pids || true
+
+clean:
+	@for pg in $(DEMO_PG) .bench/pg; do \
+	  if [ -f $$pg/PG_VERSION ] && [ -x $(BIN)/python ]; then \
+	    $(BIN)/python -m gateway.devdb stop --dir $$pg || true; fi; \
+	done
+	rm -rf .demo .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,202 @@
+"""The `gateway` command: run, migrate, simulate, and check keyword files.
+
+Why subcommand modules are imported lazily: `gateway version` and
+`gateway keywords check` must work (and fail clearly) without importing the
+SMPP stack or the web server, and a piece that is missing from an install
+names itself instead of crashing the whole command at import.
+
+Exit codes: 0 ok, 1 the command failed (database down, bad keywords file),
+2 bad configuration or usage. Every bad setting is reported in one message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from gateway import __version__
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.logs import configure_logging
+from gateway.store.db import DatabaseUnavailable, create_pool
+from gateway.store.migrate import MigrationError, apply_migrations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+TOOLS = {
+    "smsc": ("gateway.smpp.simulator", "run an SMSC simulator (with a phone port for `chat`)"),
+    "chat": ("gateway.smpp.chat", "a terminal phone that texts the simulator"),
+}
+T = TypeVar("T")
+
+
+class CommandUnavailable(Exception):
+    """A subcommand's module is not part of this install."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="SMS short-code gateway.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="start the gateway (applies migrations first)")
+    _add_config_option(run)
+    run.add_argument("--no-migrate", action="store_true", help="do not apply migrations on start")
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    _add_config_option(migrate)
+    migrate.add_argument("--dir", type=Path, default=None, help="default: migrations/")
+    for name, (_, text) in TOOLS.items():
+        # Their options belong to their own modules; parsed in _run_tool.
+        sub.add_parser(name, help=text, add_help=False)
+    keywords = sub.add_parser("keywords", help="work with a keywords file")
+    keywords_sub = keywords.add_subparsers(dest="keywords_command", required=True)
+    check = keywords_sub.add_parser("check", help="validate a keywords file, list every problem")
+    check.add_argument("file", type=Path)
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=None, help="TOML settings file (under the environment)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    if extra and args.command not in TOOLS:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.command in TOOLS:
+            return _run_tool(args.command, extra)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "migrate":
+            return _migrate(args)
+        if args.command == "keywords":
+            return _check_keywords(args.file)
+        print(f"gateway {__version__}")
+        return EXIT_OK
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return EXIT_CONFIG
+    except (DatabaseUnavailable, MigrationError, CommandUnavailable) as err:
+        print(f"gateway: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(os.environ, toml_path=args.config)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    run_gateway = _import("gateway.app", "gateway run").run_gateway
+    migrate = settings.migrate_on_start and not args.no_migrate
+    run_until_signalled(run_gateway(settings, migrate=migrate))
+    return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def migrate() -> list[str]:
+        pool = await create_pool(settings, min_size=1, max_size=1)
+        try:
+            return await apply_migrations(pool, args.dir)
+        finally:
+            await pool.close()
+
+    applied = asyncio.run(migrate())
+    for name in applied:
+        print(f"applied {name}")
+    if not applied:
+        print("database schema is up to date")
+    return EXIT_OK
+
+
+def _check_keywords(path: Path) -> int:
+    loader = _import("gateway.engine.loader", "gateway keywords check")
+    try:
+        loader.load_rules(path)
+    except loader.RulesError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        count = len(err.problems)
+        print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as err:
+        print(f"gateway: cannot read {path}: {err.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{path}: ok")
+    return EXIT_OK
+
+
+def _run_tool(name: str, argv: list[str]) -> int:
+    module_name, text = TOOLS[name]
+    module = _import(module_name, f"gateway {name}")
+    parser = argparse.ArgumentParser(prog=f"gateway {name}", description=text)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    level = os.environ.get("GATEWAY_LOG_LEVEL", "info")
+    configure_logging(level if level in {"debug", "info", "warning", "error"} else "info")
+    result = run_until_signalled(module.main(args))
+    return EXIT_OK if result is None else int(result)
+
+
+def _import(module_name: str, command: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name == module_name or module_name.startswith(f"{err.name}."):
+            raise CommandUnavailable(
+                f"`{command}` is not available: {module_name} is missing"
+            ) from err
+        raise
+
+
+def run_until_signalled(main: Coroutine[Any, Any, T]) -> T | None:
+    """Run `main`; SIGTERM or SIGINT cancels it so its own cleanup runs, then returns None.
+
+    Cancellation rather than a flag: every await in the gateway is already a
+    cancellation point, so one mechanism stops sessions, workers and the web
+    server in their `finally` blocks, in order.
+    """
+    return asyncio.run(_until_signalled(main))
+
+
+async def _until_signalled(main: Coroutine[Any, Any, T]) -> T | None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(main)
+    stop_requested = False
+
+    def request_stop() -> None:
+        nonlocal stop_requested
+        stop_requested = True
+        task.cancel()
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
+        loop.add_signal_handler(signum, request_stop)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if stop_requested:
+            return None
+        raise
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

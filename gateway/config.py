@@ -1,0 +1,107 @@
+"""One settings object, built once at start-up and passed down.
+
+Why a hand-rolled loader over pydantic-settings: we want every bad setting
+reported in one message (an operator fixing a deployment should not play
+whack-a-mole), environment names that match the README exactly, and an
+optional TOML file underneath the environment. Nothing here reads the
+environment at import time; `load_settings` takes the mapping explicitly so
+tests build settings without touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+BindMode = Literal["transceiver", "split"]
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, one per line, so `gateway` exits 2 once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = Field(min_length=1)
+    smpp_host: str = "127.0.0.1"
+    smpp_port: int = Field(2775, ge=1, le=65535)
+    smpp_system_id: str = Field("gateway", min_length=1, max_length=15)
+    smpp_password: SecretStr = Field(SecretStr("secret"))
+    smpp_system_type: str = Field("", max_length=12)
+    smpp_bind_mode: BindMode = "transceiver"
+    smpp_window: int = Field(100, ge=1, le=10_000)
+    smpp_tps: float = Field(0.0, ge=0.0, description="0 means no cap")
+    smpp_submit_timeout: float = Field(10.0, gt=0)
+    smpp_enquire_link_interval: float = Field(30.0, gt=0)
+    smpp_reconnect_min: float = Field(0.5, gt=0)
+    smpp_reconnect_max: float = Field(30.0, gt=0)
+    smpp_bind_refused_delay: float = Field(60.0, gt=0)
+    shortcode: str = Field("12345", pattern=r"^[0-9A-Za-z+]{3,16}$")
+    default_region: str = Field("US", pattern=r"^[A-Z]{2}$")
+    keywords: Path = Path("keywords.yaml")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ingest_lanes: int = Field(4, ge=1, le=64)
+    ingest_batch: int = Field(256, ge=1, le=10_000)
+    ingest_linger_ms: float = Field(2.0, ge=0)
+    reassembly_timeout: float = Field(300.0, gt=0)
+    migrate_on_start: bool = True
+    instance_name: str = "gateway-1"
+
+
+# environment variable -> field name
+ENV_NAMES: dict[str, str] = {"DATABASE_URL": "database_url"} | {
+    f"GATEWAY_{name.upper()}": name for name in Settings.model_fields if name != "database_url"
+}
+
+
+def load_settings(
+    environ: Mapping[str, str], *, toml_path: Path | None = None, **overrides: Any
+) -> Settings:
+    """Merge TOML file < environment < explicit overrides, then validate everything at once."""
+    raw: dict[str, Any] = {}
+    problems: list[str] = []
+    path = toml_path or (Path(environ["GATEWAY_CONFIG"]) if environ.get("GATEWAY_CONFIG") else None)
+    if path is not None:
+        try:
+            raw.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except OSError as err:
+            problems.append(f"GATEWAY_CONFIG: cannot read {path}: {err.strerror}")
+        except tomllib.TOMLDecodeError as err:
+            problems.append(f"GATEWAY_CONFIG: {path} is not valid TOML: {err}")
+    for env_name, field in ENV_NAMES.items():
+        if env_name in environ:
+            raw[field] = environ[env_name]
+    raw.update(overrides)
+    if "database_url" not in raw:
+        problems.append("DATABASE_URL: required (postgresql://user@host:port/dbname)")
+        raw["database_url"] = "unset"
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as err:
+        field_to_env = {field: env for env, field in ENV_NAMES.items()}
+        for error in err.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            name = field_to_env.get(field, field)
+            problems.append(f"{name}: {error['msg']} (got {_shown(field, error.get('input'))})")
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _shown(field: str, value: object) -> str:
+    """Never echo a secret back into a log or terminal."""
+    if "password" in field or "secret" in field:
+        return "<hidden>"
+    return repr(value)

@@ -1,0 +1,97 @@
+"""Connection pool creation with an error an operator can act on.
+
+asyncpg's own connection errors name neither the target nor the setting to
+fix, and a DSN echoed verbatim would leak its password into logs. Here every
+failure becomes one `DatabaseUnavailable` naming host:port/db and
+DATABASE_URL, with the password scrubbed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+
+from gateway.config import Settings
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached or refused us; the message says where and what to check."""
+
+
+def describe_target(url: str) -> str:
+    """'host:port/db' for messages; never includes the user's password."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = parts.port or 5432
+    except ValueError:
+        return "<unparsable DATABASE_URL>"
+    database = unquote(parts.path.lstrip("/")) or parts.username or "postgres"
+    return f"{host}:{port}/{database}"
+
+
+async def create_pool(
+    target: Settings | str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+) -> asyncpg.Pool:
+    """Open a pool and prove it works (asyncpg connects `min_size` connections eagerly)."""
+    url = target.database_url if isinstance(target, Settings) else target
+    server_settings = (
+        {"application_name": target.instance_name} if isinstance(target, Settings) else {}
+    )
+    password = _password_of(url)
+    try:
+        pool = await asyncpg.create_pool(
+            dsn=url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=connect_timeout,
+            server_settings=server_settings,
+        )
+    except (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        ValueError,
+    ) as err:
+        reason = _reason(err, connect_timeout)
+        if password:
+            reason = reason.replace(password, "<hidden>")
+        raise DatabaseUnavailable(
+            f"cannot connect to PostgreSQL at {describe_target(url)}: {reason}; check DATABASE_URL"
+        ) from None
+    assert pool is not None
+    return pool
+
+
+async def ping(pool: asyncpg.Pool, *, within: float = 1.0) -> bool:
+    """True when the database answers a trivial query within `within` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            async with pool.acquire() as conn:
+                return bool(await conn.fetchval("SELECT 1") == 1)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+
+
+def _password_of(url: str) -> str | None:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def _reason(err: BaseException, timeout: float) -> str:
+    if isinstance(err, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    text = str(err) or type(err).__name__
+    return text.splitlines()[0]

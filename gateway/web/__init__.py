@@ -1,0 +1,1 @@
+"""HTTP: health and metrics, admin JSON API, pages, webhooks (aiohttp)."""
