@@ -29,6 +29,7 @@ from typing import Any
 
 from gateway.logs import get_logger
 from gateway.smpp.chat import PhoneServer, number_key
+from gateway.smpp.coalesce import CoalescingWriter
 from gateway.smpp.constants import (
     ESM_DELIVERY_RECEIPT,
     ESM_INTERMEDIATE_NOTIFICATION,
@@ -141,9 +142,13 @@ class _Link:
     received: int = 0
     waiting: dict[int, _Outbound] = field(default_factory=dict)
 
+    out: CoalescingWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.out = CoalescingWriter(self.writer)
+
     def write(self, data: bytes) -> None:
-        if data and not self.writer.is_closing():
-            self.writer.write(data)
+        self.out.write(data)
 
 
 def _mo_addresses(source: str, destination: str) -> dict[str, Any]:
@@ -307,7 +312,7 @@ class SmscSimulator:
                     break
                 if not self._handle_frames(link, frames):
                     break
-                await writer.drain()
+                await link.out.drain()
         except ConnectionError:
             pass
         finally:
@@ -349,6 +354,7 @@ class SmscSimulator:
 
     def _link_lost(self, link: _Link) -> None:
         link.session.connection_lost()
+        link.out.flush()  # what was answered before the loss still goes out
         link.writer.close()
         if link in self._links:
             self._links.remove(link)
