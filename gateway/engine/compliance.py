@@ -1,0 +1,161 @@
+"""Carrier and legal words that exist whatever keywords.yaml says.
+
+The YAML may change what these words *answer*, never whether they work:
+the sets below are code, not configuration (CTIA short-code handbook; FCC
+24-18 for "any reasonable means" of revoking consent). Everything here
+works on `normalize()`d text.
+
+Opt-out errs on the side of the supporter: a phrase that plausibly means
+"stop" opts out, and opt-out words of five letters or more also match with
+one typo (`UNSUBSCRIBR`). A wrong opt-out costs a re-subscription; a missed
+one is a violation.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from gateway.engine.model import Profile
+from gateway.engine.text import TypoIndex
+
+OPT_OUT_WORDS: dict[Profile, frozenset[str]] = {
+    "us": frozenset(
+        {"STOP", "STOPALL", "END", "CANCEL", "UNSUBSCRIBE", "QUIT", "REVOKE", "OPTOUT", "REMOVE"}
+        # STOP is too short for typo matching (SHOP, STEP), so its common slips are listed.
+        | {"STOPP", "STOPS", "SOTP", "STPO"}
+    ),
+}
+OPT_OUT_WORDS["fr"] = OPT_OUT_WORDS["us"] | {"ARRET", "ARRETER", "DESABONNER", "DESINSCRIRE"}
+
+# Two-word forms, matched at the start of the text.
+OPT_OUT_PREFIXES: dict[Profile, tuple[str, ...]] = {
+    "us": ("OPT OUT",),
+    "fr": ("OPT OUT", "STOP SMS"),
+}
+
+_US_PHRASES = (
+    r"\bPLEASE (STOP|QUIT|UNSUBSCRIBE|REMOVE|CANCEL)\b",
+    r"\bSTOP (TEXTING|TEXT|TEXTS|MESSAGING|MESSAGES|MESSAGE|SENDING|CONTACTING|SMS|IT|ME|NOW)\b",
+    r"\b(REMOVE|UNSUBSCRIBE|TAKE|OPT) ME\b",
+    r"\bOPT ME OUT\b",
+    r"\bUNSUBSCRIBE\b",
+    r"\bSTOPALL\b",
+    r"\bOPT ?OUT\b",
+    r"\b(DO NOT|DONT|DON T) (TEXT|CONTACT|MESSAGE|SMS|SEND)\b",
+    r"\bNO MORE (TEXTS|TEXT|MESSAGES|SMS)\b",
+    r"\bLEAVE ME ALONE\b",
+)
+_FR_PHRASES = (
+    r"\bSTOP SMS\b",
+    r"\bARRET\b",
+    r"\b(DESABONNER|DESINSCRIRE|DESABONNEZ|DESINSCRIVEZ)\b",
+    r"\bNE PLUS RECEVOIR\b",
+)
+OPT_OUT_PHRASES: dict[Profile, re.Pattern[str]] = {
+    "us": re.compile("|".join(_US_PHRASES)),
+    "fr": re.compile("|".join(_US_PHRASES + _FR_PHRASES)),
+}
+
+# Opt-out words this long also match with one typo (UNSUBSCRIBR, CANCLE).
+TYPO_MIN_LENGTH = 5
+_OPT_OUT_TYPOS: dict[Profile, TypoIndex[str]] = {
+    profile: TypoIndex((w, w) for w in words if len(w) >= TYPO_MIN_LENGTH)
+    for profile, words in OPT_OUT_WORDS.items()
+}
+
+HELP_WORDS: dict[Profile, frozenset[str]] = {
+    "us": frozenset({"HELP", "INFO"}),
+    "fr": frozenset({"HELP", "INFO", "AIDE"}),
+}
+START_WORDS = frozenset({"START", "UNSTOP"})
+# Deliberately narrow: an "ok" sent back to a STOP confirmation must not
+# re-subscribe anyone, so only an unmistakable yes counts.
+YES_WORDS: dict[Profile, frozenset[str]] = {
+    "us": frozenset({"Y", "YES"}),
+    "fr": frozenset({"Y", "YES", "O", "OUI"}),
+}
+
+
+def reserved_words(profile: Profile) -> frozenset[str]:
+    """Words a keyword, alias, choice or skip word may never be."""
+    return OPT_OUT_WORDS[profile] | HELP_WORDS[profile] | START_WORDS | YES_WORDS[profile] | {
+        p.replace(" ", "") for p in OPT_OUT_PREFIXES[profile]
+    }
+
+
+def is_opt_out(words: str, first: str, profile: Profile) -> bool:
+    """`words` is the whole normalized text, `first` its first word."""
+    if first in OPT_OUT_WORDS[profile]:
+        return True
+    if any(words == p or words.startswith(p + " ") for p in OPT_OUT_PREFIXES[profile]):
+        return True
+    if len(first) >= TYPO_MIN_LENGTH and _OPT_OUT_TYPOS[profile].near(first):
+        return True
+    return OPT_OUT_PHRASES[profile].search(words) is not None
+
+
+def is_help(first: str, profile: Profile) -> bool:
+    return first in HELP_WORDS[profile]
+
+
+def is_start(first: str) -> bool:
+    return first in START_WORDS
+
+
+def is_yes(words: str, profile: Profile) -> bool:
+    """A whole-message yes only: "yes but not now" is not a confirmation."""
+    return words in YES_WORDS[profile]
+
+
+DisclosureKind = Literal["confirmation", "help"]
+
+
+def required_disclosures(
+    kind: DisclosureKind, profile: Profile, *, name: str, frequency: str, support: str,
+    shortcode: str,
+) -> list[tuple[str, tuple[str, ...]]]:
+    """What a text must say: (description, needles; any needle satisfies it).
+
+    Opt-in confirmation: CTIA item 8 (name, frequency, rates, HELP, STOP).
+    HELP answer: CTIA item 7 (name, support contact, rates, frequency, STOP).
+    French texts carry "STOP au <code>" (item 26); French short-code
+    practice has no "Msg&data rates" wording, so it is not required there.
+    """
+    needs: list[tuple[str, tuple[str, ...]]] = [
+        ("the program name", (name,)),
+        ("the message frequency", (frequency,)),
+    ]
+    if kind == "help":
+        needs.append(("the support contact", (support,)))
+    if profile == "fr":
+        needs.append((f'"STOP au {shortcode}"', (f"STOP au {shortcode}",)))
+        if kind == "confirmation":
+            needs.append(("how to get help (AIDE or HELP)", ("AIDE", "HELP")))
+        return needs
+    needs.append(('"Msg&data rates may apply"',
+                  ("Msg&data rates may apply", "Msg & data rates may apply")))
+    if kind == "confirmation":
+        needs.append(("HELP instructions", ("HELP",)))
+    needs.append(("STOP instructions", ("STOP",)))
+    return needs
+
+
+def missing_disclosures(
+    text: str, kind: DisclosureKind, profile: Profile, *, name: str, frequency: str,
+    support: str, shortcode: str,
+) -> list[str]:
+    return [
+        what
+        for what, needles in required_disclosures(
+            kind, profile, name=name, frequency=frequency, support=support, shortcode=shortcode
+        )
+        if not any(_mentions(text, needle) for needle in needles)
+    ]
+
+
+def _mentions(text: str, needle: str) -> bool:
+    """Keywords (HELP, STOP) must appear as capitalised words; prose case-insensitively."""
+    if needle.isupper() and needle.isalpha():
+        return re.search(rf"\b{needle}\b", text) is not None
+    return needle.casefold() in text.casefold()

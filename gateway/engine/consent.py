@@ -1,0 +1,123 @@
+"""Opt-out, opt-in, double opt-in, re-subscription and HELP: the carrier-audited paths.
+
+Every path that changes consent writes a ledger event (`Turn.consent`) and
+sends exactly one confirmation carrying the program's disclosures. Choices
+made here, with the rule behind each:
+
+* STOP on a short code ends every program on that code (CTIA), clears any
+  dialog or pending confirmation, and is answered once, with no marketing,
+  even for a number we never saw.
+* HELP is answered to anyone, opted out or not: carriers require it and it
+  carries no marketing. To an opted-out number it goes out marked
+  `compliance=True` so send-time suppression lets it through.
+* START/UNSTOP, YES from an opted-out number, or an opt-in keyword are new
+  consent: a new ledger event and the full confirmation. After a STOP,
+  START/YES is itself the explicit confirmation, so it skips the double
+  opt-in; a never-seen number texting START goes through it like JOIN.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.engine.rules import KeywordRules, ProgramRules
+from gateway.engine.state import OPTED_OUT, PENDING, SUBSCRIBED
+from gateway.engine.turn import Turn
+from gateway.engine.types import Reply
+
+
+def opt_out(turn: Turn, *, send_confirmation: bool) -> None:
+    lead = turn.code.lead
+    text = turn.render(lead.opted_out, lead.id)
+    if turn.draft.dialog is not None:
+        dialog = turn.draft.dialog
+        turn.event("dialog_stopped", dialog=dialog["id"], program=dialog["program"],
+                   reason="opted_out")
+        turn.draft.dialog = None
+    for program in turn.code.programs:
+        previous = turn.draft.status(program.id)
+        turn.draft.set_status(program.id, OPTED_OUT, turn.at, previous=previous)
+        turn.consent("opted_out", program, turn.command.words, text)
+    turn.opted_out = True
+    if send_confirmation:
+        turn.replies.append(Reply(text=text, compliance=True))
+
+
+def help_reply(turn: Turn) -> None:
+    program = _current_program(turn)
+    turn.reply(program.help, program.id, compliance=turn.opted_out)
+    turn.event("help_sent", program=program.id, opted_out=turn.opted_out)
+    dialog = turn.draft.dialog
+    if dialog is not None and not turn.opted_out:
+        # The dialog resumes: repeat the question the supporter was answering.
+        step = turn.rules.dialogs[dialog["id"]].steps[dialog["step"]]
+        turn.reply(step.prompt, dialog["program"])
+        turn.draft.dialog = {**dialog, "last": turn.at}
+
+
+def _current_program(turn: Turn) -> ProgramRules:
+    """The program a HELP is most likely about: the dialog's, the latest joined, or the lead."""
+    if turn.draft.dialog is not None:
+        return turn.program(turn.draft.dialog["program"])
+    joined = [
+        (sub.get("since", ""), pid) for pid, sub in turn.draft.subs.items()
+        if sub.get("status") in (SUBSCRIBED, PENDING) and pid in turn.code.variables
+    ]
+    return turn.program(max(joined)[1]) if joined else turn.code.lead
+
+
+def resubscribe(turn: Turn) -> None:
+    """START / UNSTOP, or YES from an opted-out number."""
+    stopped = [p for p in turn.code.programs if turn.draft.status(p.id) == OPTED_OUT]
+    for program in stopped or [turn.code.lead]:
+        subscribe(turn, program, turn.command.first, confirmed_by_start=program in stopped)
+
+
+def subscribe(turn: Turn, program: ProgramRules, keyword: str, *,
+              confirmed_by_start: bool = False, dialog: str | None = None) -> None:
+    """Opt in now, or ask for the double opt-in Y first."""
+    status = turn.draft.status(program.id)
+    turn.opted_out = False
+    if status == SUBSCRIBED:
+        turn.reply(program.already_subscribed or program.confirmation, program.id)
+        turn.event("opt_in_repeated", program=program.id, keyword=keyword)
+        return
+    if program.double_opt_in and not confirmed_by_start:
+        assert program.confirm_request is not None  # guaranteed by checks
+        text = turn.reply(program.confirm_request, program.id)
+        extra = {"keyword": keyword} | ({"dialog": dialog} if dialog else {})
+        turn.draft.set_status(program.id, PENDING, turn.at, **extra)
+        turn.consent("opt_in_requested", program, keyword, text)
+        return
+    text = turn.reply(program.confirmation, program.id)
+    turn.draft.set_status(program.id, SUBSCRIBED, turn.at, keyword=keyword)
+    turn.consent("resubscribed" if status == OPTED_OUT else "opt_in_confirmed",
+                 program, keyword, text)
+
+
+def confirm_pending(turn: Turn) -> tuple[bool, str | None]:
+    """The supporter answered Y: confirm the latest live pending opt-in.
+
+    Returns (whether one was confirmed, the dialog to start after it).
+    """
+    window = turn.rules.defaults.confirm_within
+    pending = sorted(
+        (turn.draft.subs[p]["since"], p) for p in turn.draft.pending()
+        if p in turn.rules.programs
+    )
+    for since, pid in reversed(pending):
+        if (turn.now - datetime.fromisoformat(since)).total_seconds() > window:
+            continue
+        program = turn.program(pid)
+        previous = turn.draft.subs[pid]
+        text = turn.reply(program.confirmation, pid)
+        turn.draft.set_status(pid, SUBSCRIBED, turn.at, keyword=previous.get("keyword"))
+        turn.consent("opt_in_confirmed", program, str(previous.get("keyword", "")), text)
+        dialog = previous.get("dialog")
+        return True, str(dialog) if dialog else None
+    return False, None
+
+
+def opt_in_keyword(turn: Turn, keyword: KeywordRules) -> None:
+    program = turn.program(keyword.program)
+    subscribe(turn, program, keyword.word, dialog=keyword.dialog)

@@ -1,0 +1,145 @@
+"""`decide(state, inbound, *, now, rules) -> Decision`: the whole engine in one call.
+
+Order matters and is the compliance argument, so it is spelled out here:
+
+1. Opt-out words and phrases win over everything, in every state, even in a
+   flood (the first STOP is always confirmed; a flood of STOPs from an
+   already opted-out number is not, so an auto-responder cannot loop us).
+2. Flood guard: more than N MOs a minute -> events only, no replies.
+3. HELP, then START/UNSTOP: answered whatever the state.
+4. An opted-out number only gets through with YES or an opt-in keyword
+   (new consent); anything else is recorded and left unanswered.
+5. Y to a pending double opt-in, then the open dialog, then keywords
+   (exact, then fuzzy), then the rate-limited default reply.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from gateway.engine import compliance, consent, dialogs
+from gateway.engine.rules import KeywordRules, Rules
+from gateway.engine.state import SUBSCRIBED, Draft
+from gateway.engine.text import parse_command
+from gateway.engine.turn import Turn
+from gateway.engine.types import ContactState, Decision, Inbound
+
+
+def decide(state: ContactState, inbound: Inbound, *, now: datetime, rules: Rules) -> Decision:
+    if now.tzinfo is None:
+        raise ValueError("decide(now=...) must be timezone-aware (UTC)")
+    now = now.astimezone(UTC)
+    at = now.isoformat()
+    code = rules.for_shortcode(state.shortcode or inbound.shortcode)
+    turn = Turn(
+        rules=rules, code=code, inbound=inbound, command=parse_command(inbound.text),
+        now=now, at=at, draft=Draft(state.data), opted_out=state.opted_out,
+    )
+    flooded = turn.draft.record_mo(now, at, rules.defaults.flood_limit_per_minute)
+    command = turn.command
+    if compliance.is_opt_out(command.words, command.first, code.profile):
+        consent.opt_out(turn, send_confirmation=not (flooded and state.opted_out))
+    elif flooded:
+        turn.event("flood_suppressed", limit_per_minute=rules.defaults.flood_limit_per_minute)
+    else:
+        _route(turn)
+    new_state = ContactState(msisdn=state.msisdn, shortcode=state.shortcode,
+                             opted_out=turn.opted_out, data=turn.draft.to_data())
+    return Decision(new_state=new_state, replies=tuple(turn.replies), events=tuple(turn.events))
+
+
+def _route(turn: Turn) -> None:
+    command, profile = turn.command, turn.code.profile
+    dialogs.expire_if_silent(turn)
+    if compliance.is_help(command.first, profile):
+        consent.help_reply(turn)
+        return
+    if compliance.is_start(command.first):
+        consent.resubscribe(turn)
+        return
+    keyword, fuzzy = match_keyword(turn)
+    if turn.opted_out:
+        if compliance.is_yes(command.words, profile):
+            consent.resubscribe(turn)
+        elif keyword is not None and keyword.action == "opt_in":
+            _run_keyword(turn, keyword, fuzzy)
+        else:
+            turn.event("ignored_opted_out", keyword=keyword.word if keyword else None)
+        return
+    if compliance.is_yes(command.words, profile):
+        confirmed, dialog_id = consent.confirm_pending(turn)
+        if confirmed:
+            if dialog_id is not None and dialog_id in turn.rules.dialogs:
+                dialogs.start(turn, dialog_id)
+            return
+    if turn.draft.dialog is not None and dialogs.answer(turn):
+        return
+    if keyword is not None:
+        _run_keyword(turn, keyword, fuzzy)
+        return
+    _unmatched(turn)
+
+
+def match_keyword(turn: Turn) -> tuple[KeywordRules | None, bool]:
+    """(keyword, matched by typo). Ambiguous typos match nothing."""
+    first = turn.command.first
+    exact = turn.code.exact.get(first)
+    if exact is not None or len(first) < 3:
+        return exact, False
+    found = {id(k): k for k in turn.code.fuzzy.near(first)}
+    if len(found) == 1:
+        return next(iter(found.values())), True
+    return None, False
+
+
+def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
+    turn.event("keyword_matched", keyword=keyword.word, program=keyword.program,
+               action=keyword.action, typed=turn.command.first, fuzzy=fuzzy,
+               argument=turn.command.argument)
+    if keyword.action == "opt_in":
+        was = turn.draft.status(keyword.program)
+        consent.opt_in_keyword(turn, keyword)
+        newly = was != SUBSCRIBED and turn.draft.status(keyword.program) == SUBSCRIBED
+        if newly and keyword.dialog is not None:
+            dialogs.start(turn, keyword.dialog)
+    elif keyword.action == "dialog":
+        assert keyword.dialog is not None
+        dialogs.start(turn, keyword.dialog)
+    elif keyword.action == "reply":
+        assert keyword.reply is not None
+        turn.reply(keyword.reply, keyword.program)
+    elif keyword.action == "donate":
+        # The billing issue answers this; the engine only records the intent.
+        turn.event("donation_requested", program=keyword.program, keyword=keyword.word,
+                   argument=turn.command.argument,
+                   amount_cents=parse_amount_cents(turn.command.argument),
+                   mo_id=turn.inbound.mo_id, mo_text=turn.inbound.text, at=turn.at)
+    else:
+        turn.event("theme_requested", program=keyword.program, keyword=keyword.word,
+                   theme=keyword.theme, question=turn.command.argument,
+                   mo_id=turn.inbound.mo_id, at=turn.at)
+
+
+def _unmatched(turn: Turn) -> None:
+    every = turn.rules.defaults.default_reply_every
+    last = turn.draft.last_default_reply
+    limited = last is not None and (turn.now - datetime.fromisoformat(last)).total_seconds() < every
+    if not limited:
+        turn.reply(turn.code.default_reply)
+        turn.draft.last_default_reply = turn.at
+    turn.event("unmatched", mo_id=turn.inbound.mo_id, rate_limited=limited,
+               replied=not limited)
+
+
+_AMOUNT = re.compile(r"^\$?\s*(\d{1,6})(?:[.,](\d{1,2}))?\s*(?:\$|USD|EUR|€|DOLLARS?)?$",
+                     re.IGNORECASE)
+
+
+def parse_amount_cents(argument: str) -> int | None:
+    """'25' -> 2500, '$10.50' -> 1050; None when the text is not a plain amount."""
+    match = _AMOUNT.match(argument.strip().split("\n", 1)[0].strip())
+    if not match:
+        return None
+    cents = (match.group(2) or "0").ljust(2, "0")
+    return int(match.group(1)) * 100 + int(cents)

@@ -1,0 +1,76 @@
+"""The layout of `ContactState.data`, and a working copy `decide()` edits.
+
+Layout (JSON, kept small; times are UTC ISO-8601 strings):
+
+    {"v": 1,
+     "subs": {"rise": {"status": "subscribed", "since": "...", "keyword": "JOIN"},
+              "news": {"status": "pending", "since": "...", "keyword": "NEWS",
+                       "dialog": "profile"}},
+     "dialog": {"id": "profile", "program": "rise", "step": 1, "retries": 0,
+                "started": "...", "last": "..."},
+     "profile": {"zip": "10001", "state": "NY", "timezone": "America/New_York"},
+     "mo": ["...", "..."],            # recent MO times for the flood guard (bounded)
+     "last_default_reply": "..."}
+
+Why a working copy: the incoming state must stay untouched (the caller may
+retry the decision), so nested dicts are replaced on write, never mutated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+LAYOUT_VERSION: Final = 1
+SUBSCRIBED: Final = "subscribed"
+PENDING: Final = "pending"
+OPTED_OUT: Final = "opted_out"
+
+_FLOOD_WINDOW = timedelta(minutes=1)
+
+
+class Draft:
+    __slots__ = ("dialog", "last_default_reply", "mo", "profile", "subs")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.subs: dict[str, dict[str, Any]] = dict(data.get("subs") or {})
+        self.dialog: dict[str, Any] | None = data.get("dialog") or None
+        self.profile: dict[str, Any] = data.get("profile") or {}
+        self.mo: list[str] = list(data.get("mo") or [])
+        self.last_default_reply: str | None = data.get("last_default_reply")
+
+    def status(self, program: str) -> str | None:
+        sub = self.subs.get(program)
+        return None if sub is None else str(sub.get("status"))
+
+    def set_status(self, program: str, status: str, at: str, **extra: Any) -> None:
+        self.subs[program] = {"status": status, "since": at, **extra}
+
+    def pending(self) -> list[str]:
+        return [p for p, sub in self.subs.items() if sub.get("status") == PENDING]
+
+    def update_profile(self, values: Mapping[str, Any]) -> None:
+        self.profile = {**self.profile, **values}
+
+    def record_mo(self, now: datetime, at: str, limit: int) -> bool:
+        """Remember this MO (`at` is `now` as stored); True past `limit` MOs in a minute."""
+        since = now - _FLOOD_WINDOW
+        recent = [t for t in self.mo if datetime.fromisoformat(t) > since]
+        recent.append(at)
+        self.mo = recent[-(limit + 1) :]
+        return len(recent) > limit
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"v": LAYOUT_VERSION, "subs": self.subs, "mo": self.mo}
+        if self.dialog is not None:
+            data["dialog"] = self.dialog
+        if self.profile:
+            data["profile"] = self.profile
+        if self.last_default_reply is not None:
+            data["last_default_reply"] = self.last_default_reply
+        return data
+
+
+def elapsed(since: str | None, now: datetime) -> timedelta | None:
+    return None if since is None else now - datetime.fromisoformat(since)

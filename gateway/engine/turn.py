@@ -1,0 +1,69 @@
+"""One decision in progress: the inputs, a working state, and what to send.
+
+Why a small object: every handler (opt-out, opt-in, dialog, keyword) needs
+the same dozen values, and passing them one by one buried the logic. The
+object is created and thrown away inside one `decide()` call; nothing
+outlives it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.engine.rules import ProgramRules, Rules, ShortcodeRules
+from gateway.engine.state import Draft
+from gateway.engine.templates import Template
+from gateway.engine.text import Command
+from gateway.engine.types import Event, Inbound, Reply
+
+
+@dataclass(slots=True)
+class Turn:
+    rules: Rules
+    code: ShortcodeRules
+    inbound: Inbound
+    command: Command
+    now: datetime
+    at: str  # `now` as stored: UTC ISO-8601
+    draft: Draft
+    opted_out: bool
+    replies: list[Reply] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def program(self, program_id: str) -> ProgramRules:
+        return self.rules.programs[program_id]
+
+    def render(self, template: Template, program_id: str | None = None) -> str:
+        variables = self.code.variables.get(program_id or self.code.lead.id)
+        if variables is None:  # a program on another code: use its own values
+            variables = self.program(program_id or self.code.lead.id).variables(self.code.code)
+        profile = self.draft.profile
+        return template.render({**profile, **variables} if profile else variables)
+
+    def reply(self, template: Template, program_id: str | None = None, *,
+              compliance: bool = False) -> str:
+        text = self.render(template, program_id)
+        self.replies.append(Reply(text=text, compliance=compliance))
+        return text
+
+    def event(self, name: str, **data: Any) -> None:
+        self.events.append(Event(name, data))
+
+    def consent(self, name: str, program: ProgramRules, keyword: str, disclosure: str) -> None:
+        """A consent-ledger event: everything COMPLIANCE.md item 9 asks the shell to keep."""
+        self.event(
+            name,
+            program=program.id,
+            program_name=program.name,
+            shortcode=self.code.code,
+            keyword=keyword,
+            mo_id=self.inbound.mo_id,
+            mo_text=self.inbound.text,
+            disclosure_text=disclosure,
+            disclosure_version=program.disclosure_version,
+            privacy_url=program.privacy_url,
+            privacy_version=program.privacy_version,
+            at=self.at,
+        )
