@@ -1,0 +1,152 @@
+"""Wiring: one settings object in, the running gateway out.
+
+Start order follows the data flow backwards so nothing is accepted before
+it can be handled: database and migrations, rules, the writers and the
+outbox, then the SMPP bind (which starts MOs flowing), then the web server.
+Stop order is the reverse, so every MO acknowledged was committed and every
+claimed MT is recorded or released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from gateway.config import Settings
+from gateway.engine import RulesError, load_rules
+from gateway.logs import get_logger
+from gateway.metrics import Metrics
+from gateway.pipeline.decide import RulesHolder
+from gateway.pipeline.ingest import Ingest
+from gateway.pipeline.outbox import OutboxSender
+from gateway.pipeline.receipts import ReceiptWriter
+from gateway.smpp import receipts
+from gateway.smpp.client import EsmeClient
+from gateway.smpp.pdu import Pdu
+from gateway.store.db import create_pool, ping
+from gateway.store.migrate import apply_migrations, default_migrations_dir
+from gateway.web.health import make_web_app
+
+log = get_logger("gateway.app")
+
+RECEIPT_SWEEP_SECONDS = 2.0
+PARTS_SWEEP_SECONDS = 30.0
+
+
+class Gateway:
+    """The running parts of one gateway process, started and stopped together."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, rules: RulesHolder) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.rules = rules
+        self.metrics = Metrics()
+        self.client = EsmeClient(settings, on_deliver=self.on_deliver)
+        self.outbox = OutboxSender(pool, self.client, settings, self.metrics)
+        self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake)
+        self.receipts = ReceiptWriter(pool, self.metrics)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._runner: web.AppRunner | None = None
+        self.http_port: int | None = None
+
+    async def on_deliver(self, pdu: Pdu) -> int:
+        if receipts.is_receipt(pdu.get_int("esm_class")):
+            return await self.receipts.handle_receipt(pdu)
+        return await self.ingest.handle_mo(pdu)
+
+    async def start(self) -> None:
+        self.ingest.start()
+        self.receipts.start()
+        self._spawn(self.outbox.run(), "outbox")
+        self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep), "receipt-sweep")
+        self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
+        self._spawn(self.client.run(), "smpp")
+        app = make_web_app(metrics=self.metrics, health_check=self.health)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
+        log.info("gateway_started", http_port=self.http_port, shortcode=self.settings.shortcode)
+
+    async def stop(self) -> None:
+        await self.outbox.stop()
+        await self.client.stop()
+        await self.ingest.close()
+        await self.receipts.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        log.info(
+            "gateway_stopped",
+            mo_batches=sum(lane.batches for lane in self.ingest.lanes),
+            mo_batched=sum(lane.items for lane in self.ingest.lanes),
+        )
+
+    async def health(self) -> dict[str, Any]:
+        database = await ping(self.pool, within=1.0)
+        self.metrics.smpp_bound.set(1 if self.client.bound else 0)
+        self.metrics.smpp_window_in_use.set(self.client.window_in_use)
+        return {"database": database, "smpp": "bound" if self.client.bound else "unbound"}
+
+    def reload_rules(self) -> bool:
+        """SIGHUP: swap in the new file, or keep the rules in force and say why."""
+        try:
+            self.rules.replace(load_rules(self.settings.keywords))
+        except RulesError as err:
+            log.error("keywords_reload_refused", problems=err.problems[:20])
+            return False
+        log.info("keywords_reloaded", path=str(self.settings.keywords))
+        return True
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(name)
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[int]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                name = getattr(job, "__name__", "?")
+                log.warning("periodic_job_failed", job=name, error=str(err))
+
+
+async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
+    """Load rules (refuse a bad file), connect, migrate, and build the gateway."""
+    rules = load_rules(settings.keywords)
+    pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8)
+    if migrate:
+        applied = await apply_migrations(pool, default_migrations_dir())
+        if applied:
+            log.info("migrations_applied", versions=applied)
+    return Gateway(settings, pool, RulesHolder(rules))
+
+
+async def run_gateway(settings: Settings, *, migrate: bool) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads keywords.yaml."""
+    gateway = await open_gateway(settings, migrate=migrate)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, gateway.reload_rules)
+    try:
+        await gateway.start()
+        await stop.wait()
+    finally:
+        await gateway.stop()
+        await gateway.pool.close()

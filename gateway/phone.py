@@ -1,0 +1,41 @@
+"""Phone numbers become E.164 at the edge and stay that way inside.
+
+SMSCs send the supporter's number in whatever form the carrier uses:
+international with TON 1 ("15551234567"), national ("5551234567"), or with a
+plus. `phonenumbers` (Google's libphonenumber metadata) does the parsing; we
+only add a cache, because the same few numbers text us over and over and a
+parse costs tens of microseconds on the hot path.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+
+TON_INTERNATIONAL = 1
+
+
+class InvalidNumber(ValueError):
+    """The address cannot be a phone number; the MO is refused with an error status."""
+
+
+@lru_cache(maxsize=65_536)
+def to_e164(raw: str, *, ton: int = 0, default_region: str = "US") -> str:
+    text = raw.strip()
+    if not text:
+        raise InvalidNumber("empty phone number")
+    if ton == TON_INTERNATIONAL and not text.startswith("+"):
+        text = "+" + text
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as err:
+        raise InvalidNumber(f"cannot parse phone number ending {raw[-4:]!r}: {err}") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidNumber(f"not a possible phone number (ending {raw[-4:]!r})")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def smpp_address(e164: str) -> str:
+    """SMPP carries international numbers without the plus, with TON 1 / NPI 1."""
+    return e164[1:] if e164.startswith("+") else e164

@@ -1,0 +1,80 @@
+"""Run the pure engine over stored MOs and persist its decisions, in the MO's transaction.
+
+This is the shell around `engine.decide` (goflow/mailroom's split): load
+each contact's state once per batch, thread it through that contact's MOs
+in order, then write every new state, event and reply with one statement
+each. Replies go to the outbox; nothing is sent from inside the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from gateway.engine import Rules, decide
+from gateway.engine.types import ContactState, Inbound
+from gateway.store import contacts as contacts_store
+from gateway.store import outbound as outbound_store
+from gateway.store import timeline as timeline_store
+from gateway.store.inbound import NewInbound
+from gateway.store.outbound import NewOutbound
+from gateway.store.timeline import NewEvent
+
+
+class RulesHolder:
+    """The rules in force. A reload swaps the whole object, so a batch sees one version."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.current = rules
+
+    def replace(self, rules: Rules) -> None:
+        self.current = rules
+
+
+class DecisionWriter:
+    def __init__(self, rules: RulesHolder) -> None:
+        self._rules = rules
+
+    async def decide_and_write(
+        self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]]
+    ) -> int:
+        """Decide every MO in order; return how many replies were queued."""
+        if not mos:
+            return 0
+        rules = self._rules.current
+        keys = list(dict.fromkeys((mo.msisdn, mo.shortcode) for _, mo in mos))
+        stored = await contacts_store.list_states(conn, keys)
+        states: dict[tuple[str, str], ContactState] = {}
+        for key in keys:
+            opted_out, data = stored.get(key, (False, {}))
+            states[key] = ContactState.from_json(key[0], key[1], opted_out, data)
+        replies: list[NewOutbound] = []
+        events: list[NewEvent] = []
+        last_seen: dict[tuple[str, str], datetime] = {}
+        for mo_id, mo in mos:
+            key = (mo.msisdn, mo.shortcode)
+            inbound = Inbound(mo_id, mo.msisdn, mo.shortcode, mo.body, mo.received_at)
+            decision = decide(states[key], inbound, now=mo.received_at, rules=rules)
+            states[key] = decision.new_state
+            last_seen[key] = mo.received_at
+            replies.extend(
+                NewOutbound(
+                    mo.msisdn, mo.shortcode, reply.text, reply.priority, reply.compliance,
+                    mo_id, mo.received_at,
+                )
+                for reply in decision.replies
+            )
+            events.extend(
+                NewEvent(mo.msisdn, mo.shortcode, mo_id, event.name, event.data, mo.received_at)
+                for event in decision.events
+            )
+        await contacts_store.upsert_states(
+            conn,
+            [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
+            now=max(last_seen.values()),
+        )
+        await timeline_store.insert_batch(conn, events)
+        await outbound_store.insert_batch(conn, replies)
+        return len(replies)

@@ -1,0 +1,222 @@
+"""MO ingest: deliver_sm in, one committed transaction, deliver_sm_resp out.
+
+The guarantees live here:
+- *No MO lost*: `handle_deliver` returns the status for deliver_sm_resp only
+  after the transaction holding the MO (and everything decided about it)
+  has committed. A crash before that leaves the MO unacknowledged and the
+  SMSC redelivers it.
+- *In order per number*: every number hashes to one lane; a lane is one
+  `Batcher` with one worker, so one number's texts are decided in arrival
+  order while different numbers proceed in parallel on other lanes.
+- *Throughput*: a lane commits many MOs per transaction (group commit).
+
+A batch that fails on bad data is retried item by item, so one poisonous
+message cannot hold back the others that arrived with it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from gateway.config import Settings
+from gateway.logs import get_logger
+from gateway.metrics import Metrics
+from gateway.phone import InvalidNumber, to_e164
+from gateway.pipeline.batcher import Batcher, BatcherClosed
+from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.smpp import text, udh
+from gateway.smpp.constants import CommandStatus as S
+from gateway.smpp.pdu import Pdu
+from gateway.store import inbound as inbound_store
+from gateway.store.inbound import NewInbound, PartKey
+
+log = get_logger("gateway.ingest")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class MoItem:
+    """One deliver_sm that carries a supporter's text, or a part of one."""
+
+    msisdn: str
+    shortcode: str
+    data_coding: int
+    body: bytes
+    concat: udh.ConcatInfo | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FlushParts:
+    """Give up waiting for the missing parts of a long MO and decide on what arrived."""
+
+    key: PartKey
+    received_at: datetime
+
+
+LaneItem = MoItem | FlushParts
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ingest:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        rules: RulesHolder,
+        metrics: Metrics,
+        *,
+        on_committed: Callable[[], None] = lambda: None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._writer = DecisionWriter(rules)
+        self._metrics = metrics
+        self._on_committed = on_committed
+        self._clock = clock
+        self.lanes: list[Batcher[LaneItem, int]] = [
+            Batcher(
+                self._process,
+                max_batch=settings.ingest_batch,
+                linger=settings.ingest_linger_ms / 1000,
+                name=f"lane-{n}",
+            )
+            for n in range(settings.ingest_lanes)
+        ]
+
+    def start(self) -> None:
+        for lane in self.lanes:
+            lane.start()
+
+    async def close(self) -> None:
+        for lane in self.lanes:
+            await lane.close()
+
+    def lane_for(self, msisdn: str) -> Batcher[LaneItem, int]:
+        return self.lanes[zlib.crc32(msisdn.encode()) % len(self.lanes)]
+
+    async def handle_mo(self, pdu: Pdu) -> int:
+        """Store one MO (or MO part) durably; return the deliver_sm_resp status."""
+        received_at = self._clock()
+        self._metrics.mo_received.inc()
+        try:
+            msisdn = to_e164(
+                pdu.get_str("source_addr"),
+                ton=pdu.get_int("source_addr_ton"),
+                default_region=self._settings.default_region,
+            )
+        except InvalidNumber as err:
+            log.warning("mo_rejected", reason=str(err), status="ESME_RINVSRCADR")
+            return S.ESME_RINVSRCADR
+        try:
+            concat, body = udh.parse_concat(pdu.get_int("esm_class"), pdu.short_message, pdu.tlvs)
+        except udh.UdhError as err:
+            log.warning("mo_rejected", msisdn=msisdn, reason=str(err), status="ESME_RINVESMCLASS")
+            return S.ESME_RINVESMCLASS
+        item = MoItem(
+            msisdn=msisdn,
+            shortcode=pdu.get_str("destination_addr") or self._settings.shortcode,
+            data_coding=pdu.get_int("data_coding"),
+            body=body,
+            concat=concat,
+            received_at=received_at,
+        )
+        try:
+            return await self.lane_for(msisdn).submit(item)
+        except BatcherClosed:
+            return S.ESME_RX_T_APPN
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+            log.error("mo_not_stored", msisdn=msisdn, error=type(err).__name__, detail=str(err))
+            return S.ESME_RX_T_APPN
+
+    async def flush_stale_parts(self) -> int:
+        """Hand long MOs whose parts stopped arriving to their lanes; return how many."""
+        older_than = self._clock().timestamp() - self._settings.reassembly_timeout
+        async with self._pool.acquire() as conn:
+            groups = await inbound_store.list_stale_groups(
+                conn, datetime.fromtimestamp(older_than, UTC)
+            )
+        for key in groups:
+            await self.lane_for(key.msisdn).submit(FlushParts(key, self._clock()))
+        return len(groups)
+
+    async def _process(self, items: Sequence[LaneItem]) -> list[int]:
+        async with self._pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    replies = await self._apply(conn, items)
+            except asyncpg.PostgresError as err:
+                if len(items) == 1 or isinstance(err, asyncpg.PostgresConnectionError):
+                    raise
+                log.warning("batch_retried_singly", size=len(items), error=type(err).__name__)
+                return [await self._process_one(conn, item) for item in items]
+        self._after_commit(len(items), replies)
+        return [S.ESME_ROK] * len(items)
+
+    async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> int:
+        try:
+            async with conn.transaction():
+                replies = await self._apply(conn, [item])
+        except asyncpg.PostgresError as err:
+            msisdn = item.msisdn if isinstance(item, MoItem) else item.key.msisdn
+            log.error("mo_refused", msisdn=msisdn, error=type(err).__name__, detail=str(err))
+            return S.ESME_RX_P_APPN
+        self._after_commit(1, replies)
+        return S.ESME_ROK
+
+    def _after_commit(self, items: int, replies: int) -> None:
+        self._metrics.mo_committed.inc(items)
+        if replies:
+            self._metrics.mt_queued.inc(replies)
+            self._on_committed()
+
+    async def _apply(self, conn: asyncpg.Connection, items: Sequence[LaneItem]) -> int:
+        complete: list[NewInbound] = []
+        for item in items:
+            mo = await self._complete(conn, item)
+            if mo is not None:
+                complete.append(mo)
+        ids = await inbound_store.insert_batch(conn, complete)
+        return await self._writer.decide_and_write(conn, list(zip(ids, complete, strict=True)))
+
+    async def _complete(self, conn: asyncpg.Connection, item: LaneItem) -> NewInbound | None:
+        if isinstance(item, FlushParts):
+            return await self._assemble(conn, item.key, item.received_at, require_all=False)
+        if item.concat is None:
+            return NewInbound(
+                item.msisdn, item.shortcode, _decoded(item.body, item.data_coding),
+                item.data_coding, 1, item.received_at,
+            )
+        key = PartKey(item.msisdn, item.shortcode, item.concat.ref, item.concat.total)
+        await inbound_store.insert_part(
+            conn, key, item.concat.seq, item.data_coding, item.body, item.received_at
+        )
+        return await self._assemble(conn, key, item.received_at, require_all=True)
+
+    async def _assemble(
+        self, conn: asyncpg.Connection, key: PartKey, at: datetime, *, require_all: bool
+    ) -> NewInbound | None:
+        parts = await inbound_store.list_parts(conn, key)
+        if not parts or (require_all and len(parts) < key.total):
+            return None
+        await inbound_store.delete_parts(conn, key)
+        data_coding = parts[0]["data_coding"]
+        body = _decoded(b"".join(p["body"] for p in parts), data_coding)
+        if len(parts) < key.total:
+            log.warning("mo_parts_missing", msisdn=key.msisdn, have=len(parts), total=key.total)
+        return NewInbound(key.msisdn, key.shortcode, body, data_coding, len(parts), at)
+
+
+def _decoded(body: bytes, data_coding: int) -> str:
+    """PostgreSQL text cannot hold NUL; a UCS-2 U+0000 from the network becomes U+FFFD."""
+    return text.decode(body, data_coding).replace("\x00", "\ufffd")

@@ -1,0 +1,185 @@
+"""The outbox sender: claimed rows out as submit_sm, results back in batches.
+
+One claim loop keeps the SMPP window full: it claims as many rows as there
+are free send slots (never more than a lease can cover at the configured
+TPS), sends each row's segments in order, and hands the outcome to a
+`Batcher` that records submitted ids, requeues and failures in one
+transaction per batch. Rows whose send was cut off (SMSC gone, timeout) go
+back to the queue with a delay; rows the SMSC refused for good are failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from gateway.config import Settings
+from gateway.logs import get_logger
+from gateway.metrics import Metrics
+from gateway.phone import smpp_address
+from gateway.pipeline.batcher import Batcher
+from gateway.smpp import text
+from gateway.smpp.client import EsmeClient
+from gateway.smpp.constants import Npi, Ton, status_name
+from gateway.smpp.errors import SessionLost, SubmitRejected, SubmitTimeout
+from gateway.smpp.pdu import make_submit_sm
+from gateway.store import outbound as outbound_store
+from gateway.store import receipts as receipts_store
+from gateway.store.outbound import ClaimedMessage
+
+log = get_logger("gateway.outbox")
+
+LEASE_SECONDS = 60.0
+REQUEUE_DELAY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    outbound_id: int
+    message_ids: tuple[str, ...] = ()
+    requeue_after: float | None = None
+    error: str | None = None
+
+
+class OutboxSender:
+    def __init__(
+        self, pool: asyncpg.Pool, client: EsmeClient, settings: Settings, metrics: Metrics
+    ) -> None:
+        self._pool = pool
+        self._client = client
+        self._settings = settings
+        self._metrics = metrics
+        self._owner = settings.instance_name
+        self._max_inflight = max(1, settings.smpp_window * 2)
+        if settings.smpp_tps:
+            # never hold a lease on more rows than the throttle lets us send before it expires
+            self._max_inflight = max(1, min(self._max_inflight, int(settings.smpp_tps * 10)))
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._stopping = False
+        self._refs = itertools.cycle(range(256))
+        self._results: Batcher[SendOutcome, None] = Batcher(
+            self._record, max_batch=500, linger=0.002, name="outbox-results"
+        )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._results.start()
+        async with self._pool.acquire() as conn:
+            released = await outbound_store.release_leases(conn, self._owner)
+        if released:
+            log.warning("outbox_leases_released", count=released, owner=self._owner)
+        while not self._stopping:
+            free = self._max_inflight - len(self._inflight)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            if not self._client.bound:
+                await self._client.wait_bound(timeout=1.0)
+                continue
+            self._wake.clear()
+            async with self._pool.acquire() as conn:
+                claimed, suppressed = await outbound_store.claim(
+                    conn, limit=min(free, 500), owner=self._owner, lease_seconds=LEASE_SECONDS
+                )
+            if suppressed:
+                self._metrics.mt_suppressed.inc(suppressed)
+            for message in claimed:
+                task = asyncio.create_task(self._send(message))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+            if not claimed:
+                await self._idle()
+
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Stop claiming, let sends in flight finish (or requeue), flush results."""
+        self._stopping = True
+        self._wake.set()
+        self._slot_free.set()
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=grace)
+        for task in list(self._inflight):
+            task.cancel()
+        await self._results.close()
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=0.25)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._slot_free.set()
+
+    async def _send(self, message: ClaimedMessage) -> None:
+        outcome = await self._submit_all(message)
+        try:
+            await self._results.submit(outcome)
+        except Exception as err:  # the lease expires and the row is retried
+            log.error("outbox_result_not_recorded", outbound_id=message.id, error=str(err))
+
+    async def _submit_all(self, message: ClaimedMessage) -> SendOutcome:
+        try:
+            split = text.split(message.body, next(self._refs))
+        except text.TextTooLong as err:
+            return SendOutcome(message.id, error=str(err))
+        message_ids: list[str] = []
+        try:
+            for part in split.parts:
+                pdu = make_submit_sm(
+                    source_addr=message.shortcode,
+                    destination_addr=smpp_address(message.msisdn),
+                    source_addr_ton=Ton.NETWORK_SPECIFIC if message.shortcode.isdigit() else 0,
+                    dest_addr_ton=Ton.INTERNATIONAL,
+                    dest_addr_npi=Npi.ISDN,
+                    short_message=part,
+                    data_coding=split.data_coding,
+                    esm_class=split.esm_class,
+                    registered_delivery=1,
+                )
+                resp = await self._client.submit(pdu)
+                message_ids.append(str(resp.params.get("message_id", "")))
+        except SubmitRejected as err:
+            self._metrics.mt_failed.inc()
+            if err.temporary:
+                return SendOutcome(message.id, requeue_after=REQUEUE_DELAY * 5, error=str(err))
+            status = status_name(err.command_status)
+            log.warning("mt_rejected", msisdn=message.msisdn, status=status)
+            return SendOutcome(message.id, error=str(err))
+        except (SessionLost, SubmitTimeout) as err:
+            return SendOutcome(message.id, requeue_after=REQUEUE_DELAY, error=type(err).__name__)
+        self._metrics.mt_submitted.inc()
+        if message.mo_received_at is not None:
+            latency = (datetime.now(UTC) - message.mo_received_at).total_seconds()
+            self._metrics.mo_to_mt_seconds.observe(latency)
+        return SendOutcome(message.id, tuple(message_ids))
+
+    async def _record(self, outcomes: Sequence[SendOutcome]) -> list[None]:
+        submitted = [(o.outbound_id, o.message_ids) for o in outcomes if o.message_ids]
+        requeued = [
+            (o.outbound_id, o.requeue_after, o.error or "")
+            for o in outcomes
+            if o.requeue_after is not None
+        ]
+        failed = [
+            (o.outbound_id, o.error or "")
+            for o in outcomes
+            if not o.message_ids and o.requeue_after is None
+        ]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await outbound_store.mark_submitted(conn, submitted)
+            await outbound_store.requeue(conn, requeued)
+            await outbound_store.mark_failed(conn, failed)
+            await receipts_store.apply(conn, [mid for _, ids in submitted for mid in ids])
+        if requeued:
+            self.wake()
+        return [None] * len(outcomes)

@@ -1,0 +1,187 @@
+"""The outbox: every MT is a row before it is sent.
+
+Claiming uses `FOR UPDATE SKIP LOCKED` and a lease, so several gateway
+processes can drain one outbox without sending a row twice while both are
+alive. A lease outlives a dead process only until it expires; the row is
+then sent again (at-least-once: see README, "Delivery guarantees").
+
+Opt-out is checked in the claim itself (send time), not when the row was
+queued: a supporter who texts STOP while a message waits never receives it.
+Only the opt-out confirmation (`compliance`) passes an opted-out number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+INSERT_BATCH = """
+INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::bool[], $6::bigint[],
+                     $7::timestamptz[])
+"""
+
+# Claim and suppress in one statement: rows for opted-out numbers go straight
+# to 'suppressed' and are not returned.
+CLAIM = """
+WITH ready AS (
+    SELECT o.id, coalesce(c.opted_out, false) AND NOT o.compliance AS suppress
+    FROM outbound o
+    LEFT JOIN contacts c ON c.msisdn = o.msisdn AND c.shortcode = o.shortcode
+    WHERE o.status = 'queued' AND o.not_before <= now()
+    ORDER BY o.priority, o.id
+    LIMIT $1
+    FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE outbound o
+SET status = CASE WHEN ready.suppress THEN 'suppressed' ELSE 'sending' END,
+    lease_owner = CASE WHEN ready.suppress THEN NULL ELSE $2 END,
+    lease_until = CASE WHEN ready.suppress THEN NULL ELSE now() + make_interval(secs => $3) END,
+    final_at = CASE WHEN ready.suppress THEN now() END,
+    attempts = o.attempts + CASE WHEN ready.suppress THEN 0 ELSE 1 END
+FROM ready
+WHERE o.id = ready.id
+RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.attempts, ready.suppress,
+          (SELECT i.received_at FROM inbound i WHERE i.id = o.in_reply_to) AS mo_received_at
+"""
+
+INSERT_SEGMENTS = """
+INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id)
+SELECT * FROM unnest($1::bigint[], $2::int2[], $3::text[])
+ON CONFLICT (outbound_id, seq) DO UPDATE SET smsc_message_id = EXCLUDED.smsc_message_id
+"""
+
+MARK_SUBMITTED = """
+UPDATE outbound o SET status = 'submitted', segments = k.segments, submitted_at = now(),
+                      lease_owner = NULL, lease_until = NULL
+FROM unnest($1::bigint[], $2::int2[]) AS k(id, segments)
+WHERE o.id = k.id AND o.status = 'sending'
+"""
+
+REQUEUE = """
+UPDATE outbound o SET status = 'queued', lease_owner = NULL, lease_until = NULL,
+                      not_before = now() + make_interval(secs => k.delay), last_error = k.error
+FROM unnest($1::bigint[], $2::float8[], $3::text[]) AS k(id, delay, error)
+WHERE o.id = k.id AND o.status = 'sending'
+"""
+
+MARK_FAILED = """
+UPDATE outbound o SET status = 'failed', lease_owner = NULL, lease_until = NULL,
+                      final_at = now(), last_error = k.error
+FROM unnest($1::bigint[], $2::text[]) AS k(id, error)
+WHERE o.id = k.id AND o.status = 'sending'
+"""
+
+# After a crash: our own leases are certainly orphaned; other instances' only once expired.
+RELEASE_LEASES = """
+UPDATE outbound SET status = 'queued', lease_owner = NULL, lease_until = NULL
+WHERE status = 'sending' AND (lease_owner = $1 OR lease_until < now())
+"""
+
+COUNT_BY_STATUS = "SELECT status, count(*) AS n FROM outbound GROUP BY status"
+
+NEXT_DUE = "SELECT min(not_before) FROM outbound WHERE status = 'queued'"
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutbound:
+    msisdn: str
+    shortcode: str
+    body: str
+    priority: int
+    compliance: bool
+    in_reply_to: int | None
+    not_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    id: int
+    msisdn: str
+    shortcode: str
+    body: str
+    priority: int
+    attempts: int
+    mo_received_at: datetime | None
+
+
+async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) -> None:
+    if not rows:
+        return
+    await conn.execute(
+        INSERT_BATCH,
+        [r.msisdn for r in rows],
+        [r.shortcode for r in rows],
+        [r.body for r in rows],
+        [r.priority for r in rows],
+        [r.compliance for r in rows],
+        [r.in_reply_to for r in rows],
+        [r.not_before for r in rows],
+    )
+
+
+async def claim(
+    conn: asyncpg.Connection, *, limit: int, owner: str, lease_seconds: float
+) -> tuple[list[ClaimedMessage], int]:
+    """Return (messages to send, how many were suppressed for opt-out)."""
+    rows = await conn.fetch(CLAIM, limit, owner, lease_seconds)
+    claimed = [
+        ClaimedMessage(
+            r["id"], r["msisdn"], r["shortcode"], r["body"], r["priority"], r["attempts"],
+            r["mo_received_at"],
+        )
+        for r in rows
+        if not r["suppress"]
+    ]
+    return claimed, len(rows) - len(claimed)
+
+
+async def mark_submitted(
+    conn: asyncpg.Connection, results: Sequence[tuple[int, Sequence[str]]]
+) -> None:
+    """Record each message's segment ids; `results` is (outbound id, SMSC ids in order)."""
+    if not results:
+        return
+    seg_ids: list[int] = []
+    seg_seq: list[int] = []
+    seg_msg: list[str] = []
+    for outbound_id, message_ids in results:
+        for seq, message_id in enumerate(message_ids, start=1):
+            seg_ids.append(outbound_id)
+            seg_seq.append(seq)
+            seg_msg.append(message_id)
+    await conn.execute(INSERT_SEGMENTS, seg_ids, seg_seq, seg_msg)
+    await conn.execute(
+        MARK_SUBMITTED, [r[0] for r in results], [len(r[1]) for r in results]
+    )
+
+
+async def requeue(
+    conn: asyncpg.Connection, items: Sequence[tuple[int, float, str]]
+) -> None:
+    if items:
+        await conn.execute(
+            REQUEUE, [i[0] for i in items], [i[1] for i in items], [i[2] for i in items]
+        )
+
+
+async def mark_failed(conn: asyncpg.Connection, items: Sequence[tuple[int, str]]) -> None:
+    if items:
+        await conn.execute(MARK_FAILED, [i[0] for i in items], [i[1] for i in items])
+
+
+async def release_leases(conn: asyncpg.Connection, owner: str) -> int:
+    status: str = await conn.execute(RELEASE_LEASES, owner)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def count_by_status(conn: asyncpg.Connection) -> dict[str, int]:
+    return {r["status"]: r["n"] for r in await conn.fetch(COUNT_BY_STATUS)}
+
+
+async def next_due(conn: asyncpg.Connection) -> datetime | None:
+    value: datetime | None = await conn.fetchval(NEXT_DUE)
+    return value

@@ -1,0 +1,61 @@
+"""The contact's timeline of engine events (consent, profile, dialogs...).
+
+Append-only: rows are inserted in the MO's own transaction and never
+updated, so the timeline is what was decided at the time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+INSERT_BATCH = """
+INSERT INTO contact_events (msisdn, shortcode, inbound_id, name, data, occurred_at)
+SELECT k.msisdn, k.shortcode, k.inbound_id, k.name, k.data::jsonb, k.occurred_at
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[])
+     AS k(msisdn, shortcode, inbound_id, name, data, occurred_at)
+"""
+
+LIST_FOR_CONTACT = """
+SELECT id, inbound_id, name, data::text AS data, occurred_at
+FROM contact_events WHERE msisdn = $1 AND shortcode = $2 ORDER BY id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    msisdn: str
+    shortcode: str
+    inbound_id: int | None
+    name: str
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+async def insert_batch(conn: asyncpg.Connection, events: Sequence[NewEvent]) -> None:
+    if events:
+        await conn.execute(
+            INSERT_BATCH,
+            [e.msisdn for e in events],
+            [e.shortcode for e in events],
+            [e.inbound_id for e in events],
+            [e.name for e in events],
+            [json.dumps(e.data, separators=(",", ":"), default=str) for e in events],
+            [e.occurred_at for e in events],
+        )
+
+
+async def list_for_contact(
+    conn: asyncpg.Connection, msisdn: str, shortcode: str
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(LIST_FOR_CONTACT, msisdn, shortcode)
+    return [
+        {"id": r["id"], "inbound_id": r["inbound_id"], "name": r["name"],
+         "data": json.loads(r["data"]), "occurred_at": r["occurred_at"]}
+        for r in rows
+    ]

@@ -1,0 +1,196 @@
+"""End to end over real TCP and a real PostgreSQL: simulator → gateway → database → simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from gateway.app import Gateway, open_gateway
+from gateway.config import Settings
+from gateway.smpp.constants import CommandStatus
+from gateway.smpp.simulator import Faults, SmscSimulator
+from gateway.store import outbound as outbound_store
+from gateway.store import receipts as receipts_store
+from gateway.store.outbound import NewOutbound
+from gateway.store.receipts import NewReceipt
+
+SHORTCODE = "12345"
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[SmscSimulator]:
+    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+def gateway_settings(settings: Settings, smsc: SmscSimulator, **changes: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "smpp_port": smsc.port,
+            "smpp_reconnect_min": 0.05,
+            "smpp_reconnect_max": 0.2,
+            "smpp_enquire_link_interval": 5.0,
+            "ingest_linger_ms": 1.0,
+            **changes,
+        }
+    )
+
+
+@pytest.fixture
+async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gateway]:
+    gw = await open_gateway(gateway_settings(settings, smsc), migrate=False)
+    await gw.start()
+    try:
+        assert await gw.client.wait_bound(timeout=10)
+        await smsc.wait_for_receiver()
+        yield gw
+    finally:
+        await gw.stop()
+        await gw.pool.close()
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], *, within: float = 20.0) -> None:
+    """Poll the database until the predicate holds (rows change in another task's commits)."""
+    async with asyncio.timeout(within):
+        while not await predicate():  # noqa: ASYNC110 - the condition lives in PostgreSQL
+            await asyncio.sleep(0.02)
+
+
+async def test_join_is_stored_and_answered(gateway: Gateway, smsc: SmscSimulator) -> None:
+    status = await smsc.inject_mo("+15555550123", SHORTCODE, "JOIN")
+    assert status == CommandStatus.ESME_ROK
+    # the ack came after commit: the row is there the moment the status is known
+    async with gateway.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT msisdn, shortcode, body FROM inbound")
+    assert dict(row) == {"msisdn": "+15555550123", "shortcode": SHORTCODE, "body": "JOIN"}
+    async with asyncio.timeout(10):
+        await smsc.wait_for_submits(1)
+    reply = smsc.submitted[0]
+    assert reply.destination == "15555550123"
+    assert reply.source == SHORTCODE
+    assert reply.text
+
+
+async def test_thousand_mos_thousand_rows_thousand_replies(
+    gateway: Gateway, smsc: SmscSimulator
+) -> None:
+    numbers = [f"+1555{n:07d}" for n in range(1000)]
+    stats = await smsc.inject_load(1000, numbers, window=100, texts=["JOIN"])
+    assert stats.acked == 1000, stats.statuses
+    async with gateway.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM inbound") == 1000
+        assert await conn.fetchval("SELECT count(DISTINCT msisdn) FROM inbound") == 1000
+    async with asyncio.timeout(30):
+        await smsc.wait_for_submits(1000)
+    counts = smsc.destination_counts()
+    assert len(counts) == 1000 and set(counts.values()) == {1}
+
+    async def all_delivered() -> bool:
+        async with gateway.pool.acquire() as conn:
+            n: int = await conn.fetchval("SELECT count(*) FROM outbound WHERE status = 'delivered'")
+        return n == 1000
+
+    await wait_for(all_delivered)
+
+
+async def test_one_number_is_decided_in_arrival_order(
+    gateway: Gateway, smsc: SmscSimulator
+) -> None:
+    texts = [f"hello {n}" for n in range(40)]
+    for text in texts:  # sequential sends: arrival order is known
+        assert await smsc.inject_mo("+15555550999", SHORTCODE, text) == CommandStatus.ESME_ROK
+    async with gateway.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT body FROM inbound ORDER BY id")
+    assert [r["body"] for r in rows] == texts
+
+
+async def test_long_ucs2_mo_in_reverse_order_is_reassembled(
+    gateway: Gateway, smsc: SmscSimulator
+) -> None:
+    text = ("Bonjour, je voudrais adhérer à la campagne de ma région 🇫🇷 — merci ! " * 4).strip()
+    status = await smsc.inject_mo("+33612345678", SHORTCODE, text, reverse_parts=True)
+    assert status == CommandStatus.ESME_ROK
+    async with gateway.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT body, parts, data_coding FROM inbound")
+        leftover = await conn.fetchval("SELECT count(*) FROM inbound_parts")
+    assert len(rows) == 1
+    assert rows[0]["body"] == text
+    assert rows[0]["parts"] >= 3 and rows[0]["data_coding"] == 8
+    assert leftover == 0
+
+
+async def test_receipt_before_submit_resp_is_not_lost(pool: asyncpg.Pool) -> None:
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        await outbound_store.insert_batch(
+            conn, [NewOutbound("+15555550100", SHORTCODE, "hi", 0, False, None, now)]
+        )
+        claimed, _ = await outbound_store.claim(conn, limit=10, owner="t", lease_seconds=30)
+        # the receipt lands first...
+        await receipts_store.insert_batch(conn, [NewReceipt("abc123", "DELIVRD", "000", True)])
+        assert await receipts_store.apply(conn, ["abc123"]) == []
+        # ...then the submit_sm_resp: recording the id applies the waiting receipt
+        await outbound_store.mark_submitted(conn, [(claimed[0].id, ["abc123"])])
+        assert await receipts_store.apply(conn, ["abc123"]) == [(claimed[0].id, "delivered")]
+
+
+async def test_smsc_drop_mid_stream_drains_outbox_without_duplicates(
+    settings: Settings, smsc: SmscSimulator, pool: asyncpg.Pool
+) -> None:
+    now = datetime.now(UTC)
+    numbers = [f"+1555200{n:04d}" for n in range(300)]
+    async with pool.acquire() as conn:
+        await outbound_store.insert_batch(
+            conn,
+            [NewOutbound(n, SHORTCODE, f"update for {n}", 1, False, None, now) for n in numbers],
+        )
+    smsc.faults = Faults(drop_after_pdus=120, drop_times=2)
+    gw = await open_gateway(gateway_settings(settings, smsc), migrate=False)
+    await gw.start()
+    try:
+        async with asyncio.timeout(30):
+            await smsc.wait_until(lambda: len(smsc.destination_counts()) == 300)
+
+        async def drained() -> bool:
+            async with pool.acquire() as conn:
+                counts = await outbound_store.count_by_status(conn)
+            return counts.get("queued", 0) == 0 and counts.get("sending", 0) == 0
+
+        await wait_for(drained)
+    finally:
+        await gw.stop()
+        await gw.pool.close()
+    assert smsc.drops >= 1
+    assert smsc.duplicates() == {}
+    assert set(smsc.destination_counts().values()) == {1}
+
+
+async def test_opted_out_number_is_suppressed_at_send_time(
+    gateway: Gateway, smsc: SmscSimulator
+) -> None:
+    assert await smsc.inject_mo("+15555550177", SHORTCODE, "STOP") == CommandStatus.ESME_ROK
+    async with asyncio.timeout(10):
+        await smsc.wait_for_submits(1)  # the one opt-out confirmation
+    async with gateway.pool.acquire() as conn:
+        await outbound_store.insert_batch(
+            conn,
+            [NewOutbound("+15555550177", SHORTCODE, "campaign news", 1, False, None,
+                         datetime.now(UTC))],
+        )
+    gateway.outbox.wake()
+
+    async def suppressed() -> bool:
+        async with gateway.pool.acquire() as conn:
+            counts = await outbound_store.count_by_status(conn)
+        return counts.get("suppressed", 0) == 1
+
+    await wait_for(suppressed)
+    assert len(smsc.texts_to("+15555550177")) == 1
