@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -41,6 +42,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def postgres_cpu_seconds(data_dir: Path) -> float:
+    """CPU of the postmaster and its live children (backends, WAL writer, checkpointer)."""
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    total = cpu_seconds(postmaster)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            total += cpu_seconds(int(stat.parent.name))
+    return total
+
+
 def quantiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {"p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0}
@@ -53,14 +68,15 @@ def quantiles(values: list[float]) -> dict[str, float]:
 
 
 async def run_phase(
-    sim: SmscSimulator, gateway_pid: int, *, label: str, count: int, first_number: int,
-    rate: float | None, window: int,
+    sim: SmscSimulator, gateway_pid: int, pg_dir: Path, *, label: str, count: int,
+    first_number: int, rate: float | None, window: int,
 ) -> dict[str, Any]:
     numbers = [f"+1555{first_number + n:07d}" for n in range(count)]
     replies_before = len(sim.submitted)
     latencies_before = len(sim.reply_latencies)
     cpu_before = cpu_seconds(gateway_pid)
     sim_cpu_before = time.process_time()
+    pg_cpu_before = postgres_cpu_seconds(pg_dir)
     loop = asyncio.get_running_loop()
     started = loop.time()
     stats = await sim.inject_load(count, numbers, rate=rate, window=window, texts=["JOIN"])
@@ -70,6 +86,7 @@ async def run_phase(
     answered_at = loop.time()
     cpu = cpu_seconds(gateway_pid) - cpu_before
     sim_cpu = time.process_time() - sim_cpu_before
+    pg_cpu = postgres_cpu_seconds(pg_dir) - pg_cpu_before
     latencies = sim.reply_latencies[latencies_before:]
     return {
         "phase": label,
@@ -83,6 +100,7 @@ async def run_phase(
         "ack_latency": quantiles(stats.ack_latencies),
         "gateway_cpu_s_per_1000_mo": round(cpu / count * 1000, 3),
         "simulator_cpu_s_per_1000_mo": round(sim_cpu / count * 1000, 3),
+        "postgres_cpu_s_per_1000_mo": round(pg_cpu / count * 1000, 3),
         "wall_s": round(answered_at - started, 2),
     }
 
@@ -109,13 +127,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with asyncio.timeout(60):
             await sim.wait_for_receiver()
-        await run_phase(sim, gateway.pid, label="warm-up", count=500, first_number=0,
-                        rate=None, window=args.window)
-        full = await run_phase(sim, gateway.pid, label="full speed", count=args.count,
-                               first_number=1_000_000, rate=None, window=args.window)
-        fixed = await run_phase(sim, gateway.pid, label=f"fixed {args.rate:g} MO/s",
-                                count=int(args.rate * args.seconds), first_number=2_000_000,
-                                rate=args.rate, window=args.window)
+        phase = functools.partial(run_phase, sim, gateway.pid, cluster.data_dir,
+                                  window=args.window)
+        await phase(label="warm-up", count=500, first_number=0, rate=None)
+        full = await phase(label="full speed", count=args.count, first_number=1_000_000,
+                           rate=None)
+        fixed = await phase(label=f"fixed {args.rate:g} MO/s", count=int(args.rate * args.seconds),
+                            first_number=2_000_000, rate=args.rate)
     finally:
         gateway.send_signal(signal.SIGTERM)
         try:

@@ -33,7 +33,7 @@ from gateway.smpp import text, udh
 from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.pdu import Pdu
 from gateway.store import inbound as inbound_store
-from gateway.store.inbound import NewInbound, PartKey
+from gateway.store.inbound import IdReserve, NewInbound, PartKey
 
 log = get_logger("gateway.ingest")
 
@@ -81,6 +81,7 @@ class Ingest:
         self._pool = pool
         self._settings = settings
         self._writer = DecisionWriter(rules)
+        self._ids = IdReserve("inbound_id_seq")
         self._metrics = metrics
         self._on_committed = on_committed
         self._clock = clock
@@ -186,7 +187,8 @@ class Ingest:
             mo = await self._complete(conn, item)
             if mo is not None:
                 complete.append(mo)
-        ids = await inbound_store.insert_batch(conn, complete)
+        ids = await self._ids.take(conn, len(complete)) if complete else []
+        await inbound_store.insert_batch(conn, complete, ids)
         return await self._writer.decide_and_write(conn, list(zip(ids, complete, strict=True)))
 
     async def _complete(self, conn: asyncpg.Connection, item: LaneItem) -> NewInbound | None:

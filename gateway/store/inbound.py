@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-ALLOCATE_IDS = "SELECT nextval('inbound_id_seq') AS id FROM generate_series(1, $1)"
+RESERVE_IDS = "SELECT nextval($1::regclass) AS id FROM generate_series(1, $2)"
 
 INSERT_BATCH = """
 INSERT INTO inbound (id, msisdn, shortcode, body, data_coding, parts, received_at)
@@ -64,11 +64,34 @@ class PartKey:
     total: int
 
 
-async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewInbound]) -> list[int]:
-    """Insert in order; ids ascend with arrival so the timeline sorts by id."""
+class IdReserve:
+    """Sequence values fetched a block at a time, handed out in ascending order.
+
+    Why: rows whose ids the caller must know before inserting (an MO's id goes
+    into its replies and events in the same batch) would otherwise cost a
+    round trip per batch. Every taker gets ascending ids, because each block
+    is larger than every block before it and the reserve stays sorted.
+    """
+
+    def __init__(self, sequence: str, *, block: int = 1000) -> None:
+        self._sequence = sequence
+        self._block = block
+        self._ids: list[int] = []
+
+    async def take(self, conn: asyncpg.Connection, count: int) -> list[int]:
+        while len(self._ids) < count:
+            rows = await conn.fetch(RESERVE_IDS, self._sequence, max(self._block, count))
+            self._ids = sorted(self._ids + [r["id"] for r in rows])
+        taken, self._ids = self._ids[:count], self._ids[count:]
+        return taken
+
+
+async def insert_batch(
+    conn: asyncpg.Connection, rows: Sequence[NewInbound], ids: Sequence[int]
+) -> None:
+    """Insert in arrival order, ids from an `IdReserve` (ascending: timelines sort by id)."""
     if not rows:
-        return []
-    ids = sorted(r["id"] for r in await conn.fetch(ALLOCATE_IDS, len(rows)))
+        return
     await conn.execute(
         INSERT_BATCH,
         ids,
@@ -79,7 +102,6 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewInbound]) -> 
         [r.parts for r in rows],
         [r.received_at for r in rows],
     )
-    return ids
 
 
 async def insert_part(
