@@ -576,6 +576,7 @@ class SmscSimulator:
         statuses = await asyncio.gather(*futures)
         record.acked_at = loop.time()
         record.status = next((s for s in statuses if s), CommandStatus.ESME_ROK)
+        self._wake()
         return record.status
 
     def _send_garbage(self) -> None:
