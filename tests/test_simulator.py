@@ -27,8 +27,8 @@ from gateway.smpp.session import (
     Unbound,
 )
 from gateway.smpp.simulator import Faults, SmscSimulator, add_arguments, main
-from gateway.smpp.text import decode, split
 from gateway.smpp.udh import Reassembler, parse_concat
+from gateway.smstext import decode, split
 
 CREDENTIALS = {"gateway": "pw1"}
 GUARD = 5.0  # seconds: a hung test fails instead of blocking the suite; not a timing assertion

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from smpplib import consts as smpplib_consts
 from smpplib.gsm import make_parts
 
-from gateway.smpp import text
-from gateway.smpp.text import (
+from gateway import smstext as text
+from gateway.smstext import (
     GSM_PART_LIMIT,
     GSM_SINGLE_LIMIT,
     UCS2_PART_LIMIT,

@@ -5,7 +5,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.smpp.constants import Tag
-from gateway.smpp.text import decode, split
 from gateway.smpp.udh import (
     ConcatInfo,
     Reassembler,
@@ -13,6 +12,7 @@ from gateway.smpp.udh import (
     assemble,
     parse_concat,
 )
+from gateway.smstext import decode, split
 
 LONG_FRENCH = (
     "Bonjour Hélène ! Merci pour votre don de 10 € à l'association. Nous sommes très "

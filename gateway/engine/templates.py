@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.smpp.text import segment_count
+from gateway.smstext import segment_count
 
 # Program-level values every template may use, filled in per short code.
 PROGRAM_VARIABLES = frozenset({"program", "shortcode", "support", "frequency", "privacy_url"})

@@ -23,13 +23,14 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from gateway import smstext as text
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.phone import InvalidNumber, to_e164
 from gateway.pipeline.batcher import Batcher, BatcherClosed
 from gateway.pipeline.decide import DecisionWriter, RulesHolder
-from gateway.smpp import text, udh
+from gateway.smpp import udh
 from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.pdu import Pdu
 from gateway.store import inbound as inbound_store

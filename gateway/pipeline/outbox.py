@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from gateway import smstext as text
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.phone import smpp_address
 from gateway.pipeline.batcher import Batcher
-from gateway.smpp import text
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.constants import Npi, Ton, status_name
 from gateway.smpp.errors import SessionLost, SubmitRejected, SubmitTimeout

@@ -51,8 +51,8 @@ from gateway.smpp.session import (
     State,
     Unbound,
 )
-from gateway.smpp.text import decode, split
 from gateway.smpp.udh import Reassembler, UdhError, parse_concat
+from gateway.smstext import decode, split
 
 _RECEIVERS = frozenset({State.BOUND_RX, State.BOUND_TRX})
 _SWEEP_INTERVAL = 0.25

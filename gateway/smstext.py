@@ -26,7 +26,11 @@ from typing import Literal
 
 from smpplib.gsm import GSM_CHARACTER_TABLE
 
-from gateway.smpp.constants import ESM_UDHI, DataCoding
+# The three wire values this module needs, stated here so the pure engine can
+# count segments without importing the SMPP layer (see ARCHITECTURE.md).
+DATA_CODING_GSM7 = 0x00  # SMSC default alphabet
+DATA_CODING_UCS2 = 0x08
+ESM_UDHI = 0x40  # short_message starts with a User Data Header
 
 Encoding = Literal["gsm7", "ucs2"]
 
@@ -85,7 +89,7 @@ def choose_encoding(text: str) -> Encoding:
 
 
 def data_coding_for(encoding: Encoding) -> int:
-    return DataCoding.DEFAULT if encoding == "gsm7" else DataCoding.UCS2
+    return DATA_CODING_GSM7 if encoding == "gsm7" else DATA_CODING_UCS2
 
 
 def _without_lone_surrogates(text: str) -> str:
