@@ -51,6 +51,9 @@ class Gateway:
         self.outbox = OutboxSender(pool, self.client, settings, self.metrics)
         self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake)
         self.receipts = ReceiptWriter(pool, self.metrics)
+        # read at scrape time, so /metrics never shows a stale value
+        self.metrics.smpp_window_in_use.set_function(lambda: self.client.window_in_use)
+        self.metrics.smpp_bound.set_function(lambda: 1 if self.client.bound else 0)
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
@@ -97,8 +100,6 @@ class Gateway:
 
     async def health(self) -> dict[str, Any]:
         database = await ping(self.pool, within=1.0)
-        self.metrics.smpp_bound.set(1 if self.client.bound else 0)
-        self.metrics.smpp_window_in_use.set(self.client.window_in_use)
         return {"database": database, "smpp": "bound" if self.client.bound else "unbound"}
 
     def reload_rules(self) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -194,3 +195,21 @@ async def test_opted_out_number_is_suppressed_at_send_time(
 
     await wait_for(suppressed)
     assert len(smsc.texts_to("+15555550177")) == 1
+
+
+async def test_health_and_metrics_report_the_live_pipeline(
+    gateway: Gateway, smsc: SmscSimulator
+) -> None:
+    assert await smsc.inject_mo("+15555550142", SHORTCODE, "JOIN") == CommandStatus.ESME_ROK
+    async with asyncio.timeout(10):
+        await smsc.wait_for_submits(1)
+    base = f"http://127.0.0.1:{gateway.http_port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["smpp"] == "bound"
+        async with http.get(f"{base}/metrics") as resp:
+            body = await resp.text()
+    assert "gateway_mo_committed_total 1.0" in body
+    assert "gateway_smpp_bound 1.0" in body
+    assert "gateway_mo_to_mt_seconds_count 1.0" in body
