@@ -35,7 +35,7 @@ from gateway.web.health import make_web_app
 
 log = get_logger("gateway.app")
 
-RECEIPT_SWEEP_SECONDS = 2.0
+RECEIPT_SWEEP_SECONDS = 1.0
 PARTS_SWEEP_SECONDS = 30.0
 
 

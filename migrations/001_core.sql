@@ -91,6 +91,15 @@ CREATE TABLE delivery_receipts (
 );
 CREATE INDEX delivery_receipts_smsc_idx ON delivery_receipts (smsc_message_id);
 
+-- Final receipts that matched no open segment when they arrived (usually: the
+-- receipt beat its submit_sm_resp). The sweep applies them once the segment's
+-- id is recorded; the table stays small because applied or stale rows go.
+CREATE TABLE pending_receipts (
+    smsc_message_id text        NOT NULL,
+    received_at     timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX pending_receipts_smsc_idx ON pending_receipts (smsc_message_id);
+
 -- Everything the engine decided, per contact, in order: the timeline.
 CREATE TABLE contact_events (
     id          bigserial   PRIMARY KEY,

@@ -12,6 +12,8 @@ import pytest
 
 from gateway.app import Gateway, open_gateway
 from gateway.config import Settings
+from gateway.metrics import Metrics
+from gateway.pipeline.receipts import ReceiptWriter
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import outbound as outbound_store
@@ -135,12 +137,40 @@ async def test_receipt_before_submit_resp_is_not_lost(pool: asyncpg.Pool) -> Non
             conn, [NewOutbound("+15555550100", SHORTCODE, "hi", 0, False, None, now)]
         )
         claimed, _ = await outbound_store.claim(conn, limit=10, owner="t", lease_seconds=30)
-        # the receipt lands first...
-        await receipts_store.insert_batch(conn, [NewReceipt("abc123", "DELIVRD", "000", True)])
-        assert await receipts_store.apply(conn, ["abc123"]) == []
-        # ...then the submit_sm_resp: recording the id applies the waiting receipt
+        # the receipt lands first: nothing to apply it to yet, so it is parked...
+        receipt = NewReceipt("abc123", "DELIVRD", "000", True)
+        assert await receipts_store.record(conn, [receipt]) == []
+        # ...then the submit_sm_resp records the id, and the sweep applies the receipt
         await outbound_store.mark_submitted(conn, [(claimed[0].id, ["abc123"])])
-        assert await receipts_store.apply(conn, ["abc123"]) == [(claimed[0].id, "delivered")]
+    writer = ReceiptWriter(pool, Metrics())
+    assert await writer.sweep() == 1
+    async with pool.acquire() as conn:
+        assert await outbound_store.count_by_status(conn) == {"delivered": 1}
+        assert await conn.fetchval("SELECT count(*) FROM pending_receipts") == 0
+    assert await writer.sweep() == 0
+
+
+async def test_receipts_settle_only_when_final_and_roll_up_segments(pool: asyncpg.Pool) -> None:
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        await outbound_store.insert_batch(
+            conn,
+            [NewOutbound("+15555550101", SHORTCODE, "long", 0, False, None, now),
+             NewOutbound("+15555550102", SHORTCODE, "short", 0, False, None, now)],
+        )
+        claimed, _ = await outbound_store.claim(conn, limit=10, owner="t", lease_seconds=30)
+        long_id, short_id = sorted(m.id for m in claimed)
+        await outbound_store.mark_submitted(conn, [(long_id, ["L1", "L2"]), (short_id, ["S1"])])
+        intermediate = NewReceipt("S1", "ENROUTE", "000", False)
+        assert await receipts_store.record(conn, [intermediate]) == []
+        first_part = NewReceipt("L1", "DELIVRD", "000", True)
+        failed = NewReceipt("S1", "UNDELIV", "034", True)
+        assert await receipts_store.record(conn, [first_part, failed]) == [
+            (short_id, "undeliverable")
+        ]
+        # the message is delivered only when its last segment is
+        second_part = NewReceipt("L2", "DELIVRD", "000", True)
+        assert await receipts_store.record(conn, [second_part]) == [(long_id, "delivered")]
 
 
 async def test_smsc_drop_mid_stream_drains_outbox_without_duplicates(

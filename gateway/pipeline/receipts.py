@@ -23,6 +23,10 @@ from gateway.store.receipts import NewReceipt
 
 log = get_logger("gateway.receipts")
 
+# A receipt for an id we never recorded (another system's, or a duplicate of
+# an applied one) is kept this long in case its submit_sm_resp is merely late.
+PENDING_RECEIPT_TTL_SECONDS = 86_400.0
+
 
 class ReceiptWriter:
     def __init__(self, pool: asyncpg.Pool, metrics: Metrics) -> None:
@@ -57,13 +61,16 @@ class ReceiptWriter:
         return S.ESME_ROK
 
     async def sweep(self) -> int:
-        """Apply receipts whose segment id was recorded concurrently with them."""
+        """Apply parked receipts whose segment id has been recorded since; drop stale ones."""
         async with self._pool.acquire() as conn, conn.transaction():
-            ids = await receipts_store.list_unapplied(conn)
-            return len(await receipts_store.apply(conn, ids))
+            ids = await receipts_store.list_pending_matched(conn)
+            changed = await receipts_store.apply(conn, ids)
+            await receipts_store.delete_pending(
+                conn, ids, older_than_seconds=PENDING_RECEIPT_TTL_SECONDS
+            )
+        return len(changed)
 
     async def _write(self, batch: Sequence[NewReceipt]) -> list[None]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await receipts_store.insert_batch(conn, batch)
-            await receipts_store.apply(conn, [r.smsc_message_id for r in batch if r.final])
+        async with self._pool.acquire() as conn:
+            await receipts_store.record(conn, batch)
         return [None] * len(batch)

@@ -48,16 +48,18 @@ RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.attempts, ready.sup
           (SELECT i.received_at FROM inbound i WHERE i.id = o.in_reply_to) AS mo_received_at
 """
 
-INSERT_SEGMENTS = """
-INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id)
-SELECT * FROM unnest($1::bigint[], $2::int2[], $3::text[])
-ON CONFLICT (outbound_id, seq) DO UPDATE SET smsc_message_id = EXCLUDED.smsc_message_id
-"""
-
+# One statement (so no transaction round trips): the segments' SMSC ids and the
+# messages' new status. A receipt that beat its submit_sm_resp is applied by the
+# receipt sweep (see store/receipts.py).
 MARK_SUBMITTED = """
+WITH segments AS (
+    INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id)
+    SELECT * FROM unnest($1::bigint[], $2::int2[], $3::text[])
+    ON CONFLICT (outbound_id, seq) DO UPDATE SET smsc_message_id = EXCLUDED.smsc_message_id
+)
 UPDATE outbound o SET status = 'submitted', segments = k.segments, submitted_at = now(),
                       lease_owner = NULL, lease_until = NULL
-FROM unnest($1::bigint[], $2::int2[]) AS k(id, segments)
+FROM unnest($4::bigint[], $5::int2[]) AS k(id, segments)
 WHERE o.id = k.id AND o.status = 'sending'
 """
 
@@ -153,9 +155,9 @@ async def mark_submitted(
             seg_ids.append(outbound_id)
             seg_seq.append(seq)
             seg_msg.append(message_id)
-    await conn.execute(INSERT_SEGMENTS, seg_ids, seg_seq, seg_msg)
     await conn.execute(
-        MARK_SUBMITTED, [r[0] for r in results], [len(r[1]) for r in results]
+        MARK_SUBMITTED, seg_ids, seg_seq, seg_msg,
+        [r[0] for r in results], [len(r[1]) for r in results],
     )
 
 
