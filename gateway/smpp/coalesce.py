@@ -37,7 +37,11 @@ class CoalescingWriter:
             self._writer.write(data)
 
     async def drain(self) -> None:
-        self.flush()
+        """Back-pressure only: queued bytes still leave at the end of this loop turn.
+
+        Flushing here would defeat the coalescing, because every task that
+        answers a PDU also drains.
+        """
         await self._writer.drain()
 
     def is_closing(self) -> bool:
