@@ -10,7 +10,7 @@ DEMO_PG := .demo/pg
 SMPP_PORT ?= 2775
 PHONE_PORT ?= 2776
 
-.PHONY: help venv demo test lint typecheck bench clean distclean
+.PHONY: help venv demo test lint typecheck bench clean distclean interop-deps
 
 help:
 	@echo "make venv       create $(VENV) and install the project with dev tools"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint       ruff check"
 	@echo "make typecheck  mypy --strict (configured in pyproject.toml)"
 	@echo "make bench      run the benchmark scripts in bench/"
+	@echo "make interop-deps  node-smpp for tests/test_interop.py (skipped without it; needs npm)"
 	@echo "make clean      stop the demo/bench databases, remove caches and build output"
 
 venv: $(STAMP)
@@ -37,6 +38,10 @@ typecheck: venv
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# Optional: without these node modules tests/test_interop.py is skipped, not failed.
+interop-deps:
+	npm ci --prefix tests/interop --no-audit --no-fund
 
 bench: venv
 	@set -e; for script in bench/[!_]*.py; do \
