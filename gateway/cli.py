@@ -101,9 +101,21 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     run_gateway = _import("gateway.app", "gateway run").run_gateway
+    loader = _import("gateway.engine.loader", "gateway run")
     migrate = settings.migrate_on_start and not args.no_migrate
-    run_until_signalled(run_gateway(settings, migrate=migrate))
+    try:
+        run_until_signalled(run_gateway(settings, migrate=migrate))
+    except loader.RulesError as err:  # refuse to start on a bad keywords file
+        _print_problems(settings.keywords, err.problems)
+        return EXIT_FAILED
     return EXIT_OK
+
+
+def _print_problems(path: Path, problems: list[str]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    count = len(problems)
+    print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -129,10 +141,7 @@ def _check_keywords(path: Path) -> int:
     try:
         loader.load_rules(path)
     except loader.RulesError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        count = len(err.problems)
-        print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+        _print_problems(path, err.problems)
         return EXIT_FAILED
     except OSError as err:
         print(f"gateway: cannot read {path}: {err.strerror}", file=sys.stderr)

@@ -107,6 +107,18 @@ def test_keywords_check_lists_problems_and_exits_1(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_run_refuses_to_start_on_a_bad_keywords_file(db_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "keywords.yaml"
+    broken.write_text("version: 1\nprograms: {rise: {name: 3}}\n", encoding="utf-8")
+    result = gateway(
+        "run", "--no-migrate",
+        env={"DATABASE_URL": db_url, "GATEWAY_KEYWORDS": str(broken), "GATEWAY_HTTP_PORT": "0"},
+    )
+    assert result.returncode == 1
+    assert f"{broken}:2:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_tool_options_belong_to_the_tool() -> None:
     pytest.importorskip("gateway.smpp.chat")
     result = gateway("chat", "--help", env={})
