@@ -34,10 +34,12 @@ def opt_out(turn: Turn, *, send_confirmation: bool) -> None:
         turn.event("dialog_stopped", dialog=dialog["id"], program=dialog["program"],
                    reason="opted_out")
         turn.draft.dialog = None
+    # One confirmation answers every program the STOP ends: each ledger row points at it.
+    reply_index = len(turn.replies) if send_confirmation else None
     for program in turn.code.programs:
         previous = turn.draft.status(program.id)
         turn.draft.set_status(program.id, OPTED_OUT, turn.at, previous=previous)
-        turn.consent("opted_out", program, turn.command.words, text)
+        turn.consent("opted_out", program, turn.command.words, text, reply_index=reply_index)
     turn.opted_out = True
     if send_confirmation:
         turn.replies.append(Reply(text=text, compliance=True))
@@ -87,12 +89,13 @@ def subscribe(turn: Turn, program: ProgramRules, keyword: str, *,
         text = turn.reply(program.confirm_request, program.id)
         extra = {"keyword": keyword} | ({"dialog": dialog} if dialog else {})
         turn.draft.set_status(program.id, PENDING, turn.at, **extra)
-        turn.consent("opt_in_requested", program, keyword, text)
+        turn.consent("opt_in_requested", program, keyword, text,
+                     reply_index=turn.last_reply_index)
         return
     text = turn.reply(program.confirmation, program.id)
     turn.draft.set_status(program.id, SUBSCRIBED, turn.at, keyword=keyword)
     turn.consent("resubscribed" if status == OPTED_OUT else "opt_in_confirmed",
-                 program, keyword, text)
+                 program, keyword, text, reply_index=turn.last_reply_index)
 
 
 def confirm_pending(turn: Turn) -> tuple[bool, str | None]:
@@ -112,7 +115,8 @@ def confirm_pending(turn: Turn) -> tuple[bool, str | None]:
         previous = turn.draft.subs[pid]
         text = turn.reply(program.confirmation, pid)
         turn.draft.set_status(pid, SUBSCRIBED, turn.at, keyword=previous.get("keyword"))
-        turn.consent("opt_in_confirmed", program, str(previous.get("keyword", "")), text)
+        turn.consent("opt_in_confirmed", program, str(previous.get("keyword", "")), text,
+                     reply_index=turn.last_reply_index)
         dialog = previous.get("dialog")
         return True, str(dialog) if dialog else None
     return False, None

@@ -48,11 +48,24 @@ class Turn:
         self.replies.append(Reply(text=text, compliance=compliance))
         return text
 
+    @property
+    def last_reply_index(self) -> int:
+        """Index in `Decision.replies` of the reply just queued."""
+        return len(self.replies) - 1
+
     def event(self, name: str, **data: Any) -> None:
         self.events.append(Event(name, data))
 
-    def consent(self, name: str, program: ProgramRules, keyword: str, disclosure: str) -> None:
-        """A consent-ledger event: everything COMPLIANCE.md item 9 asks the shell to keep."""
+    def consent(self, name: str, program: ProgramRules, keyword: str, disclosure: str, *,
+                reply_index: int | None) -> None:
+        """A consent-ledger event: everything COMPLIANCE.md item 9 asks the shell to keep.
+
+        `reply_index` points into `Decision.replies` at the MT that carried the
+        disclosure, so the shell can record that MT's outbox id (and, through
+        it, its delivery receipt). Absent when nothing was sent (a flood of
+        STOPs from a number already opted out).
+        """
+        linked = {} if reply_index is None else {"reply_index": reply_index}
         self.event(
             name,
             program=program.id,
@@ -66,4 +79,5 @@ class Turn:
             privacy_url=program.privacy_url,
             privacy_version=program.privacy_version,
             at=self.at,
+            **linked,
         )

@@ -4,20 +4,28 @@ This is the shell around `engine.decide` (goflow/mailroom's split): load
 each contact's state once per batch, thread it through that contact's MOs
 in order, then write every new state, event and reply with one statement
 each. Replies go to the outbox; nothing is sent from inside the transaction.
+Consent events also go to the ledger (pointing at the reply that carried
+their disclosure), and contacts whose profile changed get their derived
+location columns (zip, region, time zones) rewritten.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
+from gateway import geo
 from gateway.engine import Rules, decide
 from gateway.engine.types import ContactState, Inbound
+from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
 from gateway.store import outbound as outbound_store
+from gateway.store import profiles as profiles_store
 from gateway.store import timeline as timeline_store
+from gateway.store.consent import CONSENT_KINDS, NewConsentEvent
 from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
 from gateway.store.timeline import NewEvent
@@ -36,6 +44,7 @@ class RulesHolder:
 class DecisionWriter:
     def __init__(self, rules: RulesHolder) -> None:
         self._rules = rules
+        self._postal: tuple[Rules, geo.PostalSteps] | None = None
 
     async def decide_and_write(
         self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]]
@@ -52,6 +61,7 @@ class DecisionWriter:
             states[key] = ContactState.from_json(key[0], key[1], opted_out, data)
         replies: list[NewOutbound] = []
         events: list[NewEvent] = []
+        consent: list[NewConsentEvent] = []
         last_seen: dict[tuple[str, str], datetime] = {}
         for mo_id, mo in mos:
             key = (mo.msisdn, mo.shortcode)
@@ -70,6 +80,13 @@ class DecisionWriter:
                 NewEvent(mo.msisdn, mo.shortcode, mo_id, event.name, event.data, mo.received_at)
                 for event in decision.events
             )
+            consent.extend(
+                NewConsentEvent.from_event(
+                    event.name, event.data, msisdn=mo.msisdn, occurred_at=mo.received_at
+                )
+                for event in decision.events
+                if event.name in CONSENT_KINDS
+            )
         await contacts_store.upsert_states(
             conn,
             [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
@@ -77,4 +94,27 @@ class DecisionWriter:
         )
         await timeline_store.insert_batch(conn, events)
         await outbound_store.insert_batch(conn, replies)
+        await consent_store.insert_batch(conn, consent)  # after the replies it points at
+        await profiles_store.update_geo(conn, self._relocated(rules, stored, states))
         return len(replies)
+
+    def _relocated(
+        self,
+        rules: Rules,
+        stored: dict[tuple[str, str], tuple[bool, dict[str, Any]]],
+        states: dict[tuple[str, str], ContactState],
+    ) -> list[tuple[str, str, geo.Geo]]:
+        """Where new contacts and contacts whose profile changed now are."""
+        if self._postal is None or self._postal[0] is not rules:
+            steps = (step.spec for dialog in rules.dialogs.values() for step in dialog.steps)
+            self._postal = (rules, geo.postal_steps(steps))
+        moved = []
+        for (msisdn, shortcode), state in states.items():
+            profile = state.data.get("profile") or {}
+            before = stored.get((msisdn, shortcode))
+            if before is not None and (before[1].get("profile") or {}) == profile:
+                continue
+            found = geo.derive(msisdn, profile, self._postal[1])
+            if before is not None or found != geo.UNKNOWN:  # a new row's columns start empty
+                moved.append((msisdn, shortcode, found))
+        return moved

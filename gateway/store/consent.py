@@ -1,0 +1,119 @@
+"""The consent ledger: append-only rows a carrier auditor can be shown years later.
+
+Each opt-in request, opt-in, opt-out and re-subscription is inserted in the
+MO's own transaction, with the MT that carried the disclosure. The table
+refuses UPDATE, DELETE and TRUNCATE (a trigger, see migration 002): what was
+decided and said at the time is never rewritten. The confirmation's delivery
+receipt is read live through the `consent_ledger` view, so the row itself
+never has to change when the receipt arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+
+# The engine's event names that are consent decisions (CTIA: each is a record).
+CONSENT_KINDS: Final = frozenset(
+    {"opt_in_requested", "opt_in_confirmed", "opted_out", "resubscribed"}
+)
+
+_COLUMNS = """msisdn, shortcode, program, program_name, kind, inbound_id, mo_text, keyword,
+    disclosure_text, disclosure_version, privacy_url, privacy_version"""
+
+# The MT is found as the MO's reply number `reply_index` (0-based, in id order):
+# a decision's replies are inserted in order, in the same transaction, before
+# this statement. So no outbound id has to travel back to Python.
+INSERT_BATCH = f"""
+INSERT INTO consent_events ({_COLUMNS}, outbound_id, occurred_at)
+SELECT {_COLUMNS}, mt.id, k.occurred_at
+FROM unnest(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
+    $14::timestamptz[]
+) WITH ORDINALITY AS k({_COLUMNS}, reply_index, occurred_at, n)
+LEFT JOIN LATERAL (
+    SELECT o.id FROM outbound o
+    WHERE k.reply_index IS NOT NULL AND o.in_reply_to = k.inbound_id
+    ORDER BY o.id OFFSET k.reply_index LIMIT 1
+) mt ON true
+ORDER BY k.n
+"""
+
+LIST_FOR_CONTACT = """
+SELECT * FROM consent_ledger WHERE msisdn = $1 AND shortcode = $2 ORDER BY id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewConsentEvent:
+    msisdn: str
+    shortcode: str
+    program: str
+    program_name: str
+    kind: str
+    inbound_id: int
+    mo_text: str
+    keyword: str
+    disclosure_text: str
+    disclosure_version: str
+    privacy_url: str
+    privacy_version: str
+    reply_index: int | None  # which of the MO's replies carried the disclosure
+    occurred_at: datetime
+
+    @classmethod
+    def from_event(
+        cls, kind: str, data: Mapping[str, Any], *, msisdn: str, occurred_at: datetime
+    ) -> NewConsentEvent:
+        """A ledger row from a consent event's data (see `engine.turn.Turn.consent`)."""
+        return cls(
+            msisdn=msisdn,
+            shortcode=str(data["shortcode"]),
+            program=str(data["program"]),
+            program_name=str(data["program_name"]),
+            kind=kind,
+            inbound_id=int(data["mo_id"]),
+            mo_text=str(data["mo_text"]),
+            keyword=str(data["keyword"]),
+            disclosure_text=str(data["disclosure_text"]),
+            disclosure_version=str(data["disclosure_version"]),
+            privacy_url=str(data["privacy_url"]),
+            privacy_version=str(data["privacy_version"]),
+            reply_index=data.get("reply_index"),
+            occurred_at=occurred_at,
+        )
+
+
+async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewConsentEvent]) -> None:
+    """One statement per batch, after the batch's replies; ids ascend in the order given."""
+    if not rows:
+        return
+    await conn.execute(
+        INSERT_BATCH,
+        [r.msisdn for r in rows],
+        [r.shortcode for r in rows],
+        [r.program for r in rows],
+        [r.program_name for r in rows],
+        [r.kind for r in rows],
+        [r.inbound_id for r in rows],
+        [r.mo_text for r in rows],
+        [r.keyword for r in rows],
+        [r.disclosure_text for r in rows],
+        [r.disclosure_version for r in rows],
+        [r.privacy_url for r in rows],
+        [r.privacy_version for r in rows],
+        [r.reply_index for r in rows],
+        [r.occurred_at for r in rows],
+    )
+
+
+async def list_for_contact(
+    conn: asyncpg.Connection, msisdn: str, shortcode: str
+) -> list[asyncpg.Record]:
+    """The contact's consent history, oldest first, with each confirmation's receipt."""
+    return list(await conn.fetch(LIST_FOR_CONTACT, msisdn, shortcode))
