@@ -25,14 +25,31 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::bool[],
 """
 
 # Claim and suppress in one statement: rows for opted-out numbers go straight
-# to 'suppressed' and are not returned.
+# to 'suppressed' and are not returned. Candidates come from one bounded range
+# scan per priority (index outbound_due_idx), so rows deferred to the morning
+# are never walked; a broadcast's rows go only while it is 'running'.
 CLAIM = """
-WITH ready AS (
+WITH candidates AS (
+    SELECT due.id, due.priority, due.not_before
+    FROM unnest($4::int2[]) AS p(priority)
+    CROSS JOIN LATERAL (
+        SELECT o.id, o.priority, o.not_before
+        FROM outbound o
+        WHERE o.status = 'queued' AND o.priority = p.priority AND o.not_before <= now()
+          AND (o.broadcast_id IS NULL
+               OR EXISTS (SELECT 1 FROM broadcasts b
+                          WHERE b.id = o.broadcast_id AND b.status = 'running'))
+        ORDER BY o.not_before, o.id
+        LIMIT $1
+    ) AS due
+),
+ready AS (
     SELECT o.id, coalesce(c.opted_out, false) AND NOT o.compliance AS suppress
     FROM outbound o
+    JOIN candidates k ON k.id = o.id
     LEFT JOIN contacts c ON c.msisdn = o.msisdn AND c.shortcode = o.shortcode
-    WHERE o.status = 'queued' AND o.not_before <= now()
-    ORDER BY o.priority, o.id
+    WHERE o.status = 'queued'
+    ORDER BY k.priority, k.not_before, k.id
     LIMIT $1
     FOR UPDATE OF o SKIP LOCKED
 )
@@ -44,7 +61,8 @@ SET status = CASE WHEN ready.suppress THEN 'suppressed' ELSE 'sending' END,
     attempts = o.attempts + CASE WHEN ready.suppress THEN 0 ELSE 1 END
 FROM ready
 WHERE o.id = ready.id
-RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.attempts, ready.suppress,
+RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.not_before, o.attempts,
+          ready.suppress,
           (SELECT i.received_at FROM inbound i WHERE i.id = o.in_reply_to) AS mo_received_at
 """
 
@@ -84,6 +102,11 @@ WHERE status = 'sending' AND (lease_owner = $1 OR lease_until < now())
 """
 
 COUNT_BY_STATUS = "SELECT status, count(*) AS n FROM outbound GROUP BY status"
+
+# Replies and compliance messages first, broadcasts with what is left.
+PRIORITY_REPLY = 0
+PRIORITY_BROADCAST = 1
+PRIORITIES = (PRIORITY_REPLY, PRIORITY_BROADCAST)
 
 NEXT_DUE = "SELECT min(not_before) FROM outbound WHERE status = 'queued'"
 
@@ -129,7 +152,9 @@ async def claim(
     conn: asyncpg.Connection, *, limit: int, owner: str, lease_seconds: float
 ) -> tuple[list[ClaimedMessage], int]:
     """Return (messages to send, how many were suppressed for opt-out)."""
-    rows = await conn.fetch(CLAIM, limit, owner, lease_seconds)
+    rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES))
+    # UPDATE ... RETURNING keeps no order: send replies first, oldest first
+    rows.sort(key=lambda r: (r["priority"], r["not_before"], r["id"]))
     claimed = [
         ClaimedMessage(
             r["id"], r["msisdn"], r["shortcode"], r["body"], r["priority"], r["attempts"],

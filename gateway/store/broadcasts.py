@@ -1,0 +1,281 @@
+"""Broadcasts and their materialization into the outbox.
+
+Materialization is set-based and resumable. Each batch is ONE statement:
+it picks the next `batch_size` eligible contacts in msisdn order after the
+broadcast's cursor, renders their text in SQL, takes each one's quiet-hours
+times from a small table the caller computed (one entry per distinct
+"zone key": time zones, state, country, dialling prefix), inserts the
+outbox rows and advances the cursor, all or nothing. A crash between
+batches resumes at the cursor; the UNIQUE (broadcast_id, msisdn) constraint
+with ON CONFLICT DO NOTHING makes even a rerun from scratch harmless.
+
+When the batch meets a zone key the caller has not timed yet (a contact
+changed since the keys were listed), the statement inserts nothing and
+returns the missing keys; the caller times them and runs the batch again.
+Quiet-hours arithmetic stays in Python (`gateway.broadcast.quiet_hours`,
+property-tested), applied here as data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from gateway.broadcast.segments import Segment
+from gateway.store.outbound import PRIORITY_BROADCAST
+from gateway.store.segments import SqlParams, eligible_where
+
+BROADCAST_PRIORITY = PRIORITY_BROADCAST  # replies and compliance messages go first
+
+INSERT_BROADCAST = """
+INSERT INTO broadcasts (program, shortcode, filter, template, status, scheduled_at, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id
+"""
+
+GET_BROADCAST = """
+SELECT id, program, shortcode, filter, template, status, scheduled_at, created_by, created_at,
+       materialized_through, recipients, materialized_at
+FROM broadcasts WHERE id = $1
+"""
+
+MARK_MATERIALIZED = """
+UPDATE broadcasts SET materialized_at = clock_timestamp(), updated_at = clock_timestamp()
+WHERE id = $1 AND materialized_at IS NULL
+"""
+
+GET_PROGRESS = """
+SELECT id, status, recipients, materialized_at, queued, deferred, sending, sent, delivered,
+       failed, suppressed, cancelled
+FROM broadcast_progress WHERE id = $1
+"""
+
+# Zone key parts: the contact's zones, state, country, and the dialling prefix
+# that gives the area code's state and zones (+1 and NPA; for others only
+# when nothing else is known). chr(31) (unit separator) never occurs in them.
+ZONE_PREFIX = (
+    "CASE WHEN c.msisdn LIKE '+1%' OR c.timezones IS NULL THEN left(c.msisdn, 5) ELSE '' END"
+)
+ZONE_KEY = (
+    "concat_ws(chr(31), coalesce(array_to_string(c.timezones, ' '), ''),"
+    " coalesce(c.region, ''), coalesce(c.country, ''), " + ZONE_PREFIX + ")"
+)
+
+LIST_ZONE_KEYS = f"""
+SELECT {ZONE_KEY} AS zone_key, array_to_string(c.timezones, ' ') AS timezones, c.region,
+       c.country, {ZONE_PREFIX} AS prefix, min(c.msisdn) AS sample
+FROM contacts c
+WHERE {{where}} AND c.msisdn > {{after}}
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+MATERIALIZE_BATCH = f"""
+WITH batch AS (
+    SELECT c.msisdn, {ZONE_KEY} AS zone_key, {{body}} AS body,
+           array_to_string(c.timezones, ' ') AS timezones, c.region, c.country,
+           {ZONE_PREFIX} AS prefix
+    FROM contacts c
+    WHERE {{where}} AND c.msisdn > {{after}}
+    ORDER BY c.msisdn
+    LIMIT {{limit}}
+),
+timing AS (
+    SELECT * FROM unnest({{keys}}, {{not_before}}, {{not_after}})
+                  AS t(zone_key, not_before, not_after)
+),
+planned AS (
+    SELECT b.*, t.not_before, t.not_after
+    FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
+),
+ready AS (
+    SELECT NOT EXISTS (SELECT 1 FROM planned WHERE not_before IS NULL) AS ok
+),
+inserted AS (
+    INSERT INTO outbound (msisdn, shortcode, body, priority, broadcast_id, not_before, not_after)
+    SELECT p.msisdn, {{shortcode}}, p.body, {BROADCAST_PRIORITY}, {{broadcast}},
+           p.not_before, p.not_after
+    FROM planned p
+    WHERE (SELECT ok FROM ready)
+    ORDER BY p.msisdn
+    ON CONFLICT (broadcast_id, msisdn) DO NOTHING
+    RETURNING 1
+),
+advanced AS (
+    UPDATE broadcasts
+    SET materialized_through = greatest(materialized_through, (SELECT max(msisdn) FROM batch)),
+        recipients = recipients + (SELECT count(*) FROM inserted),
+        updated_at = clock_timestamp()
+    WHERE id = {{broadcast}} AND (SELECT ok FROM ready) AND EXISTS (SELECT 1 FROM batch)
+    RETURNING materialized_through
+)
+SELECT (SELECT count(*) FROM batch) AS scanned,
+       (SELECT count(*) FROM inserted) AS inserted,
+       (SELECT materialized_through FROM advanced) AS through,
+       (SELECT ok FROM ready) AS complete,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(zone_key, timezones, region, country,
+                                                    prefix, sample)), '[]'::jsonb)::text
+        FROM (SELECT zone_key, timezones, region, country, prefix, min(msisdn) AS sample
+              FROM planned WHERE not_before IS NULL
+              GROUP BY 1, 2, 3, 4, 5) u) AS untimed
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    id: int
+    program: str
+    shortcode: str
+    filter: str
+    template: str
+    status: str
+    scheduled_at: datetime | None
+    created_by: str
+    created_at: datetime
+    materialized_through: str | None
+    recipients: int
+    materialized_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileField:
+    """A placeholder rendered from the contact's profile, `fallback` when missing or empty."""
+
+    name: str
+    fallback: str
+
+
+BodyPart = str | ProfileField
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneKey:
+    """What decides a contact's quiet hours, as stored; `sample` is one of its numbers."""
+
+    key: str
+    timezones: tuple[str, ...]
+    region: str | None
+    country: str | None
+    prefix: str
+    sample: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    scanned: int  # eligible contacts in this batch
+    inserted: int  # outbox rows made (fewer than scanned only on a rerun)
+    through: str | None  # the cursor after the batch; None when nothing was done
+    untimed: tuple[ZoneKey, ...]  # non-empty: nothing was done, time these and rerun
+
+
+async def insert_broadcast(
+    conn: asyncpg.Connection,
+    *,
+    program: str,
+    shortcode: str,
+    filter: str,
+    template: str,
+    status: str,
+    scheduled_at: datetime | None,
+    created_by: str,
+) -> int:
+    broadcast_id: int = await conn.fetchval(
+        INSERT_BROADCAST, program, shortcode, filter, template, status, scheduled_at, created_by
+    )
+    return broadcast_id
+
+
+async def get_broadcast(conn: asyncpg.Connection, broadcast_id: int) -> Broadcast | None:
+    row = await conn.fetchrow(GET_BROADCAST, broadcast_id)
+    return None if row is None else Broadcast(**dict(row))
+
+
+async def get_progress(conn: asyncpg.Connection, broadcast_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(GET_PROGRESS, broadcast_id)
+    return None if row is None else dict(row)
+
+
+async def mark_materialized(conn: asyncpg.Connection, broadcast_id: int) -> None:
+    await conn.execute(MARK_MATERIALIZED, broadcast_id)
+
+
+async def list_zone_keys(
+    conn: asyncpg.Connection, broadcast: Broadcast, segment: Segment | None, *, now: datetime
+) -> list[ZoneKey]:
+    """Every distinct zone key among the broadcast's not yet materialized recipients."""
+    params = SqlParams()
+    where = eligible_where(
+        params, shortcode=broadcast.shortcode, program=broadcast.program, segment=segment, now=now
+    )
+    after = params.add(broadcast.materialized_through or "", "text")
+    rows = await conn.fetch(LIST_ZONE_KEYS.format(where=where, after=after), *params.values)
+    return [
+        _zone_key(r["zone_key"], r["timezones"], r["region"], r["country"], r["prefix"],
+                  r["sample"])
+        for r in rows
+    ]
+
+
+async def materialize_batch(
+    conn: asyncpg.Connection,
+    broadcast: Broadcast,
+    segment: Segment | None,
+    *,
+    body: Sequence[BodyPart],
+    timing: Mapping[str, tuple[datetime, datetime]],
+    after: str,
+    batch_size: int,
+    now: datetime,
+) -> BatchResult:
+    """One batch after the cursor `after`; `timing` maps zone key -> (not_before, not_after)."""
+    params = SqlParams()
+    where = eligible_where(
+        params, shortcode=broadcast.shortcode, program=broadcast.program, segment=segment, now=now
+    )
+    keys = list(timing)
+    query = MATERIALIZE_BATCH.format(
+        where=where,
+        body=body_sql(body, params),
+        after=params.add(after, "text"),
+        limit=params.add(batch_size, "int8"),
+        keys=params.add(keys, "text[]"),
+        not_before=params.add([timing[k][0] for k in keys], "timestamptz[]"),
+        not_after=params.add([timing[k][1] for k in keys], "timestamptz[]"),
+        shortcode=params.add(broadcast.shortcode, "text"),
+        broadcast=params.add(broadcast.id, "int8"),
+    )
+    row = await conn.fetchrow(query, *params.values)
+    untimed = tuple(_zone_key(*item) for item in json.loads(row["untimed"]))
+    return BatchResult(row["scanned"], row["inserted"], row["through"], untimed)
+
+
+def body_sql(parts: Sequence[BodyPart], params: SqlParams) -> str:
+    """The message text as one SQL expression; literals and field names are parameters.
+
+    A profile value renders as its JSON text (`->>`): strings as they are,
+    numbers as written; missing, null or "" renders the fallback, as
+    `gateway.engine.templates.Template.render` does.
+    """
+    pieces: list[str] = []
+    for part in parts:
+        if isinstance(part, ProfileField):
+            name = params.add(part.name, "text")
+            fallback = params.add(part.fallback, "text")
+            pieces.append(f"coalesce(nullif(c.state->'profile'->>{name}, ''), {fallback})")
+        elif part:
+            pieces.append(params.add(part, "text"))
+    if not pieces:
+        return "''"
+    return "concat(" + ", ".join(pieces) + ")"
+
+
+def _zone_key(
+    key: str, timezones: str | None, region: str | None, country: str | None, prefix: str,
+    sample: str,
+) -> ZoneKey:
+    zones = tuple(timezones.split(" ")) if timezones else ()
+    return ZoneKey(key, zones, region, country, prefix, sample)
