@@ -72,5 +72,6 @@ LEFT JOIN LATERAL (
 
 -- The claim scans each priority's due rows in not_before order, so a million
 -- broadcast rows deferred by quiet hours cost nothing to skip.
+ALTER TABLE outbound ADD CONSTRAINT outbound_priority_range CHECK (priority BETWEEN 0 AND 9);
 CREATE INDEX outbound_due_idx ON outbound (priority, not_before, id) WHERE status = 'queued';
 DROP INDEX outbound_ready_idx;
