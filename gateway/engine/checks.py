@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gateway.engine import compliance
+from gateway.engine.donations import DONATION_VARIABLES, donation_findings
 from gateway.engine.model import Profile, RulesFile, Step
 from gateway.engine.templates import PROGRAM_VARIABLES, Template, TemplateError, parse_template
 from gateway.engine.text import normalize, within_one_edit
@@ -54,6 +55,10 @@ def template_sources(doc: RulesFile) -> Iterator[tuple[Path, str, str | None]]:
                 yield ("dialogs", did, "steps", j, "reprompt"), step.reprompt, dialog.program
         if dialog.closing is not None:
             yield ("dialogs", did, "closing"), dialog.closing, dialog.program
+    for pid, donations in doc.donations.items():
+        for name, text in donations.texts.model_dump().items():
+            if text is not None:
+                yield ("donations", pid, "texts", name), text, pid
     yield ("defaults", "default_reply"), doc.defaults.default_reply, None
 
 
@@ -66,6 +71,7 @@ def check(doc: RulesFile) -> tuple[list[Finding], dict[Path, Template], dict[str
     templates, segments, template_findings = _check_templates(doc)
     findings += template_findings
     findings += _check_disclosures(doc, templates)
+    findings += donation_findings(doc, templates)
     return findings, templates, segments
 
 
@@ -202,9 +208,10 @@ def _check_templates(
             findings.append((path, str(err)))
             continue
         templates[path] = template
-        for name in sorted(template.names - fields):
+        allowed = fields | DONATION_VARIABLES if path[0] == "donations" else fields
+        for name in sorted(template.names - allowed):
             findings.append((path, f"template names unknown field {{{name}}}; known: "
-                             + ", ".join(sorted(fields))))
+                             + ", ".join(sorted(allowed))))
         program = doc.programs.get(pid) if pid else None
         codes = program.shortcodes if program else ["00000"]
         worst = max(template.worst_case_segments(_variables(doc, pid, code)) for code in codes)
@@ -243,9 +250,12 @@ def _variables(doc: RulesFile, pid: str | None, code: str) -> dict[str, str]:
     program = doc.programs.get(pid) if pid else None
     if program is None:
         return {"shortcode": code}
+    donations = doc.donations.get(pid) if pid else None
+    known = {"committee": donations.committee, "terms_url": donations.terms_url} \
+        if donations else {}
     return {
         "program": program.name, "shortcode": code, "support": program.support,
-        "frequency": program.frequency, "privacy_url": program.privacy.url,
+        "frequency": program.frequency, "privacy_url": program.privacy.url, **known,
     }
 
 

@@ -9,16 +9,18 @@ Order matters and is the compliance argument, so it is spelled out here:
 3. HELP, then START/UNSTOP: answered whatever the state.
 4. An opted-out number only gets through with YES or an opt-in keyword
    (new consent); anything else is recorded and left unanswered.
-5. Y to a pending double opt-in, then the open dialog, then keywords
+5. A pending donation confirmation (YES / NO to it): it yields to nothing
+   but STOP, the flood guard and HELP (see donations.py for why).
+6. Y to a pending double opt-in, then the open dialog, then keywords
    (exact, then fuzzy), then the rate-limited default reply.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
-from gateway.engine import compliance, consent, dialogs
+from gateway.engine import compliance, consent, dialogs, donations
+from gateway.engine.donations import parse_amount_cents as parse_amount_cents
 from gateway.engine.rules import KeywordRules, Rules
 from gateway.engine.state import SUBSCRIBED, Draft
 from gateway.engine.text import parse_command
@@ -39,6 +41,7 @@ def decide(state: ContactState, inbound: Inbound, *, now: datetime, rules: Rules
     flooded = turn.draft.record_mo(now, at, rules.defaults.flood_limit_per_minute)
     command = turn.command
     if compliance.is_opt_out(command.words, command.first, code.profile):
+        donations.cancel_on_opt_out(turn)
         consent.opt_out(turn, send_confirmation=not (flooded and state.opted_out))
     elif flooded:
         turn.event("flood_suppressed", limit_per_minute=rules.defaults.flood_limit_per_minute)
@@ -54,6 +57,8 @@ def _route(turn: Turn) -> None:
     dialogs.expire_if_silent(turn)
     if compliance.is_help(command.first, profile):
         consent.help_reply(turn)
+        return
+    if donations.answer(turn):
         return
     if compliance.is_start(command.first):
         consent.resubscribe(turn)
@@ -110,11 +115,7 @@ def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
         assert keyword.reply is not None
         turn.reply(keyword.reply, keyword.program)
     elif keyword.action == "donate":
-        # The billing issue answers this; the engine only records the intent.
-        turn.event("donation_requested", program=keyword.program, keyword=keyword.word,
-                   argument=turn.command.argument,
-                   amount_cents=parse_amount_cents(turn.command.argument),
-                   mo_id=turn.inbound.mo_id, mo_text=turn.inbound.text, at=turn.at)
+        donations.request(turn, keyword)
     else:
         turn.event("theme_requested", program=keyword.program, keyword=keyword.word,
                    theme=keyword.theme, question=turn.command.argument,
@@ -131,15 +132,3 @@ def _unmatched(turn: Turn) -> None:
     turn.event("unmatched", mo_id=turn.inbound.mo_id, rate_limited=limited,
                replied=not limited)
 
-
-_AMOUNT = re.compile(r"^\$?\s*(\d{1,6})(?:[.,](\d{1,2}))?\s*(?:\$|USD|EUR|€|DOLLARS?)?$",
-                     re.IGNORECASE)
-
-
-def parse_amount_cents(argument: str) -> int | None:
-    """'25' -> 2500, '$10.50' -> 1050; None when the text is not a plain amount."""
-    match = _AMOUNT.match(argument.strip().split("\n", 1)[0].strip())
-    if not match:
-        return None
-    cents = (match.group(2) or "0").ljust(2, "0")
-    return int(match.group(1)) * 100 + int(cents)

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.engine.checks import check, shortcode_profiles
+from gateway.engine.donations import compile_donations
 from gateway.engine.model import Dialog, Keyword, Program, RulesFile
 from gateway.engine.rules import (
     DialogRules,
@@ -122,6 +123,7 @@ def _compile(
         source=source, defaults=doc.defaults, shortcodes=MappingProxyType(shortcodes),
         programs=MappingProxyType(programs), dialogs=MappingProxyType(dialogs),
         segment_counts=MappingProxyType(dict(segments)),
+        donations=compile_donations(doc, templates),
     )
 
 

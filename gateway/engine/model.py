@@ -9,6 +9,7 @@ is silently ignored is a compliance bug waiting to happen. Cross-references
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -27,7 +28,34 @@ def duration_seconds(value: object) -> object:
     return value
 
 
+_MONEY = re.compile(
+    r"^\s*[$€]?\s*(\d{1,7})(?:[.,](\d{1,2}))?\s*(?:[$€]|USD|EUR)?\s*$", re.IGNORECASE
+)
+
+
+def money_cents(value: object) -> object:
+    """`10`, `"10"`, `"10.50"`, `"$10"`, `"10 €"` -> integer cents (1000, 1050...).
+
+    Why major units in the file: organizers and counsel write "$50", and a
+    bare `5000` meaning fifty dollars is a mistake waiting to happen. A YAML
+    float (`10.5`) is read through its text, never through binary floating point.
+    """
+    if isinstance(value, bool):
+        return value  # refused by the int validation below
+    if isinstance(value, int):
+        return value * 100
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, str):
+        match = _MONEY.match(value)
+        if not match:
+            raise ValueError('expected an amount such as 10, "10.50" or "$10"')
+        return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    return value
+
+
 Seconds = Annotated[int, BeforeValidator(duration_seconds), Field(ge=1)]
+Cents = Annotated[int, BeforeValidator(money_cents), Field(ge=1, le=100_000_000)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Text = Annotated[str, Field(min_length=1)]
 Profile = Literal["us", "fr"]
@@ -108,6 +136,62 @@ class Dialog(_Strict):
     closing: Text | None = None
 
 
+DonationMethod = Literal["carrier", "card"]
+
+
+class DonationTexts(_Strict):
+    """What the donation dialog and the billing service say; see keywords.yaml."""
+
+    confirm_carrier: Text | None = None  # "Reply YES to give {amount}... mobile account"
+    confirm_card: Text | None = None  # "Reply YES to give {amount} with card ending {card_last4}"
+    ask_amount: Text  # GIVE without a usable amount
+    refused: Text  # over a legal limit (billing service)
+    unavailable: Text | None = None  # refused for another reason (method off, election closed)
+    expired: Text  # YES after the confirmation window
+    thanks: Text  # the billed MT / the card receipt (billing service)
+    cancelled: Text | None = None  # NO to a pending confirmation
+    already_confirmed: Text | None = None  # a second YES
+    details_name_address: Text | None = None  # aggregate over the first threshold
+    details_employer: Text | None = None  # over the second: with the best-efforts statement
+
+
+class DonationLimits(_Strict):
+    """Counsel's numbers; absent ones take the profile's default (FEC text-giving opinions)."""
+
+    per_text: Cents | None = None
+    per_month_by_phone: Cents | None = None
+    per_cycle_by_phone: Cents | None = None
+    per_election: Cents | None = None
+
+
+class DonorDetailsThresholds(_Strict):
+    name_address_over: Cents | None = None
+    employer_occupation_over: Cents | None = None
+
+
+class Election(_Strict):
+    name: Text
+    starts: date
+    ends: date  # inclusive, in the committee's time zone
+
+
+class Donations(_Strict):
+    """One program's text-to-give settings (`donations.<program id>`)."""
+
+    committee: Text
+    terms_url: Annotated[str, Field(pattern=r"^https://\S+$")]
+    methods: list[DonationMethod] | None = None  # default: us both, fr card only
+    price_points: list[Cents] = []  # carrier billing: the aggregator's tariffs
+    currency: Literal["USD", "EUR"] | None = None
+    confirm_within: Seconds = 86400
+    timezone: Text | None = None  # the committee's: calendar months and cycles
+    cycle: Literal["two_year", "calendar_year"] | None = None
+    election: Election | None = None  # default: the whole cycle
+    limits: DonationLimits = DonationLimits()
+    details: DonorDetailsThresholds = DonorDetailsThresholds()
+    texts: DonationTexts
+
+
 class RulesFile(_Strict):
     version: Literal[1]
     defaults: Defaults
@@ -115,3 +199,4 @@ class RulesFile(_Strict):
     programs: Annotated[dict[Identifier, Program], Field(min_length=1)]
     keywords: list[Keyword] = []
     dialogs: dict[Identifier, Dialog] = {}
+    donations: dict[Identifier, Donations] = {}

@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from gateway.engine.model import Action, Defaults, Profile, Step
 from gateway.engine.templates import Template
 from gateway.engine.text import TypoIndex
+
+if TYPE_CHECKING:
+    from gateway.engine.donations import DonationRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,8 @@ class Rules:
     dialogs: Mapping[str, DialogRules]
     # "programs.rise.texts.help" -> worst-case SMS segments, for `keywords check`
     segment_counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    # program id -> its text-to-give settings (engine/donations.py)
+    donations: Mapping[str, DonationRules] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def default_reply(self) -> str:

@@ -10,7 +10,13 @@ Layout (JSON, kept small; times are UTC ISO-8601 strings):
                 "started": "...", "last": "..."},
      "profile": {"zip": "10001", "state": "NY", "timezone": "America/New_York"},
      "mo": ["...", "..."],            # recent MO times for the flood guard (bounded)
-     "last_default_reply": "..."}
+     "last_default_reply": "...",
+     "donation": {"ref": 42, "program": "rise", "amount_cents": 1000, "currency": "USD",
+                  "method": "carrier", "keyword": "GIVE", "requested": "...",
+                  "expires": "..."},      # a request waiting for its YES (donations.py)
+     "donation_ask": {"program": "rise", "keyword": "GIVE", "at": "..."},
+     "donation_last": {"ref": 42, "program": "rise", "confirmed": "..."},
+     "card": {"last4": "4242"}}          # written by the shell from the saved card
 
 Why a working copy: the incoming state must stay untouched (the caller may
 retry the decision), so nested dicts are replaced on write, never mutated.
@@ -31,7 +37,8 @@ _FLOOD_WINDOW = timedelta(minutes=1)
 
 
 class Draft:
-    __slots__ = ("dialog", "last_default_reply", "mo", "profile", "subs")
+    __slots__ = ("card", "dialog", "donation", "donation_ask", "donation_last",
+                 "last_default_reply", "mo", "profile", "subs")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.subs: dict[str, dict[str, Any]] = dict(data.get("subs") or {})
@@ -39,6 +46,10 @@ class Draft:
         self.profile: dict[str, Any] = data.get("profile") or {}
         self.mo: list[str] = list(data.get("mo") or [])
         self.last_default_reply: str | None = data.get("last_default_reply")
+        self.donation: dict[str, Any] | None = data.get("donation") or None
+        self.donation_ask: dict[str, Any] | None = data.get("donation_ask") or None
+        self.donation_last: dict[str, Any] | None = data.get("donation_last") or None
+        self.card: dict[str, Any] | None = data.get("card") or None
 
     def status(self, program: str) -> str | None:
         sub = self.subs.get(program)
@@ -69,6 +80,10 @@ class Draft:
             data["profile"] = self.profile
         if self.last_default_reply is not None:
             data["last_default_reply"] = self.last_default_reply
+        for key in ("donation", "donation_ask", "donation_last", "card"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
         return data
 
 
