@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.devdb import LocalPostgres
+from gateway.logs import configure_logging
 from gateway.smpp.simulator import SmscSimulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +107,7 @@ async def run_phase(
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    configure_logging("warning")  # stdout carries the JSON result only
     shutil.rmtree(BENCH_DIR / "pg", ignore_errors=True)
     cluster = LocalPostgres(BENCH_DIR / "pg", throwaway=False)  # fsync stays on
     url = cluster.start()
