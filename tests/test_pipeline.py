@@ -243,3 +243,28 @@ async def test_health_and_metrics_report_the_live_pipeline(
     assert "gateway_mo_committed_total 1.0" in body
     assert "gateway_smpp_bound 1.0" in body
     assert "gateway_mo_to_mt_seconds_count 1.0" in body
+
+
+async def test_one_timeline_per_contact(gateway: Gateway, smsc: SmscSimulator) -> None:
+    from gateway.store.timeline import full_timeline
+
+    number = "+15555550155"
+    for text in ("JOIN", "Y"):
+        assert await smsc.inject_mo(number, SHORTCODE, text) == CommandStatus.ESME_ROK
+    async with asyncio.timeout(10):
+        await smsc.wait_until(lambda: len(smsc.texts_to(number)) >= 3)
+
+    async def mts_delivered() -> bool:
+        async with gateway.pool.acquire() as conn:
+            rows = await full_timeline(conn, number, SHORTCODE)
+        return all(r["status"] == "delivered" for r in rows if r["kind"] == "mt")
+
+    await wait_for(mts_delivered)
+    async with gateway.pool.acquire() as conn:
+        rows = await full_timeline(conn, number, SHORTCODE)
+        assert await full_timeline(conn, "+15555550156", SHORTCODE) == []
+    kinds = [r["kind"] for r in rows]
+    assert [r["body"] for r in rows if r["kind"] == "mo"] == ["JOIN", "Y"]
+    assert kinds.count("mt") >= 3 and "event" in kinds
+    assert kinds[0] == "mo"  # the JOIN comes before what it caused
+    assert "opt_in_confirmed" in [r["body"] for r in rows if r["kind"] == "event"]

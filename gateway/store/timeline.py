@@ -59,3 +59,34 @@ async def list_for_contact(
          "data": json.loads(r["data"]), "occurred_at": r["occurred_at"]}
         for r in rows
     ]
+
+
+# Everything one number sent and received on one short code, and everything
+# decided about it, in one ordered list: what support staff and (later) the
+# contact-centre page read. MTs carry their delivery status.
+FULL_TIMELINE = """
+SELECT at, kind, ref, body, status, data::text AS data FROM (
+    SELECT received_at AS at, 'mo' AS kind, id AS ref, body, NULL::text AS status,
+           NULL::jsonb AS data, 0 AS tie
+    FROM inbound WHERE msisdn = $1 AND shortcode = $2
+    UNION ALL
+    SELECT created_at, 'mt', id, body, status, NULL, 2
+    FROM outbound WHERE msisdn = $1 AND shortcode = $2
+    UNION ALL
+    SELECT occurred_at, 'event', id, name, NULL, data, 1
+    FROM contact_events WHERE msisdn = $1 AND shortcode = $2
+) AS t
+ORDER BY at, tie, ref
+"""
+
+
+async def full_timeline(
+    conn: asyncpg.Connection, msisdn: str, shortcode: str
+) -> list[dict[str, Any]]:
+    """MOs, MTs (with status) and engine events for one contact, oldest first."""
+    rows = await conn.fetch(FULL_TIMELINE, msisdn, shortcode)
+    return [
+        {"at": r["at"], "kind": r["kind"], "ref": r["ref"], "body": r["body"],
+         "status": r["status"], "data": json.loads(r["data"]) if r["data"] else None}
+        for r in rows
+    ]
