@@ -13,8 +13,8 @@ import pytest
 from gateway.broadcast import service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.schedule import Scheduler
-from gateway.broadcast.segments import parse_segment
 from gateway.engine.templates import parse_template
+from gateway.segments import parse_segment
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
@@ -307,7 +307,7 @@ async def test_bad_filters_and_texts_are_refused_before_anything_is_stored(
     conn: asyncpg.Connection,
 ) -> None:
     from gateway.broadcast.messages import BroadcastTextError
-    from gateway.broadcast.segments import SegmentError
+    from gateway.segments import SegmentError
 
     with pytest.raises(SegmentError, match="column 7"):
         await create(conn, where="state FL")

@@ -12,7 +12,8 @@ GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 FORBIDDEN = {
     "engine": ("gateway.store", "gateway.smpp", "gateway.web", "gateway.pipeline", "asyncio",
                "asyncpg", "aiohttp", "socket"),
-    "store": ("gateway.engine", "gateway.smpp", "gateway.web", "gateway.pipeline"),
+    "store": ("gateway.engine", "gateway.smpp", "gateway.web", "gateway.pipeline",
+              "gateway.broadcast", "gateway.billing"),
     "smpp": ("gateway.store", "gateway.engine", "gateway.web", "gateway.pipeline", "asyncpg"),
 }
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.broadcast.segments import (
+from gateway.segments import (
     MAX_DAYS,
     MAX_DEPTH,
     STATUSES,

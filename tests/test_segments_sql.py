@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.broadcast.segments import parse_segment
+from gateway.segments import parse_segment
 from gateway.store import segments as segment_store
 from gateway.store.segments import SqlParams, eligible_where
 

@@ -17,8 +17,8 @@ from gateway.broadcast.messages import TextReport, body_parts, parse_text, repor
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import NoAllowedTime
 from gateway.broadcast.schedule import Scheduler
-from gateway.broadcast.segments import Segment, parse_segment
 from gateway.logs import get_logger
+from gateway.segments import Segment, parse_segment
 from gateway.store import broadcasts as store
 from gateway.store import segments as segment_store
 

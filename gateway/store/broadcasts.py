@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.broadcast.segments import Segment
+from gateway.segments import Segment
 from gateway.store.outbound import PRIORITY_BROADCAST
 from gateway.store.segments import SqlParams, eligible_where
 

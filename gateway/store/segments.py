@@ -1,4 +1,4 @@
-"""Segments as SQL: the AST of `gateway.broadcast.segments` compiled to a WHERE over contacts.
+"""Segments as SQL: the AST of `gateway.segments` compiled to a WHERE over contacts.
 
 Every value travels as a `$n` parameter; the only text put into the SQL is
 this module's own fragments, so no filter an organizer types can change the
@@ -20,7 +20,7 @@ from typing import Any, assert_never
 
 import asyncpg
 
-from gateway.broadcast.segments import (
+from gateway.segments import (
     ActiveWithin,
     And,
     Donated,
