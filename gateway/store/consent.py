@@ -17,6 +17,8 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.store.db import columns
+
 # The engine's event names that are consent decisions (CTIA: each is a record).
 CONSENT_KINDS: Final = frozenset(
     {"opt_in_requested", "opt_in_confirmed", "opted_out", "resubscribed"}
@@ -95,20 +97,23 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewConsentEvent]
         return
     await conn.execute(
         INSERT_BATCH,
-        [r.msisdn for r in rows],
-        [r.shortcode for r in rows],
-        [r.program for r in rows],
-        [r.program_name for r in rows],
-        [r.kind for r in rows],
-        [r.inbound_id for r in rows],
-        [r.mo_text for r in rows],
-        [r.keyword for r in rows],
-        [r.disclosure_text for r in rows],
-        [r.disclosure_version for r in rows],
-        [r.privacy_url for r in rows],
-        [r.privacy_version for r in rows],
-        [r.reply_index for r in rows],
-        [r.occurred_at for r in rows],
+        *columns(
+            rows,
+            "msisdn",
+            "shortcode",
+            "program",
+            "program_name",
+            "kind",
+            "inbound_id",
+            "mo_text",
+            "keyword",
+            "disclosure_text",
+            "disclosure_version",
+            "privacy_url",
+            "privacy_version",
+            "reply_index",
+            "occurred_at",
+        ),
     )
 
 

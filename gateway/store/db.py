@@ -9,6 +9,8 @@ DATABASE_URL, with the password scrubbed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -106,3 +108,12 @@ async def _keep_session(_: asyncpg.Connection) -> None:
     transaction before calling this. On the hot path every lane batch and
     every outbox batch releases a connection, so the saved round trip counts.
     """
+
+
+def columns(rows: Sequence[Any], *names: str) -> list[list[Any]]:
+    """Rows (dataclasses) to one list per column, for `INSERT ... SELECT FROM unnest($1, $2, ...)`.
+
+    Why unnest arrays: a batch of any size is one statement and one round
+    trip, with every value still a bound parameter.
+    """
+    return [[getattr(row, name) for row in rows] for name in names]

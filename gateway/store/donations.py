@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.store.db import columns
+
 # Donations whose money is, or may soon be, taken: they count towards the limits.
 COUNTED_STATUSES: Final = ("billing_submitted", "charge_requested", "requires_action", "billed",
                            "charged", "partially_refunded", "refunded", "disputed")
@@ -253,9 +255,9 @@ Window = tuple[datetime, datetime]
 async def insert_donations(conn: asyncpg.Connection, rows: Sequence[NewDonation]) -> None:
     """Insert before their events; a row already there (same MO) is left as it is."""
     if rows:
-        await conn.execute(INSERT_DONATIONS, *_columns(rows, (
+        await conn.execute(INSERT_DONATIONS, *columns(rows,
             "id", "msisdn", "shortcode", "program", "committee", "method", "amount_cents",
-            "currency", "requested_at", "expires_at")))
+            "currency", "requested_at", "expires_at"))
 
 
 async def insert_events(conn: asyncpg.Connection, rows: Sequence[NewDonationEvent]
@@ -344,9 +346,9 @@ async def donor_totals(
 
 async def insert_donor_details(conn: asyncpg.Connection, rows: Sequence[DonorDetails]) -> None:
     if rows:
-        await conn.execute(INSERT_DETAILS, *_columns(rows, (
+        await conn.execute(INSERT_DETAILS, *columns(rows,
             "msisdn", "committee", "name", "street", "city", "region", "postal_code", "country",
-            "employer", "occupation", "source", "donation_id", "received_at")))
+            "employer", "occupation", "source", "donation_id", "received_at"))
 
 
 async def list_donor_details(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
@@ -362,10 +364,6 @@ async def list_report(conn: asyncpg.Connection, committee: str, *, confirmed_fro
                       confirmed_to: datetime) -> list[asyncpg.Record]:
     """The `donation_report` view for donations received in [from, to)."""
     return list(await conn.fetch(LIST_REPORT, committee, confirmed_from, confirmed_to))
-
-
-def _columns(rows: Sequence[object], names: Sequence[str]) -> list[list[Any]]:
-    return [[getattr(r, name) for r in rows] for name in names]
 
 
 def _require_transaction(conn: asyncpg.Connection, what: str) -> None:

@@ -13,6 +13,8 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.store.db import columns
+
 RESERVE_IDS = "SELECT nextval($1::regclass) AS id FROM generate_series(1, $2)"
 
 INSERT_BATCH = """
@@ -95,12 +97,7 @@ async def insert_batch(
     await conn.execute(
         INSERT_BATCH,
         ids,
-        [r.msisdn for r in rows],
-        [r.shortcode for r in rows],
-        [r.body for r in rows],
-        [r.data_coding for r in rows],
-        [r.parts for r in rows],
-        [r.received_at for r in rows],
+        *columns(rows, "msisdn", "shortcode", "body", "data_coding", "parts", "received_at"),
     )
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from gateway.store.db import columns
+
 INSERT_BATCH = """
 INSERT INTO delivery_receipts (smsc_message_id, stat, error_code, final)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[])
@@ -136,10 +138,7 @@ async def insert_batch(conn: asyncpg.Connection, receipts: Sequence[NewReceipt])
     if receipts:
         await conn.execute(
             INSERT_BATCH,
-            [r.smsc_message_id for r in receipts],
-            [r.stat for r in receipts],
-            [r.error_code for r in receipts],
-            [r.final for r in receipts],
+            *columns(receipts, "smsc_message_id", "stat", "error_code", "final"),
         )
 
 
@@ -151,10 +150,7 @@ async def record(
         return []
     rows = await conn.fetch(
         RECORD,
-        [r.smsc_message_id for r in receipts],
-        [r.stat for r in receipts],
-        [r.error_code for r in receipts],
-        [r.final for r in receipts],
+        *columns(receipts, "smsc_message_id", "stat", "error_code", "final"),
     )
     return [(r["id"], r["status"]) for r in rows]
 
