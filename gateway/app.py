@@ -18,6 +18,10 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from gateway.billing.aggregators import get_profile
+from gateway.billing.service import BillingService
+from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.config import Settings
 from gateway.engine import RulesError, load_rules
 from gateway.logs import get_logger
@@ -32,6 +36,7 @@ from gateway.smpp.pdu import Pdu
 from gateway.store.db import create_pool, ping
 from gateway.store.migrate import apply_migrations, default_migrations_dir
 from gateway.web.health import make_web_app
+from gateway.web.webhooks import add_stripe_webhook_route
 
 log = get_logger("gateway.app")
 
@@ -51,6 +56,9 @@ class Gateway:
         self.outbox = OutboxSender(pool, self.client, settings, self.metrics)
         self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake)
         self.receipts = ReceiptWriter(pool, self.metrics)
+        self.cards = _stripe_cards(settings)
+        self.billing = BillingService(
+            pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards)
         # read at scrape time, so /metrics never shows a stale value
         self.metrics.smpp_window_in_use.set_function(lambda: self.client.window_in_use)
         self.metrics.smpp_bound.set_function(lambda: 1 if self.client.bound else 0)
@@ -69,8 +77,15 @@ class Gateway:
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep), "receipt-sweep")
         self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
+        self._spawn(self._every(self.settings.billing_interval, self.billing.tick), "billing")
         self._spawn(self.client.run(), "smpp")
         app = make_web_app(metrics=self.metrics, health_check=self.health)
+        webhook_secret = self.settings.stripe_webhook_secret
+        if self.cards is not None and webhook_secret is not None:
+            add_stripe_webhook_route(
+                app, pool=self.pool, webhook_secret=webhook_secret.get_secret_value(),
+                card_lookup=self.cards.saved_card_from_setup_intent,
+                on_event=record_stripe_event)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
@@ -92,6 +107,8 @@ class Gateway:
                 await task
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.cards is not None:
+            await self.cards.aclose()
         log.info(
             "gateway_stopped",
             mo_batches=sum(lane.batches for lane in self.ingest.lanes),
@@ -124,6 +141,20 @@ class Gateway:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
                 name = getattr(job, "__name__", "?")
                 log.warning("periodic_job_failed", job=name, error=str(err))
+
+
+def _stripe_cards(settings: Settings) -> StripeCards | None:
+    """Card donations need a Stripe key; without one they wait in charge_requested."""
+    key = settings.stripe_secret_key
+    if key is None:
+        return None
+    webhook = settings.stripe_webhook_secret
+    return StripeCards(StripeConfig(
+        api_key=key.get_secret_value(),
+        webhook_secret=webhook.get_secret_value() if webhook is not None else "",
+        api_base=settings.stripe_api_base,
+        checkout_success_url=settings.stripe_checkout_success_url,
+        checkout_cancel_url=settings.stripe_checkout_cancel_url))
 
 
 async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:

@@ -57,6 +57,15 @@ class Settings(BaseModel):
     reassembly_timeout: float = Field(300.0, gt=0)
     migrate_on_start: bool = True
     instance_name: str = "gateway-1"
+    # Donations. Carrier billing: which aggregator layout marks a billed MT
+    # (billing/aggregators.py PROFILES). Cards: Stripe, off unless a key is set.
+    billing_aggregator: Literal["tariff_code", "amount_tlv", "smpp50"] = "amount_tlv"
+    billing_interval: float = Field(1.0, gt=0)
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = Field("https://api.stripe.com", pattern=r"^https?://\S+$")
+    stripe_checkout_success_url: str = "https://example.org/give/thanks"
+    stripe_checkout_cancel_url: str = "https://example.org/give/cancelled"
 
 
 # environment variable -> field name

@@ -6,7 +6,10 @@ in order, then write every new state, event and reply with one statement
 each. Replies go to the outbox; nothing is sent from inside the transaction.
 Consent events also go to the ledger (pointing at the reply that carried
 their disclosure), and contacts whose profile changed get their derived
-location columns (zip, region, time zones) rewritten.
+location columns (zip, region, time zones) rewritten. Donation events go to
+the donation ledger (pipeline/donations.py), after the replies their
+confirmation requests point at; each contact's saved card (last four digits)
+is read once per batch, before deciding, so GIVE can offer the express flow.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import asyncpg
 from gateway import geo
 from gateway.engine import Rules, decide
 from gateway.engine.types import ContactState, Inbound
+from gateway.pipeline import donations as donation_ledger
+from gateway.store import billing as billing_store
 from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
 from gateway.store import outbound as outbound_store
@@ -55,14 +60,20 @@ class DecisionWriter:
         rules = self._rules.current
         keys = list(dict.fromkeys((mo.msisdn, mo.shortcode) for _, mo in mos))
         stored = await contacts_store.list_states(conn, keys)
+        cards: dict[str, str] = {}
+        if _offers_cards(rules):
+            cards = await billing_store.saved_last4(conn, sorted({k[0] for k in keys}))
         states: dict[tuple[str, str], ContactState] = {}
         for key in keys:
             opted_out, data = stored.get(key, (False, {}))
+            if data.get("card") or key[0] in cards:
+                data = donation_ledger.with_card(data, cards.get(key[0]))
             states[key] = ContactState.from_json(key[0], key[1], opted_out, data)
         replies: list[NewOutbound] = []
         events: list[NewEvent] = []
         consent: list[NewConsentEvent] = []
         last_seen: dict[tuple[str, str], datetime] = {}
+        ledger = donation_ledger.LedgerBatch()
         for mo_id, mo in mos:
             key = (mo.msisdn, mo.shortcode)
             inbound = Inbound(mo_id, mo.msisdn, mo.shortcode, mo.body, mo.received_at)
@@ -87,6 +98,7 @@ class DecisionWriter:
                 for event in decision.events
                 if event.name in CONSENT_KINDS
             )
+            ledger.add(mo_id, mo.msisdn, mo.shortcode, mo.received_at, decision.events)
         await contacts_store.upsert_states(
             conn,
             [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
@@ -95,6 +107,7 @@ class DecisionWriter:
         await timeline_store.insert_batch(conn, events)
         await outbound_store.insert_batch(conn, replies)
         await consent_store.insert_batch(conn, consent)  # after the replies it points at
+        await donation_ledger.write(conn, ledger)  # likewise
         await profiles_store.update_geo(conn, self._relocated(rules, stored, states))
         return len(replies)
 
@@ -118,3 +131,7 @@ class DecisionWriter:
             if before is not None or found != geo.UNKNOWN:  # a new row's columns start empty
                 moved.append((msisdn, shortcode, found))
         return moved
+
+
+def _offers_cards(rules: Rules) -> bool:
+    return any("card" in d.methods for d in rules.donations.values())

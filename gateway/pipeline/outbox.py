@@ -6,6 +6,12 @@ TPS), sends each row's segments in order, and hands the outcome to a
 `Batcher` that records submitted ids, requeues and failures in one
 transaction per batch. Rows whose send was cut off (SMSC gone, timeout) go
 back to the queue with a delay; rows the SMSC refused for good are failed.
+
+A billed MT (a carrier donation) is the exception: if its send was cut off,
+the SMSC may have accepted it and billed the supporter, and a second submit
+could bill them again. It is failed as `billed_unknown` and left to finance
+to reconcile; a carrier charge is never doubled. Only an explicit temporary
+refusal (throttling), which proves nothing was accepted, requeues it.
 """
 
 from __future__ import annotations
@@ -144,6 +150,8 @@ class OutboxSender:
                     data_coding=split.data_coding,
                     esm_class=split.esm_class,
                     registered_delivery=1,
+                    service_type=message.service_type,
+                    tlvs=dict(message.tlvs) if part is split.parts[0] else None,  # bill once
                 )
                 resp = await self._client.submit(pdu)
                 message_ids.append(str(resp.params.get("message_id", "")))
@@ -155,6 +163,11 @@ class OutboxSender:
             log.warning("mt_rejected", msisdn=message.msisdn, status=status)
             return SendOutcome(message.id, error=str(err))
         except (SessionLost, SubmitTimeout) as err:
+            if message.donation_id is not None:
+                log.error("billed_mt_outcome_unknown", outbound_id=message.id,
+                          donation_id=message.donation_id, error=type(err).__name__)
+                return SendOutcome(message.id, error=f"billed_unknown: {type(err).__name__}; "
+                                                     "reconcile, never resend")
             return SendOutcome(message.id, requeue_after=REQUEUE_DELAY, error=type(err).__name__)
         self._metrics.mt_submitted.inc()
         if message.mo_received_at is not None:

@@ -22,7 +22,7 @@ import hmac
 import json
 import secrets
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +70,7 @@ class Faults:
     slow_resp: float = 0.0  # seconds before each submit_sm_resp
     malformed_every: int = 0  # a garbage PDU before every Nth injected MO
     receipt_stat: str = "DELIVRD"
+    receipt_err: str | None = None  # the receipt's err: field; None: 000 or 001 by stat
     intermediate_receipts: bool = False  # an ENROUTE notification before the final
 
 
@@ -86,6 +87,8 @@ class SubmitRecord:
     registered_delivery: int
     segments: int
     accepted_at: float  # loop time
+    service_type: str = ""
+    tlvs: Mapping[int, bytes] = field(default_factory=dict)  # of the first part
 
 
 @dataclass(slots=True)
@@ -452,6 +455,7 @@ class SmscSimulator:
         record = SubmitRecord(
             tuple(ids), link.system_id, source, destination, decode(whole, data_coding),
             data_coding, registered, info.total if info else 1, now,
+            pdu.get_str("service_type"), dict(pdu.tlvs),
         )
         self.submitted.append(record)
         if self.phone is not None:
@@ -471,7 +475,8 @@ class SmscSimulator:
         for step_stat, delay in [*steps, (stat, self.receipt_delay)]:
             receipt = format_receipt_text(
                 message_id, step_stat, submitted_at=submitted_at, done_at=datetime.now(UTC),
-                err="000" if step_stat in ("DELIVRD", "ENROUTE") else "001", text=text,
+                err=self.faults.receipt_err or ("000" if step_stat in ("DELIVRD", "ENROUTE")
+                                                else "001"), text=text,
             )
             esm = ESM_INTERMEDIATE_NOTIFICATION if step_stat == "ENROUTE" else ESM_DELIVERY_RECEIPT
             addresses = {

@@ -8,12 +8,19 @@ then sent again (at-least-once: see README, "Delivery guarantees").
 Opt-out is checked in the claim itself (send time), not when the row was
 queued: a supporter who texts STOP while a message waits never receives it.
 Only the opt-out confirmation (`compliance`) passes an opted-out number.
+
+Billed MTs (`donation_id` set, migration 006) are the exception to
+at-least-once: sending one twice could charge the supporter twice, so a
+billed row whose send was cut off (lease expired, process died) is never
+requeued; it is marked 'failed' with a `billed_unknown` error, and finance
+reconciles it against the aggregator's settlement lines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -62,7 +69,7 @@ SET status = CASE WHEN ready.suppress THEN 'suppressed' ELSE 'sending' END,
 FROM ready
 WHERE o.id = ready.id
 RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.not_before, o.attempts,
-          ready.suppress,
+          ready.suppress, o.donation_id, o.service_type, o.billing_tlvs::text AS billing_tlvs,
           (SELECT i.received_at FROM inbound i WHERE i.id = o.in_reply_to) AS mo_received_at
 """
 
@@ -96,9 +103,23 @@ WHERE o.id = k.id AND o.status = 'sending'
 """
 
 # After a crash: our own leases are certainly orphaned; other instances' only once expired.
+# A billed MT may have reached the SMSC before the crash: never resent, reconciled instead.
 RELEASE_LEASES = """
-UPDATE outbound SET status = 'queued', lease_owner = NULL, lease_until = NULL
+UPDATE outbound
+SET status = CASE WHEN donation_id IS NULL THEN 'queued' ELSE 'failed' END,
+    final_at = CASE WHEN donation_id IS NULL THEN NULL ELSE now() END,
+    last_error = CASE WHEN donation_id IS NULL THEN last_error
+                      ELSE 'billed_unknown: send cut off; reconcile, never resend' END,
+    lease_owner = NULL, lease_until = NULL
 WHERE status = 'sending' AND (lease_owner = $1 OR lease_until < now())
+"""
+
+INSERT_BILLED = """
+INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before,
+                      donation_id, service_type, billing_tlvs)
+VALUES ($1, $2, $3, $4, false, $5, $6, $7, $8, $9::jsonb)
+ON CONFLICT (donation_id) WHERE donation_id IS NOT NULL DO NOTHING
+RETURNING id
 """
 
 COUNT_BY_STATUS = "SELECT status, count(*) AS n FROM outbound GROUP BY status"
@@ -131,6 +152,22 @@ class ClaimedMessage:
     priority: int
     attempts: int
     mo_received_at: datetime | None
+    donation_id: int | None = None  # a billed MT: sent at most once
+    service_type: str = ""
+    tlvs: Mapping[int, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NewBilledMt:
+    msisdn: str
+    shortcode: str
+    body: str
+    donation_id: int
+    service_type: str
+    tlvs: Mapping[int, bytes]
+    not_before: datetime
+    in_reply_to: int | None = None
+    priority: int = 0
 
 
 async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) -> None:
@@ -158,7 +195,8 @@ async def claim(
     claimed = [
         ClaimedMessage(
             r["id"], r["msisdn"], r["shortcode"], r["body"], r["priority"], r["attempts"],
-            r["mo_received_at"],
+            r["mo_received_at"], r["donation_id"], r["service_type"] or "",
+            _tlvs_from_json(r["billing_tlvs"]),
         )
         for r in rows
         if not r["suppress"]
@@ -212,3 +250,18 @@ async def count_by_status(conn: asyncpg.Connection) -> dict[str, int]:
 async def next_due(conn: asyncpg.Connection) -> datetime | None:
     value: datetime | None = await conn.fetchval(NEXT_DUE)
     return value
+
+
+async def insert_billed(conn: asyncpg.Connection, mt: NewBilledMt) -> int | None:
+    """Queue a donation's billed MT; None when that donation already has one."""
+    tlvs = json.dumps({str(tag): value.hex() for tag, value in mt.tlvs.items()})
+    found: int | None = await conn.fetchval(
+        INSERT_BILLED, mt.msisdn, mt.shortcode, mt.body, mt.priority, mt.in_reply_to,
+        mt.not_before, mt.donation_id, mt.service_type, tlvs)
+    return found
+
+
+def _tlvs_from_json(raw: str | None) -> dict[int, bytes]:
+    if not raw:
+        return {}
+    return {int(tag): bytes.fromhex(value) for tag, value in json.loads(raw).items()}

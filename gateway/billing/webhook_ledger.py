@@ -1,0 +1,64 @@
+"""Stripe webhook outcomes as donation ledger events, in the webhook's transaction.
+
+Why only appends: the ledger and its triggers already refuse a second
+outcome and drop repeats, so a redelivered or out-of-order event (a
+`payment_intent.succeeded` after our own call recorded `charged`) is a
+no-op here rather than a special case. An event about a donation we do not
+know, or one the ledger cannot take yet (a refund before a charge), is
+logged and acknowledged: answering 500 would make Stripe redeliver it for
+days without changing anything.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from gateway.billing.stripe_events import Charged, Disputed, PaymentFailed, Refunded, StripeEvent
+from gateway.logs import get_logger
+from gateway.store import billing as billing_store
+from gateway.store import donations as donation_store
+from gateway.store.donations import NewDonationEvent
+
+log = get_logger("gateway.billing.webhooks")
+
+PAID = ("charged", "billed", "partially_refunded", "refunded", "disputed")
+
+
+async def record_stripe_event(event: StripeEvent, conn: asyncpg.Connection) -> None:
+    """`on_event` for gateway/web/webhooks.py."""
+    outcome = event.outcome
+    ref = getattr(outcome, "donation_ref", None)
+    intent = getattr(outcome, "payment_intent_id", None)
+    if ref is None and isinstance(intent, str):  # a charge without our metadata
+        ref = await billing_store.donation_of_payment_intent(conn, intent)
+    if ref is None:
+        return  # card saved (the handler binds it), or not one of ours
+    row = await billing_store.lock_donation(conn, int(ref))
+    if row is None:
+        log.warning("stripe_event_unknown_donation", event_id=event.id, donation_ref=ref)
+        return
+    at = datetime.fromtimestamp(event.created, UTC)
+    new: NewDonationEvent | None = None
+    if isinstance(outcome, Charged) and row.method == "card":
+        new = NewDonationEvent(int(ref), "charged", at, row.amount_cents, row.currency,
+                               data={"by": "webhook"}, external_ref=outcome.payment_intent_id)
+    elif isinstance(outcome, PaymentFailed) and row.method == "card":
+        new = NewDonationEvent(int(ref), "failed", at,
+                               data={"decline_code": outcome.decline_code, "by": "webhook"},
+                               external_ref=outcome.payment_intent_id)
+    elif isinstance(outcome, Refunded) and row.status in PAID:
+        more = outcome.amount_refunded_cents - row.refunded_cents  # Stripe's is cumulative
+        if more > 0:
+            new = NewDonationEvent(int(ref), "refunded", at, more, row.currency,
+                                   external_ref=f"{outcome.charge_id}:"
+                                                f"{outcome.amount_refunded_cents}")
+    elif isinstance(outcome, Disputed) and row.status in PAID:
+        new = NewDonationEvent(int(ref), "disputed", at, data={"reason": outcome.reason},
+                               external_ref=outcome.dispute_id)
+    if new is None:
+        log.info("stripe_event_not_applied", event_id=event.id, donation_ref=ref,
+                 status=row.status)
+        return
+    await donation_store.insert_events(conn, [new])
