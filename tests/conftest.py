@@ -19,10 +19,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from gateway.app import Gateway
 from gateway.config import Settings, load_settings
 from gateway.devdb import LocalPostgres
+from gateway.smpp.simulator import SmscSimulator
 from gateway.store.db import create_pool
 from gateway.store.migrate import apply_migrations
+from tests.e2e import gateway_settings, running_gateway, stop_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "migrations"
@@ -125,3 +128,24 @@ def settings(db_url: str) -> Settings:
             "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"),
         }
     )
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[SmscSimulator]:
+    """Our SMSC simulator on a free port, receipts after 50 ms."""
+    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+@pytest.fixture
+async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gateway]:
+    """A gateway bound to `smsc`, on this test's database."""
+    gw = await running_gateway(gateway_settings(settings, smsc), smsc)
+    try:
+        yield gw
+    finally:
+        await stop_gateway(gw)

@@ -29,21 +29,11 @@ from gateway.smpp.simulator import Faults, SmscSimulator, SubmitRecord
 from gateway.store import outbound as outbound_store
 from gateway.store import stripe_store
 from gateway.store.stripe_store import SavedCardRow
+from tests.e2e import Phone, gateway_settings, keywords_file, running_gateway, stop_gateway
 from tests.fake_stripe import FakeStripe, send_webhook
-from tests.test_keywords_e2e import Phone, gateway_settings, keywords_file, running_gateway
 
 MSISDN = "+15551230001"
 NOT_CHARGING = {"billing_interval": 3600.0}  # the test ticks the billing service itself
-
-
-@pytest.fixture
-async def smsc() -> AsyncIterator[SmscSimulator]:
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
 
 
 async def start(settings: Settings, smsc: SmscSimulator, **changes: Any) -> Gateway:
@@ -52,8 +42,7 @@ async def start(settings: Settings, smsc: SmscSimulator, **changes: Any) -> Gate
 
 
 async def stop(gw: Gateway) -> None:
-    await gw.stop()
-    await gw.pool.close()
+    await stop_gateway(gw)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,22 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from gateway.app import Gateway, open_gateway
+from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import consent as consent_store
 from gateway.store import profiles as profiles_store
+from tests.e2e import (
+    SHORTCODE,
+    Phone,
+    gateway_settings,
+    keywords_file,
+    running_gateway,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-SHORTCODE = "12345"
 SHIPPED = yaml.safe_load((ROOT / "keywords.yaml").read_text(encoding="utf-8"))
 
 CONFIRM_REQUEST = "Rise Up Alerts: reply Y to confirm you want campaign alerts."
@@ -37,85 +43,6 @@ ZIP_REPROMPT = "Hmm, that isn't a US ZIP code we know."
 GENDER_PROMPT = "How do you identify? Reply M, F or OTHER (or SKIP)."
 OPTED_OUT = "Rise Up Alerts: you are unsubscribed and will receive no more messages."
 HELP = "Rise Up Alerts: questions? help@riseup.example.org or 1-800-555-0199."
-
-
-# -- fixtures (the pattern of test_pipeline.py) -------------------------------------------
-
-@pytest.fixture
-async def smsc() -> AsyncIterator[SmscSimulator]:
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-def gateway_settings(settings: Settings, smsc: SmscSimulator, **changes: object) -> Settings:
-    return settings.model_copy(
-        update={
-            "smpp_port": smsc.port,
-            "smpp_reconnect_min": 0.05,
-            "smpp_reconnect_max": 0.2,
-            "smpp_enquire_link_interval": 5.0,
-            "ingest_linger_ms": 1.0,
-            **changes,
-        }
-    )
-
-
-async def running_gateway(settings: Settings, smsc: SmscSimulator) -> Gateway:
-    gw = await open_gateway(settings, migrate=False)
-    await gw.start()
-    assert await gw.client.wait_bound(timeout=10)
-    await smsc.wait_for_receiver()
-    return gw
-
-
-@pytest.fixture
-async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gateway]:
-    gw = await running_gateway(gateway_settings(settings, smsc), smsc)
-    try:
-        yield gw
-    finally:
-        await gw.stop()
-        await gw.pool.close()
-
-
-def keywords_file(directory: Path, change: Callable[[dict[str, Any]], None]) -> Path:
-    """The shipped keywords.yaml with one change, written where the test can reload it."""
-    doc = yaml.safe_load((ROOT / "keywords.yaml").read_text(encoding="utf-8"))
-    change(doc)
-    path = directory / "keywords.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], *, within: float = 20.0) -> None:
-    async with asyncio.timeout(within):
-        while not await predicate():  # noqa: ASYNC110 - the condition lives in PostgreSQL
-            await asyncio.sleep(0.02)
-
-
-class Phone:
-    """One supporter's handset: text the short code, read what came back."""
-
-    def __init__(self, smsc: SmscSimulator, msisdn: str) -> None:
-        self.smsc = smsc
-        self.msisdn = msisdn
-
-    @property
-    def received(self) -> list[str]:
-        return self.smsc.texts_to(self.msisdn)
-
-    async def text(self, body: str, *, expect: int) -> list[str]:
-        """Send `body`; wait for `expect` more MTs and return them (in the order received)."""
-        before = len(self.received)
-        status = await self.smsc.inject_mo(self.msisdn, SHORTCODE, body)
-        assert status == CommandStatus.ESME_ROK
-        async with asyncio.timeout(10):
-            await self.smsc.wait_until(lambda: len(self.received) >= before + expect)
-        return self.received[before:]
 
 
 async def outbound_to(conn: asyncpg.Connection, msisdn: str) -> list[asyncpg.Record]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
 import asyncpg
-import pytest
 
 from gateway.app import Gateway, open_gateway
 from gateway.config import Settings
@@ -20,51 +18,7 @@ from gateway.store import outbound as outbound_store
 from gateway.store import receipts as receipts_store
 from gateway.store.outbound import NewOutbound
 from gateway.store.receipts import NewReceipt
-
-SHORTCODE = "12345"
-
-
-@pytest.fixture
-async def smsc() -> AsyncIterator[SmscSimulator]:
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-def gateway_settings(settings: Settings, smsc: SmscSimulator, **changes: object) -> Settings:
-    return settings.model_copy(
-        update={
-            "smpp_port": smsc.port,
-            "smpp_reconnect_min": 0.05,
-            "smpp_reconnect_max": 0.2,
-            "smpp_enquire_link_interval": 5.0,
-            "ingest_linger_ms": 1.0,
-            **changes,
-        }
-    )
-
-
-@pytest.fixture
-async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gateway]:
-    gw = await open_gateway(gateway_settings(settings, smsc), migrate=False)
-    await gw.start()
-    try:
-        assert await gw.client.wait_bound(timeout=10)
-        await smsc.wait_for_receiver()
-        yield gw
-    finally:
-        await gw.stop()
-        await gw.pool.close()
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], *, within: float = 20.0) -> None:
-    """Poll the database until the predicate holds (rows change in another task's commits)."""
-    async with asyncio.timeout(within):
-        while not await predicate():  # noqa: ASYNC110 - the condition lives in PostgreSQL
-            await asyncio.sleep(0.02)
+from tests.e2e import SHORTCODE, gateway_settings, wait_for
 
 
 async def test_join_is_stored_and_answered(gateway: Gateway, smsc: SmscSimulator) -> None:

@@ -1,0 +1,88 @@
+"""Shared pieces of the end-to-end tests: a simulator, a running gateway, a phone.
+
+Why a module rather than copies in each test file: every end-to-end test
+starts the same two real peers (our SMSC simulator on TCP and a gateway on
+the test's own database), and waits for rows that another task commits.
+The `smsc` and `gateway` fixtures themselves are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.app import Gateway, open_gateway
+from gateway.config import Settings
+from gateway.smpp.constants import CommandStatus
+from gateway.smpp.simulator import SmscSimulator
+
+ROOT = Path(__file__).resolve().parents[1]
+SHORTCODE = "12345"
+
+
+def gateway_settings(settings: Settings, smsc: SmscSimulator, **changes: object) -> Settings:
+    """Test settings pointed at the simulator, with fast reconnects and short lingers."""
+    return settings.model_copy(
+        update={
+            "smpp_port": smsc.port,
+            "smpp_reconnect_min": 0.05,
+            "smpp_reconnect_max": 0.2,
+            "smpp_enquire_link_interval": 5.0,
+            "ingest_linger_ms": 1.0,
+            **changes,
+        }
+    )
+
+
+async def running_gateway(settings: Settings, smsc: SmscSimulator) -> Gateway:
+    gw = await open_gateway(settings, migrate=False)
+    await gw.start()
+    assert await gw.client.wait_bound(timeout=10)
+    await smsc.wait_for_receiver()
+    return gw
+
+
+async def stop_gateway(gw: Gateway) -> None:
+    await gw.stop()
+    await gw.pool.close()
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], *, within: float = 20.0) -> None:
+    """Poll until the predicate holds (rows change in another task's commits)."""
+    async with asyncio.timeout(within):
+        while not await predicate():  # noqa: ASYNC110 - the condition lives in PostgreSQL
+            await asyncio.sleep(0.02)
+
+
+def keywords_file(directory: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """The shipped keywords.yaml with one change, written where the test can reload it."""
+    doc = yaml.safe_load((ROOT / "keywords.yaml").read_text(encoding="utf-8"))
+    change(doc)
+    path = directory / "keywords.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+class Phone:
+    """One supporter's handset: text the short code, read what came back."""
+
+    def __init__(self, smsc: SmscSimulator, msisdn: str) -> None:
+        self.smsc = smsc
+        self.msisdn = msisdn
+
+    @property
+    def received(self) -> list[str]:
+        return self.smsc.texts_to(self.msisdn)
+
+    async def text(self, body: str, *, expect: int) -> list[str]:
+        """Send `body`; wait for `expect` more MTs and return them (in the order received)."""
+        before = len(self.received)
+        status = await self.smsc.inject_mo(self.msisdn, SHORTCODE, body)
+        assert status == CommandStatus.ESME_ROK
+        async with asyncio.timeout(10):
+            await self.smsc.wait_until(lambda: len(self.received) >= before + expect)
+        return self.received[before:]
