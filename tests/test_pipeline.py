@@ -222,3 +222,31 @@ async def test_one_timeline_per_contact(gateway: Gateway, smsc: SmscSimulator) -
     assert kinds.count("mt") >= 3 and "event" in kinds
     assert kinds[0] == "mo"  # the JOIN comes before what it caused
     assert "opt_in_confirmed" in [r["body"] for r in rows if r["kind"] == "event"]
+
+
+async def test_an_mo_the_engine_cannot_decide_is_kept_and_does_not_block_others(
+    gateway: Gateway, smsc: SmscSimulator
+) -> None:
+    """A contact row whose state the engine cannot read (say, an old layout) makes
+    decide() raise. That MO is still stored and acknowledged (never redelivered
+    forever), marked on the timeline, and the MOs batched with it are answered."""
+    broken, fine = "+15555550160", "+15555550161"
+    async with gateway.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO contacts (msisdn, shortcode, state) VALUES ($1, $2, $3::jsonb)",
+            broken, SHORTCODE, '{"subs": "not a mapping"}',
+        )
+    statuses = await asyncio.gather(
+        smsc.inject_mo(broken, SHORTCODE, "JOIN"), smsc.inject_mo(fine, SHORTCODE, "JOIN")
+    )
+    assert statuses == [CommandStatus.ESME_ROK, CommandStatus.ESME_ROK]
+    async with asyncio.timeout(10):
+        await smsc.wait_until(lambda: len(smsc.texts_to(fine)) == 1)
+    async with gateway.pool.acquire() as conn:
+        bodies = await conn.fetch("SELECT msisdn, body FROM inbound ORDER BY id")
+        events = await conn.fetch(
+            "SELECT name FROM contact_events WHERE msisdn = $1", broken
+        )
+    assert sorted((r["msisdn"], r["body"]) for r in bodies) == [(broken, "JOIN"), (fine, "JOIN")]
+    assert [r["name"] for r in events] == ["decision_failed"]
+    assert smsc.texts_to(broken) == []

@@ -51,6 +51,18 @@ class DecisionWriter:
         self._rules = rules
         self._postal: tuple[Rules, geo.PostalSteps] | None = None
 
+    async def record_undecided(
+        self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]]
+    ) -> None:
+        """Mark MOs the engine could not decide on their contact's timeline, for follow-up."""
+        await timeline_store.insert_batch(
+            conn,
+            [
+                NewEvent(mo.msisdn, mo.shortcode, mo_id, "decision_failed", {}, mo.received_at)
+                for mo_id, mo in mos
+            ],
+        )
+
     async def decide_and_write(
         self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]]
     ) -> int:

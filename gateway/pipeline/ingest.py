@@ -157,22 +157,32 @@ class Ingest:
             try:
                 async with conn.transaction():
                     replies = await self._apply(conn, items)
-            except asyncpg.PostgresError as err:
-                if len(items) == 1 or isinstance(err, asyncpg.PostgresConnectionError):
-                    raise
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+                raise  # the database is gone: every caller answers "try later"
+            except Exception as err:  # bad data or an engine bug: isolate the culprit
                 log.warning("batch_retried_singly", size=len(items), error=type(err).__name__)
                 return [await self._process_one(conn, item) for item in items]
         self._after_commit(len(items), replies)
         return [S.ESME_ROK] * len(items)
 
     async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> int:
+        msisdn = item.msisdn if isinstance(item, MoItem) else item.key.msisdn
         try:
             async with conn.transaction():
                 replies = await self._apply(conn, [item])
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+            raise
         except asyncpg.PostgresError as err:
-            msisdn = item.msisdn if isinstance(item, MoItem) else item.key.msisdn
             log.error("mo_refused", msisdn=msisdn, error=type(err).__name__, detail=str(err))
             return S.ESME_RX_P_APPN
+        except Exception as err:
+            # The engine failed on this MO. Keep the text (it was sent to us and
+            # must not be lost or redelivered forever) without a decision.
+            log.error("mo_decision_failed", msisdn=msisdn, error=type(err).__name__, exc_info=True)
+            async with conn.transaction():
+                await self._apply(conn, [item], decide=False)
+            self._after_commit(1, 0)
+            return S.ESME_ROK
         self._after_commit(1, replies)
         return S.ESME_ROK
 
@@ -182,7 +192,9 @@ class Ingest:
             self._metrics.mt_queued.inc(replies)
             self._on_committed()
 
-    async def _apply(self, conn: asyncpg.Connection, items: Sequence[LaneItem]) -> int:
+    async def _apply(
+        self, conn: asyncpg.Connection, items: Sequence[LaneItem], *, decide: bool = True
+    ) -> int:
         complete: list[NewInbound] = []
         for item in items:
             mo = await self._complete(conn, item)
@@ -190,6 +202,9 @@ class Ingest:
                 complete.append(mo)
         ids = await self._ids.take(conn, len(complete)) if complete else []
         await inbound_store.insert_batch(conn, complete, ids)
+        if not decide:
+            await self._writer.record_undecided(conn, list(zip(ids, complete, strict=True)))
+            return 0
         return await self._writer.decide_and_write(conn, list(zip(ids, complete, strict=True)))
 
     async def _complete(self, conn: asyncpg.Connection, item: LaneItem) -> NewInbound | None:
