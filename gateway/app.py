@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,8 @@ from gateway.billing.aggregators import get_profile
 from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.billing.webhook_ledger import record_stripe_event
+from gateway.broadcast.control import BroadcastTicker
+from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.config import Settings
 from gateway.engine import RulesError, load_rules
 from gateway.logs import get_logger
@@ -42,6 +45,7 @@ log = get_logger("gateway.app")
 
 RECEIPT_SWEEP_SECONDS = 1.0
 PARTS_SWEEP_SECONDS = 30.0
+BROADCAST_TICK_SECONDS = 1.0
 
 
 class Gateway:
@@ -56,6 +60,9 @@ class Gateway:
         self.outbox = OutboxSender(pool, self.client, settings, self.metrics)
         self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake)
         self.receipts = ReceiptWriter(pool, self.metrics)
+        # the clock is read per tick; tests may swap the policy before start()
+        self.broadcasts = BroadcastTicker(
+            pool, policy=QuietHoursPolicy(), clock=lambda: datetime.now(UTC))
         self.cards = _stripe_cards(settings)
         self.billing = BillingService(
             pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards)
@@ -78,6 +85,7 @@ class Gateway:
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep), "receipt-sweep")
         self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
         self._spawn(self._every(self.settings.billing_interval, self.billing.tick), "billing")
+        self._spawn(self._every(BROADCAST_TICK_SECONDS, self._broadcast_tick), "broadcasts")
         self._spawn(self.client.run(), "smpp")
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         webhook_secret = self.settings.stripe_webhook_secret
@@ -128,6 +136,12 @@ class Gateway:
             return False
         log.info("keywords_reloaded", path=str(self.settings.keywords))
         return True
+
+    async def _broadcast_tick(self) -> int:
+        touched = await self.broadcasts.tick()
+        if touched:
+            self.outbox.wake()  # new or re-timed rows: claim now, not at the next idle poll
+        return touched
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         self._tasks.append(asyncio.ensure_future(coro))

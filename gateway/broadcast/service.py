@@ -137,6 +137,8 @@ async def materialize(
             cursor = result.through
         if result.scanned < batch_size:
             break
+        if await store.get_status(conn, broadcast_id) == "cancelled":  # cancelled meanwhile
+            raise BroadcastError(f"broadcast {broadcast_id} was cancelled while materializing")
     await store.mark_materialized(conn, broadcast_id)
     done = await store.get_broadcast(conn, broadcast_id)
     recipients = done.recipients if done is not None else inserted

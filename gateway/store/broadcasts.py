@@ -279,3 +279,126 @@ def _zone_key(
 ) -> ZoneKey:
     zones = tuple(timezones.split(" ")) if timezones else ()
     return ZoneKey(key, zones, region, country, prefix, sample)
+
+
+# -- control: status changes, each one guarded statement ---------------------------------------
+
+# Moves a broadcast from one of the allowed statuses to `status`; returns nothing
+# when it was in another status (the caller reads it back to say which).
+TRANSITION = """
+UPDATE broadcasts
+SET status = $3, scheduled_at = coalesce($4, scheduled_at), updated_at = clock_timestamp()
+WHERE id = $1 AND status = ANY($2::text[])
+RETURNING status
+"""
+
+GET_STATUS = "SELECT status FROM broadcasts WHERE id = $1"
+
+# Rows of a cancelled broadcast that no sender holds are never sent; a row
+# already leased ('sending') finishes its send.
+CANCEL_QUEUED = """
+UPDATE outbound SET status = 'cancelled', final_at = clock_timestamp()
+WHERE broadcast_id = $1 AND status = 'queued'
+"""
+
+# Scheduled broadcasts whose time has come start running.
+START_DUE = """
+UPDATE broadcasts SET status = 'running', updated_at = clock_timestamp()
+WHERE status = 'scheduled' AND scheduled_at <= $1
+RETURNING id
+"""
+
+NOT_MATERIALIZED = """
+SELECT id FROM broadcasts WHERE status = 'running' AND materialized_at IS NULL ORDER BY id
+"""
+
+# Done: fully materialized and nothing left waiting or in flight.
+FINISH = """
+UPDATE broadcasts b SET status = 'done', updated_at = clock_timestamp()
+WHERE b.status = 'running' AND b.materialized_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM outbound o
+                  WHERE o.broadcast_id = b.id AND o.status IN ('queued', 'sending'))
+RETURNING b.id
+"""
+
+# Queued broadcast rows whose quiet-hours window closed before they were sent,
+# with the zone key of their contact (to be timed again).
+EXPIRED_ZONE_KEYS = f"""
+SELECT o.broadcast_id, {ZONE_KEY} AS zone_key, array_to_string(c.timezones, ' ') AS timezones,
+       c.region, c.country, {ZONE_PREFIX} AS prefix, min(c.msisdn) AS sample
+FROM outbound o
+JOIN contacts c ON c.msisdn = o.msisdn AND c.shortcode = o.shortcode
+WHERE o.status = 'queued' AND o.broadcast_id IS NOT NULL AND o.not_after <= $1
+GROUP BY 1, 2, 3, 4, 5, 6
+"""
+
+REDEFER = f"""
+UPDATE outbound o SET not_before = t.not_before, not_after = t.not_after
+FROM contacts c,
+     unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS t(zone_key, not_before, not_after)
+WHERE o.broadcast_id = $1 AND o.status = 'queued' AND o.not_after <= $5
+  AND c.msisdn = o.msisdn AND c.shortcode = o.shortcode AND {ZONE_KEY} = t.zone_key
+"""
+
+
+async def transition(
+    conn: asyncpg.Connection,
+    broadcast_id: int,
+    *,
+    allowed_from: Sequence[str],
+    to: str,
+    scheduled_at: datetime | None = None,
+) -> str | None:
+    """The new status, or None when the broadcast was not in `allowed_from`."""
+    status: str | None = await conn.fetchval(
+        TRANSITION, broadcast_id, list(allowed_from), to, scheduled_at
+    )
+    return status
+
+
+async def get_status(conn: asyncpg.Connection, broadcast_id: int) -> str | None:
+    status: str | None = await conn.fetchval(GET_STATUS, broadcast_id)
+    return status
+
+
+async def cancel_queued(conn: asyncpg.Connection, broadcast_id: int) -> int:
+    status: str = await conn.execute(CANCEL_QUEUED, broadcast_id)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def start_due(conn: asyncpg.Connection, now: datetime) -> list[int]:
+    return [r["id"] for r in await conn.fetch(START_DUE, now)]
+
+
+async def not_materialized(conn: asyncpg.Connection) -> list[int]:
+    return [r["id"] for r in await conn.fetch(NOT_MATERIALIZED)]
+
+
+async def finish_done(conn: asyncpg.Connection) -> list[int]:
+    return [r["id"] for r in await conn.fetch(FINISH)]
+
+
+async def expired_zone_keys(
+    conn: asyncpg.Connection, now: datetime
+) -> dict[int, list[ZoneKey]]:
+    """Per broadcast, the zone keys of queued rows whose window closed at or before `now`."""
+    found: dict[int, list[ZoneKey]] = {}
+    for r in await conn.fetch(EXPIRED_ZONE_KEYS, now):
+        found.setdefault(r["broadcast_id"], []).append(_zone_key(
+            r["zone_key"], r["timezones"], r["region"], r["country"], r["prefix"], r["sample"]))
+    return found
+
+
+async def redefer(
+    conn: asyncpg.Connection,
+    broadcast_id: int,
+    timing: Mapping[str, tuple[datetime, datetime]],
+    now: datetime,
+) -> int:
+    """Give expired queued rows their zone key's next window; returns how many moved."""
+    keys = list(timing)
+    status: str = await conn.execute(
+        REDEFER, broadcast_id, keys, [timing[k][0] for k in keys], [timing[k][1] for k in keys],
+        now,
+    )
+    return int(status.rsplit(" ", 1)[-1])

@@ -34,7 +34,9 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::bool[],
 # Claim and suppress in one statement: rows for opted-out numbers go straight
 # to 'suppressed' and are not returned. Candidates come from one bounded range
 # scan per priority (index outbound_due_idx), so rows deferred to the morning
-# are never walked; a broadcast's rows go only while it is 'running'.
+# are never walked; a broadcast's rows go only while it is 'running', and only
+# inside their quiet-hours window (`not_after`): a row whose window closed
+# unsent waits for BroadcastTicker.redefer_expired to move it to the next one.
 CLAIM = """
 WITH candidates AS (
     SELECT due.id, due.priority, due.not_before
@@ -43,6 +45,7 @@ WITH candidates AS (
         SELECT o.id, o.priority, o.not_before
         FROM outbound o
         WHERE o.status = 'queued' AND o.priority = p.priority AND o.not_before <= now()
+          AND (o.not_after IS NULL OR o.not_after > now())
           AND (o.broadcast_id IS NULL
                OR EXISTS (SELECT 1 FROM broadcasts b
                           WHERE b.id = o.broadcast_id AND b.status = 'running'))

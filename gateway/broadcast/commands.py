@@ -1,0 +1,159 @@
+"""`gateway broadcast ...`: create, preview, control and watch broadcasts from a terminal.
+
+Why the CLI talks to the database directly rather than to a running
+gateway: every change is one guarded statement (see `control`), so it is
+as safe from here as from the API, and it works while the gateway is down
+(a broadcast scheduled tonight can be paused before anything starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import asyncpg
+
+from gateway.broadcast import control, service
+from gateway.broadcast.messages import BroadcastTextError
+from gateway.config import Settings
+from gateway.segments import SegmentError
+from gateway.store import broadcasts as store
+from gateway.store.db import create_pool
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+BAR_WIDTH = 30
+COUNTS = ("queued", "deferred", "sending", "sent", "delivered", "failed", "suppressed")
+FINAL = {"done", "cancelled"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
+    create = sub.add_parser("create", help="create a broadcast (or --preview it)")
+    create.add_argument("--program", required=True)
+    create.add_argument("--where", default="", help="segment filter; empty: every subscriber")
+    create.add_argument("--text", required=True, help="template, {first_name|friend} fallbacks")
+    create.add_argument("--at", default=None, help="ISO time with zone: schedule, not a draft")
+    create.add_argument("--shortcode", default=None, help="default: the configured short code")
+    create.add_argument("--by", default="cli", help="who creates it (stored)")
+    create.add_argument("--preview", action="store_true", help="show samples, create nothing")
+    for action in ("start", "pause", "resume", "cancel"):
+        one = sub.add_parser(action, help=f"{action} a broadcast")
+        one.add_argument("id", type=int)
+    progress = sub.add_parser("progress", help="queued, sent, delivered... of a broadcast")
+    progress.add_argument("id", type=int)
+    progress.add_argument("--follow", action="store_true", help="refresh until it is done")
+    progress.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_run(settings, args))
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    pool = await create_pool(settings, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            return await _dispatch(conn, settings, args)
+    except (service.BroadcastError, SegmentError, BroadcastTextError, ValueError) as err:
+        print(f"gateway broadcast: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await pool.close()
+
+
+async def _dispatch(conn: asyncpg.Connection, settings: Settings, args: argparse.Namespace) -> int:
+    action = args.broadcast_command
+    if action == "create":
+        return await _create(conn, settings, args)
+    if action == "progress":
+        return await _progress(conn, args.id, follow=args.follow, interval=args.interval)
+    if action == "cancel":
+        never = await control.cancel(conn, args.id)
+        print(f"broadcast {args.id}: cancelled; {never} waiting messages will not be sent")
+        return EXIT_OK
+    changes = {"start": control.start, "pause": control.pause, "resume": control.resume}
+    status = await changes[action](conn, args.id)
+    print(f"broadcast {args.id}: {status}")
+    return EXIT_OK
+
+
+async def _create(conn: asyncpg.Connection, settings: Settings, args: argparse.Namespace) -> int:
+    shortcode = args.shortcode or settings.shortcode
+    at = _parse_time(args.at) if args.at else None
+    found = await service.preview(
+        conn, program=args.program, shortcode=shortcode, where=args.where, text=args.text,
+        variables={"program": args.program, "shortcode": shortcode}, now=datetime.now(UTC),
+        sample_size=5 if args.preview else 0,
+    )
+    base = found.text.base
+    print(f"recipients: {found.recipients}")
+    print(f"encoding: {'GSM-7' if base.encoding == 'gsm7' else 'UCS-2'}; "
+          f"{base.segments} segment(s) per message ({base.characters} characters), "
+          f"up to {found.text.worst_case_segments} when personalized")
+    for warning in found.text.warnings:
+        print(f"warning: {warning}")
+    if args.preview:
+        for msisdn, text in found.samples:
+            print(f"  {msisdn}: {text}")
+        print("preview only: nothing was created")
+        return EXIT_OK
+    broadcast_id = await service.create(
+        conn, program=args.program, shortcode=shortcode, where=args.where, text=args.text,
+        created_by=args.by, scheduled_at=at,
+    )
+    state = f"scheduled for {at.isoformat()}" if at else "draft (start it to send)"
+    print(f"broadcast {broadcast_id}: {state}")
+    return EXIT_OK
+
+
+def _parse_time(raw: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError as err:
+        raise ValueError(f"--at {raw!r}: use an ISO time like 2026-03-01T17:00:00-05:00") from err
+    if at.tzinfo is None:
+        raise ValueError(f"--at {raw!r}: give a time zone (Z or an offset like -05:00)")
+    return at
+
+
+async def _progress(
+    conn: asyncpg.Connection, broadcast_id: int, *, follow: bool, interval: float
+) -> int:
+    out = sys.stdout
+    live = follow and out.isatty()
+    while True:
+        progress = await store.get_progress(conn, broadcast_id)
+        if progress is None:
+            raise service.BroadcastError(f"broadcast {broadcast_id} does not exist")
+        line = progress_line(progress)
+        _show(out, line, live=live)
+        if not follow or progress["status"] in FINAL:
+            break
+        await asyncio.sleep(interval)
+    if live:
+        out.write("\n")
+    return EXIT_OK
+
+
+def _show(out: TextIO, line: str, *, live: bool) -> None:
+    """On a terminal the line redraws in place; piped, each refresh is its own line."""
+    out.write(("\r\x1b[2K" + line) if live else line + "\n")
+    out.flush()
+
+
+def progress_line(progress: Mapping[str, Any]) -> str:
+    """`[#####-----]  40% running  queued 10 deferred 0 ... of 25` for one refresh."""
+    total = int(progress["recipients"])
+    finished = sum(int(progress[k]) for k in ("sent", "failed", "suppressed", "cancelled"))
+    share = finished / total if total else (1.0 if progress["status"] in FINAL else 0.0)
+    filled = round(share * BAR_WIDTH)
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    counts = " ".join(f"{name} {progress[name]}" for name in COUNTS)
+    materializing = "" if progress["materialized_at"] else " (materializing)"
+    return (f"[{bar}] {share:4.0%} {progress['status']}{materializing}  {counts}  "
+            f"of {total}")
