@@ -18,9 +18,19 @@ transaction. Each tick:
    YES still in the MO pipeline);
 4. settles billed MTs from their receipts (billing/settle.py).
 
-Not built yet: holding a donation for donor details (name/address over $50,
-employer/occupation over $200) before charging; checkout links for numbers
-without a saved card.
+Donor details (COMPLIANCE item 18): when the donor's aggregate for the
+cycle, with this gift, passes the name/address threshold ($50) or the
+employer/occupation one ($200) and the facts are not on file, the donation
+is held instead of charged: `details_requested` is recorded and the details
+text with its link is queued. It expires like an unconfirmed request if the
+details never come; `billing/details.py` releases it when they do, and the
+next tick checks the limits again and charges it.
+
+A card request from a number without a saved card (the engine's `checkout`
+flow) gets a payment-mode Checkout link instead (billing/checkout.py): the
+limits are checked first, the session's idempotency key is derived from the
+donation id, and `confirmation_sent` records the link once. Paying on that
+page is the confirmation; its webhook records confirmed and charged.
 """
 
 from __future__ import annotations
@@ -28,17 +38,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
 
 import asyncpg
 
-from gateway.billing import settle
+from gateway.billing import checkout, settle
 from gateway.billing.aggregators import (
     AggregatorProfile,
     BilledDonation,
     BillingParameterError,
     billing_parameters,
 )
-from gateway.billing.policy import DonationPolicy, DonorTotals, check_limits
+from gateway.billing.policy import (
+    EMPLOYER_OCCUPATION,
+    DonationPolicy,
+    DonorTotals,
+    check_limits,
+    missing_details,
+    required_details,
+)
 from gateway.billing.stripe_client import StripeCards, StripeFailure, StripeRejected
 from gateway.engine import Rules
 from gateway.logs import get_logger
@@ -52,6 +70,16 @@ from gateway.store.donations import DonationRow, NewDonationEvent
 from gateway.store.outbound import NewBilledMt, NewOutbound
 
 log = get_logger("gateway.billing")
+
+
+def details_link(policy: DonationPolicy, donation_id: int) -> str:
+    """The page where a held donor gives their details, on the committee's own site.
+
+    Issue 7 serves the form; until then the link names the donation so staff can
+    enter what the donor sends through `billing.details.receive_donor_details`.
+    """
+    return urljoin(policy.terms_url, f"/give/details?ref={donation_id}")
+
 
 @dataclass(frozen=True, slots=True)
 class CardJob:
@@ -78,6 +106,8 @@ class BillingService:
     async def tick(self) -> int:
         """One pass of every job; returns how many donations changed."""
         changed = await self.charge_confirmed()
+        changed += await checkout.offer_links(self, self._cards, now=self._now(),
+                                              limit=self._batch)
         changed += await self.retry_stale_charges()
         changed += await self.expire()
         async with self._pool.acquire() as conn, conn.transaction():
@@ -136,31 +166,73 @@ class BillingService:
         except KeyError:
             await self._record(conn, d, "cancelled", now, data={"reason": "rules_changed"})
             return None
-        confirmed_at = d.confirmed_at or now
-        windows = policy.windows(confirmed_at)
+        totals = await self.within_limits(conn, d, policy, d.confirmed_at or now)
+        if totals is None:
+            return None
+        needed = required_details(d.amount_cents, totals, policy)
+        if needed:
+            on_file = (await donation_store.list_donor_details(
+                conn, [(d.msisdn, d.committee)])).get((d.msisdn, d.committee))
+            missing = missing_details(needed, on_file.facts() if on_file else {})
+            if missing:
+                await self._hold_for_details(conn, d, policy, missing, now)
+                return None
+        if d.method == "carrier":
+            await self._submit_billed_mt(conn, d, policy, now)
+            return None
+        card = await stripe_store.get_saved_card(conn, d.msisdn)
+        if card is None:
+            await self.refuse(conn, d, policy, "no_saved_card",
+                              policy.render("unavailable", amount=policy.money(d.amount_cents)),
+                              now)
+            return None
+        await self._record(conn, d, "charge_requested", now, money=True,
+                           data={"payment_method": card.payment_method_id})
+        return CardJob(d, card.customer_id, card.payment_method_id)
+
+    async def within_limits(self, conn: asyncpg.Connection, d: DonationRow,
+                            policy: DonationPolicy, at: datetime) -> DonorTotals | None:
+        """Lock the donor and sum their totals; refuse (and return None) over a limit."""
+        windows = policy.windows(at)
         await donation_store.lock_donor(conn, d.msisdn, d.committee)
         summed = (await donation_store.donor_totals(
             conn, [(d.msisdn, d.committee)], month=windows.month, cycle=windows.cycle,
             election=windows.election))[(d.msisdn, d.committee)]
         totals = DonorTotals(windows, summed.month_by_phone_cents, summed.cycle_by_phone_cents,
                              summed.cycle_cents, summed.election_cents)
-        refusal = check_limits(d.amount_cents, d.method, totals, policy, confirmed_at)
+        refusal = check_limits(d.amount_cents, d.method, totals, policy, at)
         if refusal is not None:
-            await self._refuse(conn, d, policy, refusal.reason, refusal.text, now,
-                               limit_cents=refusal.limit_cents)
+            await self.refuse(conn, d, policy, refusal.reason, refusal.text, self._now(),
+                              limit_cents=refusal.limit_cents)
             return None
-        if d.method == "carrier":
-            await self._submit_billed_mt(conn, d, policy, now)
-            return None
-        card = await stripe_store.get_saved_card(conn, d.msisdn)
-        if card is None:
-            await self._refuse(conn, d, policy, "no_saved_card",
-                               policy.render("unavailable", amount=policy.money(d.amount_cents)),
-                               now)
-            return None
-        await self._record(conn, d, "charge_requested", now, money=True,
-                           data={"payment_method": card.payment_method_id})
-        return CardJob(d, card.customer_id, card.payment_method_id)
+        return totals
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    @property
+    def rules(self) -> Rules:
+        return self._rules.current
+
+    async def _hold_for_details(self, conn: asyncpg.Connection, d: DonationRow,
+                                policy: DonationPolicy, missing: frozenset[str],
+                                now: datetime) -> None:
+        """No charge until the law's facts are on file; the donor gets the link once per hold."""
+        employer = bool(missing & EMPLOYER_OCCUPATION)
+        limit = policy.details_employer_over_cents if employer else \
+            policy.details_name_address_over_cents
+        link = details_link(policy, d.id)
+        await self._record(conn, d, "details_requested", now,
+                           data={"needed": sorted(missing), "link": link})
+        text = policy.render("details_employer" if employer else "details_name_address",
+                             amount=policy.money(d.amount_cents), limit=policy.money(limit),
+                             details_url=link)
+        if text:
+            await outbound_store.insert_batch(conn, [NewOutbound(
+                d.msisdn, d.shortcode, text, outbound_store.PRIORITY_REPLY, False, d.id, now)])
+        log.info("donation_held_for_details", donation_id=d.id, needed=sorted(missing),
+                 msisdn=d.msisdn)
 
     async def _submit_billed_mt(self, conn: asyncpg.Connection, d: DonationRow,
                                 policy: DonationPolicy, now: datetime) -> None:
@@ -171,7 +243,7 @@ class BillingService:
         except BillingParameterError as err:
             log.error("billing_parameters_refused", donation_id=d.id, error=str(err))
             text = policy.render("unavailable", amount=policy.money(d.amount_cents))
-            await self._refuse(conn, d, policy, "billing_parameters", text, now)
+            await self.refuse(conn, d, policy, "billing_parameters", text, now)
             return
         body = policy.render("thanks", amount=policy.money(d.amount_cents)) or \
             f"{policy.committee}: thank you for your gift of {policy.money(d.amount_cents)}!"
@@ -183,7 +255,7 @@ class BillingService:
                            outbound_id=outbound_id,
                            data={"aggregator": self._aggregator.name})
 
-    async def _refuse(self, conn: asyncpg.Connection, d: DonationRow, policy: DonationPolicy,
+    async def refuse(self, conn: asyncpg.Connection, d: DonationRow, policy: DonationPolicy,
                       reason: str, text: str, now: datetime, *,
                       limit_cents: int | None = None) -> None:
         await self._record(conn, d, "refused", now,
@@ -236,6 +308,11 @@ class BillingService:
                 await outbound_store.insert_batch(conn, [NewOutbound(
                     d.msisdn, d.shortcode, text, outbound_store.PRIORITY_REPLY, False, d.id,
                     now)])
+
+    async def record(self, conn: asyncpg.Connection, d: DonationRow, kind: str, *,
+                     data: dict[str, object] | None = None) -> bool:
+        """Append one event without money now; False when the ledger already had it."""
+        return await self._record(conn, d, kind, self._now(), data=data)
 
     async def _record(self, conn: asyncpg.Connection, d: DonationRow, kind: str,
                       now: datetime, *, money: bool = False, ref: str | None = None,

@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from gateway.billing.stripe_events import Charged, Disputed, PaymentFailed, Refunded, StripeEvent
+from gateway.billing.stripe_events import (
+    Charged,
+    CheckoutPaid,
+    Disputed,
+    PaymentFailed,
+    Refunded,
+    StripeEvent,
+)
 from gateway.logs import get_logger
 from gateway.store import billing as billing_store
 from gateway.store import donations as donation_store
@@ -24,6 +31,8 @@ from gateway.store.donations import NewDonationEvent
 log = get_logger("gateway.billing.webhooks")
 
 PAID = ("charged", "billed", "partially_refunded", "refunded", "disputed")
+# A Checkout link was sent (or is about to be): paying on the page is the confirmation.
+AWAITING_PAGE = ("requested", "awaiting_confirmation")
 
 
 async def record_stripe_event(event: StripeEvent, conn: asyncpg.Connection) -> None:
@@ -41,6 +50,17 @@ async def record_stripe_event(event: StripeEvent, conn: asyncpg.Connection) -> N
         return
     at = datetime.fromtimestamp(event.created, UTC)
     new: NewDonationEvent | None = None
+    paid_on_page = (isinstance(outcome, CheckoutPaid) and outcome.payment_status == "paid") \
+        or isinstance(outcome, Charged)
+    if paid_on_page and row.method == "card" and row.status in AWAITING_PAGE:
+        await _paid_on_checkout_page(conn, int(ref), row.amount_cents, row.currency, at,
+                                     str(intent or getattr(outcome, "checkout_session_id", "")))
+        return
+    if paid_on_page and row.status in ("expired", "cancelled", "refused"):
+        # Money taken on a page for a gift we closed: finance refunds it (reconciliation).
+        log.error("stripe_paid_after_close", event_id=event.id, donation_ref=ref,
+                  status=row.status)
+        return
     if isinstance(outcome, Charged) and row.method == "card":
         new = NewDonationEvent(int(ref), "charged", at, row.amount_cents, row.currency,
                                data={"by": "webhook"}, external_ref=outcome.payment_intent_id)
@@ -62,3 +82,19 @@ async def record_stripe_event(event: StripeEvent, conn: asyncpg.Connection) -> N
                  status=row.status)
         return
     await donation_store.insert_events(conn, [new])
+
+
+async def _paid_on_checkout_page(conn: asyncpg.Connection, ref: int, amount_cents: int,
+                                 currency: str, at: datetime, payment_ref: str) -> None:
+    """A payment-mode Checkout was paid: the donor confirmed and was charged on the page.
+
+    Whichever of checkout.session.completed and payment_intent.succeeded comes
+    first records all three; the other finds the donation charged and adds
+    nothing. The page's payment time is the legal date of receipt.
+    """
+    for kind, ref_of in (("confirmed", None), ("charge_requested", None),
+                         ("charged", payment_ref or None)):
+        await donation_store.insert_events(conn, [NewDonationEvent(
+            ref, kind, at, amount_cents, currency,
+            data={"method": "card", "by": "checkout"} if kind == "confirmed" else
+            {"by": "checkout"}, external_ref=ref_of)])

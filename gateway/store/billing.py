@@ -31,6 +31,19 @@ WHERE d.status = 'charge_requested' AND d.last_event_at < $1
 ORDER BY d.id LIMIT $2
 """
 
+# Card requests from numbers without a saved card: the Checkout page is their
+# confirmation, so they wait in `requested` until the billing service sends the link.
+CHECKOUT_DUE = """
+SELECT d.id, d.msisdn, d.shortcode, d.program, d.committee, d.method, d.amount_cents,
+       d.currency, d.requested_at, d.expires_at, d.confirmed_at, d.status, d.last_event_at
+FROM donations d
+WHERE d.status = 'requested' AND d.method = 'card' AND d.expires_at > $1
+  AND EXISTS (SELECT 1 FROM donation_events e WHERE e.donation_id = d.id
+              AND e.kind = 'requested' AND e.data->>'flow' = 'checkout')
+ORDER BY d.id LIMIT $2
+FOR UPDATE OF d SKIP LOCKED
+"""
+
 # Billed MTs whose message is final, with the worst segment (a failed part means
 # the charge failed). A send cut off (`billed_unknown`) is left for finance.
 BILLED_DUE = """
@@ -105,6 +118,12 @@ async def stale_charges(conn: asyncpg.Connection, *, before: datetime, limit: in
                         ) -> list[DonationRow]:
     """Card donations whose charge was requested before `before` and never settled."""
     return [DonationRow(**dict(r)) for r in await conn.fetch(STALE_CHARGES, before, limit)]
+
+
+async def checkout_due(conn: asyncpg.Connection, *, now: datetime, limit: int
+                       ) -> list[DonationRow]:
+    """Card requests waiting for their Checkout link; locked until the transaction ends."""
+    return [DonationRow(**dict(r)) for r in await conn.fetch(CHECKOUT_DUE, now, limit)]
 
 
 async def final_billed_mts(conn: asyncpg.Connection, *, limit: int) -> list[FinalBilledMt]:

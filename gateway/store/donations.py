@@ -140,6 +140,17 @@ JOIN unnest($1::text[], $2::text[]) AS k(msisdn, committee)
 ORDER BY d.msisdn, d.committee, d.id DESC
 """
 
+# Donations of one donor held for their details, with what each hold asked for.
+LOCK_HELD = f"""
+SELECT {_ROW}, (SELECT e.data::text FROM donation_events e
+                WHERE e.donation_id = d.id AND e.kind = 'details_requested'
+                ORDER BY e.id DESC LIMIT 1) AS requested
+FROM donations d
+WHERE d.msisdn = $1 AND d.committee = $2 AND d.status = 'awaiting_details'
+ORDER BY d.id
+FOR UPDATE OF d
+"""
+
 LIST_REPORT = """
 SELECT * FROM donation_report
 WHERE committee = $1 AND confirmed_at >= $2 AND confirmed_at < $3
@@ -358,6 +369,18 @@ async def list_donor_details(conn: asyncpg.Connection, keys: Sequence[tuple[str,
         return {}
     records = await conn.fetch(LIST_DETAILS, [k[0] for k in keys], [k[1] for k in keys])
     return {(r["msisdn"], r["committee"]): DonorDetails(**dict(r)) for r in records}
+
+
+async def lock_held_for_details(conn: asyncpg.Connection, msisdn: str, committee: str
+                                ) -> list[tuple[DonationRow, frozenset[str]]]:
+    """The donor's donations awaiting details, locked, each with the facts its hold needs."""
+    _require_transaction(conn, "lock_held_for_details")
+    held = []
+    for r in await conn.fetch(LOCK_HELD, msisdn, committee):
+        fields = dict(r)
+        requested = json.loads(fields.pop("requested") or "{}")
+        held.append((DonationRow(**fields), frozenset(requested.get("needed") or ())))
+    return held
 
 
 async def list_report(conn: asyncpg.Connection, committee: str, *, confirmed_from: datetime,

@@ -1,0 +1,99 @@
+"""Checkout links for card requests from numbers without a saved card.
+
+Why the link is sent by the billing service and not the MO transaction: the
+limits need the donor's totals and the session is an HTTP call, which never
+runs inside the MO's transaction. Each tick:
+
+1. claims `requested` card donations of the `checkout` flow (SKIP LOCKED)
+   and checks the limits before any page can take money; over a limit is
+   `refused` with the polite text, as for a YES;
+2. after COMMIT, creates a payment-mode Checkout session whose idempotency
+   key is derived from the donation id, so a crash or a second gateway
+   between the call and the record gets the same session back;
+3. records `confirmation_sent` (once per donation, the ledger's unique index)
+   and only then queues the SMS with the link: one link per donation.
+
+Paying on the page is the donor's confirmation (the page carries the
+certification and terms); `checkout.session.completed` records confirmed and
+charged (billing/webhook_ledger.py). An unpaid request expires with the
+usual sweep.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from gateway.billing.policy import DonationPolicy
+from gateway.billing.stripe_client import CheckoutLink, StripeCards, StripeFailure, StripeRejected
+from gateway.logs import get_logger
+from gateway.store import billing as billing_store
+from gateway.store import outbound as outbound_store
+from gateway.store.donations import DonationRow
+from gateway.store.outbound import NewOutbound
+
+if TYPE_CHECKING:
+    from gateway.billing.service import BillingService
+
+log = get_logger("gateway.billing.checkout")
+
+
+async def offer_links(service: BillingService, cards: StripeCards | None, *, now: datetime,
+                      limit: int) -> int:
+    """Send a Checkout link for each card request waiting for one; returns how many changed."""
+    if cards is None:
+        return 0  # no Stripe configured: the requests wait, then expire
+    due: list[tuple[DonationRow, DonationPolicy]] = []
+    async with service.pool.acquire() as conn, conn.transaction():
+        claimed = await billing_store.checkout_due(conn, now=now, limit=limit)
+        for d in sorted(claimed, key=lambda d: (d.msisdn, d.committee, d.id)):
+            try:
+                policy = DonationPolicy.from_rules(service.rules, d.program, d.shortcode)
+            except KeyError:
+                await service.record(conn, d, "cancelled", data={"reason": "rules_changed"})
+                continue
+            if await service.within_limits(conn, d, policy, now) is not None:
+                due.append((d, policy))
+    for d, policy in due:  # after COMMIT: no HTTP call inside a transaction
+        await _send_link(service, cards, d, policy, now)
+    return len(claimed)
+
+
+async def _send_link(service: BillingService, cards: StripeCards, d: DonationRow,
+                     policy: DonationPolicy, now: datetime) -> None:
+    try:
+        link = await cards.create_checkout_session(
+            mode="payment", msisdn=d.msisdn, amount_cents=d.amount_cents,
+            currency=d.currency.lower(), donation_ref=d.id,
+            description=f"{policy.committee} donation")
+    except StripeRejected as err:
+        async with service.pool.acquire() as conn, conn.transaction():
+            await service.refuse(conn, d, policy, "checkout_rejected",
+                                 policy.render("unavailable", amount=policy.money(d.amount_cents)),
+                                 now)
+        log.error("checkout_rejected", donation_id=d.id, error=str(err))
+        return
+    except StripeFailure as err:  # the same idempotency key next tick
+        log.warning("checkout_retry_later", donation_id=d.id, error=str(err))
+        return
+    async with service.pool.acquire() as conn, conn.transaction():
+        locked = await billing_store.lock_donation(conn, d.id)
+        if locked is None or locked.status != "requested":
+            return  # expired or cancelled meanwhile: no link
+        recorded = await service.record(conn, d, "confirmation_sent", data={
+            "flow": "checkout", "checkout_session": link.session_id})
+        if recorded:
+            await outbound_store.insert_batch(conn, [NewOutbound(
+                d.msisdn, d.shortcode, link_text(policy, d, link),
+                outbound_store.PRIORITY_REPLY, False, d.id, now)])
+
+
+def link_text(policy: DonationPolicy, d: DonationRow, link: CheckoutLink) -> str:
+    """The SMS with the page; the certification and terms are on the page and in the text."""
+    amount = policy.money(d.amount_cents)
+    if policy.profile == "fr":
+        return (f"{policy.committee} : pour donner {amount} par carte, rendez-vous sur "
+                f"{link.url} Conditions : {policy.terms_url}")
+    return (f"{policy.committee}: to give {amount} by card, use this secure page: {link.url} "
+            f"You certify you are 18+, giving your own funds, a US citizen or permanent "
+            f"resident and not a federal contractor. Terms: {policy.terms_url}")

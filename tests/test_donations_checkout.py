@@ -1,0 +1,190 @@
+"""Card gifts without an express YES: a Checkout link for a number with no saved card,
+an authentication link when the bank asks, and the French profile (card only).
+
+Store + engine + billing service on real PostgreSQL, the fake Stripe server for
+the money, webhooks parsed and recorded as the web handler does after verifying
+them. What is counted: Checkout sessions and PaymentIntents at Stripe, link SMS in
+the outbox, and the ledger.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import yaml
+
+from gateway.billing.aggregators import get_profile
+from gateway.billing.service import BillingService
+from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.stripe_events import parse_event
+from gateway.billing.webhook_ledger import record_stripe_event
+from gateway.engine import load_rules
+from gateway.engine.loader import RulesError, parse_rules
+from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.store import inbound as inbound_store
+from gateway.store import stripe_store
+from gateway.store.inbound import NewInbound
+from gateway.store.stripe_store import SavedCardRow
+from tests.fake_stripe import FakeStripe, webhook_body
+
+ROOT = Path(__file__).resolve().parents[1]
+MSISDN = "+15551238001"
+
+
+class Donor:
+    def __init__(self, pool: asyncpg.Pool, cards: StripeCards, shortcode: str = "12345") -> None:
+        self.pool = pool
+        self.shortcode = shortcode
+        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+        self.ids = itertools.count(1)
+        rules = RulesHolder(load_rules(ROOT / "keywords.yaml"))
+        self.writer = DecisionWriter(rules)
+        self.billing = BillingService(pool, rules, aggregator=get_profile("amount_tlv"),
+                                      cards=cards, clock=lambda: self.now)
+
+    async def text(self, body: str) -> None:
+        self.now += timedelta(seconds=1)
+        mo_id = next(self.ids)
+        mo = NewInbound(MSISDN, self.shortcode, body, 0, 1, self.now)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await inbound_store.insert_batch(conn, [mo], [mo_id])
+            await self.writer.decide_and_write(conn, [(mo_id, mo)])
+
+    async def webhook(self, event: dict[str, Any]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await record_stripe_event(parse_event(webhook_body(event).decode()), conn)
+
+    async def row(self, sql: str) -> asyncpg.Record:
+        async with self.pool.acquire() as conn:
+            found = await conn.fetchrow(sql)
+        assert found is not None
+        return found
+
+    async def kinds(self) -> list[str]:
+        async with self.pool.acquire() as conn:
+            return [r["kind"] for r in await conn.fetch(
+                "SELECT kind FROM donation_events ORDER BY id")]
+
+    async def texts(self) -> list[str]:
+        async with self.pool.acquire() as conn:
+            return [r["body"] for r in await conn.fetch("SELECT body FROM outbound ORDER BY id")]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeStripe]:
+    stripe = FakeStripe()
+    await stripe.start()
+    yield stripe
+    await stripe.close()
+    assert stripe.crashes == []
+
+
+@pytest.fixture
+async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
+    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
+                          "https://example.org/ok", "https://example.org/no")
+    async with StripeCards(config) as stripe:
+        yield stripe
+
+
+async def test_no_saved_card_gets_one_checkout_link_and_paying_confirms_and_charges(
+    pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
+) -> None:
+    donor = Donor(pool, cards)
+    await donor.text("GIVE 25")
+    for _ in range(3):
+        await donor.billing.tick()
+    [session] = fake.sessions.values()
+    assert session["mode"] == "payment" and session["amount_total"] == 2500
+    assert (await donor.row("SELECT status FROM donations"))["status"] == \
+        "awaiting_confirmation"
+    links = [t for t in await donor.texts() if session["url"] in t]
+    assert len(links) == 1 and "$25" in links[0] and "federal contractor" in links[0]
+    assert fake.payment_intents_created == 0  # nothing is charged before the page is paid
+
+    completed = fake.complete_checkout(session["id"], card="pm_card_visa")
+    [succeeded] = fake.events_of_type("payment_intent.succeeded")
+    for event in (succeeded, completed, completed, succeeded):  # any order, redelivered
+        await donor.webhook(event)
+    await donor.billing.tick()
+    row = await donor.row("SELECT status, confirmed_at FROM donations")
+    assert row["status"] == "charged" and row["confirmed_at"] is not None
+    assert await donor.kinds() == [
+        "requested", "confirmation_sent", "confirmed", "charge_requested", "charged"]
+    assert fake.payment_intents_created == 1
+
+
+async def test_an_unpaid_checkout_expires_and_a_late_payment_changes_nothing(
+    pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
+) -> None:
+    donor = Donor(pool, cards)
+    await donor.text("GIVE 25")
+    await donor.billing.tick()
+    donor.now += timedelta(days=1, hours=1)
+    await donor.billing.tick()
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "expired"
+    [session] = fake.sessions.values()
+    await donor.webhook(fake.complete_checkout(session["id"]))  # logged for finance
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "expired"
+    assert "charged" not in await donor.kinds()
+
+
+async def test_requires_action_sends_the_bank_link_and_never_charges_twice(
+    pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
+) -> None:
+    customer = await cards.create_customer(msisdn=MSISDN)
+    link = await cards.create_checkout_session(mode="setup", msisdn=MSISDN,
+                                               customer_id=customer)
+    completed = fake.complete_checkout(link.session_id, card="pm_card_authenticationRedirect")
+    saved = await cards.saved_card_from_setup_intent(completed["data"]["object"]["setup_intent"])
+    async with pool.acquire() as conn:
+        await stripe_store.insert_saved_cards(conn, [SavedCardRow(
+            saved.payment_method_id, MSISDN, saved.customer_id, saved.brand, saved.last4, None,
+            datetime.now(UTC))])
+    donor = Donor(pool, cards)
+    await donor.text("GIVE 25")
+    await donor.text("YES")
+    for _ in range(3):
+        await donor.billing.tick()
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "requires_action"
+    [intent] = fake.payment_intents.values()
+    url = intent["next_action"]["redirect_to_url"]["url"]
+    assert sum(url in t for t in await donor.texts()) == 1
+    assert fake.payment_intents_created == 1
+
+    await donor.webhook(fake.authenticate(intent["id"]))
+    await donor.billing.tick()
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "charged"
+    assert fake.payment_intents_created == 1
+
+
+def test_a_french_program_cannot_turn_carrier_billing_on() -> None:
+    doc = yaml.safe_load((ROOT / "keywords.yaml").read_text(encoding="utf-8"))
+    doc["donations"]["ensemble"]["methods"] = ["carrier", "card"]
+    doc["donations"]["ensemble"]["price_points"] = [5, 10]
+    with pytest.raises(RulesError, match=r"use methods: \[card\]"):
+        parse_rules(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+
+
+async def test_a_french_gift_at_a_carrier_price_point_goes_by_card_not_phone_bill(
+    pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
+) -> None:
+    donor = Donor(pool, cards, shortcode="38200")
+    await donor.text("DON 10")
+    await donor.text("OUI")
+    await donor.billing.tick()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT method, status FROM donations")
+        billed = await conn.fetchval(
+            "SELECT count(*) FROM outbound WHERE donation_id IS NOT NULL")
+    assert (row["method"], row["status"]) == ("card", "awaiting_confirmation")
+    assert billed == 0  # never on the phone bill
+    [session] = fake.sessions.values()
+    [link] = [t for t in await donor.texts() if session["url"] in t]
+    assert link.startswith("AF Ensemble Citoyen : pour donner")

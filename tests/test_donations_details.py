@@ -1,0 +1,170 @@
+"""Donor details (COMPLIANCE item 18): a gift that would take the donor past $50 in the
+cycle is held, not charged, until name and address are on file; past $200, until
+employer and occupation are too. Store + engine + billing service on real
+PostgreSQL, cards at the fake Stripe server; the clock is the test's.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway.billing.aggregators import get_profile
+from gateway.billing.details import receive_donor_details
+from gateway.billing.service import BillingService
+from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.engine import load_rules
+from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.store import inbound as inbound_store
+from gateway.store.donations import DonorDetails
+from gateway.store.inbound import NewInbound
+from tests.fake_stripe import FakeStripe
+from tests.test_donations_e2e import save_card
+
+ROOT = Path(__file__).resolve().parents[1]
+MSISDN = "+15551237001"
+COMMITTEE = "Rise Up PAC"
+NAME_ADDRESS = DonorDetails(MSISDN, COMMITTEE, "web", datetime(2026, 1, 1, tzinfo=UTC),
+                            name="Ada Lovelace", street="1 Main St", city="Springfield",
+                            region="IL", postal_code="62701", country="US")
+EVERYTHING = replace(NAME_ADDRESS, employer="Analytical Engines", occupation="Engineer")
+
+
+class Donor:
+    """One number texting the short code, and the billing service on the test's clock."""
+
+    def __init__(self, pool: asyncpg.Pool, cards: StripeCards) -> None:
+        self.pool = pool
+        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+        self.ids = itertools.count(1)
+        rules = RulesHolder(load_rules(ROOT / "keywords.yaml"))
+        self.writer = DecisionWriter(rules)
+        self.billing = BillingService(pool, rules, aggregator=get_profile("amount_tlv"),
+                                      cards=cards, clock=lambda: self.now)
+
+    async def text(self, body: str) -> None:
+        self.now += timedelta(seconds=1)
+        mo_id = next(self.ids)
+        mo = NewInbound(MSISDN, "12345", body, 0, 1, self.now)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await inbound_store.insert_batch(conn, [mo], [mo_id])
+            await self.writer.decide_and_write(conn, [(mo_id, mo)])
+
+    async def give(self, amount: int) -> None:
+        await self.text(f"GIVE {amount}")
+        await self.text("YES")
+        await self.billing.tick()
+
+    async def details(self, details: DonorDetails) -> list[int]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await receive_donor_details(conn, details, now=self.now)
+
+    async def statuses(self) -> list[str]:
+        async with self.pool.acquire() as conn:
+            return [r["status"] for r in await conn.fetch(
+                "SELECT status FROM donations ORDER BY id")]
+
+    async def kinds(self) -> list[str]:
+        async with self.pool.acquire() as conn:
+            return [r["kind"] for r in await conn.fetch(
+                "SELECT kind FROM donation_events ORDER BY donation_id DESC, id")]
+
+    async def last_text(self) -> str:
+        async with self.pool.acquire() as conn:
+            body: str = await conn.fetchval("SELECT body FROM outbound ORDER BY id DESC LIMIT 1")
+        return body
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeStripe]:
+    stripe = FakeStripe()
+    await stripe.start()
+    yield stripe
+    await stripe.close()
+    assert stripe.crashes == []
+
+
+@pytest.fixture
+async def donor(pool: asyncpg.Pool, fake: FakeStripe) -> AsyncIterator[Donor]:
+    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
+                          "https://example.org/ok", "https://example.org/no")
+    await save_card(pool, fake, MSISDN)
+    async with StripeCards(config) as cards:
+        yield Donor(pool, cards)
+
+
+async def test_up_to_50_dollars_needs_no_details(donor: Donor, fake: FakeStripe) -> None:
+    await donor.give(50)
+    assert await donor.statuses() == ["charged"]
+    assert "details_requested" not in await donor.kinds()
+    assert fake.payment_intents_created == 1
+
+
+async def test_passing_50_holds_the_gift_until_name_and_address_arrive(
+    donor: Donor, fake: FakeStripe
+) -> None:
+    await donor.give(30)
+    await donor.give(25)  # $55 in the cycle: over $50
+    assert await donor.statuses() == ["charged", "awaiting_details"]
+    text = await donor.last_text()
+    assert "name and" in text and "address" in text and "over $50" in text
+    assert "https://riseup.example.org/give/details?ref=" in text
+    for _ in range(2):
+        await donor.billing.tick()
+    assert fake.payment_intents_created == 1  # the held gift is not charged
+
+    released = await donor.details(NAME_ADDRESS)
+    assert len(released) == 1
+    assert await donor.statuses() == ["charged", "confirmed"]
+    await donor.billing.tick()
+    assert await donor.statuses() == ["charged", "charged"]
+    assert fake.payment_intents_created == 2
+    assert (await donor.kinds())[:6] == [
+        "requested", "confirmation_sent", "confirmed", "details_requested",
+        "details_received", "charge_requested"]
+
+
+async def test_a_held_gift_expires_like_an_unconfirmed_one(
+    donor: Donor, fake: FakeStripe
+) -> None:
+    await donor.give(60)
+    assert await donor.statuses() == ["awaiting_details"]
+    donor.now += timedelta(days=1, hours=1)
+    await donor.billing.tick()
+    assert await donor.statuses() == ["expired"]
+    assert await donor.details(NAME_ADDRESS) == []  # too late: nothing is released
+    await donor.billing.tick()
+    assert await donor.statuses() == ["expired"]
+    assert fake.payment_intents_created == 0
+
+
+async def test_over_200_also_needs_employer_and_occupation_with_best_efforts(
+    donor: Donor, fake: FakeStripe
+) -> None:
+    await donor.give(250)
+    assert await donor.statuses() == ["awaiting_details"]
+    text = await donor.last_text()
+    assert "best efforts" in text and "occupation and employer" in text
+    assert await donor.details(NAME_ADDRESS) == []  # still missing employer and occupation
+    await donor.billing.tick()
+    assert await donor.statuses() == ["awaiting_details"]
+    assert len(await donor.details(EVERYTHING)) == 1
+    await donor.billing.tick()
+    assert await donor.statuses() == ["charged"]
+    assert fake.payment_intents_created == 1
+
+
+async def test_details_already_on_file_are_not_asked_again(
+    donor: Donor, fake: FakeStripe
+) -> None:
+    assert await donor.details(EVERYTHING) == []  # nothing held yet
+    await donor.give(250)
+    assert await donor.statuses() == ["charged"]
+    assert "details_requested" not in await donor.kinds()
+    assert fake.payment_intents_created == 1
