@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from gateway.billing.aggregators import get_profile
+from gateway.billing.details import receive_donor_details
 from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.billing.stripe_events import parse_event
@@ -29,6 +30,7 @@ from gateway.engine.loader import RulesError, parse_rules
 from gateway.pipeline.decide import DecisionWriter, RulesHolder
 from gateway.store import inbound as inbound_store
 from gateway.store import stripe_store
+from gateway.store.donations import DonorDetails
 from gateway.store.inbound import NewInbound
 from gateway.store.stripe_store import SavedCardRow
 from tests.fake_stripe import FakeStripe, webhook_body
@@ -120,6 +122,21 @@ async def test_no_saved_card_gets_one_checkout_link_and_paying_confirms_and_char
     assert fake.payment_intents_created == 1
 
 
+async def test_a_checkout_gift_needing_donor_details_gets_the_details_link_not_a_page(
+    pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
+) -> None:
+    """Over $50 the law wants name and address before the money: a Checkout page
+    would take it first, so the gift is declined with the details link instead."""
+    donor = Donor(pool, cards)
+    await donor.text("GIVE 75")
+    for _ in range(2):
+        await donor.billing.tick()
+    assert fake.sessions == {} and fake.payment_intents_created == 0
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "refused"
+    [details] = [t for t in await donor.texts() if "/give/details?ref=" in t]
+    assert "name and address" in details and "Nothing was charged" in details
+
+
 async def test_an_unpaid_checkout_expires_and_a_late_payment_changes_nothing(
     pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
 ) -> None:
@@ -176,6 +193,13 @@ async def test_a_french_gift_at_a_carrier_price_point_goes_by_card_not_phone_bil
     pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
 ) -> None:
     donor = Donor(pool, cards, shortcode="38200")
+    # French law wants the donor's identity with every card gift (COMPLIANCE 25):
+    # on file first, or the gift is declined with the details link.
+    async with pool.acquire() as conn, conn.transaction():
+        await receive_donor_details(conn, DonorDetails(
+            MSISDN, "AF Ensemble Citoyen", "web", donor.now, name="Camille Martin",
+            street="1 rue de la Paix", city="Paris", postal_code="75002", country="FR",
+        ), now=donor.now)
     await donor.text("DON 10")
     await donor.text("OUI")
     await donor.billing.tick()

@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gateway.billing.policy import DonationPolicy
+from gateway.billing.policy import EMPLOYER_OCCUPATION, DonationPolicy, details_link
 from gateway.billing.stripe_client import CheckoutLink, StripeCards, StripeFailure, StripeRejected
 from gateway.logs import get_logger
 from gateway.store import billing as billing_store
@@ -52,8 +52,18 @@ async def offer_links(service: BillingService, cards: StripeCards | None, *, now
             except KeyError:
                 await service.record(conn, d, "cancelled", data={"reason": "rules_changed"})
                 continue
-            if await service.within_limits(conn, d, policy, now) is not None:
-                due.append((d, policy))
+            totals = await service.within_limits(conn, d, policy, now)
+            if totals is None:
+                continue
+            missing = await service.missing_donor_details(conn, d, policy, totals)
+            if missing:
+                # A Checkout page would take the money before the law's facts are on
+                # file, and a 'requested' gift has no hold state: decline this one
+                # with the details link; the donor gives again once they are in.
+                await service.refuse(conn, d, policy, "details_required",
+                                     details_first_text(policy, d, missing), now)
+                continue
+            due.append((d, policy))
     for d, policy in due:  # after COMMIT: no HTTP call inside a transaction
         await _send_link(service, cards, d, policy, now)
     return len(claimed)
@@ -86,6 +96,17 @@ async def _send_link(service: BillingService, cards: StripeCards, d: DonationRow
             await outbound_store.insert_batch(conn, [NewOutbound(
                 d.msisdn, d.shortcode, link_text(policy, d, link),
                 outbound_store.PRIORITY_REPLY, False, d.id, now)])
+
+
+def details_first_text(policy: DonationPolicy, d: DonationRow, missing: frozenset[str]) -> str:
+    link = details_link(policy, d.id)
+    amount = policy.money(d.amount_cents)
+    if policy.profile == "fr":
+        return (f"{policy.committee} : merci ! Pour un don de {amount}, la loi nous demande "
+                f"d'abord votre identité : {link} Puis renvoyez DON. Rien n'a été débité.")
+    wanted = "employer and occupation" if missing & EMPLOYER_OCCUPATION else "name and address"
+    return (f"{policy.committee}: thank you! For a gift of {amount} the law asks for your "
+            f"{wanted} first: {link} Then text GIVE again. Nothing was charged.")
 
 
 def link_text(policy: DonationPolicy, d: DonationRow, link: CheckoutLink) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Final, Literal
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from gateway.engine.donations import CARD, CARRIER, format_choices, format_money
@@ -263,3 +264,12 @@ def _refuse(policy: DonationPolicy, reason: RefusalReason, amount: int, limit: i
         text = policy.render("unavailable", amount=money, price_points=choices) or \
             policy.render("refused", amount=money, limit=choices or money)
     return Refusal(reason=reason, text=text, limit_cents=limit, already_cents=already)
+
+
+def details_link(policy: DonationPolicy, donation_id: int) -> str:
+    """The page where a held donor gives their details, on the committee's own site.
+
+    Issue 7 serves the form; until then the link names the donation so staff can
+    enter what the donor sends through `billing.details.receive_donor_details`.
+    """
+    return urljoin(policy.terms_url, f"/give/details?ref={donation_id}")

@@ -38,7 +38,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin
 
 import asyncpg
 
@@ -54,6 +53,7 @@ from gateway.billing.policy import (
     DonationPolicy,
     DonorTotals,
     check_limits,
+    details_link,
     missing_details,
     required_details,
 )
@@ -70,15 +70,6 @@ from gateway.store.donations import DonationRow, NewDonationEvent
 from gateway.store.outbound import NewBilledMt, NewOutbound
 
 log = get_logger("gateway.billing")
-
-
-def details_link(policy: DonationPolicy, donation_id: int) -> str:
-    """The page where a held donor gives their details, on the committee's own site.
-
-    Issue 7 serves the form; until then the link names the donation so staff can
-    enter what the donor sends through `billing.details.receive_donor_details`.
-    """
-    return urljoin(policy.terms_url, f"/give/details?ref={donation_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,14 +160,10 @@ class BillingService:
         totals = await self.within_limits(conn, d, policy, d.confirmed_at or now)
         if totals is None:
             return None
-        needed = required_details(d.amount_cents, totals, policy)
-        if needed:
-            on_file = (await donation_store.list_donor_details(
-                conn, [(d.msisdn, d.committee)])).get((d.msisdn, d.committee))
-            missing = missing_details(needed, on_file.facts() if on_file else {})
-            if missing:
-                await self._hold_for_details(conn, d, policy, missing, now)
-                return None
+        missing = await self.missing_donor_details(conn, d, policy, totals)
+        if missing:
+            await self._hold_for_details(conn, d, policy, missing, now)
+            return None
         if d.method == "carrier":
             await self._submit_billed_mt(conn, d, policy, now)
             return None
@@ -206,6 +193,17 @@ class BillingService:
                               limit_cents=refusal.limit_cents)
             return None
         return totals
+
+    async def missing_donor_details(self, conn: asyncpg.Connection, d: DonationRow,
+                                    policy: DonationPolicy, totals: DonorTotals
+                                    ) -> frozenset[str]:
+        """The facts the law asks for with this gift (COMPLIANCE item 18) that are not on file."""
+        needed = required_details(d.amount_cents, totals, policy)
+        if not needed:
+            return frozenset()
+        on_file = (await donation_store.list_donor_details(
+            conn, [(d.msisdn, d.committee)])).get((d.msisdn, d.committee))
+        return missing_details(needed, on_file.facts() if on_file else {})
 
     @property
     def pool(self) -> asyncpg.Pool:
