@@ -150,11 +150,13 @@ class Gateway:
     async def _every(self, seconds: float, job: Callable[[], Awaitable[int]]) -> None:
         while True:
             await asyncio.sleep(seconds)
+            name = getattr(job, "__name__", "?")
             try:
                 await job()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-                name = getattr(job, "__name__", "?")
                 log.warning("periodic_job_failed", job=name, error=str(err))
+            except Exception:  # a bug must not silently stop billing or receipts for good
+                log.error("periodic_job_crashed", job=name, exc_info=True)
 
 
 def _stripe_cards(settings: Settings) -> StripeCards | None:
