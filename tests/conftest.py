@@ -142,6 +142,17 @@ async def smsc() -> AsyncIterator[SmscSimulator]:
 
 
 @pytest.fixture
+async def patient_smsc() -> AsyncIterator[SmscSimulator]:
+    """A simulator that redelivers an unanswered MO after 5 s: for tests that kill the gateway."""
+    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, resp_timeout=5.0)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+@pytest.fixture
 async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gateway]:
     """A gateway bound to `smsc`, on this test's database."""
     gw = await running_gateway(gateway_settings(settings, smsc), smsc)

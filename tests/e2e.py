@@ -9,6 +9,9 @@ The `smsc` and `gateway` fixtures themselves are in conftest.py.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -86,3 +89,26 @@ class Phone:
         async with asyncio.timeout(10):
             await self.smsc.wait_until(lambda: len(self.received) >= before + expect)
         return self.received[before:]
+
+
+def start_gateway_process(
+    db_url: str, smsc_port: int, **settings: str
+) -> subprocess.Popen[bytes]:
+    """A real `gateway run` process (for SIGKILL tests), on the test's database.
+
+    `settings` are extra environment variables, e.g. GATEWAY_SMPP_TPS="200".
+    """
+    env = os.environ | {
+        "DATABASE_URL": db_url,
+        "GATEWAY_SMPP_PORT": str(smsc_port),
+        "GATEWAY_HTTP_PORT": "0",
+        "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"),
+        "GATEWAY_SMPP_RECONNECT_MIN": "0.05",
+        "GATEWAY_SMPP_RECONNECT_MAX": "0.2",
+        "GATEWAY_LOG_LEVEL": "warning",
+        **settings,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", "--no-migrate"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )

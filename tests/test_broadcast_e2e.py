@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from gateway.app import Gateway
 from gateway.broadcast import control, service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import broadcasts as broadcast_store
-from tests.e2e import SHORTCODE, Phone, wait_for
+from tests.e2e import SHORTCODE, Phone, start_gateway_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT = 300
@@ -145,36 +141,16 @@ async def test_stop_while_queued_means_the_broadcast_never_reaches_them(
     assert progress is not None and (progress["suppressed"], progress["sent"]) == (1, 19)
 
 
-@pytest.fixture
-async def slow_smsc() -> AsyncIterator[SmscSimulator]:
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, resp_timeout=5.0)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-def start_gateway(db_url: str, smsc_port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "DATABASE_URL": db_url,
-        "GATEWAY_SMPP_PORT": str(smsc_port),
-        "GATEWAY_HTTP_PORT": "0",
-        "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"),
-        "GATEWAY_SMPP_RECONNECT_MIN": "0.05",
-        "GATEWAY_SMPP_RECONNECT_MAX": "0.2",
-        "GATEWAY_SMPP_TPS": "200",  # ~1.5 s for the broadcast: room to kill it midway
-        "GATEWAY_SMPP_WINDOW": str(WINDOW),
-        "GATEWAY_LOG_LEVEL": "warning",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", "--no-migrate"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+def start_sending_gateway(db_url: str, smsc_port: int) -> subprocess.Popen[bytes]:
+    return start_gateway_process(
+        db_url, smsc_port,
+        GATEWAY_SMPP_TPS="200",  # ~1.5 s for the broadcast: room to kill it midway
+        GATEWAY_SMPP_WINDOW=str(WINDOW),
     )
 
 
 async def test_kill_9_mid_broadcast_then_restart_loses_no_recipient(
-    db_url: str, pool: asyncpg.Pool, slow_smsc: SmscSimulator
+    db_url: str, pool: asyncpg.Pool, patient_smsc: SmscSimulator
 ) -> None:
     """kill -9 mid-broadcast, restart: every eligible recipient gets the message.
 
@@ -186,12 +162,12 @@ async def test_kill_9_mid_broadcast_then_restart_loses_no_recipient(
     duplicates than submits that can have been in flight at the kill: the rows
     still leased ('sending') and, tighter, the SMPP window.
     """
-    smsc = slow_smsc
+    smsc = patient_smsc
     async with pool.acquire() as conn:
         await seed(conn, NUMBERS)
         broadcast_id = await new_broadcast(conn)
         await control.start(conn, broadcast_id)
-    process = start_gateway(db_url, smsc.port)
+    process = start_sending_gateway(db_url, smsc.port)
     try:
         async with asyncio.timeout(60):
             await smsc.wait_until(lambda: len(smsc.submitted) >= COUNT // 3)
@@ -205,7 +181,7 @@ async def test_kill_9_mid_broadcast_then_restart_loses_no_recipient(
             )
         assert sent_before_kill < COUNT  # the kill really was mid-broadcast
 
-        process = start_gateway(db_url, smsc.port)
+        process = start_sending_gateway(db_url, smsc.port)
 
         async def finished() -> bool:
             return await broadcast_status(pool, broadcast_id) == "done"

@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
+from tests.e2e import start_gateway_process
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-async def smsc() -> AsyncIterator[SmscSimulator]:
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, resp_timeout=5.0)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-def start_gateway(db_url: str, smsc_port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "DATABASE_URL": db_url,
-        "GATEWAY_SMPP_PORT": str(smsc_port),
-        "GATEWAY_HTTP_PORT": "0",
-        "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"),
-        "GATEWAY_SMPP_RECONNECT_MIN": "0.05",
-        "GATEWAY_SMPP_RECONNECT_MAX": "0.2",
-        "GATEWAY_LOG_LEVEL": "warning",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", "--no-migrate"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
 
 
 async def stored_mos(db_url: str) -> set[tuple[str, str]]:
@@ -55,12 +25,13 @@ async def stored_mos(db_url: str) -> set[tuple[str, str]]:
 
 
 async def test_sigkill_mid_stream_loses_no_acknowledged_mo(
-    db_url: str, smsc: SmscSimulator
+    db_url: str, patient_smsc: SmscSimulator
 ) -> None:
+    smsc = patient_smsc
     count = 3000
     numbers = [f"+1555300{n:04d}" for n in range(300)]
     texts = [f"hello {n}" for n in range(count)]  # one text per MO: each is identifiable
-    gateway = start_gateway(db_url, smsc.port)
+    gateway = start_gateway_process(db_url, smsc.port)
     try:
         async with asyncio.timeout(30):
             await smsc.wait_for_receiver()
@@ -78,7 +49,7 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_mo(
         # Nothing acknowledged may be missing, even before the gateway comes back.
         assert acked_before_kill <= await stored_mos(db_url)
 
-        gateway = start_gateway(db_url, smsc.port)
+        gateway = start_gateway_process(db_url, smsc.port)
         async with asyncio.timeout(120):
             stats = await load  # unanswered MOs are redelivered to the new process
         assert stats.acked == count, stats.statuses

@@ -18,10 +18,8 @@ PaymentIntents at the fake Stripe server.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import pytest
 
 from gateway.smpp.simulator import SmscSimulator, SubmitRecord
 from gateway.store.db import create_pool
-from tests.e2e import Phone, wait_for
+from tests.e2e import Phone, start_gateway_process, wait_for
 from tests.fake_stripe import FakeStripe
 from tests.test_donations_e2e import save_card
 
@@ -41,41 +39,12 @@ SOON = "0.1"
 
 
 @pytest.fixture
-async def smsc() -> AsyncIterator[SmscSimulator]:
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, resp_timeout=5.0)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-@pytest.fixture
 async def fake_stripe() -> AsyncIterator[FakeStripe]:
     fake = FakeStripe()
     await fake.start()
     yield fake
     await fake.close()
     assert fake.crashes == []
-
-
-def start_gateway(db_url: str, smsc_port: int, *, billing_interval: str,
-                  extra: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "DATABASE_URL": db_url,
-        "GATEWAY_SMPP_PORT": str(smsc_port),
-        "GATEWAY_HTTP_PORT": "0",
-        "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"),
-        "GATEWAY_SMPP_RECONNECT_MIN": "0.05",
-        "GATEWAY_SMPP_RECONNECT_MAX": "0.2",
-        "GATEWAY_LOG_LEVEL": "warning",
-        "GATEWAY_BILLING_INTERVAL": billing_interval,
-        **(extra or {}),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", "--no-migrate"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:
@@ -105,7 +74,8 @@ async def status_becomes(pool: asyncpg.Pool, wanted: str) -> None:
 
 async def give_yes_and_kill(db_url: str, smsc: SmscSimulator, pool: asyncpg.Pool, amount: str,
                             extra: Mapping[str, str] | None = None) -> None:
-    first = start_gateway(db_url, smsc.port, billing_interval=NEVER, extra=extra)
+    first = start_gateway_process(
+        db_url, smsc.port, GATEWAY_BILLING_INTERVAL=NEVER, **(extra or {}))
     try:
         async with asyncio.timeout(30):
             await smsc.wait_for_receiver()
@@ -129,11 +99,12 @@ async def db_pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def test_sigkill_between_yes_and_the_billed_mt_bills_once_after_restart(
-    db_url: str, smsc: SmscSimulator, db_pool: asyncpg.Pool
+    db_url: str, patient_smsc: SmscSimulator, db_pool: asyncpg.Pool
 ) -> None:
+    smsc = patient_smsc
     await give_yes_and_kill(db_url, smsc, db_pool, "10")
     assert billed(smsc) == []
-    second = start_gateway(db_url, smsc.port, billing_interval=SOON)
+    second = start_gateway_process(db_url, smsc.port, GATEWAY_BILLING_INTERVAL=SOON)
     try:
         await status_becomes(db_pool, "billed")
         await asyncio.sleep(0.5)  # several more billing ticks: none may bill again
@@ -145,15 +116,17 @@ async def test_sigkill_between_yes_and_the_billed_mt_bills_once_after_restart(
 
 
 async def test_sigkill_between_yes_and_the_card_charge_charges_once_after_restart(
-    db_url: str, smsc: SmscSimulator, db_pool: asyncpg.Pool, fake_stripe: FakeStripe
+    db_url: str, patient_smsc: SmscSimulator, db_pool: asyncpg.Pool, fake_stripe: FakeStripe
 ) -> None:
+    smsc = patient_smsc
     stripe_env = {"GATEWAY_STRIPE_SECRET_KEY": fake_stripe.api_key,
                   "GATEWAY_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
                   "GATEWAY_STRIPE_API_BASE": fake_stripe.base_url}
     await save_card(db_pool, fake_stripe, MSISDN)
     await give_yes_and_kill(db_url, smsc, db_pool, "25", stripe_env)
     assert fake_stripe.payment_intents_created == 0
-    second = start_gateway(db_url, smsc.port, billing_interval=SOON, extra=stripe_env)
+    second = start_gateway_process(
+        db_url, smsc.port, GATEWAY_BILLING_INTERVAL=SOON, **stripe_env)
     try:
         await status_becomes(db_pool, "charged")
         await asyncio.sleep(0.5)
