@@ -9,7 +9,6 @@ the outbox, and the ledger.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,44 +18,24 @@ import asyncpg
 import pytest
 import yaml
 
-from gateway.billing.aggregators import get_profile
 from gateway.billing.details import receive_donor_details
-from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.billing.stripe_events import parse_event
 from gateway.billing.webhook_ledger import record_stripe_event
-from gateway.engine import load_rules
 from gateway.engine.loader import RulesError, parse_rules
-from gateway.pipeline.decide import DecisionWriter, RulesHolder
-from gateway.store import inbound as inbound_store
 from gateway.store import stripe_store
 from gateway.store.donations import DonorDetails
-from gateway.store.inbound import NewInbound
 from gateway.store.stripe_store import SavedCardRow
+from tests.donors import TextingDonor
 from tests.fake_stripe import FakeStripe, webhook_body
 
 ROOT = Path(__file__).resolve().parents[1]
 MSISDN = "+15551238001"
 
 
-class Donor:
+class Donor(TextingDonor):
     def __init__(self, pool: asyncpg.Pool, cards: StripeCards, shortcode: str = "12345") -> None:
-        self.pool = pool
-        self.shortcode = shortcode
-        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
-        self.ids = itertools.count(1)
-        rules = RulesHolder(load_rules(ROOT / "keywords.yaml"))
-        self.writer = DecisionWriter(rules)
-        self.billing = BillingService(pool, rules, aggregator=get_profile("amount_tlv"),
-                                      cards=cards, clock=lambda: self.now)
-
-    async def text(self, body: str) -> None:
-        self.now += timedelta(seconds=1)
-        mo_id = next(self.ids)
-        mo = NewInbound(MSISDN, self.shortcode, body, 0, 1, self.now)
-        async with self.pool.acquire() as conn, conn.transaction():
-            await inbound_store.insert_batch(conn, [mo], [mo_id])
-            await self.writer.decide_and_write(conn, [(mo_id, mo)])
+        super().__init__(pool, cards, MSISDN, shortcode)
 
     async def webhook(self, event: dict[str, Any]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():

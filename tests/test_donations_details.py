@@ -6,7 +6,6 @@ PostgreSQL, cards at the fake Stripe server; the clock is the test's.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,15 +14,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.billing.aggregators import get_profile
 from gateway.billing.details import receive_donor_details
-from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
-from gateway.engine import load_rules
-from gateway.pipeline.decide import DecisionWriter, RulesHolder
-from gateway.store import inbound as inbound_store
 from gateway.store.donations import DonorDetails
-from gateway.store.inbound import NewInbound
+from tests.donors import TextingDonor
 from tests.fake_stripe import FakeStripe
 from tests.test_donations_e2e import save_card
 
@@ -36,25 +30,9 @@ NAME_ADDRESS = DonorDetails(MSISDN, COMMITTEE, "web", datetime(2026, 1, 1, tzinf
 EVERYTHING = replace(NAME_ADDRESS, employer="Analytical Engines", occupation="Engineer")
 
 
-class Donor:
-    """One number texting the short code, and the billing service on the test's clock."""
-
+class Donor(TextingDonor):
     def __init__(self, pool: asyncpg.Pool, cards: StripeCards) -> None:
-        self.pool = pool
-        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
-        self.ids = itertools.count(1)
-        rules = RulesHolder(load_rules(ROOT / "keywords.yaml"))
-        self.writer = DecisionWriter(rules)
-        self.billing = BillingService(pool, rules, aggregator=get_profile("amount_tlv"),
-                                      cards=cards, clock=lambda: self.now)
-
-    async def text(self, body: str) -> None:
-        self.now += timedelta(seconds=1)
-        mo_id = next(self.ids)
-        mo = NewInbound(MSISDN, "12345", body, 0, 1, self.now)
-        async with self.pool.acquire() as conn, conn.transaction():
-            await inbound_store.insert_batch(conn, [mo], [mo_id])
-            await self.writer.decide_and_write(conn, [(mo_id, mo)])
+        super().__init__(pool, cards, MSISDN)
 
     async def give(self, amount: int) -> None:
         await self.text(f"GIVE {amount}")

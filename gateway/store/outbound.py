@@ -25,6 +25,8 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.store.db import columns
+
 INSERT_BATCH = """
 INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::bool[], $6::bigint[],
@@ -178,13 +180,8 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) ->
         return
     await conn.execute(
         INSERT_BATCH,
-        [r.msisdn for r in rows],
-        [r.shortcode for r in rows],
-        [r.body for r in rows],
-        [r.priority for r in rows],
-        [r.compliance for r in rows],
-        [r.in_reply_to for r in rows],
-        [r.not_before for r in rows],
+        *columns(rows, "msisdn", "shortcode", "body", "priority", "compliance", "in_reply_to",
+                 "not_before"),
     )
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import asyncpg
 
+from gateway.store.db import columns
+
 INSERT_WEBHOOK_EVENT = """
 INSERT INTO stripe_webhook_events (event_id, type, livemode, created_at, received_at, payload)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb)
@@ -115,13 +117,8 @@ async def insert_saved_cards(conn: asyncpg.Connection, cards: Sequence[SavedCard
         return 0
     rows = await conn.fetch(
         INSERT_SAVED_CARDS,
-        [c.payment_method_id for c in cards],
-        [c.msisdn for c in cards],
-        [c.customer_id for c in cards],
-        [c.brand for c in cards],
-        [c.last4 for c in cards],
-        [c.event_id for c in cards],
-        [c.created_at for c in cards],
+        *columns(cards, "payment_method_id", "msisdn", "customer_id", "brand", "last4",
+                 "event_id", "created_at"),
     )
     return len(rows)
 
