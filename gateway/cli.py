@@ -35,6 +35,12 @@ TOOLS = {
     "smsc": ("gateway.smpp.simulator", "run an SMSC simulator (with a phone port for `chat`)"),
     "chat": ("gateway.smpp.chat", "a terminal phone that texts the simulator"),
 }
+# Commands whose actions and options live in their own module, which exposes
+# `add_arguments(parser)` and `run(settings, args) -> int`; parsed in _delegate.
+DELEGATED = {
+    "broadcast": ("gateway.broadcast.commands",
+                  "create, preview, start, pause, resume, cancel, progress"),
+}
 T = TypeVar("T")
 
 
@@ -54,9 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, text) in TOOLS.items():
         # Their options belong to their own modules; parsed in _run_tool.
         sub.add_parser(name, help=text, add_help=False)
-    # Its actions and options live in gateway.broadcast.commands; parsed in _broadcast.
-    sub.add_parser("broadcast", help="create, preview, start, pause, resume, cancel, progress",
-                   add_help=False)
+    for name, (_, text) in DELEGATED.items():
+        sub.add_parser(name, help=text, add_help=False)
     keywords = sub.add_parser("keywords", help="work with a keywords file")
     keywords_sub = keywords.add_subparsers(dest="keywords_command", required=True)
     check = keywords_sub.add_parser("check", help="validate a keywords file, list every problem")
@@ -74,15 +79,15 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
-    if extra and args.command not in {*TOOLS, "broadcast"}:
+    if extra and args.command not in {*TOOLS, *DELEGATED}:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command in TOOLS:
             return _run_tool(args.command, extra)
         if args.command == "run":
             return _run(args)
-        if args.command == "broadcast":
-            return _broadcast(extra)
+        if args.command in DELEGATED:
+            return _delegate(args.command, extra)
         if args.command == "migrate":
             return _migrate(args)
         if args.command == "keywords":
@@ -116,9 +121,10 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _broadcast(argv: list[str]) -> int:
-    commands = _import("gateway.broadcast.commands", "gateway broadcast")
-    parser = argparse.ArgumentParser(prog="gateway broadcast", description="Broadcasts.")
+def _delegate(name: str, argv: list[str]) -> int:
+    module_name, text = DELEGATED[name]
+    commands = _import(module_name, f"gateway {name}")
+    parser = argparse.ArgumentParser(prog=f"gateway {name}", description=text)
     _add_config_option(parser)
     commands.add_arguments(parser)
     args = parser.parse_args(argv)
