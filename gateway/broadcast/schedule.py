@@ -64,6 +64,15 @@ class Scheduler:
             self._areas[prefix] = geo.from_area_code(sample)
         return self._areas[prefix]
 
+    def caps(self) -> dict[str, tuple[int, int]]:
+        """zone key -> (messages, period in whole seconds) for keys under a frequency cap."""
+        return {
+            key: (placement.rules.max_per_subject,
+                  max(1, int(placement.rules.subject_period.total_seconds())))
+            for key, placement in self._keys.items()
+            if placement.rules.max_per_subject is not None
+        }
+
     def timing(self, now: datetime) -> dict[str, tuple[datetime, datetime]]:
         """zone key -> (not_before, not_after) for rows made at `now`."""
         earliest = max(now, self._start)

@@ -169,7 +169,7 @@ async def _one_batch(
             ) from err
         result = await store.materialize_batch(
             conn, broadcast, segment, body=body, timing=timing, after=cursor,
-            batch_size=batch_size, now=segment_now,
+            batch_size=batch_size, now=segment_now, caps=scheduler.caps(),
         )
         if not result.untimed:
             return result

@@ -88,17 +88,23 @@ timing AS (
     SELECT * FROM unnest({{keys}}, {{not_before}}, {{not_after}})
                   AS t(zone_key, not_before, not_after)
 ),
+caps AS (
+    SELECT * FROM unnest({{cap_keys}}, {{caps}}, {{cap_periods}})
+                  AS k(zone_key, subject_cap, subject_period_s)
+),
 planned AS (
-    SELECT b.*, t.not_before, t.not_after
+    SELECT b.*, t.not_before, t.not_after, k.subject_cap, k.subject_period_s
     FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
+                 LEFT JOIN caps k ON k.zone_key = b.zone_key
 ),
 ready AS (
     SELECT NOT EXISTS (SELECT 1 FROM planned WHERE not_before IS NULL) AS ok
 ),
 inserted AS (
-    INSERT INTO outbound (msisdn, shortcode, body, priority, broadcast_id, not_before, not_after)
+    INSERT INTO outbound (msisdn, shortcode, body, priority, broadcast_id, not_before, not_after,
+                          subject, subject_cap, subject_period_s)
     SELECT p.msisdn, {{shortcode}}, p.body, {BROADCAST_PRIORITY}, {{broadcast}},
-           p.not_before, p.not_after
+           p.not_before, p.not_after, {{subject}}, p.subject_cap, p.subject_period_s
     FROM planned p
     WHERE (SELECT ok FROM ready)
     ORDER BY p.msisdn
@@ -230,13 +236,20 @@ async def materialize_batch(
     after: str,
     batch_size: int,
     now: datetime,
+    caps: Mapping[str, tuple[int, int]] | None = None,
 ) -> BatchResult:
-    """One batch after the cursor `after`; `timing` maps zone key -> (not_before, not_after)."""
+    """One batch after the cursor `after`; `timing` maps zone key -> (not_before, not_after).
+
+    `caps` maps the zone keys under a frequency cap to (messages, period in
+    seconds); their rows carry it and the claim enforces it at send time.
+    Every row's subject is the broadcast's program.
+    """
     params = SqlParams()
     where = eligible_where(
         params, shortcode=broadcast.shortcode, program=broadcast.program, segment=segment, now=now
     )
     keys = list(timing)
+    capped = list(caps or {})
     query = MATERIALIZE_BATCH.format(
         where=where,
         body=body_sql(body, params),
@@ -245,6 +258,10 @@ async def materialize_batch(
         keys=params.add(keys, "text[]"),
         not_before=params.add([timing[k][0] for k in keys], "timestamptz[]"),
         not_after=params.add([timing[k][1] for k in keys], "timestamptz[]"),
+        cap_keys=params.add(capped, "text[]"),
+        caps=params.add([caps[k][0] for k in capped] if caps else [], "int2[]"),
+        cap_periods=params.add([caps[k][1] for k in capped] if caps else [], "int4[]"),
+        subject=params.add(broadcast.program, "text"),
         shortcode=params.add(broadcast.shortcode, "text"),
         broadcast=params.add(broadcast.id, "int8"),
     )

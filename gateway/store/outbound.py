@@ -39,6 +39,13 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::bool[],
 # are never walked; a broadcast's rows go only while it is 'running', and only
 # inside their quiet-hours window (`not_after`): a row whose window closed
 # unsent waits for BroadcastTicker.redefer_expired to move it to the next one.
+#
+# A row under a frequency cap (`subject_cap` per `subject_period_s` on its
+# subject, migration 011) is checked against what this number was actually
+# sent on that subject: when the cap is reached, the row stays queued with
+# not_before moved to the moment the oldest counted send leaves the period
+# (returned as `held`, not sent). Two capped rows for one number and subject
+# in one claim: only the first is taken; the next claim counts it.
 CLAIM = """
 WITH candidates AS (
     SELECT due.id, due.priority, due.not_before
@@ -56,7 +63,8 @@ WITH candidates AS (
     ) AS due
 ),
 ready AS (
-    SELECT o.id, coalesce(c.opted_out, false) AND NOT o.compliance AS suppress
+    SELECT o.id, o.msisdn, o.shortcode, o.subject, o.subject_cap, o.subject_period_s,
+           coalesce(c.opted_out, false) AND NOT o.compliance AS suppress
     FROM outbound o
     JOIN candidates k ON k.id = o.id
     LEFT JOIN contacts c ON c.msisdn = o.msisdn AND c.shortcode = o.shortcode
@@ -64,17 +72,50 @@ ready AS (
     ORDER BY k.priority, k.not_before, k.id
     LIMIT $1
     FOR UPDATE OF o SKIP LOCKED
+),
+ranked AS (
+    SELECT r.*, CASE WHEN r.subject_cap IS NULL OR r.suppress THEN 1
+                     ELSE row_number() OVER (PARTITION BY r.msisdn, r.shortcode, r.subject,
+                                                          r.subject_cap IS NULL OR r.suppress
+                                             ORDER BY r.id) END AS nth
+    FROM ready r
+),
+decided AS (
+    SELECT r.id, r.suppress,
+           CASE WHEN r.subject_cap IS NULL OR r.suppress THEN NULL
+                ELSE (SELECT s.sent_at FROM (
+                          SELECT coalesce(s.submitted_at, now()) AS sent_at
+                          FROM outbound s
+                          WHERE s.msisdn = r.msisdn AND s.subject = r.subject
+                            AND s.shortcode = r.shortcode AND s.id <> r.id
+                            AND s.status IN ('sending', 'submitted', 'delivered',
+                                             'undeliverable', 'rejected')
+                            AND coalesce(s.submitted_at, now())
+                                > now() - make_interval(secs => r.subject_period_s)
+                      ) s
+                      ORDER BY s.sent_at DESC
+                      OFFSET r.subject_cap - 1 LIMIT 1)
+                     + make_interval(secs => r.subject_period_s)
+           END AS hold_until
+    FROM ranked r
+    WHERE r.nth = 1
 )
 UPDATE outbound o
-SET status = CASE WHEN ready.suppress THEN 'suppressed' ELSE 'sending' END,
-    lease_owner = CASE WHEN ready.suppress THEN NULL ELSE $2 END,
-    lease_until = CASE WHEN ready.suppress THEN NULL ELSE now() + make_interval(secs => $3) END,
-    final_at = CASE WHEN ready.suppress THEN now() END,
-    attempts = o.attempts + CASE WHEN ready.suppress THEN 0 ELSE 1 END
-FROM ready
-WHERE o.id = ready.id
+SET status = CASE WHEN d.suppress THEN 'suppressed'
+                  WHEN d.hold_until IS NOT NULL THEN 'queued' ELSE 'sending' END,
+    not_before = coalesce(d.hold_until, o.not_before),
+    last_error = CASE WHEN d.hold_until IS NOT NULL
+                      THEN 'held: frequency cap on subject ' || o.subject ELSE o.last_error END,
+    lease_owner = CASE WHEN d.suppress OR d.hold_until IS NOT NULL THEN NULL ELSE $2 END,
+    lease_until = CASE WHEN d.suppress OR d.hold_until IS NOT NULL THEN NULL
+                       ELSE now() + make_interval(secs => $3) END,
+    final_at = CASE WHEN d.suppress THEN now() END,
+    attempts = o.attempts + CASE WHEN d.suppress OR d.hold_until IS NOT NULL THEN 0 ELSE 1 END
+FROM decided d
+WHERE o.id = d.id
 RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.not_before, o.attempts,
-          ready.suppress, o.donation_id, o.service_type, o.billing_tlvs::text AS billing_tlvs,
+          d.suppress, d.hold_until IS NOT NULL AS held, o.donation_id, o.service_type,
+          o.billing_tlvs::text AS billing_tlvs,
           (SELECT i.received_at FROM inbound i WHERE i.id = o.in_reply_to) AS mo_received_at
 """
 
@@ -188,8 +229,12 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) ->
 async def claim(
     conn: asyncpg.Connection, *, limit: int, owner: str, lease_seconds: float
 ) -> tuple[list[ClaimedMessage], int]:
-    """Return (messages to send, how many were suppressed for opt-out)."""
+    """Return (messages to send, how many were suppressed for opt-out).
+
+    Rows held back by a frequency cap are neither: they wait, re-timed.
+    """
     rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES))
+    suppressed = sum(1 for r in rows if r["suppress"])
     # UPDATE ... RETURNING keeps no order: send replies first, oldest first
     rows.sort(key=lambda r: (r["priority"], r["not_before"], r["id"]))
     claimed = [
@@ -199,9 +244,9 @@ async def claim(
             _tlvs_from_json(r["billing_tlvs"]),
         )
         for r in rows
-        if not r["suppress"]
+        if not r["suppress"] and not r["held"]
     ]
-    return claimed, len(rows) - len(claimed)
+    return claimed, suppressed
 
 
 async def mark_submitted(

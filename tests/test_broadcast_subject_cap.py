@@ -1,0 +1,147 @@
+"""The FL/OK/MD frequency cap (at most 3 messages per 24 h on one subject), enforced when sending.
+
+Counted from what the claim actually hands to the sender, on real PostgreSQL:
+materialization marks the capped recipients' rows (from the quiet-hours
+policy), and the claim holds back a fourth message on the same subject until
+the oldest of the three leaves the 24 hours.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from gateway.broadcast import service
+from gateway.broadcast.policy import QuietHoursPolicy
+from gateway.store import outbound as outbound_store
+
+CODE = "12345"
+NOW = datetime(2024, 7, 1, 16, 0, tzinfo=UTC)  # noon in Miami and New York
+MIAMI = "+13055550002"  # zip state FL: capped
+NEW_YORK = "+12125550001"  # not capped
+TULSA = "+19185550004"  # no zip; area code 918 is Oklahoma: capped
+
+
+async def seed(conn: asyncpg.Connection) -> None:
+    state = json.dumps({"v": 1, "subs": {"rise": {"status": "subscribed"},
+                                         "other": {"status": "subscribed"}}, "profile": {}})
+    await conn.executemany(
+        """INSERT INTO contacts (msisdn, shortcode, opted_out, state, zip, region, country,
+                                 timezones, geo_source)
+           VALUES ($1, $2, false, $3::jsonb, $4, $5, 'US', $6, $7)""",
+        [(MIAMI, CODE, state, "33101", "FL", ["America/New_York"], "zip"),
+         (NEW_YORK, CODE, state, "10001", "NY", ["America/New_York"], "zip"),
+         (TULSA, CODE, state, None, None, None, None)],
+    )
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> Any:
+    async with pool.acquire() as connection:
+        await seed(connection)
+        yield connection
+
+
+async def running_broadcast(conn: asyncpg.Connection, program: str = "rise") -> int:
+    broadcast_id = await service.create(
+        conn, program=program, shortcode=CODE, where="", text=f"{program} news",
+        created_by="organizer@example.org",
+    )
+    await service.materialize(conn, broadcast_id, policy=QuietHoursPolicy(),
+                              variables={"program": program}, clock=lambda: NOW)
+    # timed in 2024: reopen the window at the real now, keep the claim honest otherwise
+    await conn.execute(
+        "UPDATE outbound SET not_before = now() - interval '1 minute',"
+        " not_after = now() + interval '1 hour' WHERE broadcast_id = $1", broadcast_id)
+    await conn.execute("UPDATE broadcasts SET status = 'running' WHERE id = $1", broadcast_id)
+    return broadcast_id
+
+
+async def send_everything_claimable(conn: asyncpg.Connection) -> Counter[str]:
+    """Claim and 'submit' until two claims in a row return nothing; count sends per number.
+
+    Twice: a claim that holds one capped row leaves that number's next row for
+    the following claim (which then holds it too).
+    """
+    sent: Counter[str] = Counter()
+    empty = 0
+    for _ in range(50):
+        claimed, _ = await outbound_store.claim(conn, limit=100, owner="t", lease_seconds=60)
+        empty = 0 if claimed else empty + 1
+        if empty == 2:
+            return sent
+        await outbound_store.mark_submitted(conn, [(m.id, [f"smsc-{m.id}"]) for m in claimed])
+        sent.update(m.msisdn for m in claimed)
+    raise AssertionError("the claim never ran dry")
+
+
+async def test_materialization_marks_only_the_capped_recipients(conn: asyncpg.Connection) -> None:
+    await running_broadcast(conn)
+    rows = {r["msisdn"]: r for r in await conn.fetch(
+        "SELECT msisdn, subject, subject_cap, subject_period_s FROM outbound")}
+    assert (rows[MIAMI]["subject_cap"], rows[MIAMI]["subject_period_s"]) == (3, 86_400)
+    assert (rows[TULSA]["subject_cap"], rows[TULSA]["subject_period_s"]) == (3, 86_400)
+    assert rows[NEW_YORK]["subject_cap"] is None
+    assert {r["subject"] for r in rows.values()} == {"rise"}
+
+
+async def test_a_fourth_message_on_one_subject_waits_24_hours_after_the_first(
+    conn: asyncpg.Connection,
+) -> None:
+    for _ in range(5):
+        await running_broadcast(conn)
+    sent = await send_everything_claimable(conn)
+    assert sent == Counter({NEW_YORK: 5, MIAMI: 3, TULSA: 3})
+
+    held = await conn.fetch(
+        "SELECT msisdn, status, not_before, last_error FROM outbound"
+        " WHERE status = 'queued' ORDER BY msisdn")
+    assert [r["msisdn"] for r in held] == [MIAMI, MIAMI, TULSA, TULSA]
+    first_sent = await conn.fetchval(
+        "SELECT min(submitted_at) FROM outbound WHERE msisdn = $1", MIAMI)
+    for row in held:
+        assert row["not_before"] >= first_sent + timedelta(hours=24) - timedelta(seconds=1)
+        assert "frequency cap" in row["last_error"]
+
+
+async def test_the_cap_counts_per_subject(conn: asyncpg.Connection) -> None:
+    for _ in range(3):
+        await running_broadcast(conn, "rise")
+    await running_broadcast(conn, "other")
+    sent = await send_everything_claimable(conn)
+    assert sent[MIAMI] == 4  # three on "rise", one on "other"
+
+
+async def test_sends_older_than_the_period_no_longer_count(conn: asyncpg.Connection) -> None:
+    for _ in range(4):
+        await running_broadcast(conn)
+    first = await send_everything_claimable(conn)
+    assert first[MIAMI] == 3
+    # the three sends happened a day ago: the held fourth may go now
+    await conn.execute(
+        "UPDATE outbound SET submitted_at = now() - interval '25 hours' WHERE status = 'submitted'")
+    await conn.execute(
+        "UPDATE outbound SET not_before = now() WHERE status = 'queued'")
+    again = await send_everything_claimable(conn)
+    assert again == Counter({MIAMI: 1, TULSA: 1})
+
+
+async def test_two_capped_rows_for_one_number_in_one_claim_never_both_pass(
+    conn: asyncpg.Connection,
+) -> None:
+    """Two already sent, two waiting: one claim must not count the same two sends for both."""
+    for _ in range(4):
+        await running_broadcast(conn)
+    await conn.execute(
+        "UPDATE outbound SET not_before = now() + interval '1 hour'"
+        " WHERE msisdn <> $1 OR id NOT IN (SELECT id FROM outbound WHERE msisdn = $1"
+        "                                   ORDER BY id LIMIT 2)", MIAMI)
+    assert (await send_everything_claimable(conn))[MIAMI] == 2
+    await conn.execute("UPDATE outbound SET not_before = now() WHERE status = 'queued'")
+    claimed, _ = await outbound_store.claim(conn, limit=100, owner="t", lease_seconds=60)
+    assert Counter(m.msisdn for m in claimed)[MIAMI] == 1
