@@ -15,9 +15,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.broadcast import service
 from gateway.broadcast.policy import QuietHoursPolicy
+from gateway.broadcast.quiet_hours import next_allowed_by_frequency
 from gateway.store import outbound as outbound_store
 
 CODE = "12345"
@@ -145,3 +148,43 @@ async def test_two_capped_rows_for_one_number_in_one_claim_never_both_pass(
     await conn.execute("UPDATE outbound SET not_before = now() WHERE status = 'queued'")
     claimed, _ = await outbound_store.claim(conn, limit=100, owner="t", lease_seconds=60)
     assert Counter(m.msisdn for m in claimed)[MIAMI] == 1
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=st.lists(
+    st.tuples(st.integers(min_value=0, max_value=60).filter(lambda h: h != 48),
+              st.sampled_from(["rise", "other"])),
+    max_size=7))
+async def test_the_claim_agrees_with_the_property_tested_pure_rule(
+    conn: asyncpg.Connection, history: list[tuple[int, str]],
+) -> None:
+    """Earlier sends (half hours ago, subject); the claim sends or holds as
+    `next_allowed_by_frequency` says (the exact 24 h boundary is left out: the
+    claim's clock runs a few milliseconds after the one used here)."""
+    broadcast_id = await conn.fetchval("SELECT max(id) FROM broadcasts")
+    if broadcast_id is None:  # the first example makes one running broadcast for all
+        broadcast_id = await running_broadcast(conn)
+    await conn.execute("DELETE FROM outbound")
+    now: datetime = await conn.fetchval("SELECT now()")
+    sends = [(now - timedelta(minutes=30 * half_hours), subject)
+             for half_hours, subject in history]
+    await conn.executemany(
+        "INSERT INTO outbound (msisdn, shortcode, body, status, submitted_at, subject)"
+        " VALUES ($1, $2, 'earlier', 'submitted', $3, $4)",
+        [(MIAMI, CODE, at, subject) for at, subject in sends])
+    await conn.execute(
+        "INSERT INTO outbound (msisdn, shortcode, body, priority, broadcast_id, not_before,"
+        " subject, subject_cap, subject_period_s)"
+        " VALUES ($1, $2, 'next', 1, $3, now() - interval '1 minute', 'rise', 3, 86400)",
+        MIAMI, CODE, broadcast_id)
+
+    claimed, _ = await outbound_store.claim(conn, limit=10, owner="t", lease_seconds=60)
+
+    expected = next_allowed_by_frequency(now, sends, "rise", QuietHoursPolicy().restricted)
+    if expected == now:
+        assert [m.body for m in claimed] == ["next"]
+    else:
+        assert claimed == []
+        held = await conn.fetchval("SELECT not_before FROM outbound WHERE body = 'next'")
+        assert held == expected
