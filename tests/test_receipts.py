@@ -148,3 +148,15 @@ def test_arbitrary_tlv_bytes_raise_only_receipt_error(
             Tag.NETWORK_ERROR_CODE: network}
     with contextlib.suppress(ReceiptError):
         parse_receipt(0x04, b"", tlvs)
+
+
+@given(st.text(alphabet="0123456789", min_size=10, max_size=12))
+def test_receipt_dates_read_exactly_as_strptime_would(digits: str) -> None:
+    """The hand-sliced date parser (it runs once per MT) agrees with the library's."""
+    formats = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}
+    expected: datetime | None = None
+    if len(digits) in formats:
+        with contextlib.suppress(ValueError):
+            expected = datetime.strptime(digits, formats[len(digits)])
+    text = f"id:1 sub:001 dlvrd:001 submit date:{digits} done date:x stat:DELIVRD err:000"
+    assert parse_receipt(4, text.encode(), {}).submit_date == expected

@@ -65,6 +65,11 @@ class OutboxSender:
         if settings.smpp_tps:
             # never hold a lease on more rows than the throttle lets us send before it expires
             self._max_inflight = max(1, min(self._max_inflight, int(settings.smpp_tps * 10)))
+        # Under load, claim in batches rather than one row per freed slot: each claim
+        # is a statement on the database (which shares the CPU), and the claimed rows
+        # beyond the window keep it full meanwhile. When little is in flight, any
+        # free slot claims at once, so a lone reply never waits.
+        self._claim_at_least = max(1, self._max_inflight // 4)
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
@@ -85,7 +90,7 @@ class OutboxSender:
             log.warning("outbox_leases_released", count=released, owner=self._owner)
         while not self._stopping:
             free = self._max_inflight - len(self._inflight)
-            if free <= 0:
+            if free <= 0 or (free < self._claim_at_least and self._inflight):
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
