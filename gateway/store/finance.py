@@ -61,7 +61,7 @@ ORDER BY l.id
 # (`billed_unknown`: only the settlement can say whether they were billed).
 LIST_LEDGER = """
 SELECT r.id, r.method, r.amount_cents, r.currency, r.program, r.committee, r.msisdn,
-       r.confirmed_at, r.outcome, r.outcome_at, r.refunded_cents, r.disputed,
+       r.confirmed_at, r.outcome, r.outcome_at, r.refunded_cents::bigint, r.disputed,
        r.outcome IS NULL AS billed_unknown,
        coalesce(k.keyword, upper(split_part(btrim(i.body), ' ', 1))) AS keyword
 FROM donation_report r
@@ -81,7 +81,7 @@ ORDER BY r.confirmed_at, r.id
 """
 
 LEDGER_TOTALS = """
-SELECT method, count(*) AS n, coalesce(sum(amount_cents), 0) AS cents
+SELECT method, count(*) AS n, coalesce(sum(amount_cents), 0)::bigint AS cents
 FROM donation_report WHERE outcome IN ('billed', 'charged')
 GROUP BY method
 """
