@@ -126,11 +126,14 @@ class Summary:
 async def reconciliation(db: Db, *, now: datetime | None = None) -> Summary:
     """Everything in the ledger against everything imported, as of `now`."""
     now = now or datetime.now(UTC)
-    async with connection(db) as conn, conn.transaction(isolation="repeatable_read",
-                                                         readonly=True):
-        ledger = await store.list_ledger(conn)
-        lines = await store.list_lines(conn)
-        totals = await store.ledger_totals(conn)
+    async with connection(db) as conn:
+        # One snapshot for the three reads; inside a caller's transaction, theirs.
+        snapshot = conn.transaction() if conn.is_in_transaction() else \
+            conn.transaction(isolation="repeatable_read", readonly=True)
+        async with snapshot:
+            ledger = await store.list_ledger(conn)
+            lines = await store.list_lines(conn)
+            totals = await store.ledger_totals(conn)
     return summarize(matching.reconcile(ledger, lines, now=now), totals, now=now)
 
 
