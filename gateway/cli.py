@@ -40,6 +40,8 @@ TOOLS = {
 DELEGATED = {
     "broadcast": ("gateway.broadcast.commands",
                   "create, preview, start, pause, resume, cancel, progress"),
+    "report": ("gateway.finance.report_cli", "donation reports and the itemization export"),
+    "reconcile": ("gateway.finance.reconcile_cli", "import settlements, summarize, exceptions"),
 }
 T = TypeVar("T")
 

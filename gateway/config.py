@@ -66,6 +66,12 @@ class Settings(BaseModel):
     stripe_api_base: str = Field("https://api.stripe.com", pattern=r"^https?://\S+$")
     stripe_checkout_success_url: str = "https://example.org/give/thanks"
     stripe_checkout_cancel_url: str = "https://example.org/give/cancelled"
+    # Finance (README-finance.md): more settlement column mappings (TOML), the
+    # mapping `reconcile import-settlement` uses by default, and the zone whose
+    # calendar days the reports group and filter by.
+    finance_mappings: Path | None = None
+    finance_default_mapping: str = "carrier_default"
+    finance_timezone: str = "UTC"
 
 
 # environment variable -> field name

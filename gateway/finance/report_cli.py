@@ -1,0 +1,92 @@
+"""`gateway report donations|itemization`: finance's reports from a terminal.
+
+Reads the database directly, like `gateway broadcast`: reports are read-only
+and must work whether or not the gateway runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import date
+from pathlib import Path
+
+from gateway.config import Settings
+from gateway.finance.cli_io import EXIT_FAILED, EXIT_OK, day, write
+from gateway.finance.itemization import (
+    THRESHOLD_CENTS,
+    itemization,
+    itemization_csv,
+    itemization_json,
+)
+from gateway.finance.money import MoneyError, parse_amount
+from gateway.finance.reports import GROUPS, donation_report
+from gateway.store.db import create_pool
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="report", required=True, metavar="REPORT")
+    donations = sub.add_parser("donations", help="gross, fees, net, refunds and disputes, "
+                                                 "pending settlement, grouped")
+    _period(donations)
+    donations.add_argument("--group-by", choices=GROUPS, default="day")
+    donations.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    items = sub.add_parser("itemization", help="each contribution of donors over $200 "
+                                               "(name, address, employer, occupation)")
+    _period(items)
+    items.add_argument("--cycle-start", type=day, default=None,
+                       help="aggregates count from this day (default: Jan 1 of the odd year "
+                            "that starts the two-year cycle)")
+    items.add_argument("--threshold", default="200.00", help="itemize donors over this amount")
+    items.add_argument("--format", choices=("csv", "json"), default="csv")
+
+
+def _period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="date_from", type=day, required=True,
+                        help="first day (date of receipt), YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", type=day, required=True,
+                        help="last day, included")
+    parser.add_argument("--committee", default=None, help="default: every committee")
+    parser.add_argument("--timezone", default=None,
+                        help="whose calendar days (default: GATEWAY_FINANCE_TIMEZONE)")
+    parser.add_argument("--output", "-o", type=Path, default=None, help="default: stdout")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_run(settings, args))
+    except (ValueError, MoneyError) as err:
+        print(f"gateway report: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    zone = args.timezone or settings.finance_timezone
+    out: bytes | str
+    pool = await create_pool(settings, min_size=1, max_size=2)
+    try:
+        if args.report == "donations":
+            report = await donation_report(
+                pool, date_from=args.date_from, date_to=args.date_to, group_by=args.group_by,
+                timezone=zone, committee=args.committee)
+            out = report.csv() if args.format == "csv" else \
+                report.json() if args.format == "json" else report.table()
+        else:
+            rows = await itemization(
+                pool, committee=args.committee, date_from=args.date_from,
+                date_to=args.date_to, timezone=zone,
+                cycle_start=args.cycle_start or cycle_start(args.date_from),
+                threshold_cents=parse_amount(args.threshold) if args.threshold else
+                THRESHOLD_CENTS)
+            out = itemization_csv(rows) if args.format == "csv" else itemization_json(rows)
+    finally:
+        await pool.close()
+    write(out, args.output)
+    return EXIT_OK
+
+
+def cycle_start(day_in_cycle: date) -> date:
+    """Federal two-year cycles start on January 1 of odd years."""
+    year = day_in_cycle.year
+    return date(year if year % 2 else year - 1, 1, 1)
