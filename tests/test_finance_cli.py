@@ -54,7 +54,7 @@ async def test_import_summarize_and_report(db_url: str, pool: asyncpg.Pool,
     finally:
         await balance.close()
     assert stripe.returncode == 0, stripe.stderr
-    assert "1 rows, 1 new" in stripe.stdout
+    assert "1 row, 1 new" in stripe.stdout
     no_key = await gateway(db_url, "reconcile", "import-stripe", "--api")
     assert no_key.returncode == 2 and "GATEWAY_STRIPE_SECRET_KEY" in no_key.stderr
 

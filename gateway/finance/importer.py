@@ -45,7 +45,8 @@ class ImportResult:
         if self.already_imported:
             return (f"{self.name}: already imported (import {self.import_id}); "
                     "nothing changed")
-        return (f"{self.name}: {self.rows} rows, {self.new} new, {self.known} already known, "
+        rows = f"{self.rows} row{'s' if self.rows != 1 else ''}"
+        return (f"{self.name}: {rows}, {self.new} new, {self.known} already known, "
                 f"{self.bad} refused (import {self.import_id})")
 
 

@@ -9,17 +9,15 @@ its donation. Parsers make them; the store keeps them; the matcher reads them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from gateway.store.finance import SettlementLine
 
-__all__ = ["ACCOUNT", "ADJUSTMENTS", "KINDS", "PAYMENT", "SOURCES", "Problem",
-           "SettlementLine", "Source"]
+__all__ = ["ACCOUNT", "ADJUSTMENTS", "KINDS", "PAYMENT", "SOURCES", "SOURCE_OF_METHOD",
+           "Problem", "SettlementLine"]
 
-Source = Literal["carrier", "stripe"]
 SOURCES: Final = ("carrier", "stripe")
-# The ledger's donation method behind each source.
-METHOD_OF_SOURCE: Final = {"carrier": "carrier", "stripe": "card"}
+# Which source settles a donation of each ledger method.
 SOURCE_OF_METHOD: Final = {"carrier": "carrier", "card": "stripe"}
 
 PAYMENT: Final = "payment"

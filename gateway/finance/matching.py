@@ -111,6 +111,9 @@ def reconcile(ledger: Sequence[LedgerItem], lines: Sequence[MatchedLine], *,
 
 
 def classify(item: LedgerItem, lines: Sequence[MatchedLine], *, now: datetime) -> Reconciled:
+    # In settlement order, not import order: what is shown first must not depend on
+    # which file came in first.
+    lines = sorted(lines, key=lambda line: (line.settled_on, line.row_key))
     amount = item.amount_cents
     paid = sum(line.amount_cents for line in lines if line.kind == PAYMENT)
     taken_back = -sum(line.amount_cents for line in lines if line.kind in ADJUSTMENTS)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.finance import matching
 from gateway.finance.conn import Db, connection
+from gateway.finance.lines import ACCOUNT
 from gateway.finance.money import format_cents
 from gateway.finance.render import to_csv, to_json, to_table
 from gateway.store import finance as store
@@ -110,7 +111,7 @@ async def donation_report(db: Db, *, date_from: date, date_to: date, group_by: s
         lines = await store.list_lines(conn, [item.id for item in ledger])
     by_donation: dict[int, list[store.MatchedLine]] = {}
     for line in lines:
-        if line.donation_id is not None and line.kind not in ("fee", "payout", "other"):
+        if line.donation_id is not None and line.kind not in ACCOUNT:
             by_donation.setdefault(line.donation_id, []).append(line)
     rows: dict[tuple[str, str], ReportRow] = {}
     totals: dict[str, ReportRow] = {}

@@ -184,6 +184,8 @@ def summarize(found: Reconciliation, totals: dict[str, tuple[int, int]], *,
         s.net_cents += line.net_cents
         if line.kind == "payout":
             s.payouts_cents += line.amount_cents
+    exceptions.sort(key=lambda r: (r["source"], r["status"], r["donation_id"] or 0,
+                                   str(r.get("row_key") or "")))
     return Summary(now, sources, exceptions)
 
 
