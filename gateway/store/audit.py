@@ -1,0 +1,67 @@
+"""The audit log (migration 008): insert and read, never change. SQL only.
+
+The table refuses UPDATE, DELETE and TRUNCATE by trigger, so this module has
+no function that could try.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+INSERT_ENTRY = """
+INSERT INTO audit_log (actor_id, actor, action, target, detail, client)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+RETURNING id
+"""
+
+# Newest first, keyset-paged by id; every filter is optional (NULL matches all).
+LIST_ENTRIES = """
+SELECT id, occurred_at, actor_id, actor, action, target, detail::text AS detail, client
+FROM audit_log
+WHERE ($1::text IS NULL OR action = $1)
+  AND ($2::bigint IS NULL OR actor_id = $2)
+  AND ($3::text IS NULL OR target = $3)
+  AND ($4::bigint IS NULL OR id < $4)
+ORDER BY id DESC
+LIMIT $5
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    occurred_at: datetime
+    actor_id: int | None
+    actor: str
+    action: str
+    target: str | None
+    detail: Mapping[str, Any]
+    client: str | None
+
+
+async def insert_entry(
+    conn: asyncpg.Connection, *, actor_id: int | None, actor: str, action: str,
+    target: str | None = None, detail: Mapping[str, Any] | None = None,
+    client: str | None = None,
+) -> int:
+    entry_id: int = await conn.fetchval(
+        INSERT_ENTRY, actor_id, actor, action, target,
+        json.dumps(dict(detail or {}), separators=(",", ":"), default=str), client,
+    )
+    return entry_id
+
+
+async def list_entries(
+    conn: asyncpg.Connection, *, action: str | None = None, actor_id: int | None = None,
+    target: str | None = None, before_id: int | None = None, limit: int = 100,
+) -> list[AuditEntry]:
+    rows = await conn.fetch(LIST_ENTRIES, action, actor_id, target, before_id, limit)
+    return [
+        AuditEntry(**{**dict(row), "detail": json.loads(row["detail"])}) for row in rows
+    ]

@@ -1,0 +1,194 @@
+"""Staff users and their API tokens (migration 008). SQL only.
+
+Hashing happens above this module (`gateway.web.passwords`, `gateway.web.tokens`):
+the store only ever sees and returns hashes. E-mails are stored lower-cased;
+callers normalize before calling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+_USER = "id, email, role, themes, password_hash, disabled_at, created_at, updated_at"
+
+INSERT_USER = f"""
+INSERT INTO users (email, role, themes, password_hash)
+VALUES ($1, $2, $3::text[], $4)
+RETURNING {_USER}
+"""
+
+GET_USER = f"SELECT {_USER} FROM users WHERE id = $1"
+GET_USER_BY_EMAIL = f"SELECT {_USER} FROM users WHERE email = $1"
+LIST_USERS = f"SELECT {_USER} FROM users ORDER BY id"
+COUNT_ADMINS = "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL"
+
+UPDATE_USER = f"""
+UPDATE users SET
+    role = coalesce($2, role),
+    themes = coalesce($3::text[], themes),
+    disabled_at = CASE WHEN $4::bool IS NULL THEN disabled_at
+                       WHEN $4 THEN coalesce(disabled_at, clock_timestamp())
+                       ELSE NULL END,
+    updated_at = clock_timestamp()
+WHERE id = $1
+RETURNING {_USER}
+"""
+
+SET_PASSWORD = """
+UPDATE users SET password_hash = $2, updated_at = clock_timestamp() WHERE id = $1
+"""
+
+_TOKEN = "id, user_id, name, prefix, created_at, last_used_at, revoked_at"
+
+INSERT_TOKEN = f"""
+INSERT INTO api_tokens (user_id, name, prefix, secret_hash)
+VALUES ($1, $2, $3, $4)
+RETURNING {_TOKEN}
+"""
+
+LIST_TOKENS = f"SELECT {_TOKEN} FROM api_tokens WHERE user_id = $1 ORDER BY id"
+GET_TOKEN = f"SELECT {_TOKEN} FROM api_tokens WHERE id = $1"
+
+REVOKE_TOKEN = f"""
+UPDATE api_tokens SET revoked_at = coalesce(revoked_at, clock_timestamp())
+WHERE id = $1
+RETURNING {_TOKEN}
+"""
+
+# The token's owner, if the token is live and its owner may still act.
+TOKEN_OWNER = f"""
+SELECT t.id AS token_id, t.secret_hash, {", ".join(f"u.{c.strip()}" for c in _USER.split(","))}
+FROM api_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.prefix = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL
+"""
+
+TOUCH_TOKEN = """
+UPDATE api_tokens SET last_used_at = $2::timestamptz
+WHERE id = $1
+  AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    role: str
+    themes: tuple[str, ...]
+    password_hash: str | None
+    disabled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    token_id: int
+    secret_hash: bytes
+    user: User
+
+
+def _user(row: asyncpg.Record) -> User:
+    fields = {name: row[name] for name in User.__dataclass_fields__}
+    fields["themes"] = tuple(fields["themes"] or ())
+    return User(**fields)
+
+
+def _token(row: asyncpg.Record) -> ApiToken:
+    return ApiToken(**{name: row[name] for name in ApiToken.__dataclass_fields__})
+
+
+async def insert_user(
+    conn: asyncpg.Connection, *, email: str, role: str, themes: Sequence[str],
+    password_hash: str | None,
+) -> User:
+    """Raises asyncpg.UniqueViolationError when the e-mail is taken."""
+    return _user(await conn.fetchrow(INSERT_USER, email, role, list(themes), password_hash))
+
+
+async def get_user(conn: asyncpg.Connection, user_id: int) -> User | None:
+    row = await conn.fetchrow(GET_USER, user_id)
+    return None if row is None else _user(row)
+
+
+async def get_user_by_email(conn: asyncpg.Connection, email: str) -> User | None:
+    row = await conn.fetchrow(GET_USER_BY_EMAIL, email)
+    return None if row is None else _user(row)
+
+
+async def list_users(conn: asyncpg.Connection) -> list[User]:
+    return [_user(row) for row in await conn.fetch(LIST_USERS)]
+
+
+async def count_active_admins(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval(COUNT_ADMINS)
+    return count
+
+
+async def update_user(
+    conn: asyncpg.Connection, user_id: int, *, role: str | None = None,
+    themes: Sequence[str] | None = None, disabled: bool | None = None,
+) -> User | None:
+    """Change what is given (None leaves it); None when there is no such user."""
+    row = await conn.fetchrow(
+        UPDATE_USER, user_id, role, None if themes is None else list(themes), disabled
+    )
+    return None if row is None else _user(row)
+
+
+async def set_password_hash(conn: asyncpg.Connection, user_id: int, password_hash: str) -> None:
+    await conn.execute(SET_PASSWORD, user_id, password_hash)
+
+
+async def insert_token(
+    conn: asyncpg.Connection, *, user_id: int, name: str, prefix: str, secret_hash: bytes
+) -> ApiToken:
+    return _token(await conn.fetchrow(INSERT_TOKEN, user_id, name, prefix, secret_hash))
+
+
+async def list_tokens(conn: asyncpg.Connection, user_id: int) -> list[ApiToken]:
+    return [_token(row) for row in await conn.fetch(LIST_TOKENS, user_id)]
+
+
+async def get_token(conn: asyncpg.Connection, token_id: int) -> ApiToken | None:
+    row = await conn.fetchrow(GET_TOKEN, token_id)
+    return None if row is None else _token(row)
+
+
+async def revoke_token(conn: asyncpg.Connection, token_id: int) -> ApiToken | None:
+    """Revoked at the first call's time; a repeat changes nothing."""
+    row = await conn.fetchrow(REVOKE_TOKEN, token_id)
+    return None if row is None else _token(row)
+
+
+async def get_token_owner(conn: asyncpg.Connection, prefix: str) -> TokenOwner | None:
+    """The live token with this prefix and its active owner, or None."""
+    row = await conn.fetchrow(TOKEN_OWNER, prefix)
+    if row is None:
+        return None
+    return TokenOwner(token_id=row["token_id"], secret_hash=bytes(row["secret_hash"]),
+                      user=_user(row))
+
+
+async def touch_token(conn: asyncpg.Connection, token_id: int, now: datetime) -> None:
+    """Record use at most once a minute, so a busy script does not write on every call."""
+    await conn.execute(TOUCH_TOKEN, token_id, now)

@@ -1,0 +1,128 @@
+"""Who may call what: THE allow/deny matrix, route name -> roles, in one table.
+
+Why one table rather than a decorator argument per route: "can finance
+staff see contacts?" is answered by reading this file, a reviewer sees every
+change to access in one diff, and the test walks this table against every
+route and every role. A route missing here cannot be registered (fail
+closed: `rule_for` raises), so a new endpoint is never accidentally open.
+
+Roles: admin runs everything; organizers run the campaign (contacts,
+keywords, broadcasts); finance staff see donations and reports; experts
+answer questions within their themes only (`may_see_theme`), through the
+expert inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final, Literal
+
+from gateway.web.auth import Principal
+from gateway.web.errors import forbidden
+
+Role = Literal["admin", "organizer", "finance", "expert"]
+ROLES: Final[tuple[Role, ...]] = ("admin", "organizer", "finance", "expert")
+PUBLIC: Final = "public"  # no login needed
+
+ADMIN: Final = frozenset({"admin"})
+CAMPAIGN: Final = frozenset({"admin", "organizer"})
+MONEY: Final = frozenset({"admin", "finance"})
+EVERYONE: Final = frozenset(ROLES)
+OVERVIEW: Final = frozenset({"admin", "organizer", "finance"})  # counts, no personal data
+
+Rule = frozenset[str] | Literal["public"]
+
+ACCESS: Final[Mapping[str, Rule]] = {
+    # session and self
+    "session.login": PUBLIC,
+    "session.logout": PUBLIC,
+    "openapi": PUBLIC,
+    "me.get": EVERYONE,
+    "me.tokens.list": EVERYONE,
+    "me.tokens.create": EVERYONE,
+    "me.tokens.revoke": EVERYONE,
+    # contacts and consent (political opinion can be inferred: COMPLIANCE 27)
+    "contacts.search": CAMPAIGN,
+    "contacts.profile": CAMPAIGN,
+    "contacts.timeline": CAMPAIGN,
+    "contacts.consent": CAMPAIGN,
+    "consent.list": CAMPAIGN,
+    # keywords.yaml
+    "keywords.view": CAMPAIGN,
+    "keywords.validate": CAMPAIGN,
+    "keywords.reload": CAMPAIGN,
+    # broadcasts
+    "broadcasts.list": CAMPAIGN,
+    "broadcasts.preview": CAMPAIGN,
+    "broadcasts.create": CAMPAIGN,
+    "broadcasts.get": CAMPAIGN,
+    "broadcasts.progress": CAMPAIGN,
+    "broadcasts.schedule": CAMPAIGN,
+    "broadcasts.start": CAMPAIGN,
+    "broadcasts.pause": CAMPAIGN,
+    "broadcasts.resume": CAMPAIGN,
+    "broadcasts.cancel": CAMPAIGN,
+    # donations
+    "donations.list": MONEY,
+    "donations.get": MONEY,
+    # finance reports and reconciliation (downloads are audited)
+    "reports.donations": MONEY,
+    "reconciliation.summary": MONEY,
+    "reconciliation.exceptions": MONEY,
+    "reconciliation.upload": MONEY,
+    # staff accounts and the audit log
+    "users.list": ADMIN,
+    "users.create": ADMIN,
+    "users.update": ADMIN,
+    "users.tokens.list": ADMIN,
+    "users.tokens.create": ADMIN,
+    "tokens.revoke": ADMIN,
+    "audit.list": ADMIN,
+    # server-rendered pages (gateway/web/pages/); same table, same walk in the tests
+    "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
+    "page.login": PUBLIC,
+    "page.dashboard": OVERVIEW,
+    "page.contacts": CAMPAIGN,
+    "page.contact": CAMPAIGN,
+    "page.broadcasts": CAMPAIGN,
+    "page.broadcasts.compose": CAMPAIGN,
+    "page.broadcasts.submit": CAMPAIGN,
+    "page.broadcast": CAMPAIGN,
+    "page.broadcast.control": CAMPAIGN,
+    "page.donations": MONEY,
+    "page.reconciliation": MONEY,
+    "page.reconciliation.upload": MONEY,
+    "page.phone": EVERYONE,  # demo only: off unless GATEWAY_WEB_PHONE_SIMULATOR is set
+    "page.phone.send": EVERYONE,
+    "page.phone.messages": EVERYONE,
+}
+
+
+def rule_for(route_name: str) -> Rule:
+    """The route's rule; KeyError (at registration, so at start-up) when it has none."""
+    try:
+        return ACCESS[route_name]
+    except KeyError:
+        raise KeyError(
+            f"route {route_name!r} has no entry in gateway/web/access.py ACCESS; "
+            "add one naming the roles allowed"
+        ) from None
+
+
+def allows(rule: Rule, role: str | None) -> bool:
+    """Whether someone with `role` (None: not logged in) may call a route with `rule`."""
+    if rule == PUBLIC:
+        return True
+    return role is not None and role in rule
+
+
+def may_see_theme(principal: Principal, theme: str | None) -> bool:
+    """Experts see only their themes; every other role that reached the route sees all."""
+    if principal.role != "expert":
+        return True
+    return theme is not None and theme in principal.themes
+
+
+def require_theme(principal: Principal, theme: str | None) -> None:
+    if not may_see_theme(principal, theme):
+        raise forbidden(f"theme {theme!r} is not one of yours", code="theme_forbidden")

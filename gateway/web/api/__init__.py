@@ -1,0 +1,62 @@
+"""The admin API under /api/v1 (plus POST /login and /logout), mounted on the gateway's web app.
+
+Adding an endpoint:
+  1. in a module here, `routes = RouteTable("tag")` and one decorated handler
+     (`@routes.get(path, name=..., summary=..., query=Model)` or `.post(...,
+     body=Model)`); that one declaration makes the route, its checks and its
+     OpenAPI entry;
+  2. its roles: one line in `gateway/web/access.py` ACCESS (start-up fails without);
+  3. a new module: add its `routes` to `TABLES` below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.web.api import (
+    audit_log,
+    broadcasts,
+    contacts,
+    donations,
+    finance,
+    keywords,
+    session,
+    users,
+)
+from gateway.web.context import WEB_CONTEXT, WebContext
+from gateway.web.errors import error_middleware
+from gateway.web.openapi import openapi_document
+from gateway.web.registry import Call, Route, RouteTable, mount
+
+OPENAPI_PATH = "/api/v1/openapi.json"
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+
+meta = RouteTable("meta")
+
+
+@meta.get(OPENAPI_PATH, name="openapi", summary="This API's OpenAPI 3.1 description")
+async def openapi(call: Call) -> dict[str, Any]:
+    return call.request.app[OPENAPI]
+
+
+TABLES: tuple[RouteTable, ...] = (
+    meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
+    donations.routes, finance.routes, users.routes, audit_log.routes,
+)
+
+
+def all_routes(tables: tuple[RouteTable, ...] = TABLES) -> list[Route]:
+    return [route for table in tables for route in table.routes]
+
+
+def add_api_routes(app: web.Application, context: WebContext,
+                   *, tables: tuple[RouteTable, ...] = TABLES) -> list[Route]:
+    """Mount every route on `app` (which may already serve /healthz and webhooks)."""
+    app[WEB_CONTEXT] = context
+    if error_middleware not in app.middlewares:
+        app.middlewares.append(error_middleware)
+    routes = mount(app, all_routes(tables))
+    app[OPENAPI] = openapi_document(routes)
+    return routes

@@ -1,0 +1,194 @@
+"""Broadcasts: preview, create, schedule, start, pause, resume, cancel, and live progress.
+
+The same service and control functions as `gateway broadcast` (the CLI):
+every change is one guarded UPDATE, so the API, the CLI and the gateway's
+tick can act on one broadcast at once and the loser is told the status it
+found (409). Each change and its audit row commit in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any, Literal
+
+import asyncpg
+from pydantic import AwareDatetime, Field
+
+from gateway.broadcast import control, service
+from gateway.broadcast.control import IllegalTransition
+from gateway.broadcast.messages import BroadcastTextError
+from gateway.segments import SegmentError
+from gateway.store import broadcasts as store
+from gateway.store import lookups
+from gateway.web import audit
+from gateway.web.body import Strict
+from gateway.web.errors import ApiError, bad_request, conflict, not_found
+from gateway.web.registry import Call, RouteTable
+
+routes = RouteTable("broadcasts")
+
+Status = Literal["draft", "scheduled", "running", "paused", "cancelled", "done"]
+
+
+class BroadcastText(Strict):
+    program: str = Field(min_length=1, max_length=64)
+    where: str = Field("", max_length=10_000, description="segment filter; empty: everyone")
+    text: str = Field(min_length=1, max_length=2_000,
+                      description="template with {field|fallback} placeholders")
+    shortcode: str | None = Field(None, max_length=16)
+
+
+class PreviewRequest(BroadcastText):
+    sample_size: int = Field(5, ge=0, le=50)
+
+
+class NewBroadcast(BroadcastText):
+    scheduled_at: AwareDatetime | None = Field(None, description="omit for a draft")
+
+
+class ScheduleRequest(Strict):
+    at: AwareDatetime
+
+
+class BroadcastQuery(Strict):
+    status: Status | None = None
+    before_id: int | None = Field(None, ge=1)
+    limit: int = Field(50, ge=1, le=500)
+
+
+def _refused(err: Exception) -> ApiError:
+    """Service errors as answers: which field is wrong, or why the change cannot happen."""
+    if isinstance(err, SegmentError):
+        return bad_request(f"filter {err}", field="where")
+    if isinstance(err, BroadcastTextError):
+        return bad_request(str(err), field="text")
+    if isinstance(err, IllegalTransition):
+        return conflict(str(err))
+    return bad_request(str(err), field=None)
+
+
+@routes.get("/api/v1/broadcasts", name="broadcasts.list", query=BroadcastQuery,
+            summary="Broadcasts, newest first")
+async def list_broadcasts(call: Call) -> dict[str, Any]:
+    query = call.query_as(BroadcastQuery)
+    async with call.pool.acquire() as conn:
+        rows = [dict(r) for r in await lookups.list_broadcasts(
+            conn, status=query.status, before_id=query.before_id, limit=query.limit)]
+    return {"broadcasts": rows,
+            "next_before_id": rows[-1]["id"] if len(rows) == query.limit else None}
+
+
+@routes.post("/api/v1/broadcasts/preview", name="broadcasts.preview", body=PreviewRequest,
+             summary="Recipients, rendered samples and SMS segments, creating nothing")
+async def preview(call: Call) -> dict[str, Any]:
+    body = call.body_as(PreviewRequest)
+    shortcode = body.shortcode or call.context.settings.shortcode
+    try:
+        async with call.pool.acquire() as conn:
+            found = await service.preview(
+                conn, program=body.program, shortcode=shortcode, where=body.where,
+                text=body.text, variables={"program": body.program, "shortcode": shortcode},
+                now=call.context.clock(), sample_size=body.sample_size)
+    except (SegmentError, BroadcastTextError, service.BroadcastError) as err:
+        raise _refused(err) from None
+    report = found.text
+    return {"recipients": found.recipients,
+            "encoding": report.base.encoding, "segments": report.base.segments,
+            "characters": report.base.characters,
+            "worst_case_segments": report.worst_case_segments,
+            "warnings": list(report.warnings),
+            "samples": [{"msisdn": m, "text": t} for m, t in found.samples]}
+
+
+@routes.post("/api/v1/broadcasts", name="broadcasts.create", body=NewBroadcast, status=201,
+             summary="Create a draft (or, with scheduled_at, a scheduled broadcast)")
+async def create(call: Call) -> dict[str, Any]:
+    body = call.body_as(NewBroadcast)
+    shortcode = body.shortcode or call.context.settings.shortcode
+    try:
+        async with call.pool.acquire() as conn, conn.transaction():
+            broadcast_id = await service.create(
+                conn, program=body.program, shortcode=shortcode, where=body.where,
+                text=body.text, created_by=call.user.email, scheduled_at=body.scheduled_at)
+            await call.audit(conn, audit.BROADCAST_CREATED, f"broadcast:{broadcast_id}",
+                             program=body.program, where=body.where,
+                             scheduled_at=body.scheduled_at)
+            broadcast = await store.get_broadcast(conn, broadcast_id)
+    except (SegmentError, BroadcastTextError, service.BroadcastError) as err:
+        raise _refused(err) from None
+    assert broadcast is not None
+    return {"broadcast": asdict(broadcast)}
+
+
+@routes.get("/api/v1/broadcasts/{broadcast_id}", name="broadcasts.get",
+            summary="One broadcast with its progress")
+async def get(call: Call) -> dict[str, Any]:
+    broadcast_id = call.path_int("broadcast_id")
+    async with call.pool.acquire() as conn:
+        broadcast = await store.get_broadcast(conn, broadcast_id)
+        progress = await store.get_progress(conn, broadcast_id)
+    if broadcast is None:
+        raise not_found(f"broadcast {broadcast_id}")
+    return {"broadcast": asdict(broadcast), "progress": progress}
+
+
+@routes.get("/api/v1/broadcasts/{broadcast_id}/progress", name="broadcasts.progress",
+            summary="Live counts: queued, deferred, sending, sent, delivered, failed...")
+async def progress(call: Call) -> dict[str, Any]:
+    broadcast_id = call.path_int("broadcast_id")
+    async with call.pool.acquire() as conn:
+        found = await store.get_progress(conn, broadcast_id)
+    if found is None:
+        raise not_found(f"broadcast {broadcast_id}")
+    return found
+
+
+async def _change(call: Call, action: str, change: Callable[[asyncpg.Connection, int],
+                  Awaitable[Any]], **detail: Any) -> dict[str, Any]:
+    broadcast_id = call.path_int("broadcast_id")
+    try:
+        async with call.pool.acquire() as conn, conn.transaction():
+            if await store.get_status(conn, broadcast_id) is None:
+                raise not_found(f"broadcast {broadcast_id}")
+            outcome = await change(conn, broadcast_id)
+            await call.audit(conn, action, f"broadcast:{broadcast_id}", **detail)
+            status = await store.get_status(conn, broadcast_id)
+    except service.BroadcastError as err:
+        raise _refused(err) from None
+    answer: dict[str, Any] = {"id": broadcast_id, "status": status}
+    if action == audit.BROADCAST_CANCELLED:
+        answer["never_sent"] = outcome
+    return answer
+
+
+@routes.post("/api/v1/broadcasts/{broadcast_id}/schedule", name="broadcasts.schedule",
+             body=ScheduleRequest, summary="Schedule a draft (or move a scheduled one)")
+async def schedule(call: Call) -> dict[str, Any]:
+    at = call.body_as(ScheduleRequest).at
+    return await _change(call, audit.BROADCAST_SCHEDULED,
+                         lambda conn, bid: control.schedule(conn, bid, at), at=at)
+
+
+@routes.post("/api/v1/broadcasts/{broadcast_id}/start", name="broadcasts.start",
+             summary="Start sending now (quiet hours still apply per recipient)")
+async def start(call: Call) -> dict[str, Any]:
+    return await _change(call, audit.BROADCAST_STARTED, control.start)
+
+
+@routes.post("/api/v1/broadcasts/{broadcast_id}/pause", name="broadcasts.pause",
+             summary="Stop claiming new messages; those in flight finish")
+async def pause(call: Call) -> dict[str, Any]:
+    return await _change(call, audit.BROADCAST_PAUSED, control.pause)
+
+
+@routes.post("/api/v1/broadcasts/{broadcast_id}/resume", name="broadcasts.resume",
+             summary="Resume a paused broadcast")
+async def resume(call: Call) -> dict[str, Any]:
+    return await _change(call, audit.BROADCAST_RESUMED, control.resume)
+
+
+@routes.post("/api/v1/broadcasts/{broadcast_id}/cancel", name="broadcasts.cancel",
+             summary="Cancel; waiting messages are never sent")
+async def cancel(call: Call) -> dict[str, Any]:
+    return await _change(call, audit.BROADCAST_CANCELLED, control.cancel)

@@ -1,0 +1,151 @@
+"""Contacts and the consent ledger: search, profile, timeline, consent history.
+
+Why viewing a profile is audited: profile answers and program membership
+can reveal political opinion (COMPLIANCE 27), so who looked at whom is a
+row someone can query. A search result shows numbers and profiles too, so
+it is audited with its filter.
+
+Numbers in paths and filters are normalized to E.164 here, at the edge,
+like everywhere else (`gateway.phone`): `/contacts/2025550123` and
+`/contacts/+12025550123` are the same contact.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from gateway.phone import InvalidNumber, to_e164
+from gateway.store import consent, contacts, lookups, profiles, timeline
+from gateway.web import audit
+from gateway.web.body import Strict
+from gateway.web.errors import bad_request, not_found
+from gateway.web.registry import Call, RouteTable
+
+routes = RouteTable("contacts")
+
+NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")
+
+
+class ContactSearch(Strict):
+    q: str | None = Field(None, max_length=32,
+                          description="a number, +digits it starts with, or digits it holds")
+    field: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_]+$",
+                              description="a profile field, e.g. zip (with value)")
+    value: str | None = Field(None, max_length=200)
+    shortcode: str | None = Field(None, max_length=16)
+    after: str | None = Field(None, max_length=32, description="the last number of the page")
+    limit: int = Field(50, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _field_and_value(self) -> ContactSearch:
+        if (self.field is None) != (self.value is None):
+            raise ValueError("give field and value together")
+        return self
+
+
+class ConsentQuery(Strict):
+    kind: Literal["opt_in_requested", "opt_in_confirmed", "opted_out", "resubscribed"] | None \
+        = None
+    msisdn: str | None = Field(None, max_length=32)
+    shortcode: str | None = Field(None, max_length=16)
+    before_id: int | None = Field(None, ge=1)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+def e164(call: Call, raw: str, *, field: str) -> str:
+    try:
+        return to_e164(raw, default_region=call.context.settings.default_region)
+    except InvalidNumber as err:
+        raise bad_request(str(err), field=field) from None
+
+
+def _number_filter(call: Call, raw: str) -> dict[str, str]:
+    """A full number: its E.164 form. `+331...`: numbers starting so. Digits: found anywhere."""
+    text = re.sub(r"[\s().-]", "", raw)
+    try:
+        return {"number_prefix": to_e164(text, default_region=call.context.settings
+                                         .default_region)}
+    except InvalidNumber:
+        pass
+    if not NUMBER_PREFIX.match(text):
+        raise bad_request("a phone number or some of its digits", field="q")
+    return {"number_prefix": text} if text.startswith("+") else {"number_digits": text}
+
+
+@routes.get("/api/v1/contacts", name="contacts.search", query=ContactSearch,
+            summary="Find contacts by number (or its first digits) or by a profile field")
+async def search(call: Call) -> dict[str, Any]:
+    query = call.query_as(ContactSearch)
+    shortcode = query.shortcode or call.context.settings.shortcode
+    number = _number_filter(call, query.q) if query.q else {}
+    async with call.pool.acquire() as conn:
+        rows = await lookups.search_contacts(
+            conn, shortcode=shortcode, **number, field=query.field,
+            value=query.value, after=query.after, limit=query.limit)
+        await call.audit(conn, audit.CONTACT_VIEWED, None, search=query.model_dump(
+            exclude_none=True, exclude={"limit", "after"}), results=len(rows))
+    found = [{**dict(r), "profile": json.loads(r["profile"]) if r["profile"] else {}}
+             for r in rows]
+    return {"contacts": found, "next_after": found[-1]["msisdn"] if len(found) == query.limit
+            else None}
+
+
+async def _contact(call: Call) -> tuple[str, str]:
+    msisdn = e164(call, call.path_str("msisdn"), field="msisdn")
+    return msisdn, call.context.settings.shortcode
+
+
+@routes.get("/api/v1/contacts/{msisdn}", name="contacts.profile",
+            summary="A contact: opt-out flag, programs, profile answers, location")
+async def profile(call: Call) -> dict[str, Any]:
+    msisdn, shortcode = await _contact(call)
+    async with call.pool.acquire() as conn:
+        row = await contacts.get_contact(conn, msisdn, shortcode)
+        if row is None:
+            raise not_found(f"contact {msisdn}")
+        geo = await profiles.get_geo(conn, msisdn, shortcode)
+        await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="profile")
+    state = json.loads(row["state"])
+    return {"msisdn": msisdn, "shortcode": shortcode, "opted_out": row["opted_out"],
+            "programs": state.get("subs", {}), "profile": state.get("profile", {}),
+            "location": dict(geo) if geo else None,
+            "created_at": row["created_at"], "updated_at": row["updated_at"]}
+
+
+@routes.get("/api/v1/contacts/{msisdn}/timeline", name="contacts.timeline",
+            summary="Every MO, MT (with delivery status) and engine event, oldest first")
+async def contact_timeline(call: Call) -> dict[str, Any]:
+    msisdn, shortcode = await _contact(call)
+    async with call.pool.acquire() as conn:
+        if await contacts.get_contact(conn, msisdn, shortcode) is None:
+            raise not_found(f"contact {msisdn}")
+        items = await timeline.full_timeline(conn, msisdn, shortcode)
+        await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="timeline")
+    return {"msisdn": msisdn, "timeline": items}
+
+
+@routes.get("/api/v1/contacts/{msisdn}/consent", name="contacts.consent",
+            summary="The contact's consent records, with each confirmation's receipt")
+async def contact_consent(call: Call) -> dict[str, Any]:
+    msisdn, shortcode = await _contact(call)
+    async with call.pool.acquire() as conn:
+        rows = await consent.list_for_contact(conn, msisdn, shortcode)
+    return {"msisdn": msisdn, "consent": [dict(r) for r in rows]}
+
+
+@routes.get("/api/v1/consent", name="consent.list", query=ConsentQuery,
+            summary="The consent ledger, newest first (page with before_id)")
+async def consent_list(call: Call) -> dict[str, Any]:
+    query = call.query_as(ConsentQuery)
+    msisdn = e164(call, query.msisdn, field="msisdn") if query.msisdn else None
+    async with call.pool.acquire() as conn:
+        rows = await lookups.list_consent(
+            conn, shortcode=query.shortcode or call.context.settings.shortcode,
+            kind=query.kind, msisdn=msisdn, before_id=query.before_id, limit=query.limit)
+    found = [dict(r) for r in rows]
+    return {"consent": found,
+            "next_before_id": found[-1]["id"] if len(found) == query.limit else None}

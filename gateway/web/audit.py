@@ -1,0 +1,54 @@
+"""What goes into the audit log, named once: who did what, to what, from where.
+
+Why constants: the finance and compliance people query the log by action
+(`WHERE action = 'broadcast.started'`), so the names are an interface and
+must not drift between the API, the pages and the CLI.
+
+Hooks for the parts still to come: `EXPORT_DOWNLOADED` (a CSV report or a
+data export), `REFUND_REQUESTED`. Call `record` in the same transaction as
+the change it describes, so the change and its record commit together.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import asyncpg
+
+from gateway.store import audit as audit_store
+from gateway.web.auth import Principal
+
+LOGIN_SUCCEEDED: Final = "session.login_succeeded"
+LOGIN_FAILED: Final = "session.login_failed"
+LOGGED_OUT: Final = "session.logged_out"
+USER_CREATED: Final = "user.created"
+USER_UPDATED: Final = "user.updated"
+TOKEN_CREATED: Final = "token.created"
+TOKEN_REVOKED: Final = "token.revoked"
+BROADCAST_CREATED: Final = "broadcast.created"
+BROADCAST_SCHEDULED: Final = "broadcast.scheduled"
+BROADCAST_STARTED: Final = "broadcast.started"
+BROADCAST_PAUSED: Final = "broadcast.paused"
+BROADCAST_RESUMED: Final = "broadcast.resumed"
+BROADCAST_CANCELLED: Final = "broadcast.cancelled"
+KEYWORDS_RELOADED: Final = "keywords.reloaded"
+KEYWORDS_RELOAD_REFUSED: Final = "keywords.reload_refused"
+CONTACT_VIEWED: Final = "contact.viewed"  # profile answers may reveal opinions (COMPLIANCE 27)
+EXPORT_DOWNLOADED: Final = "export.downloaded"
+REFUND_REQUESTED: Final = "donation.refund_requested"
+SETTLEMENT_IMPORTED: Final = "settlement.imported"  # a carrier or Stripe file, by whom
+
+CLI_ACTOR: Final = "cli"
+
+
+async def record(
+    conn: asyncpg.Connection, principal: Principal | None, action: str,
+    target: str | None = None, *, client: str | None = None, actor: str | None = None,
+    actor_id: int | None = None, **detail: Any,
+) -> int:
+    """Append one entry; `actor`/`actor_id` stand in for the principal (a login, the CLI)."""
+    return await audit_store.insert_entry(
+        conn, actor_id=actor_id if actor_id is not None else (
+            principal.user_id if principal else None),
+        actor=actor or (principal.email if principal else "anonymous"), action=action,
+        target=target, detail=detail, client=client)

@@ -1,0 +1,37 @@
+"""What the web handlers need from the running gateway, handed in once at start.
+
+Why a context object on the app rather than imports of the gateway: the web
+layer must run in a test with only a database (no SMPP, no gateway), and the
+page helpers reach the same pool, settings and clock through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import asyncpg
+from aiohttp import web
+
+from gateway.config import Settings
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    pool: asyncpg.Pool
+    settings: Settings
+    # The running gateway's keyword reload (Gateway.reload_rules); None outside a gateway.
+    reload_rules: Callable[[], bool] | None = None
+    clock: Callable[[], datetime] = field(default=_utc_now)
+
+
+WEB_CONTEXT = web.AppKey("web_context", WebContext)
+
+
+def context_of(request: web.Request) -> WebContext:
+    return request.app[WEB_CONTEXT]

@@ -1,0 +1,119 @@
+"""`gateway user add EMAIL --role ROLE`: staff accounts from a terminal (the first admin).
+
+Why the CLI writes to the database directly: the first admin must exist
+before anyone can log in to create users through the API. The password is
+read from the terminal without echo (twice), or from standard input with
+--password-stdin for scripts (never from the command line, where `ps` and
+shell history would keep it). --token prints an API token, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import re
+import sys
+
+import asyncpg
+
+from gateway.config import Settings
+from gateway.store import users as user_store
+from gateway.store.db import create_pool
+from gateway.web import audit
+from gateway.web.access import ROLES
+from gateway.web.api.users import EMAIL_PATTERN, check_themes
+from gateway.web.credentials import WeakPassword, check_password_rules, hash_password, new_api_token
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+class CommandFailed(Exception):
+    """Said to the operator as one line, exit 1."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="create a staff account")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--themes", nargs="*", default=[], help="an expert's themes")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+    secret.add_argument("--no-password", action="store_true",
+                        help="no password login (API tokens only)")
+    add.add_argument("--token", action="store_true", help="also make an API token and print it")
+    add.add_argument("--token-name", default="cli", help="what the token is for (stored)")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        password = _password(args)
+        email = _email(args.email)
+        themes = check_themes(list(args.themes))
+        if themes and args.role != "expert":
+            raise CommandFailed("only experts have themes")
+        return asyncio.run(_add(settings, args, email, themes, password))
+    except (CommandFailed, ValueError) as err:
+        print(f"gateway user: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _email(raw: str) -> str:
+    email = raw.strip().lower()
+    if not re.match(EMAIL_PATTERN, email) or len(email) > 254:
+        raise CommandFailed(f"{raw!r} is not an e-mail address")
+    return email
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            raise CommandFailed("no terminal to ask for the password; use --password-stdin")
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise CommandFailed("the passwords differ")
+    try:
+        check_password_rules(password)
+    except WeakPassword as err:
+        raise CommandFailed(str(err)) from None
+    return password
+
+
+async def _add(settings: Settings, args: argparse.Namespace, email: str, themes: list[str],
+               password: str | None) -> int:
+    password_hash = hash_password(password) if password is not None else None
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            try:
+                user = await user_store.insert_user(conn, email=email, role=args.role,
+                                                    themes=themes, password_hash=password_hash)
+            except asyncpg.UniqueViolationError:
+                raise CommandFailed(f"{email} already has an account") from None
+            except asyncpg.UndefinedTableError:
+                raise CommandFailed("the database has no users table; run `gateway migrate`"
+                                    ) from None
+            await audit.record(conn, None, audit.USER_CREATED, f"user:{user.id}",
+                               actor=audit.CLI_ACTOR, email=email, role=args.role,
+                               themes=themes)
+            token = None
+            if args.token:
+                token = new_api_token()
+                made = await user_store.insert_token(
+                    conn, user_id=user.id, name=args.token_name, prefix=token.prefix,
+                    secret_hash=token.secret_hash)
+                await audit.record(conn, None, audit.TOKEN_CREATED, f"token:{made.id}",
+                                   actor=audit.CLI_ACTOR, user_id=user.id, name=made.name)
+    finally:
+        await pool.close()
+    print(f"user {user.id}: {email} ({args.role})")
+    if token is not None:
+        print(f"API token (shown once, store it now): {token.token}")
+    return EXIT_OK

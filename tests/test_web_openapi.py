@@ -1,0 +1,72 @@
+"""The OpenAPI document and the routes are the same set, in both directions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from gateway.config import Settings
+from gateway.web.access import ACCESS, PUBLIC
+from tests.webapi import WebApi, start_web_api
+
+JSON_PATHS = ("/api/", "/login", "/logout")
+
+
+@pytest.fixture
+async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
+    api = await start_web_api(pool, settings)
+    try:
+        yield api
+    finally:
+        await api.client.close()
+
+
+async def test_every_mounted_route_is_documented_and_every_documented_one_is_mounted(
+    web: WebApi,
+) -> None:
+    response = await web.client.get("/api/v1/openapi.json")
+    assert response.status == 200
+    document = await response.json()
+    assert document["openapi"].startswith("3.")
+    documented = {(path, method.upper()) for path, item in document["paths"].items()
+                  for method in item}
+    app = web.client.server.app
+    assert app is not None
+    mounted = {(route.resource.canonical, route.method) for route in app.router.routes()
+               if route.resource is not None and route.method != "HEAD"
+               and route.resource.canonical.startswith(JSON_PATHS)}
+    assert mounted == documented
+    assert len(mounted) == len([name for name in ACCESS if not name.startswith("page.")])
+
+
+async def test_each_operation_names_its_roles_and_errors(web: WebApi) -> None:
+    document = await (await web.client.get("/api/v1/openapi.json")).json()
+    for item in document["paths"].values():
+        for operation in item.values():
+            rule = ACCESS[operation["operationId"]]
+            if rule == PUBLIC:
+                assert operation["x-roles"] == "public"
+                assert operation["security"] == []
+            else:
+                assert operation["x-roles"] == sorted(rule)
+                assert {"401", "403"} <= set(operation["responses"])
+            for status, answer in operation["responses"].items():
+                if status.startswith("4"):
+                    ref = answer["content"]["application/json"]["schema"]["$ref"]
+                    assert ref == "#/components/schemas/Error"
+
+
+async def test_request_models_are_in_the_components(web: WebApi) -> None:
+    document = await (await web.client.get("/api/v1/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    create = document["paths"]["/api/v1/broadcasts"]["post"]
+    ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    name = ref.rsplit("/", 1)[-1]
+    assert {"program", "text", "where", "scheduled_at"} <= set(schemas[name]["properties"])
+    search = document["paths"]["/api/v1/contacts"]["get"]
+    assert {p["name"] for p in search["parameters"]} >= {"q", "field", "value", "limit"}
+    progress = document["paths"]["/api/v1/broadcasts/{broadcast_id}/progress"]["get"]
+    assert progress["parameters"][0] == {"name": "broadcast_id", "in": "path",
+                                         "required": True, "schema": {"type": "integer"}}

@@ -1,0 +1,70 @@
+"""`gateway user add`: the first admin, from a terminal, then logged in over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway.config import Settings
+from tests.webapi import WebApi, start_web_api
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "first admin's password"
+
+
+def gateway_user(db_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "user", *args], input=stdin, text=True,
+        capture_output=True, cwd=ROOT, timeout=60,
+        env=os.environ | {"DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": "warning"})
+
+
+@pytest.fixture
+async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
+    api = await start_web_api(pool, settings)
+    try:
+        yield api
+    finally:
+        await api.client.close()
+
+
+async def test_the_first_admin_logs_in_and_their_token_works(web: WebApi, db_url: str) -> None:
+    done = gateway_user(db_url, "add", "Boss@Example.org", "--role", "admin",
+                        "--password-stdin", "--token", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "boss@example.org (admin)" in done.stdout
+    token = done.stdout.rsplit(": ", 1)[-1].strip()
+    assert token.startswith("gwt_")
+    await web.login("boss@example.org", PASSWORD)
+    response = await web.client.get("/api/v1/users",
+                                    headers={"Authorization": f"Bearer {token}"})
+    assert [u["email"] for u in (await response.json())["users"]] == ["boss@example.org"]
+    async with web.pool.acquire() as conn:
+        entries = await conn.fetch("SELECT actor, action FROM audit_log ORDER BY id")
+        stored = await conn.fetchval("SELECT password_hash FROM users")
+    assert [tuple(e) for e in entries][:2] == [("cli", "user.created"), ("cli", "token.created")]
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+async def test_refusals_are_one_line_and_exit_1(db_url: str, pool: asyncpg.Pool) -> None:
+    short = gateway_user(db_url, "add", "a@example.org", "--role", "admin", "--password-stdin",
+                         stdin="short\n")
+    assert short.returncode == 1 and "at least" in short.stderr
+    themed = gateway_user(db_url, "add", "b@example.org", "--role", "finance", "--themes", "x",
+                          "--no-password")
+    assert themed.returncode == 1 and "only experts" in themed.stderr
+    expert = gateway_user(db_url, "add", "c@example.org", "--role", "expert", "--themes",
+                          "health", "--no-password")
+    assert expert.returncode == 0, expert.stderr
+    twice = gateway_user(db_url, "add", "C@example.org", "--role", "expert", "--no-password")
+    assert twice.returncode == 1 and "already has an account" in twice.stderr
+    no_tty = gateway_user(db_url, "add", "d@example.org", "--role", "admin")
+    assert no_tty.returncode == 1 and "--password-stdin" in no_tty.stderr
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM users") == 1
