@@ -31,10 +31,14 @@ class TextingDonor:
         self.shortcode = shortcode
         self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
         self.ids = itertools.count(1)
-        rules = RulesHolder(load_rules(ROOT / "keywords.yaml"))
+        rules = self.rules = RulesHolder(load_rules(ROOT / "keywords.yaml"))
         self.writer = DecisionWriter(rules)
         self.billing = BillingService(pool, rules, aggregator=get_profile("amount_tlv"),
                                       cards=cards, clock=lambda: self.now)
+
+    def clock(self) -> float:
+        """The donor's now as unix seconds: the fake Stripe's clock (`FakeStripe.clock`)."""
+        return self.now.timestamp()
 
     async def text(self, body: str) -> None:
         """One MO a second later than the last, decided in its own transaction."""

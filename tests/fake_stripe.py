@@ -1,8 +1,8 @@
 """A local stand-in for the Stripe API (tests only), speaking what stripe-python sends.
 
 It implements exactly the endpoints the gateway calls: customers, Checkout
-sessions, PaymentIntents (create, retrieve) and SetupIntents (retrieve, with
-`expand`). Like Stripe it:
+sessions, PaymentIntents (create, retrieve with `expand`) and SetupIntents
+(retrieve, with `expand`). Like Stripe it:
 
 - answers form-encoded requests (`metadata[donation_ref]=7`) with JSON objects;
 - honours `Idempotency-Key`: the same key with the same parameters replays the
@@ -13,6 +13,10 @@ sessions, PaymentIntents (create, retrieve) and SetupIntents (retrieve, with
   decline code, or want authentication (off-session: a 402
   `authentication_required`, as Stripe does; `pm_card_authenticationRedirect`,
   ours only, answers `requires_action` with `next_action.redirect_to_url`);
+- takes a session's `expires_at` only 30 minutes to 24 hours ahead of `clock`
+  (the test's clock, or the wall clock), and in payment mode honours
+  `customer_creation=always` and `payment_intent_data[setup_future_usage]`
+  (the paid page leaves the card attached to a new Customer);
 - records the events Stripe would send, and signs webhooks with Stripe's
   documented scheme (`t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`),
   written here independently so the gateway's verification (the library's) is
@@ -34,6 +38,7 @@ import re
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -109,6 +114,7 @@ class FakeStripe:
     _session_params: dict[str, JSON] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
+    clock: Callable[[], float] = time.time  # what "now" is for expires_at
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -172,6 +178,11 @@ class FakeStripe:
             self._emit("setup_intent.succeeded", intent)
         else:
             data = params.get("payment_intent_data", {})
+            if session["customer"] is None and params.get("customer_creation") == "always":
+                customer = {"id": self._id("cus"), "object": "customer", "phone": None,
+                            "metadata": {}, "created": int(self.clock())}
+                self.customers[customer["id"]] = customer
+                session["customer"] = customer["id"]
             intent = self._payment_intent(
                 amount=session["amount_total"],
                 currency=session["currency"],
@@ -179,6 +190,9 @@ class FakeStripe:
                 method=method["id"],
                 metadata=data.get("metadata", {}),
             )
+            if data.get("setup_future_usage"):
+                intent["setup_future_usage"] = data["setup_future_usage"]
+                method["customer"] = session["customer"]  # attached for later use
             self._settle(intent, off_session=False)
             session.update(status="complete", payment_status="paid", payment_intent=intent["id"])
         return self._emit("checkout.session.completed", session)
@@ -321,6 +335,11 @@ class FakeStripe:
             currency = items[0]["price_data"]["currency"]
         elif not currency and not p.get("allowed_payment_method_types"):
             raise _invalid("currency", "currency is required in setup mode.")
+        now = int(self.clock())
+        expires_at = int(p.get("expires_at", now + 24 * 3600))
+        if not now + 30 * 60 <= expires_at <= now + 24 * 3600:
+            raise _invalid("expires_at", "The `expires_at` timestamp must be between 30 "
+                           "minutes and 24 hours after the Checkout Session is created.")
         session_id = self._id("cs_test")
         session = {
             "id": session_id,
@@ -338,6 +357,8 @@ class FakeStripe:
             "setup_intent": None,
             "success_url": p["success_url"],
             "cancel_url": p.get("cancel_url"),
+            "expires_at": expires_at,
+            "customer_creation": p.get("customer_creation"),
         }
         self.sessions[session_id] = session
         self._session_params[session_id] = p
@@ -373,6 +394,8 @@ class FakeStripe:
         intent = self.payment_intents.get(request.match_info["id"])
         if intent is None:
             raise _invalid("intent", "No such payment_intent", code="resource_missing", status=404)
+        if "payment_method" in request[PARAMS].get("expand", []):
+            return {**intent, "payment_method": self.payment_methods[intent["payment_method"]]}
         return intent
 
     async def _retrieve_setup_intent(self, request: web.Request) -> JSON:
@@ -401,6 +424,7 @@ class FakeStripe:
             "latest_charge": None,
             "next_action": None,
             "last_payment_error": None,
+            "setup_future_usage": None,
             "metadata": metadata,
         }
         self.payment_intents[intent["id"]] = intent

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.app import open_gateway
 from gateway.billing.aggregators import (
     PROFILES,
     BilledDonation,
     BillingParameterError,
     ReceiptOutcome,
     billing_parameters,
+    check_tariff_codes,
     classify_receipt,
     get_profile,
+    price_point_code,
+    tariff_problems,
 )
+from gateway.config import ConfigError, load_settings
+from gateway.engine import load_rules
 from gateway.smpp.pdu import decode, encode, make_submit_sm
 from gateway.smpp.receipts import format_receipt_text, parse_receipt
 
@@ -155,3 +162,47 @@ def test_an_intermediate_delivrd_settles_nothing() -> None:
 def test_error_codes_are_compared_as_three_digits() -> None:
     outcome = classify_receipt(get_profile("tariff_code"), stat="UNDELIV", err="69", final=True)
     assert outcome == ReceiptOutcome("failed", "insufficient_credit", True)
+
+
+# -- price point codes from configuration -------------------------------------
+
+RULES_FILE = Path(__file__).resolve().parents[1] / "keywords.yaml"
+
+
+def test_a_configured_tariff_code_is_what_the_billed_mt_carries() -> None:
+    profile = get_profile("tariff_code")
+    codes = {500: "RUP05", 1000: "RUP10"}
+    assert price_point_code(profile, codes, 1000) == "RUP10"
+    _, tlvs = billing_parameters(profile, BilledDonation(1000, price_point_code(
+        profile, codes, 1000)))
+    assert tlvs == {0x1403: b"RUP10\x00"}
+
+
+def test_a_price_point_without_a_code_is_refused_not_guessed() -> None:
+    with pytest.raises(BillingParameterError, match="no tariff code for the price point 500"):
+        price_point_code(get_profile("tariff_code"), {1000: "RUP10"}, 500)
+    with pytest.raises(BillingParameterError, match="GATEWAY_BILLING_TARIFF_CODES"):
+        price_point_code(get_profile("tariff_code"), {}, 500)
+    # layouts that carry the amount itself keep a default code when no table is set
+    assert price_point_code(get_profile("amount_tlv"), {}, 500) == "DON500"
+    # ...but a table, once given, must cover every price point
+    with pytest.raises(BillingParameterError):
+        price_point_code(get_profile("smpp50"), {1000: "RUP10"}, 500)
+
+
+def test_the_keywords_price_points_are_checked_against_the_table() -> None:
+    rules = load_rules(RULES_FILE)  # rise: carrier price points $5 and $10
+    assert tariff_problems("tariff_code", {500: "RUP05", 1000: "RUP10"}, rules) == []
+    assert tariff_problems("amount_tlv", {}, rules) == []
+    [problem] = tariff_problems("tariff_code", {1000: "RUP10"}, rules)
+    assert problem.startswith("GATEWAY_BILLING_TARIFF_CODES: donations.rise: price point 5.00")
+    assert check_tariff_codes("tariff_code", {500: "A" * 16}, {"rise": (500,)}) != []
+
+
+async def test_the_gateway_refuses_to_start_with_a_price_point_without_a_code() -> None:
+    settings = load_settings({
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",  # never reached
+        "GATEWAY_KEYWORDS": str(RULES_FILE), "GATEWAY_BILLING_AGGREGATOR": "tariff_code",
+        "GATEWAY_BILLING_TARIFF_CODES": '{"1000": "RUP10"}'})
+    with pytest.raises(ConfigError, match=r"price point 5\.00: no tariff code"):
+        await open_gateway(settings, migrate=False)

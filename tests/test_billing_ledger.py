@@ -107,13 +107,25 @@ def test_illegal_histories_raise(events: list[DonationEvent], message: str) -> N
         derive_state(events)
 
 
+def test_a_checkout_gift_held_for_details_goes_back_to_waiting_for_its_page() -> None:
+    """No YES was ever given: released, it must not become chargeable (`confirmed`)."""
+    held = derive_state([requested("card"), ev("details_requested", 1)])
+    assert held.status == "awaiting_details"
+    released = apply(held, ev("details_received", 2))
+    assert released.status == "requested" and released.confirmed_at is None
+    with pytest.raises(LedgerError):
+        apply(released, ev("charge_requested", 3))
+    assert apply(released, ev("confirmation_sent", 3)).status == "awaiting_confirmation"
+
+
 STATUSES = sorted({s for s, _ in TRANSITIONS} | set(TRANSITIONS.values()))
 
 
 def _state_in(status: str, method: str) -> DonationState:
     outcome = status if status in OUTCOMES else None
+    confirmed = None if status in ("requested", "awaiting_confirmation") else T0
     return DonationState(status=status, amount_cents=1000, currency="USD", method=method,
-                         requested_at=T0, outcome=outcome)
+                         requested_at=T0, outcome=outcome, confirmed_at=confirmed)
 
 
 @pytest.mark.parametrize("status", STATUSES)

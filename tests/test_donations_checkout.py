@@ -78,6 +78,7 @@ async def test_no_saved_card_gets_one_checkout_link_and_paying_confirms_and_char
     pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
 ) -> None:
     donor = Donor(pool, cards)
+    fake.clock = donor.clock
     await donor.text("GIVE 25")
     for _ in range(3):
         await donor.billing.tick()
@@ -101,25 +102,95 @@ async def test_no_saved_card_gets_one_checkout_link_and_paying_confirms_and_char
     assert fake.payment_intents_created == 1
 
 
-async def test_a_checkout_gift_needing_donor_details_gets_the_details_link_not_a_page(
+async def test_a_checkout_gift_needing_donor_details_is_held_then_offered_its_page(
     pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
 ) -> None:
-    """Over $50 the law wants name and address before the money: a Checkout page
-    would take it first, so the gift is declined with the details link instead."""
+    """Over $50 the law wants name and address before the money: no page exists until
+    they are on file (here by the SMS dialog); then the same gift gets its page."""
     donor = Donor(pool, cards)
+    fake.clock = donor.clock
     await donor.text("GIVE 75")
     for _ in range(2):
         await donor.billing.tick()
     assert fake.sessions == {} and fake.payment_intents_created == 0
-    assert (await donor.row("SELECT status FROM donations"))["status"] == "refused"
-    [details] = [t for t in await donor.texts() if "/give/details?ref=" in t]
-    assert "name and address" in details and "Nothing was charged" in details
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "awaiting_details"
+    [details] = [t for t in await donor.texts() if "/give/details/" in t]
+    assert "name and address" in details
+    assert details.endswith("Or reply here: what is your full name (first and last)?")
+
+    await donor.text("Ada Lovelace")
+    assert (await donor.texts())[-1].startswith("What is your address?")
+    await donor.text("1 Main St, Springfield, IL 62701")
+    assert "we have your details" in (await donor.texts())[-1]
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "requested"
+
+    await donor.billing.tick()
+    [session] = fake.sessions.values()
+    assert session["amount_total"] == 7500
+    assert sum(session["url"] in t for t in await donor.texts()) == 1
+    for event in (fake.complete_checkout(session["id"]),
+                  *fake.events_of_type("payment_intent.succeeded")):
+        await donor.webhook(event)
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "charged"
+    assert await donor.kinds() == [
+        "requested", "details_requested", "details_received", "confirmation_sent",
+        "confirmed", "charge_requested", "charged"]
+
+
+async def test_a_checkout_page_closes_with_the_request_within_stripes_window(
+    pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
+) -> None:
+    donor = Donor(pool, cards)
+    fake.clock = donor.clock
+    await donor.text("GIVE 25")
+    await donor.billing.tick()
+    [session] = fake.sessions.values()
+    request = await donor.row("SELECT requested_at, expires_at FROM donations")
+    created = donor.now.timestamp()
+    # the request lives 24 h; Stripe's page at most 24 h from its creation: a little less
+    assert request["expires_at"].timestamp() - 3600 < session["expires_at"] \
+        <= request["expires_at"].timestamp()
+    assert session["expires_at"] <= created + 24 * 3600
+    params = fake.requests_to("POST", "/v1/checkout/sessions")[0].params
+    assert params["payment_intent_data"]["setup_future_usage"] == "off_session"
+    assert params["customer_creation"] == "always"
+
+
+async def test_a_request_shorter_than_stripes_shortest_page_waits_for_its_page(
+    pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
+) -> None:
+    """confirm_within 10 minutes, but a Checkout page lives at least 30: the page gets
+    40 (30 and the retry slack) and the request stays open until the page closes."""
+    doc = yaml.safe_load((ROOT / "keywords.yaml").read_text(encoding="utf-8"))
+    doc["donations"]["rise"]["confirm_within"] = "10m"
+    donor = Donor(pool, cards)
+    donor.rules.replace(parse_rules(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)))
+    fake.clock = donor.clock
+    await donor.text("GIVE 25")
+    requested = donor.now
+    await donor.billing.tick()
+    [session] = fake.sessions.values()
+    assert session["expires_at"] == int((requested + timedelta(minutes=40)).timestamp())
+    donor.now += timedelta(minutes=25)  # the request's own 10 minutes (and grace) are over
+    await donor.billing.tick()
+    assert (await donor.row("SELECT status FROM donations"))["status"] == \
+        "awaiting_confirmation"
+    await donor.webhook(fake.complete_checkout(session["id"]))
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "charged"
+
+    await donor.text("GIVE 20")
+    await donor.billing.tick()
+    donor.now += timedelta(minutes=46)  # page closed (40) and the sweep's grace (5)
+    await donor.billing.tick()
+    assert [r["status"] for r in await pool.fetch(
+        "SELECT status FROM donations ORDER BY id")] == ["charged", "expired"]
 
 
 async def test_an_unpaid_checkout_expires_and_a_late_payment_changes_nothing(
     pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
 ) -> None:
     donor = Donor(pool, cards)
+    fake.clock = donor.clock
     await donor.text("GIVE 25")
     await donor.billing.tick()
     donor.now += timedelta(days=1, hours=1)
@@ -144,6 +215,7 @@ async def test_requires_action_sends_the_bank_link_and_never_charges_twice(
             saved.payment_method_id, MSISDN, saved.customer_id, saved.brand, saved.last4, None,
             datetime.now(UTC))])
     donor = Donor(pool, cards)
+    fake.clock = donor.clock
     await donor.text("GIVE 25")
     await donor.text("YES")
     for _ in range(3):
@@ -172,6 +244,7 @@ async def test_a_french_gift_at_a_carrier_price_point_goes_by_card_not_phone_bil
     pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards
 ) -> None:
     donor = Donor(pool, cards, shortcode="38200")
+    fake.clock = donor.clock
     # French law wants the donor's identity with every card gift (COMPLIANCE 25):
     # on file first, or the gift is declined with the details link.
     async with pool.acquire() as conn, conn.transaction():

@@ -106,6 +106,7 @@ class History:
         # In the past, so rows the clock queues are due for the store's now().
         self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
         self.latest = datetime.now(UTC) - timedelta(minutes=1)
+        fake.clock = lambda: self.now.timestamp()  # Checkout pages close on this clock
         self.writer = DecisionWriter(RULES)
         self.billing = BillingService(pool, RULES, aggregator=get_profile("amount_tlv"),
                                       cards=stripe, card_retry_after_s=0.0, expiry_grace_s=0.0,

@@ -19,6 +19,13 @@ Layouts (every integer big-endian, every string ASCII):
   80 "DON1000|1000|USD|42". Our donation ref rides along so the aggregator's
   settlement lines can be matched to donations (COMPLIANCE.md item 22).
 
+Price point codes: the aggregator knows a billed MT's price by its own code
+for each tariff (`tariff_code` carries nothing else). They come from
+configuration (GATEWAY_BILLING_TARIFF_CODES, cents -> code); a program's
+price point without a code is refused at start-up and on reload
+(`check_tariff_codes`), never guessed. The other layouts carry the amount
+itself and fall back to "DON<cents>" when no table is configured.
+
 Receipts (COMPLIANCE.md item 21): a final DELIVRD bills; an intermediate or
 non-final receipt settles nothing; UNDELIV/REJECTD with one of the
 profile's billing error codes is a failed charge. Any other final failure
@@ -33,7 +40,10 @@ import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    from gateway.engine.rules import Rules
 
 TAG_VENDOR_BILLING: Final = 0x1403
 TAG_BILLING_IDENTIFICATION: Final = 0x060B  # SMPP 5.0
@@ -87,6 +97,42 @@ def billing_parameters(profile: AggregatorProfile, donation: BilledDonation
         raise BillingParameterError(f"price point code {code!r} must be printable ASCII "
                                     "without '|'")
     return profile.service_type, profile.encode(donation)
+
+
+def price_point_code(profile: AggregatorProfile, codes: Mapping[int, str], amount_cents: int
+                     ) -> str:
+    """The aggregator's code for this price point (see the module docstring)."""
+    code = codes.get(amount_cents)
+    if code is not None:
+        return code
+    if profile.name == "tariff_code" or codes:
+        raise BillingParameterError(
+            f"no tariff code for the price point {amount_cents} cents; add it to "
+            "GATEWAY_BILLING_TARIFF_CODES (e.g. {\"500\": \"DON5\", \"1000\": \"DON10\"})")
+    return f"DON{amount_cents}"
+
+
+def check_tariff_codes(profile_name: str, codes: Mapping[int, str],
+                       price_points: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """Every carrier price point of every program (program -> points) has a usable code."""
+    profile = get_profile(profile_name)
+    problems = []
+    for program, points in sorted(price_points.items()):
+        for cents in points:
+            try:
+                code = price_point_code(profile, codes, cents)
+                billing_parameters(profile, BilledDonation(cents, code))
+            except BillingParameterError as err:
+                problems.append(f"GATEWAY_BILLING_TARIFF_CODES: donations.{program}: "
+                                f"price point {cents / 100:.2f}: {err}")
+    return problems
+
+
+def tariff_problems(aggregator: str, codes: Mapping[int, str], rules: Rules) -> list[str]:
+    """`check_tariff_codes` for the carrier price points of every program in `rules`."""
+    points = {pid: d.price_points for pid, d in rules.donations.items()
+              if "carrier" in d.methods}
+    return check_tariff_codes(aggregator, codes, points)
 
 
 def classify_receipt(profile: AggregatorProfile, *, stat: str, err: str, final: bool

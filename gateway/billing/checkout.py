@@ -6,10 +6,17 @@ runs inside the MO's transaction. Each tick:
 
 1. claims `requested` card donations of the `checkout` flow (SKIP LOCKED)
    and checks the limits before any page can take money; over a limit is
-   `refused` with the polite text, as for a YES;
+   `refused` with the polite text, as for a YES. A gift that needs donor
+   details not on file is held (`details_requested`, the details text with
+   its link and the SMS dialog's first question) before any page exists:
+   the law's facts come before the money. Released, it is `requested`
+   again and the next tick offers its page;
 2. after COMMIT, creates a payment-mode Checkout session whose idempotency
    key is derived from the donation id, so a crash or a second gateway
-   between the call and the record gets the same session back;
+   between the call and the record gets the same session back. The page
+   pays and saves the card for the next gift (`save_card`: see
+   stripe_client.py for why payment mode with setup_future_usage and not
+   setup mode), and closes with the request (`page_expires_at`);
 3. records `confirmation_sent` (once per donation, the ledger's unique index)
    and only then queues the SMS with the link: one link per donation.
 
@@ -21,10 +28,10 @@ usual sweep.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final
 
-from gateway.billing.policy import EMPLOYER_OCCUPATION, DonationPolicy, details_link
+from gateway.billing.policy import DonationPolicy
 from gateway.billing.stripe_client import CheckoutLink, StripeCards, StripeFailure, StripeRejected
 from gateway.logs import get_logger
 from gateway.store import billing as billing_store
@@ -36,6 +43,24 @@ if TYPE_CHECKING:
     from gateway.billing.service import BillingService
 
 log = get_logger("gateway.billing.checkout")
+
+# Stripe takes a session's expires_at between 30 minutes and 24 hours after it is
+# created. The value must be the same on every attempt for one donation (it is
+# part of the idempotent request), so it is anchored on the donation's latest
+# event, not on the clock: the page opens within seconds of that event, and
+# SLACK covers retries for a while (and clock skew) before Stripe would refuse it.
+PAGE_SHORTEST: Final = timedelta(minutes=30)
+PAGE_LONGEST: Final = timedelta(hours=24)
+SLACK: Final = timedelta(minutes=10)
+
+
+def page_expires_at(d: DonationRow) -> datetime:
+    """When the donation's Checkout page closes: with the request, clamped to Stripe's
+    window. A request shorter than 40 minutes keeps its page 40 minutes, and the
+    expiry sweep waits for the page (store/donations.py EXPIRE_DUE)."""
+    anchor = d.last_event_at or d.requested_at
+    return min(max(d.expires_at, anchor + PAGE_SHORTEST + SLACK),
+               anchor + PAGE_LONGEST - SLACK)
 
 
 async def offer_links(service: BillingService, cards: StripeCards | None, *, now: datetime,
@@ -56,12 +81,8 @@ async def offer_links(service: BillingService, cards: StripeCards | None, *, now
             if totals is None:
                 continue
             missing = await service.missing_donor_details(conn, d, policy, totals)
-            if missing:
-                # A Checkout page would take the money before the law's facts are on
-                # file, and a 'requested' gift has no hold state: decline this one
-                # with the details link; the donor gives again once they are in.
-                await service.refuse(conn, d, policy, "details_required",
-                                     details_first_text(policy, d, missing), now)
+            if missing:  # no page before the law's facts: held until they arrive
+                await service.hold_for_details(conn, d, policy, missing, now)
                 continue
             due.append((d, policy))
     for d, policy in due:  # after COMMIT: no HTTP call inside a transaction
@@ -71,11 +92,13 @@ async def offer_links(service: BillingService, cards: StripeCards | None, *, now
 
 async def _send_link(service: BillingService, cards: StripeCards, d: DonationRow,
                      policy: DonationPolicy, now: datetime) -> None:
+    closes = page_expires_at(d)
     try:
         link = await cards.create_checkout_session(
             mode="payment", msisdn=d.msisdn, amount_cents=d.amount_cents,
             currency=d.currency.lower(), donation_ref=d.id,
-            description=f"{policy.committee} donation")
+            description=f"{policy.committee} donation", save_card=True,
+            expires_at=int(closes.timestamp()))
     except StripeRejected as err:
         async with service.pool.acquire() as conn, conn.transaction():
             await service.refuse(conn, d, policy, "checkout_rejected",
@@ -91,22 +114,12 @@ async def _send_link(service: BillingService, cards: StripeCards, d: DonationRow
         if locked is None or locked.status != "requested":
             return  # expired or cancelled meanwhile: no link
         recorded = await service.record(conn, d, "confirmation_sent", data={
-            "flow": "checkout", "checkout_session": link.session_id})
+            "flow": "checkout", "checkout_session": link.session_id,
+            "page_expires_at": closes.isoformat()})
         if recorded:
             await outbound_store.insert_batch(conn, [NewOutbound(
                 d.msisdn, d.shortcode, link_text(policy, d, link),
                 outbound_store.PRIORITY_REPLY, False, d.id, now)])
-
-
-def details_first_text(policy: DonationPolicy, d: DonationRow, missing: frozenset[str]) -> str:
-    link = details_link(policy, d.id)
-    amount = policy.money(d.amount_cents)
-    if policy.profile == "fr":
-        return (f"{policy.committee} : merci ! Pour un don de {amount}, la loi nous demande "
-                f"d'abord votre identité : {link} Puis renvoyez DON. Rien n'a été débité.")
-    wanted = "employer and occupation" if missing & EMPLOYER_OCCUPATION else "name and address"
-    return (f"{policy.committee}: thank you! For a gift of {amount} the law asks for your "
-            f"{wanted} first: {link} Then text GIVE again. Nothing was charged.")
 
 
 def link_text(policy: DonationPolicy, d: DonationRow, link: CheckoutLink) -> str:

@@ -14,6 +14,8 @@ outcome's time (settlement).
 
     requested -> [confirmation_sent] -> confirmed -> [details_requested ->
     details_received] -> billing_submitted -> billed | failed        (carrier)
+    requested -> [details_requested -> details_received -> requested] ->
+    confirmation_sent (the Checkout link) -> confirmed (paid on the page)
                        -> charge_requested -> [requires_action] -> charged | failed (card)
     before any charge attempt: expired | cancelled | refused
 """
@@ -50,6 +52,9 @@ TRANSITIONS: Final[Mapping[tuple[str, str], str]] = {
     **{(status, "cancelled"): "cancelled" for status in _BEFORE_CHARGE},
     **{(status, "refused"): "refused" for status in _BEFORE_CHARGE},
     ("confirmed", "details_requested"): "awaiting_details",
+    # A Checkout gift is held before its page is offered; released, it waits for the
+    # page again (`requested`), see apply(): only a confirmed one goes back to confirmed.
+    ("requested", "details_requested"): "awaiting_details",
     ("awaiting_details", "details_received"): "confirmed",
     ("confirmed", "billing_submitted"): "billing_submitted",
     ("billing_submitted", "billed"): "billed",
@@ -143,6 +148,8 @@ def apply(state: DonationState | None, event: EventLike) -> DonationState:
     needed = _METHOD_OF.get(kind)
     if needed is not None and needed != state.method:
         _refuse(state, kind, f"{kind} is for {needed} donations, this one is {state.method}")
+    if kind == "details_received" and state.confirmed_at is None:
+        after = "requested"
     changes: dict[str, Any] = {"status": after}
     if kind == "confirmed":
         changes["confirmed_at"] = event.occurred_at

@@ -43,6 +43,8 @@ RefusalReason = Literal[
     "over_per_text", "over_monthly", "over_cycle", "over_election",
 ]
 NAME_ADDRESS: Final = frozenset({"name", "address"})
+# A gift held for donor details expires this long after the hold, like an unconfirmed one.
+DETAILS_HOLD: Final = timedelta(hours=24)
 EMPLOYER_OCCUPATION: Final = frozenset({"employer", "occupation"})
 
 Window = tuple[datetime, datetime]  # [start, end) in UTC
@@ -266,10 +268,13 @@ def _refuse(policy: DonationPolicy, reason: RefusalReason, amount: int, limit: i
     return Refusal(reason=reason, text=text, limit_cents=limit, already_cents=already)
 
 
-def details_link(policy: DonationPolicy, donation_id: int) -> str:
-    """The page where a held donor gives their details, on the committee's own site.
+def details_link(policy: DonationPolicy, token: str, base_url: str | None = None) -> str:
+    """The donor-details form for one held gift (gateway/web/donor_details.py).
 
-    Issue 7 serves the form; until then the link names the donation so staff can
-    enter what the donor sends through `billing.details.receive_donor_details`.
+    `base_url` is where the gateway's form is reachable from the internet
+    (GATEWAY_DONOR_DETAILS_URL); without it the link is on the committee's own
+    site (its terms_url origin), which must then pass /give/details/ to the gateway.
+    The token is random and only its hash is stored (billing/details.py).
     """
-    return urljoin(policy.terms_url, f"/give/details?ref={donation_id}")
+    base = base_url.rstrip("/") + "/" if base_url else urljoin(policy.terms_url, "/")
+    return urljoin(base, f"give/details/{token}")

@@ -22,20 +22,28 @@ Donor details (COMPLIANCE item 18): when the donor's aggregate for the
 cycle, with this gift, passes the name/address threshold ($50) or the
 employer/occupation one ($200) and the facts are not on file, the donation
 is held instead of charged: `details_requested` is recorded and the details
-text with its link is queued. It expires like an unconfirmed request if the
-details never come; `billing/details.py` releases it when they do, and the
-next tick checks the limits again and charges it.
+text with its link (and the first question of the SMS dialog) is queued.
+It expires like an unconfirmed request if the details never come;
+`billing/details.py` releases it when they do (web form, SMS dialog or
+staff), and the next tick checks the limits again and charges it.
 
 A card request from a number without a saved card (the engine's `checkout`
 flow) gets a payment-mode Checkout link instead (billing/checkout.py): the
-limits are checked first, the session's idempotency key is derived from the
+limits are checked first (and the gift is held for donor details as above
+when the law needs them), the session's idempotency key is derived from the
 donation id, and `confirmation_sent` records the link once. Paying on that
-page is the confirmation; its webhook records confirmed and charged.
+page is the confirmation; its webhook records confirmed and charged, and
+saves the card for the next `GIVE` (setup_future_usage=off_session).
+
+Carrier price points reach the aggregator as its own tariff codes
+(`tariff_codes`, GATEWAY_BILLING_TARIFF_CODES): a price point without a
+code is a configuration error at start-up (aggregators.check_tariff_codes),
+and refused with a log line if a reload slips one through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -47,18 +55,21 @@ from gateway.billing.aggregators import (
     BilledDonation,
     BillingParameterError,
     billing_parameters,
+    price_point_code,
 )
+from gateway.billing.details import new_details_link
 from gateway.billing.policy import (
+    DETAILS_HOLD,
     EMPLOYER_OCCUPATION,
     DonationPolicy,
     DonorTotals,
     check_limits,
-    details_link,
     missing_details,
     required_details,
 )
 from gateway.billing.stripe_client import StripeCards, StripeFailure, StripeRejected
 from gateway.engine import Rules
+from gateway.engine.donor_details import first_question
 from gateway.logs import get_logger
 from gateway.pipeline.decide import RulesHolder
 from gateway.store import billing as billing_store
@@ -84,6 +95,7 @@ class BillingService:
         self, pool: asyncpg.Pool, rules: RulesHolder, *, aggregator: AggregatorProfile,
         cards: StripeCards | None = None, batch: int = 100, expiry_grace_s: float = 300.0,
         card_retry_after_s: float = 30.0, clock: Callable[[], datetime] | None = None,
+        details_base_url: str | None = None, tariff_codes: Mapping[int, str] | None = None,
     ) -> None:
         self._pool = pool
         self._rules = rules
@@ -93,6 +105,8 @@ class BillingService:
         self._grace = timedelta(seconds=expiry_grace_s)
         self._card_retry = timedelta(seconds=card_retry_after_s)
         self._now = clock or (lambda: datetime.now(UTC))
+        self._details_base_url = details_base_url
+        self._tariff_codes = dict(tariff_codes or {})
 
     async def tick(self) -> int:
         """One pass of every job; returns how many donations changed."""
@@ -108,7 +122,8 @@ class BillingService:
     async def expire(self) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
             expired = await donation_store.expire_due(
-                conn, before=self._now() - self._grace, details_within_s=86400.0,
+                conn, before=self._now() - self._grace,
+                details_within_s=DETAILS_HOLD.total_seconds(),
                 limit=self._batch)
         return len(expired)
 
@@ -162,7 +177,7 @@ class BillingService:
             return None
         missing = await self.missing_donor_details(conn, d, policy, totals)
         if missing:
-            await self._hold_for_details(conn, d, policy, missing, now)
+            await self.hold_for_details(conn, d, policy, missing, now)
             return None
         if d.method == "carrier":
             await self._submit_billed_mt(conn, d, policy, now)
@@ -213,30 +228,36 @@ class BillingService:
     def rules(self) -> Rules:
         return self._rules.current
 
-    async def _hold_for_details(self, conn: asyncpg.Connection, d: DonationRow,
-                                policy: DonationPolicy, missing: frozenset[str],
-                                now: datetime) -> None:
-        """No charge until the law's facts are on file; the donor gets the link once per hold."""
+    async def hold_for_details(self, conn: asyncpg.Connection, d: DonationRow,
+                               policy: DonationPolicy, missing: frozenset[str],
+                               now: datetime) -> None:
+        """No charge (and no Checkout page) until the law's facts are on file; the donor
+        gets one text per hold: the form's link and the SMS dialog's first question."""
         employer = bool(missing & EMPLOYER_OCCUPATION)
         limit = policy.details_employer_over_cents if employer else \
             policy.details_name_address_over_cents
-        link = details_link(policy, d.id)
+        link = await new_details_link(conn, d, policy, missing, now=now,
+                                      base_url=self._details_base_url)
         await self._record(conn, d, "details_requested", now,
-                           data={"needed": sorted(missing), "link": link})
+                           data={"needed": sorted(missing), "link_expires_at":
+                                 (now + DETAILS_HOLD).isoformat()})
         text = policy.render("details_employer" if employer else "details_name_address",
                              amount=policy.money(d.amount_cents), limit=policy.money(limit),
                              details_url=link)
-        if text:
-            await outbound_store.insert_batch(conn, [NewOutbound(
-                d.msisdn, d.shortcode, text, outbound_store.PRIORITY_REPLY, False, d.id, now)])
+        if not text:  # a program without its own details texts (French ones need none)
+            text = _details_text(policy, d, missing, link)
+        text = f"{text} {first_question(policy.profile, missing)}"
+        await outbound_store.insert_batch(conn, [NewOutbound(
+            d.msisdn, d.shortcode, text, outbound_store.PRIORITY_REPLY, False, d.id, now)])
         log.info("donation_held_for_details", donation_id=d.id, needed=sorted(missing),
                  msisdn=d.msisdn)
 
     async def _submit_billed_mt(self, conn: asyncpg.Connection, d: DonationRow,
                                 policy: DonationPolicy, now: datetime) -> None:
-        billed = BilledDonation(d.amount_cents, price_point_code=f"DON{d.amount_cents}",
-                                currency=d.currency, donation_ref=d.id)
         try:
+            code = price_point_code(self._aggregator, self._tariff_codes, d.amount_cents)
+            billed = BilledDonation(d.amount_cents, price_point_code=code,
+                                    currency=d.currency, donation_ref=d.id)
             service_type, tlvs = billing_parameters(self._aggregator, billed)
         except BillingParameterError as err:
             log.error("billing_parameters_refused", donation_id=d.id, error=str(err))
@@ -320,3 +341,14 @@ class BillingService:
             d.id, kind, now, d.amount_cents if money else None, d.currency if money else None,
             data=data or {}, outbound_id=outbound_id, external_ref=ref)])
         return bool(inserted)
+
+
+def _details_text(policy: DonationPolicy, d: DonationRow, missing: frozenset[str],
+                  link: str) -> str:
+    amount = policy.money(d.amount_cents)
+    if policy.profile == "fr":
+        return (f"{policy.committee} : merci ! Pour un don de {amount}, la loi nous demande "
+                f"d'abord votre identité : {link} Rien n'a été débité.")
+    wanted = "employer and occupation" if missing & EMPLOYER_OCCUPATION else "name and address"
+    return (f"{policy.committee}: thank you! For a gift of {amount} the law asks for your "
+            f"{wanted} first: {link} Nothing was charged yet.")

@@ -20,6 +20,22 @@ supporter can only finish on a page, so we return a payment-mode Checkout
 session for the same donation (keyed `donation-{ref}-checkout`, so there is at
 most one) to send by SMS. When Stripe does return `next_action.redirect_to_url`,
 that URL is sent instead.
+
+Why the first gift's page is payment mode with `setup_future_usage=off_session`
+and not setup mode (README-donations.md): a supporter without a saved card
+who texts `GIVE 25` should pay $25 and keep the card for next time. Stripe's
+Checkout does both on one page when a payment-mode session asks for
+`payment_intent_data.setup_future_usage=off_session`: the page shows the
+amount, the bank authenticates the supporter while they are there (SCA), and
+the card is attached to the Customer (`customer_creation=always`) with the
+consent that later off-session charges need. Setup mode would save the card
+without showing an amount and leave the first gift to an off-session charge
+right after, the charge most likely to be declined with
+`authentication_required` since nobody is there to authenticate; and it
+would take two steps to do what one does.
+
+Why a Checkout page has `expires_at`: the page is the confirmation, and it
+must not outlive the gift request (checkout.py `page_expires_at`).
 """
 
 from __future__ import annotations
@@ -191,11 +207,20 @@ class StripeCards:
         donation_ref: int | None = None,
         description: str = "Donation",
         idempotency_key: str | None = None,
+        save_card: bool = False,
+        expires_at: int | None = None,
     ) -> CheckoutLink:
-        """Setup mode saves a card for the customer; payment mode pays one donation once."""
+        """Setup mode saves a card for the customer; payment mode pays one donation once,
+        and with `save_card` also keeps the card for off-session charges. `expires_at`
+        (unix seconds) must be 30 minutes to 24 hours away, as Stripe requires."""
+        if save_card and (mode != "payment" or msisdn is None):
+            raise ValueError("save_card is for payment mode, with the number to bind it to")
         params = self._checkout_params(
-            mode, msisdn, customer_id, amount_cents, currency, donation_ref, description
+            mode, msisdn, customer_id, amount_cents, currency, donation_ref, description,
+            save_card,
         )
+        if expires_at is not None:
+            params["expires_at"] = expires_at
         if idempotency_key is None and mode == "payment" and donation_ref is not None:
             idempotency_key = checkout_idempotency_key(donation_ref)
         try:
@@ -218,8 +243,11 @@ class StripeCards:
         currency: str,
         donation_ref: int | None,
         description: str,
+        save_card: bool = False,
     ) -> SessionCreateParams:
         metadata: dict[str, str] = {}
+        if save_card:
+            metadata["save_card"] = "1"  # the webhook binds the card (stripe_events.py)
         if msisdn is not None:
             metadata["msisdn"] = msisdn
         if donation_ref is not None:
@@ -255,6 +283,10 @@ class StripeCards:
             }
         ]
         params["payment_intent_data"] = {"metadata": metadata, "description": description}
+        if save_card:
+            params["payment_intent_data"]["setup_future_usage"] = "off_session"
+            if customer_id is None:
+                params["customer_creation"] = "always"  # an off-session charge needs one
         return params
 
     async def charge_saved_card(
@@ -318,6 +350,29 @@ class StripeCards:
         except stripe.StripeError as err:
             raise translated(err, f"read PaymentIntent {payment_intent_id}") from None
         return result_of_intent(intent.to_dict())
+
+    async def saved_card_of_intent(self, intent_id: str) -> SavedCard:
+        """The card a completed Checkout saved: from its SetupIntent (setup mode, `seti_`)
+        or its PaymentIntent (payment mode with setup_future_usage, `pi_`)."""
+        if intent_id.startswith("pi_"):
+            return await self.saved_card_from_payment_intent(intent_id)
+        return await self.saved_card_from_setup_intent(intent_id)
+
+    async def saved_card_from_payment_intent(self, payment_intent_id: str) -> SavedCard:
+        """The card a paid payment-mode Checkout kept for off-session use."""
+        try:
+            intent = await self._client.v1.payment_intents.retrieve_async(
+                payment_intent_id, {"expand": ["payment_method"]}
+            )
+        except stripe.StripeError as err:
+            raise translated(err, f"read PaymentIntent {payment_intent_id}") from None
+        found = intent.to_dict()
+        if found.get("setup_future_usage") != "off_session":
+            raise StripeRejected(
+                f"PaymentIntent {payment_intent_id} did not save its card for later "
+                "(no setup_future_usage=off_session)"
+            )
+        return _saved_card(found)
 
     async def saved_card_from_setup_intent(self, setup_intent_id: str) -> SavedCard:
         """The card a completed setup-mode Checkout left (webhooks carry only the intent's id)."""

@@ -76,6 +76,26 @@ class CheckoutPaid:
     payment_intent_id: str | None
     customer_id: str | None
     checkout_session_id: str
+    saves_card: bool = False  # created with setup_future_usage: the card is kept too
+
+
+@dataclass(frozen=True, slots=True)
+class CardBinding:
+    """A completed Checkout that saved a card: whose, and the intent that holds it."""
+
+    msisdn: str | None
+    customer_id: str | None
+    intent_id: str | None  # seti_... (setup mode) or pi_... (payment mode, saved)
+
+
+def card_to_bind(outcome: Outcome) -> CardBinding | None:
+    """The card this event asks us to bind to a number, if any (web/webhooks.py)."""
+    if isinstance(outcome, CardSetupCompleted):
+        return CardBinding(outcome.msisdn, outcome.customer_id, outcome.setup_intent_id)
+    if isinstance(outcome, CheckoutPaid) and outcome.saves_card \
+            and outcome.payment_status == "paid":
+        return CardBinding(outcome.msisdn, outcome.customer_id, outcome.payment_intent_id)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +309,7 @@ def _checkout_completed(f: _Fields) -> CardSetupCompleted | CheckoutPaid:
         payment_intent_id=f.ref("payment_intent"),
         customer_id=f.ref("customer"),
         checkout_session_id=f.text("id"),
+        saves_card=metadata.get("save_card") == "1",
     )
 
 

@@ -3,8 +3,13 @@
 Why here and not in the engine: the engine speaks in conversation events
 (`donation_requested`, `donation_confirmed`...); the ledger wants rows with
 foreign keys (the MO, the MT that carried the request). This module is the
-translation, plus the one read the engine needs from outside: the saved
-card's last four digits, so `GIVE 25` can offer "card ending 4242".
+translation, plus the reads the engine needs from outside (`read_outside`,
+once per batch): the saved card's last four digits, so `GIVE 25` can offer
+"card ending 4242", and the number's donations held for donor details with
+the facts still missing, so the SMS details dialog (engine/donor_details.py)
+knows what to ask. The facts it collects are stored, and the holds they
+complete released, here too (`billing.details.receive_donor_details`), in
+the MO's transaction.
 
 Set-based like the rest of decide.py: one statement for the donation rows,
 one for their events, per batch; decision order is kept (the store inserts
@@ -20,10 +25,14 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.billing.details import receive_donor_details
+from gateway.billing.policy import DETAILS_HOLD, missing_details
+from gateway.engine import Rules
+from gateway.engine.donor_details import hold_state
 from gateway.engine.types import Event
 from gateway.store import billing as billing_store
 from gateway.store import donations as donation_store
-from gateway.store.donations import NewDonation, NewDonationEvent
+from gateway.store.donations import DonorDetails, NewDonation, NewDonationEvent
 
 # engine event -> ledger kind
 KINDS: Final = {
@@ -41,10 +50,18 @@ class LedgerBatch:
 
     donations: list[NewDonation] = field(default_factory=list)
     events: list[NewDonationEvent] = field(default_factory=list)
+    details: list[DonorDetails] = field(default_factory=list)  # facts from the SMS dialog
 
     def add(self, mo_id: int, msisdn: str, shortcode: str, at: datetime,
             events: Iterable[Event]) -> None:
         for event in events:
+            if event.name == "donor_details_given":
+                refs = event.data.get("donation_refs") or [None]
+                values = {k: str(v) for k, v in dict(event.data["values"]).items()}
+                self.details.append(DonorDetails(
+                    msisdn, str(event.data["committee"]), "sms", at,
+                    donation_id=None if refs[0] is None else int(refs[0]), **values))
+                continue
             kind = KINDS.get(event.name)
             if kind is None:
                 continue
@@ -82,7 +99,10 @@ def _event(kind: str, ref: int, mo_id: int, at: datetime, data: Mapping[str, Any
 
 
 async def write(conn: asyncpg.Connection, batch: LedgerBatch) -> None:
-    """Rows, then events; call after the replies are inserted (events point at them)."""
+    """Rows, then events, then donor details; call after the replies are inserted
+    (events point at them)."""
+    for details in batch.details:  # one fact at a time, each merged over what is on file
+        await receive_donor_details(conn, details, now=details.received_at)
     if not batch.events:
         return
     await donation_store.insert_donations(conn, batch.donations)
@@ -103,3 +123,58 @@ def with_card(data: Mapping[str, Any], last4: str | None) -> dict[str, Any]:
     if last4:
         updated["card"] = {"last4": last4}
     return updated
+
+
+@dataclass(frozen=True, slots=True)
+class Outside:
+    """What the engine reads about a batch's contacts from outside their state."""
+
+    cards: Mapping[str, str] = field(default_factory=dict)  # msisdn -> last4
+    holds: Mapping[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    asked: bool = False  # holds were looked up (the rules have donations)
+
+    def apply(self, key: tuple[str, str], data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The stored state as the engine must see it: the card, the details hold."""
+        if data.get("card") or key[0] in self.cards:
+            data = with_card(data, self.cards.get(key[0]))
+        hold = self.holds.get(key)
+        if hold is not None:
+            data = {**data, "details": hold_state(
+                hold["refs"], hold["program"], hold["missing"], hold["expires"],
+                data.get("details"))}
+        elif data.get("details") is not None and self.asked:
+            data = {k: v for k, v in data.items() if k != "details"}
+        return data
+
+
+async def read_outside(conn: asyncpg.Connection, rules: Rules,
+                       keys: Sequence[tuple[str, str]]) -> Outside:
+    """Saved cards and details holds for these (msisdn, shortcode) pairs: two or three
+    statements per batch, none when the rules take no donations."""
+    if not rules.donations:
+        return Outside()
+    cards: dict[str, str] = {}
+    if any("card" in d.methods for d in rules.donations.values()):
+        cards = await billing_store.saved_last4(conn, sorted({k[0] for k in keys}))
+    held = await donation_store.held_for_details(conn, keys)
+    if not held:
+        return Outside(cards, {}, True)
+    on_file = await donation_store.list_donor_details(
+        conn, sorted({(d.msisdn, d.committee) for d, _ in held}))
+    holds: dict[tuple[str, str], dict[str, Any]] = {}
+    for d, needed in held:  # oldest first: a number's dialog answers its oldest committee
+        key = (d.msisdn, d.shortcode)
+        details = on_file.get((d.msisdn, d.committee))
+        missing = missing_details(needed, details.facts() if details else {})
+        hold = holds.get(key)
+        if not missing or (hold is not None and hold["committee"] != d.committee):
+            continue
+        expires = (d.last_event_at or d.requested_at) + DETAILS_HOLD
+        if hold is None:
+            holds[key] = {"refs": [d.id], "program": d.program, "committee": d.committee,
+                          "missing": set(missing), "expires": expires.isoformat()}
+        else:
+            hold["refs"].append(d.id)
+            hold["missing"] |= missing
+            hold["expires"] = max(hold["expires"], expires.isoformat())
+    return Outside(cards, holds, True)

@@ -78,14 +78,24 @@ FOR UPDATE SKIP LOCKED
 """
 
 # One statement: claim what is past its deadline (plus a grace period for a YES
-# still in the MO pipeline) and record each expiry at its deadline.
+# still in the MO pipeline) and record each expiry at its deadline. A Checkout
+# page cannot close sooner than 30 minutes after it opens (Stripe's rule), so a
+# request whose page outlives it (`page_expires_at` on its confirmation_sent)
+# stays open until the page closes: a gift paid there is still a gift.
 EXPIRE_DUE = """
 WITH due AS (
     SELECT d.id, CASE WHEN d.status = 'awaiting_details'
                       THEN d.last_event_at + make_interval(secs => $2)
-                      ELSE d.expires_at END AS deadline
+                      ELSE greatest(d.expires_at, p.page_expires_at) END AS deadline
     FROM donations d
-    WHERE (d.status IN ('requested', 'awaiting_confirmation') AND d.expires_at < $1)
+    LEFT JOIN LATERAL (
+        SELECT (e.data->>'page_expires_at')::timestamptz AS page_expires_at
+        FROM donation_events e
+        WHERE d.status = 'awaiting_confirmation' AND e.donation_id = d.id
+          AND e.kind = 'confirmation_sent' AND e.data ? 'page_expires_at'
+    ) p ON true
+    WHERE (d.status IN ('requested', 'awaiting_confirmation') AND d.expires_at < $1
+           AND (p.page_expires_at IS NULL OR p.page_expires_at < $1))
        OR (d.status = 'awaiting_details' AND d.last_event_at + make_interval(secs => $2) < $1)
     ORDER BY d.id LIMIT $3
     FOR UPDATE OF d SKIP LOCKED
@@ -149,6 +159,31 @@ FROM donations d
 WHERE d.msisdn = $1 AND d.committee = $2 AND d.status = 'awaiting_details'
 ORDER BY d.id
 FOR UPDATE OF d
+"""
+
+# The held donations of these (number, short code) pairs, for the SMS details dialog.
+HELD_FOR_DIALOG = f"""
+SELECT {_ROW}, (SELECT e.data::text FROM donation_events e
+                WHERE e.donation_id = d.id AND e.kind = 'details_requested'
+                ORDER BY e.id DESC LIMIT 1) AS requested
+FROM donations d
+JOIN unnest($1::text[], $2::text[]) AS k(msisdn, shortcode)
+  ON d.msisdn = k.msisdn AND d.shortcode = k.shortcode
+WHERE d.status = 'awaiting_details'
+ORDER BY d.id
+"""
+
+INSERT_DETAIL_LINK = """
+INSERT INTO donor_detail_links (token_sha256, donation_id, msisdn, committee, needed,
+                                created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5::text[], $6, $7)
+"""
+
+GET_DETAIL_LINK = """
+SELECT l.donation_id, l.msisdn, l.committee, l.needed, l.created_at, l.expires_at,
+       d.status, d.program, d.shortcode, d.amount_cents, d.currency
+FROM donor_detail_links l JOIN donations d ON d.id = l.donation_id
+WHERE l.token_sha256 = $1
 """
 
 LIST_REPORT = """
@@ -258,6 +293,23 @@ class DonorDetails:
             if all(p and p.strip() for p in parts) else None
         return {"name": self.name, "address": address, "employer": self.employer,
                 "occupation": self.occupation}
+
+
+@dataclass(frozen=True, slots=True)
+class DetailLink:
+    """A donor-details web link, as its token's hash finds it, with its donation's state."""
+
+    donation_id: int
+    msisdn: str
+    committee: str
+    needed: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+    status: str  # the donation's: the form works while it is awaiting_details
+    program: str
+    shortcode: str
+    amount_cents: int
+    currency: str
 
 
 Window = tuple[datetime, datetime]
@@ -393,3 +445,32 @@ def _require_transaction(conn: asyncpg.Connection, what: str) -> None:
     if not conn.is_in_transaction():
         raise RuntimeError(f"{what} locks rows until COMMIT: call it inside "
                            "`async with conn.transaction():`")
+
+
+async def held_for_details(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+                           ) -> list[tuple[DonationRow, frozenset[str]]]:
+    """Donations of these (msisdn, shortcode) held for details, each with what its hold
+    needs; oldest first. Not locked: the SMS dialog only reads them."""
+    if not keys:
+        return []
+    held = []
+    for r in await conn.fetch(HELD_FOR_DIALOG, [k[0] for k in keys], [k[1] for k in keys]):
+        fields = dict(r)
+        requested = json.loads(fields.pop("requested") or "{}")
+        held.append((DonationRow(**fields), frozenset(requested.get("needed") or ())))
+    return held
+
+
+async def insert_detail_link(conn: asyncpg.Connection, *, token_sha256: bytes,
+                             donation_id: int, msisdn: str, committee: str,
+                             needed: Sequence[str], created_at: datetime,
+                             expires_at: datetime) -> None:
+    await conn.execute(INSERT_DETAIL_LINK, token_sha256, donation_id, msisdn, committee,
+                       list(needed), created_at, expires_at)
+
+
+async def get_detail_link(conn: asyncpg.Connection, token_sha256: bytes) -> DetailLink | None:
+    row = await conn.fetchrow(GET_DETAIL_LINK, token_sha256)
+    if row is None:
+        return None
+    return DetailLink(**{**dict(row), "needed": tuple(row["needed"])})

@@ -7,8 +7,9 @@ event is either fully applied and recorded, or neither; if the ledger fails we
 answer 500 and Stripe delivers it again. The event id is the primary key, so a
 redelivery finds its row and does nothing a second time.
 
-Why the card is read before the transaction: a setup-mode Checkout's webhook
-carries only the SetupIntent's id, and the card (payment method, brand, last
+Why the card is read before the transaction: a Checkout that saved a card
+(setup mode, or a paid payment-mode page with setup_future_usage) carries
+only its SetupIntent's or PaymentIntent's id, and the card (payment method, brand, last
 four) needs one API call. Holding a database transaction open across an HTTP
 call to Stripe would tie a pool connection to Stripe's latency; a failed read
 answers 503 and Stripe retries.
@@ -27,9 +28,10 @@ from aiohttp import web
 from gateway.billing.stripe_client import SavedCard, StripeFailure
 from gateway.billing.stripe_events import (
     DEFAULT_TOLERANCE_S,
-    CardSetupCompleted,
+    CardBinding,
     StripeEvent,
     WebhookRejected,
+    card_to_bind,
     verify_webhook,
 )
 from gateway.logs import get_logger
@@ -63,7 +65,7 @@ def stripe_webhook_handler(
     tolerance: int = DEFAULT_TOLERANCE_S,
     clock: Callable[[], float] = time.time,
 ) -> Handler:
-    """`card_lookup` is `StripeCards.saved_card_from_setup_intent`; `on_event` runs in the
+    """`card_lookup` is `StripeCards.saved_card_of_intent`; `on_event` runs in the
     event's transaction and must only write rows (send SMS through the outbox)."""
     if not webhook_secret.strip():
         raise ValueError("Stripe webhook signing secret is empty; set it to the endpoint's whsec_")
@@ -83,12 +85,13 @@ def stripe_webhook_handler(
             log.warning("stripe_webhook_rejected", reason=err.reason, detail=err.message)
             return _error(400, err.reason, err.message)
         card: SavedCardRow | None = None
-        if isinstance(event.outcome, CardSetupCompleted):
+        binding = card_to_bind(event.outcome)
+        if binding is not None:
             async with pool.acquire() as conn:
                 if await get_webhook_event(conn, event.id) is not None:
                     return _received(duplicate=True)
             try:
-                card = await _card_of(event, event.outcome, card_lookup, now)
+                card = await _card_of(event, binding, card_lookup, now)
             except StripeFailure as err:
                 log.warning("stripe_card_lookup_failed", event_id=event.id, error=str(err))
                 return _error(503, "card_lookup_failed", "could not read the saved card; retry")
@@ -128,13 +131,13 @@ def stripe_webhook_handler(
 
 
 async def _card_of(
-    event: StripeEvent, setup: CardSetupCompleted, card_lookup: CardLookup, now: float
+    event: StripeEvent, setup: CardBinding, card_lookup: CardLookup, now: float
 ) -> SavedCardRow | None:
     """The saved_cards row this Checkout produced, or None when it is not ours to bind."""
-    if setup.msisdn is None or setup.setup_intent_id is None:
+    if setup.msisdn is None or setup.intent_id is None:
         log.warning("stripe_setup_without_number", event_id=event.id)
         return None
-    card = await card_lookup(setup.setup_intent_id)
+    card = await card_lookup(setup.intent_id)
     return SavedCardRow(
         payment_method_id=card.payment_method_id,
         msisdn=setup.msisdn,
