@@ -72,7 +72,7 @@ def test_shipped_keywords_file_passes_every_check() -> None:
     assert set(rules.shortcodes) == {"12345", "38200"}
     assert rules.shortcodes["38200"].profile == "fr"
     actions = {k.action for code in rules.shortcodes.values() for k in code.exact.values()}
-    assert actions == {"opt_in", "reply", "dialog", "donate"}
+    assert actions == {"opt_in", "reply", "dialog", "donate", "knowledge", "menu", "theme"}
     assert rules.programs["rise"].double_opt_in
     assert all(n <= rules.defaults.max_segments for n in rules.segment_counts.values())
 

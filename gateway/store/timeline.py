@@ -63,7 +63,9 @@ async def list_for_contact(
 
 # Everything one number sent and received on one short code, and everything
 # decided about it, in one ordered list: what support staff and (later) the
-# contact-centre page read. MTs carry their delivery status.
+# contact-centre page read. MTs carry their delivery status. Expert exchanges
+# are events here too: question_asked (engine), question_claimed, question_answered
+# (with who answered and the answer's MT) and question_escalated (store/questions.py).
 FULL_TIMELINE = """
 SELECT at, kind, ref, body, status, data::text AS data FROM (
     SELECT received_at AS at, 'mo' AS kind, id AS ref, body, NULL::text AS status,

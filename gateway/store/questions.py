@@ -1,0 +1,290 @@
+"""The expert inbox: questions by theme, claims, answers, escalation (migration 010).
+
+A question row is written in its MO's transaction (pipeline/contact_centre.py).
+Experts then work the theme's queue:
+
+* `claim` is one conditional UPDATE (`WHERE status IN ('open', 'escalated')`).
+  Two experts racing both reach the row; PostgreSQL makes the second wait for
+  the first's commit and re-checks the condition, so exactly one UPDATE
+  returns the row. The loser reads who won: `ClaimResult(outcome="already_claimed")`.
+* `answer` locks the row, refuses a question claimed by someone else or
+  already answered, queues the MT in the outbox (the sender splits it into
+  concatenated parts; `max_segments` bounds the cost), records the answer and
+  puts `question_answered` (with who answered) on the contact's timeline.
+  The MT has no `in_reply_to`: an answer two days later must not count in the
+  MO round-trip latency, and the `answers` row links it instead.
+* `escalate_overdue` (a periodic job) moves open questions past their SLA to
+  `escalated`, naming the theme's leads; they stay claimable.
+* `response_times` measures each theme: answered, waiting, overdue, median
+  and 90th percentile time to answer.
+
+Every state change also lands on the contact timeline (store/timeline.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+import asyncpg
+
+from gateway.smstext import segment_count
+from gateway.store import timeline
+from gateway.store.db import columns
+
+WAITING: Final = ("open", "claimed", "escalated")
+
+INSERT_BATCH = """
+INSERT INTO questions (msisdn, shortcode, program, theme, inbound_id, body, via, asked_at,
+                       sla_due)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                     $7::text[], $8::timestamptz[], $9::timestamptz[])
+ON CONFLICT (inbound_id) DO NOTHING
+"""
+
+_FIELDS = """q.id, q.msisdn, q.shortcode, q.program, q.theme, q.inbound_id, q.body, q.via,
+    q.status, q.asked_at, q.sla_due, q.claimed_by, q.claimed_at, q.answered_at,
+    q.escalated_at, q.escalated_to"""
+
+LIST_QUEUE = f"""
+SELECT {_FIELDS}, q.status <> 'answered' AND q.sla_due < $3 AS overdue
+FROM questions q
+WHERE q.theme = $1 AND ($2::text IS NULL OR q.program = $2) AND q.status = ANY($4::text[])
+ORDER BY q.sla_due, q.id
+LIMIT $5
+"""
+
+GET = f"SELECT {_FIELDS} FROM questions q WHERE q.id = $1"
+GET_FOR_UPDATE = GET + " FOR UPDATE"
+
+LIST_FOR_CONTACT = f"""
+SELECT {_FIELDS}, a.answered_by, a.body AS answer, a.outbound_id
+FROM questions q LEFT JOIN answers a ON a.question_id = q.id
+WHERE q.msisdn = $1 AND q.shortcode = $2 ORDER BY q.id
+"""
+
+CLAIM = """
+UPDATE questions SET status = 'claimed', claimed_by = $2, claimed_at = $3
+WHERE id = $1 AND status IN ('open', 'escalated')
+RETURNING id, msisdn, shortcode, theme, claimed_by, claimed_at
+"""
+
+RELEASE = """
+UPDATE questions
+SET status = CASE WHEN escalated_at IS NULL THEN 'open' ELSE 'escalated' END,
+    claimed_by = NULL, claimed_at = NULL
+WHERE id = $1 AND status = 'claimed' AND claimed_by = $2
+RETURNING id
+"""
+
+INSERT_ANSWER_MT = """
+INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, not_before)
+VALUES ($1, $2, $3, 0, false, $4)
+RETURNING id
+"""
+
+RECORD_ANSWER = """
+WITH answer AS (
+    INSERT INTO answers (question_id, answered_by, body, outbound_id, answered_at)
+    VALUES ($1, $2, $3, $4, $5)
+)
+UPDATE questions
+SET status = 'answered', answered_at = $5,
+    claimed_by = coalesce(claimed_by, $2), claimed_at = coalesce(claimed_at, $5)
+WHERE id = $1
+"""
+
+# $2: {"program/theme": ["lead@example.org", ...]}
+ESCALATE = """
+WITH due AS (
+    SELECT id FROM questions
+    WHERE status = 'open' AND sla_due <= $1
+    ORDER BY sla_due, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE questions q
+SET status = 'escalated', escalated_at = $1,
+    escalated_to = ARRAY(SELECT jsonb_array_elements_text(
+        coalesce($2::jsonb -> (q.program || '/' || q.theme), '[]'::jsonb)))
+FROM due WHERE q.id = due.id
+RETURNING q.id, q.msisdn, q.shortcode, q.program, q.theme, q.sla_due, q.escalated_to
+"""
+
+RESPONSE_TIMES = """
+SELECT theme,
+       count(*) AS asked,
+       count(*) FILTER (WHERE status = 'answered') AS answered,
+       count(*) FILTER (WHERE status <> 'answered') AS waiting,
+       count(*) FILTER (WHERE status <> 'answered' AND sla_due < $3) AS overdue,
+       count(*) FILTER (WHERE status = 'answered' AND answered_at > sla_due) AS answered_late,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM answered_at - asked_at))
+           FILTER (WHERE status = 'answered') AS median_seconds,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM answered_at - asked_at))
+           FILTER (WHERE status = 'answered') AS p90_seconds
+FROM questions
+WHERE asked_at >= $1 AND asked_at < $3 AND ($2::text IS NULL OR program = $2)
+GROUP BY theme
+ORDER BY theme
+"""
+
+
+class AnswerTooLong(ValueError):
+    """The answer would cost more SMS segments than allowed; the expert should shorten it."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewQuestion:
+    msisdn: str
+    shortcode: str
+    program: str
+    theme: str
+    inbound_id: int
+    body: str
+    via: str
+    asked_at: datetime
+    sla_due: datetime
+
+
+ClaimOutcome = Literal["claimed", "already_claimed", "already_answered", "not_found"]
+AnswerOutcome = Literal["answered", "claimed_by_other", "already_answered", "not_found"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    outcome: ClaimOutcome
+    question_id: int
+    claimed_by: str | None = None  # the winner, when someone holds it
+    claimed_at: datetime | None = None
+
+    @property
+    def won(self) -> bool:
+        return self.outcome == "claimed"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    outcome: AnswerOutcome
+    question_id: int
+    outbound_id: int | None = None
+    claimed_by: str | None = None  # who holds it, when refused
+
+
+async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewQuestion]) -> None:
+    """In the MO's transaction; a redelivered MO (same inbound id) adds nothing."""
+    if rows:
+        await conn.execute(INSERT_BATCH, *columns(
+            rows, "msisdn", "shortcode", "program", "theme", "inbound_id", "body", "via",
+            "asked_at", "sla_due"))
+
+
+async def list_queue(
+    conn: asyncpg.Connection, theme: str, *, now: datetime, program: str | None = None,
+    statuses: Sequence[str] = WAITING, limit: int = 100,
+) -> list[asyncpg.Record]:
+    """A theme's questions, most urgent (earliest SLA) first, each with `overdue`."""
+    return list(await conn.fetch(LIST_QUEUE, theme, program, now, list(statuses), limit))
+
+
+async def get_question(conn: asyncpg.Connection, question_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET, question_id)
+
+
+async def list_for_contact(
+    conn: asyncpg.Connection, msisdn: str, shortcode: str
+) -> list[asyncpg.Record]:
+    """Every question of one contact with its answer and who gave it, oldest first."""
+    return list(await conn.fetch(LIST_FOR_CONTACT, msisdn, shortcode))
+
+
+async def claim(
+    conn: asyncpg.Connection, question_id: int, expert: str, *, now: datetime
+) -> ClaimResult:
+    """Take a question; exactly one of several racing experts wins (see module doc)."""
+    async with conn.transaction():
+        row = await conn.fetchrow(CLAIM, question_id, expert, now)
+        if row is not None:
+            await _log(conn, row, "question_claimed", now, claimed_by=expert)
+            return ClaimResult("claimed", question_id, expert, row["claimed_at"])
+    current = await conn.fetchrow(GET, question_id)
+    if current is None:
+        return ClaimResult("not_found", question_id)
+    if current["status"] == "answered":
+        return ClaimResult("already_answered", question_id, current["claimed_by"],
+                           current["claimed_at"])
+    outcome: ClaimOutcome = "claimed" if current["claimed_by"] == expert else "already_claimed"
+    return ClaimResult(outcome, question_id, current["claimed_by"], current["claimed_at"])
+
+
+async def release(conn: asyncpg.Connection, question_id: int, expert: str) -> bool:
+    """Give a claimed question back to the queue; only its holder can."""
+    return await conn.fetchval(RELEASE, question_id, expert) is not None
+
+
+async def answer(
+    conn: asyncpg.Connection, question_id: int, *, expert: str, text: str, mt_body: str,
+    now: datetime, max_segments: int = 6,
+) -> AnswerResult:
+    """Queue `mt_body` (the expert's `text`, wrapped) to the asker and record who answered.
+
+    A question still open (or escalated) is claimed and answered at once; one
+    claimed by another expert, or already answered, is refused as a value.
+    """
+    if not text.strip():
+        raise ValueError("the answer is empty; write something before sending")
+    segments = segment_count(mt_body)
+    if segments > max_segments:
+        raise AnswerTooLong(f"the answer takes {segments} SMS segments, more than "
+                            f"{max_segments}; shorten it")
+    async with conn.transaction():
+        row = await conn.fetchrow(GET_FOR_UPDATE, question_id)
+        if row is None:
+            return AnswerResult("not_found", question_id)
+        if row["status"] == "answered":
+            return AnswerResult("already_answered", question_id, claimed_by=row["claimed_by"])
+        if row["status"] == "claimed" and row["claimed_by"] != expert:
+            return AnswerResult("claimed_by_other", question_id, claimed_by=row["claimed_by"])
+        outbound_id = int(await conn.fetchval(
+            INSERT_ANSWER_MT, row["msisdn"], row["shortcode"], mt_body, now))
+        await conn.execute(RECORD_ANSWER, question_id, expert, text, outbound_id, now)
+        await _log(conn, row, "question_answered", now, answered_by=expert,
+                   outbound_id=outbound_id)
+    return AnswerResult("answered", question_id, outbound_id, expert)
+
+
+async def escalate_overdue(
+    conn: asyncpg.Connection, leads: Mapping[tuple[str, str], Sequence[str]], *,
+    now: datetime, limit: int = 500,
+) -> list[asyncpg.Record]:
+    """Open questions past their SLA -> escalated to their theme's leads; returns them.
+
+    `leads` maps (program, theme) to the leads' identities (admin users' e-mails).
+    """
+    by_key = {f"{program}/{theme}": list(names) for (program, theme), names in leads.items()}
+    async with conn.transaction():
+        rows = list(await conn.fetch(ESCALATE, now, json.dumps(by_key), limit))
+        await timeline.insert_batch(conn, [
+            timeline.NewEvent(r["msisdn"], r["shortcode"], None, "question_escalated", {
+                "question_id": r["id"], "theme": r["theme"], "sla_due": r["sla_due"],
+                "escalated_to": list(r["escalated_to"])}, now)
+            for r in rows
+        ])
+    return rows
+
+
+async def response_times(
+    conn: asyncpg.Connection, *, since: datetime, now: datetime, program: str | None = None
+) -> list[asyncpg.Record]:
+    """Per theme, for questions asked in [since, now): counts and answer times in seconds."""
+    return list(await conn.fetch(RESPONSE_TIMES, since, program, now))
+
+
+async def _log(
+    conn: asyncpg.Connection, row: asyncpg.Record, name: str, now: datetime, **data: object
+) -> None:
+    await timeline.insert_batch(conn, [timeline.NewEvent(
+        row["msisdn"], row["shortcode"], None, name,
+        {"question_id": row["id"], "theme": row["theme"], **data}, now)])
