@@ -14,7 +14,7 @@ PHONE_PORT ?= 2776
 
 help:
 	@echo "make venv       create $(VENV) and install the project with dev tools"
-	@echo "make demo       local PostgreSQL + SMSC simulator + gateway (Ctrl-C stops all)"
+	@echo "make demo       local PostgreSQL + SMSC simulator + gateway + admin pages (Ctrl-C stops all)"
 	@echo "make test       ruff, mypy, then pytest (starts its own throwaway PostgreSQL)"
 	@echo "make lint       ruff check"
 	@echo "make typecheck  mypy --strict (configured in pyproject.toml)"
@@ -65,11 +65,23 @@ demo: venv
 	fi; \
 	export DATABASE_URL; \
 	$(BIN)/gateway smsc --port $(SMPP_PORT) --phone-port $(PHONE_PORT) & pids="$$!"; \
+	export GATEWAY_WEB_COOKIE_SECURE=false GATEWAY_WEB_PHONE_SIMULATOR=$(PHONE_PORT); \
 	GATEWAY_KEYWORDS=keywords.yaml GATEWAY_SMPP_PORT=$(SMPP_PORT) $(BIN)/gateway run & \
 	pids="$$pids $$!"; \
 	port="$${GATEWAY_HTTP_PORT:-8080}"; \
+	for _ in $$(seq 150); do \
+	  $(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+	    "http://127.0.0.1:$$port/login" 2>/dev/null && break; sleep 0.2; \
+	done; \
+	login="admin@example.org"; \
+	password="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))')"; \
+	if ! printf '%s\n' "$$password" | \
+	    $(BIN)/gateway user add "$$login" --role admin --password-stdin >/dev/null 2>&1; then \
+	  password="the one printed when it was made (shown once; or: $(BIN)/gateway user add EMAIL --role admin)"; \
+	fi; \
+	echo "admin:    http://127.0.0.1:$$port/   log in as $$login, password $$password"; \
+	echo "phone:    http://127.0.0.1:$$port/phone   (or $(BIN)/gateway chat --phone-port $(PHONE_PORT))"; \
 	echo "gateway:  http://127.0.0.1:$$port/healthz  http://127.0.0.1:$$port/metrics"; \
-	echo "try:      $(BIN)/gateway chat --phone-port $(PHONE_PORT)"; \
 	echo "Ctrl-C stops the gateway, the simulator and the demo database"; \
 	wait -n $$pids || true
 

@@ -1,0 +1,67 @@
+"""The admin pages: server-rendered HTML for organizers, finance staff, experts and admins.
+
+Mounted next to the API (`add_api_routes` first: the pages use its context
+and its POST /login and /logout). Adding a page:
+  1. in a module here, `pages = PageTable()` and `@pages.get(path, name="page.x")`;
+  2. its roles: one line in `gateway/web/access.py` ACCESS (import fails without);
+  3. a new module: add its `pages` to `TABLES` below, and a `NavItem` to `NAV`
+     when it belongs in the navigation (items show only to roles allowed in).
+
+The expert inbox (issue 8) takes the slot marked in `NAV`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.web.pages import broadcasts, contacts, dashboard, donations, login, phone
+from gateway.web.pages.frame import (
+    SITE,
+    NavItem,
+    Page,
+    PageTable,
+    Site,
+    make_templates,
+    mount_pages,
+)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+TABLES: tuple[PageTable, ...] = (
+    login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
+    phone.pages,
+)
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("page.dashboard", "/dashboard", "Dashboard"),
+    NavItem("page.contacts", "/contacts", "Contacts"),
+    NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
+    NavItem("page.donations", "/donations", "Donations"),
+    NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
+    # issue 8: NavItem("page.inbox", "/inbox", "Expert inbox"),
+    NavItem("page.phone", "/phone", "Phone simulator",
+            when=lambda settings: settings.web_phone_simulator is not None),
+)
+
+
+def all_pages(tables: tuple[PageTable, ...] = TABLES) -> list[Page]:
+    return [page for table in tables for page in table.pages]
+
+
+def add_pages(app: web.Application, *, smpp_state: Callable[[], str] | None = None,
+              programs: Callable[[], list[str]] | None = None) -> list[Page]:
+    """Mount every page and /static on `app`, which already has the API (its context).
+
+    `smpp_state` says "bound" or not (the dashboard); `programs` lists the keyword
+    file's programs (the broadcast composer). Both are optional outside a gateway.
+    """
+    app[SITE] = Site(templates=make_templates(), nav=NAV, smpp_state=smpp_state,
+                     programs=programs)
+    pages = all_pages()
+    mount_pages(app, pages)
+    app.router.add_static("/static/", STATIC_DIR, name="static")
+    app.on_cleanup.append(phone.close_bridge)
+    return pages

@@ -1,0 +1,120 @@
+"""Donations for finance staff: the report by day with its chart, the CSV download, and
+reconciliation (the summary per source, its exceptions, and settlement uploads).
+
+Figures come from gateway/finance through the API module's helpers, so the
+page, `GET /api/v1/reports/donations` and `gateway report donations` agree
+to the cent. The CSV link points at the API route, which audits the download.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, get_args
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from gateway.finance import summary
+from gateway.finance.formats import MappingError, load_mappings
+from gateway.finance.money import format_cents
+from gateway.finance.reports import ReportRow
+from gateway.web.api.finance import GroupBy, import_upload, report
+from gateway.web.errors import ApiError, bad_request
+from gateway.web.pages.charts import BarChart, bar_chart
+from gateway.web.pages.dashboard import start_of_day
+from gateway.web.pages.frame import PageTable, View
+
+pages = PageTable()
+
+DEFAULT_DAYS = 30
+EXCEPTIONS_SHOWN = 100
+
+
+def _date(view: View, name: str, default: date) -> date:
+    raw = view.query(name)
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise bad_request(f"{raw!r} is not a date (YYYY-MM-DD)", field=name) from None
+
+
+def day_chart(rows: list[ReportRow], date_from: date, date_to: date) -> BarChart | None:
+    """Gross per day in the currency that raised most; days without gifts show as zero."""
+    if not rows:
+        return None
+    by_currency: dict[str, int] = {}
+    for row in rows:
+        by_currency[row.currency] = by_currency.get(row.currency, 0) + row.gross_cents
+    currency = max(sorted(by_currency), key=lambda c: by_currency[c])
+    gross = {row.group: row.gross_cents for row in rows if row.currency == currency}
+    days = [(date_from + timedelta(days=n)).isoformat()
+            for n in range((date_to - date_from).days + 1)]
+    return bar_chart(
+        days, {f"gross ({currency})": [gross.get(day, 0) for day in days]},
+        title=f"Donations by day, gross {currency}",
+        description=f"Money taken per day from {date_from} to {date_to}, by date of the YES.",
+        label_every=max(1, len(days) // 8),
+        format_value=lambda cents: format_cents(cents, currency))
+
+
+@pages.get("/donations", name="page.donations")
+async def donations(view: View) -> web.StreamResponse:
+    settings = view.context.settings
+    today = start_of_day(view.context.clock(), settings.finance_timezone).date()
+    date_to = _date(view, "date_to", today)
+    date_from = _date(view, "date_from", date_to - timedelta(days=DEFAULT_DAYS - 1))
+    group_by = view.query("group_by", "day") or "day"
+    if group_by not in get_args(GroupBy):
+        raise bad_request(f"group by one of {', '.join(get_args(GroupBy))}", field="group_by")
+    found = await report(view.context.pool, settings, date_from=date_from, date_to=date_to,
+                         group_by=group_by)
+    params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
+              "group_by": group_by}
+    chart = day_chart(found.rows, date_from, date_to) if group_by == "day" else None
+    return view.render(
+        "donations.html", title="Donations", report=found, params=params,
+        groups=get_args(GroupBy), zone=settings.finance_timezone, chart=chart,
+        csv_url="/api/v1/reports/donations?" + urlencode({**params, "format": "csv"}))
+
+
+async def _reconciliation(view: View, *, status: int = 200,
+                          imported: dict[str, Any] | None = None,
+                          error: str | None = None) -> web.StreamResponse:
+    settings = view.context.settings
+    found = await summary.reconciliation(view.context.pool, now=view.context.clock())
+    try:
+        mappings = sorted(load_mappings(settings.finance_mappings))
+    except MappingError as err:
+        mappings, error = [settings.finance_default_mapping], str(err)
+    return view.render(
+        "reconciliation.html", status=status, title="Reconciliation", summary=found,
+        sources=list(found.sources.values()), exceptions=found.exceptions[:EXCEPTIONS_SHOWN],
+        more_exceptions=max(0, len(found.exceptions) - EXCEPTIONS_SHOWN),
+        mappings=mappings, default_mapping=settings.finance_default_mapping,
+        imported=imported, error=error)
+
+
+@pages.get("/donations/reconciliation", name="page.reconciliation")
+async def reconciliation(view: View) -> web.StreamResponse:
+    return await _reconciliation(view)
+
+
+@pages.post("/donations/reconciliation", name="page.reconciliation.upload")
+async def reconciliation_import(view: View) -> web.StreamResponse:
+    upload = view.form.get("file")
+    data = getattr(upload, "file", None)
+    if data is None:
+        return await _reconciliation(view, status=400, error="Choose a settlement file.")
+    name = str(getattr(upload, "filename", "") or "upload.csv")
+    try:
+        result = await import_upload(
+            view.context.pool, view.context.settings, view.user, view.client, name=name,
+            data=data.read(), mapping=view.field("mapping") or None)
+    except ApiError as err:
+        return await _reconciliation(view, status=err.status, error=err.message)
+    except ValueError as err:  # a parser refusing the whole file
+        return await _reconciliation(view, status=400, error=str(err))
+    return await _reconciliation(view, imported={
+        "summary": result.summary(), "problems": [str(p) for p in result.problems]})

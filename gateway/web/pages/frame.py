@@ -1,0 +1,285 @@
+"""The page frame: declarations, the login/role/CSRF gate, and template rendering.
+
+    pages = PageTable()
+
+    @pages.get("/contacts", name="page.contacts", nav="Contacts")
+    async def contacts(view: View) -> web.StreamResponse:
+        return view.render("contacts.html", title="Contacts", rows=...)
+
+Who may open a page is `access.ACCESS[name]`, the same matrix as the API;
+a name missing there fails at import. The gate, in order: nobody logged in
+-> 303 to the login page (401 for the JSON helpers of a page); a role not
+allowed -> 403 page; a POST without the session's CSRF token (form field
+or X-CSRF-Token header) -> 403 page; then the handler. An `ApiError` raised
+by a handler (bad input, not found, conflict) becomes the error page with
+its status, so handlers share the API's error vocabulary.
+
+Why HTML gets its own headers here: a Content-Security-Policy without
+'unsafe-inline' (the one script and stylesheet are files under /static),
+no framing, no sniffing. Pages are then safe to show data supporters typed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
+
+from gateway.config import Settings
+from gateway.finance.money import format_cents
+from gateway.logs import get_logger
+from gateway.web import access
+from gateway.web.auth import Principal, authenticate
+from gateway.web.context import WebContext, context_of
+from gateway.web.errors import ApiError, error_response
+from gateway.web.sessions import CSRF_FIELD, csrf_ok
+
+log = get_logger(__name__)
+
+PageHandler = Callable[["View"], Awaitable[web.StreamResponse]]
+LOGIN_PATH = "/login"
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    name: str
+    method: str
+    path: str
+    handler: PageHandler
+    nav: str | None = None  # its label in the navigation, when it has one
+    json: bool = False  # a page's fetch helper: errors as the API's JSON shape
+
+    @property
+    def rule(self) -> access.Rule:
+        return access.rule_for(self.name)
+
+
+class PageTable:
+    def __init__(self) -> None:
+        self.pages: list[Page] = []
+
+    def _add(self, method: str, path: str, *, name: str, nav: str | None = None,
+             json: bool = False) -> Callable[[PageHandler], PageHandler]:
+        def register(handler: PageHandler) -> PageHandler:
+            access.rule_for(name)  # fail at import when the matrix has no entry
+            self.pages.append(Page(name, method, path, handler, nav, json))
+            return handler
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[PageHandler], PageHandler]:
+        return self._add("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[PageHandler], PageHandler]:
+        return self._add("POST", path, **kw)
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    name: str  # the page's ACCESS name: the item shows only to roles that may open it
+    path: str
+    label: str
+    when: Callable[[Settings], bool] | None = None  # shown only when the settings say so
+
+
+@dataclass(slots=True)
+class Site:
+    """What the pages share, stored on the app: templates, navigation, gateway hooks."""
+
+    templates: jinja2.Environment
+    nav: tuple[NavItem, ...]
+    smpp_state: Callable[[], str] | None = None
+    programs: Callable[[], list[str]] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. the phone bridge
+
+
+SITE = web.AppKey("pages_site", Site)
+
+
+@dataclass(slots=True)
+class View:
+    """One page request after the gate: who asks, the form they sent, and how to answer."""
+
+    request: web.Request
+    page: Page
+    principal: Principal | None
+    form: MultiDictProxy[Any] = field(default_factory=lambda: MultiDictProxy(MultiDict()))
+
+    @property
+    def context(self) -> WebContext:
+        return context_of(self.request)
+
+    @property
+    def site(self) -> Site:
+        return self.request.app[SITE]
+
+    @property
+    def user(self) -> Principal:
+        assert self.principal is not None, f"{self.page.name} is public; it has no user"
+        return self.principal
+
+    @property
+    def client(self) -> str:
+        return self.request.remote or "unknown"
+
+    def field(self, name: str, default: str = "") -> str:
+        value = self.form.get(name)
+        return value.strip() if isinstance(value, str) else default
+
+    def query(self, name: str, default: str = "") -> str:
+        return self.request.query.get(name, default).strip()
+
+    def render(self, template: str, *, status: int = 200, **values: Any) -> web.Response:
+        return render(self.request, template, principal=self.principal, status=status,
+                      **values)
+
+    def redirect(self, path: str, **params: str) -> web.Response:
+        location = f"{path}?{urlencode(params)}" if params else path
+        return web.Response(status=303, headers={"Location": location})
+
+
+def visible_nav(request: web.Request, principal: Principal | None) -> list[NavItem]:
+    """The navigation items this user may open, on this deployment."""
+    role = principal.role if principal else None
+    settings = context_of(request).settings
+    return [item for item in request.app[SITE].nav
+            if access.allows(access.rule_for(item.name), role)
+            and (item.when is None or item.when(settings))]
+
+
+def page_html(request: web.Request, template: str, *, principal: Principal | None,
+              **values: Any) -> str:
+    return request.app[SITE].templates.get_template(template).render(
+        principal=principal, csrf=principal.csrf_token if principal else None,
+        csrf_field=CSRF_FIELD, nav=visible_nav(request, principal), path=request.path,
+        **values)
+
+
+def html_response(text: str = "", *, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html",
+                        headers=dict(SECURITY_HEADERS))
+
+
+def render(request: web.Request, template: str, *, principal: Principal | None,
+           status: int = 200, **values: Any) -> web.Response:
+    return html_response(page_html(request, template, principal=principal, **values),
+                         status=status)
+
+
+def error_page(request: web.Request, principal: Principal | None, status: int,
+               message: str) -> web.Response:
+    titles = {400: "Please check the form", 403: "Not allowed", 404: "Not found",
+              409: "Cannot do that now"}
+    return render(request, "error.html", principal=principal, status=status,
+                  title=titles.get(status, "Something went wrong"), message=message)
+
+
+def make_templates() -> jinja2.Environment:
+    """Templates from the installed package; autoescaped; undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("gateway.web", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True)
+    env.filters["cents"] = format_cents
+    env.filters["when"] = _when
+    env.filters["number"] = lambda n: f"{n:,}"
+    env.filters["path_part"] = lambda s: quote(str(s), safe="+")
+    return env
+
+
+def _when(value: datetime | str | None, zone: str = "UTC") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") + (
+        " UTC" if zone == "UTC" else "")
+
+
+def mount_pages(app: web.Application, pages: list[Page]) -> None:
+    for page in pages:
+        app.router.add_route(page.method, _aiohttp_path(page.path), _endpoint(page),
+                             name=page.name)
+
+
+def _aiohttp_path(path: str) -> str:
+    """`{x_id}` matches digits only, as in the API: /broadcasts/new is not broadcast 'new'."""
+    return re.sub(r"\{([a-z_]+_id)\}", r"{\1:\\d+}", path)
+
+
+def _endpoint(page: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    rule = page.rule
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        try:
+            principal = await authenticate(request)
+        except ApiError:
+            principal = None  # a stale bearer token on a page: as if logged out
+        refused = _gate(request, page, rule, principal)
+        if refused is not None:
+            return refused
+        view = View(request, page, principal)
+        if request.method == "POST":
+            if request.content_type in FORM_TYPES:
+                view.form = await request.post()
+            submitted = view.form.get(CSRF_FIELD)
+            if not csrf_ok(request, principal, submitted if isinstance(submitted, str)
+                           else None):
+                return _refuse(request, page, principal, 403, "csrf",
+                               "This form has expired or did not come from this site. "
+                               "Load the page again and resubmit.")
+        try:
+            return await page.handler(view)
+        except ApiError as err:
+            if page.json:
+                return err.response()
+            return error_page(request, principal, err.status, err.message)
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug: logged once, a plain page for the user
+            log.error("page_failed", page=page.name, path=request.path, exc_info=True)
+            return _refuse(request, page, principal, 500, "internal",
+                           "Something went wrong on our side; it has been logged.")
+
+    endpoint.__name__ = page.name.replace(".", "_")
+    return endpoint
+
+
+def _gate(request: web.Request, page: Page, rule: access.Rule,
+          principal: Principal | None) -> web.StreamResponse | None:
+    if rule == access.PUBLIC:
+        return None
+    if principal is None:
+        if page.json:
+            return error_response(401, "unauthenticated", "log in again")
+        target = request.path_qs if request.method == "GET" else "/"
+        return web.Response(status=303, headers={
+            "Location": f"{LOGIN_PATH}?{urlencode({'next': target})}"})
+    if not access.allows(rule, principal.role):
+        return _refuse(request, page, principal, 403, "forbidden",
+                       f"The {principal.role} role cannot open this page.")
+    return None
+
+
+def _refuse(request: web.Request, page: Page, principal: Principal | None, status: int,
+            code: str, message: str) -> web.Response:
+    if page.json:
+        return error_response(status, code, message)
+    return error_page(request, principal, status, message)

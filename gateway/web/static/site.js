@@ -1,0 +1,104 @@
+// The admin pages' only script: two small polls. Every page works without it.
+"use strict";
+
+function csrfToken() {
+  const field = document.querySelector('input[name="csrf_token"]');
+  return field ? field.value : "";
+}
+
+// A broadcast's progress table: refresh the counts every second until it is finished.
+function pollProgress(table) {
+  const url = table.dataset.progressUrl;
+  const shown = table.dataset.status;
+  async function tick() {
+    let progress;
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (!response.ok) return setTimeout(tick, 5000);
+      progress = await response.json();
+    } catch (err) {
+      return setTimeout(tick, 5000);
+    }
+    for (const cell of table.querySelectorAll("[data-field]")) {
+      const value = progress[cell.dataset.field];
+      if (value !== undefined && String(value) !== cell.textContent) cell.textContent = value;
+    }
+    if (progress.status !== shown) {
+      window.location.reload(); // the buttons depend on the status
+      return;
+    }
+    setTimeout(tick, 1000);
+  }
+  setTimeout(tick, 1000);
+}
+
+// The phone simulator: send without reloading, and show replies as they arrive.
+function phone(conversation, form) {
+  const number = conversation.dataset.number;
+  const error = document.getElementById("phone-error");
+  let after = Number(conversation.dataset.after || 0);
+  const shown = new Set([...conversation.querySelectorAll("li")].map((li) => Number(li.dataset.id)));
+
+  function show(message) {
+    // A reply can be polled before the send's own answer arrives: show each message once.
+    if (shown.has(message.id)) return;
+    shown.add(message.id);
+    after = Math.max(after, message.id);
+    const item = document.createElement("li");
+    item.className = message.direction;
+    item.dataset.id = message.id;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = (message.direction === "out" ? "You" : message.status) + ":";
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = message.text;
+    item.append(who, " ", text);
+    conversation.append(item);
+  }
+
+  async function poll() {
+    try {
+      const url = `${conversation.dataset.messagesUrl}?number=${encodeURIComponent(number)}&after=${after}`;
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (response.ok) (await response.json()).messages.forEach(show);
+    } catch (err) { /* the next poll tries again */ }
+    setTimeout(poll, 1000);
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = form.querySelector('input[name="text"]');
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    error.hidden = true;
+    const response = await fetch(form.action, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+      body: JSON.stringify({ number, text }),
+    });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      error.textContent = (body.error && body.error.message) || `could not send (${response.status})`;
+      error.hidden = false;
+    } else {
+      const message = (await response.json()).message;
+      show(message);
+      if (message.status !== "ESME_ROK") {
+        error.textContent = `not delivered: ${message.status}`;
+        error.hidden = false;
+      }
+    }
+    input.focus();
+  });
+  poll();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const progress = document.querySelector("[data-progress-url]");
+  if (progress && progress.dataset.live === "yes") pollProgress(progress);
+  const conversation = document.getElementById("conversation");
+  const form = document.getElementById("phone-form");
+  if (conversation && form) phone(conversation, form);
+});

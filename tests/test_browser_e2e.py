@@ -1,0 +1,154 @@
+"""The admin pages in a real browser: headless Chromium from Debian, driven by Playwright.
+
+One organizer's afternoon, end to end, against a real gateway, its SMSC
+simulator (with the phone port) and PostgreSQL: log in, text JOIN and Y from
+the phone simulator page, find the new supporter in contacts, compose a
+broadcast, start it, and watch its progress page (which refreshes itself)
+reach done. The browser is the system's /usr/bin/chromium; Playwright only
+drives it (no browser download). Without Chromium the test skips, saying so.
+
+Quiet hours are kept out of the way as tests/test_broadcast_e2e.py does,
+honestly: the new contact's zone is set to one where it is early afternoon
+now, so the gateway's ordinary policy lets the broadcast go.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from gateway.app import Gateway
+from gateway.config import Settings
+from gateway.smpp.simulator import SmscSimulator
+from gateway.store import users as user_store
+from gateway.web.credentials import hash_password
+from tests.e2e import gateway_settings, running_gateway, stop_gateway
+from tests.test_broadcast_e2e import afternoon_zone
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+EMAIL = "organizer@example.org"
+PASSWORD = "a long demo passphrase"
+NUMBER = "+12125550142"
+BROADCAST = "Rise Up rallies Saturday at noon. See you there!"
+WAIT_MS = 30_000
+
+EXECUTABLE = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
+
+pytestmark = pytest.mark.skipif(
+    EXECUTABLE is None,
+    reason="no Chromium installed (apt-get install chromium); the browser test needs it")
+
+
+@pytest.fixture
+async def phone_smsc() -> AsyncIterator[SmscSimulator]:
+    """The simulator with its phone port, as `make demo` runs it."""
+    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, phone_port=0)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+@pytest.fixture
+async def demo_gateway(settings: Settings, phone_smsc: SmscSimulator) -> AsyncIterator[Gateway]:
+    assert phone_smsc.phone is not None
+    gw = await running_gateway(gateway_settings(
+        settings, phone_smsc, web_phone_simulator=phone_smsc.phone.port,
+        web_cookie_secure=False), phone_smsc)
+    try:
+        yield gw
+    finally:
+        await stop_gateway(gw)
+
+
+@pytest.fixture
+async def browser_page(tmp_path: Path) -> AsyncIterator[Page]:
+    assert EXECUTABLE is not None
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=EXECUTABLE, headless=True,
+            args=LAUNCH_FLAGS)
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            yield page
+        finally:
+            await context.close()
+
+
+async def text_from_phone(page: Page, text: str, *, replies_before: int) -> None:
+    await page.get_by_label("Text", exact=True).fill(text)
+    await page.get_by_role("button", name="Send").click()
+    # at least one more reply (Y is answered by the confirmation and the first question)
+    await expect(page.locator("#conversation li.in").nth(replies_before)).to_be_visible()
+
+
+async def test_log_in_join_find_the_contact_broadcast_and_watch_it_finish(
+    pool: asyncpg.Pool, demo_gateway: Gateway, phone_smsc: SmscSimulator, browser_page: Page,
+) -> None:
+    async with pool.acquire() as conn:
+        await user_store.insert_user(conn, email=EMAIL, role="organizer", themes=(),
+                                     password_hash=hash_password(PASSWORD))
+    page = browser_page
+    base = f"http://127.0.0.1:{demo_gateway.http_port}"
+
+    # log in: the home page sends us to the login form, then to the dashboard
+    await page.goto(base + "/")
+    await expect(page).to_have_url(f"{base}/login")
+    await page.get_by_label("E-mail").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    await expect(page.locator("#smpp-state")).to_have_text("bound")
+
+    # the phone simulator: JOIN, then Y to the double opt-in question
+    await page.get_by_role("link", name="Phone simulator").click()
+    await page.get_by_label("Phone number").fill(NUMBER)
+    await page.get_by_role("button", name="Use this phone").click()
+    await text_from_phone(page, "JOIN", replies_before=0)
+    await text_from_phone(page, "Y", replies_before=1)
+    await expect(page.locator("#conversation li.out")).to_have_count(2)
+    async with pool.acquire() as conn:  # a zone where it is early afternoon now
+        await conn.execute("UPDATE contacts SET timezones = $1 WHERE msisdn = $2",
+                           [afternoon_zone(datetime.now(UTC))], NUMBER)
+
+    # contacts: the new supporter is listed, and subscribed
+    await page.get_by_role("link", name="Contacts").click()
+    await page.get_by_role("link", name=NUMBER).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Contact {NUMBER}")
+    await expect(page.locator(".pairs")).to_contain_text("subscribed")
+
+    # the composer: preview, then create
+    await page.get_by_role("link", name="Broadcasts").click()
+    await page.get_by_role("link", name="New broadcast").click()
+    await page.get_by_label("Program", exact=True).select_option("rise")
+    await page.locator("#composer #text").fill(BROADCAST)
+    await page.get_by_role("button", name="Preview").click()
+    await expect(page.locator("#preview-recipients")).to_have_text("1")
+    await expect(page.locator("#preview-encoding")).to_have_text("GSM-7")
+    await expect(page.locator("#preview-segments")).to_have_text("1")
+    await page.get_by_role("button", name="Create broadcast").click()
+    await expect(page.locator("#broadcast-status")).to_have_text("draft")
+
+    # start it and watch the self-refreshing progress reach done
+    await page.get_by_role("button", name="Start").click()
+    await expect(page.locator("#broadcast-status")).to_have_text("done", timeout=60_000)
+    await expect(page.locator('#progress [data-field="sent"]')).to_have_text("1")
+    assert phone_smsc.texts_to(NUMBER)[-1] == BROADCAST
+
+    # and the supporter's phone shows it
+    await page.get_by_role("link", name="Phone simulator").click()
+    await page.get_by_label("Phone number").fill(NUMBER)
+    await page.get_by_role("button", name="Use this phone").click()
+    await expect(page.locator("#conversation li.in").last).to_contain_text(BROADCAST)
