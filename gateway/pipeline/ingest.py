@@ -81,7 +81,9 @@ class Ingest:
     ) -> None:
         self._pool = pool
         self._settings = settings
-        self._writer = DecisionWriter(rules)
+        key = settings.privacy_hash_secret
+        self._writer = DecisionWriter(
+            rules, privacy_key=key.get_secret_value().encode() if key is not None else None)
         self._ids = IdReserve("inbound_id_seq")
         self._metrics = metrics
         self._on_committed = on_committed

@@ -1,0 +1,1 @@
+"""Privacy rights: export everything held about a number, erase it, and the retention job."""

@@ -1,0 +1,97 @@
+"""`gateway privacy export|erase|retention`: data-protection requests from a terminal.
+
+Why the CLI asks for `--yes` before erasing: erasure cannot be undone, and
+a wrong number typed at a prompt is the likeliest mistake. `retention`
+lists first (`--dry-run` is the default) and erases only with `--apply`.
+Exit codes: 0 done, 1 refused (bad number, no hash key), as for every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from gateway.config import Settings
+from gateway.privacy import rights
+from gateway.privacy.pseudonym import PrivacyKeyMissing
+from gateway.store.db import create_pool
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
+    export = sub.add_parser("export", help="everything held about a number, as JSON")
+    export.add_argument("number")
+    export.add_argument("--output", type=Path, default=None, help="file (default: stdout)")
+    export.add_argument("--by", default="cli", help="who asks (recorded in the audit log)")
+    erase = sub.add_parser("erase", help="erase a number (keeps its opt-out and donations)")
+    erase.add_argument("number")
+    erase.add_argument("--yes", action="store_true", help="really erase (cannot be undone)")
+    erase.add_argument("--by", default="cli", help="who asks (recorded in the audit log)")
+    retention = sub.add_parser("retention", help="contacts idle past the retention period")
+    retention.add_argument("--apply", action="store_true", help="erase them (default: list)")
+    retention.add_argument("--limit", type=int, default=10_000)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_run(settings, args))
+    except (rights.PrivacyError, PrivacyKeyMissing) as err:
+        print(f"gateway privacy: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.privacy_command == "erase" and not args.yes:
+        rights.normalize(args.number)  # a typo is reported before the question
+        print("gateway privacy: erasing cannot be undone; add --yes to erase "
+              f"{args.number}", file=sys.stderr)
+        return EXIT_FAILED
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    now = datetime.now(UTC)
+    try:
+        async with pool.acquire() as conn:
+            if args.privacy_command == "export":
+                document = await rights.export(conn, args.number, by=args.by, now=now,
+                                               settings=settings)
+                text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+                if args.output is None:
+                    print(text)
+                else:
+                    args.output.write_text(text + "\n", encoding="utf-8")
+                    print(f"wrote {args.output}")
+            elif args.privacy_command == "erase":
+                report = await rights.erase(conn, args.number, by=args.by, settings=settings)
+                touched = {t: n for t, n in report.rows.items() if n}
+                print(f"erased {args.number} -> {report.pseudonym}")
+                for table, count in sorted(touched.items()):
+                    print(f"  {table}: {count}")
+                if report.kept_opt_out_for:
+                    print(f"  opt-out kept (keyed hash) for {', '.join(report.kept_opt_out_for)}")
+            else:
+                return await _retention(conn, settings, args, now)
+    finally:
+        await pool.close()
+    return EXIT_OK
+
+
+async def _retention(conn: asyncpg.Connection, settings: Settings, args: argparse.Namespace,
+                     now: datetime) -> int:
+    idle = await rights.idle_contacts(conn, settings=settings, now=now, limit=args.limit)
+    days = settings.privacy_retention_days
+    if not args.apply:
+        for msisdn, last in idle:
+            print(f"{msisdn}\tlast activity {last:%Y-%m-%d}")
+        print(f"{len(idle)} contact(s) idle for more than {days} days; --apply erases them")
+        return EXIT_OK
+    reports = await rights.apply_retention(conn, settings=settings, now=now, limit=args.limit)
+    print(f"erased {len(reports)} contact(s) idle for more than {days} days")
+    return EXIT_OK
