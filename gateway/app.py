@@ -19,16 +19,17 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway.billing.aggregators import get_profile
+from gateway.billing.aggregators import get_profile, tariff_problems
 from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.broadcast.control import BroadcastTicker
 from gateway.broadcast.policy import QuietHoursPolicy
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.engine import RulesError, load_rules
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
+from gateway.pipeline import contact_centre
 from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import OutboxSender
@@ -38,7 +39,11 @@ from gateway.smpp.client import EsmeClient
 from gateway.smpp.pdu import Pdu
 from gateway.store.db import create_pool, ping
 from gateway.store.migrate import apply_migrations, default_migrations_dir
+from gateway.web.api import add_api_routes
+from gateway.web.context import WebContext
+from gateway.web.donor_details import add_donor_details_routes
 from gateway.web.health import make_web_app
+from gateway.web.pages import add_pages
 from gateway.web.webhooks import add_stripe_webhook_route
 
 log = get_logger("gateway.app")
@@ -65,7 +70,9 @@ class Gateway:
             pool, policy=QuietHoursPolicy(), clock=lambda: datetime.now(UTC))
         self.cards = _stripe_cards(settings)
         self.billing = BillingService(
-            pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards)
+            pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards,
+            details_base_url=settings.donor_details_url,
+            tariff_codes=settings.billing_tariff_codes)
         # read at scrape time, so /metrics never shows a stale value
         self.metrics.smpp_window_in_use.set_function(lambda: self.client.window_in_use)
         self.metrics.smpp_bound.set_function(lambda: 1 if self.client.bound else 0)
@@ -86,13 +93,20 @@ class Gateway:
         self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
         self._spawn(self._every(self.settings.billing_interval, self.billing.tick), "billing")
         self._spawn(self._every(BROADCAST_TICK_SECONDS, self._broadcast_tick), "broadcasts")
+        self._spawn(self._every(self.settings.questions_escalation_interval,
+                                self._escalate_questions), "questions-escalation")
         self._spawn(self.client.run(), "smpp")
         app = make_web_app(metrics=self.metrics, health_check=self.health)
+        add_api_routes(app, WebContext(self.pool, self.settings, reload_rules=self.reload_rules))
+        add_pages(app, smpp_state=lambda: "bound" if self.client.bound else "unbound",
+                  programs=lambda: list(self.rules.current.programs))
+        add_donor_details_routes(app, pool=self.pool, rules=lambda: self.rules.current,
+                                 cookie_secure=self.settings.web_cookie_secure)
         webhook_secret = self.settings.stripe_webhook_secret
         if self.cards is not None and webhook_secret is not None:
             add_stripe_webhook_route(
                 app, pool=self.pool, webhook_secret=webhook_secret.get_secret_value(),
-                card_lookup=self.cards.saved_card_from_setup_intent,
+                card_lookup=self.cards.saved_card_of_intent,
                 on_event=record_stripe_event)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -130,7 +144,11 @@ class Gateway:
     def reload_rules(self) -> bool:
         """SIGHUP: swap in the new file, or keep the rules in force and say why."""
         try:
-            self.rules.replace(load_rules(self.settings.keywords))
+            rules = load_rules(self.settings.keywords)
+            if problems := tariff_problems(self.settings.billing_aggregator,
+                                           self.settings.billing_tariff_codes, rules):
+                raise RulesError(problems)  # a price point the aggregator cannot bill
+            self.rules.replace(rules)
         except RulesError as err:
             log.error("keywords_reload_refused", problems=err.problems[:20])
             return False
@@ -142,6 +160,9 @@ class Gateway:
         if touched:
             self.outbox.wake()  # new or re-timed rows: claim now, not at the next idle poll
         return touched
+
+    async def _escalate_questions(self) -> int:
+        return await contact_centre.escalate(self.pool, self.rules.current, datetime.now(UTC))
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
@@ -176,6 +197,9 @@ def _stripe_cards(settings: Settings) -> StripeCards | None:
 async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
     """Load rules (refuse a bad file), connect, migrate, and build the gateway."""
     rules = load_rules(settings.keywords)
+    if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
+                                   rules):
+        raise ConfigError(problems)
     pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8)
     if migrate:
         applied = await apply_migrations(pool, default_migrations_dir())

@@ -40,8 +40,10 @@ TOOLS = {
 DELEGATED = {
     "broadcast": ("gateway.broadcast.commands",
                   "create, preview, start, pause, resume, cancel, progress"),
+    "user": ("gateway.web.user_commands", "add staff accounts (the first admin) and API tokens"),
     "report": ("gateway.finance.report_cli", "donation reports and the itemization export"),
     "reconcile": ("gateway.finance.reconcile_cli", "import settlements, summarize, exceptions"),
+    "privacy": ("gateway.privacy.commands", "export or erase a number's data; retention"),
 }
 T = TypeVar("T")
 

@@ -10,12 +10,13 @@ tests build settings without touching `os.environ`.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 BindMode = Literal["transceiver", "split"]
 
@@ -66,12 +67,49 @@ class Settings(BaseModel):
     stripe_api_base: str = Field("https://api.stripe.com", pattern=r"^https?://\S+$")
     stripe_checkout_success_url: str = "https://example.org/give/thanks"
     stripe_checkout_cancel_url: str = "https://example.org/give/cancelled"
+    # Carrier price points as the aggregator's tariff codes, cents -> code, JSON in the
+    # environment: '{"500": "DON5", "1000": "DON10"}' (billing/aggregators.py).
+    billing_tariff_codes: dict[int, str] = {}
+    # Where supporters reach the donor-details form (web/donor_details.py); unset: the
+    # committee's own site (its terms_url), which passes /give/details/ to the gateway.
+    donor_details_url: str | None = Field(None, pattern=r"^https?://\S+$")
+
+    @field_validator("billing_tariff_codes", mode="before")
+    @classmethod
+    def _json_codes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError('not JSON; write {"500": "DON5", "1000": "DON10"}') from None
+        return value
     # Finance (README-finance.md): more settlement column mappings (TOML), the
     # mapping `reconcile import-settlement` uses by default, and the zone whose
     # calendar days the reports group and filter by.
     finance_mappings: Path | None = None
     finance_default_mapping: str = "carrier_default"
     finance_timezone: str = "UTC"
+    # Admin web (gateway/web/sessions.py). Secure cookies need HTTPS; turn off only
+    # for a local http demo. Failed logins per e-mail / per address within the window.
+    web_cookie_secure: bool = True
+    web_cookie_samesite: Literal["Lax", "Strict"] = "Lax"
+    web_session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    web_login_max_failures: int = Field(5, ge=1)
+    web_login_max_failures_per_client: int = Field(50, ge=1)
+    web_login_window: float = Field(900.0, gt=0, description="seconds")
+    # The demo's phone simulator page (gateway/web/pages/phone.py) talks to the SMSC
+    # simulator's phone port on smpp_host; unset (the default) keeps the page off, as it
+    # must be in production where the SMSC is a carrier's.
+    web_phone_simulator: int | None = Field(None, ge=1, le=65535)
+    # Contact centre: how often questions past their SLA are escalated to their theme's
+    # leads (seconds), and the most SMS segments an expert's answer may take.
+    questions_escalation_interval: float = Field(60.0, gt=0)
+    questions_answer_max_segments: int = Field(6, ge=1, le=20)
+    # Privacy (gateway/privacy/): the key of the hash that keeps an erased number's
+    # opt-out (HMAC-SHA256; changing it forgets every kept opt-out), and how long a
+    # contact may stay idle before the retention job erases it.
+    privacy_hash_secret: SecretStr | None = None
+    privacy_retention_days: int = Field(3 * 365, ge=30)
 
 
 # environment variable -> field name

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gateway.engine import compliance
+from gateway.engine import compliance, contact_checks
 from gateway.engine.donations import DONATION_VARIABLES, donation_findings
 from gateway.engine.model import Profile, RulesFile, Step
 from gateway.engine.templates import PROGRAM_VARIABLES, Template, TemplateError, parse_template
@@ -59,6 +59,7 @@ def template_sources(doc: RulesFile) -> Iterator[tuple[Path, str, str | None]]:
         for name, text in donations.texts.model_dump().items():
             if text is not None:
                 yield ("donations", pid, "texts", name), text, pid
+    yield from contact_checks.template_sources(doc)
     yield ("defaults", "default_reply"), doc.defaults.default_reply, None
 
 
@@ -72,6 +73,7 @@ def check(doc: RulesFile) -> tuple[list[Finding], dict[Path, Template], dict[str
     findings += template_findings
     findings += _check_disclosures(doc, templates)
     findings += donation_findings(doc, templates)
+    findings += contact_checks.findings(doc, templates)
     return findings, templates, segments
 
 
@@ -209,6 +211,7 @@ def _check_templates(
             continue
         templates[path] = template
         allowed = fields | DONATION_VARIABLES if path[0] == "donations" else fields
+        allowed = allowed | contact_checks.template_variables(doc, path)
         for name in sorted(template.names - allowed):
             findings.append((path, f"template names unknown field {{{name}}}; known: "
                              + ", ".join(sorted(allowed))))

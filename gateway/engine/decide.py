@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.engine import compliance, consent, dialogs, donations
+from gateway.engine import compliance, consent, dialogs, donations, knowledge, themes
 from gateway.engine.donations import parse_amount_cents as parse_amount_cents
+from gateway.engine.donor_details import answer as answer_donor_details
 from gateway.engine.rules import KeywordRules, Rules
 from gateway.engine.state import SUBSCRIBED, Draft
 from gateway.engine.text import parse_command
@@ -60,6 +61,8 @@ def _route(turn: Turn) -> None:
         return
     if donations.answer(turn):
         return
+    if answer_donor_details(turn):  # a held gift's donor details, one fact per MO
+        return
     if compliance.is_start(command.first):
         consent.resubscribe(turn)
         return
@@ -83,7 +86,8 @@ def _route(turn: Turn) -> None:
     if keyword is not None:
         _run_keyword(turn, keyword, fuzzy)
         return
-    _unmatched(turn)
+    if not themes.free_text(turn):  # a question, a menu choice or a knowledge phrase
+        _unmatched(turn)
 
 
 def match_keyword(turn: Turn) -> tuple[KeywordRules | None, bool]:
@@ -99,6 +103,7 @@ def match_keyword(turn: Turn) -> tuple[KeywordRules | None, bool]:
 
 
 def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
+    turn.draft.theme = None  # a keyword is a new request: no theme menu or prompt waits on
     turn.event("keyword_matched", keyword=keyword.word, program=keyword.program,
                action=keyword.action, typed=turn.command.first, fuzzy=fuzzy,
                argument=turn.command.argument)
@@ -116,10 +121,10 @@ def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
         turn.reply(keyword.reply, keyword.program)
     elif keyword.action == "donate":
         donations.request(turn, keyword)
-    else:
-        turn.event("theme_requested", program=keyword.program, keyword=keyword.word,
-                   theme=keyword.theme, question=turn.command.argument,
-                   mo_id=turn.inbound.mo_id, at=turn.at)
+    elif keyword.action == "knowledge":
+        knowledge.answer_keyword(turn, keyword)
+    else:  # theme or menu: the contact centre
+        themes.keyword(turn, keyword)
 
 
 def _unmatched(turn: Turn) -> None:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from gateway.engine.checks import check, shortcode_profiles
 from gateway.engine.donations import compile_donations
+from gateway.engine.knowledge import compile_knowledge
 from gateway.engine.model import Dialog, Keyword, Program, RulesFile
 from gateway.engine.rules import (
     DialogRules,
@@ -26,6 +27,7 @@ from gateway.engine.rules import (
 )
 from gateway.engine.templates import Template
 from gateway.engine.text import TypoIndex, normalize
+from gateway.engine.themes import compile_themes
 from gateway.engine.yamlsource import Located, YamlSourceError, load_located
 from gateway.engine.yamlsource import Path as NodePath
 
@@ -124,6 +126,7 @@ def _compile(
         programs=MappingProxyType(programs), dialogs=MappingProxyType(dialogs),
         segment_counts=MappingProxyType(dict(segments)),
         donations=compile_donations(doc, templates),
+        themes=compile_themes(doc, templates), knowledge=compile_knowledge(doc, templates),
     )
 
 
@@ -144,7 +147,7 @@ def _program(pid: str, p: Program, templates: dict[NodePath, Template]) -> Progr
 def _keyword(kw: Keyword, reply: Template | None) -> KeywordRules:
     return KeywordRules(
         word=normalize(kw.word), program=kw.program, action=kw.action, dialog=kw.dialog,
-        reply=reply, theme=kw.theme,
+        reply=reply, theme=kw.theme, knowledge=kw.knowledge,
     )
 
 

@@ -59,7 +59,7 @@ Cents = Annotated[int, BeforeValidator(money_cents), Field(ge=1, le=100_000_000)
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Text = Annotated[str, Field(min_length=1)]
 Profile = Literal["us", "fr"]
-Action = Literal["opt_in", "dialog", "reply", "donate", "theme"]
+Action = Literal["opt_in", "dialog", "reply", "donate", "theme", "menu", "knowledge"]
 ValidatorName = Literal[
     "us_zip", "fr_postal_code", "gender", "choice", "number", "free_text", "email"
 ]
@@ -114,6 +114,7 @@ class Keyword(_Strict):
     dialog: Identifier | None = None  # dialog to start (action dialog, or after opt-in)
     reply: Text | None = None  # action reply
     theme: Identifier | None = None  # action theme
+    knowledge: Identifier | None = None  # action knowledge: an entry of knowledge.<program>
     fuzzy: bool | None = None  # None: by length (defaults.fuzzy_min_length)
 
 
@@ -192,6 +193,45 @@ class Donations(_Strict):
     texts: DonationTexts
 
 
+class ThemeTexts(_Strict):
+    """What the contact centre says (engine/themes.py); see keywords.yaml."""
+
+    menu: Text  # the numbered list of topics: names {menu}
+    ask: Text  # a theme chosen without a question yet: names {theme}
+    acknowledgement: Text  # a question was queued: names {theme} and {response_time}
+    answer: Text = "{answer}"  # wraps an expert's answer: names {answer}
+
+
+class Topic(_Strict):
+    name: Text
+    sla: Seconds | None = None  # expected response time; default themes.<program>.sla
+    leads: list[Text] = []  # who an unclaimed question is escalated to past its SLA
+    words: list[Text] = []  # one word each; WORD* matches every word starting with WORD
+    phrases: list[Text] = []  # several words, matched in that order anywhere in the text
+
+
+class Themes(_Strict):
+    """One program's contact centre (`themes.<program id>`): questions by theme."""
+
+    fallback: Identifier = "general"  # where free text no rule classifies goes
+    sla: Seconds = 172800
+    min_words: int = Field(3, ge=1, le=50)  # shorter unmatched texts are not questions
+    choose_within: Seconds = 3600  # a menu number or a question must follow within this
+    texts: ThemeTexts
+    topics: Annotated[dict[Identifier, Topic], Field(min_length=1, max_length=30)]
+
+
+class KnowledgeEntry(_Strict):
+    """An automatic answer (`knowledge.<program id>.<entry>`), reached by keywords or phrases."""
+
+    lookup: Literal["committee", "events"] | None = None
+    answer: Text
+    not_found: Text | None = None  # the lookup found nothing
+    usage: Text | None = None  # committee: no usable postal code in the text or the profile
+    phrases: list[Text] = []
+    limit: int = Field(3, ge=1, le=10)  # events: how many
+
+
 class RulesFile(_Strict):
     version: Literal[1]
     defaults: Defaults
@@ -200,3 +240,5 @@ class RulesFile(_Strict):
     keywords: list[Keyword] = []
     dialogs: dict[Identifier, Dialog] = {}
     donations: dict[Identifier, Donations] = {}
+    themes: dict[Identifier, Themes] = {}
+    knowledge: dict[Identifier, dict[Identifier, KnowledgeEntry]] = {}

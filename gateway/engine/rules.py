@@ -19,6 +19,8 @@ from gateway.engine.text import TypoIndex
 
 if TYPE_CHECKING:
     from gateway.engine.donations import DonationRules
+    from gateway.engine.knowledge import KnowledgeRules
+    from gateway.engine.themes import ThemeRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class KeywordRules:
     dialog: str | None
     reply: Template | None
     theme: str | None
+    knowledge: str | None = None  # action knowledge: the entry's id
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,10 @@ class Rules:
     segment_counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     # program id -> its text-to-give settings (engine/donations.py)
     donations: Mapping[str, DonationRules] = field(default_factory=lambda: MappingProxyType({}))
+    # program id -> its contact centre (engine/themes.py) and knowledge base (knowledge.py)
+    themes: Mapping[str, ThemeRules] = field(default_factory=lambda: MappingProxyType({}))
+    knowledge: Mapping[str, Mapping[str, KnowledgeRules]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @property
     def default_reply(self) -> str:

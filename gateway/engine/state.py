@@ -16,7 +16,8 @@ Layout (JSON, kept small; times are UTC ISO-8601 strings):
                   "expires": "..."},      # a request waiting for its YES (donations.py)
      "donation_ask": {"program": "rise", "keyword": "GIVE", "at": "..."},
      "donation_last": {"ref": 42, "program": "rise", "confirmed": "..."},
-     "card": {"last4": "4242"}}          # written by the shell from the saved card
+     "card": {"last4": "4242"},          # written by the shell from the saved card
+     "theme": {"program": "ensemble", "step": "ask", "theme": "education", "at": "..."}}
 
 Why a working copy: the incoming state must stay untouched (the caller may
 retry the decision), so nested dicts are replaced on write, never mutated.
@@ -37,8 +38,8 @@ _FLOOD_WINDOW = timedelta(minutes=1)
 
 
 class Draft:
-    __slots__ = ("card", "dialog", "donation", "donation_ask", "donation_last",
-                 "last_default_reply", "mo", "profile", "subs")
+    __slots__ = ("card", "details", "dialog", "donation", "donation_ask", "donation_last",
+                 "last_default_reply", "mo", "profile", "subs", "theme")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.subs: dict[str, dict[str, Any]] = dict(data.get("subs") or {})
@@ -50,6 +51,10 @@ class Draft:
         self.donation_ask: dict[str, Any] | None = data.get("donation_ask") or None
         self.donation_last: dict[str, Any] | None = data.get("donation_last") or None
         self.card: dict[str, Any] | None = data.get("card") or None
+        # a donor-details hold, written by the shell before each batch (donor_details.py)
+        self.details: dict[str, Any] | None = data.get("details") or None
+        # a theme menu or question prompt waiting for its answer (engine/themes.py)
+        self.theme: dict[str, Any] | None = data.get("theme") or None
 
     def status(self, program: str) -> str | None:
         sub = self.subs.get(program)
@@ -80,7 +85,8 @@ class Draft:
             data["profile"] = self.profile
         if self.last_default_reply is not None:
             data["last_default_reply"] = self.last_default_reply
-        for key in ("donation", "donation_ask", "donation_last", "card"):
+        for key in ("donation", "donation_ask", "donation_last", "card", "theme",
+                    "details"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value

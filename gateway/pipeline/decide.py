@@ -10,6 +10,9 @@ location columns (zip, region, time zones) rewritten. Donation events go to
 the donation ledger (pipeline/donations.py), after the replies their
 confirmation requests point at; each contact's saved card (last four digits)
 is read once per batch, before deciding, so GIVE can offer the express flow.
+Knowledge-base lookups (`WHERE 90210`) are answered from the database right
+after their MO is decided, and questions for the experts become rows
+(pipeline/contact_centre.py).
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ import asyncpg
 from gateway import geo
 from gateway.engine import Rules, decide
 from gateway.engine.types import ContactState, Inbound
+from gateway.pipeline import contact_centre
 from gateway.pipeline import donations as donation_ledger
-from gateway.store import billing as billing_store
+from gateway.privacy.pseudonym import number_hash
 from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
 from gateway.store import outbound as outbound_store
+from gateway.store import privacy as privacy_store
 from gateway.store import profiles as profiles_store
+from gateway.store import questions as questions_store
 from gateway.store import timeline as timeline_store
 from gateway.store.consent import CONSENT_KINDS, NewConsentEvent
 from gateway.store.inbound import NewInbound
@@ -47,9 +53,26 @@ class RulesHolder:
 
 
 class DecisionWriter:
-    def __init__(self, rules: RulesHolder) -> None:
+    def __init__(self, rules: RulesHolder, *, privacy_key: bytes | None = None) -> None:
         self._rules = rules
+        self._privacy_key = privacy_key
         self._postal: tuple[Rules, geo.PostalSteps] | None = None
+
+    async def _returning_opt_outs(
+        self, conn: asyncpg.Connection, new_keys: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """New contacts whose number was erased after opting out: they start opted out.
+
+        The erasure kept only a keyed hash of the number (gateway/privacy/); the
+        hash is computed for numbers the batch has never stored, so a known
+        contact costs nothing. A stray text then subscribes them to nothing,
+        and JOIN or START opts them in again as a new consent.
+        """
+        if not new_keys or not self._privacy_key:
+            return set()
+        hashes = {key: number_hash(self._privacy_key, key[0]) for key in new_keys}
+        found = await privacy_store.erased_opt_outs(conn, sorted(set(hashes.values())))
+        return {key for key, digest in hashes.items() if (digest, key[1]) in found}
 
     async def record_undecided(
         self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]]
@@ -72,14 +95,13 @@ class DecisionWriter:
         rules = self._rules.current
         keys = list(dict.fromkeys((mo.msisdn, mo.shortcode) for _, mo in mos))
         stored = await contacts_store.list_states(conn, keys)
-        cards: dict[str, str] = {}
-        if _offers_cards(rules):
-            cards = await billing_store.saved_last4(conn, sorted({k[0] for k in keys}))
+        returning = await self._returning_opt_outs(conn, [k for k in keys if k not in stored])
+        # saved cards and donor-details holds, as the engine reads them
+        outside = await donation_ledger.read_outside(conn, rules, keys)
         states: dict[tuple[str, str], ContactState] = {}
         for key in keys:
-            opted_out, data = stored.get(key, (False, {}))
-            if data.get("card") or key[0] in cards:
-                data = donation_ledger.with_card(data, cards.get(key[0]))
+            opted_out, data = stored.get(key, (key in returning, {}))
+            data = dict(outside.apply(key, data))
             states[key] = ContactState.from_json(key[0], key[1], opted_out, data)
         replies: list[NewOutbound] = []
         events: list[NewEvent] = []
@@ -99,6 +121,8 @@ class DecisionWriter:
                 )
                 for reply in decision.replies
             )
+            # knowledge-base lookups (committees, events) answered after the engine's replies
+            replies.extend(await contact_centre.lookup_replies(conn, rules, mo_id, mo, decision))
             events.extend(
                 NewEvent(mo.msisdn, mo.shortcode, mo_id, event.name, event.data, mo.received_at)
                 for event in decision.events
@@ -120,6 +144,7 @@ class DecisionWriter:
         await outbound_store.insert_batch(conn, replies)
         await consent_store.insert_batch(conn, consent)  # after the replies it points at
         await donation_ledger.write(conn, ledger)  # likewise
+        await questions_store.insert_batch(conn, contact_centre.questions_from(events))
         await profiles_store.update_geo(conn, self._relocated(rules, stored, states))
         return len(replies)
 
@@ -144,6 +169,3 @@ class DecisionWriter:
                 moved.append((msisdn, shortcode, found))
         return moved
 
-
-def _offers_cards(rules: Rules) -> bool:
-    return any("card" in d.methods for d in rules.donations.values())
