@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -51,6 +52,19 @@ log = get_logger("gateway.app")
 RECEIPT_SWEEP_SECONDS = 1.0
 PARTS_SWEEP_SECONDS = 30.0
 BROADCAST_TICK_SECONDS = 1.0
+# Collect young objects 14x less often and the old generations far less often than
+# CPython's (700, 10, 10). The sender, the SMPP client and the writers make a few
+# short-lived objects per MT; with the defaults the cyclic collector kept walking
+# the whole long-lived heap (the web app, the rules...): 20% of the gateway's CPU
+# during a broadcast, measured with perf. Nearly all of that garbage is freed by
+# reference counting anyway.
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Process-wide: set once by `run_gateway`, the process's entry point."""
+    if gc.get_threshold() != GC_THRESHOLDS:
+        gc.set_threshold(*GC_THRESHOLDS)
 
 
 class Gateway:
@@ -97,7 +111,9 @@ class Gateway:
                                 self._escalate_questions), "questions-escalation")
         self._spawn(self.client.run(), "smpp")
         app = make_web_app(metrics=self.metrics, health_check=self.health)
-        add_api_routes(app, WebContext(self.pool, self.settings, reload_rules=self.reload_rules))
+        add_api_routes(app, WebContext(self.pool, self.settings, reload_rules=self.reload_rules,
+                                       rules=lambda: self.rules.current,
+                                       wake_outbox=self.outbox.wake))
         add_pages(app, smpp_state=lambda: "bound" if self.client.bound else "unbound",
                   programs=lambda: list(self.rules.current.programs))
         add_donor_details_routes(app, pool=self.pool, rules=lambda: self.rules.current,
@@ -210,6 +226,7 @@ async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
 
 async def run_gateway(settings: Settings, *, migrate: bool) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP reloads keywords.yaml."""
+    tune_gc()
     gateway = await open_gateway(settings, migrate=migrate)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

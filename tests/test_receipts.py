@@ -12,6 +12,7 @@ from gateway.smpp.receipts import (
     STATES,
     Receipt,
     ReceiptError,
+    _receipt_fields,
     format_receipt_text,
     is_receipt,
     message_id_variants,
@@ -160,3 +161,38 @@ def test_receipt_dates_read_exactly_as_strptime_would(digits: str) -> None:
             expected = datetime.strptime(digits, formats[len(digits)])
     text = f"id:1 sub:001 dlvrd:001 submit date:{digits} done date:x stat:DELIVRD err:000"
     assert parse_receipt(4, text.encode(), {}).submit_date == expected
+
+
+_USED_FIELDS = ("id", "stat", "err", "submit date", "done date")
+
+
+def _agrees_with_tolerant_parser(text: str) -> None:
+    fast, tolerant = _receipt_fields(text), parse_receipt_fields(text)
+    assert {k: fast.get(k) for k in _USED_FIELDS} == {k: tolerant.get(k) for k in _USED_FIELDS}
+
+
+@given(
+    st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=24),
+    st.sampled_from(["001", "000", "0a1"]),
+    st.text(alphabet="0123456789", min_size=10, max_size=12),
+    st.sampled_from([*STATES, "delivrd", "DELIVERED", "X"]),
+    st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=4),
+    st.text(max_size=30),
+)
+def test_canonical_fast_path_reads_what_the_tolerant_parser_reads(
+    message_id: str, count: str, date: str, stat: str, err: str, body: str
+) -> None:
+    """The one-match path for the usual layout (one receipt per MT) never disagrees."""
+    _agrees_with_tolerant_parser(
+        f"id:{message_id} sub:{count} dlvrd:{count} submit date:{date} done date:{date} "
+        f"stat:{stat} err:{err} text:{body}"
+    )
+
+
+_PIECES = ["id:", " sub:", " dlvrd:", "001", " submit date:", " done date:", "2401011200",
+           " stat:", "DELIVRD", " err:", " text:", "-", "_", " ", "a", "stat:", "err:x"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))
+def test_fast_path_agrees_on_near_canonical_texts(text: str) -> None:
+    _agrees_with_tolerant_parser(text)

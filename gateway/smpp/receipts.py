@@ -56,6 +56,13 @@ _FIELD = re.compile(
     re.IGNORECASE,
 )
 _DATE_KEY = re.compile(r"[ _]?date$")
+# The appendix-B layout exactly as most SMSCs (and our simulator) write it: read in
+# one match on the hot path (a receipt per MT). An id of letters and digits only,
+# so no field name can hide inside it; anything else takes the tolerant path.
+_CANONICAL = re.compile(
+    r"id:([0-9A-Za-z]+) sub:\d{3} dlvrd:\d{3} submit date:(\d{10}|\d{12}) "
+    r"done date:(\d{10}|\d{12}) stat:([A-Za-z]+) err:([0-9A-Za-z]+) text:"
+)
 
 
 class ReceiptError(ValueError):
@@ -128,6 +135,16 @@ def parse_receipt_fields(text: str) -> dict[str, str]:
     return fields
 
 
+def _receipt_fields(text: str) -> dict[str, str]:
+    """parse_receipt_fields' answer for the fields a receipt uses, in one match when canonical."""
+    match = _CANONICAL.match(text)
+    if match is None:
+        return parse_receipt_fields(text)
+    message_id, submitted, done, stat, err = match.groups()
+    return {"id": message_id, "submit date": submitted, "done date": done, "stat": stat,
+            "err": err}
+
+
 def _c_string(value: bytes) -> str:
     return value.split(b"\x00", 1)[0].decode("latin-1").strip()
 
@@ -135,7 +152,7 @@ def _c_string(value: bytes) -> str:
 def parse_receipt(esm_class: int, short_message: bytes, tlvs: Mapping[int, bytes]) -> Receipt:
     """Read a receipt from a deliver_sm's parts; raises ReceiptError only."""
     body = short_message or tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
-    fields = parse_receipt_fields(body.decode("latin-1"))
+    fields = _receipt_fields(body.decode("latin-1"))
     message_id = fields.get("id", "")
     if Tag.RECEIPTED_MESSAGE_ID in tlvs:
         message_id = _c_string(tlvs[Tag.RECEIPTED_MESSAGE_ID]) or message_id

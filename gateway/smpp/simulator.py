@@ -21,6 +21,7 @@ import contextlib
 import hmac
 import json
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ _RECEIVERS = frozenset({State.BOUND_RX, State.BOUND_TRX})
 _SWEEP_INTERVAL = 0.25
 _RECEIPT_RETRY_DELAY = 1.0
 _RECEIPT_MAX_ATTEMPTS = 5
+_CACHE_LIMIT = 1024  # decoded texts and receipt templates remembered (a broadcast: one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,7 @@ class SmscSimulator:
         phone_port: int | None = None,
         shortcode: str = "12345",
         resp_timeout: float = 30.0,
+        answer_chunk: int = 16,
         reassembly_timeout: float = 300.0,
         log: Any = None,
     ) -> None:
@@ -189,6 +192,11 @@ class SmscSimulator:
         self.faults = faults or Faults()
         self.shortcode = shortcode
         self.resp_timeout = resp_timeout
+        # Answers leave after every `answer_chunk` PDUs of one read, not only after
+        # the whole read: the ESME gets the first resps (and refills its window)
+        # while the rest are still being processed, as with a real SMSC, instead
+        # of the two sides taking turns a full window at a time.
+        self.answer_chunk = max(1, answer_chunk)
         self._log = log or get_logger("gateway.smsc")
         self._phone_port = phone_port
         self.phone: PhoneServer | None = None
@@ -208,6 +216,15 @@ class SmscSimulator:
         self._submits_seen = 0
         self._mos_injected = 0
         self._pending_replies: dict[str, list[float]] = {}
+        # Hot-path caches (a broadcast sends one text to many numbers): decoded
+        # bodies, receipt texts without their id, and the receipts of this loop
+        # turn, which share one timer instead of one each.
+        self._decoded: dict[tuple[bytes, int], str] = {}
+        self._receipt_templates: dict[tuple[str, str, str, str], str] = {}
+        self._stamp_second = -1
+        self._stamp = ("", datetime.now(UTC))
+        self._receipt_batches: dict[float, list[_Outbound]] = {}
+        self._wake_scheduled = False
         # What tests and the benchmark read:
         self.submitted: list[SubmitRecord] = []
         self.submitted_parts = 0
@@ -272,7 +289,14 @@ class SmscSimulator:
     async def wait_for_submits(self, count: int) -> None:
         await self.wait_until(lambda: len(self.submitted) >= count)
 
+    def _wake_soon(self) -> None:
+        """_wake() once at the end of this loop turn, however many submits it accepted."""
+        if not self._wake_scheduled and self._waiters:
+            self._wake_scheduled = True
+            asyncio.get_running_loop().call_soon(self._wake)
+
     def _wake(self) -> None:
+        self._wake_scheduled = False
         for predicate, future in list(self._waiters):
             if not future.done() and predicate():
                 future.set_result(None)
@@ -327,7 +351,8 @@ class SmscSimulator:
 
     def _handle_frames(self, link: _Link, frames: list[bytes]) -> bool:
         """Feed whole PDUs to the session; False when the connection must close."""
-        for frame in frames:
+        chunk = self.answer_chunk
+        for done, frame in enumerate(frames, start=1):
             link.received += 1
             if self._should_drop(link):
                 self.drops += 1
@@ -347,6 +372,8 @@ class SmscSimulator:
                         return False
                 elif isinstance(event, Unbound):
                     return False
+            if done % chunk == 0:
+                link.out.flush()
         return True
 
     def _should_drop(self, link: _Link) -> bool:
@@ -442,7 +469,8 @@ class SmscSimulator:
             if sent_times:
                 self.reply_latencies.append(now - sent_times.pop(0))
         registered = pdu.get_int("registered_delivery")
-        self._schedule_receipts(link.system_id, pdu, message_id, decode(body, data_coding))
+        text = self._decode(body, data_coding)
+        self._schedule_receipts(link.system_id, pdu, message_id, text)
         ids, whole = [message_id], body
         if info is not None:
             sender = (link.system_id, source, destination)
@@ -453,14 +481,41 @@ class SmscSimulator:
                 return
             ids, whole = self._part_ids.pop(key, ids), joined
         record = SubmitRecord(
-            tuple(ids), link.system_id, source, destination, decode(whole, data_coding),
+            tuple(ids), link.system_id, source, destination,
+            text if whole is body else decode(whole, data_coding),
             data_coding, registered, info.total if info else 1, now,
             pdu.get_str("service_type"), dict(pdu.tlvs),
         )
         self.submitted.append(record)
         if self.phone is not None:
             self.phone.deliver(destination, record.text, source)
-        self._wake()
+        self._wake_soon()
+
+    def _decode(self, body: bytes, data_coding: int) -> str:
+        key = (body, data_coding)
+        text = self._decoded.get(key)
+        if text is None:
+            if len(self._decoded) >= _CACHE_LIMIT:
+                self._decoded.clear()
+            text = self._decoded[key] = decode(body, data_coding)
+        return text
+
+    def _receipt_text(self, message_id: str, stat: str, err: str, text: str) -> str:
+        """format_receipt_text's output, built from a cached template (the id leads it)."""
+        second = int(time.time())
+        if second != self._stamp_second:  # the receipt's dates have minute resolution
+            now = datetime.now(UTC)
+            self._stamp_second, self._stamp = second, (f"{now:%y%m%d%H%M}", now)
+        minute, now = self._stamp
+        key = (minute, stat, err, text)
+        template = self._receipt_templates.get(key)
+        if template is None:
+            if len(self._receipt_templates) >= _CACHE_LIMIT:
+                self._receipt_templates.clear()
+            whole = format_receipt_text("", stat, submitted_at=now, done_at=now, err=err,
+                                        text=text)
+            template = self._receipt_templates[key] = whole.removeprefix("id:")
+        return f"id:{message_id}{template}"
 
     def _schedule_receipts(self, system_id: str, submit: Pdu, message_id: str, text: str) -> None:
         """Receipts travel back along the MT's path: its addresses swapped, TON/NPI as given."""
@@ -470,13 +525,12 @@ class SmscSimulator:
             return
         if wanted not in (REGISTERED_DELIVERY_RECEIPT, REGISTERED_DELIVERY_ON_FAILURE):
             return
-        submitted_at = datetime.now(UTC)
         steps = [("ENROUTE", self.receipt_delay / 2)] if self.faults.intermediate_receipts else []
         for step_stat, delay in [*steps, (stat, self.receipt_delay)]:
-            receipt = format_receipt_text(
-                message_id, step_stat, submitted_at=submitted_at, done_at=datetime.now(UTC),
-                err=self.faults.receipt_err or ("000" if step_stat in ("DELIVRD", "ENROUTE")
-                                                else "001"), text=text,
+            receipt = self._receipt_text(
+                message_id, step_stat,
+                self.faults.receipt_err or ("000" if step_stat in ("DELIVRD", "ENROUTE")
+                                            else "001"), text,
             )
             esm = ESM_INTERMEDIATE_NOTIFICATION if step_stat == "ENROUTE" else ESM_DELIVERY_RECEIPT
             addresses = {
@@ -495,13 +549,34 @@ class SmscSimulator:
                 {**addresses, "esm_class": esm}, receipt.encode("latin-1", "replace"), tlvs,
                 system_id=system_id,
             )
-            self._later(delay, self._dispatch, item)
+            self._batch_later(delay, item)
+
+    def _batch_later(self, delay: float, item: _Outbound) -> None:
+        """Dispatch after `delay`; the items of one loop turn share a timer."""
+        batch = self._receipt_batches.get(delay)
+        if batch is None:
+            batch = self._receipt_batches[delay] = []
+            self._later(delay, self._dispatch_batch, delay, batch)
+            # sealed at the end of this loop turn: later items get a timer of their own
+            asyncio.get_running_loop().call_soon(self._seal_batch, delay, batch)
+        batch.append(item)
+
+    def _seal_batch(self, delay: float, batch: list[_Outbound]) -> None:
+        if self._receipt_batches.get(delay) is batch:
+            del self._receipt_batches[delay]
+
+    def _dispatch_batch(self, delay: float, batch: list[_Outbound]) -> None:
+        self._seal_batch(delay, batch)
+        receivers = self._receivers()
+        for item in batch:
+            self._dispatch(item, receivers)
 
     # -- deliver_sm: MOs and receipts -----------------------------------------
 
-    def _dispatch(self, item: _Outbound) -> None:
+    def _dispatch(self, item: _Outbound, receivers: list[_Link] | None = None) -> None:
         """Send on the next receiver (round-robin), or park until one binds."""
-        receivers = self._receivers()
+        if receivers is None:
+            receivers = self._receivers()
         own = [lk for lk in receivers if lk.system_id == item.system_id]
         receivers = own or receivers
         if not receivers:
