@@ -86,7 +86,9 @@ class Gateway:
         self.billing = BillingService(
             pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards,
             details_base_url=settings.donor_details_url,
-            tariff_codes=settings.billing_tariff_codes)
+            tariff_codes=settings.billing_tariff_codes,
+            privacy_key=(settings.privacy_hash_secret.get_secret_value().encode()
+                         if settings.privacy_hash_secret is not None else None))
         # read at scrape time, so /metrics never shows a stale value
         self.metrics.smpp_window_in_use.set_function(lambda: self.client.window_in_use)
         self.metrics.smpp_bound.set_function(lambda: 1 if self.client.bound else 0)

@@ -29,7 +29,7 @@ from gateway.privacy.pseudonym import PrivacyKeyMissing, number_hash, pseudonym_
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import privacy as privacy_store
-from tests.e2e import Phone, gateway_settings, running_gateway, stop_gateway
+from tests.e2e import Phone, gateway_settings, keywords_file, running_gateway, stop_gateway
 from tests.test_broadcast_e2e import afternoon_zone
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -302,3 +302,44 @@ async def test_the_cli_exports_to_a_file_and_erases_only_with_yes(
     assert "opt-out kept" in erased.stdout
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM contacts") == 0
+
+
+async def test_gifts_kept_under_the_pseudonym_still_count_toward_the_legal_limits(
+    private_settings: Settings, smsc: SmscSimulator, tmp_path: Path,
+) -> None:
+    """Erasure must not be a way around the FEC limits: $10, erased, then $10 over a $15 cap."""
+    path = keywords_file(tmp_path, lambda doc: doc["donations"]["rise"]["limits"].update(
+        {"per_month_by_phone": 15}))
+    gw = await running_gateway(
+        gateway_settings(private_settings, smsc, billing_interval=3600.0, keywords=path), smsc)
+    try:
+        phone = Phone(smsc, SUPPORTER)
+
+        async def give_ten(confirmed: int) -> None:
+            [ask] = await phone.text("GIVE 10", expect=1)
+            assert "YES" in ask
+            await phone.text("YES", expect=0)
+            async with asyncio.timeout(10):
+                while True:
+                    async with gw.pool.acquire() as conn:
+                        if await conn.fetchval("SELECT count(*) FROM donation_events"
+                                               " WHERE kind = 'confirmed'") >= confirmed:
+                            break
+                    await asyncio.sleep(0.02)
+
+        await give_ten(1)
+        await settled(gw)
+        async with gw.pool.acquire() as conn:
+            await rights.erase(conn, SUPPORTER, by="dpo", settings=private_settings)
+        await give_ten(2)
+        before = len(phone.received)
+        await gw.billing.tick()
+        async with asyncio.timeout(10):
+            await smsc.wait_until(lambda: len(phone.received) > before)
+        assert "legal limit of $15 a month by text" in phone.received[-1]
+        async with gw.pool.acquire() as conn:
+            statuses = [r["status"] for r in await conn.fetch(
+                "SELECT status FROM donations ORDER BY id")]
+        assert statuses == ["billed", "refused"]
+    finally:
+        await stop_gateway(gw)

@@ -72,12 +72,13 @@ from gateway.engine import Rules
 from gateway.engine.donor_details import first_question
 from gateway.logs import get_logger
 from gateway.pipeline.decide import RulesHolder
+from gateway.privacy.pseudonym import number_hash, pseudonym_of
 from gateway.store import billing as billing_store
 from gateway.store import contacts as contacts_store
 from gateway.store import donations as donation_store
 from gateway.store import outbound as outbound_store
 from gateway.store import stripe_store
-from gateway.store.donations import DonationRow, NewDonationEvent
+from gateway.store.donations import DonationRow, NewDonationEvent, sum_totals
 from gateway.store.outbound import NewBilledMt, NewOutbound
 
 log = get_logger("gateway.billing")
@@ -96,6 +97,7 @@ class BillingService:
         cards: StripeCards | None = None, batch: int = 100, expiry_grace_s: float = 300.0,
         card_retry_after_s: float = 30.0, clock: Callable[[], datetime] | None = None,
         details_base_url: str | None = None, tariff_codes: Mapping[int, str] | None = None,
+        privacy_key: bytes | None = None,
     ) -> None:
         self._pool = pool
         self._rules = rules
@@ -107,6 +109,7 @@ class BillingService:
         self._now = clock or (lambda: datetime.now(UTC))
         self._details_base_url = details_base_url
         self._tariff_codes = dict(tariff_codes or {})
+        self._privacy_key = privacy_key
 
     async def tick(self) -> int:
         """One pass of every job; returns how many donations changed."""
@@ -197,9 +200,15 @@ class BillingService:
         """Lock the donor and sum their totals; refuse (and return None) over a limit."""
         windows = policy.windows(at)
         await donation_store.lock_donor(conn, d.msisdn, d.committee)
-        summed = (await donation_store.donor_totals(
-            conn, [(d.msisdn, d.committee)], month=windows.month, cycle=windows.cycle,
-            election=windows.election))[(d.msisdn, d.committee)]
+        # A donor who had their number erased keeps their gifts under a pseudonym
+        # (gateway/privacy/): they still count toward the legal limits.
+        numbers = [d.msisdn]
+        if self._privacy_key:
+            numbers.append(pseudonym_of(number_hash(self._privacy_key, d.msisdn)))
+        by_number = await donation_store.donor_totals(
+            conn, [(n, d.committee) for n in numbers], month=windows.month, cycle=windows.cycle,
+            election=windows.election)
+        summed = sum_totals(by_number.values())
         totals = DonorTotals(windows, summed.month_by_phone_cents, summed.cycle_by_phone_cents,
                              summed.cycle_cents, summed.election_cents)
         refusal = check_limits(d.amount_cents, d.method, totals, policy, at)

@@ -16,7 +16,7 @@ the outbox claim: several gateway processes may work the same queue.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -268,6 +268,14 @@ class WindowTotals:
     cycle_by_phone_cents: int = 0
     cycle_cents: int = 0
     election_cents: int = 0
+
+
+def sum_totals(parts: Iterable[WindowTotals]) -> WindowTotals:
+    """One donor's totals kept under several numbers (a pseudonym after erasure)."""
+    parts = list(parts)
+    return WindowTotals(
+        sum(p.month_by_phone_cents for p in parts), sum(p.cycle_by_phone_cents for p in parts),
+        sum(p.cycle_cents for p in parts), sum(p.election_cents for p in parts))
 
 
 @dataclass(frozen=True, slots=True)
