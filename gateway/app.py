@@ -14,7 +14,7 @@ import contextlib
 import gc
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -38,6 +38,7 @@ from gateway.pipeline.receipts import ReceiptWriter
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.pdu import Pdu
+from gateway.store import web_sessions
 from gateway.store.db import create_pool, ping
 from gateway.store.migrate import apply_migrations, default_migrations_dir
 from gateway.web.api import add_api_routes
@@ -52,6 +53,7 @@ log = get_logger("gateway.app")
 RECEIPT_SWEEP_SECONDS = 1.0
 PARTS_SWEEP_SECONDS = 30.0
 BROADCAST_TICK_SECONDS = 1.0
+WEB_PURGE_SECONDS = 3600.0
 # Collect young objects 14x less often and the old generations far less often than
 # CPython's (700, 10, 10). The sender, the SMPP client and the writers make a few
 # short-lived objects per MT; with the defaults the cyclic collector kept walking
@@ -109,6 +111,7 @@ class Gateway:
         self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
         self._spawn(self._every(self.settings.billing_interval, self.billing.tick), "billing")
         self._spawn(self._every(BROADCAST_TICK_SECONDS, self._broadcast_tick), "broadcasts")
+        self._spawn(self._every(WEB_PURGE_SECONDS, self._purge_web_state), "web-purge")
         self._spawn(self._every(self.settings.questions_escalation_interval,
                                 self._escalate_questions), "questions-escalation")
         self._spawn(self.client.run(), "smpp")
@@ -178,6 +181,15 @@ class Gateway:
         if touched:
             self.outbox.wake()  # new or re-timed rows: claim now, not at the next idle poll
         return touched
+
+    async def _purge_web_state(self) -> int:
+        """Expired sessions and login attempts older than the rate-limit window go."""
+        now = datetime.now(UTC)
+        async with self.pool.acquire() as conn:
+            sessions = await web_sessions.delete_expired(conn, now)
+            attempts = await web_sessions.delete_old_attempts(
+                conn, now - timedelta(seconds=self.settings.web_login_window))
+        return sessions + attempts
 
     async def _escalate_questions(self) -> int:
         return await contact_centre.escalate(self.pool, self.rules.current, datetime.now(UTC))

@@ -30,6 +30,7 @@ WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL
 DELETE_SESSION = "DELETE FROM web_sessions WHERE id_hash = $1"
 DELETE_USER_SESSIONS = "DELETE FROM web_sessions WHERE user_id = $1"
 DELETE_EXPIRED = "DELETE FROM web_sessions WHERE expires_at <= $1"
+DELETE_OLD_ATTEMPTS = "DELETE FROM login_attempts WHERE attempted_at < $1"
 
 INSERT_ATTEMPT = """
 INSERT INTO login_attempts (email, client, succeeded, attempted_at) VALUES ($1, $2, $3, $4)
@@ -97,6 +98,12 @@ async def delete_user_sessions(conn: asyncpg.Connection, user_id: int) -> None:
 
 async def delete_expired(conn: asyncpg.Connection, now: datetime) -> int:
     result: str = await conn.execute(DELETE_EXPIRED, now)
+    return int(result.split()[-1])
+
+
+async def delete_old_attempts(conn: asyncpg.Connection, before: datetime) -> int:
+    """Attempts older than any rate-limit window count for nothing: drop them."""
+    result: str = await conn.execute(DELETE_OLD_ATTEMPTS, before)
     return int(result.split()[-1])
 
 
