@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from gateway.app import Gateway
 from gateway.broadcast import control, service
 from gateway.config import Settings
+from gateway.finance import reports
 from gateway.privacy import rights
 from gateway.privacy.pseudonym import PrivacyKeyMissing, number_hash, pseudonym_of
 from gateway.smpp.simulator import SmscSimulator
@@ -106,7 +107,11 @@ async def totals(conn: asyncpg.Connection) -> tuple[object, ...]:
         "SELECT count(*) AS n, sum(amount_cents) AS gross, sum(net_cents) AS net"
         " FROM donation_report")
     consent = await conn.fetchval("SELECT count(*) FROM consent_events")
-    return (report["n"], report["gross"], report["net"], consent)
+    today = datetime.now(UTC).date()
+    by_keyword = await reports.report_csv(
+        conn, date_from=today - timedelta(days=1), date_to=today, group_by="keyword")
+    assert b"GIVE" in by_keyword
+    return (report["n"], report["gross"], report["net"], consent, by_keyword)
 
 
 async def test_every_table_with_a_number_is_covered_by_erasure(pool: asyncpg.Pool) -> None:

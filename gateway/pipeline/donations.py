@@ -83,6 +83,8 @@ def _event(kind: str, ref: int, mo_id: int, at: datetime, data: Mapping[str, Any
         extra = {"method": data["method"]}
         if kind == "requested":
             extra["flow"] = data.get("flow")
+            # kept on the ledger: reports group by it, and an erasure empties the MO
+            extra["keyword"] = data.get("keyword")
         return NewDonationEvent(ref, kind, at, int(data["amount_cents"]), str(data["currency"]),
                                 data=extra, inbound_id=mo_id)
     if kind == "confirmation_sent":

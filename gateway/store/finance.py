@@ -63,7 +63,9 @@ LIST_LEDGER = """
 SELECT r.id, r.method, r.amount_cents, r.currency, r.program, r.committee, r.msisdn,
        r.confirmed_at, r.outcome, r.outcome_at, r.refunded_cents::bigint, r.disputed,
        r.outcome IS NULL AS billed_unknown,
-       coalesce(k.keyword, upper(split_part(btrim(i.body), ' ', 1))) AS keyword
+       coalesce((SELECT upper(q.data->>'keyword') FROM donation_events q
+                 WHERE q.donation_id = r.id AND q.kind = 'requested' LIMIT 1),
+                k.keyword, upper(split_part(btrim(i.body), ' ', 1))) AS keyword
 FROM donation_report r
 JOIN inbound i ON i.id = r.id
 LEFT JOIN LATERAL (
