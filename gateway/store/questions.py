@@ -57,6 +57,16 @@ ORDER BY q.sla_due, q.id
 LIMIT $5
 """
 
+# Several themes at once (an expert's, or every theme when $1 is NULL): the inbox.
+LIST_QUEUES = f"""
+SELECT {_FIELDS}, q.status <> 'answered' AND q.sla_due < $3 AS overdue
+FROM questions q
+WHERE ($1::text[] IS NULL OR q.theme = ANY($1)) AND ($2::text IS NULL OR q.program = $2)
+  AND q.status = ANY($4::text[])
+ORDER BY q.sla_due, q.id
+LIMIT $5
+"""
+
 GET = f"SELECT {_FIELDS} FROM questions q WHERE q.id = $1"
 GET_FOR_UPDATE = GET + " FOR UPDATE"
 
@@ -187,6 +197,15 @@ async def list_queue(
 ) -> list[asyncpg.Record]:
     """A theme's questions, most urgent (earliest SLA) first, each with `overdue`."""
     return list(await conn.fetch(LIST_QUEUE, theme, program, now, list(statuses), limit))
+
+
+async def list_queues(
+    conn: asyncpg.Connection, themes: Sequence[str] | None, *, now: datetime,
+    program: str | None = None, statuses: Sequence[str] = WAITING, limit: int = 500,
+) -> list[asyncpg.Record]:
+    """`list_queue` over several themes (None: all), most urgent first."""
+    return list(await conn.fetch(LIST_QUEUES, None if themes is None else list(themes),
+                                 program, now, list(statuses), limit))
 
 
 async def get_question(conn: asyncpg.Connection, question_id: int) -> asyncpg.Record | None:

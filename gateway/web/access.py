@@ -29,6 +29,10 @@ CAMPAIGN: Final = frozenset({"admin", "organizer"})
 MONEY: Final = frozenset({"admin", "finance"})
 EVERYONE: Final = frozenset(ROLES)
 OVERVIEW: Final = frozenset({"admin", "organizer", "finance"})  # counts, no personal data
+# the expert inbox: organizers are not in it (answering is fenced by theme; see
+# web/api/inbox.py) but see the response times, which hold no personal data
+INBOX: Final = frozenset({"admin", "expert"})
+INBOX_STATS: Final = frozenset({"admin", "organizer", "expert"})
 
 Rule = frozenset[str] | Literal["public"]
 
@@ -78,6 +82,17 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "users.tokens.create": ADMIN,
     "tokens.revoke": ADMIN,
     "audit.list": ADMIN,
+    # the expert inbox (issue 8): experts only within their themes (require_theme)
+    "inbox.queues": INBOX,
+    "inbox.question": INBOX,
+    "inbox.claim": INBOX,
+    "inbox.release": INBOX,
+    "inbox.answer": INBOX,
+    "inbox.response_times": INBOX_STATS,
+    # data-protection rights: a full export holds donor details, so admins only
+    "privacy.export": ADMIN,
+    "privacy.erase": ADMIN,
+    "privacy.retention": ADMIN,
     # server-rendered pages (gateway/web/pages/); same table, same walk in the tests
     "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
     "page.login": PUBLIC,
@@ -92,6 +107,12 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.donations": MONEY,
     "page.reconciliation": MONEY,
     "page.reconciliation.upload": MONEY,
+    "page.contact.erase": ADMIN,
+    "page.inbox": INBOX,
+    "page.inbox.question": INBOX,
+    "page.inbox.claim": INBOX,
+    "page.inbox.release": INBOX,
+    "page.inbox.answer": INBOX,
     "page.phone": EVERYONE,  # demo only: off unless GATEWAY_WEB_PHONE_SIMULATOR is set
     "page.phone.send": EVERYONE,
     "page.phone.messages": EVERYONE,

@@ -37,6 +37,9 @@ CONTACT_VIEWED: Final = "contact.viewed"  # profile answers may reveal opinions 
 EXPORT_DOWNLOADED: Final = "export.downloaded"
 REFUND_REQUESTED: Final = "donation.refund_requested"
 SETTLEMENT_IMPORTED: Final = "settlement.imported"  # a carrier or Stripe file, by whom
+QUESTION_CLAIMED: Final = "question.claimed"  # the expert inbox (issue 8)
+QUESTION_RELEASED: Final = "question.released"
+QUESTION_ANSWERED: Final = "question.answered"
 
 CLI_ACTOR: Final = "cli"
 

@@ -15,6 +15,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.config import Settings
+from gateway.engine import Rules
 
 
 def _utc_now() -> datetime:
@@ -28,6 +29,10 @@ class WebContext:
     # The running gateway's keyword reload (Gateway.reload_rules); None outside a gateway.
     reload_rules: Callable[[], bool] | None = None
     clock: Callable[[], datetime] = field(default=_utc_now)
+    # The rules in force (expert answers are wrapped in their theme's text) and the
+    # outbox's wake (an answer goes out now, not at the next idle poll); None outside one.
+    rules: Callable[[], Rules] | None = None
+    wake_outbox: Callable[[], None] | None = None
 
 
 WEB_CONTEXT = web.AppKey("web_context", WebContext)

@@ -21,7 +21,9 @@ from gateway.web.api import (
     contacts,
     donations,
     finance,
+    inbox,
     keywords,
+    privacy,
     session,
     users,
 )
@@ -43,7 +45,8 @@ async def openapi(call: Call) -> dict[str, Any]:
 
 TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
-    donations.routes, finance.routes, users.routes, audit_log.routes,
+    donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
+    privacy.routes,
 )
 
 

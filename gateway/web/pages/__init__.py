@@ -7,7 +7,7 @@ and its POST /login and /logout). Adding a page:
   3. a new module: add its `pages` to `TABLES` below, and a `NavItem` to `NAV`
      when it belongs in the navigation (items show only to roles allowed in).
 
-The expert inbox (issue 8) takes the slot marked in `NAV`.
+The expert inbox (issue 8, pages/inbox.py) is in `NAV` for experts and admins.
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.web.pages import broadcasts, contacts, dashboard, donations, login, phone
+from gateway.web.pages import (
+    broadcasts,
+    contacts,
+    dashboard,
+    donations,
+    inbox,
+    login,
+    phone,
+    privacy,
+)
 from gateway.web.pages.frame import (
     SITE,
     NavItem,
@@ -32,7 +41,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
-    phone.pages,
+    phone.pages, inbox.pages, privacy.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -41,7 +50,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
     NavItem("page.donations", "/donations", "Donations"),
     NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
-    # issue 8: NavItem("page.inbox", "/inbox", "Expert inbox"),
+    NavItem("page.inbox", "/inbox", "Expert inbox"),
     NavItem("page.phone", "/phone", "Phone simulator",
             when=lambda settings: settings.web_phone_simulator is not None),
 )

@@ -85,4 +85,5 @@ async def contact_page(view: View) -> web.StreamResponse:
         "contact.html", title=f"Contact {msisdn}", msisdn=msisdn, opted_out=row["opted_out"],
         programs=state.get("subs", {}), profile=state.get("profile", {}),
         location=dict(geo) if geo else None, consents=[dict(c) for c in consents],
-        timeline=items, created_at=row["created_at"])
+        timeline=items, created_at=row["created_at"],
+        erase_refused=view.query("erase") == "mismatch")  # privacy box (pages/privacy.py)

@@ -1,0 +1,106 @@
+"""The expert inbox page: queues per theme, a question beside its contact's timeline, the
+answer form with its SMS segment count, and the response time per theme.
+
+Why these handlers only call `gateway.web.api.inbox`: the page and the API
+must fence experts by theme, audit views and claims, refuse the second
+claimer and bound an answer's cost identically; one implementation makes
+that true by construction. The page adds HTML, redirects after a post, and
+shows a refused answer again with its text and the reason beside the field.
+
+The segment count is computed here (`smstext.segment_count`, the sender's
+own rule) for every render; /static/inbox.js only updates it while typing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.web.api import inbox as api
+from gateway.web.errors import ApiError
+from gateway.web.pages.frame import PageTable, View
+
+pages = PageTable()
+
+NOTICES = {"released": "The question is back in its queue.",
+           "claimed": "You claimed this question; answer it below.",
+           "sent": "Answer queued: it goes out by SMS from the short code."}
+
+
+def duration(seconds: float | None, *, none: str = "—") -> str:
+    """A time span as people read it: 45 s, 12 min, 3.5 h, 2 d."""
+    if seconds is None:
+        return none
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{round(seconds)} s"
+
+
+def _question_id(view: View) -> int:
+    return int(view.request.match_info["question_id"])
+
+
+@pages.get("/inbox", name="page.inbox")
+async def inbox(view: View) -> web.StreamResponse:
+    context, user = view.context, view.user
+    queues = await api.list_queues(context, user, view.client)
+    times = await api.response_time_rows(context, user, days=30)
+    shown = [{**q, "sla_text": duration(q["sla_seconds"], none="program default")}
+             for q in queues["queues"]]
+    rows = [{**t, "sla_text": duration(t["sla_seconds"], none="default"),
+             "median_text": duration(t["median_seconds"]), "p90_text": duration(t["p90_seconds"])}
+            for t in times["themes"]]
+    return view.render("inbox.html", title="Expert inbox", queues=shown,
+                       times=rows, notice=NOTICES.get(view.query("notice")),
+                       themes=list(user.themes), role=user.role)
+
+
+async def _question_page(view: View, *, draft: str = "", error: ApiError | None = None,
+                         status: int = 200) -> web.Response:
+    detail = await api.question_detail(view.context, view.user, view.client,
+                                       _question_id(view))
+    wrap = detail["answer_text"]
+    segments = api.answer_segments((wrap["before"], wrap["after"]), draft)
+    q = detail["question"]
+    return view.render(
+        "inbox_question.html", status=status, title=f"Question {q['id']} ({q['theme_name']})",
+        detail=detail, q=q, draft=draft, error=error, segments=segments,
+        max_chars=api.MAX_ANSWER_CHARS,
+        notice=NOTICES.get(view.query("notice")))
+
+
+@pages.get("/inbox/questions/{question_id}", name="page.inbox.question")
+async def question(view: View) -> web.StreamResponse:
+    return await _question_page(view)
+
+
+@pages.post("/inbox/questions/{question_id}/claim", name="page.inbox.claim")
+async def claim(view: View) -> web.StreamResponse:
+    question_id = _question_id(view)
+    await api.claim_question(view.context, view.user, view.client, question_id)
+    return view.redirect(f"/inbox/questions/{question_id}", notice="claimed")
+
+
+@pages.post("/inbox/questions/{question_id}/release", name="page.inbox.release")
+async def release(view: View) -> web.StreamResponse:
+    await api.release_question(view.context, view.user, view.client, _question_id(view))
+    return view.redirect("/inbox", notice="released")
+
+
+@pages.post("/inbox/questions/{question_id}/answer", name="page.inbox.answer")
+async def answer(view: View) -> web.StreamResponse:
+    question_id = _question_id(view)
+    raw: Any = view.form.get("text")
+    text = raw if isinstance(raw, str) else ""
+    if len(text) > api.MAX_ANSWER_CHARS:
+        return await _question_page(view, draft=text, status=400, error=ApiError(
+            400, "too_long", f"at most {api.MAX_ANSWER_CHARS} characters", field="text"))
+    try:
+        await api.answer_question(view.context, view.user, view.client, question_id, text)
+    except ApiError as err:
+        if err.field != "text":
+            raise
+        return await _question_page(view, draft=text, error=err, status=err.status)
+    return view.redirect(f"/inbox/questions/{question_id}", notice="sent")

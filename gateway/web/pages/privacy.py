@@ -1,0 +1,33 @@
+"""Erasing a contact from its profile page (admins; the export is a link to the API).
+
+Why a page handler and not the form posting to the API: the API answers
+JSON, and a person who just erased someone needs a page saying what was
+kept (the opt-out, the money under a pseudonym). The checks are the API's
+own (`gateway.web.api.privacy`): the number retyped, the hash key set.
+A mistyped confirmation goes back to the profile with the reason beside
+the field; nothing is erased.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.web.api import privacy as api
+from gateway.web.errors import ApiError
+from gateway.web.pages.frame import PageTable, View
+
+pages = PageTable()
+
+
+@pages.post("/contacts/{msisdn}/erase", name="page.contact.erase")
+async def erase(view: View) -> web.StreamResponse:
+    msisdn = api.e164_param(view.request.match_info["msisdn"])
+    try:
+        report = await api.erase_contact(view.context, view.user, msisdn,
+                                         view.field("confirm"))
+    except ApiError as err:
+        if err.field != "confirm":
+            raise
+        return view.redirect(f"/contacts/{msisdn}", erase="mismatch")
+    return view.render("erased.html", title="Contact erased", report=report,
+                       rows={t: n for t, n in sorted(report.rows.items()) if n})
