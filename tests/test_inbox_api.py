@@ -219,3 +219,23 @@ async def test_an_expert_without_themes_sees_no_queue_and_a_session_needs_csrf(
     assert (response.status, (await response.json())["error"]["code"]) == (403, "csrf")
     response = await web.client.post(path, json={}, headers={"X-CSRF-Token": csrf})
     assert response.status == 200
+
+
+async def test_an_admin_takes_back_a_claim_from_an_expert_who_is_away(web: WebApi) -> None:
+    education, _ = await questions(web.pool)
+    away = await web.staff("expert", email="away@example.org", themes=("education",))
+    other = await web.staff("expert", email="other@example.org", themes=("education",))
+    admin = await web.staff("admin", email="lead@example.org")
+    assert (await post(web, f"/api/v1/inbox/questions/{education}/claim", away.bearer))[0] == 200
+    status, refused = await post(web, f"/api/v1/inbox/questions/{education}/release",
+                                 other.bearer)
+    assert (status, refused["error"]["code"]) == (409, "claimed")  # experts: only their own
+
+    status, released = await post(web, f"/api/v1/inbox/questions/{education}/release",
+                                  admin.bearer)
+    assert status == 200 and released["status"] in ("open", "escalated")
+    assert (await post(web, f"/api/v1/inbox/questions/{education}/claim", other.bearer))[0] == 200
+    async with web.pool.acquire() as conn:
+        detail = await conn.fetchval(
+            "SELECT detail->>'holder' FROM audit_log WHERE action = 'question.released'")
+    assert detail == "away@example.org"

@@ -90,6 +90,16 @@ WHERE id = $1 AND status = 'claimed' AND claimed_by = $2
 RETURNING id
 """
 
+# An admin takes a question back from an expert who is away: any holder.
+RELEASE_ANY = """
+UPDATE questions q
+SET status = CASE WHEN q.escalated_at IS NULL THEN 'open' ELSE 'escalated' END,
+    claimed_by = NULL, claimed_at = NULL
+FROM (SELECT id, claimed_by FROM questions WHERE id = $1 FOR UPDATE) AS held
+WHERE q.id = held.id AND q.status = 'claimed'
+RETURNING held.claimed_by
+"""
+
 INSERT_ANSWER_MT = """
 INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, not_before)
 VALUES ($1, $2, $3, 0, false, $4)
@@ -241,6 +251,12 @@ async def claim(
 async def release(conn: asyncpg.Connection, question_id: int, expert: str) -> bool:
     """Give a claimed question back to the queue; only its holder can."""
     return await conn.fetchval(RELEASE, question_id, expert) is not None
+
+
+async def release_any(conn: asyncpg.Connection, question_id: int) -> str | None:
+    """Give a claimed question back whoever holds it (an admin's call); the holder, or None."""
+    holder: str | None = await conn.fetchval(RELEASE_ANY, question_id)
+    return holder
 
 
 async def answer(

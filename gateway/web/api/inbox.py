@@ -259,14 +259,20 @@ async def claim_question(
 async def release_question(
     context: WebContext, principal: Principal, client: str, question_id: int,
 ) -> dict[str, Any]:
-    """Give a question back to its queue; only the expert holding it can."""
+    """Give a question back to its queue: the expert holding it can, and an admin can
+    take it back from an expert who is away (the audit entry names whose claim it was)."""
     async with context.pool.acquire() as conn:
         await visible_question(conn, principal, question_id)
         async with conn.transaction():
-            released = await questions_store.release(conn, question_id, principal.email)
+            holder: str | None = principal.email
+            if principal.role == "admin":
+                holder = await questions_store.release_any(conn, question_id)
+                released = holder is not None
+            else:
+                released = await questions_store.release(conn, question_id, principal.email)
             if released:
                 await audit.record(conn, principal, audit.QUESTION_RELEASED,
-                                   f"question:{question_id}", client=client)
+                                   f"question:{question_id}", client=client, holder=holder)
         current = await questions_store.get_question(conn, question_id)
     if not released:
         if current is not None and current["status"] == "claimed":
