@@ -32,7 +32,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 TOOLS = {
-    "smsc": ("gateway.smpp.simulator", "run an SMSC simulator (with a phone port for `chat`)"),
+    "smsc": ("gateway.smpp.simulator_cli", "run an SMSC simulator (with a phone port for `chat`)"),
     "chat": ("gateway.smpp.chat", "a terminal phone that texts the simulator"),
 }
 # Commands whose actions and options live in their own module, which exposes

@@ -26,7 +26,8 @@ from gateway.smpp.session import (
     SmppSession,
     Unbound,
 )
-from gateway.smpp.simulator import Faults, SmscSimulator, add_arguments, main
+from gateway.smpp.simulator import Faults, SmscSimulator
+from gateway.smpp.simulator_cli import add_arguments, main
 from gateway.smpp.udh import Reassembler, parse_concat
 from gateway.smstext import decode, split
 
