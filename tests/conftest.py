@@ -26,6 +26,8 @@ from gateway.smpp.simulator import SmscSimulator
 from gateway.store.db import create_pool
 from gateway.store.migrate import apply_migrations
 from tests.e2e import gateway_settings, running_gateway, stop_gateway
+from tests.pages_site import start_site
+from tests.webapi import WebApi, start_web_api
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "migrations"
@@ -160,3 +162,23 @@ async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gate
         yield gw
     finally:
         await stop_gateway(gw)
+
+
+@pytest.fixture
+async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
+    """The JSON API on aiohttp's test server, on this test's database (tests/webapi.py)."""
+    api = await start_web_api(pool, settings)
+    try:
+        yield api
+    finally:
+        await api.client.close()
+
+
+@pytest.fixture
+async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
+    """The API and the pages together (tests/pages_site.py)."""
+    web = await start_site(pool, settings)
+    try:
+        yield web
+    finally:
+        await web.client.close()

@@ -8,30 +8,19 @@ API tokens or sessions, like a script or the page would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
-from gateway.config import Settings
 from tests.test_questions_store import asked
-from tests.webapi import WebApi, start_web_api
+from tests.webapi import WebApi
 
 EDU_TEXT = "Quand rouvrira le lycée de ma ville ?"
 SECURITY_TEXT = "La police ne vient jamais dans mon quartier, pourquoi ?"
 EDU = "+33600000101"
 SEC = "+33600000102"
 
-
-@pytest.fixture
-async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    api = await start_web_api(pool, settings)
-    try:
-        yield api
-    finally:
-        await api.client.close()
 
 
 async def questions(pool: asyncpg.Pool) -> tuple[int, int]:

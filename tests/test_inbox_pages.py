@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-import pytest
-
-from gateway.config import Settings
 from gateway.web.pages.inbox import duration
-from tests.pages_site import form_token, start_site
+from tests.pages_site import form_token
 from tests.test_inbox_api import EDU, EDU_TEXT, SECURITY_TEXT
 from tests.test_questions_store import asked
 from tests.webapi import WebApi
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    web = await start_site(pool, settings)
-    try:
-        yield web
-    finally:
-        await web.client.close()
 
 
 async def page(site: WebApi, path: str, **kw: object) -> tuple[int, str]:

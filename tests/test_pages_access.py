@@ -9,27 +9,14 @@ page. Forms also need the session's CSRF token; that is walked here too.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import asyncpg
-import pytest
-
-from gateway.config import Settings
 from gateway.web.access import ACCESS, PUBLIC, ROLES, allows
 from gateway.web.pages import NAV, all_pages
-from tests.pages_site import form_token, start_site
+from tests.pages_site import form_token
 from tests.webapi import WebApi
 
 SAMPLE_PATH_VALUES = {"msisdn": "+12025550123", "action": "start"}
 
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    web = await start_site(pool, settings)
-    try:
-        yield web
-    finally:
-        await web.client.close()
 
 
 def concrete(path: str) -> str:

@@ -7,16 +7,13 @@ download and upload must leave its audit row.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aiohttp
 import asyncpg
-import pytest
 
-from gateway.config import Settings
 from tests.finance_ledger import gift
-from tests.pages_site import form_token, start_site
+from tests.pages_site import form_token
 from tests.webapi import WebApi
 
 AT = datetime(2024, 9, 2, 15, 0, tzinfo=UTC)
@@ -27,14 +24,6 @@ SETTLEMENT = (
     "L2,,,+12125550100,Verizon,ten,0.00,0.00,USD,2024-12-01\n"
 )
 
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    web = await start_site(pool, settings)
-    try:
-        yield web
-    finally:
-        await web.client.close()
 
 
 async def actions(pool: asyncpg.Pool) -> list[str]:

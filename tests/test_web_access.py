@@ -8,29 +8,18 @@ a route missing from the table fails the completeness check.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
-from gateway.config import Settings
 from gateway.web.access import ACCESS, PUBLIC, ROLES, allows, may_see_theme, require_theme
 from gateway.web.api import all_routes
 from gateway.web.auth import Principal
 from gateway.web.errors import ApiError
 from gateway.web.pages import all_pages  # pages share the matrix: tests/test_pages_access.py
-from tests.webapi import WebApi, start_web_api
+from tests.webapi import WebApi
 
 SAMPLE_PATH_VALUES = {"msisdn": "+12025550123"}
 
-
-@pytest.fixture
-async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    api = await start_web_api(pool, settings)
-    try:
-        yield api
-    finally:
-        await api.client.close()
 
 
 def concrete(path: str) -> str:

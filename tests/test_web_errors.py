@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.config import Settings
-from tests.webapi import Staff, WebApi, start_web_api
-
-
-@pytest.fixture
-async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    api = await start_web_api(pool, settings)
-    try:
-        yield api
-    finally:
-        await api.client.close()
+from tests.webapi import Staff, WebApi
 
 
 @pytest.fixture

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import asyncpg
-import pytest
-
-from gateway.config import Settings
 from gateway.web.access import ACCESS, PUBLIC
-from tests.webapi import WebApi, start_web_api
+from tests.webapi import WebApi
 
 JSON_PATHS = ("/api/", "/login", "/logout")
 
-
-@pytest.fixture
-async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    api = await start_web_api(pool, settings)
-    try:
-        yield api
-    finally:
-        await api.client.close()
 
 
 async def test_every_mounted_route_is_documented_and_every_documented_one_is_mounted(

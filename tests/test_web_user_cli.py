@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 
-from gateway.config import Settings
-from tests.webapi import WebApi, start_web_api
+from tests.webapi import WebApi
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "first admin's password"
@@ -24,14 +21,6 @@ def gateway_user(db_url: str, *args: str, stdin: str = "") -> subprocess.Complet
         capture_output=True, cwd=ROOT, timeout=60,
         env=os.environ | {"DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": "warning"})
 
-
-@pytest.fixture
-async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    api = await start_web_api(pool, settings)
-    try:
-        yield api
-    finally:
-        await api.client.close()
 
 
 async def test_the_first_admin_logs_in_and_their_token_works(web: WebApi, db_url: str) -> None:

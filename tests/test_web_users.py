@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from gateway.config import Settings
-from tests.webapi import WebApi, start_web_api
-
-
-@pytest.fixture
-async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    api = await start_web_api(pool, settings)
-    try:
-        yield api
-    finally:
-        await api.client.close()
+from tests.webapi import WebApi
 
 
 async def test_a_token_is_shown_once_stored_hashed_and_works_until_revoked(web: WebApi) -> None:
