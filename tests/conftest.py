@@ -20,12 +20,14 @@ import asyncpg
 import pytest
 
 from gateway.app import Gateway
+from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.config import Settings, load_settings
 from gateway.devdb import LocalPostgres
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store.db import create_pool
 from gateway.store.migrate import apply_migrations
 from tests.e2e import gateway_settings, running_gateway, stop_gateway
+from tests.fake_stripe import FakeStripe
 from tests.pages_site import start_site
 from tests.webapi import WebApi, start_web_api
 
@@ -182,3 +184,22 @@ async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
         yield web
     finally:
         await web.client.close()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeStripe]:
+    """The local Stripe the real `stripe` library talks to (tests/fake_stripe.py)."""
+    stripe = FakeStripe()
+    await stripe.start()
+    yield stripe
+    await stripe.close()
+    assert stripe.crashes == []
+
+
+@pytest.fixture
+async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
+    """Our Stripe client pointed at `fake`."""
+    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
+                          "https://example.org/ok", "https://example.org/no")
+    async with StripeCards(config) as stripe:
+        yield stripe

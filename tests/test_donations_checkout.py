@@ -9,7 +9,6 @@ the outbox, and the ledger.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 import yaml
 
 from gateway.billing.details import receive_donor_details
-from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.stripe_client import StripeCards
 from gateway.billing.stripe_events import parse_event
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.engine.loader import RulesError, parse_rules
@@ -57,21 +56,6 @@ class Donor(TextingDonor):
             return [r["body"] for r in await conn.fetch("SELECT body FROM outbound ORDER BY id")]
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    stripe = FakeStripe()
-    await stripe.start()
-    yield stripe
-    await stripe.close()
-    assert stripe.crashes == []
-
-
-@pytest.fixture
-async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
-    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
-                          "https://example.org/ok", "https://example.org/no")
-    async with StripeCards(config) as stripe:
-        yield stripe
 
 
 async def test_no_saved_card_gets_one_checkout_link_and_paying_confirms_and_charges(

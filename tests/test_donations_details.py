@@ -59,14 +59,6 @@ class Donor(TextingDonor):
         return body
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    stripe = FakeStripe()
-    await stripe.start()
-    yield stripe
-    await stripe.close()
-    assert stripe.crashes == []
-
 
 @pytest.fixture
 async def donor(pool: asyncpg.Pool, fake: FakeStripe) -> AsyncIterator[Donor]:

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.stripe_client import StripeCards
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.store import stripe_store
 from gateway.web.webhooks import STRIPE_WEBHOOK_PATH, add_stripe_webhook_route
@@ -27,21 +27,6 @@ from tests.fake_stripe import FakeStripe, send_webhook
 MSISDN = "+15551239001"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    stripe = FakeStripe()
-    await stripe.start()
-    yield stripe
-    await stripe.close()
-    assert stripe.crashes == []
-
-
-@pytest.fixture
-async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
-    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
-                          "https://example.org/ok", "https://example.org/no")
-    async with StripeCards(config) as stripe:
-        yield stripe
 
 
 @pytest.fixture

@@ -26,14 +26,6 @@ GOOD = {"name": "Ada Lovelace", "street": "1 Main St", "city": "Springfield",
         "region": "il", "postal_code": "62701"}
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    stripe = FakeStripe()
-    await stripe.start()
-    yield stripe
-    await stripe.close()
-    assert stripe.crashes == []
-
 
 @pytest.fixture
 async def donor(pool: asyncpg.Pool, fake: FakeStripe) -> AsyncIterator[Donor]:
