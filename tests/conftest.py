@@ -203,3 +203,27 @@ async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
                           "https://example.org/ok", "https://example.org/no")
     async with StripeCards(config) as stripe:
         yield stripe
+
+
+@pytest.fixture
+async def phone_smsc() -> AsyncIterator[SmscSimulator]:
+    """The simulator with its phone port, as `make demo` runs it."""
+    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, phone_port=0)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+@pytest.fixture
+async def demo_gateway(settings: Settings, phone_smsc: SmscSimulator) -> AsyncIterator[Gateway]:
+    """A gateway as `make demo` runs it: the phone page on, cookies over plain http."""
+    assert phone_smsc.phone is not None
+    gw = await running_gateway(gateway_settings(
+        settings, phone_smsc, web_phone_simulator=phone_smsc.phone.port,
+        web_cookie_secure=False), phone_smsc)
+    try:
+        yield gw
+    finally:
+        await stop_gateway(gw)

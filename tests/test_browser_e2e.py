@@ -24,11 +24,9 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from gateway.app import Gateway
-from gateway.config import Settings
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password
-from tests.e2e import gateway_settings, running_gateway, stop_gateway
 from tests.test_broadcast_e2e import afternoon_zone
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,28 +46,6 @@ pytestmark = pytest.mark.skipif(
     EXECUTABLE is None,
     reason="no Chromium installed (apt-get install chromium); the browser test needs it")
 
-
-@pytest.fixture
-async def phone_smsc() -> AsyncIterator[SmscSimulator]:
-    """The simulator with its phone port, as `make demo` runs it."""
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, phone_port=0)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-@pytest.fixture
-async def demo_gateway(settings: Settings, phone_smsc: SmscSimulator) -> AsyncIterator[Gateway]:
-    assert phone_smsc.phone is not None
-    gw = await running_gateway(gateway_settings(
-        settings, phone_smsc, web_phone_simulator=phone_smsc.phone.port,
-        web_cookie_secure=False), phone_smsc)
-    try:
-        yield gw
-    finally:
-        await stop_gateway(gw)
 
 
 @pytest.fixture

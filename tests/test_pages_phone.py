@@ -9,45 +9,20 @@ counts what happened.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import asyncpg
-import pytest
 
 from gateway.app import Gateway
 from gateway.config import Settings
-from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password
-from tests.e2e import gateway_settings, running_gateway, stop_gateway
 from tests.pages_site import start_site
 
 NUMBER = "+12125550177"
 PASSWORD = "a long demo passphrase"
 
-
-@pytest.fixture
-async def phone_smsc() -> AsyncIterator[SmscSimulator]:
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, phone_port=0)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-@pytest.fixture
-async def demo_gateway(settings: Settings, phone_smsc: SmscSimulator) -> AsyncIterator[Gateway]:
-    assert phone_smsc.phone is not None
-    gw = await running_gateway(gateway_settings(
-        settings, phone_smsc, web_phone_simulator=phone_smsc.phone.port,
-        web_cookie_secure=False), phone_smsc)
-    try:
-        yield gw
-    finally:
-        await stop_gateway(gw)
 
 
 async def replies(http: aiohttp.ClientSession, count: int) -> list[dict[str, Any]]:
