@@ -118,7 +118,7 @@ class Gateway:
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         add_api_routes(app, WebContext(self.pool, self.settings, reload_rules=self.reload_rules,
                                        rules=lambda: self.rules.current,
-                                       wake_outbox=self.outbox.wake))
+                                       wake_outbox=self.outbox.wake, cards=self.cards))
         add_pages(app, smpp_state=lambda: "bound" if self.client.bound else "unbound",
                   programs=lambda: list(self.rules.current.programs))
         add_donor_details_routes(app, pool=self.pool, rules=lambda: self.rules.current,

@@ -125,6 +125,7 @@ class FakeStripe:
         app.router.add_post("/v1/payment_intents", self._create_payment_intent)
         app.router.add_get("/v1/payment_intents/{id}", self._retrieve_payment_intent)
         app.router.add_get("/v1/setup_intents/{id}", self._retrieve_setup_intent)
+        app.router.add_post("/v1/refunds", self._create_refund)
         self._server = TestServer(app, host="127.0.0.1", port=0)
         await self._server.start_server()
         return self.base_url
@@ -302,6 +303,23 @@ class FakeStripe:
         return _json(200, obj)
 
     # --- endpoints -------------------------------------------------------------------------
+
+    async def _create_refund(self, request: web.Request) -> JSON:
+        """A refund of a PaymentIntent's charge; its `charge.refunded` event is queued."""
+        p = request[PARAMS]
+        intent = self.payment_intents.get(p.get("payment_intent", ""))
+        if intent is None or intent.get("latest_charge") is None:
+            raise _invalid("payment_intent", "No such payment_intent", code="resource_missing")
+        charge = self.charges[intent["latest_charge"]]
+        left = charge["amount"] - charge["amount_refunded"]
+        amount = int(p.get("amount", left))
+        if not 0 < amount <= left:
+            raise _invalid("amount", f"Refund amount ({amount}) is greater than unrefunded "
+                                     f"amount on charge ({left})", code="amount_too_large")
+        self.refund(intent["id"], amount)
+        return {"id": self._id("re"), "object": "refund", "amount": amount,
+                "currency": charge["currency"], "payment_intent": intent["id"],
+                "charge": charge["id"], "status": "succeeded"}
 
     async def _create_customer(self, request: web.Request) -> JSON:
         p = request[PARAMS]

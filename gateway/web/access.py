@@ -69,6 +69,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     # donations
     "donations.list": MONEY,
     "donations.get": MONEY,
+    "donations.refund": MONEY,
     # finance reports and reconciliation (downloads are audited)
     "reports.donations": MONEY,
     "reconciliation.summary": MONEY,

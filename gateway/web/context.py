@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiohttp import web
 
+from gateway.billing.stripe_client import StripeCards
 from gateway.config import Settings
 from gateway.engine import Rules
 
@@ -33,6 +34,8 @@ class WebContext:
     # outbox's wake (an answer goes out now, not at the next idle poll); None outside one.
     rules: Callable[[], Rules] | None = None
     wake_outbox: Callable[[], None] | None = None
+    # Stripe, for staff refunds of card gifts; None without GATEWAY_STRIPE_SECRET_KEY.
+    cards: StripeCards | None = None
 
 
 WEB_CONTEXT = web.AppKey("web_context", WebContext)

@@ -1,7 +1,10 @@
-"""Donations for finance staff: a filtered, paged list, and one donation with its ledger.
+"""Donations for finance staff: a filtered, paged list, one donation with its ledger,
+and refunds of card gifts.
 
-Reports, CSV exports and reconciliation come with the finance module; an
-export must record `audit.EXPORT_DOWNLOADED` when it is served.
+Reports, CSV exports and reconciliation are in `finance.py`. A refund is
+asked of Stripe here and recorded on the ledger when Stripe's
+`charge.refunded` webhook arrives (gateway/billing/refunds.py says why), so
+the answer is 202: requested, not yet refunded.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field
 
+from gateway.billing.refunds import RefundRefused, plan_refund, request_refund
+from gateway.billing.stripe_client import StripeFailure
 from gateway.store import donations, lookups
+from gateway.web import audit
 from gateway.web.api.contacts import e164
 from gateway.web.body import Strict
-from gateway.web.errors import not_found
+from gateway.web.errors import ApiError, bad_request, conflict, not_found
 from gateway.web.registry import Call, RouteTable
 
 routes = RouteTable("donations")
@@ -55,3 +61,43 @@ async def get_donation(call: Call) -> dict[str, Any]:
         raise not_found(f"donation {donation_id}")
     return {"donation": asdict(donation),
             "events": [asdict(e) for e in events.get(donation_id, [])]}
+
+
+class RefundBody(Strict):
+    amount_cents: int | None = Field(None, ge=1, description="default: all that is left")
+    reason: str = Field(..., min_length=3, max_length=500)
+
+
+@routes.post("/api/v1/donations/{donation_id}/refund", name="donations.refund",
+             body=RefundBody, status=202,
+             summary="Refund a card gift (all or part) through Stripe; the ledger records it "
+                     "when Stripe confirms")
+async def refund_donation(call: Call) -> dict[str, Any]:
+    donation_id = call.path_int("donation_id")
+    body = call.body_as(RefundBody)
+    cards = call.context.cards
+    if cards is None:
+        raise ApiError(503, "stripe_unavailable",
+                       "card payments are not configured (GATEWAY_STRIPE_SECRET_KEY)")
+    async with call.pool.acquire() as conn:
+        try:
+            plan = await plan_refund(conn, donation_id, body.amount_cents)
+        except RefundRefused as err:
+            if err.code == "not_found":
+                raise not_found(f"donation {donation_id}") from None
+            if err.code == "amount":
+                raise bad_request(str(err), field="amount_cents") from None
+            raise conflict(str(err)) from None
+        try:
+            refund = await request_refund(cards, plan)
+        except StripeFailure as err:
+            await call.audit(conn, audit.REFUND_REQUESTED, f"donation:{donation_id}",
+                             amount_cents=plan.amount_cents, reason=body.reason,
+                             outcome="stripe_error")
+            raise ApiError(502, "stripe_error", f"Stripe did not take the refund: {err}") from None
+        await call.audit(conn, audit.REFUND_REQUESTED, f"donation:{donation_id}",
+                         amount_cents=plan.amount_cents, reason=body.reason,
+                         refund_id=refund.refund_id, outcome=refund.status)
+    return {"donation_id": donation_id, "refund_id": refund.refund_id,
+            "status": refund.status, "amount_cents": refund.amount_cents,
+            "currency": plan.currency}
