@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -134,26 +135,27 @@ def settings(db_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-async def smsc() -> AsyncIterator[SmscSimulator]:
-    """Our SMSC simulator on a free port, receipts after 50 ms."""
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05)
+async def _simulator(**options: Any) -> AsyncIterator[SmscSimulator]:
+    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, **options)
     await sim.start()
     try:
         yield sim
     finally:
         await sim.stop()
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[SmscSimulator]:
+    """Our SMSC simulator on a free port, receipts after 50 ms."""
+    async for sim in _simulator():
+        yield sim
 
 
 @pytest.fixture
 async def patient_smsc() -> AsyncIterator[SmscSimulator]:
     """A simulator that redelivers an unanswered MO after 5 s: for tests that kill the gateway."""
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, resp_timeout=5.0)
-    await sim.start()
-    try:
+    async for sim in _simulator(resp_timeout=5.0):
         yield sim
-    finally:
-        await sim.stop()
 
 
 @pytest.fixture
@@ -208,12 +210,8 @@ async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
 @pytest.fixture
 async def phone_smsc() -> AsyncIterator[SmscSimulator]:
     """The simulator with its phone port, as `make demo` runs it."""
-    sim = SmscSimulator(credentials={"gateway": "secret"}, receipt_delay=0.05, phone_port=0)
-    await sim.start()
-    try:
+    async for sim in _simulator(phone_port=0):
         yield sim
-    finally:
-        await sim.stop()
 
 
 @pytest.fixture
