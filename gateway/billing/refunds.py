@@ -20,11 +20,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
+import stripe
 
-from gateway.billing.stripe_client import RefundResult, StripeCards
+from gateway.billing.stripe_client import StripeCards, translated
 from gateway.store import donations as donation_store
 
 REFUNDABLE = ("charged", "partially_refunded")
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    refund_id: str
+    status: str  # pending, succeeded, failed... (Stripe's words)
+    amount_cents: int
 
 
 class RefundRefused(ValueError):
@@ -76,5 +84,13 @@ async def plan_refund(conn: asyncpg.Connection, donation_id: int,
 
 
 async def request_refund(cards: StripeCards, plan: RefundPlan) -> RefundResult:
-    return await cards.refund(plan.payment_intent_id, amount_cents=plan.amount_cents,
-                              idempotency_key=plan.idempotency_key)
+    """Ask Stripe to give the money back; StripeFailure when it would not."""
+    try:
+        refund = await cards.client.v1.refunds.create_async(
+            {"payment_intent": plan.payment_intent_id, "amount": plan.amount_cents},
+            {"idempotency_key": plan.idempotency_key})
+    except stripe.StripeError as err:
+        raise translated(err, f"refund donation {plan.donation_id}") from None
+    data = refund.to_dict()
+    return RefundResult(str(data["id"]), str(data.get("status") or ""),
+                        int(data.get("amount") or plan.amount_cents))

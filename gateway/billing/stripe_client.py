@@ -126,13 +126,6 @@ class StripeRejected(StripeFailure):
 
 
 @dataclass(frozen=True, slots=True)
-class RefundResult:
-    refund_id: str
-    status: str  # pending, succeeded, failed... (Stripe's words)
-    amount_cents: int
-
-
-@dataclass(frozen=True, slots=True)
 class ChargeResult:
     """What happened to one charge attempt.
 
@@ -179,6 +172,11 @@ class StripeCards:
             max_network_retries=config.max_network_retries,
             http_client=self._http,
         )
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The library's client, for calls kept in their own modules (billing/refunds.py)."""
+        return self._client
 
     async def aclose(self) -> None:
         # The library leaves this method unannotated; it closes the aiohttp session.
@@ -349,19 +347,6 @@ class StripeCards:
             decline_code=result.decline_code,
         )
         return result
-
-    async def refund(self, payment_intent_id: str, *, amount_cents: int,
-                     idempotency_key: str) -> RefundResult:
-        """Ask Stripe to give `amount_cents` back; the ledger hears of it by `charge.refunded`."""
-        try:
-            refund = await self._client.v1.refunds.create_async(
-                {"payment_intent": payment_intent_id, "amount": amount_cents},
-                {"idempotency_key": idempotency_key})
-        except stripe.StripeError as err:
-            raise translated(err, f"refund {payment_intent_id}") from None
-        data = refund.to_dict()
-        return RefundResult(str(data["id"]), str(data.get("status") or ""),
-                            int(data.get("amount") or amount_cents))
 
     async def get_payment_intent(self, payment_intent_id: str) -> ChargeResult:
         """Where a charge stands now (for reconciling a donation whose outcome we missed)."""
