@@ -65,6 +65,25 @@ LIMIT $5
 """
 
 
+# Organizers' lists: events newest first (past ones too, to correct them), and the
+# two switches they flip.
+LIST_EVENTS = """
+SELECT id, program, title, starts_at, timezone, location, postal_code, country, area, published
+FROM campaign_events
+WHERE ($1::text IS NULL OR program IS NULL OR program = $1)
+ORDER BY starts_at DESC, id DESC
+LIMIT $2
+"""
+
+SET_EVENT_PUBLISHED = """
+UPDATE campaign_events SET published = $2, updated_at = now() WHERE id = $1 RETURNING id
+"""
+
+SET_COMMITTEE_ACTIVE = """
+UPDATE committees SET active = $2, updated_at = now() WHERE id = $1 RETURNING id
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class NewCommittee:
     name: str
@@ -122,3 +141,20 @@ async def list_upcoming_events(
 ) -> list[asyncpg.Record]:
     """Published events from `now` on, for the program (or every program), soonest first."""
     return list(await conn.fetch(UPCOMING_EVENTS, now, program, country, area, limit))
+
+
+async def list_events(
+    conn: asyncpg.Connection, *, program: str | None = None, limit: int = 200,
+) -> list[asyncpg.Record]:
+    return list(await conn.fetch(LIST_EVENTS, program, limit))
+
+
+async def set_event_published(conn: asyncpg.Connection, event_id: int, published: bool) -> bool:
+    """False when there is no such event."""
+    return await conn.fetchval(SET_EVENT_PUBLISHED, event_id, published) is not None
+
+
+async def set_committee_active(conn: asyncpg.Connection, committee_id: int, active: bool
+                               ) -> bool:
+    """False when there is no such committee."""
+    return await conn.fetchval(SET_COMMITTEE_ACTIVE, committee_id, active) is not None

@@ -46,6 +46,12 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "me.tokens.create": EVERYONE,
     "me.tokens.revoke": EVERYONE,
     # contacts and consent (political opinion can be inferred: COMPLIANCE 27)
+    "committees.list": CAMPAIGN,
+    "committees.create": CAMPAIGN,
+    "committees.activate": CAMPAIGN,
+    "events.list": CAMPAIGN,
+    "events.create": CAMPAIGN,
+    "events.publish": CAMPAIGN,
     "contacts.search": CAMPAIGN,
     "contacts.profile": CAMPAIGN,
     "contacts.timeline": CAMPAIGN,

@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway.web.api import (
     audit_log,
     broadcasts,
+    campaign_data,
     contacts,
     donations,
     finance,
@@ -46,7 +47,7 @@ async def openapi(call: Call) -> dict[str, Any]:
 TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
-    privacy.routes,
+    privacy.routes, campaign_data.routes,
 )
 
 
