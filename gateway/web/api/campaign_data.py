@@ -14,11 +14,14 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import asyncpg
 from pydantic import AwareDatetime, Field, field_validator
 
 from gateway.pipeline.contact_centre import new_committee, postal_position
 from gateway.store import committees as store
 from gateway.store.committees import NewCampaignEvent
+from gateway.web.audit import record
+from gateway.web.auth import Principal
 from gateway.web.body import Strict
 from gateway.web.errors import not_found
 from gateway.web.registry import Call, RouteTable
@@ -68,6 +71,54 @@ class EventQuery(Strict):
     limit: int = Field(200, ge=1, le=1000)
 
 
+async def add_committee(pool: asyncpg.Pool, principal: Principal, client: str,
+                        body: CommitteeBody) -> dict[str, Any]:
+    """Shared by the API and the page: insert, derive area and position, audit."""
+    committee = new_committee(body.name, body.address, body.postal_code, body.country,
+                              city=body.city, phone=body.phone)
+    async with pool.acquire() as conn, conn.transaction():
+        committee_id = await store.insert_committee(conn, committee)
+        await record(conn, principal, COMMITTEE_CREATED, f"committee:{committee_id}",
+                     client=client, name=body.name, postal_code=body.postal_code)
+    return {"id": committee_id, "area": committee.area, "located": committee.lat is not None}
+
+
+async def switch_committee(pool: asyncpg.Pool, principal: Principal, client: str,
+                           committee_id: int, on: bool) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        if not await store.set_committee_active(conn, committee_id, on):
+            raise not_found(f"committee {committee_id}")
+        await record(conn, principal, COMMITTEE_CHANGED, f"committee:{committee_id}",
+                     client=client, active=on)
+    return {"id": committee_id, "active": on}
+
+
+async def add_event(pool: asyncpg.Pool, principal: Principal, client: str,
+                    body: EventBody) -> dict[str, Any]:
+    area = None
+    if body.postal_code is not None and body.country is not None:
+        area, _, _ = postal_position(body.country, body.postal_code)
+    event = NewCampaignEvent(
+        title=body.title, starts_at=body.starts_at, timezone=body.timezone,
+        location=body.location, program=body.program, postal_code=body.postal_code,
+        country=body.country, area=area)
+    async with pool.acquire() as conn, conn.transaction():
+        event_id = await store.insert_event(conn, event)
+        await record(conn, principal, EVENT_CREATED, f"event:{event_id}", client=client,
+                     title=body.title)
+    return {"id": event_id, "area": area}
+
+
+async def switch_event(pool: asyncpg.Pool, principal: Principal, client: str,
+                       event_id: int, on: bool) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        if not await store.set_event_published(conn, event_id, on):
+            raise not_found(f"event {event_id}")
+        await record(conn, principal, EVENT_CHANGED, f"event:{event_id}", client=client,
+                     published=on)
+    return {"id": event_id, "published": on}
+
+
 @routes.get("/api/v1/committees", name="committees.list",
             summary="Local committees, by country and postal code")
 async def list_committees(call: Call) -> dict[str, Any]:
@@ -79,27 +130,14 @@ async def list_committees(call: Call) -> dict[str, Any]:
 @routes.post("/api/v1/committees", name="committees.create", body=CommitteeBody, status=201,
              summary="Add a committee; its area and position come from the postal code")
 async def create_committee(call: Call) -> dict[str, Any]:
-    body = call.body_as(CommitteeBody)
-    committee = new_committee(body.name, body.address, body.postal_code, body.country,
-                              city=body.city, phone=body.phone)
-    async with call.pool.acquire() as conn, conn.transaction():
-        committee_id = await store.insert_committee(conn, committee)
-        await call.audit(conn, COMMITTEE_CREATED, f"committee:{committee_id}",
-                         name=body.name, postal_code=body.postal_code)
-    return {"id": committee_id, "area": committee.area,
-            "located": committee.lat is not None}
+    return await add_committee(call.pool, call.user, call.client, call.body_as(CommitteeBody))
 
 
 @routes.post("/api/v1/committees/{committee_id}/active", name="committees.activate",
              body=Switch, summary="Activate or deactivate a committee (never deleted)")
 async def activate_committee(call: Call) -> dict[str, Any]:
-    committee_id = call.path_int("committee_id")
-    body = call.body_as(Switch)
-    async with call.pool.acquire() as conn, conn.transaction():
-        if not await store.set_committee_active(conn, committee_id, body.on):
-            raise not_found(f"committee {committee_id}")
-        await call.audit(conn, COMMITTEE_CHANGED, f"committee:{committee_id}", active=body.on)
-    return {"id": committee_id, "active": body.on}
+    return await switch_committee(call.pool, call.user, call.client,
+                                  call.path_int("committee_id"), call.body_as(Switch).on)
 
 
 @routes.get("/api/v1/events", name="events.list", query=EventQuery,
@@ -114,27 +152,11 @@ async def list_events(call: Call) -> dict[str, Any]:
 @routes.post("/api/v1/events", name="events.create", body=EventBody, status=201,
              summary="Add an event that EVENTS will announce")
 async def create_event(call: Call) -> dict[str, Any]:
-    body = call.body_as(EventBody)
-    area = None
-    if body.postal_code is not None and body.country is not None:
-        area, _, _ = postal_position(body.country, body.postal_code)
-    event = NewCampaignEvent(
-        title=body.title, starts_at=body.starts_at, timezone=body.timezone,
-        location=body.location, program=body.program, postal_code=body.postal_code,
-        country=body.country, area=area)
-    async with call.pool.acquire() as conn, conn.transaction():
-        event_id = await store.insert_event(conn, event)
-        await call.audit(conn, EVENT_CREATED, f"event:{event_id}", title=body.title)
-    return {"id": event_id, "area": area}
+    return await add_event(call.pool, call.user, call.client, call.body_as(EventBody))
 
 
 @routes.post("/api/v1/events/{event_id}/published", name="events.publish", body=Switch,
              summary="Publish or unpublish an event (never deleted)")
 async def publish_event(call: Call) -> dict[str, Any]:
-    event_id = call.path_int("event_id")
-    body = call.body_as(Switch)
-    async with call.pool.acquire() as conn, conn.transaction():
-        if not await store.set_event_published(conn, event_id, body.on):
-            raise not_found(f"event {event_id}")
-        await call.audit(conn, EVENT_CHANGED, f"event:{event_id}", published=body.on)
-    return {"id": event_id, "published": body.on}
+    return await switch_event(call.pool, call.user, call.client, call.path_int("event_id"),
+                              call.body_as(Switch).on)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from gateway.web.pages import (
     broadcasts,
+    campaign,
     contacts,
     dashboard,
     donations,
@@ -41,13 +42,14 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
-    phone.pages, inbox.pages, privacy.pages,
+    phone.pages, inbox.pages, privacy.pages, campaign.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
     NavItem("page.dashboard", "/dashboard", "Dashboard"),
     NavItem("page.contacts", "/contacts", "Contacts"),
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
+    NavItem("page.campaign", "/campaign", "Committees and events"),
     NavItem("page.donations", "/donations", "Donations"),
     NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
     NavItem("page.inbox", "/inbox", "Expert inbox"),
