@@ -31,7 +31,7 @@ from gateway.web.credentials import hash_password, new_api_token
 from tests.e2e import Phone, gateway_settings, running_gateway, stop_gateway
 from tests.pages_site import form_token, start_site
 from tests.test_broadcast_e2e import afternoon_zone
-from tests.test_privacy import traces
+from tests.test_privacy import opted_out_when_back, traces
 from tests.webapi import PASSWORD, WebApi, start_web_api
 
 KEY = "test-privacy-key"
@@ -245,15 +245,7 @@ async def test_export_and_erase_over_the_api_then_a_broadcast_skips_the_erased_n
             "SELECT program FROM consent_events WHERE msisdn = $1 LIMIT 1", BYSTANDER)
 
     assert await supporter.text("hello again", expect=0) == []
-    async with asyncio.timeout(10):
-        while True:
-            async with gateway.pool.acquire() as conn:
-                back = await conn.fetchval(
-                    "SELECT opted_out FROM contacts WHERE msisdn = $1", SUPPORTER)
-            if back is not None:
-                break
-            await asyncio.sleep(0.02)
-    assert back is True  # the keyed hash remembered the STOP
+    assert await opted_out_when_back(gateway.pool, SUPPORTER) is True  # the hash kept the STOP
 
     async with gateway.pool.acquire() as conn:
         await conn.execute(
