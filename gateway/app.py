@@ -33,8 +33,9 @@ from gateway.metrics import Metrics
 from gateway.pipeline import contact_centre
 from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
-from gateway.pipeline.outbox import OutboxSender
+from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter
+from gateway.pipeline.unsure import UnsureResolver
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.pdu import Pdu
@@ -81,6 +82,7 @@ class Gateway:
         self.outbox = OutboxSender(pool, self.client, settings, self.metrics)
         self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake)
         self.receipts = ReceiptWriter(pool, self.metrics)
+        self.unsure = UnsureResolver(pool, settings, lease_seconds=LEASE_SECONDS)
         # the clock is read per tick; tests may swap the policy before start()
         self.broadcasts = BroadcastTicker(
             pool, policy=QuietHoursPolicy(), clock=lambda: datetime.now(UTC))
@@ -108,6 +110,7 @@ class Gateway:
         self.receipts.start()
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep), "receipt-sweep")
+        self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.unsure.sweep), "unsure-sweep")
         self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
         self._spawn(self._every(self.settings.billing_interval, self.billing.tick), "billing")
         self._spawn(self._every(BROADCAST_TICK_SECONDS, self._broadcast_tick), "broadcasts")

@@ -46,6 +46,8 @@ class Settings(BaseModel):
     smpp_reconnect_min: float = Field(0.5, gt=0)
     smpp_reconnect_max: float = Field(30.0, gt=0)
     smpp_bind_refused_delay: float = Field(60.0, gt=0)
+    # how long a send whose outcome is unknown waits for a receipt proving the SMSC took it
+    unsure_send_hold: float = Field(120.0, gt=0)
     shortcode: str = Field("12345", pattern=r"^[0-9A-Za-z+]{3,16}$")
     default_region: str = Field("US", pattern=r"^[A-Z]{2}$")
     keywords: Path = Path("keywords.yaml")

@@ -202,6 +202,13 @@ def _encoded(text: str) -> tuple[Encoding, tuple[bytes, ...]]:
     return encoding, tuple(_chunks(text, encoding))
 
 
+def part_texts(text: str) -> tuple[str, ...]:
+    """The text each SMS part of `text` carries, as the handset (and a receipt) sees it."""
+    encoding, chunks = _encoded(text)
+    data_coding = data_coding_for(encoding)
+    return tuple(decode(chunk, data_coding) for chunk in chunks)
+
+
 def split(text: str, reference: int) -> SplitResult:
     """Encode and cut into SMS parts; `reference` (0-255) tags the parts of one message.
 

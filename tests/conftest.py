@@ -131,6 +131,8 @@ def settings(db_url: str) -> Settings:
             "DATABASE_URL": db_url,
             "GATEWAY_HTTP_PORT": "0",
             "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"),
+            # a cut-off send waits this long for its receipt (120 s in production)
+            "GATEWAY_UNSURE_SEND_HOLD": "1.5",
         }
     )
 

@@ -106,6 +106,7 @@ def start_gateway_process(
         "GATEWAY_SMPP_RECONNECT_MIN": "0.05",
         "GATEWAY_SMPP_RECONNECT_MAX": "0.2",
         "GATEWAY_LOG_LEVEL": "warning",
+        "GATEWAY_UNSURE_SEND_HOLD": "5",  # long enough for the receipts that follow a rebind
         **settings,
     }
     return subprocess.Popen(

@@ -23,15 +23,24 @@ import asyncpg
 from gateway.app import Gateway
 from gateway.broadcast import control, service
 from gateway.broadcast.policy import QuietHoursPolicy
+from gateway.config import Settings
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import broadcasts as broadcast_store
-from tests.e2e import SHORTCODE, Phone, start_gateway_process, wait_for
+from tests.e2e import (
+    SHORTCODE,
+    Phone,
+    gateway_settings,
+    running_gateway,
+    start_gateway_process,
+    stop_gateway,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT = 300
 NUMBERS = [f"+1212555{n:04d}" for n in range(COUNT)]
 OPTED_OUT = "+12125559998"
-WINDOW = 10  # submits outstanding at the SMSC at most: the duplicate bound after kill -9
+WINDOW = 10  # submits outstanding at the SMSC at most
 TEXT = "Hi {first_name|friend}, Rise Up rallies Saturday at noon."
 
 
@@ -149,18 +158,16 @@ def start_sending_gateway(db_url: str, smsc_port: int) -> subprocess.Popen[bytes
     )
 
 
-async def test_kill_9_mid_broadcast_then_restart_loses_no_recipient(
+async def test_kill_9_mid_broadcast_then_restart_sends_each_recipient_exactly_one_copy(
     db_url: str, pool: asyncpg.Pool, patient_smsc: SmscSimulator
 ) -> None:
-    """kill -9 mid-broadcast, restart: every eligible recipient gets the message.
+    """kill -9 mid-broadcast, restart: every eligible recipient gets exactly one copy.
 
-    At-least-once, not exactly-once, and the test says so: a submit_sm the
-    SMSC accepted whose submit_sm_resp the dead process had not yet recorded
-    is still 'sending' in the outbox, so the restarted gateway sends it again.
-    SMPP gives no way to ask the SMSC "did you take this one?", so those
-    duplicates cannot be ruled out. What is asserted: no loss, and no more
-    duplicates than submits that can have been in flight at the kill: the rows
-    still leased ('sending') and, tighter, the SMPP window.
+    The rows the dead process had leased ('sending') may or may not have
+    reached the SMSC: some submit_sm were taken whose resp the process never
+    read. The restarted gateway holds them as unsure; the SMSC delivers the
+    receipts of the copies it took after the rebind, and those settle their
+    rows instead of a second send. Counted at the simulator.
     """
     smsc = patient_smsc
     async with pool.acquire() as conn:
@@ -179,6 +186,9 @@ async def test_kill_9_mid_broadcast_then_restart_loses_no_recipient(
                 "SELECT count(*) FROM outbound WHERE broadcast_id = $1 AND status = 'sending'",
                 broadcast_id,
             )
+            recorded = await conn.fetchval(
+                "SELECT count(*) FROM outbound WHERE broadcast_id = $1 AND status <> 'queued' "
+                "AND status <> 'sending'", broadcast_id)
         assert sent_before_kill < COUNT  # the kill really was mid-broadcast
 
         process = start_sending_gateway(db_url, smsc.port)
@@ -192,7 +202,42 @@ async def test_kill_9_mid_broadcast_then_restart_loses_no_recipient(
         await asyncio.to_thread(process.wait, 10)
     counts = per_number(smsc)
     assert set(counts) == set(NUMBERS), "a recipient was lost"
-    duplicates = sum(n - 1 for n in counts.values())
-    assert duplicates <= min(in_flight, WINDOW), (duplicates, in_flight)
-    print(f"kill -9: {sent_before_kill} sent before the kill, {in_flight} in flight, "
-          f"{duplicates} duplicate(s)")
+    assert smsc.duplicates() == {}, "a recipient got two copies"
+    taken_unheard = sent_before_kill - recorded  # taken by the SMSC, resp never recorded
+    async with pool.acquire() as conn:
+        settled = await conn.fetchval(
+            "SELECT count(*) FROM outbound WHERE broadcast_id = $1 AND last_error LIKE 'settled%'",
+            broadcast_id)
+    assert settled == taken_unheard, (settled, taken_unheard)
+    print(f"kill -9: {sent_before_kill} sent before the kill, {in_flight} leased, "
+          f"{taken_unheard} taken but unheard, settled by their receipts")
+
+
+async def test_a_lost_submit_resp_is_settled_by_its_receipt_not_sent_again(
+    pool: asyncpg.Pool, smsc: SmscSimulator, settings: Settings
+) -> None:
+    """The SMSC takes a message but its resp never comes: the receipt settles it.
+
+    Without the receipt match, each such row would be sent again when its
+    submit_sm times out, and its recipient would get two copies.
+    """
+    smsc.faults = Faults(lost_resp_every=25)
+    gw = await running_gateway(gateway_settings(settings, smsc, smpp_submit_timeout=0.5), smsc)
+    try:
+        await send_to_all(pool, smsc)
+
+        async def all_delivered() -> bool:  # the parked receipts applied to the settled rows
+            async with pool.acquire() as conn:
+                return await conn.fetchval(
+                    "SELECT count(*) FROM outbound WHERE status = 'delivered'") == COUNT
+
+        await wait_for(all_delivered, within=30)
+    finally:
+        await stop_gateway(gw)
+    assert smsc.lost_resps >= COUNT // 25 - 1
+    assert smsc.duplicates() == {}
+    assert set(per_number(smsc).values()) == {1}
+    async with pool.acquire() as conn:
+        settled = await conn.fetchval(
+            "SELECT count(*) FROM outbound WHERE last_error LIKE 'settled%'")
+    assert settled == smsc.lost_resps

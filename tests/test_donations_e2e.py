@@ -250,7 +250,8 @@ async def test_a_billed_mt_cut_off_mid_send_is_failed_for_reconciliation_not_req
         await conn.execute(  # as a dead instance's claim would have left it
             "UPDATE outbound SET status = 'sending', lease_owner = 'gone', "
             "lease_until = now() - interval '1 second', not_before = now() WHERE id = $1", mt)
-        assert await outbound_store.release_leases(conn, "gateway-x") == 1
+        assert await outbound_store.release_leases(
+            conn, "gateway-x", lease_seconds=60, hold_seconds=120) == 1
         row = await conn.fetchrow("SELECT status, last_error FROM outbound WHERE id = $1", mt)
     assert row["status"] == "failed" and row["last_error"].startswith("billed_unknown")
     await gateway.billing.tick()

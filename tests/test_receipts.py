@@ -43,6 +43,7 @@ def test_classic_text_receipt() -> None:
         final=True,
         submit_date=datetime(2024, 1, 15, 12, 30),
         done_date=datetime(2024, 1, 15, 12, 31),
+        text="Merci pour votre",
     )
 
 

@@ -4,14 +4,18 @@ One claim loop keeps the SMPP window full: it claims as many rows as there
 are free send slots (never more than a lease can cover at the configured
 TPS), sends each row's segments in order, and hands the outcome to a
 `Batcher` that records submitted ids, requeues and failures in one
-transaction per batch. Rows whose send was cut off (SMSC gone, timeout) go
-back to the queue with a delay; rows the SMSC refused for good are failed.
+transaction per batch. A row whose send was cut off after its
+submit_sm went out (SMSC gone, timeout) may have been taken by the SMSC: it
+goes back to the queue unsure, held for `unsure_send_hold` seconds, and is
+sent again only if no receipt proves it taken meanwhile (pipeline/unsure.py).
+Rows the SMSC refused for good are failed.
 
 A billed MT (a carrier donation) is the exception: if its send was cut off,
 the SMSC may have accepted it and billed the supporter, and a second submit
 could bill them again. It is failed as `billed_unknown` and left to finance
-to reconcile; a carrier charge is never doubled. Only an explicit temporary
-refusal (throttling), which proves nothing was accepted, requeues it.
+to reconcile; a carrier charge is never doubled. Only what proves nothing was accepted
+requeues it: an explicit temporary refusal (throttling), or a link lost
+before the submit_sm went out.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class SendOutcome:
     message_ids: tuple[str, ...] = ()
     requeue_after: float | None = None
     error: str | None = None
+    unsure: bool = False  # requeued, but the SMSC may have taken it: wait for its receipt
 
 
 class OutboxSender:
@@ -85,7 +90,9 @@ class OutboxSender:
     async def run(self) -> None:
         self._results.start()
         async with self._pool.acquire() as conn:
-            released = await outbound_store.release_leases(conn, self._owner)
+            released = await outbound_store.release_leases(
+                conn, self._owner, lease_seconds=LEASE_SECONDS,
+                hold_seconds=self._settings.unsure_send_hold)
         if released:
             log.warning("outbox_leases_released", count=released, owner=self._owner)
         while not self._stopping:
@@ -168,12 +175,19 @@ class OutboxSender:
             log.warning("mt_rejected", msisdn=message.msisdn, status=status)
             return SendOutcome(message.id, error=str(err))
         except (SessionLost, SubmitTimeout) as err:
+            if isinstance(err, SessionLost) and not err.sent and not message_ids:
+                return SendOutcome(message.id, requeue_after=REQUEUE_DELAY, error=str(err))
             if message.donation_id is not None:
                 log.error("billed_mt_outcome_unknown", outbound_id=message.id,
                           donation_id=message.donation_id, error=type(err).__name__)
                 return SendOutcome(message.id, error=f"billed_unknown: {type(err).__name__}; "
                                                      "reconcile, never resend")
-            return SendOutcome(message.id, requeue_after=REQUEUE_DELAY, error=type(err).__name__)
+            log.warning("mt_outcome_unknown", msisdn=message.msisdn, error=type(err).__name__,
+                        parts_confirmed=len(message_ids))
+            return SendOutcome(
+                message.id, requeue_after=self._settings.unsure_send_hold, unsure=True,
+                error=f"unsure: {type(err).__name__}; waiting for a receipt before resending",
+            )
         self._metrics.mt_submitted.inc()
         if message.mo_received_at is not None:
             latency = (datetime.now(UTC) - message.mo_received_at).total_seconds()
@@ -183,7 +197,7 @@ class OutboxSender:
     async def _record(self, outcomes: Sequence[SendOutcome]) -> list[None]:
         submitted = [(o.outbound_id, o.message_ids) for o in outcomes if o.message_ids]
         requeued = [
-            (o.outbound_id, o.requeue_after, o.error or "")
+            (o.outbound_id, o.requeue_after, o.error or "", o.unsure)
             for o in outcomes
             if o.requeue_after is not None
         ]
@@ -196,7 +210,7 @@ class OutboxSender:
         # them, so no transaction (and its two round trips) is needed.
         async with self._pool.acquire() as conn:
             await outbound_store.mark_submitted(conn, submitted)
-            await outbound_store.requeue(conn, requeued)
+            await outbound_store.requeue(conn, requeued, lease_seconds=LEASE_SECONDS)
             await outbound_store.mark_failed(conn, failed)
         if requeued:
             self.wake()

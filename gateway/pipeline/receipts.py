@@ -15,6 +15,7 @@ import asyncpg
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.pipeline.batcher import Batcher, BatcherClosed
+from gateway.pipeline.unsure_match import receipt_head
 from gateway.smpp import receipts
 from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.pdu import Pdu
@@ -50,9 +51,11 @@ class ReceiptWriter:
             log.warning("receipt_unparseable", reason=str(err), status="ESME_RX_P_APPN")
             return S.ESME_RX_P_APPN
         try:
-            await self._batcher.submit(
-                NewReceipt(receipt.message_id, receipt.stat, receipt.err, receipt.final)
-            )
+            await self._batcher.submit(NewReceipt(
+                receipt.message_id, receipt.stat, receipt.err, receipt.final,
+                pdu.get_str("source_addr") or None,
+                receipt_head(receipt.text) if receipt.text is not None else None,
+            ))
         except BatcherClosed:
             return S.ESME_RX_T_APPN
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:

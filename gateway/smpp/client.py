@@ -489,7 +489,7 @@ class EsmeClient:
     async def _wait_tx(self) -> _Link:
         while True:
             if self._stopping.is_set():
-                raise SessionLost("cannot submit: SMPP client stopping")
+                raise SessionLost("cannot submit: SMPP client stopping", sent=False)
             link = self._tx_link
             if link is not None and link.session.bound:
                 return link

@@ -68,9 +68,14 @@ class ClientError(SmppError):
 class SessionLost(ClientError):
     """The connection went away before the submit_sm_resp arrived.
 
-    The message may or may not have reached the SMSC; the caller owns
-    durability and decides whether to requeue.
+    When `sent`, the submit_sm went out and the message may or may not have
+    reached the SMSC; otherwise it never left. The caller owns durability
+    and decides whether to requeue.
     """
+
+    def __init__(self, reason: str, *, sent: bool = True) -> None:
+        self.sent = sent
+        super().__init__(reason)
 
 
 class SubmitTimeout(ClientError):

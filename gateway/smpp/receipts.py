@@ -82,6 +82,7 @@ class Receipt:
     intermediate: bool = False
     submit_date: datetime | None = None  # SMSC clock; its zone is not stated
     done_date: datetime | None = None
+    text: str | None = None  # the start of the MT's text ("text:"); None when absent or empty
 
 
 def is_receipt(esm_class: int) -> bool:
@@ -142,7 +143,7 @@ def _receipt_fields(text: str) -> dict[str, str]:
         return parse_receipt_fields(text)
     message_id, submitted, done, stat, err = match.groups()
     return {"id": message_id, "submit date": submitted, "done date": done, "stat": stat,
-            "err": err}
+            "err": err, "text": text[match.end():]}
 
 
 def _c_string(value: bytes) -> str:
@@ -177,6 +178,7 @@ def parse_receipt(esm_class: int, short_message: bytes, tlvs: Mapping[int, bytes
         intermediate=intermediate,
         submit_date=_parse_date(fields.get("submit date")),
         done_date=_parse_date(fields.get("done date")),
+        text=fields.get("text", "").rstrip("\x00") or None,
     )
 
 

@@ -72,6 +72,9 @@ class Faults:
     receipt_stat: str = "DELIVRD"
     receipt_err: str | None = None  # the receipt's err: field; None: 000 or 001 by stat
     intermediate_receipts: bool = False  # an ENROUTE notification before the final
+    # every Nth submit_sm is taken (and its receipt sent) but its resp is never written:
+    # the ESME cannot know the SMSC has it, as when a resp is lost with its connection
+    lost_resp_every: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,7 @@ class SmscSimulator:
         # What tests and the benchmark read:
         self.submitted: list[SubmitRecord] = []
         self.submitted_parts = 0
+        self.lost_resps = 0  # submits taken without an answer (Faults.lost_resp_every)
         self.mos: list[MoRecord] = []
         self.reply_latencies: list[float] = []
         self.drops = 0
@@ -455,7 +459,10 @@ class SmscSimulator:
     def _accept_submit(self, link: _Link, pdu: Pdu) -> None:
         self._next_id += 1
         message_id = f"{self._id_prefix:08x}{self._next_id:08x}"
-        if not self._send_response(link, response_for(pdu, message_id=message_id)):
+        lose = self.faults.lost_resp_every
+        if lose and (self.submitted_parts + 1) % lose == 0:
+            self.lost_resps += 1
+        elif not self._send_response(link, response_for(pdu, message_id=message_id)):
             return  # never acknowledged, so never accepted
         self.submitted_parts += 1
         info, body = parse_concat(pdu.get_int("esm_class"), pdu.short_message, pdu.tlvs)

@@ -2,8 +2,9 @@
 
 Claiming uses `FOR UPDATE SKIP LOCKED` and a lease, so several gateway
 processes can drain one outbox without sending a row twice while both are
-alive. A lease outlives a dead process only until it expires; the row is
-then sent again (at-least-once: see README, "Delivery guarantees").
+alive. A lease outlives a dead process only until it expires; the row then
+waits, unsure, for a receipt proving the SMSC took it (store/unsure.py), and
+is sent again only if none comes (see README, "Delivery guarantees").
 
 Opt-out is checked in the claim itself (send time), not when the row was
 queued: a supporter who texts STOP while a message waits never receives it.
@@ -134,10 +135,16 @@ FROM unnest($4::bigint[], $5::int2[]) AS k(id, segments)
 WHERE o.id = k.id AND o.status = 'sending'
 """
 
+# An `unsure` row may have reached the SMSC (its send was cut off after the
+# submit_sm went out): it is marked so, from the moment it could have left.
 REQUEUE = """
 UPDATE outbound o SET status = 'queued', lease_owner = NULL, lease_until = NULL,
-                      not_before = now() + make_interval(secs => k.delay), last_error = k.error
-FROM unnest($1::bigint[], $2::float8[], $3::text[]) AS k(id, delay, error)
+                      not_before = now() + make_interval(secs => k.delay), last_error = k.error,
+                      unsure_since = CASE WHEN k.unsure
+                                          THEN coalesce(o.unsure_since,
+                                                        now() - make_interval(secs => $5))
+                                          ELSE o.unsure_since END
+FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::bool[]) AS k(id, delay, error, unsure)
 WHERE o.id = k.id AND o.status = 'sending'
 """
 
@@ -149,16 +156,27 @@ WHERE o.id = k.id AND o.status = 'sending'
 """
 
 # After a crash: our own leases are certainly orphaned; other instances' only once expired.
-# A billed MT may have reached the SMSC before the crash: never resent, reconciled instead.
-RELEASE_LEASES = """
+# Any of them may have reached the SMSC: an ordinary row waits `$3` seconds, unsure,
+# for a receipt proving it did (store/unsure.py) before it is sent again. A billed MT
+# is never resent (a second copy could charge twice): it is failed for finance.
+_RELEASE = """
 UPDATE outbound
 SET status = CASE WHEN donation_id IS NULL THEN 'queued' ELSE 'failed' END,
     final_at = CASE WHEN donation_id IS NULL THEN NULL ELSE now() END,
-    last_error = CASE WHEN donation_id IS NULL THEN last_error
+    last_error = CASE WHEN donation_id IS NULL
+                      THEN 'unsure: send cut off; waiting for a receipt before resending'
                       ELSE 'billed_unknown: send cut off; reconcile, never resend' END,
+    unsure_since = CASE WHEN donation_id IS NULL
+                        THEN coalesce(unsure_since, lease_until - make_interval(secs => $2)) END,
+    not_before = CASE WHEN donation_id IS NULL
+                      THEN greatest(not_before, now() + make_interval(secs => $3))
+                      ELSE not_before END,
     lease_owner = NULL, lease_until = NULL
-WHERE status = 'sending' AND (lease_owner = $1 OR lease_until < now())
 """
+RELEASE_LEASES = _RELEASE + "WHERE status = 'sending' AND (lease_owner = $1 OR lease_until < now())"
+# While running: other instances' expired leases only (ours may be waiting for a bind).
+RELEASE_OTHERS_EXPIRED = _RELEASE + """
+WHERE status = 'sending' AND lease_until < now() AND lease_owner IS DISTINCT FROM $1"""
 
 INSERT_BILLED = """
 INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before,
@@ -270,11 +288,14 @@ async def mark_submitted(
 
 
 async def requeue(
-    conn: asyncpg.Connection, items: Sequence[tuple[int, float, str]]
+    conn: asyncpg.Connection, items: Sequence[tuple[int, float, str, bool]], *,
+    lease_seconds: float,
 ) -> None:
+    """Back to the queue after (id, delay, error, unsure); unsure: it may have reached the SMSC."""
     if items:
         await conn.execute(
-            REQUEUE, [i[0] for i in items], [i[1] for i in items], [i[2] for i in items]
+            REQUEUE, [i[0] for i in items], [i[1] for i in items], [i[2] for i in items],
+            [i[3] for i in items], lease_seconds,
         )
 
 
@@ -283,8 +304,13 @@ async def mark_failed(conn: asyncpg.Connection, items: Sequence[tuple[int, str]]
         await conn.execute(MARK_FAILED, [i[0] for i in items], [i[1] for i in items])
 
 
-async def release_leases(conn: asyncpg.Connection, owner: str) -> int:
-    status: str = await conn.execute(RELEASE_LEASES, owner)
+async def release_leases(
+    conn: asyncpg.Connection, owner: str, *, lease_seconds: float, hold_seconds: float,
+    others_expired_only: bool = False,
+) -> int:
+    """At start-up, `owner`'s leases and every expired one; while running, others' expired."""
+    sql = RELEASE_OTHERS_EXPIRED if others_expired_only else RELEASE_LEASES
+    status: str = await conn.execute(sql, owner, lease_seconds, hold_seconds)
     return int(status.rsplit(" ", 1)[-1])
 
 

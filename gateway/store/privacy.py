@@ -36,6 +36,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "saved_cards": "deleted",
     "settlement_lines": "number pseudonymized (what the carrier reported)",
     "questions": "deleted, with their answers",
+    "pending_receipts": "deleted (receipts for ids we never recorded name the number they went to)",
 }
 # Tables that may carry the number inside text or JSON rather than in a column.
 MENTIONING_TABLES: Mapping[str, str] = {
@@ -55,6 +56,8 @@ ERASE_STATEMENTS: tuple[tuple[str, str], ...] = (
     ("questions", "DELETE FROM questions WHERE msisdn = $1"),
     ("contact_events", "DELETE FROM contact_events WHERE msisdn = $1"),
     ("inbound_parts", "DELETE FROM inbound_parts WHERE msisdn = $1"),
+    # held in SMPP form, the number without its '+' (see migration 015)
+    ("pending_receipts", "DELETE FROM pending_receipts WHERE number = ltrim($1, '+')"),
     ("donor_detail_links", "DELETE FROM donor_detail_links WHERE msisdn = $1"),
     ("saved_cards", "DELETE FROM saved_cards WHERE msisdn = $1"),
     ("inbound", "UPDATE inbound SET msisdn = $2, body = '' WHERE msisdn = $1"),

@@ -28,8 +28,8 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[])
 # closed here (from `closed`) with the message's other segments (from the table).
 RECORD = """
 WITH incoming AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[])
-         WITH ORDINALITY AS k(smsc_message_id, stat, error_code, final, n)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[])
+         WITH ORDINALITY AS k(smsc_message_id, stat, error_code, final, number, text_head, n)
 ),
 stored AS (
     INSERT INTO delivery_receipts (smsc_message_id, stat, error_code, final)
@@ -46,9 +46,10 @@ closed AS (
     RETURNING s.outbound_id, s.seq, s.status, s.smsc_message_id
 ),
 parked AS (
-    INSERT INTO pending_receipts (smsc_message_id)
-    SELECT DISTINCT smsc_message_id FROM incoming
+    INSERT INTO pending_receipts (smsc_message_id, number, text_head)
+    SELECT DISTINCT ON (smsc_message_id) smsc_message_id, number, text_head FROM incoming
     WHERE final AND smsc_message_id NOT IN (SELECT smsc_message_id FROM closed)
+    ORDER BY smsc_message_id, n
 ),
 all_segments AS (
     SELECT outbound_id, status FROM closed
@@ -132,6 +133,8 @@ class NewReceipt:
     stat: str
     error_code: str
     final: bool
+    number: str | None = None  # where the MT went, in SMPP form (kept only if parked)
+    text_head: str | None = None  # the receipt's "text:", at most 20 characters
 
 
 async def insert_batch(conn: asyncpg.Connection, receipts: Sequence[NewReceipt]) -> None:
@@ -150,7 +153,8 @@ async def record(
         return []
     rows = await conn.fetch(
         RECORD,
-        *columns(receipts, "smsc_message_id", "stat", "error_code", "final"),
+        *columns(receipts, "smsc_message_id", "stat", "error_code", "final", "number",
+                 "text_head"),
     )
     return [(r["id"], r["status"]) for r in rows]
 
