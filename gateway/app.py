@@ -35,6 +35,7 @@ from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter
+from gateway.pipeline.tps_share import BEAT_SECONDS, TpsShare
 from gateway.pipeline.unsure import UnsureResolver
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
@@ -83,6 +84,7 @@ class Gateway:
         self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake)
         self.receipts = ReceiptWriter(pool, self.metrics)
         self.unsure = UnsureResolver(pool, settings, lease_seconds=LEASE_SECONDS)
+        self.tps_share = TpsShare(pool, settings, self.client)
         # the clock is read per tick; tests may swap the policy before start()
         self.broadcasts = BroadcastTicker(
             pool, policy=QuietHoursPolicy(), clock=lambda: datetime.now(UTC))
@@ -108,6 +110,8 @@ class Gateway:
     async def start(self) -> None:
         self.ingest.start()
         self.receipts.start()
+        await self.tps_share.beat()  # our share of the TPS before the first send
+        self._spawn(self._every(BEAT_SECONDS, self.tps_share.beat), "tps-share")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep), "receipt-sweep")
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.unsure.sweep), "unsure-sweep")
@@ -144,6 +148,8 @@ class Gateway:
     async def stop(self) -> None:
         await self.outbox.stop()
         await self.client.stop()
+        with contextlib.suppress(asyncpg.PostgresError, OSError):
+            await self.tps_share.leave()
         await self.ingest.close()
         await self.receipts.close()
         for task in self._tasks:

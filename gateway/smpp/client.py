@@ -162,6 +162,14 @@ class EsmeClient:
     def bound(self) -> bool:
         return all(event.is_set() for event in self._bound_events.values())
 
+    @property
+    def tps(self) -> float:
+        """The submit pace in force (0: none); our share when instances split the cap."""
+        return self._bucket.rate
+
+    def set_tps(self, rate: float) -> None:
+        self._bucket.set_rate(rate)
+
     async def wait_bound(self, timeout: float) -> bool:  # noqa: ASYNC109 - the agreed API
         """True once every bind is up; False if that takes longer than `timeout`."""
         try:

@@ -21,11 +21,18 @@ class TokenBucket:
     def __init__(self, rate: float, clock: Callable[[], float], *, burst: int = 1) -> None:
         if rate < 0 or burst < 1:
             raise ValueError("rate must be >= 0 and burst >= 1")
-        self.rate = rate
         self._clock = clock
-        self._interval = 1.0 / rate if rate else 0.0
-        self._slack = (burst - 1) * self._interval
+        self._burst = burst
         self._next = float("-inf")
+        self.set_rate(rate)
+
+    def set_rate(self, rate: float) -> None:
+        """Pace from the next reservation on; slots already handed out stand."""
+        if rate < 0:
+            raise ValueError("rate must be >= 0")
+        self.rate = rate
+        self._interval = 1.0 / rate if rate else 0.0
+        self._slack = (self._burst - 1) * self._interval
 
     def reserve(self, now: float) -> float:
         """Claim the next slot; returns how long to wait before using it."""
