@@ -3,12 +3,14 @@
 -- recorded. The SMSC may have taken the message. Such a row waits, queued,
 -- until `not_before`; meanwhile a delivery receipt from its number whose id
 -- we never recorded and whose text matches proves the SMSC took it, and the
--- row is settled from that receipt instead of being sent again.
+-- row is settled from that receipt instead of being sent again. A billed MT
+-- is never resent: it is failed as billed_unknown at once, and its receipt,
+-- if one comes, settles it (and so the donation) all the same.
 ALTER TABLE outbound ADD COLUMN unsure_since timestamptz;
 COMMENT ON COLUMN outbound.unsure_since IS
     'the earliest moment an unconfirmed copy of this row may have reached the SMSC';
 CREATE INDEX outbound_unsure_idx ON outbound (id)
-    WHERE status = 'queued' AND unsure_since IS NOT NULL;
+    WHERE unsure_since IS NOT NULL AND status IN ('queued', 'failed');
 
 -- What a parked receipt says about its message: the number it went to (the
 -- receipt's source_addr, exactly as our submit_sm's destination_addr: a

@@ -259,6 +259,32 @@ async def test_a_billed_mt_cut_off_mid_send_is_failed_for_reconciliation_not_req
     assert billed(smsc) == []
 
 
+async def test_a_billed_mt_whose_resp_was_lost_is_settled_by_its_receipt_not_resent(
+    settings: Settings, smsc: SmscSimulator
+) -> None:
+    """The SMSC took the billed MT but its resp never came: billed_unknown, never resent.
+
+    Its receipt still arrives, and settles it: the donation is billed from the
+    receipt, with no guess and no second charge.
+    """
+    gw = await start(settings, smsc, smpp_submit_timeout=0.5)
+    try:
+        phone = Phone(smsc, MSISDN)
+        await give_and_confirm(gw, phone)
+        smsc.faults = Faults(lost_resp_every=1)  # from here on the SMSC answers nothing
+        await gw.billing.tick()
+        await settle(gw, smsc, "billed")
+        async with gw.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT status, attempts, last_error FROM outbound WHERE donation_id IS NOT NULL")
+    finally:
+        smsc.faults = Faults()
+        await stop(gw)
+    assert smsc.lost_resps >= 1
+    assert (row["status"], row["attempts"]) == ("delivered", 1)
+    assert row["last_error"].startswith("settled by a receipt")
+
+
 # -- cards (Stripe) -------------------------------------------------------------------
 
 

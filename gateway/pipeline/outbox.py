@@ -180,8 +180,9 @@ class OutboxSender:
             if message.donation_id is not None:
                 log.error("billed_mt_outcome_unknown", outbound_id=message.id,
                           donation_id=message.donation_id, error=type(err).__name__)
-                return SendOutcome(message.id, error=f"billed_unknown: {type(err).__name__}; "
-                                                     "reconcile, never resend")
+                return SendOutcome(message.id, unsure=True,
+                                   error=f"billed_unknown: {type(err).__name__}; "
+                                         "reconcile, never resend")
             log.warning("mt_outcome_unknown", msisdn=message.msisdn, error=type(err).__name__,
                         parts_confirmed=len(message_ids))
             return SendOutcome(
@@ -202,7 +203,7 @@ class OutboxSender:
             if o.requeue_after is not None
         ]
         failed = [
-            (o.outbound_id, o.error or "")
+            (o.outbound_id, o.error or "", o.unsure)
             for o in outcomes
             if not o.message_ids and o.requeue_after is None
         ]
@@ -211,7 +212,7 @@ class OutboxSender:
         async with self._pool.acquire() as conn:
             await outbound_store.mark_submitted(conn, submitted)
             await outbound_store.requeue(conn, requeued, lease_seconds=LEASE_SECONDS)
-            await outbound_store.mark_failed(conn, failed)
+            await outbound_store.mark_failed(conn, failed, lease_seconds=LEASE_SECONDS)
         if requeued:
             self.wake()
         return [None] * len(outcomes)

@@ -148,10 +148,16 @@ FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::bool[]) AS k(id, delay, 
 WHERE o.id = k.id AND o.status = 'sending'
 """
 
+# An `unsure` failed row is a billed MT cut off mid-send: never resent, but its
+# receipt may still settle it (store/unsure.py).
 MARK_FAILED = """
 UPDATE outbound o SET status = 'failed', lease_owner = NULL, lease_until = NULL,
-                      final_at = now(), last_error = k.error
-FROM unnest($1::bigint[], $2::text[]) AS k(id, error)
+                      final_at = now(), last_error = k.error,
+                      unsure_since = CASE WHEN k.unsure
+                                          THEN coalesce(o.unsure_since,
+                                                        now() - make_interval(secs => $4))
+                                          ELSE o.unsure_since END
+FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS k(id, error, unsure)
 WHERE o.id = k.id AND o.status = 'sending'
 """
 
@@ -166,8 +172,7 @@ SET status = CASE WHEN donation_id IS NULL THEN 'queued' ELSE 'failed' END,
     last_error = CASE WHEN donation_id IS NULL
                       THEN 'unsure: send cut off; waiting for a receipt before resending'
                       ELSE 'billed_unknown: send cut off; reconcile, never resend' END,
-    unsure_since = CASE WHEN donation_id IS NULL
-                        THEN coalesce(unsure_since, lease_until - make_interval(secs => $2)) END,
+    unsure_since = coalesce(unsure_since, lease_until - make_interval(secs => $2)),
     not_before = CASE WHEN donation_id IS NULL
                       THEN greatest(not_before, now() + make_interval(secs => $3))
                       ELSE not_before END,
@@ -299,9 +304,13 @@ async def requeue(
         )
 
 
-async def mark_failed(conn: asyncpg.Connection, items: Sequence[tuple[int, str]]) -> None:
+async def mark_failed(
+    conn: asyncpg.Connection, items: Sequence[tuple[int, str, bool]], *, lease_seconds: float
+) -> None:
+    """Fail (id, error, unsure) rows; unsure: a billed MT that may have reached the SMSC."""
     if items:
-        await conn.execute(MARK_FAILED, [i[0] for i in items], [i[1] for i in items])
+        await conn.execute(MARK_FAILED, [i[0] for i in items], [i[1] for i in items],
+                           [i[2] for i in items], lease_seconds)
 
 
 async def release_leases(

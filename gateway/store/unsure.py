@@ -20,10 +20,18 @@ import asyncpg
 from gateway.store.receipts import apply as apply_receipts
 
 # Only rows some parked receipt could be about (receipts hold numbers in SMPP form).
+# A billed MT cut off mid-send is failed at once (never resent), but its receipt
+# still settles it, and the donation with it, for as long as receipts are kept.
+UNSURE = """
+o.unsure_since IS NOT NULL
+AND (o.status = 'queued'
+     OR (o.status = 'failed' AND o.donation_id IS NOT NULL
+         AND o.unsure_since > now() - interval '2 days'))
+"""
 LIST_UNSURE = """
 SELECT o.id, o.msisdn, o.body, o.unsure_since
 FROM outbound o
-WHERE o.status = 'queued' AND o.unsure_since IS NOT NULL
+WHERE """ + UNSURE + """
   AND EXISTS (SELECT 1 FROM pending_receipts p
               WHERE p.number = ltrim(o.msisdn, '+') AND p.received_at >= o.unsure_since)
 ORDER BY o.id
@@ -42,11 +50,11 @@ WHERE p.number = ANY($1::text[])
 SETTLE = """
 WITH settled AS (
     UPDATE outbound o
-    SET status = 'submitted', segments = k.segments, submitted_at = now(),
+    SET status = 'submitted', segments = k.segments, submitted_at = now(), final_at = NULL,
         lease_owner = NULL, lease_until = NULL, unsure_since = NULL,
         last_error = 'settled by a receipt: the SMSC had taken the cut-off send'
     FROM unnest($1::bigint[], $2::int2[]) AS k(id, segments)
-    WHERE o.id = k.id AND o.status = 'queued' AND o.unsure_since IS NOT NULL
+    WHERE o.id = k.id AND """ + UNSURE + """
     RETURNING o.id
 )
 INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id)
