@@ -38,9 +38,9 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import aiohttp
 from aiohttp import web
@@ -49,6 +49,12 @@ from aiohttp.test_utils import TestServer
 Behaviour = Literal["succeed", "decline", "authenticate", "redirect"]
 Fault = Literal["before", "after", "drop"]
 JSON = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _answered(handler: Callable[[web.Request], Awaitable[JSON]]) -> Handler:
+    """A handler returning a dict, as the router sees it once the middleware JSON-encodes it."""
+    return cast(Handler, handler)
 PARAMS = web.RequestKey("params", dict)
 
 
@@ -120,12 +126,12 @@ class FakeStripe:
 
     async def start(self) -> str:
         app = web.Application(middlewares=[self._middleware])
-        app.router.add_post("/v1/customers", self._create_customer)
-        app.router.add_post("/v1/checkout/sessions", self._create_session)
-        app.router.add_post("/v1/payment_intents", self._create_payment_intent)
-        app.router.add_get("/v1/payment_intents/{id}", self._retrieve_payment_intent)
-        app.router.add_get("/v1/setup_intents/{id}", self._retrieve_setup_intent)
-        app.router.add_post("/v1/refunds", self._create_refund)
+        app.router.add_post("/v1/customers", _answered(self._create_customer))
+        app.router.add_post("/v1/checkout/sessions", _answered(self._create_session))
+        app.router.add_post("/v1/payment_intents", _answered(self._create_payment_intent))
+        app.router.add_get("/v1/payment_intents/{id}", _answered(self._retrieve_payment_intent))
+        app.router.add_get("/v1/setup_intents/{id}", _answered(self._retrieve_setup_intent))
+        app.router.add_post("/v1/refunds", _answered(self._create_refund))
         self._server = TestServer(app, host="127.0.0.1", port=0)
         await self._server.start_server()
         return self.base_url
@@ -180,8 +186,8 @@ class FakeStripe:
         else:
             data = params.get("payment_intent_data", {})
             if session["customer"] is None and params.get("customer_creation") == "always":
-                customer = {"id": self._id("cus"), "object": "customer", "phone": None,
-                            "metadata": {}, "created": int(self.clock())}
+                customer: JSON = {"id": self._id("cus"), "object": "customer",
+                                  "phone": None, "metadata": {}, "created": int(self.clock())}
                 self.customers[customer["id"]] = customer
                 session["customer"] = customer["id"]
             intent = self._payment_intent(
@@ -430,7 +436,7 @@ class FakeStripe:
     def _payment_intent(
         self, *, amount: int, currency: str, customer: str | None, method: str, metadata: JSON
     ) -> JSON:
-        intent = {
+        intent: JSON = {
             "id": self._id("pi"),
             "object": "payment_intent",
             "amount": amount,
@@ -507,7 +513,7 @@ class FakeStripe:
 
     def _new_payment_method(self, card_name: str, customer: str | None) -> JSON:
         card = TEST_CARDS[card_name]
-        method = {
+        method: JSON = {
             "id": self._id("pm"),
             "object": "payment_method",
             "type": "card",

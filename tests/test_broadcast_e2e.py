@@ -228,8 +228,9 @@ async def test_a_lost_submit_resp_is_settled_by_its_receipt_not_sent_again(
 
         async def all_delivered() -> bool:  # the parked receipts applied to the settled rows
             async with pool.acquire() as conn:
-                return await conn.fetchval(
-                    "SELECT count(*) FROM outbound WHERE status = 'delivered'") == COUNT
+                delivered: int = await conn.fetchval(
+                    "SELECT count(*) FROM outbound WHERE status = 'delivered'")
+            return delivered == COUNT
 
         await wait_for(all_delivered, within=30)
     finally:

@@ -166,6 +166,7 @@ async def test_geo_columns_are_written_and_left_alone_when_unchanged(pool: async
                        timezones=("America/Boise", "America/Los_Angeles"), source="area_code")
         await profiles_store.update_geo(conn, [(MSISDN, "12345", spanning)])
         row = await profiles_store.get_geo(conn, MSISDN, "12345")
+        assert row is not None
         assert dict(row) == {"zip": None, "region": "ID", "country": "US",
                              "timezones": ["America/Boise", "America/Los_Angeles"],
                              "geo_source": "area_code"}
@@ -176,6 +177,7 @@ async def test_geo_columns_are_written_and_left_alone_when_unchanged(pool: async
         assert before == after  # same values: no new row version
         await profiles_store.update_geo(conn, [(MSISDN, "12345", Geo())])
         row = await profiles_store.get_geo(conn, MSISDN, "12345")
+        assert row is not None
     assert dict(row) == {"zip": None, "region": None, "country": None, "timezones": None,
                          "geo_source": None}
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from gateway.config import Settings
-from gateway.finance import importer
 from gateway.finance.formats import (
     CARRIER_DEFAULT,
     STRIPE_BALANCE_CSV,
@@ -118,11 +118,11 @@ async def test_an_import_that_fails_halfway_leaves_nothing(
         pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
     real = store.insert_lines
 
-    async def insert_then_fail(conn: asyncpg.Connection, import_id: int, lines: list) -> int:
+    async def insert_then_fail(conn: asyncpg.Connection, import_id: int, lines: list[Any]) -> int:
         await real(conn, import_id, lines[:1])
         raise ConnectionResetError("database went away")
 
-    monkeypatch.setattr(importer.store, "insert_lines", insert_then_fail)
+    monkeypatch.setattr(store, "insert_lines", insert_then_fail)  # importer's store
     with pytest.raises(ConnectionResetError):
         await import_settlement(pool, "sept.csv", GOOD, CARRIER_DEFAULT)
     monkeypatch.undo()

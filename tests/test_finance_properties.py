@@ -49,7 +49,10 @@ async def rolled_back(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
             await tx.rollback()
 
 
-async def build(conn: asyncpg.Connection, specs: list[dict[str, Any]]) -> list[tuple[Gift, dict]]:
+Built = list[tuple[Gift, dict[str, Any]]]
+
+
+async def build(conn: asyncpg.Connection, specs: list[dict[str, Any]]) -> Built:
     built = []
     for spec in specs:
         outcome = "pending" if spec["method"] == "card" and spec["outcome"] == "billed_unknown" \
@@ -62,7 +65,7 @@ async def build(conn: asyncpg.Connection, specs: list[dict[str, Any]]) -> list[t
     return built
 
 
-def settlement_rows(built: list[tuple[Gift, dict]], others: list[int]) -> list[tuple[str, str]]:
+def settlement_rows(built: Built, others: list[int]) -> list[tuple[str, str]]:
     """(source, csv row) for every settled item, unknown ones included."""
     rows: list[tuple[str, str]] = []
     for n, (g, spec) in enumerate(built):

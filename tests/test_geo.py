@@ -24,9 +24,9 @@ def test_the_shipped_rules_ask_for_a_us_zip_and_a_french_postal_code() -> None:
 
 
 def test_us_steps_come_first_whatever_the_dialog_order() -> None:
-    fr = Step(field="cp", prompt="?", validator="fr_postal_code")
-    us = Step(field="zip5", prompt="?", validator="us_zip")
-    other = Step(field="gender", prompt="?", validator="gender")
+    fr = Step.model_validate({"field": "cp", "prompt": "?", "validator": "fr_postal_code"})
+    us = Step.model_validate({"field": "zip5", "prompt": "?", "validator": "us_zip"})
+    other = Step.model_validate({"field": "gender", "prompt": "?", "validator": "gender"})
     assert [f for f, _ in geo.postal_steps([fr, other, us])] == ["zip5", "cp"]
 
 

@@ -33,7 +33,8 @@ async def replies(http: aiohttp.ClientSession, count: int) -> list[dict[str, Any
                 found = (await response.json())["messages"]
             incoming = [m for m in found if m["direction"] == "in"]
             if len(incoming) >= count:
-                return found
+                messages: list[dict[str, Any]] = found
+                return messages
             await asyncio.sleep(0.05)
 
 

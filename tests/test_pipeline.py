@@ -239,7 +239,7 @@ async def test_an_mo_the_engine_cannot_decide_is_kept_and_does_not_block_others(
     statuses = await asyncio.gather(
         smsc.inject_mo(broken, SHORTCODE, "JOIN"), smsc.inject_mo(fine, SHORTCODE, "JOIN")
     )
-    assert statuses == [CommandStatus.ESME_ROK, CommandStatus.ESME_ROK]
+    assert list(statuses) == [CommandStatus.ESME_ROK, CommandStatus.ESME_ROK]
     async with asyncio.timeout(10):
         await smsc.wait_until(lambda: len(smsc.texts_to(fine)) == 1)
     async with gateway.pool.acquire() as conn:

@@ -103,11 +103,11 @@ def test_settlements_are_always_backed_by_distinct_matching_receipts(
     unsure = [UnsureSend(n, number, smstext.part_texts(text), T0 + timedelta(seconds=since))
               for n, (number, text, since) in enumerate(sends, start=1)]
     parked = []
-    for n, (number, text, part, at) in enumerate(receipts):
+    for n, (number, text, nth, at) in enumerate(receipts):
         head = None
         if text is not None:
             parts = smstext.part_texts(text)
-            head = receipt_head(parts[min(part, len(parts) - 1)])
+            head = receipt_head(parts[min(nth, len(parts) - 1)])
         parked.append(ParkedReceipt(f"r{n}", number, head, T0 + timedelta(seconds=at)))
     by_id = {r.smsc_message_id: r for r in parked}
     settled = settle(unsure, parked)

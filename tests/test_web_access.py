@@ -8,6 +8,7 @@ a route missing from the table fails the completeness check.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ async def test_every_route_for_every_role_follows_the_matrix(web: WebApi) -> Non
         path = concrete(route.path)
         for role in (None, *ROLES):
             headers = staff[role].bearer if role else {}
-            json = {} if route.method in {"POST", "PATCH"} else None
+            json: dict[str, Any] | None = {} if route.method in {"POST", "PATCH"} else None
             response = await web.client.request(route.method, path, headers=headers, json=json)
             body = await response.json() if response.content_type == "application/json" \
                 else None  # a CSV download

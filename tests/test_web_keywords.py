@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -45,7 +46,7 @@ async def test_a_bad_file_lists_its_problems_with_positions(
     web: WebApi, organizer: Staff, how: str,
 ) -> None:
     if how == "json":
-        kwargs: dict[str, object] = {"json": {"text": BROKEN, "filename": "mine.yaml"}}
+        kwargs: dict[str, Any] = {"json": {"text": BROKEN, "filename": "mine.yaml"}}
     elif how == "yaml":
         kwargs = {"data": BROKEN.encode(), "headers": {"Content-Type": "text/yaml"}}
     else:
@@ -53,7 +54,7 @@ async def test_a_bad_file_lists_its_problems_with_positions(
         form.add_field("text", BROKEN.encode(), filename="mine.yaml",
                        content_type="text/yaml")
         kwargs = {"data": form}
-    headers = {**organizer.bearer, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+    headers = {**organizer.bearer, **kwargs.pop("headers", {})}
     response = await web.client.post("/api/v1/keywords/validate", headers=headers, **kwargs)
     assert response.status == 200, await response.text()
     body = await response.json()

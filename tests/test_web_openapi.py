@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aiohttp.test_utils import TestServer
+
 from gateway.web.access import ACCESS, PUBLIC
 from tests.webapi import WebApi
 
@@ -18,8 +20,9 @@ async def test_every_mounted_route_is_documented_and_every_documented_one_is_mou
     assert document["openapi"].startswith("3.")
     documented = {(path, method.upper()) for path, item in document["paths"].items()
                   for method in item}
-    app = web.client.server.app
-    assert app is not None
+    server = web.client.server
+    assert isinstance(server, TestServer)
+    app = server.app
     mounted = {(route.resource.canonical, route.method) for route in app.router.routes()
                if route.resource is not None and route.method != "HEAD"
                and route.resource.canonical.startswith(JSON_PATHS)}
