@@ -37,6 +37,7 @@ from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter
 from gateway.pipeline.tps_share import BEAT_SECONDS, TpsShare
 from gateway.pipeline.unsure import UnsureResolver
+from gateway.privacy import stripe_erasure
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.pdu import Pdu
@@ -56,6 +57,7 @@ RECEIPT_SWEEP_SECONDS = 1.0
 PARTS_SWEEP_SECONDS = 30.0
 BROADCAST_TICK_SECONDS = 1.0
 WEB_PURGE_SECONDS = 3600.0
+STRIPE_ERASURE_SECONDS = 60.0
 # Collect young objects 14x less often and the old generations far less often than
 # CPython's (700, 10, 10). The sender, the SMPP client and the writers make a few
 # short-lived objects per MT; with the defaults the cyclic collector kept walking
@@ -119,6 +121,7 @@ class Gateway:
         self._spawn(self._every(self.settings.billing_interval, self.billing.tick), "billing")
         self._spawn(self._every(BROADCAST_TICK_SECONDS, self._broadcast_tick), "broadcasts")
         self._spawn(self._every(WEB_PURGE_SECONDS, self._purge_web_state), "web-purge")
+        self._spawn(self._every(STRIPE_ERASURE_SECONDS, self._erase_at_stripe), "stripe-erasure")
         self._spawn(self._every(self.settings.questions_escalation_interval,
                                 self._escalate_questions), "questions-escalation")
         self._spawn(self.client.run(), "smpp")
@@ -206,6 +209,12 @@ class Gateway:
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
         self._tasks[-1].set_name(name)
+
+    async def _erase_at_stripe(self) -> int:
+        """Erased numbers' Stripe customers, deleted there (they wait without a Stripe key)."""
+        if self.cards is None:
+            return 0
+        return await stripe_erasure.work_off(self.pool, self.cards)
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[int]]) -> None:
         while True:

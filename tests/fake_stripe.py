@@ -55,6 +55,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _answered(handler: Callable[[web.Request], Awaitable[JSON]]) -> Handler:
     """A handler returning a dict, as the router sees it once the middleware JSON-encodes it."""
     return cast(Handler, handler)
+
+
 PARAMS = web.RequestKey("params", dict)
 
 
@@ -127,6 +129,7 @@ class FakeStripe:
     async def start(self) -> str:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post("/v1/customers", _answered(self._create_customer))
+        app.router.add_delete("/v1/customers/{id}", _answered(self._delete_customer))
         app.router.add_post("/v1/checkout/sessions", _answered(self._create_session))
         app.router.add_post("/v1/payment_intents", _answered(self._create_payment_intent))
         app.router.add_get("/v1/payment_intents/{id}", _answered(self._retrieve_payment_intent))
@@ -338,6 +341,14 @@ class FakeStripe:
         }
         self.customers[customer["id"]] = customer
         return customer
+
+    async def _delete_customer(self, request: web.Request) -> JSON:
+        """Deleting a Customer removes it (and its cards' attachment); a second delete is 404."""
+        customer_id = request.match_info["id"]
+        if self.customers.pop(customer_id, None) is None:
+            raise _invalid("id", f"No such customer: '{customer_id}'", code="resource_missing",
+                           status=404)
+        return {"id": customer_id, "object": "customer", "deleted": True}
 
     async def _create_session(self, request: web.Request) -> JSON:
         p = request[PARAMS]

@@ -33,7 +33,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "donations": "number pseudonymized (a financial record the law requires)",
     "donor_details": "number pseudonymized; name, address, employer kept (FEC records)",
     "donor_detail_links": "deleted",
-    "saved_cards": "deleted",
+    "saved_cards": "deleted; their Stripe customers queued for deletion at Stripe",
     "settlement_lines": "number pseudonymized (what the carrier reported)",
     "questions": "deleted, with their answers",
     "pending_receipts": "deleted (receipts for ids we never recorded name the number they went to)",
@@ -59,6 +59,11 @@ ERASE_STATEMENTS: tuple[tuple[str, str], ...] = (
     # held in SMPP form, the number without its '+' (see migration 015)
     ("pending_receipts", "DELETE FROM pending_receipts WHERE number = ltrim($1, '+')"),
     ("donor_detail_links", "DELETE FROM donor_detail_links WHERE msisdn = $1"),
+    # the number's Stripe customers, deleted at Stripe afterwards (privacy/stripe_erasure.py)
+    ("stripe_customers", """
+        INSERT INTO stripe_erasures (customer_id)
+        SELECT DISTINCT customer_id FROM saved_cards WHERE msisdn = $1
+        ON CONFLICT (customer_id) DO NOTHING"""),
     ("saved_cards", "DELETE FROM saved_cards WHERE msisdn = $1"),
     ("inbound", "UPDATE inbound SET msisdn = $2, body = '' WHERE msisdn = $1"),
     ("outbound", "UPDATE outbound SET msisdn = $2, body = '' WHERE msisdn = $1"),

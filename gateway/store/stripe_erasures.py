@@ -1,0 +1,44 @@
+"""Stripe customers waiting to be deleted at Stripe after an erasure (migration 018).
+
+Queued inside the erasure's transaction (store/privacy.py), worked off by
+privacy/stripe_erasure.py; a failed attempt is retried later, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+DUE = """
+SELECT customer_id FROM stripe_erasures
+WHERE done_at IS NULL AND next_try_at <= now()
+ORDER BY next_try_at LIMIT $1
+"""
+
+DONE = "UPDATE stripe_erasures SET done_at = now(), attempts = attempts + 1 WHERE customer_id = $1"
+
+# Back off by attempt: 1, 2, 4 ... minutes, at most a day.
+FAILED = """
+UPDATE stripe_erasures
+SET attempts = attempts + 1, last_error = $2,
+    next_try_at = now() + least(interval '1 day', interval '1 minute' * power(2, attempts))
+WHERE customer_id = $1
+"""
+
+PENDING = "SELECT count(*) FROM stripe_erasures WHERE done_at IS NULL"
+
+
+async def due(conn: asyncpg.Connection, limit: int) -> list[str]:
+    return [r["customer_id"] for r in await conn.fetch(DUE, limit)]
+
+
+async def mark_done(conn: asyncpg.Connection, customer_id: str) -> None:
+    await conn.execute(DONE, customer_id)
+
+
+async def mark_failed(conn: asyncpg.Connection, customer_id: str, error: str) -> None:
+    await conn.execute(FAILED, customer_id, error)
+
+
+async def pending(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval(PENDING)
+    return count
