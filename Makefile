@@ -77,7 +77,8 @@ demo: venv
 	password="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))')"; \
 	if ! printf '%s\n' "$$password" | \
 	    $(BIN)/gateway user add "$$login" --role admin --password-stdin >/dev/null 2>&1; then \
-	  password="the one printed when it was made (shown once; or: $(BIN)/gateway user add EMAIL --role admin)"; \
+	  printf '%s\n' "$$password" | \
+	    $(BIN)/gateway user password "$$login" --password-stdin >/dev/null; \
 	fi; \
 	echo "admin:    http://127.0.0.1:$$port/   log in as $$login, password $$password"; \
 	echo "phone:    http://127.0.0.1:$$port/phone   (or $(BIN)/gateway chat --phone-port $(PHONE_PORT))"; \

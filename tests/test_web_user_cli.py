@@ -57,3 +57,34 @@ async def test_refusals_are_one_line_and_exit_1(db_url: str, pool: asyncpg.Pool)
     assert no_tty.returncode == 1 and "--password-stdin" in no_tty.stderr
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM users") == 1
+
+
+async def test_a_lost_password_is_reset_from_the_terminal_and_old_sessions_end(
+    web: WebApi, db_url: str,
+) -> None:
+    made = gateway_user(db_url, "add", "boss@example.org", "--role", "admin", "--password-stdin",
+                        stdin=PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    await web.login("boss@example.org", PASSWORD)
+    assert (await web.client.get("/api/v1/users")).status == 200
+
+    reset = gateway_user(db_url, "password", "Boss@example.org", "--password-stdin",
+                         stdin="a brand new passphrase\n")
+    assert reset.returncode == 0, reset.stderr
+    assert "new password set" in reset.stdout
+    assert (await web.client.get("/api/v1/users")).status == 401  # the old session is over
+    refused = await web.client.post(
+        "/login", json={"email": "boss@example.org", "password": PASSWORD})
+    assert refused.status == 401
+    await web.login("boss@example.org", "a brand new passphrase")
+    async with web.pool.acquire() as conn:
+        reset_entry = await conn.fetchrow(
+            "SELECT actor, detail FROM audit_log WHERE action = 'user.updated'")
+    assert reset_entry["actor"] == "cli" and "brand new" not in reset_entry["detail"]
+
+    unknown = gateway_user(db_url, "password", "nobody@example.org", "--password-stdin",
+                           stdin="a brand new passphrase\n")
+    assert unknown.returncode == 1 and "has no account" in unknown.stderr
+    weak = gateway_user(db_url, "password", "boss@example.org", "--password-stdin",
+                        stdin="short\n")
+    assert weak.returncode == 1 and "at least" in weak.stderr

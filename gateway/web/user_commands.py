@@ -1,5 +1,9 @@
 """`gateway user add EMAIL --role ROLE`: staff accounts from a terminal (the first admin).
 
+`gateway user password EMAIL` sets a new password for a staff account (an
+admin who lost theirs cannot use the API to reset it); it ends the account's
+sessions, like a change made in the API, and is audit-logged.
+
 Why the CLI writes to the database directly: the first admin must exist
 before anyone can log in to create users through the API. The password is
 read from the terminal without echo (twice), or from standard input with
@@ -19,6 +23,7 @@ import asyncpg
 
 from gateway.config import Settings
 from gateway.store import users as user_store
+from gateway.store import web_sessions as session_store
 from gateway.store.db import create_pool
 from gateway.web import audit
 from gateway.web.access import ROLES
@@ -46,10 +51,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no password login (API tokens only)")
     add.add_argument("--token", action="store_true", help="also make an API token and print it")
     add.add_argument("--token-name", default="cli", help="what the token is for (stored)")
+    reset = sub.add_parser("password", help="set a new password for a staff account")
+    reset.add_argument("email")
+    reset.add_argument("--password-stdin", action="store_true",
+                       help="read the password from the first line of standard input")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
+        if args.user_command == "password":
+            new = _password(args)
+            assert new is not None  # only `add` has --no-password
+            return asyncio.run(_reset(settings, _email(args.email), new))
         password = _password(args)
         email = _email(args.email)
         themes = check_themes(list(args.themes))
@@ -69,7 +82,7 @@ def _email(raw: str) -> str:
 
 
 def _password(args: argparse.Namespace) -> str | None:
-    if args.no_password:
+    if getattr(args, "no_password", False):
         return None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -116,4 +129,21 @@ async def _add(settings: Settings, args: argparse.Namespace, email: str, themes:
     print(f"user {user.id}: {email} ({args.role})")
     if token is not None:
         print(f"API token (shown once, store it now): {token.token}")
+    return EXIT_OK
+
+
+async def _reset(settings: Settings, email: str, password: str) -> int:
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            user = await user_store.get_user_by_email(conn, email)
+            if user is None:
+                raise CommandFailed(f"{email} has no account")
+            await user_store.set_password_hash(conn, user.id, hash_password(password))
+            await session_store.delete_user_sessions(conn, user.id)
+            await audit.record(conn, None, audit.USER_UPDATED, f"user:{user.id}",
+                               actor=audit.CLI_ACTOR, email=email, password="changed")
+    finally:
+        await pool.close()
+    print(f"user {user.id}: {email}: new password set, sessions ended")
     return EXIT_OK
