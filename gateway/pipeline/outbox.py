@@ -64,7 +64,10 @@ class OutboxSender:
         self._settings = settings
         self._metrics = metrics
         self._owner = settings.instance_name
-        self._max_inflight = max(1, settings.smpp_window * 2)
+        # Claimed rows beyond the window wait in `_ready`: enough of them that the
+        # window never runs dry while the next claim is on its way (a claim takes
+        # a few ms on a busy database; the window drains 100 MTs in 20 ms).
+        self._max_inflight = max(1, settings.smpp_window * 4)
         if settings.smpp_tps:
             # never hold a lease on more rows than the throttle lets us send before it expires
             self._max_inflight = max(1, min(self._max_inflight, int(settings.smpp_tps * 10)))
@@ -120,7 +123,7 @@ class OutboxSender:
                 )
             if suppressed:
                 self._metrics.mt_suppressed.inc(suppressed)
-            self._ready.extend(claimed)
+            self._queue(claimed)
             self._pump()
             if not claimed:
                 await self._idle()
@@ -148,6 +151,14 @@ class OutboxSender:
         self._inflight.discard(task)
         self._slot_free.set()
         self._pump()
+
+    def _queue(self, claimed: list[ClaimedMessage]) -> None:
+        """Claimed MTs join `_ready`; replies (lower priority value) go before a broadcast."""
+        if claimed and self._ready and claimed[0].priority < self._ready[-1].priority:
+            # claims come sorted by priority; a stable sort keeps each priority's order
+            self._ready = deque(sorted([*self._ready, *claimed], key=lambda m: m.priority))
+        else:
+            self._ready.extend(claimed)
 
     def _pump(self) -> None:
         """Start claimed MTs while the SMPP window has room (all at once under a TPS cap)."""
