@@ -43,7 +43,6 @@ closed AS (
         FROM incoming WHERE final ORDER BY smsc_message_id, n
     ) r
     WHERE s.smsc_message_id = r.smsc_message_id AND s.status = 'submitted'
-      AND s.smsc_message_id = ANY($1::text[])  -- an index probe per id, whatever the plan
     RETURNING s.outbound_id, s.seq, s.status, s.smsc_message_id
 ),
 parked AS (
