@@ -37,6 +37,7 @@ from gateway.smpp.errors import (
     SubmitTimeout,
 )
 from gateway.smpp.pdu import Pdu, make_bind, make_enquire_link, make_unbind, response_for
+from gateway.smpp.receipts import is_receipt
 from gateway.smpp.session import (
     BindRefused,
     Bound,
@@ -52,6 +53,11 @@ from gateway.smpp.throttle import TokenBucket, backoff_delay
 S = CommandStatus
 RESEND_STATUSES = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
 MAX_RESENDS = 8
+# Delivery receipts waiting for their batch commit, per window slot. Every MT brings
+# a receipt back, so under load hundreds wait at once; when they shared the MOs'
+# limit (2 per slot) the reader stopped at it, and the submit_sm_resps queued
+# behind the receipts on the same connection starved the submit window.
+RECEIPT_SLOTS_PER_WINDOW = 10
 UNBIND_GRACE = 2.0
 READ_SIZE = 64 * 1024
 
@@ -195,6 +201,7 @@ class EsmeClient:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._window = _Window(settings.smpp_window)
         self._deliver_slots = asyncio.Semaphore(2 * settings.smpp_window)
+        self._receipt_slots = asyncio.Semaphore(RECEIPT_SLOTS_PER_WINDOW * settings.smpp_window)
         self._bucket = TokenBucket(settings.smpp_tps, clock)
         self.window_in_use = 0
         # counters for metrics
@@ -445,15 +452,18 @@ class EsmeClient:
         if self._stopping.is_set():
             link.send(response_for(pdu, S.ESME_RX_T_APPN))  # the SMSC redelivers later
             return
-        if self._deliver_slots.locked():
+        slots = self._receipt_slots if is_receipt(pdu.get_int("esm_class")) else self._deliver_slots
+        if slots.locked():
             link.paused = True
-        await self._deliver_slots.acquire()  # not reading while at the limit
+        await slots.acquire()  # not reading while at the limit
         link.paused = False
-        task = asyncio.create_task(self._deliver(link, pdu, log))
+        task = asyncio.create_task(self._deliver(link, pdu, slots, log))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, link: _Link, pdu: Pdu, log: Any) -> None:
+    async def _deliver(
+        self, link: _Link, pdu: Pdu, slots: asyncio.Semaphore, log: Any
+    ) -> None:
         try:
             status = await self._on_deliver(pdu)
         except Exception as err:
@@ -461,7 +471,7 @@ class EsmeClient:
                       error_type=type(err).__name__, exc_info=True)
             status = S.ESME_RX_T_APPN
         finally:
-            self._deliver_slots.release()
+            slots.release()
         try:
             link.send(response_for(pdu, status))
         except LocalProtocolError:
