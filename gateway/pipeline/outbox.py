@@ -138,7 +138,12 @@ class OutboxSender:
         while self._inflight and loop.time() < deadline:  # MTs in _ready follow as slots free
             await asyncio.wait(set(self._inflight), timeout=deadline - loop.time(),
                                return_when=asyncio.FIRST_COMPLETED)
-        self._ready.clear()  # never sent: their leases are released on the next start
+        # Claimed but never handed to the SMSC (not even billed ones could have
+        # been accepted): back to the queue now rather than at the next start.
+        while self._ready:
+            message = self._ready.popleft()
+            self._record_outcome(message.id, SendOutcome(
+                message.id, requeue_after=0.0, error="not sent: the gateway stopped"))
         for task in list(self._inflight):
             task.cancel()
         await self._results.close()
