@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
@@ -34,11 +37,11 @@ from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.phone import smpp_address
-from gateway.pipeline.batcher import Batcher
+from gateway.pipeline.batcher import Batcher, BatcherClosed
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.constants import Npi, Ton, status_name
 from gateway.smpp.errors import SessionLost, SubmitRejected, SubmitTimeout
-from gateway.smpp.pdu import make_submit_sm
+from gateway.smpp.pdu import Pdu, make_submit_sm
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import ClaimedMessage
 
@@ -66,7 +69,10 @@ class OutboxSender:
         self._settings = settings
         self._metrics = metrics
         self._owner = settings.instance_name
-        self._max_inflight = max(1, settings.smpp_window * 2)
+        # Claimed rows beyond the window wait in `_ready`: enough of them that the
+        # window never runs dry while the next claim is on its way (a claim takes
+        # a few ms on a busy database; the window drains 100 MTs in 20 ms).
+        self._max_inflight = max(1, settings.smpp_window * 4)
         if settings.smpp_tps:
             # never hold a lease on more rows than the throttle lets us send before it expires
             self._max_inflight = max(1, min(self._max_inflight, int(settings.smpp_tps * 10)))
@@ -75,7 +81,18 @@ class OutboxSender:
         # beyond the window keep it full meanwhile. When little is in flight, any
         # free slot claims at once, so a lone reply never waits.
         self._claim_at_least = max(1, self._max_inflight // 4)
-        self._inflight: set[asyncio.Task[None]] = set()
+        # Sends under way: a task per multi-part MT, the client's future per
+        # single-part one (`EsmeClient.submit_soon`: no task, timeout or wake-up of
+        # ours per MT). Claimed MTs wait in `_ready` while the SMPP window is full.
+        self._inflight: set[asyncio.Future[Any]] = set()
+        self._ready: deque[ClaimedMessage] = deque()
+        # A send frees its slot once the SMSC has answered, not once the answer is
+        # recorded: holding it through the result batch's linger and commit left
+        # half the SMPP window empty under load. The row stays 'sending' under its
+        # lease until recorded, so nothing can claim it twice; this bound only
+        # keeps the backlog of answers waiting for the database finite.
+        self._unrecorded = 0
+        self._max_unrecorded = self._max_inflight * 4
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._stopping = False
@@ -87,6 +104,7 @@ class OutboxSender:
     def wake(self) -> None:
         self._wake.set()
 
+
     async def run(self) -> None:
         self._results.start()
         async with self._pool.acquire() as conn:
@@ -96,8 +114,9 @@ class OutboxSender:
         if released:
             log.warning("outbox_leases_released", count=released, owner=self._owner)
         while not self._stopping:
-            free = self._max_inflight - len(self._inflight)
-            if free <= 0 or (free < self._claim_at_least and self._inflight):
+            free = self._max_inflight - len(self._inflight) - len(self._ready)
+            if (free <= 0 or (free < self._claim_at_least and self._inflight)
+                    or self._unrecorded >= self._max_unrecorded):
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
@@ -111,10 +130,8 @@ class OutboxSender:
                 )
             if suppressed:
                 self._metrics.mt_suppressed.inc(suppressed)
-            for message in claimed:
-                task = asyncio.create_task(self._send(message))
-                self._inflight.add(task)
-                task.add_done_callback(self._done)
+            self._queue(claimed)
+            self._pump()
             if not claimed:
                 await self._idle()
 
@@ -123,8 +140,17 @@ class OutboxSender:
         self._stopping = True
         self._wake.set()
         self._slot_free.set()
-        if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._inflight and loop.time() < deadline:  # MTs in _ready follow as slots free
+            await asyncio.wait(set(self._inflight), timeout=deadline - loop.time(),
+                               return_when=asyncio.FIRST_COMPLETED)
+        # Claimed but never handed to the SMSC (not even billed ones could have
+        # been accepted): back to the queue now rather than at the next start.
+        while self._ready:
+            message = self._ready.popleft()
+            self._record_outcome(message.id, SendOutcome(
+                message.id, requeue_after=0.0, error="not sent: the gateway stopped"))
         for task in list(self._inflight):
             task.cancel()
         await self._results.close()
@@ -133,18 +159,102 @@ class OutboxSender:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=0.25)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Future[Any]) -> None:
         self._inflight.discard(task)
         self._slot_free.set()
+        self._pump()
 
-    async def _send(self, message: ClaimedMessage) -> None:
-        outcome = await self._submit_all(message)
+    def _queue(self, claimed: list[ClaimedMessage]) -> None:
+        """Claimed MTs join `_ready`; replies (lower priority value) go before a broadcast."""
+        if claimed and self._ready and claimed[0].priority < self._ready[-1].priority:
+            # claims come sorted by priority; a stable sort keeps each priority's order
+            self._ready = deque(sorted([*self._ready, *claimed], key=lambda m: m.priority))
+        else:
+            self._ready.extend(claimed)
+
+    def _pump(self) -> None:
+        """Start claimed MTs while the SMPP window has room (all at once under a TPS cap)."""
+        while self._ready and self._client.window_free > 0:
+            message = self._ready.popleft()
+            pdu = self._single_part(message)
+            if pdu is None:
+                task: asyncio.Future[Any] = asyncio.create_task(self._send(message))
+                task.add_done_callback(self._done)
+            else:
+                task = self._client.submit_soon(pdu)
+                task.add_done_callback(functools.partial(self._sent, message))
+            self._inflight.add(task)
+
+    def _single_part(self, message: ClaimedMessage) -> Pdu | None:
+        """The submit_sm of a one-part MT; None for the rest (sent by `_send`)."""
         try:
-            await self._results.submit(outcome)
-        except Exception as err:  # the lease expires and the row is retried
-            log.error("outbox_result_not_recorded", outbound_id=message.id, error=str(err))
+            split = text.split(message.body, 0)
+        except text.TextTooLong:
+            return None
+        if len(split.parts) != 1:
+            return None
+        return self._submit_sm(message, split, split.parts[0])
 
-    async def _submit_all(self, message: ClaimedMessage) -> SendOutcome:
+    def _submit_sm(self, message: ClaimedMessage, split: text.SplitResult, part: bytes) -> Pdu:
+        return make_submit_sm(
+            source_addr=message.shortcode,
+            destination_addr=smpp_address(message.msisdn),
+            source_addr_ton=Ton.NETWORK_SPECIFIC if message.shortcode.isdigit() else 0,
+            dest_addr_ton=Ton.INTERNATIONAL,
+            dest_addr_npi=Npi.ISDN,
+            short_message=part,
+            data_coding=split.data_coding,
+            esm_class=split.esm_class,
+            registered_delivery=1,
+            service_type=message.service_type,
+            tlvs=dict(message.tlvs) if part is split.parts[0] else None,  # bill once
+        )
+
+    def _sent(self, message: ClaimedMessage, sent: asyncio.Future[Pdu]) -> None:
+        """A one-part MT's submit is over: record it; `_send` maps any failure."""
+        self._inflight.discard(sent)
+        self._slot_free.set()
+        if sent.cancelled():  # stopping: the lease is released on the next start
+            self._pump()
+            return
+        if sent.exception() is not None:
+            task = asyncio.create_task(self._send(message, first=sent))
+            task.add_done_callback(self._done)
+            self._inflight.add(task)
+        else:
+            self._metrics.mt_submitted.inc()
+            if message.mo_received_at is not None:
+                latency = (datetime.now(UTC) - message.mo_received_at).total_seconds()
+                self._metrics.mo_to_mt_seconds.observe(latency)
+            message_id = str(sent.result().params.get("message_id", ""))
+            self._record_outcome(message.id, SendOutcome(message.id, (message_id,)))
+        self._pump()
+
+    async def _send(self, message: ClaimedMessage, first: asyncio.Future[Pdu] | None = None
+                    ) -> None:
+        outcome = await self._submit_all(message, first)
+        self._record_outcome(message.id, outcome)
+
+    def _record_outcome(self, outbound_id: int, outcome: SendOutcome) -> None:
+        try:
+            recorded = self._results.submit(outcome)
+        except BatcherClosed as err:  # the lease expires and the row is retried
+            log.error("outbox_result_not_recorded", outbound_id=outbound_id, error=str(err))
+            return
+        self._unrecorded += 1
+        recorded.add_done_callback(functools.partial(self._recorded, outbound_id))
+
+    def _recorded(self, outbound_id: int, recorded: asyncio.Future[None]) -> None:
+        self._unrecorded -= 1
+        self._slot_free.set()
+        if not recorded.cancelled() and recorded.exception() is not None:
+            # the lease expires and the row is retried
+            log.error("outbox_result_not_recorded", outbound_id=outbound_id,
+                      error=str(recorded.exception()))
+
+    async def _submit_all(self, message: ClaimedMessage,
+                          first: asyncio.Future[Pdu] | None = None) -> SendOutcome:
+        """Send every part in order; `first`: the first part's submit, already started."""
         try:
             split = text.split(message.body, next(self._refs))
         except text.TextTooLong as err:
@@ -152,20 +262,11 @@ class OutboxSender:
         message_ids: list[str] = []
         try:
             for part in split.parts:
-                pdu = make_submit_sm(
-                    source_addr=message.shortcode,
-                    destination_addr=smpp_address(message.msisdn),
-                    source_addr_ton=Ton.NETWORK_SPECIFIC if message.shortcode.isdigit() else 0,
-                    dest_addr_ton=Ton.INTERNATIONAL,
-                    dest_addr_npi=Npi.ISDN,
-                    short_message=part,
-                    data_coding=split.data_coding,
-                    esm_class=split.esm_class,
-                    registered_delivery=1,
-                    service_type=message.service_type,
-                    tlvs=dict(message.tlvs) if part is split.parts[0] else None,  # bill once
-                )
-                resp = await self._client.submit(pdu)
+                if first is not None:
+                    sent, first = first, None
+                    resp = await sent
+                else:
+                    resp = await self._client.submit(self._submit_sm(message, split, part))
                 message_ids.append(str(resp.params.get("message_id", "")))
         except SubmitRejected as err:
             self._metrics.mt_failed.inc()

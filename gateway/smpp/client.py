@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +37,7 @@ from gateway.smpp.errors import (
     SubmitTimeout,
 )
 from gateway.smpp.pdu import Pdu, make_bind, make_enquire_link, make_unbind, response_for
+from gateway.smpp.receipts import is_receipt
 from gateway.smpp.session import (
     BindRefused,
     Bound,
@@ -50,6 +53,11 @@ from gateway.smpp.throttle import TokenBucket, backoff_delay
 S = CommandStatus
 RESEND_STATUSES = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
 MAX_RESENDS = 8
+# Delivery receipts waiting for their batch commit, per window slot. Every MT brings
+# a receipt back, so under load hundreds wait at once; when they shared the MOs'
+# limit (2 per slot) the reader stopped at it, and the submit_sm_resps queued
+# behind the receipts on the same connection starved the submit window.
+RECEIPT_SLOTS_PER_WINDOW = 10
 UNBIND_GRACE = 2.0
 READ_SIZE = 64 * 1024
 
@@ -63,6 +71,51 @@ _REFUSAL_HINTS: dict[int, str] = {
 }
 
 OnDeliver = Callable[[Pdu], Awaitable[int]]
+
+
+class _Window:
+    """At most `size` submits awaiting their resp; waiters get freed slots in arrival order.
+
+    A semaphore of our own rather than asyncio's because `submit_soon` needs a
+    slot without awaiting (`try_acquire`), sharing the count with `submit`.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def free(self) -> int:
+        """Slots a new submit would get at once (none while others wait)."""
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()  # cancelled waiters
+        return 0 if self._waiters else self._free
+
+    def try_acquire(self) -> bool:
+        if self.free > 0:
+            self._free -= 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot, then cancelled before using it
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes straight to the next waiter
+                return
+        self._free += 1
 
 
 class _Link:
@@ -146,8 +199,9 @@ class EsmeClient:
         self._stopping = asyncio.Event()
         self._runners: list[asyncio.Task[None]] = []
         self._deliveries: set[asyncio.Task[None]] = set()
-        self._window = asyncio.Semaphore(settings.smpp_window)
+        self._window = _Window(settings.smpp_window)
         self._deliver_slots = asyncio.Semaphore(2 * settings.smpp_window)
+        self._receipt_slots = asyncio.Semaphore(RECEIPT_SLOTS_PER_WINDOW * settings.smpp_window)
         self._bucket = TokenBucket(settings.smpp_tps, clock)
         self.window_in_use = 0
         # counters for metrics
@@ -169,6 +223,11 @@ class EsmeClient:
 
     def set_tps(self, rate: float) -> None:
         self._bucket.set_rate(rate)
+
+    @property
+    def window_free(self) -> int:
+        """Window slots free now: how many submits would not wait for a resp first."""
+        return self._window.free
 
     async def wait_bound(self, timeout: float) -> bool:  # noqa: ASYNC109 - the agreed API
         """True once every bind is up; False if that takes longer than `timeout`."""
@@ -401,15 +460,18 @@ class EsmeClient:
         if self._stopping.is_set():
             link.send(response_for(pdu, S.ESME_RX_T_APPN))  # the SMSC redelivers later
             return
-        if self._deliver_slots.locked():
+        slots = self._receipt_slots if is_receipt(pdu.get_int("esm_class")) else self._deliver_slots
+        if slots.locked():
             link.paused = True
-        await self._deliver_slots.acquire()  # not reading while at the limit
+        await slots.acquire()  # not reading while at the limit
         link.paused = False
-        task = asyncio.create_task(self._deliver(link, pdu, log))
+        task = asyncio.create_task(self._deliver(link, pdu, slots, log))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, link: _Link, pdu: Pdu, log: Any) -> None:
+    async def _deliver(
+        self, link: _Link, pdu: Pdu, slots: asyncio.Semaphore, log: Any
+    ) -> None:
         try:
             status = await self._on_deliver(pdu)
         except Exception as err:
@@ -417,7 +479,7 @@ class EsmeClient:
                       error_type=type(err).__name__, exc_info=True)
             status = S.ESME_RX_T_APPN
         finally:
-            self._deliver_slots.release()
+            slots.release()
         try:
             link.send(response_for(pdu, status))
         except LocalProtocolError:
@@ -450,8 +512,83 @@ class EsmeClient:
         """
         if pdu.command_id != CommandId.SUBMIT_SM:
             raise ValueError(f"submit() sends submit_sm, not {pdu.name}")
+        return await self._submit_attempts(pdu, 0)
+
+    def submit_soon(self, pdu: Pdu) -> asyncio.Future[Pdu]:
+        """`submit()` as a future: the same outcomes, the same window, pacing and resends.
+
+        Why: the outbox sends thousands of single-part MTs a second, and a task
+        per MT (with its timeout scope and wake-ups) cost more CPU than the MT's
+        own encoding. When a window slot and the link are free at once and no
+        TPS cap applies, the submit_sm goes out now and the resp completes the
+        future from the reader's callback; a throttled resp continues as
+        `submit()` would (in a task). Otherwise this is `submit()` in a task.
+        """
+        if pdu.command_id != CommandId.SUBMIT_SM:
+            raise ValueError(f"submit_soon() sends submit_sm, not {pdu.name}")
+        link = self._tx_link
+        loop = asyncio.get_running_loop()
+        if (self._bucket.rate or self._stopping.is_set() or link is None
+                or not link.session.bound or not self._window.try_acquire()):
+            return loop.create_task(self.submit(pdu))
+        self.window_in_use += 1
+        pdu.sequence = 0
+        try:
+            answer = link.request(pdu)
+        except LocalProtocolError as err:
+            self.window_in_use -= 1
+            self._window.release()
+            if isinstance(err.__cause__, PduError) or link.session.bound:
+                failed: asyncio.Future[Pdu] = loop.create_future()
+                cause = err.__cause__
+                failed.set_exception(SubmitRejected(cause.command_status)
+                                     if isinstance(cause, PduError) else err)
+                return failed
+            return loop.create_task(self.submit(pdu))  # the link died: nothing was sent
+        self.submits += 1
+        result: asyncio.Future[Pdu] = loop.create_future()
+        timer = loop.call_later(self._settings.smpp_submit_timeout, self._submit_timed_out,
+                                link, pdu.sequence, answer)
+        answer.add_done_callback(functools.partial(self._submit_answered, pdu, result, timer))
+        return result
+
+    def _submit_timed_out(self, link: _Link, sequence: int, answer: asyncio.Future[Pdu]) -> None:
+        if not answer.done():
+            link.abandon(sequence)
+            answer.set_exception(SubmitTimeout(
+                f"no submit_sm_resp within {self._settings.smpp_submit_timeout}s"))
+
+    def _submit_answered(self, pdu: Pdu, result: asyncio.Future[Pdu], timer: asyncio.TimerHandle,
+                         answer: asyncio.Future[Pdu]) -> None:
+        timer.cancel()
+        self.window_in_use -= 1
+        self._window.release()
+        if answer.cancelled():
+            result.cancel()
+            return
+        error = answer.exception()
+        if result.done():  # the caller gave up
+            return
+        if error is not None:
+            result.set_exception(error)
+            return
+        resp = answer.result()
+        status = resp.command_status
+        if status == S.ESME_ROK and resp.command_id == CommandId.SUBMIT_SM_RESP:
+            result.set_result(resp)
+        elif status not in RESEND_STATUSES or MAX_RESENDS == 0:
+            result.set_exception(SubmitRejected(status, resp))
+        else:
+            self.resends += 1
+            rest = asyncio.ensure_future(self._submit_attempts(pdu, 1))
+            rest.add_done_callback(functools.partial(_copy_outcome, result))
+
+    async def _submit_attempts(self, pdu: Pdu, first: int) -> Pdu:
         settings = self._settings
-        for attempt in range(MAX_RESENDS + 1):
+        for attempt in range(first, MAX_RESENDS + 1):
+            if attempt:
+                await asyncio.sleep(backoff_delay(attempt - 1, settings.smpp_reconnect_min,
+                                                  settings.smpp_reconnect_max, self._rng))
             resp = await self._submit_once(pdu)
             status = resp.command_status
             if status == S.ESME_ROK and resp.command_id == CommandId.SUBMIT_SM_RESP:
@@ -459,40 +596,39 @@ class EsmeClient:
             if status not in RESEND_STATUSES or attempt == MAX_RESENDS:
                 raise SubmitRejected(status, resp)
             self.resends += 1
-            await asyncio.sleep(backoff_delay(attempt, settings.smpp_reconnect_min,
-                                              settings.smpp_reconnect_max, self._rng))
         raise AssertionError("unreachable")
 
     async def _submit_once(self, pdu: Pdu) -> Pdu:
-        async with self._window:
-            self.window_in_use += 1
-            try:
-                while True:
-                    link = await self._wait_tx()
-                    await self._bucket.acquire()
-                    pdu.sequence = 0
-                    try:
-                        future = link.request(pdu)
-                    except LocalProtocolError as err:
-                        if isinstance(err.__cause__, PduError):  # e.g. a text part too long
-                            cause = err.__cause__
-                            raise SubmitRejected(cause.command_status) from cause
-                        if link.session.bound:
-                            raise
-                        continue  # the link died while we waited: nothing was sent
-                    break
-                self.submits += 1
-                await link.drain()
+        await self._window.acquire()
+        self.window_in_use += 1
+        try:
+            while True:
+                link = await self._wait_tx()
+                await self._bucket.acquire()
+                pdu.sequence = 0
                 try:
-                    async with asyncio.timeout(self._settings.smpp_submit_timeout):
-                        return await future
-                except TimeoutError:
-                    link.abandon(pdu.sequence)
-                    raise SubmitTimeout(
-                        f"no submit_sm_resp within {self._settings.smpp_submit_timeout}s"
-                    ) from None
-            finally:
-                self.window_in_use -= 1
+                    future = link.request(pdu)
+                except LocalProtocolError as err:
+                    if isinstance(err.__cause__, PduError):  # e.g. a text part too long
+                        cause = err.__cause__
+                        raise SubmitRejected(cause.command_status) from cause
+                    if link.session.bound:
+                        raise
+                    continue  # the link died while we waited: nothing was sent
+                break
+            self.submits += 1
+            await link.drain()
+            try:
+                async with asyncio.timeout(self._settings.smpp_submit_timeout):
+                    return await future
+            except TimeoutError:
+                link.abandon(pdu.sequence)
+                raise SubmitTimeout(
+                    f"no submit_sm_resp within {self._settings.smpp_submit_timeout}s"
+                ) from None
+        finally:
+            self.window_in_use -= 1
+            self._window.release()
 
     async def _wait_tx(self) -> _Link:
         while True:
@@ -508,6 +644,17 @@ class EsmeClient:
             finally:
                 ready.cancel()
                 stopping.cancel()
+
+
+def _copy_outcome(result: asyncio.Future[Pdu], source: asyncio.Future[Pdu]) -> None:
+    if result.done():
+        return
+    if source.cancelled():
+        result.cancel()
+    elif source.exception() is not None:
+        result.set_exception(source.exception())  # type: ignore[arg-type]
+    else:
+        result.set_result(source.result())
 
 
 def _mode_name(mode: int) -> str:
