@@ -24,6 +24,7 @@ from gateway.app import Gateway
 from gateway.broadcast import control, service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.config import Settings
+from gateway.phone import smpp_address
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import broadcasts as broadcast_store
 from tests.e2e import (
@@ -242,3 +243,31 @@ async def test_a_lost_submit_resp_is_settled_by_its_receipt_not_sent_again(
         settled = await conn.fetchval(
             "SELECT count(*) FROM outbound WHERE last_error LIKE 'settled%'")
     assert settled == smsc.lost_resps
+
+
+async def test_a_reply_does_not_queue_behind_a_broadcast_held_back_by_the_tps_cap(
+    pool: asyncpg.Pool, smsc: SmscSimulator, settings: Settings
+) -> None:
+    """Under a TPS cap, broadcast rows wait their turn; a reply must not wait behind them.
+
+    Counted, not timed: how many broadcast messages the SMSC took between the
+    supporter's HELP and its answer. The sender may hold a fraction of a
+    second of broadcast traffic, never seconds of it.
+    """
+    tps = 100
+    gw = await running_gateway(gateway_settings(settings, smsc, smpp_tps=float(tps)), smsc)
+    try:
+        async with pool.acquire() as conn:
+            await seed(conn, NUMBERS)
+            await control.start(conn, await new_broadcast(conn))
+        await smsc.wait_until(lambda: len(smsc.submitted) >= 50)  # the cap is the bottleneck
+        supporter = Phone(smsc, "+12125559990")  # not a recipient
+        before = len(smsc.submitted)
+        [answer] = await supporter.text("HELP", expect=1)
+        taken = [s.destination for s in smsc.submitted[before:]]
+        ahead = len(taken) - 1 - taken[::-1].index(smpp_address(supporter.msisdn))
+    finally:
+        await stop_gateway(gw)
+    assert answer
+    print(f"{ahead} broadcast messages went between HELP and its answer")
+    assert ahead <= tps // 4, f"the reply waited behind {ahead} broadcast messages"

@@ -456,3 +456,84 @@ def test_backoff_grows_within_bounds() -> None:
     delays = [[backoff_delay(n, 0.5, 30.0, rng) for _ in range(50)] for n in range(12)]
     assert all(0.5 <= d <= 30.0 for row in delays for d in row)
     assert max(delays[0]) <= 0.5 * 2 and max(delays[-1]) > 10.0
+
+
+# -- submit_soon: submit() without a task on the fast path -------------------------------
+
+
+async def test_fast_path_shares_the_window_with_submit(harness: Harness) -> None:
+    client = await harness.bound(smpp_window=2)
+    harness.smsc.hold = True
+    first = client.submit_soon(sm())
+    assert not isinstance(first, asyncio.Task)  # sent at once, no task
+    second = client.submit_soon(sm())
+    third = asyncio.ensure_future(client.submit(sm()))
+    fourth = client.submit_soon(sm())  # window full: submit() in a task
+    assert isinstance(fourth, asyncio.Task)
+    await eventually(lambda: len(harness.smsc.held) == 2)
+    await asyncio.sleep(0.05)
+    assert len(harness.smsc.held) == 2 and client.window_in_use == 2
+    harness.smsc.hold = False
+    harness.smsc.release()
+    results = await asyncio.gather(first, second, third, fourth)
+    assert all(r.command_status == S.ESME_ROK for r in results)
+    assert len(harness.smsc.submits) == 4 and client.window_in_use == 0
+
+
+async def test_throttled_fast_submit_is_resent_like_submit(harness: Harness) -> None:
+    client = await harness.bound()
+    harness.smsc.submit_statuses = [S.ESME_RTHROTTLED, S.ESME_RMSGQFUL]
+    resp = await client.submit_soon(sm())
+    assert resp.command_status == S.ESME_ROK
+    assert len(harness.smsc.submits) == 3 and client.resends == 2
+
+
+async def test_fast_submit_rejected(harness: Harness) -> None:
+    client = await harness.bound()
+    harness.smsc.submit_statuses = [S.ESME_RINVDSTADR]
+    with pytest.raises(SubmitRejected) as info:
+        await client.submit_soon(sm())
+    assert info.value.command_status == S.ESME_RINVDSTADR
+    assert len(harness.smsc.submits) == 1 and client.window_in_use == 0
+
+
+async def test_fast_submit_timeout_frees_the_window(harness: Harness) -> None:
+    client = await harness.bound(smpp_submit_timeout=0.1)
+    harness.smsc.hold = True
+    with pytest.raises(SubmitTimeout):
+        await client.submit_soon(sm())
+    assert client.window_in_use == 0 and client.window_free == 4
+    harness.smsc.release()
+    harness.smsc.hold = False
+    assert (await client.submit_soon(sm())).command_status == S.ESME_ROK
+
+
+async def test_fast_submit_session_lost(harness: Harness) -> None:
+    client = await harness.bound()
+    harness.smsc.hold = True
+    sent = client.submit_soon(sm())
+    await eventually(lambda: len(harness.smsc.held) == 1)
+    harness.smsc.drop()
+    with pytest.raises(SessionLost):
+        await sent
+    assert client.window_in_use == 0
+
+
+async def test_tps_cap_goes_through_submit(harness: Harness) -> None:
+    client = await harness.bound(smpp_tps=200.0)
+    sent = [client.submit_soon(sm()) for _ in range(4)]
+    assert all(isinstance(s, asyncio.Task) for s in sent)
+    assert len(await asyncio.gather(*sent)) == 4 and client.submits == 4
+
+
+async def test_cancelled_caller_keeps_the_slot_until_the_resp(harness: Harness) -> None:
+    client = await harness.bound(smpp_window=1)
+    harness.smsc.hold = True
+    sent = client.submit_soon(sm())
+    await eventually(lambda: len(harness.smsc.held) == 1)
+    sent.cancel()
+    assert client.window_free == 0
+    harness.smsc.hold = False
+    harness.smsc.release()
+    await eventually(lambda: client.window_free == 1)
+    assert (await client.submit_soon(sm())).command_status == S.ESME_ROK

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import itertools
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from gateway.store.outbound import ClaimedMessage
 log = get_logger("gateway.outbox")
 
 LEASE_SECONDS = 60.0
+PACED_AHEAD = 0.1  # seconds of capped traffic handed to the pacer ahead of a reply
 REQUEUE_DELAY = 1.0
 
 
@@ -102,8 +104,9 @@ class OutboxSender:
         )
 
     def wake(self) -> None:
+        """New rows are due (a reply was queued): claim now, even in the middle of a batch."""
         self._wake.set()
-
+        self._slot_free.set()
 
     async def run(self) -> None:
         self._results.start()
@@ -115,7 +118,9 @@ class OutboxSender:
             log.warning("outbox_leases_released", count=released, owner=self._owner)
         while not self._stopping:
             free = self._max_inflight - len(self._inflight) - len(self._ready)
-            if (free <= 0 or (free < self._claim_at_least and self._inflight)
+            # a woken claim (a reply is due) does not wait for a batch's worth of slots
+            batching = not self._wake.is_set() and free < self._claim_at_least
+            if (free <= 0 or (batching and self._inflight)
                     or self._unrecorded >= self._max_unrecorded):
                 self._slot_free.clear()
                 await self._slot_free.wait()
@@ -173,8 +178,15 @@ class OutboxSender:
             self._ready.extend(claimed)
 
     def _pump(self) -> None:
-        """Start claimed MTs while the SMPP window has room (all at once under a TPS cap)."""
-        while self._ready and self._client.window_free > 0:
+        """Start claimed MTs while the SMPP window has room.
+
+        Under a TPS cap, only `PACED_AHEAD` seconds of traffic go to the client
+        (where they wait, in order, for the pacer); the rest wait in `_ready`,
+        where a reply claimed later is sorted ahead of them.
+        """
+        tps = self._client.tps
+        ahead = max(2, math.ceil(tps * PACED_AHEAD)) if tps else self._max_inflight
+        while self._ready and self._client.window_free > 0 and len(self._inflight) < ahead:
             message = self._ready.popleft()
             pdu = self._single_part(message)
             if pdu is None:
