@@ -234,12 +234,8 @@ class OutboxSender:
             task.add_done_callback(self._done)
             self._inflight.add(task)
         else:
-            self._metrics.mt_submitted.inc()
-            if message.mo_received_at is not None:
-                latency = (datetime.now(UTC) - message.mo_received_at).total_seconds()
-                self._metrics.mo_to_mt_seconds.observe(latency)
             message_id = str(sent.result().params.get("message_id", ""))
-            self._record_outcome(message.id, SendOutcome(message.id, (message_id,)))
+            self._record_outcome(message.id, self._submitted(message, (message_id,)))
         self._pump()
 
     async def _send(self, message: ClaimedMessage, first: asyncio.Future[Pdu] | None = None
@@ -302,11 +298,15 @@ class OutboxSender:
                 message.id, requeue_after=self._settings.unsure_send_hold, unsure=True,
                 error=f"unsure: {type(err).__name__}; waiting for a receipt before resending",
             )
+        return self._submitted(message, tuple(message_ids))
+
+    def _submitted(self, message: ClaimedMessage, message_ids: tuple[str, ...]) -> SendOutcome:
+        """Every part taken by the SMSC: count it, and time it when it answers an MO."""
         self._metrics.mt_submitted.inc()
         if message.mo_received_at is not None:
             latency = (datetime.now(UTC) - message.mo_received_at).total_seconds()
             self._metrics.mo_to_mt_seconds.observe(latency)
-        return SendOutcome(message.id, tuple(message_ids))
+        return SendOutcome(message.id, message_ids)
 
     async def _record(self, outcomes: Sequence[SendOutcome]) -> list[None]:
         submitted = [(o.outbound_id, o.message_ids) for o in outcomes if o.message_ids]

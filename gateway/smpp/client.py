@@ -21,13 +21,11 @@ import contextlib
 import functools
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.config import Settings
 from gateway.logs import get_logger
-from gateway.smpp.coalesce import CoalescingWriter
 from gateway.smpp.constants import CommandId, CommandStatus, status_name
 from gateway.smpp.errors import (
     LocalProtocolError,
@@ -36,6 +34,7 @@ from gateway.smpp.errors import (
     SubmitRejected,
     SubmitTimeout,
 )
+from gateway.smpp.link import Link
 from gateway.smpp.pdu import Pdu, make_bind, make_enquire_link, make_unbind, response_for
 from gateway.smpp.receipts import is_receipt
 from gateway.smpp.session import (
@@ -45,10 +44,10 @@ from gateway.smpp.session import (
     PduReceived,
     ProtocolViolation,
     ResponseReceived,
-    SmppSession,
     Unbound,
 )
 from gateway.smpp.throttle import TokenBucket, backoff_delay
+from gateway.smpp.window import SubmitWindow
 
 S = CommandStatus
 RESEND_STATUSES = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
@@ -73,110 +72,6 @@ _REFUSAL_HINTS: dict[int, str] = {
 OnDeliver = Callable[[Pdu], Awaitable[int]]
 
 
-class _Window:
-    """At most `size` submits awaiting their resp; waiters get freed slots in arrival order.
-
-    A semaphore of our own rather than asyncio's because `submit_soon` needs a
-    slot without awaiting (`try_acquire`), sharing the count with `submit`.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._free = size
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    @property
-    def free(self) -> int:
-        """Slots a new submit would get at once (none while others wait)."""
-        while self._waiters and self._waiters[0].done():
-            self._waiters.popleft()  # cancelled waiters
-        return 0 if self._waiters else self._free
-
-    def try_acquire(self) -> bool:
-        if self.free > 0:
-            self._free -= 1
-            return True
-        return False
-
-    async def acquire(self) -> None:
-        if self.try_acquire():
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed a slot, then cancelled before using it
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot passes straight to the next waiter
-                return
-        self._free += 1
-
-
-class _Link:
-    """One TCP connection and its session (two of these in split bind mode)."""
-
-    def __init__(
-        self, mode: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-        clock: Callable[[], float],
-    ) -> None:
-        self.mode = mode
-        self.reader = reader
-        self.writer = writer
-        self.out = CoalescingWriter(writer)
-        self.session = SmppSession("esme")
-        self.clock = clock
-        self.futures: dict[int, asyncio.Future[Pdu]] = {}
-        self.last_received = clock()
-        self.paused = False  # not reading: at the on_deliver limit (back-pressure)
-        self.was_bound = False
-        self.ended_because = "no answer to bind"
-
-    def send(self, pdu: Pdu) -> None:
-        self.out.write(self.session.send(pdu, now=self.clock()))
-
-    def request(self, pdu: Pdu) -> asyncio.Future[Pdu]:
-        self.send(pdu)
-        future: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
-        self.futures[pdu.sequence] = future
-        return future
-
-    def resolve(self, pdu: Pdu) -> None:
-        future = self.futures.pop(pdu.sequence, None)
-        if future is not None and not future.done():
-            future.set_result(pdu)
-
-    def abandon(self, sequence: int) -> None:
-        self.futures.pop(sequence, None)
-        self.session.forget(sequence)
-
-    def flush_replies(self) -> None:
-        data = self.session.data_to_send()
-        if data:
-            self.out.write(data)
-
-    async def drain(self) -> None:
-        with contextlib.suppress(OSError):  # the reader notices the loss and tears down
-            await self.out.drain()
-
-    def tear_down(self, reason: str) -> int:
-        """Fail every waiter with SessionLost; returns how many were waiting."""
-        self.session.connection_lost()
-        futures, self.futures = self.futures, {}
-        for future in futures.values():
-            if not future.done():
-                future.set_exception(SessionLost(f"SMPP connection lost ({reason})"))
-                future.exception()  # a bind/unbind nobody awaits any more must not warn
-        self.out.flush()
-        self.writer.close()
-        return len(futures)
-
-
 class EsmeClient:
     """Binds to the SMSC, keeps the bind alive, submits MTs, hands MOs to `on_deliver`."""
 
@@ -195,11 +90,11 @@ class EsmeClient:
             else (CommandId.BIND_TRANSMITTER, CommandId.BIND_RECEIVER)
         )
         self._bound_events: dict[int, asyncio.Event] = {m: asyncio.Event() for m in self._modes}
-        self._tx_link: _Link | None = None
+        self._tx_link: Link | None = None
         self._stopping = asyncio.Event()
         self._runners: list[asyncio.Task[None]] = []
         self._deliveries: set[asyncio.Task[None]] = set()
-        self._window = _Window(settings.smpp_window)
+        self._window = SubmitWindow(settings.smpp_window)
         self._deliver_slots = asyncio.Semaphore(2 * settings.smpp_window)
         self._receipt_slots = asyncio.Semaphore(RECEIPT_SLOTS_PER_WINDOW * settings.smpp_window)
         self._bucket = TokenBucket(settings.smpp_tps, clock)
@@ -287,7 +182,7 @@ class EsmeClient:
                 await self._sleep(delay)
                 continue
             self.connects += 1
-            link = _Link(mode, reader, writer, self._clock)
+            link = Link(mode, reader, writer, self._clock)
             try:
                 refusal = await self._serve(link, log)
             except Exception:  # a bug must not end the gateway's only SMSC link
@@ -305,7 +200,7 @@ class EsmeClient:
                 log.info("smpp_reconnecting", retry_in=round(delay, 3))
                 await self._sleep(delay)
 
-    async def _serve(self, link: _Link, log: Any) -> int | None:
+    async def _serve(self, link: Link, log: Any) -> int | None:
         """Bind, then serve the link until it ends; returns a bind refusal status if any."""
         reader = asyncio.create_task(self._read_loop(link, log))
         keepalive: asyncio.Task[None] | None = None
@@ -357,7 +252,7 @@ class EsmeClient:
                     await link.writer.wait_closed()
 
     async def _await_answer(
-        self, link: _Link, future: asyncio.Future[Pdu], reader: asyncio.Task[None]
+        self, link: Link, future: asyncio.Future[Pdu], reader: asyncio.Task[None]
     ) -> Pdu | None:
         """The response to a request, or None if the link dies or it times out."""
         await link.drain()
@@ -370,7 +265,7 @@ class EsmeClient:
             return future.result()
         return None
 
-    async def _unbind(self, link: _Link, reader: asyncio.Task[None], log: Any) -> None:
+    async def _unbind(self, link: Link, reader: asyncio.Task[None], log: Any) -> None:
         # Let MOs being committed get their deliver_sm_resp out, and submits their resp.
         waiting: list[asyncio.Future[Any]] = [t for t in self._deliveries if not t.done()]
         waiting += [future for future in link.futures.values() if not future.done()]
@@ -409,7 +304,7 @@ class EsmeClient:
 
     # -- receiving ----------------------------------------------------------
 
-    async def _read_loop(self, link: _Link, log: Any) -> None:
+    async def _read_loop(self, link: Link, log: Any) -> None:
         try:
             while True:
                 data = await link.reader.read(READ_SIZE)
@@ -428,7 +323,7 @@ class EsmeClient:
         except OSError as err:
             link.ended_because = str(err) or type(err).__name__
 
-    async def _handle(self, link: _Link, event: Event, log: Any) -> bool:
+    async def _handle(self, link: Link, event: Event, log: Any) -> bool:
         """Act on one session event; True when the link must close."""
         if isinstance(event, ResponseReceived):
             if event.request_command_id == CommandId.SUBMIT_SM:
@@ -452,7 +347,7 @@ class EsmeClient:
                 return True
         return False
 
-    async def _received_request(self, link: _Link, pdu: Pdu, log: Any) -> None:
+    async def _received_request(self, link: Link, pdu: Pdu, log: Any) -> None:
         if pdu.command_id not in (CommandId.DELIVER_SM, CommandId.DATA_SM):
             log.info("smpp_request_ignored", command=pdu.name)
             return
@@ -470,7 +365,7 @@ class EsmeClient:
         task.add_done_callback(self._deliveries.discard)
 
     async def _deliver(
-        self, link: _Link, pdu: Pdu, slots: asyncio.Semaphore, log: Any
+        self, link: Link, pdu: Pdu, slots: asyncio.Semaphore, log: Any
     ) -> None:
         try:
             status = await self._on_deliver(pdu)
@@ -487,7 +382,7 @@ class EsmeClient:
             return
         await link.drain()
 
-    async def _keepalive(self, link: _Link, log: Any) -> None:
+    async def _keepalive(self, link: Link, log: Any) -> None:
         interval = self._settings.smpp_enquire_link_interval
         while True:
             await asyncio.sleep(interval / 2)
@@ -552,7 +447,7 @@ class EsmeClient:
         answer.add_done_callback(functools.partial(self._submit_answered, pdu, result, timer))
         return result
 
-    def _submit_timed_out(self, link: _Link, sequence: int, answer: asyncio.Future[Pdu]) -> None:
+    def _submit_timed_out(self, link: Link, sequence: int, answer: asyncio.Future[Pdu]) -> None:
         if not answer.done():
             link.abandon(sequence)
             answer.set_exception(SubmitTimeout(
@@ -630,7 +525,7 @@ class EsmeClient:
             self.window_in_use -= 1
             self._window.release()
 
-    async def _wait_tx(self) -> _Link:
+    async def _wait_tx(self) -> Link:
         while True:
             if self._stopping.is_set():
                 raise SessionLost("cannot submit: SMPP client stopping", sent=False)
