@@ -188,3 +188,52 @@ async def test_the_claim_agrees_with_the_property_tested_pure_rule(
         assert claimed == []
         held = await conn.fetchval("SELECT not_before FROM outbound WHERE body = 'next'")
         assert held == expected
+
+
+async def test_a_claim_racing_another_instance_never_sends_a_fourth(
+    conn: asyncpg.Connection, pool: asyncpg.Pool,
+) -> None:
+    """Two sent to Miami, two waiting; another instance is mid-claim on the third.
+
+    Its claim has not committed, so this claim's snapshot cannot see it: were
+    it to count on its own, it would find two sends and send the fourth. It
+    must leave the number alone while the other claim holds it, and count the
+    other's send once it has committed.
+    """
+    for _ in range(4):
+        await running_broadcast(conn)
+    await conn.execute(
+        "UPDATE outbound SET not_before = now() + interval '1 hour'"
+        " WHERE msisdn <> $1 OR id NOT IN (SELECT id FROM outbound WHERE msisdn = $1"
+        "                                   ORDER BY id LIMIT 2)", MIAMI)
+    assert (await send_everything_claimable(conn))[MIAMI] == 2
+    await conn.execute("UPDATE outbound SET not_before = now() WHERE status = 'queued'")
+    third, fourth = [r["id"] for r in await conn.fetch(
+        "SELECT id FROM outbound WHERE msisdn = $1 AND status = 'queued' ORDER BY id", MIAMI)]
+
+    async with pool.acquire() as other:  # the other instance, between its lock and its commit
+        await other.execute("SELECT pg_advisory_lock($1, hashtext($2))",
+                            outbound_store.CAPPED_LOCK_SPACE, MIAMI)
+        claim_in_flight = other.transaction()
+        await claim_in_flight.start()
+        await other.execute("SELECT id FROM outbound WHERE id = $1 FOR UPDATE", third)
+        await other.execute(
+            "UPDATE outbound SET status = 'sending', lease_owner = 'other',"
+            " lease_until = now() + interval '1 minute' WHERE id = $1", third)
+        claimed, _ = await outbound_store.claim(conn, limit=100, owner="t", lease_seconds=60)
+        assert MIAMI not in {m.msisdn for m in claimed}  # left for the next claim
+        assert NEW_YORK in {m.msisdn for m in claimed}  # everyone else goes on
+        await claim_in_flight.commit()
+        await other.execute("SELECT pg_advisory_unlock($1, hashtext($2))",
+                            outbound_store.CAPPED_LOCK_SPACE, MIAMI)
+
+    claimed, _ = await outbound_store.claim(conn, limit=100, owner="t", lease_seconds=60)
+    assert MIAMI not in {m.msisdn for m in claimed}  # three counted now: held
+    held = await conn.fetchrow("SELECT status, last_error FROM outbound WHERE id = $1", fourth)
+    assert held["status"] == "queued" and "frequency cap" in held["last_error"]
+
+
+async def test_the_claim_refuses_to_run_inside_a_transaction(conn: asyncpg.Connection) -> None:
+    async with conn.transaction():
+        with pytest.raises(RuntimeError, match="outside a transaction"):
+            await outbound_store.claim(conn, limit=10, owner="t", lease_seconds=60)

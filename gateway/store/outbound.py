@@ -47,6 +47,14 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::bool[],
 # not_before moved to the moment the oldest counted send leaves the period
 # (returned as `held`, not sent). Two capped rows for one number and subject
 # in one claim: only the first is taken; the next claim counts it.
+#
+# Several instances claiming at once: the count is read from the statement's
+# snapshot, which cannot see another claim still running, so two claims could
+# both count two sends and both send a third. So a claim first locks the
+# numbers of the capped rows it may take (LOCK_CAPPED, one statement, session
+# advisory locks) and takes capped rows only for those (`$5`); the claim
+# statement that follows has a new snapshot, which sees every claim that held
+# those locks before. A number another claim holds is left for the next one.
 CLAIM = """
 WITH candidates AS (
     SELECT due.id, due.priority, due.not_before
@@ -56,6 +64,7 @@ WITH candidates AS (
         FROM outbound o
         WHERE o.status = 'queued' AND o.priority = p.priority AND o.not_before <= now()
           AND (o.not_after IS NULL OR o.not_after > now())
+          AND (o.subject_cap IS NULL OR o.msisdn = ANY($5::text[]))
           AND (o.broadcast_id IS NULL
                OR EXISTS (SELECT 1 FROM broadcasts b
                           WHERE b.id = o.broadcast_id AND b.status = 'running'))
@@ -118,6 +127,23 @@ RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.not_before, o.attem
           d.suppress, d.hold_until IS NOT NULL AS held, o.donation_id, o.service_type,
           o.billing_tlvs::text AS billing_tlvs,
           (SELECT i.received_at FROM inbound i WHERE i.id = o.in_reply_to) AS mo_received_at
+"""
+
+CAPPED_LOCK_SPACE = 0x53554243  # advisory lock namespace of capped numbers ("SUBC")
+
+LOCK_CAPPED = """
+SELECT coalesce(array_agg(c.msisdn), '{}') FROM (
+    SELECT DISTINCT o.msisdn FROM outbound o
+    WHERE o.status = 'queued' AND o.subject_cap IS NOT NULL AND o.not_before <= now()
+      AND (o.not_after IS NULL OR o.not_after > now())
+    LIMIT $1
+) AS c
+WHERE pg_try_advisory_lock($2, hashtext(c.msisdn))
+"""
+
+UNLOCK_CAPPED = """
+SELECT count(*) FROM unnest($1::text[]) AS m(msisdn)
+WHERE pg_advisory_unlock($2, hashtext(m.msisdn))
 """
 
 # One statement (so no transaction round trips): the segments' SMSC ids and the
@@ -254,9 +280,17 @@ async def claim(
 ) -> tuple[list[ClaimedMessage], int]:
     """Return (messages to send, how many were suppressed for opt-out).
 
-    Rows held back by a frequency cap are neither: they wait, re-timed.
+    Rows held back by a frequency cap are neither: they wait, re-timed. Runs
+    outside a transaction: the capped numbers' locks must outlive the claim's commit.
     """
-    rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES))
+    if conn.is_in_transaction():
+        raise RuntimeError("claim() commits on its own; call it outside a transaction")
+    locked: list[str] = await conn.fetchval(LOCK_CAPPED, limit, CAPPED_LOCK_SPACE)
+    try:
+        rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES), locked)
+    finally:
+        if locked:  # (a connection that broke took its session's locks with it)
+            await conn.fetchval(UNLOCK_CAPPED, locked, CAPPED_LOCK_SPACE)
     suppressed = sum(1 for r in rows if r["suppress"])
     # UPDATE ... RETURNING keeps no order: send replies first, oldest first
     rows.sort(key=lambda r: (r["priority"], r["not_before"], r["id"]))
