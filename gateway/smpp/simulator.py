@@ -21,7 +21,7 @@ import hmac
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +50,9 @@ from gateway.smpp.session import (
     State,
     Unbound,
 )
+from gateway.smpp.simulator_records import Faults as Faults
+from gateway.smpp.simulator_records import LoadStats, MoRecord
+from gateway.smpp.simulator_records import SubmitRecord as SubmitRecord
 from gateway.smpp.udh import Reassembler, UdhError, parse_concat
 from gateway.smstext import decode, split
 
@@ -58,74 +61,6 @@ _SWEEP_INTERVAL = 0.25
 _RECEIPT_RETRY_DELAY = 1.0
 _RECEIPT_MAX_ATTEMPTS = 5
 _CACHE_LIMIT = 1024  # decoded texts and receipt templates remembered (a broadcast: one)
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """Ways to misbehave; zero means off. Replace `simulator.faults` to change them live."""
-
-    drop_after_pdus: int = 0  # close the connection on its Nth PDU, unprocessed
-    drop_times: int | None = None  # how many connections to drop that way; None: all
-    throttle_every: int = 0  # every Nth submit_sm gets ESME_RTHROTTLED
-    slow_resp: float = 0.0  # seconds before each submit_sm_resp
-    malformed_every: int = 0  # a garbage PDU before every Nth injected MO
-    receipt_stat: str = "DELIVRD"
-    receipt_err: str | None = None  # the receipt's err: field; None: 000 or 001 by stat
-    intermediate_receipts: bool = False  # an ENROUTE notification before the final
-    # every Nth submit_sm is taken (and its receipt sent) but its resp is never written:
-    # the ESME cannot know the SMSC has it, as when a resp is lost with its connection
-    lost_resp_every: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitRecord:
-    """One accepted MT, after reassembly of its parts."""
-
-    message_ids: tuple[str, ...]
-    system_id: str
-    source: str
-    destination: str
-    text: str
-    data_coding: int
-    registered_delivery: int
-    segments: int
-    accepted_at: float  # loop time
-    service_type: str = ""
-    tlvs: Mapping[int, bytes] = field(default_factory=dict)  # of the first part
-
-
-@dataclass(slots=True)
-class MoRecord:
-    source: str
-    destination: str
-    text: str
-    segments: int
-    sent_at: float
-    acked_at: float | None = None
-    status: int | None = None
-
-
-@dataclass(slots=True)
-class LoadStats:
-    count: int
-    duration: float
-    statuses: Counter[str]
-    ack_latencies: list[float]
-
-    @property
-    def acked(self) -> int:
-        return self.statuses.get("ESME_ROK", 0)
-
-    def quantile(self, q: float) -> float:
-        ordered = sorted(self.ack_latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "count": self.count, "acked": self.acked, "duration_s": round(self.duration, 3),
-            "statuses": dict(self.statuses), "ack_p50_s": self.quantile(0.5),
-            "ack_p99_s": self.quantile(0.99),
-        }
 
 
 @dataclass(slots=True)
