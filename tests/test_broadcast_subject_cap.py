@@ -233,7 +233,18 @@ async def test_a_claim_racing_another_instance_never_sends_a_fourth(
     assert held["status"] == "queued" and "frequency cap" in held["last_error"]
 
 
-async def test_the_claim_refuses_to_run_inside_a_transaction(conn: asyncpg.Connection) -> None:
-    async with conn.transaction():
-        with pytest.raises(RuntimeError, match="outside a transaction"):
-            await outbound_store.claim(conn, limit=10, owner="t", lease_seconds=60)
+async def test_inside_a_transaction_the_claims_locks_last_until_it_commits(
+    conn: asyncpg.Connection, pool: asyncpg.Pool,
+) -> None:
+    await running_broadcast(conn)
+    async with pool.acquire() as other:
+        async with conn.transaction():
+            claimed, _ = await outbound_store.claim(conn, limit=10, owner="t", lease_seconds=60)
+            assert MIAMI in {m.msisdn for m in claimed}
+            assert not await other.fetchval(  # another instance cannot take Miami yet
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                outbound_store.CAPPED_LOCK_SPACE, MIAMI)
+        assert await other.fetchval(
+            "SELECT pg_try_advisory_lock($1, hashtext($2))",
+            outbound_store.CAPPED_LOCK_SPACE, MIAMI)
+        await other.execute("SELECT pg_advisory_unlock_all()")

@@ -131,15 +131,19 @@ RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.not_before, o.attem
 
 CAPPED_LOCK_SPACE = 0x53554243  # advisory lock namespace of capped numbers ("SUBC")
 
-LOCK_CAPPED = """
+_LOCK_CAPPED = """
 SELECT coalesce(array_agg(c.msisdn), '{}') FROM (
     SELECT DISTINCT o.msisdn FROM outbound o
     WHERE o.status = 'queued' AND o.subject_cap IS NOT NULL AND o.not_before <= now()
       AND (o.not_after IS NULL OR o.not_after > now())
     LIMIT $1
 ) AS c
-WHERE pg_try_advisory_lock($2, hashtext(c.msisdn))
+WHERE %s($2, hashtext(c.msisdn))
 """
+# Outside a transaction the claim commits at once and the locks are released
+# after it; inside one (a caller's), they must last until that commits.
+LOCK_CAPPED = _LOCK_CAPPED % "pg_try_advisory_lock"
+LOCK_CAPPED_IN_TRANSACTION = _LOCK_CAPPED % "pg_try_advisory_xact_lock"
 
 UNLOCK_CAPPED = """
 SELECT count(*) FROM unnest($1::text[]) AS m(msisdn)
@@ -280,17 +284,21 @@ async def claim(
 ) -> tuple[list[ClaimedMessage], int]:
     """Return (messages to send, how many were suppressed for opt-out).
 
-    Rows held back by a frequency cap are neither: they wait, re-timed. Runs
-    outside a transaction: the capped numbers' locks must outlive the claim's commit.
+    Rows held back by a frequency cap are neither: they wait, re-timed. The
+    capped numbers' locks outlive the claim's commit, whether the claim commits
+    on its own (the sender) or with a caller's transaction.
     """
     if conn.is_in_transaction():
-        raise RuntimeError("claim() commits on its own; call it outside a transaction")
-    locked: list[str] = await conn.fetchval(LOCK_CAPPED, limit, CAPPED_LOCK_SPACE)
-    try:
+        locked: list[str] = await conn.fetchval(
+            LOCK_CAPPED_IN_TRANSACTION, limit, CAPPED_LOCK_SPACE)
         rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES), locked)
-    finally:
-        if locked:  # (a connection that broke took its session's locks with it)
-            await conn.fetchval(UNLOCK_CAPPED, locked, CAPPED_LOCK_SPACE)
+    else:
+        locked = await conn.fetchval(LOCK_CAPPED, limit, CAPPED_LOCK_SPACE)
+        try:
+            rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES), locked)
+        finally:
+            if locked:  # (a connection that broke took its session's locks with it)
+                await conn.fetchval(UNLOCK_CAPPED, locked, CAPPED_LOCK_SPACE)
     suppressed = sum(1 for r in rows if r["suppress"])
     # UPDATE ... RETURNING keeps no order: send replies first, oldest first
     rows.sort(key=lambda r: (r["priority"], r["not_before"], r["id"]))
