@@ -7,8 +7,9 @@ Why every CSV cell goes through `csv_cell`: these files are opened in a
 spreadsheet, and a cell a donor, a carrier or a file name controls (a name,
 a street, an uploaded file's name, a reference) that starts with `=`, `+`,
 `-` or `@` is run there as a formula ("formula injection"); a leading tab or
-carriage return hides the same trick. Such a cell gets a single quote in
-front, the OWASP recommendation: the spreadsheet then shows it as text. A
+carriage return hides the same trick, and so do spaces before any of them.
+Such a cell gets a single quote in front, the OWASP recommendation: the
+spreadsheet then shows it as text. A
 number is left alone, as a number: an int, or text that is a plain decimal
 (`-12.50`, what `format_cents` writes for money taken back), so finance
 files keep their negative amounts and still read back (finance/parse.py).
@@ -29,6 +30,7 @@ from typing import Any, Final
 Row = Mapping[str, Any]
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
+SKIPPED: Final = " \u00a0"  # spreadsheets skip these before a formula: " =1+1" is one
 PLAIN_NUMBER: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
@@ -41,7 +43,7 @@ def csv_cell(value: Any) -> str | int | Decimal:
     if isinstance(value, int | Decimal):
         return value
     text = str(value)
-    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+    if text.lstrip(SKIPPED).startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 
