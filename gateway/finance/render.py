@@ -9,10 +9,10 @@ a street, an uploaded file's name, a reference) that starts with `=`, `+`,
 `-` or `@` is run there as a formula ("formula injection"); a leading tab or
 carriage return hides the same trick, and so do spaces before any of them.
 Such a cell gets a single quote in front, the OWASP recommendation: the
-spreadsheet then shows it as text. A
-number is left alone, as a number: an int, or text that is a plain decimal
-(`-12.50`, what `format_cents` writes for money taken back), so finance
-files keep their negative amounts and still read back (finance/parse.py).
+spreadsheet then shows it as text. A number is left alone, as a number: an
+int, or text that is a plain decimal (`-12.50`, what `format_cents` writes
+for money taken back), so finance files keep their negative amounts as
+numbers a spreadsheet adds up and a script reads without stripping a quote.
 An E.164 number (`+33...`) is not a plain decimal and is quoted: a
 spreadsheet would otherwise turn it into a formula or drop its `+`.
 """
