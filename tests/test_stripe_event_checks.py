@@ -2,7 +2,8 @@
 
 Real HTTP (the webhook route with the real donation ledger callback), real
 PostgreSQL; ledger rows from tests/finance_ledger.py; events built and signed
-as Stripe sends them (tests/fake_stripe.py).
+as Stripe sends them (tests/fake_stripe.py). The rule itself (billing/event_checks.py)
+is also checked on its own, as properties over any gift and any event.
 """
 
 from __future__ import annotations
@@ -18,13 +19,65 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given
+from hypothesis import strategies as st
 
+from gateway.billing.event_checks import mismatch
 from gateway.billing.stripe_client import SavedCard
+from gateway.billing.stripe_events import Charged, Disputed, PaymentFailed, Refunded
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.finance.summary import STRIPE_EVENT_MISMATCH, reconciliation
+from gateway.store.billing import LockedDonation
 from gateway.web.webhooks import STRIPE_WEBHOOK_PATH, add_stripe_webhook_route
 from tests.fake_stripe import FakeStripe, send_webhook
 from tests.finance_ledger import NOW, gift
+
+cents = st.integers(min_value=0, max_value=10**7)
+rows = st.builds(LockedDonation, status=st.just("charged"), amount_cents=cents,
+                 currency=st.sampled_from(["USD", "EUR"]),
+                 method=st.sampled_from(["card", "carrier"]), refunded_cents=st.just(0))
+currencies = st.sampled_from(["usd", "eur", "USD", "gbp"])
+
+
+@given(rows, cents, currencies)
+def test_a_charge_applies_only_as_the_whole_gift_in_its_currency_by_card(
+    row: LockedDonation, amount: int, currency: str,
+) -> None:
+    event = Charged(1, amount, currency, "pi_1", "ch_1", None)
+    agrees = row.method == "card" and currency.upper() == row.currency \
+        and amount == row.amount_cents
+    assert (mismatch(event, row) is None) == agrees
+
+
+@given(rows, cents, cents, currencies)
+def test_a_refund_applies_only_to_the_card_gift_and_never_beyond_it(
+    row: LockedDonation, charge: int, refunded: int, currency: str,
+) -> None:
+    event = Refunded(1, "ch_1", None, charge, refunded, currency)
+    agrees = row.method == "card" and currency.upper() == row.currency \
+        and charge == row.amount_cents and refunded <= row.amount_cents
+    assert (mismatch(event, row) is None) == agrees
+
+
+@given(rows, cents, currencies)
+def test_a_dispute_applies_only_to_a_card_gift_for_at_most_its_amount(
+    row: LockedDonation, amount: int, currency: str,
+) -> None:
+    event = Disputed(1, "dp_1", None, None, amount, currency, None)
+    agrees = row.method == "card" and currency.upper() == row.currency \
+        and amount <= row.amount_cents
+    assert (mismatch(event, row) is None) == agrees
+    if not agrees:
+        found = mismatch(event, row)
+        assert found is not None and found.problem == (
+            "method" if row.method != "card" else
+            "currency" if currency.upper() != row.currency else "amount")
+
+
+@given(rows)
+def test_a_failed_payment_names_a_card_gift(row: LockedDonation) -> None:
+    found = mismatch(PaymentFailed(1, "pi_1", "card_declined", None), row)
+    assert (found is None) == (row.method == "card")
 
 
 @dataclass
