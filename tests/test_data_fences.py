@@ -57,7 +57,8 @@ def text_of(document: Any) -> str:
     return repr(document)
 
 
-async def test_an_education_expert_sees_only_their_questions_thread(web: WebApi) -> None:
+async def test_an_education_expert_sees_only_their_questions_thread(site: WebApi) -> None:
+    web = site
     now = datetime.now(UTC)
     security = await asked(web.pool, NUMBER, SEC_TEXT, now - timedelta(days=2))
     await donor_history(web.pool, NUMBER, "38200", now - timedelta(days=1))
@@ -78,6 +79,12 @@ async def test_an_education_expert_sees_only_their_questions_thread(web: WebApi)
     assert {k for k, _ in kinds} == {"mo", "event", "mt"}  # the acknowledgement is there
     assert all(t["data"]["question_id"] == education for t in detail["timeline"]
                if t["kind"] == "event" and "question_id" in (t["data"] or {}))
+
+    page = await web.client.get(f"/inbox/questions/{education}", headers=expert.bearer)
+    html = await page.text()
+    assert page.status == 200 and EDU_TEXT in html
+    for secret in (SEC_TEXT, NAME, STREET, "DON 250", "donation_requested"):
+        assert secret not in html, secret
 
     # the thread grows with the answer; the other theme still does not show
     assert (await web.client.post(f"/api/v1/inbox/questions/{education}/answer",
