@@ -3,7 +3,8 @@
 Viewing is audited exactly like the API (`contact.viewed`, COMPLIANCE 27):
 profile answers and program membership can reveal political opinion, so
 who looked at a list or at a person is a row someone can query. Numbers
-are normalized to E.164 at this edge, like everywhere else.
+are normalized to E.164 at this edge, like everywhere else. The timeline is
+shown through `fences.fenced_timeline`, exactly as the API returns it.
 """
 
 from __future__ import annotations
