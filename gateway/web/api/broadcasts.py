@@ -3,7 +3,9 @@
 The same service and control functions as `gateway broadcast` (the CLI):
 every change is one guarded UPDATE, so the API, the CLI and the gateway's
 tick can act on one broadcast at once and the loser is told the status it
-found (409). Each change and its audit row commit in one transaction.
+found (409). Each change and its audit row commit in one transaction. A
+preview shows real numbers and texts rendered with their profiles, so its
+samples are audited as a contact view (`audit.samples_shown`).
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ async def preview(call: Call) -> dict[str, Any]:
                 conn, program=body.program, shortcode=shortcode, where=body.where,
                 text=body.text, variables={"program": body.program, "shortcode": shortcode},
                 now=call.context.clock(), sample_size=body.sample_size)
+            await audit.samples_shown(conn, call.user, call.client, found.samples)
     except (SegmentError, BroadcastTextError, service.BroadcastError) as err:
         raise _refused(err) from None
     report = found.text

@@ -100,6 +100,7 @@ async def submit(view: View) -> web.StreamResponse:
                 text=form["text"], variables={"program": form["program"],
                                               "shortcode": shortcode},
                 now=view.context.clock(), sample_size=5)
+            await audit.samples_shown(conn, view.user, view.client, found.samples)
     except (SegmentError, BroadcastTextError, service.BroadcastError, ApiError) as err:
         refused = _form_error(err)
         return view.render("broadcast_new.html", status=refused.status, title="New broadcast",
