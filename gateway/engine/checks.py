@@ -139,13 +139,22 @@ def _check_step_options(step: Step, at: Path) -> Iterator[Finding]:
 
 
 def _check_step_words(step: Step, at: Path, profile: Profile) -> Iterator[Finding]:
-    """An answer that is also STOP or HELP would never reach the dialog."""
-    reserved = compliance.OPT_OUT_WORDS[profile] | compliance.HELP_WORDS[profile]
-    if step.skip is not None and normalize(step.skip) in reserved:
+    """An answer that is also STOP or HELP would never reach the dialog.
+
+    Uses the matching rule itself (revocation.py), so a choice such as
+    "OK STOP" or "END NOW" is refused as the engine would read it: an opt-out.
+    """
+    if step.skip is not None and _stops_or_helps(normalize(step.skip), profile):
         yield (*at, "skip"), f"skip word {step.skip!r} is a compliance word; pick another"
     for j, option in enumerate(step.choices or []):
-        if normalize(option).split(" ", 1)[0] in reserved:
-            yield (*at, "choices", j), f"choice {option!r} starts with a compliance word"
+        if _stops_or_helps(normalize(option), profile):
+            yield (*at, "choices", j), (f"choice {option!r} would be read as an opt-out or "
+                                        "HELP; pick another")
+
+
+def _stops_or_helps(words: str, profile: Profile) -> bool:
+    first = words.split(" ", 1)[0]
+    return first in compliance.HELP_WORDS[profile] or compliance.is_opt_out(words, first, profile)
 
 
 def _check_words(doc: RulesFile) -> Iterator[Finding]:
@@ -179,10 +188,11 @@ def _check_one_word(
     if word in compliance.reserved_words(profile):
         yield path, f"{raw!r} is a compliance word on {code} (STOP/HELP/START/YES); pick another"
         return
-    for stop_word in compliance.OPT_OUT_WORDS[profile]:
-        if len(stop_word) >= compliance.TYPO_MIN_LENGTH and within_one_edit(word, stop_word):
-            yield path, f"{raw!r} is one typo from {stop_word} on {code} and would opt people out"
-            return
+    if compliance.is_opt_out(word, word, profile):  # the matching rule itself: in step with it
+        near = sorted(w for w in compliance.OPT_OUT_WORDS[profile] if within_one_edit(word, w))
+        yield path, (f"{raw!r} is one typo from {near[0] if near else 'an opt-out word'} on "
+                     f"{code} and would opt people out")
+        return
     if word in table:
         yield path, f"{raw!r} clashes with {_dotted(table[word][0])} on short code {code}"
         return
@@ -226,7 +236,7 @@ def _check_templates(
 
 
 def _check_disclosures(doc: RulesFile, templates: dict[Path, Template]) -> Iterator[Finding]:
-    kinds: tuple[compliance.DisclosureKind, ...] = ("confirmation", "help")
+    kinds: tuple[compliance.DisclosureKind, ...] = ("confirmation", "help", "stop_hint")
     for pid, program in doc.programs.items():
         for text_name in kinds:
             path: Path = ("programs", pid, "texts", text_name)

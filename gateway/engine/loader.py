@@ -140,7 +140,7 @@ def _program(pid: str, p: Program, templates: dict[NodePath, Template]) -> Progr
         privacy_version=p.privacy.version, disclosure_version=p.disclosure_version,
         double_opt_in=p.double_opt_in, help=text("help"), confirmation=text("confirmation"),
         confirm_request=text("confirm_request"), opted_out=text("opted_out"),
-        already_subscribed=text("already_subscribed"),
+        already_subscribed=text("already_subscribed"), stop_hint=text("stop_hint"),
     )
 
 

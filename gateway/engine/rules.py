@@ -40,6 +40,7 @@ class ProgramRules:
     confirm_request: Template | None
     opted_out: Template
     already_subscribed: Template | None
+    stop_hint: Template | None = None  # None: the help text answers an unclear opt-out
 
     def variables(self, shortcode: str) -> dict[str, str]:
         """Values every template of this program may name, for one short code."""
