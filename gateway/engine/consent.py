@@ -101,6 +101,7 @@ def stop_hint(turn: Turn) -> bool:
     program = _current_program(turn)
     turn.reply(program.stop_hint or program.help, program.id)
     turn.draft.stop_hint = turn.at
+    turn.stop_hint_sent = True
     turn.event("stop_hint_sent", program=program.id, mo_id=turn.inbound.mo_id)
     return True
 

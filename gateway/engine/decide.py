@@ -23,7 +23,9 @@ Every MO that gets no reply leaves an event saying why (SILENT_REASONS).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from gateway.engine import compliance, consent, dialogs, donations, flood, knowledge, themes
 from gateway.engine.donations import parse_amount_cents as parse_amount_cents
@@ -33,6 +35,18 @@ from gateway.engine.state import SUBSCRIBED, Draft
 from gateway.engine.text import parse_command
 from gateway.engine.turn import Turn
 from gateway.engine.types import ContactState, Decision, Inbound
+
+# An MO that gets no reply carries one of these events, and why it may be silent.
+SILENT_REASONS: Mapping[str, str] = MappingProxyType({
+    "flood_suppressed": "more than flood_limit_per_minute MOs in a minute (an auto-responder)",
+    "ignored_opted_out": "the number opted out; only new consent or HELP gets through",
+    "unmatched": "rate_limited: the default reply already went out within default_reply_every",
+    "compliance_reply_limited": "a STOP/START/HELP reply already went out this minute in a flood",
+    "donation_confirmed": "the billing service answers (thanks, or a refusal) once it has acted",
+    "donation_requested": "flow checkout: the billing service sends the payment link, or the "
+                          "unavailable text",
+    "knowledge_lookup": "the shell answers from the database (nearest office, next events)",
+})
 
 
 def decide(state: ContactState, inbound: Inbound, *, now: datetime, rules: Rules) -> Decision:
@@ -145,7 +159,7 @@ def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
 
 
 def _unmatched(turn: Turn) -> None:
-    if turn.draft.stop_hint == turn.at:  # how to stop went out instead: one answer is enough
+    if turn.stop_hint_sent:  # how to stop went out instead: one answer is enough
         turn.draft.last_default_reply = turn.at  # and it counts as this day's default reply
         turn.event("unmatched", mo_id=turn.inbound.mo_id, rate_limited=False, replied=False,
                    answered_by="stop_hint")
