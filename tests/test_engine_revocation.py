@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.engine import normalize
+from gateway.engine import RulesError, decide, normalize, parse_rules
 from gateway.engine.lookalikes import LATIN_LOOKALIKES
 from gateway.engine.revocation import SHORT_MESSAGE_WORDS, Verdict, classify, words_of
+from gateway.engine.types import ContactState, Inbound
+from tests.test_engine_loader import BASE
 
 
 def verdict(text: str, profile: str = "us") -> Verdict:
@@ -94,3 +98,33 @@ def test_the_look_alike_table_comes_from_the_unicode_data_and_is_broad() -> None
     assert LATIN_LOOKALIKES[ord("\u0406")] == "I"  # Cyrillic capital I: the I/l class reads I
     assert not any(chr(c).isascii() for c in LATIN_LOOKALIKES)
     assert normalize("10001") == "10001" and normalize("Adhérer") == "ADHERER"
+
+
+def _with_own_words(words: str) -> str:
+    """The loader tests' file, its program given `opt_out_words: <words>`."""
+    own = f"    double_opt_in: true\n    opt_out_words: {words}\n"
+    return BASE.replace("    double_opt_in: true\n", own)
+
+
+def test_a_programs_own_opt_out_word_works_like_stop_on_its_code() -> None:
+    rules = parse_rules(_with_own_words("[Unfollow]"), "kw.yaml")
+    assert rules.shortcodes["12345"].opt_out_words == frozenset({"UNFOLLOW"})
+    now = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
+    for text in ("UNFOLLOW", "ok unfollow", "unfolow"):  # alone, in a short text, one typo
+        state = ContactState(msisdn="+15551230000", shortcode="12345")
+        decision = decide(state, Inbound(1, state.msisdn, "12345", text, now), now=now,
+                          rules=rules)
+        assert decision.new_state.opted_out, text
+        assert [r.compliance for r in decision.replies] == [True]
+
+
+def test_a_programs_own_opt_out_word_is_checked_against_keywords_and_consent_words() -> None:
+    with pytest.raises(RulesError) as caught:
+        parse_rules(_with_own_words("[FACTS]"), "kw.yaml")
+    assert any("'FACTS' is a program's own opt-out word on 12345" in p
+               for p in caught.value.problems)
+    with pytest.raises(RulesError) as caught:
+        parse_rules(_with_own_words("[Help, two words]"), "kw.yaml")
+    problems = " ".join(caught.value.problems)
+    assert "'Help' is HELP, START or YES" in problems
+    assert "'two words' must be one word" in problems

@@ -61,7 +61,8 @@ def decide(state: ContactState, inbound: Inbound, *, now: datetime, rules: Rules
     )
     flooded = turn.draft.record_mo(now, at, rules.defaults.flood_limit_per_minute)
     command = turn.command
-    verdict = compliance.classify_opt_out(command.words, command.first, code.profile)
+    verdict = compliance.classify_opt_out(command.words, command.first, code.profile,
+                                          code.opt_out_words)
     if verdict == "opt_out":
         donations.cancel_on_opt_out(turn)
         consent.opt_out(turn, send_confirmation=flood.may_reply(

@@ -106,6 +106,8 @@ class Program(_Strict):
     privacy: Privacy
     disclosure_version: Text
     double_opt_in: bool = False
+    # more single words that opt out on this program's short codes, like STOP (revocation.py)
+    opt_out_words: list[Text] = []
     texts: ProgramTexts
 
 

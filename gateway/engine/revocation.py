@@ -1,5 +1,9 @@
 """Does this text revoke consent? `opt_out`, `unclear` (say once how to stop) or `none`.
 
+Opt-out words are the law's and the carriers' (below, code, not configuration)
+plus a program's own (`opt_out_words:` in keywords.yaml), which work the
+same way on that program's short codes.
+
 The FCC's 2024 revocation rule (47 CFR 64.1200(a)(10)) accepts any
 reasonable means: STOP, QUIT, END, REVOKE, OPT OUT, CANCEL or UNSUBSCRIBE in
 a reply, and other words a reasonable person would read as "stop". A missed
@@ -35,7 +39,7 @@ from functools import lru_cache
 from typing import Final, Literal
 
 from gateway.engine.model import Profile
-from gateway.engine.text import TypoIndex
+from gateway.engine.text import TypoIndex, within_one_edit
 
 Verdict = Literal["opt_out", "unclear", "none"]
 
@@ -108,15 +112,19 @@ _CONTRACTION_TAILS = frozenset({"T", "S", "LL", "RE", "VE", "D", "M"})
 
 
 @lru_cache(maxsize=8192)
-def is_opt_out_word(word: str, profile: Profile) -> bool:
-    """An opt-out word, or one typo from one of five letters or more.
+def is_opt_out_word(word: str, profile: Profile, own: frozenset[str] = frozenset()) -> bool:
+    """An opt-out word (the law's, or `own`: the programs' own on this code), or one typo
+    from one of five letters or more.
 
     Cached: every word of every MO is asked about, supporters' vocabulary is
     small, and a typo lookup costs microseconds of the engine's ~20 µs budget.
     """
-    if word in OPT_OUT_WORDS[profile]:
+    if word in OPT_OUT_WORDS[profile] or word in own:
         return True
-    return len(word) >= TYPO_MIN_LENGTH and bool(_OPT_OUT_TYPOS[profile].near(word))
+    if len(word) < TYPO_MIN_LENGTH:
+        return False
+    return bool(_OPT_OUT_TYPOS[profile].near(word)) or any(
+        len(w) >= TYPO_MIN_LENGTH and within_one_edit(word, w) for w in own)
 
 
 def words_of(text: str) -> list[str]:
@@ -131,16 +139,18 @@ def words_of(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=8192)  # JOIN, Y, STOP, HELP... most MOs are one of a few texts
-def classify(text: str, first: str, profile: Profile) -> Verdict:
-    """`text` is the whole normalized MO, `first` its first word."""
-    if is_opt_out_word(first, profile):
+def classify(text: str, first: str, profile: Profile,
+             own: frozenset[str] = frozenset()) -> Verdict:
+    """`text` is the whole normalized MO, `first` its first word; `own` the programs'
+    own opt-out words on the short code (keywords.yaml `opt_out_words`)."""
+    if is_opt_out_word(first, profile, own):
         return "opt_out"
     if any(text == p or text.startswith(p + " ") for p in OPT_OUT_PREFIXES[profile]):
         return "opt_out"
     if OPT_OUT_PHRASES[profile].search(text) is not None:
         return "opt_out"
     words = words_of(text)
-    hits = [i for i, w in enumerate(words) if is_opt_out_word(w, profile)]
+    hits = [i for i, w in enumerate(words) if is_opt_out_word(w, profile, own)]
     if not hits:
         return "none"
     if len(words) <= SHORT_MESSAGE_WORDS and any(_plain_request(words, i) for i in hits):
@@ -155,5 +165,6 @@ def _plain_request(words: list[str], i: int) -> bool:
             and after not in _FOLLOWERS)
 
 
-def is_opt_out(text: str, first: str, profile: Profile) -> bool:
-    return classify(text, first, profile) == "opt_out"
+def is_opt_out(text: str, first: str, profile: Profile,
+               own: frozenset[str] = frozenset()) -> bool:
+    return classify(text, first, profile, own) == "opt_out"

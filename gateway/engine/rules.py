@@ -91,6 +91,8 @@ class ShortcodeRules:
     fuzzy: TypoIndex[KeywordRules]
     default_reply: Template
     variables: Mapping[str, Mapping[str, str]]  # program id -> template values
+    # the programs' own opt-out words on this code (keywords.yaml opt_out_words), normalized
+    opt_out_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
