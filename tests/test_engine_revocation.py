@@ -128,3 +128,28 @@ def test_a_programs_own_opt_out_word_is_checked_against_keywords_and_consent_wor
     problems = " ".join(caught.value.problems)
     assert "'Help' is HELP, START or YES" in problems
     assert "'two words' must be one word" in problems
+
+
+def test_without_a_stop_hint_the_help_text_says_how_to_stop_once() -> None:
+    rules = parse_rules(BASE, "kw.yaml")  # no texts.stop_hint: the file still loads
+    state = ContactState(msisdn="+15551230000", shortcode="12345")
+    now = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
+    first = decide(state, Inbound(1, state.msisdn, "12345", "don't stop", now), now=now,
+                   rules=rules)
+    assert [r.text for r in first.replies] == [
+        "News Alerts: help@example.org. Up to 4 msgs/mo. Msg&data rates may apply. STOP to "
+        "cancel."]
+    assert not first.new_state.opted_out
+    later = now.replace(day=3)  # past the default reply's day: only the hint is once-only
+    second = decide(first.new_state, Inbound(2, state.msisdn, "12345", "the end", later),
+                    now=later, rules=rules)
+    assert [r.text for r in second.replies] == ["Text JOIN for news or HELP for help."]
+
+
+def test_a_stop_hint_must_say_how_to_stop() -> None:
+    opted_out = 'opted_out: "News Alerts: unsubscribed, no more messages."\n'
+    text = BASE.replace(opted_out, opted_out + '      stop_hint: "News Alerts: just ask us."\n')
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text, "kw.yaml")
+    assert any("stop_hint text on 12345 lacks STOP instructions" in p
+               for p in caught.value.problems)
