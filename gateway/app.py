@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from gateway.billing import checkout
 from gateway.billing.aggregators import get_profile, tariff_problems
 from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
@@ -248,6 +249,9 @@ async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
                                    rules):
         raise ConfigError(problems)
+    if settings.stripe_secret_key is None and (offered := checkout.card_programs(rules)):
+        # Such gifts are refused at once with the `unavailable` text (billing/checkout.py).
+        log.warning("card_gifts_offered_without_stripe_key", programs=offered)
     pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8)
     if migrate:
         applied = await apply_migrations(pool, default_migrations_dir())

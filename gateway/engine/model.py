@@ -91,6 +91,9 @@ class ProgramTexts(_Strict):
     opted_out: Text
     already_subscribed: Text | None = None
     default_reply: Text | None = None
+    # answered once to a text that mentions an opt-out word without clearly opting out
+    # ("don't stop", a long message with END in it); absent: the help text, which says how
+    stop_hint: Text | None = None
 
 
 class Program(_Strict):
@@ -103,6 +106,8 @@ class Program(_Strict):
     privacy: Privacy
     disclosure_version: Text
     double_opt_in: bool = False
+    # more single words that opt out on this program's short codes, like STOP (revocation.py)
+    opt_out_words: list[Text] = []
     texts: ProgramTexts
 
 

@@ -40,6 +40,7 @@ class ProgramRules:
     confirm_request: Template | None
     opted_out: Template
     already_subscribed: Template | None
+    stop_hint: Template | None = None  # None: the help text answers an unclear opt-out
 
     def variables(self, shortcode: str) -> dict[str, str]:
         """Values every template of this program may name, for one short code."""
@@ -90,6 +91,8 @@ class ShortcodeRules:
     fuzzy: TypoIndex[KeywordRules]
     default_reply: Template
     variables: Mapping[str, Mapping[str, str]]  # program id -> template values
+    # the programs' own opt-out words on this code (keywords.yaml opt_out_words), normalized
+    opt_out_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
