@@ -63,10 +63,10 @@ async def test_preview_create_control_and_progress(db_url: str, pool: asyncpg.Po
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     bad = await gateway(db_url, "create", "--program", "rise", "--where", "state = = NY",
                         "--text", "x")
-    assert bad.returncode == 1 and bad.stderr.startswith("gateway broadcast:")
+    assert bad.returncode == 2 and bad.stderr.startswith("gateway broadcast: argument --where:")
     naive = await gateway(db_url, "create", "--program", "rise", "--text", "x",
                           "--at", "2030-01-01T10:00")
-    assert naive.returncode == 1 and "time zone" in naive.stderr
+    assert naive.returncode == 2 and "time zone" in naive.stderr
 
 
 async def test_a_scheduled_create_says_when(db_url: str) -> None:
