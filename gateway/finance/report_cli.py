@@ -24,6 +24,7 @@ from gateway.finance.itemization import (
 )
 from gateway.finance.money import MoneyError, parse_amount
 from gateway.finance.reports import GROUPS, donation_report
+from gateway.store import finance as finance_store
 from gateway.store.db import create_pool
 
 
@@ -76,6 +77,12 @@ async def _run(settings: Settings, args: argparse.Namespace, zone: str, threshol
     out: bytes | str
     pool = await create_pool(settings, min_size=1, max_size=2)
     try:
+        if args.committee is not None:
+            async with pool.acquire() as conn:
+                known = await finance_store.list_committees(conn)
+            if args.committee not in known:
+                raise UsageError("--committee", f"no donation was recorded for "
+                                 f"{args.committee!r}; committees: {', '.join(known) or 'none'}")
         if args.report == "donations":
             report = await donation_report(
                 pool, date_from=args.date_from, date_to=args.date_to, group_by=args.group_by,
