@@ -85,3 +85,17 @@ def test_progress_line_counts_and_bar() -> None:
     assert line.startswith("[" + "#" * 12 + "-" * 18 + "]  40% running  ")
     assert "queued 3 deferred 2 sending 1 sent 4 delivered 3 failed 0 suppressed 0" in line
     assert line.endswith("of 10")
+
+
+async def test_a_program_on_another_code_defaults_to_its_own(
+    db_url: str, pool: asyncpg.Pool,
+) -> None:
+    """ensemble is on 38200, not the configured 12345: a preview there would find nobody."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO contacts (msisdn, shortcode, state) VALUES ($1, '38200', $2::jsonb)",
+            "+33612345678", '{"v": 1, "subs": {"ensemble": {"status": "subscribed"}}}')
+    shown = await gateway(db_url, "create", "--program", "ensemble", "--text", "Salut",
+                          "--preview")
+    assert shown.returncode == 0, shown.stderr
+    assert "recipients: 1" in shown.stdout

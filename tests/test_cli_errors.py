@@ -41,6 +41,8 @@ CASES: list[tuple[tuple[str, ...], dict[str, str], int, str]] = [
     (("report", "donations", *PERIOD), {}, 1, "cannot connect to PostgreSQL at 127.0.0.1:1/gw"),
     (("broadcast", "create", "--program", "rse", "--text", "Rally!"), {}, 2,
      "argument --program: unknown program 'rse'; known programs: ensemble, rise"),
+    (("broadcast", "create", "--program", "rise", "--text", "x", "--shortcode", "38200"), {}, 2,
+     "argument --shortcode: program 'rise' is on 12345, not 38200"),
     (("broadcast", "create", "--program", "rise", "--text", "x", "--at", "tomorrow"), {}, 2,
      "argument --at: 'tomorrow': use an ISO time"),
     (("broadcast", "create", "--program", "rise", "--text", "x", "--where", "state = = NY"),

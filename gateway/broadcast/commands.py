@@ -45,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--where", default="", help="segment filter; empty: every subscriber")
     create.add_argument("--text", required=True, help="template, {first_name|friend} fallbacks")
     create.add_argument("--at", default=None, help="ISO time with zone: schedule, not a draft")
-    create.add_argument("--shortcode", default=None, help="default: the configured short code")
+    create.add_argument("--shortcode", default=None,
+                        help="default: the configured short code when the program uses it, "
+                             "else the program's first")
     create.add_argument("--by", default="cli", help="who creates it (stored)")
     create.add_argument("--preview", action="store_true", help="show samples, create nothing")
     create.add_argument("--override-frequency", action="store_true",
@@ -66,7 +68,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         programs = _programs(settings)
         at = _parse_time(args.at) if args.at else None
         try:
-            service.known_program(programs, args.program)
+            program = service.known_program(programs, args.program)
+            args.shortcode = _shortcode(program, args.shortcode, settings.shortcode)
             parse_segment(args.where)
             parse_text(args.text)
         except service.UnknownProgram as err:
@@ -76,6 +79,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         except BroadcastTextError as err:
             raise UsageError("--text", str(err)) from None
     return asyncio.run(_run(settings, args, programs, at))
+
+
+def _shortcode(program: ProgramRules, given: str | None, configured: str) -> str:
+    """The program's short code: a code it is not on would select nobody, in silence."""
+    if given is None:
+        return configured if configured in program.shortcodes else program.shortcodes[0]
+    if given not in program.shortcodes:
+        raise UsageError("--shortcode", f"program {program.id!r} is on "
+                         f"{', '.join(program.shortcodes)}, not {given}")
+    return given
 
 
 def _programs(settings: Settings) -> dict[str, ProgramRules]:
@@ -124,7 +137,7 @@ async def _dispatch(conn: asyncpg.Connection, settings: Settings, args: argparse
 
 async def _create(conn: asyncpg.Connection, settings: Settings, args: argparse.Namespace,
                   programs: dict[str, ProgramRules], at: datetime | None) -> int:
-    shortcode = args.shortcode or settings.shortcode
+    shortcode: str = args.shortcode
     now = datetime.now(UTC)
     found = await service.preview(
         conn, program=args.program, shortcode=shortcode, where=args.where, text=args.text,
