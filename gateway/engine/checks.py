@@ -277,7 +277,7 @@ def _check_disclosures(doc: RulesFile, templates: dict[Path, Template]) -> Itera
                 rendered = template.render(_variables(doc, pid, code))
                 missing = compliance.missing_disclosures(
                     rendered, text_name, program.profile, name=program.name,
-                    frequency=program.frequency, support=program.support, shortcode=code,
+                    frequency=program.frequency_text, support=program.support, shortcode=code,
                 )
                 if missing:
                     yield path, f"{text_name} text on {code} lacks " + ", ".join(missing)
@@ -298,7 +298,7 @@ def _variables(doc: RulesFile, pid: str | None, code: str) -> dict[str, str]:
         if donations else {}
     return {
         "program": program.name, "shortcode": code, "support": program.support,
-        "frequency": program.frequency, "privacy_url": program.privacy.url, **known,
+        "frequency": program.frequency_text, "privacy_url": program.privacy.url, **known,
     }
 
 

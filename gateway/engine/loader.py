@@ -137,11 +137,12 @@ def _program(pid: str, p: Program, templates: dict[NodePath, Template]) -> Progr
 
     return ProgramRules(
         id=pid, name=p.name, profile=p.profile, shortcodes=tuple(p.shortcodes),
-        support=p.support, frequency=p.frequency, privacy_url=p.privacy.url,
+        support=p.support, frequency=p.frequency_text, privacy_url=p.privacy.url,
         privacy_version=p.privacy.version, disclosure_version=p.disclosure_version,
         double_opt_in=p.double_opt_in, help=text("help"), confirmation=text("confirmation"),
         confirm_request=text("confirm_request"), opted_out=text("opted_out"),
         already_subscribed=text("already_subscribed"), stop_hint=text("stop_hint"),
+        frequency_limit=p.frequency,
     )
 
 

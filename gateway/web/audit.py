@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.broadcast.frequency import FREQUENCY_OVERRIDDEN
 from gateway.store import audit as audit_store
 from gateway.web.auth import Principal
 
@@ -32,6 +33,7 @@ BROADCAST_STARTED: Final = "broadcast.started"
 BROADCAST_PAUSED: Final = "broadcast.paused"
 BROADCAST_RESUMED: Final = "broadcast.resumed"
 BROADCAST_CANCELLED: Final = "broadcast.cancelled"
+BROADCAST_FREQUENCY_OVERRIDDEN: Final = FREQUENCY_OVERRIDDEN  # written by gateway/broadcast/
 KEYWORDS_RELOADED: Final = "keywords.reloaded"
 KEYWORDS_RELOAD_REFUSED: Final = "keywords.reload_refused"
 CONTACT_VIEWED: Final = "contact.viewed"  # profile answers may reveal opinions (COMPLIANCE 27)

@@ -21,6 +21,7 @@ import sys
 
 import asyncpg
 
+from gateway.cli_errors import UsageError
 from gateway.config import Settings
 from gateway.store import users as user_store
 from gateway.store import web_sessions as session_store
@@ -35,7 +36,7 @@ EXIT_FAILED = 1
 
 
 class CommandFailed(Exception):
-    """Said to the operator as one line, exit 1."""
+    """Said to the operator as one line, exit 1 (a bad argument is a `UsageError`, exit 2)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,9 +66,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return asyncio.run(_reset(settings, _email(args.email), new))
         password = _password(args)
         email = _email(args.email)
-        themes = check_themes(list(args.themes))
+        try:
+            themes = check_themes(list(args.themes))
+        except ValueError as err:
+            raise UsageError("--themes", str(err)) from None
         if themes and args.role != "expert":
-            raise CommandFailed("only experts have themes")
+            raise UsageError("--themes", "only experts have themes")
         return asyncio.run(_add(settings, args, email, themes, password))
     except (CommandFailed, ValueError) as err:
         print(f"gateway user: {err}", file=sys.stderr)
@@ -77,7 +81,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 def _email(raw: str) -> str:
     email = raw.strip().lower()
     if not re.match(EMAIL_PATTERN, email) or len(email) > 254:
-        raise CommandFailed(f"{raw!r} is not an e-mail address")
+        raise UsageError("EMAIL", f"{raw!r} is not an e-mail address")
     return email
 
 
@@ -88,14 +92,15 @@ def _password(args: argparse.Namespace) -> str | None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         if not sys.stdin.isatty():
-            raise CommandFailed("no terminal to ask for the password; use --password-stdin")
+            raise UsageError("--password-stdin",
+                             "no terminal to ask for the password; use --password-stdin")
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:
-            raise CommandFailed("the passwords differ")
+            raise UsageError("password", "the passwords differ")
     try:
         check_password_rules(password)
     except WeakPassword as err:
-        raise CommandFailed(str(err)) from None
+        raise UsageError("password", str(err)) from None
     return password
 
 
