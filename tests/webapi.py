@@ -9,8 +9,8 @@ checked on the Set-Cookie header.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,7 +70,9 @@ async def _healthy() -> Mapping[str, Any]:
     return {"database": True, "smpp": "bound"}
 
 
-async def start_web_api(pool: asyncpg.Pool, settings: Settings, **changes: Any) -> WebApi:
+async def start_web_api(pool: asyncpg.Pool, settings: Settings, *,
+                        clock: Callable[[], datetime] | None = None, **changes: Any) -> WebApi:
+    """`clock`: the web layer's "now" (sessions, tokens, the login throttle)."""
     settings = settings.model_copy(update={"web_cookie_secure": False, **changes})
     reloads: list[datetime] = []
 
@@ -79,7 +81,10 @@ async def start_web_api(pool: asyncpg.Pool, settings: Settings, **changes: Any) 
         return True
 
     app = make_web_app(metrics=Metrics(), health_check=_healthy)
-    add_api_routes(app, WebContext(pool, settings, reload_rules=reload_rules))
+    context = WebContext(pool, settings, reload_rules=reload_rules)
+    if clock is not None:
+        context = replace(context, clock=clock)
+    add_api_routes(app, context)
     client = TestClient(TestServer(app))
     await client.start_server()
     return WebApi(client, pool, settings, reloads)
