@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -55,7 +55,8 @@ class WebApi:
                 conn, email=email or f"{role}@example.org", role=role, themes=themes,
                 password_hash=hash_password(PASSWORD))
             await user_store.insert_token(conn, user_id=user.id, name="test",
-                                          prefix=made.prefix, secret_hash=made.secret_hash)
+                                          prefix=made.prefix, secret_hash=made.secret_hash,
+                                          expires_at=datetime.now(UTC) + timedelta(days=30))
         return Staff(user, made.token)
 
     async def login(self, email: str, password: str = PASSWORD) -> str:

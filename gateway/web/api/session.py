@@ -28,7 +28,14 @@ from gateway.logs import get_logger
 from gateway.store import users as user_store
 from gateway.store import web_sessions as session_store
 from gateway.web import audit
-from gateway.web.api.users import NewToken, create_token, list_tokens, revoke_token, user_json
+from gateway.web.api.users import (
+    TOKEN_RULES,
+    NewToken,
+    create_token,
+    list_tokens,
+    revoke_token,
+    user_json,
+)
 from gateway.web.auth import SESSION_COOKIE
 from gateway.web.body import Strict
 from gateway.web.credentials import digest, needs_rehash
@@ -141,7 +148,8 @@ async def my_tokens(call: Call) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/me/tokens", name="me.tokens.create", body=NewToken, status=201,
-             summary="Make an API token for myself; the answer shows it once")
+             summary="Make an API token for myself; the answer shows it once",
+             description=TOKEN_RULES)
 async def my_token_create(call: Call) -> dict[str, Any]:
     return await create_token(call, call.user.user_id)
 
