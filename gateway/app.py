@@ -42,7 +42,7 @@ from gateway.privacy import stripe_erasure
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.pdu import Pdu
-from gateway.store import web_sessions
+from gateway.store import login_throttle, web_sessions
 from gateway.store.db import create_pool, ping
 from gateway.store.migrate import apply_migrations, default_migrations_dir
 from gateway.web.api import add_api_routes
@@ -200,9 +200,10 @@ class Gateway:
         now = datetime.now(UTC)
         async with self.pool.acquire() as conn:
             sessions = await web_sessions.delete_expired(conn, now)
-            attempts = await web_sessions.delete_old_attempts(
-                conn, now - timedelta(seconds=self.settings.web_login_window))
-        return sessions + attempts
+            window = timedelta(seconds=self.settings.web_login_window)
+            attempts = await web_sessions.delete_old_attempts(conn, now - window)
+            throttled = await login_throttle.delete_idle(conn, now - window)
+        return sessions + attempts + throttled
 
     async def _escalate_questions(self) -> int:
         return await contact_centre.escalate(self.pool, self.rules.current, datetime.now(UTC))

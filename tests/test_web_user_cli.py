@@ -59,20 +59,23 @@ async def test_refusals_are_one_line_bad_arguments_exit_2(db_url: str, pool: asy
         assert await conn.fetchval("SELECT count(*) FROM users") == 1
 
 
-async def test_a_lost_password_is_reset_from_the_terminal_and_old_sessions_end(
+async def test_a_lost_password_is_reset_from_the_terminal_and_old_sessions_and_tokens_end(
     web: WebApi, db_url: str,
 ) -> None:
     made = gateway_user(db_url, "add", "boss@example.org", "--role", "admin", "--password-stdin",
-                        stdin=PASSWORD + "\n")
+                        "--token", stdin=PASSWORD + "\n")
     assert made.returncode == 0, made.stderr
+    bearer = {"Authorization": f"Bearer {made.stdout.rsplit(': ', 1)[-1].strip()}"}
+    assert (await web.client.get("/api/v1/users", headers=bearer)).status == 200
     await web.login("boss@example.org", PASSWORD)
     assert (await web.client.get("/api/v1/users")).status == 200
 
     reset = gateway_user(db_url, "password", "Boss@example.org", "--password-stdin",
                          stdin="a brand new passphrase\n")
     assert reset.returncode == 0, reset.stderr
-    assert "new password set" in reset.stdout
+    assert "new password set" in reset.stdout and "1 API token(s) revoked" in reset.stdout
     assert (await web.client.get("/api/v1/users")).status == 401  # the old session is over
+    assert (await web.client.get("/api/v1/users", headers=bearer)).status == 401  # token too
     refused = await web.client.post(
         "/login", json={"email": "boss@example.org", "password": PASSWORD})
     assert refused.status == 401

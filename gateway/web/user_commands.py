@@ -2,13 +2,15 @@
 
 `gateway user password EMAIL` sets a new password for a staff account (an
 admin who lost theirs cannot use the API to reset it); it ends the account's
-sessions, like a change made in the API, and is audit-logged.
+sessions and revokes its API tokens, like a change made in the API, and is
+audit-logged.
 
 Why the CLI writes to the database directly: the first admin must exist
 before anyone can log in to create users through the API. The password is
 read from the terminal without echo (twice), or from standard input with
 --password-stdin for scripts (never from the command line, where `ps` and
-shell history would keep it). --token prints an API token, once.
+shell history would keep it). --token prints an API token, once; it expires
+after GATEWAY_WEB_TOKEN_DAYS like one made in the API.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import getpass
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -126,14 +129,17 @@ async def _add(settings: Settings, args: argparse.Namespace, email: str, themes:
                 token = new_api_token()
                 made = await user_store.insert_token(
                     conn, user_id=user.id, name=args.token_name, prefix=token.prefix,
-                    secret_hash=token.secret_hash)
+                    secret_hash=token.secret_hash,
+                    expires_at=datetime.now(UTC) + timedelta(days=settings.web_token_days))
                 await audit.record(conn, None, audit.TOKEN_CREATED, f"token:{made.id}",
-                                   actor=audit.CLI_ACTOR, user_id=user.id, name=made.name)
+                                   actor=audit.CLI_ACTOR, user_id=user.id, name=made.name,
+                                   expires_at=made.expires_at.isoformat())
     finally:
         await pool.close()
     print(f"user {user.id}: {email} ({args.role})")
     if token is not None:
-        print(f"API token (shown once, store it now): {token.token}")
+        print(f"API token (expires {made.expires_at:%Y-%m-%d %H:%M %Z}; shown once, "
+              f"store it now): {token.token}")
     return EXIT_OK
 
 
@@ -146,9 +152,12 @@ async def _reset(settings: Settings, email: str, password: str) -> int:
                 raise CommandFailed(f"{email} has no account")
             await user_store.set_password_hash(conn, user.id, hash_password(password))
             await session_store.delete_user_sessions(conn, user.id)
+            revoked = await user_store.revoke_user_tokens(conn, user.id)
             await audit.record(conn, None, audit.USER_UPDATED, f"user:{user.id}",
-                               actor=audit.CLI_ACTOR, email=email, password="changed")
+                               actor=audit.CLI_ACTOR, email=email, password="changed",
+                               tokens_revoked=revoked)
     finally:
         await pool.close()
-    print(f"user {user.id}: {email}: new password set, sessions ended")
+    print(f"user {user.id}: {email}: new password set, sessions ended, "
+          f"{revoked} API token(s) revoked")
     return EXIT_OK
