@@ -17,9 +17,12 @@ from typing import Any, TextIO
 
 import asyncpg
 
-from gateway.broadcast import control, service
+from gateway.broadcast import control, held, send_time, service
+from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.messages import BroadcastTextError
+from gateway.broadcast.quiet_hours import DEFAULT_HORIZON
 from gateway.config import Settings
+from gateway.engine import Rules, RulesError, load_rules
 from gateway.segments import SegmentError
 from gateway.store import broadcasts as store
 from gateway.store.db import create_pool
@@ -29,6 +32,9 @@ EXIT_FAILED = 1
 BAR_WIDTH = 30
 COUNTS = ("queued", "deferred", "sending", "sent", "delivered", "failed", "suppressed")
 FINAL = {"done", "cancelled"}
+# a refused field as its command-line option
+OPTIONS = {"program": "--program", "shortcode": "--shortcode", "where": "--where",
+           "text": "--text", "scheduled_at": "--at", "time_zone": "--zone"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--program", required=True)
     create.add_argument("--where", default="", help="segment filter; empty: every subscriber")
     create.add_argument("--text", required=True, help="template, {first_name|friend} fallbacks")
-    create.add_argument("--at", default=None, help="ISO time with zone: schedule, not a draft")
+    create.add_argument("--at", default=None,
+                        help="send time, schedule rather than a draft: 2026-03-01T17:00-05:00, "
+                             "or a local time with --zone (or [America/New_York] after it)")
+    create.add_argument("--zone", default=None,
+                        help="IANA time zone of a local --at, e.g. America/New_York")
     create.add_argument("--shortcode", default=None, help="default: the configured short code")
     create.add_argument("--by", default="cli", help="who creates it (stored)")
     create.add_argument("--preview", action="store_true", help="show samples, create nothing")
@@ -59,6 +69,10 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         async with pool.acquire() as conn:
             return await _dispatch(conn, settings, args)
+    except ComposeError as err:
+        print(f"gateway broadcast: {OPTIONS.get(err.field, err.field)}: {err.message}",
+              file=sys.stderr)
+        return EXIT_FAILED
     except (service.BroadcastError, SegmentError, BroadcastTextError, ValueError) as err:
         print(f"gateway broadcast: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -71,7 +85,8 @@ async def _dispatch(conn: asyncpg.Connection, settings: Settings, args: argparse
     if action == "create":
         return await _create(conn, settings, args)
     if action == "progress":
-        return await _progress(conn, args.id, follow=args.follow, interval=args.interval)
+        return await _progress(conn, args.id, follow=args.follow, interval=args.interval,
+                               zone=send_time.organizer_zone(settings))
     if action == "cancel":
         never = await control.cancel(conn, args.id)
         print(f"broadcast {args.id}: cancelled; {never} waiting messages will not be sent")
@@ -83,11 +98,16 @@ async def _dispatch(conn: asyncpg.Connection, settings: Settings, args: argparse
 
 
 async def _create(conn: asyncpg.Connection, settings: Settings, args: argparse.Namespace) -> int:
-    shortcode = args.shortcode or settings.shortcode
-    at = _parse_time(args.at) if args.at else None
+    rules = _rules(settings)
+    shortcode = service.shortcode_of(rules, args.program, args.shortcode, settings.shortcode)
+    zone = send_time.organizer_zone(settings)
+    at = send_time.parse(args.at, args.zone) if args.at else None
+    if args.zone and not args.at:
+        send_time.parse_zone(args.zone)
+    now = datetime.now(UTC)
     found = await service.preview(
-        conn, program=args.program, shortcode=shortcode, where=args.where, text=args.text,
-        variables={"program": args.program, "shortcode": shortcode}, now=datetime.now(UTC),
+        conn, rules=rules, program=args.program, shortcode=shortcode, where=args.where,
+        text=args.text, variables=service.variables_of(args.program, shortcode), now=now,
         sample_size=5 if args.preview else 0,
     )
     base = found.text.base
@@ -103,33 +123,41 @@ async def _create(conn: asyncpg.Connection, settings: Settings, args: argparse.N
         print("preview only: nothing was created")
         return EXIT_OK
     broadcast_id = await service.create(
-        conn, program=args.program, shortcode=shortcode, where=args.where, text=args.text,
-        created_by=args.by, scheduled_at=at,
+        conn, rules=rules, program=args.program, shortcode=shortcode, where=args.where,
+        text=args.text, created_by=args.by, now=now, scheduled_at=at, zone=zone,
     )
-    state = f"scheduled for {at.isoformat()}" if at else "draft (start it to send)"
+    state = (f"scheduled for {send_time.show(at, zone)}, {at.isoformat()}" if at
+             else "draft (start it to send)")
     print(f"broadcast {broadcast_id}: {state}")
     return EXIT_OK
 
 
-def _parse_time(raw: str) -> datetime:
+def _rules(settings: Settings) -> Rules:
+    """The keywords file the gateway runs with: programs, profile fields, languages."""
     try:
-        at = datetime.fromisoformat(raw)
-    except ValueError as err:
-        raise ValueError(f"--at {raw!r}: use an ISO time like 2026-03-01T17:00:00-05:00") from err
-    if at.tzinfo is None:
-        raise ValueError(f"--at {raw!r}: give a time zone (Z or an offset like -05:00)")
-    return at
+        return load_rules(settings.keywords)
+    except RulesError as err:
+        raise service.BroadcastError(
+            f"cannot read the keywords file {settings.keywords}: {err.problems[0]}"
+            + (f" (and {len(err.problems) - 1} more)" if len(err.problems) > 1 else "")
+        ) from None
 
 
 async def _progress(
-    conn: asyncpg.Connection, broadcast_id: int, *, follow: bool, interval: float
+    conn: asyncpg.Connection, broadcast_id: int, *, follow: bool, interval: float, zone: str
 ) -> int:
     out = sys.stdout
     live = follow and out.isatty()
+    first = True
     while True:
         progress = await store.get_progress(conn, broadcast_id)
         if progress is None:
             raise service.BroadcastError(f"broadcast {broadcast_id} does not exist")
+        if first or not live:  # a redrawn line cannot carry more lines under it
+            groups = await held.held_groups(conn, broadcast_id, now=datetime.now(UTC))
+            for text in held_lines(groups, zone):
+                out.write(text + "\n")
+        first = False
         line = progress_line(progress)
         _show(out, line, live=live)
         if not follow or progress["status"] in FINAL:
@@ -157,3 +185,13 @@ def progress_line(progress: Mapping[str, Any]) -> str:
     materializing = "" if progress["materialized_at"] else " (materializing)"
     return (f"[{bar}] {share:4.0%} {progress['status']}{materializing}  {counts}  "
             f"of {total}")
+
+
+def held_lines(groups: list[held.HeldGroup], zone: str) -> list[str]:
+    """`held: 120 in America/Los_Angeles (08:00-21:00 local) until 2026-...` per group."""
+    return [
+        f"held: {g.waiting} in {', '.join(g.zones)} ({g.window} local) until "
+        + (send_time.show(g.release_at, zone) if g.release_at else
+           f"no allowed time within {DEFAULT_HORIZON.days} days: check the quiet-hours rules")
+        for g in groups
+    ]

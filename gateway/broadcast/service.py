@@ -13,10 +13,13 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.broadcast import compose_checks, send_time
 from gateway.broadcast.messages import TextReport, body_parts, parse_text, report
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import NoAllowedTime
 from gateway.broadcast.schedule import Scheduler
+from gateway.engine import Rules
+from gateway.engine.templates import Template
 from gateway.logs import get_logger
 from gateway.segments import Segment, parse_segment
 from gateway.store import broadcasts as store
@@ -37,6 +40,7 @@ class Preview:
     recipients: int
     text: TextReport
     samples: tuple[tuple[str, str], ...]  # (msisdn, rendered text)
+    shortcode: str  # the code it would go out on
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +51,50 @@ class MaterializeResult:
     batches: int
 
 
+def variables_of(program: str, shortcode: str) -> dict[str, str]:
+    """The values filled in for every recipient; other placeholders are profile fields."""
+    return {"program": program, "shortcode": shortcode}
+
+
+def shortcode_of(rules: Rules, program: str, asked: str | None, default: str) -> str:
+    """The short code a broadcast of `program` goes out on (`ComposeError` if not its own)."""
+    return compose_checks.shortcode_for(compose_checks.program_of(rules, program), asked, default)
+
+
+def _checked_text(
+    rules: Rules, program: str, shortcode: str, text: str, variables: Mapping[str, str]
+) -> Template:
+    template = parse_text(text)
+    found = compose_checks.program_of(rules, program)
+    compose_checks.shortcode_for(found, shortcode, shortcode)
+    compose_checks.check_text(template, found, rules=rules, shortcode=shortcode,
+                              variables=variables)
+    return template
+
+
 async def create(
     conn: asyncpg.Connection,
     *,
+    rules: Rules,
     program: str,
     shortcode: str,
     where: str,
     text: str,
     created_by: str,
+    now: datetime,
     scheduled_at: datetime | None = None,
+    zone: str = "UTC",
 ) -> int:
-    """Check the filter and the text, then store a draft (or a scheduled broadcast)."""
+    """Check the filter, the text and the send time, then store a draft (or a scheduled one).
+
+    `rules` are the keywords in force (the program, its profile fields, its
+    language); `zone` is the organizer's, for the refusal of a past time.
+    """
     parse_segment(where)  # SegmentError says where the filter is wrong
-    parse_text(text)
+    _checked_text(rules, program, shortcode, text, variables_of(program, shortcode))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
+    send_time.check_ahead(scheduled_at, now=now, zone=zone)
     return await store.insert_broadcast(
         conn, program=program, shortcode=shortcode, filter=where, template=text,
         status="draft" if scheduled_at is None else "scheduled", scheduled_at=scheduled_at,
@@ -72,6 +105,7 @@ async def create(
 async def preview(
     conn: asyncpg.Connection,
     *,
+    rules: Rules,
     program: str,
     shortcode: str,
     where: str,
@@ -80,9 +114,13 @@ async def preview(
     now: datetime,
     sample_size: int = 5,
 ) -> Preview:
-    """How many it reaches, a few rendered messages, and the SMS cost, before anything is sent."""
+    """How many it reaches, a few rendered messages, and the SMS cost, before anything is sent.
+
+    The text is refused here as `create` would refuse it, so the organizer
+    learns at the preview, not at the last click.
+    """
     segment = parse_segment(where)
-    template = parse_text(text)
+    template = _checked_text(rules, program, shortcode, text, variables)
     recipients = await segment_store.count(
         conn, shortcode=shortcode, program=program, segment=segment, now=now
     )
@@ -93,7 +131,7 @@ async def preview(
     rendered = tuple(
         (c.msisdn, s.text) for c, s in zip(contacts, text_report.samples, strict=True)
     )
-    return Preview(recipients, text_report, rendered)
+    return Preview(recipients, text_report, rendered, shortcode)
 
 
 async def materialize(

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.engine.checks import check, shortcode_profiles
+from gateway.engine.checks import check, known_fields, shortcode_profiles
 from gateway.engine.donations import compile_donations
 from gateway.engine.knowledge import compile_knowledge
 from gateway.engine.model import Dialog, Keyword, Program, RulesFile
@@ -127,6 +127,7 @@ def _compile(
         segment_counts=MappingProxyType(dict(segments)),
         donations=compile_donations(doc, templates),
         themes=compile_themes(doc, templates), knowledge=compile_knowledge(doc, templates),
+        profile_fields=known_fields(doc),
     )
 
 
