@@ -188,10 +188,11 @@ def progress_line(progress: Mapping[str, Any]) -> str:
 
 
 def held_lines(groups: list[held.HeldGroup], zone: str) -> list[str]:
-    """`held: 120 in America/Los_Angeles (08:00-21:00 local) until 2026-...` per group."""
+    """`held: 120 in America/Los_Angeles until 2026-... (allowed there 08:00-21:00)`."""
     return [
-        f"held: {g.waiting} in {', '.join(g.zones)} ({g.window} local) until "
+        f"held: {g.waiting} in {', '.join(g.zones)} until "
         + (send_time.show(g.release_at, zone) if g.release_at else
-           f"no allowed time within {DEFAULT_HORIZON.days} days: check the quiet-hours rules")
+           f"no allowed time within {DEFAULT_HORIZON.days} days (check the quiet-hours rules)")
+        + f" (allowed there {g.window})"
         for g in groups
     ]
