@@ -148,16 +148,18 @@ async def _progress(
 ) -> int:
     out = sys.stdout
     live = follow and out.isatty()
-    first = True
+    held_for: int | None = None  # the deferred count the held lines were shown for
     while True:
         progress = await store.get_progress(conn, broadcast_id)
         if progress is None:
             raise service.BroadcastError(f"broadcast {broadcast_id} does not exist")
-        if first or not live:  # a redrawn line cannot carry more lines under it
+        # Held groups cost a scan of the waiting rows (0.7 s for 200,000): shown at the start,
+        # then again when the deferred count moves, and never under a redrawn line.
+        if held_for is None or (not live and progress["deferred"] != held_for):
             groups = await held.held_groups(conn, broadcast_id, now=datetime.now(UTC))
             for text in held_lines(groups, zone):
                 out.write(text + "\n")
-        first = False
+            held_for = int(progress["deferred"])
         line = progress_line(progress)
         _show(out, line, live=live)
         if not follow or progress["status"] in FINAL:
