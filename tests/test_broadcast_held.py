@@ -21,7 +21,8 @@ import asyncpg
 import pytest
 
 from gateway.broadcast import control, held, send_time, service
-from gateway.broadcast.policy import QuietHoursPolicy
+from gateway.broadcast.policy import DEFAULT_RULES, FRANCE, RESTRICTED_RULES, QuietHoursPolicy
+from gateway.broadcast.quiet_hours import QuietRules
 from gateway.config import Settings
 from gateway.engine import load_rules
 from tests.pages_site import start_site
@@ -147,3 +148,12 @@ async def test_the_api_and_the_page_show_the_release_per_group(
     assert rows == [(night, "08:00-20:00, at most 3 per 24 h", "1", shown),
                     (night, "08:00-21:00", "2", shown)]
     assert f"times in {ORGANIZER_ZONE}" in table[0]
+
+
+def test_a_groups_window_reads_as_its_rule_set() -> None:
+    assert held.window_text(DEFAULT_RULES) == "08:00-21:00"
+    assert held.window_text(RESTRICTED_RULES) == "08:00-20:00, at most 3 per 24 h"
+    assert held.window_text(FRANCE) == ("08:00-20:00 Mon-Sat Europe/Paris time, "
+                                        "not on FR holidays")
+    assert held.window_text(QuietRules(start=time(9), end=time(17), weekdays=frozenset({0, 2}))
+                            ) == "09:00-17:00 Mon,Wed"
