@@ -52,7 +52,7 @@ async def broadcast_list(view: View) -> web.StreamResponse:
     async with view.context.pool.acquire() as conn:
         rows = [dict(r) for r in await lookups.list_broadcasts(
             conn, status=None, before_id=None, limit=100)]
-    return view.render("broadcasts.html", title="Broadcasts", broadcasts=rows)
+    return view.render("broadcasts.html", title="Broadcasts", broadcasts=rows, zone=_zone(view))
 
 
 def _programs(view: View) -> list[str]:
