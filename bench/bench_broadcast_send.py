@@ -29,6 +29,7 @@ import asyncpg
 
 from gateway.broadcast import control, service
 from gateway.devdb import LocalPostgres
+from gateway.engine import load_rules
 from gateway.logs import configure_logging
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store.migrate import apply_migrations
@@ -83,9 +84,10 @@ async def phase(url: str, sim: SmscSimulator, pg_dir: Path, *, count: int, first
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(SEED, SHORTCODE, afternoon_zone(datetime.now(UTC)), first, count)
-        broadcast_id = await service.create(conn, program="rise", shortcode=SHORTCODE, where="",
-                                            text="Rise Up: rally Saturday at noon.",
-                                            created_by="bench")
+        broadcast_id = await service.create(
+            conn, rules=load_rules(ROOT / "keywords.yaml"), program="rise",
+            shortcode=SHORTCODE, where="", text="Rise Up: rally Saturday at noon.",
+            created_by="bench", now=datetime.now(UTC))
     finally:
         await conn.close()
     env = os.environ | {

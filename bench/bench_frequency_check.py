@@ -72,7 +72,9 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         await conn.execute(GENERATE, args.subscribers)
         for day in range(PAST_BROADCASTS):
             broadcast_id = await service.create(
-                conn, program="rise", shortcode=CODE, where="", text="news", created_by="bench")
+                conn, rules=load_rules(ROOT / "keywords.yaml"), program="rise", shortcode=CODE,
+                where="", text="news", created_by="bench", now=datetime.now(UTC),
+                override_frequency=True)
             await conn.execute(SENT, broadcast_id, 2 + day * 4)
         await conn.execute(REPLIES)
         await conn.execute("VACUUM ANALYZE")

@@ -32,6 +32,7 @@ import asyncpg
 from gateway.broadcast import service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.devdb import LocalPostgres
+from gateway.engine import load_rules
 from gateway.logs import configure_logging
 from gateway.store import outbound as outbound_store
 from gateway.store.migrate import apply_migrations
@@ -129,7 +130,8 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         contacts = await conn.fetchval("SELECT count(*) FROM contacts")
         rss_before = peak_rss_mb()
         broadcast_id = await service.create(
-            conn, program="rise", shortcode=CODE, where="", text=TEXT, created_by="bench"
+            conn, rules=load_rules(ROOT / "keywords.yaml"), program="rise", shortcode=CODE,
+            where="", text=TEXT, created_by="bench", now=datetime.now(UTC),
         )
         started = time.perf_counter()
         result = await service.materialize(

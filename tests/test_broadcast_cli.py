@@ -73,7 +73,7 @@ async def test_a_scheduled_create_says_when(db_url: str) -> None:
     made = await gateway(db_url, "create", "--program", "rise", "--text", "x",
                          "--at", "2030-01-01T10:00:00+00:00")
     assert made.returncode == 0, made.stderr
-    assert "scheduled for 2030-01-01T10:00:00+00:00" in made.stdout
+    assert "scheduled for 2030-01-01 10:00 UTC, 2030-01-01T10:00:00+00:00" in made.stdout
 
 
 def test_progress_line_counts_and_bar() -> None:
@@ -95,7 +95,7 @@ async def test_a_program_on_another_code_defaults_to_its_own(
         await conn.execute(
             "INSERT INTO contacts (msisdn, shortcode, state) VALUES ($1, '38200', $2::jsonb)",
             "+33612345678", '{"v": 1, "subs": {"ensemble": {"status": "subscribed"}}}')
-    shown = await gateway(db_url, "create", "--program", "ensemble", "--text", "Salut",
+    shown = await gateway(db_url, "create", "--program", "ensemble", "--text", "Salut. STOP au 38200",
                           "--preview")
     assert shown.returncode == 0, shown.stderr
     assert "recipients: 1" in shown.stdout

@@ -33,7 +33,8 @@ async def test_the_life_of_a_broadcast_and_every_refused_step(conn: asyncpg.Conn
     for refused in (control.pause, control.resume):
         with pytest.raises(IllegalTransition, match="it is draft"):
             await refused(conn, broadcast_id)
-    assert await control.schedule(conn, broadcast_id, NOW + timedelta(hours=1)) == "scheduled"
+    later = NOW + timedelta(hours=1)
+    assert await control.schedule(conn, broadcast_id, later, now=NOW) == "scheduled"
     assert await control.start(conn, broadcast_id) == "running"
     with pytest.raises(IllegalTransition, match=r"cannot start broadcast \d+: it is running"):
         await control.start(conn, broadcast_id)
@@ -51,7 +52,7 @@ async def test_the_life_of_a_broadcast_and_every_refused_step(conn: asyncpg.Conn
     with pytest.raises(BroadcastError, match="does not exist"):
         await control.start(conn, 999_999)
     with pytest.raises(BroadcastError, match="time zone"):
-        await control.schedule(conn, broadcast_id, NOW.replace(tzinfo=None))
+        await control.schedule(conn, broadcast_id, NOW.replace(tzinfo=None), now=NOW)
 
 
 async def test_cancel_stops_waiting_rows_and_lets_a_leased_one_finish(

@@ -24,6 +24,7 @@ from gateway.app import Gateway
 from gateway.broadcast import control, service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.config import Settings
+from gateway.engine import load_rules
 from gateway.phone import smpp_address
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import broadcasts as broadcast_store
@@ -69,7 +70,8 @@ async def seed(conn: asyncpg.Connection, numbers: list[str]) -> None:
 
 async def new_broadcast(conn: asyncpg.Connection) -> int:
     return await service.create(
-        conn, program="rise", shortcode=SHORTCODE, where="", text=TEXT, created_by="e2e",
+        conn, rules=load_rules(ROOT / "keywords.yaml"), program="rise", shortcode=SHORTCODE,
+        where="", text=TEXT, created_by="e2e", now=datetime.now(UTC),
     )
 
 

@@ -16,9 +16,9 @@ import asyncpg
 import pytest
 
 from gateway.broadcast import service
+from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.frequency import FREQUENCY_OVERRIDDEN
 from gateway.engine import load_rules
-from gateway.engine.rules import ProgramRules
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
 from tests.pages_site import form_token
@@ -27,7 +27,7 @@ from tests.test_broadcast_materialize import CODE, NOW, create, materialize, see
 from tests.webapi import WebApi
 
 ROOT = Path(__file__).resolve().parents[1]
-PROGRAMS: dict[str, ProgramRules] = dict(load_rules(ROOT / "keywords.yaml").programs)
+RULES = load_rules(ROOT / "keywords.yaml")
 NEW_YORK = "state = NY"  # two subscribers in the seed
 TEXT = "Rally at noon. Reply STOP to opt out."
 
@@ -57,7 +57,7 @@ async def checked_create(conn: asyncpg.Connection, *, override: bool = False,
                          where: str = "", program: str = "rise") -> int:
     return await service.create(
         conn, program=program, shortcode=CODE, where=where, text=TEXT,
-        created_by="organizer@example.org", programs=PROGRAMS, override_frequency=override,
+        created_by="organizer@example.org", rules=RULES, override_frequency=override,
         now=NOW,
     )
 
@@ -142,19 +142,19 @@ async def test_a_later_send_time_moves_the_period(conn: asyncpg.Connection) -> N
     with pytest.raises(service.FrequencyExceeded):
         await service.create(
             conn, program="rise", shortcode=CODE, where="", text=TEXT, created_by="o",
-            scheduled_at=NOW + timedelta(days=28), programs=PROGRAMS, now=NOW)
+            scheduled_at=NOW + timedelta(days=28), rules=RULES, now=NOW)
     assert await service.create(
         conn, program="rise", shortcode=CODE, where="", text=TEXT, created_by="o",
-        scheduled_at=NOW + timedelta(days=30), programs=PROGRAMS, now=NOW) > 0
+        scheduled_at=NOW + timedelta(days=30), rules=RULES, now=NOW) > 0
 
 
 async def test_an_unknown_program_lists_the_known_ones(conn: asyncpg.Connection) -> None:
-    with pytest.raises(service.UnknownProgram, match="unknown program 'rse'; known programs: "
-                                                     "ensemble, rise"):
+    with pytest.raises(ComposeError, match="'rse' is not a program of the keywords file; "
+                                           "known: ensemble, rise"):
         await checked_create(conn, program="rse")
-    with pytest.raises(service.UnknownProgram):
+    with pytest.raises(ComposeError):
         await service.preview(conn, program="rse", shortcode=CODE, where="", text=TEXT,
-                              variables={}, now=NOW, programs=PROGRAMS)
+                              variables={}, now=NOW, rules=RULES)
 
 
 async def test_the_api_refuses_then_accepts_the_override(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ import pytest
 from gateway.broadcast import service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.schedule import Scheduler
+from gateway.engine import load_rules
 from gateway.engine.templates import parse_template
 from gateway.segments import parse_segment
 from gateway.store import broadcasts as broadcast_store
@@ -20,6 +22,7 @@ from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
 
 CODE = "12345"
+RULES = load_rules(Path(__file__).resolve().parents[1] / "keywords.yaml")
 # Monday 2024-07-01 00:30 UTC: 20:30 in New York and Miami, 19:30 in Chicago,
 # 17:30 in Los Angeles, 02:30 in Paris, 14:30 in Honolulu.
 NOW = datetime(2024, 7, 1, 0, 30, tzinfo=UTC)
@@ -108,7 +111,7 @@ async def conn(pool: asyncpg.Pool) -> Any:
 async def create(conn: asyncpg.Connection, *, where: str = "", text: str = "",
                  at: datetime | None = None) -> int:
     return await service.create(
-        conn, program="rise", shortcode=CODE, where=where,
+        conn, rules=RULES, now=NOW, program="rise", shortcode=CODE, where=where,
         text=text or "Hi {first_name|friend}, {program} news. Reply STOP to opt out.",
         created_by="organizer@example.org", scheduled_at=at,
     )
@@ -247,7 +250,7 @@ async def test_a_scheduled_broadcast_waits_for_its_time_and_then_for_quiet_hours
 async def test_the_text_is_rendered_in_sql_exactly_as_the_engine_renders_it(
     conn: asyncpg.Connection,
 ) -> None:
-    text = 'Hi {first_name|friend}! {program} at {shortcode} {{braces}} "quoted" {team|}.'
+    text = 'Hi {first_name|friend}! {program} at {shortcode} {{braces}} "quoted" {volunteer_role|}.'
     broadcast_id = await create(conn, text=text)
     await materialize(conn, broadcast_id)
     rows = await outbox(conn)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 
 from gateway.broadcast import service
 from gateway.broadcast.messages import body_parts, describe, parse_text, report
+from gateway.engine import load_rules
 from gateway.store.broadcasts import ProfileField
 
 CODE = "12345"
+RULES = load_rules(Path(__file__).resolve().parents[1] / "keywords.yaml")
 NOW = datetime(2024, 7, 1, 15, 0, tzinfo=UTC)
 VARIABLES = {"program": "Rise Up", "shortcode": CODE}
 # 148 GSM-7 characters around the name: one SMS with "friend", two with a long name.
@@ -60,7 +63,7 @@ async def test_preview_counts_and_renders_a_sample(pool: asyncpg.Pool) -> None:
              for n, (name, region) in enumerate([("Ana", "NY"), ("", "NY"), ("Łukasz", "FL")])],
         )
         preview = await service.preview(
-            conn, program="rise", shortcode=CODE, where="state = NY", text=LONG,
+            conn, rules=RULES, program="rise", shortcode=CODE, where="state = NY", text=LONG,
             variables=VARIABLES, now=NOW, sample_size=5,
         )
     assert preview.recipients == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,9 +22,30 @@ from hypothesis import strategies as st
 from gateway.broadcast import service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import next_allowed_by_frequency
+from gateway.engine import parse_rules
 from gateway.store import outbound as outbound_store
 
 CODE = "12345"
+# keywords.yaml, plus a second program on the same short code (a second subject)
+_KEYWORDS = (Path(__file__).resolve().parents[1] / "keywords.yaml").read_text(encoding="utf-8")
+RULES = parse_rules(_KEYWORDS.replace("\n  ensemble:\n", """
+  other:
+    name: Other Alerts
+    shortcodes: ["12345"]
+    support: help@other.example.org
+    frequency: Up to 2 msgs/mo
+    privacy: {url: "https://other.example.org/privacy", version: "1"}
+    disclosure_version: us-optin-v3
+    texts:
+      confirmation: >-
+        {program}: you're in! {frequency}. Msg&data rates may apply.
+        Reply HELP for help, STOP to cancel.
+      help: >-
+        {program}: {support}. {frequency}. Msg&data rates may apply. Reply STOP to cancel.
+      opted_out: "{program}: you are unsubscribed."
+
+  ensemble:
+""", 1))
 NOW = datetime(2024, 7, 1, 16, 0, tzinfo=UTC)  # noon in Miami and New York
 MIAMI = "+13055550002"  # zip state FL: capped
 NEW_YORK = "+12125550001"  # not capped
@@ -52,8 +74,8 @@ async def conn(pool: asyncpg.Pool) -> Any:
 
 async def running_broadcast(conn: asyncpg.Connection, program: str = "rise") -> int:
     broadcast_id = await service.create(
-        conn, program=program, shortcode=CODE, where="", text=f"{program} news",
-        created_by="organizer@example.org",
+        conn, rules=RULES, program=program, shortcode=CODE, where="", text=f"{program} news",
+        created_by="organizer@example.org", now=NOW,
     )
     await service.materialize(conn, broadcast_id, policy=QuietHoursPolicy(),
                               variables={"program": program}, clock=lambda: NOW)

@@ -154,7 +154,9 @@ async def test_composer_previews_keeps_a_refused_form_and_creates(
     assert "cancelled" in listing
 
 
-async def test_schedule_form_reads_the_time_as_utc(pool: asyncpg.Pool, site: WebApi) -> None:
+async def test_schedule_form_reads_the_time_in_the_zone_it_sends(
+    pool: asyncpg.Pool, site: WebApi,
+) -> None:
     await site.staff("organizer")
     await site.login("organizer@example.org")
     token = form_token(await (await site.client.get("/broadcasts/new")).text())
@@ -162,14 +164,17 @@ async def test_schedule_form_reads_the_time_as_utc(pool: asyncpg.Pool, site: Web
         "csrf_token": token, "program": "rise", "text": "Later", "action": "create"})
     location = created.headers["Location"]
     scheduled = await site.client.post(f"{location}/schedule", allow_redirects=False, data={
-        "csrf_token": token, "scheduled_at": "2031-05-04T18:30"})
+        "csrf_token": token, "scheduled_at": "2031-05-04T18:30", "time_zone": "America/Chicago"})
     assert scheduled.status == 303
     async with pool.acquire() as conn:
         at = await conn.fetchval("SELECT scheduled_at FROM broadcasts")
-    assert at.isoformat() == "2031-05-04T18:30:00+00:00"
+    assert at.isoformat() == "2031-05-04T23:30:00+00:00"  # 18:30 CDT
     bad = await site.client.post(f"{location}/schedule", data={
-        "csrf_token": token, "scheduled_at": "tomorrow"})
-    assert bad.status == 400
+        "csrf_token": token, "scheduled_at": "tomorrow", "time_zone": "UTC"})
+    assert bad.status == 400 and "not an ISO 8601 date" in await bad.text()
+    zoneless = await site.client.post(f"{location}/schedule", data={
+        "csrf_token": token, "scheduled_at": "2031-05-04T18:30"})
+    assert zoneless.status == 400 and "has no time zone" in await zoneless.text()
 
 
 async def test_dashboard_renders_counts_and_an_svg_chart(site: WebApi) -> None:

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from gateway.app import Gateway
 from gateway.broadcast import control, service
 from gateway.config import Settings
+from gateway.engine import load_rules
 from gateway.finance import reports
 from gateway.privacy import rights
 from gateway.privacy.pseudonym import PrivacyKeyMissing, number_hash, pseudonym_of
@@ -215,8 +216,9 @@ async def test_an_erased_number_that_opted_out_comes_back_opted_out_and_broadcas
             "UPDATE contacts SET timezones = $1, region = 'NY', country = 'US',"
             " geo_source = 'zip'", [afternoon_zone(datetime.now(UTC))])
         broadcast_id = await service.create(
-            conn, program=program, shortcode=private_settings.shortcode, where="",
-            text="Rally on Saturday.", created_by="privacy-test")
+            conn, rules=load_rules(ROOT / "keywords.yaml"), program=program,
+            shortcode=private_settings.shortcode, where="", text="Rally on Saturday.",
+            created_by="privacy-test", now=datetime.now(UTC))
         await control.start(conn, broadcast_id)
     async with asyncio.timeout(20):
         while True:

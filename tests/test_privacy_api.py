@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from gateway.app import Gateway
 from gateway.broadcast import control, service
 from gateway.config import Settings
+from gateway.engine import load_rules
 from gateway.privacy import rights
 from gateway.privacy.pseudonym import number_hash, pseudonym_of
 from gateway.smpp.simulator import SmscSimulator
@@ -253,8 +254,9 @@ async def test_export_and_erase_over_the_api_then_a_broadcast_skips_the_erased_n
             "UPDATE contacts SET timezones = $1, region = 'NY', country = 'US',"
             " geo_source = 'zip'", [afternoon_zone(datetime.now(UTC))])
         broadcast_id = await service.create(
-            conn, program=program, shortcode=gateway.settings.shortcode, where="",
-            text="Rally on Saturday.", created_by="privacy-api-test")
+            conn, rules=load_rules(gateway.settings.keywords), program=program,
+            shortcode=gateway.settings.shortcode, where="", text="Rally on Saturday.",
+            created_by="privacy-api-test", now=datetime.now(UTC))
         await control.start(conn, broadcast_id)
     async with asyncio.timeout(20):
         while True:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from gateway.broadcast import service
+from gateway.broadcast import send_time, service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import QuietHoursError
 from gateway.broadcast.schedule import Scheduler
@@ -64,9 +64,14 @@ async def _apply(
     )
 
 
-async def schedule(conn: asyncpg.Connection, broadcast_id: int, at: datetime) -> str:
+async def schedule(
+    conn: asyncpg.Connection, broadcast_id: int, at: datetime, *, now: datetime,
+    zone: str = "UTC",
+) -> str:
+    """Scheduled for `at`, which must be ahead of `now` (`zone`: the organizer's, for errors)."""
     if at.tzinfo is None:
         raise BroadcastError("the time needs a time zone (an ISO time with +00:00 or Z)")
+    send_time.check_ahead(at, now=now, zone=zone)
     return await _apply(conn, broadcast_id, "schedule", at)
 
 
@@ -178,4 +183,4 @@ class BroadcastTicker:
 
 
 def _default_variables(broadcast: store.Broadcast) -> Mapping[str, str]:
-    return {"program": broadcast.program, "shortcode": broadcast.shortcode}
+    return service.variables_of(broadcast.program, broadcast.shortcode)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
-from gateway.broadcast import frequency
+from gateway.broadcast import compose_checks, frequency, send_time
 from gateway.broadcast.messages import TextReport, body_parts, parse_text, report
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import NoAllowedTime
 from gateway.broadcast.schedule import Scheduler
-from gateway.engine.rules import ProgramRules
+from gateway.engine import Rules
+from gateway.engine.templates import Template
 from gateway.logs import get_logger
 from gateway.segments import Segment, parse_segment
 from gateway.store import broadcasts as store
@@ -34,10 +35,6 @@ class BroadcastError(Exception):
     """A broadcast that cannot be created or materialized; the message says what to fix."""
 
 
-class UnknownProgram(BroadcastError):
-    """The program is not in keywords.yaml (a typo must not select nobody in silence)."""
-
-
 class FrequencyExceeded(BroadcastError):
     """The broadcast would send recipients past their program's promised frequency."""
 
@@ -47,6 +44,7 @@ class Preview:
     recipients: int
     text: TextReport
     samples: tuple[tuple[str, str], ...]  # (msisdn, rendered text)
+    shortcode: str  # the code it would go out on
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,60 +55,74 @@ class MaterializeResult:
     batches: int
 
 
+def variables_of(program: str, shortcode: str) -> dict[str, str]:
+    """The values filled in for every recipient; other placeholders are profile fields."""
+    return {"program": program, "shortcode": shortcode}
+
+
+def shortcode_of(rules: Rules, program: str, asked: str | None, default: str) -> str:
+    """The short code a broadcast of `program` goes out on (`ComposeError` if not its own)."""
+    return compose_checks.shortcode_for(compose_checks.program_of(rules, program), asked, default)
+
+
+def _checked_text(
+    rules: Rules, program: str, shortcode: str, text: str, variables: Mapping[str, str]
+) -> Template:
+    template = parse_text(text)
+    found = compose_checks.program_of(rules, program)
+    compose_checks.shortcode_for(found, shortcode, shortcode)
+    compose_checks.check_text(template, found, rules=rules, shortcode=shortcode,
+                              variables=variables)
+    return template
+
+
 async def create(
     conn: asyncpg.Connection,
     *,
+    rules: Rules,
     program: str,
     shortcode: str,
     where: str,
     text: str,
     created_by: str,
+    now: datetime,
     scheduled_at: datetime | None = None,
-    programs: Mapping[str, ProgramRules] | None = None,
+    zone: str = "UTC",
     override_frequency: bool = False,
-    now: datetime | None = None,
 ) -> int:
-    """Check the filter, the text and the program's frequency; store a draft (or scheduled one).
+    """Check the filter, the text, the send time and the promised frequency; store a draft
+    (or a scheduled one).
 
-    `programs` (the rules in force) names the known programs and their
-    promised frequency; with it, a broadcast that would send anyone past the
-    promise is refused unless `override_frequency`, and an override that
-    mattered is written to the audit log in the caller's transaction.
+    `rules` are the keywords in force (the program, its profile fields, its
+    language, its promised frequency); `zone` is the organizer's, for the
+    refusal of a past time. A broadcast that would send anyone past the
+    program's promise is refused unless `override_frequency`, and an override
+    that mattered is written to the audit log in the caller's transaction.
     """
     segment = parse_segment(where)  # SegmentError says where the filter is wrong
-    parse_text(text)
+    _checked_text(rules, program, shortcode, text, variables_of(program, shortcode))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
-    past = None
-    if programs is not None:
-        rules = known_program(programs, program)
-        past = await frequency.pushed_past(
-            conn, rules, shortcode=shortcode, segment=segment, at=scheduled_at,
-            now=now or datetime.now(UTC))
-        if past.recipients and not override_frequency:
-            raise FrequencyExceeded(past.refusal())
+    send_time.check_ahead(scheduled_at, now=now, zone=zone)
+    past = await frequency.pushed_past(
+        conn, compose_checks.program_of(rules, program), shortcode=shortcode, segment=segment,
+        at=scheduled_at, now=now)
+    if past.recipients and not override_frequency:
+        raise FrequencyExceeded(past.refusal())
     broadcast_id = await store.insert_broadcast(
         conn, program=program, shortcode=shortcode, filter=where, template=text,
         status="draft" if scheduled_at is None else "scheduled", scheduled_at=scheduled_at,
         created_by=created_by,
     )
-    if past is not None and past.recipients:
+    if past.recipients:
         await frequency.record_override(conn, broadcast_id, past, actor=created_by)
     return broadcast_id
-
-
-def known_program(programs: Mapping[str, ProgramRules], program: str) -> ProgramRules:
-    """The program's rules; an unknown id is an error listing the known ones."""
-    found = programs.get(program)
-    if found is None:
-        known = ", ".join(sorted(programs)) or "none"
-        raise UnknownProgram(f"unknown program {program!r}; known programs: {known}")
-    return found
 
 
 async def preview(
     conn: asyncpg.Connection,
     *,
+    rules: Rules,
     program: str,
     shortcode: str,
     where: str,
@@ -118,13 +130,14 @@ async def preview(
     variables: Mapping[str, str],
     now: datetime,
     sample_size: int = 5,
-    programs: Mapping[str, ProgramRules] | None = None,
 ) -> Preview:
-    """How many it reaches, a few rendered messages, and the SMS cost, before anything is sent."""
-    if programs is not None:
-        known_program(programs, program)
+    """How many it reaches, a few rendered messages, and the SMS cost, before anything is sent.
+
+    The text is refused here as `create` would refuse it, so the organizer
+    learns at the preview, not at the last click.
+    """
     segment = parse_segment(where)
-    template = parse_text(text)
+    template = _checked_text(rules, program, shortcode, text, variables)
     recipients = await segment_store.count(
         conn, shortcode=shortcode, program=program, segment=segment, now=now
     )
@@ -135,7 +148,7 @@ async def preview(
     rendered = tuple(
         (c.msisdn, s.text) for c, s in zip(contacts, text_report.samples, strict=True)
     )
-    return Preview(recipients, text_report, rendered)
+    return Preview(recipients, text_report, rendered, shortcode)
 
 
 async def materialize(

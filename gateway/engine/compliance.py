@@ -66,12 +66,14 @@ def is_yes(words: str, profile: Profile) -> bool:
 
 
 DisclosureKind = Literal["confirmation", "help", "stop_hint"]
+# (what it is, as the refusal names it; the texts that satisfy it, any one will do)
+Disclosure = tuple[str, tuple[str, ...]]
 
 
 def required_disclosures(
     kind: DisclosureKind, profile: Profile, *, name: str, frequency: str, support: str,
     shortcode: str,
-) -> list[tuple[str, tuple[str, ...]]]:
+) -> list[Disclosure]:
     """What a text must say: (description, needles; any needle satisfies it).
 
     Opt-in confirmation: CTIA item 8 (name, frequency, rates, HELP, STOP).
@@ -80,15 +82,15 @@ def required_disclosures(
     French texts carry "STOP au <code>" (item 26); French short-code
     practice has no "Msg&data rates" wording, so it is not required there.
     """
-    needs: list[tuple[str, tuple[str, ...]]] = [("the program name", (name,))]
+    needs: list[Disclosure] = [("the program name", (name,))]
     if kind == "stop_hint":
-        stop = f"STOP au {shortcode}" if profile == "fr" else "STOP"
-        return [*needs, (f'"{stop}"' if profile == "fr" else "STOP instructions", (stop,))]
+        stop = french_stop(shortcode) if profile == "fr" else ("STOP instructions", ("STOP",))
+        return [*needs, stop]
     needs.append(("the message frequency", (frequency,)))
     if kind == "help":
         needs.append(("the support contact", (support,)))
     if profile == "fr":
-        needs.append((f'"STOP au {shortcode}"', (f"STOP au {shortcode}",)))
+        needs.append(french_stop(shortcode))
         if kind == "confirmation":
             needs.append(("how to get help (AIDE or HELP)", ("AIDE", "HELP")))
         return needs
@@ -100,17 +102,31 @@ def required_disclosures(
     return needs
 
 
+def french_stop(shortcode: str) -> Disclosure:
+    """How to leave, in every French text: "STOP au <code>" (item 26), one rule for all."""
+    return (f'"STOP au {shortcode}"', (f"STOP au {shortcode}",))
+
+
+def broadcast_disclosures(profile: Profile, *, shortcode: str) -> list[Disclosure]:
+    """What every broadcast must say: a French one, "STOP au <code>", like every French text.
+
+    A US broadcast has no per-message wording imposed here (the opt-in
+    confirmation carried the terms); the STOP words work whatever it says.
+    """
+    return [french_stop(shortcode)] if profile == "fr" else []
+
+
 def missing_disclosures(
     text: str, kind: DisclosureKind, profile: Profile, *, name: str, frequency: str,
     support: str, shortcode: str,
 ) -> list[str]:
-    return [
-        what
-        for what, needles in required_disclosures(
-            kind, profile, name=name, frequency=frequency, support=support, shortcode=shortcode
-        )
-        if not any(_mentions(text, needle) for needle in needles)
-    ]
+    return missing(text, required_disclosures(
+        kind, profile, name=name, frequency=frequency, support=support, shortcode=shortcode))
+
+
+def missing(text: str, needs: list[Disclosure]) -> list[str]:
+    """The descriptions of the `needs` that `text` does not satisfy."""
+    return [what for what, needles in needs if not any(_mentions(text, n) for n in needles)]
 
 
 def _mentions(text: str, needle: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.engine.checks import check, own_opt_out_words, shortcode_profiles
+from gateway.engine.checks import check, known_fields, own_opt_out_words, shortcode_profiles
 from gateway.engine.donations import compile_donations
 from gateway.engine.knowledge import compile_knowledge
 from gateway.engine.model import Dialog, Keyword, Program, RulesFile
@@ -128,6 +128,7 @@ def _compile(
         segment_counts=MappingProxyType(dict(segments)),
         donations=compile_donations(doc, templates),
         themes=compile_themes(doc, templates), knowledge=compile_knowledge(doc, templates),
+        profile_fields=known_fields(doc),
     )
 
 

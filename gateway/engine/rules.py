@@ -111,6 +111,9 @@ class Rules:
     themes: Mapping[str, ThemeRules] = field(default_factory=lambda: MappingProxyType({}))
     knowledge: Mapping[str, Mapping[str, KnowledgeRules]] = field(
         default_factory=lambda: MappingProxyType({}))
+    # profile fields a template may name (`fields:` and what validators derive), for
+    # texts checked after loading: a broadcast's {firstname} typo is refused, not blank
+    profile_fields: frozenset[str] = frozenset()
 
     @property
     def default_reply(self) -> str:

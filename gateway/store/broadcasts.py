@@ -349,6 +349,19 @@ WHERE o.status = 'queued' AND o.broadcast_id IS NOT NULL AND o.not_after <= $1
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 
+# A broadcast's waiting rows that may not go now (quiet hours: not yet open, or closed
+# before they were sent), per zone key, with how many and the earliest stored not_before.
+# A contact erased meanwhile still counts, under an empty key (its country's fallback).
+HELD_ZONE_KEYS = f"""
+SELECT {ZONE_KEY} AS zone_key, array_to_string(c.timezones, ' ') AS timezones, c.region,
+       c.country, coalesce({ZONE_PREFIX}, '') AS prefix, min(o.msisdn) AS sample,
+       count(*) AS waiting
+FROM outbound o
+LEFT JOIN contacts c ON c.msisdn = o.msisdn AND c.shortcode = o.shortcode
+WHERE o.broadcast_id = $1 AND o.status = 'queued' AND (o.not_before > $2 OR o.not_after <= $2)
+GROUP BY 1, 2, 3, 4, 5
+"""
+
 REDEFER = f"""
 UPDATE outbound o SET not_before = t.not_before, not_after = t.not_after
 FROM contacts c,
@@ -419,3 +432,14 @@ async def redefer(
         now,
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def held_zone_keys(
+    conn: asyncpg.Connection, broadcast_id: int, now: datetime
+) -> list[tuple[ZoneKey, int]]:
+    """The zone keys of the broadcast's rows held by quiet hours at `now`, with their counts."""
+    return [
+        (_zone_key(r["zone_key"], r["timezones"], r["region"], r["country"], r["prefix"],
+                   r["sample"]), r["waiting"])
+        for r in await conn.fetch(HELD_ZONE_KEYS, broadcast_id, now)
+    ]

@@ -7,6 +7,10 @@ shows the campaign, not one process. The time window is always passed in
 (the caller reads the clock), and hours are cut in UTC so a day with a
 daylight-saving change still has 24 buckets.
 
+Money comes back as int cents: PostgreSQL's sum() of a bigint column is a
+numeric (asyncpg hands over a Decimal), so the sums are cast to bigint
+here, at the store boundary, where the page's money filter expects int.
+
 Cost: each count reads only its time range, through the BRIN indexes of
 migration 013 (the tables are appended in time order).
 """
@@ -36,9 +40,10 @@ WHERE occurred_at >= $1
 DONATIONS_SINCE = """
 SELECT currency,
        count(*) AS confirmed,
-       sum(amount_cents) AS confirmed_cents,
+       sum(amount_cents)::bigint AS confirmed_cents,
        count(*) FILTER (WHERE status = ANY($2::text[])) AS taken,
-       coalesce(sum(amount_cents) FILTER (WHERE status = ANY($2::text[])), 0) AS taken_cents
+       coalesce(sum(amount_cents) FILTER (WHERE status = ANY($2::text[])), 0)::bigint
+           AS taken_cents
 FROM donations
 WHERE confirmed_at >= $1
 GROUP BY currency

@@ -15,17 +15,18 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 import asyncpg
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
-from gateway.broadcast import control, service
+from gateway.broadcast import control, held, send_time, service
+from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.segments import SegmentError
 from gateway.store import broadcasts as store
 from gateway.store import lookups
 from gateway.web import audit
+from gateway.web.api.inbox import rules_in_force
 from gateway.web.body import Strict
-from gateway.web.broadcast_programs import programs_in_force
 from gateway.web.errors import ApiError, bad_request, conflict, not_found
 from gateway.web.registry import Call, RouteTable
 
@@ -46,15 +47,48 @@ class PreviewRequest(BroadcastText):
     sample_size: int = Field(5, ge=0, le=50)
 
 
+def _send_time(value: Any, info: ValidationInfo) -> Any:
+    """ISO 8601 with an offset, `...[Zone]`, or a local time read in `time_zone`."""
+    if not isinstance(value, str):
+        return value  # a datetime from Python callers; pydantic checks the rest
+    try:
+        return send_time.parse(value, info.data.get("time_zone"))
+    except ComposeError as err:
+        raise ValueError(err.message) from None
+
+
+def _zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            send_time.parse_zone(value)
+        except ComposeError as err:
+            raise ValueError(err.message) from None
+    return value
+
+
+TIME_ZONE = Field(None, max_length=64, description="IANA zone of a local send time, "
+                  "e.g. America/New_York (or write 2026-03-01T17:00[America/New_York])")
+SEND_TIME = ("a future time: 2026-03-01T17:00-05:00, 2026-03-01T22:00Z, or a local time "
+             "with time_zone; a time without a zone is refused")
+
+
 class NewBroadcast(BroadcastText):
-    scheduled_at: AwareDatetime | None = Field(None, description="omit for a draft")
+    time_zone: str | None = TIME_ZONE  # before scheduled_at: its validator reads it
+    scheduled_at: AwareDatetime | None = Field(None, description=SEND_TIME + "; omit for a draft")
     override_frequency: bool = Field(
         False, description="create it even if it sends people past their program's promised "
                            "frequency (audit-logged)")
 
+    _zone_ok = field_validator("time_zone")(_zone)
+    _time_ok = field_validator("scheduled_at", mode="before")(_send_time)
+
 
 class ScheduleRequest(Strict):
-    at: AwareDatetime
+    time_zone: str | None = TIME_ZONE
+    at: AwareDatetime = Field(description=SEND_TIME)
+
+    _zone_ok = field_validator("time_zone")(_zone)
+    _time_ok = field_validator("at", mode="before")(_send_time)
 
 
 class BroadcastQuery(Strict):
@@ -65,12 +99,12 @@ class BroadcastQuery(Strict):
 
 def _refused(err: Exception) -> ApiError:
     """Service errors as answers: which field is wrong, or why the change cannot happen."""
+    if isinstance(err, ComposeError):
+        return bad_request(err.message, field=err.field)
     if isinstance(err, SegmentError):
         return bad_request(f"filter {err}", field="where")
     if isinstance(err, BroadcastTextError):
         return bad_request(str(err), field="text")
-    if isinstance(err, service.UnknownProgram):
-        return bad_request(str(err), field="program")
     if isinstance(err, service.FrequencyExceeded):
         return bad_request(str(err), field="override_frequency", code="frequency_limit")
     if isinstance(err, IllegalTransition):
@@ -93,19 +127,20 @@ async def list_broadcasts(call: Call) -> dict[str, Any]:
              summary="Recipients, rendered samples and SMS segments, creating nothing")
 async def preview(call: Call) -> dict[str, Any]:
     body = call.body_as(PreviewRequest)
-    shortcode = body.shortcode or call.context.settings.shortcode
+    rules = rules_in_force(call.context)
     try:
+        shortcode = service.shortcode_of(rules, body.program, body.shortcode,
+                                         call.context.settings.shortcode)
         async with call.pool.acquire() as conn:
             found = await service.preview(
-                conn, program=body.program, shortcode=shortcode, where=body.where,
-                text=body.text, variables={"program": body.program, "shortcode": shortcode},
-                now=call.context.clock(), sample_size=body.sample_size,
-                programs=programs_in_force(call.context))
+                conn, rules=rules, program=body.program, shortcode=shortcode, where=body.where,
+                text=body.text, variables=service.variables_of(body.program, shortcode),
+                now=call.context.clock(), sample_size=body.sample_size)
             await audit.samples_shown(conn, call.user, call.client, found.samples)
-    except (SegmentError, BroadcastTextError, service.BroadcastError) as err:
+    except (SegmentError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
         raise _refused(err) from None
     report = found.text
-    return {"recipients": found.recipients,
+    return {"recipients": found.recipients, "shortcode": shortcode,
             "encoding": report.base.encoding, "segments": report.base.segments,
             "characters": report.base.characters,
             "worst_case_segments": report.worst_case_segments,
@@ -117,35 +152,55 @@ async def preview(call: Call) -> dict[str, Any]:
              summary="Create a draft (or, with scheduled_at, a scheduled broadcast)")
 async def create(call: Call) -> dict[str, Any]:
     body = call.body_as(NewBroadcast)
-    shortcode = body.shortcode or call.context.settings.shortcode
+    rules = rules_in_force(call.context)
+    zone = send_time.organizer_zone(call.context.settings)
     try:
+        shortcode = service.shortcode_of(rules, body.program, body.shortcode,
+                                         call.context.settings.shortcode)
         async with call.pool.acquire() as conn, conn.transaction():
             broadcast_id = await service.create(
-                conn, program=body.program, shortcode=shortcode, where=body.where,
-                text=body.text, created_by=call.user.email, scheduled_at=body.scheduled_at,
-                programs=programs_in_force(call.context),
-                override_frequency=body.override_frequency, now=call.context.clock())
+                conn, rules=rules, program=body.program, shortcode=shortcode, where=body.where,
+                text=body.text, created_by=call.user.email, now=call.context.clock(),
+                scheduled_at=body.scheduled_at, zone=zone,
+                override_frequency=body.override_frequency)
             await call.audit(conn, audit.BROADCAST_CREATED, f"broadcast:{broadcast_id}",
                              program=body.program, where=body.where,
                              scheduled_at=body.scheduled_at,
                              override_frequency=body.override_frequency)
             broadcast = await store.get_broadcast(conn, broadcast_id)
-    except (SegmentError, BroadcastTextError, service.BroadcastError) as err:
+    except (SegmentError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
         raise _refused(err) from None
     assert broadcast is not None
-    return {"broadcast": asdict(broadcast)}
+    return {"broadcast": _shown(broadcast, zone)}
+
+
+def _shown(broadcast: store.Broadcast, zone: str) -> dict[str, Any]:
+    """The stored broadcast (times in UTC), with its send time in the organizer's zone."""
+    at = broadcast.scheduled_at
+    return {**asdict(broadcast), "time_zone": zone,
+            "scheduled_at_local": send_time.local_iso(at, zone) if at else None}
+
+
+def _held(groups: list[held.HeldGroup], zone: str) -> list[dict[str, Any]]:
+    return [{"zones": list(g.zones), "window": g.window, "waiting": g.waiting,
+             "release_at": g.release_at,
+             "release_at_local": send_time.local_iso(g.release_at, zone) if g.release_at
+             else None} for g in groups]
 
 
 @routes.get("/api/v1/broadcasts/{broadcast_id}", name="broadcasts.get",
             summary="One broadcast with its progress")
 async def get(call: Call) -> dict[str, Any]:
     broadcast_id = call.path_int("broadcast_id")
+    zone = send_time.organizer_zone(call.context.settings)
     async with call.pool.acquire() as conn:
         broadcast = await store.get_broadcast(conn, broadcast_id)
         progress = await store.get_progress(conn, broadcast_id)
+        groups = await held.held_groups(conn, broadcast_id, now=call.context.clock())
     if broadcast is None:
         raise not_found(f"broadcast {broadcast_id}")
-    return {"broadcast": asdict(broadcast), "progress": progress}
+    return {"broadcast": _shown(broadcast, zone), "progress": progress,
+            "held": _held(groups, zone)}
 
 
 @routes.get("/api/v1/broadcasts/{broadcast_id}/progress", name="broadcasts.progress",
@@ -169,7 +224,7 @@ async def _change(call: Call, action: str, change: Callable[[asyncpg.Connection,
             outcome = await change(conn, broadcast_id)
             await call.audit(conn, action, f"broadcast:{broadcast_id}", **detail)
             status = await store.get_status(conn, broadcast_id)
-    except service.BroadcastError as err:
+    except (service.BroadcastError, ComposeError) as err:
         raise _refused(err) from None
     answer: dict[str, Any] = {"id": broadcast_id, "status": status}
     if action == audit.BROADCAST_CANCELLED:
@@ -181,8 +236,11 @@ async def _change(call: Call, action: str, change: Callable[[asyncpg.Connection,
              body=ScheduleRequest, summary="Schedule a draft (or move a scheduled one)")
 async def schedule(call: Call) -> dict[str, Any]:
     at = call.body_as(ScheduleRequest).at
+    zone = send_time.organizer_zone(call.context.settings)
+    now = call.context.clock()
     return await _change(call, audit.BROADCAST_SCHEDULED,
-                         lambda conn, bid: control.schedule(conn, bid, at), at=at)
+                         lambda conn, bid: control.schedule(conn, bid, at, now=now, zone=zone),
+                         at=at)
 
 
 @routes.post("/api/v1/broadcasts/{broadcast_id}/start", name="broadcasts.start",

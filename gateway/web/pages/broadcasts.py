@@ -6,27 +6,34 @@ is indistinguishable from one started by a script. Forms work without
 JavaScript (post, then redirect); the progress table refreshes itself with
 a small fetch poll of GET /api/v1/broadcasts/{id}/progress (static/site.js).
 
-A refused form (a filter or text that does not parse) is shown again with
-what the organizer typed and the reason beside the field, never emptied.
+A refused form (a filter or text that does not parse, an unknown
+placeholder, a French text without "STOP au <code>", a send time past or
+without a zone) is shown again with what the organizer typed and the reason
+beside the field, never emptied. The send-time picker is a local date and
+time with a zone field beside it, filled with the organizer's zone; times
+are shown back in that zone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
-from gateway.broadcast import control, service
+from gateway.broadcast import control, held, send_time, service
+from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
+from gateway.broadcast.policy import US_FALLBACK_ZONES
+from gateway.engine import Rules
 from gateway.segments import SegmentError
 from gateway.store import broadcasts as store
 from gateway.store import lookups
 from gateway.web import audit
-from gateway.web.broadcast_programs import programs_in_force
+from gateway.web.api.inbox import rules_in_force
 from gateway.web.errors import ApiError, bad_request, conflict, not_found
 from gateway.web.pages.frame import PageTable, View
 
@@ -36,6 +43,8 @@ MAX_TEXT = 2_000
 MAX_FILTER = 10_000
 FINISHED = ("done", "cancelled")
 Change = Callable[[asyncpg.Connection, int], Awaitable[Any]]
+# offered beside the send-time picker (any IANA name may be typed)
+ZONE_CHOICES = ("UTC", *US_FALLBACK_ZONES, "Europe/Paris")
 
 
 @pages.get("/broadcasts", name="page.broadcasts")
@@ -43,7 +52,7 @@ async def broadcast_list(view: View) -> web.StreamResponse:
     async with view.context.pool.acquire() as conn:
         rows = [dict(r) for r in await lookups.list_broadcasts(
             conn, status=None, before_id=None, limit=100)]
-    return view.render("broadcasts.html", title="Broadcasts", broadcasts=rows)
+    return view.render("broadcasts.html", title="Broadcasts", broadcasts=rows, zone=_zone(view))
 
 
 def _programs(view: View) -> list[str]:
@@ -54,29 +63,36 @@ def _programs(view: View) -> list[str]:
 async def compose(view: View) -> web.StreamResponse:
     programs = _programs(view)
     form = {"program": programs[0] if programs else "", "where": "", "text": "",
-            "scheduled_at": "", "override_frequency": ""}
-    return view.render("broadcast_new.html", title="New broadcast", programs=programs,
-                       form=form, preview=None, error=None)
+            "scheduled_at": "", "time_zone": _zone(view), "override_frequency": ""}
+    return _composer(view, form, programs)
 
 
-def _scheduled_at(raw: str) -> datetime | None:
-    """A datetime-local value, read as UTC (the form says so)."""
-    if not raw:
+def _zone(view: View) -> str:
+    return send_time.organizer_zone(view.context.settings)
+
+
+def _composer(view: View, form: dict[str, str], programs: list[str], *, status: int = 200,
+              preview: service.Preview | None = None,
+              error: dict[str, str | None] | None = None) -> web.StreamResponse:
+    return view.render("broadcast_new.html", status=status, title="New broadcast",
+                       programs=programs, form=form, preview=preview, error=error,
+                       zones=ZONE_CHOICES, organizer_zone=_zone(view))
+
+
+def _scheduled_at(raw: str, zone: str) -> datetime | None:
+    """The picker's local date and time, read in the zone the form sends beside it."""
+    if not raw.strip():
         return None
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise bad_request(f"{raw!r} is not a date and time", field="scheduled_at") from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    return send_time.parse(raw, zone or None)
 
 
 def _form_error(err: Exception) -> ApiError:
+    if isinstance(err, ComposeError):
+        return bad_request(err.message, field=err.field)
     if isinstance(err, SegmentError):
         return bad_request(f"filter: {err}", field="where")
     if isinstance(err, BroadcastTextError):
         return bad_request(str(err), field="text")
-    if isinstance(err, service.UnknownProgram):
-        return bad_request(str(err), field="program")
     if isinstance(err, service.FrequencyExceeded):
         return bad_request(str(err), field="override_frequency")
     if isinstance(err, ApiError):
@@ -86,11 +102,10 @@ def _form_error(err: Exception) -> ApiError:
 
 @pages.post("/broadcasts/new", name="page.broadcasts.submit")
 async def submit(view: View) -> web.StreamResponse:
-    form = {k: view.field(k)
-            for k in ("program", "where", "text", "scheduled_at", "override_frequency")}
+    form = {k: view.field(k) for k in ("program", "where", "text", "scheduled_at", "time_zone",
+                                       "override_frequency")}
     programs = _programs(view)
     settings = view.context.settings
-    shortcode = settings.shortcode
     try:
         if not form["program"]:
             raise bad_request("choose a program", field="program")
@@ -98,34 +113,36 @@ async def submit(view: View) -> web.StreamResponse:
             raise bad_request(f"the text is 1 to {MAX_TEXT} characters", field="text")
         if len(form["where"]) > MAX_FILTER:
             raise bad_request(f"the filter is at most {MAX_FILTER} characters", field="where")
+        rules = rules_in_force(view.context)
+        shortcode = service.shortcode_of(rules, form["program"], None, settings.shortcode)
         if view.field("action") == "create":
-            return await _create(view, form, shortcode)
+            return await _create(view, form, rules, shortcode)
         async with view.context.pool.acquire() as conn:
             found = await service.preview(
-                conn, program=form["program"], shortcode=shortcode, where=form["where"],
-                text=form["text"], variables={"program": form["program"],
-                                              "shortcode": shortcode},
-                now=view.context.clock(), sample_size=5,
-                programs=programs_in_force(view.context))
+                conn, rules=rules, program=form["program"], shortcode=shortcode,
+                where=form["where"], text=form["text"],
+                variables=service.variables_of(form["program"], shortcode),
+                now=view.context.clock(), sample_size=5)
             await audit.samples_shown(conn, view.user, view.client, found.samples)
-    except (SegmentError, BroadcastTextError, service.BroadcastError, ApiError) as err:
+    except (SegmentError, BroadcastTextError, service.BroadcastError, ApiError,
+            ComposeError) as err:
         refused = _form_error(err)
-        return view.render("broadcast_new.html", status=refused.status, title="New broadcast",
-                           programs=programs, form=form, preview=None,
-                           error={"field": refused.field, "message": refused.message})
-    return view.render("broadcast_new.html", title="New broadcast", programs=programs,
-                       form=form, preview=found, error=None)
+        return _composer(view, form, programs, status=refused.status,
+                         error={"field": refused.field, "message": refused.message})
+    return _composer(view, form, programs, preview=found)
 
 
-async def _create(view: View, form: dict[str, str], shortcode: str) -> web.StreamResponse:
-    at = _scheduled_at(form["scheduled_at"])
+async def _create(
+    view: View, form: dict[str, str], rules: Rules, shortcode: str
+) -> web.StreamResponse:
+    at = _scheduled_at(form["scheduled_at"], form["time_zone"])
     override = bool(form["override_frequency"])
     async with view.context.pool.acquire() as conn, conn.transaction():
         broadcast_id = await service.create(
-            conn, program=form["program"], shortcode=shortcode, where=form["where"],
-            text=form["text"], created_by=view.user.email, scheduled_at=at,
-            programs=programs_in_force(view.context), override_frequency=override,
-            now=view.context.clock())
+            conn, rules=rules, program=form["program"], shortcode=shortcode,
+            where=form["where"], text=form["text"], created_by=view.user.email,
+            now=view.context.clock(), scheduled_at=at, zone=_zone(view),
+            override_frequency=override)
         await audit.record(conn, view.user, audit.BROADCAST_CREATED,
                            f"broadcast:{broadcast_id}", client=view.client,
                            program=form["program"], where=form["where"],
@@ -140,16 +157,23 @@ async def broadcast_page(view: View) -> web.StreamResponse:
     async with view.context.pool.acquire() as conn:
         broadcast = await store.get_broadcast(conn, broadcast_id)
         progress = await store.get_progress(conn, broadcast_id)
+        groups = await held.held_groups(conn, broadcast_id, now=view.context.clock())
     if broadcast is None or progress is None:
         raise not_found(f"broadcast {broadcast_id}")
     status = str(progress["status"])
     actions = [name for name, (allowed, _) in control.TRANSITIONS.items()
                if status in allowed and name != "schedule"]
+    zone = _zone(view)
     return view.render(
         "broadcast.html", title=f"Broadcast {broadcast_id}", broadcast=broadcast,
         progress=progress, broadcast_status=status, actions=actions,
         can_schedule=status in control.TRANSITIONS["schedule"][0],
-        live=status not in FINISHED and status != "draft")
+        live=status not in FINISHED and status != "draft",
+        scheduled=send_time.show(broadcast.scheduled_at, zone) if broadcast.scheduled_at
+        else None,
+        held=[(g, send_time.show(g.release_at, zone) if g.release_at else None)
+              for g in groups],
+        zone=zone, zones=ZONE_CHOICES)
 
 
 ACTIONS: dict[str, tuple[str, Change]] = {
@@ -166,10 +190,14 @@ async def broadcast_control(view: View) -> web.StreamResponse:
     action = view.request.match_info["action"]
     detail: dict[str, Any] = {}
     if action == "schedule":
-        at = _scheduled_at(view.field("scheduled_at"))
+        try:
+            at = _scheduled_at(view.field("scheduled_at"), view.field("time_zone"))
+        except ComposeError as err:
+            raise bad_request(err.message, field=err.field) from None
         if at is None:
             raise bad_request("give the date and time to send", field="scheduled_at")
-        what, change = audit.BROADCAST_SCHEDULED, _schedule_at(at)
+        what, change = audit.BROADCAST_SCHEDULED, _schedule_at(at, view.context.clock(),
+                                                               _zone(view))
         detail["at"] = at.isoformat()
     elif action in ACTIONS:
         what, change = ACTIONS[action]
@@ -184,12 +212,14 @@ async def broadcast_control(view: View) -> web.StreamResponse:
                                client=view.client, **detail)
     except IllegalTransition as err:
         raise conflict(str(err)) from None
+    except ComposeError as err:
+        raise bad_request(err.message, field=err.field) from None
     except service.BroadcastError as err:
         raise bad_request(str(err), field=None) from None
     return view.redirect(f"/broadcasts/{broadcast_id}")
 
 
-def _schedule_at(at: datetime) -> Change:
+def _schedule_at(at: datetime, now: datetime, zone: str) -> Change:
     async def change(conn: asyncpg.Connection, broadcast_id: int) -> str:
-        return await control.schedule(conn, broadcast_id, at)
+        return await control.schedule(conn, broadcast_id, at, now=now, zone=zone)
     return change
