@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from gateway.billing import checkout
 from gateway.billing.aggregators import get_profile, tariff_problems
 from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
@@ -41,7 +42,7 @@ from gateway.privacy import stripe_erasure
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.pdu import Pdu
-from gateway.store import web_sessions
+from gateway.store import login_throttle, web_sessions
 from gateway.store.db import create_pool, ping
 from gateway.store.migrate import apply_migrations, default_migrations_dir
 from gateway.web.api import add_api_routes
@@ -199,9 +200,10 @@ class Gateway:
         now = datetime.now(UTC)
         async with self.pool.acquire() as conn:
             sessions = await web_sessions.delete_expired(conn, now)
-            attempts = await web_sessions.delete_old_attempts(
-                conn, now - timedelta(seconds=self.settings.web_login_window))
-        return sessions + attempts
+            window = timedelta(seconds=self.settings.web_login_window)
+            attempts = await web_sessions.delete_old_attempts(conn, now - window)
+            throttled = await login_throttle.delete_idle(conn, now - window)
+        return sessions + attempts + throttled
 
     async def _escalate_questions(self) -> int:
         return await contact_centre.escalate(self.pool, self.rules.current, datetime.now(UTC))
@@ -248,6 +250,9 @@ async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
                                    rules):
         raise ConfigError(problems)
+    if settings.stripe_secret_key is None and (offered := checkout.card_programs(rules)):
+        # Such gifts are refused at once with the `unavailable` text (billing/checkout.py).
+        log.warning("card_gifts_offered_without_stripe_key", programs=offered)
     pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8)
     if migrate:
         applied = await apply_migrations(pool, default_migrations_dir())

@@ -5,8 +5,11 @@ Why subcommand modules are imported lazily: `gateway version` and
 SMPP stack or the web server, and a piece that is missing from an install
 names itself instead of crashing the whole command at import.
 
-Exit codes: 0 ok, 1 the command failed (database down, bad keywords file),
-2 bad configuration or usage. Every bad setting is reported in one message.
+Exit codes (gateway/cli_errors.py has the full table, the same for every
+subcommand): 0 ok, 1 the command failed (database down, bad keywords file,
+a refusal), 2 bad configuration or usage (a bad argument, named in one line).
+Every bad setting is reported in one message. No error prints a traceback
+unless GATEWAY_TRACEBACK=1 asks for one (for a bug report).
 """
 
 from __future__ import annotations
@@ -23,14 +26,22 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from gateway import __version__
+from gateway.cli_errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandFailed,
+    Parser,
+    UsageError,
+    say,
+)
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.logs import configure_logging
 from gateway.store.db import DatabaseUnavailable, create_pool
 from gateway.store.migrate import MigrationError, apply_migrations
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
+EXIT_CONFIG = EXIT_USAGE
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 TOOLS = {
     "smsc": ("gateway.smpp.simulator_cli", "run an SMSC simulator (with a phone port for `chat`)"),
     "chat": ("gateway.smpp.chat", "a terminal phone that texts the simulator"),
@@ -53,7 +64,7 @@ class CommandUnavailable(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description="SMS short-code gateway.")
+    parser = Parser(prog="gateway", description="SMS short-code gateway.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="start the gateway (applies migrations first)")
     _add_config_option(run)
@@ -86,6 +97,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command not in {*TOOLS, *DELEGATED}:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        return _main(args, extra)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return EXIT_CONFIG
+    except UsageError as err:
+        say(args.command, err)
+        return EXIT_USAGE
+    except (DatabaseUnavailable, MigrationError, CommandUnavailable, CommandFailed) as err:
+        say(args.command, err)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        say(args.command, "interrupted")
+        return INTERRUPTED
+    except Exception as err:  # a bug or an unforeseen failure: still one line, no traceback
+        if os.environ.get("GATEWAY_TRACEBACK") == "1":
+            raise
+        say(args.command, f"failed: {type(err).__name__}: {err} "
+                          "(GATEWAY_TRACEBACK=1 shows where)")
+        return EXIT_FAILED
+
+
+def _main(args: argparse.Namespace, extra: list[str]) -> int:
+    try:
         if args.command in TOOLS:
             return _run_tool(args.command, extra)
         if args.command == "run":
@@ -98,12 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_keywords(args.file)
         print(f"gateway {__version__}")
         return EXIT_OK
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return EXIT_CONFIG
-    except (DatabaseUnavailable, MigrationError, CommandUnavailable) as err:
-        print(f"gateway: {err}", file=sys.stderr)
-        return EXIT_FAILED
+    except OSError as err:  # a socket or file the command needed, not a bad argument
+        raise CommandFailed(_os_error(err)) from err
+
+
+def _os_error(err: OSError) -> str:
+    where = f" {err.filename}" if err.filename else ""
+    return f"{err.strerror or err}{':' if where else ''}{where}"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -128,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
 def _delegate(name: str, argv: list[str]) -> int:
     module_name, text = DELEGATED[name]
     commands = _import(module_name, f"gateway {name}")
-    parser = argparse.ArgumentParser(prog=f"gateway {name}", description=text)
+    parser = Parser(prog=f"gateway {name}", description=text)
     _add_config_option(parser)
     commands.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -144,6 +179,8 @@ def _print_problems(path: Path, problems: list[str]) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    if args.dir is not None and not args.dir.is_dir():
+        raise UsageError("--dir", f"{args.dir} is not a directory of migrations")
     settings = _settings(args)
 
     async def migrate() -> list[str]:
@@ -169,8 +206,7 @@ def _check_keywords(path: Path) -> int:
         _print_problems(path, err.problems)
         return EXIT_FAILED
     except OSError as err:
-        print(f"gateway: cannot read {path}: {err.strerror}", file=sys.stderr)
-        return EXIT_FAILED
+        raise UsageError("FILE", f"cannot read {path}: {err.strerror}") from None
     print(f"{path}: ok")
     return EXIT_OK
 
@@ -178,7 +214,7 @@ def _check_keywords(path: Path) -> int:
 def _run_tool(name: str, argv: list[str]) -> int:
     module_name, text = TOOLS[name]
     module = _import(module_name, f"gateway {name}")
-    parser = argparse.ArgumentParser(prog=f"gateway {name}", description=text)
+    parser = Parser(prog=f"gateway {name}", description=text)
     module.add_arguments(parser)
     args = parser.parse_args(argv)
     level = os.environ.get("GATEWAY_LOG_LEVEL", "info")

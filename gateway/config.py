@@ -92,13 +92,25 @@ class Settings(BaseModel):
     finance_default_mapping: str = "carrier_default"
     finance_timezone: str = "UTC"
     # Admin web (gateway/web/sessions.py). Secure cookies need HTTPS; turn off only
-    # for a local http demo. Failed logins per e-mail / per address within the window.
+    # for a local http demo.
     web_cookie_secure: bool = True
     web_cookie_samesite: Literal["Lax", "Strict"] = "Lax"
     web_session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    # Login throttle (gateway/web/login_throttle.py): failed logins one e-mail may
+    # have from one address, and one address across all e-mails, before each next
+    # try waits (1 s, doubling, up to the max delay); a key idle for a whole window
+    # after its last wait starts afresh.
     web_login_max_failures: int = Field(5, ge=1)
     web_login_max_failures_per_client: int = Field(50, ge=1)
+    web_login_max_delay: float = Field(900.0, ge=1, description="seconds")
+    web_login_client_max_delay: float = Field(60.0, ge=1, description="seconds")
     web_login_window: float = Field(900.0, gt=0, description="seconds")
+    # Password hashing (gateway/web/password_work.py): argon2 runs in this many
+    # threads, with at most this many more waiting; anything beyond gets 429 at once.
+    web_password_workers: int = Field(2, ge=1, le=16)
+    web_password_queue: int = Field(8, ge=0, le=1000)
+    # API tokens live this many days unless made shorter.
+    web_token_days: int = Field(90, ge=1, le=3650)
     # The demo's phone simulator page (gateway/web/pages/phone.py) talks to the SMSC
     # simulator's phone port on smpp_host; unset (the default) keeps the page off, as it
     # must be in production where the SMSC is a carrier's.

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class TextingDonor:
-    def __init__(self, pool: asyncpg.Pool, cards: StripeCards, msisdn: str,
+    def __init__(self, pool: asyncpg.Pool, cards: StripeCards | None, msisdn: str,
                  shortcode: str = "12345") -> None:
         self.pool = pool
         self.msisdn = msisdn

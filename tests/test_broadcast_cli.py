@@ -63,10 +63,10 @@ async def test_preview_create_control_and_progress(db_url: str, pool: asyncpg.Po
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     bad = await gateway(db_url, "create", "--program", "rise", "--where", "state = = NY",
                         "--text", "x")
-    assert bad.returncode == 1 and bad.stderr.startswith("gateway broadcast:")
+    assert bad.returncode == 2 and bad.stderr.startswith("gateway broadcast: argument --where:")
     naive = await gateway(db_url, "create", "--program", "rise", "--text", "x",
                           "--at", "2030-01-01T10:00")
-    assert naive.returncode == 1 and "time zone" in naive.stderr
+    assert naive.returncode == 2 and "time zone" in naive.stderr
 
 
 async def test_a_scheduled_create_says_when(db_url: str) -> None:
@@ -85,3 +85,17 @@ def test_progress_line_counts_and_bar() -> None:
     assert line.startswith("[" + "#" * 12 + "-" * 18 + "]  40% running  ")
     assert "queued 3 deferred 2 sending 1 sent 4 delivered 3 failed 0 suppressed 0" in line
     assert line.endswith("of 10")
+
+
+async def test_a_program_on_another_code_defaults_to_its_own(
+    db_url: str, pool: asyncpg.Pool,
+) -> None:
+    """ensemble is on 38200, not the configured 12345: a preview there would find nobody."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO contacts (msisdn, shortcode, state) VALUES ($1, '38200', $2::jsonb)",
+            "+33612345678", '{"v": 1, "subs": {"ensemble": {"status": "subscribed"}}}')
+    shown = await gateway(db_url, "create", "--program", "ensemble", "--text", "Salut",
+                          "--preview")
+    assert shown.returncode == 0, shown.stderr
+    assert "recipients: 1" in shown.stdout

@@ -59,7 +59,8 @@ def test_unreachable_database_is_one_clear_line_without_the_password() -> None:
         "migrate", env={"DATABASE_URL": "postgresql://gateway:pw-must-not-echo@127.0.0.1:1/gw"}
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("gateway: cannot connect to PostgreSQL at 127.0.0.1:1/gw: ")
+    assert result.stderr.startswith(
+        "gateway migrate: cannot connect to PostgreSQL at 127.0.0.1:1/gw: ")
     assert result.stderr.rstrip().endswith("check DATABASE_URL")
     assert "pw-must-not-echo" not in result.stderr
     assert "Traceback" not in result.stderr
@@ -80,7 +81,8 @@ def test_bad_migration_exits_1_naming_the_file(empty_db_url: str, tmp_path: Path
     (tmp_path / "001_typo.sql").write_text("CREAT TABLE t (id int);", encoding="utf-8")
     result = gateway("migrate", "--dir", str(tmp_path), env={"DATABASE_URL": empty_db_url})
     assert result.returncode == 1
-    assert result.stderr.startswith('gateway: 001_typo.sql: syntax error at or near "CREAT"')
+    assert result.stderr.startswith(
+        'gateway migrate: 001_typo.sql: syntax error at or near "CREAT"')
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

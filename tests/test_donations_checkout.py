@@ -16,11 +16,14 @@ from typing import Any
 import asyncpg
 import pytest
 import yaml
+from structlog.testing import capture_logs
 
+from gateway.app import open_gateway
 from gateway.billing.details import receive_donor_details
 from gateway.billing.stripe_client import StripeCards
 from gateway.billing.stripe_events import parse_event
 from gateway.billing.webhook_ledger import record_stripe_event
+from gateway.config import Settings
 from gateway.engine.loader import RulesError, parse_rules
 from gateway.store import stripe_store
 from gateway.store.donations import DonorDetails
@@ -33,7 +36,8 @@ MSISDN = "+15551238001"
 
 
 class Donor(TextingDonor):
-    def __init__(self, pool: asyncpg.Pool, cards: StripeCards, shortcode: str = "12345") -> None:
+    def __init__(self, pool: asyncpg.Pool, cards: StripeCards | None,
+                 shortcode: str = "12345") -> None:
         super().__init__(pool, cards, MSISDN, shortcode)
 
     async def webhook(self, event: dict[str, Any]) -> None:
@@ -248,3 +252,42 @@ async def test_a_french_gift_at_a_carrier_price_point_goes_by_card_not_phone_bil
     [session] = fake.sessions.values()
     [link] = [t for t in await donor.texts() if session["url"] in t]
     assert link.startswith("AF Ensemble Citoyen : pour donner")
+
+
+@pytest.mark.parametrize("amount", ["500", "7"])  # over a limit, and within limits
+async def test_without_a_stripe_key_a_gift_no_method_can_take_is_refused_at_once(
+    pool: asyncpg.Pool, amount: str
+) -> None:
+    donor = Donor(pool, None)  # no Stripe key: no Checkout page can be made
+    await donor.text(f"GIVE {amount}")  # not a carrier price point ($5, $10), no saved card
+    await donor.billing.tick()  # the next tick (GATEWAY_BILLING_INTERVAL, 1 s), not a day later
+    assert (await donor.row("SELECT status FROM donations"))["status"] == "refused"
+    assert await donor.kinds() == ["requested", "refused"]
+    assert (await donor.row("SELECT data->>'reason' AS reason FROM donation_events "
+                            "WHERE kind = 'refused'"))["reason"] == "method_unavailable"
+    [text] = await donor.texts()
+    assert text == f"Rise Up PAC: sorry, we can't take ${amount} by text right now. " \
+        "Nothing was charged."
+    await donor.billing.tick()
+    assert len(await donor.texts()) == 1  # answered once
+
+
+async def test_without_a_stripe_key_a_carrier_price_point_still_asks_for_its_yes(
+    pool: asyncpg.Pool
+) -> None:
+    donor = Donor(pool, None)
+    await donor.text("GIVE 10")
+    await donor.billing.tick()
+    [text] = await donor.texts()
+    assert "reply YES to give $10, billed to your mobile account" in text
+
+
+async def test_start_up_warns_when_keywords_offer_card_and_no_stripe_key_is_set(
+    settings: Settings
+) -> None:
+    assert settings.stripe_secret_key is None
+    with capture_logs() as logs:
+        gateway = await open_gateway(settings, migrate=False)
+    await gateway.pool.close()
+    [warning] = [e for e in logs if e["event"] == "card_gifts_offered_without_stripe_key"]
+    assert warning["log_level"] == "warning" and warning["programs"] == ["ensemble", "rise"]

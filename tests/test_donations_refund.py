@@ -7,6 +7,7 @@ GIVE 25 → YES → charged; then `POST /api/v1/donations/{id}/refund`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -56,7 +57,8 @@ async def token(gw: Gateway, role: str) -> str:
         user = await user_store.insert_user(conn, email=f"{role}@example.org", role=role,
                                             themes=(), password_hash=None)
         await user_store.insert_token(conn, user_id=user.id, name="test", prefix=made.prefix,
-                                      secret_hash=made.secret_hash)
+                                      secret_hash=made.secret_hash,
+                                      expires_at=datetime.now(UTC) + timedelta(days=30))
     return made.token
 
 

@@ -244,7 +244,24 @@ def test_dialog_answers_cannot_be_compliance_words() -> None:
     )
     problems = problems_of(text)
     assert any("skip word 'help' is a compliance word" in p for p in problems)
-    assert any("choice 'STOP' starts with a compliance word" in p for p in problems)
+    assert any("choice 'STOP' would be read as an opt-out" in p for p in problems)
+
+
+def test_a_choice_with_an_opt_out_word_anywhere_is_refused_like_the_engine_reads_it() -> None:
+    text = BASE.replace(
+        "        validator: us_zip",
+        "        validator: choice\n        choices: [GO ON, OK END, STOP BY]",
+    )
+    problems = problems_of(text)
+    assert any("choice 'OK END' would be read as an opt-out" in p for p in problems)
+    assert any("choice 'STOP BY' would be read as an opt-out" in p for p in problems)
+    assert not any("'GO ON'" in p for p in problems)
+
+
+def test_a_keyword_spelt_with_look_alike_letters_is_refused_as_the_word_it_imitates() -> None:
+    cyrillic_stop = "\u0405\u0422\u041e\u0420"  # Cyrillic S, T, O, P
+    text = BASE.replace("word: JOIN", f"word: {cyrillic_stop}")
+    assert any("is a compliance word" in p for p in problems_of(text))
 
 
 SHIPPED = (ROOT / "keywords.yaml").read_text(encoding="utf-8")

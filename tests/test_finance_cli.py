@@ -82,3 +82,23 @@ async def test_import_summarize_and_report(db_url: str, pool: asyncpg.Pool,
     assert items.stdout.splitlines()[0].startswith("committee,donor,name,street")
     bad = await gateway(db_url, "report", "donations", "--from", "2024-13-01", "--to", day)
     assert bad.returncode == 2 and "invalid day value" in bad.stderr
+
+
+async def test_a_committee_typo_and_a_file_without_the_mapped_columns_are_named(
+    db_url: str, pool: asyncpg.Pool, tmp_path: Path,
+) -> None:
+    async with pool.acquire() as conn:
+        await gift(conn, amount=1000)
+        committee = await conn.fetchval("SELECT committee FROM donations LIMIT 1")
+    period = ("--from", "2024-01-01", "--to", "2030-12-31")
+    typo = await gateway(db_url, "report", "donations", *period, "--committee", committee + "x")
+    assert typo.returncode == 2 and "Traceback" not in typo.stderr
+    assert typo.stderr == (f"gateway report: argument --committee: no donation was recorded "
+                           f"for {committee + 'x'!r}; committees: {committee}\n")
+    right = await gateway(db_url, "report", "donations", *period, "--committee", committee)
+    assert right.returncode == 0, right.stderr
+    headless = tmp_path / "settlement.csv"
+    headless.write_text("id,total\n1,2.00\n")
+    refused = await gateway(db_url, "reconcile", "import-settlement", str(headless))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("settlement.csv:1: "), refused.stderr

@@ -9,6 +9,7 @@ wake, so this checks the wiring in app.py as well as the inbox.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -31,7 +32,8 @@ async def expert_token(pool: asyncpg.Pool, email: str, themes: tuple[str, ...]) 
         user = await user_store.insert_user(conn, email=email, role="expert", themes=themes,
                                             password_hash=hash_password(PASSWORD))
         await user_store.insert_token(conn, user_id=user.id, name="e2e", prefix=made.prefix,
-                                      secret_hash=made.secret_hash)
+                                      secret_hash=made.secret_hash,
+                                      expires_at=datetime.now(UTC) + timedelta(days=30))
     return made.token
 
 

@@ -314,9 +314,9 @@ async def test_the_cli_exports_to_a_file_and_erases_only_with_yes(
     assert exported.returncode == 0, exported.stderr
     assert json.loads(out.read_text())["contacts"][0]["opted_out"] is True
     typo = await run("erase", "not a number")
-    assert (typo.returncode, "cannot parse phone number" in typo.stderr) == (1, True)
+    assert (typo.returncode, "cannot parse phone number" in typo.stderr) == (2, True)
     unconfirmed = await run("erase", SUPPORTER)
-    assert (unconfirmed.returncode, "--yes" in unconfirmed.stderr) == (1, True)
+    assert (unconfirmed.returncode, "argument --yes" in unconfirmed.stderr) == (2, True)
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM contacts") == 1
     erased = await run("erase", SUPPORTER, "--yes")

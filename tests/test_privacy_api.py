@@ -214,7 +214,8 @@ async def admin_token(pool: asyncpg.Pool) -> str:
         user = await user_store.insert_user(conn, email="dpo@example.org", role="admin",
                                             themes=(), password_hash=hash_password(PASSWORD))
         await user_store.insert_token(conn, user_id=user.id, name="e2e", prefix=made.prefix,
-                                      secret_hash=made.secret_hash)
+                                      secret_hash=made.secret_hash,
+                                      expires_at=datetime.now(UTC) + timedelta(days=30))
     return made.token
 
 

@@ -6,6 +6,7 @@ wiring), and HTTP from outside, as a script with an API token would do it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,7 +26,8 @@ async def token_for(gateway: Gateway, role: str) -> dict[str, str]:
         user = await user_store.insert_user(conn, email=f"{role}@example.org", role=role,
                                             themes=(), password_hash=None)
         await user_store.insert_token(conn, user_id=user.id, name="e2e", prefix=made.prefix,
-                                      secret_hash=made.secret_hash)
+                                      secret_hash=made.secret_hash,
+                                      expires_at=datetime.now(UTC) + timedelta(days=30))
     return {"Authorization": f"Bearer {made.token}"}
 
 

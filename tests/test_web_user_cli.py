@@ -41,38 +41,41 @@ async def test_the_first_admin_logs_in_and_their_token_works(web: WebApi, db_url
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
-async def test_refusals_are_one_line_and_exit_1(db_url: str, pool: asyncpg.Pool) -> None:
+async def test_refusals_are_one_line_bad_arguments_exit_2(db_url: str, pool: asyncpg.Pool) -> None:
     short = gateway_user(db_url, "add", "a@example.org", "--role", "admin", "--password-stdin",
                          stdin="short\n")
-    assert short.returncode == 1 and "at least" in short.stderr
+    assert short.returncode == 2 and "argument password:" in short.stderr
     themed = gateway_user(db_url, "add", "b@example.org", "--role", "finance", "--themes", "x",
                           "--no-password")
-    assert themed.returncode == 1 and "only experts" in themed.stderr
+    assert themed.returncode == 2 and "argument --themes: only experts" in themed.stderr
     expert = gateway_user(db_url, "add", "c@example.org", "--role", "expert", "--themes",
                           "health", "--no-password")
     assert expert.returncode == 0, expert.stderr
     twice = gateway_user(db_url, "add", "C@example.org", "--role", "expert", "--no-password")
     assert twice.returncode == 1 and "already has an account" in twice.stderr
     no_tty = gateway_user(db_url, "add", "d@example.org", "--role", "admin")
-    assert no_tty.returncode == 1 and "--password-stdin" in no_tty.stderr
+    assert no_tty.returncode == 2 and "--password-stdin" in no_tty.stderr
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM users") == 1
 
 
-async def test_a_lost_password_is_reset_from_the_terminal_and_old_sessions_end(
+async def test_a_lost_password_is_reset_from_the_terminal_and_old_sessions_and_tokens_end(
     web: WebApi, db_url: str,
 ) -> None:
     made = gateway_user(db_url, "add", "boss@example.org", "--role", "admin", "--password-stdin",
-                        stdin=PASSWORD + "\n")
+                        "--token", stdin=PASSWORD + "\n")
     assert made.returncode == 0, made.stderr
+    bearer = {"Authorization": f"Bearer {made.stdout.rsplit(': ', 1)[-1].strip()}"}
+    assert (await web.client.get("/api/v1/users", headers=bearer)).status == 200
     await web.login("boss@example.org", PASSWORD)
     assert (await web.client.get("/api/v1/users")).status == 200
 
     reset = gateway_user(db_url, "password", "Boss@example.org", "--password-stdin",
                          stdin="a brand new passphrase\n")
     assert reset.returncode == 0, reset.stderr
-    assert "new password set" in reset.stdout
+    assert "new password set" in reset.stdout and "1 API token(s) revoked" in reset.stdout
     assert (await web.client.get("/api/v1/users")).status == 401  # the old session is over
+    assert (await web.client.get("/api/v1/users", headers=bearer)).status == 401  # token too
     refused = await web.client.post(
         "/login", json={"email": "boss@example.org", "password": PASSWORD})
     assert refused.status == 401
@@ -87,4 +90,4 @@ async def test_a_lost_password_is_reset_from_the_terminal_and_old_sessions_end(
     assert unknown.returncode == 1 and "has no account" in unknown.stderr
     weak = gateway_user(db_url, "password", "boss@example.org", "--password-stdin",
                         stdin="short\n")
-    assert weak.returncode == 1 and "at least" in weak.stderr
+    assert weak.returncode == 2 and "at least" in weak.stderr

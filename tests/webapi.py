@@ -9,9 +9,9 @@ checked on the Set-Cookie header.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -55,7 +55,8 @@ class WebApi:
                 conn, email=email or f"{role}@example.org", role=role, themes=themes,
                 password_hash=hash_password(PASSWORD))
             await user_store.insert_token(conn, user_id=user.id, name="test",
-                                          prefix=made.prefix, secret_hash=made.secret_hash)
+                                          prefix=made.prefix, secret_hash=made.secret_hash,
+                                          expires_at=datetime.now(UTC) + timedelta(days=30))
         return Staff(user, made.token)
 
     async def login(self, email: str, password: str = PASSWORD) -> str:
@@ -70,7 +71,9 @@ async def _healthy() -> Mapping[str, Any]:
     return {"database": True, "smpp": "bound"}
 
 
-async def start_web_api(pool: asyncpg.Pool, settings: Settings, **changes: Any) -> WebApi:
+async def start_web_api(pool: asyncpg.Pool, settings: Settings, *,
+                        clock: Callable[[], datetime] | None = None, **changes: Any) -> WebApi:
+    """`clock`: the web layer's "now" (sessions, tokens, the login throttle)."""
     settings = settings.model_copy(update={"web_cookie_secure": False, **changes})
     reloads: list[datetime] = []
 
@@ -79,7 +82,10 @@ async def start_web_api(pool: asyncpg.Pool, settings: Settings, **changes: Any) 
         return True
 
     app = make_web_app(metrics=Metrics(), health_check=_healthy)
-    add_api_routes(app, WebContext(pool, settings, reload_rules=reload_rules))
+    context = WebContext(pool, settings, reload_rules=reload_rules)
+    if clock is not None:
+        context = replace(context, clock=clock)
+    add_api_routes(app, context)
     client = TestClient(TestServer(app))
     await client.start_server()
     return WebApi(client, pool, settings, reloads)

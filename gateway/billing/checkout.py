@@ -24,6 +24,13 @@ Paying on the page is the donor's confirmation (the page carries the
 certification and terms); `checkout.session.completed` records confirmed and
 charged (billing/webhook_ledger.py). An unpaid request expires with the
 usual sweep.
+
+Without a Stripe key no page can be made, and neither can any other method
+take the gift (the engine only chooses this flow when the amount is no
+carrier price point and no card is saved): the request is refused on the next
+tick with the `unavailable` text (`method_unavailable`), never left to expire
+in silence. app.py warns at start-up when keywords.yaml offers card and no
+key is set.
 """
 
 from __future__ import annotations
@@ -31,8 +38,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from gateway.billing.policy import DonationPolicy
+from gateway.billing.policy import DonationPolicy, method_unavailable
 from gateway.billing.stripe_client import CheckoutLink, StripeCards, StripeFailure, StripeRejected
+from gateway.engine import Rules
+from gateway.engine.donations import CARD
 from gateway.logs import get_logger
 from gateway.store import billing as billing_store
 from gateway.store import outbound as outbound_store
@@ -67,7 +76,7 @@ async def offer_links(service: BillingService, cards: StripeCards | None, *, now
                       limit: int) -> int:
     """Send a Checkout link for each card request waiting for one; returns how many changed."""
     if cards is None:
-        return 0  # no Stripe configured: the requests wait, then expire
+        return await _refuse_without_stripe(service, now=now, limit=limit)
     due: list[tuple[DonationRow, DonationPolicy]] = []
     async with service.pool.acquire() as conn, conn.transaction():
         claimed = await billing_store.checkout_due(conn, now=now, limit=limit)
@@ -87,6 +96,27 @@ async def offer_links(service: BillingService, cards: StripeCards | None, *, now
             due.append((d, policy))
     for d, policy in due:  # after COMMIT: no HTTP call inside a transaction
         await _send_link(service, cards, d, policy, now)
+    return len(claimed)
+
+
+def card_programs(rules: Rules) -> list[str]:
+    """Programs whose keywords.yaml offers card gifts (explicitly or by profile default)."""
+    return sorted(pid for pid, donation in rules.donations.items() if CARD in donation.methods)
+
+
+async def _refuse_without_stripe(service: BillingService, *, now: datetime, limit: int) -> int:
+    """No Stripe key: no page can take these gifts, so say so now instead of a day's silence."""
+    async with service.pool.acquire() as conn, conn.transaction():
+        claimed = await billing_store.checkout_due(conn, now=now, limit=limit)
+        for d in claimed:
+            try:
+                policy = DonationPolicy.from_rules(service.rules, d.program, d.shortcode)
+            except KeyError:
+                await service.record(conn, d, "cancelled", data={"reason": "rules_changed"})
+                continue
+            refusal = method_unavailable(policy, d.amount_cents)
+            await service.refuse(conn, d, policy, refusal.reason, refusal.text, now)
+            log.warning("checkout_without_stripe_key", donation_id=d.id)
     return len(claimed)
 
 

@@ -254,6 +254,11 @@ _PERIODS: dict[Profile, dict[str, str]] = {
 }
 
 
+def method_unavailable(policy: DonationPolicy, amount_cents: int) -> Refusal:
+    """No configured method can take this gift (a card gift without a Stripe key)."""
+    return _refuse(policy, "method_unavailable", amount_cents, None, 0)
+
+
 def _refuse(policy: DonationPolicy, reason: RefusalReason, amount: int, limit: int | None,
             already: int) -> Refusal:
     """A limit names itself ("$50 a month by text"); anything else is `unavailable`."""

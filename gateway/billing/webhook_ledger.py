@@ -7,6 +7,12 @@ no-op here rather than a special case. An event about a donation we do not
 know, or one the ledger cannot take yet (a refund before a charge), is
 logged and acknowledged: answering 500 would make Stripe redeliver it for
 days without changing anything.
+
+Why a money event is checked against its donation first (event_checks.py):
+the signature proves who sent it, not that its amount, currency and method
+are the gift's. One that disagrees is not applied; it is kept as a
+`stripe_event_mismatches` row, which finance sees among the reconciliation
+exceptions, and logged as an error.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from gateway.billing.event_checks import Mismatch, mismatch
 from gateway.billing.stripe_events import (
     Charged,
     CheckoutPaid,
@@ -26,6 +33,7 @@ from gateway.billing.stripe_events import (
 from gateway.logs import get_logger
 from gateway.store import billing as billing_store
 from gateway.store import donations as donation_store
+from gateway.store import stripe_mismatches
 from gateway.store.donations import NewDonationEvent
 
 log = get_logger("gateway.billing.webhooks")
@@ -49,6 +57,10 @@ async def record_stripe_event(event: StripeEvent, conn: asyncpg.Connection) -> N
         log.warning("stripe_event_unknown_donation", event_id=event.id, donation_ref=ref)
         return
     at = datetime.fromtimestamp(event.created, UTC)
+    wrong = mismatch(outcome, row)
+    if wrong is not None:
+        await _record_mismatch(conn, event, int(ref), wrong)
+        return
     new: NewDonationEvent | None = None
     paid_on_page = (isinstance(outcome, CheckoutPaid) and outcome.payment_status == "paid") \
         or isinstance(outcome, Charged)
@@ -82,6 +94,18 @@ async def record_stripe_event(event: StripeEvent, conn: asyncpg.Connection) -> N
                  status=row.status)
         return
     await donation_store.insert_events(conn, [new])
+
+
+async def _record_mismatch(conn: asyncpg.Connection, event: StripeEvent, ref: int,
+                           wrong: Mismatch) -> None:
+    log.error("stripe_event_mismatch", event_id=event.id, event_type=event.type,
+              donation_ref=ref, problem=wrong.problem, expected=wrong.expected,
+              received=wrong.received)
+    await stripe_mismatches.insert(
+        conn, event_id=event.id, event_type=event.type, donation_id=ref,
+        problem=wrong.problem, expected=wrong.expected, received=wrong.received,
+        amount_cents=wrong.amount_cents, currency=wrong.currency,
+        event_at=datetime.fromtimestamp(event.created, UTC))
 
 
 async def _paid_on_checkout_page(conn: asyncpg.Connection, ref: int, amount_cents: int,

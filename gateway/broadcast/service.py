@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
+from gateway.broadcast import frequency
 from gateway.broadcast.messages import TextReport, body_parts, parse_text, report
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import NoAllowedTime
 from gateway.broadcast.schedule import Scheduler
+from gateway.engine.rules import ProgramRules
 from gateway.logs import get_logger
 from gateway.segments import Segment, parse_segment
 from gateway.store import broadcasts as store
@@ -30,6 +32,14 @@ MAX_RETIMES = 5
 
 class BroadcastError(Exception):
     """A broadcast that cannot be created or materialized; the message says what to fix."""
+
+
+class UnknownProgram(BroadcastError):
+    """The program is not in keywords.yaml (a typo must not select nobody in silence)."""
+
+
+class FrequencyExceeded(BroadcastError):
+    """The broadcast would send recipients past their program's promised frequency."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +66,46 @@ async def create(
     text: str,
     created_by: str,
     scheduled_at: datetime | None = None,
+    programs: Mapping[str, ProgramRules] | None = None,
+    override_frequency: bool = False,
+    now: datetime | None = None,
 ) -> int:
-    """Check the filter and the text, then store a draft (or a scheduled broadcast)."""
-    parse_segment(where)  # SegmentError says where the filter is wrong
+    """Check the filter, the text and the program's frequency; store a draft (or scheduled one).
+
+    `programs` (the rules in force) names the known programs and their
+    promised frequency; with it, a broadcast that would send anyone past the
+    promise is refused unless `override_frequency`, and an override that
+    mattered is written to the audit log in the caller's transaction.
+    """
+    segment = parse_segment(where)  # SegmentError says where the filter is wrong
     parse_text(text)
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
-    return await store.insert_broadcast(
+    past = None
+    if programs is not None:
+        rules = known_program(programs, program)
+        past = await frequency.pushed_past(
+            conn, rules, shortcode=shortcode, segment=segment, at=scheduled_at,
+            now=now or datetime.now(UTC))
+        if past.recipients and not override_frequency:
+            raise FrequencyExceeded(past.refusal())
+    broadcast_id = await store.insert_broadcast(
         conn, program=program, shortcode=shortcode, filter=where, template=text,
         status="draft" if scheduled_at is None else "scheduled", scheduled_at=scheduled_at,
         created_by=created_by,
     )
+    if past is not None and past.recipients:
+        await frequency.record_override(conn, broadcast_id, past, actor=created_by)
+    return broadcast_id
+
+
+def known_program(programs: Mapping[str, ProgramRules], program: str) -> ProgramRules:
+    """The program's rules; an unknown id is an error listing the known ones."""
+    found = programs.get(program)
+    if found is None:
+        known = ", ".join(sorted(programs)) or "none"
+        raise UnknownProgram(f"unknown program {program!r}; known programs: {known}")
+    return found
 
 
 async def preview(
@@ -79,8 +118,11 @@ async def preview(
     variables: Mapping[str, str],
     now: datetime,
     sample_size: int = 5,
+    programs: Mapping[str, ProgramRules] | None = None,
 ) -> Preview:
     """How many it reaches, a few rendered messages, and the SMS cost, before anything is sent."""
+    if programs is not None:
+        known_program(programs, program)
     segment = parse_segment(where)
     template = parse_text(text)
     recipients = await segment_store.count(

@@ -31,6 +31,14 @@ def shortcode_profiles(doc: RulesFile) -> dict[str, Profile]:
     return profiles
 
 
+def own_opt_out_words(doc: RulesFile, code: str) -> frozenset[str]:
+    """The programs' own opt-out words on `code`, normalized (revocation.py)."""
+    return frozenset(
+        normalize(w) for p in doc.programs.values() if code in p.shortcodes
+        for w in p.opt_out_words if normalize(w)
+    )
+
+
 def known_fields(doc: RulesFile) -> frozenset[str]:
     derived = {
         name for d in doc.dialogs.values() for s in d.steps for name in DERIVED_FIELDS.get(
@@ -68,6 +76,7 @@ def check(doc: RulesFile) -> tuple[list[Finding], dict[Path, Template], dict[str
     findings: list[Finding] = []
     findings += _check_references(doc)
     findings += _check_fields(doc)
+    findings += _check_own_opt_out_words(doc)
     findings += _check_words(doc)
     templates, segments, template_findings = _check_templates(doc)
     findings += template_findings
@@ -100,6 +109,19 @@ def _check_references(doc: RulesFile) -> Iterator[Finding]:
                    "double_opt_in needs texts.confirm_request (\"Reply Y to confirm...\")")
 
 
+def _check_own_opt_out_words(doc: RulesFile) -> Iterator[Finding]:
+    """A program's own STOP word: one word, and never HELP, START or YES (those must work)."""
+    for pid, program in doc.programs.items():
+        for j, raw in enumerate(program.opt_out_words):
+            at: Path = ("programs", pid, "opt_out_words", j)
+            word = normalize(raw)
+            if not word or " " in word:
+                yield at, f"{raw!r} must be one word of letters or digits"
+            elif word in compliance.HELP_WORDS[program.profile] | compliance.START_WORDS | \
+                    compliance.YES_WORDS[program.profile]:
+                yield at, f"{raw!r} is HELP, START or YES, which must keep working; pick another"
+
+
 def _check_fields(doc: RulesFile) -> Iterator[Finding]:
     declared = set(doc.fields)
     seen: set[str] = set()
@@ -119,7 +141,8 @@ def _check_fields(doc: RulesFile) -> Iterator[Finding]:
             yield from _check_step_options(step, at)
             program = doc.programs.get(dialog.program)
             if program is not None:
-                yield from _check_step_words(step, at, program.profile)
+                own = frozenset().union(*(own_opt_out_words(doc, c) for c in program.shortcodes))
+                yield from _check_step_words(step, at, program.profile, own)
 
 
 def _check_step_options(step: Step, at: Path) -> Iterator[Finding]:
@@ -138,14 +161,25 @@ def _check_step_options(step: Step, at: Path) -> Iterator[Finding]:
         yield (*at, "skip"), "the skip word must be a single word"
 
 
-def _check_step_words(step: Step, at: Path, profile: Profile) -> Iterator[Finding]:
-    """An answer that is also STOP or HELP would never reach the dialog."""
-    reserved = compliance.OPT_OUT_WORDS[profile] | compliance.HELP_WORDS[profile]
-    if step.skip is not None and normalize(step.skip) in reserved:
+def _check_step_words(step: Step, at: Path, profile: Profile,
+                      own: frozenset[str]) -> Iterator[Finding]:
+    """An answer that is also STOP or HELP would never reach the dialog.
+
+    Uses the matching rule itself (revocation.py), so a choice such as
+    "OK STOP" or "END NOW" is refused as the engine would read it: an opt-out.
+    """
+    if step.skip is not None and _stops_or_helps(normalize(step.skip), profile, own):
         yield (*at, "skip"), f"skip word {step.skip!r} is a compliance word; pick another"
     for j, option in enumerate(step.choices or []):
-        if normalize(option).split(" ", 1)[0] in reserved:
-            yield (*at, "choices", j), f"choice {option!r} starts with a compliance word"
+        if _stops_or_helps(normalize(option), profile, own):
+            yield (*at, "choices", j), (f"choice {option!r} would be read as an opt-out or "
+                                        "HELP; pick another")
+
+
+def _stops_or_helps(words: str, profile: Profile, own: frozenset[str]) -> bool:
+    first = words.split(" ", 1)[0]
+    return first in compliance.HELP_WORDS[profile] or compliance.is_opt_out(
+        words, first, profile, own)
 
 
 def _check_words(doc: RulesFile) -> Iterator[Finding]:
@@ -168,21 +202,27 @@ def _check_words(doc: RulesFile) -> Iterator[Finding]:
             eligible = kw.fuzzy if kw.fuzzy is not None else len(word) >= minimum
             for code in program.shortcodes:
                 yield from _check_one_word(
-                    word, raw, path, i, eligible, profiles[code], code, tables.setdefault(code, {})
+                    word, raw, path, i, eligible, profiles[code], code,
+                    tables.setdefault(code, {}), own_opt_out_words(doc, code),
                 )
 
 
 def _check_one_word(
     word: str, raw: str, path: Path, index: int, eligible: bool, profile: Profile, code: str,
-    table: dict[str, tuple[Path, int, bool]],
+    table: dict[str, tuple[Path, int, bool]], own: frozenset[str],
 ) -> Iterator[Finding]:
     if word in compliance.reserved_words(profile):
         yield path, f"{raw!r} is a compliance word on {code} (STOP/HELP/START/YES); pick another"
         return
-    for stop_word in compliance.OPT_OUT_WORDS[profile]:
-        if len(stop_word) >= compliance.TYPO_MIN_LENGTH and within_one_edit(word, stop_word):
-            yield path, f"{raw!r} is one typo from {stop_word} on {code} and would opt people out"
-            return
+    if word in own:
+        yield path, f"{raw!r} is a program's own opt-out word on {code}; pick another"
+        return
+    if compliance.is_opt_out(word, word, profile, own):  # the matching rule itself
+        near = sorted(w for w in compliance.OPT_OUT_WORDS[profile] | own
+                      if within_one_edit(word, w))
+        yield path, (f"{raw!r} is one typo from {near[0] if near else 'an opt-out word'} on "
+                     f"{code} and would opt people out")
+        return
     if word in table:
         yield path, f"{raw!r} clashes with {_dotted(table[word][0])} on short code {code}"
         return
@@ -226,7 +266,7 @@ def _check_templates(
 
 
 def _check_disclosures(doc: RulesFile, templates: dict[Path, Template]) -> Iterator[Finding]:
-    kinds: tuple[compliance.DisclosureKind, ...] = ("confirmation", "help")
+    kinds: tuple[compliance.DisclosureKind, ...] = ("confirmation", "help", "stop_hint")
     for pid, program in doc.programs.items():
         for text_name in kinds:
             path: Path = ("programs", pid, "texts", text_name)
@@ -237,7 +277,7 @@ def _check_disclosures(doc: RulesFile, templates: dict[Path, Template]) -> Itera
                 rendered = template.render(_variables(doc, pid, code))
                 missing = compliance.missing_disclosures(
                     rendered, text_name, program.profile, name=program.name,
-                    frequency=program.frequency, support=program.support, shortcode=code,
+                    frequency=program.frequency_text, support=program.support, shortcode=code,
                 )
                 if missing:
                     yield path, f"{text_name} text on {code} lacks " + ", ".join(missing)
@@ -258,7 +298,7 @@ def _variables(doc: RulesFile, pid: str | None, code: str) -> dict[str, str]:
         if donations else {}
     return {
         "program": program.name, "shortcode": code, "support": program.support,
-        "frequency": program.frequency, "privacy_url": program.privacy.url, **known,
+        "frequency": program.frequency_text, "privacy_url": program.privacy.url, **known,
     }
 
 

@@ -1,14 +1,14 @@
 """Carrier and legal words that exist whatever keywords.yaml says.
 
 The YAML may change what these words *answer*, never whether they work:
-the sets below are code, not configuration (CTIA short-code handbook; FCC
-24-18 for "any reasonable means" of revoking consent). Everything here
+the sets below are code, not configuration (CTIA short-code handbook; the
+FCC's 2024 revocation rule for "any reasonable means" of revoking consent). Everything here
 works on `normalize()`d text.
 
 Opt-out errs on the side of the supporter: a phrase that plausibly means
 "stop" opts out, and opt-out words of five letters or more also match with
 one typo (`UNSUBSCRIBR`). A wrong opt-out costs a re-subscription; a missed
-one is a violation.
+one is a violation. The opt-out rule itself lives in revocation.py.
 """
 
 from __future__ import annotations
@@ -17,52 +17,20 @@ import re
 from typing import Literal
 
 from gateway.engine.model import Profile
-from gateway.engine.text import TypoIndex
-
-OPT_OUT_WORDS: dict[Profile, frozenset[str]] = {
-    "us": frozenset(
-        {"STOP", "STOPALL", "END", "CANCEL", "UNSUBSCRIBE", "QUIT", "REVOKE", "OPTOUT", "REMOVE"}
-        # STOP is too short for typo matching (SHOP, STEP), so its common slips are listed.
-        | {"STOPP", "STOPS", "SOTP", "STPO"}
-    ),
-}
-OPT_OUT_WORDS["fr"] = OPT_OUT_WORDS["us"] | {"ARRET", "ARRETER", "DESABONNER", "DESINSCRIRE"}
-
-# Two-word forms, matched at the start of the text.
-OPT_OUT_PREFIXES: dict[Profile, tuple[str, ...]] = {
-    "us": ("OPT OUT",),
-    "fr": ("OPT OUT", "STOP SMS"),
-}
-
-_US_PHRASES = (
-    r"\bPLEASE (STOP|QUIT|UNSUBSCRIBE|REMOVE|CANCEL)\b",
-    r"\bSTOP (TEXTING|TEXT|TEXTS|MESSAGING|MESSAGES|MESSAGE|SENDING|CONTACTING|SMS|IT|ME|NOW)\b",
-    r"\b(REMOVE|UNSUBSCRIBE|TAKE|OPT) ME\b",
-    r"\bOPT ME OUT\b",
-    r"\bUNSUBSCRIBE\b",
-    r"\bSTOPALL\b",
-    r"\bOPT ?OUT\b",
-    r"\b(DO NOT|DONT|DON T) (TEXT|CONTACT|MESSAGE|SMS|SEND)\b",
-    r"\bNO MORE (TEXTS|TEXT|MESSAGES|SMS)\b",
-    r"\bLEAVE ME ALONE\b",
+from gateway.engine.revocation import (
+    OPT_OUT_PHRASES,
+    OPT_OUT_PREFIXES,
+    OPT_OUT_WORDS,
+    TYPO_MIN_LENGTH,
+    is_opt_out,
 )
-_FR_PHRASES = (
-    r"\bSTOP SMS\b",
-    r"\bARRET\b",
-    r"\b(DESABONNER|DESINSCRIRE|DESABONNEZ|DESINSCRIVEZ)\b",
-    r"\bNE PLUS RECEVOIR\b",
-)
-OPT_OUT_PHRASES: dict[Profile, re.Pattern[str]] = {
-    "us": re.compile("|".join(_US_PHRASES)),
-    "fr": re.compile("|".join(_US_PHRASES + _FR_PHRASES)),
-}
+from gateway.engine.revocation import classify as classify_opt_out
 
-# Opt-out words this long also match with one typo (UNSUBSCRIBR, CANCLE).
-TYPO_MIN_LENGTH = 5
-_OPT_OUT_TYPOS: dict[Profile, TypoIndex[str]] = {
-    profile: TypoIndex((w, w) for w in words if len(w) >= TYPO_MIN_LENGTH)
-    for profile, words in OPT_OUT_WORDS.items()
-}
+__all__ = [
+    "HELP_WORDS", "OPT_OUT_PHRASES", "OPT_OUT_PREFIXES", "OPT_OUT_WORDS", "START_WORDS",
+    "TYPO_MIN_LENGTH", "YES_WORDS", "classify_opt_out", "is_help", "is_opt_out", "is_start",
+    "is_yes", "missing_disclosures", "required_disclosures", "reserved_words",
+]
 
 HELP_WORDS: dict[Profile, frozenset[str]] = {
     "us": frozenset({"HELP", "INFO"}),
@@ -84,17 +52,6 @@ def reserved_words(profile: Profile) -> frozenset[str]:
     }
 
 
-def is_opt_out(words: str, first: str, profile: Profile) -> bool:
-    """`words` is the whole normalized text, `first` its first word."""
-    if first in OPT_OUT_WORDS[profile]:
-        return True
-    if any(words == p or words.startswith(p + " ") for p in OPT_OUT_PREFIXES[profile]):
-        return True
-    if len(first) >= TYPO_MIN_LENGTH and _OPT_OUT_TYPOS[profile].near(first):
-        return True
-    return OPT_OUT_PHRASES[profile].search(words) is not None
-
-
 def is_help(first: str, profile: Profile) -> bool:
     return first in HELP_WORDS[profile]
 
@@ -108,7 +65,7 @@ def is_yes(words: str, profile: Profile) -> bool:
     return words in YES_WORDS[profile]
 
 
-DisclosureKind = Literal["confirmation", "help"]
+DisclosureKind = Literal["confirmation", "help", "stop_hint"]
 
 
 def required_disclosures(
@@ -119,13 +76,15 @@ def required_disclosures(
 
     Opt-in confirmation: CTIA item 8 (name, frequency, rates, HELP, STOP).
     HELP answer: CTIA item 7 (name, support contact, rates, frequency, STOP).
+    How-to-stop answer (an unclear opt-out): the program name and STOP.
     French texts carry "STOP au <code>" (item 26); French short-code
     practice has no "Msg&data rates" wording, so it is not required there.
     """
-    needs: list[tuple[str, tuple[str, ...]]] = [
-        ("the program name", (name,)),
-        ("the message frequency", (frequency,)),
-    ]
+    needs: list[tuple[str, tuple[str, ...]]] = [("the program name", (name,))]
+    if kind == "stop_hint":
+        stop = f"STOP au {shortcode}" if profile == "fr" else "STOP"
+        return [*needs, (f'"{stop}"' if profile == "fr" else "STOP instructions", (stop,))]
+    needs.append(("the message frequency", (frequency,)))
     if kind == "help":
         needs.append(("the support contact", (support,)))
     if profile == "fr":

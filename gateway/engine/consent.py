@@ -14,6 +14,10 @@ made here, with the rule behind each:
   consent: a new ledger event and the full confirmation. After a STOP,
   START/YES is itself the explicit confirmation, so it skips the double
   opt-in; a never-seen number texting START goes through it like JOIN.
+* A text that mentions an opt-out word without clearly opting out
+  (revocation.py: "don't stop", a long message) is answered once per
+  number with how to stop (`texts.stop_hint`, else the help text), and
+  handled as usual otherwise.
 """
 
 from __future__ import annotations
@@ -45,12 +49,14 @@ def opt_out(turn: Turn, *, send_confirmation: bool) -> None:
         turn.replies.append(Reply(text=text, compliance=True))
 
 
-def help_reply(turn: Turn) -> None:
+def help_reply(turn: Turn, *, send: bool = True, resume_dialog: bool = True) -> None:
+    """HELP: the program's help text; `send=False` records it held back (flood.py)."""
     program = _current_program(turn)
-    turn.reply(program.help, program.id, compliance=turn.opted_out)
-    turn.event("help_sent", program=program.id, opted_out=turn.opted_out)
+    if send:
+        turn.reply(program.help, program.id, compliance=turn.opted_out)
+    turn.event("help_sent", program=program.id, opted_out=turn.opted_out, replied=send)
     dialog = turn.draft.dialog
-    if dialog is not None and not turn.opted_out:
+    if dialog is not None and not turn.opted_out and send and resume_dialog:
         # The dialog resumes: repeat the question the supporter was answering.
         step = turn.rules.dialogs[dialog["id"]].steps[dialog["step"]]
         turn.reply(step.prompt, dialog["program"])
@@ -68,11 +74,36 @@ def _current_program(turn: Turn) -> ProgramRules:
     return turn.program(max(joined)[1]) if joined else turn.code.lead
 
 
-def resubscribe(turn: Turn) -> None:
-    """START / UNSTOP, or YES from an opted-out number."""
+def resubscribe(turn: Turn, *, send: bool = True) -> None:
+    """START / UNSTOP, or YES from an opted-out number.
+
+    `send=False` (a flood, flood.py) holds back the "already subscribed"
+    answer only; callers pass it only when `start_changes_consent` is False.
+    """
     stopped = [p for p in turn.code.programs if turn.draft.status(p.id) == OPTED_OUT]
+    before = len(turn.replies)
     for program in stopped or [turn.code.lead]:
         subscribe(turn, program, turn.command.first, confirmed_by_start=program in stopped)
+    if not send:
+        del turn.replies[before:]  # only "already subscribed" texts: no ledger row names them
+
+
+def start_changes_consent(turn: Turn) -> bool:
+    """Whether START would opt someone in (or ask for the Y), not just say "already in"."""
+    stopped = [p for p in turn.code.programs if turn.draft.status(p.id) == OPTED_OUT]
+    return bool(stopped) or turn.draft.status(turn.code.lead.id) != SUBSCRIBED
+
+
+def stop_hint(turn: Turn) -> bool:
+    """Say once per number how to stop; True when it was said now."""
+    if turn.opted_out or turn.draft.stop_hint is not None:
+        return False
+    program = _current_program(turn)
+    turn.reply(program.stop_hint or program.help, program.id)
+    turn.draft.stop_hint = turn.at
+    turn.stop_hint_sent = True
+    turn.event("stop_hint_sent", program=program.id, mo_id=turn.inbound.mo_id)
+    return True
 
 
 def subscribe(turn: Turn, program: ProgramRules, keyword: str, *,

@@ -3,23 +3,31 @@
 Order matters and is the compliance argument, so it is spelled out here:
 
 1. Opt-out words and phrases win over everything, in every state, even in a
-   flood (the first STOP is always confirmed; a flood of STOPs from an
-   already opted-out number is not, so an auto-responder cannot loop us).
-2. Flood guard: more than N MOs a minute -> events only, no replies.
-3. HELP, then START/UNSTOP: answered whatever the state.
-4. An opted-out number only gets through with YES or an opt-in keyword
+   flood (revocation.py says what counts; flood.py how replies are limited:
+   the first STOP is always confirmed).
+2. Flood guard: more than N MOs a minute -> events only, no replies, except
+   that HELP and START/UNSTOP still take effect (flood.py).
+3. A text that mentions an opt-out word without clearly opting out gets,
+   once per number, how to stop (consent.stop_hint), then goes on below.
+4. HELP, then START/UNSTOP: answered whatever the state.
+5. An opted-out number only gets through with YES or an opt-in keyword
    (new consent); anything else is recorded and left unanswered.
-5. A pending donation confirmation (YES / NO to it): it yields to nothing
+6. A pending donation confirmation (YES / NO to it): it yields to nothing
    but STOP, the flood guard and HELP (see donations.py for why).
-6. Y to a pending double opt-in, then the open dialog, then keywords
-   (exact, then fuzzy), then the rate-limited default reply.
+7. Y to a pending double opt-in, then the open dialog, then keywords
+   (exact, then fuzzy), then the rate-limited default reply (none when
+   the how-to-stop text of 3 went out in its place).
+
+Every MO that gets no reply leaves an event saying why (SILENT_REASONS).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 
-from gateway.engine import compliance, consent, dialogs, donations, knowledge, themes
+from gateway.engine import compliance, consent, dialogs, donations, flood, knowledge, themes
 from gateway.engine.donations import parse_amount_cents as parse_amount_cents
 from gateway.engine.donor_details import answer as answer_donor_details
 from gateway.engine.rules import KeywordRules, Rules
@@ -27,6 +35,18 @@ from gateway.engine.state import SUBSCRIBED, Draft
 from gateway.engine.text import parse_command
 from gateway.engine.turn import Turn
 from gateway.engine.types import ContactState, Decision, Inbound
+
+# An MO that gets no reply carries one of these events, and why it may be silent.
+SILENT_REASONS: Mapping[str, str] = MappingProxyType({
+    "flood_suppressed": "more than flood_limit_per_minute MOs in a minute (an auto-responder)",
+    "ignored_opted_out": "the number opted out; only new consent or HELP gets through",
+    "unmatched": "rate_limited: the default reply already went out within default_reply_every",
+    "compliance_reply_limited": "a STOP/START/HELP reply already went out this minute in a flood",
+    "donation_confirmed": "the billing service answers (thanks, or a refusal) once it has acted",
+    "donation_requested": "flow checkout: the billing service sends the payment link, or the "
+                          "unavailable text",
+    "knowledge_lookup": "the shell answers from the database (nearest office, next events)",
+})
 
 
 def decide(state: ContactState, inbound: Inbound, *, now: datetime, rules: Rules) -> Decision:
@@ -41,12 +61,24 @@ def decide(state: ContactState, inbound: Inbound, *, now: datetime, rules: Rules
     )
     flooded = turn.draft.record_mo(now, at, rules.defaults.flood_limit_per_minute)
     command = turn.command
-    if compliance.is_opt_out(command.words, command.first, code.profile):
+    verdict = compliance.classify_opt_out(command.words, command.first, code.profile,
+                                          code.opt_out_words)
+    if verdict == "opt_out":
         donations.cancel_on_opt_out(turn)
-        consent.opt_out(turn, send_confirmation=not (flooded and state.opted_out))
+        consent.opt_out(turn, send_confirmation=flood.may_reply(
+            turn, "stop", changes_consent=not state.opted_out, flooded=flooded))
+    elif flooded and compliance.is_help(command.first, code.profile):
+        send = flood.may_reply(turn, "help", changes_consent=False, flooded=True)
+        consent.help_reply(turn, send=send, resume_dialog=False)
+    elif flooded and compliance.is_start(command.first):
+        changes = consent.start_changes_consent(turn)
+        consent.resubscribe(turn, send=flood.may_reply(
+            turn, "start", changes_consent=changes, flooded=True))
     elif flooded:
         turn.event("flood_suppressed", limit_per_minute=rules.defaults.flood_limit_per_minute)
     else:
+        if verdict == "unclear":
+            consent.stop_hint(turn)
         _route(turn)
     new_state = ContactState(msisdn=state.msisdn, shortcode=state.shortcode,
                              opted_out=turn.opted_out, data=turn.draft.to_data())
@@ -128,6 +160,11 @@ def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
 
 
 def _unmatched(turn: Turn) -> None:
+    if turn.stop_hint_sent:  # how to stop went out instead: one answer is enough
+        turn.draft.last_default_reply = turn.at  # and it counts as this day's default reply
+        turn.event("unmatched", mo_id=turn.inbound.mo_id, rate_limited=False, replied=False,
+                   answered_by="stop_hint")
+        return
     every = turn.rules.defaults.default_reply_every
     last = turn.draft.last_default_reply
     limited = last is not None and (turn.now - datetime.fromisoformat(last)).total_seconds() < every

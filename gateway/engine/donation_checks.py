@@ -63,7 +63,7 @@ def donation_findings(doc: RulesFile, templates: Mapping[Path, Template]) -> Ite
         compiled = compile_one(pid, spec, program.profile, templates)
         for code in program.shortcodes:
             values = {"program": program.name, "shortcode": code, "support": program.support,
-                      "frequency": program.frequency, "privacy_url": program.privacy.url}
+                      "frequency": program.frequency_text, "privacy_url": program.privacy.url}
             yield from _check_texts(compiled, values, at)
 
 

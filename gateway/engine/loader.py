@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.engine.checks import check, shortcode_profiles
+from gateway.engine.checks import check, own_opt_out_words, shortcode_profiles
 from gateway.engine.donations import compile_donations
 from gateway.engine.knowledge import compile_knowledge
 from gateway.engine.model import Dialog, Keyword, Program, RulesFile
@@ -120,6 +120,7 @@ def _compile(
             exact=MappingProxyType(exact), fuzzy=TypoIndex(fuzzy),
             default_reply=lead_default or default_reply,
             variables=MappingProxyType({p.id: p.variables(code) for p in on_code}),
+            opt_out_words=own_opt_out_words(doc, code),
         )
     return Rules(
         source=source, defaults=doc.defaults, shortcodes=MappingProxyType(shortcodes),
@@ -136,11 +137,12 @@ def _program(pid: str, p: Program, templates: dict[NodePath, Template]) -> Progr
 
     return ProgramRules(
         id=pid, name=p.name, profile=p.profile, shortcodes=tuple(p.shortcodes),
-        support=p.support, frequency=p.frequency, privacy_url=p.privacy.url,
+        support=p.support, frequency=p.frequency_text, privacy_url=p.privacy.url,
         privacy_version=p.privacy.version, disclosure_version=p.disclosure_version,
         double_opt_in=p.double_opt_in, help=text("help"), confirmation=text("confirmation"),
         confirm_request=text("confirm_request"), opted_out=text("opted_out"),
-        already_subscribed=text("already_subscribed"),
+        already_subscribed=text("already_subscribed"), stop_hint=text("stop_hint"),
+        frequency_limit=p.frequency,
     )
 
 

@@ -12,7 +12,9 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from gateway.engine.frequency import Period, derived_text, parse_text
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -91,6 +93,43 @@ class ProgramTexts(_Strict):
     opted_out: Text
     already_subscribed: Text | None = None
     default_reply: Text | None = None
+    # answered once to a text that mentions an opt-out word without clearly opting out
+    # ("don't stop", a long message with END in it); absent: the help text, which says how
+    stop_hint: Text | None = None
+
+
+def frequency_from_text(value: object) -> object:
+    """An old free-text `frequency:` becomes the structured form, its text kept as written."""
+    if isinstance(value, str):
+        number, per = parse_text(value)
+        return {"max_messages": number, "per": per, "text": value}
+    return value
+
+
+class Frequency(_Strict):
+    """`frequency: {max_messages: 6, per: month}`: the promise, enforced on broadcasts.
+
+    `text` is optional: without it the disclosure wording is derived from the
+    numbers (engine/frequency.py); with it, it must state the same number and period.
+    """
+
+    max_messages: int = Field(ge=1, le=1000)
+    per: Period
+    text: Text | None = None
+
+    @model_validator(mode="after")
+    def _text_matches(self) -> Frequency:
+        if self.text is not None:
+            number, per = parse_text(self.text)
+            if (number, per) != (self.max_messages, self.per):
+                raise ValueError(
+                    f"text {self.text!r} says {number} per {per}, but max_messages is "
+                    f"{self.max_messages} per {self.per}"
+                )
+        return self
+
+    def text_for(self, profile: str) -> str:
+        return self.text or derived_text(self.max_messages, self.per, profile)
 
 
 class Program(_Strict):
@@ -99,11 +138,18 @@ class Program(_Strict):
                           Field(min_length=1)]
     profile: Profile = "us"
     support: Text
-    frequency: Text
+    frequency: Annotated[Frequency, BeforeValidator(frequency_from_text)]
     privacy: Privacy
     disclosure_version: Text
     double_opt_in: bool = False
+    # more single words that opt out on this program's short codes, like STOP (revocation.py)
+    opt_out_words: list[Text] = []
     texts: ProgramTexts
+
+    @property
+    def frequency_text(self) -> str:
+        """What `{frequency}` says in this program's texts."""
+        return self.frequency.text_for(self.profile)
 
 
 class Keyword(_Strict):

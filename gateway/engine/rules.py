@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from gateway.engine.model import Action, Defaults, Profile, Step
+from gateway.engine.model import Action, Defaults, Frequency, Profile, Step
 from gateway.engine.templates import Template
 from gateway.engine.text import TypoIndex
 
@@ -30,7 +30,7 @@ class ProgramRules:
     profile: Profile
     shortcodes: tuple[str, ...]
     support: str
-    frequency: str
+    frequency: str  # the disclosure text
     privacy_url: str
     privacy_version: str
     disclosure_version: str
@@ -40,6 +40,8 @@ class ProgramRules:
     confirm_request: Template | None
     opted_out: Template
     already_subscribed: Template | None
+    frequency_limit: Frequency  # the promise behind `frequency`, enforced on broadcasts
+    stop_hint: Template | None = None  # None: the help text answers an unclear opt-out
 
     def variables(self, shortcode: str) -> dict[str, str]:
         """Values every template of this program may name, for one short code."""
@@ -90,6 +92,8 @@ class ShortcodeRules:
     fuzzy: TypoIndex[KeywordRules]
     default_reply: Template
     variables: Mapping[str, Mapping[str, str]]  # program id -> template values
+    # the programs' own opt-out words on this code (keywords.yaml opt_out_words), normalized
+    opt_out_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,9 @@ Layout (JSON, kept small; times are UTC ISO-8601 strings):
      "donation_ask": {"program": "rise", "keyword": "GIVE", "at": "..."},
      "donation_last": {"ref": 42, "program": "rise", "confirmed": "..."},
      "card": {"last4": "4242"},          # written by the shell from the saved card
-     "theme": {"program": "ensemble", "step": "ask", "theme": "education", "at": "..."}}
+     "theme": {"program": "ensemble", "step": "ask", "theme": "education", "at": "..."},
+     "stop_hint": "...",                 # when we said how to stop (once: revocation.py)
+     "flood_replies": {"help": "..."}}   # STOP/START/HELP replies in a flood (flood.py)
 
 Why a working copy: the incoming state must stay untouched (the caller may
 retry the decision), so nested dicts are replaced on write, never mutated.
@@ -34,12 +36,13 @@ SUBSCRIBED: Final = "subscribed"
 PENDING: Final = "pending"
 OPTED_OUT: Final = "opted_out"
 
-_FLOOD_WINDOW = timedelta(minutes=1)
+FLOOD_WINDOW = timedelta(minutes=1)
 
 
 class Draft:
     __slots__ = ("card", "details", "dialog", "donation", "donation_ask", "donation_last",
-                 "last_default_reply", "mo", "profile", "subs", "theme")
+                 "flood_replies", "last_default_reply", "mo", "profile", "stop_hint", "subs",
+                 "theme")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.subs: dict[str, dict[str, Any]] = dict(data.get("subs") or {})
@@ -55,6 +58,10 @@ class Draft:
         self.details: dict[str, Any] | None = data.get("details") or None
         # a theme menu or question prompt waiting for its answer (engine/themes.py)
         self.theme: dict[str, Any] | None = data.get("theme") or None
+        # when an unclear opt-out was answered with how to stop (decide.py; once per number)
+        self.stop_hint: str | None = data.get("stop_hint")
+        # word kind -> when a STOP/START/HELP was last answered during a flood (flood.py)
+        self.flood_replies: dict[str, Any] | None = data.get("flood_replies") or None
 
     def status(self, program: str) -> str | None:
         sub = self.subs.get(program)
@@ -71,7 +78,7 @@ class Draft:
 
     def record_mo(self, now: datetime, at: str, limit: int) -> bool:
         """Remember this MO (`at` is `now` as stored); True past `limit` MOs in a minute."""
-        since = now - _FLOOD_WINDOW
+        since = now - FLOOD_WINDOW
         recent = [t for t in self.mo if datetime.fromisoformat(t) > since]
         recent.append(at)
         self.mo = recent[-(limit + 1) :]
@@ -86,7 +93,7 @@ class Draft:
         if self.last_default_reply is not None:
             data["last_default_reply"] = self.last_default_reply
         for key in ("donation", "donation_ask", "donation_last", "card", "theme",
-                    "details"):
+                    "details", "stop_hint", "flood_replies"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value

@@ -3,8 +3,11 @@
 Why so much folding: supporters type on every kind of keyboard. `ADHÉRER`,
 `adherer`, ` Adhérer! ` and a full-width `ＡＤＨＥＲＥＲ` are one keyword, and an
 emoji or a trailing period must never turn a STOP into an unmatched text.
-Only the *first word* is folded for matching; the argument keeps the raw text
-(an e-mail address or a free-text answer must reach the dialog untouched).
+Look-alike letters from other scripts (a Cyrillic Т in STOP) fold to the
+Latin letter they imitate (lookalikes.py), so what reads as a keyword on the
+phone matches as one. Only the *first word* is folded for matching; the
+argument keeps the raw text (an e-mail address or a free-text answer must
+reach the dialog untouched).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from gateway.engine.lookalikes import fold_lookalikes
 
 T = TypeVar("T")
 
@@ -29,7 +34,7 @@ def _fold_once(text: str) -> str:
         if category[0] == "M":  # combining accent: É -> E
             continue
         kept.append(char if category[0] in "LN" else " ")
-    return unicodedata.normalize("NFKC", "".join(kept)).upper()
+    return fold_lookalikes(unicodedata.normalize("NFKC", "".join(kept)).upper())
 
 
 def normalize(text: str) -> str:

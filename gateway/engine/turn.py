@@ -31,6 +31,7 @@ class Turn:
     opted_out: bool
     replies: list[Reply] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    stop_hint_sent: bool = False  # how to stop went out in this turn (consent.stop_hint)
 
     def program(self, program_id: str) -> ProgramRules:
         return self.rules.programs[program_id]

@@ -1,9 +1,10 @@
 """`gateway reconcile import-settlement|import-stripe|summary`: reconciliation from a terminal.
 
-Exit codes: 0 done; 1 something to look at (rows refused, a file that
-could not be read, Stripe unreachable, a summary that does not add up);
-2 usage or configuration. Every refused row is printed as FILE:LINE: COLUMN:
-what is wrong.
+Exit codes (gateway/cli_errors.py): 0 done; 1 something to look at (rows
+refused, a file whose header lacks the mapped columns, Stripe unreachable, a
+summary that does not add up); 2 usage or configuration (a file that cannot
+be read or written, an unknown mapping, --since after --until, no Stripe key).
+Every refused row is printed as FILE:LINE: COLUMN: what is wrong.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from gateway.billing.stripe_client import StripeConfig, StripeFailure
+from gateway.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, UsageError
 from gateway.config import Settings
-from gateway.finance.cli_io import EXIT_FAILED, EXIT_OK, day, write
-from gateway.finance.formats import MappingError, get_mapping, load_mappings
+from gateway.finance.cli_io import day, write
+from gateway.finance.formats import ColumnMapping, MappingError, get_mapping, load_mappings
 from gateway.finance.importer import ImportResult, import_settlement
 from gateway.finance.render import to_json
 from gateway.finance.stripe_balance import import_stripe_api
 from gateway.finance.summary import reconciliation
 from gateway.store.db import create_pool
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = EXIT_USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,35 +52,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    data: bytes | None = None
     try:
-        return asyncio.run(_run(settings, args))
+        if args.action == "import-stripe" and args.api and settings.stripe_secret_key is None:
+            raise UsageError("--api", "needs a Stripe key; set GATEWAY_STRIPE_SECRET_KEY")
+        if args.action == "import-stripe" and args.since and args.until \
+                and args.until <= args.since:
+            raise UsageError("--until", f"{args.until} is not after --since {args.since}")
+        mapping = None
+        if args.action == "import-settlement" or getattr(args, "csv", None) is not None:
+            path: Path = args.file if args.action == "import-settlement" else args.csv
+            mapping = _mapping(settings, args.mapping or settings.finance_default_mapping)
+            data = _read(path, "FILE" if args.action == "import-settlement" else "--csv")
+        return asyncio.run(_run(settings, args, mapping, data))
+    except StripeFailure as err:
+        raise CommandFailed(str(err)) from None
+
+
+def _mapping(settings: Settings, name: str) -> ColumnMapping:
+    try:
+        mappings = load_mappings(settings.finance_mappings)
     except MappingError as err:
-        print(f"gateway reconcile: {err}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (OSError, StripeFailure) as err:
-        print(f"gateway reconcile: {err}", file=sys.stderr)
-        return EXIT_FAILED
+        raise UsageError("GATEWAY_FINANCE_MAPPINGS", str(err)) from None
+    try:
+        return get_mapping(mappings, name)
+    except MappingError as err:
+        raise UsageError("--mapping", str(err)) from None
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    if args.action == "import-stripe" and args.api and settings.stripe_secret_key is None:
-        print("gateway reconcile: --api needs a Stripe key; set GATEWAY_STRIPE_SECRET_KEY",
-              file=sys.stderr)
-        return EXIT_CONFIG
-    mappings = load_mappings(settings.finance_mappings)
+def _read(path: Path, argument: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise UsageError(argument, f"cannot read {path}: {err.strerror}") from None
+
+
+async def _run(settings: Settings, args: argparse.Namespace, mapping: ColumnMapping | None,
+               data: bytes | None) -> int:
     pool = await create_pool(settings, min_size=1, max_size=2)
     try:
         if args.action == "summary":
             found = await reconciliation(pool)
             write(to_json(found.as_dict()) if args.format == "json" else found.table(), None)
             if args.exceptions_csv is not None:
-                args.exceptions_csv.write_bytes(found.exceptions_csv())
+                write(found.exceptions_csv(), args.exceptions_csv, argument="--exceptions-csv")
             return EXIT_OK if found.identity_holds else EXIT_FAILED
-        if args.action == "import-settlement" or args.csv is not None:
+        if mapping is not None and data is not None:
             path: Path = args.file if args.action == "import-settlement" else args.csv
-            name = args.mapping or settings.finance_default_mapping
-            mapping = get_mapping(mappings, name)
-            data = await asyncio.to_thread(path.read_bytes)
             result = await import_settlement(pool, path.name, data, mapping)
         else:
             result = await import_stripe_api(

@@ -1,19 +1,21 @@
 """`gateway report donations|itemization`: finance's reports from a terminal.
 
 Reads the database directly, like `gateway broadcast`: reports are read-only
-and must work whether or not the gateway runs.
+and must work whether or not the gateway runs. Every argument is checked
+before the database is opened, so a typo (`--timezone Eastern`) is one line
+naming it, exit 2 (gateway/cli_errors.py), not a traceback after a query.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from datetime import date
 from pathlib import Path
 
+from gateway.cli_errors import EXIT_OK, UsageError
 from gateway.config import Settings
-from gateway.finance.cli_io import EXIT_FAILED, EXIT_OK, day, write
+from gateway.finance.cli_io import day, period, time_zone, write
 from gateway.finance.itemization import (
     THRESHOLD_CENTS,
     itemization,
@@ -22,6 +24,7 @@ from gateway.finance.itemization import (
 )
 from gateway.finance.money import MoneyError, parse_amount
 from gateway.finance.reports import GROUPS, donation_report
+from gateway.store import finance as finance_store
 from gateway.store.db import create_pool
 
 
@@ -54,18 +57,32 @@ def _period(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_run(settings, args))
-    except (ValueError, MoneyError) as err:
-        print(f"gateway report: {err}", file=sys.stderr)
-        return EXIT_FAILED
+    period(args.date_from, args.date_to)
+    zone = time_zone("--timezone", args.timezone) if args.timezone else \
+        time_zone("GATEWAY_FINANCE_TIMEZONE", settings.finance_timezone)
+    threshold = THRESHOLD_CENTS
+    if args.report == "itemization":
+        start = args.cycle_start or cycle_start(args.date_from)
+        if start > args.date_from:
+            raise UsageError("--cycle-start", f"the cycle ({start}) must start by --from "
+                                              f"({args.date_from})")
+        try:
+            threshold = parse_amount(args.threshold) if args.threshold else THRESHOLD_CENTS
+        except (MoneyError, ValueError) as err:
+            raise UsageError("--threshold", str(err)) from None
+    return asyncio.run(_run(settings, args, zone, threshold))
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    zone = args.timezone or settings.finance_timezone
+async def _run(settings: Settings, args: argparse.Namespace, zone: str, threshold: int) -> int:
     out: bytes | str
     pool = await create_pool(settings, min_size=1, max_size=2)
     try:
+        if args.committee is not None:
+            async with pool.acquire() as conn:
+                known = await finance_store.list_committees(conn)
+            if args.committee not in known:
+                raise UsageError("--committee", f"no donation was recorded for "
+                                 f"{args.committee!r}; committees: {', '.join(known) or 'none'}")
         if args.report == "donations":
             report = await donation_report(
                 pool, date_from=args.date_from, date_to=args.date_to, group_by=args.group_by,
@@ -77,12 +94,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
                 pool, committee=args.committee, date_from=args.date_from,
                 date_to=args.date_to, timezone=zone,
                 cycle_start=args.cycle_start or cycle_start(args.date_from),
-                threshold_cents=parse_amount(args.threshold) if args.threshold else
-                THRESHOLD_CENTS)
+                threshold_cents=threshold)
             out = itemization_csv(rows) if args.format == "csv" else itemization_json(rows)
     finally:
         await pool.close()
-    write(out, args.output)
+    write(out, args.output, argument="--output")
     return EXIT_OK
 
 

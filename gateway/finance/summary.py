@@ -5,12 +5,15 @@ construction (finance/matching.py); here it is summed per source and checked
 again against the ledger's own total, read by a separate query, so a
 donation left out or counted twice shows as `identity_holds: false`.
 The exceptions are every row finance has to look at: each donation not
-plainly matched, each line unknown in the ledger, each billed_unknown gift.
+plainly matched, each line unknown in the ledger, each billed_unknown gift,
+and each signed Stripe event that disagreed with its donation and was not
+applied (`stripe_event_mismatch`, billing/event_checks.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,9 +25,11 @@ from gateway.finance.matching import Reconciliation
 from gateway.finance.money import format_cents
 from gateway.finance.render import to_csv, to_table
 from gateway.store import finance as store
+from gateway.store import stripe_mismatches
 
 AGE_BUCKETS = ((30, "0-30 days"), (90, "31-90 days"), (120, "91-120 days"),
                (None, "over 120 days"))
+STRIPE_EVENT_MISMATCH = "stripe_event_mismatch"
 EXCEPTION_COLUMNS = ("source", "status", "donation_id", "ledger_amount", "received",
                      "difference", "age_days", "file", "line", "row_key", "reference", "reason")
 
@@ -134,11 +139,14 @@ async def reconciliation(db: Db, *, now: datetime | None = None) -> Summary:
             ledger = await store.list_ledger(conn)
             lines = await store.list_lines(conn)
             totals = await store.ledger_totals(conn)
-    return summarize(matching.reconcile(ledger, lines, now=now), totals, now=now)
+            mismatches = await stripe_mismatches.list_all(conn)
+    return summarize(matching.reconcile(ledger, lines, now=now), totals, now=now,
+                     mismatches=mismatches)
 
 
 def summarize(found: Reconciliation, totals: dict[str, tuple[int, int]], *,
-              now: datetime) -> Summary:
+              now: datetime, mismatches: Sequence[stripe_mismatches.MismatchRow] = ()
+              ) -> Summary:
     sources = {s: SourceSummary(s) for s in SOURCES}
     for method, (_, cents) in totals.items():
         sources[SOURCE_OF_METHOD[method]].ledger_check_cents = cents
@@ -184,6 +192,7 @@ def summarize(found: Reconciliation, totals: dict[str, tuple[int, int]], *,
         s.net_cents += line.net_cents
         if line.kind == "payout":
             s.payouts_cents += line.amount_cents
+    exceptions.extend(_mismatch_exception(m, now) for m in mismatches)
     exceptions.sort(key=lambda r: (r["source"], r["status"], r["donation_id"] or 0,
                                    str(r.get("row_key") or "")))
     return Summary(now, sources, exceptions)
@@ -220,6 +229,18 @@ def _line_exception(line: store.MatchedLine, status: str, reason: str) -> dict[s
             "difference": format_cents(line.amount_cents), "age_days": "",
             "file": line.file, "line": line.line_no, "row_key": line.row_key,
             "reference": _reference(line), "reason": reason}
+
+
+def _mismatch_exception(m: stripe_mismatches.MismatchRow, now: datetime) -> dict[str, Any]:
+    received = "" if m.amount_cents is None else format_cents(
+        m.amount_cents, m.currency or m.donation_currency)
+    return {"source": "stripe", "status": STRIPE_EVENT_MISMATCH, "donation_id": m.donation_id,
+            "ledger_amount": format_cents(m.donation_cents, m.donation_currency),
+            "received": received, "difference": "",
+            "age_days": max(0, (now - m.event_at).days), "file": "", "line": "",
+            "row_key": m.event_id, "reference": m.event_type,
+            "reason": f"{m.event_type} not applied: {m.problem} {m.received}, the "
+                      f"{m.method} gift says {m.expected}"}
 
 
 def _reference(line: store.MatchedLine) -> str:

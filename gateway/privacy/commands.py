@@ -3,7 +3,10 @@
 Why the CLI asks for `--yes` before erasing: erasure cannot be undone, and
 a wrong number typed at a prompt is the likeliest mistake. `retention`
 lists first (`--dry-run` is the default) and erases only with `--apply`.
-Exit codes: 0 done, 1 refused (bad number, no hash key), as for every command.
+Exit codes as for every command (gateway/cli_errors.py): 0 done; 2 a bad
+argument (a number that is not a phone number, erase without --yes, an
+--output that cannot be written) or no GATEWAY_PRIVACY_HASH_SECRET, checked
+before the database is opened; 1 the database failed.
 """
 
 from __future__ import annotations
@@ -11,19 +14,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 
+from gateway.cli_errors import EXIT_OK, UsageError
 from gateway.config import Settings
 from gateway.privacy import rights
 from gateway.privacy.pseudonym import PrivacyKeyMissing
 from gateway.store.db import create_pool
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,23 +38,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     erase.add_argument("--by", default="cli", help="who asks (recorded in the audit log)")
     retention = sub.add_parser("retention", help="contacts idle past the retention period")
     retention.add_argument("--apply", action="store_true", help="erase them (default: list)")
-    retention.add_argument("--limit", type=int, default=10_000)
+    retention.add_argument("--limit", type=_positive, default=10_000)
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+_positive.__name__ = "positive whole number"  # argparse: "invalid positive whole number value"
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.privacy_command in {"export", "erase"}:
+        try:
+            rights.normalize(args.number)  # a typo is reported before anything else
+        except rights.PrivacyError as err:
+            raise UsageError("NUMBER", str(err)) from None
+    if args.privacy_command == "erase" and not args.yes:
+        raise UsageError("--yes", f"erasing cannot be undone; add --yes to erase {args.number}")
+    erases = args.privacy_command == "erase" or (args.privacy_command == "retention"
+                                                 and args.apply)
+    if erases and settings.privacy_hash_secret is None:
+        raise UsageError("GATEWAY_PRIVACY_HASH_SECRET", "erasing keeps the opt-out as a keyed "
+                         "hash; set this secret first")
     try:
         return asyncio.run(_run(settings, args))
-    except (rights.PrivacyError, PrivacyKeyMissing) as err:
-        print(f"gateway privacy: {err}", file=sys.stderr)
-        return EXIT_FAILED
+    except PrivacyKeyMissing as err:
+        raise UsageError("GATEWAY_PRIVACY_HASH_SECRET", str(err)) from None
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    if args.privacy_command == "erase" and not args.yes:
-        rights.normalize(args.number)  # a typo is reported before the question
-        print("gateway privacy: erasing cannot be undone; add --yes to erase "
-              f"{args.number}", file=sys.stderr)
-        return EXIT_FAILED
     pool = await create_pool(settings, min_size=1, max_size=1)
     now = datetime.now(UTC)
     try:
@@ -66,7 +83,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
                 if args.output is None:
                     print(text)
                 else:
-                    args.output.write_text(text + "\n", encoding="utf-8")
+                    _write(args.output, text + "\n")
                     print(f"wrote {args.output}")
             elif args.privacy_command == "erase":
                 report = await rights.erase(conn, args.number, by=args.by, settings=settings)
@@ -81,6 +98,13 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await pool.close()
     return EXIT_OK
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError("--output", f"cannot write {path}: {err.strerror}") from None
 
 
 async def _retention(conn: asyncpg.Connection, settings: Settings, args: argparse.Namespace,

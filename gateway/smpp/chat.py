@@ -24,6 +24,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
+from gateway.cli_errors import port
 from gateway.logs import get_logger
 from gateway.smpp.constants import status_name
 
@@ -129,7 +130,7 @@ class PhoneServer:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--number", default="+15555550100", help="this phone's number")
     parser.add_argument("--host", default="127.0.0.1", help="simulator host")
-    parser.add_argument("--phone-port", type=int, default=2776, help="simulator phone port")
+    parser.add_argument("--phone-port", type=port, default=2776, help="simulator phone port")
     parser.add_argument("--shortcode", default=None, help="send to this code (default: sim's)")
     parser.add_argument("--linger", type=float, default=2.0,
                         help="seconds to keep showing replies after input ends (piped input)")

@@ -11,18 +11,20 @@ import argparse
 import asyncio
 import json
 
+from gateway.cli_errors import port, port_or_off
 from gateway.smpp.receipts import STATE_CODES
 from gateway.smpp.simulator import Faults, SmscSimulator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=2775)
+    parser.add_argument("--port", type=port, default=2775)
     parser.add_argument("--system-id", default="gateway")
     parser.add_argument("--password", default="secret", help="must match GATEWAY_SMPP_PASSWORD")
     parser.add_argument("--receipt-delay", type=float, default=1.0, help="seconds")
     parser.add_argument("--shortcode", default="12345", help="destination of phone-port MOs")
-    parser.add_argument("--phone-port", type=int, default=None, help="default: --port + 1; -1: off")
+    parser.add_argument("--phone-port", type=port_or_off, default=None,
+                        help="default: --port + 1; -1: off")
     parser.add_argument("--drop-after", type=int, default=0, help="drop a connection on PDU N")
     parser.add_argument("--drop-times", type=int, default=None, help="drop only this often")
     parser.add_argument("--throttle-every", type=int, default=0)

@@ -211,3 +211,12 @@ async def ledger_totals(conn: asyncpg.Connection) -> dict[str, tuple[int, int]]:
     against this independent total.
     """
     return {r["method"]: (r["n"], r["cents"]) for r in await conn.fetch(LEDGER_TOTALS)}
+
+
+# The committees donations were recorded for, so a report's --committee typo
+# is an error listing them rather than an empty report.
+LIST_COMMITTEES = "SELECT DISTINCT committee FROM donations WHERE committee IS NOT NULL ORDER BY 1"
+
+
+async def list_committees(conn: asyncpg.Connection) -> list[str]:
+    return [row["committee"] for row in await conn.fetch(LIST_COMMITTEES)]

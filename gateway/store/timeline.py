@@ -92,3 +92,47 @@ async def full_timeline(
          "status": r["status"], "data": json.loads(r["data"]) if r["data"] else None}
         for r in rows
     ]
+
+
+# The same shape, limited to the threads of some of the contact's questions: each
+# question's MO, the replies to it (the acknowledgement), the expert's answer MT,
+# and the question_* events naming it. What an expert sees (web/fences.py): the
+# questions of their themes, nothing else the contact ever sent or was sent.
+QUESTION_THREADS = """
+WITH q AS (
+    SELECT id, inbound_id FROM questions
+    WHERE msisdn = $1 AND shortcode = $2 AND id = ANY($3::bigint[])
+)
+SELECT at, kind, ref, body, status, data::text AS data FROM (
+    SELECT received_at AS at, 'mo' AS kind, id AS ref, body, NULL::text AS status,
+           NULL::jsonb AS data, 0 AS tie
+    FROM inbound WHERE id IN (SELECT inbound_id FROM q)
+    UNION ALL
+    SELECT created_at, 'mt', id, body, status, NULL, 2
+    FROM outbound
+    WHERE msisdn = $1 AND shortcode = $2
+      AND (in_reply_to IN (SELECT inbound_id FROM q)
+           OR id IN (SELECT a.outbound_id FROM answers a WHERE a.question_id IN (
+                         SELECT id FROM q)))
+    UNION ALL
+    SELECT occurred_at, 'event', id, name, NULL, data, 1
+    FROM contact_events
+    WHERE msisdn = $1 AND shortcode = $2 AND name LIKE 'question\\_%'
+      AND ((data->>'question_id') IN (SELECT id::text FROM q)
+           OR (name = 'question_asked' AND inbound_id IN (SELECT inbound_id FROM q)))
+) AS t
+ORDER BY at, tie, ref
+"""
+
+
+async def question_threads(
+    conn: asyncpg.Connection, msisdn: str, shortcode: str, question_ids: Sequence[int]
+) -> list[dict[str, Any]]:
+    """`full_timeline` reduced to these questions' threads (ids of other contacts match
+    nothing), oldest first."""
+    rows = await conn.fetch(QUESTION_THREADS, msisdn, shortcode, list(question_ids))
+    return [
+        {"at": r["at"], "kind": r["kind"], "ref": r["ref"], "body": r["body"],
+         "status": r["status"], "data": json.loads(r["data"]) if r["data"] else None}
+        for r in rows
+    ]

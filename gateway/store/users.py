@@ -1,6 +1,6 @@
 """Staff users and their API tokens (migration 008). SQL only.
 
-Hashing happens above this module (`gateway.web.passwords`, `gateway.web.tokens`):
+Hashing happens above this module (`gateway.web.credentials`):
 the store only ever sees and returns hashes. E-mails are stored lower-cased;
 callers normalize before calling.
 """
@@ -25,6 +25,12 @@ GET_USER = f"SELECT {_USER} FROM users WHERE id = $1"
 GET_USER_BY_EMAIL = f"SELECT {_USER} FROM users WHERE email = $1"
 LIST_USERS = f"SELECT {_USER} FROM users ORDER BY id"
 COUNT_ADMINS = "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL"
+# Taken first in a transaction that may demote or disable an admin: two such
+# transactions then run one after the other, and the second sees the first's
+# change when it counts what is left (READ COMMITTED re-reads a locked row).
+LOCK_ADMINS = """
+SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE
+"""
 
 UPDATE_USER = f"""
 UPDATE users SET
@@ -42,11 +48,11 @@ SET_PASSWORD = """
 UPDATE users SET password_hash = $2, updated_at = clock_timestamp() WHERE id = $1
 """
 
-_TOKEN = "id, user_id, name, prefix, created_at, last_used_at, revoked_at"
+_TOKEN = "id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at"
 
 INSERT_TOKEN = f"""
-INSERT INTO api_tokens (user_id, name, prefix, secret_hash)
-VALUES ($1, $2, $3, $4)
+INSERT INTO api_tokens (user_id, name, prefix, secret_hash, expires_at)
+VALUES ($1, $2, $3, $4, $5)
 RETURNING {_TOKEN}
 """
 
@@ -59,11 +65,16 @@ WHERE id = $1
 RETURNING {_TOKEN}
 """
 
-# The token's owner, if the token is live and its owner may still act.
+REVOKE_USER_TOKENS = """
+UPDATE api_tokens SET revoked_at = clock_timestamp() WHERE user_id = $1 AND revoked_at IS NULL
+"""
+
+# The token's owner, if the token is live (not revoked, not expired) and its
+# owner may still act.
 TOKEN_OWNER = f"""
 SELECT t.id AS token_id, t.secret_hash, {", ".join(f"u.{c.strip()}" for c in _USER.split(","))}
 FROM api_tokens t JOIN users u ON u.id = t.user_id
-WHERE t.prefix = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL
+WHERE t.prefix = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.disabled_at IS NULL
 """
 
 TOUCH_TOKEN = """
@@ -96,6 +107,7 @@ class ApiToken:
     name: str
     prefix: str
     created_at: datetime
+    expires_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
 
@@ -144,6 +156,16 @@ async def count_active_admins(conn: asyncpg.Connection) -> int:
     return count
 
 
+async def lock_active_admins(conn: asyncpg.Connection) -> list[int]:
+    """Lock every active admin's row until the transaction ends; their ids.
+
+    Call it first in a transaction that may demote or disable an admin, then
+    count with `count_active_admins` after the change: concurrent demotions
+    queue on these locks, so they cannot each see the other as the one left.
+    """
+    return [row["id"] for row in await conn.fetch(LOCK_ADMINS)]
+
+
 async def update_user(
     conn: asyncpg.Connection, user_id: int, *, role: str | None = None,
     themes: Sequence[str] | None = None, disabled: bool | None = None,
@@ -160,9 +182,11 @@ async def set_password_hash(conn: asyncpg.Connection, user_id: int, password_has
 
 
 async def insert_token(
-    conn: asyncpg.Connection, *, user_id: int, name: str, prefix: str, secret_hash: bytes
+    conn: asyncpg.Connection, *, user_id: int, name: str, prefix: str, secret_hash: bytes,
+    expires_at: datetime,
 ) -> ApiToken:
-    return _token(await conn.fetchrow(INSERT_TOKEN, user_id, name, prefix, secret_hash))
+    return _token(await conn.fetchrow(INSERT_TOKEN, user_id, name, prefix, secret_hash,
+                                      expires_at))
 
 
 async def list_tokens(conn: asyncpg.Connection, user_id: int) -> list[ApiToken]:
@@ -180,9 +204,16 @@ async def revoke_token(conn: asyncpg.Connection, token_id: int) -> ApiToken | No
     return None if row is None else _token(row)
 
 
-async def get_token_owner(conn: asyncpg.Connection, prefix: str) -> TokenOwner | None:
-    """The live token with this prefix and its active owner, or None."""
-    row = await conn.fetchrow(TOKEN_OWNER, prefix)
+async def revoke_user_tokens(conn: asyncpg.Connection, user_id: int) -> int:
+    """Every live token of the user (a new password ends them all); how many."""
+    result: str = await conn.execute(REVOKE_USER_TOKENS, user_id)
+    return int(result.split()[-1])
+
+
+async def get_token_owner(conn: asyncpg.Connection, prefix: str, now: datetime
+                          ) -> TokenOwner | None:
+    """The live token with this prefix (unexpired at `now`) and its active owner, or None."""
+    row = await conn.fetchrow(TOKEN_OWNER, prefix, now)
     if row is None:
         return None
     return TokenOwner(token_id=row["token_id"], secret_hash=bytes(row["secret_hash"]),

@@ -2,7 +2,8 @@
 
 A session is found by the hash of its cookie value and only while it has
 not expired and its user is not disabled: one query answers "who is this".
-Login attempts are plain rows the rate limiter counts.
+The old login_attempts rows are only purged here: the login throttle keeps
+its own rows (gateway/store/login_throttle.py).
 """
 
 from __future__ import annotations
@@ -32,39 +33,12 @@ DELETE_USER_SESSIONS = "DELETE FROM web_sessions WHERE user_id = $1"
 DELETE_EXPIRED = "DELETE FROM web_sessions WHERE expires_at <= $1"
 DELETE_OLD_ATTEMPTS = "DELETE FROM login_attempts WHERE attempted_at < $1"
 
-INSERT_ATTEMPT = """
-INSERT INTO login_attempts (email, client, succeeded, attempted_at) VALUES ($1, $2, $3, $4)
-"""
-
-# Failures since `since` and since the address's or the e-mail's last success:
-# one good login clears the e-mail's count, never the address's.
-RECENT_FAILURES = """
-SELECT
-  (SELECT count(*) FROM login_attempts a
-   WHERE a.email = $1 AND NOT a.succeeded AND a.attempted_at > $3
-     AND a.attempted_at > coalesce((SELECT max(b.attempted_at) FROM login_attempts b
-                                    WHERE b.email = $1 AND b.succeeded), '-infinity'))
-    AS by_email,
-  (SELECT count(*) FROM login_attempts a
-   WHERE a.client = $2 AND NOT a.succeeded AND a.attempted_at > $3) AS by_client,
-  (SELECT min(a.attempted_at) FROM login_attempts a
-   WHERE (a.email = $1 OR a.client = $2) AND NOT a.succeeded AND a.attempted_at > $3)
-    AS oldest
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class SessionUser:
     user: User
     csrf_token: str
     expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Failures:
-    by_email: int
-    by_client: int
-    oldest: datetime | None  # the oldest failure still counted: when the window frees up
 
 
 async def insert_session(
@@ -102,19 +76,6 @@ async def delete_expired(conn: asyncpg.Connection, now: datetime) -> int:
 
 
 async def delete_old_attempts(conn: asyncpg.Connection, before: datetime) -> int:
-    """Attempts older than any rate-limit window count for nothing: drop them."""
+    """Rows of the table the throttle no longer writes: drop them once old."""
     result: str = await conn.execute(DELETE_OLD_ATTEMPTS, before)
     return int(result.split()[-1])
-
-
-async def insert_login_attempt(
-    conn: asyncpg.Connection, *, email: str, client: str, succeeded: bool, now: datetime
-) -> None:
-    await conn.execute(INSERT_ATTEMPT, email, client, succeeded, now)
-
-
-async def recent_failures(
-    conn: asyncpg.Connection, *, email: str, client: str, since: datetime
-) -> Failures:
-    row = await conn.fetchrow(RECENT_FAILURES, email, client, since)
-    return Failures(by_email=row["by_email"], by_client=row["by_client"], oldest=row["oldest"])

@@ -11,10 +11,12 @@ the change it describes, so the change and its record commit together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import asyncpg
 
+from gateway.broadcast.frequency import FREQUENCY_OVERRIDDEN
 from gateway.store import audit as audit_store
 from gateway.web.auth import Principal
 
@@ -31,9 +33,13 @@ BROADCAST_STARTED: Final = "broadcast.started"
 BROADCAST_PAUSED: Final = "broadcast.paused"
 BROADCAST_RESUMED: Final = "broadcast.resumed"
 BROADCAST_CANCELLED: Final = "broadcast.cancelled"
+BROADCAST_FREQUENCY_OVERRIDDEN: Final = FREQUENCY_OVERRIDDEN  # written by gateway/broadcast/
 KEYWORDS_RELOADED: Final = "keywords.reloaded"
 KEYWORDS_RELOAD_REFUSED: Final = "keywords.reload_refused"
 CONTACT_VIEWED: Final = "contact.viewed"  # profile answers may reveal opinions (COMPLIANCE 27)
+# (also: a contact's consent records, the consent ledger, a broadcast preview's samples;
+# `view` in the detail says which)
+DONATIONS_VIEWED: Final = "donations.viewed"  # a donation list or one donation's ledger
 EXPORT_DOWNLOADED: Final = "export.downloaded"
 REFUND_REQUESTED: Final = "donation.refund_requested"
 SETTLEMENT_IMPORTED: Final = "settlement.imported"  # a carrier or Stripe file, by whom
@@ -55,3 +61,12 @@ async def record(
             principal.user_id if principal else None),
         actor=actor or (principal.email if principal else "anonymous"), action=action,
         target=target, detail=detail, client=client)
+
+
+async def samples_shown(conn: asyncpg.Connection, principal: Principal, client: str,
+                        samples: Sequence[tuple[str, str]]) -> None:
+    """A broadcast preview's samples (number, text rendered with the profile): a contact
+    view of each number shown, one row for the preview, the numbers in its detail."""
+    if samples:
+        await record(conn, principal, CONTACT_VIEWED, None, client=client,
+                     view="broadcast_preview", contacts=[number for number, _ in samples])

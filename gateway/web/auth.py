@@ -77,10 +77,12 @@ async def _from_token(request: web.Request, token: str) -> Principal:
     if prefix is None:
         raise unauthenticated("that is not an API token (they start with gwt_)")
     async with context.pool.acquire() as conn:
-        owner = await user_store.get_token_owner(conn, prefix)
+        now = context.clock()
+        owner = await user_store.get_token_owner(conn, prefix, now)
         if owner is None or not same_digest(token, owner.secret_hash):
-            raise unauthenticated("the API token is unknown, revoked, or its user is disabled")
-        await user_store.touch_token(conn, owner.token_id, context.clock())
+            raise unauthenticated(
+                "the API token is unknown, expired, revoked, or its user is disabled")
+        await user_store.touch_token(conn, owner.token_id, now)
     user = owner.user
     return Principal(user.id, user.email, user.role, user.themes, "token",
                      token_id=owner.token_id)

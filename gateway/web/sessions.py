@@ -1,12 +1,11 @@
-"""Server-side sessions, their cookie, CSRF tokens and the login rate limit.
+"""Server-side sessions, their cookie and CSRF tokens (the login throttle: login_throttle.py).
 
 For the page handlers as much as for the API:
   - `start_session(request, response, user)` after a good password;
   - `end_session(request, response)` on logout;
   - `csrf_token(principal)` to put in every form (`<input name="csrf_token">`);
   - `login_form_token(request, response)` for the login form itself, which has
-    no session yet (a double-submit cookie, checked by `check_login_form_token`);
-  - `LoginLimiter` before any password is verified.
+    no session yet (a double-submit cookie, checked by `check_login_form_token`).
 
 Why the cookie holds only a random id: the session lives in PostgreSQL, so a
 logout, a disabled user or a role change takes effect on the next request,
@@ -21,9 +20,8 @@ their own, so requests carrying one need no CSRF token.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -112,35 +110,3 @@ def login_form_token(request: web.Request, response: web.StreamResponse) -> str:
 
 def check_login_form_token(request: web.Request, submitted: str | None) -> bool:
     return same_secret(submitted, request.cookies.get(LOGIN_CSRF_COOKIE))
-
-
-class LoginLimiter:
-    """Too many failed logins for one e-mail (or from one address) within the window: wait.
-
-    Counted from rows, not memory, so every gateway process enforces the same
-    limit and a restart forgets nothing. A refused attempt is not recorded:
-    the lock-out ends `window` after the failures, however often someone knocks.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.per_email = settings.web_login_max_failures
-        self.per_client = settings.web_login_max_failures_per_client
-        self.window = timedelta(seconds=settings.web_login_window)
-
-    async def retry_after(self, request: web.Request, email: str, client: str) -> int | None:
-        """Seconds to wait before trying again, or None when a try is allowed now."""
-        context = context_of(request)
-        now = context.clock()
-        async with context.pool.acquire() as conn:
-            failures = await session_store.recent_failures(
-                conn, email=email, client=client, since=now - self.window)
-        if failures.by_email < self.per_email and failures.by_client < self.per_client:
-            return None
-        oldest = failures.oldest or now
-        return max(1, math.ceil((oldest + self.window - now).total_seconds()))
-
-    async def record(self, request: web.Request, email: str, client: str, *,
-                     succeeded: bool, now: datetime) -> None:
-        async with context_of(request).pool.acquire() as conn:
-            await session_store.insert_login_attempt(
-                conn, email=email, client=client, succeeded=succeeded, now=now)

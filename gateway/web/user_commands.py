@@ -2,13 +2,15 @@
 
 `gateway user password EMAIL` sets a new password for a staff account (an
 admin who lost theirs cannot use the API to reset it); it ends the account's
-sessions, like a change made in the API, and is audit-logged.
+sessions and revokes its API tokens, like a change made in the API, and is
+audit-logged.
 
 Why the CLI writes to the database directly: the first admin must exist
 before anyone can log in to create users through the API. The password is
 read from the terminal without echo (twice), or from standard input with
 --password-stdin for scripts (never from the command line, where `ps` and
-shell history would keep it). --token prints an API token, once.
+shell history would keep it). --token prints an API token, once; it expires
+after GATEWAY_WEB_TOKEN_DAYS like one made in the API.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import asyncio
 import getpass
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from gateway.cli_errors import UsageError
 from gateway.config import Settings
 from gateway.store import users as user_store
 from gateway.store import web_sessions as session_store
@@ -35,7 +39,7 @@ EXIT_FAILED = 1
 
 
 class CommandFailed(Exception):
-    """Said to the operator as one line, exit 1."""
+    """Said to the operator as one line, exit 1 (a bad argument is a `UsageError`, exit 2)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,9 +69,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return asyncio.run(_reset(settings, _email(args.email), new))
         password = _password(args)
         email = _email(args.email)
-        themes = check_themes(list(args.themes))
+        try:
+            themes = check_themes(list(args.themes))
+        except ValueError as err:
+            raise UsageError("--themes", str(err)) from None
         if themes and args.role != "expert":
-            raise CommandFailed("only experts have themes")
+            raise UsageError("--themes", "only experts have themes")
         return asyncio.run(_add(settings, args, email, themes, password))
     except (CommandFailed, ValueError) as err:
         print(f"gateway user: {err}", file=sys.stderr)
@@ -77,7 +84,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 def _email(raw: str) -> str:
     email = raw.strip().lower()
     if not re.match(EMAIL_PATTERN, email) or len(email) > 254:
-        raise CommandFailed(f"{raw!r} is not an e-mail address")
+        raise UsageError("EMAIL", f"{raw!r} is not an e-mail address")
     return email
 
 
@@ -88,14 +95,15 @@ def _password(args: argparse.Namespace) -> str | None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         if not sys.stdin.isatty():
-            raise CommandFailed("no terminal to ask for the password; use --password-stdin")
+            raise UsageError("--password-stdin",
+                             "no terminal to ask for the password; use --password-stdin")
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:
-            raise CommandFailed("the passwords differ")
+            raise UsageError("password", "the passwords differ")
     try:
         check_password_rules(password)
     except WeakPassword as err:
-        raise CommandFailed(str(err)) from None
+        raise UsageError("password", str(err)) from None
     return password
 
 
@@ -121,14 +129,17 @@ async def _add(settings: Settings, args: argparse.Namespace, email: str, themes:
                 token = new_api_token()
                 made = await user_store.insert_token(
                     conn, user_id=user.id, name=args.token_name, prefix=token.prefix,
-                    secret_hash=token.secret_hash)
+                    secret_hash=token.secret_hash,
+                    expires_at=datetime.now(UTC) + timedelta(days=settings.web_token_days))
                 await audit.record(conn, None, audit.TOKEN_CREATED, f"token:{made.id}",
-                                   actor=audit.CLI_ACTOR, user_id=user.id, name=made.name)
+                                   actor=audit.CLI_ACTOR, user_id=user.id, name=made.name,
+                                   expires_at=made.expires_at.isoformat())
     finally:
         await pool.close()
     print(f"user {user.id}: {email} ({args.role})")
     if token is not None:
-        print(f"API token (shown once, store it now): {token.token}")
+        print(f"API token (expires {made.expires_at:%Y-%m-%d %H:%M %Z}; shown once, "
+              f"store it now): {token.token}")
     return EXIT_OK
 
 
@@ -141,9 +152,12 @@ async def _reset(settings: Settings, email: str, password: str) -> int:
                 raise CommandFailed(f"{email} has no account")
             await user_store.set_password_hash(conn, user.id, hash_password(password))
             await session_store.delete_user_sessions(conn, user.id)
+            revoked = await user_store.revoke_user_tokens(conn, user.id)
             await audit.record(conn, None, audit.USER_UPDATED, f"user:{user.id}",
-                               actor=audit.CLI_ACTOR, email=email, password="changed")
+                               actor=audit.CLI_ACTOR, email=email, password="changed",
+                               tokens_revoked=revoked)
     finally:
         await pool.close()
-    print(f"user {user.id}: {email}: new password set, sessions ended")
+    print(f"user {user.id}: {email}: new password set, sessions ended, "
+          f"{revoked} API token(s) revoked")
     return EXIT_OK

@@ -31,6 +31,7 @@ from gateway.web.api import (
 from gateway.web.context import WEB_CONTEXT, WebContext
 from gateway.web.errors import error_middleware
 from gateway.web.openapi import openapi_document
+from gateway.web.password_work import install as install_password_work
 from gateway.web.registry import Call, Route, RouteTable, mount
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -59,6 +60,8 @@ def add_api_routes(app: web.Application, context: WebContext,
                    *, tables: tuple[RouteTable, ...] = TABLES) -> list[Route]:
     """Mount every route on `app` (which may already serve /healthz and webhooks)."""
     app[WEB_CONTEXT] = context
+    install_password_work(app, workers=context.settings.web_password_workers,
+                          queue=context.settings.web_password_queue)
     if error_middleware not in app.middlewares:
         app.middlewares.append(error_middleware)
     routes = mount(app, all_routes(tables))

@@ -3,7 +3,9 @@
 The same service and control functions as `gateway broadcast` (the CLI):
 every change is one guarded UPDATE, so the API, the CLI and the gateway's
 tick can act on one broadcast at once and the loser is told the status it
-found (409). Each change and its audit row commit in one transaction.
+found (409). Each change and its audit row commit in one transaction. A
+preview shows real numbers and texts rendered with their profiles, so its
+samples are audited as a contact view (`audit.samples_shown`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from gateway.store import broadcasts as store
 from gateway.store import lookups
 from gateway.web import audit
 from gateway.web.body import Strict
+from gateway.web.broadcast_programs import programs_in_force
 from gateway.web.errors import ApiError, bad_request, conflict, not_found
 from gateway.web.registry import Call, RouteTable
 
@@ -45,6 +48,9 @@ class PreviewRequest(BroadcastText):
 
 class NewBroadcast(BroadcastText):
     scheduled_at: AwareDatetime | None = Field(None, description="omit for a draft")
+    override_frequency: bool = Field(
+        False, description="create it even if it sends people past their program's promised "
+                           "frequency (audit-logged)")
 
 
 class ScheduleRequest(Strict):
@@ -63,6 +69,10 @@ def _refused(err: Exception) -> ApiError:
         return bad_request(f"filter {err}", field="where")
     if isinstance(err, BroadcastTextError):
         return bad_request(str(err), field="text")
+    if isinstance(err, service.UnknownProgram):
+        return bad_request(str(err), field="program")
+    if isinstance(err, service.FrequencyExceeded):
+        return bad_request(str(err), field="override_frequency", code="frequency_limit")
     if isinstance(err, IllegalTransition):
         return conflict(str(err))
     return bad_request(str(err), field=None)
@@ -89,7 +99,9 @@ async def preview(call: Call) -> dict[str, Any]:
             found = await service.preview(
                 conn, program=body.program, shortcode=shortcode, where=body.where,
                 text=body.text, variables={"program": body.program, "shortcode": shortcode},
-                now=call.context.clock(), sample_size=body.sample_size)
+                now=call.context.clock(), sample_size=body.sample_size,
+                programs=programs_in_force(call.context))
+            await audit.samples_shown(conn, call.user, call.client, found.samples)
     except (SegmentError, BroadcastTextError, service.BroadcastError) as err:
         raise _refused(err) from None
     report = found.text
@@ -110,10 +122,13 @@ async def create(call: Call) -> dict[str, Any]:
         async with call.pool.acquire() as conn, conn.transaction():
             broadcast_id = await service.create(
                 conn, program=body.program, shortcode=shortcode, where=body.where,
-                text=body.text, created_by=call.user.email, scheduled_at=body.scheduled_at)
+                text=body.text, created_by=call.user.email, scheduled_at=body.scheduled_at,
+                programs=programs_in_force(call.context),
+                override_frequency=body.override_frequency, now=call.context.clock())
             await call.audit(conn, audit.BROADCAST_CREATED, f"broadcast:{broadcast_id}",
                              program=body.program, where=body.where,
-                             scheduled_at=body.scheduled_at)
+                             scheduled_at=body.scheduled_at,
+                             override_frequency=body.override_frequency)
             broadcast = await store.get_broadcast(conn, broadcast_id)
     except (SegmentError, BroadcastTextError, service.BroadcastError) as err:
         raise _refused(err) from None

@@ -3,7 +3,10 @@
 Why viewing a profile is audited: profile answers and program membership
 can reveal political opinion (COMPLIANCE 27), so who looked at whom is a
 row someone can query. A search result shows numbers and profiles too, so
-it is audited with its filter.
+it is audited with its filter; so are a contact's consent records and the
+consent ledger (who joined which program, and when, is the same kind of
+fact). The timeline goes out through `fences.fenced_timeline`: an organizer
+sees the history without the donor's name and address (web/fences.py).
 
 Numbers in paths and filters are normalized to E.164 here, at the edge,
 like everywhere else (`gateway.phone`): `/contacts/2025550123` and
@@ -23,6 +26,7 @@ from gateway.store import consent, contacts, lookups, profiles, timeline
 from gateway.web import audit
 from gateway.web.body import Strict
 from gateway.web.errors import bad_request, not_found
+from gateway.web.fences import fenced_timeline
 from gateway.web.registry import Call, RouteTable
 
 routes = RouteTable("contacts")
@@ -125,7 +129,7 @@ async def contact_timeline(call: Call) -> dict[str, Any]:
             raise not_found(f"contact {msisdn}")
         items = await timeline.full_timeline(conn, msisdn, shortcode)
         await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="timeline")
-    return {"msisdn": msisdn, "timeline": items}
+    return {"msisdn": msisdn, "timeline": fenced_timeline(call.user, items)}
 
 
 @routes.get("/api/v1/contacts/{msisdn}/consent", name="contacts.consent",
@@ -134,6 +138,7 @@ async def contact_consent(call: Call) -> dict[str, Any]:
     msisdn, shortcode = await _contact(call)
     async with call.pool.acquire() as conn:
         rows = await consent.list_for_contact(conn, msisdn, shortcode)
+        await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="consent")
     return {"msisdn": msisdn, "consent": [dict(r) for r in rows]}
 
 
@@ -146,6 +151,9 @@ async def consent_list(call: Call) -> dict[str, Any]:
         rows = await lookups.list_consent(
             conn, shortcode=query.shortcode or call.context.settings.shortcode,
             kind=query.kind, msisdn=msisdn, before_id=query.before_id, limit=query.limit)
+        await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}" if msisdn else None,
+                         view="consent_ledger", results=len(rows), search=query.model_dump(
+                             mode="json", exclude_none=True, exclude={"limit"}))
     found = [dict(r) for r in rows]
     return {"consent": found,
             "next_before_id": found[-1]["id"] if len(found) == query.limit else None}

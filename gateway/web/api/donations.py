@@ -1,6 +1,9 @@
 """Donations for finance staff: a filtered, paged list, one donation with its ledger,
 and refunds of card gifts.
 
+Why reading is audited (`donations.viewed`): a donation row names the donor's
+number, the amount and the committee, which reveals a political choice; who
+listed or opened them is a row someone can query, like a contact view.
 Reports, CSV exports and reconciliation are in `finance.py`. A refund is
 asked of Stripe here and recorded on the ledger when Stripe's
 `charge.refunded` webhook arrives (gateway/billing/refunds.py says why), so
@@ -46,6 +49,9 @@ async def list_donations(call: Call) -> dict[str, Any]:
             conn, status=query.status, committee=query.committee, msisdn=msisdn,
             requested_from=query.requested_from, requested_to=query.requested_to,
             before_id=query.before_id, limit=query.limit)]
+        await call.audit(conn, audit.DONATIONS_VIEWED, f"contact:{msisdn}" if msisdn else None,
+                         view="list", results=len(rows), search=query.model_dump(
+                             mode="json", exclude_none=True, exclude={"limit"}))
     return {"donations": rows,
             "next_before_id": rows[-1]["id"] if len(rows) == query.limit else None}
 
@@ -57,8 +63,10 @@ async def get_donation(call: Call) -> dict[str, Any]:
     async with call.pool.acquire() as conn:
         donation = await donations.get_donation(conn, donation_id)
         events = await donations.list_events(conn, [donation_id])
-    if donation is None:
-        raise not_found(f"donation {donation_id}")
+        if donation is None:
+            raise not_found(f"donation {donation_id}")
+        await call.audit(conn, audit.DONATIONS_VIEWED, f"donation:{donation_id}",
+                         view="donation")
     return {"donation": asdict(donation),
             "events": [asdict(e) for e in events.get(donation_id, [])]}
 

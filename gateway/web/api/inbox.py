@@ -12,9 +12,12 @@ that fence, and the campaign staff already read a contact's whole history on
 the contact page. They do see the response times (`inbox.response_times`):
 counts per theme, no personal data, what they need to staff the themes.
 
-Viewing a question shows the contact's timeline (profile answers, program
-membership), so it is audited as `contact.viewed`, like the contact page;
-listing the queues too (numbers and question texts). Claims, releases and
+Viewing a question shows the contact's history beside it. An expert sees
+only the threads of the contact's questions in their own themes (the
+question, its acknowledgement, the answer, claims), never another theme,
+the profile, donations or donor details; an admin sees the whole timeline
+(web/fences.py has the matrix). The view is audited as `contact.viewed`,
+like the contact page; listing the queues too (numbers and question texts). Claims, releases and
 answers are audited in the same transaction as the change. Experts see a
 masked number: the answer goes out from the short code, they never need it.
 
@@ -48,6 +51,7 @@ from gateway.web.auth import Principal
 from gateway.web.body import Strict
 from gateway.web.context import WebContext
 from gateway.web.errors import ApiError, bad_request, conflict, not_found
+from gateway.web.fences import fenced_timeline
 from gateway.web.registry import Call, RouteTable
 
 log = get_logger("gateway.web.inbox")
@@ -209,8 +213,13 @@ async def question_detail(
         row = await visible_question(conn, principal, question_id)
         msisdn, shortcode = row["msisdn"], row["shortcode"]
         contact = await contacts.get_contact(conn, msisdn, shortcode)
-        items = await timeline.full_timeline(conn, msisdn, shortcode)
-        asked = await questions_store.list_for_contact(conn, msisdn, shortcode)
+        asked = [q for q in await questions_store.list_for_contact(conn, msisdn, shortcode)
+                 if may_see_theme(principal, q["theme"])]
+        if principal.role == "expert":  # only their themes' threads (web/fences.py)
+            items = await timeline.question_threads(conn, msisdn, shortcode,
+                                                    [q["id"] for q in asked])
+        else:
+            items = await timeline.full_timeline(conn, msisdn, shortcode)
         await audit.record(conn, principal, audit.CONTACT_VIEWED, f"contact:{msisdn}",
                            client=client, view="inbox", question_id=question_id)
     question = question_json(principal, row, catalog)
@@ -223,7 +232,7 @@ async def question_detail(
         "question": question,
         "contact": {"msisdn": question["msisdn"],
                     "opted_out": bool(contact["opted_out"]) if contact else None},
-        "timeline": items,
+        "timeline": fenced_timeline(principal, items),
         "questions": [question_json(principal, q, catalog) for q in asked],
         "answer_text": {"before": before, "after": after,
                         "max_segments": context.settings.questions_answer_max_segments},

@@ -3,13 +3,22 @@
 Why changes log the user out everywhere: a session carries no copy of the
 role (it is read from the user on every request), but a disabled user or a
 new password must end sessions already open, and doing it on every change
-keeps the rule simple. The last active admin cannot be demoted or disabled,
-so the system can never lock its own operators out.
+keeps the rule simple. A new password also revokes every API token of the
+user: whoever had the old password may have made one.
+
+The last active admin cannot be demoted or disabled, so the system can never
+lock its own operators out. A change locks every active admin row first,
+so two admins demoting each other at once are served one after the other,
+and the second is refused.
+
+API tokens expire (GATEWAY_WEB_TOKEN_DAYS at most) and are minted only from a
+browser session, never with a token.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -21,11 +30,17 @@ from gateway.store.users import ApiToken, User
 from gateway.web import audit
 from gateway.web.access import Role
 from gateway.web.body import Strict
-from gateway.web.credentials import WeakPassword, hash_password, new_api_token
-from gateway.web.errors import bad_request, conflict, not_found
+from gateway.web.credentials import WeakPassword, check_password_rules, new_api_token
+from gateway.web.errors import ApiError, bad_request, conflict, forbidden, not_found
+from gateway.web.password_work import Busy, password_work
 from gateway.web.registry import Call, RouteTable
 
 routes = RouteTable("users")
+
+TOKEN_RULES = ("Only from a logged-in browser session (403 `token_from_token` with an API "
+               "token). The token expires after `expires_in_days` (default and most: the "
+               "server's GATEWAY_WEB_TOKEN_DAYS) and is revoked when its user's password "
+               "changes.")
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 THEME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -62,6 +77,8 @@ class UserChange(Strict):
 
 class NewToken(Strict):
     name: str = Field(min_length=1, max_length=100, description="what the token is for")
+    expires_in_days: int | None = Field(
+        None, ge=1, description="days it works; default and most: GATEWAY_WEB_TOKEN_DAYS")
 
 
 def check_themes(themes: list[str]) -> list[str]:
@@ -80,17 +97,25 @@ def user_json(user: User) -> dict[str, Any]:
 def token_json(token: ApiToken) -> dict[str, Any]:
     return {"id": token.id, "user_id": token.user_id, "name": token.name,
             "prefix": f"gwt_{token.prefix}", "created_at": token.created_at,
-            "last_used_at": token.last_used_at, "revoked": token.revoked_at is not None,
-            "revoked_at": token.revoked_at}
+            "expires_at": token.expires_at, "last_used_at": token.last_used_at,
+            "revoked": token.revoked_at is not None, "revoked_at": token.revoked_at}
 
 
-def _password_hash(password: str | None) -> str | None:
+async def _password_hash(call: Call, password: str | None) -> str | None:
+    """argon2 in the hashing threads (gateway/web/password_work.py); 429 when all are busy."""
     if password is None:
         return None
     try:
-        return hash_password(password)
+        check_password_rules(password)
     except WeakPassword as err:
         raise bad_request(str(err), field="password") from None
+    work = password_work(call.request)
+    try:
+        with work.admit():
+            return await work.hash(password)
+    except Busy:
+        raise ApiError(429, "busy", "too many passwords are being hashed; try again in a "
+                       "moment", headers={"Retry-After": "1"}) from None
 
 
 def _themes_fit(role: str, themes: list[str] | tuple[str, ...]) -> None:
@@ -109,7 +134,7 @@ async def list_users(call: Call) -> dict[str, Any]:
 async def create_user(call: Call) -> dict[str, Any]:
     body = call.body_as(NewUser)
     _themes_fit(body.role, body.themes)
-    password_hash = _password_hash(body.password)
+    password_hash = await _password_hash(call, body.password)
     async with call.pool.acquire() as conn, conn.transaction():
         try:
             user = await user_store.insert_user(conn, email=body.email, role=body.role,
@@ -126,8 +151,9 @@ async def create_user(call: Call) -> dict[str, Any]:
 async def update_user(call: Call) -> dict[str, Any]:
     body = call.body_as(UserChange)
     user_id = call.path_int("user_id")
-    password_hash = _password_hash(body.password)
+    password_hash = await _password_hash(call, body.password)
     async with call.pool.acquire() as conn, conn.transaction():
+        await user_store.lock_active_admins(conn)  # first: see the module's docstring
         before = await user_store.get_user(conn, user_id)
         if before is None:
             raise not_found(f"user {user_id}")
@@ -144,10 +170,12 @@ async def update_user(call: Call) -> dict[str, Any]:
                            field="role" if body.role else "disabled")
         if password_hash is not None:
             await user_store.set_password_hash(conn, user_id, password_hash)
+            revoked = await user_store.revoke_user_tokens(conn, user_id)
         await session_store.delete_user_sessions(conn, user_id)
         changes = body.model_dump(exclude_none=True, exclude={"password"})
         if password_hash is not None:
             changes["password"] = "changed"
+            changes["tokens_revoked"] = revoked
         await call.audit(conn, audit.USER_UPDATED, f"user:{user_id}", email=user.email,
                          **changes)
         user = await user_store.get_user(conn, user_id)
@@ -156,17 +184,30 @@ async def update_user(call: Call) -> dict[str, Any]:
 
 
 async def create_token(call: Call, user_id: int) -> dict[str, Any]:
-    """Shown once: the answer holds the only copy of the token."""
+    """Shown once: the answer holds the only copy of the token.
+
+    Only from a browser session: a token that could mint tokens would let one
+    leaked token outlive its own revocation and expiry for good.
+    """
+    if call.user.via != "session":
+        raise forbidden("API tokens are made from a logged-in browser session (or with "
+                        "`gateway user add --token`), not with another API token",
+                        code="token_from_token")
     body = call.body_as(NewToken)
+    most = call.context.settings.web_token_days
+    days = most if body.expires_in_days is None else body.expires_in_days
+    if days > most:
+        raise bad_request(f"a token may live at most {most} days", field="expires_in_days")
     made = new_api_token()
     async with call.pool.acquire() as conn, conn.transaction():
         user = await user_store.get_user(conn, user_id)
         if user is None:
             raise not_found(f"user {user_id}")
-        token = await user_store.insert_token(conn, user_id=user_id, name=body.name,
-                                              prefix=made.prefix, secret_hash=made.secret_hash)
+        token = await user_store.insert_token(
+            conn, user_id=user_id, name=body.name, prefix=made.prefix,
+            secret_hash=made.secret_hash, expires_at=call.context.clock() + timedelta(days=days))
         await call.audit(conn, audit.TOKEN_CREATED, f"token:{token.id}", user_id=user_id,
-                         name=token.name)
+                         name=token.name, expires_at=token.expires_at.isoformat())
     return {"token": made.token, "shown_once": True, **token_json(token)}
 
 
@@ -196,7 +237,8 @@ async def user_tokens(call: Call) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/users/{user_id}/tokens", name="users.tokens.create", body=NewToken,
-             status=201, summary="Make an API token for a user; the answer shows it once")
+             status=201, summary="Make an API token for a user; the answer shows it once",
+             description=TOKEN_RULES)
 async def user_token_create(call: Call) -> dict[str, Any]:
     return await create_token(call, call.path_int("user_id"))
 

@@ -26,6 +26,7 @@ from gateway.segments import SegmentError
 from gateway.store import broadcasts as store
 from gateway.store import lookups
 from gateway.web import audit
+from gateway.web.broadcast_programs import programs_in_force
 from gateway.web.errors import ApiError, bad_request, conflict, not_found
 from gateway.web.pages.frame import PageTable, View
 
@@ -53,7 +54,7 @@ def _programs(view: View) -> list[str]:
 async def compose(view: View) -> web.StreamResponse:
     programs = _programs(view)
     form = {"program": programs[0] if programs else "", "where": "", "text": "",
-            "scheduled_at": ""}
+            "scheduled_at": "", "override_frequency": ""}
     return view.render("broadcast_new.html", title="New broadcast", programs=programs,
                        form=form, preview=None, error=None)
 
@@ -74,6 +75,10 @@ def _form_error(err: Exception) -> ApiError:
         return bad_request(f"filter: {err}", field="where")
     if isinstance(err, BroadcastTextError):
         return bad_request(str(err), field="text")
+    if isinstance(err, service.UnknownProgram):
+        return bad_request(str(err), field="program")
+    if isinstance(err, service.FrequencyExceeded):
+        return bad_request(str(err), field="override_frequency")
     if isinstance(err, ApiError):
         return err
     return bad_request(str(err), field=None)
@@ -81,7 +86,8 @@ def _form_error(err: Exception) -> ApiError:
 
 @pages.post("/broadcasts/new", name="page.broadcasts.submit")
 async def submit(view: View) -> web.StreamResponse:
-    form = {k: view.field(k) for k in ("program", "where", "text", "scheduled_at")}
+    form = {k: view.field(k)
+            for k in ("program", "where", "text", "scheduled_at", "override_frequency")}
     programs = _programs(view)
     settings = view.context.settings
     shortcode = settings.shortcode
@@ -99,7 +105,9 @@ async def submit(view: View) -> web.StreamResponse:
                 conn, program=form["program"], shortcode=shortcode, where=form["where"],
                 text=form["text"], variables={"program": form["program"],
                                               "shortcode": shortcode},
-                now=view.context.clock(), sample_size=5)
+                now=view.context.clock(), sample_size=5,
+                programs=programs_in_force(view.context))
+            await audit.samples_shown(conn, view.user, view.client, found.samples)
     except (SegmentError, BroadcastTextError, service.BroadcastError, ApiError) as err:
         refused = _form_error(err)
         return view.render("broadcast_new.html", status=refused.status, title="New broadcast",
@@ -111,14 +119,18 @@ async def submit(view: View) -> web.StreamResponse:
 
 async def _create(view: View, form: dict[str, str], shortcode: str) -> web.StreamResponse:
     at = _scheduled_at(form["scheduled_at"])
+    override = bool(form["override_frequency"])
     async with view.context.pool.acquire() as conn, conn.transaction():
         broadcast_id = await service.create(
             conn, program=form["program"], shortcode=shortcode, where=form["where"],
-            text=form["text"], created_by=view.user.email, scheduled_at=at)
+            text=form["text"], created_by=view.user.email, scheduled_at=at,
+            programs=programs_in_force(view.context), override_frequency=override,
+            now=view.context.clock())
         await audit.record(conn, view.user, audit.BROADCAST_CREATED,
                            f"broadcast:{broadcast_id}", client=view.client,
                            program=form["program"], where=form["where"],
-                           scheduled_at=at.isoformat() if at else None)
+                           scheduled_at=at.isoformat() if at else None,
+                           override_frequency=override)
     return view.redirect(f"/broadcasts/{broadcast_id}")
 
 

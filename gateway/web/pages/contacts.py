@@ -3,7 +3,8 @@
 Viewing is audited exactly like the API (`contact.viewed`, COMPLIANCE 27):
 profile answers and program membership can reveal political opinion, so
 who looked at a list or at a person is a row someone can query. Numbers
-are normalized to E.164 at this edge, like everywhere else.
+are normalized to E.164 at this edge, like everywhere else. The timeline is
+shown through `fences.fenced_timeline`, exactly as the API returns it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gateway.phone import InvalidNumber, to_e164
 from gateway.store import consent, contacts, lookups, profiles, timeline
 from gateway.web import audit
 from gateway.web.errors import bad_request, not_found
+from gateway.web.fences import fenced_timeline
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -85,5 +87,5 @@ async def contact_page(view: View) -> web.StreamResponse:
         "contact.html", title=f"Contact {msisdn}", msisdn=msisdn, opted_out=row["opted_out"],
         programs=state.get("subs", {}), profile=state.get("profile", {}),
         location=dict(geo) if geo else None, consents=[dict(c) for c in consents],
-        timeline=items, created_at=row["created_at"],
+        timeline=fenced_timeline(view.user, items), created_at=row["created_at"],
         erase_refused=view.query("erase") == "mismatch")  # privacy box (pages/privacy.py)

@@ -2,7 +2,7 @@
 
 Why the page only renders: POST /login (gateway/web/api/session.py) checks
 the form token, the rate limit and the password, then redirects here with
-`?error=failed` or `?error=limited`, or to `next`. Messages never say
+`?error=failed`, `limited` or `busy`, or to `next`. Messages never say
 whether the e-mail exists.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.web.next_path import safe_next
 from gateway.web.pages.frame import PageTable, View, html_response, page_html, visible_nav
 from gateway.web.sessions import login_form_token
 
@@ -17,15 +18,9 @@ pages = PageTable()
 
 LOGIN_ERRORS = {
     "failed": "Wrong e-mail or password.",
-    "limited": "Too many failed logins. Wait a few minutes, then try again.",
+    "limited": "Too many failed logins. Wait a little, then try again.",
+    "busy": "Too many logins at once. Try again in a moment.",
 }
-
-
-def safe_next(target: str) -> str:
-    """Only a path on this site; anything else (//host, https://...) goes home."""
-    if target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
 
 
 @pages.get("/", name="page.home")

@@ -1,0 +1,95 @@
+"""A broadcast must not send anyone past the frequency their program promised at opt-in.
+
+The opt-in confirmation and the HELP answer say "Up to 6 msgs/mo"; that is
+`frequency: {max_messages: 6, per: month}` in keywords.yaml. Before a
+broadcast is stored, `pushed_past` counts the recipients who already had
+that many of the program's broadcast messages in the period ending at the
+send time (the store query says which messages count and why); if any
+would get one too many, creation is refused, naming how many, unless the
+organizer overrides it explicitly. An override that mattered is written to
+the audit log with the numbers, in the same transaction as the broadcast.
+
+Why at creation: it is the moment an organizer can still narrow the filter
+or move the date, and the check is one query over the same eligible set as
+the preview. What it cannot see is said in docs/frequency-and-cli.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+
+from gateway.engine.frequency import WINDOWS
+from gateway.engine.rules import ProgramRules
+from gateway.logs import get_logger
+from gateway.segments import Segment
+from gateway.store import audit as audit_store
+from gateway.store import broadcast_frequency as store
+
+log = get_logger("gateway.broadcast.frequency")
+
+FREQUENCY_OVERRIDDEN: Final = "broadcast.frequency_overridden"
+
+
+@dataclass(frozen=True, slots=True)
+class PastLimit:
+    """How many recipients one more message would push past the program's promise."""
+
+    program: str
+    recipients: int
+    max_messages: int
+    per: str
+    promise: str  # the disclosure text, as subscribers read it
+    since: datetime
+    at: datetime
+
+    def refusal(self) -> str:
+        people = "recipient" if self.recipients == 1 else "recipients"
+        return (
+            f"{self.recipients} {people} already had {self.max_messages} broadcast "
+            f"message(s) of program {self.program!r} in the {self.per} before "
+            f"{self.at.isoformat(timespec='minutes')}; this broadcast would push them past the "
+            f"promised frequency ({self.promise!r}). Narrow the filter or send later; "
+            "or override the frequency limit explicitly (it is audit-logged)"
+        )
+
+    def detail(self) -> dict[str, Any]:
+        return {"program": self.program, "pushed_past": self.recipients,
+                "max_messages": self.max_messages, "per": self.per,
+                "since": self.since.isoformat(), "send_time": self.at.isoformat()}
+
+
+async def pushed_past(
+    conn: asyncpg.Connection,
+    rules: ProgramRules,
+    *,
+    shortcode: str,
+    segment: Segment | None,
+    at: datetime | None,
+    now: datetime,
+) -> PastLimit:
+    """Recipients who already had the promised number in the period before `at` (or `now`)."""
+    limit = rules.frequency_limit
+    send_at = max(at or now, now)
+    since = send_at - WINDOWS[limit.per]
+    count = await store.count_at_limit(
+        conn, shortcode=shortcode, program=rules.id, segment=segment, now=now, since=since,
+        max_messages=limit.max_messages,
+    )
+    return PastLimit(program=rules.id, recipients=count, max_messages=limit.max_messages,
+                     per=limit.per, promise=rules.frequency, since=since, at=send_at)
+
+
+async def record_override(
+    conn: asyncpg.Connection, broadcast_id: int, past: PastLimit, *, actor: str
+) -> None:
+    """The override, for compliance review: who, which broadcast, how many people, which limit."""
+    await audit_store.insert_entry(
+        conn, actor_id=None, actor=actor, action=FREQUENCY_OVERRIDDEN,
+        target=f"broadcast:{broadcast_id}", detail=past.detail(),
+    )
+    log.warning("broadcast_frequency_overridden", broadcast_id=broadcast_id,
+                program=past.program, pushed_past=past.recipients)
