@@ -18,6 +18,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import asyncpg
@@ -196,7 +197,8 @@ async def staff_tokens(pool: asyncpg.Pool) -> dict[str, str]:
                 themes=("education",) if role == "expert" else (),
                 password_hash=hash_password(PASSWORD))
             await user_store.insert_token(conn, user_id=user.id, name="journey",
-                                          prefix=made.prefix, secret_hash=made.secret_hash)
+                                          prefix=made.prefix, secret_hash=made.secret_hash,
+                                          expires_at=datetime.now(UTC) + timedelta(days=1))
             tokens[role] = made.token
     return tokens
 
