@@ -25,6 +25,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from gateway import geo
 from gateway.app import Gateway
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
@@ -124,6 +125,12 @@ async def test_log_in_join_find_the_contact_broadcast_and_watch_it_finish(
     await expect(page.locator("#broadcast-status")).not_to_have_text("done")
     assert phone_smsc.texts_to(reachable)[-1] == BROADCAST
     assert BROADCAST not in phone_smsc.texts_to(sleeping)
+    # the page says where the held one is and when it will go
+    await page.reload()
+    held = page.locator("#held tbody tr")
+    await expect(held).to_have_count(1)
+    await expect(held).to_contain_text(geo.from_area_code(sleeping).timezones[0])
+    await expect(held.locator("td").nth(1)).to_have_text("1")
 
     # and the reachable supporter's phone shows it
     await page.get_by_role("link", name="Phone simulator").click()
