@@ -27,7 +27,7 @@ from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.broadcast.control import BroadcastTicker
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.config import ConfigError, Settings
-from gateway.engine import RulesError, load_rules
+from gateway.engine import Rules, RulesError, load_rules
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.pipeline import contact_centre
@@ -181,6 +181,8 @@ class Gateway:
             if problems := tariff_problems(self.settings.billing_aggregator,
                                            self.settings.billing_tariff_codes, rules):
                 raise RulesError(problems)  # a price point the aggregator cannot bill
+            if problems := shortcode_problems(self.settings, rules):
+                raise RulesError(problems)
             self.rules.replace(rules)
         except RulesError as err:
             log.error("keywords_reload_refused", problems=err.problems[:20])
@@ -242,11 +244,19 @@ def _stripe_cards(settings: Settings) -> StripeCards | None:
         checkout_cancel_url=settings.stripe_checkout_cancel_url))
 
 
+def shortcode_problems(settings: Settings, rules: Rules) -> list[str]:
+    """GATEWAY_SHORTCODE (the code of an MO that names none) must be one a program runs."""
+    if settings.shortcode in rules.shortcodes:
+        return []
+    return [f"GATEWAY_SHORTCODE={settings.shortcode} names no program in {settings.keywords}; "
+            f"its programs' short codes are {', '.join(sorted(rules.shortcodes))}"]
+
+
 async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
     """Load rules (refuse a bad file), connect, migrate, and build the gateway."""
     rules = load_rules(settings.keywords)
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
-                                   rules):
+                                   rules) + shortcode_problems(settings, rules):
         raise ConfigError(problems)
     pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8)
     if migrate:

@@ -87,6 +87,7 @@ class Ingest:
     ) -> None:
         self._pool = pool
         self._settings = settings
+        self._rules = rules
         key = settings.privacy_hash_secret
         self._writer = DecisionWriter(
             rules, privacy_key=key.get_secret_value().encode() if key is not None else None)
@@ -133,9 +134,13 @@ class Ingest:
         except udh.UdhError as err:
             log.warning("mo_rejected", msisdn=msisdn, reason=str(err), status="ESME_RINVESMCLASS")
             return S.ESME_RINVESMCLASS
+        shortcode = pdu.get_str("destination_addr") or self._settings.shortcode
+        if shortcode not in self._rules.current.shortcodes:
+            self._metrics.mo_unknown_shortcode.inc()
+            log.warning("mo_unknown_shortcode", msisdn=msisdn, shortcode=shortcode)
         item = MoItem(
             msisdn=msisdn,
-            shortcode=pdu.get_str("destination_addr") or self._settings.shortcode,
+            shortcode=shortcode,
             data_coding=pdu.get_int("data_coding"),
             body=body,
             concat=concat,
