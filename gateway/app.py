@@ -35,6 +35,7 @@ from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter
+from gateway.pipeline.rules_sync import RulesSync
 from gateway.pipeline.tps_share import BEAT_SECONDS, TpsShare
 from gateway.pipeline.unsure import UnsureResolver
 from gateway.privacy import stripe_erasure
@@ -87,6 +88,8 @@ class Gateway:
         self.receipts = ReceiptWriter(pool, self.metrics)
         self.unsure = UnsureResolver(pool, settings, lease_seconds=LEASE_SECONDS)
         self.tps_share = TpsShare(pool, settings, self.client)
+        self.rules_sync = RulesSync(pool, settings.database_url, settings.instance_name,
+                                    self.reload_rules)
         # the clock is read per tick; tests may swap the policy before start()
         self.broadcasts = BroadcastTicker(
             pool, policy=QuietHoursPolicy(), clock=lambda: datetime.now(UTC))
@@ -115,6 +118,7 @@ class Gateway:
         await self.tps_share.beat()  # our share of the TPS before the first send
         self._spawn(self._every(BEAT_SECONDS, self.tps_share.beat), "tps-share")
         self._spawn(self.outbox.run(), "outbox")
+        self._spawn(self.rules_sync.run(), "keywords-sync")
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep), "receipt-sweep")
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.unsure.sweep), "unsure-sweep")
         self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
@@ -126,7 +130,8 @@ class Gateway:
                                 self._escalate_questions), "questions-escalation")
         self._spawn(self.client.run(), "smpp")
         app = make_web_app(metrics=self.metrics, health_check=self.health)
-        add_api_routes(app, WebContext(self.pool, self.settings, reload_rules=self.reload_rules,
+        add_api_routes(app, WebContext(self.pool, self.settings,
+                                       reload_rules=self.reload_everywhere,
                                        rules=lambda: self.rules.current,
                                        wake_outbox=self.outbox.wake, cards=self.cards))
         add_pages(app, smpp_state=lambda: "bound" if self.client.bound else "unbound",
@@ -189,6 +194,19 @@ class Gateway:
             return False
         log.info("keywords_reloaded", path=str(self.settings.keywords))
         return True
+
+    def reload_everywhere(self) -> bool:
+        """The API's reload and SIGHUP: here, then on every other instance (rules_sync.py)."""
+        swapped = self.reload_rules()
+        if swapped:
+            self._spawn(self._announce_reload(), "keywords-announce")
+        return swapped
+
+    async def _announce_reload(self) -> None:
+        try:
+            await self.rules_sync.announce()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+            log.error("keywords_reload_not_announced", error=type(err).__name__)
 
     async def _broadcast_tick(self) -> int:
         touched = await self.broadcasts.tick()
@@ -267,14 +285,14 @@ async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
 
 
 async def run_gateway(settings: Settings, *, migrate: bool) -> None:
-    """Run until SIGTERM/SIGINT; SIGHUP reloads keywords.yaml."""
+    """Run until SIGTERM/SIGINT; SIGHUP reloads keywords.yaml (on every instance)."""
     tune_gc()
     gateway = await open_gateway(settings, migrate=migrate)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, gateway.reload_rules)
+    loop.add_signal_handler(signal.SIGHUP, gateway.reload_everywhere)
     try:
         await gateway.start()
         await stop.wait()
