@@ -161,7 +161,8 @@ class SendGate:
         self._generation += 1
         self._to_release = Counter()
         self._conn = None
-        try:  # the pool's reset runs pg_advisory_unlock_all; a broken one is closed
-            await self._pool.release(conn)
+        try:  # the pool does not reset sessions (store/db.py): let go of every lock first
+            await number_locks.release_all(conn)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            conn.terminate()
+            conn.terminate()  # a closed session holds no locks
+        await self._pool.release(conn)

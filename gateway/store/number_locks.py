@@ -88,6 +88,11 @@ async def release_numbers(conn: asyncpg.Connection, keys: Counter[int]) -> None:
         await conn.fetchval(RELEASE_SHARED, NUMBER_LOCK_SPACE, flat)
 
 
+async def release_all(conn: asyncpg.Connection) -> None:
+    """Before a connection that held shared locks goes back to the pool."""
+    await conn.execute("SELECT pg_advisory_unlock_all()")
+
+
 async def opted_out(
     conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
 ) -> set[tuple[str, str]]:
