@@ -12,10 +12,10 @@ key `number_key`):
 - an MO transaction takes it exclusively (`lock_numbers`) before it reads
   the numbers' contacts, and holds it to COMMIT: one number's MOs are
   decided one transaction at a time, whatever instance received them;
-- the outbox takes it shared, without waiting (`try_share_numbers`), reads
-  the numbers' opt-outs in a *following* statement (a statement's snapshot
-  is taken before its locks, so the read must come after), hands the
-  submit_sm to the socket, and only then lets go (`release_numbers`).
+- the outbox takes it shared, without waiting, and reads the numbers'
+  opt-outs after taking it (`gate_check`, one call of the function of
+  migration 030: a single statement's snapshot would predate its locks),
+  hands the submit_sm to the socket, and only then lets go.
 
 A STOP's transaction therefore either committed before the outbox's read
 (which then sees it and suppresses the MT) or waits for the lock until the
@@ -40,20 +40,11 @@ NUMBER_LOCK_SPACE = 0x4E554D42  # "NUMB": the advisory-lock namespace of phone n
 # the locks are taken in the (ascending) order of the array.
 LOCK_NUMBERS = "SELECT count(pg_advisory_xact_lock($1, k)) FROM unnest($2::int4[]) AS t(k)"
 
-TRY_SHARE = """
-SELECT t.k FROM unnest($2::int4[]) AS t(k) WHERE pg_try_advisory_lock_shared($1, t.k)
-"""
-
 RELEASE_SHARED = """
 SELECT count(*) FROM unnest($2::int4[]) AS t(k) WHERE pg_advisory_unlock_shared($1, t.k)
 """
 
-OPTED_OUT = """
-SELECT c.msisdn, c.shortcode FROM contacts c
-JOIN unnest($1::text[], $2::text[]) AS k(msisdn, shortcode)
-  ON c.msisdn = k.msisdn AND c.shortcode = k.shortcode
-WHERE c.opted_out
-"""
+GATE_CHECK = "SELECT msisdn, shortcode, opted_out FROM send_gate_check($1, $2, $3, $4, $5)"
 
 
 def number_key(msisdn: str) -> int:
@@ -69,16 +60,19 @@ async def lock_numbers(conn: asyncpg.Connection, msisdns: Iterable[str]) -> None
         await conn.fetchval(LOCK_NUMBERS, NUMBER_LOCK_SPACE, keys)
 
 
-async def try_share_numbers(conn: asyncpg.Connection, msisdns: Sequence[str]) -> set[int]:
-    """Session locks, shared, on each distinct number's key that is free now; return those keys.
+async def gate_check(
+    conn: asyncpg.Connection, release: Counter[int], pairs: Sequence[tuple[str, str]]
+) -> tuple[set[str], set[tuple[str, str]]]:
+    """Release `release` (keys, times), share-lock the pairs' numbers that are free now.
 
-    A key taken here is held once and must be released once (`release_numbers`).
+    Returns (numbers whose lock was taken, pairs of those that are opted out).
+    Each distinct number key taken is held once; release it once.
     """
-    keys = sorted({number_key(m) for m in msisdns})
-    if not keys:
-        return set()
-    rows = await conn.fetch(TRY_SHARE, NUMBER_LOCK_SPACE, keys)
-    return {r["k"] for r in rows}
+    rows = await conn.fetch(
+        GATE_CHECK, NUMBER_LOCK_SPACE, list(release.elements()),
+        [number_key(p[0]) for p in pairs], [p[0] for p in pairs], [p[1] for p in pairs])
+    locked = {r["msisdn"] for r in rows}
+    return locked, {(r["msisdn"], r["shortcode"]) for r in rows if r["opted_out"]}
 
 
 async def release_numbers(conn: asyncpg.Connection, keys: Counter[int]) -> None:
@@ -91,13 +85,3 @@ async def release_numbers(conn: asyncpg.Connection, keys: Counter[int]) -> None:
 async def release_all(conn: asyncpg.Connection) -> None:
     """Before a connection that held shared locks goes back to the pool."""
     await conn.execute("SELECT pg_advisory_unlock_all()")
-
-
-async def opted_out(
-    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """Which (number, short code) pairs are opted out, as committed now."""
-    if not keys:
-        return set()
-    rows = await conn.fetch(OPTED_OUT, [k[0] for k in keys], [k[1] for k in keys])
-    return {(r["msisdn"], r["shortcode"]) for r in rows}
