@@ -28,7 +28,7 @@ from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.broadcast.control import BroadcastTicker
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.config import ConfigError, Settings
-from gateway.engine import RulesError, load_rules
+from gateway.engine import Rules, RulesError, load_rules
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.pipeline import contact_centre
@@ -36,6 +36,7 @@ from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter
+from gateway.pipeline.rules_sync import RulesSync
 from gateway.pipeline.tps_share import BEAT_SECONDS, TpsShare
 from gateway.pipeline.unsure import UnsureResolver
 from gateway.privacy import stripe_erasure
@@ -88,6 +89,8 @@ class Gateway:
         self.receipts = ReceiptWriter(pool, self.metrics)
         self.unsure = UnsureResolver(pool, settings, lease_seconds=LEASE_SECONDS)
         self.tps_share = TpsShare(pool, settings, self.client)
+        self.rules_sync = RulesSync(pool, settings.database_url, settings.instance_name,
+                                    self.reload_rules)
         # the clock is read per tick; tests may swap the policy before start()
         self.broadcasts = BroadcastTicker(
             pool, policy=QuietHoursPolicy(), clock=lambda: datetime.now(UTC))
@@ -116,6 +119,7 @@ class Gateway:
         await self.tps_share.beat()  # our share of the TPS before the first send
         self._spawn(self._every(BEAT_SECONDS, self.tps_share.beat), "tps-share")
         self._spawn(self.outbox.run(), "outbox")
+        self._spawn(self.rules_sync.run(), "keywords-sync")
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep), "receipt-sweep")
         self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.unsure.sweep), "unsure-sweep")
         self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
@@ -127,7 +131,8 @@ class Gateway:
                                 self._escalate_questions), "questions-escalation")
         self._spawn(self.client.run(), "smpp")
         app = make_web_app(metrics=self.metrics, health_check=self.health)
-        add_api_routes(app, WebContext(self.pool, self.settings, reload_rules=self.reload_rules,
+        add_api_routes(app, WebContext(self.pool, self.settings,
+                                       reload_rules=self.reload_everywhere,
                                        rules=lambda: self.rules.current,
                                        wake_outbox=self.outbox.wake, cards=self.cards))
         add_pages(app, smpp_state=lambda: "bound" if self.client.bound else "unbound",
@@ -182,12 +187,27 @@ class Gateway:
             if problems := tariff_problems(self.settings.billing_aggregator,
                                            self.settings.billing_tariff_codes, rules):
                 raise RulesError(problems)  # a price point the aggregator cannot bill
+            if problems := shortcode_problems(self.settings, rules):
+                raise RulesError(problems)
             self.rules.replace(rules)
         except RulesError as err:
             log.error("keywords_reload_refused", problems=err.problems[:20])
             return False
         log.info("keywords_reloaded", path=str(self.settings.keywords))
         return True
+
+    def reload_everywhere(self) -> bool:
+        """The API's reload and SIGHUP: here, then on every other instance (rules_sync.py)."""
+        swapped = self.reload_rules()
+        if swapped:
+            self._spawn(self._announce_reload(), "keywords-announce")
+        return swapped
+
+    async def _announce_reload(self) -> None:
+        try:
+            await self.rules_sync.announce()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+            log.error("keywords_reload_not_announced", error=type(err).__name__)
 
     async def _broadcast_tick(self) -> int:
         touched = await self.broadcasts.tick()
@@ -244,11 +264,19 @@ def _stripe_cards(settings: Settings) -> StripeCards | None:
         checkout_cancel_url=settings.stripe_checkout_cancel_url))
 
 
+def shortcode_problems(settings: Settings, rules: Rules) -> list[str]:
+    """GATEWAY_SHORTCODE (the code of an MO that names none) must be one a program runs."""
+    if settings.shortcode in rules.shortcodes:
+        return []
+    return [f"GATEWAY_SHORTCODE={settings.shortcode} names no program in {settings.keywords}; "
+            f"its programs' short codes are {', '.join(sorted(rules.shortcodes))}"]
+
+
 async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
     """Load rules (refuse a bad file), connect, migrate, and build the gateway."""
     rules = load_rules(settings.keywords)
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
-                                   rules):
+                                   rules) + shortcode_problems(settings, rules):
         raise ConfigError(problems)
     if settings.stripe_secret_key is None and (offered := checkout.card_programs(rules)):
         # Such gifts are refused at once with the `unavailable` text (billing/checkout.py).
@@ -262,14 +290,14 @@ async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
 
 
 async def run_gateway(settings: Settings, *, migrate: bool) -> None:
-    """Run until SIGTERM/SIGINT; SIGHUP reloads keywords.yaml."""
+    """Run until SIGTERM/SIGINT; SIGHUP reloads keywords.yaml (on every instance)."""
     tune_gc()
     gateway = await open_gateway(settings, migrate=migrate)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, gateway.reload_rules)
+    loop.add_signal_handler(signal.SIGHUP, gateway.reload_everywhere)
     try:
         await gateway.start()
         await stop.wait()

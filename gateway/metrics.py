@@ -36,6 +36,10 @@ class Metrics:
             "queued MT texts dropped before submit (recipient opted out since)",
             registry=r,
         )
+        self.mo_unknown_shortcode = Counter(
+            "gateway_mo_unknown_shortcode",
+            "MO texts sent to a short code no program in keywords.yaml names", registry=r
+        )
         self.dlr_received = Counter(
             "gateway_dlr_received", "delivery receipts received", registry=r
         )

@@ -69,6 +69,8 @@ def template_sources(doc: RulesFile) -> Iterator[tuple[Path, str, str | None]]:
                 yield ("donations", pid, "texts", name), text, pid
     yield from contact_checks.template_sources(doc)
     yield ("defaults", "default_reply"), doc.defaults.default_reply, None
+    if doc.defaults.unknown_shortcode_reply is not None:
+        yield ("defaults", "unknown_shortcode_reply"), doc.defaults.unknown_shortcode_reply, None
 
 
 def check(doc: RulesFile) -> tuple[list[Finding], dict[Path, Template], dict[str, int]]:

@@ -79,6 +79,9 @@ class Defaults(_Strict):
     flood_limit_per_minute: int = Field(10, ge=2, le=1000)
     confirm_within: Seconds = 86400
     dialog_expires_after: Seconds = 86400
+    # the answer to an MO sent to a short code no program names (sent from that
+    # code); none: such MOs are kept and counted, and nothing is answered
+    unknown_shortcode_reply: Text | None = None
 
 
 class Privacy(_Strict):

@@ -93,6 +93,13 @@ class DecisionWriter:
         if not mos:
             return 0
         rules = self._rules.current
+        unknown = [(i, mo) for i, mo in mos if mo.shortcode not in rules.shortcodes]
+        if unknown:
+            mos = [(i, mo) for i, mo in mos if mo.shortcode in rules.shortcodes]
+            answered = await self._unknown_shortcode(conn, rules, unknown)
+            if not mos:
+                return answered
+            return answered + await self.decide_and_write(conn, mos)
         keys = list(dict.fromkeys((mo.msisdn, mo.shortcode) for _, mo in mos))
         stored = await contacts_store.list_states(conn, keys)
         returning = await self._returning_opt_outs(conn, [k for k in keys if k not in stored])
@@ -147,6 +154,30 @@ class DecisionWriter:
         await questions_store.insert_batch(conn, contact_centre.questions_from(events))
         await profiles_store.update_geo(conn, self._relocated(rules, stored, states))
         return len(replies)
+
+    async def _unknown_shortcode(
+        self, conn: asyncpg.Connection, rules: Rules, mos: Sequence[tuple[int, NewInbound]]
+    ) -> int:
+        """No program runs on the texted code: keep the MO, say so, and answer from that code.
+
+        Borrowing another code's program answered with its texts and sent some
+        replies from the other code; no program's state, consent or keyword
+        applies here. The answer (`defaults.unknown_shortcode_reply`) is optional.
+        """
+        await timeline_store.insert_batch(conn, [
+            NewEvent(mo.msisdn, mo.shortcode, mo_id, "unknown_shortcode",
+                     {"shortcode": mo.shortcode}, mo.received_at)
+            for mo_id, mo in mos
+        ])
+        text = rules.defaults.unknown_shortcode_reply
+        if text is None:
+            return 0
+        await outbound_store.insert_batch(conn, [
+            NewOutbound(mo.msisdn, mo.shortcode, text, outbound_store.PRIORITY_REPLY, False,
+                        mo_id, mo.received_at)
+            for mo_id, mo in mos
+        ])
+        return len(mos)
 
     def _relocated(
         self,

@@ -8,6 +8,11 @@ The guarantees live here:
 - *In order per number*: every number hashes to one lane; a lane is one
   `Batcher` with one worker, so one number's texts are decided in arrival
   order while different numbers proceed in parallel on other lanes.
+- *In order per number across instances*: the SMSC spreads a number's texts
+  over every instance's bind, so each batch transaction first takes its
+  numbers' advisory locks (store/number_locks.py), in ascending order, and
+  holds them to COMMIT: no instance decides on a contact another instance
+  is changing, and a STOP is never overwritten by a stale state.
 - *Throughput*: a lane commits many MOs per transaction (group commit).
 
 A batch that fails on bad data is retried item by item, so one poisonous
@@ -34,6 +39,7 @@ from gateway.smpp import udh
 from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.pdu import Pdu
 from gateway.store import inbound as inbound_store
+from gateway.store import number_locks
 from gateway.store.inbound import IdReserve, NewInbound, PartKey
 
 log = get_logger("gateway.ingest")
@@ -81,6 +87,7 @@ class Ingest:
     ) -> None:
         self._pool = pool
         self._settings = settings
+        self._rules = rules
         key = settings.privacy_hash_secret
         self._writer = DecisionWriter(
             rules, privacy_key=key.get_secret_value().encode() if key is not None else None)
@@ -127,9 +134,13 @@ class Ingest:
         except udh.UdhError as err:
             log.warning("mo_rejected", msisdn=msisdn, reason=str(err), status="ESME_RINVESMCLASS")
             return S.ESME_RINVESMCLASS
+        shortcode = pdu.get_str("destination_addr") or self._settings.shortcode
+        if shortcode not in self._rules.current.shortcodes:
+            self._metrics.mo_unknown_shortcode.inc()
+            log.warning("mo_unknown_shortcode", msisdn=msisdn, shortcode=shortcode)
         item = MoItem(
             msisdn=msisdn,
-            shortcode=pdu.get_str("destination_addr") or self._settings.shortcode,
+            shortcode=shortcode,
             data_coding=pdu.get_int("data_coding"),
             body=body,
             concat=concat,
@@ -168,7 +179,7 @@ class Ingest:
         return [S.ESME_ROK] * len(items)
 
     async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> int:
-        msisdn = item.msisdn if isinstance(item, MoItem) else item.key.msisdn
+        msisdn = _msisdn(item)
         try:
             async with conn.transaction():
                 replies = await self._apply(conn, [item])
@@ -197,6 +208,9 @@ class Ingest:
     async def _apply(
         self, conn: asyncpg.Connection, items: Sequence[LaneItem], *, decide: bool = True
     ) -> int:
+        # Before anything about these numbers is read: another instance may be
+        # deciding (or one of our MTs may be leaving for) the same number now.
+        await number_locks.lock_numbers(conn, (_msisdn(item) for item in items))
         complete: list[NewInbound] = []
         for item in items:
             mo = await self._complete(conn, item)
@@ -235,6 +249,10 @@ class Ingest:
         if len(parts) < key.total:
             log.warning("mo_parts_missing", msisdn=key.msisdn, have=len(parts), total=key.total)
         return NewInbound(key.msisdn, key.shortcode, body, data_coding, len(parts), at)
+
+
+def _msisdn(item: LaneItem) -> str:
+    return item.msisdn if isinstance(item, MoItem) else item.key.msisdn
 
 
 def _decoded(body: bytes, data_coding: int) -> str:

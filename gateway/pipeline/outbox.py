@@ -16,6 +16,10 @@ could bill them again. It is failed as `billed_unknown` and left to finance
 to reconcile; a carrier charge is never doubled. Only what proves nothing was accepted
 requeues it: an explicit temporary refusal (throttling), or a link lost
 before the submit_sm went out.
+
+Opt-outs are checked twice: by the claim, and again right before the
+submit_sm is written, under the number's lock (pipeline/send_gate.py), so a
+STOP acknowledged to the SMSC is never followed by an MT claimed before it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.phone import smpp_address
 from gateway.pipeline.batcher import Batcher, BatcherClosed
+from gateway.pipeline.send_gate import NO_HOLD, Release, SendGate
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.constants import Npi, Ton, status_name
 from gateway.smpp.errors import SessionLost, SubmitRejected, SubmitTimeout
@@ -51,6 +56,7 @@ log = get_logger("gateway.outbox")
 LEASE_SECONDS = 60.0
 PACED_AHEAD = 0.1  # seconds of capped traffic handed to the pacer ahead of a reply
 REQUEUE_DELAY = 1.0
+BUSY_RETRY = 0.01  # seconds before retrying MTs whose number's MO is being decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class SendOutcome:
     requeue_after: float | None = None
     error: str | None = None
     unsure: bool = False  # requeued, but the SMSC may have taken it: wait for its receipt
+    suppressed: bool = False  # opted out before its submit_sm left: never sent
 
 
 class OutboxSender:
@@ -102,6 +109,8 @@ class OutboxSender:
         self._results: Batcher[SendOutcome, None] = Batcher(
             self._record, max_batch=500, linger=0.002, name="outbox-results"
         )
+        self._gate = SendGate(pool)
+        self._gating: asyncio.Future[None] | None = None  # the gate round under way
 
     def wake(self) -> None:
         """New rows are due (a reply was queued): claim now, even in the middle of a batch."""
@@ -159,6 +168,8 @@ class OutboxSender:
         for task in list(self._inflight):
             task.cancel()
         await self._results.close()
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await self._gate.close()
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -178,24 +189,63 @@ class OutboxSender:
             self._ready.extend(claimed)
 
     def _pump(self) -> None:
-        """Start claimed MTs while the SMPP window has room.
+        """Start claimed MTs while the SMPP window has room, through the send gate.
 
         Under a TPS cap, only `PACED_AHEAD` seconds of traffic go to the client
         (where they wait, in order, for the pacer); the rest wait in `_ready`,
-        where a reply claimed later is sorted ahead of them.
+        where a reply claimed later is sorted ahead of them. One gate round at
+        a time: MTs that become ready meanwhile go together in the next one.
         """
+        if self._gating is not None or not self._ready:
+            return
         tps = self._client.tps
         ahead = max(2, math.ceil(tps * PACED_AHEAD)) if tps else self._max_inflight
-        while self._ready and self._client.window_free > 0 and len(self._inflight) < ahead:
-            message = self._ready.popleft()
-            pdu = self._single_part(message)
-            if pdu is None:
-                task: asyncio.Future[Any] = asyncio.create_task(self._send(message))
-                task.add_done_callback(self._done)
-            else:
-                task = self._client.submit_soon(pdu)
-                task.add_done_callback(functools.partial(self._sent, message))
-            self._inflight.add(task)
+        room = min(self._client.window_free, ahead - len(self._inflight), len(self._ready))
+        if room <= 0:
+            return
+        batch = [self._ready.popleft() for _ in range(room)]
+        self._gating = asyncio.ensure_future(self._gate_and_start(batch))
+        self._inflight.add(self._gating)
+        self._gating.add_done_callback(self._gated)
+
+    async def _gate_and_start(self, batch: list[ClaimedMessage]) -> None:
+        """The last opt-out check, then the submits (pipeline/send_gate.py)."""
+        try:
+            result = await self._gate.check(batch)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+            log.warning("send_gate_failed", error=type(err).__name__, waiting=len(batch))
+            self._ready.extendleft(reversed(batch))
+            await asyncio.sleep(REQUEUE_DELAY)
+            return
+        for message in result.suppressed:
+            self._metrics.mt_suppressed.inc()
+            self._record_outcome(message.id, SendOutcome(
+                message.id, error="opted out before the send", suppressed=True))
+        self._ready.extendleft(reversed(result.busy))
+        for message, release in result.allowed:
+            self._start(message, release)
+        if result.busy and not result.allowed:
+            await asyncio.sleep(BUSY_RETRY)  # those numbers' MOs are being decided right now
+
+    def _gated(self, task: asyncio.Future[None]) -> None:
+        self._inflight.discard(task)
+        self._gating = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("send_gate_crashed", error=str(task.exception()))
+        self._slot_free.set()
+        self._pump()
+
+    def _start(self, message: ClaimedMessage, release: Release) -> None:
+        """Hand one gated MT to the client; its number's lock goes once it is written."""
+        pdu = self._single_part(message)
+        if pdu is None:
+            task: asyncio.Future[Any] = asyncio.create_task(self._send(message, release=release))
+            task.add_done_callback(self._done)
+        else:
+            task = self._client.submit_soon(pdu, on_written=release.done)
+            task.add_done_callback(release.done)  # refused or lost before writing: let go
+            task.add_done_callback(functools.partial(self._sent, message))
+        self._inflight.add(task)
 
     def _single_part(self, message: ClaimedMessage) -> Pdu | None:
         """The submit_sm of a one-part MT; None for the rest (sent by `_send`)."""
@@ -238,9 +288,12 @@ class OutboxSender:
             self._record_outcome(message.id, self._submitted(message, (message_id,)))
         self._pump()
 
-    async def _send(self, message: ClaimedMessage, first: asyncio.Future[Pdu] | None = None
-                    ) -> None:
-        outcome = await self._submit_all(message, first)
+    async def _send(self, message: ClaimedMessage, first: asyncio.Future[Pdu] | None = None,
+                    *, release: Release = NO_HOLD) -> None:
+        try:
+            outcome = await self._submit_all(message, first, release)
+        finally:
+            release.done()
         self._record_outcome(message.id, outcome)
 
     def _record_outcome(self, outbound_id: int, outcome: SendOutcome) -> None:
@@ -261,8 +314,12 @@ class OutboxSender:
                       error=str(recorded.exception()))
 
     async def _submit_all(self, message: ClaimedMessage,
-                          first: asyncio.Future[Pdu] | None = None) -> SendOutcome:
-        """Send every part in order; `first`: the first part's submit, already started."""
+                          first: asyncio.Future[Pdu] | None = None,
+                          release: Release = NO_HOLD) -> SendOutcome:
+        """Send every part in order; `first`: the first part's submit, already started.
+
+        The number's lock (`release`) is held until the last part is written.
+        """
         try:
             split = text.split(message.body, next(self._refs))
         except text.TextTooLong as err:
@@ -274,7 +331,9 @@ class OutboxSender:
                     sent, first = first, None
                     resp = await sent
                 else:
-                    resp = await self._client.submit(self._submit_sm(message, split, part))
+                    last = part is split.parts[-1]
+                    resp = await self._client.submit(self._submit_sm(message, split, part),
+                                                     on_written=release.done if last else None)
                 message_ids.append(str(resp.params.get("message_id", "")))
         except SubmitRejected as err:
             self._metrics.mt_failed.inc()
@@ -315,10 +374,11 @@ class OutboxSender:
             for o in outcomes
             if o.requeue_after is not None
         ]
+        suppressed = [o.outbound_id for o in outcomes if o.suppressed]
         failed = [
             (o.outbound_id, o.error or "", o.unsure)
             for o in outcomes
-            if not o.message_ids and o.requeue_after is None
+            if not o.message_ids and o.requeue_after is None and not o.suppressed
         ]
         # Each statement is atomic on its own and each row is in exactly one of
         # them, so no transaction (and its two round trips) is needed.
@@ -326,6 +386,7 @@ class OutboxSender:
             await outbound_store.mark_submitted(conn, submitted)
             await outbound_store.requeue(conn, requeued, lease_seconds=LEASE_SECONDS)
             await outbound_store.mark_failed(conn, failed, lease_seconds=LEASE_SECONDS)
+            await outbound_store.mark_suppressed(conn, suppressed)
         if requeued:
             self.wake()
         return [None] * len(outcomes)

@@ -70,6 +70,7 @@ _REFUSAL_HINTS: dict[int, str] = {
 }
 
 OnDeliver = Callable[[Pdu], Awaitable[int]]
+OnWritten = Callable[[], None]
 
 
 class EsmeClient:
@@ -399,17 +400,20 @@ class EsmeClient:
 
     # -- submitting ---------------------------------------------------------
 
-    async def submit(self, pdu: Pdu) -> Pdu:
+    async def submit(self, pdu: Pdu, *, on_written: OnWritten | None = None) -> Pdu:
         """Send a submit_sm and return its ESME_ROK submit_sm_resp.
 
         Waits until bound, for a window slot and for the TPS pacer. Raises
         SubmitRejected (error status), SubmitTimeout or SessionLost.
+        `on_written` is called once the submit_sm is handed to the connection
+        (it leaves with this loop turn's writes), not for resends.
         """
         if pdu.command_id != CommandId.SUBMIT_SM:
             raise ValueError(f"submit() sends submit_sm, not {pdu.name}")
-        return await self._submit_attempts(pdu, 0)
+        return await self._submit_attempts(pdu, 0, on_written)
 
-    def submit_soon(self, pdu: Pdu) -> asyncio.Future[Pdu]:
+    def submit_soon(self, pdu: Pdu, *, on_written: OnWritten | None = None
+                    ) -> asyncio.Future[Pdu]:
         """`submit()` as a future: the same outcomes, the same window, pacing and resends.
 
         Why: the outbox sends thousands of single-part MTs a second, and a task
@@ -425,7 +429,7 @@ class EsmeClient:
         loop = asyncio.get_running_loop()
         if (self._bucket.rate or self._stopping.is_set() or link is None
                 or not link.session.bound or not self._window.try_acquire()):
-            return loop.create_task(self.submit(pdu))
+            return loop.create_task(self.submit(pdu, on_written=on_written))
         self.window_in_use += 1
         pdu.sequence = 0
         try:
@@ -439,8 +443,11 @@ class EsmeClient:
                 failed.set_exception(SubmitRejected(cause.command_status)
                                      if isinstance(cause, PduError) else err)
                 return failed
-            return loop.create_task(self.submit(pdu))  # the link died: nothing was sent
+            # the link died: nothing was sent
+            return loop.create_task(self.submit(pdu, on_written=on_written))
         self.submits += 1
+        if on_written is not None:
+            on_written()
         result: asyncio.Future[Pdu] = loop.create_future()
         timer = loop.call_later(self._settings.smpp_submit_timeout, self._submit_timed_out,
                                 link, pdu.sequence, answer)
@@ -478,13 +485,14 @@ class EsmeClient:
             rest = asyncio.ensure_future(self._submit_attempts(pdu, 1))
             rest.add_done_callback(functools.partial(_copy_outcome, result))
 
-    async def _submit_attempts(self, pdu: Pdu, first: int) -> Pdu:
+    async def _submit_attempts(self, pdu: Pdu, first: int,
+                               on_written: OnWritten | None = None) -> Pdu:
         settings = self._settings
         for attempt in range(first, MAX_RESENDS + 1):
             if attempt:
                 await asyncio.sleep(backoff_delay(attempt - 1, settings.smpp_reconnect_min,
                                                   settings.smpp_reconnect_max, self._rng))
-            resp = await self._submit_once(pdu)
+            resp = await self._submit_once(pdu, on_written if attempt == first else None)
             status = resp.command_status
             if status == S.ESME_ROK and resp.command_id == CommandId.SUBMIT_SM_RESP:
                 return resp
@@ -493,7 +501,7 @@ class EsmeClient:
             self.resends += 1
         raise AssertionError("unreachable")
 
-    async def _submit_once(self, pdu: Pdu) -> Pdu:
+    async def _submit_once(self, pdu: Pdu, on_written: OnWritten | None = None) -> Pdu:
         await self._window.acquire()
         self.window_in_use += 1
         try:
@@ -512,6 +520,8 @@ class EsmeClient:
                     continue  # the link died while we waited: nothing was sent
                 break
             self.submits += 1
+            if on_written is not None:
+                on_written()
             await link.drain()
             try:
                 async with asyncio.timeout(self._settings.smpp_submit_timeout):

@@ -125,6 +125,7 @@ FROM decided d
 WHERE o.id = d.id
 RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.not_before, o.attempts,
           d.suppress, d.hold_until IS NOT NULL AS held, o.donation_id, o.service_type,
+          o.compliance,
           o.billing_tlvs::text AS billing_tlvs,
           (SELECT i.received_at FROM inbound i WHERE i.id = o.in_reply_to) AS mo_received_at
 """
@@ -163,6 +164,13 @@ UPDATE outbound o SET status = 'submitted', segments = k.segments, submitted_at 
                       lease_owner = NULL, lease_until = NULL
 FROM unnest($4::bigint[], $5::int2[]) AS k(id, segments)
 WHERE o.id = k.id AND o.status = 'sending'
+"""
+
+# Opted out between the claim and the send (pipeline/send_gate.py): never sent.
+MARK_SUPPRESSED = """
+UPDATE outbound SET status = 'suppressed', lease_owner = NULL, lease_until = NULL,
+                    final_at = now(), last_error = 'opted out before the send'
+WHERE id = ANY($1::bigint[]) AND status = 'sending'
 """
 
 # An `unsure` row may have reached the SMSC (its send was cut off after the
@@ -254,6 +262,7 @@ class ClaimedMessage:
     donation_id: int | None = None  # a billed MT: sent at most once
     service_type: str = ""
     tlvs: Mapping[int, bytes] = field(default_factory=dict)
+    compliance: bool = False  # an opt-out confirmation: sent even to an opted-out number
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +315,7 @@ async def claim(
         ClaimedMessage(
             r["id"], r["msisdn"], r["shortcode"], r["body"], r["priority"], r["attempts"],
             r["mo_received_at"], r["donation_id"], r["service_type"] or "",
-            _tlvs_from_json(r["billing_tlvs"]),
+            _tlvs_from_json(r["billing_tlvs"]), r["compliance"],
         )
         for r in rows
         if not r["suppress"] and not r["held"]
@@ -332,6 +341,12 @@ async def mark_submitted(
         MARK_SUBMITTED, seg_ids, seg_seq, seg_msg,
         [r[0] for r in results], [len(r[1]) for r in results],
     )
+
+
+async def mark_suppressed(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """Claimed rows whose number opted out before their submit_sm left: never sent."""
+    if ids:
+        await conn.execute(MARK_SUPPRESSED, list(ids))
 
 
 async def requeue(
