@@ -95,7 +95,7 @@ async def test_a_program_on_another_code_defaults_to_its_own(
         await conn.execute(
             "INSERT INTO contacts (msisdn, shortcode, state) VALUES ($1, '38200', $2::jsonb)",
             "+33612345678", '{"v": 1, "subs": {"ensemble": {"status": "subscribed"}}}')
-    shown = await gateway(db_url, "create", "--program", "ensemble", "--text", "Salut. STOP au 38200",
-                          "--preview")
+    shown = await gateway(db_url, "create", "--program", "ensemble", "--text",
+                          "Salut. STOP au 38200", "--preview")
     assert shown.returncode == 0, shown.stderr
     assert "recipients: 1" in shown.stdout

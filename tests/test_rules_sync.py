@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ async def organizer_token(gw: Gateway) -> str:
         user = await user_store.insert_user(conn, email="organizer@example.org",
                                             role="organizer", themes=(), password_hash=None)
         await user_store.insert_token(conn, user_id=user.id, name="test", prefix=made.prefix,
-                                      secret_hash=made.secret_hash)
+                                      secret_hash=made.secret_hash,
+                                      expires_at=datetime.now(UTC) + timedelta(days=1))
     return made.token
 
 
