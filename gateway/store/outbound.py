@@ -213,6 +213,14 @@ RELEASE_LEASES = _RELEASE + "WHERE status = 'sending' AND (lease_owner = $1 OR l
 RELEASE_OTHERS_EXPIRED = _RELEASE + """
 WHERE status = 'sending' AND lease_until < now() AND lease_owner IS DISTINCT FROM $1"""
 
+# While running, after a claim broke off with its connection: a claim that
+# committed but whose answer was lost leased rows the sender never saw, and
+# so never sent (not even a billed one). `$2`: the rows the sender holds.
+RELEASE_UNKNOWN_CLAIMS = """
+UPDATE outbound SET status = 'queued', lease_owner = NULL, lease_until = NULL
+WHERE status = 'sending' AND lease_owner = $1 AND NOT (id = ANY($2::bigint[]))
+"""
+
 INSERT_BILLED = """
 INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before,
                       donation_id, service_type, billing_tlvs)
@@ -362,6 +370,14 @@ async def release_leases(
     """At start-up, `owner`'s leases and every expired one; while running, others' expired."""
     sql = RELEASE_OTHERS_EXPIRED if others_expired_only else RELEASE_LEASES
     status: str = await conn.execute(sql, owner, lease_seconds, hold_seconds)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def release_unknown_claims(
+    conn: asyncpg.Connection, owner: str, *, known: Sequence[int]
+) -> int:
+    """Back to the queue: `owner`'s leased rows other than `known` (claimed, answer lost)."""
+    status: str = await conn.execute(RELEASE_UNKNOWN_CLAIMS, owner, list(known))
     return int(status.rsplit(" ", 1)[-1])
 
 
