@@ -13,8 +13,9 @@ The rule, one for every task:
   outage, not a reason to stop trying.
 - Anything else is a bug the code cannot recover from by itself: the task is
   `dead`, logged with its traceback, `/healthz` names it (503), and
-  `run_gateway` stops the gateway and exits non-zero, so the process
-  supervisor (systemd, Docker, Kubernetes) starts a fresh one.
+  `app.serve` stops the gateway and raises `BackgroundTaskDied`, so
+  `gateway run` exits non-zero and the process supervisor (systemd, Docker,
+  Kubernetes) starts a fresh one.
 - A task that returns while the gateway is not stopping is dead too: every
   task here is meant to run until `stop()`.
 
