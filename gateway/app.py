@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +46,7 @@ from gateway.smpp.pdu import Pdu
 from gateway.store import login_throttle, web_sessions
 from gateway.store.db import create_pool, ping
 from gateway.store.migrate import apply_migrations, default_migrations_dir
+from gateway.tasks import Supervisor
 from gateway.web.api import add_api_routes
 from gateway.web.context import WebContext
 from gateway.web.donor_details import add_donor_details_routes
@@ -104,7 +105,9 @@ class Gateway:
         # read at scrape time, so /metrics never shows a stale value
         self.metrics.smpp_window_in_use.set_function(lambda: self.client.window_in_use)
         self.metrics.smpp_bound.set_function(lambda: 1 if self.client.bound else 0)
-        self._tasks: list[asyncio.Task[Any]] = []
+        # every background task runs under it: retried on database and network
+        # errors, reported by /healthz, and the process exits if one dies
+        self.supervisor = Supervisor()
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -117,19 +120,19 @@ class Gateway:
         self.ingest.start()
         self.receipts.start()
         await self.tps_share.beat()  # our share of the TPS before the first send
-        self._spawn(self._every(BEAT_SECONDS, self.tps_share.beat), "tps-share")
-        self._spawn(self.outbox.run(), "outbox")
-        self._spawn(self.rules_sync.run(), "keywords-sync")
-        self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep), "receipt-sweep")
-        self._spawn(self._every(RECEIPT_SWEEP_SECONDS, self.unsure.sweep), "unsure-sweep")
-        self._spawn(self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts), "parts-sweep")
-        self._spawn(self._every(self.settings.billing_interval, self.billing.tick), "billing")
-        self._spawn(self._every(BROADCAST_TICK_SECONDS, self._broadcast_tick), "broadcasts")
-        self._spawn(self._every(WEB_PURGE_SECONDS, self._purge_web_state), "web-purge")
-        self._spawn(self._every(STRIPE_ERASURE_SECONDS, self._erase_at_stripe), "stripe-erasure")
-        self._spawn(self._every(self.settings.questions_escalation_interval,
-                                self._escalate_questions), "questions-escalation")
-        self._spawn(self.client.run(), "smpp")
+        self._every(BEAT_SECONDS, self.tps_share.beat, "tps-share")
+        self._spawn(self.outbox.run, "outbox")
+        self._spawn(self.rules_sync.run, "keywords-sync")
+        self._every(RECEIPT_SWEEP_SECONDS, self.receipts.sweep, "receipt-sweep")
+        self._every(RECEIPT_SWEEP_SECONDS, self.unsure.sweep, "unsure-sweep")
+        self._every(PARTS_SWEEP_SECONDS, self.ingest.flush_stale_parts, "parts-sweep")
+        self._every(self.settings.billing_interval, self.billing.tick, "billing")
+        self._every(BROADCAST_TICK_SECONDS, self._broadcast_tick, "broadcasts")
+        self._every(WEB_PURGE_SECONDS, self._purge_web_state, "web-purge")
+        self._every(STRIPE_ERASURE_SECONDS, self._erase_at_stripe, "stripe-erasure")
+        self._every(self.settings.questions_escalation_interval, self._escalate_questions,
+                    "questions-escalation")
+        self._spawn(self.client.run, "smpp")
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         add_api_routes(app, WebContext(self.pool, self.settings,
                                        reload_rules=self.reload_everywhere,
@@ -155,17 +158,14 @@ class Gateway:
         log.info("gateway_started", http_port=self.http_port, shortcode=self.settings.shortcode)
 
     async def stop(self) -> None:
+        self.supervisor.stopping()  # tasks that end from here on end normally
         await self.outbox.stop()
         await self.client.stop()
         with contextlib.suppress(asyncpg.PostgresError, OSError):
             await self.tps_share.leave()
         await self.ingest.close()
         await self.receipts.close()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.supervisor.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self.cards is not None:
@@ -178,7 +178,8 @@ class Gateway:
 
     async def health(self) -> dict[str, Any]:
         database = await ping(self.pool, within=1.0)
-        return {"database": database, "smpp": "bound" if self.client.bound else "unbound"}
+        return {"database": database, "smpp": "bound" if self.client.bound else "unbound",
+                "tasks": self.supervisor.status()}
 
     def reload_rules(self) -> bool:
         """SIGHUP: swap in the new file, or keep the rules in force and say why."""
@@ -228,26 +229,41 @@ class Gateway:
     async def _escalate_questions(self) -> int:
         return await contact_centre.escalate(self.pool, self.rules.current, datetime.now(UTC))
 
-    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
-        self._tasks.append(asyncio.ensure_future(coro))
-        self._tasks[-1].set_name(name)
-
     async def _erase_at_stripe(self) -> int:
         """Erased numbers' Stripe customers, deleted there (they wait without a Stripe key)."""
         if self.cards is None:
             return 0
         return await stripe_erasure.work_off(self.pool, self.cards)
 
-    async def _every(self, seconds: float, job: Callable[[], Awaitable[int]]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            name = getattr(job, "__name__", "?")
-            try:
-                await job()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-                log.warning("periodic_job_failed", job=name, error=str(err))
-            except Exception:  # a bug must not silently stop billing or receipts for good
-                log.error("periodic_job_crashed", job=name, exc_info=True)
+    def _spawn(self, job: Callable[[], Awaitable[Any]] | Coroutine[Any, Any, Any],
+               name: str) -> None:
+        """A long-running task under the supervisor; pass the coroutine function.
+
+        A coroutine object (already called) cannot be started again: it runs
+        once, and a transient error ends it for good (the gateway exits).
+        """
+        if asyncio.iscoroutine(job):
+            self.supervisor.run(name, _once(job, name))
+        else:
+            assert callable(job)
+            self.supervisor.run(name, job)
+
+    def _every(self, seconds: float, job: Callable[[], Awaitable[int]], name: str) -> None:
+        self.supervisor.every(name, seconds, job)
+
+
+def _once(coro: Coroutine[Any, Any, Any], name: str) -> Callable[[], Awaitable[Any]]:
+    started = False
+
+    def factory() -> Awaitable[Any]:
+        nonlocal started
+        if started:
+            coro.close()
+            raise RuntimeError(f"{name} was given as a coroutine and cannot be restarted")
+        started = True
+        return coro
+
+    return factory
 
 
 def _stripe_cards(settings: Settings) -> StripeCards | None:
@@ -298,9 +314,23 @@ async def run_gateway(settings: Settings, *, migrate: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, gateway.reload_everywhere)
+    await serve(gateway, stop)
+
+
+async def serve(gateway: Gateway, stop: asyncio.Event) -> None:
+    """Start, run until `stop` is set or a background task dies, stop, close the pool.
+
+    A dead task raises `BackgroundTaskDied` once everything is stopped, so
+    `gateway run` exits non-zero and the process supervisor restarts it.
+    """
     try:
         await gateway.start()
-        await stop.wait()
+        stopped = asyncio.create_task(stop.wait())
+        died = asyncio.create_task(gateway.supervisor.died.wait())
+        await asyncio.wait({stopped, died}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        died.cancel()
     finally:
         await gateway.stop()
         await gateway.pool.close()
+    gateway.supervisor.raise_if_dead()

@@ -7,9 +7,10 @@ names itself instead of crashing the whole command at import.
 
 Exit codes (gateway/cli_errors.py has the full table, the same for every
 subcommand): 0 ok, 1 the command failed (database down, bad keywords file,
-a refusal), 2 bad configuration or usage (a bad argument, named in one line).
-Every bad setting is reported in one message. No error prints a traceback
-unless GATEWAY_TRACEBACK=1 asks for one (for a bug report).
+a refusal, a background task of `gateway run` died), 2 bad configuration or
+usage (a bad argument, named in one line). Every bad setting is reported in
+one message. No error prints a traceback unless GATEWAY_TRACEBACK=1 asks for
+one (for a bug report).
 """
 
 from __future__ import annotations
@@ -151,11 +152,15 @@ def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     run_gateway = _import("gateway.app", "gateway run").run_gateway
     loader = _import("gateway.engine.loader", "gateway run")
+    tasks = _import("gateway.tasks", "gateway run")
     migrate = settings.migrate_on_start and not args.no_migrate
     try:
         run_until_signalled(run_gateway(settings, migrate=migrate))
     except loader.RulesError as err:  # refuse to start on a bad keywords file
         _print_problems(settings.keywords, err.problems)
+        return EXIT_FAILED
+    except tasks.BackgroundTaskDied as err:  # stopped on its own: a supervisor restarts it
+        print(f"gateway: {err}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

@@ -200,6 +200,11 @@ class LocalPostgres:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         self.url = None
 
+    def restart(self, *, mode: str = "fast") -> None:
+        """Restart the server on the same port; mode "immediate" is a crash and recovery."""
+        self._pg_ctl("restart", "-m", mode, "-w", "-t", str(START_TIMEOUT_S),
+                     "-l", str(self.data_dir / LOG_FILE))
+
     def is_running(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists() and self._running_port() is not None
 

@@ -66,6 +66,20 @@ async def test_unhealthy_names_the_failing_part(
     assert body["status"] == "fail" and body["failing"] == failing
 
 
+async def test_a_dead_background_task_is_failing_a_retrying_one_is_not(
+    client_for: ClientFor,
+) -> None:
+    tasks = {"outbox": "retrying", "billing": "running", "broadcasts": "dead"}
+    client = await client_for(answering({"database": True, "smpp": "bound", "tasks": tasks}))
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 503
+    assert body["failing"] == ["task:broadcasts"] and body["tasks"] == tasks
+    tasks["broadcasts"] = "running"
+    response = await client.get("/healthz")
+    assert response.status == 200
+
+
 async def test_a_check_that_raises_is_a_503_not_a_crash(client_for: ClientFor) -> None:
     async def broken() -> Mapping[str, Any]:
         raise ConnectionResetError("pool went away")

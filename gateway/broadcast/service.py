@@ -23,6 +23,7 @@ from gateway.engine.templates import Template
 from gateway.logs import get_logger
 from gateway.segments import Segment, parse_segment
 from gateway.store import broadcasts as store
+from gateway.store import outbound as outbound_store
 from gateway.store import segments as segment_store
 
 log = get_logger("gateway.broadcast")
@@ -165,6 +166,12 @@ async def materialize(
 
     Safe to call again after a crash or on a finished broadcast: each batch
     commits with the cursor, and (broadcast, number) is unique.
+
+    The outbox's planner statistics are refreshed after the first batch (its
+    rows are claimable at once, while later batches are still being written)
+    and after the last. Without that, the sender's claim ran on a plan cached
+    while the outbox was small, which walked every queued row for each claim:
+    seconds per claim until autovacuum's next ANALYZE, replies stuck behind it.
     """
     broadcast = await store.get_broadcast(conn, broadcast_id)
     if broadcast is None:
@@ -182,18 +189,24 @@ async def materialize(
     scheduler.add(await store.list_zone_keys(conn, broadcast, segment, now=now), now)
     cursor = broadcast.materialized_through or ""
     inserted = batches = 0
+    analyzed_at = 0  # rows inserted when the outbox's statistics were last refreshed
     while True:
         result = await _one_batch(
             conn, broadcast, segment, body, scheduler, cursor, batch_size, clock, now
         )
         inserted += result.inserted
         batches += 1
+        if inserted and not analyzed_at:  # the first rows are due now: see below
+            await outbound_store.refresh_statistics(conn)
+            analyzed_at = inserted
         if result.through is not None:
             cursor = result.through
         if result.scanned < batch_size:
             break
         if await store.get_status(conn, broadcast_id) == "cancelled":  # cancelled meanwhile
             raise BroadcastError(f"broadcast {broadcast_id} was cancelled while materializing")
+    if inserted > analyzed_at:
+        await outbound_store.refresh_statistics(conn)
     await store.mark_materialized(conn, broadcast_id)
     done = await store.get_broadcast(conn, broadcast_id)
     recipients = done.recipients if done is not None else inserted

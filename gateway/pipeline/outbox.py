@@ -29,6 +29,7 @@ import contextlib
 import functools
 import itertools
 import math
+import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from gateway.smpp.client import EsmeClient
 from gateway.smpp.constants import Npi, Ton, status_name
 from gateway.smpp.errors import SessionLost, SubmitRejected, SubmitTimeout
 from gateway.smpp.pdu import Pdu, make_submit_sm
+from gateway.smpp.throttle import backoff_delay
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import ClaimedMessage
 
@@ -57,6 +59,12 @@ LEASE_SECONDS = 60.0
 PACED_AHEAD = 0.1  # seconds of capped traffic handed to the pacer ahead of a reply
 REQUEUE_DELAY = 1.0
 BUSY_RETRY = 0.01  # seconds before retrying MTs whose number's MO is being decided
+RECORD_BACKOFF_MAX = 5.0
+STOP_RECORD_ATTEMPTS = 3  # while stopping, give up recording after this many tries
+RECORD_RETRY: tuple[type[BaseException], ...] = (
+    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+    asyncpg.exceptions.InternalClientError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +113,14 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._stopping = False
+        self._started = False  # leases of an earlier process released
+        # Rows claimed by this process and not yet recorded: 'sending' under our
+        # lease. `_claim_broken`: a claim failed midway, so the database may hold
+        # leases of ours that are not in `_held` (see `run`).
+        self._held: set[int] = set()
+        self._claim_broken = False
         self._refs = itertools.cycle(range(256))
+        self._rng = random.Random()
         self._results: Batcher[SendOutcome, None] = Batcher(
             self._record, max_batch=500, linger=0.002, name="outbox-results"
         )
@@ -118,13 +133,30 @@ class OutboxSender:
         self._slot_free.set()
 
     async def run(self) -> None:
+        """The claim loop; a database error ends it, and the supervisor starts it again.
+
+        Restartable (gateway/tasks.py): rows already claimed stay in `_ready`
+        and in flight across a restart. The first run releases what an
+        earlier process left leased; a later one releases only rows leased
+        to us that this process does not know: a claim whose commit reached
+        the database but whose answer was lost with the connection. Those were
+        never handed to the SMSC, so they go back to the queue as they were.
+        """
         self._results.start()
         async with self._pool.acquire() as conn:
-            released = await outbound_store.release_leases(
-                conn, self._owner, lease_seconds=LEASE_SECONDS,
-                hold_seconds=self._settings.unsure_send_hold)
-        if released:
-            log.warning("outbox_leases_released", count=released, owner=self._owner)
+            if not self._started:
+                released = await outbound_store.release_leases(
+                    conn, self._owner, lease_seconds=LEASE_SECONDS,
+                    hold_seconds=self._settings.unsure_send_hold)
+                if released:
+                    log.warning("outbox_leases_released", count=released, owner=self._owner)
+                self._started = True
+            elif self._claim_broken:
+                lost = await outbound_store.release_unknown_claims(
+                    conn, self._owner, known=sorted(self._held))
+                if lost:
+                    log.warning("outbox_lost_claims_released", count=lost, owner=self._owner)
+                self._claim_broken = False
         while not self._stopping:
             free = self._max_inflight - len(self._inflight) - len(self._ready)
             # a woken claim (a reply is due) does not wait for a batch's worth of slots
@@ -138,10 +170,13 @@ class OutboxSender:
                 await self._client.wait_bound(timeout=1.0)
                 continue
             self._wake.clear()
+            self._claim_broken = True  # until we know what the claim took
             async with self._pool.acquire() as conn:
                 claimed, suppressed = await outbound_store.claim(
                     conn, limit=min(free, 500), owner=self._owner, lease_seconds=LEASE_SECONDS
                 )
+            self._held.update(message.id for message in claimed)
+            self._claim_broken = False
             if suppressed:
                 self._metrics.mt_suppressed.inc(suppressed)
             self._queue(claimed)
@@ -308,7 +343,9 @@ class OutboxSender:
     def _recorded(self, outbound_id: int, recorded: asyncio.Future[None]) -> None:
         self._unrecorded -= 1
         self._slot_free.set()
-        if not recorded.cancelled() and recorded.exception() is not None:
+        if not recorded.cancelled() and recorded.exception() is None:
+            self._held.discard(outbound_id)
+        elif not recorded.cancelled():
             # the lease expires and the row is retried
             log.error("outbox_result_not_recorded", outbound_id=outbound_id,
                       error=str(recorded.exception()))
@@ -382,11 +419,27 @@ class OutboxSender:
         ]
         # Each statement is atomic on its own and each row is in exactly one of
         # them, so no transaction (and its two round trips) is needed.
-        async with self._pool.acquire() as conn:
-            await outbound_store.mark_submitted(conn, submitted)
-            await outbound_store.requeue(conn, requeued, lease_seconds=LEASE_SECONDS)
-            await outbound_store.mark_failed(conn, failed, lease_seconds=LEASE_SECONDS)
-            await outbound_store.mark_suppressed(conn, suppressed)
+        # The outcomes are known only here: a database that is down or
+        # restarting is waited for (the sends behind them wait too, see
+        # `_max_unrecorded`) rather than losing them and leaving their rows
+        # 'sending' under our lease.
+        attempt = 0
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    await outbound_store.mark_submitted(conn, submitted)
+                    await outbound_store.requeue(conn, requeued, lease_seconds=LEASE_SECONDS)
+                    await outbound_store.mark_failed(conn, failed, lease_seconds=LEASE_SECONDS)
+                    await outbound_store.mark_suppressed(conn, suppressed)
+                break
+            except RECORD_RETRY as err:
+                if self._stopping and attempt >= STOP_RECORD_ATTEMPTS:
+                    raise  # the next start releases the leases
+                delay = backoff_delay(attempt, 0.1, RECORD_BACKOFF_MAX, self._rng)
+                attempt += 1
+                log.warning("outbox_results_not_recorded_yet", rows=len(outcomes),
+                            error=type(err).__name__, attempt=attempt, retry_in=round(delay, 3))
+                await asyncio.sleep(delay)
         if requeued:
             self.wake()
         return [None] * len(outcomes)

@@ -221,6 +221,14 @@ RELEASE_LEASES = _RELEASE + "WHERE status = 'sending' AND (lease_owner = $1 OR l
 RELEASE_OTHERS_EXPIRED = _RELEASE + """
 WHERE status = 'sending' AND lease_until < now() AND lease_owner IS DISTINCT FROM $1"""
 
+# While running, after a claim broke off with its connection: a claim that
+# committed but whose answer was lost leased rows the sender never saw, and
+# so never sent (not even a billed one). `$2`: the rows the sender holds.
+RELEASE_UNKNOWN_CLAIMS = """
+UPDATE outbound SET status = 'queued', lease_owner = NULL, lease_until = NULL
+WHERE status = 'sending' AND lease_owner = $1 AND NOT (id = ANY($2::bigint[]))
+"""
+
 INSERT_BILLED = """
 INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before,
                       donation_id, service_type, billing_tlvs)
@@ -378,6 +386,26 @@ async def release_leases(
     sql = RELEASE_OTHERS_EXPIRED if others_expired_only else RELEASE_LEASES
     status: str = await conn.execute(sql, owner, lease_seconds, hold_seconds)
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def release_unknown_claims(
+    conn: asyncpg.Connection, owner: str, *, known: Sequence[int]
+) -> int:
+    """Back to the queue: `owner`'s leased rows other than `known` (claimed, answer lost)."""
+    status: str = await conn.execute(RELEASE_UNKNOWN_CLAIMS, owner, list(known))
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def refresh_statistics(conn: asyncpg.Connection) -> None:
+    """ANALYZE the outbox, after a bulk insert (a broadcast's rows).
+
+    Why: a claim prepared while the outbox was small keeps a plan that walks
+    every queued row, and inserting rows invalidates no plan; ANALYZE does, on
+    every connection, and the new plan probes the due rows by index. It
+    samples a bounded number of rows (about 30,000), so it stays well under a
+    second on a million-row outbox, and blocks no reads or writes.
+    """
+    await conn.execute("ANALYZE outbound")
 
 
 async def count_by_status(conn: asyncpg.Connection) -> dict[str, int]:

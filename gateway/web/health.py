@@ -27,12 +27,19 @@ log = get_logger(__name__)
 
 
 def failing_parts(result: Mapping[str, Any]) -> list[str]:
-    """Healthy means: the database answered and the SMPP session is bound."""
+    """Healthy means: the database answered, the SMPP session is bound, no task died.
+
+    `tasks` (name -> state, gateway/tasks.py) is optional; a task retrying
+    after a database or network error is not failing by itself (the database
+    check says whether it is down), a dead one is, named "task:<name>".
+    """
     failing = []
     if result.get("database") is not True:
         failing.append("database")
     if result.get("smpp") != "bound":
         failing.append("smpp")
+    tasks: Mapping[str, str] = result.get("tasks") or {}
+    failing.extend(f"task:{name}" for name, state in tasks.items() if state == "dead")
     return failing
 
 

@@ -1,0 +1,89 @@
+"""The sender's claim keeps an index plan right after a broadcast is materialized.
+
+The claim is a prepared statement on the sender's long-lived connections.
+PostgreSQL caches its generic plan; inserting rows invalidates no plan, so a
+plan made while the outbox was empty (scan every queued row, then match each
+against the candidates) outlived a materialization of thousands of rows:
+seconds per claim. This checks the plan shape, not its timing: every scan of
+`outbound` must be an index probe with a condition, none a walk of the queue.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from gateway.broadcast import control, service
+from gateway.broadcast.policy import QuietHoursPolicy
+from gateway.engine import load_rules
+from gateway.store import outbound as outbound_store
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE = "12345"
+RECIPIENTS = 5000
+# A zone where it is mid-afternoon now, so quiet hours defer nobody: the rows are due.
+SEED = """
+INSERT INTO contacts (msisdn, shortcode, state, zip, region, country, timezones, geo_source)
+SELECT '+1555' || lpad(n::text, 7, '0'), $1,
+       '{"v": 1, "subs": {"rise": {"status": "subscribed"}}, "profile": {}}'::jsonb,
+       '10001', 'NY', 'US', ARRAY[$2], 'zip'
+FROM generate_series(1, $3::int) AS n
+"""
+# EXECUTE takes no bind parameters: the priorities as an array literal
+PRIORITIES = ",".join(map(str, outbound_store.PRIORITIES))
+EXECUTE_CLAIM = f"EXECUTE claim(500, 'sender', 60, '{{{PRIORITIES}}}', '{{}}')"
+
+
+def afternoon_zone(now: datetime) -> str:
+    offset = 14 - now.hour
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+def outbound_scans(node: dict[str, Any]) -> list[dict[str, Any]]:
+    scan = node.get("Relation Name") == "outbound" and node["Node Type"] != "ModifyTable"
+    found = [node] if scan else []
+    for child in node.get("Plans", []):
+        found.extend(outbound_scans(child))
+    return found
+
+
+async def test_the_claim_probes_by_index_right_after_materialization(db_url: str) -> None:
+    conn = await asyncpg.connect(db_url)
+    try:
+        # as in production between autovacuum runs: no ANALYZE but ours
+        await conn.execute("ALTER TABLE outbound SET (autovacuum_enabled = false)")
+        await conn.execute(SEED, CODE, afternoon_zone(datetime.now(UTC)), RECIPIENTS)
+        await conn.execute("ANALYZE contacts")
+        # The sender's statement, its generic plan cached while the outbox is empty
+        # (forced here; PostgreSQL picks it by itself after five executions).
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await conn.execute(
+            "PREPARE claim(int, text, float8, int2[], text[]) AS " + outbound_store.CLAIM)
+        assert len(await conn.fetch(EXECUTE_CLAIM)) == 0
+
+        broadcast_id = await service.create(
+            conn, rules=load_rules(ROOT / "keywords.yaml"), program="rise", shortcode=CODE,
+            where="", text="Rise Up: rally Saturday.", created_by="organizer@example.org",
+            now=datetime.now(UTC))
+        await control.start(conn, broadcast_id)
+        result = await service.materialize(
+            conn, broadcast_id, policy=QuietHoursPolicy(),
+            variables={"program": "rise", "shortcode": CODE},
+            clock=lambda: datetime.now(UTC), batch_size=1000)
+        assert result.inserted == RECIPIENTS
+
+        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + EXECUTE_CLAIM)
+        scans = outbound_scans(json.loads(plan)[0]["Plan"])
+        assert scans
+        walks = [(s["Node Type"], s.get("Index Name")) for s in scans
+                 if "Index Cond" not in s]
+        assert walks == [], f"the claim walks the outbox: {walks}"
+        # and it claims what it should
+        assert len(await conn.fetch(EXECUTE_CLAIM)) == 500
+    finally:
+        await conn.close()
+
