@@ -1,7 +1,7 @@
 """Where a supporter probably is: from the zip they gave, else from their number's area code.
 
 Quiet hours and local targeting need a state and an IANA time zone per
-contact (COMPLIANCE.md item 11). What the supporter told us wins: people keep
+contact (compliance rule 11). What the supporter told us wins: people keep
 their number when they move, so a zip beats an area code. Everything is
 offline and pure: `zipcodes` and `phonenumbers` ship their data, and the zip
 lookup is the engine's own validator (so a zip the dialog accepted always

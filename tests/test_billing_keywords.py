@@ -1,4 +1,4 @@
-"""`gateway keywords check` refuses donation settings that break COMPLIANCE.md items 15-25."""
+"""`gateway keywords check` refuses donation settings that break compliance rules 15-25."""
 
 from __future__ import annotations
 

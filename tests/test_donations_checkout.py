@@ -233,7 +233,7 @@ async def test_a_french_gift_at_a_carrier_price_point_goes_by_card_not_phone_bil
 ) -> None:
     donor = Donor(pool, cards, shortcode="38200")
     fake.clock = donor.clock
-    # French law wants the donor's identity with every card gift (COMPLIANCE 25):
+    # French law wants the donor's identity with every card gift (compliance rule 25):
     # on file first, or the gift is declined with the details link.
     async with pool.acquire() as conn, conn.transaction():
         await receive_donor_details(conn, DonorDetails(

@@ -1,4 +1,4 @@
-"""Donor details (COMPLIANCE item 18): a gift that would take the donor past $50 in the
+"""Donor details (compliance rule 18): a gift that would take the donor past $50 in the
 cycle is held, not charged, until name and address are on file; past $200, until
 employer and occupation are too. Store + engine + billing service on real
 PostgreSQL, cards at the fake Stripe server; the clock is the test's.

@@ -17,7 +17,7 @@ Layouts (every integer big-endian, every string ASCII):
   (SMPP 5.0 §4.8.4.3): octet 1 is the format (0x80, the first of the
   vendor-specific values 0x80-0xFF), then "code|cents|currency|ref":
   80 "DON1000|1000|USD|42". Our donation ref rides along so the aggregator's
-  settlement lines can be matched to donations (COMPLIANCE.md item 22).
+  settlement lines can be matched to donations (compliance rule 22).
 
 Price point codes: the aggregator knows a billed MT's price by its own code
 for each tariff (`tariff_code` carries nothing else). They come from
@@ -26,7 +26,7 @@ price point without a code is refused at start-up and on reload
 (`check_tariff_codes`), never guessed. The other layouts carry the amount
 itself and fall back to "DON<cents>" when no table is configured.
 
-Receipts (COMPLIANCE.md item 21): a final DELIVRD bills; an intermediate or
+Receipts (compliance rule 21): a final DELIVRD bills; an intermediate or
 non-final receipt settles nothing; UNDELIV/REJECTD with one of the
 profile's billing error codes is a failed charge. Any other final failure
 is failed too, marked as a delivery failure: a billed MT is never re-sent

@@ -1,4 +1,4 @@
-"""Donor details arriving for donations held by the billing service (COMPLIANCE item 18).
+"""Donor details arriving for donations held by the billing service (compliance rule 18).
 
 Why a function of its own and not part of the web form: details come from
 several places (the web form behind the details link, the SMS dialog, staff

@@ -9,7 +9,7 @@ whether that is a duplicate to ignore (a redelivered webhook) or a bug.
 A donation has at most one *outcome* (expired, cancelled, refused, failed,
 billed, charged). Refunds and disputes come after a billed/charged outcome
 and adjust it; they are not a second outcome. The legal date of receipt is
-the `confirmed` event's time (COMPLIANCE.md item 20), kept apart from the
+the `confirmed` event's time (compliance rule 20), kept apart from the
 outcome's time (settlement).
 
     requested -> [confirmation_sent] -> confirmed -> [details_requested ->

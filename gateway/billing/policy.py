@@ -231,7 +231,7 @@ def check_limits(amount_cents: int, method: str, totals: DonorTotals, policy: Do
 
 def required_details(amount_cents: int, totals: DonorTotals, policy: DonationPolicy
                      ) -> frozenset[str]:
-    """Donor facts the law asks for once this gift is added (COMPLIANCE.md item 18)."""
+    """Donor facts the law asks for once this gift is added (compliance rule 18)."""
     aggregate = totals.cycle_cents + amount_cents
     needed: frozenset[str] = frozenset()
     if aggregate > policy.details_name_address_over_cents:

@@ -18,7 +18,7 @@ transaction. Each tick:
    YES still in the MO pipeline);
 4. settles billed MTs from their receipts (billing/settle.py).
 
-Donor details (COMPLIANCE item 18): when the donor's aggregate for the
+Donor details (compliance rule 18): when the donor's aggregate for the
 cycle, with this gift, passes the name/address threshold ($50) or the
 employer/occupation one ($200) and the facts are not on file, the donation
 is held instead of charged: `details_requested` is recorded and the details
@@ -221,7 +221,7 @@ class BillingService:
     async def missing_donor_details(self, conn: asyncpg.Connection, d: DonationRow,
                                     policy: DonationPolicy, totals: DonorTotals
                                     ) -> frozenset[str]:
-        """The facts the law asks for with this gift (COMPLIANCE item 18) that are not on file."""
+        """The facts the law asks for with this gift (compliance rule 18) that are not on file."""
         needed = required_details(d.amount_cents, totals, policy)
         if not needed:
             return frozenset()

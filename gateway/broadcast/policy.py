@@ -1,6 +1,6 @@
 """Which quiet-hours rules apply to whom: counsel's values, as one config object.
 
-COMPLIANCE.md items 11-14 as data. Nothing here reads the clock or a file:
+compliance rules 11-14 as data. Nothing here reads the clock or a file:
 `QuietHoursPolicy()` holds the defaults, `QuietHoursPolicy.from_mapping`
 builds one from a config section (a TOML table), and every list of states,
 window and calendar can be changed there without touching code.

@@ -2,7 +2,7 @@
 
 Pure (no clock, no I/O): the caller passes `now`. A recipient whose zone is
 ambiguous (an area code that spans two zones) may only be reached at hours
-allowed in *every* candidate zone (COMPLIANCE.md item 11), so the allowed
+allowed in *every* candidate zone (compliance rule 11), so the allowed
 set is the intersection of each zone's allowed set.
 
 How the answer is found exactly, DST included: in one zone, whether an

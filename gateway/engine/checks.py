@@ -2,8 +2,8 @@
 
 Each finding is a (path, message) pair; the loader turns the path into
 FILE:LINE:COL. We report everything in one pass so an organizer fixes the
-file once, not once per error. The checks mirror COMPLIANCE.md items 7, 8
-and 26 and the matching rules of issue 3: a keyword that could be mistaken
+file once, not once per error. The checks mirror compliance rules 7, 8
+and 26 and the keyword-matching rules: a keyword that could be mistaken
 for another, or for an opt-out, is refused before it reaches a phone.
 """
 

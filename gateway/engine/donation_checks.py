@@ -1,4 +1,4 @@
-"""Load-time refusals for `donations:` (COMPLIANCE.md items 15, 17, 18 and 25).
+"""Load-time refusals for `donations:` (compliance rules 15, 17, 18 and 25).
 
 A confirmation text that lacks a disclosure, a price point over the per-text
 limit, carrier billing on a French program: the keywords file is refused
@@ -48,7 +48,7 @@ _SAMPLE_LAST4 = "9876"
 
 
 def donation_findings(doc: RulesFile, templates: Mapping[Path, Template]) -> Iterator[Finding]:
-    """COMPLIANCE.md items 15, 17 and 25 as load-time refusals."""
+    """compliance rules 15, 17 and 25 as load-time refusals."""
     for i, kw in enumerate(doc.keywords):
         if kw.action == "donate" and kw.program in doc.programs and kw.program not in doc.donations:
             yield (("keywords", i, "action"),
@@ -131,7 +131,7 @@ def _check_texts(rules: DonationRules, program_values: dict[str, str], at: Path
 
 def missing_confirmation_disclosures(text: str, rules: DonationRules, method: str,
                                      shortcode: str) -> list[str]:
-    """What a rendered confirmation request lacks (COMPLIANCE.md item 15)."""
+    """What a rendered confirmation request lacks (compliance rule 15)."""
     words = _words(text)
     sample = rules.money(_SAMPLE_CENTS)
     needs: list[tuple[str, tuple[str, ...]]] = [

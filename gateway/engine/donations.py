@@ -195,7 +195,7 @@ def _request_confirmation(turn: Turn, rules: DonationRules, amount: int, method:
 
 
 def _confirm(turn: Turn, pending: Mapping[str, Any], rules: DonationRules) -> None:
-    """The legal date of receipt is now (COMPLIANCE.md item 20); no reply: the billing
+    """The legal date of receipt is now (compliance rule 20); no reply: the billing
     service answers once it has charged (thanks) or refused (a limit)."""
     turn.event("donation_confirmed", donation_ref=pending["ref"], program=rules.program,
                committee=rules.committee, amount_cents=pending["amount_cents"],

@@ -1,4 +1,4 @@
-"""Donor details by SMS: the short dialog that answers a details hold (COMPLIANCE item 18).
+"""Donor details by SMS: the short dialog that answers a details hold (compliance rule 18).
 
 When a gift would take a donor past $50 in the cycle (name and address) or
 $200 (employer and occupation too) and the facts are not on file, the

@@ -1,7 +1,7 @@
 """Donor details as a supporter types them: one parser per fact, total and pure.
 
-The FEC asks for a donor's name, address, employer and occupation (COMPLIANCE
-item 18). They arrive as SMS answers (donor_details.py) or from the web form
+The FEC asks for a donor's name, address, employer and occupation (compliance
+rule 18). They arrive as SMS answers (donor_details.py) or from the web form
 (gateway/web/donor_details.py); both use these parsers, so a fact accepted by
 one is accepted by the other. Every parser takes any text and returns either
 the cleaned values or an error code naming what is wrong; none raises.

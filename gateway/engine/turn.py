@@ -59,7 +59,7 @@ class Turn:
 
     def consent(self, name: str, program: ProgramRules, keyword: str, disclosure: str, *,
                 reply_index: int | None) -> None:
-        """A consent-ledger event: everything COMPLIANCE.md item 9 asks the shell to keep.
+        """A consent-ledger event: everything compliance rule 9 asks the shell to keep.
 
         `reply_index` points into `Decision.replies` at the MT that carried the
         disclosure, so the shell can record that MT's outbox id (and, through

@@ -45,7 +45,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "me.tokens.list": EVERYONE,
     "me.tokens.create": EVERYONE,
     "me.tokens.revoke": EVERYONE,
-    # contacts and consent (political opinion can be inferred: COMPLIANCE 27)
+    # contacts and consent (political opinion can be inferred: compliance rule 27)
     "committees.list": CAMPAIGN,
     "committees.create": CAMPAIGN,
     "committees.activate": CAMPAIGN,
@@ -89,7 +89,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "users.tokens.create": ADMIN,
     "tokens.revoke": ADMIN,
     "audit.list": ADMIN,
-    # the expert inbox (issue 8): experts only within their themes (require_theme)
+    # the expert inbox: experts only within their themes (require_theme)
     "inbox.queues": INBOX,
     "inbox.question": INBOX,
     "inbox.claim": INBOX,

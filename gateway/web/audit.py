@@ -36,14 +36,14 @@ BROADCAST_CANCELLED: Final = "broadcast.cancelled"
 BROADCAST_FREQUENCY_OVERRIDDEN: Final = FREQUENCY_OVERRIDDEN  # written by gateway/broadcast/
 KEYWORDS_RELOADED: Final = "keywords.reloaded"
 KEYWORDS_RELOAD_REFUSED: Final = "keywords.reload_refused"
-CONTACT_VIEWED: Final = "contact.viewed"  # profile answers may reveal opinions (COMPLIANCE 27)
+CONTACT_VIEWED: Final = "contact.viewed"  # profile answers may reveal opinions (compliance rule 27)
 # (also: a contact's consent records, the consent ledger, a broadcast preview's samples;
 # `view` in the detail says which)
 DONATIONS_VIEWED: Final = "donations.viewed"  # a donation list or one donation's ledger
 EXPORT_DOWNLOADED: Final = "export.downloaded"
 REFUND_REQUESTED: Final = "donation.refund_requested"
 SETTLEMENT_IMPORTED: Final = "settlement.imported"  # a carrier or Stripe file, by whom
-QUESTION_CLAIMED: Final = "question.claimed"  # the expert inbox (issue 8)
+QUESTION_CLAIMED: Final = "question.claimed"  # the expert inbox
 QUESTION_RELEASED: Final = "question.released"
 QUESTION_ANSWERED: Final = "question.answered"
 

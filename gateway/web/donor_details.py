@@ -1,4 +1,4 @@
-"""The donor-details form behind the link a held gift's SMS carries (COMPLIANCE item 18).
+"""The donor-details form behind the link a held gift's SMS carries (compliance rule 18).
 
 `GET /give/details/{token}` shows a small server-rendered form asking for the
 facts the hold needs (name and address; past $200 employer and occupation

@@ -1,7 +1,7 @@
 """Contacts and the consent ledger: search, profile, timeline, consent history.
 
 Why viewing a profile is audited: profile answers and program membership
-can reveal political opinion (COMPLIANCE 27), so who looked at whom is a
+can reveal political opinion (compliance rule 27), so who looked at whom is a
 row someone can query. A search result shows numbers and profiles too, so
 it is audited with its filter; so are a contact's consent records and the
 consent ledger (who joined which program, and when, is the same kind of

@@ -1,6 +1,6 @@
 """Contacts: the list with its filters, and one contact's profile, consent and timeline.
 
-Viewing is audited exactly like the API (`contact.viewed`, COMPLIANCE 27):
+Viewing is audited exactly like the API (`contact.viewed`, compliance rule 27):
 profile answers and program membership can reveal political opinion, so
 who looked at a list or at a person is a row someone can query. Numbers
 are normalized to E.164 at this edge, like everywhere else. The timeline is
