@@ -1,6 +1,6 @@
 """Privacy rights end to end: a real supporter history over SMPP, exported, then erased.
 
-What erasure must prove (issue 8): no trace of the number is left anywhere in
+What erasure must prove: no trace of the number is left anywhere in
 the database, its opt-out survives as a keyed hash, the financial records and
 the consent proof survive under a pseudonym (report totals do not move), and
 the append-only ledgers still refuse every change that is not an erasure.

@@ -7,7 +7,7 @@ and its POST /login and /logout). Adding a page:
   3. a new module: add its `pages` to `TABLES` below, and a `NavItem` to `NAV`
      when it belongs in the navigation (items show only to roles allowed in).
 
-The expert inbox (issue 8, pages/inbox.py) is in `NAV` for experts and admins.
+The expert inbox (pages/inbox.py) is in `NAV` for experts and admins.
 """
 
 from __future__ import annotations
