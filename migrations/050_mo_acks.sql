@@ -1,0 +1,26 @@
+-- MOs (and long-MO parts) stored whose deliver_sm_resp the SMSC has not been
+-- seen to read. A row is written in the transaction that stores the MO and
+-- deleted once the SMSC answers a request we wrote after that resp; what is
+-- left after a crash or a dropped link is what the SMSC may deliver again.
+-- `digest` covers the number, short code, coding, concatenation reference and
+-- part, and the body, so the table holds no number or text of its own.
+-- Rows older than the redelivery window are pruned (pipeline/read_marks.py).
+CREATE TABLE inbound_unacked (
+    id          bigint      PRIMARY KEY,
+    digest      bytea       NOT NULL,
+    received_at timestamptz NOT NULL,
+    inbound_id  bigint      -- the whole MO it completed; NULL for a part still waiting
+);
+CREATE SEQUENCE inbound_unacked_id_seq OWNED BY inbound_unacked.id;
+CREATE INDEX inbound_unacked_digest_idx ON inbound_unacked (digest);
+CREATE INDEX inbound_unacked_age_idx ON inbound_unacked (received_at);
+
+-- Every MO the SMSC delivered again after we stored it: acknowledged, not
+-- stored or decided a second time.
+CREATE TABLE inbound_redeliveries (
+    id                bigserial   PRIMARY KEY,
+    inbound_id        bigint      REFERENCES inbound (id),  -- NULL: a part of a long MO
+    first_received_at timestamptz NOT NULL,
+    received_at       timestamptz NOT NULL
+);
+CREATE INDEX inbound_redeliveries_inbound_idx ON inbound_redeliveries (inbound_id);
