@@ -253,7 +253,11 @@ class Ingest:
             return [None] * len(items)
         arrivals = [Arrival(item.digest, item.received_at) for _, item in mos]
         since = min(a.received_at for a in arrivals) - self._window
-        stored = await inbound_store.find_unacked(conn, [a.digest for a in arrivals], since)
+        stored = [
+            row for row in await inbound_store.find_unacked(conn, [a.digest for a in arrivals],
+                                                            since)
+            if not self.read_marks.was_read(row.id)
+        ]
         found = find_repeats(arrivals, stored, self._window)
         repeats: list[Repeat] = [None] * len(items)
         for (index, _), repeat in zip(mos, found, strict=True):

@@ -8,12 +8,18 @@ a mark lost in a crash only leaves a record that the window prunes, whose
 one effect is that an identical text within the window is taken for a
 redelivery (see docs/redelivery.md). Records older than the window, whose
 acknowledgement was never seen read, are pruned here too.
+
+Until its delete has committed (and a little after, for a lookup that read
+the table before that commit), `was_read` answers for a record from memory:
+a supporter's next identical text, sent the moment our reply arrived, is
+then not taken for a redelivery of the first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -27,6 +33,7 @@ log = get_logger("gateway.ingest")
 PRUNE_SECONDS = 60.0
 RETRY_SECONDS = 1.0
 MAX_HELD = 1_000_000  # ids kept for retry while the database is away; past that, dropped
+RECENT_SECONDS = 5.0  # forgotten ids still answered from memory (a lookup's snapshot is older)
 
 
 class ReadMarks:
@@ -38,7 +45,9 @@ class ReadMarks:
         self._window = window
         self._clock = clock
         self._linger = linger
-        self._ids: list[int] = []
+        self._waiting: set[int] = set()  # read, delete not yet sent
+        self._flushing: set[int] = set()
+        self._recent: deque[tuple[float, set[int]]] = deque()
         self._wake = asyncio.Event()
         self._closed = False
         self._task: asyncio.Task[None] | None = None
@@ -46,8 +55,14 @@ class ReadMarks:
 
     def read(self, unacked_id: int) -> None:
         """The SMSC read the acknowledgement of the MO behind `unacked_id`."""
-        self._ids.append(unacked_id)
+        self._waiting.add(unacked_id)
         self._wake.set()
+
+    def was_read(self, unacked_id: int) -> bool:
+        """Read, by this process's knowledge, though maybe not yet deleted from the table."""
+        if unacked_id in self._flushing or unacked_id in self._waiting:
+            return True
+        return any(unacked_id in ids for _, ids in self._recent)
 
     def start(self) -> None:
         if self._task is None:
@@ -68,7 +83,7 @@ class ReadMarks:
                 async with asyncio.timeout(PRUNE_SECONDS):
                     await self._wake.wait()
             self._wake.clear()
-            if self._ids and not self._closed:
+            if self._waiting and not self._closed:
                 await asyncio.sleep(self._linger)
             if not await self._flush():
                 await asyncio.sleep(RETRY_SECONDS)
@@ -78,18 +93,26 @@ class ReadMarks:
         await self._flush()
 
     async def _flush(self) -> bool:
-        ids, self._ids = self._ids, []
-        if not ids:
+        if not self._waiting:
             return True
+        self._flushing, self._waiting = self._waiting, set()
+        ids = list(self._flushing)
         try:
             async with self._pool.acquire() as conn:
                 await inbound_store.forget_unacked(conn, ids)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
-            kept = (ids + self._ids)[:MAX_HELD]
-            log.warning("mo_read_marks_not_written", ids=len(ids), kept=len(kept),
+            self._waiting |= self._flushing
+            self._flushing = set()
+            if len(self._waiting) > MAX_HELD:  # the window prunes what is dropped here
+                self._waiting = set(sorted(self._waiting)[-MAX_HELD:])
+            log.warning("mo_read_marks_not_written", ids=len(ids), kept=len(self._waiting),
                         error=type(err).__name__)
-            self._ids = kept
             return False
+        now = asyncio.get_running_loop().time()
+        self._recent.append((now, self._flushing))
+        self._flushing = set()
+        while self._recent and now - self._recent[0][0] > RECENT_SECONDS:
+            self._recent.popleft()
         self.forgotten += len(ids)
         return True
 

@@ -64,7 +64,7 @@ RECEIPT_SLOTS_PER_WINDOW = 10
 UNBIND_GRACE = 2.0
 # How long a read-proof waits for a request of ours to follow the resps (a submit_sm
 # under load) before an enquire_link is sent for it: one small PDU per interval at most.
-READ_PROOF_DELAY = 0.02
+READ_PROOF_DELAY = 0.005
 READ_SIZE = 64 * 1024
 
 _REFUSAL_HINTS: dict[int, str] = {
