@@ -4,7 +4,9 @@
 -- left after a crash or a dropped link is what the SMSC may deliver again.
 -- `digest` covers the number, short code, coding, concatenation reference and
 -- part, and the body, so the table holds no number or text of its own.
--- Rows older than the redelivery window are pruned (pipeline/read_marks.py).
+-- Rows older than the redelivery window are pruned (pipeline/read_marks.py), by a
+-- scan: the table holds only the MOs in flight, so an age index would cost every
+-- insert for a once-a-minute delete.
 CREATE TABLE inbound_unacked (
     id          bigint      PRIMARY KEY,
     digest      bytea       NOT NULL,
@@ -13,7 +15,6 @@ CREATE TABLE inbound_unacked (
 );
 CREATE SEQUENCE inbound_unacked_id_seq OWNED BY inbound_unacked.id;
 CREATE INDEX inbound_unacked_digest_idx ON inbound_unacked (digest);
-CREATE INDEX inbound_unacked_age_idx ON inbound_unacked (received_at);
 
 -- Every MO the SMSC delivered again after we stored it: acknowledged, not
 -- stored or decided a second time.

@@ -59,10 +59,7 @@ class MoItem:
     body: bytes
     concat: udh.ConcatInfo | None
     received_at: datetime
-
-    @property
-    def digest(self) -> bytes:
-        return mo_digest(self.msisdn, self.shortcode, self.data_coding, self.body, self.concat)
+    digest: bytes  # what a redelivery of this very PDU would match (redelivery.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,13 +147,16 @@ class Ingest:
         except udh.UdhError as err:
             log.warning("mo_rejected", msisdn=msisdn, reason=str(err), status="ESME_RINVESMCLASS")
             return S.ESME_RINVESMCLASS
+        shortcode = pdu.get_str("destination_addr") or self._settings.shortcode
+        data_coding = pdu.get_int("data_coding")
         item = MoItem(
             msisdn=msisdn,
-            shortcode=pdu.get_str("destination_addr") or self._settings.shortcode,
-            data_coding=pdu.get_int("data_coding"),
+            shortcode=shortcode,
+            data_coding=data_coding,
             body=body,
             concat=concat,
             received_at=received_at,
+            digest=mo_digest(msisdn, shortcode, data_coding, body, concat),
         )
         try:
             status, unacked_id = await self.lane_for(msisdn).submit(item)
