@@ -85,11 +85,15 @@ class ReadMarks:
             self._wake.clear()
             if self._waiting and not self._closed:
                 await asyncio.sleep(self._linger)
-            if not await self._flush():
+            try:
+                if not await self._flush():
+                    await asyncio.sleep(RETRY_SECONDS)
+                if loop.time() - pruned_at >= PRUNE_SECONDS:
+                    pruned_at = loop.time()
+                    await self.prune()
+            except Exception:  # a bug must not stop the forgetting: identical texts would
+                log.error("mo_read_marks_crashed", exc_info=True)  # all look redelivered
                 await asyncio.sleep(RETRY_SECONDS)
-            if loop.time() - pruned_at >= PRUNE_SECONDS:
-                pruned_at = loop.time()
-                await self._prune()
         await self._flush()
 
     async def _flush(self) -> bool:
@@ -116,7 +120,8 @@ class ReadMarks:
         self.forgotten += len(ids)
         return True
 
-    async def _prune(self) -> None:
+    async def prune(self) -> None:
+        """Delete the records older than the window: their MOs can no longer match."""
         try:
             async with self._pool.acquire() as conn:
                 gone = await inbound_store.prune_unacked(conn, self._clock() - self._window)
