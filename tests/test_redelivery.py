@@ -65,6 +65,22 @@ async def test_long_mo_whose_last_resp_was_cut_leaves_no_fragment(
         assert await conn.fetchval("SELECT body FROM inbound") == text
 
 
+async def test_mo_load_over_four_dropped_links_is_answered_once_per_mo(
+    gateway: Gateway, smsc: SmscSimulator
+) -> None:
+    count = 1000
+    numbers = [f"+1555320{n:04d}" for n in range(count)]  # one MO per number
+    smsc.faults = Faults(drop_after_pdus=150, drop_times=4)  # cut mid-stream, four times
+    stats = await smsc.inject_load(count, numbers, window=100, texts=["HELP"])
+    assert stats.acked == count, stats.statuses
+    assert smsc.drops == 4
+    async with gateway.pool.acquire() as conn:
+        stored = await conn.fetch("SELECT msisdn, count(*) AS n FROM inbound GROUP BY msisdn")
+        answered = await conn.fetch("SELECT msisdn, count(*) AS n FROM outbound GROUP BY msisdn")
+    assert len(stored) == count and {r["n"] for r in stored} == {1}
+    assert len(answered) == count and {r["n"] for r in answered} == {1}
+
+
 async def test_a_persons_repeat_after_the_ack_was_read_is_decided_again(
     gateway: Gateway, smsc: SmscSimulator
 ) -> None:
