@@ -99,6 +99,18 @@ async def test_a_persons_repeat_after_the_ack_was_read_is_decided_again(
         await wait_for(all_read)  # both acknowledgements were seen read and forgotten
 
 
+async def test_the_same_text_sent_the_moment_the_first_was_acknowledged_is_decided_again(
+    gateway: Gateway, smsc: SmscSimulator
+) -> None:
+    # No reply waited for: each MO follows the SMSC's reading of the previous resp
+    # at once, before any MT could prove that reading; the client's enquire_link must.
+    for _ in range(3):
+        assert await smsc.inject_mo("+15555550104", SHORTCODE, "HELP") == OK
+    async with gateway.pool.acquire() as conn:
+        assert await counts(conn, "+15555550104") == {
+            "stored": 3, "answers": 3, "parts": 0, "redeliveries": 0}
+
+
 async def test_sigkill_then_redelivery_answers_every_mo_exactly_once(
     db_url: str, patient_smsc: SmscSimulator
 ) -> None:

@@ -14,8 +14,11 @@ after a reconnect: the caller (the outbox) owns durability. smpp_submit_timeout
 also bounds the TCP connect and the wait for bind_resp.
 
 An on_deliver that returns a DeliverAnswer learns when the SMSC has read its
-deliver_sm_resp (see link.py); when no request of ours follows the resp
-soon, an enquire_link is sent to prove it.
+deliver_sm_resp (see link.py). Unless a request of ours already follows the
+resps written in one loop turn, an enquire_link goes right after them: its
+answer, the proof, then reaches us before any MO the SMSC sends after reading
+the resps, so a supporter's next identical text is never taken for a
+redelivery for want of a proof still on its way.
 """
 
 from __future__ import annotations
@@ -62,9 +65,6 @@ MAX_RESENDS = 8
 # behind the receipts on the same connection starved the submit window.
 RECEIPT_SLOTS_PER_WINDOW = 10
 UNBIND_GRACE = 2.0
-# How long a read-proof waits for a request of ours to follow the resps (a submit_sm
-# under load) before an enquire_link is sent for it: one small PDU per interval at most.
-READ_PROOF_DELAY = 0.005
 READ_SIZE = 64 * 1024
 
 _REFUSAL_HINTS: dict[int, str] = {
@@ -398,9 +398,10 @@ class EsmeClient:
         await link.drain()
 
     def _prove_read_soon(self, link: Link) -> None:
+        """One enquire_link after all the resps of this loop turn (if still needed)."""
         if not link.proof_scheduled:
             link.proof_scheduled = True
-            asyncio.get_running_loop().call_later(READ_PROOF_DELAY, self._prove_read, link)
+            asyncio.get_running_loop().call_soon(self._prove_read, link)
 
     def _prove_read(self, link: Link) -> None:
         """An enquire_link after unproven resps, unless a request already follows them."""
