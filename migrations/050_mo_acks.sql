@@ -20,7 +20,7 @@ CREATE INDEX inbound_unacked_digest_idx ON inbound_unacked (digest);
 -- stored or decided a second time.
 CREATE TABLE inbound_redeliveries (
     id                bigserial   PRIMARY KEY,
-    inbound_id        bigint      REFERENCES inbound (id),  -- NULL: a part of a long MO
+    inbound_id        bigint      REFERENCES inbound (id) ON DELETE SET NULL,  -- NULL: a part
     first_received_at timestamptz NOT NULL,
     received_at       timestamptz NOT NULL
 );
