@@ -42,6 +42,7 @@ from gateway.pipeline.unsure import UnsureResolver
 from gateway.privacy import stripe_erasure
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
+from gateway.smpp.link import DeliverAnswer
 from gateway.smpp.pdu import Pdu
 from gateway.store import login_throttle, web_sessions
 from gateway.store.db import create_pool, ping
@@ -111,7 +112,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
-    async def on_deliver(self, pdu: Pdu) -> int:
+    async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
             return await self.receipts.handle_receipt(pdu)
         return await self.ingest.handle_mo(pdu)

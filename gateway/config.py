@@ -58,6 +58,9 @@ class Settings(BaseModel):
     ingest_batch: int = Field(256, ge=1, le=10_000)
     ingest_linger_ms: float = Field(2.0, ge=0)
     reassembly_timeout: float = Field(300.0, gt=0)
+    # seconds a stored MO whose acknowledgement the SMSC was not seen to read can be
+    # matched by its redelivery (docs/redelivery.md)
+    mo_redelivery_window: float = Field(300.0, gt=0)
     migrate_on_start: bool = True
     instance_name: str = "gateway-1"
     # Donations. Carrier billing: which aggregator layout marks a billed MT

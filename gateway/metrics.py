@@ -24,6 +24,11 @@ class Metrics:
         self.mo_committed = Counter(
             "gateway_mo_committed", "MO texts committed (and then acknowledged)", registry=r
         )
+        self.mo_redelivered = Counter(
+            "gateway_mo_redelivered",
+            "MOs the SMSC delivered again after we stored them: acknowledged, not decided again",
+            registry=r,
+        )
         self.mt_queued = Counter("gateway_mt_queued", "MT texts written to the outbox", registry=r)
         self.mt_submitted = Counter(
             "gateway_mt_submitted", "MT texts accepted by the SMSC (submit_sm_resp OK)", registry=r

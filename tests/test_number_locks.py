@@ -21,6 +21,7 @@ from gateway.metrics import Metrics
 from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
 from gateway.smpp.constants import CommandStatus
+from gateway.smpp.link import DeliverAnswer
 from gateway.smpp.pdu import make_deliver_sm
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import outbound as outbound_store
@@ -33,7 +34,8 @@ NUMBER = "+15555550142"
 async def deliver(ingest: Ingest, text: str) -> int:
     pdu = make_deliver_sm(NUMBER[1:], SHORTCODE, text.encode(), source_addr_ton=1,
                           source_addr_npi=1)
-    return await ingest.handle_mo(pdu)
+    answer = await ingest.handle_mo(pdu)
+    return answer.status if isinstance(answer, DeliverAnswer) else answer
 
 
 async def waiting_for_locks(conn: asyncpg.Connection) -> int:

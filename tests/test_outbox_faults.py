@@ -1,5 +1,6 @@
 """The outbox sender through a database outage: its claim loop comes back, and a claim
-whose answer was lost with its connection is not left leased for ever."""
+whose answer was lost with its connection is not left leased for ever. And at stop:
+a claim still on its way is waited for, not left to the closed send gate."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from urllib.parse import urlsplit
 
 import asyncpg
+import pytest
 from structlog.testing import capture_logs
 
 from gateway.app import Gateway
@@ -17,6 +19,7 @@ from gateway.tasks import RETRYING, RUNNING
 from tests.e2e import wait_for
 
 LOST = "+15555550177"
+LATE = "+15555550178"
 
 
 async def test_only_leases_the_sender_does_not_know_go_back_to_the_queue(
@@ -77,3 +80,43 @@ async def test_the_claim_loop_survives_an_outage_and_sends_a_claim_whose_answer_
     assert [e["count"] for e in released] == [1]
     assert any(e["event"] == "task_failed" and e["task"] == "outbox" for e in logs)
 
+
+
+async def test_a_claim_still_on_its_way_at_stop_is_sent_before_the_stop_ends(
+    gateway: Gateway, smsc: SmscSimulator, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reply to an MO acknowledged a moment ago: its claim is at the database when
+    # the gateway stops. Its rows must be sent (or released) by the stop, not handed
+    # to a send gate that has closed: that gate would take a pool connection nothing
+    # gives back, and closing the pool would then wait for ever.
+    taken = asyncio.Event()
+    answer = asyncio.Event()
+    claim = outbound_store.claim
+
+    async def slow_claim(conn: asyncpg.Connection, *, limit: int, owner: str,
+                         lease_seconds: float) -> tuple[list[outbound_store.ClaimedMessage], int]:
+        claimed, suppressed = await claim(conn, limit=limit, owner=owner,
+                                          lease_seconds=lease_seconds)
+        if claimed:  # the answer is on its way back
+            taken.set()
+            await answer.wait()
+        return claimed, suppressed
+
+    monkeypatch.setattr(outbound_store, "claim", slow_claim)
+    async with gateway.pool.acquire() as conn:
+        now = await conn.fetchval("SELECT now()")
+        await outbound_store.insert_batch(
+            conn, [NewOutbound(LATE, "12345", "Thanks for joining!", 0, False, None, now)])
+    gateway.outbox.wake()
+    async with asyncio.timeout(10):
+        await taken.wait()
+    gateway.supervisor.stopping()  # as Gateway.stop does first
+    stopping = asyncio.create_task(gateway.outbox.stop())
+    # time enough for a stop that does not wait for the claim to be over
+    await asyncio.wait({stopping}, timeout=0.5)
+    answer.set()
+    await stopping
+    async with gateway.pool.acquire() as conn:
+        status = await conn.fetchval("SELECT status FROM outbound WHERE msisdn = $1", LATE)
+    assert status in {"submitted", "delivered"}
+    assert smsc.texts_to(LATE) == ["Thanks for joining!"]

@@ -17,6 +17,11 @@ The guarantees live here:
 
 A batch that fails on bad data is retried item by item, so one poisonous
 message cannot hold back the others that arrived with it.
+
+*Not twice*: every MO stored leaves an `inbound_unacked` record until the
+SMSC is seen to read its deliver_sm_resp (`ReadMarks`). An MO matching such
+a record (redelivery.py) is acknowledged and recorded as a redelivery, not
+stored or decided again.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -35,12 +40,15 @@ from gateway.metrics import Metrics
 from gateway.phone import InvalidNumber, to_e164
 from gateway.pipeline.batcher import Batcher, BatcherClosed
 from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.pipeline.read_marks import ReadMarks
+from gateway.pipeline.redelivery import Arrival, Repeat, find_repeats, mo_digest
 from gateway.smpp import udh
 from gateway.smpp.constants import CommandStatus as S
+from gateway.smpp.link import DeliverAnswer
 from gateway.smpp.pdu import Pdu
 from gateway.store import inbound as inbound_store
 from gateway.store import number_locks
-from gateway.store.inbound import IdReserve, NewInbound, PartKey
+from gateway.store.inbound import IdReserve, NewInbound, PartKey, Redelivery, Unacked
 
 log = get_logger("gateway.ingest")
 
@@ -57,6 +65,7 @@ class MoItem:
     body: bytes
     concat: udh.ConcatInfo | None
     received_at: datetime
+    digest: bytes  # what a redelivery of this very PDU would match (redelivery.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,9 @@ class FlushParts:
 
 
 LaneItem = MoItem | FlushParts
+# A lane's answer per item: the deliver_sm_resp status, and the `inbound_unacked`
+# record to forget once the SMSC has read that resp (None: nothing to forget).
+Stored = tuple[int, int | None]
 
 
 def utc_now() -> datetime:
@@ -92,10 +104,13 @@ class Ingest:
         self._writer = DecisionWriter(
             rules, privacy_key=key.get_secret_value().encode() if key is not None else None)
         self._ids = IdReserve("inbound_id_seq")
+        self._unacked_ids = IdReserve("inbound_unacked_id_seq")
+        self._window = timedelta(seconds=settings.mo_redelivery_window)
+        self.read_marks = ReadMarks(pool, window=self._window, clock=clock)
         self._metrics = metrics
         self._on_committed = on_committed
         self._clock = clock
-        self.lanes: list[Batcher[LaneItem, int]] = [
+        self.lanes: list[Batcher[LaneItem, Stored]] = [
             Batcher(
                 self._process,
                 max_batch=settings.ingest_batch,
@@ -106,18 +121,23 @@ class Ingest:
         ]
 
     def start(self) -> None:
+        self.read_marks.start()
         for lane in self.lanes:
             lane.start()
 
     async def close(self) -> None:
         for lane in self.lanes:
             await lane.close()
+        await self.read_marks.close()
 
-    def lane_for(self, msisdn: str) -> Batcher[LaneItem, int]:
+    def lane_for(self, msisdn: str) -> Batcher[LaneItem, Stored]:
         return self.lanes[zlib.crc32(msisdn.encode()) % len(self.lanes)]
 
-    async def handle_mo(self, pdu: Pdu) -> int:
-        """Store one MO (or MO part) durably; return the deliver_sm_resp status."""
+    async def handle_mo(self, pdu: Pdu) -> int | DeliverAnswer:
+        """Store one MO (or MO part) durably; return the deliver_sm_resp status.
+
+        A stored MO's answer also says whom to tell once the SMSC has read it.
+        """
         received_at = self._clock()
         self._metrics.mo_received.inc()
         try:
@@ -138,21 +158,26 @@ class Ingest:
         if shortcode not in self._rules.current.shortcodes:
             self._metrics.mo_unknown_shortcode.inc()
             log.warning("mo_unknown_shortcode", msisdn=msisdn, shortcode=shortcode)
+        data_coding = pdu.get_int("data_coding")
         item = MoItem(
             msisdn=msisdn,
             shortcode=shortcode,
-            data_coding=pdu.get_int("data_coding"),
+            data_coding=data_coding,
             body=body,
             concat=concat,
             received_at=received_at,
+            digest=mo_digest(msisdn, shortcode, data_coding, body, concat),
         )
         try:
-            return await self.lane_for(msisdn).submit(item)
+            status, unacked_id = await self.lane_for(msisdn).submit(item)
         except BatcherClosed:
             return S.ESME_RX_T_APPN
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
             log.error("mo_not_stored", msisdn=msisdn, error=type(err).__name__, detail=str(err))
             return S.ESME_RX_T_APPN
+        if unacked_id is None:
+            return status
+        return DeliverAnswer(status, lambda: self.read_marks.read(unacked_id))
 
     async def flush_stale_parts(self) -> int:
         """Hand long MOs whose parts stopped arriving to their lanes; return how many."""
@@ -165,63 +190,118 @@ class Ingest:
             await self.lane_for(key.msisdn).submit(FlushParts(key, self._clock()))
         return len(groups)
 
-    async def _process(self, items: Sequence[LaneItem]) -> list[int]:
+    async def _process(self, items: Sequence[LaneItem]) -> list[Stored]:
         async with self._pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    replies = await self._apply(conn, items)
+                    applied = await self._apply(conn, items)
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
                 raise  # the database is gone: every caller answers "try later"
             except Exception as err:  # bad data or an engine bug: isolate the culprit
                 log.warning("batch_retried_singly", size=len(items), error=type(err).__name__)
                 return [await self._process_one(conn, item) for item in items]
-        self._after_commit(len(items), replies)
-        return [S.ESME_ROK] * len(items)
+        self._after_commit(applied)
+        return [(S.ESME_ROK, unacked_id) for unacked_id in applied.unacked]
 
-    async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> int:
+    async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> Stored:
         msisdn = _msisdn(item)
         try:
             async with conn.transaction():
-                replies = await self._apply(conn, [item])
+                applied = await self._apply(conn, [item])
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
             raise
         except asyncpg.PostgresError as err:
             log.error("mo_refused", msisdn=msisdn, error=type(err).__name__, detail=str(err))
-            return S.ESME_RX_P_APPN
+            return S.ESME_RX_P_APPN, None
         except Exception as err:
             # The engine failed on this MO. Keep the text (it was sent to us and
             # must not be lost or redelivered forever) without a decision.
             log.error("mo_decision_failed", msisdn=msisdn, error=type(err).__name__, exc_info=True)
             async with conn.transaction():
-                await self._apply(conn, [item], decide=False)
-            self._after_commit(1, 0)
-            return S.ESME_ROK
-        self._after_commit(1, replies)
-        return S.ESME_ROK
+                applied = await self._apply(conn, [item], decide=False)
+        self._after_commit(applied)
+        return S.ESME_ROK, applied.unacked[0]
 
-    def _after_commit(self, items: int, replies: int) -> None:
-        self._metrics.mo_committed.inc(items)
-        if replies:
-            self._metrics.mt_queued.inc(replies)
+    def _after_commit(self, applied: Applied) -> None:
+        self._metrics.mo_committed.inc(applied.stored)
+        if applied.redelivered:
+            self._metrics.mo_redelivered.inc(applied.redelivered)
+        if applied.replies:
+            self._metrics.mt_queued.inc(applied.replies)
             self._on_committed()
 
     async def _apply(
         self, conn: asyncpg.Connection, items: Sequence[LaneItem], *, decide: bool = True
-    ) -> int:
+    ) -> Applied:
         # Before anything about these numbers is read: another instance may be
         # deciding (or one of our MTs may be leaving for) the same number now.
         await number_locks.lock_numbers(conn, (_msisdn(item) for item in items))
+        repeats = await self._repeats(conn, items)
         complete: list[NewInbound] = []
-        for item in items:
+        owners: list[int] = []  # the item that completed each MO
+        for index, item in enumerate(items):
+            if repeats[index] is not None:
+                continue
             mo = await self._complete(conn, item)
             if mo is not None:
                 complete.append(mo)
+                owners.append(index)
         ids = await self._ids.take(conn, len(complete)) if complete else []
         await inbound_store.insert_batch(conn, complete, ids)
+        made = dict(zip(owners, ids, strict=True))
+        unacked = await self._remember_unacked(conn, items, repeats, made)
+        pairs = list(zip(ids, complete, strict=True))
         if not decide:
-            await self._writer.record_undecided(conn, list(zip(ids, complete, strict=True)))
-            return 0
-        return await self._writer.decide_and_write(conn, list(zip(ids, complete, strict=True)))
+            await self._writer.record_undecided(conn, pairs)
+            replies = 0
+        else:
+            replies = await self._writer.decide_and_write(conn, pairs)
+        redelivered = sum(repeat is not None for repeat in repeats)
+        return Applied(unacked, len(items) - redelivered, redelivered, replies)
+
+    async def _repeats(self, conn: asyncpg.Connection, items: Sequence[LaneItem]) -> list[Repeat]:
+        """Per item, the stored MO it repeats (see redelivery.py); a flush repeats nothing."""
+        mos = [(index, item) for index, item in enumerate(items) if isinstance(item, MoItem)]
+        if not mos:
+            return [None] * len(items)
+        arrivals = [Arrival(item.digest, item.received_at) for _, item in mos]
+        since = min(a.received_at for a in arrivals) - self._window
+        stored = [
+            row for row in await inbound_store.find_unacked(conn, [a.digest for a in arrivals],
+                                                            since)
+            if not self.read_marks.was_read(row.id)
+        ]
+        found = find_repeats(arrivals, stored, self._window)
+        repeats: list[Repeat] = [None] * len(items)
+        for (index, _), repeat in zip(mos, found, strict=True):
+            repeats[index] = mos[repeat][0] if isinstance(repeat, int) else repeat
+        return repeats
+
+    async def _remember_unacked(
+        self, conn: asyncpg.Connection, items: Sequence[LaneItem], repeats: Sequence[Repeat],
+        inbound_ids: dict[int, int],
+    ) -> list[int | None]:
+        """Record the new MOs as unread, the repeats as redeliveries; per item, its record."""
+        new = [(i, item) for i, item in enumerate(items)
+               if isinstance(item, MoItem) and repeats[i] is None]
+        record_ids = await self._unacked_ids.take(conn, len(new)) if new else []
+        rows = {
+            index: Unacked(record_id, item.digest, item.received_at, inbound_ids.get(index))
+            for (index, item), record_id in zip(new, record_ids, strict=True)
+        }
+        await inbound_store.insert_unacked(conn, list(rows.values()))
+        result: list[int | None] = [rows[i].id if i in rows else None for i in range(len(items))]
+        again: list[Redelivery] = []
+        for index, (item, repeat) in enumerate(zip(items, repeats, strict=True)):
+            if repeat is None or not isinstance(item, MoItem):
+                continue
+            first = rows[repeat] if isinstance(repeat, int) else repeat
+            result[index] = first.id
+            again.append(Redelivery(first.inbound_id, first.received_at, item.received_at))
+            log.info("mo_redelivered", msisdn=item.msisdn,
+                     first_received_at=first.received_at.isoformat())
+        await inbound_store.insert_redeliveries(conn, again)
+        return result
 
     async def _complete(self, conn: asyncpg.Connection, item: LaneItem) -> NewInbound | None:
         if isinstance(item, FlushParts):
@@ -253,6 +333,16 @@ class Ingest:
 
 def _msisdn(item: LaneItem) -> str:
     return item.msisdn if isinstance(item, MoItem) else item.key.msisdn
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one transaction did: per item its unread record, and the counts."""
+
+    unacked: list[int | None]
+    stored: int
+    redelivered: int
+    replies: int
 
 
 def _decoded(body: bytes, data_coding: int) -> str:

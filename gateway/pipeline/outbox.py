@@ -113,6 +113,11 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._stopping = False
+        self._closed = False  # stop() is past its grace: nothing more goes to the gate
+        # Clear while a claim is on its way to the database: its rows still join
+        # `_ready` (and so the gate) when it returns, so `stop` waits for it.
+        self._not_claiming = asyncio.Event()
+        self._not_claiming.set()
         self._started = False  # leases of an earlier process released
         # Rows claimed by this process and not yet recorded: 'sending' under our
         # lease. `_claim_broken`: a claim failed midway, so the database may hold
@@ -171,16 +176,20 @@ class OutboxSender:
                 continue
             self._wake.clear()
             self._claim_broken = True  # until we know what the claim took
-            async with self._pool.acquire() as conn:
-                claimed, suppressed = await outbound_store.claim(
-                    conn, limit=min(free, 500), owner=self._owner, lease_seconds=LEASE_SECONDS
-                )
-            self._held.update(message.id for message in claimed)
-            self._claim_broken = False
-            if suppressed:
-                self._metrics.mt_suppressed.inc(suppressed)
-            self._queue(claimed)
-            self._pump()
+            self._not_claiming.clear()
+            try:
+                async with self._pool.acquire() as conn:
+                    claimed, suppressed = await outbound_store.claim(
+                        conn, limit=min(free, 500), owner=self._owner,
+                        lease_seconds=LEASE_SECONDS)
+                self._held.update(message.id for message in claimed)
+                self._claim_broken = False
+                if suppressed:
+                    self._metrics.mt_suppressed.inc(suppressed)
+                self._queue(claimed)
+                self._pump()
+            finally:
+                self._not_claiming.set()
             if not claimed:
                 await self._idle()
 
@@ -191,9 +200,21 @@ class OutboxSender:
         self._slot_free.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
+        # A claim already sent to the database (say, for the reply to an MO just
+        # acknowledged) hands its rows to `_ready` and the gate when it returns:
+        # wait for it, so they are sent or released below. Had it returned after
+        # the gate closed, the gate would have taken a pool connection that
+        # nothing gives back, and the pool's close would wait for it forever.
+        # Bounded by the same grace: a stalled database must not stall the stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await self._not_claiming.wait()
         while self._inflight and loop.time() < deadline:  # MTs in _ready follow as slots free
             await asyncio.wait(set(self._inflight), timeout=deadline - loop.time(),
                                return_when=asyncio.FIRST_COMPLETED)
+        # From here nothing new goes to the gate; a claim that outlived the grace
+        # leaves its rows leased, released by the next start or when the lease ends.
+        self._closed = True
         # Claimed but never handed to the SMSC (not even billed ones could have
         # been accepted): back to the queue now rather than at the next start.
         while self._ready:
@@ -231,7 +252,7 @@ class OutboxSender:
         where a reply claimed later is sorted ahead of them. One gate round at
         a time: MTs that become ready meanwhile go together in the next one.
         """
-        if self._gating is not None or not self._ready:
+        if self._closed or self._gating is not None or not self._ready:
             return
         tps = self._client.tps
         ahead = max(2, math.ceil(tps * PACED_AHEAD)) if tps else self._max_inflight

@@ -40,6 +40,10 @@ log = get_logger("gateway.send_gate")
 RELEASE_LINGER = 0.005  # seconds a written MT's lock waits to ride along with the next round
 
 
+class GateClosed(RuntimeError):
+    """`check` after `close`: the outbox stopped sending."""
+
+
 class Hold:
     """A number's shared lock, held for the MTs of one round until each has been written."""
 
@@ -89,6 +93,7 @@ class SendGate:
         self._lock = asyncio.Lock()
         self._to_release: Counter[int] = Counter()
         self._releasing: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def check(self, messages: Sequence[ClaimedMessage]) -> GateResult:
         """Which MTs may leave now (each with its `Release`), which are opted out, which wait."""
@@ -98,6 +103,8 @@ class SendGate:
         if not gated:
             return result
         async with self._lock:
+            if self._closed:  # a connection taken now would never go back to the pool
+                raise GateClosed("the send gate is closed")
             conn = await self._connection()
             keys, self._to_release = self._to_release, Counter()
             try:
@@ -130,6 +137,8 @@ class SendGate:
             self._releasing = asyncio.ensure_future(self._release_soon())
 
     async def close(self) -> None:
+        """Let go of the connection (and its locks); the gate checks nothing after this."""
+        self._closed = True
         if self._releasing is not None:
             await asyncio.gather(self._releasing, return_exceptions=True)
         async with self._lock:

@@ -12,6 +12,13 @@ smpp_reconnect_max; a PDU that cannot be encoded is rejected with the status
 the SMSC would have used), SubmitTimeout, or SessionLost. Nothing is resent
 after a reconnect: the caller (the outbox) owns durability. smpp_submit_timeout
 also bounds the TCP connect and the wait for bind_resp.
+
+An on_deliver that returns a DeliverAnswer learns when the SMSC has read its
+deliver_sm_resp (see link.py). Unless a request of ours already follows the
+resps written in one loop turn, an enquire_link goes right after them: its
+answer, the proof, then reaches us before any MO the SMSC sends after reading
+the resps, so a supporter's next identical text is never taken for a
+redelivery for want of a proof still on its way.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from gateway.smpp.errors import (
     SubmitRejected,
     SubmitTimeout,
 )
-from gateway.smpp.link import Link
+from gateway.smpp.link import DeliverAnswer, Link
 from gateway.smpp.pdu import Pdu, make_bind, make_enquire_link, make_unbind, response_for
 from gateway.smpp.receipts import is_receipt
 from gateway.smpp.session import (
@@ -69,7 +76,7 @@ _REFUSAL_HINTS: dict[int, str] = {
     ),
 }
 
-OnDeliver = Callable[[Pdu], Awaitable[int]]
+OnDeliver = Callable[[Pdu], Awaitable[int | DeliverAnswer]]
 OnWritten = Callable[[], None]
 
 
@@ -368,8 +375,13 @@ class EsmeClient:
     async def _deliver(
         self, link: Link, pdu: Pdu, slots: asyncio.Semaphore, log: Any
     ) -> None:
+        on_read: Callable[[], None] | None = None
         try:
-            status = await self._on_deliver(pdu)
+            answer = await self._on_deliver(pdu)
+            if isinstance(answer, DeliverAnswer):
+                status, on_read = answer.status, answer.on_read
+            else:
+                status = answer
         except Exception as err:
             log.error("smpp_deliver_failed", command=pdu.name, sequence=pdu.sequence,
                       error_type=type(err).__name__, exc_info=True)
@@ -381,7 +393,23 @@ class EsmeClient:
         except LocalProtocolError:
             log.info("smpp_deliver_resp_dropped", reason="connection gone; the SMSC redelivers")
             return
+        if on_read is not None:
+            link.when_read(on_read)
+            self._prove_read_soon(link)
         await link.drain()
+
+    def _prove_read_soon(self, link: Link) -> None:
+        """One enquire_link after all the resps of this loop turn (if still needed)."""
+        if not link.proof_scheduled:
+            link.proof_scheduled = True
+            asyncio.get_running_loop().call_soon(self._prove_read, link)
+
+    def _prove_read(self, link: Link) -> None:
+        """An enquire_link after unproven resps, unless a request already follows them."""
+        link.proof_scheduled = False
+        if link.needs_proof:
+            with contextlib.suppress(LocalProtocolError):  # the link is gone: nothing to prove
+                link.send(make_enquire_link())
 
     async def _keepalive(self, link: Link, log: Any) -> None:
         interval = self._settings.smpp_enquire_link_interval

@@ -82,6 +82,7 @@ class _Link:
     system_id: str = ""
     received: int = 0
     waiting: dict[int, _Outbound] = field(default_factory=dict)
+    muted: bool = False  # Faults.mute_on_mo_resp: what arrives is ignored until the close
 
     out: CoalescingWriter = field(init=False)
 
@@ -171,6 +172,7 @@ class SmscSimulator:
         self.redeliveries = 0
         self.protocol_errors = 0
         self.expired_partials = 0
+        self.mo_resps = 0  # deliver_sm_resps to MOs read (or cut, see Faults.drop_on_mo_resp)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -290,11 +292,18 @@ class SmscSimulator:
         """Feed whole PDUs to the session; False when the connection must close."""
         chunk = self.answer_chunk
         for done, frame in enumerate(frames, start=1):
+            if link.muted:
+                continue
             link.received += 1
-            if self._should_drop(link):
+            fault = self._mo_resp_fault(link, frame)
+            if self._should_drop(link) or fault == "drop":
                 self.drops += 1
                 self._log.info("smsc_fault_drop", pdu_number=link.received)
                 return False
+            if fault == "mute":
+                link.muted = True
+                self._log.info("smsc_fault_mute", pdu_number=link.received)
+                continue
             events = link.session.receive_data(frame)
             link.write(link.session.data_to_send())
             for event in events:
@@ -318,6 +327,18 @@ class SmscSimulator:
         if not faults.drop_after_pdus or link.received != faults.drop_after_pdus:
             return False
         return faults.drop_times is None or self.drops < faults.drop_times
+
+    def _mo_resp_fault(self, link: _Link, frame: bytes) -> str | None:
+        """Count the deliver_sm_resps to MOs; "drop" or "mute" for the one a fault names."""
+        if int.from_bytes(frame[4:8], "big") != CommandId.DELIVER_SM_RESP:
+            return None
+        item = link.waiting.get(int.from_bytes(frame[12:16], "big"))
+        if item is None or item.done is None:
+            return None
+        self.mo_resps += 1
+        if self.mo_resps == self.faults.drop_on_mo_resp:
+            return "drop"
+        return "mute" if self.mo_resps == self.faults.mute_on_mo_resp else None
 
     def _link_lost(self, link: _Link) -> None:
         link.session.connection_lost()

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="default: --port + 1; -1: off")
     parser.add_argument("--drop-after", type=int, default=0, help="drop a connection on PDU N")
     parser.add_argument("--drop-times", type=int, default=None, help="drop only this often")
+    parser.add_argument("--drop-on-mo-resp", type=int, default=0, metavar="N",
+                        help="drop the connection on the Nth deliver_sm_resp to an MO, unread")
     parser.add_argument("--throttle-every", type=int, default=0)
     parser.add_argument("--slow-resp", type=float, default=0.0, help="seconds per submit_sm_resp")
     parser.add_argument("--malformed-every", type=int, default=0)
@@ -84,7 +86,7 @@ async def main(args: argparse.Namespace) -> int:
         drop_after_pdus=args.drop_after, drop_times=args.drop_times,
         throttle_every=args.throttle_every, slow_resp=args.slow_resp,
         malformed_every=args.malformed_every, receipt_stat=args.receipt_stat,
-        intermediate_receipts=args.intermediate,
+        intermediate_receipts=args.intermediate, drop_on_mo_resp=args.drop_on_mo_resp,
     )
     await run_simulator(
         args.host, args.port, args.system_id, args.password, args.receipt_delay,

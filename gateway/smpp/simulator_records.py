@@ -28,6 +28,13 @@ class Faults:
     # every Nth submit_sm is taken (and its receipt sent) but its resp is never written:
     # the ESME cannot know the SMSC has it, as when a resp is lost with its connection
     lost_resp_every: int = 0
+    # close the connection when the Nth deliver_sm_resp to an MO (counted over the
+    # simulator's life) arrives, unread: the ESME stored that MO, the SMSC never heard so
+    # and delivers it again, as after a link cut between the ESME's commit and its resp
+    drop_on_mo_resp: int = 0
+    # from the Nth deliver_sm_resp to an MO on, read nothing more of that connection (an
+    # SMSC that will never see the resps the ESME writes, as when the ESME dies with them)
+    mute_on_mo_resp: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 Long-MO parts are stored (and so acknowledged) one by one: acknowledging a
 part we only held in memory would lose it if the process died before the
 last part arrived.
+
+Also the MOs whose acknowledgement the SMSC has not been seen to read
+(`inbound_unacked`, keyed by a digest) and the redeliveries of those that
+were answered without being stored again (`inbound_redeliveries`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,27 @@ HAVING min(received_at) < $1
 
 COUNT_INBOUND = "SELECT count(*) FROM inbound"
 
+FIND_UNACKED = """
+SELECT id, digest, received_at, inbound_id FROM inbound_unacked
+WHERE digest = ANY($1::bytea[]) AND received_at >= $2
+ORDER BY id
+"""
+
+INSERT_UNACKED = """
+INSERT INTO inbound_unacked (id, digest, received_at, inbound_id)
+SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::timestamptz[], $4::bigint[])
+"""
+
+# Losing this in a crash only leaves a row the window prunes: no fsync wait for it.
+ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
+DELETE_UNACKED = "DELETE FROM inbound_unacked WHERE id = ANY($1::bigint[])"
+PRUNE_UNACKED = "DELETE FROM inbound_unacked WHERE received_at < $1"
+
+INSERT_REDELIVERIES = """
+INSERT INTO inbound_redeliveries (inbound_id, first_received_at, received_at)
+SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[])
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class NewInbound:
@@ -55,6 +80,23 @@ class NewInbound:
     body: str
     data_coding: int
     parts: int
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Unacked:
+    """A stored MO (or part) whose deliver_sm_resp the SMSC has not been seen to read."""
+
+    id: int
+    digest: bytes
+    received_at: datetime
+    inbound_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Redelivery:
+    inbound_id: int | None
+    first_received_at: datetime
     received_at: datetime
 
 
@@ -125,3 +167,34 @@ async def list_stale_groups(conn: asyncpg.Connection, older_than: datetime) -> l
 async def count_inbound(conn: asyncpg.Connection) -> int:
     value: int = await conn.fetchval(COUNT_INBOUND)
     return value
+
+
+async def find_unacked(
+    conn: asyncpg.Connection, digests: Sequence[bytes], since: datetime
+) -> list[Unacked]:
+    rows = await conn.fetch(FIND_UNACKED, list(set(digests)), since)
+    return [Unacked(r["id"], r["digest"], r["received_at"], r["inbound_id"]) for r in rows]
+
+
+async def insert_unacked(conn: asyncpg.Connection, rows: Sequence[Unacked]) -> None:
+    if rows:
+        await conn.execute(
+            INSERT_UNACKED, *columns(rows, "id", "digest", "received_at", "inbound_id"))
+
+
+async def forget_unacked(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """The SMSC read these acknowledgements: their MOs can no longer come back."""
+    async with conn.transaction():
+        await conn.execute(ASYNC_COMMIT)
+        await conn.execute(DELETE_UNACKED, list(ids))
+
+
+async def prune_unacked(conn: asyncpg.Connection, older_than: datetime) -> int:
+    status: str = await conn.execute(PRUNE_UNACKED, older_than)
+    return int(status.split()[-1])
+
+
+async def insert_redeliveries(conn: asyncpg.Connection, rows: Sequence[Redelivery]) -> None:
+    if rows:
+        await conn.execute(INSERT_REDELIVERIES,
+                           *columns(rows, "inbound_id", "first_received_at", "received_at"))
