@@ -88,7 +88,7 @@ class Settings(BaseModel):
             except ValueError:
                 raise ValueError('not JSON; write {"500": "DON5", "1000": "DON10"}') from None
         return value
-    # Finance (README-finance.md): more settlement column mappings (TOML), the
+    # Finance (README, "Finance"): more settlement column mappings (TOML), the
     # mapping `reconcile import-settlement` uses by default, and the zone whose
     # calendar days the reports group and filter by.
     finance_mappings: Path | None = None

@@ -28,7 +28,7 @@ from typing import Literal
 from smpplib.gsm import GSM_CHARACTER_TABLE
 
 # The three wire values this module needs, stated here so the pure engine can
-# count segments without importing the SMPP layer (see ARCHITECTURE.md).
+# count segments without importing the SMPP layer (tests/test_layers.py).
 DATA_CODING_GSM7 = 0x00  # SMSC default alphabet
 DATA_CODING_UCS2 = 0x08
 ESM_UDHI = 0x40  # short_message starts with a User Data Header

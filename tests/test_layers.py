@@ -1,4 +1,4 @@
-"""ARCHITECTURE.md's import rules, checked on the source so a violation fails CI."""
+"""The import rules between layers, checked on the source so a violation fails CI."""
 
 from __future__ import annotations
 
