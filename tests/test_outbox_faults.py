@@ -5,6 +5,7 @@ a claim still on its way is waited for, not left to the closed send gate."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -104,9 +105,11 @@ async def test_a_claim_still_on_its_way_at_stop_is_sent_before_the_stop_ends(
 
     monkeypatch.setattr(outbound_store, "claim", slow_claim)
     async with gateway.pool.acquire() as conn:
-        now = await conn.fetchval("SELECT now()")
+        # Due a second from now: a claim the sender began before the patch above
+        # cannot take it, so the claim that does is the held-back one.
+        due = await conn.fetchval("SELECT now()") + timedelta(seconds=1)
         await outbound_store.insert_batch(
-            conn, [NewOutbound(LATE, "12345", "Thanks for joining!", 0, False, None, now)])
+            conn, [NewOutbound(LATE, "12345", "Thanks for joining!", 0, False, None, due)])
     gateway.outbox.wake()
     async with asyncio.timeout(10):
         await taken.wait()
