@@ -8,6 +8,7 @@ others had none.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,24 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.broadcast import service
+from gateway.broadcast import control, service
 from gateway.broadcast.compose_checks import ComposeError
-from gateway.broadcast.frequency import FREQUENCY_OVERRIDDEN
+from gateway.broadcast.frequency import FREQUENCY_OVERRIDDEN, FREQUENCY_SKIPPED
 from gateway.engine import load_rules
+from gateway.store import broadcasts as broadcast_store
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
 from tests.pages_site import form_token
 from tests.test_broadcast_cli import gateway
-from tests.test_broadcast_materialize import CODE, NOW, create, materialize, seed
+from tests.test_broadcast_materialize import (
+    CODE,
+    NOW,
+    POLICY,
+    VARIABLES,
+    create,
+    materialize,
+    seed,
+)
 from tests.webapi import WebApi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,6 +156,110 @@ async def test_a_later_send_time_moves_the_period(conn: asyncpg.Connection) -> N
     assert await service.create(
         conn, program="rise", shortcode=CODE, where="", text=TEXT, created_by="o",
         scheduled_at=NOW + timedelta(days=30), rules=RULES, now=NOW) > 0
+
+
+async def counted_per_number(conn: asyncpg.Connection) -> dict[str, int]:
+    """Rise broadcast rows per number that count against the promise."""
+    rows = await conn.fetch(
+        "SELECT o.msisdn, count(*) AS n FROM outbound o JOIN broadcasts b ON b.id = o.broadcast_id"
+        " WHERE b.program = 'rise' AND o.status = ANY($1) GROUP BY o.msisdn",
+        ["queued", "sending", "submitted", "delivered"])
+    return {r["msisdn"]: r["n"] for r in rows}
+
+
+async def skipped_entry(conn: asyncpg.Connection, broadcast_id: int) -> str | None:
+    detail: str | None = await conn.fetchval(
+        "SELECT detail FROM audit_log WHERE action = $1 AND target = $2",
+        FREQUENCY_SKIPPED, f"broadcast:{broadcast_id}")
+    return detail
+
+
+async def test_two_broadcasts_created_back_to_back_cannot_both_pass(
+    conn: asyncpg.Connection,
+) -> None:
+    """Each passes at creation (5 < 6); the second is written after the first's rows exist,
+    and the two New Yorkers the first brought to 6 are left out of it."""
+    await sent_before(conn, 5)
+    first = await checked_create(conn)
+    second = await checked_create(conn)
+    everyone = (await materialize(conn, first)).recipients
+    result = await materialize(conn, second)
+    assert result.recipients == everyone - 2
+    assert max((await counted_per_number(conn)).values()) == 6
+    progress = await broadcast_store.get_progress(conn, second)
+    assert progress is not None and progress["over_frequency"] == 2
+    detail = await skipped_entry(conn, second)
+    assert detail is not None and '"skipped": 2' in detail and '"max_messages": 6' in detail
+    assert await skipped_entry(conn, first) is None
+
+
+async def test_a_draft_started_later_is_checked_when_its_rows_are_written(
+    conn: asyncpg.Connection,
+) -> None:
+    draft = await checked_create(conn)  # nobody at the limit yet
+    await sent_before(conn, 6)  # meanwhile, six more broadcasts went out
+    result = await materialize(conn, draft)
+    numbers = await conn.fetch("SELECT msisdn FROM outbound WHERE broadcast_id = $1", draft)
+    assert result.recipients == len(numbers) and len(numbers) > 0
+    assert max((await counted_per_number(conn)).values()) == 6
+
+
+async def test_a_broadcast_moved_earlier_is_checked_at_its_new_time(
+    conn: asyncpg.Connection,
+) -> None:
+    await sent_before(conn, 6, ago=timedelta(days=2))
+    later = await service.create(
+        conn, program="rise", shortcode=CODE, where="", text=TEXT, created_by="o",
+        scheduled_at=NOW + timedelta(days=30), rules=RULES, now=NOW)  # the six are past then
+    await control.schedule(conn, later, NOW + timedelta(hours=1), now=NOW)
+    await service.materialize(conn, later, policy=POLICY, variables=VARIABLES,
+                              clock=lambda: NOW + timedelta(hours=1))
+    assert max((await counted_per_number(conn)).values()) == 6
+    progress = await broadcast_store.get_progress(conn, later)
+    assert progress is not None and progress["over_frequency"] == 2
+
+
+async def test_an_override_at_creation_holds_when_the_rows_are_written(
+    conn: asyncpg.Connection,
+) -> None:
+    await sent_before(conn, 6)
+    everyone = await checked_create(conn, override=True)
+    result = await materialize(conn, everyone)
+    assert max((await counted_per_number(conn)).values()) == 7
+    progress = await broadcast_store.get_progress(conn, everyone)
+    assert progress is not None and progress["over_frequency"] == 0
+    assert result.recipients == await conn.fetchval(
+        "SELECT count(*) FROM outbound WHERE broadcast_id = $1", everyone)
+
+
+async def waiting_for_a_lock(pool: asyncpg.Pool, pid: int) -> None:
+    """Until backend `pid` waits on an advisory lock (a condition, polled; not a sleep-for-time)."""
+    async with pool.acquire() as watch:
+        for _ in range(500):
+            if await watch.fetchval(
+                    "SELECT wait_event = 'advisory' FROM pg_stat_activity WHERE pid = $1", pid):
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"backend {pid} never waited for the program's lock")
+
+
+async def test_two_broadcasts_written_at_once_keep_the_promise(pool: asyncpg.Pool) -> None:
+    """Two instances writing two broadcasts of one program at the same moment: the second
+    waits for the first's batch to commit, then sees its rows and leaves the New Yorkers out."""
+    async with pool.acquire() as first_conn, pool.acquire() as second_conn:
+        await seed(first_conn)
+        await sent_before(first_conn, 5)
+        first, second = await checked_create(first_conn), await checked_create(first_conn)
+        unfinished = first_conn.transaction()
+        await unfinished.start()
+        await materialize(first_conn, first)  # its rows exist but are not committed yet
+        writing = asyncio.create_task(materialize(second_conn, second))
+        await waiting_for_a_lock(pool, second_conn.get_server_pid())
+        await unfinished.commit()
+        await writing
+        assert max((await counted_per_number(first_conn)).values()) == 6
+        progress = await broadcast_store.get_progress(first_conn, second)
+        assert progress is not None and progress["over_frequency"] == 2
 
 
 async def test_an_unknown_program_lists_the_known_ones(conn: asyncpg.Connection) -> None:

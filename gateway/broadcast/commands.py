@@ -208,8 +208,10 @@ def progress_line(progress: Mapping[str, Any]) -> str:
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
     counts = " ".join(f"{name} {progress[name]}" for name in COUNTS)
     materializing = "" if progress["materialized_at"] else " (materializing)"
+    skipped = int(progress.get("over_frequency") or 0)
+    left_out = f" ({skipped} left out: at the promised frequency)" if skipped else ""
     return (f"[{bar}] {share:4.0%} {progress['status']}{materializing}  {counts}  "
-            f"of {total}")
+            f"of {total}{left_out}")
 
 
 def held_lines(groups: list[held.HeldGroup], zone: str) -> list[str]:

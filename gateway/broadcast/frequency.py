@@ -11,13 +11,19 @@ the audit log with the numbers, in the same transaction as the broadcast.
 
 Why at creation: it is the moment an organizer can still narrow the filter
 or move the date, and the check is one query over the same eligible set as
-the preview. What it cannot see is said in docs/frequency-and-cli.md.
+the preview. Why again when the rows are written: a draft started weeks
+later, a broadcast moved to another day, or two broadcasts created back to
+back (neither sees the other's rows, which do not exist yet) would otherwise
+break the promise. The promise in force at creation (`kept_promise`) is
+stored on the broadcast, and materialization skips every recipient already
+at the limit unless the creator overrode it (gateway/store/broadcasts.py);
+`record_skipped` leaves the count in the audit log.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -28,10 +34,12 @@ from gateway.logs import get_logger
 from gateway.segments import Segment
 from gateway.store import audit as audit_store
 from gateway.store import broadcast_frequency as store
+from gateway.store.broadcasts import Broadcast
 
 log = get_logger("gateway.broadcast.frequency")
 
 FREQUENCY_OVERRIDDEN: Final = "broadcast.frequency_overridden"
+FREQUENCY_SKIPPED: Final = "broadcast.frequency_skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +101,22 @@ async def record_override(
     )
     log.warning("broadcast_frequency_overridden", broadcast_id=broadcast_id,
                 program=past.program, pushed_past=past.recipients)
+
+
+def kept_promise(rules: ProgramRules) -> tuple[int, timedelta]:
+    """The program's promise as the broadcast keeps it: (messages, rolling period)."""
+    limit = rules.frequency_limit
+    return limit.max_messages, WINDOWS[limit.per]
+
+
+async def record_skipped(conn: asyncpg.Connection, broadcast: Broadcast) -> None:
+    """Recipients left out when the rows were written, for the organizer and compliance review."""
+    await audit_store.insert_entry(
+        conn, actor_id=None, actor="gateway", action=FREQUENCY_SKIPPED,
+        target=f"broadcast:{broadcast.id}",
+        detail={"program": broadcast.program, "skipped": broadcast.over_frequency,
+                "max_messages": broadcast.frequency_max,
+                "period_days": (broadcast.frequency_window or timedelta(0)).days},
+    )
+    log.warning("broadcast_frequency_skipped", broadcast_id=broadcast.id,
+                program=broadcast.program, skipped=broadcast.over_frequency)

@@ -105,15 +105,16 @@ async def create(
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
     send_time.check_ahead(scheduled_at, now=now, zone=zone)
+    program_rules = compose_checks.program_of(rules, program)
     past = await frequency.pushed_past(
-        conn, compose_checks.program_of(rules, program), shortcode=shortcode, segment=segment,
-        at=scheduled_at, now=now)
+        conn, program_rules, shortcode=shortcode, segment=segment, at=scheduled_at, now=now)
     if past.recipients and not override_frequency:
         raise FrequencyExceeded(past.refusal())
     broadcast_id = await store.insert_broadcast(
         conn, program=program, shortcode=shortcode, filter=where, template=text,
         status="draft" if scheduled_at is None else "scheduled", scheduled_at=scheduled_at,
-        created_by=created_by,
+        created_by=created_by, frequency=frequency.kept_promise(program_rules),
+        frequency_overridden=override_frequency,
     )
     if past.recipients:
         await frequency.record_override(conn, broadcast_id, past, actor=created_by)
@@ -188,13 +189,14 @@ async def materialize(
     )
     scheduler.add(await store.list_zone_keys(conn, broadcast, segment, now=now), now)
     cursor = broadcast.materialized_through or ""
-    inserted = batches = 0
+    inserted = batches = skipped = 0
     analyzed_at = 0  # rows inserted when the outbox's statistics were last refreshed
     while True:
         result = await _one_batch(
             conn, broadcast, segment, body, scheduler, cursor, batch_size, clock, now
         )
         inserted += result.inserted
+        skipped += result.over_frequency
         batches += 1
         if inserted and not analyzed_at:  # the first rows are due now: see below
             await outbound_store.refresh_statistics(conn)
@@ -207,11 +209,14 @@ async def materialize(
             raise BroadcastError(f"broadcast {broadcast_id} was cancelled while materializing")
     if inserted > analyzed_at:
         await outbound_store.refresh_statistics(conn)
-    await store.mark_materialized(conn, broadcast_id)
-    done = await store.get_broadcast(conn, broadcast_id)
+    async with conn.transaction():  # finished and, if any were skipped, said so: together
+        await store.mark_materialized(conn, broadcast_id)
+        done = await store.get_broadcast(conn, broadcast_id)
+        if done is not None and done.over_frequency:
+            await frequency.record_skipped(conn, done)
     recipients = done.recipients if done is not None else inserted
     log.info("broadcast_materialized", broadcast_id=broadcast_id, inserted=inserted,
-             recipients=recipients, batches=batches)
+             recipients=recipients, batches=batches, over_frequency=skipped)
     return MaterializeResult(broadcast_id, inserted, recipients, batches)
 
 

@@ -21,26 +21,29 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from gateway.segments import Segment
+from gateway.store.broadcast_frequency import COUNTED_STATUSES
 from gateway.store.outbound import PRIORITY_BROADCAST
 from gateway.store.segments import SqlParams, eligible_where
 
 BROADCAST_PRIORITY = PRIORITY_BROADCAST  # replies and compliance messages go first
 
 INSERT_BROADCAST = """
-INSERT INTO broadcasts (program, shortcode, filter, template, status, scheduled_at, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO broadcasts (program, shortcode, filter, template, status, scheduled_at, created_by,
+                        frequency_max, frequency_window, frequency_overridden)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 RETURNING id
 """
 
 GET_BROADCAST = """
 SELECT id, program, shortcode, filter, template, status, scheduled_at, created_by, created_at,
-       materialized_through, recipients, materialized_at
+       materialized_through, recipients, materialized_at, frequency_max, frequency_window,
+       frequency_overridden, over_frequency
 FROM broadcasts WHERE id = $1
 """
 
@@ -49,9 +52,12 @@ UPDATE broadcasts SET materialized_at = clock_timestamp(), updated_at = clock_ti
 WHERE id = $1 AND materialized_at IS NULL
 """
 
+# Serializes the frequency check of one program's broadcasts being written at once.
+PROGRAM_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('broadcast-frequency:' || $1, 0))"
+
 GET_PROGRESS = """
 SELECT id, status, recipients, materialized_at, queued, deferred, sending, sent, delivered,
-       failed, suppressed, cancelled
+       failed, suppressed, cancelled, over_frequency
 FROM broadcast_progress WHERE id = $1
 """
 
@@ -84,6 +90,15 @@ WITH batch AS (
     ORDER BY c.msisdn
     LIMIT {{limit}}
 ),
+over_limit AS (
+    SELECT o.msisdn FROM outbound o JOIN broadcasts ob ON ob.id = o.broadcast_id
+    WHERE {{limit_on}} AND o.msisdn IN (SELECT msisdn FROM batch)
+      AND ob.program = {{subject}} AND o.broadcast_id <> {{broadcast}}
+      AND o.status = ANY({{counted}})
+      AND (o.submitted_at IS NULL OR o.submitted_at > {{since}})
+    GROUP BY o.msisdn
+    HAVING count(*) >= {{max_messages}}
+),
 timing AS (
     SELECT * FROM unnest({{keys}}, {{not_before}}, {{not_after}})
                   AS t(zone_key, not_before, not_after)
@@ -96,6 +111,7 @@ planned AS (
     SELECT b.*, t.not_before, t.not_after, k.subject_cap, k.subject_period_s
     FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
                  LEFT JOIN caps k ON k.zone_key = b.zone_key
+    WHERE b.msisdn NOT IN (SELECT msisdn FROM over_limit)
 ),
 ready AS (
     SELECT NOT EXISTS (SELECT 1 FROM planned WHERE not_before IS NULL) AS ok
@@ -115,12 +131,14 @@ advanced AS (
     UPDATE broadcasts
     SET materialized_through = greatest(materialized_through, (SELECT max(msisdn) FROM batch)),
         recipients = recipients + (SELECT count(*) FROM inserted),
+        over_frequency = over_frequency + (SELECT count(*) FROM over_limit),
         updated_at = clock_timestamp()
     WHERE id = {{broadcast}} AND (SELECT ok FROM ready) AND EXISTS (SELECT 1 FROM batch)
     RETURNING materialized_through
 )
 SELECT (SELECT count(*) FROM batch) AS scanned,
        (SELECT count(*) FROM inserted) AS inserted,
+       (SELECT count(*) FROM over_limit) AS over_frequency,
        (SELECT materialized_through FROM advanced) AS through,
        (SELECT ok FROM ready) AS complete,
        (SELECT coalesce(jsonb_agg(jsonb_build_array(zone_key, timezones, region, country,
@@ -145,6 +163,10 @@ class Broadcast:
     materialized_through: str | None
     recipients: int
     materialized_at: datetime | None
+    frequency_max: int | None = None  # the program's promise at creation (None: not checked)
+    frequency_window: timedelta | None = None
+    frequency_overridden: bool = False  # the creator sent past the promise on purpose
+    over_frequency: int = 0  # recipients skipped: one more message would break the promise
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +195,10 @@ class ZoneKey:
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     scanned: int  # eligible contacts in this batch
-    inserted: int  # outbox rows made (fewer than scanned only on a rerun)
+    inserted: int  # outbox rows made (fewer than scanned on a rerun or when some are skipped)
     through: str | None  # the cursor after the batch; None when nothing was done
     untimed: tuple[ZoneKey, ...]  # non-empty: nothing was done, time these and rerun
+    over_frequency: int = 0  # skipped: already at their program's promised frequency
 
 
 async def insert_broadcast(
@@ -188,9 +211,14 @@ async def insert_broadcast(
     status: str,
     scheduled_at: datetime | None,
     created_by: str,
+    frequency: tuple[int, timedelta] | None = None,
+    frequency_overridden: bool = False,
 ) -> int:
+    """A new broadcast; `frequency` is its program's promise (messages, period) to keep."""
+    max_messages, window = frequency if frequency is not None else (None, None)
     broadcast_id: int = await conn.fetchval(
-        INSERT_BROADCAST, program, shortcode, filter, template, status, scheduled_at, created_by
+        INSERT_BROADCAST, program, shortcode, filter, template, status, scheduled_at, created_by,
+        max_messages, window, frequency_overridden,
     )
     return broadcast_id
 
@@ -243,7 +271,17 @@ async def materialize_batch(
     `caps` maps the zone keys under a frequency cap to (messages, period in
     seconds); their rows carry it and the claim enforces it at send time.
     Every row's subject is the broadcast's program.
+
+    Recipients who already had the program's promised number of broadcast
+    messages in the period before the send time are skipped (counted as
+    `over_frequency`), unless the creator overrode the promise; the messages
+    that count are those of `broadcast_frequency.COUNTED_STATUSES`. The batch
+    holds a per-program lock for its transaction, so two broadcasts of one
+    program written at the same time (two instances) each see the other's rows.
     """
+    limit_on = broadcast.frequency_max is not None and not broadcast.frequency_overridden
+    send_at = max(broadcast.scheduled_at or now, now)
+    since = send_at - (broadcast.frequency_window or timedelta(0))
     params = SqlParams()
     where = eligible_where(
         params, shortcode=broadcast.shortcode, program=broadcast.program, segment=segment, now=now
@@ -264,10 +302,20 @@ async def materialize_batch(
         subject=params.add(broadcast.program, "text"),
         shortcode=params.add(broadcast.shortcode, "text"),
         broadcast=params.add(broadcast.id, "int8"),
+        limit_on=params.add(limit_on, "bool"),
+        counted=params.add(list(COUNTED_STATUSES), "text[]"),
+        since=params.add(since, "timestamptz"),
+        max_messages=params.add(broadcast.frequency_max or 0, "int8"),
     )
-    row = await conn.fetchrow(query, *params.values)
+    if limit_on:
+        async with conn.transaction():
+            await conn.execute(PROGRAM_LOCK, broadcast.program)
+            row = await conn.fetchrow(query, *params.values)
+    else:
+        row = await conn.fetchrow(query, *params.values)
     untimed = tuple(_zone_key(*item) for item in json.loads(row["untimed"]))
-    return BatchResult(row["scanned"], row["inserted"], row["through"], untimed)
+    return BatchResult(row["scanned"], row["inserted"], row["through"], untimed,
+                       row["over_frequency"] if not untimed else 0)
 
 
 def body_sql(parts: Sequence[BodyPart], params: SqlParams) -> str:

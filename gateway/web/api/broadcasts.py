@@ -177,7 +177,10 @@ async def create(call: Call) -> dict[str, Any]:
 def _shown(broadcast: store.Broadcast, zone: str) -> dict[str, Any]:
     """The stored broadcast (times in UTC), with its send time in the organizer's zone."""
     at = broadcast.scheduled_at
-    return {**asdict(broadcast), "time_zone": zone,
+    shown = asdict(broadcast)
+    window = shown.pop("frequency_window")  # the promise's period, in whole days
+    return {**shown, "frequency_period_days": window.days if window else None,
+            "time_zone": zone,
             "scheduled_at_local": send_time.local_iso(at, zone) if at else None}
 
 
