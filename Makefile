@@ -10,7 +10,7 @@ DEMO_PG := .demo/pg
 SMPP_PORT ?= 2775
 PHONE_PORT ?= 2776
 
-.PHONY: help venv demo test lint typecheck bench clean distclean interop-deps
+.PHONY: help venv demo test lint typecheck bench clean distclean interop-deps docs
 
 help:
 	@echo "make venv       create $(VENV) and install the project with dev tools"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint       ruff check"
 	@echo "make typecheck  mypy --strict (configured in pyproject.toml)"
 	@echo "make bench      run the benchmark scripts in bench/"
+	@echo "make docs       regenerate docs/configuration.md from gateway/config.py"
 	@echo "make interop-deps  node-smpp for tests/test_interop.py (skipped without it; needs npm)"
 	@echo "make clean      stop the demo/bench databases, remove caches and build output"
 
@@ -38,6 +39,11 @@ typecheck: venv
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# docs/configuration.md is generated; tests/test_config_reference.py fails when it is stale.
+docs: venv
+	$(BIN)/python -m gateway.config_reference > docs/configuration.md.tmp
+	mv docs/configuration.md.tmp docs/configuration.md
 
 # Optional: without these node modules tests/test_interop.py is skipped, not failed.
 interop-deps:
