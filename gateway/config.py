@@ -84,8 +84,9 @@ class Settings(BaseModel):
         "ISO 3166 country whose national numbers staff may type in the admin pages "
         "(turned into E.164)."))
     keywords: Path = Field(Path("keywords.yaml"), description=(
-        "The keywords file (docs/keywords.md). Re-read on SIGHUP or from the admin pages; "
-        "a file with problems is refused and the rules in force stay."))
+        "The keywords file (docs/keywords.md). Re-read on SIGHUP or `POST "
+        "/api/v1/keywords/reload`, on every instance; a file with problems is refused and "
+        "the rules in force stay."))
     # HTTP: health, metrics, admin pages and API (gateway/web).
     http_host: str = Field("127.0.0.1", description=(
         "Address the HTTP server listens on (the Dockerfile sets `0.0.0.0`)."))
