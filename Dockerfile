@@ -7,8 +7,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN groupadd --system gateway \
- && useradd --system --gid gateway --home-dir /app --shell /usr/sbin/nologin gateway
+# A fixed numeric id, so USER is resolvable without /etc/passwd (runAsNonRoot, volumes).
+RUN groupadd --system --gid 10001 gateway \
+ && useradd --system --uid 10001 --gid gateway --home-dir /app --shell /usr/sbin/nologin gateway
 
 # Install from a throwaway copy so only the installed package is importable.
 COPY pyproject.toml README.md /tmp/src/
@@ -24,7 +25,7 @@ ENV GATEWAY_HTTP_HOST=0.0.0.0 \
     GATEWAY_HTTP_PORT=8080 \
     GATEWAY_KEYWORDS=/app/keywords.yaml
 
-USER gateway
+USER 10001:10001
 EXPOSE 8080
 
 # slim has no curl; urlopen raises (exit 1) on a 503 or no answer.

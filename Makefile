@@ -10,15 +10,18 @@ DEMO_PG := .demo/pg
 SMPP_PORT ?= 2775
 PHONE_PORT ?= 2776
 
-.PHONY: help venv demo test lint typecheck bench clean distclean interop-deps
+.PHONY: help venv demo test test-deps lint typecheck bench clean distclean interop-deps docs
 
 help:
 	@echo "make venv       create $(VENV) and install the project with dev tools"
 	@echo "make demo       local PostgreSQL + SMSC simulator + gateway + admin pages (Ctrl-C stops all)"
-	@echo "make test       ruff, mypy, then pytest (starts its own throwaway PostgreSQL)"
-	@echo "make lint       ruff check"
+	@echo "make test       test-deps, lint, mypy, then pytest (starts its own throwaway PostgreSQL)"
+	@echo "make test-deps  install PostgreSQL, Chromium and node-smpp for the tests when it can"
+	@echo "                (best effort: root apt-get, npm; SKIP_TEST_DEPS=1 installs nothing)"
+	@echo "make lint       ruff check, hadolint on the Dockerfile"
 	@echo "make typecheck  mypy --strict (configured in pyproject.toml)"
 	@echo "make bench      run the benchmark scripts in bench/"
+	@echo "make docs       regenerate docs/configuration.md from gateway/config.py"
 	@echo "make interop-deps  node-smpp for tests/test_interop.py (skipped without it; needs npm)"
 	@echo "make clean      stop the demo/bench databases, remove caches and build output"
 
@@ -32,12 +35,22 @@ $(STAMP): pyproject.toml
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
 
 typecheck: venv
 	$(BIN)/mypy
 
-test: lint typecheck
+test: test-deps lint typecheck
 	$(BIN)/pytest
+
+# Never fails: what cannot be installed is named with the test that will skip.
+test-deps:
+	@bash scripts/test-deps
+
+# docs/configuration.md is generated; tests/test_config_reference.py fails when it is stale.
+docs: venv
+	$(BIN)/python -m gateway.config_reference > docs/configuration.md.tmp
+	mv docs/configuration.md.tmp docs/configuration.md
 
 # Optional: without these node modules tests/test_interop.py is skipped, not failed.
 interop-deps:

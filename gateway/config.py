@@ -30,54 +30,123 @@ class ConfigError(Exception):
 
 
 class Settings(BaseModel):
+    """Every setting, with the description docs/configuration.md is generated from.
+
+    `python -m gateway.config_reference` writes that page from these fields (name,
+    type, default, constraints, description); tests/test_config_reference.py fails
+    when the page is not current. A field without a description fails it too.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    database_url: str = Field(min_length=1)
-    smpp_host: str = "127.0.0.1"
-    smpp_port: int = Field(2775, ge=1, le=65535)
-    smpp_system_id: str = Field("gateway", min_length=1, max_length=15)
-    smpp_password: SecretStr = Field(SecretStr("secret"))
-    smpp_system_type: str = Field("", max_length=12)
-    smpp_bind_mode: BindMode = "transceiver"
-    smpp_window: int = Field(100, ge=1, le=10_000)
-    smpp_tps: float = Field(0.0, ge=0.0, description="0 means no cap")
-    smpp_submit_timeout: float = Field(10.0, gt=0)
-    smpp_enquire_link_interval: float = Field(30.0, gt=0)
-    smpp_reconnect_min: float = Field(0.5, gt=0)
-    smpp_reconnect_max: float = Field(30.0, gt=0)
-    smpp_bind_refused_delay: float = Field(60.0, gt=0)
-    # how long a send whose outcome is unknown waits for a receipt proving the SMSC took it
-    unsure_send_hold: float = Field(120.0, gt=0)
-    shortcode: str = Field("12345", pattern=r"^[0-9A-Za-z+]{3,16}$")
-    default_region: str = Field("US", pattern=r"^[A-Z]{2}$")
-    keywords: Path = Path("keywords.yaml")
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(8080, ge=0, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    ingest_lanes: int = Field(4, ge=1, le=64)
-    ingest_batch: int = Field(256, ge=1, le=10_000)
-    ingest_linger_ms: float = Field(2.0, ge=0)
-    reassembly_timeout: float = Field(300.0, gt=0)
-    # seconds a stored MO whose acknowledgement the SMSC was not seen to read can be
-    # matched by its redelivery (docs/redelivery.md)
-    mo_redelivery_window: float = Field(300.0, gt=0)
-    migrate_on_start: bool = True
-    instance_name: str = "gateway-1"
+    database_url: str = Field(min_length=1, description=(
+        "PostgreSQL connection URL (`postgresql://user:password@host:port/dbname`); the only "
+        "required setting. Every instance of one deployment uses the same database."))
+    # The SMPP link to the SMSC (gateway/smpp/client.py).
+    smpp_host: str = Field("127.0.0.1", description="Host name or address of the SMSC.")
+    smpp_port: int = Field(2775, ge=1, le=65535, description="TCP port of the SMSC.")
+    smpp_system_id: str = Field("gateway", min_length=1, max_length=15, description=(
+        "`system_id` of the bind: the account name the carrier gave you."))
+    smpp_password: SecretStr = Field(SecretStr("secret"), description=(
+        "Password of the bind. A secret: the default only suits the simulator."))
+    smpp_system_type: str = Field("", max_length=12, description=(
+        "`system_type` of the bind, if the carrier asks for one."))
+    smpp_bind_mode: BindMode = Field("transceiver", description=(
+        "`transceiver`: one bind sends and receives; `split`: a transmitter bind and a "
+        "receiver bind."))
+    smpp_window: int = Field(100, ge=1, le=10_000, description=(
+        "Most submit_sm awaiting their submit_sm_resp at once; also bounds the MOs and "
+        "receipts being handled and the outbox's messages in flight."))
+    smpp_tps: float = Field(0.0, ge=0.0, description=(
+        "submit_sm per second the short code may send, shared by every instance sending "
+        "to it (each paces at this divided by the live instances). 0 means no cap."))
+    smpp_submit_timeout: float = Field(10.0, gt=0, description=(
+        "Seconds to wait for a submit_sm_resp (and for a connect) before the send's "
+        "outcome counts as unknown."))
+    smpp_enquire_link_interval: float = Field(30.0, gt=0, description=(
+        "Seconds of silence from the SMSC after which an enquire_link is sent; one left "
+        "unanswered this long drops the link, which is then reconnected."))
+    smpp_reconnect_min: float = Field(0.5, gt=0, description=(
+        "Seconds before the first reconnect; the jittered delay doubles from here."))
+    smpp_reconnect_max: float = Field(30.0, gt=0, description=(
+        "Longest delay in seconds between reconnects."))
+    smpp_bind_refused_delay: float = Field(60.0, gt=0, description=(
+        "Seconds to wait after the SMSC refuses the bind (bad credentials, too many "
+        "binds) before trying again."))
+    unsure_send_hold: float = Field(120.0, gt=0, description=(
+        "Seconds a send whose outcome is unknown (cut off before its submit_sm_resp) waits "
+        "for a receipt proving the SMSC took it, before it is sent again."))
+    # What the gateway answers (gateway/engine, keywords.yaml).
+    shortcode: str = Field("12345", pattern=r"^[0-9A-Za-z+]{3,16}$", description=(
+        "Short code of an MO that names none, and the one the admin pages' contact views "
+        "show; a program in the keywords file must run it, or the gateway refuses to start."))
+    default_region: str = Field("US", pattern=r"^[A-Z]{2}$", description=(
+        "ISO 3166 country whose national numbers staff may type in the admin pages "
+        "(turned into E.164)."))
+    keywords: Path = Field(Path("keywords.yaml"), description=(
+        "The keywords file (docs/keywords.md). Re-read on SIGHUP or `POST "
+        "/api/v1/keywords/reload`, on every instance; a file with problems is refused and "
+        "the rules in force stay."))
+    # HTTP: health, metrics, admin pages and API (gateway/web).
+    http_host: str = Field("127.0.0.1", description=(
+        "Address the HTTP server listens on (the Dockerfile sets `0.0.0.0`)."))
+    http_port: int = Field(8080, ge=0, le=65535, description=(
+        "Port of the HTTP server: /healthz, /metrics, the admin pages, the API and the "
+        "webhooks. 0 picks a free port."))
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description=(
+        "Least severe level logged; logs are JSON lines on stderr."))
+    # Receiving MOs (gateway/pipeline/ingest.py).
+    ingest_lanes: int = Field(4, ge=1, le=64, description=(
+        "Parallel lanes deciding MOs; one number always goes to the same lane, so its texts "
+        "are decided in order. The database pool holds this plus 8 connections."))
+    ingest_batch: int = Field(256, ge=1, le=10_000, description=(
+        "Most MOs one lane commits in one transaction (group commit)."))
+    ingest_linger_ms: float = Field(2.0, ge=0, description=(
+        "Milliseconds a lane waits for more MOs before committing a batch that is not full."))
+    reassembly_timeout: float = Field(300.0, gt=0, description=(
+        "Seconds after which the parts received of a long MO whose other parts never came "
+        "are decided as they are."))
+    mo_redelivery_window: float = Field(300.0, gt=0, description=(
+        "Seconds within which an MO the SMSC sends again, whose acknowledgement it was not "
+        "seen to read, is acknowledged and not decided again (docs/redelivery.md)."))
+    migrate_on_start: bool = Field(True, description=(
+        "Apply pending database migrations when `gateway run` starts (`--no-migrate` "
+        "overrides it for one run)."))
+    instance_name: str = Field("gateway-1", description=(
+        "Unique per running instance: names its outbox leases, its share of the TPS and its "
+        "database connections (application_name). See docs/multi-instance.md."))
     # Donations. Carrier billing: which aggregator layout marks a billed MT
     # (billing/aggregators.py PROFILES). Cards: Stripe, off unless a key is set.
-    billing_aggregator: Literal["tariff_code", "amount_tlv", "smpp50"] = "amount_tlv"
-    billing_interval: float = Field(1.0, gt=0)
-    stripe_secret_key: SecretStr | None = None
-    stripe_webhook_secret: SecretStr | None = None
-    stripe_api_base: str = Field("https://api.stripe.com", pattern=r"^https?://\S+$")
-    stripe_checkout_success_url: str = "https://example.org/give/thanks"
-    stripe_checkout_cancel_url: str = "https://example.org/give/cancelled"
-    # Carrier price points as the aggregator's tariff codes, cents -> code, JSON in the
-    # environment: '{"500": "DON5", "1000": "DON10"}' (billing/aggregators.py).
-    billing_tariff_codes: dict[int, str] = {}
-    # Where supporters reach the donor-details form (web/donor_details.py); unset: the
-    # committee's own site (its terms_url), which passes /give/details/ to the gateway.
-    donor_details_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    billing_aggregator: Literal["tariff_code", "amount_tlv", "smpp50"] = Field(
+        "amount_tlv", description=(
+            "How a billed MT is marked for the aggregator: `tariff_code` (service_type PSMS "
+            "and a tariff code TLV), `amount_tlv` (amount and currency TLV) or `smpp50` "
+            "(SMPP 5.0 billing_identification)."))
+    billing_interval: float = Field(1.0, gt=0, description=(
+        "Seconds between runs of the billing task, which charges confirmed donations, "
+        "expires unconfirmed ones and settles billed MTs from their receipts."))
+    stripe_secret_key: SecretStr | None = Field(None, description=(
+        "Stripe API key. A secret. Unset: card gifts are refused with the `unavailable` "
+        "text and no card is charged."))
+    stripe_webhook_secret: SecretStr | None = Field(None, description=(
+        "Signing secret of the Stripe webhook. A secret. `POST /webhooks/stripe` exists "
+        "only when this and the API key are set."))
+    stripe_api_base: str = Field("https://api.stripe.com", pattern=r"^https?://\S+$",
+                                 description="Base URL of the Stripe API (tests point it "
+                                             "at a fake).")
+    stripe_checkout_success_url: str = Field("https://example.org/give/thanks", description=(
+        "Page a donor's browser goes to after paying on a Stripe Checkout page."))
+    stripe_checkout_cancel_url: str = Field("https://example.org/give/cancelled", description=(
+        "Page a donor's browser goes to after leaving a Stripe Checkout page unpaid."))
+    billing_tariff_codes: dict[int, str] = Field({}, description=(
+        "The aggregator's tariff code for each price point, as JSON mapping cents to code: "
+        '`{"500": "DON5", "1000": "DON10"}`. With `tariff_code`, a program\'s price point '
+        "without a code stops the start (and a reload); the other layouts fall back to "
+        "`DON<cents>`."))
+    donor_details_url: str | None = Field(None, pattern=r"^https?://\S+$", description=(
+        "Base URL of the donor-details form the details text links to. Unset: the "
+        "committee's own site (its `terms_url`), which passes /give/details/ on to the "
+        "gateway."))
 
     @field_validator("billing_tariff_codes", mode="before")
     @classmethod
@@ -88,45 +157,55 @@ class Settings(BaseModel):
             except ValueError:
                 raise ValueError('not JSON; write {"500": "DON5", "1000": "DON10"}') from None
         return value
-    # Finance (README, "Finance"): more settlement column mappings (TOML), the
-    # mapping `reconcile import-settlement` uses by default, and the zone whose
-    # calendar days the reports group and filter by.
-    finance_mappings: Path | None = None
-    finance_default_mapping: str = "carrier_default"
-    finance_timezone: str = "UTC"
-    # Admin web (gateway/web/sessions.py). Secure cookies need HTTPS; turn off only
-    # for a local http demo.
-    web_cookie_secure: bool = True
-    web_cookie_samesite: Literal["Lax", "Strict"] = "Lax"
-    web_session_hours: float = Field(12.0, gt=0, le=24 * 30)
-    # Login throttle (gateway/web/login_throttle.py): failed logins one e-mail may
-    # have from one address, and one address across all e-mails, before each next
-    # try waits (1 s, doubling, up to the max delay); a key idle for a whole window
-    # after its last wait starts afresh.
-    web_login_max_failures: int = Field(5, ge=1)
-    web_login_max_failures_per_client: int = Field(50, ge=1)
-    web_login_max_delay: float = Field(900.0, ge=1, description="seconds")
-    web_login_client_max_delay: float = Field(60.0, ge=1, description="seconds")
-    web_login_window: float = Field(900.0, gt=0, description="seconds")
-    # Password hashing (gateway/web/password_work.py): argon2 runs in this many
-    # threads, with at most this many more waiting; anything beyond gets 429 at once.
-    web_password_workers: int = Field(2, ge=1, le=16)
-    web_password_queue: int = Field(8, ge=0, le=1000)
-    # API tokens live this many days unless made shorter.
-    web_token_days: int = Field(90, ge=1, le=3650)
-    # The demo's phone simulator page (gateway/web/pages/phone.py) talks to the SMSC
-    # simulator's phone port on smpp_host; unset (the default) keeps the page off, as it
-    # must be in production where the SMSC is a carrier's.
-    web_phone_simulator: int | None = Field(None, ge=1, le=65535)
-    # Contact centre: how often questions past their SLA are escalated to their theme's
-    # leads (seconds), and the most SMS segments an expert's answer may take.
-    questions_escalation_interval: float = Field(60.0, gt=0)
-    questions_answer_max_segments: int = Field(6, ge=1, le=20)
-    # Privacy (gateway/privacy/): the key of the hash that keeps an erased number's
-    # opt-out (HMAC-SHA256; changing it forgets every kept opt-out), and how long a
-    # contact may stay idle before the retention job erases it.
-    privacy_hash_secret: SecretStr | None = None
-    privacy_retention_days: int = Field(3 * 365, ge=30)
+    # Finance (gateway/finance).
+    finance_mappings: Path | None = Field(None, description=(
+        "TOML file of more settlement column mappings for `reconcile import-settlement` "
+        "(it may override the built-in ones)."))
+    finance_default_mapping: str = Field("carrier_default", description=(
+        "The settlement column mapping used when none is named."))
+    finance_timezone: str = Field("UTC", description=(
+        "The organization's time zone (IANA name): the calendar days of the reports and "
+        "the dashboard, and broadcast send times."))
+    # Admin web (gateway/web/sessions.py, login_throttle.py, password_work.py).
+    web_cookie_secure: bool = Field(True, description=(
+        "Send the session cookie over HTTPS only. Turn off only for a local http demo."))
+    web_cookie_samesite: Literal["Lax", "Strict"] = Field("Lax", description=(
+        "SameSite attribute of the session cookie."))
+    web_session_hours: float = Field(12.0, gt=0, le=24 * 30, description=(
+        "Hours a login session lasts."))
+    web_login_max_failures: int = Field(5, ge=1, description=(
+        "Failed logins one e-mail may have from one address before each next try waits "
+        "(1 s, doubling up to `GATEWAY_WEB_LOGIN_MAX_DELAY`)."))
+    web_login_max_failures_per_client: int = Field(50, ge=1, description=(
+        "Failed logins one address may have across all e-mails before each next try waits "
+        "(up to `GATEWAY_WEB_LOGIN_CLIENT_MAX_DELAY`): against password spraying."))
+    web_login_max_delay: float = Field(900.0, ge=1, description=(
+        "Longest wait in seconds between tries for one e-mail from one address."))
+    web_login_client_max_delay: float = Field(60.0, ge=1, description=(
+        "Longest wait in seconds between tries from one address."))
+    web_login_window: float = Field(900.0, gt=0, description=(
+        "Seconds after its last wait after which an idle throttle key starts afresh."))
+    web_password_workers: int = Field(2, ge=1, le=16, description=(
+        "Threads hashing passwords (argon2)."))
+    web_password_queue: int = Field(8, ge=0, le=1000, description=(
+        "Logins that may wait for a hashing thread; any more get 429 at once."))
+    web_token_days: int = Field(90, ge=1, le=3650, description=(
+        "Days a new API token lives, and the most it may be given."))
+    web_phone_simulator: int | None = Field(None, ge=1, le=65535, description=(
+        "Phone port of the SMSC simulator on `GATEWAY_SMPP_HOST`: turns on the demo phone "
+        "page (/phone). Leave unset in production, where the SMSC is a carrier's."))
+    # Contact centre (gateway/web/api/inbox.py).
+    questions_escalation_interval: float = Field(60.0, gt=0, description=(
+        "Seconds between checks that escalate questions past their SLA to their theme's "
+        "leads."))
+    questions_answer_max_segments: int = Field(6, ge=1, le=20, description=(
+        "Most SMS segments an expert's answer may take."))
+    # Privacy (gateway/privacy/).
+    privacy_hash_secret: SecretStr | None = Field(None, description=(
+        "Key of the HMAC-SHA256 that keeps an erased number's opt-out. A secret; changing "
+        "it forgets every kept opt-out. Unset: erasure is refused."))
+    privacy_retention_days: int = Field(3 * 365, ge=30, description=(
+        "Days a contact may stay idle before `gateway privacy retention --apply` erases it."))
 
 
 # environment variable -> field name
