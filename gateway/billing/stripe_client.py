@@ -22,7 +22,7 @@ most one) to send by SMS. When Stripe does return `next_action.redirect_to_url`,
 that URL is sent instead.
 
 Why the first gift's page is payment mode with `setup_future_usage=off_session`
-and not setup mode (README, "Donations"): a supporter without a saved card
+and not setup mode (docs/finance.md, "Card without a saved card"): a supporter without a card
 who texts `GIVE 25` should pay $25 and keep the card for next time. Stripe's
 Checkout does both on one page when a payment-mode session asks for
 `payment_intent_data.setup_future_usage=off_session`: the page shows the

@@ -81,7 +81,7 @@ class ColumnMapping:
             raise MappingError(f"mapping {self.name}: {err}") from None
 
 
-# The documented default: README.md ("Settlement files") shows a sample file.
+# The documented default: docs/finance.md ("Settlement files") shows a sample file.
 CARRIER_DEFAULT: Final = ColumnMapping(
     name="carrier_default", source="carrier",
     columns={f: f for f in ("line_id", "message_id", "donation_ref", "msisdn", "carrier",

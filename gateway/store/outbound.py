@@ -4,7 +4,7 @@ Claiming uses `FOR UPDATE SKIP LOCKED` and a lease, so several gateway
 processes can drain one outbox without sending a row twice while both are
 alive. A lease outlives a dead process only until it expires; the row then
 waits, unsure, for a receipt proving the SMSC took it (store/unsure.py), and
-is sent again only if none comes (see README, "Delivery guarantees").
+is sent again only if none comes (docs/architecture.md, the delivery guarantees).
 
 Opt-out is checked in the claim itself (send time), not when the row was
 queued: a supporter who texts STOP while a message waits never receives it.
