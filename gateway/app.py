@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,6 +109,9 @@ class Gateway:
         # every background task runs under it: retried on database and network
         # errors, reported by /healthz, and the process exits if one dies
         self.supervisor = Supervisor()
+        # One-off jobs (a reload's announcement): not supervised, since they are meant to
+        # end; held here so they are not garbage-collected and are cancelled at stop.
+        self._errands: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -166,6 +169,9 @@ class Gateway:
             await self.tps_share.leave()
         await self.ingest.close()
         await self.receipts.close()
+        for errand in list(self._errands):
+            errand.cancel()
+        await asyncio.gather(*self._errands, return_exceptions=True)
         await self.supervisor.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -202,7 +208,12 @@ class Gateway:
         """The API's reload and SIGHUP: here, then on every other instance (rules_sync.py)."""
         swapped = self.reload_rules()
         if swapped:
-            self._spawn(self._announce_reload(), "keywords-announce")
+            # A one-off errand, not a supervised task: the supervisor takes a task that
+            # returns for a dead one (the gateway exited after every reload), and a second
+            # reload would reuse the name.
+            errand = asyncio.ensure_future(self._announce_reload())
+            self._errands.add(errand)
+            errand.add_done_callback(self._errands.discard)
         return swapped
 
     async def _announce_reload(self) -> None:
@@ -236,35 +247,12 @@ class Gateway:
             return 0
         return await stripe_erasure.work_off(self.pool, self.cards)
 
-    def _spawn(self, job: Callable[[], Awaitable[Any]] | Coroutine[Any, Any, Any],
-               name: str) -> None:
-        """A long-running task under the supervisor; pass the coroutine function.
-
-        A coroutine object (already called) cannot be started again: it runs
-        once, and a transient error ends it for good (the gateway exits).
-        """
-        if asyncio.iscoroutine(job):
-            self.supervisor.run(name, _once(job, name))
-        else:
-            assert callable(job)
-            self.supervisor.run(name, job)
+    def _spawn(self, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        """A long-running task under the supervisor: the coroutine function, so it can restart."""
+        self.supervisor.run(name, job)
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[int]], name: str) -> None:
         self.supervisor.every(name, seconds, job)
-
-
-def _once(coro: Coroutine[Any, Any, Any], name: str) -> Callable[[], Awaitable[Any]]:
-    started = False
-
-    def factory() -> Awaitable[Any]:
-        nonlocal started
-        if started:
-            coro.close()
-            raise RuntimeError(f"{name} was given as a coroutine and cannot be restarted")
-        started = True
-        return coro
-
-    return factory
 
 
 def _stripe_cards(settings: Settings) -> StripeCards | None:

@@ -64,6 +64,13 @@ async def test_a_reload_on_one_instance_reaches_the_other(
                 await asyncio.sleep(0.02)
         assert "PITCHIN" in two.rules.current.shortcodes["12345"].exact
         assert "PITCHIN" in one.rules.current.shortcodes["12345"].exact
+        assert await reload_on(one, token) == 200  # a second reload, with the announcement
+        async with asyncio.timeout(10):  # of the first one done by now
+            while one._errands:  # noqa: ASYNC110 - the announcement's task ends by itself
+                await asyncio.sleep(0.02)
+        # a reload is not a background task that died: both gateways still run, healthy
+        assert one.supervisor.dead() == [] and two.supervisor.dead() == []
+        assert not one.supervisor.died.is_set()
     finally:
         await stop_gateway(two)
         await stop_gateway(one)
