@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, SecretStr
 from gateway import config_reference as ref
 from gateway.config import ENV_NAMES, Settings
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs/configuration.md"
 
 
 def test_the_committed_page_is_current() -> None:
