@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from gateway.engine import Rules, decide, load_rules
 from gateway.engine.donations import format_money, parse_amount_cents
+from gateway.engine.events import EngineEvent
 from gateway.engine.text import normalize
-from gateway.engine.types import ContactState, Decision, Event, Inbound
+from gateway.engine.types import ContactState, Decision, Inbound
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES: Rules = load_rules(ROOT / "keywords.yaml")
@@ -32,7 +33,7 @@ def send(before: ContactState, text: str, now: datetime = NOW, mo_id: int = 1) -
 
 
 def named(decision: Decision, name: str) -> dict[str, Any]:
-    found = [e.data for e in decision.events if e.name == name]
+    found = [e.to_json() for e in decision.events if e.name == name]
     assert len(found) == 1, [e.name for e in decision.events]
     return found[0]
 
@@ -139,10 +140,10 @@ def test_no_confirmation_without_its_own_request_and_a_timely_yes(
     requests: dict[int, tuple[dict[str, Any], datetime]] = {}
     closed: set[int] = set()
     for inbound, decision in play(shortcode, card, conversation):
-        events: list[Event] = list(decision.events)
-        json.dumps([e.data for e in events])
+        events: list[EngineEvent] = list(decision.events)
+        json.dumps([e.to_json() for e in events])
         for event in events:
-            data = event.data
+            data = event.to_json()
             if event.name == "donation_requested" and data["flow"] == "sms_confirmation":
                 requests[data["donation_ref"]] = (data, inbound.received_at)
                 assert data["donation_ref"] == inbound.mo_id

@@ -203,10 +203,10 @@ def test_every_consent_event_points_at_the_reply_that_carried_it(
                           rules=RULES)
         for event in decision.events:
             if event.name not in CONSENT_KINDS:
-                assert "reply_index" not in event.data
+                assert "reply_index" not in event.to_json()
                 continue
-            index = event.data["reply_index"]
-            assert decision.replies[index].text == event.data["disclosure_text"]
+            index = event.to_json()["reply_index"]
+            assert decision.replies[index].text == event.to_json()["disclosure_text"]
             if event.name == "opted_out":
                 assert decision.replies[index].compliance
         state = decision.new_state
@@ -224,5 +224,5 @@ def test_a_stop_during_a_flood_from_an_opted_out_number_links_no_mt() -> None:
     last = decisions[-1]
     assert last.replies == ()  # the flood's one STOP reply this minute already went out
     assert [e.name for e in last.events] == ["compliance_reply_limited", "opted_out"]
-    assert "reply_index" not in last.events[1].data
-    assert decisions[0].events[0].data["reply_index"] == 0
+    assert "reply_index" not in last.events[1].to_json()
+    assert decisions[0].events[0].to_json()["reply_index"] == 0

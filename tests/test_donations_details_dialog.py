@@ -48,7 +48,7 @@ def send(before: ContactState, text: str, now: datetime = NOW, mo_id: int = 1) -
 
 
 def given_events(decision: Decision) -> list[dict[str, Any]]:
-    return [e.data for e in decision.events if e.name == "donor_details_given"]
+    return [e.to_json() for e in decision.events if e.name == "donor_details_given"]
 
 
 def test_each_missing_fact_is_asked_in_turn_and_the_last_one_says_thanks() -> None:
@@ -75,7 +75,7 @@ def test_an_unreadable_answer_is_asked_again_then_the_dialog_steps_aside() -> No
     before = held(["address"])
     for attempt in range(1, MAX_TRIES + 1):
         decision = send(before, "somewhere nice", mo_id=attempt)
-        [event] = [e.data for e in decision.events if e.name == "donor_details_unreadable"]
+        [event] = [e.to_json() for e in decision.events if e.name == "donor_details_unreadable"]
         assert event["field"] == "address" and event["gave_up"] is (attempt == MAX_TRIES)
         before = decision.new_state
     assert "use the link" in decision.replies[0].text

@@ -86,9 +86,9 @@ def test_stop_ends_every_program_on_the_code(rules: Rules) -> None:
     statuses = {p: s["status"] for p, s in decision.new_state.data["subs"].items()}
     assert statuses == {"rise": "opted_out"}
     opted = [e for e in decision.events if e.name == "opted_out"]
-    assert [e.data["program"] for e in opted] == ["rise"]
-    assert opted[0].data["disclosure_text"] == decision.replies[0].text
-    assert opted[0].data["at"] == NOW.isoformat()
+    assert [e.to_json()["program"] for e in opted] == ["rise"]
+    assert opted[0].to_json()["disclosure_text"] == decision.replies[0].text
+    assert opted[0].to_json()["at"] == NOW.isoformat()
 
 
 def test_decide_does_not_mutate_its_input(rules: Rules) -> None:
@@ -111,7 +111,7 @@ def test_state_and_events_are_json(rules: Rules) -> None:
     decision = send(rules, decision.new_state, "10001")
     data = decision.new_state.to_json()
     assert json.loads(json.dumps(data)) == data
-    assert json.loads(json.dumps([e.data for e in decision.events]))
+    assert json.loads(json.dumps([e.to_json() for e in decision.events]))
 
 
 def test_naive_time_is_refused(rules: Rules) -> None:
@@ -143,7 +143,7 @@ def test_state_written_by_an_older_file_survives_a_removed_dialog(rules: Rules) 
     })
     decision = send(rules, state, "FACTS", NOW + timedelta(seconds=5))
     assert [e.name for e in decision.events] == ["dialog_expired", "keyword_matched"]
-    assert decision.events[0].data["reason"] == "rules_changed"
+    assert decision.events[0].to_json()["reason"] == "rules_changed"
 
 
 @pytest.mark.parametrize(

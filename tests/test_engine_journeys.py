@@ -47,9 +47,9 @@ def silence_reason(decision: Decision) -> str | None:
     for event in decision.events:
         if event.name not in SILENT_REASONS:
             continue
-        if event.name == "unmatched" and not event.data.get("rate_limited"):
+        if event.name == "unmatched" and not event.to_json().get("rate_limited"):
             continue
-        if event.name == "donation_requested" and event.data.get("flow") != "checkout":
+        if event.name == "donation_requested" and event.to_json().get("flow") != "checkout":
             continue
         return event.name
     return None

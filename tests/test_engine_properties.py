@@ -167,5 +167,5 @@ def test_state_stays_small_json_and_inputs_are_untouched(
         assert len(json.dumps(data)) < 4000
         assert len(data["mo"]) <= RULES.defaults.flood_limit_per_minute + 1
         for event in decision.events:
-            assert json.loads(json.dumps(event.data)) == event.data
+            assert json.loads(json.dumps(event.to_json())) == event.to_json()
         assert before.data == snapshot

@@ -89,7 +89,7 @@ def test_scenario(scenario: Scenario, rules: Rules) -> None:
         if "events" in step:
             assert names == step["events"], f"{where}: events were {names}"
         for event_name, subset in (step.get("data") or {}).items():
-            matching = [e.data for e in decision.events if e.name == event_name]
+            matching = [e.to_json() for e in decision.events if e.name == event_name]
             assert matching, f"{where}: no {event_name} event"
             for key, value in subset.items():
                 assert matching[0].get(key) == value, f"{where}: {event_name}.{key}"
@@ -101,4 +101,4 @@ def test_scenario(scenario: Scenario, rules: Rules) -> None:
             dialog = state.data.get("dialog")
             assert (dialog["id"] if dialog else None) == step["dialog"], where
         json.dumps(state.to_json())  # what the pipeline stores must be JSON
-        json.dumps([e.data for e in decision.events])
+        json.dumps([e.to_json() for e in decision.events])  # what the timeline stores

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.engine import Rules, RulesError, decide, load_rules, normalize, parse_rules
+from gateway.engine.events import KnowledgeLookup
 from gateway.engine.knowledge import find_postal_code, format_events, render_lookup
 from gateway.engine.themes import classify, parse_menu_choice, response_time
 from gateway.engine.types import ContactState, Inbound
@@ -73,7 +74,7 @@ def test_any_free_text_is_decided_and_a_question_is_acknowledged_once(text: str)
     decision = ask(text)
     questions = [e for e in decision.events if e.name == "question_asked"]
     if questions:
-        assert len(questions) == 1 and questions[0].data["theme"] in THEMES.topics
+        assert len(questions) == 1 and questions[0].to_json()["theme"] in THEMES.topics
         assert len(decision.replies) == 1 and "STOP au 38200" in decision.replies[0].text
 
 
@@ -130,7 +131,7 @@ def test_events_are_told_in_their_own_time_zone() -> None:
 
 
 def test_a_lookup_is_rendered_with_what_was_found_or_the_not_found_text() -> None:
-    [lookup] = [e.data for e in ask("WHERE 90210", "12345").events if e.name == "knowledge_lookup"]
+    [lookup] = [e for e in ask("WHERE 90210", "12345").events if isinstance(e, KnowledgeLookup)]
     found = {"committee_name": "LA Rise", "committee_address": "1 Main St, Los Angeles"}
     assert render_lookup(RULES, lookup, found, {}) == (
         "Rise Up Alerts: your nearest office is LA Rise, 1 Main St, Los Angeles. Text EVENTS "

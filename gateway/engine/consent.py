@@ -24,6 +24,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gateway.engine.events import (
+    DialogStopped,
+    HelpSent,
+    OptedOut,
+    OptInConfirmed,
+    OptInRepeated,
+    OptInRequested,
+    Resubscribed,
+    StopHintSent,
+)
 from gateway.engine.rules import KeywordRules, ProgramRules
 from gateway.engine.state import OPTED_OUT, PENDING, SUBSCRIBED
 from gateway.engine.turn import Turn
@@ -35,15 +45,15 @@ def opt_out(turn: Turn, *, send_confirmation: bool) -> None:
     text = turn.render(lead.opted_out, lead.id)
     if turn.draft.dialog is not None:
         dialog = turn.draft.dialog
-        turn.event("dialog_stopped", dialog=dialog["id"], program=dialog["program"],
-                   reason="opted_out")
+        turn.events.append(DialogStopped(str(dialog["id"]), str(dialog["program"]),
+                                         reason="opted_out"))
         turn.draft.dialog = None
     # One confirmation answers every program the STOP ends: each ledger row points at it.
     reply_index = len(turn.replies) if send_confirmation else None
     for program in turn.code.programs:
         previous = turn.draft.status(program.id)
         turn.draft.set_status(program.id, OPTED_OUT, turn.at, previous=previous)
-        turn.consent("opted_out", program, turn.command.words, text, reply_index=reply_index)
+        turn.consent(OptedOut, program, turn.command.words, text, reply_index=reply_index)
     turn.opted_out = True
     if send_confirmation:
         turn.replies.append(Reply(text=text, compliance=True))
@@ -54,7 +64,7 @@ def help_reply(turn: Turn, *, send: bool = True, resume_dialog: bool = True) -> 
     program = _current_program(turn)
     if send:
         turn.reply(program.help, program.id, compliance=turn.opted_out)
-    turn.event("help_sent", program=program.id, opted_out=turn.opted_out, replied=send)
+    turn.events.append(HelpSent(program.id, opted_out=turn.opted_out, replied=send))
     dialog = turn.draft.dialog
     if dialog is not None and not turn.opted_out and send and resume_dialog:
         # The dialog resumes: repeat the question the supporter was answering.
@@ -102,7 +112,7 @@ def stop_hint(turn: Turn) -> bool:
     turn.reply(program.stop_hint or program.help, program.id)
     turn.draft.stop_hint = turn.at
     turn.stop_hint_sent = True
-    turn.event("stop_hint_sent", program=program.id, mo_id=turn.inbound.mo_id)
+    turn.events.append(StopHintSent(program.id, turn.inbound.mo_id))
     return True
 
 
@@ -113,19 +123,19 @@ def subscribe(turn: Turn, program: ProgramRules, keyword: str, *,
     turn.opted_out = False
     if status == SUBSCRIBED:
         turn.reply(program.already_subscribed or program.confirmation, program.id)
-        turn.event("opt_in_repeated", program=program.id, keyword=keyword)
+        turn.events.append(OptInRepeated(program.id, keyword))
         return
     if program.double_opt_in and not confirmed_by_start:
         assert program.confirm_request is not None  # guaranteed by checks
         text = turn.reply(program.confirm_request, program.id)
         extra = {"keyword": keyword} | ({"dialog": dialog} if dialog else {})
         turn.draft.set_status(program.id, PENDING, turn.at, **extra)
-        turn.consent("opt_in_requested", program, keyword, text,
+        turn.consent(OptInRequested, program, keyword, text,
                      reply_index=turn.last_reply_index)
         return
     text = turn.reply(program.confirmation, program.id)
     turn.draft.set_status(program.id, SUBSCRIBED, turn.at, keyword=keyword)
-    turn.consent("resubscribed" if status == OPTED_OUT else "opt_in_confirmed",
+    turn.consent(Resubscribed if status == OPTED_OUT else OptInConfirmed,
                  program, keyword, text, reply_index=turn.last_reply_index)
 
 
@@ -146,7 +156,7 @@ def confirm_pending(turn: Turn) -> tuple[bool, str | None]:
         previous = turn.draft.subs[pid]
         text = turn.reply(program.confirmation, pid)
         turn.draft.set_status(pid, SUBSCRIBED, turn.at, keyword=previous.get("keyword"))
-        turn.consent("opt_in_confirmed", program, str(previous.get("keyword", "")), text,
+        turn.consent(OptInConfirmed, program, str(previous.get("keyword", "")), text,
                      reply_index=turn.last_reply_index)
         dialog = previous.get("dialog")
         return True, str(dialog) if dialog else None

@@ -30,6 +30,16 @@ from types import MappingProxyType
 from gateway.engine import compliance, consent, dialogs, donations, flood, knowledge, themes
 from gateway.engine.donations import parse_amount_cents as parse_amount_cents
 from gateway.engine.donor_details import answer as answer_donor_details
+from gateway.engine.events import (
+    ComplianceReplyLimited,
+    DonationConfirmed,
+    DonationRequested,
+    FloodSuppressed,
+    IgnoredOptedOut,
+    KeywordMatched,
+    KnowledgeLookup,
+    Unmatched,
+)
 from gateway.engine.rules import KeywordRules, Rules
 from gateway.engine.state import SUBSCRIBED, Draft
 from gateway.engine.text import parse_command
@@ -38,14 +48,16 @@ from gateway.engine.types import ContactState, Decision, Inbound
 
 # An MO that gets no reply carries one of these events, and why it may be silent.
 SILENT_REASONS: Mapping[str, str] = MappingProxyType({
-    "flood_suppressed": "more than flood_limit_per_minute MOs in a minute (an auto-responder)",
-    "ignored_opted_out": "the number opted out; only new consent or HELP gets through",
-    "unmatched": "rate_limited: the default reply already went out within default_reply_every",
-    "compliance_reply_limited": "a STOP/START/HELP reply already went out this minute in a flood",
-    "donation_confirmed": "the billing service answers (thanks, or a refusal) once it has acted",
-    "donation_requested": "flow checkout: the billing service sends the payment link, or the "
-                          "unavailable text",
-    "knowledge_lookup": "the shell answers from the database (nearest office, next events)",
+    FloodSuppressed.name: "more than flood_limit_per_minute MOs in a minute (an auto-responder)",
+    IgnoredOptedOut.name: "the number opted out; only new consent or HELP gets through",
+    Unmatched.name: "rate_limited: the default reply already went out within default_reply_every",
+    ComplianceReplyLimited.name: "a STOP/START/HELP reply already went out this minute in a "
+                                 "flood",
+    DonationConfirmed.name: "the billing service answers (thanks, or a refusal) once it has "
+                            "acted",
+    DonationRequested.name: "flow checkout: the billing service sends the payment link, or the "
+                            "unavailable text",
+    KnowledgeLookup.name: "the shell answers from the database (nearest office, next events)",
 })
 
 
@@ -75,7 +87,7 @@ def decide(state: ContactState, inbound: Inbound, *, now: datetime, rules: Rules
         consent.resubscribe(turn, send=flood.may_reply(
             turn, "start", changes_consent=changes, flooded=True))
     elif flooded:
-        turn.event("flood_suppressed", limit_per_minute=rules.defaults.flood_limit_per_minute)
+        turn.events.append(FloodSuppressed(rules.defaults.flood_limit_per_minute))
     else:
         if verdict == "unclear":
             consent.stop_hint(turn)
@@ -105,7 +117,7 @@ def _route(turn: Turn) -> None:
         elif keyword is not None and keyword.action == "opt_in":
             _run_keyword(turn, keyword, fuzzy)
         else:
-            turn.event("ignored_opted_out", keyword=keyword.word if keyword else None)
+            turn.events.append(IgnoredOptedOut(keyword.word if keyword else None))
         return
     if compliance.is_yes(command.words, profile):
         confirmed, dialog_id = consent.confirm_pending(turn)
@@ -136,9 +148,9 @@ def match_keyword(turn: Turn) -> tuple[KeywordRules | None, bool]:
 
 def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
     turn.draft.theme = None  # a keyword is a new request: no theme menu or prompt waits on
-    turn.event("keyword_matched", keyword=keyword.word, program=keyword.program,
-               action=keyword.action, typed=turn.command.first, fuzzy=fuzzy,
-               argument=turn.command.argument)
+    turn.events.append(KeywordMatched(
+        keyword=keyword.word, program=keyword.program, action=keyword.action,
+        typed=turn.command.first, fuzzy=fuzzy, argument=turn.command.argument))
     if keyword.action == "opt_in":
         was = turn.draft.status(keyword.program)
         consent.opt_in_keyword(turn, keyword)
@@ -162,8 +174,8 @@ def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
 def _unmatched(turn: Turn) -> None:
     if turn.stop_hint_sent:  # how to stop went out instead: one answer is enough
         turn.draft.last_default_reply = turn.at  # and it counts as this day's default reply
-        turn.event("unmatched", mo_id=turn.inbound.mo_id, rate_limited=False, replied=False,
-                   answered_by="stop_hint")
+        turn.events.append(Unmatched(turn.inbound.mo_id, rate_limited=False, replied=False,
+                                     answered_by="stop_hint"))
         return
     every = turn.rules.defaults.default_reply_every
     last = turn.draft.last_default_reply
@@ -171,6 +183,6 @@ def _unmatched(turn: Turn) -> None:
     if not limited:
         turn.reply(turn.code.default_reply)
         turn.draft.last_default_reply = turn.at
-    turn.event("unmatched", mo_id=turn.inbound.mo_id, rate_limited=limited,
-               replied=not limited)
+    turn.events.append(Unmatched(turn.inbound.mo_id, rate_limited=limited,
+                                 replied=not limited))
 

@@ -11,6 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gateway.engine.events import (
+    DialogCompleted,
+    DialogExpired,
+    DialogInterrupted,
+    DialogStarted,
+    ProfileUpdated,
+    StepSkipped,
+)
 from gateway.engine.rules import DialogRules
 from gateway.engine.turn import Turn
 from gateway.engine.validators import VALIDATORS
@@ -20,13 +28,13 @@ def start(turn: Turn, dialog_id: str) -> None:
     dialog = turn.rules.dialogs[dialog_id]
     replaced = turn.draft.dialog
     if replaced is not None:  # one dialog at a time; the old one ends on the record
-        turn.event("dialog_interrupted", dialog=replaced["id"], program=replaced["program"],
-                   step=replaced["step"], by=dialog.id)
+        turn.events.append(DialogInterrupted(str(replaced["id"]), str(replaced["program"]),
+                                             int(replaced["step"]), by=dialog.id))
     turn.draft.dialog = {
         "id": dialog.id, "program": dialog.program, "step": 0, "retries": 0,
         "started": turn.at, "last": turn.at,
     }
-    turn.event("dialog_started", dialog=dialog.id, program=dialog.program)
+    turn.events.append(DialogStarted(dialog.id, dialog.program))
     turn.reply(dialog.steps[0].prompt, dialog.program)
 
 
@@ -43,8 +51,8 @@ def expire_if_silent(turn: Turn) -> None:
         if silent <= dialog.expires_after:
             return
         reason = "silence"
-    turn.event("dialog_expired", dialog=position["id"], program=position["program"],
-               step=position["step"], reason=reason)
+    turn.events.append(DialogExpired(str(position["id"]), str(position["program"]),
+                                     int(position["step"]), reason))
     turn.draft.dialog = None
 
 
@@ -55,25 +63,24 @@ def answer(turn: Turn) -> bool:
     dialog = turn.rules.dialogs[position["id"]]
     step = dialog.steps[position["step"]]
     if step.skip is not None and turn.command.words == step.skip:
-        turn.event("step_skipped", dialog=dialog.id, field=step.spec.field, reason="skip_word")
+        turn.events.append(StepSkipped(dialog.id, step.spec.field, reason="skip_word"))
         _advance(turn, dialog, position)
         return True
     accepted = VALIDATORS[step.spec.validator](turn.inbound.text, step.spec)
     if accepted is not None:
         turn.draft.update_profile({step.spec.field: accepted.value, **accepted.derived})
-        turn.event("profile_updated", dialog=dialog.id, program=dialog.program,
-                   field=step.spec.field, value=accepted.value, derived=dict(accepted.derived))
+        turn.events.append(ProfileUpdated(dialog.id, dialog.program, step.spec.field,
+                                          accepted.value, accepted.derived))
         _advance(turn, dialog, position)
         return True
     if turn.command.first in turn.code.exact:
-        turn.event("dialog_interrupted", dialog=dialog.id, program=dialog.program,
-                   step=position["step"], keyword=turn.command.first)
+        turn.events.append(DialogInterrupted(dialog.id, dialog.program, int(position["step"]),
+                                             keyword=turn.command.first))
         turn.draft.dialog = None
         return False
     retries = int(position["retries"]) + 1
     if retries > step.spec.retries:
-        turn.event("step_skipped", dialog=dialog.id, field=step.spec.field,
-                   reason="retries_exhausted")
+        turn.events.append(StepSkipped(dialog.id, step.spec.field, reason="retries_exhausted"))
         _advance(turn, dialog, position)
         return True
     turn.draft.dialog = {**position, "retries": retries, "last": turn.at}
@@ -85,7 +92,7 @@ def _advance(turn: Turn, dialog: DialogRules, position: dict[str, Any]) -> None:
     following = int(position["step"]) + 1
     if following >= len(dialog.steps):
         turn.draft.dialog = None
-        turn.event("dialog_completed", dialog=dialog.id, program=dialog.program)
+        turn.events.append(DialogCompleted(dialog.id, dialog.program))
         if dialog.closing is not None:
             turn.reply(dialog.closing, dialog.program)
         return

@@ -60,6 +60,15 @@ from gateway.engine.donation_rules import (
     format_money,
     parse_amount_cents,
 )
+from gateway.engine.events import (
+    DonationAmountAsked,
+    DonationCancelled,
+    DonationConfirmationSent,
+    DonationConfirmed,
+    DonationExpired,
+    DonationRequested,
+    DonationYesRepeated,
+)
 from gateway.engine.types import Reply
 
 if TYPE_CHECKING:
@@ -125,8 +134,8 @@ def answer(turn: Turn) -> bool:
         if rules is None or not _within(last["confirmed"], rules, turn.now):
             draft.donation_last = None
         elif is_yes and not draft.pending():
-            turn.event("donation_yes_repeated", donation_ref=last["ref"],
-                       mo_id=turn.inbound.mo_id, at=turn.at)
+            turn.events.append(DonationYesRepeated(int(last["ref"]), turn.inbound.mo_id,
+                                                   turn.now))
             _say(turn, rules, "already_confirmed")
             return True
     return False
@@ -160,20 +169,20 @@ def _offer(turn: Turn, rules: DonationRules, amount: int | None, keyword: str,
 
 def _ask(turn: Turn, rules: DonationRules, keyword: str, argument: str, reason: str) -> None:
     turn.draft.donation_ask = {"program": rules.program, "keyword": keyword, "at": turn.at}
-    turn.event("donation_amount_asked", program=rules.program, keyword=keyword,
-               argument=argument, reason=reason, price_points=list(rules.price_points),
-               mo_id=turn.inbound.mo_id, at=turn.at)
+    turn.events.append(DonationAmountAsked(
+        program=rules.program, keyword=keyword, argument=argument, reason=reason,
+        price_points=rules.price_points, mo_id=turn.inbound.mo_id, at=turn.now))
     _say(turn, rules, "ask_amount")
 
 
 def _requested(turn: Turn, rules: DonationRules, amount: int, method: str, keyword: str,
                argument: str, flow: str) -> datetime:
     expires = turn.now + timedelta(seconds=rules.confirm_within)
-    turn.event("donation_requested", donation_ref=turn.inbound.mo_id, program=rules.program,
-               committee=rules.committee, shortcode=turn.code.code, keyword=keyword,
-               argument=argument, amount_cents=amount, currency=rules.currency, method=method,
-               flow=flow, expires_at=expires.isoformat(), mo_id=turn.inbound.mo_id,
-               mo_text=turn.inbound.text, at=turn.at)
+    turn.events.append(DonationRequested(
+        donation_ref=turn.inbound.mo_id, program=rules.program, committee=rules.committee,
+        shortcode=turn.code.code, keyword=keyword, argument=argument, amount_cents=amount,
+        currency=rules.currency, method=method, flow=flow, expires_at=expires,
+        mo_id=turn.inbound.mo_id, mo_text=turn.inbound.text, at=turn.now))
     return expires
 
 
@@ -190,18 +199,20 @@ def _request_confirmation(turn: Turn, rules: DonationRules, amount: int, method:
     turn.draft.donation = pending
     name = "confirm_card" if method == CARD else "confirm_carrier"
     text = _say(turn, rules, name, amount=rules.money(amount), card_last4=last4)
-    turn.event("donation_confirmation_sent", donation_ref=turn.inbound.mo_id, method=method,
-               text=text, reply_index=turn.last_reply_index, at=turn.at)
+    turn.events.append(DonationConfirmationSent(
+        donation_ref=turn.inbound.mo_id, method=method, text=text,
+        reply_index=turn.last_reply_index, at=turn.now))
 
 
 def _confirm(turn: Turn, pending: Mapping[str, Any], rules: DonationRules) -> None:
     """The legal date of receipt is now (compliance rule 20); no reply: the billing
     service answers once it has charged (thanks) or refused (a limit)."""
-    turn.event("donation_confirmed", donation_ref=pending["ref"], program=rules.program,
-               committee=rules.committee, amount_cents=pending["amount_cents"],
-               currency=pending["currency"], method=pending["method"], confirmed_at=turn.at,
-               requested_at=pending["requested"], mo_id=turn.inbound.mo_id,
-               mo_text=turn.inbound.text)
+    turn.events.append(DonationConfirmed(
+        donation_ref=int(pending["ref"]), program=rules.program, committee=rules.committee,
+        amount_cents=int(pending["amount_cents"]), currency=str(pending["currency"]),
+        method=str(pending["method"]), confirmed_at=turn.now,
+        requested_at=datetime.fromisoformat(str(pending["requested"])),
+        mo_id=turn.inbound.mo_id, mo_text=turn.inbound.text))
     turn.draft.donation = None
     turn.draft.donation_last = {"ref": pending["ref"], "program": rules.program,
                                 "confirmed": turn.at}
@@ -210,8 +221,9 @@ def _confirm(turn: Turn, pending: Mapping[str, Any], rules: DonationRules) -> No
 def _expire(turn: Turn, rules: DonationRules, *, reply: bool) -> None:
     pending = turn.draft.donation
     assert pending is not None
-    turn.event("donation_expired", donation_ref=pending["ref"], expired_at=pending["expires"],
-               mo_id=turn.inbound.mo_id, at=turn.at)
+    deadline = datetime.fromisoformat(str(pending["expires"]))
+    turn.events.append(DonationExpired(int(pending["ref"]), expired_at=deadline,
+                                       mo_id=turn.inbound.mo_id, at=turn.now))
     turn.draft.donation = None
     if reply:
         _say(turn, rules, "expired", amount=rules.money(int(pending["amount_cents"])))
@@ -220,8 +232,8 @@ def _expire(turn: Turn, rules: DonationRules, *, reply: bool) -> None:
 def _cancel(turn: Turn, reason: str, rules: DonationRules | None = None) -> None:
     pending = turn.draft.donation
     assert pending is not None
-    turn.event("donation_cancelled", donation_ref=pending["ref"], reason=reason,
-               mo_id=turn.inbound.mo_id, at=turn.at)
+    turn.events.append(DonationCancelled(int(pending["ref"]), reason, turn.inbound.mo_id,
+                                         turn.now))
     turn.draft.donation = None
     if rules is not None:
         _say(turn, rules, "cancelled", amount=rules.money(int(pending["amount_cents"])))

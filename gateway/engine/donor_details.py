@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 from gateway.engine import compliance
 from gateway.engine.donation_rules import NO_WORDS, YES_WORDS
 from gateway.engine.donor_fields import FIELDS, parse_answer
+from gateway.engine.events import DonorDetailsGiven, DonorDetailsUnreadable
 from gateway.engine.model import Profile
 from gateway.engine.types import Reply
 
@@ -99,13 +100,14 @@ def answer(turn: Turn) -> bool:
         return False
     asked = missing[0]
     parsed = parse_answer(asked, turn.inbound.text, profile)
-    refs = [int(r) for r in hold.get("refs") or ()]
+    refs = tuple(int(r) for r in hold.get("refs") or ())
     if not parsed.ok:
         tries = int(hold.get("retries") or 0) + 1
         gave_up = tries >= MAX_TRIES
         turn.draft.details = {**hold, "retries": tries, "off": gave_up}
-        turn.event("donor_details_unreadable", donation_refs=refs, field=asked,
-                   problem=parsed.error, gave_up=gave_up, mo_id=turn.inbound.mo_id, at=turn.at)
+        turn.events.append(DonorDetailsUnreadable(
+            donation_refs=refs, field=asked, problem=parsed.error, gave_up=gave_up,
+            mo_id=turn.inbound.mo_id, at=turn.now))
         wrong = _WRONG[profile].get(parsed.error or asked, asked)
         if gave_up:
             text = (f"{rules.committee} : nous n'avons pas pu lire votre réponse. Complétez "
@@ -119,9 +121,9 @@ def answer(turn: Turn) -> bool:
         return True
     rest = missing[1:]
     turn.draft.details = {**hold, "missing": rest, "retries": 0}
-    turn.event("donor_details_given", donation_refs=refs, program=rules.program,
-               committee=rules.committee, field=asked, values=dict(parsed.values),
-               complete=not rest, mo_id=turn.inbound.mo_id, at=turn.at)
+    turn.events.append(DonorDetailsGiven(
+        donation_refs=refs, program=rules.program, committee=rules.committee, field=asked,
+        values=parsed.values, complete=not rest, mo_id=turn.inbound.mo_id, at=turn.now))
     if rest:
         text = QUESTIONS[profile][rest[0]]
     elif profile == "fr":

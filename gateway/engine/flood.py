@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from gateway.engine.events import ComplianceReplyLimited
 from gateway.engine.state import FLOOD_WINDOW
 from gateway.engine.turn import Turn
 
@@ -37,10 +38,11 @@ def may_reply(turn: Turn, word: Word, *, changes_consent: bool, flooded: bool) -
             _note(turn, word)
         return True
     last = (turn.draft.flood_replies or {}).get(word)
-    if last is not None and turn.now - datetime.fromisoformat(last) < FLOOD_WINDOW:
-        turn.event("compliance_reply_limited", word=word, reason="flood",
-                   last_reply_at=last, mo_id=turn.inbound.mo_id,
-                   limit_per_minute=turn.rules.defaults.flood_limit_per_minute)
+    last_at = None if last is None else datetime.fromisoformat(last)
+    if last_at is not None and turn.now - last_at < FLOOD_WINDOW:
+        turn.events.append(ComplianceReplyLimited(
+            word, reason="flood", last_reply_at=last_at, mo_id=turn.inbound.mo_id,
+            limit_per_minute=turn.rules.defaults.flood_limit_per_minute))
         return False
     _note(turn, word)
     return True

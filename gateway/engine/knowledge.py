@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from gateway.engine.events import KnowledgeAnswered, KnowledgeLookup
 from gateway.engine.model import Profile, RulesFile, Step
 from gateway.engine.rules import KeywordRules, ProgramRules, Rules
 from gateway.engine.templates import Template
@@ -125,18 +126,18 @@ def respond(turn: Turn, entry: KnowledgeRules, text: str, *, via: str) -> None:
     common = {"privacy_version": program.privacy_version}
     if entry.lookup is None:
         turn.replies.append(Reply(render(turn, entry.answer, program.id, **common)))
-        turn.event("knowledge_answered", program=program.id, entry=entry.id, via=via)
+        turn.events.append(KnowledgeAnswered(program.id, entry.id, via))
         return
     postal = find_postal_code(text, program.profile) or _profile_postal_code(turn, entry, program)
     if entry.lookup == "committee" and postal is None:
         assert entry.usage is not None  # guaranteed by checks
         turn.replies.append(Reply(render(turn, entry.usage, program.id, **common)))
-        turn.event("knowledge_answered", program=program.id, entry=entry.id, via=via,
-                   usage=True)
+        turn.events.append(KnowledgeAnswered(program.id, entry.id, via, usage=True))
         return
-    turn.event("knowledge_lookup", program=program.id, entry=entry.id, lookup=entry.lookup,
-               postal_code=postal, country=COUNTRIES[program.profile],
-               shortcode=turn.code.code, limit=entry.limit, via=via, mo_id=turn.inbound.mo_id)
+    turn.events.append(KnowledgeLookup(
+        program=program.id, entry=entry.id, lookup=entry.lookup, postal_code=postal,
+        country=COUNTRIES[program.profile], shortcode=turn.code.code, limit=entry.limit,
+        via=via, mo_id=turn.inbound.mo_id))
 
 
 def _profile_postal_code(turn: Turn, entry: KnowledgeRules, program: ProgramRules) -> str | None:
@@ -150,22 +151,22 @@ def _profile_postal_code(turn: Turn, entry: KnowledgeRules, program: ProgramRule
 
 
 def render_lookup(
-    rules: Rules, lookup: Mapping[str, Any], found: Mapping[str, str] | None,
+    rules: Rules, lookup: KnowledgeLookup, found: Mapping[str, str] | None,
     profile: Mapping[str, Any],
 ) -> str:
-    """The answer to a `knowledge_lookup` event once the shell has the rows (None: nothing).
+    """The answer to a `KnowledgeLookup` event once the shell has the rows (None: nothing).
 
-    `lookup` is the event's data; `found` the lookup's template values
-    (`committee_*`, or `events` from `format_events`).
+    `found` holds the lookup's template values (`committee_*`, or `events`
+    from `format_events`).
     """
-    program = rules.programs[lookup["program"]]
-    entry = rules.knowledge[program.id][lookup["entry"]]
+    program = rules.programs[lookup.program]
+    entry = rules.knowledge[program.id][lookup.entry]
     template = entry.answer if found else entry.not_found
     assert template is not None  # guaranteed by checks
     return template.render({
-        **profile, **program.variables(str(lookup["shortcode"])),
+        **profile, **program.variables(lookup.shortcode),
         "privacy_version": program.privacy_version,
-        "postal_code": lookup.get("postal_code") or "", **(found or {}),
+        "postal_code": lookup.postal_code or "", **(found or {}),
     })
 
 

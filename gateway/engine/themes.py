@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Final
 
 from gateway.engine import knowledge
+from gateway.engine.events import QuestionAsked, ThemeMenuSent, ThemePrompted
 from gateway.engine.model import Profile, RulesFile
 from gateway.engine.rules import KeywordRules
 from gateway.engine.state import elapsed
@@ -154,7 +155,7 @@ def keyword(turn: Turn, matched: KeywordRules) -> None:
         turn.replies.append(Reply(knowledge.render(turn, themes.menu_text, themes.program,
                                                    menu=themes.menu)))
         turn.draft.theme = {"program": themes.program, "step": "menu", "at": turn.at}
-        turn.event("theme_menu_sent", program=themes.program)
+        turn.events.append(ThemeMenuSent(themes.program))
         return
     assert matched.theme is not None  # guaranteed by checks
     _chosen(turn, themes, matched.theme, question, via="keyword")
@@ -202,7 +203,7 @@ def _chosen(turn: Turn, themes: ThemeRules, topic_id: str, question: str, *, via
                                                theme=topic.name)))
     turn.draft.theme = {"program": themes.program, "step": "ask", "theme": topic_id,
                         "at": turn.at}
-    turn.event("theme_prompted", program=themes.program, theme=topic_id, via=via)
+    turn.events.append(ThemePrompted(themes.program, topic_id, via))
 
 
 def _ask(turn: Turn, themes: ThemeRules, topic_id: str, question: str, *, via: str) -> None:
@@ -211,6 +212,6 @@ def _ask(turn: Turn, themes: ThemeRules, topic_id: str, question: str, *, via: s
     turn.replies.append(Reply(knowledge.render(
         turn, themes.acknowledgement, themes.program, theme=topic.name,
         response_time=response_time(topic.sla, themes.profile))))
-    turn.event("question_asked", program=themes.program, theme=topic_id, text=question,
-               via=via, sla_seconds=topic.sla, sla_due=due.isoformat(),
-               mo_id=turn.inbound.mo_id, at=turn.at)
+    turn.events.append(QuestionAsked(
+        program=themes.program, theme=topic_id, text=question, via=via, sla_seconds=topic.sla,
+        sla_due=due, mo_id=turn.inbound.mo_id, at=turn.now))

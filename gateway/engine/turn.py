@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
+from gateway.engine.events import ConsentEvent, EngineEvent
 from gateway.engine.rules import ProgramRules, Rules, ShortcodeRules
 from gateway.engine.state import Draft
 from gateway.engine.templates import Template
 from gateway.engine.text import Command
-from gateway.engine.types import Event, Inbound, Reply
+from gateway.engine.types import Inbound, Reply
 
 
 @dataclass(slots=True)
@@ -30,7 +30,7 @@ class Turn:
     draft: Draft
     opted_out: bool
     replies: list[Reply] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[EngineEvent] = field(default_factory=list)
     stop_hint_sent: bool = False  # how to stop went out in this turn (consent.stop_hint)
 
     def program(self, program_id: str) -> ProgramRules:
@@ -54,11 +54,8 @@ class Turn:
         """Index in `Decision.replies` of the reply just queued."""
         return len(self.replies) - 1
 
-    def event(self, name: str, **data: Any) -> None:
-        self.events.append(Event(name, data))
-
-    def consent(self, name: str, program: ProgramRules, keyword: str, disclosure: str, *,
-                reply_index: int | None) -> None:
+    def consent(self, kind: type[ConsentEvent], program: ProgramRules, keyword: str,
+                disclosure: str, *, reply_index: int | None) -> None:
         """A consent-ledger event: everything compliance rule 9 asks the shell to keep.
 
         `reply_index` points into `Decision.replies` at the MT that carried the
@@ -66,9 +63,7 @@ class Turn:
         it, its delivery receipt). Absent when nothing was sent (a flood of
         STOPs from a number already opted out).
         """
-        linked = {} if reply_index is None else {"reply_index": reply_index}
-        self.event(
-            name,
+        self.events.append(kind(
             program=program.id,
             program_name=program.name,
             shortcode=self.code.code,
@@ -79,6 +74,6 @@ class Turn:
             disclosure_version=program.disclosure_version,
             privacy_url=program.privacy_url,
             privacy_version=program.privacy_version,
-            at=self.at,
-            **linked,
-        )
+            at=self.now,
+            reply_index=reply_index,
+        ))

@@ -5,6 +5,9 @@ pipeline loads a `ContactState`, hands it an `Inbound`, and persists the
 `Decision` in the MO's own transaction. Nothing here does I/O or reads a
 clock; time always arrives as an argument.
 
+The events a decision carries are typed, one class per kind
+(gateway/engine/events/).
+
 `ContactState` round-trips through JSON (`to_json`/`from_json`) so the store
 keeps it in one `jsonb` column and never needs to know the engine's fields.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from gateway.engine.events import EngineEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +48,6 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """Something the engine decided that someone may need to query later.
-
-    `name` is past tense (`opt_in_confirmed`, `opted_out`); `data` holds the
-    JSON-safe details. The pipeline stores every event on the contact's
-    timeline; specialised handlers (consent ledger, donations) also act on it.
-    """
-
-    name: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class ContactState:
     """Everything the engine needs to know about one number on one short code."""
 
@@ -78,4 +70,4 @@ class ContactState:
 class Decision:
     new_state: ContactState
     replies: tuple[Reply, ...] = ()
-    events: tuple[Event, ...] = ()
+    events: tuple[EngineEvent, ...] = ()  # typed: gateway/engine/events/

@@ -2,12 +2,13 @@
 
 In the MO's transaction (called from pipeline/decide.py):
 
-* `lookup_replies` resolves the engine's `knowledge_lookup` events: it reads
-  the nearest committee or the next events and renders the answer with the
-  engine's own pure `render_lookup`. The reply joins that MO's replies, after
-  the ones the engine queued, so the supporter reads them in order and the
-  consent/donation rows that point at "reply number N of this MO" still do.
-* `questions_from` turns `question_asked` events into question rows.
+* `schedule_lookup` (the handler of the engine's `KnowledgeLookup` events)
+  holds the answer's place among the batch's replies, right after the ones
+  the engine queued for that MO, so the supporter reads them in order and
+  the consent/donation rows that point at "reply number N of this MO" still
+  do; `answer_lookups` then reads the nearest committee or the next events
+  and renders each answer with the engine's own pure `render_lookup`.
+* `question_row` (the handler of `QuestionAsked`) makes the question row.
 
 Outside it: `answer_question` (an expert's answer, wrapped in the theme's
 `answer` text, through the outbox) and `escalate` (the periodic job that hands
@@ -16,7 +17,7 @@ questions past their SLA to the theme's leads; app.py runs it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Final
@@ -25,18 +26,17 @@ import asyncpg
 import zipcodes
 
 from gateway.engine import Rules
+from gateway.engine.events import KnowledgeLookup, QuestionAsked
 from gateway.engine.knowledge import format_events, render_lookup
 from gateway.engine.model import Step
-from gateway.engine.types import Decision
 from gateway.engine.validators import fr_postal_code
 from gateway.logs import get_logger
+from gateway.pipeline.batch_writes import BatchWrites, Origin, PendingLookup
 from gateway.store import committees as committees_store
 from gateway.store import questions as questions_store
 from gateway.store.committees import NewCommittee
-from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
 from gateway.store.questions import AnswerResult, NewQuestion
-from gateway.store.timeline import NewEvent
 
 log = get_logger("gateway.contact_centre")
 
@@ -73,28 +73,39 @@ def new_committee(
                         area=area, city=city, phone=phone, lat=lat, lon=lon)
 
 
-async def lookup_replies(
-    conn: asyncpg.Connection, rules: Rules, mo_id: int, mo: NewInbound, decision: Decision
+def schedule_lookup(event: KnowledgeLookup, origin: Origin, writes: BatchWrites) -> None:
+    """Keep the answer's place among the replies; `answer_lookups` writes it."""
+    writes.replies.append(PendingLookup(origin, event))
+
+
+async def answer_lookups(
+    conn: asyncpg.Connection, rules: Rules, replies: Sequence[NewOutbound | PendingLookup]
 ) -> list[NewOutbound]:
-    """The answers to this decision's knowledge lookups (usually none: no query then)."""
-    replies = []
-    for event in decision.events:
-        if event.name != "knowledge_lookup":
-            continue
-        found = await _look_up(conn, rules, event.data, mo.received_at)
-        profile = decision.new_state.data.get("profile") or {}
-        text = render_lookup(rules, event.data, found, profile)
-        replies.append(NewOutbound(mo.msisdn, mo.shortcode, text, 0, False, mo_id,
-                                   mo.received_at))
-    return replies
+    """The batch's replies with each lookup answered in its place (usually none: no query)."""
+    answered = []
+    for reply in replies:
+        if isinstance(reply, PendingLookup):
+            reply = await _answer(conn, rules, reply)
+        answered.append(reply)
+    return answered
+
+
+async def _answer(conn: asyncpg.Connection, rules: Rules, pending: PendingLookup
+                  ) -> NewOutbound:
+    origin = pending.origin
+    found = await _look_up(conn, rules, pending.lookup, origin.received_at)
+    profile = origin.state.data.get("profile") or {}
+    text = render_lookup(rules, pending.lookup, found, profile)
+    return NewOutbound(origin.msisdn, origin.shortcode, text, 0, False, origin.mo_id,
+                       origin.received_at)
 
 
 async def _look_up(
-    conn: asyncpg.Connection, rules: Rules, lookup: Mapping[str, Any], now: datetime
+    conn: asyncpg.Connection, rules: Rules, lookup: KnowledgeLookup, now: datetime
 ) -> dict[str, str] | None:
-    country, postal = str(lookup["country"]), lookup.get("postal_code")
+    country, postal = lookup.country, lookup.postal_code
     area, lat, lon = postal_position(country, postal) if postal else (None, None, None)
-    if lookup["lookup"] == "committee":
+    if lookup.lookup == "committee":
         assert postal is not None and area is not None  # the engine asks only with a code
         row = await committees_store.get_nearest_committee(
             conn, country=country, postal_code=postal, area=area, lat=lat, lon=lon,
@@ -105,26 +116,22 @@ async def _look_up(
                 "committee_postal_code": row["postal_code"], "committee_city": row["city"],
                 "committee_phone": row["phone"] or ""}
     rows = await committees_store.list_upcoming_events(
-        conn, program=str(lookup["program"]), country=country, now=now, area=area,
-        limit=int(lookup["limit"]))
+        conn, program=lookup.program, country=country, now=now, area=area,
+        limit=lookup.limit)
     if not rows:
         return None
-    profile = rules.programs[str(lookup["program"])].profile
+    profile = rules.programs[lookup.program].profile
     return {"events": format_events(
         [(r["title"], r["starts_at"], r["timezone"], r["location"]) for r in rows], profile)}
 
 
-def questions_from(events: Sequence[NewEvent]) -> list[NewQuestion]:
-    """Question rows for the batch's `question_asked` events."""
-    return [
-        NewQuestion(
-            msisdn=e.msisdn, shortcode=e.shortcode, program=str(e.data["program"]),
-            theme=str(e.data["theme"]), inbound_id=int(e.data["mo_id"]),
-            body=str(e.data["text"]), via=str(e.data["via"]), asked_at=e.occurred_at,
-            sla_due=datetime.fromisoformat(str(e.data["sla_due"])),
-        )
-        for e in events if e.name == "question_asked"
-    ]
+def question_row(event: QuestionAsked, origin: Origin, writes: BatchWrites) -> None:
+    """A question for the theme's experts, inserted with the batch."""
+    writes.questions.append(NewQuestion(
+        msisdn=origin.msisdn, shortcode=origin.shortcode, program=event.program,
+        theme=event.theme, inbound_id=event.mo_id, body=event.text, via=event.via,
+        asked_at=origin.received_at, sla_due=event.sla_due,
+    ))
 
 
 async def answer_question(

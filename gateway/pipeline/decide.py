@@ -4,15 +4,17 @@ This is the shell around `engine.decide` (goflow/mailroom's split): load
 each contact's state once per batch, thread it through that contact's MOs
 in order, then write every new state, event and reply with one statement
 each. Replies go to the outbox; nothing is sent from inside the transaction.
-Consent events also go to the ledger (pointing at the reply that carried
-their disclosure), and contacts whose profile changed get their derived
-location columns (zip, region, time zones) rewritten. Donation events go to
-the donation ledger (pipeline/donations.py), after the replies their
-confirmation requests point at; each contact's saved card (last four digits)
-is read once per batch, before deciding, so GIVE can offer the express flow.
-Knowledge-base lookups (`WHERE 90210`) are answered from the database right
-after their MO is decided, and questions for the experts become rows
-(pipeline/contact_centre.py).
+Each event goes on the contact's timeline and to its kind's handler
+(pipeline/event_handlers.py), which schedules its rows for the batch:
+consent events go to the ledger (pointing at the reply that carried their
+disclosure), donation events to the donation ledger (pipeline/donations.py),
+after the replies their confirmation requests point at, and questions for
+the experts become rows (pipeline/contact_centre.py). Knowledge-base lookups
+(`WHERE 90210`) are answered from the database once the batch is decided,
+each in its MO's place among the replies. Each contact's saved card (last
+four digits) is read once per batch, before deciding, so GIVE can offer the
+express flow, and contacts whose profile changed get their derived location
+columns (zip, region, time zones) rewritten.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from gateway.engine import Rules, decide
 from gateway.engine.types import ContactState, Inbound
 from gateway.pipeline import contact_centre
 from gateway.pipeline import donations as donation_ledger
+from gateway.pipeline.batch_writes import BatchWrites, Origin
+from gateway.pipeline.event_handlers import schedule
 from gateway.privacy.pseudonym import number_hash
 from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
@@ -36,7 +40,6 @@ from gateway.store import privacy as privacy_store
 from gateway.store import profiles as profiles_store
 from gateway.store import questions as questions_store
 from gateway.store import timeline as timeline_store
-from gateway.store.consent import CONSENT_KINDS, NewConsentEvent
 from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
 from gateway.store.timeline import NewEvent
@@ -110,48 +113,38 @@ class DecisionWriter:
             opted_out, data = stored.get(key, (key in returning, {}))
             data = dict(outside.apply(key, data))
             states[key] = ContactState.from_json(key[0], key[1], opted_out, data)
-        replies: list[NewOutbound] = []
-        events: list[NewEvent] = []
-        consent: list[NewConsentEvent] = []
+        writes = BatchWrites()
         last_seen: dict[tuple[str, str], datetime] = {}
-        ledger = donation_ledger.LedgerBatch()
         for mo_id, mo in mos:
             key = (mo.msisdn, mo.shortcode)
             inbound = Inbound(mo_id, mo.msisdn, mo.shortcode, mo.body, mo.received_at)
             decision = decide(states[key], inbound, now=mo.received_at, rules=rules)
             states[key] = decision.new_state
             last_seen[key] = mo.received_at
-            replies.extend(
+            writes.replies.extend(
                 NewOutbound(
                     mo.msisdn, mo.shortcode, reply.text, reply.priority, reply.compliance,
                     mo_id, mo.received_at,
                 )
                 for reply in decision.replies
             )
-            # knowledge-base lookups (committees, events) answered after the engine's replies
-            replies.extend(await contact_centre.lookup_replies(conn, rules, mo_id, mo, decision))
-            events.extend(
-                NewEvent(mo.msisdn, mo.shortcode, mo_id, event.name, event.data, mo.received_at)
-                for event in decision.events
-            )
-            consent.extend(
-                NewConsentEvent.from_event(
-                    event.name, event.data, msisdn=mo.msisdn, occurred_at=mo.received_at
-                )
-                for event in decision.events
-                if event.name in CONSENT_KINDS
-            )
-            ledger.add(mo_id, mo.msisdn, mo.shortcode, mo.received_at, decision.events)
+            if decision.events:  # after the replies: a lookup's answer follows the engine's
+                origin = Origin(mo_id, mo.msisdn, mo.shortcode, mo.received_at,
+                                decision.new_state)
+                for event in decision.events:
+                    schedule(event, origin, writes)
+        # knowledge-base lookups (committees, events) answered in their places
+        replies = await contact_centre.answer_lookups(conn, rules, writes.replies)
         await contacts_store.upsert_states(
             conn,
             [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
             now=max(last_seen.values()),
         )
-        await timeline_store.insert_batch(conn, events)
+        await timeline_store.insert_batch(conn, writes.timeline)
         await outbound_store.insert_batch(conn, replies)
-        await consent_store.insert_batch(conn, consent)  # after the replies it points at
-        await donation_ledger.write(conn, ledger)  # likewise
-        await questions_store.insert_batch(conn, contact_centre.questions_from(events))
+        await consent_store.insert_batch(conn, writes.consent)  # after the replies it points at
+        await donation_ledger.write(conn, writes)  # likewise
+        await questions_store.insert_batch(conn, writes.questions)
         await profiles_store.update_geo(conn, self._relocated(rules, stored, states))
         return len(replies)
 

@@ -1,10 +1,11 @@
 """The engine's donation events as ledger rows, written in the MO's transaction.
 
 Why here and not in the engine: the engine speaks in conversation events
-(`donation_requested`, `donation_confirmed`...); the ledger wants rows with
+(`DonationRequested`, `DonationConfirmed`...); the ledger wants rows with
 foreign keys (the MO, the MT that carried the request). This module is the
-translation, plus the reads the engine needs from outside (`read_outside`,
-once per batch): the saved card's last four digits, so `GIVE 25` can offer
+translation (one handler per event kind, registered in pipeline/event_handlers.py),
+plus the reads the engine needs from outside (`read_outside`, once per batch):
+the saved card's last four digits, so `GIVE 25` can offer
 "card ending 4242", and the number's donations held for donor details with
 the facts still missing, so the SMS details dialog (engine/donor_details.py)
 knows what to ask. The facts it collects are stored, and the holds they
@@ -18,10 +19,9 @@ events in the order given, per donation).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import asyncpg
 
@@ -29,93 +29,88 @@ from gateway.billing.details import receive_donor_details
 from gateway.billing.policy import DETAILS_HOLD, missing_details
 from gateway.engine import Rules
 from gateway.engine.donor_details import hold_state
-from gateway.engine.types import Event
+from gateway.engine.events import (
+    DonationCancelled,
+    DonationConfirmationSent,
+    DonationConfirmed,
+    DonationExpired,
+    DonationRequested,
+    DonorDetailsGiven,
+)
+from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.store import billing as billing_store
 from gateway.store import donations as donation_store
 from gateway.store.donations import DonorDetails, NewDonation, NewDonationEvent
 
-# engine event -> ledger kind
-KINDS: Final = {
-    "donation_requested": "requested",
-    "donation_confirmation_sent": "confirmation_sent",
-    "donation_confirmed": "confirmed",
-    "donation_expired": "expired",
-    "donation_cancelled": "cancelled",
-}
+# The handlers below are registered in pipeline/event_handlers.py, one per event kind;
+# each only appends its rows to the batch. `at` is the MO's time, as for every row.
 
 
-@dataclass(slots=True)
-class LedgerBatch:
-    """What one batch of decisions adds to the donation ledger, in decision order."""
-
-    donations: list[NewDonation] = field(default_factory=list)
-    events: list[NewDonationEvent] = field(default_factory=list)
-    details: list[DonorDetails] = field(default_factory=list)  # facts from the SMS dialog
-
-    def add(self, mo_id: int, msisdn: str, shortcode: str, at: datetime,
-            events: Iterable[Event]) -> None:
-        for event in events:
-            if event.name == "donor_details_given":
-                refs = event.data.get("donation_refs") or [None]
-                values = {k: str(v) for k, v in dict(event.data["values"]).items()}
-                self.details.append(DonorDetails(
-                    msisdn, str(event.data["committee"]), "sms", at,
-                    donation_id=None if refs[0] is None else int(refs[0]), **values))
-                continue
-            kind = KINDS.get(event.name)
-            if kind is None:
-                continue
-            data = event.data
-            ref = int(data["donation_ref"])
-            if kind == "requested":
-                self.donations.append(NewDonation(
-                    id=ref, msisdn=msisdn, shortcode=str(data.get("shortcode") or shortcode),
-                    program=str(data["program"]), committee=str(data["committee"]),
-                    method=str(data["method"]), amount_cents=int(data["amount_cents"]),
-                    currency=str(data["currency"]), requested_at=at,
-                    expires_at=datetime.fromisoformat(str(data["expires_at"]))))
-            self.events.append(_event(kind, ref, mo_id, at, data))
+def requested(event: DonationRequested, origin: Origin, writes: BatchWrites) -> None:
+    """A donation row (its id is the requesting MO's) and its first ledger event."""
+    at = origin.received_at
+    writes.donations.append(NewDonation(
+        id=event.donation_ref, msisdn=origin.msisdn, shortcode=event.shortcode,
+        program=event.program, committee=event.committee, method=event.method,
+        amount_cents=event.amount_cents, currency=event.currency, requested_at=at,
+        expires_at=event.expires_at))
+    # the keyword is kept on the ledger: reports group by it, and an erasure empties the MO
+    writes.donation_events.append(NewDonationEvent(
+        event.donation_ref, "requested", at, event.amount_cents, event.currency,
+        data={"method": event.method, "flow": event.flow, "keyword": event.keyword},
+        inbound_id=origin.mo_id))
 
 
-def _event(kind: str, ref: int, mo_id: int, at: datetime, data: Mapping[str, Any]
-           ) -> NewDonationEvent:
-    if kind in ("requested", "confirmed"):
-        extra = {"method": data["method"]}
-        if kind == "requested":
-            extra["flow"] = data.get("flow")
-            # kept on the ledger: reports group by it, and an erasure empties the MO
-            extra["keyword"] = data.get("keyword")
-        return NewDonationEvent(ref, kind, at, int(data["amount_cents"]), str(data["currency"]),
-                                data=extra, inbound_id=mo_id)
-    if kind == "confirmation_sent":
-        index = data.get("reply_index")
-        return NewDonationEvent(ref, kind, at, inbound_id=mo_id,
-                                reply_index=None if index is None else int(index))
-    if kind == "expired":
-        # the deadline, not the late YES: the request died when its window closed
-        deadline = datetime.fromisoformat(str(data["expired_at"]))
-        return NewDonationEvent(ref, kind, min(deadline, at), data={"by": "late_yes"},
-                                inbound_id=mo_id)
-    return NewDonationEvent(ref, kind, at, data={"reason": data.get("reason")},
-                            inbound_id=mo_id)
+def confirmation_sent(event: DonationConfirmationSent, origin: Origin,
+                      writes: BatchWrites) -> None:
+    writes.donation_events.append(NewDonationEvent(
+        event.donation_ref, "confirmation_sent", origin.received_at, inbound_id=origin.mo_id,
+        reply_index=event.reply_index))
 
 
-async def write(conn: asyncpg.Connection, batch: LedgerBatch) -> None:
-    """Rows, then events, then donor details; call after the replies are inserted
-    (events point at them)."""
-    for details in batch.details:  # one fact at a time, each merged over what is on file
+def confirmed(event: DonationConfirmed, origin: Origin, writes: BatchWrites) -> None:
+    writes.donation_events.append(NewDonationEvent(
+        event.donation_ref, "confirmed", origin.received_at, event.amount_cents,
+        event.currency, data={"method": event.method}, inbound_id=origin.mo_id))
+
+
+def expired(event: DonationExpired, origin: Origin, writes: BatchWrites) -> None:
+    # the deadline, not the late YES: the request died when its window closed
+    writes.donation_events.append(NewDonationEvent(
+        event.donation_ref, "expired", min(event.expired_at, origin.received_at),
+        data={"by": "late_yes"}, inbound_id=origin.mo_id))
+
+
+def cancelled(event: DonationCancelled, origin: Origin, writes: BatchWrites) -> None:
+    writes.donation_events.append(NewDonationEvent(
+        event.donation_ref, "cancelled", origin.received_at, data={"reason": event.reason},
+        inbound_id=origin.mo_id))
+
+
+def details_given(event: DonorDetailsGiven, origin: Origin, writes: BatchWrites) -> None:
+    """A fact from the SMS details dialog, stored (and holds released) by `write`."""
+    refs = event.donation_refs
+    writes.donor_details.append(DonorDetails(
+        origin.msisdn, event.committee, "sms", origin.received_at,
+        donation_id=refs[0] if refs else None, **event.values))
+
+
+async def write(conn: asyncpg.Connection, writes: BatchWrites) -> None:
+    """Donor details, then donation rows, then their events; call after the replies are
+    inserted (events point at them)."""
+    for details in writes.donor_details:  # one fact at a time, each merged over what is on file
         await receive_donor_details(conn, details, now=details.received_at)
-    if not batch.events:
+    if not writes.donation_events:
         return
-    await donation_store.insert_donations(conn, batch.donations)
-    new = {d.id for d in batch.donations}
-    others = {e.donation_id for e in batch.events} - new
-    events: Sequence[NewDonationEvent] = batch.events
+    await donation_store.insert_donations(conn, writes.donations)
+    new = {d.id for d in writes.donations}
+    others = {e.donation_id for e in writes.donation_events} - new
+    events: Sequence[NewDonationEvent] = writes.donation_events
     if others:
         # A request older than the ledger (or lost with a rolled-back batch) has no row:
         # its events have nothing to attach to and must not fail the MO's transaction.
         known = new | await billing_store.existing_donations(conn, sorted(others))
-        events = [e for e in batch.events if e.donation_id in known]
+        events = [e for e in writes.donation_events if e.donation_id in known]
     await donation_store.insert_events(conn, events)
 
 

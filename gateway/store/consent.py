@@ -10,10 +10,10 @@ never has to change when the receipt arrives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import asyncpg
 
@@ -53,6 +53,8 @@ SELECT * FROM consent_ledger WHERE msisdn = $1 AND shortcode = $2 ORDER BY id
 
 @dataclass(frozen=True, slots=True)
 class NewConsentEvent:
+    """One ledger row, built from an engine consent event (pipeline/event_handlers.py)."""
+
     msisdn: str
     shortcode: str
     program: str
@@ -67,28 +69,6 @@ class NewConsentEvent:
     privacy_version: str
     reply_index: int | None  # which of the MO's replies carried the disclosure
     occurred_at: datetime
-
-    @classmethod
-    def from_event(
-        cls, kind: str, data: Mapping[str, Any], *, msisdn: str, occurred_at: datetime
-    ) -> NewConsentEvent:
-        """A ledger row from a consent event's data (see `engine.turn.Turn.consent`)."""
-        return cls(
-            msisdn=msisdn,
-            shortcode=str(data["shortcode"]),
-            program=str(data["program"]),
-            program_name=str(data["program_name"]),
-            kind=kind,
-            inbound_id=int(data["mo_id"]),
-            mo_text=str(data["mo_text"]),
-            keyword=str(data["keyword"]),
-            disclosure_text=str(data["disclosure_text"]),
-            disclosure_version=str(data["disclosure_version"]),
-            privacy_url=str(data["privacy_url"]),
-            privacy_version=str(data["privacy_version"]),
-            reply_index=data.get("reply_index"),
-            occurred_at=occurred_at,
-        )
 
 
 async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewConsentEvent]) -> None:
