@@ -28,7 +28,7 @@ CREATE TABLE knowledge_documents (
     id              bigserial   PRIMARY KEY,
     program         text        NOT NULL CHECK (program ~ '^[a-z0-9_-]{1,64}$'),
     theme           text        CHECK (theme ~ '^[a-z0-9_-]{1,64}$'),
-    key             text        CHECK (key ~ '^[a-z0-9_-]{1,64}$'),
+    key             text        CHECK (key ~ '^[a-z][a-z0-9_]{0,39}$'),
     title           text        NOT NULL CHECK (title <> '' AND length(title) <= 300),
     kind            text        NOT NULL
                     CHECK (kind IN ('programme', 'speech', 'brochure', 'faq', 'other')),

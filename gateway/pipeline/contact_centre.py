@@ -3,7 +3,8 @@
 In the MO's transaction (called from pipeline/decide.py):
 
 * `lookup_replies` resolves the engine's `knowledge_lookup` events: it reads
-  the nearest committee or the next events and renders the answer with the
+  the nearest committee, the next events or a document's passage
+  (knowledge/answers.py) and renders the answer with the
   engine's own pure `render_lookup`. The reply joins that MO's replies, after
   the ones the engine queued, so the supporter reads them in order and the
   consent/donation rows that point at "reply number N of this MO" still do.
@@ -29,6 +30,7 @@ from gateway.engine.knowledge import format_events, render_lookup
 from gateway.engine.model import Step
 from gateway.engine.types import Decision
 from gateway.engine.validators import fr_postal_code
+from gateway.knowledge import answers
 from gateway.logs import get_logger
 from gateway.store import committees as committees_store
 from gateway.store import questions as questions_store
@@ -81,7 +83,11 @@ async def lookup_replies(
     for event in decision.events:
         if event.name != "knowledge_lookup":
             continue
-        found = await _look_up(conn, rules, event.data, mo.received_at)
+        if event.data["lookup"] == "document":  # a passage of a knowledge-base document
+            found = await answers.document_values(
+                conn, str(event.data["program"]), str(event.data["document"]), mo.body)
+        else:
+            found = await _look_up(conn, rules, event.data, mo.received_at)
         profile = decision.new_state.data.get("profile") or {}
         text = render_lookup(rules, event.data, found, profile)
         replies.append(NewOutbound(mo.msisdn, mo.shortcode, text, 0, False, mo_id,

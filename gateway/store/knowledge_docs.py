@@ -129,6 +129,34 @@ FROM hits
 ORDER BY rank DESC, id
 """
 
+# A standard answer's quote (keywords.yaml `lookup: document`): the active document of
+# program $1 with key $2, and its current version's passage that best matches any word
+# of $3 (the supporter's text), else its first passage. The words are OR-ed: each lexeme
+# of $3 quoted for tsquery input (quotes doubled, backslashes escaped), not re-stemmed.
+DOCUMENT_QUOTE = r"""
+WITH doc AS (
+    SELECT d.title, d.url, v.id AS version_id,
+           CASE d.language WHEN 'fr' THEN 'french_unaccent'::regconfig
+                           ELSE 'english_unaccent'::regconfig END AS config
+    FROM knowledge_documents d
+    JOIN knowledge_versions v ON v.document_id = d.id AND v.version = d.current_version
+    WHERE d.program = $1 AND d.key = $2 AND d.active
+), asked AS (
+    SELECT doc.*, (
+        SELECT coalesce(string_agg(
+            '''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''', ' | '), '')
+        FROM unnest(to_tsvector(doc.config, $3))
+    )::tsquery AS words
+    FROM doc
+)
+SELECT a.title, a.url, p.body, ts_rank(p.search, a.words) AS rank,
+       ts_headline(a.config, p.body, a.words, $4) AS headline
+FROM asked a JOIN knowledge_passages p ON p.version_id = a.version_id
+ORDER BY rank DESC, p.position
+LIMIT 1
+"""
+QUOTE_OPTIONS: Final = 'StartSel="", StopSel="", MaxWords=25, MinWords=12, MaxFragments=1'
+
 
 @dataclass(frozen=True, slots=True)
 class NewDocument:
@@ -239,3 +267,9 @@ async def search(conn: asyncpg.Connection, words: str, *, program: str | None = 
     """The best passages of active documents' current versions for `words`, best first."""
     return list(await conn.fetch(SEARCH, words, program, theme, language, limit,
                                  HEADLINE_OPTIONS))
+
+
+async def document_quote(conn: asyncpg.Connection, program: str, key: str,
+                         words: str) -> asyncpg.Record | None:
+    """The document's title, url and best passage for `words` (rank 0: no word matched)."""
+    return await conn.fetchrow(DOCUMENT_QUOTE, program, key, words, QUOTE_OPTIONS)

@@ -39,6 +39,7 @@ routes = RouteTable("knowledge base")
 
 ID: Final = r"^[a-z0-9_-]{1,64}$"
 URL: Final = r"^https?://\S+$"
+KEY: Final = r"^[a-z][a-z0-9_]{0,39}$"  # as keywords.yaml names it (an Identifier)
 Kind = Literal["programme", "speech", "brochure", "faq", "other"]
 MAX_BASE64: Final = (MAX_SOURCE_BYTES + 2) // 3 * 4
 
@@ -75,7 +76,7 @@ class DocumentFields(Strict):
     title: str = Field(min_length=1, max_length=300)
     kind: Kind = "other"
     language: Language | None = Field(None, description="fr or en; default: the program's")
-    key: str | None = Field(None, pattern=ID,
+    key: str | None = Field(None, pattern=KEY,
                             description="how a keywords.yaml answer names it (lookup: document)")
     url: str | None = Field(None, pattern=URL, max_length=500,
                             description="where citizens can read it: the link experts insert")
