@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import asyncpg
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from gateway.app import Gateway
 from gateway.smstext import segment_count
@@ -56,8 +56,9 @@ async def test_upload_then_search_and_insert_from_the_answer_form(
     await page.get_by_label("Program").select_option("ensemble")
     await page.get_by_label("Theme").select_option("sante")
     await page.get_by_label("Public address").fill("https://ensemble.example.fr/sante")
-    await page.get_by_label("File").set_input_files(files=[{
-        "name": "brochure.md", "mimeType": "text/markdown", "buffer": BROCHURE.encode()}])
+    brochure: FilePayload = {"name": "brochure.md", "mimeType": "text/markdown",
+                             "buffer": BROCHURE.encode()}
+    await page.get_by_label("File").set_input_files(files=brochure)
     await page.get_by_role("button", name="Add the document").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Brochure santé")
     await expect(page.locator("#document-text")).to_contain_text("hôpital de proximité")
