@@ -9,13 +9,16 @@ the text search configurations, `unaccent` and the GIN-indexed column.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from gateway.knowledge import service
 from gateway.store import knowledge_docs as store
-from tests.knowledge_files import NOW, ORGANIZER, add, minimal_pdf
+from gateway.store.migrate import apply_migrations
+from tests.knowledge_files import NOW, ORGANIZER, ROOT, add, minimal_pdf
 
 HOSPITALS = """# Santé
 
@@ -154,3 +157,29 @@ async def test_a_key_is_unique_within_a_program(pool: asyncpg.Pool) -> None:
         await add(pool, "c.txt", "Autre.", program="ensemble", key="brochure")
     async with pool.acquire() as conn:
         assert len(await store.list_documents(conn)) == 2
+
+
+async def test_every_migration_applies_as_a_plain_role_that_owns_its_database(
+        pg_url: str, pg_admin: asyncpg.Connection) -> None:
+    """unaccent is a trusted extension: a managed database's owner may create it."""
+    if not await pg_admin.fetchval("SELECT rolsuper OR rolcreaterole FROM pg_roles "
+                                   "WHERE rolname = current_user"):
+        pytest.skip("TEST_DATABASE_URL's role may not create a role for this test")
+    role, name = f"owner_{uuid.uuid4().hex[:8]}", f"plain_{uuid.uuid4().hex[:8]}"
+    await pg_admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+    await pg_admin.execute(f'CREATE DATABASE "{name}" OWNER {role}')
+    try:
+        url = urlunsplit(urlsplit(pg_url)._replace(path=f"/{name}"))
+        conn = await asyncpg.connect(url, user=role)
+        try:
+            assert not await conn.fetchval("SELECT rolsuper FROM pg_roles "
+                                           "WHERE rolname = current_user")
+            applied = await apply_migrations(conn, ROOT / "migrations")
+            assert "210_knowledge_documents.sql" in applied
+            assert await conn.fetchval(
+                "SELECT to_tsvector('french_unaccent', 'Hôpitaux')::text") == "'hopital':1"
+        finally:
+            await conn.close()
+    finally:
+        await pg_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin.execute(f"DROP ROLE IF EXISTS {role}")
