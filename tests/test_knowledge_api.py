@@ -127,6 +127,7 @@ async def test_bad_input_gets_a_clear_error_naming_the_field(web: WebApi) -> Non
          "brochure.docx: cannot read files of type .docx"),
         (pdf_body(url="javascript:alert(1)"), 400, "url", "should match pattern"),
         (pdf_body(kind="poster"), 400, "kind", "Input should be"),
+        (pdf_body(title="   "), 400, "title", "the title is empty"),
         (pdf_body(language="de"), 400, "language", "Input should be"),
         (pdf_body(key="brochure"), 409, "key", "already has a document with key 'brochure'"),
         (pdf_body(key="Brochure!"), 400, "key", "should match pattern"),

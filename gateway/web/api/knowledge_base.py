@@ -21,7 +21,7 @@ import base64
 import binascii
 from typing import Any, Final, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gateway.knowledge import service
 from gateway.knowledge.extract import MAX_SOURCE_BYTES, ExtractionError
@@ -80,6 +80,14 @@ class DocumentFields(Strict):
                             description="how a keywords.yaml answer names it (lookup: document)")
     url: str | None = Field(None, pattern=URL, max_length=500,
                             description="where citizens can read it: the link experts insert")
+
+
+    @field_validator("title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the title is empty")
+        return value.strip()
 
 
 class DocumentBody(DocumentFields, FileFields):
