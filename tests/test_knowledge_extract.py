@@ -35,10 +35,10 @@ def test_html_keeps_visible_text_in_blocks() -> None:
     page = ("<!doctype html><html><head><title>Titre</title><style>p{color:red}</style>"
             "</head><body><h1>Santé</h1><p>Un&nbsp;h&ocirc;pital <b>par</b>\n  ville.</p>"
             "<ul><li>un</li><li>deux</li></ul><script>var x = '<p>no</p>';</script>"
-            "<pre>a\n  b</pre></body></html>")
+            "<pre>a\n  b</pre><p>ligne<br/>suite</p></body></html>")
     extracted = extract("page.HTM", page.encode())
     assert extracted.format == "html"
-    assert extracted.text == "Santé\n\nUn hôpital par ville.\n\nun\n\ndeux\n\na\nb"
+    assert extracted.text == "Santé\n\nUn hôpital par ville.\n\nun\n\ndeux\n\na\nb\n\nligne\nsuite"
 
 
 def test_plain_text_is_tidied() -> None:

@@ -135,7 +135,7 @@ class _TextOfHtml(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _HIDDEN:
             self._hidden = max(0, self._hidden - 1)
-        elif tag in _BLOCKS:
+        elif tag in _BLOCKS and tag != "br":  # <br/> ends no paragraph
             self.parts.append("\n\n")
             self._pre = max(0, self._pre - (tag == "pre"))
 
