@@ -3,7 +3,9 @@
 Adds `--documents` French documents of `--paragraphs` paragraphs each through
 the real service (extraction, passages, inserts: the same path as an
 upload), then times searches an expert would type (median and 95th
-percentile over `--rounds`), and says whether PostgreSQL used the GIN index.
+percentile over `--rounds`), and says whether PostgreSQL uses the GIN
+index for a rare word (a common word in one theme is cheaper to find by
+reading that theme's passages, and the planner does so).
 The words are drawn from a fixed vocabulary with a fixed seed, so runs
 compare. Local cluster, fsync on. Prints one JSON document.
 Usage: python bench/bench_knowledge_search.py [--documents N] [--paragraphs N] [--rounds N]
@@ -81,8 +83,8 @@ async def time_searches(pool: asyncpg.Pool, rounds: int) -> dict[str, Any]:
             hits[query] = len(found)
     async with pool.acquire() as conn:
         plan = "\n".join(r[0] for r in await conn.fetch(
-            "EXPLAIN " + store.SEARCH, "hopitaux", "ensemble", "sante", None, 10,
-            store.HEADLINE_OPTIONS))
+            "EXPLAIN " + store.SEARCH, "referendum", None, None, None, 10,
+            store.HEADLINE_OPTIONS))  # a rare word, every program: the index's case
     every = [t for values in timings.values() for t in values]
     return {
         "rounds": rounds, "results": hits,
@@ -108,8 +110,8 @@ async def main() -> None:
         try:
             await apply_migrations(pool)
             added = await seed(pool, args.documents, args.paragraphs)
-            async with pool.acquire() as conn:
-                await conn.execute("ANALYZE knowledge_passages")
+            async with pool.acquire() as conn:  # as autovacuum would: statistics, and GIN's
+                await conn.execute("VACUUM ANALYZE")  # pending list merged into the index
             searched = await time_searches(pool, args.rounds)
         finally:
             await pool.close()
