@@ -28,6 +28,7 @@ OMITTED_WHEN_ABSENT: dict[tuple[str, str], object] = {
     ("dialog_interrupted", "by"): None,
     ("dialog_interrupted", "keyword"): None,
     ("knowledge_answered", "usage"): False,
+    ("knowledge_lookup", "document"): None,
     **{(name, "reply_index"): None
        for name in ("opt_in_requested", "opt_in_confirmed", "opted_out", "resubscribed")},
 }

@@ -203,6 +203,7 @@ async def real_ids(pool: asyncpg.Pool) -> dict[str, str]:
             "question_id": await conn.fetchval("SELECT min(id) FROM questions"),
             "broadcast_id": await conn.fetchval("SELECT min(id) FROM broadcasts"),
             "user_id": await conn.fetchval("SELECT min(id) FROM users"),
+            "document_id": await conn.fetchval("SELECT min(id) FROM knowledge_documents"),
         }
     missing = [name for name, value in ids.items() if value is None]
     assert missing == [], f"the journey left no rows for {missing}"
@@ -218,6 +219,14 @@ async def create_broadcast(http: aiohttp.ClientSession, base: str, token: str) -
     async with http.post(f"{base}/api/v1/broadcasts", json=body,
                          headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.status in (200, 201), await response.text()
+
+
+async def create_document(http: aiohttp.ClientSession, base: str, token: str) -> None:
+    body = {"program": "ensemble", "theme": "education", "title": "Programme : école",
+            "filename": "ecole.md", "text": "# École\n\nDes classes de vingt élèves."}
+    async with http.post(f"{base}/api/v1/knowledge/documents", json=body,
+                         headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 201, await response.text()
 
 
 def error_line(body: str) -> str:
@@ -275,6 +284,7 @@ async def test_a_supporter_of_each_program_then_every_page_for_every_role(
     base = f"http://127.0.0.1:{gw.http_port}"
     async with aiohttp.ClientSession() as http:
         await create_broadcast(http, base, tokens["organizer"])
+        await create_document(http, base, tokens["organizer"])
         ids = await real_ids(gw.pool)
         wrong = await walk(http, base, tokens, ids)
         assert wrong == [], "\n".join(wrong)

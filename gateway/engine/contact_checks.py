@@ -132,6 +132,11 @@ def _knowledge_sections(doc: RulesFile) -> Iterator[Finding]:
             if entry.lookup == "committee" and entry.usage is None:
                 yield at, ("lookup committee needs a `usage:` text (how to send a postal code) "
                            "for a text without one")
+            if entry.lookup == "document" and entry.document is None:
+                yield at, ("lookup document needs `document:`, the key of a knowledge-base "
+                           "document (set when it is added)")
+            if entry.lookup != "document" and entry.document is not None:
+                yield (*at, "document"), "`document:` is only used with lookup document"
             if entry.lookup is None:
                 for name in ("not_found", "usage"):
                     if getattr(entry, name) is not None:

@@ -3,7 +3,7 @@
 An entry (`knowledge.<program>.<entry>` in keywords.yaml) is reached by a
 keyword with `action: knowledge` or by one of its `phrases:` found in free
 text. A plain entry answers at once. A lookup entry needs rows the engine
-cannot read (committees, events), so the engine does not pre-fetch anything:
+cannot read (committees, events, documents), so the engine does not pre-fetch anything:
 it decides *whether* and *what* to look up (the postal code from the text,
 else from the profile) and emits a `knowledge_lookup` event instead of a
 reply. The pipeline resolves that event in the MO's own transaction
@@ -40,7 +40,9 @@ from gateway.engine.yamlsource import Path
 COMMITTEE_VARIABLES: Final = frozenset(
     {"committee_name", "committee_address", "committee_postal_code", "committee_city",
      "committee_phone"})
-LOOKUP_VARIABLES: Final = {"committee": COMMITTEE_VARIABLES, "events": frozenset({"events"})}
+DOCUMENT_VARIABLES: Final = frozenset({"document_title", "document_url", "document_quote"})
+LOOKUP_VARIABLES: Final = {"committee": COMMITTEE_VARIABLES, "events": frozenset({"events"}),
+                           "document": DOCUMENT_VARIABLES}
 KNOWLEDGE_VARIABLES: Final = frozenset({"privacy_version", "postal_code"})
 COUNTRIES: Final[dict[Profile, str]] = {"us": "US", "fr": "FR"}
 
@@ -62,6 +64,7 @@ class KnowledgeRules:
     phrases: tuple[str, ...]  # normalized
     limit: int
     postal_fields: tuple[str, ...]  # profile fields that hold a postal code, in order
+    document: str | None = None  # lookup document: the key of the document quoted
 
 
 def compile_knowledge(
@@ -80,6 +83,7 @@ def compile_knowledge(
                 usage=templates.get(("knowledge", pid, eid, "usage")),
                 phrases=tuple(normalize(p) for p in entry.phrases if normalize(p)),
                 limit=entry.limit, postal_fields=tuple(dict.fromkeys(postal)),
+                document=entry.document,
             )
             for eid, entry in entries.items()
         })
@@ -137,7 +141,8 @@ def respond(turn: Turn, entry: KnowledgeRules, text: str, *, via: str) -> None:
     turn.events.append(KnowledgeLookup(
         program=program.id, entry=entry.id, lookup=entry.lookup, postal_code=postal,
         country=COUNTRIES[program.profile], shortcode=turn.code.code, limit=entry.limit,
-        via=via, mo_id=turn.inbound.mo_id))
+        via=via, mo_id=turn.inbound.mo_id,
+        document=entry.document if entry.lookup == "document" else None))
 
 
 def _profile_postal_code(turn: Turn, entry: KnowledgeRules, program: ProgramRules) -> str | None:

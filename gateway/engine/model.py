@@ -273,7 +273,8 @@ class Themes(_Strict):
 class KnowledgeEntry(_Strict):
     """An automatic answer (`knowledge.<program id>.<entry>`), reached by keywords or phrases."""
 
-    lookup: Literal["committee", "events"] | None = None
+    lookup: Literal["committee", "events", "document"] | None = None
+    document: Identifier | None = None  # lookup document: a knowledge-base document's key
     answer: Text
     not_found: Text | None = None  # the lookup found nothing
     usage: Text | None = None  # committee: no usable postal code in the text or the profile

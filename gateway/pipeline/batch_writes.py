@@ -30,6 +30,7 @@ class Origin:
     shortcode: str
     received_at: datetime  # UTC: when every row of this MO occurred
     state: ContactState
+    body: str = ""  # the MO's text: what a document lookup searches for
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ In the MO's transaction (called from pipeline/decide.py):
   holds the answer's place among the batch's replies, right after the ones
   the engine queued for that MO, so the supporter reads them in order and
   the consent/donation rows that point at "reply number N of this MO" still
-  do; `answer_lookups` then reads the nearest committee or the next events
-  and renders each answer with the engine's own pure `render_lookup`.
+  do; `answer_lookups` then reads the nearest committee, the next events or
+  a document's passage (knowledge/answers.py) and renders each answer with
+  the engine's own pure `render_lookup`.
 * `question_row` (the handler of `QuestionAsked`) makes the question row.
 
 Outside it: `answer_question` (an expert's answer, wrapped in the theme's
@@ -30,6 +31,7 @@ from gateway.engine.events import KnowledgeLookup, QuestionAsked
 from gateway.engine.knowledge import format_events, render_lookup
 from gateway.engine.model import Step
 from gateway.engine.validators import fr_postal_code
+from gateway.knowledge import answers
 from gateway.logs import get_logger
 from gateway.pipeline.batch_writes import BatchWrites, Origin, PendingLookup
 from gateway.store import committees as committees_store
@@ -93,7 +95,12 @@ async def answer_lookups(
 async def _answer(conn: asyncpg.Connection, rules: Rules, pending: PendingLookup
                   ) -> NewOutbound:
     origin = pending.origin
-    found = await _look_up(conn, rules, pending.lookup, origin.received_at)
+    lookup = pending.lookup
+    if lookup.lookup == "document" and lookup.document is not None:  # a document's passage
+        found = await answers.document_values(conn, lookup.program, lookup.document,
+                                              origin.body)
+    else:
+        found = await _look_up(conn, rules, lookup, origin.received_at)
     profile = origin.state.data.get("profile") or {}
     text = render_lookup(rules, pending.lookup, found, profile)
     return NewOutbound(origin.msisdn, origin.shortcode, text, 0, False, origin.mo_id,

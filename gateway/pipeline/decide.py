@@ -130,7 +130,7 @@ class DecisionWriter:
             )
             if decision.events:  # after the replies: a lookup's answer follows the engine's
                 origin = Origin(mo_id, mo.msisdn, mo.shortcode, mo.received_at,
-                                decision.new_state)
+                                decision.new_state, mo.body)
                 for event in decision.events:
                     schedule(event, origin, writes)
         # knowledge-base lookups (committees, events) answered in their places

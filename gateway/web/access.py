@@ -33,6 +33,8 @@ OVERVIEW: Final = frozenset({"admin", "organizer", "finance"})  # counts, no per
 # web/api/inbox.py) but see the response times, which hold no personal data
 INBOX: Final = frozenset({"admin", "expert"})
 INBOX_STATS: Final = frozenset({"admin", "organizer", "expert"})
+# the knowledge base: organizers file the documents, experts search them to answer
+KNOWLEDGE_SEARCH: Final = frozenset({"admin", "organizer", "expert"})
 
 Rule = frozenset[str] | Literal["public"]
 
@@ -96,6 +98,13 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "inbox.release": INBOX,
     "inbox.answer": INBOX,
     "inbox.response_times": INBOX_STATS,
+    # the knowledge base (campaign publications, no personal data)
+    "knowledge.documents.list": CAMPAIGN,
+    "knowledge.documents.create": CAMPAIGN,
+    "knowledge.documents.get": CAMPAIGN,
+    "knowledge.documents.activate": CAMPAIGN,
+    "knowledge.versions.create": CAMPAIGN,
+    "knowledge.search": KNOWLEDGE_SEARCH,
     # data-protection rights: a full export holds donor details, so admins only
     "privacy.export": ADMIN,
     "privacy.erase": ADMIN,
@@ -125,6 +134,12 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.inbox.claim": INBOX,
     "page.inbox.release": INBOX,
     "page.inbox.answer": INBOX,
+    "page.inbox.knowledge": INBOX,  # the answer form's knowledge-base search and insert
+    "page.knowledge": CAMPAIGN,
+    "page.knowledge.add": CAMPAIGN,
+    "page.knowledge.document": CAMPAIGN,
+    "page.knowledge.version": CAMPAIGN,
+    "page.knowledge.switch": CAMPAIGN,
     "page.phone": EVERYONE,  # demo only: off unless GATEWAY_WEB_PHONE_SIMULATOR is set
     "page.phone.send": EVERYONE,
     "page.phone.messages": EVERYONE,

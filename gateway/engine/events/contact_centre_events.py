@@ -35,19 +35,24 @@ class KnowledgeLookup:
     name: ClassVar[Literal["knowledge_lookup"]] = "knowledge_lookup"
     program: str
     entry: str
-    lookup: str  # committee | events
+    lookup: str  # committee | events | document
     postal_code: str | None
     country: str  # US | FR
     shortcode: str
     limit: int  # events: how many
     via: str
     mo_id: int
+    document: str | None = None  # lookup document: the key of the document quoted
 
     def to_json(self) -> dict[str, Any]:
-        return {"program": self.program, "entry": self.entry, "lookup": self.lookup,
-                "postal_code": self.postal_code, "country": self.country,
-                "shortcode": self.shortcode, "limit": self.limit, "via": self.via,
-                "mo_id": self.mo_id}
+        data: dict[str, Any] = {
+            "program": self.program, "entry": self.entry, "lookup": self.lookup,
+            "postal_code": self.postal_code, "country": self.country,
+            "shortcode": self.shortcode, "limit": self.limit, "via": self.via,
+            "mo_id": self.mo_id}
+        if self.document is not None:
+            data["document"] = self.document
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from gateway.web.api import (
     finance,
     inbox,
     keywords,
+    knowledge_base,
     privacy,
     session,
     users,
@@ -48,7 +49,7 @@ async def openapi(call: Call) -> dict[str, Any]:
 TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
-    privacy.routes, campaign_data.routes,
+    privacy.routes, campaign_data.routes, knowledge_base.routes,
 )
 
 

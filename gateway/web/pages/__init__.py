@@ -24,6 +24,8 @@ from gateway.web.pages import (
     dashboard,
     donations,
     inbox,
+    inbox_knowledge,
+    knowledge_base,
     login,
     phone,
     privacy,
@@ -42,7 +44,8 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
-    phone.pages, inbox.pages, privacy.pages, campaign.pages,
+    phone.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
+    knowledge_base.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -50,6 +53,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.contacts", "/contacts", "Contacts"),
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
     NavItem("page.campaign", "/campaign", "Committees and events"),
+    NavItem("page.knowledge", "/knowledge", "Knowledge base"),
     NavItem("page.donations", "/donations", "Donations"),
     NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
     NavItem("page.inbox", "/inbox", "Expert inbox"),

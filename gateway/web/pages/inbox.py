@@ -58,7 +58,8 @@ async def inbox(view: View) -> web.StreamResponse:
 
 
 async def _question_page(view: View, *, draft: str = "", error: ApiError | None = None,
-                         status: int = 200) -> web.Response:
+                         status: int = 200, **extra: Any) -> web.Response:
+    """`extra`: more template values (the knowledge-base search, pages/inbox_knowledge.py)."""
     detail = await api.question_detail(view.context, view.user, view.client,
                                        _question_id(view))
     wrap = detail["answer_text"]
@@ -68,7 +69,7 @@ async def _question_page(view: View, *, draft: str = "", error: ApiError | None 
         "inbox_question.html", status=status, title=f"Question {q['id']} ({q['theme_name']})",
         detail=detail, q=q, draft=draft, error=error, segments=segments,
         max_chars=api.MAX_ANSWER_CHARS,
-        notice=NOTICES.get(view.query("notice")))
+        notice=NOTICES.get(view.query("notice")), **extra)
 
 
 @pages.get("/inbox/questions/{question_id}", name="page.inbox.question")
