@@ -29,10 +29,10 @@ from gateway.broadcast.control import BroadcastTicker
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.config import ConfigError, Settings
 from gateway.engine import Rules, RulesError, load_rules
+from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.pipeline import contact_centre
-from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter

@@ -70,8 +70,8 @@ from gateway.billing.policy import (
 from gateway.billing.stripe_client import StripeCards, StripeFailure, StripeRejected
 from gateway.engine import Rules
 from gateway.engine.donor_details import first_question
+from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
-from gateway.pipeline.decide import RulesHolder
 from gateway.privacy.pseudonym import number_hash, pseudonym_of
 from gateway.store import billing as billing_store
 from gateway.store import contacts as contacts_store
