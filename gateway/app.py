@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway.billing import checkout
+from gateway.billing import decisions
 from gateway.billing.aggregators import get_profile, tariff_problems
 from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
@@ -295,8 +295,8 @@ async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
                                    rules) + shortcode_problems(settings, rules):
         raise ConfigError(problems)
-    if settings.stripe_secret_key is None and (offered := checkout.card_programs(rules)):
-        # Such gifts are refused at once with the `unavailable` text (billing/checkout.py).
+    if settings.stripe_secret_key is None and (offered := decisions.card_programs(rules)):
+        # Such gifts are refused at once with the `unavailable` text (decisions.on_request).
         log.warning("card_gifts_offered_without_stripe_key", programs=offered)
     pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8)
     if migrate:
