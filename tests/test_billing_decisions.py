@@ -35,6 +35,7 @@ from gateway.billing.decision_types import (
     Hold,
     Mismatched,
     NeedFacts,
+    NotApplied,
     OfferPage,
     Refuse,
     RequestCharge,
@@ -374,3 +375,14 @@ def test_one_charge_attempt_and_one_paid_outcome_per_gift_in_any_order(
     assert sum(k in ledger.CHARGE_ATTEMPTS for k in kinds) <= 1, kinds
     assert sum(k in ledger.PAID for k in kinds) <= 1, kinds
     assert ledger.derive_state(life.events) == life.state  # the same ledger, replayed
+
+
+def test_a_card_declined_on_its_page_leaves_the_gift_open_but_fails_a_charge() -> None:
+    """The donor may try another card on the same Checkout page; a saved card that is
+    declined off-session is the gift's outcome."""
+    declined = PaymentFailed(7, "pi_1", "card_declined", None)
+    on_page_open = LockedDonation("awaiting_confirmation", 2500, "USD", "card", 0)
+    assert isinstance(on_webhook(declined, on_page_open, donation_id=7, at=NOW), NotApplied)
+    charging = LockedDonation("charge_requested", 2500, "USD", "card", 0)
+    decided = on_webhook(declined, charging, donation_id=7, at=NOW)
+    assert isinstance(decided, Append) and [e.kind for e in decided.events] == ["failed"]
