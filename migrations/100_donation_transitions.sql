@@ -47,54 +47,58 @@ INSERT INTO donation_transitions (status, kind, next_status, method) VALUES
     ('requires_action', 'failed', 'failed', NULL);
 
 -- The status an event leaves a donation in. An event kind leads to one status
--- whatever it follows (the subquery fails loudly if the table ever says
+-- whatever it follows (the query fails loudly if the table ever says
 -- otherwise), except `details_received`: a gift confirmed by YES is confirmed
 -- again, a Checkout gift held before its page waits for the page (`requested`).
 -- Refunds and disputes adjust a paid donation and are projected apart.
 CREATE FUNCTION donation_status_after(event_kind text, has_confirmation boolean)
-RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT CASE
-        WHEN event_kind = 'requested' THEN 'requested'
-        WHEN event_kind = 'details_received' AND NOT has_confirmation THEN 'requested'
-        ELSE (SELECT DISTINCT t.next_status FROM donation_transitions t
-              WHERE t.kind = event_kind)
-    END
+RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    after text;
+BEGIN
+    IF event_kind = 'requested' OR (event_kind = 'details_received' AND NOT has_confirmation)
+    THEN
+        RETURN 'requested';
+    END IF;
+    SELECT DISTINCT t.next_status INTO STRICT after
+    FROM donation_transitions t WHERE t.kind = event_kind;
+    RETURN after;
+END
 $$;
 
--- Before a row goes in: migration 003's rules first, unchanged (serialize per
--- donation; drop anything but a refund or dispute after the outcome; refuse
--- a charge without a YES or a refund before any money, which can only be
--- bugs), then the transition table. The status is read from the latest event,
+-- Before a row goes in: migration 003's rules first (serialize per donation;
+-- drop anything but a refund or dispute after the outcome; refuse a charge
+-- without a YES or a refund before any money, which can only be bugs), then
+-- the transition table. The donation's status is read from its latest event,
 -- not from donations.status: rows inserted earlier by the same statement are
--- visible here, but their projection (an AFTER trigger) runs at its end.
+-- visible here, but their projection (an AFTER trigger) runs at its end. After
+-- an outcome nothing but refunds and disputes is ever recorded, so the latest
+-- other event is the outcome when there is one.
 CREATE OR REPLACE FUNCTION donation_events_admit() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    gift_method   text;
-    gift_cents    bigint;
-    latest        text;
-    has_confirmed boolean;
+    gift_method text;
+    gift_cents  bigint;
+    latest      text;
 BEGIN
     SELECT method, amount_cents INTO gift_method, gift_cents
     FROM donations WHERE id = NEW.donation_id FOR UPDATE;
-    IF NEW.kind NOT IN ('refunded', 'disputed') AND EXISTS (
-        SELECT 1 FROM donation_events
-        WHERE donation_id = NEW.donation_id
-          AND kind IN ('expired', 'cancelled', 'refused', 'failed', 'billed', 'charged')
-    ) THEN
+    SELECT e.kind INTO latest FROM donation_events e
+    WHERE e.donation_id = NEW.donation_id AND e.kind NOT IN ('refunded', 'disputed')
+    ORDER BY e.id DESC LIMIT 1;
+    IF NEW.kind NOT IN ('refunded', 'disputed')
+       AND latest IN ('expired', 'cancelled', 'refused', 'failed', 'billed', 'charged') THEN
         RETURN NULL;
     END IF;
-    has_confirmed := EXISTS (
-        SELECT 1 FROM donation_events WHERE donation_id = NEW.donation_id AND kind = 'confirmed');
-    IF NEW.kind IN ('billing_submitted', 'charge_requested') AND NOT has_confirmed THEN
+    IF NEW.kind IN ('billing_submitted', 'charge_requested') AND NOT EXISTS (
+        SELECT 1 FROM donation_events WHERE donation_id = NEW.donation_id AND kind = 'confirmed'
+    ) THEN
         RAISE EXCEPTION 'donation %: % without a confirmed event', NEW.donation_id, NEW.kind
             USING ERRCODE = 'check_violation',
                   HINT = 'nothing is charged without a YES; record confirmed first';
     END IF;
-    IF NEW.kind IN ('refunded', 'disputed') AND NOT EXISTS (
-        SELECT 1 FROM donation_events
-        WHERE donation_id = NEW.donation_id AND kind IN ('billed', 'charged')
-    ) THEN
+    IF NEW.kind IN ('refunded', 'disputed') AND latest IS DISTINCT FROM 'billed'
+       AND latest IS DISTINCT FROM 'charged' THEN
         RAISE EXCEPTION 'donation %: % before any money was taken', NEW.donation_id, NEW.kind
             USING ERRCODE = 'check_violation',
                   HINT = 'a refund or dispute follows a billed or charged event';
@@ -111,14 +115,13 @@ BEGIN
     IF NEW.kind IN ('requested', 'disputed') THEN
         RETURN NEW;  -- once each: donation_events_once_idx drops a repeat
     END IF;
-    SELECT e.kind INTO latest FROM donation_events e
-    WHERE e.donation_id = NEW.donation_id AND e.kind NOT IN ('refunded', 'disputed')
-    ORDER BY e.id DESC LIMIT 1;
-    IF NOT EXISTS (
-        SELECT 1 FROM donation_transitions t
-        WHERE t.status = donation_status_after(coalesce(latest, 'requested'), has_confirmed)
-          AND t.kind = NEW.kind AND coalesce(t.method, gift_method) = gift_method
-    ) THEN
+    PERFORM 1 FROM donation_transitions t
+    WHERE t.kind = NEW.kind AND coalesce(t.method, gift_method) = gift_method
+      AND t.status = donation_status_after(coalesce(latest, 'requested'),
+                                           latest = 'details_received' AND EXISTS (
+          SELECT 1 FROM donation_events e
+          WHERE e.donation_id = NEW.donation_id AND e.kind = 'confirmed'));
+    IF NOT FOUND THEN
         RETURN NULL;
     END IF;
     RETURN NEW;
