@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway.billing import checkout
+from gateway.billing import decisions
 from gateway.billing.aggregators import get_profile, tariff_problems
 from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
@@ -29,10 +29,10 @@ from gateway.broadcast.control import BroadcastTicker
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.config import ConfigError, Settings
 from gateway.engine import Rules, RulesError, load_rules
+from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.pipeline import contact_centre
-from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter
@@ -283,8 +283,8 @@ async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
                                    rules) + shortcode_problems(settings, rules):
         raise ConfigError(problems)
-    if settings.stripe_secret_key is None and (offered := checkout.card_programs(rules)):
-        # Such gifts are refused at once with the `unavailable` text (billing/checkout.py).
+    if settings.stripe_secret_key is None and (offered := decisions.card_programs(rules)):
+        # Such gifts are refused at once with the `unavailable` text (decisions.on_request).
         log.warning("card_gifts_offered_without_stripe_key", programs=offered)
     pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8)
     if migrate:

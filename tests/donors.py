@@ -16,7 +16,8 @@ from gateway.billing.aggregators import get_profile
 from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards
 from gateway.engine import load_rules
-from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.engine.holder import RulesHolder
+from gateway.pipeline.decide import DecisionWriter
 from gateway.store import inbound as inbound_store
 from gateway.store.inbound import NewInbound
 

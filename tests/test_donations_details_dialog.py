@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.billing.policy import DonationPolicy
 from gateway.engine import Rules, decide, load_rules
 from gateway.engine.donor_details import MAX_TRIES, first_question, hold_state
 from gateway.engine.donor_fields import (
@@ -115,7 +116,9 @@ def test_a_french_hold_is_asked_in_french_with_a_french_address() -> None:
     assert given_events(second)[0]["values"] == {
         "street": "12 rue de la Paix", "city": "Paris", "postal_code": "75002",
         "country": "FR"}
-    assert first_question("fr", {"name"}) == "Ou répondez ici : quels sont vos nom et prénom ?"
+    french = DonationPolicy.from_rules(RULES, "ensemble", "38200")
+    assert first_question(french.render, {"name"}) == \
+        "Ou répondez ici : quels sont vos nom et prénom ?"
 
 
 # -- the parsers (hypothesis) -------------------------------------------------

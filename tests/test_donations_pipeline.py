@@ -9,7 +9,8 @@ from pathlib import Path
 import asyncpg
 
 from gateway.engine import load_rules
-from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.engine.holder import RulesHolder
+from gateway.pipeline.decide import DecisionWriter
 from gateway.store import contacts as contacts_store
 from gateway.store import inbound as inbound_store
 from gateway.store import stripe_store

@@ -44,8 +44,9 @@ from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.billing.stripe_events import parse_event
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.engine import Rules
+from gateway.engine.holder import RulesHolder
 from gateway.engine.loader import parse_rules
-from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.pipeline.decide import DecisionWriter
 from gateway.store import donations as donation_store
 from gateway.store import inbound as inbound_store
 from gateway.store import outbound as outbound_store

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from gateway.billing.ledger import (
-    EVENT_KINDS,
-    DonationEvent,
-    DonationState,
-    LedgerError,
-    apply,
-    derive_state,
-)
+from gateway.billing.ledger import derive_state
 from gateway.billing.policy import DonationPolicy, DonorTotals
 from gateway.engine import load_rules
 from gateway.store import donations as store
@@ -25,6 +17,7 @@ from gateway.store import outbound as outbound_store
 from gateway.store.donations import DonorDetails, NewDonation, NewDonationEvent
 from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
+from tests.donation_histories import legal_histories
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 5, 15, 15, 0, tzinfo=UTC)
@@ -281,28 +274,8 @@ async def test_donor_details_newest_first(pool: asyncpg.Pool) -> None:
 # -- the SQL projection and report agree with the ledger on every legal history -----------
 
 
-def legal_histories(method: str, depth: int) -> Iterator[list[DonationEvent]]:
-    """Every history the ledger accepts up to `depth` events (amounts kept few)."""
-    def walk(state: DonationState, history: list[DonationEvent]) -> Iterator[list[DonationEvent]]:
-        yield history
-        if len(history) >= depth:
-            return
-        for kind in sorted(EVENT_KINDS):
-            for amount in ((400, 600) if kind == "refunded" else (None,)):
-                step = DonationEvent(kind, NOW + timedelta(minutes=len(history)), amount,
-                                     "USD" if amount else None)
-                try:
-                    after = apply(state, step)
-                except LedgerError:
-                    continue
-                yield from walk(after, [*history, step])
-
-    first = DonationEvent("requested", NOW, 1000, "USD", {"method": method})
-    yield from walk(apply(None, first), [first])
-
-
 async def test_the_projected_status_and_the_report_match_the_ledger(pool: asyncpg.Pool) -> None:
-    histories = [h for method in ("carrier", "card") for h in legal_histories(method, 8)]
+    histories = [h for method in ("carrier", "card") for h in legal_histories(method, 8, NOW)]
     assert len(histories) > 100
     async with pool.acquire() as conn, conn.transaction():
         ids = await new_mos(conn, len(histories))

@@ -39,7 +39,7 @@ async def donor(pool: asyncpg.Pool, fake: FakeStripe) -> AsyncIterator[Donor]:
 @pytest.fixture
 async def client(donor: Donor) -> AsyncIterator[TestClient[Any, Any]]:
     app = web.Application()
-    add_donor_details_routes(app, pool=donor.pool, rules=lambda: donor.billing.rules,
+    add_donor_details_routes(app, pool=donor.pool, rules=lambda: donor.rules.current,
                              cookie_secure=False, clock=lambda: donor.now)
     async with TestClient(TestServer(app), cookie_jar=aiohttp.DummyCookieJar()) as c:
         yield c

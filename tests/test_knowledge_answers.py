@@ -14,9 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.engine import Rules, RulesError, parse_rules
+from gateway.engine.holder import RulesHolder
 from gateway.knowledge import service
 from gateway.knowledge.answers import QUOTE_CHARS, shortened
-from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.pipeline.decide import DecisionWriter
 from gateway.store import inbound as inbound_store
 from gateway.store.inbound import NewInbound
 from tests.knowledge_files import NOW, ORGANIZER, ROOT, add

@@ -15,6 +15,8 @@ FORBIDDEN = {
     "store": ("gateway.engine", "gateway.smpp", "gateway.web", "gateway.pipeline",
               "gateway.broadcast", "gateway.billing"),
     "smpp": ("gateway.store", "gateway.engine", "gateway.web", "gateway.pipeline", "asyncpg"),
+    # Billing is a service the pipeline and the web call, never the other way round.
+    "billing": ("gateway.pipeline", "gateway.web"),
 }
 
 

@@ -17,8 +17,8 @@ import asyncpg
 from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.engine import load_rules
+from gateway.engine.holder import RulesHolder
 from gateway.metrics import Metrics
-from gateway.pipeline.decide import RulesHolder
 from gateway.pipeline.ingest import Ingest
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.link import DeliverAnswer

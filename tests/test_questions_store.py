@@ -14,8 +14,9 @@ import asyncpg
 import pytest
 
 from gateway.engine import load_rules
+from gateway.engine.holder import RulesHolder
 from gateway.pipeline import contact_centre
-from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.pipeline.decide import DecisionWriter
 from gateway.store import committees as committees_store
 from gateway.store import inbound as inbound_store
 from gateway.store import questions as questions_store

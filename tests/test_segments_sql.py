@@ -61,7 +61,8 @@ async def seed(conn: asyncpg.Connection) -> None:
             CONTACTS[name][0], CODE, NOW - timedelta(days=days),
         )
     # Donations: Ana's was confirmed; Bob said YES but the charge failed; Cat never said YES.
-    for name, kinds in (("ana", ["confirmed"]), ("bob", ["confirmed", "failed"]), ("cat", [])):
+    for name, kinds in (("ana", ["confirmed"]),
+                        ("bob", ["confirmed", "charge_requested", "failed"]), ("cat", [])):
         msisdn = CONTACTS[name][0]
         mo = await conn.fetchval(
             "INSERT INTO inbound (msisdn, shortcode, body, received_at)"

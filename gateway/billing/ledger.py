@@ -6,6 +6,13 @@ and a table can be read whole and tested exhaustively. An event the table
 does not allow raises `LedgerError` and changes nothing; the caller decides
 whether that is a duplicate to ignore (a redelivered webhook) or a bug.
 
+The table has two readers. The billing decisions (decisions.py) only choose
+events it allows from the donation's status (`allows`), and the database
+enforces the same table whoever writes: migration 100 holds it row for row
+(`donation_transitions`) and its trigger drops any other event, as it drops
+a late one. tests/test_donations_transitions.py fails when the two differ,
+and tries every status against every event kind on PostgreSQL.
+
 A donation has at most one *outcome* (expired, cancelled, refused, failed,
 billed, charged). Refunds and disputes come after a billed/charged outcome
 and adjust it; they are not a second outcome. The legal date of receipt is
@@ -66,8 +73,24 @@ TRANSITIONS: Final[Mapping[tuple[str, str], str]] = {
     ("charge_requested", "failed"): "failed",
     ("requires_action", "failed"): "failed",
 }
-_METHOD_OF: Final = {"billing_submitted": "carrier", "billed": "carrier",
-                     "charge_requested": "card", "requires_action": "card", "charged": "card"}
+# Events only one method has; any other event is for both.
+METHOD_OF: Final[Mapping[str, str]] = {
+    "billing_submitted": "carrier", "billed": "carrier",
+    "charge_requested": "card", "requires_action": "card", "charged": "card"}
+# Statuses once money was taken: refunds and disputes adjust these (never a second outcome).
+MONEY_TAKEN: Final = frozenset({"billed", "charged", "partially_refunded", "refunded",
+                                "disputed"})
+STATUSES: Final = frozenset({status for pair in TRANSITIONS for status in pair[:1]}
+                            | set(TRANSITIONS.values()) | MONEY_TAKEN)
+
+
+def allows(status: str, kind: str, method: str) -> bool:
+    """Whether an event of `kind` may follow `status` on a `method` donation.
+
+    Refunds and disputes are not transitions (they depend on amounts): they
+    follow MONEY_TAKEN statuses, as `apply` checks.
+    """
+    return (status, kind) in TRANSITIONS and METHOD_OF.get(kind, method) == method
 
 
 class LedgerError(ValueError):
@@ -145,7 +168,7 @@ def apply(state: DonationState | None, event: EventLike) -> DonationState:
         if state.outcome is not None and kind in OUTCOMES:
             _refuse(state, kind, f"already {state.outcome}: a donation has one outcome")
         _refuse(state, kind, f"{kind} cannot follow {state.status}")
-    needed = _METHOD_OF.get(kind)
+    needed = METHOD_OF.get(kind)
     if needed is not None and needed != state.method:
         _refuse(state, kind, f"{kind} is for {needed} donations, this one is {state.method}")
     if kind == "details_received" and state.confirmed_at is None:

@@ -246,12 +246,10 @@ def missing_details(needed: frozenset[str], on_file: Mapping[str, str | None]) -
     return frozenset(name for name in needed if not (on_file.get(name) or "").strip())
 
 
-_PERIODS: dict[Profile, dict[str, str]] = {
-    "us": {"over_per_text": "per text", "over_monthly": "a month by text",
-           "over_cycle": "per election cycle by text", "over_election": "per election"},
-    "fr": {"over_per_text": "par SMS", "over_monthly": "par mois par SMS",
-           "over_cycle": "par cycle électoral par SMS", "over_election": "par an"},
-}
+# How a refusal names the limit it broke ("$50 a month by text"): a text per limit.
+_LIMIT_TEXTS: Final[dict[str, str]] = {
+    "over_per_text": "limit_per_text", "over_monthly": "limit_per_month",
+    "over_cycle": "limit_per_cycle", "over_election": "limit_per_election"}
 
 
 def method_unavailable(policy: DonationPolicy, amount_cents: int) -> Refusal:
@@ -264,7 +262,7 @@ def _refuse(policy: DonationPolicy, reason: RefusalReason, amount: int, limit: i
     """A limit names itself ("$50 a month by text"); anything else is `unavailable`."""
     money = policy.money(amount)
     if limit is not None:
-        phrase = f"{policy.money(limit)} {_PERIODS[policy.profile][reason]}"
+        phrase = policy.render(_LIMIT_TEXTS[reason], limit=policy.money(limit))
         text = policy.render("refused", amount=money, limit=phrase)
     else:
         choices = format_choices(policy.price_points, policy.currency, policy.profile)

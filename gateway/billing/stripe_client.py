@@ -35,7 +35,7 @@ right after, the charge most likely to be declined with
 would take two steps to do what one does.
 
 Why a Checkout page has `expires_at`: the page is the confirmation, and it
-must not outlive the gift request (checkout.py `page_expires_at`).
+must not outlive the gift request (decisions.py `page_expires_at`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ with the path of the offending value, before any supporter sees the text.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.engine.donation_rules import (
@@ -61,6 +62,7 @@ def donation_findings(doc: RulesFile, templates: Mapping[Path, Template]) -> Ite
             continue
         yield from _check_settings(spec, program.profile, at)
         compiled = compile_one(pid, spec, program.profile, templates)
+        yield from _check_placeholders(compiled, at)
         for code in program.shortcodes:
             values = {"program": program.name, "shortcode": code, "support": program.support,
                       "frequency": program.frequency_text, "privacy_url": program.privacy.url}
@@ -127,6 +129,29 @@ def _check_texts(rules: DonationRules, program_values: dict[str, str], at: Path
             _words(employer.render(values)), "best efforts"):
         yield (*at, "texts", "details_employer"), \
             "details_employer must carry the best-efforts statement (\"best efforts\")"
+    link = rules.texts.get("checkout_link")
+    if CARD in rules.methods and link is not None:
+        words = _words(link.render(values))
+        needs: list[tuple[str, tuple[str, ...]]] = [("the terms link", (rules.terms_url,))]
+        if rules.profile == "us":  # a French page carries its own certification
+            needs += _ELIGIBILITY["us"]
+        missing = [what for what, needles in needs if not any(_has(words, n) for n in needles)]
+        if missing:
+            yield (*at, "texts", "checkout_link"), ("checkout_link on "
+                                                   f"{program_values['shortcode']} lacks "
+                                                   + ", ".join(missing))
+
+
+# A text that must name a value, or what it exists for is lost (the page, the question).
+_MUST_NAME: Final = {"checkout_link": "checkout_url", "requires_action": "action_url",
+                     "details_reply_here": "question"}
+
+
+def _check_placeholders(rules: DonationRules, at: Path) -> Iterator[Finding]:
+    for name, placeholder in _MUST_NAME.items():
+        template = rules.texts.get(name)
+        if template is not None and placeholder not in template.names:
+            yield (*at, "texts", name), f"{name} must name {{{placeholder}}}"
 
 
 def missing_confirmation_disclosures(text: str, rules: DonationRules, method: str,

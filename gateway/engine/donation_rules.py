@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Final
 
 from gateway.engine import compliance
+from gateway.engine.donation_texts import default_templates
 from gateway.engine.model import Donations, Election, Profile, RulesFile
 from gateway.engine.templates import Template
 from gateway.engine.yamlsource import Path
@@ -23,7 +24,8 @@ CARRIER: Final = "carrier"
 CARD: Final = "card"
 # Values a donation template may name, besides the program's own.
 DONATION_VARIABLES: Final = frozenset(
-    {"amount", "committee", "terms_url", "card_last4", "price_points", "limit", "details_url"}
+    {"amount", "committee", "terms_url", "card_last4", "price_points", "limit", "details_url",
+     "checkout_url", "action_url", "question", "expected"}
 )
 # What confirms a charge: the opt-in's YES words less the lone French "O", which a
 # stray letter (or an accented "ò") could send. A charge wants an unmistakable yes.
@@ -123,8 +125,10 @@ def compile_one(pid: str, spec: Donations, profile: Profile,
                                   base.limits.details_employer_over),
     )
     # A text missing here failed to parse: the checker reports it and the loader stops.
-    texts = {name: t for name in spec.texts.model_dump()
-             if (t := templates.get(("donations", pid, "texts", name))) is not None}
+    # One the file leaves out says the profile's default (donation_texts.py), if it has one.
+    texts = {**default_templates(profile)}
+    texts.update({name: t for name in spec.texts.model_dump()
+                  if (t := templates.get(("donations", pid, "texts", name))) is not None})
     return DonationRules(
         program=pid, profile=profile, committee=spec.committee, terms_url=spec.terms_url,
         methods=frozenset(spec.methods or base.methods),

@@ -31,15 +31,14 @@ expires like an unconfirmed request (24 h).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from gateway.engine import compliance
-from gateway.engine.donation_rules import NO_WORDS, YES_WORDS
+from gateway.engine.donation_rules import NO_WORDS, YES_WORDS, DonationRules
 from gateway.engine.donor_fields import FIELDS, parse_answer
 from gateway.engine.events import DonorDetailsGiven, DonorDetailsUnreadable
-from gateway.engine.model import Profile
 from gateway.engine.types import Reply
 
 if TYPE_CHECKING:
@@ -47,41 +46,18 @@ if TYPE_CHECKING:
 
 MAX_TRIES: Final = 3
 
-QUESTIONS: Final[dict[Profile, dict[str, str]]] = {
-    "us": {
-        "name": "What is your full name (first and last)?",
-        "address": "What is your address? Reply like: 12 Main St, Springfield, IL 62701",
-        "employer": "Who is your employer? (Self-employed, retired or not employed? "
-                    "Say so.)",
-        "occupation": "What is your occupation?",
-    },
-    "fr": {
-        "name": "Quels sont vos nom et prénom ?",
-        "address": "Quelle est votre adresse ? Par ex. : 12 rue de la Paix, 75002 Paris",
-        "employer": "Quel est votre employeur ?",
-        "occupation": "Quelle est votre profession ?",
-    },
-}
-_WRONG: Final[dict[Profile, dict[str, str]]] = {
-    "us": {"name": "your full name", "address": "a full address", "street": "a street address",
-           "city": "a city", "region": "a US state code (like IL)",
-           "postal_code": "a ZIP code (like 62701)", "employer": "an employer",
-           "occupation": "an occupation"},
-    "fr": {"name": "vos nom et prénom", "address": "une adresse complète",
-           "street": "une rue", "city": "une ville", "region": "une région",
-           "postal_code": "un code postal (5 chiffres)", "employer": "un employeur",
-           "occupation": "une profession"},
-}
+# Every text here is a template of `donations.<program>.texts` (donation_texts.py has
+# the wording a program that writes none gets): render(name, **values) -> str.
+Render = Callable[..., str]
 
 
-def first_question(profile: Profile, missing: Iterable[str]) -> str:
+def first_question(render: Render, missing: Iterable[str]) -> str:
     """What the billing service's details text adds: the dialog's first question."""
     asked = _ordered(missing)
     if not asked:
         return ""
-    lead = "Ou répondez ici : " if profile == "fr" else "Or reply here: "
-    question = QUESTIONS[profile][asked[0]]
-    return lead + question[0].lower() + question[1:]
+    question = render(f"details_ask_{asked[0]}")
+    return render("details_reply_here", question=question[:1].lower() + question[1:])
 
 
 def answer(turn: Turn) -> bool:
@@ -98,6 +74,7 @@ def answer(turn: Turn) -> bool:
     if (turn.code.exact.get(command.first) is not None or compliance.is_start(command.first)
             or command.words in YES_WORDS[profile] | NO_WORDS[profile]):
         return False
+    render = _renderer(turn, rules)
     asked = missing[0]
     parsed = parse_answer(asked, turn.inbound.text, profile)
     refs = tuple(int(r) for r in hold.get("refs") or ())
@@ -108,15 +85,10 @@ def answer(turn: Turn) -> bool:
         turn.events.append(DonorDetailsUnreadable(
             donation_refs=refs, field=asked, problem=parsed.error, gave_up=gave_up,
             mo_id=turn.inbound.mo_id, at=turn.now))
-        wrong = _WRONG[profile].get(parsed.error or asked, asked)
-        if gave_up:
-            text = (f"{rules.committee} : nous n'avons pas pu lire votre réponse. Complétez "
-                    "vos informations avec le lien envoyé plus tôt." if profile == "fr" else
-                    f"{rules.committee}: sorry, we couldn't read that. Please use the link we "
-                    "sent to give your details.")
-        else:
-            text = (f"Cela ne ressemble pas à {wrong}. " if profile == "fr" else
-                    f"Sorry, that doesn't look like {wrong}. ") + QUESTIONS[profile][asked]
+        wrong = parsed.error or asked
+        expected = render(f"details_expected_{wrong}") or wrong
+        text = render("details_gave_up") if gave_up else render(
+            "details_unreadable", expected=expected, question=render(f"details_ask_{asked}"))
         turn.replies.append(Reply(text=text))
         return True
     rest = missing[1:]
@@ -124,14 +96,23 @@ def answer(turn: Turn) -> bool:
     turn.events.append(DonorDetailsGiven(
         donation_refs=refs, program=rules.program, committee=rules.committee, field=asked,
         values=parsed.values, complete=not rest, mo_id=turn.inbound.mo_id, at=turn.now))
-    if rest:
-        text = QUESTIONS[profile][rest[0]]
-    elif profile == "fr":
-        text = f"{rules.committee} : merci, nous avons vos informations. Votre don va suivre."
-    else:
-        text = f"{rules.committee}: thank you, we have your details. Your gift will go through."
+    text = render(f"details_ask_{rest[0]}") if rest else render("details_complete")
     turn.replies.append(Reply(text=text))
     return True
+
+
+def _renderer(turn: Turn, rules: DonationRules) -> Render:
+    """The program's donation texts with its values (committee, short code...); '' for a
+    text the program does not have."""
+    base = turn.code.variables.get(rules.program) or turn.program(rules.program).variables(
+        turn.code.code)
+    known = {**turn.draft.profile, **base, **rules.variables()}  # as the donation dialog's
+
+    def render(name: str, **values: str) -> str:
+        template = rules.texts.get(name)
+        return "" if template is None else template.render({**known, **values})
+
+    return render
 
 
 def hold_state(refs: list[int], program: str, missing: Iterable[str], expires: str,

@@ -203,6 +203,30 @@ class DonationTexts(_Strict):
     already_confirmed: Text | None = None  # a second YES
     details_name_address: Text | None = None  # aggregate over the first threshold
     details_employer: Text | None = None  # over the second: with the best-efforts statement
+    # Absent ones below say the profile's default (engine/donation_texts.py, docs/donations.md).
+    checkout_link: Text | None = None  # the Checkout page: names {checkout_url}
+    checkout_description: Text | None = None  # the gift's line on the page and the receipt
+    requires_action: Text | None = None  # the bank wants the donor: names {action_url}
+    limit_per_text: Text | None = None  # {limit} in `refused`, per limit broken
+    limit_per_month: Text | None = None
+    limit_per_cycle: Text | None = None
+    limit_per_election: Text | None = None
+    details_reply_here: Text | None = None  # after the details text: names {question}
+    details_ask_name: Text | None = None  # the SMS details dialog's questions
+    details_ask_address: Text | None = None
+    details_ask_employer: Text | None = None
+    details_ask_occupation: Text | None = None
+    details_unreadable: Text | None = None  # names {expected} and {question}
+    details_expected_name: Text | None = None  # {expected}, per answer that cannot be read
+    details_expected_address: Text | None = None
+    details_expected_street: Text | None = None
+    details_expected_city: Text | None = None
+    details_expected_region: Text | None = None
+    details_expected_postal_code: Text | None = None
+    details_expected_employer: Text | None = None
+    details_expected_occupation: Text | None = None
+    details_gave_up: Text | None = None  # three unreadable answers: the link is the way
+    details_complete: Text | None = None  # every fact is on file
 
 
 class DonationLimits(_Strict):

@@ -27,6 +27,7 @@ import asyncpg
 
 from gateway import geo
 from gateway.engine import Rules, decide
+from gateway.engine.holder import RulesHolder
 from gateway.engine.types import ContactState, Inbound
 from gateway.pipeline import contact_centre
 from gateway.pipeline import donations as donation_ledger
@@ -43,16 +44,6 @@ from gateway.store import timeline as timeline_store
 from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
 from gateway.store.timeline import NewEvent
-
-
-class RulesHolder:
-    """The rules in force. A reload swaps the whole object, so a batch sees one version."""
-
-    def __init__(self, rules: Rules) -> None:
-        self.current = rules
-
-    def replace(self, rules: Rules) -> None:
-        self.current = rules
 
 
 class DecisionWriter:

@@ -35,11 +35,12 @@ import asyncpg
 
 from gateway import smstext as text
 from gateway.config import Settings
+from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.phone import InvalidNumber, to_e164
 from gateway.pipeline.batcher import Batcher, BatcherClosed
-from gateway.pipeline.decide import DecisionWriter, RulesHolder
+from gateway.pipeline.decide import DecisionWriter
 from gateway.pipeline.read_marks import ReadMarks
 from gateway.pipeline.redelivery import Arrival, Repeat, find_repeats, mo_digest
 from gateway.smpp import udh

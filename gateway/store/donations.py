@@ -5,8 +5,9 @@ the row, its Stripe idempotency key and its billed MT all share one number.
 Its events are only ever inserted; the database keeps the money invariants
 (one confirmation, one charge attempt, one outcome per donation; nothing
 charged without a confirmation) and projects `status` and `confirmed_at`
-onto the donation row. Writers may repeat themselves: a duplicate event is
-dropped, and `insert_events` returns what was actually recorded.
+onto the donation row, and allows only the transitions of billing/ledger.py
+(migration 100). Writers may repeat themselves: a duplicate or out-of-order
+event is dropped, and `insert_events` returns what was actually recorded.
 
 Functions that claim rows (`claim_to_charge`, `expire_due`) lock them with
 FOR UPDATE SKIP LOCKED and must run inside the caller's transaction, like
@@ -335,9 +336,11 @@ async def insert_events(conn: asyncpg.Connection, rows: Sequence[NewDonationEven
                         ) -> list[InsertedEvent]:
     """Append events (one donation's in the order given); return those recorded.
 
-    Left out, silently: a repeat of a once-only event, and anything but a refund
-    or dispute after the donation's outcome. Raises asyncpg.CheckViolationError
-    for a charge without a confirmation or a refund before a charge (bugs).
+    Left out, silently: a repeat of a once-only event, anything but a refund or
+    dispute after the donation's outcome, any other event the ledger's table
+    does not allow from the donation's status (billing/ledger.py, migration
+    100), and a refund past the gift. Raises asyncpg.CheckViolationError for a
+    charge without a confirmation or a refund before a charge (bugs).
     """
     if not rows:
         return []
