@@ -156,6 +156,11 @@ def scanned_files(root: Path) -> Iterator[Path]:
             yield path
 
 
+def relative_test_data(name: str) -> bool:
+    """Tests name files they make (an upload called "faq.md"); a bare quoted name there is data."""
+    return name.startswith("tests/")
+
+
 def outside_citation_problems(root: Path, pending_docs: Iterable[str],
                               skip: Iterable[str] = ()) -> list[str]:
     """Markdown files named anywhere (docs, comments, strings) that the repository lacks."""
@@ -176,6 +181,10 @@ def outside_citation_problems(root: Path, pending_docs: Iterable[str],
                 if "://" in line[word_start:match.end()]:
                     continue  # part of a URL
                 cited = match.group(0)
+                if (relative_test_data(name) and "/" not in cited
+                        and line[match.start() - 1:match.start()] in {'"', "'"}
+                        and line[match.end():match.end() + 1] in {'"', "'"}):
+                    continue  # a test's upload named "faq.md": data, not a citation
                 candidates = {(root / cited).resolve(), (path.parent / cited).resolve()}
                 if not any(c.exists() or c in pending_set for c in candidates):
                     problems.append(f"{name}:{number}: cites {cited!r}, not in the repository")
@@ -220,7 +229,8 @@ def test_the_checker_finds_each_kind_of_dangling_reference(tmp_path: Path) -> No
     (tmp_path / "docs").mkdir()
     (tmp_path / "tests").mkdir()
     (tmp_path / "gateway").mkdir()
-    (tmp_path / "tests" / "test_a.py").write_text("async def test_real() -> None:\n    pass\n")
+    (tmp_path / "tests" / "test_a.py").write_text(
+        "async def test_real() -> None:\n    upload('faq.md')  # data; not COMPLIANCE.md\n")
     (tmp_path / "docs" / "b.md").write_text("# B\n\n## Same\n\n## Same\n")
     (tmp_path / "README.md").write_text("\n".join([
         "# Guide",
@@ -248,4 +258,5 @@ def test_the_checker_finds_each_kind_of_dangling_reference(tmp_path: Path) -> No
         "gateway/mod.py:1: cites '../shared', not in the repository",
         "gateway/mod.py:1: cites 'README-finance', not in the repository",
         "gateway/mod.py:1: cites 'COMPLIANCE.md', not in the repository",
+        "tests/test_a.py:2: cites 'COMPLIANCE.md', not in the repository",
     ]

@@ -125,7 +125,7 @@ def test_the_checker_refuses_a_text_that_loses_what_it_is_for(line: str, message
 
 
 def test_docs_list_every_text_and_its_default() -> None:
-    page = (ROOT / "docs" / "donations.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs/donations.md").read_text(encoding="utf-8")
     missing = [f"`{key}`" for key in DonationTexts.model_fields if f"`{key}`" not in page]
     missing += [f"{profile} {name}" for profile, texts in DEFAULT_TEXTS.items()
                 for name, source in texts.items() if f"`{source}`" not in page]
