@@ -28,7 +28,7 @@ from gateway.engine import load_rules
 from gateway.phone import smpp_address
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import broadcasts as broadcast_store
-from tests.e2e import (
+from tests.support.e2e import (
     SHORTCODE,
     Phone,
     gateway_settings,

@@ -9,7 +9,7 @@ browser is the system's /usr/bin/chromium; Playwright only drives it (no
 browser download). Without Chromium the test skips, saying so.
 
 Quiet hours are not dodged: nobody's zone is rewritten. Of two real numbers
-(tests/quiet_numbers.py), one's own local time allows the broadcast now and
+(tests/support/quiet_numbers.py), one's own local time allows the broadcast now and
 the other's holds it, judged by the gateway's own policy from the numbers'
 area codes, so the test works at any hour and sees both outcomes.
 """
@@ -30,7 +30,7 @@ from gateway.app import Gateway
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password
-from tests.quiet_numbers import allowed_and_held
+from tests.support.quiet_numbers import allowed_and_held
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_FLAGS = [

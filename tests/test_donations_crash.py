@@ -28,8 +28,8 @@ import pytest
 
 from gateway.smpp.simulator import SmscSimulator, SubmitRecord
 from gateway.store.db import create_pool
-from tests.e2e import Phone, start_gateway_process, wait_for
-from tests.fake_stripe import FakeStripe
+from tests.support.e2e import Phone, start_gateway_process, wait_for
+from tests.support.fake_stripe import FakeStripe
 from tests.test_donations_e2e import save_card
 
 ROOT = Path(__file__).resolve().parents[1]

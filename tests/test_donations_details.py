@@ -17,8 +17,8 @@ import pytest
 from gateway.billing.details import receive_donor_details
 from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.store.donations import DonorDetails
-from tests.donors import TextingDonor
-from tests.fake_stripe import FakeStripe
+from tests.support.donors import TextingDonor
+from tests.support.fake_stripe import FakeStripe
 from tests.test_donations_e2e import save_card
 
 ROOT = Path(__file__).resolve().parents[1]

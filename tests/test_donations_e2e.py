@@ -29,8 +29,8 @@ from gateway.smpp.simulator import Faults, SmscSimulator, SubmitRecord
 from gateway.store import outbound as outbound_store
 from gateway.store import stripe_store
 from gateway.store.stripe_store import SavedCardRow
-from tests.e2e import Phone, gateway_settings, keywords_file, running_gateway, stop_gateway
-from tests.fake_stripe import FakeStripe, send_webhook
+from tests.support.e2e import Phone, gateway_settings, keywords_file, running_gateway, stop_gateway
+from tests.support.fake_stripe import FakeStripe, send_webhook
 
 MSISDN = "+15551230001"
 NOT_CHARGING = {"billing_interval": 3600.0}  # the test ticks the billing service itself

@@ -54,7 +54,7 @@ from gateway.store import stripe_store
 from gateway.store.inbound import NewInbound
 from gateway.store.receipts import NewReceipt
 from gateway.store.stripe_store import SavedCardRow
-from tests.fake_stripe import FakeStripe, webhook_body
+from tests.support.fake_stripe import FakeStripe, webhook_body
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORTCODE = "12345"

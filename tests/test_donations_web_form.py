@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.web.donor_details import CSRF_COOKIE, add_donor_details_routes
-from tests.fake_stripe import FakeStripe
+from tests.support.fake_stripe import FakeStripe
 from tests.test_donations_details import EVERYTHING, MSISDN, Donor
 from tests.test_donations_e2e import save_card
 

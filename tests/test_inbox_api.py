@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from tests.test_questions_store import asked
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 EDU_TEXT = "Quand rouvrira le lycée de ma ville ?"
 SECURITY_TEXT = "La police ne vient jamais dans mon quartier, pourquoi ?"

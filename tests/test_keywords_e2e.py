@@ -24,7 +24,7 @@ from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import consent as consent_store
 from gateway.store import profiles as profiles_store
-from tests.e2e import (
+from tests.support.e2e import (
     SHORTCODE,
     Phone,
     gateway_settings,

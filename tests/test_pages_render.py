@@ -14,8 +14,8 @@ import pytest
 
 from gateway.config import Settings
 from gateway.web.pages.charts import bar_chart, nice_ceiling
-from tests.pages_site import form_token, start_site
-from tests.webapi import PASSWORD, WebApi
+from tests.support.pages_site import form_token, start_site
+from tests.support.webapi import PASSWORD, WebApi
 
 NUMBER = "+12125550101"
 

@@ -31,7 +31,7 @@ from gateway.privacy.pseudonym import PrivacyKeyMissing, number_hash, pseudonym_
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import privacy as privacy_store
-from tests.e2e import (
+from tests.support.e2e import (
     Phone,
     gateway_settings,
     keywords_file,

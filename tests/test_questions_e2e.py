@@ -13,7 +13,7 @@ from gateway.smpp.simulator import SmscSimulator
 from gateway.store import committees as committees_store
 from gateway.store import questions as questions_store
 from gateway.store import timeline as timeline_store
-from tests.e2e import Phone, wait_for
+from tests.support.e2e import Phone, wait_for
 
 FR = "38200"
 

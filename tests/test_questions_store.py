@@ -23,7 +23,7 @@ from gateway.store import timeline as timeline_store
 from gateway.store.committees import NewCampaignEvent
 from gateway.store.inbound import NewInbound
 from gateway.store.questions import AnswerTooLong
-from tests.e2e import wait_for
+from tests.support.e2e import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules(ROOT / "keywords.yaml")

@@ -32,7 +32,7 @@ from gateway.billing.stripe_events import (
 )
 from gateway.store.stripe_store import get_saved_card, get_webhook_event
 from gateway.web.webhooks import STRIPE_WEBHOOK_PATH, add_stripe_webhook_route
-from tests.fake_stripe import FakeStripe, send_webhook, stripe_signature, webhook_body
+from tests.support.fake_stripe import FakeStripe, send_webhook, stripe_signature, webhook_body
 
 MSISDN = "+15551234567"
 COUNT_EVENTS = "SELECT count(*) FROM stripe_webhook_events"

@@ -12,7 +12,7 @@ from gateway.app import open_gateway
 from gateway.config import ConfigError, Settings
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
-from tests.e2e import gateway_settings, keywords_file, running_gateway, stop_gateway
+from tests.support.e2e import gateway_settings, keywords_file, running_gateway, stop_gateway
 
 UNKNOWN = "55555"
 ANSWER = "This number is not in service. Nothing will be sent to you from it."

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.webapi import Staff, WebApi
+from tests.support.webapi import Staff, WebApi
 
 
 @pytest.fixture

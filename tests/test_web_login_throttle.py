@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.config import Settings
 from gateway.web.password_work import PASSWORD_WORK, PasswordWork
-from tests.webapi import PASSWORD, WebApi, start_web_api
+from tests.support.webapi import PASSWORD, WebApi, start_web_api
 
 EMAIL = "finance@example.org"
 WRONG = {"email": EMAIL, "password": "not the password"}

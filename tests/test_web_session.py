@@ -14,7 +14,7 @@ from gateway.store import web_sessions as session_store
 from gateway.web.auth import SESSION_COOKIE
 from gateway.web.credentials import digest
 from gateway.web.sessions import LOGIN_CSRF_COOKIE
-from tests.webapi import PASSWORD, WebApi, start_web_api
+from tests.support.webapi import PASSWORD, WebApi, start_web_api
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from gateway.config import Settings
-from tests.webapi import WebApi, start_web_api
+from tests.support.webapi import WebApi, start_web_api
 
 
 class Clock:

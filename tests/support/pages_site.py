@@ -1,6 +1,6 @@
 """The admin pages on aiohttp's test server, beside the API they post to.
 
-Why not `tests.webapi.start_web_api`: that one starts the server before a
+Why not `tests.support.webapi.start_web_api`: that one starts the server before a
 page could be added (aiohttp freezes the router on start). Same app
 otherwise: health, the API and its context, then the pages; the `WebApi`
 helpers (staff users, JSON login) work unchanged.
@@ -22,7 +22,7 @@ from gateway.web.api import add_api_routes
 from gateway.web.context import WebContext
 from gateway.web.health import make_web_app
 from gateway.web.pages import add_pages
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -23,7 +23,7 @@ from gateway.config import Settings
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHORTCODE = "12345"
 
 
