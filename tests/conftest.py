@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 
 from gateway.app import Gateway
-from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.stripe_client import StripeCards
 from gateway.config import Settings, load_settings
 from gateway.devdb import LocalPostgres
 from gateway.smpp.simulator import SmscSimulator
@@ -30,6 +30,7 @@ from gateway.store.migrate import apply_migrations
 from tests.support.e2e import gateway_settings, running_gateway, stop_gateway
 from tests.support.fake_stripe import FakeStripe
 from tests.support.pages_site import start_site
+from tests.support.stripe_cards import running_fake_stripe, stripe_config
 from tests.support.webapi import WebApi, start_web_api
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,19 +194,14 @@ async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeStripe]:
     """The local Stripe the real `stripe` library talks to (tests/support/fake_stripe.py)."""
-    stripe = FakeStripe()
-    await stripe.start()
-    yield stripe
-    await stripe.close()
-    assert stripe.crashes == []
+    async with running_fake_stripe() as stripe:
+        yield stripe
 
 
 @pytest.fixture
 async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
     """Our Stripe client pointed at `fake`."""
-    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
-                          "https://example.org/ok", "https://example.org/no")
-    async with StripeCards(config) as stripe:
+    async with StripeCards(stripe_config(fake)) as stripe:
         yield stripe
 
 

@@ -21,9 +21,9 @@ from gateway.broadcast.frequency import FREQUENCY_OVERRIDDEN
 from gateway.engine import load_rules
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
+from tests.support.broadcasts import CODE, NOW, create, materialize, seed
+from tests.support.cli import broadcast_cli as gateway
 from tests.support.pages_site import form_token
-from tests.test_broadcast_cli import gateway
-from tests.test_broadcast_materialize import CODE, NOW, create, materialize, seed
 from tests.support.webapi import WebApi
 
 ROOT = Path(__file__).resolve().parents[1]

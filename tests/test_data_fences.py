@@ -19,7 +19,7 @@ from gateway.store import inbound as inbound_store
 from gateway.store import timeline
 from gateway.store.inbound import NewInbound
 from gateway.web.fences import WITHHELD
-from tests.test_questions_store import asked
+from tests.support.questions import asked
 from tests.support.webapi import WebApi
 
 NUMBER = "+33600000101"

@@ -30,21 +30,12 @@ from gateway.smpp.simulator import SmscSimulator, SubmitRecord
 from gateway.store.db import create_pool
 from tests.support.e2e import Phone, start_gateway_process, wait_for
 from tests.support.fake_stripe import FakeStripe
-from tests.test_donations_e2e import save_card
+from tests.support.stripe_cards import save_card
 
 ROOT = Path(__file__).resolve().parents[1]
 MSISDN = "+15551239001"
 NEVER = "3600"
 SOON = "0.1"
-
-
-@pytest.fixture
-async def fake_stripe() -> AsyncIterator[FakeStripe]:
-    fake = FakeStripe()
-    await fake.start()
-    yield fake
-    await fake.close()
-    assert fake.crashes == []
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:
@@ -116,21 +107,21 @@ async def test_sigkill_between_yes_and_the_billed_mt_bills_once_after_restart(
 
 
 async def test_sigkill_between_yes_and_the_card_charge_charges_once_after_restart(
-    db_url: str, patient_smsc: SmscSimulator, db_pool: asyncpg.Pool, fake_stripe: FakeStripe
+    db_url: str, patient_smsc: SmscSimulator, db_pool: asyncpg.Pool, fake: FakeStripe
 ) -> None:
     smsc = patient_smsc
-    stripe_env = {"GATEWAY_STRIPE_SECRET_KEY": fake_stripe.api_key,
-                  "GATEWAY_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
-                  "GATEWAY_STRIPE_API_BASE": fake_stripe.base_url}
-    await save_card(db_pool, fake_stripe, MSISDN)
+    stripe_env = {"GATEWAY_STRIPE_SECRET_KEY": fake.api_key,
+                  "GATEWAY_STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
+                  "GATEWAY_STRIPE_API_BASE": fake.base_url}
+    await save_card(db_pool, fake, MSISDN)
     await give_yes_and_kill(db_url, smsc, db_pool, "25", stripe_env)
-    assert fake_stripe.payment_intents_created == 0
+    assert fake.payment_intents_created == 0
     second = start_gateway_process(
         db_url, smsc.port, GATEWAY_BILLING_INTERVAL=SOON, **stripe_env)
     try:
         await status_becomes(db_pool, "charged")
         await asyncio.sleep(0.5)
-        assert fake_stripe.payment_intents_created == 1
+        assert fake.payment_intents_created == 1
         assert await ledger(db_pool) == [
             ("charged", "requested,confirmation_sent,confirmed,charge_requested,charged")]
         assert billed(smsc) == []

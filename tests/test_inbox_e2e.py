@@ -20,7 +20,7 @@ from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password, new_api_token
 from tests.support.e2e import wait_for
-from tests.test_questions_e2e import text_fr
+from tests.support.questions import text_fr
 from tests.support.webapi import PASSWORD
 
 QUESTION = "Les urgences de l'hôpital ferment la nuit, pourquoi ?"

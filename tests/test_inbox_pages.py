@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.web.pages.inbox import duration
 from tests.support.pages_site import form_token
-from tests.test_inbox_api import EDU, EDU_TEXT, SECURITY_TEXT
-from tests.test_questions_store import asked
+from tests.support.questions import EDU, EDU_TEXT, SECURITY_TEXT, asked
 from tests.support.webapi import WebApi
 
 

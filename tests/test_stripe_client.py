@@ -43,15 +43,6 @@ def config_for(fake: FakeStripe, **overrides: object) -> StripeConfig:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    fake = FakeStripe()
-    await fake.start()
-    yield fake
-    await fake.close()
-    assert fake.crashes == []
-
-
-@pytest.fixture
 async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
     async with StripeCards(config_for(fake)) as cards:
         yield cards
