@@ -23,6 +23,7 @@ from gateway.billing.service import BillingService
 from gateway.config import Settings
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import outbound as outbound_store
+from tests.support.clock import ManualClock
 from tests.support.donation_e2e import (
     MSISDN,
     billed,
@@ -87,16 +88,15 @@ async def test_yes_twice_bills_once(gateway: Gateway, smsc: SmscSimulator) -> No
     assert len(billed(smsc)) == 1
 
 
-async def test_yes_after_expiry_charges_nothing(
-    settings: Settings, smsc: SmscSimulator, tmp_path: Path
-) -> None:
-    path = keywords_file(tmp_path, lambda doc: doc["donations"]["rise"].update(
-        {"confirm_within": 1}))
-    gw = await start(settings, smsc, keywords=path)
+async def test_yes_after_expiry_charges_nothing(settings: Settings, smsc: SmscSimulator) -> None:
+    # GIVE a day and an hour ago (the clock may not run ahead of PostgreSQL's), YES now:
+    # past the 24-hour confirmation window
+    clock = ManualClock(datetime.now(UTC) - timedelta(hours=25))
+    gw = await start(settings, smsc, clock=clock)
     try:
         phone = Phone(smsc, MSISDN)
         await phone.text("GIVE 10", expect=1)
-        await asyncio.sleep(1.2)  # past the confirmation window
+        clock.set(datetime.now(UTC))
         [late] = await phone.text("YES", expect=1)
         assert "expired" in late and "nothing was charged" in late
         await gw.billing.tick()

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from gateway.app import Gateway
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.smpp.simulator import SmscSimulator, SubmitRecord
 from tests.support.e2e import Phone, gateway_settings, running_gateway, stop_gateway
@@ -21,10 +22,11 @@ MSISDN = "+15551230001"
 NOT_CHARGING = {"billing_interval": 3600.0}  # the test ticks the billing service itself
 
 
-async def start(settings: Settings, smsc: SmscSimulator, **changes: Any) -> Gateway:
+async def start(settings: Settings, smsc: SmscSimulator, *, clock: Clock = utc_now,
+                **changes: Any) -> Gateway:
     """A running gateway bound to `smsc` whose billing runs only when the test ticks it."""
     return await running_gateway(
-        gateway_settings(settings, smsc, **NOT_CHARGING, **changes), smsc)
+        gateway_settings(settings, smsc, **NOT_CHARGING, **changes), smsc, clock=clock)
 
 
 async def stop(gw: Gateway) -> None:

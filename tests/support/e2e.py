@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from gateway.app import Gateway, open_gateway
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
@@ -41,8 +42,10 @@ def gateway_settings(settings: Settings, smsc: SmscSimulator, **changes: object)
     )
 
 
-async def running_gateway(settings: Settings, smsc: SmscSimulator) -> Gateway:
-    gw = await open_gateway(settings, migrate=False)
+async def running_gateway(settings: Settings, smsc: SmscSimulator, *,
+                          clock: Clock = utc_now) -> Gateway:
+    """A started gateway, bound to `smsc`; `clock`: its "now" (tests/support/clock.py)."""
+    gw = await open_gateway(settings, migrate=False, clock=clock)
     await gw.start()
     assert await gw.client.wait_bound(timeout=10)
     await smsc.wait_for_receiver()

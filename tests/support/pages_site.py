@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.engine import load_rules
 from gateway.metrics import Metrics
@@ -31,11 +32,13 @@ async def _healthy() -> Mapping[str, Any]:
     return {"database": True, "smpp": "bound"}
 
 
-async def start_site(pool: asyncpg.Pool, settings: Settings, **changes: Any) -> WebApi:
+async def start_site(pool: asyncpg.Pool, settings: Settings, *, clock: Clock = utc_now,
+                     **changes: Any) -> WebApi:
+    """`clock`: the web layer's "now" (sessions, tokens, the login throttle)."""
     settings = settings.model_copy(update={"web_cookie_secure": False, **changes})
     rules = load_rules(settings.keywords)
     app = make_web_app(metrics=Metrics(), health_check=_healthy)
-    add_api_routes(app, WebContext(pool, settings))
+    add_api_routes(app, WebContext(pool, settings, clock=clock))
     add_pages(app, smpp_state=lambda: "bound", programs=lambda: list(rules.programs))
     client = TestClient(TestServer(app))
     await client.start_server()
