@@ -13,7 +13,7 @@ from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.errors import SessionLost, SubmitRejected, SubmitTimeout
 from gateway.smpp.pdu import Pdu, make_deliver_sm, make_submit_sm
 from gateway.smpp.throttle import TokenBucket, backoff_delay
-from tests.support.fake_smsc import Harness, eventually
+from tests.support.fake_smsc import Harness, eventually, round_trip
 
 C = CommandId
 S = CommandStatus
@@ -73,7 +73,8 @@ async def test_window_limits_outstanding_submits(harness: Harness) -> None:
     harness.smsc.hold = True
     tasks = [asyncio.create_task(client.submit(sm())) for _ in range(5)]
     await eventually(lambda: len(harness.smsc.held) == 2)
-    await asyncio.sleep(0.05)  # give the other three every chance to slip through
+    [connection] = harness.smsc.bound()
+    await round_trip(harness.smsc, connection)  # the other three had every chance to slip through
     assert len(harness.smsc.held) == 2 and client.window_in_use == 2
     harness.smsc.hold = False
     harness.smsc.release()
@@ -135,7 +136,7 @@ async def test_deliver_sm_answered_only_after_on_deliver_returns(harness: Harnes
     [connection] = harness.smsc.bound()
     connection.send(make_deliver_sm("15551234567", "12345", b"JOIN"))
     await eventually(lambda: len(seen) == 1)
-    await asyncio.sleep(0.05)
+    await round_trip(harness.smsc, connection)  # a PDU after it is answered, it is not
     assert harness.smsc.deliver_resps == [] and seen[0].short_message == b"JOIN"
     gate.set()
     await eventually(lambda: len(harness.smsc.deliver_resps) == 1)
@@ -171,9 +172,9 @@ async def test_on_deliver_concurrency_is_bounded(harness: Harness) -> None:
     [connection] = harness.smsc.bound()
     for n in range(6):
         connection.send(make_deliver_sm("15551234567", "12345", b"%d" % n))
-    await eventually(lambda: running == 2)
-    await asyncio.sleep(0.05)
-    assert running == 2 and client.delivers <= 3
+    # the third deliver_sm waits for a slot, and the client reads nothing more meanwhile
+    await eventually(lambda: running == 2 and client.delivers == 3)
+    assert running == 2 and client.delivers == 3
     gate.set()
     await eventually(lambda: len(harness.smsc.deliver_resps) == 6)
     assert peak == 2
@@ -275,7 +276,7 @@ async def test_stop_lets_a_committing_mo_answer_before_unbind(harness: Harness) 
     connection.send(make_deliver_sm("15551234567", "12345", b"YES"))
     await started.wait()
     stopping = asyncio.create_task(client.stop())
-    await asyncio.sleep(0.02)
+    await round_trip(harness.smsc, connection)  # answered while stopping; no unbind before it
     assert harness.smsc.count(C.UNBIND) == 0
     gate.set()
     await stopping
@@ -336,7 +337,8 @@ async def test_fast_path_shares_the_window_with_submit(harness: Harness) -> None
     fourth = client.submit_soon(sm())  # window full: submit() in a task
     assert isinstance(fourth, asyncio.Task)
     await eventually(lambda: len(harness.smsc.held) == 2)
-    await asyncio.sleep(0.05)
+    [connection] = harness.smsc.bound()
+    await round_trip(harness.smsc, connection)
     assert len(harness.smsc.held) == 2 and client.window_in_use == 2
     harness.smsc.hold = False
     harness.smsc.release()

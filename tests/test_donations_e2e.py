@@ -35,7 +35,7 @@ from tests.support.donation_e2e import (
     start,
     stop,
 )
-from tests.support.e2e import Phone, keywords_file
+from tests.support.e2e import Phone, keywords_file, outbox_drained
 from tests.support.fake_stripe import FakeStripe, send_webhook
 from tests.support.stripe_cards import save_card, stripe_settings
 
@@ -145,7 +145,7 @@ async def test_undeliv_with_a_billing_error_fails_and_is_never_retried(
     await settle(gateway, smsc, "failed")
     for _ in range(3):
         await gateway.billing.tick()
-    await asyncio.sleep(0.3)  # the outbox would have resent by now if it ever did
+    await outbox_drained(gateway.pool)  # what was queued has gone: a resend would be here
     assert len(billed(smsc)) == 1
     row = await donation(gateway)
     async with gateway.pool.acquire() as conn:
@@ -333,7 +333,7 @@ async def test_a_billed_mt_whose_submit_times_out_is_not_resent(
             await smsc.wait_until(lambda: len(billed(smsc)) == 1)  # the late acceptance
         for _ in range(3):
             await gw.billing.tick()
-        await asyncio.sleep(0.3)
+        await outbox_drained(gw.pool)
         assert len(billed(smsc)) == 1
         assert (await donation(gw))["status"] == "billing_submitted"  # finance reconciles
     finally:

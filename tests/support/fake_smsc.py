@@ -153,3 +153,16 @@ class Harness:
         client = self.start(**overrides)
         assert await client.wait_bound(5.0)
         return client
+
+
+async def round_trip(smsc: FakeSmsc, connection: Connection) -> None:
+    """Send the client an enquire_link and wait for its enquire_link_resp.
+
+    The check for "the client sent nothing more", without a sleep: the client
+    writes one connection in order, so whatever it had decided to send before
+    it answered has arrived before its answer. A PDU still missing after the
+    round trip is one it was holding back.
+    """
+    answered = smsc.count(C.ENQUIRE_LINK_RESP)
+    connection.send(Pdu(C.ENQUIRE_LINK))
+    await eventually(lambda: smsc.count(C.ENQUIRE_LINK_RESP) > answered)
