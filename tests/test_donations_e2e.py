@@ -4,7 +4,9 @@ The billing service's timer is pushed out of reach and each test calls
 `gateway.billing.tick()` itself, so every step happens when the test says
 and the assertions read settled rows, not races. What is checked is money:
 how many billed MTs the SMSC accepted (and with which billing parameters),
-how many PaymentIntents Stripe created, and what the ledger says.
+how many PaymentIntents Stripe created, and what the ledger says. What the
+engine answers (a second YES, STOP before the YES, a YES too late) is in
+tests/scenarios/donations.yaml.
 """
 
 from __future__ import annotations
@@ -77,17 +79,6 @@ async def test_give_yes_sends_one_billed_mt_and_delivrd_bills_it(
     assert (sent["status"], sent["attempts"]) == ("delivered", 1)
 
 
-async def test_yes_twice_bills_once(gateway: Gateway, smsc: SmscSimulator) -> None:
-    phone = Phone(smsc, MSISDN)
-    await give_and_confirm(gateway, phone)
-    [again] = await phone.text("YES", expect=1)
-    assert "already confirmed" in again
-    for _ in range(3):
-        await gateway.billing.tick()
-    await settle(gateway, smsc, "billed")
-    assert len(billed(smsc)) == 1
-
-
 async def test_yes_after_expiry_charges_nothing(settings: Settings, smsc: SmscSimulator) -> None:
     # GIVE a day and an hour ago (the clock may not run ahead of PostgreSQL's), YES now:
     # past the 24-hour confirmation window
@@ -156,17 +147,6 @@ async def test_undeliv_with_a_billing_error_fails_and_is_never_retried(
             "SELECT status, attempts FROM outbound WHERE donation_id = $1", row["id"])
     assert '"insufficient_credit"' in failed["data"]
     assert (sent["status"], sent["attempts"]) == ("undeliverable", 1)
-
-
-async def test_stop_during_a_pending_confirmation_cancels(
-    gateway: Gateway, smsc: SmscSimulator
-) -> None:
-    phone = Phone(smsc, MSISDN)
-    await phone.text("GIVE 10", expect=1)
-    await phone.text("STOP", expect=1)
-    await gateway.billing.tick()
-    assert (await donation(gateway))["status"] == "cancelled"
-    assert billed(smsc) == []
 
 
 async def test_stop_after_yes_before_the_charge_cancels(
