@@ -14,7 +14,7 @@ import contextlib
 import gc
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -27,6 +27,7 @@ from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.broadcast.control import BroadcastTicker
 from gateway.broadcast.policy import QuietHoursPolicy
+from gateway.clock import Clock, utc_now
 from gateway.config import ConfigError, Settings
 from gateway.engine import Rules, RulesError, load_rules
 from gateway.engine.holder import RulesHolder
@@ -80,26 +81,28 @@ def tune_gc() -> None:
 class Gateway:
     """The running parts of one gateway process, started and stopped together."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, rules: RulesHolder) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, rules: RulesHolder, *,
+                 clock: Clock = utc_now) -> None:
         self.settings = settings
         self.pool = pool
         self.rules = rules
+        self.clock = clock  # "now" for every part below (gateway/clock.py)
         self.metrics = Metrics()
         self.client = EsmeClient(settings, on_deliver=self.on_deliver)
         self.outbox = OutboxSender(pool, self.client, settings, self.metrics)
-        self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake)
+        self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake,
+                             clock=clock)
         self.receipts = ReceiptWriter(pool, self.metrics)
         self.unsure = UnsureResolver(pool, settings, lease_seconds=LEASE_SECONDS)
         self.tps_share = TpsShare(pool, settings, self.client)
         self.rules_sync = RulesSync(pool, settings.database_url, settings.instance_name,
                                     self.reload_rules)
         # the clock is read per tick; tests may swap the policy before start()
-        self.broadcasts = BroadcastTicker(
-            pool, policy=QuietHoursPolicy(), clock=lambda: datetime.now(UTC))
+        self.broadcasts = BroadcastTicker(pool, policy=QuietHoursPolicy(), clock=clock)
         self.cards = _stripe_cards(settings)
         self.billing = BillingService(
             pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards,
-            details_base_url=settings.donor_details_url,
+            clock=clock, details_base_url=settings.donor_details_url,
             tariff_codes=settings.billing_tariff_codes,
             privacy_key=(settings.privacy_hash_secret.get_secret_value().encode()
                          if settings.privacy_hash_secret is not None else None))
@@ -141,11 +144,13 @@ class Gateway:
         add_api_routes(app, WebContext(self.pool, self.settings,
                                        reload_rules=self.reload_everywhere,
                                        rules=lambda: self.rules.current,
-                                       wake_outbox=self.outbox.wake, cards=self.cards))
+                                       wake_outbox=self.outbox.wake, cards=self.cards,
+                                       clock=self.clock))
         add_pages(app, smpp_state=lambda: "bound" if self.client.bound else "unbound",
                   programs=lambda: list(self.rules.current.programs))
         add_donor_details_routes(app, pool=self.pool, rules=lambda: self.rules.current,
-                                 cookie_secure=self.settings.web_cookie_secure)
+                                 cookie_secure=self.settings.web_cookie_secure,
+                                 clock=self.clock)
         webhook_secret = self.settings.stripe_webhook_secret
         if self.cards is not None and webhook_secret is not None:
             add_stripe_webhook_route(
@@ -230,7 +235,7 @@ class Gateway:
 
     async def _purge_web_state(self) -> int:
         """Expired sessions and login attempts older than the rate-limit window go."""
-        now = datetime.now(UTC)
+        now = self.clock()
         async with self.pool.acquire() as conn:
             sessions = await web_sessions.delete_expired(conn, now)
             window = timedelta(seconds=self.settings.web_login_window)
@@ -239,7 +244,7 @@ class Gateway:
         return sessions + attempts + throttled
 
     async def _escalate_questions(self) -> int:
-        return await contact_centre.escalate(self.pool, self.rules.current, datetime.now(UTC))
+        return await contact_centre.escalate(self.pool, self.rules.current, self.clock())
 
     async def _erase_at_stripe(self) -> int:
         """Erased numbers' Stripe customers, deleted there (they wait without a Stripe key)."""
@@ -277,8 +282,11 @@ def shortcode_problems(settings: Settings, rules: Rules) -> list[str]:
             f"its programs' short codes are {', '.join(sorted(rules.shortcodes))}"]
 
 
-async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
-    """Load rules (refuse a bad file), connect, migrate, and build the gateway."""
+async def open_gateway(settings: Settings, *, migrate: bool, clock: Clock = utc_now) -> Gateway:
+    """Load rules (refuse a bad file), connect, migrate, and build the gateway.
+
+    `clock`: the gateway's "now" (gateway/clock.py); tests pass their own.
+    """
     rules = load_rules(settings.keywords)
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
                                    rules) + shortcode_problems(settings, rules):
@@ -291,7 +299,7 @@ async def open_gateway(settings: Settings, *, migrate: bool) -> Gateway:
         applied = await apply_migrations(pool, default_migrations_dir())
         if applied:
             log.info("migrations_applied", versions=applied)
-    return Gateway(settings, pool, RulesHolder(rules))
+    return Gateway(settings, pool, RulesHolder(rules), clock=clock)
 
 
 async def run_gateway(settings: Settings, *, migrate: bool) -> None:

@@ -21,16 +21,17 @@ import asyncpg
 import pytest
 
 from gateway.app import Gateway
-from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.stripe_client import StripeCards
 from gateway.config import Settings, load_settings
 from gateway.devdb import LocalPostgres
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store.db import create_pool
 from gateway.store.migrate import apply_migrations
-from tests.e2e import gateway_settings, running_gateway, stop_gateway
-from tests.fake_stripe import FakeStripe
-from tests.pages_site import start_site
-from tests.webapi import WebApi, start_web_api
+from tests.support.e2e import gateway_settings, running_gateway, stop_gateway
+from tests.support.fake_stripe import FakeStripe
+from tests.support.pages_site import start_site
+from tests.support.stripe_cards import running_fake_stripe, stripe_config
+from tests.support.webapi import WebApi, start_web_api
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "migrations"
@@ -172,7 +173,7 @@ async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gate
 
 @pytest.fixture
 async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    """The JSON API on aiohttp's test server, on this test's database (tests/webapi.py)."""
+    """The JSON API on aiohttp's test server, on this test's database (tests/support/webapi.py)."""
     api = await start_web_api(pool, settings)
     try:
         yield api
@@ -182,7 +183,7 @@ async def web(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
 
 @pytest.fixture
 async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    """The API and the pages together (tests/pages_site.py)."""
+    """The API and the pages together (tests/support/pages_site.py)."""
     web = await start_site(pool, settings)
     try:
         yield web
@@ -192,20 +193,15 @@ async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeStripe]:
-    """The local Stripe the real `stripe` library talks to (tests/fake_stripe.py)."""
-    stripe = FakeStripe()
-    await stripe.start()
-    yield stripe
-    await stripe.close()
-    assert stripe.crashes == []
+    """The local Stripe the real `stripe` library talks to (tests/support/fake_stripe.py)."""
+    async with running_fake_stripe() as stripe:
+        yield stripe
 
 
 @pytest.fixture
 async def cards(fake: FakeStripe) -> AsyncIterator[StripeCards]:
     """Our Stripe client pointed at `fake`."""
-    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
-                          "https://example.org/ok", "https://example.org/no")
-    async with StripeCards(config) as stripe:
+    async with StripeCards(stripe_config(fake)) as stripe:
         yield stripe
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from tests.finance_ledger import gift
-from tests.pages_site import form_token
-from tests.webapi import WebApi
+from tests.support.finance_ledger import gift
+from tests.support.pages_site import form_token
+from tests.support.webapi import WebApi
 
 NUMBER = "+12125550101"
 

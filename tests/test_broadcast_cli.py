@@ -3,26 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import asyncpg
 
 from gateway.broadcast.commands import progress_line
-from tests.test_broadcast_materialize import seed
-from tests.test_cli import CLEAN_ENV, PYTHONPATH, ROOT
-
-
-async def gateway(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**CLEAN_ENV, "PYTHONPATH": PYTHONPATH, "DATABASE_URL": db_url,
-           "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"), "GATEWAY_LOG_LEVEL": "warning"}
-    return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "gateway.cli", "broadcast", *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
-    )
+from tests.support.broadcasts import seed
+from tests.support.cli import broadcast_cli as gateway
 
 
 async def test_preview_create_control_and_progress(db_url: str, pool: asyncpg.Pool) -> None:

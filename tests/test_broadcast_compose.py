@@ -23,10 +23,9 @@ from gateway.broadcast.compose_checks import ComposeError
 from gateway.config import Settings
 from gateway.engine import load_rules
 from gateway.engine.templates import parse_template
-from tests.pages_site import form_token, start_site
-from tests.test_cli import CLEAN_ENV, PYTHONPATH, ROOT
-from tests.test_web_errors import assert_error_shape
-from tests.webapi import WebApi
+from tests.support.cli import CLEAN_ENV, PYTHONPATH, ROOT
+from tests.support.pages_site import form_token, start_site
+from tests.support.webapi import WebApi, assert_error_shape
 
 RULES = load_rules(ROOT / "keywords.yaml")
 ORGANIZER_ZONE = "America/New_York"

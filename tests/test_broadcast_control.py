@@ -14,7 +14,7 @@ from gateway.broadcast.control import BroadcastTicker, IllegalTransition
 from gateway.broadcast.service import BroadcastError
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import outbound as outbound_store
-from tests.test_broadcast_materialize import NOW, PEOPLE, POLICY, create, materialize, seed, utc
+from tests.support.broadcasts import NOW, PEOPLE, POLICY, create, materialize, seed, utc
 
 
 @pytest.fixture
@@ -149,7 +149,6 @@ async def test_one_broken_broadcast_does_not_stop_the_tick_for_the_others(
     assert await conn.fetchval(
         "SELECT count(*) FROM outbound WHERE broadcast_id = $1", good) == 2
     assert await status_of(conn, broken) == "running"  # left for a person to cancel
-
 
 
 async def test_cancel_during_materialization_leaves_no_row_waiting(

@@ -28,7 +28,8 @@ from gateway.engine import load_rules
 from gateway.phone import smpp_address
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import broadcasts as broadcast_store
-from tests.e2e import (
+from tests.support.broadcasts import afternoon_zone
+from tests.support.e2e import (
     SHORTCODE,
     Phone,
     gateway_settings,
@@ -44,14 +45,6 @@ NUMBERS = [f"+1212555{n:04d}" for n in range(COUNT)]
 OPTED_OUT = "+12125559998"
 WINDOW = 10  # submits outstanding at the SMSC at most
 TEXT = "Hi {first_name|friend}, Rise Up rallies Saturday at noon."
-
-
-def afternoon_zone(now: datetime) -> str:
-    """A fixed-offset zone where it is about 13:00 now (any UTC hour has one)."""
-    offset = 13 - now.hour  # -10 .. +13, inside Etc/GMT's -12 .. +14
-    if offset == 0:
-        return "Etc/GMT"
-    return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"  # POSIX signs are inverted
 
 
 async def seed(conn: asyncpg.Connection, numbers: list[str]) -> None:

@@ -23,9 +23,7 @@ from gateway.engine import load_rules
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
-from tests.pages_site import form_token
-from tests.test_broadcast_cli import gateway
-from tests.test_broadcast_materialize import (
+from tests.support.broadcasts import (
     CODE,
     NOW,
     POLICY,
@@ -34,7 +32,9 @@ from tests.test_broadcast_materialize import (
     materialize,
     seed,
 )
-from tests.webapi import WebApi
+from tests.support.cli import broadcast_cli as gateway
+from tests.support.pages_site import form_token
+from tests.support.webapi import WebApi
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules(ROOT / "keywords.yaml")

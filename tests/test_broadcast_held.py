@@ -25,9 +25,9 @@ from gateway.broadcast.policy import DEFAULT_RULES, FRANCE, RESTRICTED_RULES, Qu
 from gateway.broadcast.quiet_hours import QuietRules
 from gateway.config import Settings
 from gateway.engine import load_rules
-from tests.pages_site import start_site
-from tests.test_cli import CLEAN_ENV, PYTHONPATH, ROOT
-from tests.webapi import WebApi
+from tests.support.cli import CLEAN_ENV, PYTHONPATH, ROOT
+from tests.support.pages_site import start_site
+from tests.support.webapi import WebApi
 
 CODE = "12345"
 ORGANIZER_ZONE = "America/New_York"

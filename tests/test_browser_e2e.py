@@ -9,60 +9,32 @@ browser is the system's /usr/bin/chromium; Playwright only drives it (no
 browser download). Without Chromium the test skips, saying so.
 
 Quiet hours are not dodged: nobody's zone is rewritten. Of two real numbers
-(tests/quiet_numbers.py), one's own local time allows the broadcast now and
+(tests/support/quiet_numbers.py), one's own local time allows the broadcast now and
 the other's holds it, judged by the gateway's own policy from the numbers'
 area codes, so the test works at any hour and sees both outcomes.
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
-import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from gateway import geo
 from gateway.app import Gateway
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password
-from tests.quiet_numbers import allowed_and_held
+from tests.support.browser import browser_page, needs_chromium
+from tests.support.quiet_numbers import allowed_and_held
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 EMAIL = "organizer@example.org"
 PASSWORD = "a long demo passphrase"
 BROADCAST = "Rise Up rallies Saturday at noon. See you there!"
-WAIT_MS = 30_000
 
-EXECUTABLE = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
-
-pytestmark = pytest.mark.skipif(
-    EXECUTABLE is None,
-    reason="no Chromium installed (apt-get install chromium); the browser test needs it")
-
-
-
-@pytest.fixture
-async def browser_page(tmp_path: Path) -> AsyncIterator[Page]:
-    assert EXECUTABLE is not None
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=EXECUTABLE, headless=True,
-            args=LAUNCH_FLAGS)
-        try:
-            page = context.pages[0] if context.pages else await context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            yield page
-        finally:
-            await context.close()
+pytestmark = needs_chromium
+__all__ = ["browser_page"]  # the fixture, shared from tests/support/browser.py
 
 
 async def text_from_phone(page: Page, text: str, *, replies_before: int) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.store import committees as store
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 
 async def post(web: WebApi, path: str, bearer: dict[str, str], body: dict[str, Any]

@@ -6,7 +6,6 @@ the test process would fight pytest-asyncio's session event loop.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,15 +15,7 @@ import pytest
 
 from gateway import __version__
 from gateway.cli import main
-
-ROOT = Path(__file__).resolve().parents[1]
-# The checkout first, then whatever the caller had (an uninstalled tree still imports).
-PYTHONPATH = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-CLEAN_ENV = {
-    key: value
-    for key, value in os.environ.items()
-    if key not in {"DATABASE_URL", "GATEWAY_CONFIG"} and not key.startswith("GATEWAY_")
-}
+from tests.support.cli import CLEAN_ENV, PYTHONPATH, ROOT
 
 
 def gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import CLEAN_ENV, PYTHONPATH, ROOT
+from tests.support.cli import CLEAN_ENV, PYTHONPATH, ROOT
 
 UNREACHABLE = "postgresql://gateway:pw-must-not-echo@127.0.0.1:1/gw"
 PERIOD = ("--from", "2024-09-01", "--to", "2024-09-30")

@@ -1,9 +1,9 @@
 """EsmeClient tells on_deliver's caller a deliver_sm_resp was read only once the SMSC proved it.
 
 The proof is the SMSC's answer to a request written after the resp. Real TCP
-against the small SMSC of test_client.py, taught here to close the connection
-the moment it reads a deliver_sm_resp (the resp reached it, nothing after it
-is answered).
+against the small SMSC of tests/support/fake_smsc.py, taught here to close the
+connection the moment it reads a deliver_sm_resp (the resp reached it, nothing
+after it is answered).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.link import DeliverAnswer
 from gateway.smpp.pdu import Pdu, make_deliver_sm
 from gateway.smpp.session import ResponseReceived
-from tests.test_client import Connection, FakeSmsc, Harness, eventually
+from tests.support.fake_smsc import Connection, FakeSmsc, Harness, eventually
 
 C = CommandId
 

@@ -10,7 +10,7 @@ import asyncpg
 
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
-from tests.e2e import start_gateway_process
+from tests.support.e2e import start_gateway_process
 
 ROOT = Path(__file__).resolve().parents[1]
 

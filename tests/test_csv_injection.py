@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.finance.render import to_csv
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
 SKIPPED = " \u00a0"

@@ -19,8 +19,8 @@ from gateway.store import inbound as inbound_store
 from gateway.store import timeline
 from gateway.store.inbound import NewInbound
 from gateway.web.fences import WITHHELD
-from tests.test_questions_store import asked
-from tests.webapi import WebApi
+from tests.support.questions import asked
+from tests.support.webapi import WebApi
 
 NUMBER = "+33600000101"
 EDU_TEXT = "Quand rouvrira le lycée de ma ville ?"

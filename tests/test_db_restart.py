@@ -21,7 +21,7 @@ from gateway.smpp.chat import number_key
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store.migrate import apply_migrations
-from tests.e2e import SHORTCODE, start_gateway_process
+from tests.support.e2e import SHORTCODE, start_gateway_process
 
 COUNT = 2000
 REDELIVER_AFTER = 0.2  # seconds; an SMSC redelivers an MO the gateway could not take

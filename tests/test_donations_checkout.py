@@ -28,8 +28,8 @@ from gateway.engine.loader import RulesError, parse_rules
 from gateway.store import stripe_store
 from gateway.store.donations import DonorDetails
 from gateway.store.stripe_store import SavedCardRow
-from tests.donors import TextingDonor
-from tests.fake_stripe import FakeStripe, webhook_body
+from tests.support.donors import TextingDonor
+from tests.support.fake_stripe import FakeStripe, webhook_body
 
 ROOT = Path(__file__).resolve().parents[1]
 MSISDN = "+15551238001"

@@ -6,67 +6,24 @@ PostgreSQL, cards at the fake Stripe server; the clock is the test's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from gateway.billing.details import receive_donor_details
-from gateway.billing.stripe_client import StripeCards, StripeConfig
-from gateway.store.donations import DonorDetails
-from tests.donors import TextingDonor
-from tests.fake_stripe import FakeStripe
-from tests.test_donations_e2e import save_card
+from gateway.billing.stripe_client import StripeCards
+from tests.support.donor_details import EVERYTHING, MSISDN, NAME_ADDRESS, Donor
+from tests.support.fake_stripe import FakeStripe
+from tests.support.stripe_cards import save_card
 
 ROOT = Path(__file__).resolve().parents[1]
-MSISDN = "+15551237001"
-COMMITTEE = "Rise Up PAC"
-NAME_ADDRESS = DonorDetails(MSISDN, COMMITTEE, "web", datetime(2026, 1, 1, tzinfo=UTC),
-                            name="Ada Lovelace", street="1 Main St", city="Springfield",
-                            region="IL", postal_code="62701", country="US")
-EVERYTHING = replace(NAME_ADDRESS, employer="Analytical Engines", occupation="Engineer")
-
-
-class Donor(TextingDonor):
-    def __init__(self, pool: asyncpg.Pool, cards: StripeCards) -> None:
-        super().__init__(pool, cards, MSISDN)
-
-    async def give(self, amount: int) -> None:
-        await self.text(f"GIVE {amount}")
-        await self.text("YES")
-        await self.billing.tick()
-
-    async def details(self, details: DonorDetails) -> list[int]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await receive_donor_details(conn, details, now=self.now)
-
-    async def statuses(self) -> list[str]:
-        async with self.pool.acquire() as conn:
-            return [r["status"] for r in await conn.fetch(
-                "SELECT status FROM donations ORDER BY id")]
-
-    async def kinds(self) -> list[str]:
-        async with self.pool.acquire() as conn:
-            return [r["kind"] for r in await conn.fetch(
-                "SELECT kind FROM donation_events ORDER BY donation_id DESC, id")]
-
-    async def last_text(self) -> str:
-        async with self.pool.acquire() as conn:
-            body: str = await conn.fetchval("SELECT body FROM outbound ORDER BY id DESC LIMIT 1")
-        return body
-
 
 
 @pytest.fixture
-async def donor(pool: asyncpg.Pool, fake: FakeStripe) -> AsyncIterator[Donor]:
-    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
-                          "https://example.org/ok", "https://example.org/no")
+async def donor(pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards) -> Donor:
     await save_card(pool, fake, MSISDN)
-    async with StripeCards(config) as cards:
-        yield Donor(pool, cards)
+    return Donor(pool, cards)
 
 
 async def test_up_to_50_dollars_needs_no_details(donor: Donor, fake: FakeStripe) -> None:

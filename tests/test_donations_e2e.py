@@ -4,7 +4,9 @@ The billing service's timer is pushed out of reach and each test calls
 `gateway.billing.tick()` itself, so every step happens when the test says
 and the assertions read settled rows, not races. What is checked is money:
 how many billed MTs the SMSC accepted (and with which billing parameters),
-how many PaymentIntents Stripe created, and what the ledger says.
+how many PaymentIntents Stripe created, and what the ledger says. What the
+engine answers (a second YES, STOP before the YES, a YES too late) is in
+tests/scenarios/donations.yaml.
 """
 
 from __future__ import annotations
@@ -13,36 +15,31 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from gateway.app import Gateway
 from gateway.billing.aggregators import TAG_VENDOR_BILLING, get_profile
 from gateway.billing.service import BillingService
-from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.config import Settings
-from gateway.smpp.simulator import Faults, SmscSimulator, SubmitRecord
+from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import outbound as outbound_store
-from gateway.store import stripe_store
-from gateway.store.stripe_store import SavedCardRow
-from tests.e2e import Phone, gateway_settings, keywords_file, running_gateway, stop_gateway
-from tests.fake_stripe import FakeStripe, send_webhook
-
-MSISDN = "+15551230001"
-NOT_CHARGING = {"billing_interval": 3600.0}  # the test ticks the billing service itself
-
-
-async def start(settings: Settings, smsc: SmscSimulator, **changes: Any) -> Gateway:
-    return await running_gateway(
-        gateway_settings(settings, smsc, **NOT_CHARGING, **changes), smsc)
-
-
-async def stop(gw: Gateway) -> None:
-    await stop_gateway(gw)
+from tests.support.clock import ManualClock
+from tests.support.donation_e2e import (
+    MSISDN,
+    billed,
+    confirmed,
+    donation,
+    give_and_confirm,
+    kinds,
+    settle,
+    start,
+    stop,
+)
+from tests.support.e2e import Phone, keywords_file, outbox_drained
+from tests.support.fake_stripe import FakeStripe, send_webhook
+from tests.support.stripe_cards import save_card, stripe_settings
 
 
 @pytest.fixture
@@ -52,52 +49,6 @@ async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gate
         yield gw
     finally:
         await stop(gw)
-
-
-def billed(smsc: SmscSimulator, msisdn: str = MSISDN) -> list[SubmitRecord]:
-    return [s for s in smsc.submitted if s.destination.endswith(msisdn.lstrip("+")) and s.tlvs]
-
-
-async def donation(gw: Gateway) -> asyncpg.Record:
-    async with gw.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM donations ORDER BY id")
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
-async def kinds(gw: Gateway, donation_id: int) -> list[str]:
-    async with gw.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT kind FROM donation_events WHERE donation_id = $1 ORDER BY id", donation_id)
-    return [r["kind"] for r in rows]
-
-
-async def settle(gw: Gateway, smsc: SmscSimulator, status: str) -> None:
-    """Tick the billing service until the donation reaches `status` (receipts are async)."""
-    async with asyncio.timeout(10):
-        while (await donation(gw))["status"] != status:
-            await gw.billing.tick()
-            await asyncio.sleep(0.05)
-
-
-async def confirmed(gw: Gateway, count: int = 1) -> None:
-    """Wait until `count` donations have their YES on record (MOs are decided async)."""
-    async with asyncio.timeout(10):
-        while True:
-            async with gw.pool.acquire() as conn:
-                n = await conn.fetchval(
-                    "SELECT count(*) FROM donation_events WHERE kind = 'confirmed'")
-            if n >= count:
-                return
-            await asyncio.sleep(0.02)
-
-
-async def give_and_confirm(gw: Gateway, phone: Phone, amount: str = "10", count: int = 1
-                           ) -> None:
-    [request] = await phone.text(f"GIVE {amount}", expect=1)
-    assert "reply YES" in request
-    assert await phone.text("YES", expect=0) == []
-    await confirmed(gw, count)
 
 
 # -- carrier billing ---------------------------------------------------------------------
@@ -128,27 +79,15 @@ async def test_give_yes_sends_one_billed_mt_and_delivrd_bills_it(
     assert (sent["status"], sent["attempts"]) == ("delivered", 1)
 
 
-async def test_yes_twice_bills_once(gateway: Gateway, smsc: SmscSimulator) -> None:
-    phone = Phone(smsc, MSISDN)
-    await give_and_confirm(gateway, phone)
-    [again] = await phone.text("YES", expect=1)
-    assert "already confirmed" in again
-    for _ in range(3):
-        await gateway.billing.tick()
-    await settle(gateway, smsc, "billed")
-    assert len(billed(smsc)) == 1
-
-
-async def test_yes_after_expiry_charges_nothing(
-    settings: Settings, smsc: SmscSimulator, tmp_path: Path
-) -> None:
-    path = keywords_file(tmp_path, lambda doc: doc["donations"]["rise"].update(
-        {"confirm_within": 1}))
-    gw = await start(settings, smsc, keywords=path)
+async def test_yes_after_expiry_charges_nothing(settings: Settings, smsc: SmscSimulator) -> None:
+    # GIVE a day and an hour ago (the clock may not run ahead of PostgreSQL's), YES now:
+    # past the 24-hour confirmation window
+    clock = ManualClock(datetime.now(UTC) - timedelta(hours=25))
+    gw = await start(settings, smsc, clock=clock)
     try:
         phone = Phone(smsc, MSISDN)
         await phone.text("GIVE 10", expect=1)
-        await asyncio.sleep(1.2)  # past the confirmation window
+        clock.set(datetime.now(UTC))
         [late] = await phone.text("YES", expect=1)
         assert "expired" in late and "nothing was charged" in late
         await gw.billing.tick()
@@ -197,7 +136,7 @@ async def test_undeliv_with_a_billing_error_fails_and_is_never_retried(
     await settle(gateway, smsc, "failed")
     for _ in range(3):
         await gateway.billing.tick()
-    await asyncio.sleep(0.3)  # the outbox would have resent by now if it ever did
+    await outbox_drained(gateway.pool)  # what was queued has gone: a resend would be here
     assert len(billed(smsc)) == 1
     row = await donation(gateway)
     async with gateway.pool.acquire() as conn:
@@ -208,17 +147,6 @@ async def test_undeliv_with_a_billing_error_fails_and_is_never_retried(
             "SELECT status, attempts FROM outbound WHERE donation_id = $1", row["id"])
     assert '"insufficient_credit"' in failed["data"]
     assert (sent["status"], sent["attempts"]) == ("undeliverable", 1)
-
-
-async def test_stop_during_a_pending_confirmation_cancels(
-    gateway: Gateway, smsc: SmscSimulator
-) -> None:
-    phone = Phone(smsc, MSISDN)
-    await phone.text("GIVE 10", expect=1)
-    await phone.text("STOP", expect=1)
-    await gateway.billing.tick()
-    assert (await donation(gateway))["status"] == "cancelled"
-    assert billed(smsc) == []
 
 
 async def test_stop_after_yes_before_the_charge_cancels(
@@ -288,58 +216,22 @@ async def test_a_billed_mt_whose_resp_was_lost_is_settled_by_its_receipt_not_res
 # -- cards (Stripe) -------------------------------------------------------------------
 
 
-@pytest.fixture
-async def fake_stripe() -> AsyncIterator[FakeStripe]:
-    fake = FakeStripe()
-    await fake.start()
-    yield fake
-    await fake.close()
-    assert fake.crashes == []
-
-
-async def save_card(pool: asyncpg.Pool, fake: FakeStripe, msisdn: str) -> None:
-    """What setup-mode Checkout and its webhook leave behind: a card bound to the number."""
-    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
-                          "https://example.org/ok", "https://example.org/no")
-    async with StripeCards(config) as cards:
-        customer = await cards.create_customer(msisdn=msisdn)
-        link = await cards.create_checkout_session(mode="setup", msisdn=msisdn,
-                                                   customer_id=customer)
-        event = fake.complete_checkout(link.session_id, card="pm_card_visa")
-        card = await cards.saved_card_from_setup_intent(
-            event["data"]["object"]["setup_intent"])
-    async with pool.acquire() as conn:
-        await stripe_store.insert_saved_cards(conn, [SavedCardRow(
-            card.payment_method_id, msisdn, card.customer_id, card.brand, card.last4, None,
-            event_created(event))])
-
-
-def event_created(event: dict[str, Any]) -> datetime:
-    return datetime.fromtimestamp(int(event["created"]), UTC)
-
-
-def stripe_settings(fake: FakeStripe) -> dict[str, Any]:
-    return {"stripe_secret_key": SecretStr(fake.api_key),
-            "stripe_webhook_secret": SecretStr(fake.webhook_secret),
-            "stripe_api_base": fake.base_url}
-
-
 async def test_card_yes_makes_one_payment_intent_even_after_a_500(
-    settings: Settings, smsc: SmscSimulator, fake_stripe: FakeStripe
+    settings: Settings, smsc: SmscSimulator, fake: FakeStripe
 ) -> None:
-    gw = await start(settings, smsc, **stripe_settings(fake_stripe))
+    gw = await start(settings, smsc, **stripe_settings(fake))
     try:
-        await save_card(gw.pool, fake_stripe, MSISDN)
+        await save_card(gw.pool, fake, MSISDN)
         phone = Phone(smsc, MSISDN)
         [request] = await phone.text("GIVE 25", expect=1)
         assert "card ending 4242" in request
         await phone.text("YES", expect=0)
         await confirmed(gw)
-        fake_stripe.fail_next(1, after_processing=True)  # charged, but the answer was lost
+        fake.fail_next(1, after_processing=True)  # charged, but the answer was lost
         await gw.billing.tick()
         await settle(gw, smsc, "charged")
         await gw.billing.tick()
-        assert fake_stripe.payment_intents_created == 1
+        assert fake.payment_intents_created == 1
         async with asyncio.timeout(10):
             await smsc.wait_until(lambda: any(
                 "thank you for your gift of $25" in t for t in phone.received))
@@ -349,15 +241,15 @@ async def test_card_yes_makes_one_payment_intent_even_after_a_500(
         # Stripe's own webhook for the same charge changes nothing; a refund is recorded.
         url = f"http://127.0.0.1:{gw.http_port}/webhooks/stripe"
         async with aiohttp.ClientSession() as session:
-            for event in fake_stripe.events_of_type("payment_intent.succeeded"):
-                status, _ = await send_webhook(session, url, event, fake_stripe.webhook_secret)
+            for event in fake.events_of_type("payment_intent.succeeded"):
+                status, _ = await send_webhook(session, url, event, fake.webhook_secret)
                 assert status == 200
-            intent = next(iter(fake_stripe.payment_intents))
-            refund = fake_stripe.refund(intent, 1000)
-            status, _ = await send_webhook(session, url, refund, fake_stripe.webhook_secret,
+            intent = next(iter(fake.payment_intents))
+            refund = fake.refund(intent, 1000)
+            status, _ = await send_webhook(session, url, refund, fake.webhook_secret,
                                            body=b'{"tampered": true}')
             assert status == 400
-            status, _ = await send_webhook(session, url, refund, fake_stripe.webhook_secret)
+            status, _ = await send_webhook(session, url, refund, fake.webhook_secret)
             assert status == 200
         assert (await donation(gw))["status"] == "partially_refunded"
         assert await kinds(gw, row["id"]) == [
@@ -368,14 +260,14 @@ async def test_card_yes_makes_one_payment_intent_even_after_a_500(
 
 
 async def test_card_charge_requested_before_a_crash_is_charged_once_after_restart(
-    settings: Settings, smsc: SmscSimulator, fake_stripe: FakeStripe
+    settings: Settings, smsc: SmscSimulator, fake: FakeStripe
 ) -> None:
     """charge_requested committed, Stripe never answered: the next gateway asks again
     with the same idempotency key, and Stripe makes one PaymentIntent."""
-    unreachable = {**stripe_settings(fake_stripe), "stripe_api_base": "http://127.0.0.1:9"}
+    unreachable = {**stripe_settings(fake), "stripe_api_base": "http://127.0.0.1:9"}
     gw = await start(settings, smsc, **unreachable)
     try:
-        await save_card(gw.pool, fake_stripe, MSISDN)
+        await save_card(gw.pool, fake, MSISDN)
         phone = Phone(smsc, MSISDN)
         await phone.text("GIVE 25", expect=1)
         await phone.text("YES", expect=0)
@@ -384,14 +276,14 @@ async def test_card_charge_requested_before_a_crash_is_charged_once_after_restar
         assert (await donation(gw))["status"] == "charge_requested"
     finally:
         await stop(gw)
-    gw = await start(settings, smsc, **stripe_settings(fake_stripe))
+    gw = await start(settings, smsc, **stripe_settings(fake))
     try:
         restarted = BillingService(gw.pool, gw.rules, aggregator=get_profile("amount_tlv"),
                                    cards=gw.cards, card_retry_after_s=0.0)
         for _ in range(3):
             await restarted.tick()
         assert (await donation(gw))["status"] == "charged"
-        assert fake_stripe.payment_intents_created == 1
+        assert fake.payment_intents_created == 1
     finally:
         await stop(gw)
 
@@ -421,7 +313,7 @@ async def test_a_billed_mt_whose_submit_times_out_is_not_resent(
             await smsc.wait_until(lambda: len(billed(smsc)) == 1)  # the late acceptance
         for _ in range(3):
             await gw.billing.tick()
-        await asyncio.sleep(0.3)
+        await outbox_drained(gw.pool)
         assert len(billed(smsc)) == 1
         assert (await donation(gw))["status"] == "billing_submitted"  # finance reconciles
     finally:

@@ -40,7 +40,7 @@ from gateway.billing.aggregators import get_profile
 from gateway.billing.ledger import derive_state
 from gateway.billing.policy import DonationPolicy
 from gateway.billing.service import BillingService
-from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.stripe_client import StripeCards
 from gateway.billing.stripe_events import parse_event
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.engine import Rules
@@ -55,7 +55,8 @@ from gateway.store import stripe_store
 from gateway.store.inbound import NewInbound
 from gateway.store.receipts import NewReceipt
 from gateway.store.stripe_store import SavedCardRow
-from tests.fake_stripe import FakeStripe, webhook_body
+from tests.support.fake_stripe import FakeStripe, webhook_body
+from tests.support.stripe_cards import running_fake_stripe, stripe_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORTCODE = "12345"
@@ -255,19 +256,11 @@ def check_limits(gifts: list[tuple[int, str, datetime]]) -> None:
 async def test_random_histories_never_charge_twice_or_without_a_yes_or_over_a_limit(
     pool: asyncpg.Pool, card: str | None, history: list[tuple[Any, ...]]
 ) -> None:
-    fake = FakeStripe()
-    await fake.start()
-    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
-                          "https://example.org/ok", "https://example.org/no")
-    try:
-        async with StripeCards(config) as stripe:
-            world = History(pool, fake, stripe)
-            if card is not None:
-                await save_card(pool, fake, stripe, world.numbers[0], card)
-            for step in history:
-                await world.run(step)
-            await world.settle_everything()
-            await check_properties(pool, fake)
-    finally:
-        await fake.close()
-    assert fake.crashes == []
+    async with running_fake_stripe() as fake, StripeCards(stripe_config(fake)) as stripe:
+        world = History(pool, fake, stripe)
+        if card is not None:
+            await save_card(pool, fake, stripe, world.numbers[0], card)
+        for step in history:
+            await world.run(step)
+        await world.settle_everything()
+        await check_properties(pool, fake)

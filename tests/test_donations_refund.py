@@ -18,19 +18,10 @@ from gateway.config import Settings
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import new_api_token
-from tests.e2e import Phone
-from tests.fake_stripe import FakeStripe, send_webhook
-from tests.test_donations_e2e import (
-    MSISDN,
-    confirmed,
-    donation,
-    kinds,
-    save_card,
-    settle,
-    start,
-    stop,
-    stripe_settings,
-)
+from tests.support.donation_e2e import MSISDN, confirmed, donation, kinds, settle, start, stop
+from tests.support.e2e import Phone
+from tests.support.fake_stripe import FakeStripe, send_webhook
+from tests.support.stripe_cards import save_card, stripe_settings
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from gateway.billing.stripe_client import StripeCards
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.store import stripe_store
 from gateway.web.webhooks import STRIPE_WEBHOOK_PATH, add_stripe_webhook_route
-from tests.donors import TextingDonor
-from tests.fake_stripe import FakeStripe, send_webhook
+from tests.support.donors import TextingDonor
+from tests.support.fake_stripe import FakeStripe, send_webhook
 
 MSISDN = "+15551239001"
 

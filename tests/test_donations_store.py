@@ -17,7 +17,7 @@ from gateway.store import outbound as outbound_store
 from gateway.store.donations import DonorDetails, NewDonation, NewDonationEvent
 from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
-from tests.donation_histories import legal_histories
+from tests.support.donation_histories import legal_histories
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 5, 15, 15, 0, tzinfo=UTC)

@@ -35,7 +35,7 @@ from gateway.store import donations as store
 from gateway.store import inbound as inbound_store
 from gateway.store.donations import NewDonation, NewDonationEvent
 from gateway.store.inbound import NewInbound
-from tests.donation_histories import AMOUNT, next_events, shortest_histories
+from tests.support.donation_histories import AMOUNT, next_events, shortest_histories
 
 NOW = datetime(2024, 5, 15, 15, 0, tzinfo=UTC)
 

@@ -16,24 +16,20 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.stripe_client import StripeCards
 from gateway.web.donor_details import CSRF_COOKIE, add_donor_details_routes
-from tests.fake_stripe import FakeStripe
-from tests.test_donations_details import EVERYTHING, MSISDN, Donor
-from tests.test_donations_e2e import save_card
+from tests.support.donor_details import EVERYTHING, MSISDN, Donor
+from tests.support.fake_stripe import FakeStripe
+from tests.support.stripe_cards import save_card
 
 GOOD = {"name": "Ada Lovelace", "street": "1 Main St", "city": "Springfield",
         "region": "il", "postal_code": "62701"}
 
 
-
 @pytest.fixture
-async def donor(pool: asyncpg.Pool, fake: FakeStripe) -> AsyncIterator[Donor]:
-    config = StripeConfig(fake.api_key, fake.webhook_secret, fake.base_url,
-                          "https://example.org/ok", "https://example.org/no")
+async def donor(pool: asyncpg.Pool, fake: FakeStripe, cards: StripeCards) -> Donor:
     await save_card(pool, fake, MSISDN)
-    async with StripeCards(config) as cards:
-        yield Donor(pool, cards)
+    return Donor(pool, cards)
 
 
 @pytest.fixture

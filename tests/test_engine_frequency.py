@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gateway.engine import RulesError, parse_rules
 from gateway.engine.frequency import PERIODS, FrequencyTextError, derived_text, parse_text
-from tests.test_engine_loader import BASE
+from tests.support.rules_text import BASE
 
 OLD_LINE = "    frequency: Up to 4 msgs/mo\n"
 

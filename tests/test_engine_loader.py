@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -8,49 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.engine import RulesError, load_rules, parse_rules
+from tests.support.rules_text import BASE
 
 ROOT = Path(__file__).resolve().parents[1]
-
-BASE = textwrap.dedent(
-    """\
-    version: 1
-    defaults:
-      default_reply: "Text JOIN for news or HELP for help."
-    fields: [first_name, zip]
-    programs:
-      news:
-        name: News Alerts
-        shortcodes: ["12345"]
-        support: help@example.org
-        frequency: Up to 4 msgs/mo
-        privacy: {url: "https://example.org/privacy", version: "1"}
-        disclosure_version: v1
-        double_opt_in: true
-        texts:
-          confirm_request: "News Alerts: reply Y to confirm. Up to 4 msgs/mo."
-          confirmation: >-
-            {program}: you're in. {frequency}. Msg&data rates may apply.
-            Reply HELP for help, STOP to cancel.
-          help: "{program}: {support}. {frequency}. Msg&data rates may apply. STOP to cancel."
-          opted_out: "News Alerts: unsubscribed, no more messages."
-    keywords:
-      - word: JOIN
-        program: news
-        action: opt_in
-        dialog: profile
-      - word: FACTS
-        program: news
-        action: reply
-        reply: "Hi {first_name|there}!"
-    dialogs:
-      profile:
-        program: news
-        steps:
-          - field: zip
-            prompt: "Your ZIP?"
-            validator: us_zip
-    """
-)
 
 
 def problems_of(text: str) -> list[str]:

@@ -12,7 +12,7 @@ from gateway.engine import RulesError, decide, normalize, parse_rules
 from gateway.engine.lookalikes import LATIN_LOOKALIKES
 from gateway.engine.revocation import SHORT_MESSAGE_WORDS, Verdict, classify, words_of
 from gateway.engine.types import ContactState, Inbound
-from tests.test_engine_loader import BASE
+from tests.support.rules_text import BASE
 
 
 def verdict(text: str, profile: str = "us") -> Verdict:

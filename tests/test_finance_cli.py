@@ -12,9 +12,9 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.fake_stripe_balance import FakeStripeBalance
-from tests.finance_ledger import NOW, gift
-from tests.test_cli import CLEAN_ENV, PYTHONPATH, ROOT
+from tests.support.cli import CLEAN_ENV, PYTHONPATH, ROOT
+from tests.support.fake_stripe_balance import FakeStripeBalance
+from tests.support.finance_ledger import NOW, gift
 
 
 async def gateway(db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

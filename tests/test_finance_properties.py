@@ -20,7 +20,7 @@ from gateway.finance.formats import CARRIER_DEFAULT, STRIPE_BALANCE_CSV
 from gateway.finance.importer import import_settlement
 from gateway.finance.money import format_cents
 from gateway.finance.summary import Summary, reconciliation
-from tests.finance_ledger import NOW, Gift, gift
+from tests.support.finance_ledger import NOW, Gift, gift
 
 CARRIER_HEADER = "message_id,donation_ref,amount,fee,settlement_date,type\n"
 STRIPE_HEADER = "id,Type,Amount,Fee,Net,Currency,Created (UTC),Payment Intent ID\n"

@@ -11,7 +11,7 @@ import asyncpg
 from gateway.finance.formats import CARRIER_DEFAULT, STRIPE_BALANCE_CSV
 from gateway.finance.importer import import_settlement
 from gateway.finance.summary import reconciliation
-from tests.finance_ledger import NOW, gift
+from tests.support.finance_ledger import NOW, gift
 
 CARRIER_HEADER = "message_id,donation_ref,carrier,amount,fee,settlement_date,type\n"
 STRIPE_HEADER = "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Payment Intent ID\n"

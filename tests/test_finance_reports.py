@@ -15,7 +15,7 @@ from gateway.finance.importer import import_settlement
 from gateway.finance.itemization import itemization, itemization_csv
 from gateway.finance.reports import donation_report, report_csv
 from gateway.finance.summary import reconciliation
-from tests.finance_ledger import NOW, details, gift
+from tests.support.finance_ledger import NOW, details, gift
 
 DAY1 = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
 DAY2 = datetime(2024, 5, 2, 3, 30, tzinfo=UTC)  # still May 1st in New York

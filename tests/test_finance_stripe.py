@@ -13,8 +13,8 @@ from gateway.finance.formats import STRIPE_BALANCE_CSV
 from gateway.finance.importer import import_settlement
 from gateway.finance.stripe_balance import import_stripe_api
 from gateway.finance.summary import reconciliation
-from tests.fake_stripe_balance import FakeStripeBalance
-from tests.finance_ledger import NOW, gift
+from tests.support.fake_stripe_balance import FakeStripeBalance
+from tests.support.finance_ledger import NOW, gift
 
 
 @pytest.fixture

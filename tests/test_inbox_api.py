@@ -13,14 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from tests.test_questions_store import asked
-from tests.webapi import WebApi
-
-EDU_TEXT = "Quand rouvrira le lycée de ma ville ?"
-SECURITY_TEXT = "La police ne vient jamais dans mon quartier, pourquoi ?"
-EDU = "+33600000101"
-SEC = "+33600000102"
-
+from tests.support.questions import EDU, EDU_TEXT, SEC, SECURITY_TEXT, asked
+from tests.support.webapi import WebApi
 
 
 async def questions(pool: asyncpg.Pool) -> tuple[int, int]:

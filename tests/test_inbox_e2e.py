@@ -19,9 +19,9 @@ from gateway.app import Gateway
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password, new_api_token
-from tests.e2e import wait_for
-from tests.test_questions_e2e import text_fr
-from tests.webapi import PASSWORD
+from tests.support.e2e import wait_for
+from tests.support.questions import text_fr
+from tests.support.webapi import PASSWORD
 
 QUESTION = "Les urgences de l'hôpital ferment la nuit, pourquoi ?"
 

@@ -8,10 +8,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from gateway.web.pages.inbox import duration
-from tests.pages_site import form_token
-from tests.test_inbox_api import EDU, EDU_TEXT, SECURITY_TEXT
-from tests.test_questions_store import asked
-from tests.webapi import WebApi
+from tests.support.pages_site import form_token
+from tests.support.questions import EDU, EDU_TEXT, SECURITY_TEXT, asked
+from tests.support.webapi import WebApi
 
 
 async def page(site: WebApi, path: str, **kw: object) -> tuple[int, str]:

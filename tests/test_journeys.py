@@ -34,8 +34,8 @@ from gateway.web.access import ACCESS, PUBLIC, ROLES, allows
 from gateway.web.api import all_routes
 from gateway.web.credentials import hash_password, new_api_token
 from gateway.web.pages import all_pages
-from tests.e2e import gateway_settings, running_gateway, stop_gateway, wait_for
-from tests.fake_stripe import FakeStripe, send_webhook
+from tests.support.e2e import gateway_settings, running_gateway, stop_gateway, wait_for
+from tests.support.fake_stripe import FakeStripe, send_webhook
 
 RISE = "+12125550161"  # a New York number, on the US program's short code
 RISE_CODE = "12345"
@@ -275,7 +275,7 @@ async def walk(http: aiohttp.ClientSession, base: str, tokens: Mapping[str, str]
 async def test_a_supporter_of_each_program_then_every_page_for_every_role(
     journey_gateway: Gateway, smsc: SmscSimulator, fake: FakeStripe
 ) -> None:
-    stripe = fake  # the local Stripe the real library talks to (tests/fake_stripe.py)
+    stripe = fake  # the local Stripe the real library talks to (tests/support/fake_stripe.py)
     gw = journey_gateway
     await rise_supporter(gw, smsc, stripe)
     await ensemble_supporter(gw, smsc, stripe)

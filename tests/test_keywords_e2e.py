@@ -4,18 +4,19 @@ Each test texts the gateway over real SMPP and checks three things: what the
 phone received (the simulator's record), what the contact looks like in the
 database (engine state and derived location columns), and what the consent
 ledger says, down to the confirmation MT and its delivery receipt.
+
+What the engine decides on its own (typos, HELP inside a dialog, a dialog's
+expiry, STOP from a new number) is in tests/scenarios/*.yaml, run without
+SMPP; the tests here are the paths through the shell.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
-import yaml
 from structlog.testing import capture_logs
 
 from gateway.app import Gateway
@@ -24,7 +25,7 @@ from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import consent as consent_store
 from gateway.store import profiles as profiles_store
-from tests.e2e import (
+from tests.support.e2e import (
     SHORTCODE,
     Phone,
     gateway_settings,
@@ -33,16 +34,12 @@ from tests.e2e import (
     wait_for,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = yaml.safe_load((ROOT / "keywords.yaml").read_text(encoding="utf-8"))
-
 CONFIRM_REQUEST = "Rise Up Alerts: reply Y to confirm you want campaign alerts."
 CONFIRMATION = "Rise Up Alerts: you're in! Up to 6 msgs/mo. Msg&data rates may apply."
 ZIP_PROMPT = "What's your 5-digit ZIP code? (Reply SKIP to skip)"
 ZIP_REPROMPT = "Hmm, that isn't a US ZIP code we know."
 GENDER_PROMPT = "How do you identify? Reply M, F or OTHER (or SKIP)."
 OPTED_OUT = "Rise Up Alerts: you are unsubscribed and will receive no more messages."
-HELP = "Rise Up Alerts: questions? help@riseup.example.org or 1-800-555-0199."
 
 
 async def outbound_to(conn: asyncpg.Connection, msisdn: str) -> list[asyncpg.Record]:
@@ -127,18 +124,6 @@ async def test_join_confirm_zip_gender_with_a_bad_zip_reprompted(
     assert all(r["confirmation_status"] == "delivered" and r["receipt_at"] for r in rows)
 
 
-@pytest.mark.parametrize("typed", ["JION", "join!", " Join ", "jOiN."])
-async def test_typos_and_noise_still_join(
-    gateway: Gateway, smsc: SmscSimulator, typed: str
-) -> None:
-    phone = Phone(smsc, "+13125550102")
-    [ask] = await phone.text(typed, expect=1)
-    assert ask.startswith(CONFIRM_REQUEST)
-    async with gateway.pool.acquire() as conn:
-        [row] = await ledger(conn, phone.msisdn)
-    assert (row["kind"], row["keyword"], row["mo_text"]) == ("opt_in_requested", "JOIN", typed)
-
-
 async def test_stop_in_the_middle_of_a_dialog_ends_everything(
     gateway: Gateway, smsc: SmscSimulator
 ) -> None:
@@ -176,67 +161,6 @@ async def test_stop_in_the_middle_of_a_dialog_ends_everything(
     assert rows[-1]["mo_text"] == "stop texting me please"
     assert phone.received[-1] == OPTED_OUT and phone.received.count(OPTED_OUT) == 1
     assert "Rally on Saturday!" not in phone.received
-
-
-async def test_help_in_the_middle_of_a_dialog_then_the_dialog_goes_on(
-    gateway: Gateway, smsc: SmscSimulator
-) -> None:
-    phone = Phone(smsc, "+17135550104")
-    await phone.text("JOIN", expect=1)
-    await phone.text("Y", expect=2)
-    help_text, repeated = await phone.text("help", expect=2)
-    assert help_text.startswith(HELP) and "STOP" in help_text
-    assert repeated == ZIP_PROMPT
-    assert await phone.text("77002", expect=1) == [GENDER_PROMPT]
-    async with gateway.pool.acquire() as conn:
-        stored = await contact(conn, phone.msisdn)
-        rows = await ledger(conn, phone.msisdn)
-    assert stored["state"]["dialog"]["step"] == 1
-    assert (stored["zip"], stored["region"], stored["geo_source"]) == ("77002", "TX", "zip")
-    assert [r["kind"] for r in rows] == ["opt_in_requested", "opt_in_confirmed"]  # HELP: none
-
-
-async def test_a_silent_dialog_expires(
-    settings: Settings, smsc: SmscSimulator, tmp_path: Path
-) -> None:
-    def short_expiry(doc: dict[str, Any]) -> None:
-        doc["dialogs"]["profile"]["expires_after"] = "1s"
-
-    path = keywords_file(tmp_path, short_expiry)
-    gw = await running_gateway(gateway_settings(settings, smsc, keywords=path), smsc)
-    try:
-        phone = Phone(smsc, "+16175550105")
-        await phone.text("JOIN", expect=1)
-        await phone.text("Y", expect=2)
-        await asyncio.sleep(1.2)  # silence longer than the dialog's expiry
-        [answer] = await phone.text("02134", expect=1)
-        assert answer == SHIPPED["defaults"]["default_reply"]  # no longer a zip answer
-        async with gw.pool.acquire() as conn:
-            stored = await contact(conn, phone.msisdn)
-            names = await timeline_names(conn, phone.msisdn)
-    finally:
-        await gw.stop()
-        await gw.pool.close()
-    assert "dialog" not in stored["state"] and "zip" not in stored["state"].get("profile", {})
-    assert names[-2:] == ["dialog_expired", "unmatched"]
-    assert (stored["region"], stored["geo_source"]) == ("MA", "area_code")
-
-
-async def test_stop_from_a_never_seen_number_is_confirmed_exactly_once(
-    gateway: Gateway, smsc: SmscSimulator
-) -> None:
-    phone = Phone(smsc, "+13055550106")
-    assert await phone.text("STOP", expect=1) == [OPTED_OUT]
-    async with gateway.pool.acquire() as conn:
-        # every reply is in the MO's own transaction: the outbox holds all there will be
-        sent = await outbound_to(conn, phone.msisdn)
-        rows = await ledger(conn, phone.msisdn)
-        stored = await contact(conn, phone.msisdn)
-    assert [(mt["body"], mt["compliance"]) for mt in sent] == [(OPTED_OUT, True)]
-    assert [(r["kind"], r["program"], r["outbound_id"]) for r in rows] == [
-        ("opted_out", "rise", sent[0]["id"])]
-    assert stored["opted_out"] is True
-    assert (stored["region"], stored["geo_source"]) == ("FL", "area_code")
 
 
 async def test_start_after_stop_is_a_new_consent_with_a_full_confirmation(

@@ -20,7 +20,7 @@ from gateway.knowledge.answers import QUOTE_CHARS, shortened
 from gateway.pipeline.decide import DecisionWriter
 from gateway.store import inbound as inbound_store
 from gateway.store.inbound import NewInbound
-from tests.knowledge_files import NOW, ORGANIZER, ROOT, add
+from tests.support.knowledge_files import NOW, ORGANIZER, ROOT, add
 
 SHEET = """Notre fiche santé, en bref, pour tous les Français et toutes les Françaises.
 

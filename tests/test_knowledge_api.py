@@ -7,8 +7,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from tests.knowledge_files import encrypted_pdf, minimal_pdf
-from tests.webapi import Staff, WebApi
+from tests.support.knowledge_files import encrypted_pdf, minimal_pdf
+from tests.support.webapi import Staff, WebApi
 
 DOCS = "/api/v1/knowledge/documents"
 SEARCH = "/api/v1/knowledge/search"

@@ -18,10 +18,12 @@ from gateway.app import Gateway
 from gateway.smstext import segment_count
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password
-from tests.test_browser_e2e import browser_page, pytestmark
-from tests.test_questions_store import asked
+from tests.support.browser import browser_page, needs_chromium
+from tests.support.questions import asked
 
-__all__ = ["browser_page", "pytestmark"]  # the fixture and the skip, shared
+pytestmark = needs_chromium
+
+__all__ = ["browser_page"]  # the fixture, shared from tests/support/browser.py
 
 PASSWORD = "a long demo passphrase"
 BROCHURE = ("# Santé\n\nLes urgences de chaque hôpital de proximité rouvriront la nuit.\n\n"

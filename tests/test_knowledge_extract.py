@@ -21,7 +21,7 @@ from gateway.knowledge.extract import (
 from gateway.knowledge.passages import MAX_CHARS, TARGET_CHARS, split_passages
 from gateway.knowledge.service import base_name, marked_parts
 from gateway.store.knowledge_docs import HIGHLIGHT_START, HIGHLIGHT_STOP
-from tests.knowledge_files import encrypted_pdf, minimal_pdf
+from tests.support.knowledge_files import encrypted_pdf, minimal_pdf
 
 
 def test_markdown_keeps_the_text_not_the_marks() -> None:

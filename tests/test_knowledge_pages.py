@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 from aiohttp import FormData
 
-from tests.knowledge_files import add, encrypted_pdf, minimal_pdf
-from tests.pages_site import form_token
-from tests.test_questions_store import asked
-from tests.webapi import WebApi
+from tests.support.knowledge_files import add, encrypted_pdf, minimal_pdf
+from tests.support.pages_site import form_token
+from tests.support.questions import asked
+from tests.support.webapi import WebApi
 
 HOSPITAL = "L'hôpital de proximité rouvrira ses urgences la nuit <script>alert(1)</script>."
 URL = "https://ensemble.example.fr/sante"

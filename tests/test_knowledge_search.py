@@ -18,7 +18,7 @@ import pytest
 from gateway.knowledge import service
 from gateway.store import knowledge_docs as store
 from gateway.store.migrate import apply_migrations
-from tests.knowledge_files import NOW, ORGANIZER, ROOT, add, minimal_pdf
+from tests.support.knowledge_files import NOW, ORGANIZER, ROOT, add, minimal_pdf
 
 HOSPITALS = """# Santé
 

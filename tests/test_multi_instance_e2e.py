@@ -18,7 +18,7 @@ from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import PRIORITY_BROADCAST, NewOutbound
-from tests.e2e import SHORTCODE, start_gateway_process
+from tests.support.e2e import SHORTCODE, start_gateway_process
 
 NUMBERS = [f"+1202555{n:04d}" for n in range(200)]
 STOPPERS = NUMBERS[::2]  # half of them text STOP while the broadcast is sending

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.web.next_path import HOME, safe_next
-from tests.pages_site import form_token
-from tests.webapi import PASSWORD, WebApi
+from tests.support.pages_site import form_token
+from tests.support.webapi import PASSWORD, WebApi
 
 SITE = "https://gateway.example.org/login"
 

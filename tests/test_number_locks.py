@@ -26,7 +26,7 @@ from gateway.smpp.pdu import make_deliver_sm
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
-from tests.e2e import SHORTCODE, gateway_settings, running_gateway, stop_gateway, wait_for
+from tests.support.e2e import SHORTCODE, gateway_settings, running_gateway, stop_gateway, wait_for
 
 NUMBER = "+15555550142"
 

@@ -17,7 +17,7 @@ from gateway.smpp.simulator import SmscSimulator
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
 from gateway.tasks import RETRYING, RUNNING
-from tests.e2e import wait_for
+from tests.support.e2e import wait_for
 
 LOST = "+15555550177"
 LATE = "+15555550178"

@@ -12,8 +12,8 @@ import re
 
 from gateway.web.access import ACCESS, PUBLIC, ROLES, allows
 from gateway.web.pages import NAV, all_pages
-from tests.pages_site import form_token
-from tests.webapi import WebApi
+from tests.support.pages_site import form_token
+from tests.support.webapi import WebApi
 
 SAMPLE_PATH_VALUES = {"msisdn": "+12025550123", "action": "start"}
 

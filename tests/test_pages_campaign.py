@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gateway.store import committees as store
-from tests.pages_site import form_token
-from tests.webapi import WebApi
+from tests.support.pages_site import form_token
+from tests.support.webapi import WebApi
 
 
 async def test_an_organizer_adds_a_committee_and_an_event_and_retires_them(

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from gateway.web.access import ACCESS, ROLES, allows
 from gateway.web.pages.dashboard import start_of_day
-from tests.finance_ledger import gift
-from tests.webapi import WebApi
+from tests.support.finance_ledger import gift
+from tests.support.webapi import WebApi
 
 
 async def test_the_dashboard_shows_todays_gift_to_every_role_that_may_see_it(

@@ -1,7 +1,7 @@
 """Finance over HTTP: the report (JSON, CSV, the page and its chart), the reconciliation
 summary and exceptions, and settlement uploads by API and by the page's form.
 
-Ledger rows come from tests/finance_ledger.py (the store, no SMPP); every
+Ledger rows come from tests/support/finance_ledger.py (the store, no SMPP); every
 download and upload must leave its audit row.
 """
 
@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import aiohttp
 import asyncpg
 
-from tests.finance_ledger import gift
-from tests.pages_site import form_token
-from tests.webapi import WebApi
+from tests.support.finance_ledger import gift
+from tests.support.pages_site import form_token
+from tests.support.webapi import WebApi
 
 AT = datetime(2024, 9, 2, 15, 0, tzinfo=UTC)
 PERIOD = {"date_from": "2024-09-01", "date_to": "2024-09-03"}

@@ -18,7 +18,7 @@ from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password
-from tests.pages_site import start_site
+from tests.support.pages_site import start_site
 
 NUMBER = "+12125550177"
 PASSWORD = "a long demo passphrase"

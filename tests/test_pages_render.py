@@ -14,15 +14,17 @@ import pytest
 
 from gateway.config import Settings
 from gateway.web.pages.charts import bar_chart, nice_ceiling
-from tests.pages_site import form_token, start_site
-from tests.webapi import PASSWORD, WebApi
+from tests.support.clock import ManualClock
+from tests.support.pages_site import form_token, start_site
+from tests.support.webapi import PASSWORD, WebApi
 
 NUMBER = "+12125550101"
 
 
 @pytest.fixture
 async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    web = await start_site(pool, settings, web_login_max_failures=2)
+    # the clock stands still: the login after the failures is inside the wait they earned
+    web = await start_site(pool, settings, clock=ManualClock(), web_login_max_failures=2)
     try:
         yield web
     finally:

@@ -18,7 +18,7 @@ from gateway.store import outbound as outbound_store
 from gateway.store import receipts as receipts_store
 from gateway.store.outbound import NewOutbound
 from gateway.store.receipts import NewReceipt
-from tests.e2e import SHORTCODE, gateway_settings, wait_for
+from tests.support.e2e import SHORTCODE, gateway_settings, wait_for
 
 
 async def test_join_is_stored_and_answered(gateway: Gateway, smsc: SmscSimulator) -> None:

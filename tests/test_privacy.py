@@ -31,15 +31,15 @@ from gateway.privacy.pseudonym import PrivacyKeyMissing, number_hash, pseudonym_
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import privacy as privacy_store
-from tests.e2e import (
+from tests.support.broadcasts import afternoon_zone
+from tests.support.e2e import (
     Phone,
     gateway_settings,
     keywords_file,
     running_gateway,
     stop_gateway,
-    wait_for,
 )
-from tests.test_broadcast_e2e import afternoon_zone
+from tests.support.privacy import opted_out_when_back, traces
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPPORTER = "+15551230001"
@@ -90,39 +90,6 @@ async def history(gw: Gateway, smsc: SmscSimulator) -> None:
             await asyncio.sleep(0.02)
     await settled(gw)
     await phone.text("STOP", expect=1)
-
-
-async def opted_out_when_back(pool: asyncpg.Pool, number: str) -> bool:
-    """Wait for an erased number's new contact row (its MO is decided in another task)."""
-    back: bool | None = None
-
-    async def created() -> bool:
-        nonlocal back
-        async with pool.acquire() as conn:
-            back = await conn.fetchval("SELECT opted_out FROM contacts WHERE msisdn = $1",
-                                       number)
-        return back is not None
-
-    await wait_for(created, within=10)
-    return bool(back)
-
-
-async def traces(conn: asyncpg.Connection, number: str) -> list[str]:
-    """table.column of every text or JSON value anywhere that still contains the number."""
-    digits = number.lstrip("+")
-    columns = await conn.fetch(
-        """SELECT c.table_name, c.column_name FROM information_schema.columns c
-           JOIN information_schema.tables t USING (table_schema, table_name)
-           WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
-             AND c.data_type IN ('text', 'jsonb', 'json', 'character varying', 'ARRAY')""")
-    found = []
-    for row in columns:
-        table, column = row["table_name"], row["column_name"]
-        hit = await conn.fetchval(
-            f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE $1', f"%{digits}%")
-        if hit:
-            found.append(f"{table}.{column}")
-    return found
 
 
 async def totals(conn: asyncpg.Connection) -> tuple[object, ...]:

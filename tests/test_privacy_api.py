@@ -29,11 +29,11 @@ from gateway.smpp.simulator import SmscSimulator
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password, new_api_token
-from tests.e2e import Phone, gateway_settings, running_gateway, stop_gateway
-from tests.pages_site import form_token, start_site
-from tests.test_broadcast_e2e import afternoon_zone
-from tests.test_privacy import opted_out_when_back, traces
-from tests.webapi import PASSWORD, WebApi, start_web_api
+from tests.support.broadcasts import afternoon_zone
+from tests.support.e2e import Phone, gateway_settings, running_gateway, stop_gateway
+from tests.support.pages_site import form_token, start_site
+from tests.support.privacy import opted_out_when_back, traces
+from tests.support.webapi import PASSWORD, WebApi, start_web_api
 
 KEY = "test-privacy-key"
 SUPPORTER = "+15551230001"

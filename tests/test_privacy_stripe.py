@@ -14,7 +14,7 @@ from gateway.billing.stripe_client import StripeCards
 from gateway.config import Settings
 from gateway.privacy import rights
 from gateway.privacy.stripe_erasure import work_off
-from tests.fake_stripe import FakeStripe
+from tests.support.fake_stripe import FakeStripe
 
 SUPPORTER = "+12125550142"
 BYSTANDER = "+12125550199"

@@ -8,22 +8,12 @@ from datetime import UTC, datetime
 
 from gateway.app import Gateway
 from gateway.pipeline import contact_centre
-from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import committees as committees_store
 from gateway.store import questions as questions_store
 from gateway.store import timeline as timeline_store
-from tests.e2e import Phone, wait_for
-
-FR = "38200"
-
-
-async def text_fr(smsc: SmscSimulator, msisdn: str, body: str, *, expect: int) -> list[str]:
-    before = len(smsc.texts_to(msisdn))
-    assert await smsc.inject_mo(msisdn, FR, body) == CommandStatus.ESME_ROK
-    async with asyncio.timeout(10):
-        await smsc.wait_until(lambda: len(smsc.texts_to(msisdn)) >= before + expect)
-    return smsc.texts_to(msisdn)[before:]
+from tests.support.e2e import Phone, wait_for
+from tests.support.questions import FR, text_fr
 
 
 async def test_a_question_is_routed_by_theme_acknowledged_answered_and_delivered(

@@ -8,53 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from gateway.engine import load_rules
-from gateway.engine.holder import RulesHolder
 from gateway.pipeline import contact_centre
-from gateway.pipeline.decide import DecisionWriter
 from gateway.store import committees as committees_store
-from gateway.store import inbound as inbound_store
 from gateway.store import questions as questions_store
 from gateway.store import timeline as timeline_store
 from gateway.store.committees import NewCampaignEvent
-from gateway.store.inbound import NewInbound
 from gateway.store.questions import AnswerTooLong
-from tests.e2e import wait_for
-
-ROOT = Path(__file__).resolve().parents[1]
-RULES = load_rules(ROOT / "keywords.yaml")
-NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
-FR = "38200"
-
-
-class Supporter:
-    def __init__(self, pool: asyncpg.Pool, msisdn: str, shortcode: str = FR) -> None:
-        self.pool, self.msisdn, self.shortcode = pool, msisdn, shortcode
-        self.writer = DecisionWriter(RulesHolder(RULES))
-        self.ids = inbound_store.IdReserve("inbound_id_seq", block=1)
-
-    async def text(self, body: str, at: datetime = NOW) -> list[str]:
-        """Send one MO; return the replies queued for it."""
-        mo = NewInbound(self.msisdn, self.shortcode, body, 0, 1, at)
-        async with self.pool.acquire() as conn, conn.transaction():
-            [mo_id] = await self.ids.take(conn, 1)
-            await inbound_store.insert_batch(conn, [mo], [mo_id])
-            await self.writer.decide_and_write(conn, [(mo_id, mo)])
-            rows = await conn.fetch(
-                "SELECT body FROM outbound WHERE in_reply_to = $1 ORDER BY id", mo_id)
-        return [r["body"] for r in rows]
-
-
-async def asked(pool: asyncpg.Pool, msisdn: str, text: str, at: datetime = NOW) -> int:
-    await Supporter(pool, msisdn).text(text, at)
-    async with pool.acquire() as conn:
-        return int(await conn.fetchval(
-            "SELECT max(id) FROM questions WHERE msisdn = $1", msisdn))
+from tests.support.e2e import wait_for
+from tests.support.questions import FR, NOW, RULES, Supporter, asked
 
 
 async def events_of(

@@ -18,7 +18,7 @@ import asyncpg
 from gateway.app import Gateway
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import Faults, SmscSimulator
-from tests.e2e import SHORTCODE, Phone, start_gateway_process, wait_for
+from tests.support.e2e import SHORTCODE, Phone, start_gateway_process, wait_for
 
 OK = CommandStatus.ESME_ROK
 

@@ -14,7 +14,7 @@ from gateway.config import Settings
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import new_api_token
-from tests.e2e import gateway_settings, keywords_file, running_gateway, stop_gateway
+from tests.support.e2e import gateway_settings, keywords_file, running_gateway, stop_gateway
 
 NEW_REPLY = "{program}: thanks for pitching in! Reply STOP to cancel."
 

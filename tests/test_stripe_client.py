@@ -1,6 +1,6 @@
 """StripeCards against the fake Stripe API: one PaymentIntent per donation, whatever happens.
 
-The client is the official stripe library over real HTTP to tests/fake_stripe.py
+The client is the official stripe library over real HTTP to tests/support/fake_stripe.py
 on 127.0.0.1; retries are the library's own (the fake answers 500 or drops the
 connection), so these tests also pin the library's reuse of the idempotency key.
 """
@@ -24,7 +24,7 @@ from gateway.billing.stripe_client import (
     StripeUnavailable,
 )
 from gateway.logs import configure_logging
-from tests.fake_stripe import FakeStripe
+from tests.support.fake_stripe import FakeStripe
 
 MSISDN = "+15551234567"
 PAYMENT_INTENTS = ("POST", "/v1/payment_intents")
@@ -40,15 +40,6 @@ def config_for(fake: FakeStripe, **overrides: object) -> StripeConfig:
     }
     values.update(overrides)
     return StripeConfig(**values)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    fake = FakeStripe()
-    await fake.start()
-    yield fake
-    await fake.close()
-    assert fake.crashes == []
 
 
 @pytest.fixture

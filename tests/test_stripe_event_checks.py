@@ -1,8 +1,8 @@
 """Signed Stripe events that disagree with their donation are not applied, and finance sees them.
 
 Real HTTP (the webhook route with the real donation ledger callback), real
-PostgreSQL; ledger rows from tests/finance_ledger.py; events built and signed
-as Stripe sends them (tests/fake_stripe.py). The rule itself (billing/event_checks.py)
+PostgreSQL; ledger rows from tests/support/finance_ledger.py; events built and signed
+as Stripe sends them (tests/support/fake_stripe.py). The rule itself (billing/event_checks.py)
 is also checked on its own, as properties over any gift and any event.
 """
 
@@ -29,8 +29,8 @@ from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.finance.summary import STRIPE_EVENT_MISMATCH, reconciliation
 from gateway.store.billing import LockedDonation
 from gateway.web.webhooks import STRIPE_WEBHOOK_PATH, add_stripe_webhook_route
-from tests.fake_stripe import FakeStripe, send_webhook
-from tests.finance_ledger import NOW, gift
+from tests.support.fake_stripe import FakeStripe, send_webhook
+from tests.support.finance_ledger import NOW, gift
 
 cents = st.integers(min_value=0, max_value=10**7)
 rows = st.builds(LockedDonation, status=st.just("charged"), amount_cents=cents,

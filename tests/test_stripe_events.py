@@ -1,6 +1,6 @@
 """Webhook verification and interpretation, pure: bytes and a clock in, event or rejection out.
 
-Bodies are signed by tests/fake_stripe.py's own HMAC (Stripe's documented
+Bodies are signed by tests/support/fake_stripe.py's own HMAC (Stripe's documented
 scheme) and verified by the gateway through the stripe library, so a mismatch
 between the two would fail here.
 """
@@ -27,7 +27,7 @@ from gateway.billing.stripe_events import (
     outcome_of,
     verify_webhook,
 )
-from tests.fake_stripe import stripe_signature, webhook_body
+from tests.support.fake_stripe import stripe_signature, webhook_body
 
 SECRET = f"whsec_{secrets.token_hex(16)}"
 OTHER_SECRET = f"whsec_{secrets.token_hex(16)}"

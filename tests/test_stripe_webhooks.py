@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.billing.stripe_client import StripeCards, StripeConfig
+from gateway.billing.stripe_client import StripeCards
 from gateway.billing.stripe_events import (
     CardSetupCompleted,
     Charged,
@@ -32,7 +32,8 @@ from gateway.billing.stripe_events import (
 )
 from gateway.store.stripe_store import get_saved_card, get_webhook_event
 from gateway.web.webhooks import STRIPE_WEBHOOK_PATH, add_stripe_webhook_route
-from tests.fake_stripe import FakeStripe, send_webhook, stripe_signature, webhook_body
+from tests.support.fake_stripe import FakeStripe, send_webhook, stripe_signature, webhook_body
+from tests.support.stripe_cards import stripe_config
 
 MSISDN = "+15551234567"
 COUNT_EVENTS = "SELECT count(*) FROM stripe_webhook_events"
@@ -87,13 +88,9 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(pool: asyncpg.Pool) -> AsyncIterator[Harness]:
-    fake = FakeStripe()
-    await fake.start()
-    config = StripeConfig(
-        api_key=fake.api_key,
-        webhook_secret=fake.webhook_secret,
-        api_base=fake.base_url,
+async def harness(pool: asyncpg.Pool, fake: FakeStripe) -> AsyncIterator[Harness]:
+    config = stripe_config(
+        fake,
         checkout_success_url="https://donate.example.org/thanks",
         checkout_cancel_url="https://donate.example.org/cancelled",
         max_network_retries=1,
@@ -114,8 +111,6 @@ async def harness(pool: asyncpg.Pool) -> AsyncIterator[Harness]:
             yield Harness(fake, cards, client, ledger, pool)
         finally:
             await client.close()
-    await fake.close()
-    assert fake.crashes == []
 
 
 async def charged_event(harness: Harness, donation_ref: int = 7) -> dict[str, Any]:

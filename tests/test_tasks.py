@@ -19,7 +19,7 @@ from gateway.config import Settings
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store.db import create_pool
 from gateway.tasks import DEAD, RETRYING, RUNNING, STOPPED, BackgroundTaskDied, Supervisor
-from tests.e2e import gateway_settings
+from tests.support.e2e import gateway_settings
 
 
 def fast() -> Supervisor:

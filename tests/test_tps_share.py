@@ -8,7 +8,7 @@ from gateway.config import Settings
 from gateway.smpp.simulator import SmscSimulator
 from gateway.smpp.throttle import TokenBucket
 from gateway.store import senders as senders_store
-from tests.e2e import gateway_settings, running_gateway, stop_gateway, wait_for
+from tests.support.e2e import gateway_settings, running_gateway, stop_gateway, wait_for
 
 
 async def test_two_instances_each_pace_at_half_the_cap_and_one_alone_at_all_of_it(

@@ -17,7 +17,7 @@ from gateway.web.api import all_routes
 from gateway.web.auth import Principal
 from gateway.web.errors import ApiError
 from gateway.web.pages import all_pages  # pages share the matrix: tests/test_pages_access.py
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 SAMPLE_PATH_VALUES = {"msisdn": "+12025550123"}
 

@@ -9,20 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.webapi import Staff, WebApi
+from tests.support.webapi import Staff, WebApi, assert_error_shape
 
 
 @pytest.fixture
 async def admin(web: WebApi) -> Staff:
     return await web.staff("admin")
-
-
-def assert_error_shape(body: Any) -> dict[str, Any]:
-    assert set(body) >= {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "field"}
-    assert isinstance(error["code"], str) and isinstance(error["message"], str)
-    return dict(error)
 
 
 async def test_unknown_api_path_and_wrong_method_answer_in_the_shape(web: WebApi) -> None:

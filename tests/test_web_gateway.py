@@ -15,7 +15,7 @@ from gateway.app import Gateway
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import new_api_token
-from tests.e2e import Phone
+from tests.support.e2e import Phone
 
 NUMBER = "+12125550101"
 

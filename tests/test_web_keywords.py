@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from gateway.config import Settings
-from tests.webapi import Staff, WebApi, start_web_api
+from tests.support.webapi import Staff, WebApi, start_web_api
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = (ROOT / "keywords.yaml").read_text(encoding="utf-8") + "\ncolour: red\n"

@@ -14,7 +14,7 @@ import asyncio
 import asyncpg
 
 from gateway.store import users as user_store
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 
 async def demote(conn: asyncpg.Connection, user_id: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -19,31 +19,21 @@ from aiohttp.test_utils import TestServer
 
 from gateway.config import Settings
 from gateway.web.password_work import PASSWORD_WORK, PasswordWork
-from tests.webapi import PASSWORD, WebApi, start_web_api
+from tests.support.clock import ManualClock
+from tests.support.webapi import PASSWORD, WebApi, start_web_api
 
 EMAIL = "finance@example.org"
 WRONG = {"email": EMAIL, "password": "not the password"}
 RIGHT = {"email": EMAIL, "password": PASSWORD}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def web(pool: asyncpg.Pool, settings: Settings, clock: Clock) -> AsyncIterator[WebApi]:
+async def web(pool: asyncpg.Pool, settings: Settings, clock: ManualClock) -> AsyncIterator[WebApi]:
     # A queue long enough that the hashing pool never says "busy" here: these
     # tests are about the throttle (tests/test_web_password_work.py is about the pool).
     api = await start_web_api(pool, settings, clock=clock, web_login_max_failures=5,
@@ -86,7 +76,7 @@ async def login_from(web: WebApi, address: str, body: dict[str, str]) -> aiohttp
 
 
 async def test_thirty_concurrent_guesses_reach_argon2_only_as_often_as_allowed(
-    web: WebApi, clock: Clock,
+    web: WebApi, clock: ManualClock,
 ) -> None:
     await web.staff("finance")
     answers = await post_all(web, [WRONG] * 30)
@@ -123,7 +113,7 @@ async def test_the_owner_from_another_address_is_not_locked_out(web: WebApi) -> 
     assert elsewhere.status == 200
 
 
-async def test_waits_double_and_stop_growing_at_the_cap(web: WebApi, clock: Clock) -> None:
+async def test_waits_double_and_stop_growing_at_the_cap(web: WebApi, clock: ManualClock) -> None:
     await web.staff("finance")
     await post_all(web, [WRONG] * 5)
     waits = []
@@ -142,7 +132,7 @@ async def test_waits_double_and_stop_growing_at_the_cap(web: WebApi, clock: Cloc
 
 
 async def test_a_key_left_idle_for_a_window_after_its_wait_starts_afresh(
-    web: WebApi, clock: Clock,
+    web: WebApi, clock: ManualClock,
 ) -> None:
     await web.staff("finance")
     await post_all(web, [WRONG] * 5)
@@ -153,7 +143,7 @@ async def test_a_key_left_idle_for_a_window_after_its_wait_starts_afresh(
 
 
 async def test_one_address_spraying_many_accounts_is_slowed_with_bounded_waits(
-    pool: asyncpg.Pool, settings: Settings, clock: Clock,
+    pool: asyncpg.Pool, settings: Settings, clock: ManualClock,
 ) -> None:
     api = await start_web_api(pool, settings, clock=clock, web_login_max_failures_per_client=4,
                               web_login_client_max_delay=3, web_password_queue=100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestServer
 
 from gateway.web.access import ACCESS, PUBLIC
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 JSON_PATHS = ("/api/", "/login", "/logout")
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.config import Settings
 from gateway.web.password_work import PASSWORD_WORK, PasswordWork
-from tests.webapi import WebApi, start_web_api
+from tests.support.webapi import WebApi, start_web_api
 
 
 def work_of(web: WebApi) -> PasswordWork:

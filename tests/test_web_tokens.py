@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
 from gateway.config import Settings
-from tests.webapi import WebApi, start_web_api
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.support.clock import ManualClock
+from tests.support.webapi import WebApi, start_web_api
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-async def web(pool: asyncpg.Pool, settings: Settings, clock: Clock) -> AsyncIterator[WebApi]:
+async def web(pool: asyncpg.Pool, settings: Settings, clock: ManualClock) -> AsyncIterator[WebApi]:
     api = await start_web_api(pool, settings, clock=clock, web_token_days=30)
     try:
         yield api
@@ -48,7 +41,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_a_token_works_until_it_expires(web: WebApi, clock: Clock) -> None:
+async def test_a_token_works_until_it_expires(web: WebApi, clock: ManualClock) -> None:
     await web.staff("finance")
     csrf = await web.login("finance@example.org")
     made = await mint(web, csrf)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "first admin's password"

@@ -7,7 +7,7 @@ import hashlib
 import asyncpg
 import pytest
 
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 
 async def test_a_token_is_shown_once_stored_hashed_and_works_until_revoked(web: WebApi) -> None:

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from gateway import smstext as text
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
@@ -52,8 +53,6 @@ from gateway.store import number_locks
 from gateway.store.inbound import IdReserve, NewInbound, PartKey, Redelivery, Unacked
 
 log = get_logger("gateway.ingest")
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +80,6 @@ LaneItem = MoItem | FlushParts
 # A lane's answer per item: the deliver_sm_resp status, and the `inbound_unacked`
 # record to forget once the SMSC has read that resp (None: nothing to forget).
 Stored = tuple[int, int | None]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Ingest:

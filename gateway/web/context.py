@@ -9,18 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
 
 from gateway.billing.stripe_client import StripeCards
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.engine import Rules
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +25,7 @@ class WebContext:
     settings: Settings
     # The running gateway's keyword reload (Gateway.reload_rules); None outside a gateway.
     reload_rules: Callable[[], bool] | None = None
-    clock: Callable[[], datetime] = field(default=_utc_now)
+    clock: Clock = field(default=utc_now)
     # The rules in force (expert answers are wrapped in their theme's text) and the
     # outbox's wake (an answer goes out now, not at the next idle poll); None outside one.
     rules: Callable[[], Rules] | None = None

@@ -21,7 +21,7 @@ from gateway.pipeline.decide import DecisionWriter
 from gateway.store import inbound as inbound_store
 from gateway.store.inbound import NewInbound
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class TextingDonor:

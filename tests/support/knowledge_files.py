@@ -21,7 +21,7 @@ from gateway.engine import load_rules
 from gateway.knowledge import service
 from gateway.knowledge.placement import place
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RULES = load_rules(ROOT / "keywords.yaml")
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 ORGANIZER = service.Actor(None, "organizer@example.org", "127.0.0.1")

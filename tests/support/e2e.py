@@ -16,14 +16,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import yaml
 
 from gateway.app import Gateway, open_gateway
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHORTCODE = "12345"
 
 
@@ -41,8 +43,10 @@ def gateway_settings(settings: Settings, smsc: SmscSimulator, **changes: object)
     )
 
 
-async def running_gateway(settings: Settings, smsc: SmscSimulator) -> Gateway:
-    gw = await open_gateway(settings, migrate=False)
+async def running_gateway(settings: Settings, smsc: SmscSimulator, *,
+                          clock: Clock = utc_now) -> Gateway:
+    """A started gateway, bound to `smsc`; `clock`: its "now" (tests/support/clock.py)."""
+    gw = await open_gateway(settings, migrate=False, clock=clock)
     await gw.start()
     assert await gw.client.wait_bound(timeout=10)
     await smsc.wait_for_receiver()
@@ -59,6 +63,25 @@ async def wait_for(predicate: Callable[[], Awaitable[bool]], *, within: float = 
     async with asyncio.timeout(within):
         while not await predicate():  # noqa: ASYNC110 - the condition lives in PostgreSQL
             await asyncio.sleep(0.02)
+
+
+async def outbox_drained(pool: asyncpg.Pool, *, within: float = 20.0) -> None:
+    """Wait until no outbound row is queued or being sent: all there is has gone out.
+
+    The check for "nothing more is sent": every reply is written in its MO's
+    transaction, so once the MOs are acknowledged and no row is left waiting,
+    what the SMSC has received is all it ever will (a row that failed for good
+    is never claimed again). A wait of a few hundred milliseconds proved less
+    and cost more.
+    """
+
+    async def drained() -> bool:
+        async with pool.acquire() as conn:
+            left: int = await conn.fetchval(
+                "SELECT count(*) FROM outbound WHERE status IN ('queued', 'sending')")
+        return left == 0
+
+    await wait_for(drained, within=within)
 
 
 def keywords_file(directory: Path, change: Callable[[dict[str, Any]], None]) -> Path:

@@ -89,3 +89,12 @@ async def start_web_api(pool: asyncpg.Pool, settings: Settings, *,
     client = TestClient(TestServer(app))
     await client.start_server()
     return WebApi(client, pool, settings, reloads)
+
+
+def assert_error_shape(body: Any) -> dict[str, Any]:
+    """Every API error is `{"error": {"code", "message", "field"}}`; returns the inner one."""
+    assert set(body) >= {"error"}
+    error = body["error"]
+    assert set(error) == {"code", "message", "field"}
+    assert isinstance(error["code"], str) and isinstance(error["message"], str)
+    return dict(error)

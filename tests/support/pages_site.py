@@ -1,6 +1,6 @@
 """The admin pages on aiohttp's test server, beside the API they post to.
 
-Why not `tests.webapi.start_web_api`: that one starts the server before a
+Why not `tests.support.webapi.start_web_api`: that one starts the server before a
 page could be added (aiohttp freezes the router on start). Same app
 otherwise: health, the API and its context, then the pages; the `WebApi`
 helpers (staff users, JSON login) work unchanged.
@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.engine import load_rules
 from gateway.metrics import Metrics
@@ -22,7 +23,7 @@ from gateway.web.api import add_api_routes
 from gateway.web.context import WebContext
 from gateway.web.health import make_web_app
 from gateway.web.pages import add_pages
-from tests.webapi import WebApi
+from tests.support.webapi import WebApi
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -31,11 +32,13 @@ async def _healthy() -> Mapping[str, Any]:
     return {"database": True, "smpp": "bound"}
 
 
-async def start_site(pool: asyncpg.Pool, settings: Settings, **changes: Any) -> WebApi:
+async def start_site(pool: asyncpg.Pool, settings: Settings, *, clock: Clock = utc_now,
+                     **changes: Any) -> WebApi:
+    """`clock`: the web layer's "now" (sessions, tokens, the login throttle)."""
     settings = settings.model_copy(update={"web_cookie_secure": False, **changes})
     rules = load_rules(settings.keywords)
     app = make_web_app(metrics=Metrics(), health_check=_healthy)
-    add_api_routes(app, WebContext(pool, settings))
+    add_api_routes(app, WebContext(pool, settings, clock=clock))
     add_pages(app, smpp_state=lambda: "bound", programs=lambda: list(rules.programs))
     client = TestClient(TestServer(app))
     await client.start_server()
