@@ -26,6 +26,7 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.resend_rules import CUT_OFF_CAUSE, Action, Ending, rule_for
 from gateway.store.db import columns
 
 INSERT_BATCH = """
@@ -200,26 +201,29 @@ WHERE o.id = k.id AND o.status = 'sending'
 """
 
 # After a crash: our own leases are certainly orphaned; other instances' only once expired.
-# Any of them may have reached the SMSC: an ordinary row waits `$3` seconds, unsure,
-# for a receipt proving it did (store/unsure.py) before it is sent again. A billed MT
-# is never resent (a second copy could charge twice): it is failed for finance.
+# Any of them may have reached the SMSC, so each row gets the resend rule of a send cut
+# off (gateway/resend_rules.py), one per kind of row (`r`: ordinary, billed). Scalar
+# parameters, not arrays: an array's type costs a fresh connection a lookup. An ordinary row
+# waits the unsure hold (its `delay`) for a receipt proving it taken (store/unsure.py)
+# before it is sent again; a billed MT is never resent (a second copy could charge twice).
 _RELEASE = """
-UPDATE outbound
-SET status = CASE WHEN donation_id IS NULL THEN 'queued' ELSE 'failed' END,
-    final_at = CASE WHEN donation_id IS NULL THEN NULL ELSE now() END,
-    last_error = CASE WHEN donation_id IS NULL
-                      THEN 'unsure: send cut off; waiting for a receipt before resending'
-                      ELSE 'billed_unknown: send cut off; reconcile, never resend' END,
-    unsure_since = coalesce(unsure_since, lease_until - make_interval(secs => $2)),
-    not_before = CASE WHEN donation_id IS NULL
-                      THEN greatest(not_before, now() + make_interval(secs => $3))
-                      ELSE not_before END,
+UPDATE outbound o
+SET status = r.status,
+    final_at = CASE WHEN r.status = 'failed' THEN now() END,
+    last_error = r.error,
+    unsure_since = coalesce(o.unsure_since, o.lease_until - make_interval(secs => $2)),
+    not_before = CASE WHEN r.status = 'queued'
+                      THEN greatest(o.not_before, now() + make_interval(secs => r.delay))
+                      ELSE o.not_before END,
     lease_owner = NULL, lease_until = NULL
+FROM (VALUES (false, $3::text, $4::text, $5::float8),
+             (true, $6::text, $7::text, $8::float8)) AS r(billed, status, error, delay)
+WHERE r.billed = (o.donation_id IS NOT NULL) AND o.status = 'sending'
 """
-RELEASE_LEASES = _RELEASE + "WHERE status = 'sending' AND (lease_owner = $1 OR lease_until < now())"
+RELEASE_LEASES = _RELEASE + "  AND (o.lease_owner = $1 OR o.lease_until < now())"
 # While running: other instances' expired leases only (ours may be waiting for a bind).
 RELEASE_OTHERS_EXPIRED = _RELEASE + """
-WHERE status = 'sending' AND lease_until < now() AND lease_owner IS DISTINCT FROM $1"""
+  AND o.lease_until < now() AND o.lease_owner IS DISTINCT FROM $1"""
 
 # While running, after a claim broke off with its connection: a claim that
 # committed but whose answer was lost leased rows the sender never saw, and
@@ -384,8 +388,21 @@ async def release_leases(
 ) -> int:
     """At start-up, `owner`'s leases and every expired one; while running, others' expired."""
     sql = RELEASE_OTHERS_EXPIRED if others_expired_only else RELEASE_LEASES
-    status: str = await conn.execute(sql, owner, lease_seconds, hold_seconds)
+    values = [value for rule in release_values(hold_seconds) for value in rule]
+    status: str = await conn.execute(sql, owner, lease_seconds, *values)
     return int(status.rsplit(" ", 1)[-1])
+
+
+def release_values(hold_seconds: float) -> list[tuple[str, str, float]]:
+    """(new status, last_error, delay) of a cut-off send by the resend rules: an ordinary
+    MT's, then a billed one's, as `_RELEASE` reads them."""
+    values = []
+    for billed in (False, True):
+        rule = rule_for(Ending.CUT_OFF, billed=billed)
+        status = "queued" if rule.requeues else "failed"
+        delay = hold_seconds if rule.action is Action.RESEND else 0.0
+        values.append((status, rule.message(CUT_OFF_CAUSE), delay))
+    return values
 
 
 async def release_unknown_claims(
