@@ -1,7 +1,7 @@
 """Billed MTs settled from their delivery receipts: billed, failed, or left for finance.
 
 Why from the rolled-up outbound row and not from each receipt: the receipt
-path (store/receipts.py) already closes segments and rolls them up to the
+path (store/outbound.py) already closes segments and rolls them up to the
 message in one statement; a billed MT is settled once its message is final,
 so one set-based query per tick finds every donation to settle, whatever
 order receipts and submit responses arrived in.

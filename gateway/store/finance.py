@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from gateway.resend_rules import BILLED_UNKNOWN
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 LOCK_IMPORTS = "SELECT pg_advisory_xact_lock(7413007)"
 
@@ -221,3 +221,14 @@ LIST_COMMITTEES = "SELECT DISTINCT committee FROM donations WHERE committee IS N
 
 async def list_committees(conn: asyncpg.Connection) -> list[str]:
     return [row["committee"] for row in await conn.fetch(LIST_COMMITTEES)]
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+PSEUDONYMIZE_SETTLEMENT_LINES = "UPDATE settlement_lines SET msisdn = $2 WHERE msisdn = $1"
+
+
+async def pseudonymize_settlement_lines(
+    conn: asyncpg.Connection, msisdn: str, pseudonym: str
+) -> int:
+    return affected(await conn.execute(PSEUDONYMIZE_SETTLEMENT_LINES, msisdn, pseudonym))

@@ -33,7 +33,7 @@ import asyncpg
 
 from gateway.smstext import segment_count
 from gateway.store import timeline
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 WAITING: Final = ("open", "claimed", "escalated")
 
@@ -323,3 +323,19 @@ async def _log(
     await timeline.insert_batch(conn, [timeline.NewEvent(
         row["msisdn"], row["shortcode"], None, name,
         {"question_id": row["id"], "theme": row["theme"], **data}, now)])
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+DELETE_ANSWERS_OF = """
+DELETE FROM answers WHERE question_id IN (SELECT id FROM questions WHERE msisdn = $1)
+"""
+DELETE_QUESTIONS_OF = "DELETE FROM questions WHERE msisdn = $1"
+
+
+async def delete_answers_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_ANSWERS_OF, msisdn))
+
+
+async def delete_questions_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_QUESTIONS_OF, msisdn))

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from gateway.phone import InvalidNumber, to_e164
-from gateway.store import consent, contacts, lookups, profiles, timeline
+from gateway.store import consent, contacts, lookups, timeline
 from gateway.web import audit
 from gateway.web.body import Strict
 from gateway.web.errors import bad_request, not_found
@@ -111,7 +111,7 @@ async def profile(call: Call) -> dict[str, Any]:
         row = await contacts.get_contact(conn, msisdn, shortcode)
         if row is None:
             raise not_found(f"contact {msisdn}")
-        geo = await profiles.get_geo(conn, msisdn, shortcode)
+        geo = await contacts.get_geo(conn, msisdn, shortcode)
         await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="profile")
     state = json.loads(row["state"])
     return {"msisdn": msisdn, "shortcode": shortcode, "opted_out": row["opted_out"],
