@@ -15,10 +15,10 @@ from typing import Any
 
 import asyncpg
 
+from gateway.services.fences import WITHHELD
 from gateway.store import inbound as inbound_store
 from gateway.store import timeline
 from gateway.store.inbound import NewInbound
-from gateway.web.fences import WITHHELD
 from tests.test_questions_store import asked
 from tests.webapi import WebApi
 

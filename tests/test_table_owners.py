@@ -25,11 +25,8 @@ WRITE = re.compile(
     r"([a-z_][a-z0-9_]*)", re.IGNORECASE)
 NOT_A_TABLE = frozenset({"set", "of", "skip", "nowait"})
 
-# Tables written from more than one module on purpose, with the reason.
-SHARED: dict[str, str] = {
-    "outbound": "store/questions.py queues an expert's answer while its rules are still there;"
-                " it moves with the contact centre's service",
-}
+# Tables written from more than one module on purpose, with the reason. None today.
+SHARED: dict[str, str] = {}
 
 
 def sql_constants(path: Path) -> list[str]:
@@ -65,9 +62,8 @@ def test_every_table_has_one_writer_module() -> None:
 
 def test_the_outbox_and_its_receipts_are_written_by_store_outbound_only() -> None:
     found = writers()
-    for table in ("outbound_segments", "delivery_receipts", "pending_receipts"):
+    for table in ("outbound", "outbound_segments", "delivery_receipts", "pending_receipts"):
         assert found[table] == {"outbound"}, table
-    assert found["outbound"] == {"outbound", "questions"}
 
 
 def test_the_check_sees_writes_inside_statements_and_f_strings() -> None:

@@ -22,11 +22,11 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from gateway.phone import InvalidNumber, to_e164
+from gateway.services import audit
+from gateway.services.fences import fenced_timeline
 from gateway.store import consent, contacts, lookups, timeline
-from gateway.web import audit
 from gateway.web.body import Strict
 from gateway.web.errors import bad_request, not_found
-from gateway.web.fences import fenced_timeline
 from gateway.web.registry import Call, RouteTable
 
 routes = RouteTable("contacts")

@@ -16,10 +16,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.phone import InvalidNumber, to_e164
+from gateway.services import audit
+from gateway.services.fences import fenced_timeline
 from gateway.store import consent, contacts, lookups, timeline
-from gateway.web import audit
 from gateway.web.errors import bad_request, not_found
-from gateway.web.fences import fenced_timeline
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
