@@ -1,4 +1,4 @@
-"""The data fences (gateway/web/fences.py) over real HTTP and PostgreSQL.
+"""The data fences (gateway/services/fences.py) over real HTTP and PostgreSQL.
 
 An education-only expert opening their own question must not see the same
 contact's question of another theme, their donations or their donor details;

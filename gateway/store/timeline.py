@@ -98,7 +98,7 @@ async def full_timeline(
 
 # The same shape, limited to the threads of some of the contact's questions: each
 # question's MO, the replies to it (the acknowledgement), the expert's answer MT,
-# and the question_* events naming it. What an expert sees (web/fences.py): the
+# and the question_* events naming it. What an expert sees (services/fences.py): the
 # questions of their themes, nothing else the contact ever sent or was sent.
 QUESTION_THREADS = """
 WITH q AS (

@@ -6,7 +6,7 @@ row someone can query. A search result shows numbers and profiles too, so
 it is audited with its filter; so are a contact's consent records and the
 consent ledger (who joined which program, and when, is the same kind of
 fact). The timeline goes out through `fences.fenced_timeline`: an organizer
-sees the history without the donor's name and address (web/fences.py).
+sees the history without the donor's name and address (services/fences.py).
 
 Numbers in paths and filters are normalized to E.164 here, at the edge,
 like everywhere else (`gateway.phone`): `/contacts/2025550123` and
