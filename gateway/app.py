@@ -33,7 +33,6 @@ from gateway.engine import Rules, RulesError, load_rules
 from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
-from gateway.pipeline import contact_centre
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter
@@ -41,6 +40,7 @@ from gateway.pipeline.rules_sync import RulesSync
 from gateway.pipeline.tps_share import BEAT_SECONDS, TpsShare
 from gateway.pipeline.unsure import UnsureResolver
 from gateway.privacy import stripe_erasure
+from gateway.services import answers
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.link import DeliverAnswer
@@ -244,7 +244,7 @@ class Gateway:
         return sessions + attempts + throttled
 
     async def _escalate_questions(self) -> int:
-        return await contact_centre.escalate(self.pool, self.rules.current, self.clock())
+        return await answers.escalate(self.pool, self.rules.current, self.clock())
 
     async def _erase_at_stripe(self) -> int:
         """Erased numbers' Stripe customers, deleted there (they wait without a Stripe key)."""

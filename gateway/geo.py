@@ -19,11 +19,12 @@ from functools import lru_cache
 from typing import Any, Final, Literal
 
 import phonenumbers
+import zipcodes
 from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezone
 
 from gateway.engine.model import Step
-from gateway.engine.validators import VALIDATORS
+from gateway.engine.validators import VALIDATORS, fr_postal_code
 
 GeoSource = Literal["zip", "area_code"]
 
@@ -140,3 +141,29 @@ def us_state(description: str) -> str | None:
     if tail in _US_CODES:
         return tail
     return US_STATE_CODES.get(tail)
+
+
+# The postal validators ignore their step; they are called here outside any dialog.
+_POSTAL_STEP: Final = Step.model_validate({"field": "postal_code", "prompt": "-",
+                                           "validator": "fr_postal_code"})
+
+
+@lru_cache(maxsize=4096)
+def postal_position(country: str, postal_code: str) -> tuple[str, float | None, float | None]:
+    """(area, lat, lon) of a postal code: département (FR) or zip3 (US); lat/lon for US zips.
+
+    The knowledge base's lookups (pipeline/contact_centre.py) and the committee
+    and event forms (services/campaign_data.py) derive an area the same way,
+    so `WHERE 90210` finds the committees entered for that area.
+    """
+    code = postal_code.strip()[:5]
+    if country == "FR":
+        accepted = fr_postal_code(code, _POSTAL_STEP)
+        return (accepted.derived["department"] if accepted else code[:2]), None, None
+    entries: list[dict[str, Any]] = []
+    if code.isdigit() and len(code) == 5:
+        entries = zipcodes.matching(code)  # type: ignore[no-untyped-call]
+    for entry in entries:
+        if entry.get("lat") and entry.get("long"):
+            return code[:3], float(entry["lat"]), float(entry["long"])
+    return code[:3], None, None

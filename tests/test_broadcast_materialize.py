@@ -92,7 +92,7 @@ async def test_one_row_per_eligible_subscriber_none_for_the_opted_out(
     assert (result.inserted, result.recipients, result.batches) == (len(PEOPLE), len(PEOPLE), 4)
     for row in rows.values():
         assert (row["shortcode"], row["priority"], row["broadcast_id"], row["status"]) == (
-            CODE, broadcast_store.BROADCAST_PRIORITY, broadcast_id, "queued"
+            CODE, outbound_store.PRIORITY_BROADCAST, broadcast_id, "queued"
         )
     broadcast = await broadcast_store.get_broadcast(conn, broadcast_id)
     assert broadcast is not None and broadcast.materialized_at is not None

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from gateway.engine import decide, load_rules
 from gateway.engine.types import ContactState, Inbound
 from gateway.store import consent as consent_store
+from gateway.store import contacts as contacts_store
 from gateway.store import inbound as inbound_store
 from gateway.store import outbound as outbound_store
-from gateway.store import profiles as profiles_store
 from gateway.store.consent import CONSENT_KINDS, NewConsentEvent
 from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
@@ -164,19 +164,19 @@ async def test_geo_columns_are_written_and_left_alone_when_unchanged(pool: async
         await conn.execute("INSERT INTO contacts (msisdn, shortcode) VALUES ($1, '12345')", MSISDN)
         spanning = Geo(region="ID", country="US",
                        timezones=("America/Boise", "America/Los_Angeles"), source="area_code")
-        await profiles_store.update_geo(conn, [(MSISDN, "12345", spanning)])
-        row = await profiles_store.get_geo(conn, MSISDN, "12345")
+        await contacts_store.update_geo(conn, [(MSISDN, "12345", spanning)])
+        row = await contacts_store.get_geo(conn, MSISDN, "12345")
         assert row is not None
         assert dict(row) == {"zip": None, "region": "ID", "country": "US",
                              "timezones": ["America/Boise", "America/Los_Angeles"],
                              "geo_source": "area_code"}
         before = await conn.fetchval(
             "SELECT xmin::text FROM contacts WHERE msisdn = $1", MSISDN)
-        await profiles_store.update_geo(conn, [(MSISDN, "12345", spanning)])
+        await contacts_store.update_geo(conn, [(MSISDN, "12345", spanning)])
         after = await conn.fetchval("SELECT xmin::text FROM contacts WHERE msisdn = $1", MSISDN)
         assert before == after  # same values: no new row version
-        await profiles_store.update_geo(conn, [(MSISDN, "12345", Geo())])
-        row = await profiles_store.get_geo(conn, MSISDN, "12345")
+        await contacts_store.update_geo(conn, [(MSISDN, "12345", Geo())])
+        row = await contacts_store.get_geo(conn, MSISDN, "12345")
         assert row is not None
     assert dict(row) == {"zip": None, "region": None, "country": None, "timezones": None,
                          "geo_source": None}

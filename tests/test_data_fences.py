@@ -1,4 +1,4 @@
-"""The data fences (gateway/web/fences.py) over real HTTP and PostgreSQL.
+"""The data fences (gateway/services/fences.py) over real HTTP and PostgreSQL.
 
 An education-only expert opening their own question must not see the same
 contact's question of another theme, their donations or their donor details;
@@ -15,10 +15,10 @@ from typing import Any
 
 import asyncpg
 
+from gateway.services.fences import WITHHELD
 from gateway.store import inbound as inbound_store
 from gateway.store import timeline
 from gateway.store.inbound import NewInbound
-from gateway.web.fences import WITHHELD
 from tests.support.questions import asked
 from tests.support.webapi import WebApi
 

@@ -50,7 +50,6 @@ from gateway.pipeline.decide import DecisionWriter
 from gateway.store import donations as donation_store
 from gateway.store import inbound as inbound_store
 from gateway.store import outbound as outbound_store
-from gateway.store import receipts as receipts_store
 from gateway.store import stripe_store
 from gateway.store.inbound import NewInbound
 from gateway.store.receipts import NewReceipt
@@ -138,7 +137,8 @@ class History:
                 if self.submitted:
                     smsc_id = self.submitted[index % len(self.submitted)]
                     async with self.pool.acquire() as conn, conn.transaction():
-                        await receipts_store.record(conn, [NewReceipt(smsc_id, stat, err, final)])
+                        await outbound_store.record_receipts(
+                            conn, [NewReceipt(smsc_id, stat, err, final)])
             case ("webhook", index):
                 if self.fake.events:
                     event = parse_event(webhook_body(

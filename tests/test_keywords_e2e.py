@@ -24,7 +24,7 @@ from gateway.config import Settings
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import consent as consent_store
-from gateway.store import profiles as profiles_store
+from gateway.store import contacts as contacts_store
 from tests.support.e2e import (
     SHORTCODE,
     Phone,
@@ -53,7 +53,7 @@ async def contact(conn: asyncpg.Connection, msisdn: str) -> dict[str, Any]:
         "SELECT opted_out, state::text AS state FROM contacts WHERE msisdn = $1", msisdn
     )
     assert row is not None
-    geo = await profiles_store.get_geo(conn, msisdn, SHORTCODE)
+    geo = await contacts_store.get_geo(conn, msisdn, SHORTCODE)
     assert geo is not None
     return {"opted_out": row["opted_out"], "state": json.loads(row["state"]), **dict(geo)}
 

@@ -15,7 +15,6 @@ from gateway.pipeline.receipts import ReceiptWriter
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import outbound as outbound_store
-from gateway.store import receipts as receipts_store
 from gateway.store.outbound import NewOutbound
 from gateway.store.receipts import NewReceipt
 from tests.support.e2e import SHORTCODE, gateway_settings, wait_for
@@ -93,7 +92,7 @@ async def test_receipt_before_submit_resp_is_not_lost(pool: asyncpg.Pool) -> Non
         claimed, _ = await outbound_store.claim(conn, limit=10, owner="t", lease_seconds=30)
         # the receipt lands first: nothing to apply it to yet, so it is parked...
         receipt = NewReceipt("abc123", "DELIVRD", "000", True)
-        assert await receipts_store.record(conn, [receipt]) == []
+        assert await outbound_store.record_receipts(conn, [receipt]) == []
         # ...then the submit_sm_resp records the id, and the sweep applies the receipt
         await outbound_store.mark_submitted(conn, [(claimed[0].id, ["abc123"])])
     writer = ReceiptWriter(pool, Metrics())
@@ -116,15 +115,15 @@ async def test_receipts_settle_only_when_final_and_roll_up_segments(pool: asyncp
         long_id, short_id = sorted(m.id for m in claimed)
         await outbound_store.mark_submitted(conn, [(long_id, ["L1", "L2"]), (short_id, ["S1"])])
         intermediate = NewReceipt("S1", "ENROUTE", "000", False)
-        assert await receipts_store.record(conn, [intermediate]) == []
+        assert await outbound_store.record_receipts(conn, [intermediate]) == []
         first_part = NewReceipt("L1", "DELIVRD", "000", True)
         failed = NewReceipt("S1", "UNDELIV", "034", True)
-        assert await receipts_store.record(conn, [first_part, failed]) == [
+        assert await outbound_store.record_receipts(conn, [first_part, failed]) == [
             (short_id, "undeliverable")
         ]
         # the message is delivered only when its last segment is
         second_part = NewReceipt("L2", "DELIVRD", "000", True)
-        assert await receipts_store.record(conn, [second_part]) == [(long_id, "delivered")]
+        assert await outbound_store.record_receipts(conn, [second_part]) == [(long_id, "delivered")]
 
 
 async def test_smsc_drop_mid_stream_drains_outbox_without_duplicates(

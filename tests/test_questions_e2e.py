@@ -7,7 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 
 from gateway.app import Gateway
-from gateway.pipeline import contact_centre
+from gateway.services import answers
+from gateway.services.campaign_data import new_committee
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import committees as committees_store
 from gateway.store import questions as questions_store
@@ -33,7 +34,7 @@ async def test_a_question_is_routed_by_theme_acknowledged_answered_and_delivered
         second = await questions_store.claim(conn, question["id"], "bob@example.org", now=now)
         assert first.won and (second.outcome, second.claimed_by) == (
             "already_claimed", "alice@example.org")
-        result = await contact_centre.answer_question(
+        result = await answers.answer(
             conn, gateway.rules.current, question["id"], expert="alice@example.org",
             text="Faute de médecins. Une garde de nuit rouvre en juin.", now=now)
     gateway.outbox.wake()
@@ -66,7 +67,7 @@ async def test_where_90210_answers_with_the_nearest_committee(
         for args in (("NYC Rise", "5 Broadway, New York", "10004"),
                      ("LA Rise", "200 N Spring St, Los Angeles", "90012")):
             await committees_store.insert_committee(
-                conn, contact_centre.new_committee(*args, country="US"))
+                conn, new_committee(*args, country="US"))
     phone = Phone(smsc, "+13105550199")
     assert await phone.text("WHERE 90210", expect=1) == [
         "Rise Up Alerts: your nearest office is LA Rise, 200 N Spring St, Los Angeles. "

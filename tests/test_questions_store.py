@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from gateway.pipeline import contact_centre
+from gateway.geo import postal_position
+from gateway.services import answers
+from gateway.services.answers import AnswerTooLong
+from gateway.services.campaign_data import new_committee
 from gateway.store import committees as committees_store
 from gateway.store import questions as questions_store
 from gateway.store import timeline as timeline_store
 from gateway.store.committees import NewCampaignEvent
-from gateway.store.questions import AnswerTooLong
 from tests.support.e2e import wait_for
 from tests.support.questions import FR, NOW, RULES, Supporter, asked
 
@@ -121,12 +123,12 @@ async def test_an_answer_goes_out_through_the_outbox_and_onto_the_timeline(
     later = datetime.now(UTC)  # the MT's created_at is the database's clock: keep them in step
     async with pool.acquire() as conn:
         await questions_store.claim(conn, qid, "alice@example.org", now=NOW)
-        refused = await contact_centre.answer_question(
+        refused = await answers.answer(
             conn, RULES, qid, expert="bob@example.org", text="Parce que.", now=later)
-        result = await contact_centre.answer_question(
+        result = await answers.answer(
             conn, RULES, qid, expert="alice@example.org",
             text="  L'ARS a réduit les gardes;\n un service de nuit rouvre en juin. ", now=later)
-        twice = await contact_centre.answer_question(
+        twice = await answers.answer(
             conn, RULES, qid, expert="alice@example.org", text="Encore", now=later)
         mt = await conn.fetchrow("SELECT * FROM outbound WHERE id = $1", result.outbound_id)
         [stored] = await questions_store.list_for_contact(conn, msisdn, FR)
@@ -152,15 +154,15 @@ async def test_an_answer_goes_out_through_the_outbox_and_onto_the_timeline(
 async def test_an_open_question_is_claimed_and_answered_at_once(pool: asyncpg.Pool) -> None:
     qid = await asked(pool, "+33600000021", "une question sur le logement social")
     async with pool.acquire() as conn:
-        result = await contact_centre.answer_question(
+        result = await answers.answer(
             conn, RULES, qid, expert="carol@example.org", text="Oui.", now=NOW)
         row = await questions_store.get_question(conn, qid)
         with pytest.raises(AnswerTooLong, match="shorten it"):
-            await contact_centre.answer_question(conn, RULES, qid, expert="c@example.org",
-                                                 text="blabla " * 200, now=NOW)
+            await answers.answer(conn, RULES, qid, expert="c@example.org",
+                                 text="blabla " * 200, now=NOW)
         with pytest.raises(ValueError, match="empty"):
-            await contact_centre.answer_question(conn, RULES, qid, expert="c@example.org",
-                                                 text="  ", now=NOW)
+            await answers.answer(conn, RULES, qid, expert="c@example.org",
+                                 text="  ", now=NOW)
     assert result.outcome == "answered"
     assert row is not None and (row["status"], row["claimed_by"]) == ("answered",
                                                                      "carol@example.org")
@@ -177,8 +179,8 @@ async def test_unclaimed_questions_past_their_sla_go_to_the_themes_leads(
                         NOW + timedelta(days=1))
     async with pool.acquire() as conn:
         await questions_store.claim(conn, claimed, "a@example.org", now=NOW)
-    assert await contact_centre.escalate(pool, RULES, NOW + timedelta(days=2, hours=1)) == 1
-    assert await contact_centre.escalate(pool, RULES, NOW + timedelta(days=2, hours=2)) == 0
+    assert await answers.escalate(pool, RULES, NOW + timedelta(days=2, hours=1)) == 1
+    assert await answers.escalate(pool, RULES, NOW + timedelta(days=2, hours=2)) == 0
     async with pool.acquire() as conn:
         rows = {r["id"]: r for r in await questions_store.list_queue(
             conn, "education", now=NOW + timedelta(days=2, hours=2))}
@@ -195,8 +197,8 @@ async def test_response_time_per_theme(pool: asyncpg.Pool) -> None:
     for i, hours in enumerate((1, 3)):
         qid = await asked(pool, f"+3360000004{i}", "question sur l'école de mon fils")
         async with pool.acquire() as conn:
-            await contact_centre.answer_question(conn, RULES, qid, expert="a@example.org",
-                                                 text="Réponse.", now=NOW + timedelta(hours=hours))
+            await answers.answer(conn, RULES, qid, expert="a@example.org",
+                                 text="Réponse.", now=NOW + timedelta(hours=hours))
     await asked(pool, "+33600000049", "les urgences de l'hôpital ferment la nuit")
     async with pool.acquire() as conn:
         rows = {r["theme"]: r for r in await questions_store.response_times(
@@ -214,16 +216,16 @@ async def test_response_time_per_theme(pool: asyncpg.Pool) -> None:
 async def test_nearest_committee_by_postal_code_distance_then_area(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         for c in (
-            contact_centre.new_committee("Paris 11e", "10 rue Oberkampf", "75011", "FR"),
-            contact_centre.new_committee("Paris 15e", "5 rue de Vaugirard", "75015", "FR"),
-            contact_centre.new_committee("Lyon", "1 quai Rambaud", "69002", "FR"),
-            contact_centre.new_committee("LA Rise", "1 Main St, Los Angeles", "90012", "US"),
-            contact_centre.new_committee("NYC Rise", "5 Broadway, New York", "10004", "US"),
+            new_committee("Paris 11e", "10 rue Oberkampf", "75011", "FR"),
+            new_committee("Paris 15e", "5 rue de Vaugirard", "75015", "FR"),
+            new_committee("Lyon", "1 quai Rambaud", "69002", "FR"),
+            new_committee("LA Rise", "1 Main St, Los Angeles", "90012", "US"),
+            new_committee("NYC Rise", "5 Broadway, New York", "10004", "US"),
         ):
             await committees_store.insert_committee(conn, c)
 
         async def nearest(country: str, code: str) -> str | None:
-            area, lat, lon = contact_centre.postal_position(country, code)
+            area, lat, lon = postal_position(country, code)
             row = await committees_store.get_nearest_committee(
                 conn, country=country, postal_code=code, area=area, lat=lat, lon=lon)
             return None if row is None else str(row["name"])
@@ -238,7 +240,7 @@ async def test_nearest_committee_by_postal_code_distance_then_area(pool: asyncpg
 
 async def test_where_and_events_are_answered_in_the_mos_transaction(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        await committees_store.insert_committee(conn, contact_centre.new_committee(
+        await committees_store.insert_committee(conn, new_committee(
             "LA Rise", "1 Main St, Los Angeles", "90012", "US"))
         for title, days, program in (("Phone bank", 2, "rise"), ("Town hall", 1, None),
                                      ("Past rally", -1, "rise"), ("Fête", 1, "ensemble")):

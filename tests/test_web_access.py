@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from gateway.web.access import ACCESS, PUBLIC, ROLES, allows, may_see_theme, require_theme
+from gateway.services.actor import may_see_theme, require_theme
+from gateway.services.errors import ServiceError
+from gateway.web.access import ACCESS, PUBLIC, ROLES, allows
 from gateway.web.api import all_routes
 from gateway.web.auth import Principal
-from gateway.web.errors import ApiError
 from gateway.web.pages import all_pages  # pages share the matrix: tests/test_pages_access.py
 from tests.support.webapi import WebApi
 
@@ -87,7 +88,7 @@ def test_experts_see_only_their_themes() -> None:
     assert not may_see_theme(expert, "jobs")
     assert not may_see_theme(expert, None)
     assert may_see_theme(principal("admin"), "jobs")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(ServiceError) as refused:
         require_theme(expert, "jobs")
     assert refused.value.status == 403
     assert refused.value.code == "theme_forbidden"

@@ -24,6 +24,7 @@ from gateway.broadcast.schedule import Scheduler
 from gateway.broadcast.service import BroadcastError
 from gateway.logs import get_logger
 from gateway.store import broadcasts as store
+from gateway.store import outbound as outbound_store
 
 log = get_logger("gateway.broadcast.control")
 
@@ -92,7 +93,7 @@ async def cancel(conn: asyncpg.Connection, broadcast_id: int) -> int:
     """Cancel and mark its waiting rows 'cancelled'; returns how many rows will never go."""
     async with conn.transaction():
         await _apply(conn, broadcast_id, "cancel")
-        return await store.cancel_queued(conn, broadcast_id)
+        return await outbound_store.cancel_broadcast_rows(conn, broadcast_id)
 
 
 class BroadcastTicker:
@@ -157,7 +158,7 @@ class BroadcastTicker:
             touched = 1
         if await store.get_status(conn, broadcast_id) == "cancelled":
             # a batch that committed after `cancel` made rows nobody will send: cancel them too
-            await store.cancel_queued(conn, broadcast_id)
+            await outbound_store.cancel_broadcast_rows(conn, broadcast_id)
         return touched
 
     async def redefer_expired(self, conn: asyncpg.Connection) -> int:
@@ -176,7 +177,7 @@ class BroadcastTicker:
             except QuietHoursError as err:
                 log.error("broadcast_redefer_failed", broadcast_id=broadcast_id, error=str(err))
                 continue
-            moved += await store.redefer(conn, broadcast_id, timing, now)
+            moved += await outbound_store.redefer_broadcast_rows(conn, broadcast_id, timing, now)
         if moved:
             log.info("broadcast_rows_redeferred", count=moved)
         return moved

@@ -22,7 +22,7 @@ from datetime import datetime
 from gateway import geo
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import QuietRules, allowed_until, next_allowed
-from gateway.store.broadcasts import ZoneKey
+from gateway.store.zone_keys import ZoneKey
 
 
 @dataclass(frozen=True, slots=True)

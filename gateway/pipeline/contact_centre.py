@@ -1,4 +1,4 @@
-"""The shell around the contact centre: lookups, questions, answers and escalation.
+"""The shell around the contact centre on the MO path: lookups and questions.
 
 In the MO's transaction (called from pipeline/decide.py):
 
@@ -11,68 +11,31 @@ In the MO's transaction (called from pipeline/decide.py):
   the engine's own pure `render_lookup`.
 * `question_row` (the handler of `QuestionAsked`) makes the question row.
 
-Outside it: `answer_question` (an expert's answer, wrapped in the theme's
-`answer` text, through the outbox) and `escalate` (the periodic job that hands
-questions past their SLA to the theme's leads; app.py runs it).
+Outside it, the staff's side (an expert's answer, escalation past the SLA) is
+gateway/services/answers.py; a postal code's area and position, which the
+lookups and the committee forms share, is gateway/geo.py `postal_position`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
-from typing import Any, Final
+from typing import Final
 
 import asyncpg
-import zipcodes
 
 from gateway.engine import Rules
 from gateway.engine.events import KnowledgeLookup, QuestionAsked
 from gateway.engine.knowledge import format_events, render_lookup
-from gateway.engine.model import Step
-from gateway.engine.validators import fr_postal_code
+from gateway.geo import postal_position
 from gateway.knowledge import answers
-from gateway.logs import get_logger
 from gateway.pipeline.batch_writes import BatchWrites, Origin, PendingLookup
 from gateway.store import committees as committees_store
-from gateway.store import questions as questions_store
-from gateway.store.committees import NewCommittee
 from gateway.store.outbound import NewOutbound
-from gateway.store.questions import AnswerResult, NewQuestion
-
-log = get_logger("gateway.contact_centre")
+from gateway.store.questions import NewQuestion
 
 # A committee farther than this is not "near" (US zips, by distance).
 NEAREST_MAX_KM: Final = 300.0
-# The postal validators ignore their step; they are called here outside any dialog.
-_NO_STEP: Final = Step.model_validate({"field": "postal_code", "prompt": "-",
-                                       "validator": "fr_postal_code"})
-
-
-@lru_cache(maxsize=4096)
-def postal_position(country: str, postal_code: str) -> tuple[str, float | None, float | None]:
-    """(area, lat, lon) of a postal code: département (FR) or zip3 (US); lat/lon for US zips."""
-    code = postal_code.strip()[:5]
-    if country == "FR":
-        accepted = fr_postal_code(code, _NO_STEP)
-        return (accepted.derived["department"] if accepted else code[:2]), None, None
-    entries: list[dict[str, Any]] = []
-    if code.isdigit() and len(code) == 5:
-        entries = zipcodes.matching(code)  # type: ignore[no-untyped-call]
-    for entry in entries:
-        if entry.get("lat") and entry.get("long"):
-            return code[:3], float(entry["lat"]), float(entry["long"])
-    return code[:3], None, None
-
-
-def new_committee(
-    name: str, address: str, postal_code: str, country: str, *, city: str = "",
-    phone: str | None = None,
-) -> NewCommittee:
-    """A committee row with its area and position filled in from the postal code."""
-    area, lat, lon = postal_position(country, postal_code)
-    return NewCommittee(name=name, address=address, postal_code=postal_code, country=country,
-                        area=area, city=city, phone=phone, lat=lat, lon=lon)
 
 
 def schedule_lookup(event: KnowledgeLookup, origin: Origin, writes: BatchWrites) -> None:
@@ -139,40 +102,3 @@ def question_row(event: QuestionAsked, origin: Origin, writes: BatchWrites) -> N
         theme=event.theme, inbound_id=event.mo_id, body=event.text, via=event.via,
         asked_at=origin.received_at, sla_due=event.sla_due,
     ))
-
-
-async def answer_question(
-    conn: asyncpg.Connection, rules: Rules, question_id: int, *, expert: str, text: str,
-    now: datetime, max_segments: int = 6,
-) -> AnswerResult:
-    """An expert's answer, wrapped in its theme's `answer` text, queued in the outbox.
-
-    Raises `questions.AnswerTooLong` (shorten it) or ValueError (empty).
-    """
-    question = await questions_store.get_question(conn, question_id)
-    if question is None:
-        return AnswerResult("not_found", question_id)
-    body = " ".join(text.split())
-    themes = rules.themes.get(question["program"])
-    mt_body = body
-    if themes is not None:
-        program = rules.programs[question["program"]]
-        topic = themes.topics.get(question["theme"])
-        mt_body = themes.answer.render({
-            **program.variables(question["shortcode"]), "answer": body,
-            "theme": topic.name if topic else question["theme"]})
-    return await questions_store.answer(conn, question_id, expert=expert, text=body,
-                                        mt_body=mt_body, now=now, max_segments=max_segments)
-
-
-async def escalate(pool: asyncpg.Pool, rules: Rules, now: datetime) -> int:
-    """Escalate questions past their SLA to their theme's leads; how many were."""
-    leads = {(pid, tid): topic.leads for pid, themes in rules.themes.items()
-             for tid, topic in themes.topics.items()}
-    async with pool.acquire() as conn:
-        rows = await questions_store.escalate_overdue(conn, leads, now=now)
-    for row in rows:
-        log.warning("question_escalated", question_id=row["id"], theme=row["theme"],
-                    program=row["program"], leads=list(row["escalated_to"]))
-    return len(rows)
-

@@ -38,7 +38,6 @@ from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
 from gateway.store import outbound as outbound_store
 from gateway.store import privacy as privacy_store
-from gateway.store import profiles as profiles_store
 from gateway.store import questions as questions_store
 from gateway.store import timeline as timeline_store
 from gateway.store.inbound import NewInbound
@@ -136,7 +135,7 @@ class DecisionWriter:
         await consent_store.insert_batch(conn, writes.consent)  # after the replies it points at
         await donation_ledger.write(conn, writes)  # likewise
         await questions_store.insert_batch(conn, writes.questions)
-        await profiles_store.update_geo(conn, self._relocated(rules, stored, states))
+        await contacts_store.update_geo(conn, self._relocated(rules, stored, states))
         return len(replies)
 
     async def _unknown_shortcode(

@@ -15,7 +15,8 @@ the SMSC may have accepted it and billed the supporter, and a second submit
 could bill them again. It is failed as `billed_unknown` and left to finance
 to reconcile; a carrier charge is never doubled. Only what proves nothing was accepted
 requeues it: an explicit temporary refusal (throttling), or a link lost
-before the submit_sm went out.
+before the submit_sm went out. These rules are one table, gateway/resend_rules.py,
+which the lease release (store/outbound.py) applies too.
 
 Opt-outs are checked twice: by the claim, and again right before the
 submit_sm is written, under the number's lock (pipeline/send_gate.py), so a
@@ -45,6 +46,7 @@ from gateway.metrics import Metrics
 from gateway.phone import smpp_address
 from gateway.pipeline.batcher import Batcher, BatcherClosed
 from gateway.pipeline.send_gate import NO_HOLD, Release, SendGate
+from gateway.resend_rules import Action, Ending, may_have_reached_smsc, rule_for
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.constants import Npi, Ton, status_name
 from gateway.smpp.errors import SessionLost, SubmitRejected, SubmitTimeout
@@ -75,6 +77,49 @@ class SendOutcome:
     error: str | None = None
     unsure: bool = False  # requeued, but the SMSC may have taken it: wait for its receipt
     suppressed: bool = False  # opted out before its submit_sm left: never sent
+
+
+def ended(outbound_id: int, ending: Ending, *, billed: bool, cause: str, hold: float,
+          retry_after: float = 0.0) -> SendOutcome:
+    """A send that ended short of the SMSC's acceptance, by the resend rules.
+
+    `retry_after` for a retry (nothing was accepted), `hold` for a resend (it
+    may have been: wait for a receipt first); `cause` goes into the error.
+    """
+    rule = rule_for(ending, billed=billed)
+    after = {Action.RETRY: retry_after, Action.RESEND: hold}.get(rule.action)
+    return SendOutcome(outbound_id, requeue_after=after, error=rule.message(cause),
+                       unsure=may_have_reached_smsc(ending))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPlan:
+    """A batch of outcomes as the four writes that record them (each row in one)."""
+
+    submitted: list[tuple[int, tuple[str, ...]]]
+    requeued: list[tuple[int, float, str, bool]]
+    failed: list[tuple[int, str, bool]]
+    suppressed: list[int]
+
+
+def plan_record(outcomes: Sequence[SendOutcome]) -> RecordPlan:
+    return RecordPlan(
+        submitted=[(o.outbound_id, o.message_ids) for o in outcomes if o.message_ids],
+        requeued=[(o.outbound_id, o.requeue_after, o.error or "", o.unsure)
+                  for o in outcomes if o.requeue_after is not None],
+        failed=[(o.outbound_id, o.error or "", o.unsure) for o in outcomes
+                if not o.message_ids and o.requeue_after is None and not o.suppressed],
+        suppressed=[o.outbound_id for o in outcomes if o.suppressed],
+    )
+
+
+async def write_record(conn: asyncpg.Connection, plan: RecordPlan) -> None:
+    """Each statement is atomic on its own and each row is in exactly one of them, so
+    no transaction (and its two round trips) is needed."""
+    await outbound_store.mark_submitted(conn, plan.submitted)
+    await outbound_store.requeue(conn, plan.requeued, lease_seconds=LEASE_SECONDS)
+    await outbound_store.mark_failed(conn, plan.failed, lease_seconds=LEASE_SECONDS)
+    await outbound_store.mark_suppressed(conn, plan.suppressed)
 
 
 class OutboxSender:
@@ -219,8 +264,9 @@ class OutboxSender:
         # been accepted): back to the queue now rather than at the next start.
         while self._ready:
             message = self._ready.popleft()
-            self._record_outcome(message.id, SendOutcome(
-                message.id, requeue_after=0.0, error="not sent: the gateway stopped"))
+            self._record_outcome(message.id, ended(
+                message.id, Ending.NOT_SENT, billed=message.donation_id is not None,
+                cause="not sent: the gateway stopped", hold=self._settings.unsure_send_hold))
         for task in list(self._inflight):
             task.cancel()
         await self._results.close()
@@ -381,7 +427,7 @@ class OutboxSender:
         try:
             split = text.split(message.body, next(self._refs))
         except text.TextTooLong as err:
-            return SendOutcome(message.id, error=str(err))
+            return self._ended(message, Ending.REFUSED, str(err))
         message_ids: list[str] = []
         try:
             for part in split.parts:
@@ -396,26 +442,27 @@ class OutboxSender:
         except SubmitRejected as err:
             self._metrics.mt_failed.inc()
             if err.temporary:
-                return SendOutcome(message.id, requeue_after=REQUEUE_DELAY * 5, error=str(err))
+                return self._ended(message, Ending.REFUSED_FOR_NOW, str(err),
+                                   retry_after=REQUEUE_DELAY * 5)
             status = status_name(err.command_status)
             log.warning("mt_rejected", msisdn=message.msisdn, status=status)
-            return SendOutcome(message.id, error=str(err))
+            return self._ended(message, Ending.REFUSED, str(err))
         except (SessionLost, SubmitTimeout) as err:
             if isinstance(err, SessionLost) and not err.sent and not message_ids:
-                return SendOutcome(message.id, requeue_after=REQUEUE_DELAY, error=str(err))
+                return self._ended(message, Ending.NOT_SENT, str(err), retry_after=REQUEUE_DELAY)
             if message.donation_id is not None:
                 log.error("billed_mt_outcome_unknown", outbound_id=message.id,
                           donation_id=message.donation_id, error=type(err).__name__)
-                return SendOutcome(message.id, unsure=True,
-                                   error=f"billed_unknown: {type(err).__name__}; "
-                                         "reconcile, never resend")
-            log.warning("mt_outcome_unknown", msisdn=message.msisdn, error=type(err).__name__,
-                        parts_confirmed=len(message_ids))
-            return SendOutcome(
-                message.id, requeue_after=self._settings.unsure_send_hold, unsure=True,
-                error=f"unsure: {type(err).__name__}; waiting for a receipt before resending",
-            )
+            else:
+                log.warning("mt_outcome_unknown", msisdn=message.msisdn,
+                            error=type(err).__name__, parts_confirmed=len(message_ids))
+            return self._ended(message, Ending.CUT_OFF, type(err).__name__)
         return self._submitted(message, tuple(message_ids))
+
+    def _ended(self, message: ClaimedMessage, ending: Ending, cause: str, *,
+               retry_after: float = 0.0) -> SendOutcome:
+        return ended(message.id, ending, billed=message.donation_id is not None, cause=cause,
+                     hold=self._settings.unsure_send_hold, retry_after=retry_after)
 
     def _submitted(self, message: ClaimedMessage, message_ids: tuple[str, ...]) -> SendOutcome:
         """Every part taken by the SMSC: count it, and time it when it answers an MO."""
@@ -426,20 +473,7 @@ class OutboxSender:
         return SendOutcome(message.id, message_ids)
 
     async def _record(self, outcomes: Sequence[SendOutcome]) -> list[None]:
-        submitted = [(o.outbound_id, o.message_ids) for o in outcomes if o.message_ids]
-        requeued = [
-            (o.outbound_id, o.requeue_after, o.error or "", o.unsure)
-            for o in outcomes
-            if o.requeue_after is not None
-        ]
-        suppressed = [o.outbound_id for o in outcomes if o.suppressed]
-        failed = [
-            (o.outbound_id, o.error or "", o.unsure)
-            for o in outcomes
-            if not o.message_ids and o.requeue_after is None and not o.suppressed
-        ]
-        # Each statement is atomic on its own and each row is in exactly one of
-        # them, so no transaction (and its two round trips) is needed.
+        plan = plan_record(outcomes)
         # The outcomes are known only here: a database that is down or
         # restarting is waited for (the sends behind them wait too, see
         # `_max_unrecorded`) rather than losing them and leaving their rows
@@ -448,10 +482,7 @@ class OutboxSender:
         while True:
             try:
                 async with self._pool.acquire() as conn:
-                    await outbound_store.mark_submitted(conn, submitted)
-                    await outbound_store.requeue(conn, requeued, lease_seconds=LEASE_SECONDS)
-                    await outbound_store.mark_failed(conn, failed, lease_seconds=LEASE_SECONDS)
-                    await outbound_store.mark_suppressed(conn, suppressed)
+                    await write_record(conn, plan)
                 break
             except RECORD_RETRY as err:
                 if self._stopping and attempt >= STOP_RECORD_ATTEMPTS:
@@ -461,6 +492,6 @@ class OutboxSender:
                 log.warning("outbox_results_not_recorded_yet", rows=len(outcomes),
                             error=type(err).__name__, attempt=attempt, retry_in=round(delay, 3))
                 await asyncio.sleep(delay)
-        if requeued:
+        if plan.requeued:
             self.wake()
         return [None] * len(outcomes)

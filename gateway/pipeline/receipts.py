@@ -19,6 +19,7 @@ from gateway.pipeline.unsure_match import receipt_head
 from gateway.smpp import receipts
 from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.pdu import Pdu
+from gateway.store import outbound as outbound_store
 from gateway.store import receipts as receipts_store
 from gateway.store.receipts import NewReceipt
 
@@ -67,13 +68,13 @@ class ReceiptWriter:
         """Apply parked receipts whose segment id has been recorded since; drop stale ones."""
         async with self._pool.acquire() as conn, conn.transaction():
             ids = await receipts_store.list_pending_matched(conn)
-            changed = await receipts_store.apply(conn, ids)
-            await receipts_store.delete_pending(
+            changed = await outbound_store.apply_receipts(conn, ids)
+            await outbound_store.delete_pending_receipts(
                 conn, ids, older_than_seconds=PENDING_RECEIPT_TTL_SECONDS
             )
         return len(changed)
 
     async def _write(self, batch: Sequence[NewReceipt]) -> list[None]:
         async with self._pool.acquire() as conn:
-            await receipts_store.record(conn, batch)
+            await outbound_store.record_receipts(conn, batch)
         return [None] * len(batch)

@@ -52,7 +52,7 @@ class UnsureResolver:
                     conn, sorted({s.msisdn for s in sends}))
             ]
             proven = settle(sends, parked)
-            settled = await unsure_store.settle(
+            settled = await outbound_store.settle_unsure(
                 conn, [(s.outbound_id, s.message_ids) for s in proven])
         if settled:
             log.info("unsure_sends_settled_by_receipts", count=len(settled),

@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from gateway.store.db import affected
+
 INSERT_ENTRY = """
 INSERT INTO audit_log (actor_id, actor, action, target, detail, client)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6)
@@ -65,3 +67,18 @@ async def list_entries(
     return [
         AuditEntry(**{**dict(row), "detail": json.loads(row["detail"])}) for row in rows
     ]
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+PSEUDONYMIZE = """
+UPDATE audit_log
+SET target = replace(target, $1, $2),
+    detail = replace(replace(detail::text, $1, $2), ltrim($1, '+'), $2)::jsonb
+WHERE target LIKE '%' || $1 || '%' OR detail::text LIKE '%' || ltrim($1, '+') || '%'
+"""
+
+
+async def pseudonymize(conn: asyncpg.Connection, msisdn: str, pseudonym: str) -> int:
+    """The number replaced in targets and details, with or without its '+'."""
+    return affected(await conn.execute(PSEUDONYMIZE, msisdn, pseudonym))

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.resend_rules import BILLED_UNKNOWN
 from gateway.store.donations import DonationRow
 
 SAVED_LAST4 = """
@@ -46,7 +47,7 @@ FOR UPDATE OF d SKIP LOCKED
 
 # Billed MTs whose message is final, with the worst segment (a failed part means
 # the charge failed). A send cut off (`billed_unknown`) is left for finance.
-BILLED_DUE = """
+BILLED_DUE = f"""
 SELECT d.id AS donation_id, d.amount_cents, d.currency, o.id AS outbound_id,
        o.status AS outbound_status, o.last_error, o.final_at,
        s.status AS stat, s.error_code, s.smsc_message_id
@@ -59,7 +60,7 @@ LEFT JOIN LATERAL (
 ) s ON true
 WHERE d.status = 'billing_submitted'
   AND o.status IN ('delivered', 'undeliverable', 'rejected', 'failed')
-  AND NOT (o.status = 'failed' AND coalesce(o.last_error, '') LIKE 'billed_unknown%')
+  AND NOT (o.status = 'failed' AND coalesce(o.last_error, '') LIKE '{BILLED_UNKNOWN}%')
 ORDER BY d.id LIMIT $1
 FOR UPDATE OF d SKIP LOCKED
 """

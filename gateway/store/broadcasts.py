@@ -1,13 +1,15 @@
 """Broadcasts and their materialization into the outbox.
 
-Materialization is set-based and resumable. Each batch is ONE statement:
-it picks the next `batch_size` eligible contacts in msisdn order after the
-broadcast's cursor, renders their text in SQL, takes each one's quiet-hours
-times from a small table the caller computed (one entry per distinct
-"zone key": time zones, state, country, dialling prefix), inserts the
-outbox rows and advances the cursor, all or nothing. A crash between
-batches resumes at the cursor; the UNIQUE (broadcast_id, msisdn) constraint
-with ON CONFLICT DO NOTHING makes even a rerun from scratch harmless.
+Materialization is set-based and resumable. Each batch is one transaction
+of two statements: the first picks the next `batch_size` eligible contacts
+in msisdn order after the broadcast's cursor, renders their text in SQL,
+takes each one's quiet-hours times from a small table the caller computed
+(one entry per distinct "zone key": time zones, state, country, dialling
+prefix) and inserts the outbox rows (store/outbound.py, the outbox's one
+writer, runs it around the plan made here); the second advances the cursor.
+All or nothing: a crash between batches resumes at the cursor; the UNIQUE
+(broadcast_id, msisdn) constraint with ON CONFLICT DO NOTHING makes even a
+rerun from scratch harmless.
 
 When the batch meets a zone key the caller has not timed yet (a contact
 changed since the keys were listed), the statement inserts nothing and
@@ -18,7 +20,6 @@ property-tested), applied here as data.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,11 +28,10 @@ from typing import Any
 import asyncpg
 
 from gateway.segments import Segment
+from gateway.store import outbound as outbound_store
 from gateway.store.broadcast_frequency import COUNTED_STATUSES
-from gateway.store.outbound import PRIORITY_BROADCAST
 from gateway.store.segments import SqlParams, eligible_where
-
-BROADCAST_PRIORITY = PRIORITY_BROADCAST  # replies and compliance messages go first
+from gateway.store.zone_keys import ZONE_KEY, ZONE_PREFIX, ZoneKey, zone_key
 
 INSERT_BROADCAST = """
 INSERT INTO broadcasts (program, shortcode, filter, template, status, scheduled_at, created_by,
@@ -61,17 +61,6 @@ SELECT id, status, recipients, materialized_at, queued, deferred, sending, sent,
 FROM broadcast_progress WHERE id = $1
 """
 
-# Zone key parts: the contact's zones, state, country, and the dialling prefix
-# that gives the area code's state and zones (+1 and NPA; for others only
-# when nothing else is known). chr(31) (unit separator) never occurs in them.
-ZONE_PREFIX = (
-    "CASE WHEN c.msisdn LIKE '+1%' OR c.timezones IS NULL THEN left(c.msisdn, 5) ELSE '' END"
-)
-ZONE_KEY = (
-    "concat_ws(chr(31), coalesce(array_to_string(c.timezones, ' '), ''),"
-    " coalesce(c.region, ''), coalesce(c.country, ''), " + ZONE_PREFIX + ")"
-)
-
 LIST_ZONE_KEYS = f"""
 SELECT {ZONE_KEY} AS zone_key, array_to_string(c.timezones, ' ') AS timezones, c.region,
        c.country, {ZONE_PREFIX} AS prefix, min(c.msisdn) AS sample
@@ -80,7 +69,12 @@ WHERE {{where}} AND c.msisdn > {{after}}
 GROUP BY 1, 2, 3, 4, 5
 """
 
-MATERIALIZE_BATCH = f"""
+# A batch's plan (a read): the next `limit` eligible contacts after the cursor, each
+# with its text, its quiet-hours window and its frequency cap; `untimed` names the
+# zone key of a contact the caller has not timed yet (then nothing is inserted);
+# `over_frequency` marks a contact who already had the program's promised number of
+# counted broadcast messages in the period before the send time (left out).
+PLANNED_BATCH = f"""
 WITH batch AS (
     SELECT c.msisdn, {ZONE_KEY} AS zone_key, {{body}} AS body,
            array_to_string(c.timezones, ' ') AS timezones, c.region, c.country,
@@ -90,15 +84,6 @@ WITH batch AS (
     ORDER BY c.msisdn
     LIMIT {{limit}}
 ),
-over_limit AS (
-    SELECT o.msisdn FROM outbound o JOIN broadcasts ob ON ob.id = o.broadcast_id
-    WHERE {{limit_on}} AND o.msisdn IN (SELECT msisdn FROM batch)
-      AND ob.program = {{subject}} AND o.broadcast_id <> {{broadcast}}
-      AND o.status = ANY({{counted}})
-      AND (o.submitted_at IS NULL OR o.submitted_at > {{since}})
-    GROUP BY o.msisdn
-    HAVING count(*) >= {{max_messages}}
-),
 timing AS (
     SELECT * FROM unnest({{keys}}, {{not_before}}, {{not_after}})
                   AS t(zone_key, not_before, not_after)
@@ -107,45 +92,31 @@ caps AS (
     SELECT * FROM unnest({{cap_keys}}, {{caps}}, {{cap_periods}})
                   AS k(zone_key, subject_cap, subject_period_s)
 ),
-planned AS (
-    SELECT b.*, t.not_before, t.not_after, k.subject_cap, k.subject_period_s
-    FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
-                 LEFT JOIN caps k ON k.zone_key = b.zone_key
-    WHERE b.msisdn NOT IN (SELECT msisdn FROM over_limit)
-),
-ready AS (
-    SELECT NOT EXISTS (SELECT 1 FROM planned WHERE not_before IS NULL) AS ok
-),
-inserted AS (
-    INSERT INTO outbound (msisdn, shortcode, body, priority, broadcast_id, not_before, not_after,
-                          subject, subject_cap, subject_period_s)
-    SELECT p.msisdn, {{shortcode}}, p.body, {BROADCAST_PRIORITY}, {{broadcast}},
-           p.not_before, p.not_after, {{subject}}, p.subject_cap, p.subject_period_s
-    FROM planned p
-    WHERE (SELECT ok FROM ready)
-    ORDER BY p.msisdn
-    ON CONFLICT (broadcast_id, msisdn) DO NOTHING
-    RETURNING 1
-),
-advanced AS (
-    UPDATE broadcasts
-    SET materialized_through = greatest(materialized_through, (SELECT max(msisdn) FROM batch)),
-        recipients = recipients + (SELECT count(*) FROM inserted),
-        over_frequency = over_frequency + (SELECT count(*) FROM over_limit),
-        updated_at = clock_timestamp()
-    WHERE id = {{broadcast}} AND (SELECT ok FROM ready) AND EXISTS (SELECT 1 FROM batch)
-    RETURNING materialized_through
+over_limit AS (
+    SELECT o.msisdn FROM outbound o JOIN broadcasts ob ON ob.id = o.broadcast_id
+    WHERE {{limit_on}} AND o.msisdn IN (SELECT msisdn FROM batch)
+      AND ob.program = {{subject}} AND o.broadcast_id <> {{broadcast}}
+      AND o.status = ANY({{counted}})
+      AND (o.submitted_at IS NULL OR o.submitted_at > {{since}})
+    GROUP BY o.msisdn
+    HAVING count(*) >= {{max_messages}}
 )
-SELECT (SELECT count(*) FROM batch) AS scanned,
-       (SELECT count(*) FROM inserted) AS inserted,
-       (SELECT count(*) FROM over_limit) AS over_frequency,
-       (SELECT materialized_through FROM advanced) AS through,
-       (SELECT ok FROM ready) AS complete,
-       (SELECT coalesce(jsonb_agg(jsonb_build_array(zone_key, timezones, region, country,
-                                                    prefix, sample)), '[]'::jsonb)::text
-        FROM (SELECT zone_key, timezones, region, country, prefix, min(msisdn) AS sample
-              FROM planned WHERE not_before IS NULL
-              GROUP BY 1, 2, 3, 4, 5) u) AS untimed
+SELECT b.msisdn, b.body, t.not_before, t.not_after, k.subject_cap, k.subject_period_s,
+       CASE WHEN t.not_before IS NULL
+            THEN jsonb_build_array(b.zone_key, b.timezones, b.region, b.country, b.prefix)
+       END AS untimed,
+       b.msisdn IN (SELECT msisdn FROM over_limit) AS over_frequency
+FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
+             LEFT JOIN caps k ON k.zone_key = b.zone_key
+"""
+
+ADVANCE_CURSOR = """
+UPDATE broadcasts
+SET materialized_through = greatest(materialized_through, $2),
+    recipients = recipients + $3, over_frequency = over_frequency + $4,
+    updated_at = clock_timestamp()
+WHERE id = $1
+RETURNING materialized_through
 """
 
 
@@ -178,18 +149,6 @@ class ProfileField:
 
 
 BodyPart = str | ProfileField
-
-
-@dataclass(frozen=True, slots=True)
-class ZoneKey:
-    """What decides a contact's quiet hours, as stored; `sample` is one of its numbers."""
-
-    key: str
-    timezones: tuple[str, ...]
-    region: str | None
-    country: str | None
-    prefix: str
-    sample: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +207,8 @@ async def list_zone_keys(
     after = params.add(broadcast.materialized_through or "", "text")
     rows = await conn.fetch(LIST_ZONE_KEYS.format(where=where, after=after), *params.values)
     return [
-        _zone_key(r["zone_key"], r["timezones"], r["region"], r["country"], r["prefix"],
-                  r["sample"])
+        zone_key(r["zone_key"], r["timezones"], r["region"], r["country"], r["prefix"],
+                 r["sample"])
         for r in rows
     ]
 
@@ -288,7 +247,7 @@ async def materialize_batch(
     )
     keys = list(timing)
     capped = list(caps or {})
-    query = MATERIALIZE_BATCH.format(
+    planned = PLANNED_BATCH.format(
         where=where,
         body=body_sql(body, params),
         after=params.add(after, "text"),
@@ -299,23 +258,26 @@ async def materialize_batch(
         cap_keys=params.add(capped, "text[]"),
         caps=params.add([caps[k][0] for k in capped] if caps else [], "int2[]"),
         cap_periods=params.add([caps[k][1] for k in capped] if caps else [], "int4[]"),
-        subject=params.add(broadcast.program, "text"),
-        shortcode=params.add(broadcast.shortcode, "text"),
-        broadcast=params.add(broadcast.id, "int8"),
         limit_on=params.add(limit_on, "bool"),
         counted=params.add(list(COUNTED_STATUSES), "text[]"),
         since=params.add(since, "timestamptz"),
         max_messages=params.add(broadcast.frequency_max or 0, "int8"),
+        subject=params.add(broadcast.program, "text"),
+        broadcast=params.add(broadcast.id, "int8"),
     )
-    if limit_on:
-        async with conn.transaction():
+    async with conn.transaction():
+        if limit_on:  # the program's other broadcasts being written wait, and are seen
             await conn.execute(PROGRAM_LOCK, broadcast.program)
-            row = await conn.fetchrow(query, *params.values)
-    else:
-        row = await conn.fetchrow(query, *params.values)
-    untimed = tuple(_zone_key(*item) for item in json.loads(row["untimed"]))
-    return BatchResult(row["scanned"], row["inserted"], row["through"], untimed,
-                       row["over_frequency"] if not untimed else 0)
+        batch = await outbound_store.insert_broadcast_rows(
+            conn, planned, params, broadcast_id=broadcast.id, shortcode=broadcast.shortcode,
+            subject=broadcast.program)
+        through: str | None = None
+        if batch.complete and batch.scanned:
+            through = await conn.fetchval(ADVANCE_CURSOR, broadcast.id, batch.last,
+                                          batch.inserted, batch.over_frequency)
+    untimed = tuple(zone_key(*item) for item in batch.untimed)
+    return BatchResult(batch.scanned, batch.inserted, through, untimed,
+                       batch.over_frequency if batch.complete else 0)
 
 
 def body_sql(parts: Sequence[BodyPart], params: SqlParams) -> str:
@@ -338,14 +300,6 @@ def body_sql(parts: Sequence[BodyPart], params: SqlParams) -> str:
     return "concat(" + ", ".join(pieces) + ")"
 
 
-def _zone_key(
-    key: str, timezones: str | None, region: str | None, country: str | None, prefix: str,
-    sample: str,
-) -> ZoneKey:
-    zones = tuple(timezones.split(" ")) if timezones else ()
-    return ZoneKey(key, zones, region, country, prefix, sample)
-
-
 # -- control: status changes, each one guarded statement ---------------------------------------
 
 # Moves a broadcast from one of the allowed statuses to `status`; returns nothing
@@ -358,13 +312,6 @@ RETURNING status
 """
 
 GET_STATUS = "SELECT status FROM broadcasts WHERE id = $1"
-
-# Rows of a cancelled broadcast that no sender holds are never sent; a row
-# already leased ('sending') finishes its send.
-CANCEL_QUEUED = """
-UPDATE outbound SET status = 'cancelled', final_at = clock_timestamp()
-WHERE broadcast_id = $1 AND status = 'queued'
-"""
 
 # Scheduled broadcasts whose time has come start running.
 START_DUE = """
@@ -410,13 +357,6 @@ WHERE o.broadcast_id = $1 AND o.status = 'queued' AND (o.not_before > $2 OR o.no
 GROUP BY 1, 2, 3, 4, 5
 """
 
-REDEFER = f"""
-UPDATE outbound o SET not_before = t.not_before, not_after = t.not_after
-FROM contacts c,
-     unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS t(zone_key, not_before, not_after)
-WHERE o.broadcast_id = $1 AND o.status = 'queued' AND o.not_after <= $5
-  AND c.msisdn = o.msisdn AND c.shortcode = o.shortcode AND {ZONE_KEY} = t.zone_key
-"""
 
 
 async def transition(
@@ -439,11 +379,6 @@ async def get_status(conn: asyncpg.Connection, broadcast_id: int) -> str | None:
     return status
 
 
-async def cancel_queued(conn: asyncpg.Connection, broadcast_id: int) -> int:
-    status: str = await conn.execute(CANCEL_QUEUED, broadcast_id)
-    return int(status.rsplit(" ", 1)[-1])
-
-
 async def start_due(conn: asyncpg.Connection, now: datetime) -> list[int]:
     return [r["id"] for r in await conn.fetch(START_DUE, now)]
 
@@ -462,24 +397,9 @@ async def expired_zone_keys(
     """Per broadcast, the zone keys of queued rows whose window closed at or before `now`."""
     found: dict[int, list[ZoneKey]] = {}
     for r in await conn.fetch(EXPIRED_ZONE_KEYS, now):
-        found.setdefault(r["broadcast_id"], []).append(_zone_key(
+        found.setdefault(r["broadcast_id"], []).append(zone_key(
             r["zone_key"], r["timezones"], r["region"], r["country"], r["prefix"], r["sample"]))
     return found
-
-
-async def redefer(
-    conn: asyncpg.Connection,
-    broadcast_id: int,
-    timing: Mapping[str, tuple[datetime, datetime]],
-    now: datetime,
-) -> int:
-    """Give expired queued rows their zone key's next window; returns how many moved."""
-    keys = list(timing)
-    status: str = await conn.execute(
-        REDEFER, broadcast_id, keys, [timing[k][0] for k in keys], [timing[k][1] for k in keys],
-        now,
-    )
-    return int(status.rsplit(" ", 1)[-1])
 
 
 async def held_zone_keys(
@@ -487,7 +407,7 @@ async def held_zone_keys(
 ) -> list[tuple[ZoneKey, int]]:
     """The zone keys of the broadcast's rows held by quiet hours at `now`, with their counts."""
     return [
-        (_zone_key(r["zone_key"], r["timezones"], r["region"], r["country"], r["prefix"],
-                   r["sample"]), r["waiting"])
+        (zone_key(r["zone_key"], r["timezones"], r["region"], r["country"], r["prefix"],
+                  r["sample"]), r["waiting"])
         for r in await conn.fetch(HELD_ZONE_KEYS, broadcast_id, now)
     ]

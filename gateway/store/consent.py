@@ -17,7 +17,7 @@ from typing import Final
 
 import asyncpg
 
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 # The engine's event names that are consent decisions (CTIA: each is a record).
 CONSENT_KINDS: Final = frozenset(
@@ -102,3 +102,13 @@ async def list_for_contact(
 ) -> list[asyncpg.Record]:
     """The contact's consent history, oldest first, with each confirmation's receipt."""
     return list(await conn.fetch(LIST_FOR_CONTACT, msisdn, shortcode))
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+PSEUDONYMIZE = "UPDATE consent_events SET msisdn = $2, mo_text = '' WHERE msisdn = $1"
+
+
+async def pseudonymize(conn: asyncpg.Connection, msisdn: str, pseudonym: str) -> int:
+    """The proof of consent stays; its number and the MO's text go."""
+    return affected(await conn.execute(PSEUDONYMIZE, msisdn, pseudonym))

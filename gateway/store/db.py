@@ -117,3 +117,8 @@ def columns(rows: Sequence[Any], *names: str) -> list[list[Any]]:
     trip, with every value still a bound parameter.
     """
     return [[getattr(row, name) for row in rows] for name in names]
+
+
+def affected(status: str) -> int:
+    """The rows an INSERT, UPDATE or DELETE touched, from its command tag ("UPDATE 3")."""
+    return int(status.rsplit(" ", 1)[-1])

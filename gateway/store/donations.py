@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 # Donations whose money is, or may soon be, taken: they count towards the limits.
 COUNTED_STATUSES: Final = ("billing_submitted", "charge_requested", "requires_action", "billed",
@@ -485,3 +485,22 @@ async def get_detail_link(conn: asyncpg.Connection, token_sha256: bytes) -> Deta
     if row is None:
         return None
     return DetailLink(**{**dict(row), "needed": tuple(row["needed"])})
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+DELETE_DETAIL_LINKS_OF = "DELETE FROM donor_detail_links WHERE msisdn = $1"
+PSEUDONYMIZE_DONATIONS = "UPDATE donations SET msisdn = $2 WHERE msisdn = $1"
+PSEUDONYMIZE_DETAILS = "UPDATE donor_details SET msisdn = $2 WHERE msisdn = $1"
+
+
+async def delete_detail_links_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_DETAIL_LINKS_OF, msisdn))
+
+
+async def pseudonymize_donations(conn: asyncpg.Connection, msisdn: str, pseudonym: str) -> int:
+    return affected(await conn.execute(PSEUDONYMIZE_DONATIONS, msisdn, pseudonym))
+
+
+async def pseudonymize_details(conn: asyncpg.Connection, msisdn: str, pseudonym: str) -> int:
+    return affected(await conn.execute(PSEUDONYMIZE_DETAILS, msisdn, pseudonym))

@@ -16,7 +16,8 @@ from typing import Any
 
 import asyncpg
 
-from gateway.store.db import columns
+from gateway.resend_rules import BILLED_UNKNOWN
+from gateway.store.db import affected, columns
 
 LOCK_IMPORTS = "SELECT pg_advisory_xact_lock(7413007)"
 
@@ -59,7 +60,7 @@ ORDER BY l.id
 # Donations whose money the ledger says was taken (billed, charged; later refunds
 # and disputes included), and carrier ones whose billed MT was cut off mid-send
 # (`billed_unknown`: only the settlement can say whether they were billed).
-LIST_LEDGER = """
+LIST_LEDGER = f"""
 SELECT r.id, r.method, r.amount_cents, r.currency, r.program, r.committee, r.msisdn,
        r.confirmed_at, r.outcome, r.outcome_at, r.refunded_cents::bigint, r.disputed,
        r.outcome IS NULL AS billed_unknown,
@@ -75,7 +76,7 @@ LEFT JOIN LATERAL (
 WHERE (r.outcome IN ('billed', 'charged')
        OR (r.status = 'billing_submitted' AND EXISTS (
            SELECT 1 FROM outbound o WHERE o.donation_id = r.id AND o.status = 'failed'
-             AND o.last_error LIKE 'billed_unknown%')))
+             AND o.last_error LIKE '{BILLED_UNKNOWN}%')))
   AND ($1::timestamptz IS NULL OR r.confirmed_at >= $1)
   AND ($2::timestamptz IS NULL OR r.confirmed_at < $2)
   AND ($3::text IS NULL OR r.committee = $3)
@@ -220,3 +221,14 @@ LIST_COMMITTEES = "SELECT DISTINCT committee FROM donations WHERE committee IS N
 
 async def list_committees(conn: asyncpg.Connection) -> list[str]:
     return [row["committee"] for row in await conn.fetch(LIST_COMMITTEES)]
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+PSEUDONYMIZE_SETTLEMENT_LINES = "UPDATE settlement_lines SET msisdn = $2 WHERE msisdn = $1"
+
+
+async def pseudonymize_settlement_lines(
+    conn: asyncpg.Connection, msisdn: str, pseudonym: str
+) -> int:
+    return affected(await conn.execute(PSEUDONYMIZE_SETTLEMENT_LINES, msisdn, pseudonym))

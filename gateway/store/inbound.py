@@ -17,7 +17,7 @@ from datetime import datetime
 
 import asyncpg
 
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 RESERVE_IDS = "SELECT nextval($1::regclass) AS id FROM generate_series(1, $2)"
 
@@ -198,3 +198,17 @@ async def insert_redeliveries(conn: asyncpg.Connection, rows: Sequence[Redeliver
     if rows:
         await conn.execute(INSERT_REDELIVERIES,
                            *columns(rows, "inbound_id", "first_received_at", "received_at"))
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+DELETE_PARTS_OF = "DELETE FROM inbound_parts WHERE msisdn = $1"
+PSEUDONYMIZE = "UPDATE inbound SET msisdn = $2, body = '' WHERE msisdn = $1"
+
+
+async def delete_parts_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_PARTS_OF, msisdn))
+
+
+async def pseudonymize(conn: asyncpg.Connection, msisdn: str, pseudonym: str) -> int:
+    return affected(await conn.execute(PSEUDONYMIZE, msisdn, pseudonym))

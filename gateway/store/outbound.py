@@ -1,4 +1,12 @@
-"""The outbox: every MT is a row before it is sent.
+"""The outbox: every MT is a row before it is sent; this module is its one writer.
+
+Every statement that changes an MT (`outbound`), its parts
+(`outbound_segments`) or the receipts about them (`delivery_receipts`,
+`pending_receipts`) is here, so an MT's states and what moves it between
+them read in one place (tests/test_table_owners.py keeps it so). The
+sections: what is queued (replies, billed MTs, answers); the claim; the
+sender's results; the lease release; receipts and the settling of unsure
+sends; a broadcast's rows; erasure. Other modules read these tables freely.
 
 Claiming uses `FOR UPDATE SKIP LOCKED` and a lease, so several gateway
 processes can drain one outbox without sending a row twice while both are
@@ -14,7 +22,8 @@ Billed MTs (`donation_id` set, migration 006) are the exception to
 at-least-once: sending one twice could charge the supporter twice, so a
 billed row whose send was cut off (lease expired, process died) is never
 requeued; it is marked 'failed' with a `billed_unknown` error, and finance
-reconciles it against the aggregator's settlement lines.
+reconciles it against the aggregator's settlement lines. The sender and the
+lease release take that rule from one table, gateway/resend_rules.py.
 """
 
 from __future__ import annotations
@@ -23,16 +32,141 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from gateway.store.db import columns
+from gateway.resend_rules import CUT_OFF_CAUSE, Action, Ending, rule_for
+from gateway.store.db import affected, columns
+from gateway.store.receipts import NewReceipt
+from gateway.store.segments import SqlParams
+from gateway.store.zone_keys import ZONE_KEY
+
+# -- rows: what is queued -----------------------------------------------------------------
+
+# Replies and compliance messages first, broadcasts with what is left.
+PRIORITY_REPLY = 0
+PRIORITY_BROADCAST = 1
+PRIORITIES = tuple(range(10))  # 0..9, enforced by a CHECK; an empty one costs one index probe
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutbound:
+    msisdn: str
+    shortcode: str
+    body: str
+    priority: int
+    compliance: bool
+    in_reply_to: int | None
+    not_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewBilledMt:
+    msisdn: str
+    shortcode: str
+    body: str
+    donation_id: int
+    service_type: str
+    tlvs: Mapping[int, bytes]
+    not_before: datetime
+    in_reply_to: int | None = None
+    priority: int = 0
+
 
 INSERT_BATCH = """
 INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::bool[], $6::bigint[],
                      $7::timestamptz[])
 """
+
+INSERT_BILLED = """
+INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before,
+                      donation_id, service_type, billing_tlvs)
+VALUES ($1, $2, $3, $4, false, $5, $6, $7, $8, $9::jsonb)
+ON CONFLICT (donation_id) WHERE donation_id IS NOT NULL DO NOTHING
+RETURNING id
+"""
+
+# An expert's answer (gateway/services/answers.py): a reply's priority, but no
+# `in_reply_to`: an answer two days later must not count in the MO round-trip
+# latency; the `answers` row links it instead.
+INSERT_ANSWER = """
+INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, not_before)
+VALUES ($1, $2, $3, 0, false, $4)
+RETURNING id
+"""
+
+COUNT_BY_STATUS = "SELECT status, count(*) AS n FROM outbound GROUP BY status"
+
+NEXT_DUE = "SELECT min(not_before) FROM outbound WHERE status = 'queued'"
+
+
+async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) -> None:
+    if not rows:
+        return
+    await conn.execute(
+        INSERT_BATCH,
+        *columns(rows, "msisdn", "shortcode", "body", "priority", "compliance", "in_reply_to",
+                 "not_before"),
+    )
+
+
+async def insert_billed(conn: asyncpg.Connection, mt: NewBilledMt) -> int | None:
+    """Queue a donation's billed MT; None when that donation already has one."""
+    tlvs = json.dumps({str(tag): value.hex() for tag, value in mt.tlvs.items()})
+    found: int | None = await conn.fetchval(
+        INSERT_BILLED, mt.msisdn, mt.shortcode, mt.body, mt.priority, mt.in_reply_to,
+        mt.not_before, mt.donation_id, mt.service_type, tlvs)
+    return found
+
+
+async def insert_answer(
+    conn: asyncpg.Connection, msisdn: str, shortcode: str, body: str, *, not_before: datetime
+) -> int:
+    """Queue an expert's answer (the sender splits it into parts); its outbound id."""
+    outbound_id: int = await conn.fetchval(INSERT_ANSWER, msisdn, shortcode, body, not_before)
+    return outbound_id
+
+
+async def refresh_statistics(conn: asyncpg.Connection) -> None:
+    """ANALYZE the outbox, after a bulk insert (a broadcast's rows).
+
+    Why: a claim prepared while the outbox was small keeps a plan that walks
+    every queued row, and inserting rows invalidates no plan; ANALYZE does, on
+    every connection, and the new plan probes the due rows by index. It
+    samples a bounded number of rows (about 30,000), so it stays well under a
+    second on a million-row outbox, and blocks no reads or writes.
+    """
+    await conn.execute("ANALYZE outbound")
+
+
+async def count_by_status(conn: asyncpg.Connection) -> dict[str, int]:
+    return {r["status"]: r["n"] for r in await conn.fetch(COUNT_BY_STATUS)}
+
+
+async def next_due(conn: asyncpg.Connection) -> datetime | None:
+    value: datetime | None = await conn.fetchval(NEXT_DUE)
+    return value
+
+
+# -- the claim: due rows leased to one sender ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    id: int
+    msisdn: str
+    shortcode: str
+    body: str
+    priority: int
+    attempts: int
+    mo_received_at: datetime | None
+    donation_id: int | None = None  # a billed MT: sent at most once
+    service_type: str = ""
+    tlvs: Mapping[int, bytes] = field(default_factory=dict)
+    compliance: bool = False  # an opt-out confirmation: sent even to an opted-out number
+
 
 # Claim and suppress in one statement: rows for opted-out numbers go straight
 # to 'suppressed' and are not returned. Candidates come from one bounded range
@@ -141,6 +275,7 @@ SELECT coalesce(array_agg(c.msisdn), '{}') FROM (
 ) AS c
 WHERE %s($2, hashtext(c.msisdn))
 """
+
 # Outside a transaction the claim commits at once and the locks are released
 # after it; inside one (a caller's), they must last until that commits.
 LOCK_CAPPED = _LOCK_CAPPED % "pg_try_advisory_lock"
@@ -151,9 +286,53 @@ SELECT count(*) FROM unnest($1::text[]) AS m(msisdn)
 WHERE pg_advisory_unlock($2, hashtext(m.msisdn))
 """
 
+
+async def claim(
+    conn: asyncpg.Connection, *, limit: int, owner: str, lease_seconds: float
+) -> tuple[list[ClaimedMessage], int]:
+    """Return (messages to send, how many were suppressed for opt-out).
+
+    Rows held back by a frequency cap are neither: they wait, re-timed. The
+    capped numbers' locks outlive the claim's commit, whether the claim commits
+    on its own (the sender) or with a caller's transaction.
+    """
+    if conn.is_in_transaction():
+        locked: list[str] = await conn.fetchval(
+            LOCK_CAPPED_IN_TRANSACTION, limit, CAPPED_LOCK_SPACE)
+        rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES), locked)
+    else:
+        locked = await conn.fetchval(LOCK_CAPPED, limit, CAPPED_LOCK_SPACE)
+        try:
+            rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES), locked)
+        finally:
+            if locked:  # (a connection that broke took its session's locks with it)
+                await conn.fetchval(UNLOCK_CAPPED, locked, CAPPED_LOCK_SPACE)
+    suppressed = sum(1 for r in rows if r["suppress"])
+    # UPDATE ... RETURNING keeps no order: send replies first, oldest first
+    rows.sort(key=lambda r: (r["priority"], r["not_before"], r["id"]))
+    claimed = [
+        ClaimedMessage(
+            r["id"], r["msisdn"], r["shortcode"], r["body"], r["priority"], r["attempts"],
+            r["mo_received_at"], r["donation_id"], r["service_type"] or "",
+            _tlvs_from_json(r["billing_tlvs"]), r["compliance"],
+        )
+        for r in rows
+        if not r["suppress"] and not r["held"]
+    ]
+    return claimed, suppressed
+
+
+def _tlvs_from_json(raw: str | None) -> dict[int, bytes]:
+    if not raw:
+        return {}
+    return {int(tag): bytes.fromhex(value) for tag, value in json.loads(raw).items()}
+
+
+# -- send results: what the sender saw ----------------------------------------------------
+
 # One statement (so no transaction round trips): the segments' SMSC ids and the
 # messages' new status. A receipt that beat its submit_sm_resp is applied by the
-# receipt sweep (see store/receipts.py).
+# receipt sweep (`apply_receipts` below).
 MARK_SUBMITTED = """
 WITH segments AS (
     INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id)
@@ -198,137 +377,6 @@ UPDATE outbound o SET status = 'failed', lease_owner = NULL, lease_until = NULL,
 FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS k(id, error, unsure)
 WHERE o.id = k.id AND o.status = 'sending'
 """
-
-# After a crash: our own leases are certainly orphaned; other instances' only once expired.
-# Any of them may have reached the SMSC: an ordinary row waits `$3` seconds, unsure,
-# for a receipt proving it did (store/unsure.py) before it is sent again. A billed MT
-# is never resent (a second copy could charge twice): it is failed for finance.
-_RELEASE = """
-UPDATE outbound
-SET status = CASE WHEN donation_id IS NULL THEN 'queued' ELSE 'failed' END,
-    final_at = CASE WHEN donation_id IS NULL THEN NULL ELSE now() END,
-    last_error = CASE WHEN donation_id IS NULL
-                      THEN 'unsure: send cut off; waiting for a receipt before resending'
-                      ELSE 'billed_unknown: send cut off; reconcile, never resend' END,
-    unsure_since = coalesce(unsure_since, lease_until - make_interval(secs => $2)),
-    not_before = CASE WHEN donation_id IS NULL
-                      THEN greatest(not_before, now() + make_interval(secs => $3))
-                      ELSE not_before END,
-    lease_owner = NULL, lease_until = NULL
-"""
-RELEASE_LEASES = _RELEASE + "WHERE status = 'sending' AND (lease_owner = $1 OR lease_until < now())"
-# While running: other instances' expired leases only (ours may be waiting for a bind).
-RELEASE_OTHERS_EXPIRED = _RELEASE + """
-WHERE status = 'sending' AND lease_until < now() AND lease_owner IS DISTINCT FROM $1"""
-
-# While running, after a claim broke off with its connection: a claim that
-# committed but whose answer was lost leased rows the sender never saw, and
-# so never sent (not even a billed one). `$2`: the rows the sender holds.
-RELEASE_UNKNOWN_CLAIMS = """
-UPDATE outbound SET status = 'queued', lease_owner = NULL, lease_until = NULL
-WHERE status = 'sending' AND lease_owner = $1 AND NOT (id = ANY($2::bigint[]))
-"""
-
-INSERT_BILLED = """
-INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before,
-                      donation_id, service_type, billing_tlvs)
-VALUES ($1, $2, $3, $4, false, $5, $6, $7, $8, $9::jsonb)
-ON CONFLICT (donation_id) WHERE donation_id IS NOT NULL DO NOTHING
-RETURNING id
-"""
-
-COUNT_BY_STATUS = "SELECT status, count(*) AS n FROM outbound GROUP BY status"
-
-# Replies and compliance messages first, broadcasts with what is left.
-PRIORITY_REPLY = 0
-PRIORITY_BROADCAST = 1
-PRIORITIES = tuple(range(10))  # 0..9, enforced by a CHECK; an empty one costs one index probe
-
-NEXT_DUE = "SELECT min(not_before) FROM outbound WHERE status = 'queued'"
-
-
-@dataclass(frozen=True, slots=True)
-class NewOutbound:
-    msisdn: str
-    shortcode: str
-    body: str
-    priority: int
-    compliance: bool
-    in_reply_to: int | None
-    not_before: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedMessage:
-    id: int
-    msisdn: str
-    shortcode: str
-    body: str
-    priority: int
-    attempts: int
-    mo_received_at: datetime | None
-    donation_id: int | None = None  # a billed MT: sent at most once
-    service_type: str = ""
-    tlvs: Mapping[int, bytes] = field(default_factory=dict)
-    compliance: bool = False  # an opt-out confirmation: sent even to an opted-out number
-
-
-@dataclass(frozen=True, slots=True)
-class NewBilledMt:
-    msisdn: str
-    shortcode: str
-    body: str
-    donation_id: int
-    service_type: str
-    tlvs: Mapping[int, bytes]
-    not_before: datetime
-    in_reply_to: int | None = None
-    priority: int = 0
-
-
-async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) -> None:
-    if not rows:
-        return
-    await conn.execute(
-        INSERT_BATCH,
-        *columns(rows, "msisdn", "shortcode", "body", "priority", "compliance", "in_reply_to",
-                 "not_before"),
-    )
-
-
-async def claim(
-    conn: asyncpg.Connection, *, limit: int, owner: str, lease_seconds: float
-) -> tuple[list[ClaimedMessage], int]:
-    """Return (messages to send, how many were suppressed for opt-out).
-
-    Rows held back by a frequency cap are neither: they wait, re-timed. The
-    capped numbers' locks outlive the claim's commit, whether the claim commits
-    on its own (the sender) or with a caller's transaction.
-    """
-    if conn.is_in_transaction():
-        locked: list[str] = await conn.fetchval(
-            LOCK_CAPPED_IN_TRANSACTION, limit, CAPPED_LOCK_SPACE)
-        rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES), locked)
-    else:
-        locked = await conn.fetchval(LOCK_CAPPED, limit, CAPPED_LOCK_SPACE)
-        try:
-            rows = await conn.fetch(CLAIM, limit, owner, lease_seconds, list(PRIORITIES), locked)
-        finally:
-            if locked:  # (a connection that broke took its session's locks with it)
-                await conn.fetchval(UNLOCK_CAPPED, locked, CAPPED_LOCK_SPACE)
-    suppressed = sum(1 for r in rows if r["suppress"])
-    # UPDATE ... RETURNING keeps no order: send replies first, oldest first
-    rows.sort(key=lambda r: (r["priority"], r["not_before"], r["id"]))
-    claimed = [
-        ClaimedMessage(
-            r["id"], r["msisdn"], r["shortcode"], r["body"], r["priority"], r["attempts"],
-            r["mo_received_at"], r["donation_id"], r["service_type"] or "",
-            _tlvs_from_json(r["billing_tlvs"]), r["compliance"],
-        )
-        for r in rows
-        if not r["suppress"] and not r["held"]
-    ]
-    return claimed, suppressed
 
 
 async def mark_submitted(
@@ -378,55 +426,389 @@ async def mark_failed(
                            [i[2] for i in items], lease_seconds)
 
 
+# -- lease release: sends a process left unfinished ---------------------------------------
+
+# After a crash: our own leases are certainly orphaned; other instances' only once expired.
+# Any of them may have reached the SMSC, so each row gets the resend rule of a send cut
+# off (gateway/resend_rules.py), one per kind of row (`r`: ordinary, billed). Scalar
+# parameters, not arrays: an array's type costs a fresh connection a lookup. An ordinary row
+# waits the unsure hold (its `delay`) for a receipt proving it taken (store/unsure.py)
+# before it is sent again; a billed MT is never resent (a second copy could charge twice).
+_RELEASE = """
+UPDATE outbound o
+SET status = r.status,
+    final_at = CASE WHEN r.status = 'failed' THEN now() END,
+    last_error = r.error,
+    unsure_since = coalesce(o.unsure_since, o.lease_until - make_interval(secs => $2)),
+    not_before = CASE WHEN r.status = 'queued'
+                      THEN greatest(o.not_before, now() + make_interval(secs => r.delay))
+                      ELSE o.not_before END,
+    lease_owner = NULL, lease_until = NULL
+FROM (VALUES (false, $3::text, $4::text, $5::float8),
+             (true, $6::text, $7::text, $8::float8)) AS r(billed, status, error, delay)
+WHERE r.billed = (o.donation_id IS NOT NULL) AND o.status = 'sending'
+"""
+
+RELEASE_LEASES = _RELEASE + "  AND (o.lease_owner = $1 OR o.lease_until < now())"
+
+# While running: other instances' expired leases only (ours may be waiting for a bind).
+RELEASE_OTHERS_EXPIRED = _RELEASE + """
+  AND o.lease_until < now() AND o.lease_owner IS DISTINCT FROM $1"""
+
+# While running, after a claim broke off with its connection: a claim that
+# committed but whose answer was lost leased rows the sender never saw, and
+# so never sent (not even a billed one). `$2`: the rows the sender holds.
+RELEASE_UNKNOWN_CLAIMS = """
+UPDATE outbound SET status = 'queued', lease_owner = NULL, lease_until = NULL
+WHERE status = 'sending' AND lease_owner = $1 AND NOT (id = ANY($2::bigint[]))
+"""
+
+
 async def release_leases(
     conn: asyncpg.Connection, owner: str, *, lease_seconds: float, hold_seconds: float,
     others_expired_only: bool = False,
 ) -> int:
     """At start-up, `owner`'s leases and every expired one; while running, others' expired."""
     sql = RELEASE_OTHERS_EXPIRED if others_expired_only else RELEASE_LEASES
-    status: str = await conn.execute(sql, owner, lease_seconds, hold_seconds)
-    return int(status.rsplit(" ", 1)[-1])
+    values = [value for rule in release_values(hold_seconds) for value in rule]
+    return affected(await conn.execute(sql, owner, lease_seconds, *values))
+
+
+def release_values(hold_seconds: float) -> list[tuple[str, str, float]]:
+    """(new status, last_error, delay) of a cut-off send by the resend rules: an ordinary
+    MT's, then a billed one's, as `_RELEASE` reads them."""
+    values = []
+    for billed in (False, True):
+        rule = rule_for(Ending.CUT_OFF, billed=billed)
+        status = "queued" if rule.requeues else "failed"
+        delay = hold_seconds if rule.action is Action.RESEND else 0.0
+        values.append((status, rule.message(CUT_OFF_CAUSE), delay))
+    return values
 
 
 async def release_unknown_claims(
     conn: asyncpg.Connection, owner: str, *, known: Sequence[int]
 ) -> int:
     """Back to the queue: `owner`'s leased rows other than `known` (claimed, answer lost)."""
-    status: str = await conn.execute(RELEASE_UNKNOWN_CLAIMS, owner, list(known))
-    return int(status.rsplit(" ", 1)[-1])
+    return affected(await conn.execute(RELEASE_UNKNOWN_CLAIMS, owner, list(known)))
 
 
-async def refresh_statistics(conn: asyncpg.Connection) -> None:
-    """ANALYZE the outbox, after a bulk insert (a broadcast's rows).
+# -- receipts: the SMSC's word on each segment, rolled up to its message ------------------
 
-    Why: a claim prepared while the outbox was small keeps a plan that walks
-    every queued row, and inserting rows invalidates no plan; ANALYZE does, on
-    every connection, and the new plan probes the due rows by index. It
-    samples a bounded number of rows (about 30,000), so it stays well under a
-    second on a million-row outbox, and blocks no reads or writes.
+# A receipt may arrive before the submit_sm_resp that tells us its message id
+# (the SMSC's two paths race). So receipts are always stored first and applied
+# at once when their segment is known; a final receipt that matches no open
+# segment is parked in `pending_receipts`, and a periodic sweep applies it once
+# the segment's id is recorded (pipeline/receipts.py). Only final receipts
+# change a segment; intermediate ones are kept for history. The receipt tables
+# are written here, with the segments and messages they settle, because the
+# hot path is one statement that writes all four.
+
+# A message's status from its segments' final receipts: one failed part fails it.
+_ROLLED_UP_STATUS = """CASE
+             WHEN bool_or(status = 'REJECTD') THEN 'rejected'
+             WHEN bool_or(status IN ('UNDELIV', 'EXPIRED', 'DELETED', 'UNKNOWN'))
+               THEN 'undeliverable'
+             WHEN bool_and(status = 'DELIVRD') THEN 'delivered'
+           END"""
+
+# The hot path in one statement: store the receipts, close the segments they
+# name, and roll those segments up to their messages. All parts of a data-
+# modifying statement see one snapshot, so the roll-up combines the segments
+# closed here (from `closed`) with the message's other segments (from the table).
+RECORD_RECEIPTS = f"""
+WITH incoming AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[])
+         WITH ORDINALITY AS k(smsc_message_id, stat, error_code, final, number, text_head, n)
+),
+stored AS (
+    INSERT INTO delivery_receipts (smsc_message_id, stat, error_code, final)
+    SELECT smsc_message_id, stat, error_code, final FROM incoming ORDER BY n
+),
+closed AS (
+    UPDATE outbound_segments s
+    SET status = r.stat, error_code = r.error_code, final_at = now()
+    FROM (
+        SELECT DISTINCT ON (smsc_message_id) smsc_message_id, stat, error_code
+        FROM incoming WHERE final ORDER BY smsc_message_id, n
+    ) r
+    WHERE s.smsc_message_id = r.smsc_message_id AND s.status = 'submitted'
+    RETURNING s.outbound_id, s.seq, s.status, s.smsc_message_id
+),
+parked AS (
+    INSERT INTO pending_receipts (smsc_message_id, number, text_head)
+    SELECT DISTINCT ON (smsc_message_id) smsc_message_id, number, text_head FROM incoming
+    WHERE final AND smsc_message_id NOT IN (SELECT smsc_message_id FROM closed)
+    ORDER BY smsc_message_id, n
+),
+all_segments AS (
+    SELECT outbound_id, status FROM closed
+    UNION ALL
+    SELECT s.outbound_id, s.status FROM outbound_segments s
+    WHERE s.outbound_id IN (SELECT outbound_id FROM closed)
+      AND (s.outbound_id, s.seq) NOT IN (SELECT outbound_id, seq FROM closed)
+),
+rolled AS (
+    SELECT outbound_id, count(*) AS n, {_ROLLED_UP_STATUS} AS new_status
+    FROM all_segments GROUP BY outbound_id
+)
+UPDATE outbound o SET status = rolled.new_status, final_at = now()
+FROM rolled
+WHERE o.id = rolled.outbound_id AND rolled.new_status IS NOT NULL
+  AND o.status = 'submitted' AND rolled.n = o.segments
+RETURNING o.id, o.status
+"""
+
+# Apply final receipts to still-open segments, then roll segment states up to
+# their messages. Returns the outbound ids whose status changed.
+APPLY_RECEIPTS = """
+WITH applied AS (
+    UPDATE outbound_segments s
+    SET status = r.stat, error_code = r.error_code, final_at = r.received_at
+    FROM (
+        SELECT DISTINCT ON (smsc_message_id) smsc_message_id, stat, error_code, received_at
+        FROM delivery_receipts
+        WHERE final AND smsc_message_id = ANY($1::text[])
+        ORDER BY smsc_message_id, id
+    ) r
+    WHERE s.smsc_message_id = r.smsc_message_id AND s.status = 'submitted'
+    RETURNING s.outbound_id
+)
+SELECT DISTINCT outbound_id FROM applied
+"""
+
+ROLL_UP = f"""
+UPDATE outbound o
+SET status = agg.new_status, final_at = now()
+FROM (
+    SELECT outbound_id, {_ROLLED_UP_STATUS} AS new_status, count(*) AS n
+    FROM outbound_segments
+    WHERE outbound_id = ANY($1::bigint[])
+    GROUP BY outbound_id
+) agg
+WHERE o.id = agg.outbound_id AND agg.new_status IS NOT NULL
+  AND o.status = 'submitted' AND agg.n = o.segments
+RETURNING o.id, o.status
+"""
+
+DELETE_PENDING_RECEIPTS = """
+DELETE FROM pending_receipts
+WHERE smsc_message_id = ANY($1::text[]) OR received_at < now() - make_interval(secs => $2)
+"""
+
+# An unsure row (store/unsure.py reads them): only rows some parked receipt could be
+# about. A billed MT cut off mid-send is failed at once (never resent), but its
+# receipt still settles it, and the donation with it, for as long as receipts are kept.
+UNSURE = """
+o.unsure_since IS NOT NULL
+AND (o.status = 'queued'
+     OR (o.status = 'failed' AND o.donation_id IS NOT NULL
+         AND o.unsure_since > now() - interval '2 days'))
+"""
+
+# Receipts proved an unsure row taken: it becomes 'submitted' with the receipts' ids
+# as its segments, so they apply as if its submit_sm_resp had been read. Only while
+# still unsure: a claim that took it meanwhile (its hold ended) wins.
+SETTLE_UNSURE = """
+WITH settled AS (
+    UPDATE outbound o
+    SET status = 'submitted', segments = k.segments, submitted_at = now(), final_at = NULL,
+        lease_owner = NULL, lease_until = NULL, unsure_since = NULL,
+        last_error = 'settled by a receipt: the SMSC had taken the cut-off send'
+    FROM unnest($1::bigint[], $2::int2[]) AS k(id, segments)
+    WHERE o.id = k.id AND """ + UNSURE + """
+    RETURNING o.id
+)
+INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id)
+SELECT s.id, s.seq, s.smsc_message_id
+FROM unnest($3::bigint[], $4::int2[], $5::text[]) AS s(id, seq, smsc_message_id)
+WHERE s.id IN (SELECT id FROM settled)
+ON CONFLICT (outbound_id, seq) DO UPDATE
+    SET smsc_message_id = EXCLUDED.smsc_message_id, status = 'submitted', final_at = NULL
+RETURNING outbound_id, smsc_message_id
+"""
+
+DELETE_PARKED = "DELETE FROM pending_receipts WHERE smsc_message_id = ANY($1::text[])"
+
+
+async def record_receipts(
+    conn: asyncpg.Connection, receipts: Sequence[NewReceipt]
+) -> list[tuple[int, str]]:
+    """Store receipts and apply the final ones; return (outbound id, new status) changed."""
+    if not receipts:
+        return []
+    rows = await conn.fetch(
+        RECORD_RECEIPTS,
+        *columns(receipts, "smsc_message_id", "stat", "error_code", "final", "number",
+                 "text_head"),
+    )
+    return [(r["id"], r["status"]) for r in rows]
+
+
+async def apply_receipts(
+    conn: asyncpg.Connection, smsc_message_ids: Sequence[str]
+) -> list[tuple[int, str]]:
+    """Apply stored final receipts for these ids; return (outbound id, new status) changed."""
+    if not smsc_message_ids:
+        return []
+    touched = [r["outbound_id"] for r in await conn.fetch(APPLY_RECEIPTS, list(smsc_message_ids))]
+    if not touched:
+        return []
+    return [(r["id"], r["status"]) for r in await conn.fetch(ROLL_UP, touched)]
+
+
+async def delete_pending_receipts(
+    conn: asyncpg.Connection, smsc_message_ids: Sequence[str], *, older_than_seconds: float
+) -> None:
+    """Parked receipts now applied (`smsc_message_ids`), and every one too old to match."""
+    await conn.execute(DELETE_PENDING_RECEIPTS, list(smsc_message_ids), older_than_seconds)
+
+
+async def settle_unsure(
+    conn: asyncpg.Connection, settled: Sequence[tuple[int, Sequence[str]]]
+) -> set[int]:
+    """Settle (outbound id, part ids) rows still unsure and apply their receipts.
+
+    One transaction. Returns the ids settled (a row claimed meanwhile is not).
     """
-    await conn.execute("ANALYZE outbound")
+    if not settled:
+        return set()
+    ids, seqs, message_ids = [], [], []
+    for outbound_id, parts in settled:
+        for seq, message_id in enumerate(parts, start=1):
+            ids.append(outbound_id)
+            seqs.append(seq)
+            message_ids.append(message_id)
+    async with conn.transaction():
+        rows = await conn.fetch(
+            SETTLE_UNSURE, [s[0] for s in settled], [len(s[1]) for s in settled], ids, seqs,
+            message_ids,
+        )
+        applied = [r["smsc_message_id"] for r in rows]
+        await apply_receipts(conn, applied)
+        await conn.execute(DELETE_PARKED, applied)
+    return {r["outbound_id"] for r in rows}
 
 
-async def count_by_status(conn: asyncpg.Connection) -> dict[str, int]:
-    return {r["status"]: r["n"] for r in await conn.fetch(COUNT_BY_STATUS)}
+# -- a broadcast's rows -------------------------------------------------------------------
 
 
-async def next_due(conn: asyncpg.Connection) -> datetime | None:
-    value: datetime | None = await conn.fetchval(NEXT_DUE)
-    return value
+@dataclass(frozen=True, slots=True)
+class BroadcastRows:
+    """What one planned batch did: contacts planned, rows made, the last number planned,
+    and, when some contact's zone key was not timed (`complete` false), those keys."""
+
+    scanned: int
+    inserted: int
+    last: str | None
+    complete: bool
+    untimed: list[list[Any]]  # [zone key, timezones, region, country, prefix, sample]
+    over_frequency: int = 0  # planned contacts left out: at the promised frequency
 
 
-async def insert_billed(conn: asyncpg.Connection, mt: NewBilledMt) -> int | None:
-    """Queue a donation's billed MT; None when that donation already has one."""
-    tlvs = json.dumps({str(tag): value.hex() for tag, value in mt.tlvs.items()})
-    found: int | None = await conn.fetchval(
-        INSERT_BILLED, mt.msisdn, mt.shortcode, mt.body, mt.priority, mt.in_reply_to,
-        mt.not_before, mt.donation_id, mt.service_type, tlvs)
-    return found
+#
+# A batch of a broadcast's rows from its plan (store/broadcasts.py `PLANNED_BATCH`:
+# msisdn, body, window, cap, `untimed`, a zone key the caller has not timed, and
+# `over_frequency`, a contact left out for the program's promised frequency).
+# All or none: a plan with an untimed contact inserts nothing and names the keys.
+INSERT_BROADCAST_ROWS = """
+WITH planned AS ({planned}),
+ready AS (
+    SELECT NOT EXISTS (SELECT 1 FROM planned WHERE untimed IS NOT NULL) AS ok
+),
+inserted AS (
+    INSERT INTO outbound (msisdn, shortcode, body, priority, broadcast_id, not_before, not_after,
+                          subject, subject_cap, subject_period_s)
+    SELECT p.msisdn, {shortcode}, p.body, {priority}, {broadcast}, p.not_before, p.not_after,
+           {subject}, p.subject_cap, p.subject_period_s
+    FROM planned p
+    WHERE (SELECT ok FROM ready) AND NOT p.over_frequency
+    ORDER BY p.msisdn
+    ON CONFLICT (broadcast_id, msisdn) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM planned) AS scanned,
+       (SELECT count(*) FROM inserted) AS inserted,
+       (SELECT count(*) FROM planned WHERE over_frequency) AS over_frequency,
+       (SELECT max(msisdn) FROM planned) AS last,
+       (SELECT ok FROM ready) AS complete,
+       (SELECT coalesce(jsonb_agg(u.untimed || jsonb_build_array(u.sample)), '[]'::jsonb)::text
+        FROM (SELECT untimed, min(msisdn) AS sample FROM planned
+              WHERE untimed IS NOT NULL GROUP BY untimed) u) AS untimed
+"""
+
+# Rows of a cancelled broadcast that no sender holds are never sent; a row
+# already leased ('sending') finishes its send.
+CANCEL_BROADCAST_ROWS = """
+UPDATE outbound SET status = 'cancelled', final_at = clock_timestamp()
+WHERE broadcast_id = $1 AND status = 'queued'
+"""
+
+# Queued rows whose quiet-hours window closed unsent: their zone key's next window.
+REDEFER_BROADCAST_ROWS = f"""
+UPDATE outbound o SET not_before = t.not_before, not_after = t.not_after
+FROM contacts c,
+     unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS t(zone_key, not_before, not_after)
+WHERE o.broadcast_id = $1 AND o.status = 'queued' AND o.not_after <= $5
+  AND c.msisdn = o.msisdn AND c.shortcode = o.shortcode AND {ZONE_KEY} = t.zone_key
+"""
 
 
-def _tlvs_from_json(raw: str | None) -> dict[int, bytes]:
-    if not raw:
-        return {}
-    return {int(tag): bytes.fromhex(value) for tag, value in json.loads(raw).items()}
+async def insert_broadcast_rows(
+    conn: asyncpg.Connection, planned: str, params: SqlParams, *, broadcast_id: int,
+    shortcode: str, subject: str,
+) -> BroadcastRows:
+    """Insert the rows `planned` (a SELECT over `params`) for a broadcast, or none of them."""
+    query = INSERT_BROADCAST_ROWS.format(
+        planned=planned, priority=PRIORITY_BROADCAST,
+        shortcode=params.add(shortcode, "text"), broadcast=params.add(broadcast_id, "int8"),
+        subject=params.add(subject, "text"))
+    row = await conn.fetchrow(query, *params.values)
+    return BroadcastRows(row["scanned"], row["inserted"], row["last"], row["complete"],
+                         json.loads(row["untimed"]), row["over_frequency"])
+
+
+async def cancel_broadcast_rows(conn: asyncpg.Connection, broadcast_id: int) -> int:
+    """A cancelled broadcast's waiting rows are never sent; how many there were."""
+    return affected(await conn.execute(CANCEL_BROADCAST_ROWS, broadcast_id))
+
+
+async def redefer_broadcast_rows(
+    conn: asyncpg.Connection,
+    broadcast_id: int,
+    timing: Mapping[str, tuple[datetime, datetime]],
+    now: datetime,
+) -> int:
+    """Give expired queued rows their zone key's next window; returns how many moved."""
+    keys = list(timing)
+    return affected(await conn.execute(
+        REDEFER_BROADCAST_ROWS, broadcast_id, keys, [timing[k][0] for k in keys],
+        [timing[k][1] for k in keys], now,
+    ))
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) -------------------------
+
+# Waiting MTs first: an erased number is sent nothing more.
+SUPPRESS_WAITING_OF = """
+UPDATE outbound SET status = 'suppressed', final_at = clock_timestamp(),
+                    last_error = 'erased on request'
+WHERE msisdn = $1 AND status = 'queued'
+"""
+
+PSEUDONYMIZE = "UPDATE outbound SET msisdn = $2, body = '' WHERE msisdn = $1"
+
+# held in SMPP form, the number without its '+' (see migration 015)
+DELETE_PENDING_RECEIPTS_TO = "DELETE FROM pending_receipts WHERE number = ltrim($1, '+')"
+
+
+async def suppress_waiting_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(SUPPRESS_WAITING_OF, msisdn))
+
+
+async def pseudonymize(conn: asyncpg.Connection, msisdn: str, pseudonym: str) -> int:
+    return affected(await conn.execute(PSEUDONYMIZE, msisdn, pseudonym))
+
+
+async def delete_pending_receipts_to(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_PENDING_RECEIPTS_TO, msisdn))

@@ -1,6 +1,6 @@
 """Everything held about one number: read it out (export), or erase it.
 
-Why one module owns both: the export and the erasure must cover the same
+Why one module holds both: the export and the erasure must cover the same
 tables. `PERSONAL_TABLES` is the list, and tests/test_privacy.py fails when a
 table with a number column is missing from it, so a table added later cannot
 silently escape either right.
@@ -8,19 +8,36 @@ silently escape either right.
 Erasure runs in one transaction: the number's rows are deleted, or
 pseudonymized where a law or a ledger needs the row (consent proof,
 donations and their FEC details, settlement lines, the audit log); waiting
-MTs are suppressed first. Only inside that transaction do the append-only
-triggers accept the change, and only to the personal columns (migration 012).
+MTs are suppressed first. Each step is a statement of the table's own module
+(every table has one writer, tests/test_table_owners.py); `ERASE_STEPS` is
+their order. Only inside that transaction do the append-only triggers accept
+the change, and only to the personal columns (migration 012). This module
+writes `erased_numbers`, the opt-outs kept as keyed hashes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from gateway.store import (
+    audit,
+    consent,
+    contacts,
+    donations,
+    finance,
+    inbound,
+    outbound,
+    questions,
+    stripe_erasures,
+    stripe_store,
+    timeline,
+)
 
 # Every table with a column naming a supporter's number, and what erasure does to it.
 PERSONAL_TABLES: Mapping[str, str] = {
@@ -46,41 +63,31 @@ MENTIONING_TABLES: Mapping[str, str] = {
 
 ERASING = "SET LOCAL gateway.erasing = 'on'"
 
-ERASE_STATEMENTS: tuple[tuple[str, str], ...] = (
-    ("suppressed", """
-        UPDATE outbound SET status = 'suppressed', final_at = clock_timestamp(),
-                            last_error = 'erased on request'
-        WHERE msisdn = $1 AND status = 'queued'"""),
-    ("answers", """
-        DELETE FROM answers WHERE question_id IN (SELECT id FROM questions WHERE msisdn = $1)"""),
-    ("questions", "DELETE FROM questions WHERE msisdn = $1"),
-    ("contact_events", "DELETE FROM contact_events WHERE msisdn = $1"),
-    ("inbound_parts", "DELETE FROM inbound_parts WHERE msisdn = $1"),
-    # held in SMPP form, the number without its '+' (see migration 015)
-    ("pending_receipts", "DELETE FROM pending_receipts WHERE number = ltrim($1, '+')"),
-    ("donor_detail_links", "DELETE FROM donor_detail_links WHERE msisdn = $1"),
-    # the number's Stripe customers, deleted at Stripe afterwards (privacy/stripe_erasure.py)
-    ("stripe_customers", """
-        INSERT INTO stripe_erasures (customer_id)
-        SELECT DISTINCT customer_id FROM saved_cards WHERE msisdn = $1
-        ON CONFLICT (customer_id) DO NOTHING"""),
-    ("saved_cards", "DELETE FROM saved_cards WHERE msisdn = $1"),
-    ("inbound", "UPDATE inbound SET msisdn = $2, body = '' WHERE msisdn = $1"),
-    ("outbound", "UPDATE outbound SET msisdn = $2, body = '' WHERE msisdn = $1"),
-    ("consent_events",
-     "UPDATE consent_events SET msisdn = $2, mo_text = '' WHERE msisdn = $1"),
-    ("donations", "UPDATE donations SET msisdn = $2 WHERE msisdn = $1"),
-    ("donor_details", "UPDATE donor_details SET msisdn = $2 WHERE msisdn = $1"),
-    ("settlement_lines", "UPDATE settlement_lines SET msisdn = $2 WHERE msisdn = $1"),
-    ("stripe_webhook_events", """
-        UPDATE stripe_webhook_events
-        SET payload = replace(replace(payload::text, $1, $2), ltrim($1, '+'), $2)::jsonb
-        WHERE payload::text LIKE '%' || ltrim($1, '+') || '%'"""),
-    ("audit_log", """
-        UPDATE audit_log
-        SET target = replace(target, $1, $2),
-            detail = replace(replace(detail::text, $1, $2), ltrim($1, '+'), $2)::jsonb
-        WHERE target LIKE '%' || $1 || '%' OR detail::text LIKE '%' || ltrim($1, '+') || '%'"""),
+# One step per table, in this order, each done by the table's one writer module:
+# waiting MTs are suppressed before anything else; answers go before their questions;
+# the Stripe customers are queued before the saved cards naming them go.
+Eraser = Callable[[asyncpg.Connection, str, str], Awaitable[int]]  # (conn, number, pseudonym)
+ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
+    ("suppressed", lambda conn, msisdn, _: outbound.suppress_waiting_of(conn, msisdn)),
+    ("answers", lambda conn, msisdn, _: questions.delete_answers_of(conn, msisdn)),
+    ("questions", lambda conn, msisdn, _: questions.delete_questions_of(conn, msisdn)),
+    ("contact_events", lambda conn, msisdn, _: timeline.delete_events_of(conn, msisdn)),
+    ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
+    ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
+        conn, msisdn)),
+    ("donor_detail_links", lambda conn, msisdn, _: donations.delete_detail_links_of(
+        conn, msisdn)),
+    ("stripe_customers", lambda conn, msisdn, _: stripe_erasures.queue_customers_of(
+        conn, msisdn)),
+    ("saved_cards", lambda conn, msisdn, _: stripe_store.delete_saved_cards_of(conn, msisdn)),
+    ("inbound", inbound.pseudonymize),
+    ("outbound", outbound.pseudonymize),
+    ("consent_events", consent.pseudonymize),
+    ("donations", donations.pseudonymize_donations),
+    ("donor_details", donations.pseudonymize_details),
+    ("settlement_lines", finance.pseudonymize_settlement_lines),
+    ("stripe_webhook_events", stripe_store.pseudonymize_webhook_events),
+    ("audit_log", audit.pseudonymize),
 )
 
 # Before the contact rows go: per short code, was this number opted out?
@@ -90,8 +97,6 @@ SELECT shortcode,
                             WHERE s.value->>'status' = 'opted_out') AS opted_out
 FROM contacts WHERE msisdn = $1
 """
-
-DELETE_CONTACTS = "DELETE FROM contacts WHERE msisdn = $1"
 
 RECORD_ERASED = """
 INSERT INTO erased_numbers (number_hash, shortcode, opted_out, reason, erased_by)
@@ -195,10 +200,9 @@ async def erase_number(
     async with conn.transaction():
         await conn.execute(ERASING)
         opted = await conn.fetch(OPTED_OUT_BY_SHORTCODE, msisdn)
-        for name, sql in ERASE_STATEMENTS:
-            args = (msisdn,) if sql.count("$2") == 0 else (msisdn, pseudonym)
-            rows[name] = _count(await conn.execute(sql, *args))
-        rows["contacts"] = _count(await conn.execute(DELETE_CONTACTS, msisdn))
+        for name, erase in ERASE_STEPS:
+            rows[name] = await erase(conn, msisdn, pseudonym)
+        rows["contacts"] = await contacts.delete_number(conn, msisdn)
         if opted:
             await conn.execute(
                 RECORD_ERASED, number_hash, reason, erased_by,
@@ -234,10 +238,6 @@ async def inactive_numbers(
 async def number_columns(conn: asyncpg.Connection) -> list[tuple[str, str]]:
     """(table, column) of every column that names a number: for the coverage test."""
     return [(r["table_name"], r["column_name"]) for r in await conn.fetch(NUMBER_COLUMNS)]
-
-
-def _count(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -7,12 +7,10 @@ Experts then work the theme's queue:
   Two experts racing both reach the row; PostgreSQL makes the second wait for
   the first's commit and re-checks the condition, so exactly one UPDATE
   returns the row. The loser reads who won: `ClaimResult(outcome="already_claimed")`.
-* `answer` locks the row, refuses a question claimed by someone else or
-  already answered, queues the MT in the outbox (the sender splits it into
-  concatenated parts; `max_segments` bounds the cost), records the answer and
-  puts `question_answered` (with who answered) on the contact's timeline.
-  The MT has no `in_reply_to`: an answer two days later must not count in the
-  MO round-trip latency, and the `answers` row links it instead.
+* an answer (gateway/services/answers.py decides who may give it and what
+  goes out): `lock_question` holds the row, store/outbound.py queues the MT,
+  `record_answer` records who answered and puts `question_answered` on the
+  contact's timeline, all in the caller's transaction.
 * `escalate_overdue` (a periodic job) moves open questions past their SLA to
   `escalated`, naming the theme's leads; they stay claimable.
 * `response_times` measures each theme: answered, waiting, overdue, median
@@ -31,9 +29,8 @@ from typing import Final, Literal
 
 import asyncpg
 
-from gateway.smstext import segment_count
 from gateway.store import timeline
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 WAITING: Final = ("open", "claimed", "escalated")
 
@@ -100,12 +97,6 @@ WHERE q.id = held.id AND q.status = 'claimed'
 RETURNING held.claimed_by
 """
 
-INSERT_ANSWER_MT = """
-INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, not_before)
-VALUES ($1, $2, $3, 0, false, $4)
-RETURNING id
-"""
-
 RECORD_ANSWER = """
 WITH answer AS (
     INSERT INTO answers (question_id, answered_by, body, outbound_id, answered_at)
@@ -152,10 +143,6 @@ ORDER BY theme
 """
 
 
-class AnswerTooLong(ValueError):
-    """The answer would cost more SMS segments than allowed; the expert should shorten it."""
-
-
 @dataclass(frozen=True, slots=True)
 class NewQuestion:
     msisdn: str
@@ -170,7 +157,6 @@ class NewQuestion:
 
 
 ClaimOutcome = Literal["claimed", "already_claimed", "already_answered", "not_found"]
-AnswerOutcome = Literal["answered", "claimed_by_other", "already_answered", "not_found"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +169,6 @@ class ClaimResult:
     @property
     def won(self) -> bool:
         return self.outcome == "claimed"
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerResult:
-    outcome: AnswerOutcome
-    question_id: int
-    outbound_id: int | None = None
-    claimed_by: str | None = None  # who holds it, when refused
 
 
 async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewQuestion]) -> None:
@@ -259,35 +237,20 @@ async def release_any(conn: asyncpg.Connection, question_id: int) -> str | None:
     return holder
 
 
-async def answer(
-    conn: asyncpg.Connection, question_id: int, *, expert: str, text: str, mt_body: str,
-    now: datetime, max_segments: int = 6,
-) -> AnswerResult:
-    """Queue `mt_body` (the expert's `text`, wrapped) to the asker and record who answered.
+async def lock_question(conn: asyncpg.Connection, question_id: int) -> asyncpg.Record | None:
+    """The question, locked until the caller's transaction ends (an answer is on its way)."""
+    return await conn.fetchrow(GET_FOR_UPDATE, question_id)
 
-    A question still open (or escalated) is claimed and answered at once; one
-    claimed by another expert, or already answered, is refused as a value.
-    """
-    if not text.strip():
-        raise ValueError("the answer is empty; write something before sending")
-    segments = segment_count(mt_body)
-    if segments > max_segments:
-        raise AnswerTooLong(f"the answer takes {segments} SMS segments, more than "
-                            f"{max_segments}; shorten it")
-    async with conn.transaction():
-        row = await conn.fetchrow(GET_FOR_UPDATE, question_id)
-        if row is None:
-            return AnswerResult("not_found", question_id)
-        if row["status"] == "answered":
-            return AnswerResult("already_answered", question_id, claimed_by=row["claimed_by"])
-        if row["status"] == "claimed" and row["claimed_by"] != expert:
-            return AnswerResult("claimed_by_other", question_id, claimed_by=row["claimed_by"])
-        outbound_id = int(await conn.fetchval(
-            INSERT_ANSWER_MT, row["msisdn"], row["shortcode"], mt_body, now))
-        await conn.execute(RECORD_ANSWER, question_id, expert, text, outbound_id, now)
-        await _log(conn, row, "question_answered", now, answered_by=expert,
-                   outbound_id=outbound_id)
-    return AnswerResult("answered", question_id, outbound_id, expert)
+
+async def record_answer(
+    conn: asyncpg.Connection, question: asyncpg.Record, *, expert: str, text: str,
+    outbound_id: int, now: datetime,
+) -> None:
+    """`expert` answered `text`, queued as `outbound_id`: the answer row, the question
+    answered (and claimed by them, if it was open), and the contact's timeline."""
+    await conn.execute(RECORD_ANSWER, question["id"], expert, text, outbound_id, now)
+    await _log(conn, question, "question_answered", now, answered_by=expert,
+               outbound_id=outbound_id)
 
 
 async def escalate_overdue(
@@ -323,3 +286,19 @@ async def _log(
     await timeline.insert_batch(conn, [timeline.NewEvent(
         row["msisdn"], row["shortcode"], None, name,
         {"question_id": row["id"], "theme": row["theme"], **data}, now)])
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+DELETE_ANSWERS_OF = """
+DELETE FROM answers WHERE question_id IN (SELECT id FROM questions WHERE msisdn = $1)
+"""
+DELETE_QUESTIONS_OF = "DELETE FROM questions WHERE msisdn = $1"
+
+
+async def delete_answers_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_ANSWERS_OF, msisdn))
+
+
+async def delete_questions_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_QUESTIONS_OF, msisdn))

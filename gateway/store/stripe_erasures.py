@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from gateway.store.db import affected
+
 DUE = """
 SELECT customer_id FROM stripe_erasures
 WHERE done_at IS NULL AND next_try_at <= now()
@@ -42,3 +44,18 @@ async def mark_failed(conn: asyncpg.Connection, customer_id: str, error: str) ->
 async def pending(conn: asyncpg.Connection) -> int:
     count: int = await conn.fetchval(PENDING)
     return count
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+# the number's Stripe customers, deleted at Stripe afterwards (privacy/stripe_erasure.py)
+QUEUE_CUSTOMERS_OF = """
+INSERT INTO stripe_erasures (customer_id)
+SELECT DISTINCT customer_id FROM saved_cards WHERE msisdn = $1
+ON CONFLICT (customer_id) DO NOTHING
+"""
+
+
+async def queue_customers_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    """Before the number's saved cards go: their customers, to be deleted at Stripe."""
+    return affected(await conn.execute(QUEUE_CUSTOMERS_OF, msisdn))

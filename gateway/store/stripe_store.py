@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 INSERT_WEBHOOK_EVENT = """
 INSERT INTO stripe_webhook_events (event_id, type, livemode, created_at, received_at, payload)
@@ -129,3 +129,24 @@ async def get_saved_card(conn: asyncpg.Connection, msisdn: str) -> SavedCardRow 
     if row is None:
         return None
     return SavedCardRow(**dict(row))
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+DELETE_SAVED_CARDS_OF = "DELETE FROM saved_cards WHERE msisdn = $1"
+PSEUDONYMIZE_WEBHOOK_EVENTS = """
+UPDATE stripe_webhook_events
+SET payload = replace(replace(payload::text, $1, $2), ltrim($1, '+'), $2)::jsonb
+WHERE payload::text LIKE '%' || ltrim($1, '+') || '%'
+"""
+
+
+async def delete_saved_cards_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_SAVED_CARDS_OF, msisdn))
+
+
+async def pseudonymize_webhook_events(
+    conn: asyncpg.Connection, msisdn: str, pseudonym: str
+) -> int:
+    """The number replaced in the stored payloads, with or without its '+'."""
+    return affected(await conn.execute(PSEUDONYMIZE_WEBHOOK_EVENTS, msisdn, pseudonym))

@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from gateway.store.db import affected
+
 INSERT_BATCH = """
 INSERT INTO contact_events (msisdn, shortcode, inbound_id, name, data, occurred_at)
 SELECT k.msisdn, k.shortcode, k.inbound_id, k.name, k.data::jsonb, k.occurred_at
@@ -96,7 +98,7 @@ async def full_timeline(
 
 # The same shape, limited to the threads of some of the contact's questions: each
 # question's MO, the replies to it (the acknowledgement), the expert's answer MT,
-# and the question_* events naming it. What an expert sees (web/fences.py): the
+# and the question_* events naming it. What an expert sees (services/fences.py): the
 # questions of their themes, nothing else the contact ever sent or was sent.
 QUESTION_THREADS = """
 WITH q AS (
@@ -136,3 +138,12 @@ async def question_threads(
          "status": r["status"], "data": json.loads(r["data"]) if r["data"] else None}
         for r in rows
     ]
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+DELETE_EVENTS_OF = "DELETE FROM contact_events WHERE msisdn = $1"
+
+
+async def delete_events_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(DELETE_EVENTS_OF, msisdn))

@@ -8,17 +8,14 @@ closed: `rule_for` raises), so a new endpoint is never accidentally open.
 
 Roles: admin runs everything; organizers run the campaign (contacts,
 keywords, broadcasts); finance staff see donations and reports; experts
-answer questions within their themes only (`may_see_theme`), through the
-expert inbox.
+answer questions within their themes only (services/actor.py
+`may_see_theme`), through the expert inbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Final, Literal
-
-from gateway.web.auth import Principal
-from gateway.web.errors import forbidden
 
 Role = Literal["admin", "organizer", "finance", "expert"]
 ROLES: Final[tuple[Role, ...]] = ("admin", "organizer", "finance", "expert")
@@ -162,15 +159,3 @@ def allows(rule: Rule, role: str | None) -> bool:
     if rule == PUBLIC:
         return True
     return role is not None and role in rule
-
-
-def may_see_theme(principal: Principal, theme: str | None) -> bool:
-    """Experts see only their themes; every other role that reached the route sees all."""
-    if principal.role != "expert":
-        return True
-    return theme is not None and theme in principal.themes
-
-
-def require_theme(principal: Principal, theme: str | None) -> None:
-    if not may_see_theme(principal, theme):
-        raise forbidden(f"theme {theme!r} is not one of yours", code="theme_forbidden")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 from aiohttp import web
@@ -17,6 +18,9 @@ from gateway.billing.stripe_client import StripeCards
 from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.engine import Rules
+from gateway.engine.loader import RulesError, load_rules
+from gateway.services.errors import unavailable
+from gateway.services.inbox import Inbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +43,29 @@ WEB_CONTEXT = web.AppKey("web_context", WebContext)
 
 def context_of(request: web.Request) -> WebContext:
     return request.app[WEB_CONTEXT]
+
+
+_FILE_RULES: dict[Path, tuple[int, Rules]] = {}
+
+
+def rules_in_force(context: WebContext) -> Rules:
+    """The running gateway's rules; outside a gateway, the keywords file (re-read on change)."""
+    if context.rules is not None:
+        return context.rules()
+    path = context.settings.keywords
+    try:
+        stamp = path.stat().st_mtime_ns
+        cached = _FILE_RULES.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = _FILE_RULES[path] = (stamp, load_rules(path))
+    except (OSError, RulesError) as err:
+        raise unavailable("rules_unavailable",
+                          f"cannot read the keywords file {path.name}: {err}") from None
+    return cached[1]
+
+
+def inbox_for(context: WebContext) -> Inbox:
+    """The expert inbox's service, on this gateway's pool, rules, clock and outbox."""
+    return Inbox(pool=context.pool, rules=lambda: rules_in_force(context), clock=context.clock,
+                 max_segments=context.settings.questions_answer_max_segments,
+                 wake_outbox=context.wake_outbox)

@@ -1,7 +1,8 @@
 """One error shape for the whole web API: `{"error": {"code", "message", "field"}}`.
 
 Why a middleware and an exception rather than building responses in each
-handler: a handler raises `ApiError` (or lets a known library error escape)
+handler: a handler raises `ApiError`, or a service it calls a `ServiceError`
+(or lets a known library error escape)
 and the status, code and shape are decided here, once. Anything unexpected
 becomes a 500 in the same shape, logged with its traceback but with no
 request body or secret in the answer. aiohttp's own 404/405 on API paths
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.logs import get_logger
+from gateway.services.errors import ServiceError
 
 log = get_logger(__name__)
 
@@ -30,24 +32,26 @@ _HTTP_CODES = {
 JSON_PATH_PREFIXES = ("/api/", "/login", "/logout")
 
 
-class ApiError(Exception):
-    """An answer other than success; `field` names the request field at fault, if one is."""
+class ApiError(ServiceError):
+    """An answer other than success; `field` names the request field at fault, if one is.
+
+    A service's refusal (`ServiceError`, gateway/services/errors.py) is answered
+    the same way; this adds what only HTTP has, headers.
+    """
 
     def __init__(
         self, status: int, code: str, message: str, *, field: str | None = None,
         headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
+        super().__init__(status, code, message, field=field, extra=extra)
         self.headers = headers or {}
-        self.extra = extra or {}  # more top-level keys beside "error" (e.g. "problems")
 
-    def response(self) -> web.Response:
-        return error_response(self.status, self.code, self.message, field=self.field,
-                              headers=self.headers, extra=self.extra)
+
+def refusal_response(err: ServiceError) -> web.Response:
+    """The answer to a refusal, from a service or from the web layer itself."""
+    headers = err.headers if isinstance(err, ApiError) else None
+    return error_response(err.status, err.code, err.message, field=err.field,
+                          headers=headers, extra=err.extra)
 
 
 def error_response(
@@ -83,8 +87,8 @@ def conflict(message: str, *, field: str | None = None) -> ApiError:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as err:
-        return err.response()
+    except ServiceError as err:
+        return refusal_response(err)
     except web.HTTPException as err:
         if err.status < 400 or not request.path.startswith(JSON_PATH_PREFIXES):
             raise  # redirects, and pages' own errors, stay as they are

@@ -28,8 +28,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel
 
+from gateway.services.audit import record
 from gateway.web import access
-from gateway.web.audit import record
 from gateway.web.auth import Principal, authenticate
 from gateway.web.body import query_dict, read_payload, validate
 from gateway.web.context import WebContext, context_of

@@ -26,12 +26,12 @@ import asyncpg
 
 from gateway.cli_errors import UsageError
 from gateway.config import Settings
+from gateway.services import audit
+from gateway.services.accounts import EMAIL_PATTERN, check_themes
 from gateway.store import users as user_store
 from gateway.store import web_sessions as session_store
 from gateway.store.db import create_pool
-from gateway.web import audit
 from gateway.web.access import ROLES
-from gateway.web.api.users import EMAIL_PATTERN, check_themes
 from gateway.web.credentials import WeakPassword, check_password_rules, hash_password, new_api_token
 
 EXIT_OK = 0

@@ -22,11 +22,11 @@ from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.segments import SegmentError
+from gateway.services import audit
 from gateway.store import broadcasts as store
 from gateway.store import lookups
-from gateway.web import audit
-from gateway.web.api.inbox import rules_in_force
 from gateway.web.body import Strict
+from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request, conflict, not_found
 from gateway.web.registry import Call, RouteTable
 

@@ -6,7 +6,7 @@ row someone can query. A search result shows numbers and profiles too, so
 it is audited with its filter; so are a contact's consent records and the
 consent ledger (who joined which program, and when, is the same kind of
 fact). The timeline goes out through `fences.fenced_timeline`: an organizer
-sees the history without the donor's name and address (web/fences.py).
+sees the history without the donor's name and address (services/fences.py).
 
 Numbers in paths and filters are normalized to E.164 here, at the edge,
 like everywhere else (`gateway.phone`): `/contacts/2025550123` and
@@ -22,11 +22,11 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from gateway.phone import InvalidNumber, to_e164
-from gateway.store import consent, contacts, lookups, profiles, timeline
-from gateway.web import audit
+from gateway.services import audit
+from gateway.services.fences import fenced_timeline
+from gateway.store import consent, contacts, lookups, timeline
 from gateway.web.body import Strict
 from gateway.web.errors import bad_request, not_found
-from gateway.web.fences import fenced_timeline
 from gateway.web.registry import Call, RouteTable
 
 routes = RouteTable("contacts")
@@ -111,7 +111,7 @@ async def profile(call: Call) -> dict[str, Any]:
         row = await contacts.get_contact(conn, msisdn, shortcode)
         if row is None:
             raise not_found(f"contact {msisdn}")
-        geo = await profiles.get_geo(conn, msisdn, shortcode)
+        geo = await contacts.get_geo(conn, msisdn, shortcode)
         await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="profile")
     state = json.loads(row["state"])
     return {"msisdn": msisdn, "shortcode": shortcode, "opted_out": row["opted_out"],

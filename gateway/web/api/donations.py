@@ -19,8 +19,8 @@ from pydantic import AwareDatetime, Field
 
 from gateway.billing.refunds import RefundRefused, plan_refund, request_refund
 from gateway.billing.stripe_client import StripeFailure
+from gateway.services import audit
 from gateway.store import donations, lookups
-from gateway.web import audit
 from gateway.web.api.contacts import e164
 from gateway.web.body import Strict
 from gateway.web.errors import ApiError, bad_request, conflict, not_found

@@ -1,13 +1,12 @@
 """Finance over HTTP: donation reports (JSON or CSV), the reconciliation summary, its
 exceptions as CSV, and settlement file uploads.
 
-The same functions as `gateway report` and `gateway reconcile` (gateway/finance/),
-so a figure on the page, in the API and in the terminal is the same figure.
+The report's range check, the upload and the audit rows are
+gateway/services/finance.py, which the donations page calls too; the figures
+are gateway/finance's, the same as `gateway report` and `gateway reconcile`.
 Why every CSV is audited (`export.downloaded`) and every upload too
 (`settlement.imported`): a report leaving the building and a file changing
 what finance reconciles against are both things someone will ask about later.
-The donations page calls `report`, `summary_of` and `import_upload` here
-rather than repeating them.
 """
 
 from __future__ import annotations
@@ -15,24 +14,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-import asyncpg
 from aiohttp import web
 from pydantic import Field
 
-from gateway.config import Settings
-from gateway.finance import reports, summary
-from gateway.finance.formats import MappingError, get_mapping, load_mappings
-from gateway.finance.importer import ImportResult, import_settlement
-from gateway.web import audit
-from gateway.web.auth import Principal
+from gateway.finance import summary
+from gateway.finance.importer import ImportResult
+from gateway.services.finance import GroupBy, audit_download, import_upload, report
 from gateway.web.body import Strict
-from gateway.web.errors import ApiError, bad_request
+from gateway.web.errors import ApiError
 from gateway.web.registry import Call, RouteTable
 
 routes = RouteTable("finance")
-
-GroupBy = Literal["day", "keyword", "program", "carrier", "method"]
-MAX_REPORT_DAYS = 3 * 366  # a report reads its ledger rows into memory
 
 
 class ReportQuery(Strict):
@@ -52,29 +44,9 @@ class SettlementUpload(Strict):
                                             "DEFAULT_MAPPING")
 
 
-async def report(pool: asyncpg.Pool, settings: Settings, *, date_from: date, date_to: date,
-                 group_by: str = "day", committee: str | None = None) -> reports.Report:
-    """The donation report in the finance zone; a bad range is a 400 naming the field."""
-    if date_to < date_from:
-        raise bad_request(f"the report ends ({date_to}) before it starts ({date_from})",
-                          field="date_to")
-    if (date_to - date_from).days > MAX_REPORT_DAYS:
-        raise bad_request(f"at most {MAX_REPORT_DAYS} days per report", field="date_to")
-    return await reports.donation_report(
-        pool, date_from=date_from, date_to=date_to, group_by=group_by,
-        timezone=settings.finance_timezone, committee=committee)
-
-
 def csv_download(data: bytes, filename: str) -> web.Response:
     return web.Response(body=data, content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-async def audit_download(pool: asyncpg.Pool, principal: Principal, client: str, what: str,
-                         **detail: Any) -> None:
-    async with pool.acquire() as conn:
-        await audit.record(conn, principal, audit.EXPORT_DOWNLOADED, what, client=client,
-                           **detail)
 
 
 @routes.get("/api/v1/reports/donations", name="reports.donations", query=ReportQuery,
@@ -107,24 +79,6 @@ async def reconciliation_exceptions(call: Call) -> web.Response:
     await audit_download(call.pool, call.user, call.client, "reconciliation:exceptions",
                          rows=len(found.exceptions))
     return csv_download(found.exceptions_csv(), "reconciliation-exceptions.csv")
-
-
-async def import_upload(pool: asyncpg.Pool, settings: Settings, principal: Principal,
-                        client: str, *, name: str, data: bytes,
-                        mapping: str | None) -> ImportResult:
-    """Import one settlement file and audit who did it, in one transaction."""
-    try:
-        column_mapping = get_mapping(load_mappings(settings.finance_mappings),
-                                     mapping or settings.finance_default_mapping)
-    except MappingError as err:
-        raise bad_request(str(err), field="mapping") from None
-    async with pool.acquire() as conn, conn.transaction():
-        result = await import_settlement(conn, name, data, column_mapping)
-        await audit.record(conn, principal, audit.SETTLEMENT_IMPORTED,
-                           f"settlement_import:{result.import_id}", client=client,
-                           name=name, mapping=column_mapping.name, new=result.new,
-                           refused=result.bad, already_imported=result.already_imported)
-    return result
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from gateway.engine.loader import RulesError, load_rules, parse_rules
-from gateway.web import audit
+from gateway.services import audit
 from gateway.web.body import Strict
 from gateway.web.errors import ApiError
 from gateway.web.registry import Call, RouteTable

@@ -25,9 +25,9 @@ from aiohttp import web
 from pydantic import Field
 
 from gateway.logs import get_logger
+from gateway.services import audit
 from gateway.store import users as user_store
 from gateway.store import web_sessions as session_store
-from gateway.web import audit
 from gateway.web.api.users import (
     TOKEN_RULES,
     NewToken,

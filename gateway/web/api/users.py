@@ -17,17 +17,17 @@ browser session, never with a token.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 from pydantic import Field, field_validator
 
+from gateway.services import audit
+from gateway.services.accounts import EMAIL_PATTERN, check_themes
 from gateway.store import users as user_store
 from gateway.store import web_sessions as session_store
 from gateway.store.users import ApiToken, User
-from gateway.web import audit
 from gateway.web.access import Role
 from gateway.web.body import Strict
 from gateway.web.credentials import WeakPassword, check_password_rules, new_api_token
@@ -42,8 +42,6 @@ TOKEN_RULES = ("Only from a logged-in browser session (403 `token_from_token` wi
                "server's GATEWAY_WEB_TOKEN_DAYS) and is revoked when its user's password "
                "changes.")
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
-THEME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class NewUser(Strict):
@@ -79,13 +77,6 @@ class NewToken(Strict):
     name: str = Field(min_length=1, max_length=100, description="what the token is for")
     expires_in_days: int | None = Field(
         None, ge=1, description="days it works; default and most: GATEWAY_WEB_TOKEN_DAYS")
-
-
-def check_themes(themes: list[str]) -> list[str]:
-    for theme in themes:
-        if not re.match(THEME_PATTERN, theme):
-            raise ValueError(f"theme {theme[:70]!r}: letters, digits, _ and - only")
-    return sorted(set(themes))
 
 
 def user_json(user: User) -> dict[str, Any]:

@@ -30,11 +30,12 @@ from gateway.broadcast.messages import BroadcastTextError
 from gateway.broadcast.policy import US_FALLBACK_ZONES
 from gateway.engine import Rules
 from gateway.segments import SegmentError
+from gateway.services import audit
+from gateway.services.errors import ServiceError
 from gateway.store import broadcasts as store
 from gateway.store import lookups
-from gateway.web import audit
-from gateway.web.api.inbox import rules_in_force
-from gateway.web.errors import ApiError, bad_request, conflict, not_found
+from gateway.web.context import rules_in_force
+from gateway.web.errors import bad_request, conflict, not_found
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -86,7 +87,7 @@ def _scheduled_at(raw: str, zone: str) -> datetime | None:
     return send_time.parse(raw, zone or None)
 
 
-def _form_error(err: Exception) -> ApiError:
+def _form_error(err: Exception) -> ServiceError:
     if isinstance(err, ComposeError):
         return bad_request(err.message, field=err.field)
     if isinstance(err, SegmentError):
@@ -95,7 +96,7 @@ def _form_error(err: Exception) -> ApiError:
         return bad_request(str(err), field="text")
     if isinstance(err, service.FrequencyExceeded):
         return bad_request(str(err), field="override_frequency")
-    if isinstance(err, ApiError):
+    if isinstance(err, ServiceError):  # an ApiError too
         return err
     return bad_request(str(err), field=None)
 
@@ -124,7 +125,7 @@ async def submit(view: View) -> web.StreamResponse:
                 variables=service.variables_of(form["program"], shortcode),
                 now=view.context.clock(), sample_size=5)
             await audit.samples_shown(conn, view.user, view.client, found.samples)
-    except (SegmentError, BroadcastTextError, service.BroadcastError, ApiError,
+    except (SegmentError, BroadcastTextError, service.BroadcastError, ServiceError,
             ComposeError) as err:
         refused = _form_error(err)
         return _composer(view, form, programs, status=refused.status,

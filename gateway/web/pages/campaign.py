@@ -1,9 +1,9 @@
 """Local committees and events for organizers: the lists, an add form each, on/off switches.
 
-Why the page validates with the API's own models and writes through the
-API's own functions (`gateway.web.api.campaign_data`): a committee added
-here and one added by a script must get the same checks, the same derived
-area and position, and the same audit entry. A refused form is shown again
+Why the page validates with the service's own models and writes through its
+functions (gateway/services/campaign_data.py, which the API calls too): a
+committee added here and one added by a script must get the same checks,
+the same derived area and position, and the same audit entry. A refused form is shown again
 with what was typed and the reason beside the field, never emptied.
 """
 
@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from gateway.services import campaign_data as service
 from gateway.store import committees as store
-from gateway.web.api import campaign_data as api
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -33,33 +33,33 @@ async def campaign(view: View) -> web.StreamResponse:
 @pages.post("/campaign/committees", name="page.campaign.committee")
 async def add_committee(view: View) -> web.StreamResponse:
     typed = _typed(view, COMMITTEE_FIELDS)
-    body, errors = _parsed(api.CommitteeBody, typed)
+    body, errors = _parsed(service.CommitteeBody, typed)
     if body is None:
         return await _show(view, status=400, committee_form=typed, committee_errors=errors)
-    await api.add_committee(view.context.pool, view.user, view.client, body)
+    await service.add_committee(view.context.pool, view.user, view.client, body)
     return view.redirect("/campaign", added="committee")
 
 
 @pages.post("/campaign/events", name="page.campaign.event")
 async def add_event(view: View) -> web.StreamResponse:
     typed = _typed(view, EVENT_FIELDS)
-    body, errors = _parsed(api.EventBody, typed)
+    body, errors = _parsed(service.EventBody, typed)
     if body is None:
         return await _show(view, status=400, event_form=typed, event_errors=errors)
-    await api.add_event(view.context.pool, view.user, view.client, body)
+    await service.add_event(view.context.pool, view.user, view.client, body)
     return view.redirect("/campaign", added="event")
 
 
 @pages.post("/campaign/committees/{committee_id}/active", name="page.campaign.committee.switch")
 async def switch_committee(view: View) -> web.StreamResponse:
-    await api.switch_committee(view.context.pool, view.user, view.client,
+    await service.switch_committee(view.context.pool, view.user, view.client,
                                _path_id(view, "committee_id"), view.field("on") == "true")
     return view.redirect("/campaign")
 
 
 @pages.post("/campaign/events/{event_id}/published", name="page.campaign.event.switch")
 async def switch_event(view: View) -> web.StreamResponse:
-    await api.switch_event(view.context.pool, view.user, view.client,
+    await service.switch_event(view.context.pool, view.user, view.client,
                            _path_id(view, "event_id"), view.field("on") == "true")
     return view.redirect("/campaign")
 

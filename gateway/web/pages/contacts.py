@@ -16,10 +16,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.phone import InvalidNumber, to_e164
-from gateway.store import consent, contacts, lookups, profiles, timeline
-from gateway.web import audit
+from gateway.services import audit
+from gateway.services.fences import fenced_timeline
+from gateway.store import consent, contacts, lookups, timeline
 from gateway.web.errors import bad_request, not_found
-from gateway.web.fences import fenced_timeline
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -77,7 +77,7 @@ async def contact_page(view: View) -> web.StreamResponse:
         row = await contacts.get_contact(conn, msisdn, settings.shortcode)
         if row is None:
             raise not_found(f"contact {msisdn}")
-        geo = await profiles.get_geo(conn, msisdn, settings.shortcode)
+        geo = await contacts.get_geo(conn, msisdn, settings.shortcode)
         consents = await consent.list_for_contact(conn, msisdn, settings.shortcode)
         items = await timeline.full_timeline(conn, msisdn, settings.shortcode)
         await audit.record(conn, view.user, audit.CONTACT_VIEWED, f"contact:{msisdn}",

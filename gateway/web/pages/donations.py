@@ -1,9 +1,10 @@
 """Donations for finance staff: the report by day with its chart, the CSV download, and
 reconciliation (the summary per source, its exceptions, and settlement uploads).
 
-Figures come from gateway/finance through the API module's helpers, so the
-page, `GET /api/v1/reports/donations` and `gateway report donations` agree
-to the cent. The CSV link points at the API route, which audits the download.
+Figures come from gateway/finance through the finance service
+(gateway/services/finance.py), so the page, `GET /api/v1/reports/donations`
+and `gateway report donations` agree to the cent. The CSV link points at
+the API route, which audits the download.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from gateway.finance import summary
 from gateway.finance.formats import MappingError, load_mappings
 from gateway.finance.money import format_cents
 from gateway.finance.reports import ReportRow
-from gateway.web.api.finance import GroupBy, import_upload, report
-from gateway.web.errors import ApiError, bad_request
+from gateway.services.errors import ServiceError
+from gateway.services.finance import GroupBy, import_upload, report
+from gateway.web.errors import bad_request
 from gateway.web.pages.charts import BarChart, bar_chart
 from gateway.web.pages.dashboard import start_of_day
 from gateway.web.pages.frame import PageTable, View
@@ -112,7 +114,7 @@ async def reconciliation_import(view: View) -> web.StreamResponse:
         result = await import_upload(
             view.context.pool, view.context.settings, view.user, view.client, name=name,
             data=data.read(), mapping=view.field("mapping") or None)
-    except ApiError as err:
+    except ServiceError as err:
         return await _reconciliation(view, status=err.status, error=err.message)
     except ValueError as err:  # a parser refusing the whole file
         return await _reconciliation(view, status=400, error=str(err))

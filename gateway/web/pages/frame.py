@@ -11,8 +11,9 @@ a name missing there fails at import. The gate, in order: nobody logged in
 -> 303 to the login page (401 for the JSON helpers of a page); a role not
 allowed -> 403 page; a POST without the session's CSRF token (form field
 or X-CSRF-Token header) -> 403 page; then the handler. An `ApiError` raised
-by a handler (bad input, not found, conflict) becomes the error page with
-its status, so handlers share the API's error vocabulary.
+by a handler, or a `ServiceError` by a service it calls (bad input, not
+found, conflict), becomes the error page with its status, so handlers share
+the API's error vocabulary.
 
 Why HTML gets its own headers here: a Content-Security-Policy without
 'unsafe-inline' (the one script and stylesheet are files under /static),
@@ -36,10 +37,11 @@ from multidict import MultiDict, MultiDictProxy
 from gateway.config import Settings
 from gateway.finance.money import format_cents
 from gateway.logs import get_logger
+from gateway.services.errors import ServiceError
 from gateway.web import access
 from gateway.web.auth import Principal, authenticate
 from gateway.web.context import WebContext, context_of
-from gateway.web.errors import ApiError, error_response
+from gateway.web.errors import ApiError, error_response, refusal_response
 from gateway.web.sessions import CSRF_FIELD, csrf_ok
 
 log = get_logger(__name__)
@@ -247,9 +249,9 @@ def _endpoint(page: Page) -> Callable[[web.Request], Awaitable[web.StreamRespons
                                "Load the page again and resubmit.")
         try:
             return await page.handler(view)
-        except ApiError as err:
+        except ServiceError as err:  # an ApiError too
             if page.json:
-                return err.response()
+                return refusal_response(err)
             return error_page(request, principal, err.status, err.message)
         except web.HTTPException:
             raise

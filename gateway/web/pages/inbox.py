@@ -1,11 +1,12 @@
 """The expert inbox page: queues per theme, a question beside its contact's timeline, the
 answer form with its SMS segment count, and the response time per theme.
 
-Why these handlers only call `gateway.web.api.inbox`: the page and the API
-must fence experts by theme, audit views and claims, refuse the second
-claimer and bound an answer's cost identically; one implementation makes
-that true by construction. The page adds HTML, redirects after a post, and
-shows a refused answer again with its text and the reason beside the field.
+Why these handlers only call the inbox service (gateway/services/inbox.py):
+the page and the API must fence experts by theme, audit views and claims,
+refuse the second claimer and bound an answer's cost identically; one
+implementation, which both call, makes that true by construction. The page
+adds HTML, redirects after a post, and shows a refused answer again with its
+text and the reason beside the field.
 
 The segment count is computed here (`smstext.segment_count`, the sender's
 own rule) for every render; /static/inbox.js only updates it while typing.
@@ -17,8 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.web.api import inbox as api
-from gateway.web.errors import ApiError
+from gateway.services import inbox as service
+from gateway.services.answers import answer_segments
+from gateway.services.errors import ServiceError, invalid
+from gateway.web.context import inbox_for
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -44,9 +47,9 @@ def _question_id(view: View) -> int:
 
 @pages.get("/inbox", name="page.inbox")
 async def inbox(view: View) -> web.StreamResponse:
-    context, user = view.context, view.user
-    queues = await api.list_queues(context, user, view.client)
-    times = await api.response_time_rows(context, user, days=30)
+    inbox, user = inbox_for(view.context), view.user
+    queues = await service.list_queues(inbox, user, view.client)
+    times = await service.response_time_rows(inbox, user, days=30)
     shown = [{**q, "sla_text": duration(q["sla_seconds"], none="program default")}
              for q in queues["queues"]]
     rows = [{**t, "sla_text": duration(t["sla_seconds"], none="default"),
@@ -57,18 +60,18 @@ async def inbox(view: View) -> web.StreamResponse:
                        themes=list(user.themes), role=user.role)
 
 
-async def _question_page(view: View, *, draft: str = "", error: ApiError | None = None,
+async def _question_page(view: View, *, draft: str = "", error: ServiceError | None = None,
                          status: int = 200, **extra: Any) -> web.Response:
     """`extra`: more template values (the knowledge-base search, pages/inbox_knowledge.py)."""
-    detail = await api.question_detail(view.context, view.user, view.client,
-                                       _question_id(view))
+    detail = await service.question_detail(inbox_for(view.context), view.user, view.client,
+                                           _question_id(view))
     wrap = detail["answer_text"]
-    segments = api.answer_segments((wrap["before"], wrap["after"]), draft)
+    segments = answer_segments((wrap["before"], wrap["after"]), draft)
     q = detail["question"]
     return view.render(
         "inbox_question.html", status=status, title=f"Question {q['id']} ({q['theme_name']})",
         detail=detail, q=q, draft=draft, error=error, segments=segments,
-        max_chars=api.MAX_ANSWER_CHARS,
+        max_chars=service.MAX_ANSWER_CHARS,
         notice=NOTICES.get(view.query("notice")), **extra)
 
 
@@ -80,13 +83,14 @@ async def question(view: View) -> web.StreamResponse:
 @pages.post("/inbox/questions/{question_id}/claim", name="page.inbox.claim")
 async def claim(view: View) -> web.StreamResponse:
     question_id = _question_id(view)
-    await api.claim_question(view.context, view.user, view.client, question_id)
+    await service.claim_question(inbox_for(view.context), view.user, view.client, question_id)
     return view.redirect(f"/inbox/questions/{question_id}", notice="claimed")
 
 
 @pages.post("/inbox/questions/{question_id}/release", name="page.inbox.release")
 async def release(view: View) -> web.StreamResponse:
-    await api.release_question(view.context, view.user, view.client, _question_id(view))
+    await service.release_question(inbox_for(view.context), view.user, view.client,
+                                   _question_id(view))
     return view.redirect("/inbox", notice="released")
 
 
@@ -95,12 +99,13 @@ async def answer(view: View) -> web.StreamResponse:
     question_id = _question_id(view)
     raw: Any = view.form.get("text")
     text = raw if isinstance(raw, str) else ""
-    if len(text) > api.MAX_ANSWER_CHARS:
-        return await _question_page(view, draft=text, status=400, error=ApiError(
-            400, "too_long", f"at most {api.MAX_ANSWER_CHARS} characters", field="text"))
+    if len(text) > service.MAX_ANSWER_CHARS:
+        return await _question_page(view, draft=text, status=400, error=invalid(
+            f"at most {service.MAX_ANSWER_CHARS} characters", field="text", code="too_long"))
     try:
-        await api.answer_question(view.context, view.user, view.client, question_id, text)
-    except ApiError as err:
+        await service.answer_question(inbox_for(view.context), view.user, view.client,
+                                      question_id, text)
+    except ServiceError as err:
         if err.field != "text":
             raise
         return await _question_page(view, draft=text, error=err, status=err.status)

@@ -21,8 +21,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.knowledge import service
+from gateway.services import inbox as inbox_service
 from gateway.store import knowledge_docs as store
-from gateway.web.api import inbox as inbox_api
 from gateway.web.pages import inbox as inbox_pages
 from gateway.web.pages.frame import PageTable, View
 
@@ -39,7 +39,7 @@ async def search_for_answer(view: View) -> web.StreamResponse:
     everywhere = view.field("kb_all") == "on"
     inserted = ""
     async with view.context.pool.acquire() as conn:
-        question = await inbox_api.visible_question(conn, view.user, question_id)
+        question = await inbox_service.visible_question(conn, view.user, question_id)
         for name in ("insert", "insert_link"):
             chosen = view.field(name)
             passage = await store.get_passage(conn, int(chosen)) if chosen.isdigit() else None

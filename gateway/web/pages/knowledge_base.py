@@ -2,7 +2,7 @@
 document its versions, a new-version upload and the in/out-of-search switch.
 
 Why the page validates with the API's models and writes through the API's
-functions (`gateway.web.api.knowledge_base`): a document uploaded here and
+functions (`gateway.web.knowledge_calls`): a document uploaded here and
 one sent by a script get the same checks, the same extraction and the same
 audit entry. A refused upload is shown again with what was typed and the
 reason beside the field (the file must be chosen again: browsers never
@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from gateway.knowledge import service
 from gateway.knowledge.placement import themes_of
 from gateway.store import knowledge_docs as store
-from gateway.web.api import knowledge_base as api
-from gateway.web.api.inbox import rules_in_force
+from gateway.web import knowledge_calls as api
+from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request
 from gateway.web.pages.frame import PageTable, View
 

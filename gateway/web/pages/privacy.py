@@ -3,7 +3,8 @@
 Why a page handler and not the form posting to the API: the API answers
 JSON, and a person who just erased someone needs a page saying what was
 kept (the opt-out, the money under a pseudonym). The checks are the API's
-own (`gateway.web.api.privacy`): the number retyped, the hash key set.
+own, in the privacy service (gateway/services/privacy.py): the number
+retyped, the hash key set.
 A mistyped confirmation goes back to the profile with the reason beside
 the field; nothing is erased.
 """
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.web.api import privacy as api
-from gateway.web.errors import ApiError
+from gateway.services import privacy as service
+from gateway.services.errors import ServiceError
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -21,11 +22,11 @@ pages = PageTable()
 
 @pages.post("/contacts/{msisdn}/erase", name="page.contact.erase")
 async def erase(view: View) -> web.StreamResponse:
-    msisdn = api.e164_param(view.request.match_info["msisdn"])
+    msisdn = service.e164(view.request.match_info["msisdn"])
     try:
-        report = await api.erase_contact(view.context, view.user, msisdn,
-                                         view.field("confirm"))
-    except ApiError as err:
+        report = await service.erase_contact(view.context.pool, view.context.settings,
+                                             view.user, msisdn, view.field("confirm"))
+    except ServiceError as err:
         if err.field != "confirm":
             raise
         return view.redirect(f"/contacts/{msisdn}", erase="mismatch")

@@ -2,7 +2,9 @@
 
 Why constants: the finance and compliance people query the log by action
 (`WHERE action = 'broadcast.started'`), so the names are an interface and
-must not drift between the API, the pages and the CLI.
+must not drift between the API, the pages and the CLI. Why in the service
+layer: the services record what they change in the same transaction, and
+the CLI records its own actions without going through the web.
 
 Hooks for the parts still to come: `EXPORT_DOWNLOADED` (a CSV report or a
 data export), `REFUND_REQUESTED`. Call `record` in the same transaction as
@@ -17,8 +19,8 @@ from typing import Any, Final
 import asyncpg
 
 from gateway.broadcast.frequency import FREQUENCY_OVERRIDDEN
+from gateway.services.actor import Identity
 from gateway.store import audit as audit_store
-from gateway.web.auth import Principal
 
 LOGIN_SUCCEEDED: Final = "session.login_succeeded"
 LOGIN_FAILED: Final = "session.login_failed"
@@ -51,7 +53,7 @@ CLI_ACTOR: Final = "cli"
 
 
 async def record(
-    conn: asyncpg.Connection, principal: Principal | None, action: str,
+    conn: asyncpg.Connection, principal: Identity | None, action: str,
     target: str | None = None, *, client: str | None = None, actor: str | None = None,
     actor_id: int | None = None, **detail: Any,
 ) -> int:
@@ -63,7 +65,7 @@ async def record(
         target=target, detail=detail, client=client)
 
 
-async def samples_shown(conn: asyncpg.Connection, principal: Principal, client: str,
+async def samples_shown(conn: asyncpg.Connection, principal: Identity, client: str,
                         samples: Sequence[tuple[str, str]]) -> None:
     """A broadcast preview's samples (number, text rendered with the profile): a contact
     view of each number shown, one row for the preview, the numbers in its detail."""

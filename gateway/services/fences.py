@@ -1,6 +1,6 @@
 """What each staff role sees of a contact's history: the data fences, in one place.
 
-`access.py` says which routes a role may call; this module says what a
+web/access.py says which routes a role may call; this module says what a
 route shows once called, because one contact's history mixes facts of very
 different weight. The matrix (docs/data-access.md has it in full):
 
@@ -17,9 +17,10 @@ different weight. The matrix (docs/data-access.md has it in full):
   acknowledgement, the answer, who claimed and answered it). No other
   theme, no donations, no profile, no donor identity; the number is masked.
 
-Why redact in the web layer rather than in the store: the store keeps the
+Why redact in the services rather than in the store: the store keeps the
 full record (an admin, a privacy export and finance need it); what differs
-is who is looking, which only the web layer knows. Why withhold the whole
+is who is looking, which the store does not know. The services (and the
+contact pages and API) apply it to what they hand out. Why withhold the whole
 SMS answer rather than parse out the name: an answer that could not be read
 ("donor_details_unreadable") is often a name or an address too.
 """
@@ -30,7 +31,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
-from gateway.web.auth import Principal
+from gateway.services.actor import Actor
 
 DONOR_IDENTITY: Final = frozenset({"admin", "finance"})
 DETAILS_EVENTS: Final = frozenset({"donor_details_given", "donor_details_unreadable"})
@@ -40,12 +41,12 @@ DETAILS_LINK: Final = re.compile(r"/give/details/[A-Za-z0-9_-]+")
 DETAILS_LINK_SHOWN: Final = "/give/details/[withheld]"
 
 
-def sees_donor_identity(principal: Principal) -> bool:
+def sees_donor_identity(principal: Actor) -> bool:
     """Admins and finance staff see donors' names and addresses; no one else does."""
     return principal.role in DONOR_IDENTITY
 
 
-def fenced_timeline(principal: Principal, items: Sequence[dict[str, Any]]
+def fenced_timeline(principal: Actor, items: Sequence[dict[str, Any]]
                     ) -> list[dict[str, Any]]:
     """The timeline as this principal may see it (see the module doc).
 

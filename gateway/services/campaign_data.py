@@ -1,0 +1,126 @@
+"""Committees and events, the tables the knowledge base answers from, edited by organizers.
+
+Why through the API and the pages rather than keywords.yaml: addresses and
+event dates change weekly and belong to local organizers, while the keywords
+file is a reviewed, reloaded configuration. A committee's area and position
+(what `WHERE 90210` uses to find the nearest) are derived here from its
+postal code (gateway/geo.py, as the lookups do), the same way for every row,
+whether it came from the API or the page. Rows are never deleted: a
+committee is deactivated and an event unpublished, so an answer already sent
+can still be explained, and both changes are audit-logged.
+
+The input models are the services' own: the API reads its request bodies
+with them and the page checks its forms with them, so both refuse alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from gateway.geo import postal_position
+from gateway.services.actor import Identity
+from gateway.services.audit import record
+from gateway.services.errors import not_found
+from gateway.store import committees as store
+from gateway.store.committees import NewCampaignEvent, NewCommittee
+
+COMMITTEE_CREATED: Final = "committee.created"
+COMMITTEE_CHANGED: Final = "committee.changed"
+EVENT_CREATED: Final = "event.created"
+EVENT_CHANGED: Final = "event.changed"
+
+
+class _Input(BaseModel):
+    """Unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommitteeBody(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=300)
+    postal_code: str = Field(pattern=r"^[0-9]{5}$", description="US zip or French code")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2: US, FR")
+    city: str = Field("", max_length=100)
+    phone: str | None = Field(None, max_length=40)
+
+
+class EventBody(_Input):
+    title: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    timezone: str = Field(max_length=64, description="IANA zone the time is told in")
+    location: str = Field("", max_length=300)
+    program: str | None = Field(None, max_length=64, description="none: every program")
+    postal_code: str | None = Field(None, pattern=r"^[0-9]{5}$")
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. America/New_York)") from None
+        return value
+
+
+def new_committee(
+    name: str, address: str, postal_code: str, country: str, *, city: str = "",
+    phone: str | None = None,
+) -> NewCommittee:
+    """A committee row with its area and position filled in from the postal code."""
+    area, lat, lon = postal_position(country, postal_code)
+    return NewCommittee(name=name, address=address, postal_code=postal_code, country=country,
+                        area=area, city=city, phone=phone, lat=lat, lon=lon)
+
+
+async def add_committee(pool: asyncpg.Pool, actor: Identity, client: str,
+                        body: CommitteeBody) -> dict[str, Any]:
+    """Insert, with its area and position derived, and audit it."""
+    committee = new_committee(body.name, body.address, body.postal_code, body.country,
+                              city=body.city, phone=body.phone)
+    async with pool.acquire() as conn, conn.transaction():
+        committee_id = await store.insert_committee(conn, committee)
+        await record(conn, actor, COMMITTEE_CREATED, f"committee:{committee_id}",
+                     client=client, name=body.name, postal_code=body.postal_code)
+    return {"id": committee_id, "area": committee.area, "located": committee.lat is not None}
+
+
+async def switch_committee(pool: asyncpg.Pool, actor: Identity, client: str,
+                           committee_id: int, on: bool) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        if not await store.set_committee_active(conn, committee_id, on):
+            raise not_found(f"committee {committee_id}")
+        await record(conn, actor, COMMITTEE_CHANGED, f"committee:{committee_id}",
+                     client=client, active=on)
+    return {"id": committee_id, "active": on}
+
+
+async def add_event(pool: asyncpg.Pool, actor: Identity, client: str,
+                    body: EventBody) -> dict[str, Any]:
+    area = None
+    if body.postal_code is not None and body.country is not None:
+        area, _, _ = postal_position(body.country, body.postal_code)
+    event = NewCampaignEvent(
+        title=body.title, starts_at=body.starts_at, timezone=body.timezone,
+        location=body.location, program=body.program, postal_code=body.postal_code,
+        country=body.country, area=area)
+    async with pool.acquire() as conn, conn.transaction():
+        event_id = await store.insert_event(conn, event)
+        await record(conn, actor, EVENT_CREATED, f"event:{event_id}", client=client,
+                     title=body.title)
+    return {"id": event_id, "area": area}
+
+
+async def switch_event(pool: asyncpg.Pool, actor: Identity, client: str,
+                       event_id: int, on: bool) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        if not await store.set_event_published(conn, event_id, on):
+            raise not_found(f"event {event_id}")
+        await record(conn, actor, EVENT_CHANGED, f"event:{event_id}", client=client,
+                     published=on)
+    return {"id": event_id, "published": on}

@@ -1,0 +1,46 @@
+"""A refused request, said so the API, a page or the CLI can show it the same way.
+
+Why an HTTP status in a service error: it is the classification every
+caller already speaks (400 a bad value, 403 not yours, 404 no such thing,
+409 someone else was first, 503 not configured); the web answers with it,
+a page shows its message beside `field`, a command maps it to an exit code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """`code` is a word a script can switch on; `field` the input at fault, if one is."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.extra = extra or {}  # more top-level keys beside "error" (e.g. "claimed_by")
+
+
+def invalid(message: str, *, field: str | None, code: str = "invalid") -> ServiceError:
+    return ServiceError(400, code, message, field=field)
+
+
+def forbidden(message: str, *, code: str = "forbidden") -> ServiceError:
+    return ServiceError(403, code, message)
+
+
+def not_found(what: str) -> ServiceError:
+    return ServiceError(404, "not_found", f"{what} not found")
+
+
+def conflict(message: str, *, field: str | None = None) -> ServiceError:
+    return ServiceError(409, "conflict", message, field=field)
+
+
+def unavailable(code: str, message: str) -> ServiceError:
+    return ServiceError(503, code, message)

@@ -1,0 +1,291 @@
+"""The expert inbox: queues by theme, a question beside its contact's timeline, claim,
+release, answer, and the response time per theme.
+
+Why experts are fenced by theme on every item (`actor.require_theme`), not
+only on the list: about 200 volunteers answer, each for a few themes, and a
+question's text can reveal an opinion, so an id typed by hand must not open a
+question of another theme. Admins see every theme.
+
+Viewing a question shows the contact's history beside it. An expert sees
+only the threads of the contact's questions in their own themes (the
+question, its acknowledgement, the answer, claims), never another theme,
+the profile, donations or donor details; an admin sees the whole timeline
+(services/fences.py has the matrix). The view is audited as
+`contact.viewed`, like the contact page; listing the queues too (numbers
+and question texts). Claims, releases and answers are audited in the same
+transaction as the change. Experts see a masked number: the answer goes out
+from the short code, they never need it.
+
+Claims race safely in the store (`questions.claim`, one conditional
+UPDATE): the loser gets a 409 naming who holds the question. The API
+(web/api/inbox.py) and the pages (web/pages/inbox.py) both call these
+functions, so they run exactly the same checks, audit rows and refusals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import asyncpg
+
+from gateway.engine import Rules
+from gateway.logs import get_logger, mask_msisdn
+from gateway.services import audit
+from gateway.services.actor import Actor, may_see_theme, require_theme
+from gateway.services.answers import AnswerTooLong, answer, answer_segments, answer_wrapper
+from gateway.services.errors import ServiceError, conflict, invalid, not_found
+from gateway.services.fences import fenced_timeline
+from gateway.store import contacts, timeline
+from gateway.store import questions as questions_store
+from gateway.store.questions import WAITING
+
+log = get_logger("gateway.web.inbox")
+
+MAX_ANSWER_CHARS: Final = 1600  # the segment limit is the real bound; this one stops abuse
+STATUSES: Final[dict[str, tuple[str, ...]]] = {
+    "waiting": WAITING, "open": ("open",), "claimed": ("claimed",),
+    "escalated": ("escalated",), "answered": ("answered",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Inbox:
+    """What the inbox needs of the running gateway (web/context.py `inbox_for` makes one).
+
+    `rules` is called only by the operations that need the themes, so a keywords
+    file that cannot be read refuses those alone.
+    """
+
+    pool: asyncpg.Pool
+    rules: Callable[[], Rules]
+    clock: Callable[[], datetime]
+    max_segments: int = 6
+    wake_outbox: Callable[[], None] | None = None  # an answer goes out now, not at the next poll
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeInfo:
+    id: str
+    name: str
+    sla_seconds: int | None  # None: the program's default (the fallback theme)
+    leads: tuple[str, ...]
+
+
+def theme_catalog(rules: Rules) -> dict[str, ThemeInfo]:
+    """Every theme of every program, in menu order; the fallback (`general`) last."""
+    catalog: dict[str, ThemeInfo] = {}
+    for themes in rules.themes.values():
+        for tid, topic in themes.topics.items():
+            catalog.setdefault(tid, ThemeInfo(tid, topic.name, topic.sla, tuple(topic.leads)))
+    for themes in rules.themes.values():
+        catalog.setdefault(themes.fallback, ThemeInfo(
+            themes.fallback, themes.fallback.capitalize(), None, ()))
+    return catalog
+
+
+def shown_number(actor: Actor, msisdn: str) -> str:
+    """Experts see the last four digits; staff who may open the contact see it whole."""
+    return mask_msisdn(msisdn) if actor.role == "expert" else msisdn
+
+
+def question_json(actor: Actor, row: asyncpg.Record | dict[str, Any],
+                  catalog: dict[str, ThemeInfo]) -> dict[str, Any]:
+    item = dict(row)
+    item["msisdn"] = shown_number(actor, item["msisdn"])
+    info = catalog.get(item["theme"])
+    item["theme_name"] = info.name if info else item["theme"]
+    if "escalated_to" in item:
+        item["escalated_to"] = list(item["escalated_to"] or [])
+    return item
+
+
+async def visible_question(conn: asyncpg.Connection, actor: Actor,
+                           question_id: int) -> asyncpg.Record:
+    """The question, or 404; 403 (`theme_forbidden`) for an expert of other themes."""
+    row = await questions_store.get_question(conn, question_id)
+    if row is None:
+        raise not_found(f"question {question_id}")
+    require_theme(actor, row["theme"])
+    return row
+
+
+async def list_queues(
+    inbox: Inbox, actor: Actor, client: str, *, theme: str | None = None,
+    program: str | None = None, status: str = "waiting", limit: int = 200,
+) -> dict[str, Any]:
+    """The caller's queues (an expert's themes; every theme for an admin), most urgent first."""
+    catalog = theme_catalog(inbox.rules())
+    if theme is not None:
+        require_theme(actor, theme)
+        themes: list[str] | None = [theme]
+    elif actor.role == "expert":
+        themes = list(actor.themes)
+    else:
+        themes = None
+    now = inbox.clock()
+    async with inbox.pool.acquire() as conn:
+        rows = await questions_store.list_queues(
+            conn, themes, now=now, program=program, statuses=STATUSES[status], limit=limit)
+        await audit.record(conn, actor, audit.CONTACT_VIEWED, None, client=client,
+                           view="inbox", themes=themes if themes is not None else "all",
+                           status=status, results=len(rows))
+    shown = themes if themes is not None else [
+        *catalog, *sorted({r["theme"] for r in rows} - set(catalog))]
+    queues = []
+    for tid in shown:
+        info = catalog.get(tid)
+        items = [question_json(actor, r, catalog) for r in rows if r["theme"] == tid]
+        queues.append({
+            "theme": tid, "name": info.name if info else tid,
+            "sla_seconds": info.sla_seconds if info else None,
+            "count": len(items), "overdue": sum(1 for q in items if q["overdue"]),
+            "questions": items})
+    return {"now": now, "status": status, "queues": queues}
+
+
+async def question_detail(
+    inbox: Inbox, actor: Actor, client: str, question_id: int,
+) -> dict[str, Any]:
+    """One question, the contact's whole timeline and earlier questions; audited as a view."""
+    rules = inbox.rules()
+    catalog = theme_catalog(rules)
+    now = inbox.clock()
+    async with inbox.pool.acquire() as conn:
+        row = await visible_question(conn, actor, question_id)
+        msisdn, shortcode = row["msisdn"], row["shortcode"]
+        contact = await contacts.get_contact(conn, msisdn, shortcode)
+        asked = [q for q in await questions_store.list_for_contact(conn, msisdn, shortcode)
+                 if may_see_theme(actor, q["theme"])]
+        if actor.role == "expert":  # only their themes' threads (services/fences.py)
+            items = await timeline.question_threads(conn, msisdn, shortcode,
+                                                    [q["id"] for q in asked])
+        else:
+            items = await timeline.full_timeline(conn, msisdn, shortcode)
+        await audit.record(conn, actor, audit.CONTACT_VIEWED, f"contact:{msisdn}",
+                           client=client, view="inbox", question_id=question_id)
+    question = question_json(actor, row, catalog)
+    question["overdue"] = row["status"] != "answered" and row["sla_due"] < now
+    mine = next((q for q in asked if q["id"] == question_id), None)
+    question["answer"] = mine["answer"] if mine else None
+    question["answered_by"] = mine["answered_by"] if mine else None
+    before, after = answer_wrapper(rules, row)
+    return {
+        "question": question,
+        "contact": {"msisdn": question["msisdn"],
+                    "opted_out": bool(contact["opted_out"]) if contact else None},
+        "timeline": fenced_timeline(actor, items),
+        "questions": [question_json(actor, q, catalog) for q in asked],
+        "answer_text": {"before": before, "after": after, "max_segments": inbox.max_segments},
+        "may_answer": row["status"] != "answered" and row["claimed_by"] in (None, actor.email),
+    }
+
+
+async def claim_question(
+    inbox: Inbox, actor: Actor, client: str, question_id: int,
+) -> dict[str, Any]:
+    """Take the question; 409 naming the holder when another expert was first."""
+    async with inbox.pool.acquire() as conn:
+        row = await visible_question(conn, actor, question_id)
+        async with conn.transaction():
+            result = await questions_store.claim(conn, question_id, actor.email,
+                                                 now=inbox.clock())
+            if result.won:
+                await audit.record(conn, actor, audit.QUESTION_CLAIMED,
+                                   f"question:{question_id}", client=client,
+                                   theme=row["theme"])
+    if result.outcome == "not_found":
+        raise not_found(f"question {question_id}")
+    if not result.won:
+        when = f" at {result.claimed_at:%Y-%m-%d %H:%M} UTC" if result.claimed_at else ""
+        verb = "answered" if result.outcome == "already_answered" else "claimed"
+        raise _held(f"question {question_id} was already {verb} by {result.claimed_by}"
+                    f"{when}", result.claimed_by, result.outcome)
+    return {"question_id": question_id, "status": "claimed", "claimed_by": result.claimed_by,
+            "claimed_at": result.claimed_at}
+
+
+async def release_question(
+    inbox: Inbox, actor: Actor, client: str, question_id: int,
+) -> dict[str, Any]:
+    """Give a question back to its queue: the expert holding it can, and an admin can
+    take it back from an expert who is away (the audit entry names whose claim it was)."""
+    async with inbox.pool.acquire() as conn:
+        await visible_question(conn, actor, question_id)
+        async with conn.transaction():
+            holder: str | None = actor.email
+            if actor.role == "admin":
+                holder = await questions_store.release_any(conn, question_id)
+                released = holder is not None
+            else:
+                released = await questions_store.release(conn, question_id, actor.email)
+            if released:
+                await audit.record(conn, actor, audit.QUESTION_RELEASED,
+                                   f"question:{question_id}", client=client, holder=holder)
+        current = await questions_store.get_question(conn, question_id)
+    if not released:
+        if current is not None and current["status"] == "claimed":
+            raise _held(f"question {question_id} is claimed by {current['claimed_by']}, "
+                        "not you; only they can release it", current["claimed_by"], "claimed")
+        status = current["status"] if current is not None else "gone"
+        raise conflict(f"question {question_id} is not claimed (it is {status})")
+    return {"question_id": question_id, "status": current["status"] if current else "open"}
+
+
+async def answer_question(
+    inbox: Inbox, actor: Actor, client: str, question_id: int, text: str,
+) -> dict[str, Any]:
+    """Send the answer through the outbox (400 naming `text` when too long or empty)."""
+    rules = inbox.rules()
+    async with inbox.pool.acquire() as conn:
+        row = await visible_question(conn, actor, question_id)
+        try:
+            async with conn.transaction():
+                result = await answer(conn, rules, question_id, expert=actor.email, text=text,
+                                      now=inbox.clock(), max_segments=inbox.max_segments)
+                if result.outcome == "answered":
+                    await audit.record(conn, actor, audit.QUESTION_ANSWERED,
+                                       f"question:{question_id}", client=client,
+                                       theme=row["theme"], outbound_id=result.outbound_id)
+        except AnswerTooLong as err:
+            raise invalid(str(err), field="text", code="too_long") from None
+        except ValueError as err:  # empty once spaces are removed
+            raise invalid(str(err), field="text") from None
+    if result.outcome == "not_found":
+        raise not_found(f"question {question_id}")
+    if result.outcome != "answered":
+        verb = "answered" if result.outcome == "already_answered" else "claimed"
+        raise _held(f"question {question_id} was already {verb} by {result.claimed_by}",
+                    result.claimed_by, result.outcome)
+    if inbox.wake_outbox is not None:
+        inbox.wake_outbox()  # else the outbox's idle poll sends it within a second
+    log.info("question_answered", question_id=question_id, theme=row["theme"],
+             outbound_id=result.outbound_id)
+    return {"question_id": question_id, "status": "answered", "answered_by": actor.email,
+            "outbound_id": result.outbound_id,
+            "segments": answer_segments(answer_wrapper(rules, row), text)}
+
+
+async def response_time_rows(
+    inbox: Inbox, actor: Actor, *, days: int = 30, program: str | None = None,
+) -> dict[str, Any]:
+    """Per theme the caller may see: asked, answered, waiting, overdue, median and p90."""
+    catalog = theme_catalog(inbox.rules())
+    now = inbox.clock()
+    since = now - timedelta(days=days)
+    async with inbox.pool.acquire() as conn:
+        rows = await questions_store.response_times(conn, since=since, now=now, program=program)
+    themes = []
+    for row in rows:
+        if not may_see_theme(actor, row["theme"]):
+            continue
+        info = catalog.get(row["theme"])
+        themes.append({**dict(row), "name": info.name if info else row["theme"],
+                       "sla_seconds": info.sla_seconds if info else None})
+    return {"since": since, "until": now, "days": days, "themes": themes}
+
+
+def _held(message: str, holder: str | None, outcome: str) -> ServiceError:
+    return ServiceError(409, outcome, message, extra={"claimed_by": holder})
