@@ -30,6 +30,7 @@ from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.config import ConfigError, Settings
 from gateway.engine import Rules, RulesError, load_rules
 from gateway.logs import get_logger
+from gateway.mail.intake import MailIntake, start_mail_intake
 from gateway.metrics import Metrics
 from gateway.pipeline import contact_centre
 from gateway.pipeline.decide import RulesHolder
@@ -111,6 +112,7 @@ class Gateway:
         self.supervisor = Supervisor()
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
+        self.mail = MailIntake()  # e-mail in, when configured (docs/email.md)
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -134,6 +136,7 @@ class Gateway:
         self._every(self.settings.questions_escalation_interval, self._escalate_questions,
                     "questions-escalation")
         self._spawn(self.client.run, "smpp")
+        self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         add_api_routes(app, WebContext(self.pool, self.settings,
                                        reload_rules=self.reload_everywhere,

@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 BindMode = Literal["transceiver", "split"]
 
@@ -127,6 +135,70 @@ class Settings(BaseModel):
     # contact may stay idle before the retention job erases it.
     privacy_hash_secret: SecretStr | None = None
     privacy_retention_days: int = Field(3 * 365, ge=30)
+    # E-mail in (gateway/mail/, docs/email.md). The SMTP listener is off unless enabled;
+    # it then takes mail only for the campaign's contact addresses (a JSON list or
+    # comma-separated), up to the size limit, and keeps attachments up to theirs.
+    mail_smtp_enabled: bool = False
+    mail_smtp_host: str = "127.0.0.1"
+    mail_smtp_port: int = Field(2525, ge=0, le=65535)
+    mail_smtp_hostname: str | None = Field(None, description="greeting name; instance_name")
+    mail_smtp_tls_cert: Path | None = None  # with the key: STARTTLS offered
+    mail_smtp_tls_key: Path | None = Field(None, validate_default=True)
+    mail_contact_addresses: list[str] = Field([], validate_default=True)
+    mail_max_message_bytes: int = Field(25_000_000, ge=1024, le=1_000_000_000)
+    mail_max_attachment_bytes: int = Field(10_000_000, ge=0)
+    # IMAP polling of an existing mailbox, off unless a host is set. Port: 993 for tls,
+    # 143 for starttls and none unless given. Stored messages move to the done folder
+    # when one is named; otherwise the mailbox is left as it is.
+    mail_imap_host: str | None = None
+    mail_imap_port: int | None = Field(None, ge=1, le=65535)
+    mail_imap_security: Literal["tls", "starttls", "none"] = "tls"
+    mail_imap_ca_file: Path | None = None  # a private CA; unset: the system's
+    mail_imap_user: str = Field("", validate_default=True)
+    mail_imap_password: SecretStr | None = Field(None, validate_default=True)
+    mail_imap_folder: str = Field("INBOX", min_length=1)
+    mail_imap_done_folder: str | None = None
+    mail_imap_poll_interval: float = Field(60.0, gt=0)
+    mail_imap_timeout: float = Field(30.0, gt=0)
+
+    @field_validator("mail_contact_addresses", mode="before")
+    @classmethod
+    def _address_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError('not JSON; write ["contact@example.org"]') from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("mail_contact_addresses")
+    @classmethod
+    def _addresses_checked(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        bad = [address for address in value if address.count("@") != 1 or " " in address]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+        if info.data.get("mail_smtp_enabled") and not value:
+            raise ValueError("required when GATEWAY_MAIL_SMTP_ENABLED is true (the addresses "
+                             "the listener accepts mail for)")
+        return [address.lower() for address in value]
+
+    @field_validator("mail_smtp_tls_key")
+    @classmethod
+    def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if (value is None) != (info.data.get("mail_smtp_tls_cert") is None):
+            raise ValueError("GATEWAY_MAIL_SMTP_TLS_CERT and GATEWAY_MAIL_SMTP_TLS_KEY "
+                             "go together")
+        return value
+
+    @field_validator("mail_imap_user", "mail_imap_password")
+    @classmethod
+    def _imap_login(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("mail_imap_host") and not value:
+            raise ValueError("required when GATEWAY_MAIL_IMAP_HOST is set")
+        return value
 
 
 # environment variable -> field name
