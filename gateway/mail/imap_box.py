@@ -46,8 +46,9 @@ class ImapConfig:
 
     @property
     def mailbox(self) -> str:
-        """What names this folder in our records: user@host:port/folder."""
-        return f"{self.user}@{self.host}:{self.port}/{self.folder}"
+        """What names this folder in our records: user@host/folder (not the port: moving
+        from IMAPS to STARTTLS is the same mailbox, and must not bring its mail again)."""
+        return f"{self.user}@{self.host.lower()}/{self.folder}"
 
 
 def quoted(name: str) -> str:
@@ -62,6 +63,7 @@ class ImapFolder:
         self.config = config
         self._conn: imaplib.IMAP4 | None = None
         self.uidvalidity = 0
+        self.capabilities: frozenset[str] = frozenset()
 
     def __enter__(self) -> ImapFolder:
         self.open()
@@ -82,6 +84,11 @@ class ImapFolder:
             if config.security == "starttls":
                 conn.starttls(ssl_context=context)
             conn.login(config.user, config.password)
+            status, data = conn.capability()  # the list before login may lack MOVE, UIDPLUS
+            _ok("CAPABILITY", status, data)
+            self.capabilities = frozenset(
+                word.upper() for line in data if isinstance(line, bytes)
+                for word in line.decode("ascii", "replace").split())
             status, data = conn.select(quoted(config.folder))
             _ok("SELECT", status, data)
             _, codes = conn.response("UIDVALIDITY")
@@ -129,7 +136,7 @@ class ImapFolder:
 
     def move(self, uids: list[int], folder: str) -> None:
         """UID MOVE (RFC 6851), else COPY + \\Deleted + UID EXPUNGE (RFC 4315)."""
-        capabilities = {c.upper() for c in self.conn.capabilities}
+        capabilities = self.capabilities
         for start in range(0, len(uids), MOVE_CHUNK):
             chunk = ",".join(str(uid) for uid in uids[start:start + MOVE_CHUNK])
             if "MOVE" in capabilities:

@@ -57,6 +57,7 @@ class ImapPoller:
         self.max_message_bytes = max_message_bytes
         self.max_attachment_bytes = max_attachment_bytes
         self.own_addresses = frozenset(own_addresses)
+        self.failed_polls = 0  # in a row; 0 after a poll that worked
 
     async def run(self) -> None:
         """Poll now, then every `interval` seconds, until cancelled."""
@@ -64,9 +65,12 @@ class ImapPoller:
             try:
                 result = await self.poll_once()
             except POLL_ERRORS as err:
+                self.failed_polls += 1
                 log.warning("mail_imap_poll_failed", mailbox=self.config.mailbox,
-                            error=type(err).__name__, detail=str(err)[:300])
+                            error=type(err).__name__, detail=_said(err)[:300],
+                            failed_polls=self.failed_polls)
             else:
+                self.failed_polls = 0
                 if result.stored or result.skipped or result.moved:
                     log.info("mail_imap_polled", mailbox=self.config.mailbox,
                              stored=result.stored, already_stored=result.already_stored,
@@ -134,3 +138,9 @@ class ImapPoller:
             async with self.pool.acquire() as conn:
                 await mail_imap.mark_moved(conn, mailbox, uidvalidity, uids)
             result.moved += len(uids)
+
+
+def _said(err: BaseException) -> str:
+    """imaplib's errors carry the server's bytes: show them as text."""
+    first = err.args[0] if err.args else ""
+    return first.decode("utf-8", "replace") if isinstance(first, bytes) else str(err)

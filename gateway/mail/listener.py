@@ -107,7 +107,15 @@ class MailHandler:
 
 
 class GatewaySMTP(SMTP):
-    """aiosmtpd's protocol with our wording for the size limit and a list of live sessions."""
+    """aiosmtpd's protocol with our wording for the size limit and a list of live sessions.
+
+    Lines may be longer than RFC 5321's 1,000 octets: the RFC forbids
+    sending them, but some senders do, and a provider forwarding their mail
+    to us passes them on; refusing would bounce a citizen's message for a
+    fault not theirs. The bytes are stored as they came.
+    """
+
+    line_length_limit = 65_536
 
     def __init__(self, handler: MailHandler, sessions: set[GatewaySMTP],
                  **options: Any) -> None:
