@@ -7,10 +7,14 @@ was acknowledged with 250 is there, whole; what was refused left nothing.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import smtplib
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
 from email.policy import SMTP
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -19,6 +23,7 @@ import pytest
 from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.mail.answer_policy import answerable
+from gateway.mail.intake import smtp_listener
 from gateway.mail.listener import SmtpListener, listener_config
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import mail_inbound
@@ -211,6 +216,19 @@ async def test_lines_longer_than_the_rfc_allows_are_taken_as_they_came(
     assert bytes(row["raw"]) == raw
 
 
+async def test_stopping_the_listener_hangs_up_idle_sessions(pool: asyncpg.Pool) -> None:
+    running, task = await start_listener(pool)
+    assert running.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    assert (await reader.readline()).startswith(b"220 mx.test")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", running.port)
+
+
 async def test_when_the_database_is_gone_the_sender_is_told_to_retry(
         pool: asyncpg.Pool, db_url: str) -> None:
     other = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
@@ -246,6 +264,46 @@ async def test_the_gateway_runs_the_listener_under_its_supervisor_when_enabled(
         assert [r["subject"] for r in await rows(gw.pool)] == ["via the gateway"]
     finally:
         await stop_gateway(gw)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (key.pem beside it)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed: no certificate to test STARTTLS with")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+    return tmp_path / "cert.pem"
+
+
+async def test_starttls_is_offered_when_a_certificate_is_configured(
+        settings: Settings, pool: asyncpg.Pool, certificate: Path) -> None:
+    tmp_path = certificate.parent
+    configured = settings.model_copy(update={
+        "mail_smtp_enabled": True, "mail_smtp_port": 0, "mail_contact_addresses": [CONTACT],
+        "mail_smtp_tls_cert": tmp_path / "cert.pem", "mail_smtp_tls_key": tmp_path / "key.pem"})
+    listener = smtp_listener(configured, pool)
+    assert listener is not None
+    task = asyncio.create_task(listener.run())
+    await asyncio.wait_for(listener.started.wait(), 5)
+    trusted = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+
+    def over_tls(client: smtplib.SMTP) -> str:
+        client.starttls(context=trusted)
+        client.sendmail("a@example.org", [CONTACT], b"Subject: chiffre\r\n\r\nok\r\n")
+        sock = client.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        return str(sock.version())
+
+    try:
+        assert (await smtp(listener, over_tls)).startswith("TLS")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [r["subject"] for r in await rows(pool)] == ["chiffre"]
 
 
 async def test_the_listener_is_off_by_default(gateway: Gateway) -> None:

@@ -12,16 +12,20 @@ fault; the IMAP poller logs its own failures and polls again (imap_poll.py).
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from dataclasses import dataclass
 
 import asyncpg
 
 from gateway.config import Settings
+from gateway.logs import get_logger
 from gateway.mail.imap_box import ImapConfig
 from gateway.mail.imap_poll import ImapPoller
 from gateway.mail.listener import SmtpListener, listener_config
 from gateway.tasks import Supervisor
+
+log = get_logger("gateway.mail.intake")
 
 IMAP_PORTS = {"tls": 993, "starttls": 143, "none": 143}
 
@@ -61,6 +65,9 @@ def smtp_listener(settings: Settings, pool: asyncpg.Pool) -> SmtpListener | None
 def imap_poller(settings: Settings, pool: asyncpg.Pool) -> ImapPoller | None:
     if not settings.mail_imap_host or settings.mail_imap_password is None:
         return None
+    if settings.mail_imap_security == "none" and not _loopback(settings.mail_imap_host):
+        log.warning("mail_imap_without_tls", host=settings.mail_imap_host,
+                    hint="the password and the mail cross the network in clear")
     config = ImapConfig(
         host=settings.mail_imap_host,
         port=settings.mail_imap_port or IMAP_PORTS[settings.mail_imap_security],
@@ -72,3 +79,10 @@ def imap_poller(settings: Settings, pool: asyncpg.Pool) -> ImapPoller | None:
                       max_message_bytes=settings.mail_max_message_bytes,
                       max_attachment_bytes=settings.mail_max_attachment_bytes,
                       own_addresses=settings.mail_contact_addresses)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"

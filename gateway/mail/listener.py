@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ from gateway.mail.record import build_record, smtp_dedupe_key
 from gateway.store import mail_inbound
 
 log = get_logger("gateway.mail.listener")
+# aiosmtpd logs every command line (addresses included) at INFO through the standard
+# library's logging; should a deployment turn that up, citizens' addresses would fill the
+# logs. Its warnings and errors still come through.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 STOP_GRACE_SECONDS = 10.0  # a store under way when the gateway stops may finish and say 250
 
