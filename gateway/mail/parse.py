@@ -91,8 +91,9 @@ def parse_mail(raw: bytes) -> ParsedMail:
     from_address, from_name = _first_address(msg, "From", defects)
     reply_to, _ = _first_address(msg, "Reply-To", defects)
     in_reply_to = MSG_ID.findall(_raw_header(msg, "In-Reply-To") or "")
-    attachments = _attachments(msg, {id(text_part), id(html_part)}, defects)
-    defects.extend(_parser_defects(msg))
+    bodies = {id(part) for part in (text_part, html_part) if part is not None}
+    attachments = _safe(lambda: _attachments(msg, bodies, defects), (), defects)
+    defects.extend(_safe(lambda: _parser_defects(msg), [], defects))
     return ParsedMail(
         content_type=_safe(lambda: msg.get_content_type(), "text/plain", defects),
         report_type=_safe(lambda: _param(msg, "report-type"), None, defects),
