@@ -32,6 +32,7 @@ from gateway.config import ConfigError, Settings
 from gateway.engine import Rules, RulesError, load_rules
 from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
+from gateway.mail.intake import MailIntake, start_mail_intake
 from gateway.metrics import Metrics
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
@@ -117,6 +118,7 @@ class Gateway:
         self._errands: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
+        self.mail = MailIntake()  # e-mail in, when configured (docs/email.md)
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -140,6 +142,7 @@ class Gateway:
         self._every(self.settings.questions_escalation_interval, self._escalate_questions,
                     "questions-escalation")
         self._spawn(self.client.run, "smpp")
+        self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         add_api_routes(app, WebContext(self.pool, self.settings,
                                        reload_rules=self.reload_everywhere,

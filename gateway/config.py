@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 BindMode = Literal["transceiver", "split"]
 
@@ -206,6 +214,93 @@ class Settings(BaseModel):
         "it forgets every kept opt-out. Unset: erasure is refused."))
     privacy_retention_days: int = Field(3 * 365, ge=30, description=(
         "Days a contact may stay idle before `gateway privacy retention --apply` erases it."))
+    # E-mail in (gateway/mail/, docs/email.md): both ways in are off by default.
+    mail_smtp_enabled: bool = Field(False, description=(
+        "Run the inbound SMTP listener, which stores every message it accepts before "
+        "answering 250 (docs/email.md)."))
+    mail_smtp_host: str = Field("127.0.0.1", description=(
+        "Address the SMTP listener listens on (`0.0.0.0` to take mail from the network)."))
+    mail_smtp_port: int = Field(2525, ge=0, le=65535, description=(
+        "Port of the SMTP listener (25 when it is the MX). 0 picks a free port."))
+    mail_smtp_hostname: str | None = Field(None, description=(
+        "Name the SMTP listener gives in its greeting (the host's public name); unset: the "
+        "instance name."))
+    mail_smtp_tls_cert: Path | None = Field(None, description=(
+        "PEM certificate chain for STARTTLS on the SMTP listener; with the key, STARTTLS is "
+        "offered."))
+    mail_smtp_tls_key: Path | None = Field(None, validate_default=True, description=(
+        "PEM private key of that certificate; the two go together."))
+    mail_contact_addresses: list[str] = Field([], validate_default=True, description=(
+        "The campaign's contact addresses, the only recipients the SMTP listener accepts "
+        "(others get 550), comma-separated or a JSON list; required when it is enabled."))
+    mail_max_message_bytes: int = Field(25_000_000, ge=1024, le=1_000_000_000, description=(
+        "Largest message taken, in bytes: the SMTP listener answers 552 above it, the IMAP "
+        "poller leaves such a message in the mailbox."))
+    mail_max_attachment_bytes: int = Field(10_000_000, ge=0, description=(
+        "Largest attachment kept decoded in mail_attachments, in bytes; a larger one is "
+        "listed without its content (the raw message keeps it)."))
+    mail_imap_host: str | None = Field(None, description=(
+        "IMAP server of a mailbox to poll for mail; unset: no polling."))
+    mail_imap_port: int | None = Field(None, ge=1, le=65535, description=(
+        "Port of the IMAP server; unset: 993 for `tls`, 143 otherwise."))
+    mail_imap_security: Literal["tls", "starttls", "none"] = Field("tls", description=(
+        "`tls` (IMAPS), `starttls`, or `none` (plain text: for loopback only)."))
+    mail_imap_ca_file: Path | None = Field(None, description=(
+        "PEM file of a private CA the IMAP server's certificate is checked against; unset: "
+        "the system's trusted CAs."))
+    mail_imap_user: str = Field("", validate_default=True, description=(
+        "Login of the polled mailbox; required with an IMAP host."))
+    mail_imap_password: SecretStr | None = Field(None, validate_default=True, description=(
+        "Password (or app password) of the polled mailbox. A secret; required with an IMAP "
+        "host."))
+    mail_imap_folder: str = Field("INBOX", min_length=1, description=(
+        "Folder the new mail is taken from."))
+    mail_imap_done_folder: str | None = Field(None, description=(
+        "Folder stored messages are moved to (it must exist); unset: the mailbox is left as "
+        "it is."))
+    mail_imap_poll_interval: float = Field(60.0, gt=0, description=(
+        "Seconds between two polls of the mailbox; a failed poll is tried again after it."))
+    mail_imap_timeout: float = Field(30.0, gt=0, description=(
+        "Seconds of silence from the IMAP server after which a poll counts as failed."))
+
+    @field_validator("mail_contact_addresses", mode="before")
+    @classmethod
+    def _address_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError('not JSON; write ["contact@example.org"]') from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("mail_contact_addresses")
+    @classmethod
+    def _addresses_checked(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        bad = [address for address in value if address.count("@") != 1 or " " in address]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+        if info.data.get("mail_smtp_enabled") and not value:
+            raise ValueError("required when GATEWAY_MAIL_SMTP_ENABLED is true (the addresses "
+                             "the listener accepts mail for)")
+        return [address.lower() for address in value]
+
+    @field_validator("mail_smtp_tls_key")
+    @classmethod
+    def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if (value is None) != (info.data.get("mail_smtp_tls_cert") is None):
+            raise ValueError("GATEWAY_MAIL_SMTP_TLS_CERT and GATEWAY_MAIL_SMTP_TLS_KEY "
+                             "go together")
+        return value
+
+    @field_validator("mail_imap_user", "mail_imap_password")
+    @classmethod
+    def _imap_login(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("mail_imap_host") and not value:
+            raise ValueError("required when GATEWAY_MAIL_IMAP_HOST is set")
+        return value
 
 
 # environment variable -> field name

@@ -34,6 +34,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Admin web", ("web_",)),
     ("Contact centre", ("questions_",)),
     ("Privacy", ("privacy_",)),
+    ("E-mail in", ("mail_",)),
 )
 OTHER = "Other"
 
@@ -88,6 +89,8 @@ def type_text(annotation: Any) -> str:
         return " or ".join(kinds)
     if origin is dict:
         return "JSON object"
+    if origin is list:
+        return "list (comma-separated or JSON)"
     names: dict[Any, str] = {
         str: "text", int: "integer", float: "number", bool: "boolean",
         Path: "file path", SecretStr: "secret",

@@ -1,0 +1,135 @@
+"""Inbound e-mail and its attachments (migration 200). SQL only; the one writer of both tables.
+
+Why one INSERT ... ON CONFLICT (dedupe_key): a sender that retries after a
+lost 250, or an IMAP poll repeated after a crash, brings the same bytes
+again; it finds the row already there and gets its id, so nothing is stored
+twice and nothing is refused. The caller owns the transaction: the SMTP
+listener commits before it answers 250, the IMAP poller commits the message
+with its UID row (store/mail_imap.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from gateway.store.db import columns
+
+INSERT_MAIL = """
+INSERT INTO mail_inbound (
+    intake, dedupe_key, envelope_from, envelope_to, peer, raw, size, message_id, in_reply_to,
+    references_ids, subject, from_address, from_name, reply_to, to_addresses, cc_addresses,
+    sent_at, content_type, headers, text_body, html_body, kind, signals, bounced_addresses,
+    bounce_report, never_answer, defects)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19::jsonb, $20, $21, $22, $23, $24, $25::jsonb, $26, $27)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+FIND_BY_KEY = "SELECT id FROM mail_inbound WHERE dedupe_key = $1"
+
+INSERT_ATTACHMENTS = """
+INSERT INTO mail_attachments (mail_id, position, filename, content_type, disposition, content_id,
+                              size, sha256, content, omitted)
+SELECT $1::bigint, a.* FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::bigint[], $8::bytea[], $9::bytea[], $10::boolean[]) AS a
+"""
+
+GET_MAIL = "SELECT * FROM mail_inbound WHERE id = $1"
+
+LIST_ATTACHMENTS = """
+SELECT position, filename, content_type, disposition, content_id, size, sha256, content, omitted
+FROM mail_attachments WHERE mail_id = $1 ORDER BY position
+"""
+
+LIST_RECENT = """
+SELECT id, received_at, intake, from_address, subject, kind, never_answer
+FROM mail_inbound ORDER BY id DESC LIMIT $1
+"""
+
+COUNT_MAIL = "SELECT count(*) FROM mail_inbound"
+
+
+@dataclass(frozen=True, slots=True)
+class NewAttachment:
+    position: int
+    filename: str | None
+    content_type: str
+    disposition: str | None
+    content_id: str | None
+    size: int
+    sha256: bytes
+    content: bytes | None  # None: over the attachment limit (still in the raw message)
+    omitted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewInboundMail:
+    intake: str  # 'smtp' or 'imap'
+    dedupe_key: str
+    envelope_from: str | None
+    envelope_to: tuple[str, ...]
+    peer: str | None
+    raw: bytes
+    message_id: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    subject: str | None
+    from_address: str | None
+    from_name: str | None
+    reply_to: str | None
+    to_addresses: tuple[str, ...]
+    cc_addresses: tuple[str, ...]
+    sent_at: datetime | None
+    content_type: str
+    headers: tuple[tuple[str, str], ...]
+    text_body: str | None
+    html_body: str | None
+    kind: str
+    signals: tuple[str, ...]
+    bounced_addresses: tuple[str, ...]
+    bounce_report: tuple[dict[str, str | None], ...]
+    never_answer: str | None
+    defects: tuple[str, ...]
+    attachments: tuple[NewAttachment, ...]
+
+
+async def insert(conn: asyncpg.Connection, mail: NewInboundMail) -> tuple[int, bool]:
+    """Store the message and its attachments; (id, True), or (existing id, False) if known."""
+    mail_id = await conn.fetchval(
+        INSERT_MAIL, mail.intake, mail.dedupe_key, mail.envelope_from, list(mail.envelope_to),
+        mail.peer, mail.raw, len(mail.raw), mail.message_id, mail.in_reply_to,
+        list(mail.references), mail.subject, mail.from_address, mail.from_name, mail.reply_to,
+        list(mail.to_addresses), list(mail.cc_addresses), mail.sent_at, mail.content_type,
+        json.dumps([list(pair) for pair in mail.headers]), mail.text_body, mail.html_body,
+        mail.kind, list(mail.signals), list(mail.bounced_addresses),
+        json.dumps(list(mail.bounce_report)), mail.never_answer, list(mail.defects))
+    if mail_id is None:
+        existing = await conn.fetchval(FIND_BY_KEY, mail.dedupe_key)
+        assert existing is not None  # the conflicting row is committed, or we would have waited
+        return int(existing), False
+    if mail.attachments:
+        await conn.execute(INSERT_ATTACHMENTS, mail_id, *columns(
+            mail.attachments, "position", "filename", "content_type", "disposition",
+            "content_id", "size", "sha256", "content", "omitted"))
+    return int(mail_id), True
+
+
+async def get_mail(conn: asyncpg.Connection, mail_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_MAIL, mail_id)
+
+
+async def list_attachments(conn: asyncpg.Connection, mail_id: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(LIST_ATTACHMENTS, mail_id))
+
+
+async def list_recent(conn: asyncpg.Connection, limit: int = 50) -> list[asyncpg.Record]:
+    return list(await conn.fetch(LIST_RECENT, limit))
+
+
+async def count_mail(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(COUNT_MAIL))
