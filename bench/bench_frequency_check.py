@@ -5,7 +5,7 @@ generated population as bench_materialize.py), gives half of them the
 program's six broadcast messages of the last month (6 x N/2 outbox rows,
 submitted over the last days) plus replies that must not count, then times
 `gateway.broadcast.frequency.pushed_past` for a broadcast to everyone and to
-a narrow segment, and checks the count it finds. Prints one JSON document.
+a narrow audience, and checks the count it finds. Prints one JSON document.
 
 Usage (from the checkout): python -m bench.bench_frequency_check [--subscribers N] [--fast]
 """
@@ -26,11 +26,11 @@ from typing import Any
 import asyncpg
 
 from bench.bench_materialize import CODE, GENERATE
+from gateway.audience import parse_audience
 from gateway.broadcast import frequency, service
 from gateway.devdb import LocalPostgres
 from gateway.engine import load_rules
 from gateway.logs import configure_logging
-from gateway.segments import parse_segment
 from gateway.store.migrate import apply_migrations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ async def timed(conn: asyncpg.Connection, where: str, runs: int) -> tuple[int, l
     for _ in range(runs):
         started = time.perf_counter()
         past = await frequency.pushed_past(
-            conn, rules, shortcode=CODE, segment=parse_segment(where), at=None,
+            conn, rules, shortcode=CODE, audience=parse_audience(where), at=None,
             now=datetime.now(UTC))
         times.append(round((time.perf_counter() - started) * 1000, 1))
         found = past.recipients

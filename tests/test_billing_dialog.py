@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.engine import Rules, decide, load_rules
-from gateway.engine.donations import format_money, parse_amount_cents
 from gateway.engine.events import EngineEvent
+from gateway.engine.gift_requests import format_money, parse_amount_cents
 from gateway.engine.text import normalize
 from gateway.engine.types import ContactState, Decision, Inbound
 

@@ -9,10 +9,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gateway.audience import parse_audience
 from gateway.broadcast import service
 from gateway.broadcast.schedule import Scheduler
 from gateway.engine.templates import parse_template
-from gateway.segments import parse_segment
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import NewOutbound
@@ -259,14 +259,14 @@ async def test_a_cancelled_broadcast_is_not_materialized_and_its_rows_count_as_c
 async def test_bad_filters_and_texts_are_refused_before_anything_is_stored(
     conn: asyncpg.Connection,
 ) -> None:
+    from gateway.audience import AudienceError
     from gateway.broadcast.messages import BroadcastTextError
-    from gateway.segments import SegmentError
 
-    with pytest.raises(SegmentError, match="column 7"):
+    with pytest.raises(AudienceError, match="column 7"):
         await create(conn, where="state FL")
     with pytest.raises(BroadcastTextError, match="unpaired"):
         await create(conn, text="Hi {first_name")
     with pytest.raises(service.BroadcastError, match="time zone"):
         await create(conn, at=datetime(2024, 7, 1, 12))
     assert await conn.fetchval("SELECT count(*) FROM broadcasts") == 0
-    assert parse_segment("") is None
+    assert parse_audience("") is None

@@ -1,7 +1,7 @@
 """The donor-details dialog by SMS in the pure engine, and its answer parsers (hypothesis).
 
 The shell writes the hold into the state (`details`); these tests write it by
-hand, as pipeline/donations.py would, and check what the engine asks, accepts
+hand, as pipeline/donation_ledger.py would, and check what the engine asks, accepts
 and lets route on.
 """
 

@@ -93,8 +93,8 @@ from gateway.billing.stripe_events import Charged, CheckoutPaid, Disputed, Outco
 from gateway.billing.stripe_events import Refunded as RefundedEvent
 from gateway.engine import Rules
 from gateway.engine.donation_texts import default_templates
-from gateway.engine.donations import CARD, CARRIER
 from gateway.engine.donor_details import first_question
+from gateway.engine.gift_requests import CARD, CARRIER
 from gateway.store.billing import FinalBilledMt, LockedDonation
 from gateway.store.donations import DonationRow, NewDonationEvent
 

@@ -32,7 +32,7 @@ from typing import Final, Literal
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-from gateway.engine.donations import CARD, CARRIER, format_choices, format_money
+from gateway.engine.gift_requests import CARD, CARRIER, format_choices, format_money
 from gateway.engine.model import Profile
 from gateway.engine.rules import Rules
 from gateway.engine.templates import Template

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 import asyncpg
 
+from gateway.audience import AudienceError, parse_audience
 from gateway.broadcast import control, held, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.messages import BroadcastTextError, parse_text
@@ -31,7 +32,6 @@ from gateway.broadcast.quiet_hours import DEFAULT_HORIZON
 from gateway.cli_errors import EXIT_OK, CommandFailed, UsageError
 from gateway.config import Settings
 from gateway.engine import Rules, RulesError, load_rules
-from gateway.segments import SegmentError, parse_segment
 from gateway.store import broadcasts as store
 from gateway.store.db import create_pool
 
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
     create = sub.add_parser("create", help="create a broadcast (or --preview it)")
     create.add_argument("--program", required=True)
-    create.add_argument("--where", default="", help="segment filter; empty: every subscriber")
+    create.add_argument("--where", default="", help="audience filter; empty: every subscriber")
     create.add_argument("--text", required=True, help="template, {first_name|friend} fallbacks")
     create.add_argument("--at", default=None,
                         help="send time, schedule rather than a draft: 2026-03-01T17:00-05:00, "
@@ -81,12 +81,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 send_time.parse(args.at, args.zone)
             elif args.zone:
                 send_time.parse_zone(args.zone)
-            parse_segment(args.where)
+            parse_audience(args.where)
             parse_text(args.text)
         return asyncio.run(_run(settings, args))
     except ComposeError as err:
         raise UsageError(OPTIONS.get(err.field, err.field), err.message) from None
-    except SegmentError as err:
+    except AudienceError as err:
         raise UsageError("--where", str(err)) from None
     except BroadcastTextError as err:
         raise UsageError("--text", str(err)) from None

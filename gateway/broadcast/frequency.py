@@ -28,10 +28,10 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.audience import Audience
 from gateway.engine.frequency import WINDOWS
 from gateway.engine.rules import ProgramRules
 from gateway.logs import get_logger
-from gateway.segments import Segment
 from gateway.store import audit as audit_store
 from gateway.store import broadcast_frequency as store
 from gateway.store.broadcasts import Broadcast
@@ -75,7 +75,7 @@ async def pushed_past(
     rules: ProgramRules,
     *,
     shortcode: str,
-    segment: Segment | None,
+    audience: Audience | None,
     at: datetime | None,
     now: datetime,
 ) -> PastLimit:
@@ -84,7 +84,7 @@ async def pushed_past(
     send_at = max(at or now, now)
     since = send_at - WINDOWS[limit.per]
     count = await store.count_at_limit(
-        conn, shortcode=shortcode, program=rules.id, segment=segment, now=now, since=since,
+        conn, shortcode=shortcode, program=rules.id, audience=audience, now=now, since=since,
         max_messages=limit.max_messages,
     )
     return PastLimit(program=rules.id, recipients=count, max_messages=limit.max_messages,

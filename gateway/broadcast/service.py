@@ -13,6 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.audience import Audience, parse_audience
 from gateway.broadcast import compose_checks, frequency, send_time
 from gateway.broadcast.messages import TextReport, body_parts, parse_text, report
 from gateway.broadcast.policy import QuietHoursPolicy
@@ -21,10 +22,9 @@ from gateway.broadcast.schedule import Scheduler
 from gateway.engine import Rules
 from gateway.engine.templates import Template
 from gateway.logs import get_logger
-from gateway.segments import Segment, parse_segment
+from gateway.store import audience as audience_store
 from gateway.store import broadcasts as store
 from gateway.store import outbound as outbound_store
-from gateway.store import segments as segment_store
 
 log = get_logger("gateway.broadcast")
 
@@ -100,14 +100,14 @@ async def create(
     program's promise is refused unless `override_frequency`, and an override
     that mattered is written to the audit log in the caller's transaction.
     """
-    segment = parse_segment(where)  # SegmentError says where the filter is wrong
+    audience = parse_audience(where)  # AudienceError says where the filter is wrong
     _checked_text(rules, program, shortcode, text, variables_of(program, shortcode))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
     send_time.check_ahead(scheduled_at, now=now, zone=zone)
     program_rules = compose_checks.program_of(rules, program)
     past = await frequency.pushed_past(
-        conn, program_rules, shortcode=shortcode, segment=segment, at=scheduled_at, now=now)
+        conn, program_rules, shortcode=shortcode, audience=audience, at=scheduled_at, now=now)
     if past.recipients and not override_frequency:
         raise FrequencyExceeded(past.refusal())
     broadcast_id = await store.insert_broadcast(
@@ -138,13 +138,13 @@ async def preview(
     The text is refused here as `create` would refuse it, so the organizer
     learns at the preview, not at the last click.
     """
-    segment = parse_segment(where)
+    audience = parse_audience(where)
     template = _checked_text(rules, program, shortcode, text, variables)
-    recipients = await segment_store.count(
-        conn, shortcode=shortcode, program=program, segment=segment, now=now
+    recipients = await audience_store.count(
+        conn, shortcode=shortcode, program=program, audience=audience, now=now
     )
-    contacts = await segment_store.sample(
-        conn, shortcode=shortcode, program=program, segment=segment, now=now, limit=sample_size
+    contacts = await audience_store.sample(
+        conn, shortcode=shortcode, program=program, audience=audience, now=now, limit=sample_size
     )
     text_report = report(template, variables, [c.profile for c in contacts])
     rendered = tuple(
@@ -181,19 +181,19 @@ async def materialize(
         raise BroadcastError(f"broadcast {broadcast_id} is cancelled; nothing to materialize")
     if broadcast.materialized_at is not None:
         return MaterializeResult(broadcast_id, 0, broadcast.recipients, 0)
-    segment = parse_segment(broadcast.filter)
+    audience = parse_audience(broadcast.filter)
     body = body_parts(parse_text(broadcast.template), variables)
     now = clock()
     scheduler = Scheduler(
         policy, program_country=program_country, start=broadcast.scheduled_at or now
     )
-    scheduler.add(await store.list_zone_keys(conn, broadcast, segment, now=now), now)
+    scheduler.add(await store.list_zone_keys(conn, broadcast, audience, now=now), now)
     cursor = broadcast.materialized_through or ""
     inserted = batches = skipped = 0
     analyzed_at = 0  # rows inserted when the outbox's statistics were last refreshed
     while True:
         result = await _one_batch(
-            conn, broadcast, segment, body, scheduler, cursor, batch_size, clock, now
+            conn, broadcast, audience, body, scheduler, cursor, batch_size, clock, now
         )
         inserted += result.inserted
         skipped += result.over_frequency
@@ -223,13 +223,13 @@ async def materialize(
 async def _one_batch(
     conn: asyncpg.Connection,
     broadcast: store.Broadcast,
-    segment: Segment | None,
+    audience: Audience | None,
     body: list[store.BodyPart],
     scheduler: Scheduler,
     cursor: str,
     batch_size: int,
     clock: Callable[[], datetime],
-    segment_now: datetime,
+    audience_now: datetime,
 ) -> store.BatchResult:
     """One batch; quiet hours are timed at this batch's own `now` (windows close meanwhile)."""
     for _ in range(MAX_RETIMES):
@@ -241,8 +241,8 @@ async def _one_batch(
                 f"broadcast {broadcast.id}: {err}; the quiet-hours config leaves no time to send"
             ) from err
         result = await store.materialize_batch(
-            conn, broadcast, segment, body=body, timing=timing, after=cursor,
-            batch_size=batch_size, now=segment_now, caps=scheduler.caps(),
+            conn, broadcast, audience, body=body, timing=timing, after=cursor,
+            batch_size=batch_size, now=audience_now, caps=scheduler.caps(),
         )
         if not result.untimed:
             return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gateway.engine import compliance, contact_checks
-from gateway.engine.donations import DONATION_VARIABLES, donation_findings
+from gateway.engine.gift_requests import DONATION_VARIABLES, donation_findings
 from gateway.engine.model import Profile, RulesFile, Step
 from gateway.engine.templates import PROGRAM_VARIABLES, Template, TemplateError, parse_template
 from gateway.engine.text import normalize, within_one_edit

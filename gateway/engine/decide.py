@@ -13,7 +13,7 @@ Order matters and is the compliance argument, so it is spelled out here:
 5. An opted-out number only gets through with YES or an opt-in keyword
    (new consent); anything else is recorded and left unanswered.
 6. A pending donation confirmation (YES / NO to it): it yields to nothing
-   but STOP, the flood guard and HELP (see donations.py for why).
+   but STOP, the flood guard and HELP (see gift_requests.py for why).
 7. Y to a pending double opt-in, then the open dialog, then keywords
    (exact, then fuzzy), then the rate-limited default reply (none when
    the how-to-stop text of 3 went out in its place).
@@ -27,8 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from gateway.engine import compliance, consent, dialogs, donations, flood, knowledge, themes
-from gateway.engine.donations import parse_amount_cents as parse_amount_cents
+from gateway.engine import compliance, consent, dialogs, flood, gift_requests, knowledge, themes
 from gateway.engine.donor_details import answer as answer_donor_details
 from gateway.engine.events import (
     ComplianceReplyLimited,
@@ -40,6 +39,7 @@ from gateway.engine.events import (
     KnowledgeLookup,
     Unmatched,
 )
+from gateway.engine.gift_requests import parse_amount_cents as parse_amount_cents
 from gateway.engine.rules import KeywordRules, Rules
 from gateway.engine.state import SUBSCRIBED, Draft
 from gateway.engine.text import parse_command
@@ -76,7 +76,7 @@ def decide(state: ContactState, inbound: Inbound, *, now: datetime, rules: Rules
     verdict = compliance.classify_opt_out(command.words, command.first, code.profile,
                                           code.opt_out_words)
     if verdict == "opt_out":
-        donations.cancel_on_opt_out(turn)
+        gift_requests.cancel_on_opt_out(turn)
         consent.opt_out(turn, send_confirmation=flood.may_reply(
             turn, "stop", changes_consent=not state.opted_out, flooded=flooded))
     elif flooded and compliance.is_help(command.first, code.profile):
@@ -103,7 +103,7 @@ def _route(turn: Turn) -> None:
     if compliance.is_help(command.first, profile):
         consent.help_reply(turn)
         return
-    if donations.answer(turn):
+    if gift_requests.answer(turn):
         return
     if answer_donor_details(turn):  # a held gift's donor details, one fact per MO
         return
@@ -164,7 +164,7 @@ def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
         assert keyword.reply is not None
         turn.reply(keyword.reply, keyword.program)
     elif keyword.action == "donate":
-        donations.request(turn, keyword)
+        gift_requests.request(turn, keyword)
     elif keyword.action == "knowledge":
         knowledge.answer_keyword(turn, keyword)
     else:  # theme or menu: the contact centre

@@ -1,6 +1,6 @@
 """A program's `donations:` entry compiled with its profile's defaults, and money as text.
 
-Split from the dialog (donations.py) and the load-time checks (donation_checks.py):
+Split from the dialog (gift_requests.py) and the load-time checks (donation_checks.py):
 the billing service and the checks read these values; only the dialog talks.
 Profile defaults follow the law of the program's country: US FEC text-giving
 limits, French political funding (card only, EUR 7,500 a year per party).

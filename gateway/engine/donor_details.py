@@ -9,7 +9,7 @@ missing, then the held gift proceeds (the billing service charges it).
 
 Who knows what:
 
-* the shell (pipeline/donations.py) reads the number's held donations and
+* the shell (pipeline/donation_ledger.py) reads the number's held donations and
   what is on file before each batch and writes them into the state as
   `details` = {refs, program, missing, expires[, retries, off]}; the
   database is the truth, so an answer given on the web form meanwhile, or a

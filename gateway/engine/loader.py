@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.engine.checks import check, known_fields, own_opt_out_words, shortcode_profiles
-from gateway.engine.donations import compile_donations
+from gateway.engine.gift_requests import compile_donations
 from gateway.engine.knowledge import compile_knowledge
 from gateway.engine.model import Dialog, Keyword, Program, RulesFile
 from gateway.engine.rules import (

@@ -18,7 +18,7 @@ from gateway.engine.templates import Template
 from gateway.engine.text import TypoIndex
 
 if TYPE_CHECKING:
-    from gateway.engine.donations import DonationRules
+    from gateway.engine.gift_requests import DonationRules
     from gateway.engine.knowledge import KnowledgeRules
     from gateway.engine.themes import ThemeRules
 
@@ -105,7 +105,7 @@ class Rules:
     dialogs: Mapping[str, DialogRules]
     # "programs.rise.texts.help" -> worst-case SMS segments, for `keywords check`
     segment_counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-    # program id -> its text-to-give settings (engine/donations.py)
+    # program id -> its text-to-give settings (engine/gift_requests.py)
     donations: Mapping[str, DonationRules] = field(default_factory=lambda: MappingProxyType({}))
     # program id -> its contact centre (engine/themes.py) and knowledge base (knowledge.py)
     themes: Mapping[str, ThemeRules] = field(default_factory=lambda: MappingProxyType({}))

@@ -13,7 +13,7 @@ Layout (JSON, kept small; times are UTC ISO-8601 strings):
      "last_default_reply": "...",
      "donation": {"ref": 42, "program": "rise", "amount_cents": 1000, "currency": "USD",
                   "method": "carrier", "keyword": "GIVE", "requested": "...",
-                  "expires": "..."},      # a request waiting for its YES (donations.py)
+                  "expires": "..."},      # a request waiting for its YES (gift_requests.py)
      "donation_ask": {"program": "rise", "keyword": "GIVE", "at": "..."},
      "donation_last": {"ref": 42, "program": "rise", "confirmed": "..."},
      "card": {"last4": "4242"},          # written by the shell from the saved card

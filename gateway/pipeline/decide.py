@@ -7,7 +7,7 @@ each. Replies go to the outbox; nothing is sent from inside the transaction.
 Each event goes on the contact's timeline and to its kind's handler
 (pipeline/event_handlers.py), which schedules its rows for the batch:
 consent events go to the ledger (pointing at the reply that carried their
-disclosure), donation events to the donation ledger (pipeline/donations.py),
+disclosure), donation events to the donation ledger (pipeline/donation_ledger.py),
 after the replies their confirmation requests point at, and questions for
 the experts become rows (pipeline/contact_centre.py). Knowledge-base lookups
 (`WHERE 90210`) are answered from the database once the batch is decided,
@@ -29,8 +29,7 @@ from gateway import geo
 from gateway.engine import Rules, decide
 from gateway.engine.holder import RulesHolder
 from gateway.engine.types import ContactState, Inbound
-from gateway.pipeline import contact_centre
-from gateway.pipeline import donations as donation_ledger
+from gateway.pipeline import contact_centre, donation_ledger
 from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.pipeline.event_handlers import schedule
 from gateway.privacy.pseudonym import number_hash

@@ -56,7 +56,7 @@ from gateway.engine.events import (
     ThemePrompted,
     Unmatched,
 )
-from gateway.pipeline import contact_centre, donations
+from gateway.pipeline import contact_centre, donation_ledger
 from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.store.consent import NewConsentEvent
 from gateway.store.timeline import NewEvent
@@ -125,13 +125,13 @@ HANDLERS: Final[Handlers] = {
     "opt_in_confirmed": consent_row,
     "opted_out": consent_row,
     "resubscribed": consent_row,
-    # the donation ledger and donor details (pipeline/donations.py)
-    "donation_requested": donations.requested,
-    "donation_confirmation_sent": donations.confirmation_sent,
-    "donation_confirmed": donations.confirmed,
-    "donation_expired": donations.expired,
-    "donation_cancelled": donations.cancelled,
-    "donor_details_given": donations.details_given,
+    # the donation ledger and donor details (pipeline/donation_ledger.py)
+    "donation_requested": donation_ledger.requested,
+    "donation_confirmation_sent": donation_ledger.confirmation_sent,
+    "donation_confirmed": donation_ledger.confirmed,
+    "donation_expired": donation_ledger.expired,
+    "donation_cancelled": donation_ledger.cancelled,
+    "donor_details_given": donation_ledger.details_given,
     # the contact centre (pipeline/contact_centre.py)
     "knowledge_lookup": contact_centre.schedule_lookup,
     "question_asked": contact_centre.question_row,

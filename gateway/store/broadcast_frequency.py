@@ -12,7 +12,7 @@ its own. Failed, refused, undeliverable, suppressed and cancelled rows never
 reached the phone, so they do not count either.
 
 Why one statement over the eligible set: the same WHERE as the preview's
-count (gateway/store/segments.py), so "pushed past the limit" is measured
+count (gateway/store/audience.py), so "pushed past the limit" is measured
 over exactly the people the broadcast would reach.
 """
 
@@ -22,8 +22,8 @@ from datetime import datetime
 
 import asyncpg
 
-from gateway.segments import Segment
-from gateway.store.segments import SqlParams, eligible_where
+from gateway.audience import Audience
+from gateway.store.audience import SqlParams, eligible_where
 
 # Rows still reaching the phone (queued, sending) or that reached the SMSC.
 COUNTED_STATUSES = ("queued", "sending", "submitted", "delivered")
@@ -54,7 +54,7 @@ async def count_at_limit(
     *,
     shortcode: str,
     program: str,
-    segment: Segment | None,
+    audience: Audience | None,
     now: datetime,
     since: datetime,
     max_messages: int,
@@ -64,7 +64,7 @@ async def count_at_limit(
     One more message (this broadcast) would push each of them past the limit.
     """
     params = SqlParams()
-    where = eligible_where(params, shortcode=shortcode, program=program, segment=segment, now=now)
+    where = eligible_where(params, shortcode=shortcode, program=program, audience=audience, now=now)
     query = PUSHED_PAST.format(
         where=where, program=params.add(program, "text"),
         statuses=params.add(list(COUNTED_STATUSES), "text[]"),

@@ -27,10 +27,10 @@ from typing import Any
 
 import asyncpg
 
-from gateway.segments import Segment
+from gateway.audience import Audience
 from gateway.store import outbound as outbound_store
+from gateway.store.audience import SqlParams, eligible_where
 from gateway.store.broadcast_frequency import COUNTED_STATUSES
-from gateway.store.segments import SqlParams, eligible_where
 from gateway.store.zone_keys import ZONE_KEY, ZONE_PREFIX, ZoneKey, zone_key
 
 INSERT_BROADCAST = """
@@ -197,12 +197,12 @@ async def mark_materialized(conn: asyncpg.Connection, broadcast_id: int) -> None
 
 
 async def list_zone_keys(
-    conn: asyncpg.Connection, broadcast: Broadcast, segment: Segment | None, *, now: datetime
+    conn: asyncpg.Connection, broadcast: Broadcast, audience: Audience | None, *, now: datetime
 ) -> list[ZoneKey]:
     """Every distinct zone key among the broadcast's not yet materialized recipients."""
     params = SqlParams()
     where = eligible_where(
-        params, shortcode=broadcast.shortcode, program=broadcast.program, segment=segment, now=now
+        params, shortcode=broadcast.shortcode, program=broadcast.program, audience=audience, now=now
     )
     after = params.add(broadcast.materialized_through or "", "text")
     rows = await conn.fetch(LIST_ZONE_KEYS.format(where=where, after=after), *params.values)
@@ -216,7 +216,7 @@ async def list_zone_keys(
 async def materialize_batch(
     conn: asyncpg.Connection,
     broadcast: Broadcast,
-    segment: Segment | None,
+    audience: Audience | None,
     *,
     body: Sequence[BodyPart],
     timing: Mapping[str, tuple[datetime, datetime]],
@@ -243,7 +243,7 @@ async def materialize_batch(
     since = send_at - (broadcast.frequency_window or timedelta(0))
     params = SqlParams()
     where = eligible_where(
-        params, shortcode=broadcast.shortcode, program=broadcast.program, segment=segment, now=now
+        params, shortcode=broadcast.shortcode, program=broadcast.program, audience=audience, now=now
     )
     keys = list(timing)
     capped = list(caps or {})

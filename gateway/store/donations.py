@@ -231,7 +231,10 @@ class InsertedEvent:
 
 @dataclass(frozen=True, slots=True)
 class DonationRow:
-    id: int
+    """One gift. Its `id` is the id of the GIVE text that asked for it (`inbound.id`):
+    the engine's `donation_ref`, the donation's primary key and its Stripe idempotency key."""
+
+    id: int  # the GIVE MO's inbound id, not a sequence of its own
     msisdn: str
     shortcode: str
     program: str

@@ -37,9 +37,9 @@ from typing import Any
 import asyncpg
 
 from gateway.resend_rules import CUT_OFF_CAUSE, Action, Ending, rule_for
+from gateway.store.audience import SqlParams
 from gateway.store.db import affected, columns
 from gateway.store.receipts import NewReceipt
-from gateway.store.segments import SqlParams
 from gateway.store.zone_keys import ZONE_KEY
 
 # -- rows: what is queued -----------------------------------------------------------------

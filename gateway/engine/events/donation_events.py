@@ -1,7 +1,7 @@
 """The SMS side of a donation: the request, its confirmation, and the donor's details.
 
 The pipeline turns five of these into donation-ledger rows
-(pipeline/donations.py) and `DonorDetailsGiven` into stored donor facts;
+(pipeline/donation_ledger.py) and `DonorDetailsGiven` into stored donor facts;
 the rest are the timeline's record of the conversation. `donation_ref` is
 the id of the MO that asked to give (a donation's id in the ledger).
 Money is integer cents with its ISO currency.

@@ -17,11 +17,11 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
+from gateway.audience import AudienceError
 from gateway.broadcast import control, held, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
-from gateway.segments import SegmentError
 from gateway.services import audit
 from gateway.store import broadcasts as store
 from gateway.store import lookups
@@ -37,7 +37,7 @@ Status = Literal["draft", "scheduled", "running", "paused", "cancelled", "done"]
 
 class BroadcastText(Strict):
     program: str = Field(min_length=1, max_length=64)
-    where: str = Field("", max_length=10_000, description="segment filter; empty: everyone")
+    where: str = Field("", max_length=10_000, description="audience filter; empty: everyone")
     text: str = Field(min_length=1, max_length=2_000,
                       description="template with {field|fallback} placeholders")
     shortcode: str | None = Field(None, max_length=16)
@@ -101,7 +101,7 @@ def _refused(err: Exception) -> ApiError:
     """Service errors as answers: which field is wrong, or why the change cannot happen."""
     if isinstance(err, ComposeError):
         return bad_request(err.message, field=err.field)
-    if isinstance(err, SegmentError):
+    if isinstance(err, AudienceError):
         return bad_request(f"filter {err}", field="where")
     if isinstance(err, BroadcastTextError):
         return bad_request(str(err), field="text")
@@ -137,7 +137,7 @@ async def preview(call: Call) -> dict[str, Any]:
                 text=body.text, variables=service.variables_of(body.program, shortcode),
                 now=call.context.clock(), sample_size=body.sample_size)
             await audit.samples_shown(conn, call.user, call.client, found.samples)
-    except (SegmentError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
+    except (AudienceError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
         raise _refused(err) from None
     report = found.text
     return {"recipients": found.recipients, "shortcode": shortcode,
@@ -168,7 +168,7 @@ async def create(call: Call) -> dict[str, Any]:
                              scheduled_at=body.scheduled_at,
                              override_frequency=body.override_frequency)
             broadcast = await store.get_broadcast(conn, broadcast_id)
-    except (SegmentError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
+    except (AudienceError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
         raise _refused(err) from None
     assert broadcast is not None
     return {"broadcast": _shown(broadcast, zone)}

@@ -23,13 +23,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from gateway.audience import AudienceError
 from gateway.broadcast import control, held, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.broadcast.policy import US_FALLBACK_ZONES
 from gateway.engine import Rules
-from gateway.segments import SegmentError
 from gateway.services import audit
 from gateway.services.errors import ServiceError
 from gateway.store import broadcasts as store
@@ -90,7 +90,7 @@ def _scheduled_at(raw: str, zone: str) -> datetime | None:
 def _form_error(err: Exception) -> ServiceError:
     if isinstance(err, ComposeError):
         return bad_request(err.message, field=err.field)
-    if isinstance(err, SegmentError):
+    if isinstance(err, AudienceError):
         return bad_request(f"filter: {err}", field="where")
     if isinstance(err, BroadcastTextError):
         return bad_request(str(err), field="text")
@@ -125,7 +125,7 @@ async def submit(view: View) -> web.StreamResponse:
                 variables=service.variables_of(form["program"], shortcode),
                 now=view.context.clock(), sample_size=5)
             await audit.samples_shown(conn, view.user, view.client, found.samples)
-    except (SegmentError, BroadcastTextError, service.BroadcastError, ServiceError,
+    except (AudienceError, BroadcastTextError, service.BroadcastError, ServiceError,
             ComposeError) as err:
         refused = _form_error(err)
         return _composer(view, form, programs, status=refused.status,

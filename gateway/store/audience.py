@@ -1,4 +1,4 @@
-"""Segments as SQL: the AST of `gateway.segments` compiled to a WHERE over contacts.
+"""Audiences as SQL: the AST of `gateway.audience` compiled to a WHERE over contacts.
 
 Every value travels as a `$n` parameter; the only text put into the SQL is
 this module's own fragments, so no filter an organizer types can change the
@@ -20,9 +20,10 @@ from typing import Any, assert_never
 
 import asyncpg
 
-from gateway.segments import (
+from gateway.audience import (
     ActiveWithin,
     And,
+    Audience,
     Donated,
     GenderIn,
     InProgram,
@@ -30,7 +31,6 @@ from gateway.segments import (
     Or,
     ProfileIn,
     ProgramStatus,
-    Segment,
     StateIn,
     ZipPrefix,
 )
@@ -98,21 +98,21 @@ def eligible_where(
     *,
     shortcode: str,
     program: str,
-    segment: Segment | None,
+    audience: Audience | None,
     now: datetime,
 ) -> str:
-    """WHERE text over `contacts c`: the program's reachable subscribers, then the segment."""
+    """WHERE text over `contacts c`: the program's reachable subscribers, then the audience."""
     base = ELIGIBLE.format(
         shortcode=params.add(shortcode, "text"),
         membership=params.add(membership(program), "jsonb"),
     )
-    if segment is None:
+    if audience is None:
         return base
-    return f"{base} AND ({compile_segment(segment, params, now=now)})"
+    return f"{base} AND ({compile_audience(audience, params, now=now)})"
 
 
-def compile_segment(segment: Segment, params: SqlParams, *, now: datetime) -> str:
-    match segment:
+def compile_audience(audience: Audience, params: SqlParams, *, now: datetime) -> str:
+    match audience:
         case InProgram(programs):
             docs = [membership(p) for p in programs]
             return f"coalesce(c.state @> ANY({params.add(docs, 'jsonb[]')}), false)"
@@ -137,13 +137,13 @@ def compile_segment(segment: Segment, params: SqlParams, *, now: datetime) -> st
         case Donated():
             return DONATED
         case Not(item):
-            return f"NOT ({compile_segment(item, params, now=now)})"
+            return f"NOT ({compile_audience(item, params, now=now)})"
         case And(items):
-            return " AND ".join(f"({compile_segment(i, params, now=now)})" for i in items)
+            return " AND ".join(f"({compile_audience(i, params, now=now)})" for i in items)
         case Or(items):
-            return " OR ".join(f"({compile_segment(i, params, now=now)})" for i in items)
+            return " OR ".join(f"({compile_audience(i, params, now=now)})" for i in items)
         case _:
-            assert_never(segment)
+            assert_never(audience)
 
 
 def _like_prefix(prefix: str) -> str:
@@ -156,11 +156,11 @@ async def count(
     *,
     shortcode: str,
     program: str,
-    segment: Segment | None,
+    audience: Audience | None,
     now: datetime,
 ) -> int:
     params = SqlParams()
-    where = eligible_where(params, shortcode=shortcode, program=program, segment=segment, now=now)
+    where = eligible_where(params, shortcode=shortcode, program=program, audience=audience, now=now)
     value: int = await conn.fetchval(COUNT.format(where=where), *params.values)
     return value
 
@@ -170,13 +170,13 @@ async def sample(
     *,
     shortcode: str,
     program: str,
-    segment: Segment | None,
+    audience: Audience | None,
     now: datetime,
     limit: int,
 ) -> list[SampleContact]:
     """Up to `limit` eligible contacts picked at random, for previews."""
     params = SqlParams()
-    where = eligible_where(params, shortcode=shortcode, program=program, segment=segment, now=now)
+    where = eligible_where(params, shortcode=shortcode, program=program, audience=audience, now=now)
     query = SAMPLE.format(where=where, limit=params.add(limit, "int8"))
     return [_sample(row) for row in await conn.fetch(query, *params.values)]
 

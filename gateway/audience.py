@@ -1,4 +1,4 @@
-"""The segment language: who, among a program's subscribers, a broadcast reaches.
+"""The audience language: who, among a program's subscribers, a broadcast reaches.
 
     program = news and state in (FL, GA) and not donated
     zip starts with ("331", "332") or profile.team = "blue"
@@ -9,7 +9,7 @@ generic expression evaluator: organizers type it on a command line (and
 later in the admin API), so it must be impossible to reach anything but the
 few facts below, and a typo must come back as "column 14: expected '=' or
 'in'", not as a database error. The AST is the contract; SQL is produced
-from it in `gateway.store.segments` with every value as a parameter. This
+from it in `gateway.store.audience` with every value as a parameter. This
 module has no imports from the rest of the gateway so the store can depend
 on it.
 
@@ -41,7 +41,7 @@ STATUSES: Final = ("subscribed", "pending", "opted_out")
 GENDERS: Final = {"f": "F", "female": "F", "m": "M", "male": "M", "other": "other"}
 
 
-class SegmentError(ValueError):
+class AudienceError(ValueError):
     """A filter that does not parse or names something invalid; says where and what was expected."""
 
     def __init__(self, message: str, *, position: int, expected: tuple[str, ...] = ()) -> None:
@@ -97,21 +97,21 @@ class Donated:
 
 @dataclass(frozen=True, slots=True)
 class Not:
-    item: Segment
+    item: Audience
 
 
 @dataclass(frozen=True, slots=True)
 class And:
-    items: tuple[Segment, ...]  # two or more
+    items: tuple[Audience, ...]  # two or more
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    items: tuple[Segment, ...]  # two or more
+    items: tuple[Audience, ...]  # two or more
 
 
 Predicate = InProgram | ProgramStatus | ZipPrefix | StateIn | GenderIn | ProfileIn | ActiveWithin
-Segment = Predicate | Donated | Not | And | Or
+Audience = Predicate | Donated | Not | And | Or
 
 
 # -- values: checked and normalized the same way for the parser and the printer's input ----------
@@ -185,7 +185,7 @@ class _Token:
 
 def _tokens(source: str) -> list[_Token]:
     if len(source) > MAX_LENGTH:
-        raise SegmentError(f"filter longer than {MAX_LENGTH} characters", position=MAX_LENGTH)
+        raise AudienceError(f"filter longer than {MAX_LENGTH} characters", position=MAX_LENGTH)
     tokens: list[_Token] = []
     index = 0
     while index < len(source):
@@ -210,14 +210,14 @@ def _tokens(source: str) -> list[_Token]:
 # -- parser --------------------------------------------------------------------------------------
 
 
-def parse_segment(source: str) -> Segment | None:
+def parse_audience(source: str) -> Audience | None:
     """The filter's AST; None for an empty filter (everyone subscribed to the program)."""
     parser = _Parser(_tokens(source))
     if parser.peek.kind == "end":
         return None
-    segment = parser.expression(depth=0)
+    audience = parser.expression(depth=0)
     parser.expect_end()
-    return segment
+    return audience
 
 
 class _Parser:
@@ -229,7 +229,7 @@ class _Parser:
     def peek(self) -> _Token:
         token = self._tokens[self._index]
         if token.kind == "bad":
-            raise SegmentError(token.text, position=token.position)
+            raise AudienceError(token.text, position=token.position)
         return token
 
     def _take(self) -> _Token:
@@ -238,11 +238,11 @@ class _Parser:
             self._index += 1
         return token
 
-    def _fail(self, expected: tuple[str, ...], after: str | None = None) -> SegmentError:
+    def _fail(self, expected: tuple[str, ...], after: str | None = None) -> AudienceError:
         token = self.peek
         found = "the end of the filter" if token.kind == "end" else repr(token.text)
         context = f" after {after!r}" if after else ""
-        return SegmentError(
+        return AudienceError(
             f"expected {' or '.join(expected)}{context}, found {found}",
             position=token.position, expected=expected,
         )
@@ -267,9 +267,9 @@ class _Parser:
     def _check_depth(self, depth: int) -> None:
         if depth > MAX_DEPTH:
             position = self.peek.position
-            raise SegmentError(f"nested deeper than {MAX_DEPTH} levels", position=position)
+            raise AudienceError(f"nested deeper than {MAX_DEPTH} levels", position=position)
 
-    def expression(self, depth: int) -> Segment:
+    def expression(self, depth: int) -> Audience:
         self._check_depth(depth)
         items = [self._conjunction(depth)]
         while self._is_word("or"):
@@ -277,14 +277,14 @@ class _Parser:
             items.append(self._conjunction(depth))
         return items[0] if len(items) == 1 else Or(tuple(items))
 
-    def _conjunction(self, depth: int) -> Segment:
+    def _conjunction(self, depth: int) -> Audience:
         items = [self._unary(depth)]
         while self._is_word("and"):
             self._take()
             items.append(self._unary(depth))
         return items[0] if len(items) == 1 else And(tuple(items))
 
-    def _unary(self, depth: int) -> Segment:
+    def _unary(self, depth: int) -> Audience:
         self._check_depth(depth)
         if self._is_word("not"):
             self._take()
@@ -296,7 +296,7 @@ class _Parser:
             return inner
         return self._predicate()
 
-    def _predicate(self) -> Segment:
+    def _predicate(self) -> Audience:
         token = self.peek
         name = token.text.lower() if token.kind == "word" else ""
         if name == "program":
@@ -361,7 +361,7 @@ class _Parser:
             self._take()
             values.append(self._value(what, check))
             if len(values) > MAX_VALUES:
-                raise SegmentError(f"more than {MAX_VALUES} values", position=self.peek.position)
+                raise AudienceError(f"more than {MAX_VALUES} values", position=self.peek.position)
         self._punct(")", "the list")
         return tuple(values)
 
@@ -371,7 +371,7 @@ class _Parser:
             raise self._fail((what,))
         value = check(token.text)
         if value is None:
-            raise SegmentError(
+            raise AudienceError(
                 f"{token.text!r} is not {what}", position=token.position, expected=(what,)
             )
         self._take()
@@ -381,13 +381,13 @@ class _Parser:
 # -- printer -------------------------------------------------------------------------------------
 
 
-def format_segment(segment: Segment | None) -> str:
-    """Canonical text; `parse_segment(format_segment(s)) == s` for every valid AST."""
-    return "" if segment is None else _format(segment)
+def format_audience(audience: Audience | None) -> str:
+    """Canonical text; `parse_audience(format_audience(s)) == s` for every valid AST."""
+    return "" if audience is None else _format(audience)
 
 
-def _format(segment: Segment) -> str:
-    match segment:
+def _format(audience: Audience) -> str:
+    match audience:
         case InProgram(programs):
             return "program" + _format_values(programs)
         case ProgramStatus(program, statuses):
@@ -414,10 +414,10 @@ def _format(segment: Segment) -> str:
         case Or(items):
             return " or ".join(_grouped(item) for item in items)
         case _:
-            assert_never(segment)
+            assert_never(audience)
 
 
-def _grouped(item: Segment) -> str:
+def _grouped(item: Audience) -> str:
     text = _format(item)
     return f"({text})" if isinstance(item, And | Or) else text
 

@@ -1,4 +1,4 @@
-"""Segments compiled to SQL, run against seeded contacts: each kind of filter, and safety."""
+"""Audiences compiled to SQL, run against seeded contacts: each kind of filter, and safety."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.segments import parse_segment
-from gateway.store import segments as segment_store
-from gateway.store.segments import SqlParams, eligible_where
+from gateway.audience import parse_audience
+from gateway.store import audience as audience_store
+from gateway.store.audience import SqlParams, eligible_where
 
 NOW = datetime(2024, 7, 1, 15, 0, tzinfo=UTC)
 CODE = "12345"
@@ -92,7 +92,7 @@ async def conn(pool: asyncpg.Pool) -> Any:
 async def who(conn: asyncpg.Connection, where: str, program: str = "rise") -> set[str]:
     params = SqlParams()
     sql = eligible_where(
-        params, shortcode=CODE, program=program, segment=parse_segment(where), now=NOW
+        params, shortcode=CODE, program=program, audience=parse_audience(where), now=NOW
     )
     rows = await conn.fetch(f"SELECT c.msisdn FROM contacts c WHERE {sql}", *params.values)
     by_number = {c[0]: name for name, c in CONTACTS.items()}
@@ -144,9 +144,9 @@ async def test_the_base_set_is_the_programs_reachable_subscribers(
 
 async def test_values_travel_as_parameters_never_as_sql(conn: asyncpg.Connection) -> None:
     hostile = "x' OR '1'='1'; DROP TABLE contacts; --"
-    segment = parse_segment(f'profile.team = "{hostile}" or state = "FL"')
+    audience = parse_audience(f'profile.team = "{hostile}" or state = "FL"')
     params = SqlParams()
-    sql = eligible_where(params, shortcode=CODE, program="rise", segment=segment, now=NOW)
+    sql = eligible_where(params, shortcode=CODE, program="rise", audience=audience, now=NOW)
     assert hostile not in sql and "FL" not in sql and "team" not in sql
     assert [hostile] in params.values and ["FL"] in params.values
     assert await who(conn, f'profile.team = "{hostile}"') == set()
@@ -154,18 +154,18 @@ async def test_values_travel_as_parameters_never_as_sql(conn: asyncpg.Connection
 
 
 async def test_count_and_sample(conn: asyncpg.Connection) -> None:
-    segment = parse_segment("not donated")
-    assert await segment_store.count(
-        conn, shortcode=CODE, program="rise", segment=segment, now=NOW
+    audience = parse_audience("not donated")
+    assert await audience_store.count(
+        conn, shortcode=CODE, program="rise", audience=audience, now=NOW
     ) == 4
-    picked = await segment_store.sample(
-        conn, shortcode=CODE, program="rise", segment=segment, now=NOW, limit=3
+    picked = await audience_store.sample(
+        conn, shortcode=CODE, program="rise", audience=audience, now=NOW, limit=3
     )
     assert len(picked) == 3
     allowed = {CONTACTS[n][0] for n in ("bob", "cat", "gil", "hal")}
     assert {p.msisdn for p in picked} <= allowed
-    everyone = await segment_store.sample(
-        conn, shortcode=CODE, program="rise", segment=None, now=NOW, limit=50
+    everyone = await audience_store.sample(
+        conn, shortcode=CODE, program="rise", audience=None, now=NOW, limit=50
     )
     gil = next(p for p in everyone if p.msisdn == CONTACTS["gil"][0])
     assert (gil.profile["cp"], gil.region, gil.country, gil.timezones) == (

@@ -1,4 +1,4 @@
-"""The segment language: typed AST, clear errors, print/parse round trip (hypothesis)."""
+"""The audience language: typed AST, clear errors, print/parse round trip (hypothesis)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.segments import (
+from gateway.audience import (
     MAX_DAYS,
     MAX_DEPTH,
     STATUSES,
     ActiveWithin,
     And,
+    Audience,
+    AudienceError,
     Donated,
     GenderIn,
     InProgram,
@@ -19,12 +21,10 @@ from gateway.segments import (
     Or,
     ProfileIn,
     ProgramStatus,
-    Segment,
-    SegmentError,
     StateIn,
     ZipPrefix,
-    format_segment,
-    parse_segment,
+    format_audience,
+    parse_audience,
 )
 
 
@@ -34,7 +34,7 @@ def test_a_filter_with_every_kind_of_predicate() -> None:
         ' and state in (fl, GA) and gender = female and profile.team = "Blue Team"'
         " and active within 30 days and not donated"
     )
-    assert parse_segment(source) == And((
+    assert parse_audience(source) == And((
         InProgram(("news", "rise")),
         ProgramStatus("rise", ("pending",)),
         ZipPrefix(("331", "332")),
@@ -47,21 +47,21 @@ def test_a_filter_with_every_kind_of_predicate() -> None:
 
 
 def test_and_binds_tighter_than_or_and_parentheses_group() -> None:
-    assert parse_segment("donated or state = FL and gender = M") == Or((
+    assert parse_audience("donated or state = FL and gender = M") == Or((
         Donated(), And((StateIn(("FL",)), GenderIn(("M",)))),
     ))
-    assert parse_segment("(donated or state = FL) and gender = M") == And((
+    assert parse_audience("(donated or state = FL) and gender = M") == And((
         Or((Donated(), StateIn(("FL",)))), GenderIn(("M",)),
     ))
-    assert parse_segment("NOT donated AND State = or") == And((
+    assert parse_audience("NOT donated AND State = or") == And((
         Not(Donated()), StateIn(("OR",)),  # Oregon: a keyword is a value where a value goes
     ))
 
 
 def test_an_empty_filter_is_everyone() -> None:
-    assert parse_segment("") is None
-    assert parse_segment("   ") is None
-    assert format_segment(None) == ""
+    assert parse_audience("") is None
+    assert parse_audience("   ") is None
+    assert format_audience(None) == ""
 
 
 @pytest.mark.parametrize(
@@ -87,8 +87,8 @@ def test_an_empty_filter_is_everyone() -> None:
 def test_errors_say_where_and_what_was_expected(
     source: str, position: int, expected: tuple[str, ...], message: str
 ) -> None:
-    with pytest.raises(SegmentError) as err:
-        parse_segment(source)
+    with pytest.raises(AudienceError) as err:
+        parse_audience(source)
     assert err.value.position == position
     assert message in str(err.value)
     assert str(err.value).startswith(f"column {position}: ")
@@ -97,13 +97,13 @@ def test_errors_say_where_and_what_was_expected(
 
 
 def test_nesting_and_length_are_bounded() -> None:
-    with pytest.raises(SegmentError, match="nested deeper"):
-        parse_segment("(" * 500 + "donated" + ")" * 500)
-    with pytest.raises(SegmentError, match="nested deeper"):
-        parse_segment("not " * 500 + "donated")
-    assert parse_segment("not " * (MAX_DEPTH - 1) + "donated") is not None
-    with pytest.raises(SegmentError, match="longer than"):
-        parse_segment("donated or " * 2000 + "donated")
+    with pytest.raises(AudienceError, match="nested deeper"):
+        parse_audience("(" * 500 + "donated" + ")" * 500)
+    with pytest.raises(AudienceError, match="nested deeper"):
+        parse_audience("not " * 500 + "donated")
+    assert parse_audience("not " * (MAX_DEPTH - 1) + "donated") is not None
+    with pytest.raises(AudienceError, match="longer than"):
+        parse_audience("donated or " * 2000 + "donated")
 
 
 # -- properties ---------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def values_of(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[tuple[str, 
 
 programs = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
 profile_values = st.text(st.characters(exclude_characters="\x00"), max_size=20)
-leaves: st.SearchStrategy[Segment] = st.one_of(
+leaves: st.SearchStrategy[Audience] = st.one_of(
     st.builds(InProgram, values_of(programs)),
     st.builds(ProgramStatus, programs, values_of(st.sampled_from(STATUSES))),
     st.builds(ZipPrefix, values_of(st.from_regex(r"[0-9A-Z]{1,6}", fullmatch=True))),
@@ -128,16 +128,16 @@ leaves: st.SearchStrategy[Segment] = st.one_of(
 )
 
 
-def _groups(children: st.SearchStrategy[Segment]) -> st.SearchStrategy[Segment]:
+def _groups(children: st.SearchStrategy[Audience]) -> st.SearchStrategy[Audience]:
     many = st.lists(children, min_size=2, max_size=4).map(tuple)
     return st.one_of(st.builds(Not, children), st.builds(And, many), st.builds(Or, many))
 
 
-def depth(segment: Segment) -> int:
-    if isinstance(segment, Not):
-        return 1 + depth(segment.item)
-    if isinstance(segment, And | Or):
-        return 1 + max(depth(item) for item in segment.items)
+def depth(audience: Audience) -> int:
+    if isinstance(audience, Not):
+        return 1 + depth(audience.item)
+    if isinstance(audience, And | Or):
+        return 1 + max(depth(item) for item in audience.items)
     return 0
 
 
@@ -145,11 +145,11 @@ segments = st.recursive(leaves, _groups, max_leaves=12).filter(lambda s: depth(s
 
 
 @settings(max_examples=300)
-@given(segment=segments)
-def test_printing_then_parsing_gives_the_same_ast(segment: Segment) -> None:
-    text = format_segment(segment)
-    assert parse_segment(text) == segment
-    assert format_segment(parse_segment(text)) == text
+@given(audience=segments)
+def test_printing_then_parsing_gives_the_same_ast(audience: Audience) -> None:
+    text = format_audience(audience)
+    assert parse_audience(text) == audience
+    assert format_audience(parse_audience(text)) == text
 
 
 VOCABULARY = [
@@ -164,10 +164,10 @@ token_soup = st.lists(st.sampled_from(VOCABULARY), max_size=14).flatmap(
 
 @settings(max_examples=400)
 @given(source=st.one_of(st.text(max_size=60), token_soup))
-def test_any_text_parses_or_fails_with_a_segment_error(source: str) -> None:
+def test_any_text_parses_or_fails_with_an_audience_error(source: str) -> None:
     try:
-        segment = parse_segment(source)
-    except SegmentError as err:
+        audience = parse_audience(source)
+    except AudienceError as err:
         assert 1 <= err.position <= len(source) + 1
         return
-    assert parse_segment(format_segment(segment)) == segment
+    assert parse_audience(format_audience(audience)) == audience
