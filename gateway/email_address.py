@@ -1,0 +1,48 @@
+"""One e-mail address rule for the whole gateway: how an address is checked and compared.
+
+Why one place: the same citizen's address arrives in a From header, a web
+form, an unsubscribe link and an expert's merge; if each compared addresses
+its own way, an unsubscribe could miss the subscription it was meant for,
+or one person could become two. Addresses are compared in lower case (the
+local part is case-sensitive in theory, never in practice), checked by the
+standard library's RFC 5322 parser (`email.headerregistry.Address`), not by
+a hand-written pattern. A non-ASCII local part (SMTPUTF8) is refused: few
+providers deliver it, and the form says so rather than lose the answer.
+"""
+
+from __future__ import annotations
+
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+
+MAX_ADDRESS_LENGTH = 254  # RFC 5321's path limit less the angle brackets
+
+
+class EmailAddressError(ValueError):
+    """The text is not one e-mail address; the message says why in plain words."""
+
+
+def normalize_email(text: str) -> str:
+    """The address in its compared form ('Ana@Example.ORG ' -> 'ana@example.org').
+
+    Raises EmailAddressError for anything but a single addr-spec with a domain
+    that has a dot (a campaign never writes to 'root@localhost').
+    """
+    candidate = text.strip()
+    if not candidate:
+        raise EmailAddressError("the e-mail address is empty")
+    if len(candidate) > MAX_ADDRESS_LENGTH:
+        raise EmailAddressError(
+            f"the e-mail address is longer than {MAX_ADDRESS_LENGTH} characters")
+    if any(char.isspace() or char in "<>,;\"" for char in candidate):
+        raise EmailAddressError(f"{candidate!r} is not a single e-mail address")
+    try:
+        parsed = Address(addr_spec=candidate)
+    except (HeaderParseError, ValueError, IndexError) as err:
+        detail = str(err.args[0]) if err.args else ""
+        reason = (": the part before '@' has non-ASCII letters, which few mail providers"
+                  " deliver" if "non-ASCII" in detail else "")
+        raise EmailAddressError(f"{candidate!r} is not an e-mail address{reason}") from err
+    if not parsed.username or "." not in parsed.domain or parsed.domain.startswith("."):
+        raise EmailAddressError(f"{candidate!r} has no usable domain after '@'")
+    return f"{parsed.username}@{parsed.domain}".lower()
