@@ -26,6 +26,8 @@ from pydantic import (
     field_validator,
 )
 
+from gateway.email_address import EmailAddressError, normalize_email
+
 BindMode = Literal["transceiver", "split"]
 
 
@@ -262,6 +264,20 @@ class Settings(BaseModel):
         "Seconds between two polls of the mailbox; a failed poll is tried again after it."))
     mail_imap_timeout: float = Field(30.0, gt=0, description=(
         "Seconds of silence from the IMAP server after which a poll counts as failed."))
+    # Sending e-mail and links in it (shared by every feature that mails a citizen).
+    mail_from_address: str | None = Field(None, description=(
+        "The address the campaign's e-mail comes from (answers, acknowledgements, "
+        "confirmations, newsletters), e.g. `contact@campaign.example`; its domain is the "
+        "one Message-IDs are made on. Unset: the first of GATEWAY_MAIL_CONTACT_ADDRESSES; "
+        "with neither, nothing is mailed."))
+    mail_from_name: str = Field("", description=(
+        "Display name beside GATEWAY_MAIL_FROM_ADDRESS, e.g. `Campaign contact centre`."))
+    public_base_url: str | None = Field(None, pattern=r"^https?://[^/\s]+(/\S*)?$",
+                                        description=(
+        "The public address of the gateway's pages, e.g. `https://act.campaign.example`, "
+        "used to build links citizens follow (e-mail confirmation, unsubscribe, the "
+        "public form). Unset: links are built from the web listener's own host and port, "
+        "which only suits a demo."))
 
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod
@@ -275,6 +291,16 @@ class Settings(BaseModel):
                     raise ValueError('not JSON; write ["contact@example.org"]') from None
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("mail_from_address")
+    @classmethod
+    def _from_address_checked(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return normalize_email(value)
+        except EmailAddressError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("mail_contact_addresses")
     @classmethod
@@ -301,6 +327,22 @@ class Settings(BaseModel):
         if info.data.get("mail_imap_host") and not value:
             raise ValueError("required when GATEWAY_MAIL_IMAP_HOST is set")
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    def mail_sender(self) -> str | None:
+        """The From address of the campaign's mail, or None when nothing may be mailed."""
+        if self.mail_from_address:
+            return self.mail_from_address
+        return self.mail_contact_addresses[0] if self.mail_contact_addresses else None
+
+    def public_url(self, path: str) -> str:
+        """An absolute link a citizen can follow: public_base_url (or this listener) + path."""
+        base = self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+        return base + (path if path.startswith("/") else "/" + path)
 
 
 # environment variable -> field name

@@ -26,7 +26,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Database", ("database_",)),
     ("SMPP link to the SMSC", ("smpp_", "unsure_send_")),
     ("Short code and keywords", ("shortcode", "default_region", "keywords")),
-    ("HTTP server and logs", ("http_", "log_")),
+    ("HTTP server and logs", ("http_", "public_", "log_")),
     ("Receiving MOs", ("ingest_", "reassembly_", "mo_")),
     ("Start-up and instances", ("migrate_", "instance_")),
     ("Donations", ("billing_", "stripe_", "donor_")),
@@ -34,7 +34,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Admin web", ("web_",)),
     ("Contact centre", ("questions_",)),
     ("Privacy", ("privacy_",)),
-    ("E-mail in", ("mail_",)),
+    ("E-mail", ("mail_",)),
 )
 OTHER = "Other"
 

@@ -33,3 +33,16 @@ def test_any_text_is_either_refused_or_normalized_stably(text: str) -> None:
     except EmailAddressError:
         return
     assert normalize_email(once) == once and once == once.lower() and "@" in once
+
+
+def test_settings_check_the_from_address_and_build_public_links() -> None:
+    from gateway.config import ConfigError, load_settings
+
+    settings = load_settings({"DATABASE_URL": "postgresql://x/y",
+                              "GATEWAY_MAIL_CONTACT_ADDRESSES": "Contact@Campaign.example",
+                              "GATEWAY_PUBLIC_BASE_URL": "https://act.campaign.example/"})
+    assert settings.mail_sender() == "contact@campaign.example"
+    assert settings.public_url("mail/confirm/x") == "https://act.campaign.example/mail/confirm/x"
+    with pytest.raises(ConfigError, match=r"MAIL_FROM_ADDRESS"):
+        load_settings({"DATABASE_URL": "postgresql://x/y",
+                       "GATEWAY_MAIL_FROM_ADDRESS": "not an address"})
