@@ -16,22 +16,18 @@ like everywhere else (`gateway.phone`): `/contacts/2025550123` and
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from gateway.phone import InvalidNumber, to_e164
 from gateway.services import audit
+from gateway.services import contacts as contact_service
 from gateway.services.fences import fenced_timeline
 from gateway.store import consent, contacts, lookups, timeline
 from gateway.web.body import Strict
-from gateway.web.errors import bad_request, not_found
 from gateway.web.registry import Call, RouteTable
 
 routes = RouteTable("contacts")
-
-NUMBER_PREFIX = re.compile(r"^\+?[0-9]{1,15}$")
 
 
 class ContactSearch(Strict):
@@ -61,39 +57,21 @@ class ConsentQuery(Strict):
 
 
 def e164(call: Call, raw: str, *, field: str) -> str:
-    try:
-        return to_e164(raw, default_region=call.context.settings.default_region)
-    except InvalidNumber as err:
-        raise bad_request(str(err), field=field) from None
-
-
-def _number_filter(call: Call, raw: str) -> dict[str, str]:
-    """A full number: its E.164 form. `+331...`: numbers starting so. Digits: found anywhere."""
-    text = re.sub(r"[\s().-]", "", raw)
-    try:
-        return {"number_prefix": to_e164(text, default_region=call.context.settings
-                                         .default_region)}
-    except InvalidNumber:
-        pass
-    if not NUMBER_PREFIX.match(text):
-        raise bad_request("a phone number or some of its digits", field="q")
-    return {"number_prefix": text} if text.startswith("+") else {"number_digits": text}
+    return contact_service.contact_number(raw, call.context.settings.default_region,
+                                          field=field)
 
 
 @routes.get("/api/v1/contacts", name="contacts.search", query=ContactSearch,
             summary="Find contacts by number (or its first digits) or by a profile field")
 async def search(call: Call) -> dict[str, Any]:
     query = call.query_as(ContactSearch)
-    shortcode = query.shortcode or call.context.settings.shortcode
-    number = _number_filter(call, query.q) if query.q else {}
+    asked = contact_service.ContactSearch(
+        shortcode=query.shortcode or call.context.settings.shortcode, q=query.q,
+        field=query.field, value=query.value, after=query.after, limit=query.limit)
     async with call.pool.acquire() as conn:
-        rows = await lookups.search_contacts(
-            conn, shortcode=shortcode, **number, field=query.field,
-            value=query.value, after=query.after, limit=query.limit)
-        await call.audit(conn, audit.CONTACT_VIEWED, None, search=query.model_dump(
-            exclude_none=True, exclude={"limit", "after"}), results=len(rows))
-    found = [{**dict(r), "profile": json.loads(r["profile"]) if r["profile"] else {}}
-             for r in rows]
+        found = await contact_service.search(conn, call.principal, asked,
+                                             region=call.context.settings.default_region,
+                                             client=call.client)
     return {"contacts": found, "next_after": found[-1]["msisdn"] if len(found) == query.limit
             else None}
 
@@ -108,11 +86,10 @@ async def _contact(call: Call) -> tuple[str, str]:
 async def profile(call: Call) -> dict[str, Any]:
     msisdn, shortcode = await _contact(call)
     async with call.pool.acquire() as conn:
-        row = await contacts.get_contact(conn, msisdn, shortcode)
-        if row is None:
-            raise not_found(f"contact {msisdn}")
+        row = await contact_service.existing_contact(conn, msisdn, shortcode)
         geo = await contacts.get_geo(conn, msisdn, shortcode)
-        await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="profile")
+        await contact_service.viewed(conn, call.principal, msisdn, client=call.client,
+                                     view="profile")
     state = json.loads(row["state"])
     return {"msisdn": msisdn, "shortcode": shortcode, "opted_out": row["opted_out"],
             "programs": state.get("subs", {}), "profile": state.get("profile", {}),
@@ -125,10 +102,10 @@ async def profile(call: Call) -> dict[str, Any]:
 async def contact_timeline(call: Call) -> dict[str, Any]:
     msisdn, shortcode = await _contact(call)
     async with call.pool.acquire() as conn:
-        if await contacts.get_contact(conn, msisdn, shortcode) is None:
-            raise not_found(f"contact {msisdn}")
+        await contact_service.existing_contact(conn, msisdn, shortcode)
         items = await timeline.full_timeline(conn, msisdn, shortcode)
-        await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="timeline")
+        await contact_service.viewed(conn, call.principal, msisdn, client=call.client,
+                                     view="timeline")
     return {"msisdn": msisdn, "timeline": fenced_timeline(call.user, items)}
 
 
@@ -138,7 +115,8 @@ async def contact_consent(call: Call) -> dict[str, Any]:
     msisdn, shortcode = await _contact(call)
     async with call.pool.acquire() as conn:
         rows = await consent.list_for_contact(conn, msisdn, shortcode)
-        await call.audit(conn, audit.CONTACT_VIEWED, f"contact:{msisdn}", view="consent")
+        await contact_service.viewed(conn, call.principal, msisdn, client=call.client,
+                                     view="consent")
     return {"msisdn": msisdn, "consent": [dict(r) for r in rows]}
 
 

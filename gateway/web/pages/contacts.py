@@ -10,55 +10,31 @@ shown through `fences.fenced_timeline`, exactly as the API returns it.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from aiohttp import web
 
-from gateway.phone import InvalidNumber, to_e164
-from gateway.services import audit
+from gateway.services import contacts as contact_service
+from gateway.services.contacts import ContactSearch
 from gateway.services.fences import fenced_timeline
-from gateway.store import consent, contacts, lookups, timeline
-from gateway.web.errors import bad_request, not_found
+from gateway.store import consent, contacts, timeline
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
 
 PAGE_SIZE = 50
-FIELD_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-DIGITS = re.compile(r"^\+?[0-9]{1,15}$")
-
-
-def number_filter(raw: str, region: str) -> dict[str, str]:
-    """A whole number: its E.164 form. `+331...`: numbers starting so. Digits: anywhere."""
-    text = re.sub(r"[\s().-]", "", raw)
-    try:
-        return {"number_prefix": to_e164(text, default_region=region)}
-    except InvalidNumber:
-        pass
-    if not DIGITS.match(text):
-        raise bad_request("Search by a phone number or some of its digits.", field="q")
-    return {"number_prefix": text} if text.startswith("+") else {"number_digits": text}
 
 
 @pages.get("/contacts", name="page.contacts")
 async def contact_list(view: View) -> web.StreamResponse:
     settings = view.context.settings
     q, field, value, after = (view.query(k) for k in ("q", "field", "value", "after"))
-    if field and not FIELD_NAME.match(field):
-        raise bad_request("A profile field is letters, digits and _ (e.g. zip).", field="field")
-    if bool(field) != bool(value):
-        raise bad_request("Give a profile field and its value together.", field="value")
-    number = number_filter(q, settings.default_region) if q else {}
+    query = ContactSearch(shortcode=settings.shortcode, q=q, field=field, value=value,
+                          after=after, limit=PAGE_SIZE)
     async with view.context.pool.acquire() as conn:
-        rows = await lookups.search_contacts(
-            conn, shortcode=settings.shortcode, **number, field=field or None,
-            value=value or None, after=after or None, limit=PAGE_SIZE)
-        search = {k: v for k, v in (("q", q), ("field", field), ("value", value)) if v}
-        await audit.record(conn, view.user, audit.CONTACT_VIEWED, None, client=view.client,
-                           search=search, results=len(rows), view="page")
-    found = [{**dict(r), "profile": json.loads(r["profile"]) if r["profile"] else {}}
-             for r in rows]
+        found = await contact_service.search(conn, view.user, query,
+                                             region=settings.default_region,
+                                             client=view.client, view="page")
     more = {"q": q, "field": field, "value": value, "after": found[-1]["msisdn"]} \
         if len(found) == PAGE_SIZE else None
     return view.render("contacts.html", title="Contacts", contacts=found, q=q, field=field,
@@ -68,20 +44,14 @@ async def contact_list(view: View) -> web.StreamResponse:
 @pages.get("/contacts/{msisdn}", name="page.contact")
 async def contact_page(view: View) -> web.StreamResponse:
     settings = view.context.settings
-    try:
-        msisdn = to_e164(view.request.match_info["msisdn"],
-                         default_region=settings.default_region)
-    except InvalidNumber as err:
-        raise bad_request(str(err), field="msisdn") from None
+    msisdn = contact_service.contact_number(view.request.match_info["msisdn"],
+                                            settings.default_region)
     async with view.context.pool.acquire() as conn:
-        row = await contacts.get_contact(conn, msisdn, settings.shortcode)
-        if row is None:
-            raise not_found(f"contact {msisdn}")
+        row = await contact_service.existing_contact(conn, msisdn, settings.shortcode)
         geo = await contacts.get_geo(conn, msisdn, settings.shortcode)
         consents = await consent.list_for_contact(conn, msisdn, settings.shortcode)
         items = await timeline.full_timeline(conn, msisdn, settings.shortcode)
-        await audit.record(conn, view.user, audit.CONTACT_VIEWED, f"contact:{msisdn}",
-                           client=view.client, view="page")
+        await contact_service.viewed(conn, view.user, msisdn, client=view.client, view="page")
     state: dict[str, Any] = json.loads(row["state"])
     return view.render(
         "contact.html", title=f"Contact {msisdn}", msisdn=msisdn, opted_out=row["opted_out"],
