@@ -5,8 +5,9 @@ admin who lost theirs cannot use the API to reset it); it ends the account's
 sessions and revokes its API tokens, like a change made in the API, and is
 audit-logged.
 
-Why the CLI writes to the database directly: the first admin must exist
-before anyone can log in to create users through the API. The password is
+Why the CLI goes to the database itself: the first admin must exist before
+anyone can log in to create users through the API. It applies the same
+rules as the API (gateway/services/accounts.py) and is audited as `cli`. The password is
 read from the terminal without echo (twice), or from standard input with
 --password-stdin for scripts (never from the command line, where `ps` and
 shell history would keep it). --token prints an API token, once; it expires
@@ -18,18 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 
 from gateway.cli_errors import UsageError
 from gateway.config import Settings
-from gateway.services import audit
-from gateway.services.accounts import EMAIL_PATTERN, check_themes
-from gateway.store import users as user_store
-from gateway.store import web_sessions as session_store
+from gateway.services import accounts
+from gateway.services.errors import ServiceError
 from gateway.store.db import create_pool
 from gateway.web.access import ROLES
 from gateway.web.credentials import WeakPassword, check_password_rules, hash_password, new_api_token
@@ -70,11 +68,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         password = _password(args)
         email = _email(args.email)
         try:
-            themes = check_themes(list(args.themes))
-        except ValueError as err:
-            raise UsageError("--themes", str(err)) from None
-        if themes and args.role != "expert":
-            raise UsageError("--themes", "only experts have themes")
+            themes = accounts.themes_fit(args.role, list(args.themes))
+        except ServiceError as err:
+            raise UsageError("--themes", err.message) from None
         return asyncio.run(_add(settings, args, email, themes, password))
     except (CommandFailed, ValueError) as err:
         print(f"gateway user: {err}", file=sys.stderr)
@@ -82,10 +78,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _email(raw: str) -> str:
-    email = raw.strip().lower()
-    if not re.match(EMAIL_PATTERN, email) or len(email) > 254:
-        raise UsageError("EMAIL", f"{raw!r} is not an e-mail address")
-    return email
+    try:
+        return accounts.check_email(raw)
+    except ValueError as err:
+        raise UsageError("EMAIL", str(err)) from None
 
 
 def _password(args: argparse.Namespace) -> str | None:
@@ -114,26 +110,22 @@ async def _add(settings: Settings, args: argparse.Namespace, email: str, themes:
     try:
         async with pool.acquire() as conn, conn.transaction():
             try:
-                user = await user_store.insert_user(conn, email=email, role=args.role,
-                                                    themes=themes, password_hash=password_hash)
-            except asyncpg.UniqueViolationError:
-                raise CommandFailed(f"{email} already has an account") from None
+                user = await accounts.create_user(conn, accounts.CLI, email=email,
+                                                  role=args.role, themes=themes,
+                                                  password_hash=password_hash)
+            except ServiceError as err:
+                raise CommandFailed(err.message) from None
             except asyncpg.UndefinedTableError:
                 raise CommandFailed("the database has no users table; run `gateway migrate`"
                                     ) from None
-            await audit.record(conn, None, audit.USER_CREATED, f"user:{user.id}",
-                               actor=audit.CLI_ACTOR, email=email, role=args.role,
-                               themes=themes)
             token = None
             if args.token:
                 token = new_api_token()
-                made = await user_store.insert_token(
-                    conn, user_id=user.id, name=args.token_name, prefix=token.prefix,
-                    secret_hash=token.secret_hash,
-                    expires_at=datetime.now(UTC) + timedelta(days=settings.web_token_days))
-                await audit.record(conn, None, audit.TOKEN_CREATED, f"token:{made.id}",
-                                   actor=audit.CLI_ACTOR, user_id=user.id, name=made.name,
-                                   expires_at=made.expires_at.isoformat())
+                made = await accounts.issue_token(
+                    conn, accounts.CLI, user.id,
+                    accounts.TokenRequest(name=args.token_name, prefix=token.prefix,
+                                          secret_hash=token.secret_hash),
+                    via="cli", most_days=settings.web_token_days, now=datetime.now(UTC))
     finally:
         await pool.close()
     print(f"user {user.id}: {email} ({args.role})")
@@ -147,15 +139,11 @@ async def _reset(settings: Settings, email: str, password: str) -> int:
     pool = await create_pool(settings, min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn, conn.transaction():
-            user = await user_store.get_user_by_email(conn, email)
-            if user is None:
-                raise CommandFailed(f"{email} has no account")
-            await user_store.set_password_hash(conn, user.id, hash_password(password))
-            await session_store.delete_user_sessions(conn, user.id)
-            revoked = await user_store.revoke_user_tokens(conn, user.id)
-            await audit.record(conn, None, audit.USER_UPDATED, f"user:{user.id}",
-                               actor=audit.CLI_ACTOR, email=email, password="changed",
-                               tokens_revoked=revoked)
+            try:
+                user, revoked = await accounts.reset_password(conn, accounts.CLI, email,
+                                                              hash_password(password))
+            except ServiceError as err:
+                raise CommandFailed(f"{email} has no account") from err
     finally:
         await pool.close()
     print(f"user {user.id}: {email}: new password set, sessions ended, "
