@@ -344,7 +344,8 @@ class OutboxSender:
             task: asyncio.Future[Any] = asyncio.create_task(self._send(message, release=release))
             task.add_done_callback(self._done)
         else:
-            task = self._client.submit_soon(pdu, on_written=release.done)
+            task = self._client.submit_soon(pdu, on_written=release.done,
+                                            resend_throttled=False)  # see _submit_all
             task.add_done_callback(release.done)  # refused or lost before writing: let go
             task.add_done_callback(functools.partial(self._sent, message))
         self._inflight.add(task)
@@ -423,6 +424,11 @@ class OutboxSender:
         """Send every part in order; `first`: the first part's submit, already started.
 
         The number's lock (`release`) is held until the last part is written.
+        A throttled first part is not resent by the client after a back-off: it
+        comes back to the outbox (REFUSED_FOR_NOW), so the claim and the send
+        gate check the opt-out again before it leaves; a STOP committed during
+        the back-off stops it. Later parts are resent by the client: the
+        message has begun to leave, and half a text is worse than its end.
         """
         try:
             split = text.split(message.body, next(self._refs))
@@ -436,8 +442,10 @@ class OutboxSender:
                     resp = await sent
                 else:
                     last = part is split.parts[-1]
-                    resp = await self._client.submit(self._submit_sm(message, split, part),
-                                                     on_written=release.done if last else None)
+                    resp = await self._client.submit(
+                        self._submit_sm(message, split, part),
+                        on_written=release.done if last else None,
+                        resend_throttled=part is not split.parts[0])
                 message_ids.append(str(resp.params.get("message_id", "")))
         except SubmitRejected as err:
             self._metrics.mt_failed.inc()

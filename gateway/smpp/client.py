@@ -8,8 +8,11 @@ deliver_sm only after the application has committed it (no MO lost).
 Submit outcomes are explicit: the submit_sm_resp on ESME_ROK, SubmitRejected
 for any other status (ESME_RTHROTTLED/ESME_RMSGQFUL are first resent up to
 MAX_RESENDS times, with jittered delays growing from smpp_reconnect_min to
-smpp_reconnect_max; a PDU that cannot be encoded is rejected with the status
-the SMSC would have used), SubmitTimeout, or SessionLost. Nothing is resent
+smpp_reconnect_max, unless the caller asks for `resend_throttled=False`: the
+outbox does for a message's first part, so that a throttled MT goes back
+through its opt-out checks instead of leaving seconds later on its own; a
+PDU that cannot be encoded is rejected with the status the SMSC would have
+used), SubmitTimeout, or SessionLost. Nothing is resent
 after a reconnect: the caller (the outbox) owns durability. smpp_submit_timeout
 also bounds the TCP connect and the wait for bind_resp.
 
@@ -428,20 +431,23 @@ class EsmeClient:
 
     # -- submitting ---------------------------------------------------------
 
-    async def submit(self, pdu: Pdu, *, on_written: OnWritten | None = None) -> Pdu:
+    async def submit(self, pdu: Pdu, *, on_written: OnWritten | None = None,
+                     resend_throttled: bool = True) -> Pdu:
         """Send a submit_sm and return its ESME_ROK submit_sm_resp.
 
         Waits until bound, for a window slot and for the TPS pacer. Raises
         SubmitRejected (error status), SubmitTimeout or SessionLost.
         `on_written` is called once the submit_sm is handed to the connection
         (it leaves with this loop turn's writes), not for resends.
+        `resend_throttled=False`: a throttled resp is a SubmitRejected at once.
         """
         if pdu.command_id != CommandId.SUBMIT_SM:
             raise ValueError(f"submit() sends submit_sm, not {pdu.name}")
-        return await self._submit_attempts(pdu, 0, on_written)
+        return await self._submit_attempts(pdu, 0, on_written,
+                                           resends=MAX_RESENDS if resend_throttled else 0)
 
-    def submit_soon(self, pdu: Pdu, *, on_written: OnWritten | None = None
-                    ) -> asyncio.Future[Pdu]:
+    def submit_soon(self, pdu: Pdu, *, on_written: OnWritten | None = None,
+                    resend_throttled: bool = True) -> asyncio.Future[Pdu]:
         """`submit()` as a future: the same outcomes, the same window, pacing and resends.
 
         Why: the outbox sends thousands of single-part MTs a second, and a task
@@ -457,7 +463,8 @@ class EsmeClient:
         loop = asyncio.get_running_loop()
         if (self._bucket.rate or self._stopping.is_set() or link is None
                 or not link.session.bound or not self._window.try_acquire()):
-            return loop.create_task(self.submit(pdu, on_written=on_written))
+            return loop.create_task(self.submit(pdu, on_written=on_written,
+                                                resend_throttled=resend_throttled))
         self.window_in_use += 1
         pdu.sequence = 0
         try:
@@ -472,14 +479,16 @@ class EsmeClient:
                                      if isinstance(cause, PduError) else err)
                 return failed
             # the link died: nothing was sent
-            return loop.create_task(self.submit(pdu, on_written=on_written))
+            return loop.create_task(self.submit(pdu, on_written=on_written,
+                                                resend_throttled=resend_throttled))
         self.submits += 1
         if on_written is not None:
             on_written()
         result: asyncio.Future[Pdu] = loop.create_future()
         timer = loop.call_later(self._settings.smpp_submit_timeout, self._submit_timed_out,
                                 link, pdu.sequence, answer)
-        answer.add_done_callback(functools.partial(self._submit_answered, pdu, result, timer))
+        answer.add_done_callback(functools.partial(self._submit_answered, pdu, result, timer,
+                                                   resend_throttled))
         return result
 
     def _submit_timed_out(self, link: Link, sequence: int, answer: asyncio.Future[Pdu]) -> None:
@@ -489,7 +498,7 @@ class EsmeClient:
                 f"no submit_sm_resp within {self._settings.smpp_submit_timeout}s"))
 
     def _submit_answered(self, pdu: Pdu, result: asyncio.Future[Pdu], timer: asyncio.TimerHandle,
-                         answer: asyncio.Future[Pdu]) -> None:
+                         resend_throttled: bool, answer: asyncio.Future[Pdu]) -> None:
         timer.cancel()
         self.window_in_use -= 1
         self._window.release()
@@ -506,7 +515,7 @@ class EsmeClient:
         status = resp.command_status
         if status == S.ESME_ROK and resp.command_id == CommandId.SUBMIT_SM_RESP:
             result.set_result(resp)
-        elif status not in RESEND_STATUSES or MAX_RESENDS == 0:
+        elif status not in RESEND_STATUSES or MAX_RESENDS == 0 or not resend_throttled:
             result.set_exception(SubmitRejected(status, resp))
         else:
             self.resends += 1
@@ -514,9 +523,10 @@ class EsmeClient:
             rest.add_done_callback(functools.partial(_copy_outcome, result))
 
     async def _submit_attempts(self, pdu: Pdu, first: int,
-                               on_written: OnWritten | None = None) -> Pdu:
+                               on_written: OnWritten | None = None, *,
+                               resends: int = MAX_RESENDS) -> Pdu:
         settings = self._settings
-        for attempt in range(first, MAX_RESENDS + 1):
+        for attempt in range(first, resends + 1):
             if attempt:
                 await asyncio.sleep(backoff_delay(attempt - 1, settings.smpp_reconnect_min,
                                                   settings.smpp_reconnect_max, self._rng))
@@ -524,7 +534,7 @@ class EsmeClient:
             status = resp.command_status
             if status == S.ESME_ROK and resp.command_id == CommandId.SUBMIT_SM_RESP:
                 return resp
-            if status not in RESEND_STATUSES or attempt == MAX_RESENDS:
+            if status not in RESEND_STATUSES or attempt == resends:
                 raise SubmitRejected(status, resp)
             self.resends += 1
         raise AssertionError("unreachable")

@@ -245,6 +245,11 @@ class SmscSimulator:
         """Connections currently bound (any bind type)."""
         return sum(1 for lk in self._links if lk.session.bound)
 
+    @property
+    def submits_seen(self) -> int:
+        """submit_sm PDUs answered so far, refused and throttled ones included."""
+        return self._submits_seen
+
     def destination_counts(self) -> Counter[str]:
         return Counter(r.destination for r in self.submitted)
 
