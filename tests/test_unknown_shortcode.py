@@ -28,7 +28,7 @@ async def test_a_gateway_shortcode_no_program_names_refuses_to_start(settings: S
         await open_gateway(settings.model_copy(update={"shortcode": "99999"}), migrate=False)
 
 
-async def test_an_mo_to_an_unknown_code_is_kept_counted_and_answered_from_it(
+async def test_an_mo_to_an_unknown_code_is_kept_counted_and_answered_from_it_once_a_day(
     settings: Settings, smsc: SmscSimulator, tmp_path: Path
 ) -> None:
     def answer(doc: dict[str, Any]) -> None:
@@ -37,21 +37,28 @@ async def test_an_mo_to_an_unknown_code_is_kept_counted_and_answered_from_it(
     path = keywords_file(tmp_path, answer)
     gw = await running_gateway(gateway_settings(settings, smsc, keywords=path), smsc)
     try:
-        number = "+15555550301"
-        for text in ("STOP", "JOIN"):
+        number, other = "+15555550301", "+15555550302"
+        # the other number was answered from that code yesterday: a day on, it is again
+        await gw.pool.execute(
+            "INSERT INTO outbound (msisdn, shortcode, body, status, created_at) VALUES"
+            " ($1, $2, $3, 'delivered', now() - interval '25 hours')", other, UNKNOWN, ANSWER)
+        for text in ("STOP", "JOIN", "JOIN"):
             assert await smsc.inject_mo(number, UNKNOWN, text) == CommandStatus.ESME_ROK
-        # both MOs were acknowledged after their COMMIT, replies included: once the
-        # outbox is empty, nothing else follows (a borrowed program would answer more)
+        assert await smsc.inject_mo(other, UNKNOWN, "HI") == CommandStatus.ESME_ROK
+        # every MO was acknowledged after its COMMIT, replies included: once the
+        # outbox is empty, nothing else follows (a borrowed program would answer more,
+        # and a number texting a dead code again the same day is answered once)
         await outbox_drained(gw.pool)
-        assert [(r.source, r.text) for r in smsc.submitted] == [(UNKNOWN, ANSWER)] * 2
+        assert sorted((r.destination.lstrip("+"), r.text) for r in smsc.submitted) == [
+            (number[1:], ANSWER), (other[1:], ANSWER)]
         async with gw.pool.acquire() as conn:
             events = await conn.fetch(
                 "SELECT shortcode, name FROM contact_events WHERE msisdn = $1", number)
             contacts = await conn.fetchval("SELECT count(*) FROM contacts")
             consent = await conn.fetchval("SELECT count(*) FROM consent_events")
-        assert [(e["shortcode"], e["name"]) for e in events] == [(UNKNOWN, "unknown_shortcode")] * 2
+        assert [(e["shortcode"], e["name"]) for e in events] == [(UNKNOWN, "unknown_shortcode")] * 3
         assert contacts == 0 and consent == 0  # no program's state or consent was touched
-        assert gw.metrics.mo_unknown_shortcode._value.get() == 2
+        assert gw.metrics.mo_unknown_shortcode._value.get() == 4
     finally:
         await stop_gateway(gw)
 

@@ -20,7 +20,7 @@ columns (zip, region, time zones) rewritten.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -42,6 +42,9 @@ from gateway.store import timeline as timeline_store
 from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
 from gateway.store.timeline import NewEvent
+
+# An unknown short code's answer goes to a number at most this often (see _unknown_shortcode).
+UNKNOWN_SHORTCODE_REPLY_EVERY = timedelta(hours=24)
 
 
 class DecisionWriter:
@@ -144,7 +147,11 @@ class DecisionWriter:
 
         Borrowing another code's program answered with its texts and sent some
         replies from the other code; no program's state, consent or keyword
-        applies here. The answer (`defaults.unknown_shortcode_reply`) is optional.
+        applies here. The answer (`defaults.unknown_shortcode_reply`) is optional,
+        and goes to a number at most once per UNKNOWN_SHORTCODE_REPLY_EVERY on
+        that code: a script or a loop texting a dead code must not make the
+        gateway text back at the same rate (every MO is still kept and on the
+        timeline).
         """
         await timeline_store.insert_batch(conn, [
             NewEvent(mo.msisdn, mo.shortcode, mo_id, "unknown_shortcode",
@@ -154,12 +161,18 @@ class DecisionWriter:
         text = rules.defaults.unknown_shortcode_reply
         if text is None:
             return 0
-        await outbound_store.insert_batch(conn, [
+        first: dict[tuple[str, str], tuple[int, NewInbound]] = {}
+        for mo_id, mo in mos:
+            first.setdefault((mo.msisdn, mo.shortcode), (mo_id, mo))
+        since = min(mo.received_at for _, mo in mos) - UNKNOWN_SHORTCODE_REPLY_EVERY
+        answered = await outbound_store.answered_since(conn, list(first), since)
+        replies = [
             NewOutbound(mo.msisdn, mo.shortcode, text, outbound_store.PRIORITY_REPLY, False,
                         mo_id, mo.received_at)
-            for mo_id, mo in mos
-        ])
-        return len(mos)
+            for key, (mo_id, mo) in first.items() if key not in answered
+        ]
+        await outbound_store.insert_batch(conn, replies)
+        return len(replies)
 
     def _relocated(
         self,

@@ -129,6 +129,25 @@ async def insert_answer(
     return outbound_id
 
 
+# Which of these (number, code) pairs had an MT queued since a time: the
+# unknown-short-code answer is sent once a day at most (pipeline/decide.py).
+ANSWERED_SINCE = """
+SELECT DISTINCT o.msisdn, o.shortcode
+FROM unnest($1::text[], $2::text[]) AS k(msisdn, shortcode)
+JOIN outbound o ON o.msisdn = k.msisdn AND o.shortcode = k.shortcode
+WHERE o.created_at >= $3
+"""
+
+
+async def answered_since(conn: asyncpg.Connection, pairs: Sequence[tuple[str, str]],
+                         since: datetime) -> set[tuple[str, str]]:
+    """The (msisdn, shortcode) pairs of `pairs` that had an MT queued at or after `since`."""
+    if not pairs:
+        return set()
+    rows = await conn.fetch(ANSWERED_SINCE, [p[0] for p in pairs], [p[1] for p in pairs], since)
+    return {(r["msisdn"], r["shortcode"]) for r in rows}
+
+
 async def refresh_statistics(conn: asyncpg.Connection) -> None:
     """ANALYZE the outbox, after a bulk insert (a broadcast's rows).
 
