@@ -73,13 +73,19 @@ GROUP BY h.xid, q.theme, q.program
 ORDER BY q.theme, q.program
 """
 
-# Per theme, what no expert holds yet: how many, and the one waiting longest.
+# Per theme, what no expert holds yet: how many, and the one waiting longest (one
+# index probe per theme on questions_queue_idx, no sort of the whole backlog).
 OLDEST_UNCLAIMED = """
-SELECT DISTINCT ON (theme) theme, id, program, asked_at,
-       count(*) OVER (PARTITION BY theme) AS unclaimed
-FROM questions
-WHERE theme = ANY($1::text[]) AND status IN ('open', 'escalated')
-ORDER BY theme, asked_at, id
+SELECT t.theme, o.id, o.program, o.asked_at, c.unclaimed
+FROM unnest($1::text[]) AS t (theme)
+CROSS JOIN LATERAL (
+    SELECT id, program, asked_at FROM questions
+    WHERE theme = t.theme AND status IN ('open', 'escalated')
+    ORDER BY asked_at, id LIMIT 1) o
+CROSS JOIN LATERAL (
+    SELECT count(*) AS unclaimed FROM questions
+    WHERE theme = t.theme AND status IN ('open', 'escalated')) c
+ORDER BY t.theme
 """
 
 RECORD_DIGEST = """
