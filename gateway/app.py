@@ -16,6 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 from aiohttp import web
@@ -34,6 +35,8 @@ from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
 from gateway.mail.intake import MailIntake, start_mail_intake
 from gateway.metrics import Metrics
+from gateway.notify import digest
+from gateway.notify.staff_mail import StaffMail
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.outbox import LEASE_SECONDS, OutboxSender
 from gateway.pipeline.receipts import ReceiptWriter
@@ -119,6 +122,11 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.mail = MailIntake()  # e-mail in, when configured (docs/email.md)
+        # notices to staff: the leads on an SLA breach, the experts' digest (gateway/notify/)
+        self.staff_mail = StaffMail.from_settings(settings)
+        self.digests = digest.DigestJob(
+            pool, lambda: self.rules.current, schedule=digest_schedule(settings),
+            mail=self.staff_mail, clock=clock)
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -141,6 +149,8 @@ class Gateway:
         self._every(STRIPE_ERASURE_SECONDS, self._erase_at_stripe, "stripe-erasure")
         self._every(self.settings.questions_escalation_interval, self._escalate_questions,
                     "questions-escalation")
+        if self.settings.notify_digest_minutes and self.staff_mail.sender is not None:
+            self._every(digest.TICK_SECONDS, self.digests.tick, "expert-digests")
         self._spawn(self.client.run, "smpp")
         self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
         app = make_web_app(metrics=self.metrics, health_check=self.health)
@@ -247,7 +257,8 @@ class Gateway:
         return sessions + attempts + throttled
 
     async def _escalate_questions(self) -> int:
-        return await answers.escalate(self.pool, self.rules.current, self.clock())
+        return await answers.escalate(self.pool, self.rules.current, self.clock(),
+                                      mail=self.staff_mail)
 
     async def _erase_at_stripe(self) -> int:
         """Erased numbers' Stripe customers, deleted there (they wait without a Stripe key)."""
@@ -275,6 +286,17 @@ def _stripe_cards(settings: Settings) -> StripeCards | None:
         api_base=settings.stripe_api_base,
         checkout_success_url=settings.stripe_checkout_success_url,
         checkout_cancel_url=settings.stripe_checkout_cancel_url))
+
+
+def digest_schedule(settings: Settings) -> digest.DigestSchedule:
+    """GATEWAY_NOTIFY_DIGEST_*: the slots in the organization's time zone (finance's)."""
+    try:
+        zone = ZoneInfo(settings.finance_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError([f"GATEWAY_FINANCE_TIMEZONE: {settings.finance_timezone!r} is not "
+                           "an IANA time zone (e.g. Europe/Paris)"]) from None
+    return digest.DigestSchedule(every_minutes=settings.notify_digest_minutes,
+                                 hour=settings.notify_digest_hour, zone=zone)
 
 
 def shortcode_problems(settings: Settings, rules: Rules) -> list[str]:

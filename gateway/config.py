@@ -264,6 +264,23 @@ class Settings(BaseModel):
         "Seconds between two polls of the mailbox; a failed poll is tried again after it."))
     mail_imap_timeout: float = Field(30.0, gt=0, description=(
         "Seconds of silence from the IMAP server after which a poll counts as failed."))
+    # Notifications to staff (gateway/notify/, docs/contact-centre.md "Notifications").
+    notify_digest_minutes: int = Field(1440, ge=0, le=1440, description=(
+        "Minutes between two digests of new questions mailed to each expert, a divisor of "
+        "a day (1440: once a day; 60: hourly); 0 turns digests off. Leads' notices of "
+        "questions past their SLA do not depend on it."))
+    notify_digest_hour: int = Field(8, ge=0, le=23, description=(
+        "Hour of the day (in GATEWAY_FINANCE_TIMEZONE, the organization's time zone) the "
+        "digests' times start from: with 1440 minutes, the hour each daily digest goes."))
+
+    @field_validator("notify_digest_minutes")
+    @classmethod
+    def _divides_a_day(cls, value: int) -> int:
+        if value and 1440 % value:  # each day the same times (gateway/notify/schedule.py)
+            near = max(d for d in range(1, value) if 1440 % d == 0)
+            raise ValueError(f"{value} does not divide a day (1440 minutes); use 0 (off) or "
+                             f"a divisor such as {near}, 60 or 1440")
+        return value
     # Sending e-mail and links in it (shared by every feature that mails a citizen).
     mail_from_address: str | None = Field(None, description=(
         "The address the campaign's e-mail comes from (answers, acknowledgements, "

@@ -29,6 +29,14 @@ def mask_msisdn(value: str) -> str:
     return "*" * (digits - 4) + value[-4:]
 
 
+def mask_email(value: str) -> str:
+    """'ana.lopez@example.org' -> 'a***@example.org': the domain and the first letter."""
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return "*" * len(value)
+    return f"{local[:1]}***@{domain}"
+
+
 def _mask_sensitive(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key in PHONE_KEYS and isinstance(event[key], str):

@@ -4,15 +4,16 @@ The generic checker (checks.py) parses and segment-counts these templates
 like any other, through `template_sources` and `template_variables` below;
 what only this part of the file can get wrong is checked in `findings`:
 references between keywords, themes and entries, rule words that are not
-one word, a word that would classify into two topics, a lookup entry
-without its fallback texts, and a menu too long for `max_segments` once the
-real topic names are in it.
+one word, a word that would classify into two topics, a lead that is not an
+e-mail address, a lookup entry without its fallback texts, and a menu too
+long for `max_segments` once the real topic names are in it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from gateway.email_address import EmailAddressError, normalize_email
 from gateway.engine.knowledge import KNOWLEDGE_VARIABLES, LOOKUP_VARIABLES
 from gateway.engine.model import RulesFile
 from gateway.engine.templates import Template
@@ -99,6 +100,12 @@ def _theme_sections(doc: RulesFile, templates: Mapping[Path, Template]) -> Itera
                 if len(normalize(phrase).split()) < 2:
                     yield (*at, "topics", tid, "phrases", j), (
                         f"{phrase!r} is one word; put it under words:")
+            for j, lead in enumerate(topic.leads):
+                try:
+                    normalize_email(lead)
+                except EmailAddressError as err:
+                    yield (*at, "topics", tid, "leads", j), (
+                        f"{err}: a lead is the e-mail address told of an overdue question")
         menu = templates.get((*at, "texts", "menu"))
         if program is not None and menu is not None:
             numbered = ", ".join(f"{n} {t.name}" for n, t in enumerate(

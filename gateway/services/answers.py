@@ -9,7 +9,8 @@ contact centre's rules. The store locks the question, queues the MT
 one transaction.
 
 `escalate` is the periodic job (app.py runs it) that hands questions past
-their SLA to the theme's leads; they stay claimable.
+their SLA to the theme's leads; they stay claimable. Each lead's notice
+(gateway/notify/sla_breach.py) is queued in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Final, Literal
 import asyncpg
 
 from gateway.engine import Rules
-from gateway.logs import get_logger
+from gateway.logs import get_logger, mask_email
+from gateway.notify.sla_breach import queue_breach_notices
+from gateway.notify.staff_mail import StaffMail
 from gateway.smstext import segment_count
 from gateway.store import outbound as outbound_store
 from gateway.store import questions as questions_store
@@ -106,13 +109,21 @@ async def answer(
     return AnswerResult("answered", question_id, outbound_id, expert)
 
 
-async def escalate(pool: asyncpg.Pool, rules: Rules, now: datetime) -> int:
-    """Escalate questions past their SLA to their theme's leads; how many were."""
+async def escalate(pool: asyncpg.Pool, rules: Rules, now: datetime, *,
+                   mail: StaffMail | None = None) -> int:
+    """Escalate questions past their SLA to their theme's leads; how many were.
+
+    With `mail`, each lead's notice is queued in the escalation's transaction: both
+    commit, or neither does.
+    """
     leads = {(pid, tid): topic.leads for pid, themes in rules.themes.items()
              for tid, topic in themes.topics.items()}
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
         rows = await questions_store.escalate_overdue(conn, leads, now=now)
+        if mail is not None:
+            await queue_breach_notices(conn, rules, rows, mail=mail, now=now)
     for row in rows:
         log.warning("question_escalated", question_id=row["id"], theme=row["theme"],
-                    program=row["program"], leads=list(row["escalated_to"]))
+                    program=row["program"],
+                    leads=[mask_email(lead) for lead in row["escalated_to"]])
     return len(rows)

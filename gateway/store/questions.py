@@ -122,7 +122,8 @@ SET status = 'escalated', escalated_at = $1,
     escalated_to = ARRAY(SELECT jsonb_array_elements_text(
         coalesce($2::jsonb -> (q.program || '/' || q.theme), '[]'::jsonb)))
 FROM due WHERE q.id = due.id
-RETURNING q.id, q.msisdn, q.shortcode, q.program, q.theme, q.sla_due, q.escalated_to
+RETURNING q.id, q.msisdn, q.shortcode, q.program, q.theme, q.body, q.asked_at, q.sla_due,
+          q.escalated_to
 """
 
 RESPONSE_TIMES = """
@@ -259,7 +260,9 @@ async def escalate_overdue(
 ) -> list[asyncpg.Record]:
     """Open questions past their SLA -> escalated to their theme's leads; returns them.
 
-    `leads` maps (program, theme) to the leads' identities (admin users' e-mails).
+    `leads` maps (program, theme) to the leads' e-mail addresses. In the caller's
+    transaction when there is one (a savepoint), so the leads' notices
+    (gateway/notify/sla_breach.py) commit with the escalation.
     """
     by_key = {f"{program}/{theme}": list(names) for (program, theme), names in leads.items()}
     async with conn.transaction():

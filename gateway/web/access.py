@@ -95,6 +95,8 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "inbox.release": INBOX,
     "inbox.answer": INBOX,
     "inbox.response_times": INBOX_STATS,
+    "inbox.digest": INBOX,  # one's own e-mail digest of new questions (gateway/notify/)
+    "inbox.digest.set": INBOX,
     # the knowledge base (campaign publications, no personal data)
     "knowledge.documents.list": CAMPAIGN,
     "knowledge.documents.create": CAMPAIGN,
@@ -131,6 +133,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.inbox.claim": INBOX,
     "page.inbox.release": INBOX,
     "page.inbox.answer": INBOX,
+    "page.inbox.digest": INBOX,
     "page.inbox.knowledge": INBOX,  # the answer form's knowledge-base search and insert
     "page.knowledge": CAMPAIGN,
     "page.knowledge.add": CAMPAIGN,

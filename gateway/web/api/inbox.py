@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 from pydantic import Field
 
 from gateway.services import inbox as service
+from gateway.services.digest_choice import digest_choice, set_digest_choice
 from gateway.services.inbox import MAX_ANSWER_CHARS
 from gateway.web.body import Strict
 from gateway.web.context import inbox_for
@@ -40,6 +41,10 @@ class QueueQuery(Strict):
 class AnswerBody(Strict):
     text: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS,
                       description="the answer; the theme's answer text wraps it")
+
+
+class DigestBody(Strict):
+    on: bool = Field(description="true: mail me the digest of new questions in my themes")
 
 
 class ResponseTimesQuery(Strict):
@@ -97,3 +102,19 @@ async def response_times(call: Call) -> dict[str, Any]:
     query = call.query_as(ResponseTimesQuery)
     return await service.response_time_rows(
         inbox_for(call.context), call.user, days=query.days, program=query.program)
+
+
+@routes.get("/api/v1/inbox/digest", name="inbox.digest",
+            summary="Whether I get the e-mail digest of new questions in my themes")
+async def digest(call: Call) -> dict[str, Any]:
+    return {"on": await digest_choice(call.pool, call.user)}
+
+
+@routes.patch("/api/v1/inbox/digest", name="inbox.digest.set", body=DigestBody,
+              summary="Turn my e-mail digest of new questions on or off",
+              description="Digests go to experts, at GATEWAY_NOTIFY_DIGEST_MINUTES "
+                          "intervals; the change is audited as user.updated.")
+async def set_digest(call: Call) -> dict[str, Any]:
+    on = await set_digest_choice(call.pool, call.user, call.client,
+                                 call.body_as(DigestBody).on, now=call.context.clock())
+    return {"on": on}

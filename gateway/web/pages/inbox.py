@@ -20,6 +20,7 @@ from aiohttp import web
 
 from gateway.services import inbox as service
 from gateway.services.answers import answer_segments
+from gateway.services.digest_choice import digest_choice, set_digest_choice
 from gateway.services.errors import ServiceError, invalid
 from gateway.web.context import inbox_for
 from gateway.web.pages.frame import PageTable, View
@@ -28,7 +29,9 @@ pages = PageTable()
 
 NOTICES = {"released": "The question is back in its queue.",
            "claimed": "You claimed this question; answer it below.",
-           "sent": "Answer queued: it goes out by SMS from the short code."}
+           "sent": "Answer queued: it goes out by SMS from the short code.",
+           "digest_on": "You will get the e-mail digest of new questions in your themes.",
+           "digest_off": "You will not get the e-mail digest any more."}
 
 
 def duration(seconds: float | None, *, none: str = "—") -> str:
@@ -55,9 +58,19 @@ async def inbox(view: View) -> web.StreamResponse:
     rows = [{**t, "sla_text": duration(t["sla_seconds"], none="default"),
              "median_text": duration(t["median_seconds"]), "p90_text": duration(t["p90_seconds"])}
             for t in times["themes"]]
+    digest_on = await digest_choice(inbox.pool, user) if user.role == "expert" else None
     return view.render("inbox.html", title="Expert inbox", queues=shown,
                        times=rows, notice=NOTICES.get(view.query("notice")),
-                       themes=list(user.themes), role=user.role)
+                       themes=list(user.themes), role=user.role, digest_on=digest_on)
+
+
+@pages.post("/inbox/digest", name="page.inbox.digest")
+async def digest(view: View) -> web.StreamResponse:
+    """The expert's own digest switch (the form beside their themes)."""
+    inbox = inbox_for(view.context)
+    on = await set_digest_choice(inbox.pool, view.user, view.client, view.field("on") == "1",
+                                 now=inbox.clock())
+    return view.redirect("/inbox", notice="digest_on" if on else "digest_off")
 
 
 async def _question_page(view: View, *, draft: str = "", error: ServiceError | None = None,
