@@ -264,6 +264,13 @@ class Settings(BaseModel):
         "Seconds between two polls of the mailbox; a failed poll is tried again after it."))
     mail_imap_timeout: float = Field(30.0, gt=0, description=(
         "Seconds of silence from the IMAP server after which a poll counts as failed."))
+    # One person, many addresses (gateway/services/persons/, docs/contact-centre.md).
+    persons_link_hours: float = Field(72.0, gt=0, le=24 * 30, description=(
+        "Hours a link sent to confirm that an e-mail address or number belongs with "
+        "another stays valid; it works once."))
+    persons_texts: Path | None = Field(None, description=(
+        "TOML file with the texts of those links (e-mail, SMS, the confirmation page) in "
+        "French and English; unset: the built-in ones (gateway/services/persons/texts.toml)."))
     # Sending e-mail and links in it (shared by every feature that mails a citizen).
     mail_from_address: str | None = Field(None, description=(
         "The address the campaign's e-mail comes from (answers, acknowledgements, "
