@@ -99,7 +99,7 @@ async def export(
         "exported_at": now.astimezone(UTC).isoformat(),
         "shortcode": settings.shortcode,
         "retention_days": settings.privacy_retention_days,
-        "person": person,
+        "person": _value(person),
         **{name: [_jsonable(row) for row in rows] for name, rows in sections.items()},
     }
 

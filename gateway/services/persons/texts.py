@@ -27,7 +27,7 @@ KEYS: Final = ("mail_subject", "mail_body", "sms", "page_title", "page_intro", "
                "page_linked", "page_already", "page_used", "page_expired", "page_unknown")
 SAMPLE: Final = {"program": "P", "known": "k", "claimed": "c", "url": "https://x/", "hours": "1"}
 
-_CACHE: dict[tuple[Path, int], Mapping[str, Mapping[str, str]]] = {}
+_CACHE: dict[tuple[Path, str], Mapping[str, Mapping[str, str]]] = {}
 
 
 class PersonTextsError(ValueError):
@@ -44,13 +44,13 @@ class LinkTexts:
 
 
 def load(path: Path) -> Mapping[str, Mapping[str, str]]:
-    """Every language's texts from `path`, checked; re-read when the file changes."""
-    stamp = path.stat().st_mtime_ns
-    cached = _CACHE.get((path, stamp))
-    if cached is not None:
-        return cached
+    """Every language's texts from `path`, checked (once per content of the file)."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        content = path.read_text(encoding="utf-8")
+        cached = _CACHE.get((path, content))
+        if cached is not None:
+            return cached
+        document = tomllib.loads(content)
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise PersonTextsError(f"{path}: {err}") from None
     found: dict[str, dict[str, str]] = {}
@@ -70,7 +70,7 @@ def load(path: Path) -> Mapping[str, Mapping[str, str]]:
                     f"{path}: [{language}] {key}: unknown placeholder or stray brace ({err}); "
                     f"known: {', '.join('{' + name + '}' for name in SAMPLE)}") from None
             found[language][key] = text
-    _CACHE[(path, stamp)] = found
+    _CACHE[(path, content)] = found
     return found
 
 
