@@ -6,6 +6,7 @@ of the e-mail or SMS really queued in the outboxes, as the citizen would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -110,6 +111,22 @@ async def test_a_confirmed_link_joins_the_two_addresses(
         assert (audit["actor"], audit["action"], audit["target"]) == (
             "citizen", "person.linked", f"person:{done.person_id}")
         assert json.loads(audit["detail"])["addresses"] == [NUMBER, EMAIL]
+
+
+async def test_two_clicks_at_once_link_once(pool: asyncpg.Pool, mail_settings: Settings) -> None:
+    async with pool.acquire() as conn:
+        sent = await request(conn, mail_settings, NUMBER, EMAIL)
+        token = token_in(await conn.fetchval("SELECT text_body FROM mail_outbox WHERE id = $1",
+                                             sent.mail_id))
+
+    async def click() -> str:
+        async with pool.acquire() as conn:
+            return (await persons.confirm(conn, token, now=NOW)).outcome
+
+    outcomes = await asyncio.gather(click(), click())
+    assert sorted(outcomes) == ["linked", "used"]
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM person_links") == 1
 
 
 async def test_the_link_can_go_by_sms_to_a_number(pool: asyncpg.Pool, settings: Settings
