@@ -281,6 +281,13 @@ class Settings(BaseModel):
             raise ValueError(f"{value} does not divide a day (1440 minutes); use 0 (off) or "
                              f"a divisor such as {near}, 60 or 1440")
         return value
+    # One person, many addresses (gateway/services/persons/, docs/contact-centre.md).
+    persons_link_hours: float = Field(72.0, gt=0, le=24 * 30, description=(
+        "Hours a link sent to confirm that an e-mail address or number belongs with "
+        "another stays valid; it works once."))
+    persons_texts: Path | None = Field(None, description=(
+        "TOML file with the texts of those links (e-mail, SMS, the confirmation page) in "
+        "French and English; unset: the built-in ones (gateway/services/persons/texts.toml)."))
     # Sending e-mail and links in it (shared by every feature that mails a citizen).
     mail_from_address: str | None = Field(None, description=(
         "The address the campaign's e-mail comes from (answers, acknowledgements, "

@@ -32,7 +32,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Donations", ("billing_", "stripe_", "donor_")),
     ("Finance", ("finance_",)),
     ("Admin web", ("web_",)),
-    ("Contact centre", ("questions_", "notify_")),
+    ("Contact centre", ("questions_", "notify_", "persons_")),
     ("Privacy", ("privacy_",)),
     ("E-mail", ("mail_",)),
 )

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from gateway.app import Gateway
 from gateway.config import Settings
+from gateway.services import persons
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
@@ -36,6 +37,7 @@ from gateway.web.credentials import hash_password, new_api_token
 from gateway.web.pages import all_pages
 from tests.support.e2e import gateway_settings, running_gateway, stop_gateway, wait_for
 from tests.support.fake_stripe import FakeStripe, send_webhook
+from tests.support.persons import token_in
 
 RISE = "+12125550161"  # a New York number, on the US program's short code
 RISE_CODE = "12345"
@@ -210,6 +212,19 @@ async def real_ids(pool: asyncpg.Pool) -> dict[str, str]:
     return {name: str(value) for name, value in ids.items()}
 
 
+async def link_token(gw: Gateway) -> str:
+    """A confirmation link texted to the rise supporter, for the public link page (looking
+    at it, as the walk does, links nothing)."""
+    async with gw.pool.acquire() as conn:
+        sent = await persons.request_link(
+            conn, gw.settings, known="rise@journey.example.org", claimed=RISE,
+            requested_by="journey", evidence={}, language="en", program="Rise Up Alerts",
+            shortcode=RISE_CODE, now=datetime.now(UTC))
+        body = await conn.fetchval("SELECT body FROM outbound WHERE id = $1",
+                                   sent.outbound_id)
+    return token_in(body)
+
+
 def concrete(path: str, ids: Mapping[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: ids[m[1]], path)
 
@@ -285,7 +300,7 @@ async def test_a_supporter_of_each_program_then_every_page_for_every_role(
     async with aiohttp.ClientSession() as http:
         await create_broadcast(http, base, tokens["organizer"])
         await create_document(http, base, tokens["organizer"])
-        ids = await real_ids(gw.pool)
+        ids = {**await real_ids(gw.pool), "token": await link_token(gw)}
         wrong = await walk(http, base, tokens, ids)
         assert wrong == [], "\n".join(wrong)
         # the second short code's supporter: no page or route breaks on them either (their

@@ -28,11 +28,13 @@ from gateway.store.db import create_pool
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
-    export = sub.add_parser("export", help="everything held about a number, as JSON")
+    export = sub.add_parser("export", help="everything held about a number or e-mail address "
+                            "and its person, as JSON")
     export.add_argument("number")
     export.add_argument("--output", type=Path, default=None, help="file (default: stdout)")
     export.add_argument("--by", default="cli", help="who asks (recorded in the audit log)")
-    erase = sub.add_parser("erase", help="erase a number (keeps its opt-out and donations)")
+    erase = sub.add_parser("erase", help="erase a number or e-mail address and its person "
+                           "(keeps opt-outs and donations)")
     erase.add_argument("number")
     erase.add_argument("--yes", action="store_true", help="really erase (cannot be undone)")
     erase.add_argument("--by", default="cli", help="who asks (recorded in the audit log)")

@@ -36,5 +36,13 @@ def pseudonym_of(digest: str) -> str:
     return PSEUDONYM_PREFIX + digest[:32]
 
 
+def email_pseudonym(digest: str) -> str:
+    """The pseudonym where an e-mail address stood: still address-shaped, because the
+    mail tables' columns must hold one ('erased:<32 hex>@erased.invalid'; RFC 2606
+    keeps .invalid undeliverable). `digest` is `number_hash` of the normalized address:
+    the same keyed hash, whatever the channel."""
+    return pseudonym_of(digest) + "@erased.invalid"
+
+
 def is_pseudonym(value: str) -> bool:
     return value.startswith(PSEUDONYM_PREFIX)

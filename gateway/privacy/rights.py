@@ -8,6 +8,11 @@ copy handed out without its audit row must not be possible.
 Erasure keeps what the law needs (see migration 012): an opt-out survives as
 a keyed hash so the number stays suppressed, and the financial records stay,
 under a pseudonym, so report totals do not move.
+
+Both rights cover the whole person: a number or e-mail address verified to be
+one citizen with others (store/persons.py) is exported and erased together
+with them, so asking by the mobile number also covers the e-mail the same
+person wrote from. An address is given as an E.164 number or an e-mail address.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from typing import Any
 import asyncpg
 
 from gateway.config import Settings
+from gateway.email_address import EmailAddressError, normalize_email
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
-from gateway.privacy.pseudonym import number_hash, pseudonym_of
+from gateway.privacy.pseudonym import email_pseudonym, number_hash, pseudonym_of
 from gateway.store import audit as audit_store
+from gateway.store import persons as persons_store
 from gateway.store import privacy as store
 
 log = get_logger("gateway.privacy")
@@ -33,41 +40,86 @@ ACTION_ERASED = "privacy.erased"
 
 
 class PrivacyError(ValueError):
-    """A request that cannot be carried out as asked (a bad number)."""
+    """A request that cannot be carried out as asked (a bad number or address)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ErasureReport:
-    pseudonym: str
-    rows: dict[str, int]
+    pseudonym: str  # of the address asked for
+    rows: dict[str, int]  # per table, summed over every address of the person
     kept_opt_out_for: tuple[str, ...]
+    linked_pseudonyms: tuple[str, ...] = ()  # the person's other addresses, erased too
 
 
 def normalize(number: str) -> str:
-    """The E.164 form, or a PrivacyError naming what was given."""
+    """The E.164 form of a number, or the compared form of an e-mail address (with '@');
+    else a PrivacyError naming what was given."""
+    if "@" in number:
+        try:
+            return normalize_email(number)
+        except EmailAddressError as err:
+            raise PrivacyError(str(err)) from None
     try:
         return to_e164(number)
     except InvalidNumber as err:
         raise PrivacyError(f"{err} (expected E.164, e.g. +12125550123)") from None
 
 
+def _is_email(address: str) -> bool:
+    return "@" in address
+
+
 async def export(
     conn: asyncpg.Connection, number: str, *, by: str, now: datetime, settings: Settings,
 ) -> dict[str, Any]:
-    """Everything held about `number`, as one JSON-ready document."""
-    msisdn = normalize(number)
+    """Everything held about `number` (or an e-mail address) and every address of its
+    person, as one JSON-ready document. Each row says which address it is about
+    (`msisdn` in the SMS sections, `address` in the e-mail ones)."""
+    asked = normalize(number)
     async with conn.transaction():
-        sections = await store.export_number(conn, msisdn)
+        addresses = await persons_store.linked(conn, asked)
+        sections: dict[str, list[dict[str, Any]]] = {
+            name: [] for name in (*store.EXPORT_QUERIES, *store.EMAIL_EXPORT_QUERIES)}
+        for address in addresses:
+            found = (await store.export_email(conn, address) if _is_email(address)
+                     else await store.export_number(conn, address))
+            key = "address" if _is_email(address) else "msisdn"
+            for name, rows in found.items():
+                sections[name].extend({key: address, **row} for row in rows)
+        person = await _person_section(conn, asked)
         await audit_store.insert_entry(
-            conn, actor_id=None, actor=by, action=ACTION_EXPORTED, target=f"contact:{msisdn}",
-            detail={"rows": {name: len(rows) for name, rows in sections.items()}})
+            conn, actor_id=None, actor=by, action=ACTION_EXPORTED, target=f"contact:{asked}",
+            detail={"rows": {name: len(rows) for name, rows in sections.items()},
+                    "addresses": addresses})
     return {
         "format": EXPORT_FORMAT,
-        "number": msisdn,
+        "number": None if _is_email(asked) else asked,
+        "address": asked,
+        "addresses": addresses,
         "exported_at": now.astimezone(UTC).isoformat(),
         "shortcode": settings.shortcode,
         "retention_days": settings.privacy_retention_days,
+        "person": _value(person),
         **{name: [_jsonable(row) for row in rows] for name, rows in sections.items()},
+    }
+
+
+async def _person_section(conn: asyncpg.Connection, address: str) -> dict[str, Any] | None:
+    """The person the address belongs to: its addresses and every link, with how each
+    was verified (None for an address that is no person's)."""
+    person_id = await persons_store.person_of(conn, address)
+    if person_id is None:
+        return None
+    members = await persons_store.addresses_of(conn, person_id)
+    links = await persons_store.links_of(conn, [m.address for m in members])
+    return {
+        "addresses": [{"address": m.address, "channel": m.channel, "added_at": m.added_at}
+                      for m in members],
+        "links": [{"addresses": [k.address_a, k.address_b], "method": k.method,
+                   "evidence": dict(k.evidence), "linked_by": k.linked_by, "reason": k.reason,
+                   "linked_at": k.linked_at, "unlinked_at": k.unlinked_at,
+                   "unlinked_by": k.unlinked_by, "unlink_reason": k.unlink_reason}
+                  for k in links],
     }
 
 
@@ -75,22 +127,47 @@ async def erase(
     conn: asyncpg.Connection, number: str, *, by: str, settings: Settings,
     reason: str = "request",
 ) -> ErasureReport:
-    """Erase one number; running it again finds nothing more to do."""
-    msisdn = normalize(number)
+    """Erase one number or e-mail address and every other address of its person;
+    running it again finds nothing more to do. One `privacy.erased` entry per address."""
+    asked = normalize(number)
     key = settings.privacy_hash_secret
-    digest = number_hash(key.get_secret_value().encode() if key else b"", msisdn)
-    pseudonym = pseudonym_of(digest)
+    secret = key.get_secret_value().encode() if key else b""
+    number_hash(secret, asked)  # no key: PrivacyKeyMissing before anything is read
     async with conn.transaction():
-        erasure = await store.erase_number(
-            conn, msisdn, pseudonym=pseudonym, number_hash=digest, reason=reason, erased_by=by)
-        # the entry names the pseudonym: the log must not undo the erasure it records
-        await audit_store.insert_entry(
-            conn, actor_id=None, actor=by, action=ACTION_ERASED, target=f"contact:{pseudonym}",
-            detail={"reason": reason, "rows": dict(erasure.rows),
-                    "kept_opt_out_for": list(erasure.opted_out_shortcodes)})
-    log.info("contact_erased", msisdn=msisdn, reason=reason,
-             rows=sum(erasure.rows.values()))
-    return ErasureReport(pseudonym, dict(erasure.rows), erasure.opted_out_shortcodes)
+        targets = [_target(secret, address, reason=reason, by=by)
+                   for address in await persons_store.linked(conn, asked)]
+        numbers = [t for t in targets if not _is_email(t.address)]
+        emails = [t for t in targets if _is_email(t.address)]
+        erasure = await store.erase_person(conn, numbers, emails)
+        for target in targets:
+            done = erasure.by_address[target.address]
+            # the entry names pseudonyms: the log must not undo the erasure it records
+            await audit_store.insert_entry(
+                conn, actor_id=None, actor=by, action=ACTION_ERASED,
+                target=f"contact:{target.pseudonym}",
+                detail={"reason": reason, "rows": dict(done.rows),
+                        "kept_opt_out_for": list(done.opted_out_shortcodes),
+                        "channel": "email" if _is_email(target.address) else "sms",
+                        "with": [t.pseudonym for t in targets if t is not target]})
+    rows: dict[str, int] = {}
+    for done in erasure.by_address.values():
+        for table, count in done.rows.items():
+            rows[table] = rows.get(table, 0) + count
+    rows["persons"] = erasure.person_rows
+    kept = tuple(dict.fromkeys(code for done in erasure.by_address.values()
+                               for code in done.opted_out_shortcodes))
+    asked_target = next(t for t in targets if t.address == asked)
+    # no address at info: the numbers are masked by the log processor, e-mail is not named
+    log.info("contact_erased", msisdn=None if _is_email(asked) else asked, reason=reason,
+             addresses=len(targets), rows=sum(rows.values()))
+    return ErasureReport(asked_target.pseudonym, rows, kept,
+                         tuple(t.pseudonym for t in targets if t is not asked_target))
+
+
+def _target(secret: bytes, address: str, *, reason: str, by: str) -> store.ErasedAddress:
+    digest = number_hash(secret, address)
+    pseudonym = email_pseudonym(digest) if _is_email(address) else pseudonym_of(digest)
+    return store.ErasedAddress(address, pseudonym, digest, reason, by)
 
 
 async def idle_contacts(

@@ -48,6 +48,10 @@ SETTLEMENT_IMPORTED: Final = "settlement.imported"  # a carrier or Stripe file, 
 QUESTION_CLAIMED: Final = "question.claimed"  # the expert inbox
 QUESTION_RELEASED: Final = "question.released"
 QUESTION_ANSWERED: Final = "question.answered"
+PERSON_MERGED: Final = "person.merged"  # staff joined two addresses (services/persons/)
+PERSON_UNMERGED: Final = "person.unmerged"  # staff undid a link: the person split
+PERSON_LINK_SENT: Final = "person.link_sent"  # a one-time confirmation link went out
+PERSON_LINKED: Final = "person.linked"  # a citizen confirmed it, or both channels did
 
 CLI_ACTOR: Final = "cli"
 

@@ -11,12 +11,13 @@ with its UID row (store/mail_imap.py).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 INSERT_MAIL = """
 INSERT INTO mail_inbound (
@@ -133,3 +134,65 @@ async def list_recent(conn: asyncpg.Connection, limit: int = 50) -> list[asyncpg
 
 async def count_mail(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval(COUNT_MAIL))
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+# $1 the erased address (normalized: lower case), $2 its pseudonym, $3 the address as a
+# case-insensitive regular expression (Python's re.escape: a backslash before every
+# non-alphanumeric character, which PostgreSQL's regular expressions read literally).
+
+# The person's own messages (From, Reply-To or envelope sender) and the bounces naming
+# the address: everything personal goes; what stays is that a message came, when, its
+# kind and size, its Message-ID (threading) and the address as a pseudonym.
+_OWN = """(lower(from_address) = $1 OR lower(reply_to) = $1 OR lower(envelope_from) = $1
+           OR $1 = ANY(bounced_addresses))"""
+
+DELETE_ATTACHMENTS_OF = f"""
+DELETE FROM mail_attachments WHERE mail_id IN (SELECT id FROM mail_inbound WHERE {_OWN})
+"""
+
+ERASE_OWN = f"""
+UPDATE mail_inbound
+SET raw = ''::bytea, subject = NULL, text_body = NULL, html_body = NULL, headers = '[]',
+    from_name = NULL, to_addresses = '{{}}', cc_addresses = '{{}}', bounce_report = '[]',
+    peer = NULL,
+    from_address = CASE WHEN lower(from_address) = $1 THEN $2 ELSE from_address END,
+    reply_to = CASE WHEN lower(reply_to) = $1 THEN $2 ELSE reply_to END,
+    envelope_from = CASE WHEN lower(envelope_from) = $1 THEN $2 ELSE envelope_from END,
+    bounced_addresses = array_replace(bounced_addresses, $1, $2)
+WHERE {_OWN}
+"""
+
+# Someone else's message naming the address (in To or Cc, a header, the text): the
+# address is replaced by the pseudonym wherever it is written out; the message stays.
+_RENAMED = "regexp_replace({0}, $3, $2, 'gi')"
+PSEUDONYMIZE_MENTIONS = f"""
+UPDATE mail_inbound
+SET to_addresses = (SELECT coalesce(array_agg(CASE WHEN lower(a) = $1 THEN $2 ELSE a END
+                                              ORDER BY n), '{{}}')
+                    FROM unnest(to_addresses) WITH ORDINALITY AS u(a, n)),
+    cc_addresses = (SELECT coalesce(array_agg(CASE WHEN lower(a) = $1 THEN $2 ELSE a END
+                                              ORDER BY n), '{{}}')
+                    FROM unnest(cc_addresses) WITH ORDINALITY AS u(a, n)),
+    subject = {_RENAMED.format("subject")},
+    text_body = {_RENAMED.format("text_body")},
+    html_body = {_RENAMED.format("html_body")},
+    headers = {_RENAMED.format("headers::text")}::jsonb,
+    raw = decode({_RENAMED.format("encode(raw, 'escape')")}, 'escape')
+WHERE position($1 IN lower(concat_ws(' ', subject, text_body, html_body, headers::text,
+                                      array_to_string(to_addresses || cc_addresses, ' ')))) > 0
+"""
+
+
+async def delete_attachments_of(conn: asyncpg.Connection, address: str) -> int:
+    """The attachments of the address's own messages and of bounces naming it."""
+    return affected(await conn.execute(DELETE_ATTACHMENTS_OF, address))
+
+
+async def erase_own(conn: asyncpg.Connection, address: str, pseudonym: str) -> int:
+    return affected(await conn.execute(ERASE_OWN, address, pseudonym))
+
+
+async def pseudonymize_mentions(conn: asyncpg.Connection, address: str, pseudonym: str) -> int:
+    return affected(await conn.execute(PSEUDONYMIZE_MENTIONS, address, pseudonym,
+                                       re.escape(address)))

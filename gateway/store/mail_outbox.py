@@ -9,11 +9,13 @@ transaction or a replayed form post finds the row it queued the first time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import asyncpg
 
 from gateway.outgoing_mail import OutgoingMail
+from gateway.store.db import affected
 
 INSERT_MAIL = """
 INSERT INTO mail_outbox (
@@ -53,3 +55,36 @@ async def enqueue(conn: asyncpg.Connection, mail: OutgoingMail, *,
         row = await conn.fetchrow(FIND_BY_KEY, mail.dedupe_key)
         assert row is not None, "ON CONFLICT without a dedupe_key cannot skip the insert"
     return QueuedMail(id=row["id"], message_id=row["message_id"])
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+# Waiting mail first: an erased address is sent nothing more.
+SUPPRESS_WAITING_TO = """
+UPDATE mail_outbox SET status = 'suppressed', last_error = 'erased on request'
+WHERE lower(to_address) = $1 AND status = 'queued'
+"""
+
+# The row stays (a count of what was sent, the Message-ID a later reply may name); the
+# address becomes its pseudonym and the text goes. A bulk row must keep an http(s)
+# unsubscribe URL (the table's CHECK), so it gets a placeholder that leads nowhere.
+ERASED_UNSUBSCRIBE_URL = "https://erased.invalid/"
+PSEUDONYMIZE_TO = """
+UPDATE mail_outbox
+SET to_address = $2, to_name = NULL, subject = '', text_body = '', html_body = NULL,
+    unsubscribe_url = CASE WHEN bulk THEN $4 END,
+    dedupe_key = regexp_replace(dedupe_key, $3, $2, 'gi'),
+    last_error = regexp_replace(last_error, $3, $2, 'gi'),
+    smtp_response = regexp_replace(smtp_response, $3, $2, 'gi')
+WHERE lower(to_address) = $1
+"""
+
+
+async def suppress_waiting_to(conn: asyncpg.Connection, address: str) -> int:
+    return affected(await conn.execute(SUPPRESS_WAITING_TO, address))
+
+
+async def pseudonymize_to(conn: asyncpg.Connection, address: str, pseudonym: str) -> int:
+    """`pseudonym` must look like an address (the table's CHECK): privacy's email_pseudonym."""
+    return affected(await conn.execute(PSEUDONYMIZE_TO, address, pseudonym,
+                                       re.escape(address), ERASED_UNSUBSCRIBE_URL))

@@ -13,6 +13,12 @@ MTs are suppressed first. Each step is a statement of the table's own module
 their order. Only inside that transaction do the append-only triggers accept
 the change, and only to the personal columns (migration 012). This module
 writes `erased_numbers`, the opt-outs kept as keyed hashes.
+
+A person (store/persons.py: the numbers and e-mail addresses verified to be one
+citizen) is exported and erased whole: `erase_person` runs the number steps for
+each of its numbers, `EMAIL_ERASE_STEPS` for each of its e-mail addresses, then
+forgets the person, all in one transaction. `EMAIL_TABLES` is the e-mail side's
+list, checked by tests/test_persons_privacy.py like `PERSONAL_TABLES`.
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ from gateway.store import (
     donations,
     finance,
     inbound,
+    mail_inbound,
+    mail_outbox,
     outbound,
+    persons,
     questions,
     stripe_erasures,
     stripe_store,
@@ -54,6 +63,30 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "settlement_lines": "number pseudonymized (what the carrier reported)",
     "questions": "deleted, with their answers",
     "pending_receipts": "deleted (receipts for ids we never recorded name the number they went to)",
+    "person_addresses": "deleted, with the person (every linked address is erased with it)",
+    "person_links": "deleted (the audit log keeps that a merge happened, under pseudonyms)",
+    "person_link_tokens": "deleted",
+}
+# Every table with a column holding a citizen's e-mail address, and what erasure does.
+EMAIL_TABLES: Mapping[str, str] = {
+    "mail_inbound": "the person's own messages (From, Reply-To or envelope sender) and bounces "
+                    "naming the address: raw message, subject, bodies, headers, display name, "
+                    "other recipients removed, the address pseudonymized; someone else's "
+                    "message naming it: the address replaced by the pseudonym",
+    "mail_attachments": "deleted (of the person's own messages and of bounces naming them)",
+    "mail_outbox": "waiting mail suppressed first; the address pseudonymized, subject and "
+                   "text removed (the row and its Message-ID stay)",
+    "person_addresses": "deleted, with the person",
+    "person_links": "deleted",
+    "person_link_tokens": "deleted",
+}
+# Tables with an address or e-mail column that is not a citizen's: staff logins, the
+# login throttle, a committee's postal address, the campaign's own From address.
+NOT_CITIZEN_ADDRESSES: Mapping[str, str] = {
+    "users": "staff accounts",
+    "login_attempts": "staff logins",
+    "login_throttle": "staff logins",
+    "committees": "a committee's postal address",
 }
 # Tables that may carry the number inside text or JSON rather than in a column.
 MENTIONING_TABLES: Mapping[str, str] = {
@@ -90,6 +123,36 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("audit_log", audit.pseudonymize),
 )
 
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedAddress:
+    """One address being erased: what replaces it, and the keyed hash an opt-out is kept as."""
+
+    address: str  # E.164 number or normalized e-mail address
+    pseudonym: str  # privacy/pseudonym.py: pseudonym_of (numbers), email_pseudonym (e-mail)
+    digest: str  # number_hash(key, address): the keyed hash, whatever the channel
+    reason: str  # 'request' or 'retention'
+    erased_by: str
+
+
+# One step per table for an e-mail address, each by the table's one writer module:
+# waiting mail is suppressed first; attachments go before the messages that own them.
+AddressEraser = Callable[[asyncpg.Connection, ErasedAddress], Awaitable[int]]
+EMAIL_ERASE_STEPS: tuple[tuple[str, AddressEraser], ...] = (
+    # SEAM "e-mail opt-out hashes": the e-mail consent ledger's store module (issue 15
+    # item 5) adds its steps HERE, first: keep each opt-out as `target.digest` (as
+    # RECORD_ERASED keeps an SMS one in erased_numbers), then pseudonymize its ledger rows.
+    ("mail_outbox_suppressed", lambda conn, t: mail_outbox.suppress_waiting_to(
+        conn, t.address)),
+    ("mail_attachments", lambda conn, t: mail_inbound.delete_attachments_of(conn, t.address)),
+    ("mail_inbound", lambda conn, t: mail_inbound.erase_own(conn, t.address, t.pseudonym)),
+    ("mail_inbound_mentions", lambda conn, t: mail_inbound.pseudonymize_mentions(
+        conn, t.address, t.pseudonym)),
+    ("mail_outbox", lambda conn, t: mail_outbox.pseudonymize_to(conn, t.address, t.pseudonym)),
+    ("audit_log", lambda conn, t: audit.pseudonymize(conn, t.address, t.pseudonym)),
+)
+
 # Before the contact rows go: per short code, was this number opted out?
 OPTED_OUT_BY_SHORTCODE = """
 SELECT shortcode,
@@ -112,13 +175,27 @@ SELECT number_hash, shortcode FROM erased_numbers
 WHERE number_hash = ANY($1::text[]) AND opted_out
 """
 
-# Idle: the contact's state has not changed and it has sent nothing since `before`.
+# Idle: the contact's state has not changed and it has sent nothing since `before`; and
+# when the number is one person's, none of the person's other addresses has either
+# (erasing the number erases the person).
 INACTIVE = """
 SELECT c.msisdn, max(greatest(c.updated_at, coalesce(i.last_mo, c.updated_at))) AS last_activity
 FROM contacts c
 LEFT JOIN LATERAL (SELECT max(received_at) AS last_mo FROM inbound WHERE msisdn = c.msisdn) i
   ON true
 WHERE c.updated_at < $1 AND c.msisdn NOT LIKE 'erased:%'
+  AND NOT EXISTS (
+      SELECT 1 FROM person_addresses me
+      JOIN person_addresses other ON other.person_id = me.person_id
+                                 AND other.address <> me.address
+      WHERE me.address = c.msisdn
+        AND (EXISTS (SELECT 1 FROM contacts oc
+                     WHERE oc.msisdn = other.address AND oc.updated_at >= $1)
+             OR EXISTS (SELECT 1 FROM inbound oi
+                        WHERE oi.msisdn = other.address AND oi.received_at >= $1)
+             OR EXISTS (SELECT 1 FROM mail_inbound om
+                        WHERE lower(om.from_address) = other.address
+                          AND om.received_at >= $1)))
 GROUP BY c.msisdn
 HAVING max(greatest(c.updated_at, coalesce(i.last_mo, c.updated_at))) < $1
 ORDER BY 2, 1
@@ -167,6 +244,32 @@ EXPORT_QUERIES: Mapping[str, str] = {
         WHERE q.msisdn = $1 ORDER BY q.id""",
 }
 
+# What an export holds about one e-mail address ($1, normalized).
+EMAIL_EXPORT_QUERIES: Mapping[str, str] = {
+    "mail_received": """
+        SELECT m.id, m.received_at, m.intake, m.message_id, m.in_reply_to, m.references_ids,
+               m.subject, m.from_address, m.from_name, m.reply_to, m.to_addresses,
+               m.cc_addresses, m.sent_at, m.headers, m.text_body, m.html_body, m.kind,
+               m.never_answer,
+               coalesce((SELECT jsonb_agg(jsonb_build_object(
+                            'position', a.position, 'filename', a.filename,
+                            'content_type', a.content_type, 'size', a.size,
+                            'sha256', encode(a.sha256, 'hex'), 'omitted', a.omitted)
+                            ORDER BY a.position)
+                         FROM mail_attachments a WHERE a.mail_id = m.id), '[]') AS attachments
+        FROM mail_inbound m
+        WHERE lower(m.from_address) = $1 OR lower(m.reply_to) = $1
+           OR lower(m.envelope_from) = $1
+        ORDER BY m.id""",
+    "mail_bounces": """
+        SELECT id, received_at, subject, kind FROM mail_inbound
+        WHERE $1 = ANY(bounced_addresses) ORDER BY id""",
+    "mail_sent": """
+        SELECT id, created_at, purpose, from_address, to_address, to_name, subject, text_body,
+               html_body, message_id, in_reply_to, question_id, status, sent_at
+        FROM mail_outbox WHERE lower(to_address) = $1 ORDER BY id""",
+}
+
 NUMBER_COLUMNS = """
 SELECT c.table_name, c.column_name
 FROM information_schema.columns c
@@ -178,12 +281,32 @@ ORDER BY 1
 """
 
 
+# Columns that may hold an e-mail address: for the e-mail coverage test.
+ADDRESS_COLUMNS = """
+SELECT c.table_name, c.column_name
+FROM information_schema.columns c
+JOIN information_schema.tables t
+  ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+  AND (c.column_name LIKE '%address%' OR c.column_name LIKE '%email%')
+ORDER BY 1, 2
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Erasure:
     """What one erasure touched, per table (rows), and the short codes it suppressed."""
 
     rows: Mapping[str, int]
     opted_out_shortcodes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonErasure:
+    """One erasure per address of the person, and the person's own rows forgotten."""
+
+    by_address: Mapping[str, Erasure]
+    person_rows: int
 
 
 async def erase_number(
@@ -210,6 +333,37 @@ async def erase_number(
     return Erasure(rows, tuple(r["shortcode"] for r in opted if r["opted_out"]))
 
 
+async def erase_email(conn: asyncpg.Connection, target: ErasedAddress) -> Erasure:
+    """Erase one e-mail address (EMAIL_ERASE_STEPS) in one transaction; safe to run again."""
+    rows: dict[str, int] = {}
+    async with conn.transaction():
+        await conn.execute(ERASING)
+        for name, erase in EMAIL_ERASE_STEPS:
+            rows[name] = await erase(conn, target)
+    return Erasure(rows, ())
+
+
+async def erase_person(conn: asyncpg.Connection, numbers: Sequence[ErasedAddress],
+                       emails: Sequence[ErasedAddress]) -> PersonErasure:
+    """Every address of one person, then the person itself, in one transaction.
+
+    The persons lock is held throughout, so no merge adds an address halfway.
+    """
+    by_address: dict[str, Erasure] = {}
+    async with conn.transaction():
+        await conn.execute(ERASING)
+        await persons.lock(conn)
+        for number in numbers:
+            by_address[number.address] = await erase_number(
+                conn, number.address, pseudonym=number.pseudonym, number_hash=number.digest,
+                reason=number.reason, erased_by=number.erased_by)
+        for email in emails:
+            by_address[email.address] = await erase_email(conn, email)
+        person_rows = await persons.forget(
+            conn, [target.address for target in (*numbers, *emails)])
+    return PersonErasure(by_address, person_rows)
+
+
 async def erased_opt_outs(
     conn: asyncpg.Connection, hashes: Sequence[str]
 ) -> set[tuple[str, str]]:
@@ -228,6 +382,13 @@ async def export_number(conn: asyncpg.Connection, msisdn: str) -> dict[str, list
     return sections
 
 
+async def export_email(conn: asyncpg.Connection,
+                       address: str) -> dict[str, list[dict[str, Any]]]:
+    """The e-mail sections of the export for one (normalized) address."""
+    return {name: [_plain(dict(r)) for r in await conn.fetch(sql, address)]
+            for name, sql in EMAIL_EXPORT_QUERIES.items()}
+
+
 async def inactive_numbers(
     conn: asyncpg.Connection, before: datetime, *, limit: int
 ) -> list[tuple[str, datetime]]:
@@ -240,8 +401,14 @@ async def number_columns(conn: asyncpg.Connection) -> list[tuple[str, str]]:
     return [(r["table_name"], r["column_name"]) for r in await conn.fetch(NUMBER_COLUMNS)]
 
 
+async def address_columns(conn: asyncpg.Connection) -> list[tuple[str, str]]:
+    """(table, column) of every column that may hold an e-mail address."""
+    return [(r["table_name"], r["column_name"]) for r in await conn.fetch(ADDRESS_COLUMNS)]
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     for key, value in row.items():
-        if key in ("state", "data", "events") and isinstance(value, str):
+        if key in ("state", "data", "events", "headers", "attachments") \
+                and isinstance(value, str):
             row[key] = json.loads(value)
     return row

@@ -96,6 +96,53 @@ async def full_timeline(
     ]
 
 
+# One person's history across channels ($1 its numbers on short code $2, $3 its e-mail
+# addresses): the SMS rows as above, and the e-mail in (its subject and kind; never the
+# text here: the mail's own page shows it) and out (subject, purpose, send status).
+# `address` says which of the person's addresses each row is about.
+PERSON_TIMELINE = """
+SELECT at, kind, ref, body, status, data::text AS data, address FROM (
+    SELECT received_at AS at, 'mo' AS kind, id AS ref, body, NULL::text AS status,
+           NULL::jsonb AS data, msisdn AS address, 0 AS tie
+    FROM inbound WHERE msisdn = ANY($1::text[]) AND shortcode = $2
+    UNION ALL
+    SELECT created_at, 'mt', id, body, status, NULL, msisdn, 2
+    FROM outbound WHERE msisdn = ANY($1::text[]) AND shortcode = $2
+    UNION ALL
+    SELECT occurred_at, 'event', id, name, NULL, data, msisdn, 1
+    FROM contact_events WHERE msisdn = ANY($1::text[]) AND shortcode = $2
+    UNION ALL
+    SELECT received_at, 'mail_in', id, subject, NULLIF(kind, 'normal'),
+           jsonb_build_object('kind', kind, 'never_answer', never_answer,
+                              'attachments', (SELECT count(*) FROM mail_attachments a
+                                              WHERE a.mail_id = m.id)),
+           lower(from_address), 0
+    FROM mail_inbound m WHERE lower(from_address) = ANY($3::text[])
+    UNION ALL
+    SELECT created_at, 'mail_out', id, subject, status,
+           jsonb_build_object('purpose', purpose, 'question_id', question_id,
+                              'sent_at', sent_at),
+           lower(to_address), 2
+    FROM mail_outbox WHERE lower(to_address) = ANY($3::text[])
+) AS t
+ORDER BY at, tie, kind, ref
+"""
+
+
+async def person_timeline(
+    conn: asyncpg.Connection, numbers: Sequence[str], shortcode: str, emails: Sequence[str]
+) -> list[dict[str, Any]]:
+    """`full_timeline` for every number of a person, with its e-mail in and out, oldest
+    first; each row names its `address`."""
+    rows = await conn.fetch(PERSON_TIMELINE, list(numbers), shortcode, list(emails))
+    return [
+        {"at": r["at"], "kind": r["kind"], "ref": r["ref"], "body": r["body"],
+         "status": r["status"], "data": json.loads(r["data"]) if r["data"] else None,
+         "address": r["address"]}
+        for r in rows
+    ]
+
+
 # The same shape, limited to the threads of some of the contact's questions: each
 # question's MO, the replies to it (the acknowledgement), the expert's answer MT,
 # and the question_* events naming it. What an expert sees (services/fences.py): the

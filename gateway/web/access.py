@@ -128,6 +128,13 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.reconciliation": MONEY,
     "page.reconciliation.upload": MONEY,
     "page.contact.erase": ADMIN,
+    # one person, many addresses (pages/persons.py): who may change a contact may link it;
+    # the link a citizen follows is public, its token the credential
+    "page.contact.merge": CAMPAIGN,
+    "page.contact.unmerge": CAMPAIGN,
+    "page.contact.send_link": CAMPAIGN,
+    "page.person_link": PUBLIC,
+    "page.person_link.confirm": PUBLIC,
     "page.inbox": INBOX,
     "page.inbox.question": INBOX,
     "page.inbox.claim": INBOX,

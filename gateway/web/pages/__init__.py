@@ -27,6 +27,7 @@ from gateway.web.pages import (
     inbox_knowledge,
     knowledge_base,
     login,
+    persons,
     phone,
     privacy,
 )
@@ -45,7 +46,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
-    knowledge_base.pages,
+    knowledge_base.pages, persons.pages,
 )
 
 NAV: tuple[NavItem, ...] = (

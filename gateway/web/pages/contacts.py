@@ -1,6 +1,9 @@
 """Contacts: the list with its filters, and one contact's profile, consent and timeline.
 
-Viewing is audited exactly like the API (`contact.viewed`, compliance rule 27):
+The page shows the contact's whole person (services/persons/): every verified
+address with how it was verified, and one history of all of them (SMS, e-mail
+in and out) in time order; the forms that change the person are in
+pages/persons.py. Viewing is audited exactly like the API (`contact.viewed`, compliance rule 27):
 profile answers and program membership can reveal political opinion, so
 who looked at a list or at a person is a row someone can query. Numbers
 are normalized to E.164 at this edge, like everywhere else. The timeline is
@@ -15,9 +18,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.services import contacts as contact_service
+from gateway.services import persons
 from gateway.services.contacts import ContactSearch
 from gateway.services.fences import fenced_timeline
 from gateway.store import consent, contacts, timeline
+from gateway.store import persons as person_store
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -46,16 +51,32 @@ async def contact_page(view: View) -> web.StreamResponse:
     settings = view.context.settings
     msisdn = contact_service.contact_number(view.request.match_info["msisdn"],
                                             settings.default_region)
+    return await render_contact(view, msisdn)
+
+
+async def render_contact(view: View, msisdn: str, *, status: int = 200,
+                         person_form: dict[str, str] | None = None) -> web.Response:
+    """The contact page; `person_form` keeps a refused person form (pages/persons.py)."""
+    settings = view.context.settings
     async with view.context.pool.acquire() as conn:
         row = await contact_service.existing_contact(conn, msisdn, settings.shortcode)
         geo = await contacts.get_geo(conn, msisdn, settings.shortcode)
         consents = await consent.list_for_contact(conn, msisdn, settings.shortcode)
-        items = await timeline.full_timeline(conn, msisdn, settings.shortcode)
+        person = await persons.person(conn, msisdn)
+        addresses = [a.address for a in person.addresses] if person else [msisdn]
+        items = await timeline.person_timeline(
+            conn, [a for a in addresses if "@" not in a], settings.shortcode,
+            [a for a in addresses if "@" in a])
+        links_sent = await person_store.recent_tokens(conn, addresses)
         await contact_service.viewed(conn, view.user, msisdn, client=view.client, view="page")
     state: dict[str, Any] = json.loads(row["state"])
     return view.render(
-        "contact.html", title=f"Contact {msisdn}", msisdn=msisdn, opted_out=row["opted_out"],
+        "contact.html", status=status, title=f"Contact {msisdn}", msisdn=msisdn,
+        opted_out=row["opted_out"],
         programs=state.get("subs", {}), profile=state.get("profile", {}),
         location=dict(geo) if geo else None, consents=[dict(c) for c in consents],
         timeline=fenced_timeline(view.user, items), created_at=row["created_at"],
-        erase_refused=view.query("erase") == "mismatch")  # privacy box (pages/privacy.py)
+        erase_refused=view.query("erase") == "mismatch",  # privacy box (pages/privacy.py)
+        person=person, links_sent=[dict(r) for r in links_sent],  # pages/persons.py
+        person_form=person_form or {}, person_done=view.query("person"),
+        now=view.context.clock())
