@@ -94,6 +94,11 @@ async def test_a_merge_is_refused_with_its_reason_then_done_audited_and_one_hist
     assert "she told us on the phone" in addresses
     assert kinds(merged) == ["mo", "mail_in", "mail_out", "mt"]  # one history, in order
     assert "About the rally" in merged and "A longer question" not in merged  # subject only
+    api = await site.client.get(f"/api/v1/contacts/{NUMBER}/timeline",
+                                headers=(await site.staff("organizer", email="o2@example.org"))
+                                .bearer)
+    assert [i["kind"] for i in (await api.json())["timeline"]] == [
+        "mo", "mail_in", "mail_out", "mt"]  # the API shows the same one history
 
     async with pool.acquire() as conn:
         entry = await conn.fetchrow(

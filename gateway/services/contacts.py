@@ -20,10 +20,10 @@ from typing import Any, Final
 import asyncpg
 
 from gateway.phone import InvalidNumber, to_e164
-from gateway.services import audit
+from gateway.services import audit, persons
 from gateway.services.actor import Identity
 from gateway.services.errors import invalid, not_found
-from gateway.store import contacts, lookups
+from gateway.store import contacts, lookups, timeline
 
 DIGITS: Final = re.compile(r"^\+?[0-9]{1,15}$")
 SEPARATORS: Final = re.compile(r"[\s().-]")
@@ -96,3 +96,17 @@ async def viewed(conn: asyncpg.Connection, viewer: Identity | None, msisdn: str,
     """Record that `viewer` looked at one contact's `view` (profile, timeline, consent...)."""
     await audit.record(conn, viewer, audit.CONTACT_VIEWED, f"contact:{msisdn}", client=client,
                        view=view)
+
+
+async def person_addresses(conn: asyncpg.Connection, msisdn: str) -> list[str]:
+    """Every verified address of the number's person (only the number when it has none)."""
+    person = await persons.person(conn, msisdn)
+    return [a.address for a in person.addresses] if person else [msisdn]
+
+
+async def history(conn: asyncpg.Connection, msisdn: str, shortcode: str,
+                  addresses: list[str] | None = None) -> list[dict[str, Any]]:
+    """The whole person's history, every channel, oldest first: what page and API show."""
+    found = addresses if addresses is not None else await person_addresses(conn, msisdn)
+    return await timeline.person_timeline(
+        conn, [a for a in found if "@" not in a], shortcode, [a for a in found if "@" in a])

@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 from gateway.services import audit
 from gateway.services import contacts as contact_service
 from gateway.services.fences import fenced_timeline
-from gateway.store import consent, contacts, lookups, timeline
+from gateway.store import consent, contacts, lookups
 from gateway.web.body import Strict
 from gateway.web.registry import Call, RouteTable
 
@@ -98,12 +98,13 @@ async def profile(call: Call) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/contacts/{msisdn}/timeline", name="contacts.timeline",
-            summary="Every MO, MT (with delivery status) and engine event, oldest first")
+            summary="The person's history on every channel, oldest first: MOs, MTs (with "
+                    "delivery status), engine events, e-mail in and out")
 async def contact_timeline(call: Call) -> dict[str, Any]:
     msisdn, shortcode = await _contact(call)
     async with call.pool.acquire() as conn:
         await contact_service.existing_contact(conn, msisdn, shortcode)
-        items = await timeline.full_timeline(conn, msisdn, shortcode)
+        items = await contact_service.history(conn, msisdn, shortcode)
         await contact_service.viewed(conn, call.principal, msisdn, client=call.client,
                                      view="timeline")
     return {"msisdn": msisdn, "timeline": fenced_timeline(call.user, items)}

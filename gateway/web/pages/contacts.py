@@ -21,7 +21,7 @@ from gateway.services import contacts as contact_service
 from gateway.services import persons
 from gateway.services.contacts import ContactSearch
 from gateway.services.fences import fenced_timeline
-from gateway.store import consent, contacts, timeline
+from gateway.store import consent, contacts
 from gateway.store import persons as person_store
 from gateway.web.pages.frame import PageTable, View
 
@@ -64,9 +64,7 @@ async def render_contact(view: View, msisdn: str, *, status: int = 200,
         consents = await consent.list_for_contact(conn, msisdn, settings.shortcode)
         person = await persons.person(conn, msisdn)
         addresses = [a.address for a in person.addresses] if person else [msisdn]
-        items = await timeline.person_timeline(
-            conn, [a for a in addresses if "@" not in a], settings.shortcode,
-            [a for a in addresses if "@" in a])
+        items = await contact_service.history(conn, msisdn, settings.shortcode, addresses)
         links_sent = await person_store.recent_tokens(conn, addresses)
         await contact_service.viewed(conn, view.user, msisdn, client=view.client, view="page")
     state: dict[str, Any] = json.loads(row["state"])
