@@ -13,13 +13,18 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
+from gateway.app import Gateway
+from gateway.config import Settings
 from gateway.mail.record import build_record, smtp_dedupe_key
 from gateway.metrics import Metrics
+from gateway.smpp.simulator import SmscSimulator
 from gateway.store import mail_inbound
 from tests.support.clock import ManualClock
+from tests.support.e2e import gateway_settings, running_gateway, stop_gateway, wait_for
 from tests.support.mail_messages import dsn
 from tests.support.mail_out import FROM, queue, row, sender
 from tests.support.smtp_provider import Provider, self_signed_certificate, server_tls
@@ -246,3 +251,35 @@ async def test_bulk_mail_to_one_domain_is_paced_and_mail_to_one_person_is_not(
     assert [r.rcpt_tos[0] for r in sent] == ["s0@gmail.example", "s1@gmail.example",
                                              "s2@gmail.example"]
     assert sent[0].message["List-Unsubscribe"] == f"<{url}>"
+
+
+async def test_the_gateway_runs_the_sender_as_mail_out_only_when_a_host_is_set(
+        settings: Settings, smsc: SmscSimulator, provider: Provider) -> None:
+    plain: Gateway = await running_gateway(gateway_settings(settings, smsc), smsc)
+    try:
+        assert plain.mail_out is None and "mail-out" not in plain.supervisor.status()
+    finally:
+        await stop_gateway(plain)
+    enabled = gateway_settings(settings, smsc, mail_out_host="127.0.0.1",
+                               mail_out_port=provider.port, mail_out_security="none",
+                               mail_from_name="Équipe de campagne")
+    gw: Gateway = await running_gateway(enabled, smsc)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+                f"http://127.0.0.1:{gw.http_port}/healthz") as response:
+            assert (await response.json())["tasks"]["mail-out"] == "running"
+        mail_id = await queue(gw.pool)
+        assert gw.mail_out is not None
+        gw.mail_out.wake()
+        [received] = await provider.wait_for(1)
+        assert str(received.message["From"]) == "Équipe de campagne <contact@campagne.example>"
+        await wait_for(lambda: _status_is(gw.pool, mail_id, "sent"))
+        async with aiohttp.ClientSession() as http, http.get(
+                f"http://127.0.0.1:{gw.http_port}/metrics") as response:
+            assert "gateway_mail_sent_total 1.0" in await response.text()
+    finally:
+        await stop_gateway(gw)
+
+
+async def _status_is(pool: asyncpg.Pool, mail_id: int, status: str) -> bool:
+    return bool((await row(pool, mail_id))["status"] == status)

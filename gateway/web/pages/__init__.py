@@ -27,6 +27,7 @@ from gateway.web.pages import (
     inbox_knowledge,
     knowledge_base,
     login,
+    mailbox,
     phone,
     privacy,
 )
@@ -44,7 +45,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
-    phone.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
+    phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
     knowledge_base.pages,
 )
 
@@ -59,6 +60,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.inbox", "/inbox", "Expert inbox"),
     NavItem("page.phone", "/phone", "Phone simulator",
             when=lambda settings: settings.web_phone_simulator is not None),
+    NavItem("page.mailbox", "/mailbox", "Mailbox",
+            when=lambda settings: settings.mail_demo_mailbox is not None),
 )
 
 
