@@ -18,6 +18,7 @@ import pytest
 from gateway.mail.sender import MailSender
 from gateway.metrics import Metrics
 from tests.support.clock import ManualClock
+from tests.support.e2e import wait_for
 from tests.support.mail_out import queue, row, sender
 from tests.support.smtp_provider import Provider
 
@@ -155,3 +156,26 @@ async def test_a_stop_lets_the_mail_under_way_finish_and_gives_the_rest_back(
         ("sent", 1), ("queued", 0), ("queued", 0)]
     assert rows[1]["last_error"] == "not sent: the gateway stopped"
     assert len(provider.received) == 1
+
+
+async def test_a_stranded_row_on_its_last_attempt_fails_saying_it_may_have_gone(
+        pool: asyncpg.Pool, provider: Provider) -> None:
+    mail_id = await queue(pool)
+    provider.script.hang_after_data = True
+    await kill_when_withheld(sender(pool, provider, max_attempts=1), provider)
+    restarted = sender(pool, provider, max_attempts=1)
+    task = asyncio.create_task(restarted.run())
+    try:
+        await wait_for(lambda: _final(pool, mail_id))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    failed = await row(pool, mail_id)
+    assert failed["status"] == "failed" and failed["unsure_sends"] == 0
+    assert failed["last_error"] == ("unsure: its sender stopped after DATA began; "
+                                    "it may have been delivered (no attempt left)")
+    assert len(provider.received) == 1
+
+
+async def _final(pool: asyncpg.Pool, mail_id: int) -> bool:
+    return bool((await row(pool, mail_id))["status"] in ("sent", "failed"))

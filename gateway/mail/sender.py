@@ -188,6 +188,13 @@ class MailSender:
 
     async def send_due(self) -> int:
         """Claim one batch of due rows and deal with each; how many rows it took."""
+        self._between_batches.clear()  # from the claim on: `stop` waits for what it takes
+        try:
+            return await self._send_batch()
+        finally:
+            self._between_batches.set()
+
+    async def _send_batch(self) -> int:
         now = self._clock()
         await self._housekeeping(now.timestamp())
         batch = await self._db(lambda conn: mail_outbox.claim(
@@ -195,7 +202,6 @@ class MailSender:
             lease_seconds=self._config.lease_seconds))
         if not batch:
             return 0
-        self._between_batches.clear()
         session = _Session(self._submission)
         try:
             for position, mail in enumerate(batch):
@@ -212,10 +218,7 @@ class MailSender:
         except BaseException:
             session.abort()  # cancelled (or a database error): the lease release sorts it out
             raise
-        else:
-            await session.close()
-        finally:
-            self._between_batches.set()
+        await session.close()
         return len(batch)
 
     async def _send_one(self, session: _Session, mail: ClaimedMail) -> None:
