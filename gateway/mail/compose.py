@@ -1,11 +1,18 @@
 """An outbox row in, the bytes an SMTP server takes out: the standard library builds them.
 
 Why `email.message.EmailMessage` with `email.policy.SMTP`: it writes CRLF
-lines folded under 78 columns, encodes a non-ASCII subject or display name as
-RFC 2047 words (`=?utf-8?q?...?=`), quotes display names that need it, and
+lines folded under 78 columns, quotes display names that need it, and
 chooses nothing by hand. The parts are quoted-printable UTF-8, so the message
 is 7-bit clean for any server (no 8BITMIME or SMTPUTF8 needed) and a line
 may be any length.
+
+A subject or display name with non-ASCII letters travels as RFC 2047 words
+(`=?utf-8?b?...?=`) made by the standard library's `email.header.Header`,
+not by the policy: the policy's folder, when it starts a new encoded word
+just after a space, puts that space between the two words, where RFC 2047
+says a reader must drop it ("Élodie santé" arrives as "Élodiesanté"; about
+one long French name in twenty). `Header` keeps every space inside a word.
+tests/test_mail_compose.py shows both.
 
 What every message carries: From (the row's name, else GATEWAY_MAIL_FROM_NAME),
 To, Subject, Date, the row's Message-ID (made when it was queued, so a resend
@@ -21,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -65,9 +73,27 @@ def references_chain(ids: Sequence[str]) -> list[str]:
 
 
 def mailbox(address: str, name: str | None) -> Address:
-    """`Name <address>` (RFC 2047 and quoting by the policy), or the bare address."""
+    """`Name <address>` (quoting by the policy), or the bare address."""
     username, _, domain = address.rpartition("@")
     return Address(display_name=header_text(name or ""), username=username, domain=domain)
+
+
+def set_text_header(message: EmailMessage, name: str, text: str,
+                    address: str | None = None) -> None:
+    """Set a Subject (`text`) or an address header (`text` the display name, and `address`).
+
+    ASCII goes through the policy; anything else as RFC 2047 words by
+    `Header`, folded under 78 columns, stored as it will be sent (`set_raw`).
+    """
+    text = header_text(text)
+    if text.isascii():
+        message[name] = text if address is None else mailbox(address, text)
+        return
+    encoded = Header(header_name=name, charset="utf-8")
+    encoded.append(text, "utf-8")
+    if address is not None:
+        encoded.append(f"<{address}>", "us-ascii")
+    message.set_raw(name, encoded.encode(linesep=POLICY.linesep))
 
 
 def new_message(*, from_address: str, from_name: str | None, to_address: str,
@@ -77,9 +103,9 @@ def new_message(*, from_address: str, from_name: str | None, to_address: str,
                 references: Sequence[str] = ()) -> EmailMessage:
     """A message with the headers every e-mail of ours has (and the demo mailbox's too)."""
     message = EmailMessage(policy=POLICY)
-    message["From"] = mailbox(from_address, from_name)
-    message["To"] = mailbox(to_address, to_name)
-    message["Subject"] = header_text(subject)
+    set_text_header(message, "From", from_name or "", from_address)
+    set_text_header(message, "To", to_name or "", to_address)
+    set_text_header(message, "Subject", subject)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     if reply_to:
