@@ -9,12 +9,17 @@ STAMP := $(VENV)/.installed-from-pyproject
 DEMO_PG := .demo/pg
 SMPP_PORT ?= 2775
 PHONE_PORT ?= 2776
+MAIL_IN_PORT ?= 2525
+MAIL_SINK_PORT ?= 2526
+DEMO_MAILBOX := .demo/mailbox
+DEMO_CONTACT ?= contact@campaign.example
 
 .PHONY: help venv demo test test-deps lint typecheck bench clean distclean interop-deps docs
 
 help:
 	@echo "make venv       create $(VENV) and install the project with dev tools"
-	@echo "make demo       local PostgreSQL + SMSC simulator + gateway + admin pages (Ctrl-C stops all)"
+	@echo "make demo       local PostgreSQL + SMSC simulator + mail sink + gateway + admin pages"
+	@echo "                (Ctrl-C stops all)"
 	@echo "make test       test-deps, lint, mypy, then pytest (starts its own throwaway PostgreSQL)"
 	@echo "make test-deps  install PostgreSQL, Chromium and node-smpp for the tests when it can"
 	@echo "                (best effort: root apt-get, npm; SKIP_TEST_DEPS=1 installs nothing)"
@@ -78,7 +83,13 @@ demo: venv
 	fi; \
 	export DATABASE_URL; \
 	$(BIN)/gateway smsc --port $(SMPP_PORT) --phone-port $(PHONE_PORT) & pids="$$!"; \
+	$(BIN)/python -m gateway.mail.demo_sink --port $(MAIL_SINK_PORT) --dir $(DEMO_MAILBOX) & \
+	pids="$$pids $$!"; \
 	export GATEWAY_WEB_COOKIE_SECURE=false GATEWAY_WEB_PHONE_SIMULATOR=$(PHONE_PORT); \
+	export GATEWAY_MAIL_SMTP_ENABLED=true GATEWAY_MAIL_SMTP_PORT=$(MAIL_IN_PORT) \
+	  GATEWAY_MAIL_CONTACT_ADDRESSES=$(DEMO_CONTACT) GATEWAY_MAIL_FROM_NAME="Campaign contact centre" \
+	  GATEWAY_MAIL_OUT_HOST=127.0.0.1 GATEWAY_MAIL_OUT_PORT=$(MAIL_SINK_PORT) \
+	  GATEWAY_MAIL_OUT_SECURITY=none GATEWAY_MAIL_DEMO_MAILBOX=$(DEMO_MAILBOX); \
 	GATEWAY_KEYWORDS=keywords.yaml GATEWAY_SMPP_PORT=$(SMPP_PORT) $(BIN)/gateway run & \
 	pids="$$pids $$!"; \
 	port="$${GATEWAY_HTTP_PORT:-8080}"; \
@@ -95,8 +106,9 @@ demo: venv
 	fi; \
 	echo "admin:    http://127.0.0.1:$$port/   log in as $$login, password $$password"; \
 	echo "phone:    http://127.0.0.1:$$port/phone   (or $(BIN)/gateway chat --phone-port $(PHONE_PORT))"; \
+	echo "mailbox:  http://127.0.0.1:$$port/mailbox   (e-mail $(DEMO_CONTACT) on 127.0.0.1:$(MAIL_IN_PORT))"; \
 	echo "gateway:  http://127.0.0.1:$$port/healthz  http://127.0.0.1:$$port/metrics"; \
-	echo "Ctrl-C stops the gateway, the simulator and the demo database"; \
+	echo "Ctrl-C stops the gateway, the simulator, the mail sink and the demo database"; \
 	wait -n $$pids || true
 
 clean:

@@ -34,6 +34,8 @@ from gateway.engine import Rules, RulesError, load_rules
 from gateway.engine.holder import RulesHolder
 from gateway.logs import get_logger
 from gateway.mail.intake import MailIntake, start_mail_intake
+from gateway.mail.mail_out import start_mail_out
+from gateway.mail.sender import MailSender
 from gateway.metrics import Metrics
 from gateway.notify import digest
 from gateway.notify.staff_mail import StaffMail
@@ -127,6 +129,7 @@ class Gateway:
         self.digests = digest.DigestJob(
             pool, lambda: self.rules.current, schedule=digest_schedule(settings),
             mail=self.staff_mail, clock=clock)
+        self.mail_out: MailSender | None = None  # e-mail out, when configured
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -153,6 +156,8 @@ class Gateway:
             self._every(digest.TICK_SECONDS, self.digests.tick, "expert-digests")
         self._spawn(self.client.run, "smpp")
         self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
+        self.mail_out = start_mail_out(self.settings, self.pool, self.supervisor, self.metrics,
+                                       self.clock)
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         add_api_routes(app, WebContext(self.pool, self.settings,
                                        reload_rules=self.reload_everywhere,
@@ -182,6 +187,8 @@ class Gateway:
     async def stop(self) -> None:
         self.supervisor.stopping()  # tasks that end from here on end normally
         await self.outbox.stop()
+        if self.mail_out is not None:
+            await self.mail_out.stop()  # the mail under way finishes; the rest waits
         await self.client.stop()
         with contextlib.suppress(asyncpg.PostgresError, OSError):
             await self.tps_share.leave()

@@ -288,6 +288,79 @@ class Settings(BaseModel):
     persons_texts: Path | None = Field(None, description=(
         "TOML file with the texts of those links (e-mail, SMS, the confirmation page) in "
         "French and English; unset: the built-in ones (gateway/services/persons/texts.toml)."))
+    # E-mail out (gateway/mail/sender.py, docs/email.md "E-mail out"): off unless a host is set.
+    mail_out_host: str | None = Field(None, description=(
+        "SMTP submission server of the campaign's mail provider, e.g. `smtp.provider.example`: "
+        "turns the e-mail sender on. Unset: queued e-mail waits in the outbox, unsent."))
+    mail_out_port: int | None = Field(None, ge=1, le=65535, description=(
+        "Port of the submission server; unset: 587 for `starttls`, 465 for `tls`, 25 for "
+        "`none`."))
+    mail_out_security: Literal["starttls", "tls", "none"] = Field("starttls", description=(
+        "`starttls` (required, not opportunistic), `tls` (implicit TLS, port 465), or `none` "
+        "(plain text: for a relay on loopback only)."))
+    mail_out_ca_file: Path | None = Field(None, description=(
+        "PEM file of a private CA the submission server's certificate is checked against; "
+        "unset: the system's trusted CAs."))
+    mail_out_user: str = Field("", description=(
+        "Login for SMTP AUTH at the submission server; unset: no AUTH."))
+    mail_out_password: SecretStr | None = Field(None, validate_default=True, description=(
+        "Password (or app password, API key) for SMTP AUTH. A secret; required with a "
+        "user."))
+    mail_out_timeout: float = Field(30.0, gt=0, description=(
+        "Seconds of silence from the submission server after which an attempt counts as "
+        "failed."))
+    mail_out_batch_size: int = Field(20, ge=1, le=500, description=(
+        "Rows one sender claims at a time and sends over one SMTP connection."))
+    mail_out_max_attempts: int = Field(10, ge=1, le=100, description=(
+        "Attempts a message gets when the server answers 4xx (try later) before it fails; "
+        "a server that cannot be reached counts against no message."))
+    mail_out_retry_min: float = Field(60.0, gt=0, description=(
+        "Seconds before the first retry of a message refused for now; each next one waits "
+        "up to twice as long (random, so retries spread)."))
+    mail_out_retry_max: float = Field(7200.0, gt=0, validate_default=True, description=(
+        "Longest wait in seconds between two attempts of one message."))
+    mail_out_domain_rate: int = Field(0, ge=0, description=(
+        "Bulk messages (newsletters) a minute to one recipient domain, per gateway "
+        "process; 0: no limit. Mail to one person is never held by it."))
+    mail_out_domain_rates: dict[str, int] = Field({}, description=(
+        "Per-domain exceptions to GATEWAY_MAIL_OUT_DOMAIN_RATE as JSON, e.g. "
+        '`{"gmail.com": 600, "orange.fr": 120}` (0: no limit for that domain).'))
+    mail_demo_mailbox: Path | None = Field(None, description=(
+        "Directory where the demo's outgoing-mail sink stores what it receives (`make demo` "
+        "runs it): turns on the demo mailbox page (/mailbox). Leave unset in production."))
+
+    @field_validator("mail_out_password")
+    @classmethod
+    def _out_login(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("mail_out_user") and value is None:
+            raise ValueError("required when GATEWAY_MAIL_OUT_USER is set")
+        return value
+
+    @field_validator("mail_out_retry_max")
+    @classmethod
+    def _retry_range(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("mail_out_retry_min")
+        if low is not None and value < low:
+            raise ValueError(f"must not be below GATEWAY_MAIL_OUT_RETRY_MIN ({low})")
+        return value
+
+    @field_validator("mail_out_domain_rates", mode="before")
+    @classmethod
+    def _json_rates(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError('not JSON; write {"gmail.com": 600}') from None
+        return value
+
+    @field_validator("mail_out_domain_rates")
+    @classmethod
+    def _rates_checked(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [domain for domain, rate in value.items() if rate < 0 or "." not in domain]
+        if bad:
+            raise ValueError(f"a domain with a dot and a rate of 0 or more: {', '.join(bad)}")
+        return {domain.lower(): rate for domain, rate in value.items()}
     # Sending e-mail and links in it (shared by every feature that mails a citizen).
     mail_from_address: str | None = Field(None, description=(
         "The address the campaign's e-mail comes from (answers, acknowledgements, "

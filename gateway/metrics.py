@@ -61,6 +61,25 @@ class Metrics:
             registry=r,
         )
 
+        # E-mail out (gateway/mail/sender.py)
+        self.mail_sent = Counter(
+            "gateway_mail_sent", "e-mails the submission server accepted (250 to DATA)",
+            registry=r)
+        self.mail_failed = Counter(
+            "gateway_mail_failed", "e-mails that failed for good (5xx, or out of attempts)",
+            registry=r)
+        self.mail_retried = Counter(
+            "gateway_mail_retried", "e-mail attempts to be tried again later (4xx, or the "
+            "connection lost)", registry=r)
+        self.mail_suppressed = Counter(
+            "gateway_mail_suppressed", "queued e-mails not sent (a bounced or unsubscribed "
+            "address)", registry=r)
+        self.mail_unsure = Counter(
+            "gateway_mail_unsure", "e-mails sent again after an attempt that may have "
+            "delivered them (same Message-ID)", registry=r)
+        self.mail_queued = Gauge(
+            "gateway_mail_queued", "e-mails waiting in the outbox (due or later)", registry=r)
+
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""
         return generate_latest(self.registry)

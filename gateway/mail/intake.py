@@ -65,7 +65,7 @@ def smtp_listener(settings: Settings, pool: asyncpg.Pool) -> SmtpListener | None
 def imap_poller(settings: Settings, pool: asyncpg.Pool) -> ImapPoller | None:
     if not settings.mail_imap_host or settings.mail_imap_password is None:
         return None
-    if settings.mail_imap_security == "none" and not _loopback(settings.mail_imap_host):
+    if settings.mail_imap_security == "none" and not is_loopback(settings.mail_imap_host):
         log.warning("mail_imap_without_tls", host=settings.mail_imap_host,
                     hint="the password and the mail cross the network in clear")
     config = ImapConfig(
@@ -81,7 +81,7 @@ def imap_poller(settings: Settings, pool: asyncpg.Pool) -> ImapPoller | None:
                       own_addresses=settings.mail_contact_addresses)
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -1,16 +1,23 @@
-"""The e-mail outbox (migration 220). SQL only; the one writer of `mail_outbox`.
+"""The e-mail outbox (migrations 220, 221). SQL only; the one writer of `mail_outbox`.
 
 Why queue in the caller's transaction: an acknowledgement is decided with the
 message it acknowledges, an answer with the question it closes; both commit
-together or not at all, and the sender (gateway/mail/) takes the row later
-with a lease. `enqueue` with a `dedupe_key` is idempotent: a retried
+together or not at all, and the sender (gateway/mail/sender.py) takes the row
+later with a lease. `enqueue` with a `dedupe_key` is idempotent: a retried
 transaction or a replayed form post finds the row it queued the first time.
+
+The sender's statements follow: the claim (FOR UPDATE SKIP LOCKED, a lease,
+committed before SMTP starts, so several gateways drain one outbox without
+sending a row twice), the DATA mark that fences each attempt, the results,
+the release of leases a stopped sender left, and `suppression_reason`, the
+one send-time check of whether an address may be mailed.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -61,7 +68,8 @@ async def enqueue(conn: asyncpg.Connection, mail: OutgoingMail, *,
 
 # Waiting mail first: an erased address is sent nothing more.
 SUPPRESS_WAITING_TO = """
-UPDATE mail_outbox SET status = 'suppressed', last_error = 'erased on request'
+UPDATE mail_outbox SET status = 'suppressed', suppressed_reason = 'erased on request',
+    last_error = 'erased on request'
 WHERE lower(to_address) = $1 AND status = 'queued'
 """
 
@@ -88,3 +96,257 @@ async def pseudonymize_to(conn: asyncpg.Connection, address: str, pseudonym: str
     """`pseudonym` must look like an address (the table's CHECK): privacy's email_pseudonym."""
     return affected(await conn.execute(PSEUDONYMIZE_TO, address, pseudonym,
                                        re.escape(address), ERASED_UNSUBSCRIBE_URL))
+# -- the sender's side (gateway/mail/sender.py, migration 221) ----------------------------
+#
+# Time: every statement below takes the sender's clock as `$now` and uses the
+# later of it and the database's `now()` (EFFECTIVE_NOW). In production the two
+# agree; a test's clock moved forward makes a backed-off row due without a sleep,
+# and a clock left behind never holds up a row the database thinks due.
+#
+# Fencing: a claim increments `attempts`, so (id, lease_owner, attempts) names
+# one attempt. Every write about an attempt requires it; a sender whose lease
+# ran out and was taken over writes nothing, and above all does not start DATA
+# (`mark_data`). Only `mark_sent` is not fenced: the provider's 250 is the truth,
+# whoever holds the row now.
+
+EFFECTIVE_NOW = "greatest(now(), $1::timestamptz)"
+
+CLAIMED_COLUMNS = """m.id, m.purpose, m.bulk, m.from_address, m.from_name, m.to_address,
+          m.to_name, m.reply_to, m.subject, m.text_body, m.html_body, m.message_id,
+          m.in_reply_to, m.references_ids, m.unsubscribe_url, m.attempts, m.paced,
+          m.not_before"""
+
+# Mail to one person first, then bulk; oldest first (index mail_outbox_due_idx).
+CLAIM = f"""
+WITH due AS (
+    SELECT id FROM mail_outbox
+    WHERE status = 'queued' AND not_before <= {EFFECTIVE_NOW}
+    ORDER BY bulk, not_before, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE mail_outbox m
+SET status = 'sending', lease_owner = $3,
+    lease_until = {EFFECTIVE_NOW} + make_interval(secs => $4),
+    attempts = m.attempts + 1, data_at = NULL
+FROM due
+WHERE m.id = due.id
+RETURNING {CLAIMED_COLUMNS}
+"""
+
+# Just before DATA: still ours (the fence), and the lease renewed to cover DATA.
+MARK_DATA = f"""
+UPDATE mail_outbox
+SET data_at = {EFFECTIVE_NOW}, lease_until = {EFFECTIVE_NOW} + make_interval(secs => $5)
+WHERE id = $2 AND status = 'sending' AND lease_owner = $3 AND attempts = $4
+"""
+
+MARK_SENT = f"""
+UPDATE mail_outbox
+SET status = 'sent', sent_at = {EFFECTIVE_NOW}, smtp_response = $3,
+    lease_owner = NULL, lease_until = NULL, paced = false
+WHERE id = $2 AND status IN ('queued', 'sending')
+"""
+
+# Back to the queue: a retry after a 4xx or a lost connection, a row given back
+# unsent (its attempt returned: $8 = 1), or a bulk row paced to a booked slot.
+REQUEUE = f"""
+UPDATE mail_outbox
+SET status = 'queued', lease_owner = NULL, lease_until = NULL, data_at = NULL,
+    not_before = coalesce($6::timestamptz, {EFFECTIVE_NOW} + make_interval(secs => $5)),
+    last_error = coalesce($7, last_error), attempts = attempts - $8,
+    unsure_sends = unsure_sends + $9, paced = $10
+WHERE id = $2 AND status = 'sending' AND lease_owner = $3 AND attempts = $4
+"""
+
+MARK_FAILED = """
+UPDATE mail_outbox
+SET status = 'failed', last_error = $4, lease_owner = NULL, lease_until = NULL, paced = false
+WHERE id = $1 AND status = 'sending' AND lease_owner = $2 AND attempts = $3
+"""
+
+MARK_SUPPRESSED = """
+UPDATE mail_outbox
+SET status = 'suppressed', suppressed_reason = $4, lease_owner = NULL, lease_until = NULL,
+    paced = false
+WHERE id = $1 AND status = 'sending' AND lease_owner = $2 AND attempts = $3
+"""
+
+# Rows left 'sending' by a sender that stopped: at start-up its own (`$2`) and
+# every expired lease; while running, other senders' expired leases only ($5).
+# An attempt that reached DATA (`data_at`) may have been taken by the provider:
+# it is sent again all the same (docs/email.md says why), counted in
+# unsure_sends. At the attempt limit ($3) the row fails instead, saying so.
+_RELEASE = """
+WITH stranded AS (
+    SELECT id, data_at IS NOT NULL AS unsure, attempts >= $3 AS spent
+    FROM mail_outbox
+    WHERE status = 'sending' AND (%s)
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE mail_outbox m
+SET status = CASE WHEN s.spent THEN 'failed' ELSE 'queued' END,
+    last_error = CASE WHEN s.unsure
+                      THEN 'unsure: its sender stopped after DATA began; '
+                           || CASE WHEN s.spent THEN 'it may have been delivered'
+                                   ELSE 'sent again with the same Message-ID' END
+                      ELSE 'not sent: its sender stopped before DATA' END
+                 || CASE WHEN s.spent THEN ' (no attempt left)' ELSE '' END,
+    unsure_sends = m.unsure_sends + CASE WHEN s.unsure AND NOT s.spent THEN 1 ELSE 0 END,
+    lease_owner = NULL, lease_until = NULL, data_at = NULL, paced = false
+FROM stranded s
+WHERE m.id = s.id
+RETURNING m.id, m.status, s.unsure
+"""
+
+RELEASE_AT_START = _RELEASE % f"lease_owner = $2 OR lease_until < {EFFECTIVE_NOW}"
+RELEASE_OTHERS_EXPIRED = _RELEASE % (
+    f"lease_owner IS DISTINCT FROM $2 AND lease_until < {EFFECTIVE_NOW}")
+
+# The latest delivery report that names the address as failed, unless the
+# address has written to us since (a mailbox that was full works again).
+LAST_BOUNCE = """
+SELECT b.id, b.received_at
+FROM mail_inbound b
+WHERE b.bounced_addresses @> ARRAY[lower($1)]::text[]
+  AND NOT EXISTS (SELECT 1 FROM mail_inbound w
+                  WHERE lower(w.from_address) = lower($1) AND w.kind = 'normal'
+                    AND w.received_at > b.received_at)
+ORDER BY b.received_at DESC, b.id DESC
+LIMIT 1
+"""
+
+COUNT_QUEUED = "SELECT count(*) FROM mail_outbox WHERE status = 'queued'"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMail:
+    """A row leased to one sender for one attempt (`attempts` is that attempt's number)."""
+
+    id: int
+    purpose: str
+    bulk: bool
+    from_address: str
+    from_name: str | None
+    to_address: str
+    to_name: str | None
+    reply_to: str | None
+    subject: str
+    text_body: str
+    html_body: str | None
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    unsubscribe_url: str | None
+    attempts: int
+    paced: bool
+    not_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Who holds which attempt: the fence every write about it requires."""
+
+    id: int
+    owner: str
+    attempts: int
+
+    @classmethod
+    def of(cls, mail: ClaimedMail, owner: str) -> Attempt:
+        return cls(mail.id, owner, mail.attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """What a lease release did: rows queued again, rows failed, and how many were unsure."""
+
+    queued: int
+    failed: int
+    unsure: int
+
+
+async def claim(conn: asyncpg.Connection, *, now: datetime, limit: int, owner: str,
+                lease_seconds: float) -> list[ClaimedMail]:
+    """Lease up to `limit` due rows to `owner` (committed before any SMTP starts).
+
+    Mail to one person comes before bulk mail, each oldest first.
+    """
+    rows = await conn.fetch(CLAIM, now, limit, owner, lease_seconds)
+    claimed = [ClaimedMail(
+        id=r["id"], purpose=r["purpose"], bulk=r["bulk"], from_address=r["from_address"],
+        from_name=r["from_name"], to_address=r["to_address"], to_name=r["to_name"],
+        reply_to=r["reply_to"], subject=r["subject"], text_body=r["text_body"],
+        html_body=r["html_body"], message_id=r["message_id"], in_reply_to=r["in_reply_to"],
+        references=tuple(r["references_ids"]), unsubscribe_url=r["unsubscribe_url"],
+        attempts=r["attempts"], paced=r["paced"], not_before=r["not_before"]) for r in rows]
+    # UPDATE ... RETURNING keeps no order
+    claimed.sort(key=lambda m: (m.bulk, m.not_before, m.id))
+    return claimed
+
+
+async def mark_data(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime,
+                    lease_seconds: float) -> bool:
+    """Record that this attempt starts DATA; False: the row is no longer ours (do not send)."""
+    return affected(await conn.execute(
+        MARK_DATA, now, attempt.id, attempt.owner, attempt.attempts, lease_seconds)) == 1
+
+
+async def mark_sent(conn: asyncpg.Connection, mail_id: int, *, now: datetime,
+                    smtp_response: str) -> bool:
+    """The provider answered 250 to DATA; False if the row was already final."""
+    return affected(await conn.execute(MARK_SENT, now, mail_id, smtp_response)) == 1
+
+
+async def requeue(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime,
+                  delay: float = 0.0, at: datetime | None = None, error: str | None = None,
+                  give_back: bool = False, unsure: bool = False, paced: bool = False) -> bool:
+    """Queue the row again, due `delay` seconds from now (or `at`).
+
+    give_back: the attempt does not count (nothing was tried for this mail);
+    unsure: the attempt may have reached the recipient (counted in unsure_sends);
+    paced: `at` is a slot the rate limit booked for it.
+    """
+    return affected(await conn.execute(
+        REQUEUE, now, attempt.id, attempt.owner, attempt.attempts, delay, at, error,
+        1 if give_back else 0, 1 if unsure else 0, paced)) == 1
+
+
+async def mark_failed(conn: asyncpg.Connection, attempt: Attempt, *, error: str) -> bool:
+    return affected(await conn.execute(
+        MARK_FAILED, attempt.id, attempt.owner, attempt.attempts, error)) == 1
+
+
+async def mark_suppressed(conn: asyncpg.Connection, attempt: Attempt, *, reason: str) -> bool:
+    return affected(await conn.execute(
+        MARK_SUPPRESSED, attempt.id, attempt.owner, attempt.attempts, reason)) == 1
+
+
+async def release_leases(conn: asyncpg.Connection, owner: str, *, now: datetime,
+                         max_attempts: int, others_expired_only: bool = False) -> Released:
+    """At start-up: `owner`'s leases and every expired one; while running: others' expired."""
+    sql = RELEASE_OTHERS_EXPIRED if others_expired_only else RELEASE_AT_START
+    rows = await conn.fetch(sql, now, owner, max_attempts)
+    return Released(queued=sum(1 for r in rows if r["status"] == "queued"),
+                    failed=sum(1 for r in rows if r["status"] == "failed"),
+                    unsure=sum(1 for r in rows if r["unsure"]))
+
+
+async def suppression_reason(conn: asyncpg.Connection, mail: ClaimedMail) -> str | None:
+    """Why this mail must not be sent now, or None: the one send-time check.
+
+    A recorded bounce of the address (a delivery report naming it failed,
+    store/mail_inbound.py `bounced_addresses`) suppresses it, unless the
+    address has written to us since. E-mail unsubscribes (the consent
+    ledger, per channel) are checked here too: one function, so the sender
+    never mails an address some rule says not to.
+    """
+    bounce = await conn.fetchrow(LAST_BOUNCE, mail.to_address)
+    if bounce is not None:
+        when = bounce["received_at"].strftime("%Y-%m-%d %H:%M UTC")
+        return (f"bounced: a delivery report received {when} (mail_inbound "
+                f"{bounce['id']}) names this address as failed")
+    return None
+
+
+async def count_queued(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(COUNT_QUEUED))

@@ -150,6 +150,9 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.phone": EVERYONE,  # demo only: off unless GATEWAY_WEB_PHONE_SIMULATOR is set
     "page.phone.send": EVERYONE,
     "page.phone.messages": EVERYONE,
+    "page.mailbox": EVERYONE,  # demo only: off unless GATEWAY_MAIL_DEMO_MAILBOX is set
+    "page.mailbox.message": EVERYONE,
+    "page.mailbox.send": EVERYONE,
 }
 
 

@@ -27,6 +27,7 @@ from gateway.web.pages import (
     inbox_knowledge,
     knowledge_base,
     login,
+    mailbox,
     persons,
     phone,
     privacy,
@@ -45,8 +46,8 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
-    phone.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
-    knowledge_base.pages, persons.pages,
+    phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages,
+    inbox_knowledge.pages, knowledge_base.pages, persons.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -60,6 +61,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.inbox", "/inbox", "Expert inbox"),
     NavItem("page.phone", "/phone", "Phone simulator",
             when=lambda settings: settings.web_phone_simulator is not None),
+    NavItem("page.mailbox", "/mailbox", "Mailbox",
+            when=lambda settings: settings.mail_demo_mailbox is not None),
 )
 
 
