@@ -16,7 +16,7 @@ from datetime import datetime
 
 import asyncpg
 
-from gateway.store.db import columns
+from gateway.store.db import affected, columns
 
 INSERT_MAIL = """
 INSERT INTO mail_inbound (
@@ -52,6 +52,24 @@ FROM mail_inbound ORDER BY id DESC LIMIT $1
 """
 
 COUNT_MAIL = "SELECT count(*) FROM mail_inbound"
+
+# Routing (migration 230, gateway/routing/worker.py): the oldest message not routed yet,
+# locked until the transaction that routes it ends; another router skips it.
+TAKE_UNROUTED = """
+SELECT id, received_at, envelope_to, message_id, in_reply_to, references_ids, subject,
+       from_address, from_name, reply_to, to_addresses, cc_addresses, text_body, html_body,
+       kind, never_answer
+FROM mail_inbound WHERE routed_at IS NULL
+ORDER BY id LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+
+MARK_ROUTED = """
+UPDATE mail_inbound SET routed_at = $2, route = $3, route_reason = $4, question_id = $5
+WHERE id = $1 AND routed_at IS NULL
+"""
+
+COUNT_UNROUTED = "SELECT count(*) FROM mail_inbound WHERE routed_at IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +151,19 @@ async def list_recent(conn: asyncpg.Connection, limit: int = 50) -> list[asyncpg
 
 async def count_mail(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval(COUNT_MAIL))
+
+
+async def take_unrouted(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """In the caller's transaction: the oldest unrouted message, locked (None: none free)."""
+    return await conn.fetchrow(TAKE_UNROUTED)
+
+
+async def mark_routed(conn: asyncpg.Connection, mail_id: int, *, route: str,
+                      reason: str | None, question_id: int | None, now: datetime) -> bool:
+    """What routing did with the message; False when it was already routed."""
+    return affected(await conn.execute(MARK_ROUTED, mail_id, now, route, reason,
+                                       question_id)) == 1
+
+
+async def count_unrouted(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(COUNT_UNROUTED))

@@ -37,6 +37,7 @@ from gateway.store import (
     stripe_erasures,
     stripe_store,
     timeline,
+    web_messages,
 )
 
 # Every table with a column naming a supporter's number, and what erasure does to it.
@@ -52,7 +53,9 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "donor_detail_links": "deleted",
     "saved_cards": "deleted; their Stripe customers queued for deletion at Stripe",
     "settlement_lines": "number pseudonymized (what the carrier reported)",
-    "questions": "deleted, with their answers",
+    "questions": "deleted, with their answers (a form question with an e-mail address "
+                 "keeps it and loses the number)",
+    "web_messages": "deleted (a post with an e-mail address keeps it and loses the number)",
     "pending_receipts": "deleted (receipts for ids we never recorded name the number they went to)",
 }
 # Tables that may carry the number inside text or JSON rather than in a column.
@@ -71,6 +74,7 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("suppressed", lambda conn, msisdn, _: outbound.suppress_waiting_of(conn, msisdn)),
     ("answers", lambda conn, msisdn, _: questions.delete_answers_of(conn, msisdn)),
     ("questions", lambda conn, msisdn, _: questions.delete_questions_of(conn, msisdn)),
+    ("web_messages", lambda conn, msisdn, _: web_messages.erase_number(conn, msisdn)),
     ("contact_events", lambda conn, msisdn, _: timeline.delete_events_of(conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
@@ -165,6 +169,10 @@ EXPORT_QUERIES: Mapping[str, str] = {
                a.body AS answer, a.answered_by, a.answered_at AS answer_at
         FROM questions q LEFT JOIN answers a ON a.question_id = q.id
         WHERE q.msisdn = $1 ORDER BY q.id""",
+    "web_messages": """
+        SELECT program, language, theme, body, name, email, campaign_box, box_version,
+               received_at
+        FROM web_messages WHERE msisdn = $1 ORDER BY id""",
 }
 
 NUMBER_COLUMNS = """
