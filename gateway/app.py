@@ -41,6 +41,8 @@ from gateway.pipeline.rules_sync import RulesSync
 from gateway.pipeline.tps_share import BEAT_SECONDS, TpsShare
 from gateway.pipeline.unsure import UnsureResolver
 from gateway.privacy import stripe_erasure
+from gateway.routing.programs import program_problems
+from gateway.routing.worker import MailRouter, start_mail_router
 from gateway.services import answers
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
@@ -119,6 +121,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.mail = MailIntake()  # e-mail in, when configured (docs/email.md)
+        self.mail_router: MailRouter | None = None  # stored mail into the contact centre
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -143,6 +146,9 @@ class Gateway:
                     "questions-escalation")
         self._spawn(self.client.run, "smpp")
         self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
+        self.mail_router = start_mail_router(self.settings, self.pool,
+                                             lambda: self.rules.current, self.supervisor,
+                                             clock=self.clock)
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         add_api_routes(app, WebContext(self.pool, self.settings,
                                        reload_rules=self.reload_everywhere,
@@ -203,7 +209,8 @@ class Gateway:
             if problems := tariff_problems(self.settings.billing_aggregator,
                                            self.settings.billing_tariff_codes, rules):
                 raise RulesError(problems)  # a price point the aggregator cannot bill
-            if problems := shortcode_problems(self.settings, rules):
+            if problems := shortcode_problems(self.settings, rules) + program_problems(
+                    self.settings, rules):
                 raise RulesError(problems)
             self.rules.replace(rules)
         except RulesError as err:
@@ -292,7 +299,8 @@ async def open_gateway(settings: Settings, *, migrate: bool, clock: Clock = utc_
     """
     rules = load_rules(settings.keywords)
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
-                                   rules) + shortcode_problems(settings, rules):
+                                   rules) + shortcode_problems(settings, rules) + \
+            program_problems(settings, rules):
         raise ConfigError(problems)
     if settings.stripe_secret_key is None and (offered := decisions.card_programs(rules)):
         # Such gifts are refused at once with the `unavailable` text (decisions.on_request).
