@@ -58,6 +58,7 @@ from gateway.web.donor_details import add_donor_details_routes
 from gateway.web.health import make_web_app
 from gateway.web.pages import add_pages
 from gateway.web.webhooks import add_stripe_webhook_route
+from gateway.web.write_form import add_write_form_routes
 
 log = get_logger("gateway.app")
 
@@ -160,6 +161,10 @@ class Gateway:
         add_donor_details_routes(app, pool=self.pool, rules=lambda: self.rules.current,
                                  cookie_secure=self.settings.web_cookie_secure,
                                  clock=self.clock)
+        if self.settings.write_form_enabled:
+            add_write_form_routes(app, pool=self.pool, rules=lambda: self.rules.current,
+                                  settings=self.settings, clock=self.clock,
+                                  wake_outbox=self.outbox.wake)
         webhook_secret = self.settings.stripe_webhook_secret
         if self.cards is not None and webhook_secret is not None:
             add_stripe_webhook_route(

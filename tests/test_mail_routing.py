@@ -14,6 +14,7 @@ import pytest
 
 from gateway.outgoing_mail import OutgoingMail
 from gateway.store import committees, mail_outbox
+from tests.support.e2e import wait_for
 from tests.support.written_mail import (
     CONTACT,
     RECEIVED,
@@ -189,11 +190,17 @@ async def test_a_crash_between_routing_steps_loses_nothing_and_repeats_nothing(
             purpose="acknowledgement", from_address=CONTACT, to_address="x@example.org",
             subject="x", text_body="x", dedupe_key=key), message_id="<held@example.org>")
         doomed = asyncio.create_task(router(pool).route_next())
-        async with pool.acquire() as conn, asyncio.timeout(10):
-            while (pid := await conn.fetchval(  # outside a transaction: fresh statistics
+        async with pool.acquire() as conn:
+            waiting: list[int] = []
+
+            async def router_waits() -> bool:  # outside a transaction: fresh statistics
+                waiting[:] = [r["pid"] for r in await conn.fetch(
                     "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%INSERT INTO mail_outbox%'")) is None:
-                await asyncio.sleep(0.02)
+                    "AND query LIKE '%INSERT INTO mail_outbox%'")]
+                return bool(waiting)
+
+            await wait_for(router_waits, within=10)
+            [pid] = waiting
             assert await conn.fetchval("SELECT count(*) FROM questions") == 0  # not committed
             await conn.execute("SELECT pg_terminate_backend($1)", pid)
         with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
