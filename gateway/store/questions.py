@@ -150,6 +150,39 @@ WHERE id = $1 AND status = 'answered'
 RETURNING id
 """
 
+# Where an e-mail answer threads: the citizen's latest mail on the question (a later
+# message, else the one that asked it), else our latest mail about it (a form question's
+# acknowledgement).
+THREAD_TIP = """
+SELECT message_id, references_ids FROM (
+    SELECT m.message_id, m.references_ids, qm.received_at AS at, 1 AS rank
+    FROM question_messages qm JOIN mail_inbound m ON m.id = qm.mail_inbound_id
+    WHERE qm.question_id = $1 AND m.message_id IS NOT NULL
+    UNION ALL
+    SELECT m.message_id, m.references_ids, q.asked_at, 0
+    FROM questions q JOIN mail_inbound m ON m.id = q.mail_inbound_id
+    WHERE q.id = $1 AND m.message_id IS NOT NULL
+    UNION ALL
+    SELECT o.message_id, o.references_ids, o.created_at, -1
+    FROM mail_outbox o WHERE o.question_id = $1
+) tips
+ORDER BY rank = -1, at DESC, rank DESC
+LIMIT 1
+"""
+
+LIST_ANSWERS = """
+SELECT round, answered_by, body, channel, outbound_id, mail_outbox_id, answered_at
+FROM answers WHERE question_id = $1 ORDER BY round
+"""
+
+LIST_FOR_EMAIL = f"""
+SELECT {_FIELDS}, a.answered_by, a.body AS answer, a.outbound_id
+FROM questions q
+LEFT JOIN LATERAL (SELECT * FROM answers WHERE question_id = q.id ORDER BY round DESC LIMIT 1)
+     a ON true
+WHERE q.email = $1 ORDER BY q.id
+"""
+
 LIST_MESSAGES = """
 SELECT id, channel, mail_inbound_id, body, received_at, reopened
 FROM question_messages WHERE question_id = $1 ORDER BY id
@@ -283,6 +316,23 @@ async def add_message(conn: asyncpg.Connection, question: asyncpg.Record, *,
 async def list_messages(conn: asyncpg.Connection, question_id: int) -> list[asyncpg.Record]:
     """The later messages of a question's conversation, oldest first."""
     return list(await conn.fetch(LIST_MESSAGES, question_id))
+
+
+async def thread_tip(conn: asyncpg.Connection,
+                     question_id: int) -> tuple[str, list[str]] | None:
+    """(Message-ID, its References) an e-mail answer to the question replies to."""
+    row = await conn.fetchrow(THREAD_TIP, question_id)
+    return None if row is None else (row["message_id"], list(row["references_ids"]))
+
+
+async def list_answers(conn: asyncpg.Connection, question_id: int) -> list[asyncpg.Record]:
+    """Every answer of the question, one per round, oldest first."""
+    return list(await conn.fetch(LIST_ANSWERS, question_id))
+
+
+async def list_for_email(conn: asyncpg.Connection, email: str) -> list[asyncpg.Record]:
+    """Every question asked from one e-mail address, with its latest answer, oldest first."""
+    return list(await conn.fetch(LIST_FOR_EMAIL, email))
 
 
 async def list_queue(
