@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
 from gateway.config import Settings
-from tests.support.write_site import WriteSite, form_settings, write_site
+from gateway.privacy import rights
+from tests.support.write_site import SHOWN_AT, WriteSite, form_settings, write_site
 
 QUESTION = {"theme": "sante", "message": "Les urgences de Besançon ferment la nuit : pourquoi ?",
             "name": "Renée Dupré", "email": "Renee@Example.FR"}
@@ -172,3 +174,22 @@ async def test_a_post_from_another_site_is_refused(site: WriteSite) -> None:
                                       headers={"Origin": "https://evil.example"})
     assert response.status == 403
     assert await rows(site.pool, "web_messages") == []
+
+
+async def test_erasing_a_number_removes_its_form_posts_and_keeps_e_mail_conversations(
+        site: WriteSite, settings: Settings) -> None:
+    number_only = {**QUESTION, "email": "", "mobile": "06 12 34 56 78"}
+    both = {**QUESTION, "email": "paul@example.fr", "mobile": "06 12 34 56 78"}
+    for post in (number_only, both):
+        assert (await site.post(post))[0] == 200
+    private = settings.model_copy(update={"privacy_hash_secret": SecretStr("erasure key")})
+    async with site.pool.acquire() as conn:
+        exported = await rights.export(conn, "+33612345678", by="dpo@example.org",
+                                       now=SHOWN_AT, settings=private)
+        assert len(exported["web_messages"]) == 2
+        await rights.erase(conn, "+33612345678", by="dpo@example.org", settings=private)
+    posts = await rows(site.pool, "web_messages")
+    questions = await rows(site.pool, "questions")
+    assert [(p["email"], p["msisdn"]) for p in posts] == [("paul@example.fr", None)]
+    assert [(q["email"], q["msisdn"], q["shortcode"]) for q in questions] == [
+        ("paul@example.fr", None, None)]

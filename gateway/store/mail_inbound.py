@@ -6,6 +6,10 @@ again; it finds the row already there and gets its id, so nothing is stored
 twice and nothing is refused. The caller owns the transaction: the SMTP
 listener commits before it answers 250, the IMAP poller commits the message
 with its UID row (store/mail_imap.py).
+
+Routing (migration 230, gateway/routing/worker.py) takes the oldest unrouted
+message locked (`take_unrouted`) and records what it did with it
+(`mark_routed`) in the transaction that acted on it.
 """
 
 from __future__ import annotations
