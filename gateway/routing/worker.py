@@ -161,8 +161,12 @@ async def route_mail(conn: asyncpg.Connection, rules: Rules, config: RouterConfi
 
 
 def start_mail_router(settings: Settings, pool: asyncpg.Pool, rules: Callable[[], Rules],
-                      supervisor: Supervisor, *, clock: Callable[[], datetime]) -> MailRouter:
-    """Run the router as `mail-route` (always: another gateway's intake may store mail)."""
+                      supervisor: Supervisor, *, clock: Callable[[], datetime]
+                      ) -> MailRouter | None:
+    """Run the router as `mail-route` on a gateway that takes mail in (SMTP or IMAP); a
+    gateway without either runs as before. Several may run: each message is routed once."""
+    if not (settings.mail_smtp_enabled or settings.mail_imap_host):
+        return None
     router = MailRouter(pool, rules, RouterConfig.of(settings), clock=clock,
                         interval=settings.mail_route_interval)
     supervisor.run("mail-route", router.run)
