@@ -46,6 +46,8 @@ from gateway.pipeline.rules_sync import RulesSync
 from gateway.pipeline.tps_share import BEAT_SECONDS, TpsShare
 from gateway.pipeline.unsure import UnsureResolver
 from gateway.privacy import stripe_erasure
+from gateway.routing.programs import program_problems
+from gateway.routing.worker import MailRouter, start_mail_router
 from gateway.services import answers
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
@@ -61,6 +63,7 @@ from gateway.web.donor_details import add_donor_details_routes
 from gateway.web.health import make_web_app
 from gateway.web.pages import add_pages
 from gateway.web.webhooks import add_stripe_webhook_route
+from gateway.web.write_form import add_write_form_routes
 
 log = get_logger("gateway.app")
 
@@ -130,6 +133,7 @@ class Gateway:
             pool, lambda: self.rules.current, schedule=digest_schedule(settings),
             mail=self.staff_mail, clock=clock)
         self.mail_out: MailSender | None = None  # e-mail out, when configured
+        self.mail_router: MailRouter | None = None  # stored mail into the contact centre
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -158,6 +162,9 @@ class Gateway:
         self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
         self.mail_out = start_mail_out(self.settings, self.pool, self.supervisor, self.metrics,
                                        self.clock)
+        self.mail_router = start_mail_router(self.settings, self.pool,
+                                             lambda: self.rules.current, self.supervisor,
+                                             clock=self.clock)
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         add_api_routes(app, WebContext(self.pool, self.settings,
                                        reload_rules=self.reload_everywhere,
@@ -169,6 +176,10 @@ class Gateway:
         add_donor_details_routes(app, pool=self.pool, rules=lambda: self.rules.current,
                                  cookie_secure=self.settings.web_cookie_secure,
                                  clock=self.clock)
+        if self.settings.write_form_enabled:
+            add_write_form_routes(app, pool=self.pool, rules=lambda: self.rules.current,
+                                  settings=self.settings, clock=self.clock,
+                                  wake_outbox=self.outbox.wake)
         webhook_secret = self.settings.stripe_webhook_secret
         if self.cards is not None and webhook_secret is not None:
             add_stripe_webhook_route(
@@ -220,7 +231,8 @@ class Gateway:
             if problems := tariff_problems(self.settings.billing_aggregator,
                                            self.settings.billing_tariff_codes, rules):
                 raise RulesError(problems)  # a price point the aggregator cannot bill
-            if problems := shortcode_problems(self.settings, rules):
+            if problems := shortcode_problems(self.settings, rules) + program_problems(
+                    self.settings, rules):
                 raise RulesError(problems)
             self.rules.replace(rules)
         except RulesError as err:
@@ -321,7 +333,8 @@ async def open_gateway(settings: Settings, *, migrate: bool, clock: Clock = utc_
     """
     rules = load_rules(settings.keywords)
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
-                                   rules) + shortcode_problems(settings, rules):
+                                   rules) + shortcode_problems(settings, rules) + \
+            program_problems(settings, rules):
         raise ConfigError(problems)
     if settings.stripe_secret_key is None and (offered := decisions.card_programs(rules)):
         # Such gifts are refused at once with the `unavailable` text (decisions.on_request).

@@ -361,6 +361,36 @@ class Settings(BaseModel):
         if bad:
             raise ValueError(f"a domain with a dot and a rate of 0 or more: {', '.join(bad)}")
         return {domain.lower(): rate for domain, rate in value.items()}
+    # Routing e-mail and the public form /write into the contact centre (gateway/routing/,
+    # docs/contact-centre.md).
+    mail_route_interval: float = Field(2.0, gt=0, description=(
+        "Seconds the e-mail router waits, once every stored message is routed, before it "
+        "looks again."))
+    mail_route_programs: dict[str, str] = Field({}, description=(
+        "The program mail to each contact address belongs to: `address=program` pairs, "
+        "comma-separated, or a JSON object. Mail to an address not listed, and the form "
+        "without GATEWAY_WRITE_FORM_PROGRAM, go to the first program that has themes."))
+    mail_route_knowledge_max_words: int = Field(60, ge=0, le=100_000, description=(
+        "Longest e-mail or form message, in words, that a knowledge-base phrase answers with "
+        "its standard answer; a longer one goes to the theme's experts. 0: never."))
+    write_form_enabled: bool = Field(False, description=(
+        "Serve the public form /write, where anyone can write to the campaign (no login)."))
+    write_form_program: str | None = Field(None, description=(
+        "The program whose themes /write offers; unset: the first program with themes."))
+    write_form_secret: SecretStr | None = Field(None, description=(
+        "Key that signs the form's timestamp (the minimum fill time) and hashes the rate "
+        "limits' addresses. A secret; unset: a random key per process, so set the same one "
+        "on every gateway that serves /write."))
+    write_form_min_seconds: float = Field(3.0, ge=0, le=600, description=(
+        "A form sent sooner than this after it was shown is refused (a robot's speed)."))
+    write_form_max_age: int = Field(86400, ge=60, description=(
+        "Seconds a shown form stays valid; an older one is shown again to be re-sent."))
+    write_form_per_address_per_hour: int = Field(5, ge=1, le=10_000, description=(
+        "Posts an hour accepted from one e-mail address or mobile number."))
+    write_form_per_ip_per_hour: int = Field(20, ge=1, le=100_000, description=(
+        "Posts an hour accepted from one client IP address."))
+    write_form_max_chars: int = Field(5000, ge=100, le=100_000, description=(
+        "Longest message the form accepts, in characters."))
     # Sending e-mail and links in it (shared by every feature that mails a citizen).
     mail_from_address: str | None = Field(None, description=(
         "The address the campaign's e-mail comes from (answers, acknowledgements, "
@@ -388,6 +418,32 @@ class Settings(BaseModel):
                     raise ValueError('not JSON; write ["contact@example.org"]') from None
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("mail_route_programs", mode="before")
+    @classmethod
+    def _route_pairs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError('not JSON; write {"contact@example.org": "program"}') \
+                        from None
+            pairs = [part.strip() for part in text.split(",") if part.strip()]
+            if any(pair.count("=") != 1 for pair in pairs):
+                raise ValueError("write address=program pairs, comma-separated")
+            return dict(pair.split("=") for pair in pairs)
+        return value
+
+    @field_validator("mail_route_programs")
+    @classmethod
+    def _route_addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        try:
+            return {normalize_email(address): program.strip()
+                    for address, program in value.items()}
+        except EmailAddressError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("mail_from_address")
     @classmethod

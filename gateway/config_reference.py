@@ -32,7 +32,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Donations", ("billing_", "stripe_", "donor_")),
     ("Finance", ("finance_",)),
     ("Admin web", ("web_",)),
-    ("Contact centre", ("questions_", "notify_", "persons_")),
+    ("Contact centre", ("questions_", "notify_", "persons_", "write_form_")),
     ("Privacy", ("privacy_",)),
     ("E-mail", ("mail_",)),
 )

@@ -116,13 +116,23 @@ def answer_keyword(turn: Turn, keyword: KeywordRules) -> None:
 
 def answer_phrase(turn: Turn) -> bool:
     """Answer free text that contains one of an entry's phrases; True when one did."""
-    padded = f" {turn.command.words} "
-    for program in turn.code.programs:
-        for entry in turn.rules.knowledge.get(program.id, {}).values():
+    entry = phrase_entry(turn.rules, [p.id for p in turn.code.programs], turn.command.words)
+    if entry is None:
+        return False
+    respond(turn, entry, turn.inbound.text, via="phrase")
+    return True
+
+
+def phrase_entry(rules: Rules, programs: Sequence[str], words: str) -> KnowledgeRules | None:
+    """The first entry (programs in order) one of whose phrases is in the normalized text.
+
+    SMS free text and written messages (engine/written.py) both match here."""
+    padded = f" {words} "
+    for program in programs:
+        for entry in rules.knowledge.get(program, {}).values():
             if any(f" {phrase} " in padded for phrase in entry.phrases):
-                respond(turn, entry, turn.inbound.text, via="phrase")
-                return True
-    return False
+                return entry
+    return None
 
 
 def respond(turn: Turn, entry: KnowledgeRules, text: str, *, via: str) -> None:

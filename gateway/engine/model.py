@@ -283,6 +283,33 @@ class Topic(_Strict):
     phrases: list[Text] = []  # several words, matched in that order anywhere in the text
 
 
+Language = Literal["fr", "en"]
+
+
+class MailTexts(_Strict):
+    """The contact centre's e-mails in one language; an absent one says engine/mail_texts.py's
+    default. Placeholders: docs/contact-centre.md."""
+
+    acknowledgement_subject: Text | None = None
+    acknowledgement: Text | None = None  # a question was queued: names {theme}, {response_time}
+    knowledge_subject: Text | None = None
+    knowledge: Text | None = None  # a standard answer: names {answer}
+    answer_subject: Text | None = None
+    answer: Text | None = None  # an expert's answer: names {answer}
+
+
+class CampaignBox(_Strict):
+    """The public form's unticked "receive information about the campaign" box."""
+
+    version: Text  # recorded with every post, ticked or not
+    fr: Text | None = None  # its wording, per language of the form
+    en: Text | None = None
+
+
+class WriteForm(_Strict):
+    campaign_box: CampaignBox | None = None  # None: the form shows no box
+
+
 class Themes(_Strict):
     """One program's contact centre (`themes.<program id>`): questions by theme."""
 
@@ -292,6 +319,8 @@ class Themes(_Strict):
     choose_within: Seconds = 3600  # a menu number or a question must follow within this
     texts: ThemeTexts
     topics: Annotated[dict[Identifier, Topic], Field(min_length=1, max_length=30)]
+    mail: dict[Language, MailTexts] = {}  # e-mail and form questions (engine/mail_texts.py)
+    form: WriteForm = WriteForm()  # the public form /write
 
 
 class KnowledgeEntry(_Strict):

@@ -28,7 +28,8 @@ from typing import Final
 
 from gateway.engine import knowledge
 from gateway.engine.events import QuestionAsked, ThemeMenuSent, ThemePrompted
-from gateway.engine.model import Profile, RulesFile
+from gateway.engine.mail_texts import MailTemplates, compile_mail
+from gateway.engine.model import CampaignBox, Profile, RulesFile
 from gateway.engine.rules import KeywordRules
 from gateway.engine.state import elapsed
 from gateway.engine.templates import Template
@@ -70,6 +71,8 @@ class ThemeRules:
     ask: Template
     acknowledgement: Template
     answer: Template
+    mail: MailTemplates  # e-mail texts per language (engine/mail_texts.py)
+    campaign_box: CampaignBox | None = None  # the public form's box (None: no box)
 
     def numbered(self, number: int) -> TopicRules | None:
         ordered = list(self.topics.values())
@@ -96,7 +99,8 @@ def compile_themes(doc: RulesFile, templates: Mapping[Path, Template]) -> Mappin
             fallback=themes.fallback, min_words=themes.min_words,
             choose_within=themes.choose_within, menu=menu_line(topics.values()),
             menu_text=text["menu"], ask=text["ask"], acknowledgement=text["acknowledgement"],
-            answer=text["answer"],
+            answer=text["answer"], mail=compile_mail(themes.mail),
+            campaign_box=themes.form.campaign_box,
         )
     return MappingProxyType(compiled)
 
@@ -108,10 +112,13 @@ def menu_line(topics: Iterable[TopicRules]) -> str:
 def classify(themes: ThemeRules, words: str) -> str:
     """The topic of a normalized text: most rule hits wins (a phrase counts twice), ties go
     to the earlier topic in the menu, no hit goes to the fallback."""
-    return _best(themes, words)[0]
+    return best_topic(themes, words)[0]
 
 
-def _best(themes: ThemeRules, words: str) -> tuple[str, int]:
+def best_topic(themes: ThemeRules, words: str) -> tuple[str, int]:
+    """(topic id, rule hits) of a normalized text: `classify` with its score (0: fallback).
+
+    The SMS path and written messages (engine/written.py) both classify here."""
     tokens = words.split()
     padded = f" {words} "
     best, best_score = themes.fallback, 0
@@ -190,7 +197,7 @@ def free_text(turn: Turn) -> bool:
 
 
 def _classify_and_ask(turn: Turn, themes: ThemeRules, question: str) -> None:
-    topic_id, hits = _best(themes, normalize(question))
+    topic_id, hits = best_topic(themes, normalize(question))
     _ask(turn, themes, topic_id, question, via="classified" if hits else "fallback")
 
 

@@ -33,9 +33,18 @@ import asyncpg
 
 from gateway.engine import Rules
 from gateway.logs import get_logger, mask_msisdn
+from gateway.routing.outgoing import Sender
 from gateway.services import audit
 from gateway.services.actor import Actor, may_see_theme, require_theme
-from gateway.services.answers import AnswerTooLong, answer, answer_segments, answer_wrapper
+from gateway.services.answers import (
+    MAX_EMAIL_ANSWER_CHARS,
+    AnswerNotSendable,
+    AnswerTooLong,
+    answer,
+    answer_channel,
+    answer_segments,
+    answer_wrapper,
+)
 from gateway.services.errors import ServiceError, conflict, invalid, not_found
 from gateway.services.fences import fenced_timeline
 from gateway.store import contacts, timeline
@@ -64,6 +73,7 @@ class Inbox:
     clock: Callable[[], datetime]
     max_segments: int = 6
     wake_outbox: Callable[[], None] | None = None  # an answer goes out now, not at the next poll
+    mail_sender: Sender | None = None  # From of e-mail answers (None: none can be sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +96,27 @@ def theme_catalog(rules: Rules) -> dict[str, ThemeInfo]:
     return catalog
 
 
-def shown_number(actor: Actor, msisdn: str) -> str:
+def shown_number(actor: Actor, msisdn: str | None) -> str | None:
     """Experts see the last four digits; staff who may open the contact see it whole."""
+    if msisdn is None:
+        return None
     return mask_msisdn(msisdn) if actor.role == "expert" else msisdn
+
+
+def shown_email(actor: Actor, email: str | None) -> str | None:
+    """Experts see the first letter and the domain (the answer goes out from the gateway)."""
+    if email is None or actor.role != "expert":
+        return email
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 def question_json(actor: Actor, row: asyncpg.Record | dict[str, Any],
                   catalog: dict[str, ThemeInfo]) -> dict[str, Any]:
     item = dict(row)
     item["msisdn"] = shown_number(actor, item["msisdn"])
+    if "email" in item:
+        item["email"] = shown_email(actor, item["email"])
     info = catalog.get(item["theme"])
     item["theme_name"] = info.name if info else item["theme"]
     if "escalated_to" in item:
@@ -156,29 +178,42 @@ async def question_detail(
     async with inbox.pool.acquire() as conn:
         row = await visible_question(conn, actor, question_id)
         msisdn, shortcode = row["msisdn"], row["shortcode"]
-        contact = await contacts.get_contact(conn, msisdn, shortcode)
-        asked = [q for q in await questions_store.list_for_contact(conn, msisdn, shortcode)
-                 if may_see_theme(actor, q["theme"])]
-        if actor.role == "expert":  # only their themes' threads (services/fences.py)
+        contact = items = None
+        if msisdn is not None:  # the number's history (an e-mail one has none yet: #6)
+            contact = await contacts.get_contact(conn, msisdn, shortcode)
+            asked = await questions_store.list_for_contact(conn, msisdn, shortcode)
+        else:
+            asked = await questions_store.list_for_email(conn, row["email"])
+        asked = [q for q in asked if may_see_theme(actor, q["theme"])]
+        if msisdn is not None and actor.role == "expert":  # their themes' threads (fences.py)
             items = await timeline.question_threads(conn, msisdn, shortcode,
                                                     [q["id"] for q in asked])
-        else:
+        elif msisdn is not None:
             items = await timeline.full_timeline(conn, msisdn, shortcode)
-        await audit.record(conn, actor, audit.CONTACT_VIEWED, f"contact:{msisdn}",
+        messages = await questions_store.list_messages(conn, question_id)
+        answers = await questions_store.list_answers(conn, question_id)
+        target = f"contact:{msisdn}" if msisdn is not None else f"question:{question_id}"
+        await audit.record(conn, actor, audit.CONTACT_VIEWED, target,
                            client=client, view="inbox", question_id=question_id)
     question = question_json(actor, row, catalog)
     question["overdue"] = row["status"] != "answered" and row["sla_due"] < now
     mine = next((q for q in asked if q["id"] == question_id), None)
     question["answer"] = mine["answer"] if mine else None
     question["answered_by"] = mine["answered_by"] if mine else None
-    before, after = answer_wrapper(rules, row)
+    channel = answer_channel(row)
+    before, after = answer_wrapper(rules, row) if channel == "sms" else ("", "")
     return {
         "question": question,
-        "contact": {"msisdn": question["msisdn"],
+        "contact": {"msisdn": question["msisdn"], "email": question["email"],
                     "opted_out": bool(contact["opted_out"]) if contact else None},
-        "timeline": fenced_timeline(actor, items),
+        "timeline": fenced_timeline(actor, items or []),
         "questions": [question_json(actor, q, catalog) for q in asked],
-        "answer_text": {"before": before, "after": after, "max_segments": inbox.max_segments},
+        "messages": [dict(m) for m in messages],
+        "answers": [dict(a) for a in answers],
+        "answer_text": {"before": before, "after": after,
+                        "max_segments": inbox.max_segments if channel == "sms" else None},
+        "answer_channel": channel,
+        "answer_max_chars": MAX_ANSWER_CHARS if channel == "sms" else MAX_EMAIL_ANSWER_CHARS,
         "may_answer": row["status"] != "answered" and row["claimed_by"] in (None, actor.email),
     }
 
@@ -244,13 +279,18 @@ async def answer_question(
         try:
             async with conn.transaction():
                 result = await answer(conn, rules, question_id, expert=actor.email, text=text,
-                                      now=inbox.clock(), max_segments=inbox.max_segments)
+                                      now=inbox.clock(), max_segments=inbox.max_segments,
+                                      sender=inbox.mail_sender)
                 if result.outcome == "answered":
+                    sent: dict[str, Any] = {"outbound_id": result.outbound_id} \
+                        if result.channel == "sms" else {"mail_outbox_id": result.mail_outbox_id}
                     await audit.record(conn, actor, audit.QUESTION_ANSWERED,
                                        f"question:{question_id}", client=client,
-                                       theme=row["theme"], outbound_id=result.outbound_id)
+                                       theme=row["theme"], channel=result.channel, **sent)
         except AnswerTooLong as err:
             raise invalid(str(err), field="text", code="too_long") from None
+        except AnswerNotSendable as err:
+            raise invalid(str(err), field="text", code="not_sendable") from None
         except ValueError as err:  # empty once spaces are removed
             raise invalid(str(err), field="text") from None
     if result.outcome == "not_found":
@@ -259,12 +299,16 @@ async def answer_question(
         verb = "answered" if result.outcome == "already_answered" else "claimed"
         raise _held(f"question {question_id} was already {verb} by {result.claimed_by}",
                     result.claimed_by, result.outcome)
-    if inbox.wake_outbox is not None:
+    if inbox.wake_outbox is not None and result.channel == "sms":
         inbox.wake_outbox()  # else the outbox's idle poll sends it within a second
     log.info("question_answered", question_id=question_id, theme=row["theme"],
-             outbound_id=result.outbound_id)
+             channel=result.channel, outbound_id=result.outbound_id,
+             mail_outbox_id=result.mail_outbox_id)
+    if result.channel == "email":
+        return {"question_id": question_id, "status": "answered", "answered_by": actor.email,
+                "channel": "email", "mail_outbox_id": result.mail_outbox_id}
     return {"question_id": question_id, "status": "answered", "answered_by": actor.email,
-            "outbound_id": result.outbound_id,
+            "channel": "sms", "outbound_id": result.outbound_id,
             "segments": answer_segments(answer_wrapper(rules, row), text)}
 
 

@@ -6,6 +6,10 @@ again; it finds the row already there and gets its id, so nothing is stored
 twice and nothing is refused. The caller owns the transaction: the SMTP
 listener commits before it answers 250, the IMAP poller commits the message
 with its UID row (store/mail_imap.py).
+
+Routing (migration 230, gateway/routing/worker.py) takes the oldest unrouted
+message locked (`take_unrouted`) and records what it did with it
+(`mark_routed`) in the transaction that acted on it.
 """
 
 from __future__ import annotations
@@ -53,6 +57,24 @@ FROM mail_inbound ORDER BY id DESC LIMIT $1
 """
 
 COUNT_MAIL = "SELECT count(*) FROM mail_inbound"
+
+# Routing (migration 230, gateway/routing/worker.py): the oldest message not routed yet,
+# locked until the transaction that routes it ends; another router skips it.
+TAKE_UNROUTED = """
+SELECT id, received_at, envelope_to, message_id, in_reply_to, references_ids, subject,
+       from_address, from_name, reply_to, to_addresses, cc_addresses, text_body, html_body,
+       kind, never_answer
+FROM mail_inbound WHERE routed_at IS NULL
+ORDER BY id LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+
+MARK_ROUTED = """
+UPDATE mail_inbound SET routed_at = $2, route = $3, route_reason = $4, question_id = $5
+WHERE id = $1 AND routed_at IS NULL
+"""
+
+COUNT_UNROUTED = "SELECT count(*) FROM mail_inbound WHERE routed_at IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +218,29 @@ async def erase_own(conn: asyncpg.Connection, address: str, pseudonym: str) -> i
 async def pseudonymize_mentions(conn: asyncpg.Connection, address: str, pseudonym: str) -> int:
     return affected(await conn.execute(PSEUDONYMIZE_MENTIONS, address, pseudonym,
                                        re.escape(address)))
+async def take_unrouted(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """In the caller's transaction: the oldest unrouted message, locked (None: none free)."""
+    return await conn.fetchrow(TAKE_UNROUTED)
+
+
+async def mark_routed(conn: asyncpg.Connection, mail_id: int, *, route: str,
+                      reason: str | None, question_id: int | None, now: datetime) -> bool:
+    """What routing did with the message; False when it was already routed."""
+    return affected(await conn.execute(MARK_ROUTED, mail_id, now, route, reason,
+                                       question_id)) == 1
+
+
+async def count_unrouted(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(COUNT_UNROUTED))
+
+
+# Before an address's questions are deleted (store/questions.py erase_address): the
+# mail_inbound rows that point at them let go of the question.
+FORGET_QUESTIONS_OF_ADDRESS = """
+UPDATE mail_inbound SET question_id = NULL
+WHERE question_id IN (SELECT id FROM questions WHERE email = $1 AND msisdn IS NULL)
+"""
+
+
+async def forget_questions_of_address(conn: asyncpg.Connection, address: str) -> int:
+    return affected(await conn.execute(FORGET_QUESTIONS_OF_ADDRESS, address))

@@ -350,3 +350,15 @@ async def suppression_reason(conn: asyncpg.Connection, mail: ClaimedMail) -> str
 
 async def count_queued(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval(COUNT_QUEUED))
+
+
+# Before an address's questions are deleted (store/questions.py erase_address): the
+# mail_outbox rows that point at them let go of the question.
+FORGET_QUESTIONS_OF_ADDRESS = """
+UPDATE mail_outbox SET question_id = NULL
+WHERE question_id IN (SELECT id FROM questions WHERE email = $1 AND msisdn IS NULL)
+"""
+
+
+async def forget_questions_of_address(conn: asyncpg.Connection, address: str) -> int:
+    return affected(await conn.execute(FORGET_QUESTIONS_OF_ADDRESS, address))

@@ -46,6 +46,7 @@ from gateway.store import (
     stripe_erasures,
     stripe_store,
     timeline,
+    web_messages,
 )
 
 # Every table with a column naming a supporter's number, and what erasure does to it.
@@ -61,7 +62,9 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "donor_detail_links": "deleted",
     "saved_cards": "deleted; their Stripe customers queued for deletion at Stripe",
     "settlement_lines": "number pseudonymized (what the carrier reported)",
-    "questions": "deleted, with their answers",
+    "questions": "deleted, with their answers (a form question with an e-mail address "
+                 "keeps it and loses the number)",
+    "web_messages": "deleted (a post with an e-mail address keeps it and loses the number)",
     "pending_receipts": "deleted (receipts for ids we never recorded name the number they went to)",
     "person_addresses": "deleted, with the person (every linked address is erased with it)",
     "person_links": "deleted (the audit log keeps that a merge happened, under pseudonyms)",
@@ -76,6 +79,9 @@ EMAIL_TABLES: Mapping[str, str] = {
     "mail_attachments": "deleted (of the person's own messages and of bounces naming them)",
     "mail_outbox": "waiting mail suppressed first; the address pseudonymized, subject and "
                    "text removed (the row and its Message-ID stay)",
+    "questions": "questions with no number deleted with their later messages and answers; "
+                 "a form question that also gave a number keeps it and loses the address",
+    "web_messages": "form posts with no number deleted; the others lose the address and name",
     "person_addresses": "deleted, with the person",
     "person_links": "deleted",
     "person_link_tokens": "deleted",
@@ -104,6 +110,7 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("suppressed", lambda conn, msisdn, _: outbound.suppress_waiting_of(conn, msisdn)),
     ("answers", lambda conn, msisdn, _: questions.delete_answers_of(conn, msisdn)),
     ("questions", lambda conn, msisdn, _: questions.delete_questions_of(conn, msisdn)),
+    ("web_messages", lambda conn, msisdn, _: web_messages.erase_number(conn, msisdn)),
     ("contact_events", lambda conn, msisdn, _: timeline.delete_events_of(conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
@@ -145,6 +152,12 @@ EMAIL_ERASE_STEPS: tuple[tuple[str, AddressEraser], ...] = (
     # RECORD_ERASED keeps an SMS one in erased_numbers), then pseudonymize its ledger rows.
     ("mail_outbox_suppressed", lambda conn, t: mail_outbox.suppress_waiting_to(
         conn, t.address)),
+    ("mail_inbound_questions", lambda conn, t: mail_inbound.forget_questions_of_address(
+        conn, t.address)),
+    ("mail_outbox_questions", lambda conn, t: mail_outbox.forget_questions_of_address(
+        conn, t.address)),
+    ("questions", lambda conn, t: questions.erase_address(conn, t.address)),
+    ("web_messages", lambda conn, t: web_messages.erase_address(conn, t.address)),
     ("mail_attachments", lambda conn, t: mail_inbound.delete_attachments_of(conn, t.address)),
     ("mail_inbound", lambda conn, t: mail_inbound.erase_own(conn, t.address, t.pseudonym)),
     ("mail_inbound_mentions", lambda conn, t: mail_inbound.pseudonymize_mentions(
@@ -242,6 +255,10 @@ EXPORT_QUERIES: Mapping[str, str] = {
                a.body AS answer, a.answered_by, a.answered_at AS answer_at
         FROM questions q LEFT JOIN answers a ON a.question_id = q.id
         WHERE q.msisdn = $1 ORDER BY q.id""",
+    "web_messages": """
+        SELECT program, language, theme, body, name, email, campaign_box, box_version,
+               received_at
+        FROM web_messages WHERE msisdn = $1 ORDER BY id""",
 }
 
 # What an export holds about one e-mail address ($1, normalized).
@@ -268,6 +285,21 @@ EMAIL_EXPORT_QUERIES: Mapping[str, str] = {
         SELECT id, created_at, purpose, from_address, to_address, to_name, subject, text_body,
                html_body, message_id, in_reply_to, question_id, status, sent_at
         FROM mail_outbox WHERE lower(to_address) = $1 ORDER BY id""",
+    "questions_written": """
+        SELECT q.id, q.channel, q.asked_at, q.program, q.theme, q.body, q.status, q.name,
+               coalesce((SELECT jsonb_agg(jsonb_build_object(
+                            'received_at', m.received_at, 'body', m.body) ORDER BY m.id)
+                         FROM question_messages m WHERE m.question_id = q.id), '[]')
+                   AS later_messages,
+               coalesce((SELECT jsonb_agg(jsonb_build_object(
+                            'answered_at', a.answered_at, 'channel', a.channel, 'body', a.body)
+                            ORDER BY a.round)
+                         FROM answers a WHERE a.question_id = q.id), '[]') AS answers
+        FROM questions q WHERE q.email = $1 ORDER BY q.id""",
+    "form_posts": """
+        SELECT id, received_at, program, language, theme, body, name, msisdn, campaign_box,
+               box_wording, box_version
+        FROM web_messages WHERE email = $1 ORDER BY id""",
 }
 
 NUMBER_COLUMNS = """
@@ -408,7 +440,8 @@ async def address_columns(conn: asyncpg.Connection) -> list[tuple[str, str]]:
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     for key, value in row.items():
-        if key in ("state", "data", "events", "headers", "attachments") \
+        if key in ("state", "data", "events", "headers", "attachments", "later_messages",
+                   "answers") \
                 and isinstance(value, str):
             row[key] = json.loads(value)
     return row

@@ -44,7 +44,16 @@ ON CONFLICT (inbound_id) DO NOTHING
 
 _FIELDS = """q.id, q.msisdn, q.shortcode, q.program, q.theme, q.inbound_id, q.body, q.via,
     q.status, q.asked_at, q.sla_due, q.claimed_by, q.claimed_at, q.answered_at,
-    q.escalated_at, q.escalated_to"""
+    q.escalated_at, q.escalated_to, q.channel, q.email, q.name, q.language,
+    q.mail_inbound_id, q.web_message_id, q.round"""
+
+# A question by e-mail or from the form (migration 230): one row, its id.
+INSERT_WRITTEN = """
+INSERT INTO questions (channel, msisdn, shortcode, email, name, language, program, theme,
+                       mail_inbound_id, web_message_id, body, via, asked_at, sla_due)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+RETURNING id
+"""
 
 LIST_QUEUE = f"""
 SELECT {_FIELDS}, q.status <> 'answered' AND q.sla_due < $3 AS overdue
@@ -99,13 +108,84 @@ RETURNING held.claimed_by
 
 RECORD_ANSWER = """
 WITH answer AS (
-    INSERT INTO answers (question_id, answered_by, body, outbound_id, answered_at)
-    VALUES ($1, $2, $3, $4, $5)
+    INSERT INTO answers (question_id, answered_by, body, outbound_id, answered_at, round,
+                         channel, mail_outbox_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 )
 UPDATE questions
 SET status = 'answered', answered_at = $5,
     claimed_by = coalesce(claimed_by, $2), claimed_at = coalesce(claimed_at, $5)
 WHERE id = $1
+"""
+
+# The questions a reply's In-Reply-To / References ids name: our mail about the
+# question (an acknowledgement, an answer), the mail that asked it, or a later
+# message of its conversation. (message id, question id) pairs.
+FIND_THREADS = """
+SELECT o.message_id, o.question_id FROM mail_outbox o
+WHERE o.message_id = ANY($1::text[]) AND o.question_id IS NOT NULL
+UNION ALL
+SELECT m.message_id, q.id FROM mail_inbound m JOIN questions q ON q.mail_inbound_id = m.id
+WHERE m.message_id = ANY($1::text[])
+UNION ALL
+SELECT m.message_id, qm.question_id
+FROM mail_inbound m JOIN question_messages qm ON qm.mail_inbound_id = m.id
+WHERE m.message_id = ANY($1::text[])
+"""
+
+ADD_MESSAGE = """
+INSERT INTO question_messages (question_id, channel, mail_inbound_id, body, received_at,
+                               reopened)
+VALUES ($1, 'email', $2, $3, $4, $5)
+RETURNING id
+"""
+
+# An answered question the citizen wrote again about: back in its queue for its next
+# round, with a fresh SLA; who answered before is in `answers`.
+REOPEN = """
+UPDATE questions
+SET status = 'open', round = round + 1, answered_at = NULL, claimed_by = NULL,
+    claimed_at = NULL, escalated_at = NULL, escalated_to = NULL, sla_due = $2
+WHERE id = $1 AND status = 'answered'
+RETURNING id
+"""
+
+# Where an e-mail answer threads: the citizen's latest mail on the question (a later
+# message, else the one that asked it), else our latest mail about it (a form question's
+# acknowledgement).
+THREAD_TIP = """
+SELECT message_id, references_ids FROM (
+    SELECT m.message_id, m.references_ids, qm.received_at AS at, 1 AS rank
+    FROM question_messages qm JOIN mail_inbound m ON m.id = qm.mail_inbound_id
+    WHERE qm.question_id = $1 AND m.message_id IS NOT NULL
+    UNION ALL
+    SELECT m.message_id, m.references_ids, q.asked_at, 0
+    FROM questions q JOIN mail_inbound m ON m.id = q.mail_inbound_id
+    WHERE q.id = $1 AND m.message_id IS NOT NULL
+    UNION ALL
+    SELECT o.message_id, o.references_ids, o.created_at, -1
+    FROM mail_outbox o WHERE o.question_id = $1
+) tips
+ORDER BY rank = -1, at DESC, rank DESC
+LIMIT 1
+"""
+
+LIST_ANSWERS = """
+SELECT round, answered_by, body, channel, outbound_id, mail_outbox_id, answered_at
+FROM answers WHERE question_id = $1 ORDER BY round
+"""
+
+LIST_FOR_EMAIL = f"""
+SELECT {_FIELDS}, a.answered_by, a.body AS answer, a.outbound_id
+FROM questions q
+LEFT JOIN LATERAL (SELECT * FROM answers WHERE question_id = q.id ORDER BY round DESC LIMIT 1)
+     a ON true
+WHERE q.email = $1 ORDER BY q.id
+"""
+
+LIST_MESSAGES = """
+SELECT id, channel, mail_inbound_id, body, received_at, reopened
+FROM question_messages WHERE question_id = $1 ORDER BY id
 """
 
 # $2: {"program/theme": ["lead@example.org", ...]}
@@ -157,6 +237,26 @@ class NewQuestion:
     sla_due: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class NewWrittenQuestion:
+    """A question by e-mail (`mail_inbound_id`) or from the form (`web_message_id`)."""
+
+    channel: Literal["email", "web"]
+    program: str
+    theme: str
+    body: str
+    via: str
+    language: str
+    asked_at: datetime
+    sla_due: datetime
+    email: str | None = None
+    name: str | None = None
+    msisdn: str | None = None  # a form post with a mobile number
+    shortcode: str | None = None  # with it: the code its SMS go out from
+    mail_inbound_id: int | None = None
+    web_message_id: int | None = None
+
+
 ClaimOutcome = Literal["claimed", "already_claimed", "already_answered", "not_found"]
 
 
@@ -178,6 +278,62 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewQuestion]) ->
         await conn.execute(INSERT_BATCH, *columns(
             rows, "msisdn", "shortcode", "program", "theme", "inbound_id", "body", "via",
             "asked_at", "sla_due"))
+
+
+async def insert_written(conn: asyncpg.Connection, question: NewWrittenQuestion) -> int:
+    """In the caller's transaction (the mail's routing, the form post); the new id."""
+    q = question
+    question_id: int = await conn.fetchval(
+        INSERT_WRITTEN, q.channel, q.msisdn, q.shortcode, q.email, q.name, q.language,
+        q.program, q.theme, q.mail_inbound_id, q.web_message_id, q.body, q.via, q.asked_at,
+        q.sla_due)
+    return question_id
+
+
+async def find_threads(conn: asyncpg.Connection,
+                       message_ids: Sequence[str]) -> dict[str, int]:
+    """message id -> the question it belongs to, for the ids a reply names."""
+    if not message_ids:
+        return {}
+    rows = await conn.fetch(FIND_THREADS, list(message_ids))
+    return {row["message_id"]: row["question_id"] for row in rows}
+
+
+async def add_message(conn: asyncpg.Connection, question: asyncpg.Record, *,
+                      mail_inbound_id: int, body: str, received_at: datetime,
+                      sla_due: datetime) -> bool:
+    """A citizen's reply joins the question; an answered one is reopened (True then).
+
+    `question` is the row `lock_question` holds; `sla_due` is its next round's."""
+    reopened = False
+    if question["status"] == "answered":
+        reopened = await conn.fetchval(REOPEN, question["id"], sla_due) is not None
+    await conn.fetchval(ADD_MESSAGE, question["id"], mail_inbound_id, body, received_at,
+                        reopened)
+    await _log(conn, question, "question_reply", received_at, reopened=reopened)
+    return reopened
+
+
+async def list_messages(conn: asyncpg.Connection, question_id: int) -> list[asyncpg.Record]:
+    """The later messages of a question's conversation, oldest first."""
+    return list(await conn.fetch(LIST_MESSAGES, question_id))
+
+
+async def thread_tip(conn: asyncpg.Connection,
+                     question_id: int) -> tuple[str, list[str]] | None:
+    """(Message-ID, its References) an e-mail answer to the question replies to."""
+    row = await conn.fetchrow(THREAD_TIP, question_id)
+    return None if row is None else (row["message_id"], list(row["references_ids"]))
+
+
+async def list_answers(conn: asyncpg.Connection, question_id: int) -> list[asyncpg.Record]:
+    """Every answer of the question, one per round, oldest first."""
+    return list(await conn.fetch(LIST_ANSWERS, question_id))
+
+
+async def list_for_email(conn: asyncpg.Connection, email: str) -> list[asyncpg.Record]:
+    """Every question asked from one e-mail address, with its latest answer, oldest first."""
+    return list(await conn.fetch(LIST_FOR_EMAIL, email))
 
 
 async def list_queue(
@@ -245,13 +401,17 @@ async def lock_question(conn: asyncpg.Connection, question_id: int) -> asyncpg.R
 
 async def record_answer(
     conn: asyncpg.Connection, question: asyncpg.Record, *, expert: str, text: str,
-    outbound_id: int, now: datetime,
+    outbound_id: int | None = None, mail_outbox_id: int | None = None, now: datetime,
 ) -> None:
-    """`expert` answered `text`, queued as `outbound_id`: the answer row, the question
-    answered (and claimed by them, if it was open), and the contact's timeline."""
-    await conn.execute(RECORD_ANSWER, question["id"], expert, text, outbound_id, now)
-    await _log(conn, question, "question_answered", now, answered_by=expert,
-               outbound_id=outbound_id)
+    """`expert` answered `text`, queued as the SMS `outbound_id` or the e-mail
+    `mail_outbox_id`: the answer row for the question's round, the question answered
+    (and claimed by them, if it was open), and the contact's timeline."""
+    channel = "sms" if outbound_id is not None else "email"
+    await conn.execute(RECORD_ANSWER, question["id"], expert, text, outbound_id, now,
+                       question["round"], channel, mail_outbox_id)
+    sent = {"outbound_id": outbound_id} if outbound_id is not None else {
+        "mail_outbox_id": mail_outbox_id}
+    await _log(conn, question, "question_answered", now, answered_by=expert, **sent)
 
 
 async def escalate_overdue(
@@ -271,7 +431,7 @@ async def escalate_overdue(
             timeline.NewEvent(r["msisdn"], r["shortcode"], None, "question_escalated", {
                 "question_id": r["id"], "theme": r["theme"], "sla_due": r["sla_due"],
                 "escalated_to": list(r["escalated_to"])}, now)
-            for r in rows
+            for r in rows if r["msisdn"] is not None
         ])
     return rows
 
@@ -286,6 +446,9 @@ async def response_times(
 async def _log(
     conn: asyncpg.Connection, row: asyncpg.Record, name: str, now: datetime, **data: object
 ) -> None:
+    """On the number's timeline; a question without a number has none (yet: issue 15 #6)."""
+    if row["msisdn"] is None:
+        return
     await timeline.insert_batch(conn, [timeline.NewEvent(
         row["msisdn"], row["shortcode"], None, name,
         {"question_id": row["id"], "theme": row["theme"], **data}, now)])
@@ -293,10 +456,18 @@ async def _log(
 
 # -- erasure (store/privacy.py runs these in its one transaction) ------------------------
 
-DELETE_ANSWERS_OF = """
-DELETE FROM answers WHERE question_id IN (SELECT id FROM questions WHERE msisdn = $1)
+# The number's questions: its SMS ones, and form posts that gave only the number. A form
+# question that also gave an e-mail address keeps its e-mail conversation and loses the
+# number (erasing an address's questions is the person's erasure: issue 15 #6).
+_NUMBER_ONLY = "msisdn = $1 AND email IS NULL"
+DELETE_ANSWERS_OF = f"""
+DELETE FROM answers WHERE question_id IN (SELECT id FROM questions WHERE {_NUMBER_ONLY})
 """
-DELETE_QUESTIONS_OF = "DELETE FROM questions WHERE msisdn = $1"
+DELETE_QUESTIONS_OF = f"DELETE FROM questions WHERE {_NUMBER_ONLY}"
+FORGET_NUMBER_OF = """
+UPDATE questions SET msisdn = NULL, shortcode = NULL
+WHERE msisdn = $1 AND email IS NOT NULL AND channel <> 'sms'
+"""
 
 
 async def delete_answers_of(conn: asyncpg.Connection, msisdn: str) -> int:
@@ -304,4 +475,30 @@ async def delete_answers_of(conn: asyncpg.Connection, msisdn: str) -> int:
 
 
 async def delete_questions_of(conn: asyncpg.Connection, msisdn: str) -> int:
-    return affected(await conn.execute(DELETE_QUESTIONS_OF, msisdn))
+    forgotten = affected(await conn.execute(FORGET_NUMBER_OF, msisdn))
+    return forgotten + affected(await conn.execute(DELETE_QUESTIONS_OF, msisdn))
+
+
+# An e-mail address's questions (the person's erasure, store/privacy.py
+# EMAIL_ERASE_STEPS): those with no number go whole, with their later messages and
+# answers; a form question that also gave a number keeps it and loses the address.
+# The mail rows pointing at them let go first (mail_inbound, mail_outbox: their owners).
+_ADDRESS_ONLY = "email = $1 AND msisdn IS NULL"
+ADDRESS_QUESTIONS = f"SELECT id FROM questions WHERE {_ADDRESS_ONLY}"
+DELETE_MESSAGES_OF_ADDRESS = f"""
+DELETE FROM question_messages WHERE question_id IN ({ADDRESS_QUESTIONS})
+"""
+DELETE_ANSWERS_OF_ADDRESS = f"DELETE FROM answers WHERE question_id IN ({ADDRESS_QUESTIONS})"
+DELETE_QUESTIONS_OF_ADDRESS = f"DELETE FROM questions WHERE {_ADDRESS_ONLY}"
+FORGET_ADDRESS_OF = """
+UPDATE questions SET email = NULL, name = NULL
+WHERE email = $1 AND msisdn IS NOT NULL AND channel = 'web'
+"""
+
+
+async def erase_address(conn: asyncpg.Connection, address: str) -> int:
+    """Delete the address's number-less questions (messages, answers); forget it on the rest."""
+    await conn.execute(DELETE_MESSAGES_OF_ADDRESS, address)
+    await conn.execute(DELETE_ANSWERS_OF_ADDRESS, address)
+    forgotten = affected(await conn.execute(FORGET_ADDRESS_OF, address))
+    return forgotten + affected(await conn.execute(DELETE_QUESTIONS_OF_ADDRESS, address))

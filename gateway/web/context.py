@@ -19,6 +19,7 @@ from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.engine import Rules
 from gateway.engine.loader import RulesError, load_rules
+from gateway.routing.outgoing import Sender
 from gateway.services.errors import unavailable
 from gateway.services.inbox import Inbox
 
@@ -68,4 +69,4 @@ def inbox_for(context: WebContext) -> Inbox:
     """The expert inbox's service, on this gateway's pool, rules, clock and outbox."""
     return Inbox(pool=context.pool, rules=lambda: rules_in_force(context), clock=context.clock,
                  max_segments=context.settings.questions_answer_max_segments,
-                 wake_outbox=context.wake_outbox)
+                 wake_outbox=context.wake_outbox, mail_sender=Sender.of(context.settings))

@@ -19,8 +19,8 @@ from typing import Any, Final, Literal
 from pydantic import Field
 
 from gateway.services import inbox as service
+from gateway.services.answers import MAX_EMAIL_ANSWER_CHARS
 from gateway.services.digest_choice import digest_choice, set_digest_choice
-from gateway.services.inbox import MAX_ANSWER_CHARS
 from gateway.web.body import Strict
 from gateway.web.context import inbox_for
 from gateway.web.registry import Call, RouteTable
@@ -39,7 +39,7 @@ class QueueQuery(Strict):
 
 
 class AnswerBody(Strict):
-    text: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS,
+    text: str = Field(min_length=1, max_length=MAX_EMAIL_ANSWER_CHARS,
                       description="the answer; the theme's answer text wraps it")
 
 
@@ -84,11 +84,13 @@ async def release(call: Call) -> dict[str, Any]:
 
 @routes.post("/api/v1/inbox/questions/{question_id}/answer", name="inbox.answer",
              body=AnswerBody,
-             summary="Answer a question: an SMS from the short code, through the outbox",
+             summary="Answer a question: by e-mail to a question with an address, "
+                     "else an SMS from the short code",
              description="An open question is claimed and answered at once. 400 (field "
                          "text) when the wrapped answer needs more SMS segments than "
-                         "GATEWAY_QUESTIONS_ANSWER_MAX_SEGMENTS; 409 when another expert "
-                         "holds or answered it.")
+                         "GATEWAY_QUESTIONS_ANSWER_MAX_SEGMENTS (or, by e-mail, more than "
+                         "20,000 characters), or when no From address is configured for an "
+                         "e-mail answer; 409 when another expert holds or answered it.")
 async def answer(call: Call) -> dict[str, Any]:
     return await service.answer_question(
         inbox_for(call.context), call.user, call.client, call.path_int("question_id"),

@@ -1,5 +1,6 @@
-"""The expert inbox page: queues per theme, a question beside its contact's timeline, the
-answer form with its SMS segment count, and the response time per theme.
+"""The expert inbox page: queues per theme, a question beside its contact's timeline (and its
+e-mail conversation), the answer form with its SMS segment count (none by e-mail), and the
+response time per theme.
 
 Why these handlers only call the inbox service (gateway/services/inbox.py):
 the page and the API must fence experts by theme, audit views and claims,
@@ -19,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.services import inbox as service
-from gateway.services.answers import answer_segments
+from gateway.services.answers import MAX_EMAIL_ANSWER_CHARS, answer_segments
 from gateway.services.digest_choice import digest_choice, set_digest_choice
 from gateway.services.errors import ServiceError, invalid
 from gateway.web.context import inbox_for
@@ -31,7 +32,8 @@ NOTICES = {"released": "The question is back in its queue.",
            "claimed": "You claimed this question; answer it below.",
            "sent": "Answer queued: it goes out by SMS from the short code.",
            "digest_on": "You will get the e-mail digest of new questions in your themes.",
-           "digest_off": "You will not get the e-mail digest any more."}
+           "digest_off": "You will not get the e-mail digest any more.",
+           "mailed": "Answer queued: it goes out by e-mail, in the citizen's conversation."}
 
 
 def duration(seconds: float | None, *, none: str = "—") -> str:
@@ -84,7 +86,7 @@ async def _question_page(view: View, *, draft: str = "", error: ServiceError | N
     return view.render(
         "inbox_question.html", status=status, title=f"Question {q['id']} ({q['theme_name']})",
         detail=detail, q=q, draft=draft, error=error, segments=segments,
-        max_chars=service.MAX_ANSWER_CHARS,
+        max_chars=detail["answer_max_chars"],
         notice=NOTICES.get(view.query("notice")), **extra)
 
 
@@ -112,14 +114,15 @@ async def answer(view: View) -> web.StreamResponse:
     question_id = _question_id(view)
     raw: Any = view.form.get("text")
     text = raw if isinstance(raw, str) else ""
-    if len(text) > service.MAX_ANSWER_CHARS:
+    if len(text) > MAX_EMAIL_ANSWER_CHARS:  # the service bounds each channel's own
         return await _question_page(view, draft=text, status=400, error=invalid(
-            f"at most {service.MAX_ANSWER_CHARS} characters", field="text", code="too_long"))
+            f"at most {MAX_EMAIL_ANSWER_CHARS} characters", field="text", code="too_long"))
     try:
-        await service.answer_question(inbox_for(view.context), view.user, view.client,
-                                      question_id, text)
+        sent = await service.answer_question(inbox_for(view.context), view.user, view.client,
+                                             question_id, text)
     except ServiceError as err:
         if err.field != "text":
             raise
         return await _question_page(view, draft=text, error=err, status=err.status)
-    return view.redirect(f"/inbox/questions/{question_id}", notice="sent")
+    notice = "mailed" if sent["channel"] == "email" else "sent"
+    return view.redirect(f"/inbox/questions/{question_id}", notice=notice)
