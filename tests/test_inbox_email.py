@@ -10,13 +10,16 @@ answers (tests/test_inbox_api.py).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 
 from gateway.config import Settings
+from gateway.services import persons
 from tests.support.pages_site import form_token, start_site
+from tests.support.questions import EDU, EDU_TEXT, asked
 from tests.support.webapi import WebApi, assert_error_shape, start_web_api
 from tests.support.write_site import WriteSite, form_settings, write_site
 from tests.support.written_mail import CONTACT, citizen_mail, route_all, router, store_mail
@@ -178,3 +181,35 @@ async def test_the_question_page_offers_an_email_answer_and_shows_the_conversati
         assert sent["in_reply_to"] == "<q2@example.fr>"  # the citizen's latest message
     finally:
         await site.client.close()
+
+
+async def test_an_sms_question_goes_by_email_only_to_the_persons_verified_address(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    web = await start_web_api(pool, form_settings(settings))
+    try:
+        expert = await web.staff("expert", email="edu@example.org", themes=("education",))
+        question_id = await asked(pool, EDU, EDU_TEXT, datetime.now(UTC))
+        url = f"/api/v1/inbox/questions/{question_id}/answer"
+        refused = await web.client.post(url, headers=expert.bearer,
+                                        json={"text": ANSWER, "by": "email"})
+        error = assert_error_shape(await refused.json())
+        assert refused.status == 400 and error["field"] == "by"  # no verified address: no guess
+        async with pool.acquire() as conn:
+            mo = await conn.fetchval("SELECT max(id) FROM inbound WHERE msisdn = $1", EDU)
+            await persons.link_both_channels(conn, number=EDU, email="lea@example.fr",
+                                             sms_inbound_id=mo, email_evidence={"test": 1},
+                                             now=datetime.now(UTC))
+        shown = await web.client.get(f"/api/v1/inbox/questions/{question_id}",
+                                     headers=expert.bearer)
+        assert (await shown.json())["email_choice"] == "l***@example.fr"
+        sent = await web.client.post(url, headers=expert.bearer,
+                                     json={"text": ANSWER, "by": "email"})
+        assert sent.status == 200, await sent.text()
+        [mail] = await mails(pool)
+        assert (mail["to_address"], mail["purpose"]) == ("lea@example.fr", "answer")
+        assert "Nous rouvrirons les urgences la nuit." in mail["text_body"]
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbound WHERE msisdn = $1 AND"
+                                       " body LIKE '%rouvrirons%'", EDU) == 0
+    finally:
+        await web.client.close()

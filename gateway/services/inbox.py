@@ -32,12 +32,13 @@ from typing import Any, Final
 import asyncpg
 
 from gateway.engine import Rules
-from gateway.logs import get_logger, mask_msisdn
+from gateway.logs import get_logger, mask_email, mask_msisdn
 from gateway.routing.outgoing import Sender
-from gateway.services import audit
+from gateway.services import audit, persons
 from gateway.services.actor import Actor, may_see_theme, require_theme
 from gateway.services.answers import (
     MAX_EMAIL_ANSWER_CHARS,
+    AnswerChannel,
     AnswerNotSendable,
     AnswerTooLong,
     answer,
@@ -202,6 +203,11 @@ async def question_detail(
     question["answered_by"] = mine["answered_by"] if mine else None
     channel = answer_channel(row)
     before, after = answer_wrapper(rules, row) if channel == "sms" else ("", "")
+    email_choice = None
+    if channel == "sms" and msisdn is not None:
+        async with inbox.pool.acquire() as conn:
+            verified = await persons.verified_emails(conn, msisdn)
+        email_choice = mask_email(verified[0]) if verified else None
     return {
         "question": question,
         "contact": {"msisdn": question["msisdn"], "email": question["email"],
@@ -213,9 +219,25 @@ async def question_detail(
         "answer_text": {"before": before, "after": after,
                         "max_segments": inbox.max_segments if channel == "sms" else None},
         "answer_channel": channel,
-        "answer_max_chars": MAX_ANSWER_CHARS if channel == "sms" else MAX_EMAIL_ANSWER_CHARS,
+        "email_choice": email_choice,  # an SMS question's verified address, masked
+        "answer_max_chars": MAX_ANSWER_CHARS if channel == "sms" and not email_choice
+        else MAX_EMAIL_ANSWER_CHARS,
         "may_answer": row["status"] != "answered" and row["claimed_by"] in (None, actor.email),
     }
+
+
+async def _answer_route(conn: asyncpg.Connection, row: asyncpg.Record,
+                        by: AnswerChannel | None) -> tuple[AnswerChannel, str | None]:
+    """The channel and address an answer takes, or a refusal naming `by`."""
+    natural = answer_channel(row)
+    if by is None or by == natural:
+        return natural, None
+    if natural == "email":
+        raise invalid("this question came in writing; it is answered by e-mail", field="by")
+    verified = await persons.verified_emails(conn, row["msisdn"])
+    if not verified:
+        raise invalid("this number has no verified e-mail address; answer by SMS", field="by")
+    return "email", verified[0]
 
 
 async def claim_question(
@@ -271,16 +293,24 @@ async def release_question(
 
 async def answer_question(
     inbox: Inbox, actor: Actor, client: str, question_id: int, text: str,
+    by: AnswerChannel | None = None,
 ) -> dict[str, Any]:
-    """Send the answer through the outbox (400 naming `text` when too long or empty)."""
+    """Send the answer through the outbox (400 naming `text` when too long or empty).
+
+    `by`: an SMS question may be answered by e-mail when its number's person has a
+    verified address (services/persons: a confirmed link, never a guess), to the
+    first of them; a question that came by e-mail or the form is answered by e-mail.
+    """
     rules = inbox.rules()
     async with inbox.pool.acquire() as conn:
         row = await visible_question(conn, actor, question_id)
+        channel, address = await _answer_route(conn, row, by)
         try:
             async with conn.transaction():
                 result = await answer(conn, rules, question_id, expert=actor.email, text=text,
                                       now=inbox.clock(), max_segments=inbox.max_segments,
-                                      sender=inbox.mail_sender)
+                                      sender=inbox.mail_sender, channel=channel,
+                                      email=address)
                 if result.outcome == "answered":
                     sent: dict[str, Any] = {"outbound_id": result.outbound_id} \
                         if result.channel == "sms" else {"mail_outbox_id": result.mail_outbox_id}

@@ -41,6 +41,10 @@ class QueueQuery(Strict):
 class AnswerBody(Strict):
     text: str = Field(min_length=1, max_length=MAX_EMAIL_ANSWER_CHARS,
                       description="the answer; the theme's answer text wraps it")
+    by: Literal["sms", "email"] | None = Field(None, description=(
+        "how it goes; default: by e-mail to a written question, by SMS to an SMS one. "
+        "`email` to an SMS question goes to the number's verified address (400 when it "
+        "has none)"))
 
 
 class DigestBody(Strict):
@@ -94,7 +98,7 @@ async def release(call: Call) -> dict[str, Any]:
 async def answer(call: Call) -> dict[str, Any]:
     return await service.answer_question(
         inbox_for(call.context), call.user, call.client, call.path_int("question_id"),
-        call.body_as(AnswerBody).text)
+        call.body_as(AnswerBody).text, call.body_as(AnswerBody).by)
 
 
 @routes.get("/api/v1/inbox/response-times", name="inbox.response_times",

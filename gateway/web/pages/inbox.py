@@ -117,11 +117,13 @@ async def answer(view: View) -> web.StreamResponse:
     if len(text) > MAX_EMAIL_ANSWER_CHARS:  # the service bounds each channel's own
         return await _question_page(view, draft=text, status=400, error=invalid(
             f"at most {MAX_EMAIL_ANSWER_CHARS} characters", field="text", code="too_long"))
+    by = view.form.get("by")
     try:
         sent = await service.answer_question(inbox_for(view.context), view.user, view.client,
-                                             question_id, text)
+                                             question_id, text,
+                                             "email" if by == "email" else None)
     except ServiceError as err:
-        if err.field != "text":
+        if err.field not in ("text", "by"):
             raise
         return await _question_page(view, draft=text, error=err, status=err.status)
     notice = "mailed" if sent["channel"] == "email" else "sent"
