@@ -54,6 +54,7 @@ from gateway.web.api import add_api_routes
 from gateway.web.context import WebContext
 from gateway.web.donor_details import add_donor_details_routes
 from gateway.web.health import make_web_app
+from gateway.web.mail_consent import add_mail_consent_routes
 from gateway.web.pages import add_pages
 from gateway.web.webhooks import add_stripe_webhook_route
 
@@ -154,6 +155,8 @@ class Gateway:
         add_donor_details_routes(app, pool=self.pool, rules=lambda: self.rules.current,
                                  cookie_secure=self.settings.web_cookie_secure,
                                  clock=self.clock)
+        add_mail_consent_routes(app, pool=self.pool, settings=self.settings,
+                                rules=lambda: self.rules.current, clock=self.clock)
         webhook_secret = self.settings.stripe_webhook_secret
         if self.cards is not None and webhook_secret is not None:
             add_stripe_webhook_route(
