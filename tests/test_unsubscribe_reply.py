@@ -4,7 +4,6 @@ properties), then `unsubscribe_by_reply` on a mail stored like the listener stor
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 import asyncpg
 import pytest
@@ -14,9 +13,14 @@ from hypothesis import strategies as st
 from gateway.config import Settings
 from gateway.email_consent import confirm, may_send_bulk, unsubscribe_by_reply
 from gateway.email_consent.reply_words import COMMAND_WORDS, is_unsubscribe_request
-from gateway.mail.record import build_record, smtp_dedupe_key
-from gateway.store import address_consent, mail_inbound
-from tests.support.email_consent import RULES, confirmation_path, mailing_settings, tick_box
+from gateway.store import address_consent
+from tests.support.email_consent import (
+    RULES,
+    confirmation_path,
+    mailing_settings,
+    stored_reply,
+    tick_box,
+)
 
 REQUESTS = [
     "STOP", "stop.", "Stop!!!", "Unsubscribe", "unsubscribe me please", "UNSUBSCRIBE ME NOW",
@@ -123,19 +127,6 @@ def test_nothing_quoted_or_below_a_reply_header_changes_the_verdict(
 # -- unsubscribe_by_reply on a stored mail ----------------------------------------------
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-async def stored_reply(conn: asyncpg.Connection, sender: str, body: str) -> int:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "contact@campaign.example"
-    message["Subject"] = "Re: Rise Up Alerts news"
-    message.set_content(body)
-    raw = message.as_bytes()
-    record = build_record(raw, intake="smtp", dedupe_key=smtp_dedupe_key(sender, [], raw),
-                          envelope_from=sender, max_attachment_bytes=1000)
-    mail_id, _ = await mail_inbound.insert(conn, record)
-    return mail_id
 
 
 async def test_a_reply_saying_stop_takes_the_address_off_every_list_it_is_on(

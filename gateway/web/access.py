@@ -126,6 +126,8 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.reconciliation": MONEY,
     "page.reconciliation.upload": MONEY,
     "page.contact.erase": ADMIN,
+    "page.subscribers": CAMPAIGN,  # e-mail lists and one address's consent history
+    "page.subscriber": CAMPAIGN,
     "page.inbox": INBOX,
     "page.inbox.question": INBOX,
     "page.inbox.claim": INBOX,

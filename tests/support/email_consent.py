@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +21,9 @@ from gateway.config import Settings
 from gateway.email_consent import Evidence, OptInRequest, request_opt_in
 from gateway.email_consent.opt_in import NO_EVIDENCE
 from gateway.engine import Rules, load_rules
+from gateway.mail.record import build_record, smtp_dedupe_key
 from gateway.metrics import Metrics
+from gateway.store import mail_inbound
 from gateway.web.health import make_web_app
 from gateway.web.mail_consent import add_mail_consent_routes
 
@@ -56,6 +59,20 @@ async def confirmation_path(conn: asyncpg.Connection, mail_id: int) -> str:
     found = LINK.search(body)
     assert found, body
     return found[1]
+
+
+async def stored_reply(conn: asyncpg.Connection, sender: str, body: str) -> int:
+    """A citizen's mail stored exactly as the SMTP listener stores it; its mail_inbound id."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "contact@campaign.example"
+    message["Subject"] = "Re: Rise Up Alerts news"
+    message.set_content(body)
+    raw = message.as_bytes()
+    record = build_record(raw, intake="smtp", dedupe_key=smtp_dedupe_key(sender, [], raw),
+                          envelope_from=sender, max_attachment_bytes=1000)
+    mail_id, _ = await mail_inbound.insert(conn, record)
+    return mail_id
 
 
 def path_of(url: str) -> str:

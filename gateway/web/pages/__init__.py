@@ -29,6 +29,7 @@ from gateway.web.pages import (
     login,
     phone,
     privacy,
+    subscribers,
 )
 from gateway.web.pages.frame import (
     SITE,
@@ -45,12 +46,13 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
-    knowledge_base.pages,
+    knowledge_base.pages, subscribers.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
     NavItem("page.dashboard", "/dashboard", "Dashboard"),
     NavItem("page.contacts", "/contacts", "Contacts"),
+    NavItem("page.subscribers", "/subscribers", "E-mail subscribers"),
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
     NavItem("page.campaign", "/campaign", "Committees and events"),
     NavItem("page.knowledge", "/knowledge", "Knowledge base"),
