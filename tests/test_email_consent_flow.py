@@ -216,7 +216,7 @@ async def test_the_unsubscribe_page_asks_first_and_its_button_is_final(
     assert [(r["kind"], r["source"]) for r in rows] == [
         ("opt_in_requested", "web_form"), ("opt_in_confirmed", "confirm_link"),
         ("opted_out", "unsubscribe_link")]
-    assert rows[2]["wording"] == "Ne plus m'envoyer d'e-mails de Ensemble Citoyen."
+    assert rows[2]["wording"] == "Ne plus m'envoyer d'e-mails de « Ensemble Citoyen »."
     async with public_pages(pool, settings, clock) as client:
         assert (await client.post(new_link)).status == 200
     async with pool.acquire() as conn:
