@@ -4,6 +4,7 @@ click to leave; every step in the ledger. Real PostgreSQL, the public pages on a
 
 from __future__ import annotations
 
+import asyncio
 import html
 from datetime import UTC, datetime, timedelta
 
@@ -259,3 +260,35 @@ async def test_without_a_from_address_the_request_is_kept_but_not_mailed(
         assert await conn.fetchval("SELECT count(*) FROM mail_outbox") == 0
         assert [r["kind"] for r in await ledger(conn)] == ["opt_in_requested"]
     assert (asked.outcome, asked.mail_id) == ("not_mailed", None)
+
+
+async def test_two_posts_at_once_queue_one_confirmation(pool: asyncpg.Pool,
+                                                        settings: Settings) -> None:
+    settings = mailing_settings(settings)
+
+    async def post(submission: int) -> str:
+        async with pool.acquire() as conn, conn.transaction():
+            asked = await tick_box(conn, settings, ANA, START,
+                                   evidence=Evidence(web_submission_id=submission))
+            return asked.outcome
+
+    async def someone_waits_for_a_lock() -> None:
+        async with pool.acquire() as watcher:
+            for _ in range(1000):  # a poll of the database's state, not a wait for time
+                if await watcher.fetchval("SELECT count(*) FROM pg_locks "
+                                          "WHERE locktype = 'advisory' AND NOT granted"):
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("the second post never waited for the address's lock")
+
+    async with pool.acquire() as conn, conn.transaction():
+        first = await tick_box(conn, settings, ANA, START,
+                               evidence=Evidence(web_submission_id=1))
+        second = asyncio.create_task(post(2))  # starts while the first is not committed
+        await someone_waits_for_a_lock()
+    async with pool.acquire() as conn:
+        outcome = await asyncio.wait_for(second, timeout=10)
+        mails = await conn.fetchval("SELECT count(*) FROM mail_outbox")
+        rows = await ledger(conn)
+    assert (first.outcome, outcome) == ("queued", "already_pending")
+    assert mails == 1 and len(rows) == 2
