@@ -26,6 +26,7 @@ from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.broadcast.control import BroadcastTicker
+from gateway.broadcast.newsletters import NewsletterQueue
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.clock import Clock, utc_now
 from gateway.config import ConfigError, Settings
@@ -100,7 +101,9 @@ class Gateway:
         self.rules_sync = RulesSync(pool, settings.database_url, settings.instance_name,
                                     self.reload_rules)
         # the clock is read per tick; tests may swap the policy before start()
-        self.broadcasts = BroadcastTicker(pool, policy=QuietHoursPolicy(), clock=clock)
+        self.broadcasts = BroadcastTicker(
+            pool, policy=QuietHoursPolicy(), clock=clock,
+            newsletters=NewsletterQueue(settings, lambda: self.rules.current))
         self.cards = _stripe_cards(settings)
         self.billing = BillingService(
             pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards,

@@ -29,6 +29,7 @@ class Texts:
     mail: dict[str, str]
     page: dict[str, str]
     ledger: dict[str, str]
+    newsletter: dict[str, str]
 
     def say(self, section: str, key: str, **values: Any) -> str:
         """One statement with its placeholders filled; KeyError names a missing one."""
@@ -43,7 +44,7 @@ def texts(language: Language) -> Texts:
     source = resources.files("gateway.email_consent").joinpath("texts", f"{language}.toml")
     data = tomllib.loads(source.read_text(encoding="utf-8"))
     return Texts(language, str(data["version"]), dict(data["mail"]), dict(data["page"]),
-                 dict(data["ledger"]))
+                 dict(data["ledger"]), dict(data["newsletter"]))
 
 
 def language_of(program: ProgramRules, asked: str | None = None) -> Language:

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.store import newsletters
 from gateway.store.db import affected
 from gateway.unsubscribe_link import program_of_url
 
@@ -270,11 +271,15 @@ async def bulk_suppression_reason(conn: asyncpg.Connection, address: str,
 
 
 async def mail_suppression_reason(conn: asyncpg.Connection, to_address: str, *, bulk: bool,
-                                  unsubscribe_url: str | None) -> str | None:
+                                  unsubscribe_url: str | None,
+                                  mail_id: int | None = None) -> str | None:
     """For one mail_outbox row: bulk mail goes only to a confirmed subscriber of the program
-    its own unsubscribe link names; other mail (answers, confirmations) is not consent-gated."""
+    its own unsubscribe link names, and never as a copy of a cancelled newsletter; other
+    mail (answers, confirmations) is not consent-gated."""
     if not bulk:
         return None
+    if mail_id is not None and await newsletters.is_cancelled_copy(conn, mail_id):
+        return "cancelled"
     program = program_of_url(unsubscribe_url)
     if program is None:
         return "no_unsubscribe_link"
