@@ -128,6 +128,10 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.contact.erase": ADMIN,
     "page.subscribers": CAMPAIGN,  # e-mail lists and one address's consent history
     "page.subscriber": CAMPAIGN,
+    "page.newsletters": CAMPAIGN,  # e-mail broadcasts to confirmed subscribers
+    "page.newsletters.create": CAMPAIGN,
+    "page.newsletter": CAMPAIGN,
+    "page.newsletter.control": CAMPAIGN,
     "page.inbox": INBOX,
     "page.inbox.question": INBOX,
     "page.inbox.claim": INBOX,

@@ -27,6 +27,7 @@ from gateway.web.pages import (
     inbox_knowledge,
     knowledge_base,
     login,
+    newsletters,
     phone,
     privacy,
     subscribers,
@@ -46,7 +47,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
-    knowledge_base.pages, subscribers.pages,
+    knowledge_base.pages, subscribers.pages, newsletters.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -54,6 +55,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.contacts", "/contacts", "Contacts"),
     NavItem("page.subscribers", "/subscribers", "E-mail subscribers"),
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
+    NavItem("page.newsletters", "/newsletters", "Newsletters"),
     NavItem("page.campaign", "/campaign", "Committees and events"),
     NavItem("page.knowledge", "/knowledge", "Knowledge base"),
     NavItem("page.donations", "/donations", "Donations"),
