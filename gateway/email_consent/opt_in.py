@@ -159,7 +159,8 @@ async def confirm(conn: asyncpg.Connection, rules: Rules, *, token: str, now: da
             return ConfirmLink("unknown")
         await store.lock_address(conn, found.address, found.channel)
         found = await store.token_by_hash(conn, token_hash(token))  # as of the lock
-        assert found is not None, "tokens are deleted only by erasure, under the same lock"
+        if found is None:  # erased meanwhile
+            return ConfirmLink("unknown")
         status = await _status(conn, found, now)
         if status != "open":
             return ConfirmLink(status, found)
