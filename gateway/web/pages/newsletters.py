@@ -66,42 +66,42 @@ async def newsletter_create(view: View) -> web.StreamResponse:
     return view.redirect(f"/newsletters/{broadcast_id}")
 
 
-@pages.get("/newsletters/{broadcast_id}", name="page.newsletter")
+@pages.get("/newsletters/{newsletter_id}", name="page.newsletter")
 async def newsletter_page(view: View) -> web.StreamResponse:
-    broadcast_id = int(view.request.match_info["broadcast_id"])
+    newsletter_id = int(view.request.match_info["newsletter_id"])
     async with view.context.pool.acquire() as conn:
-        newsletter = await store.get_broadcast(conn, broadcast_id)
-        progress = await newsletter_store.progress(conn, broadcast_id)
+        newsletter = await store.get_broadcast(conn, newsletter_id)
+        progress = await newsletter_store.progress(conn, newsletter_id)
     if newsletter is None or progress is None or newsletter.channel != "email":
-        raise not_found(f"newsletter {broadcast_id}")
+        raise not_found(f"newsletter {newsletter_id}")
     status = str(progress["status"])
     zone = send_time.organizer_zone(view.context.settings)
     return view.render(
-        "newsletter.html", title=f"Newsletter {broadcast_id}", newsletter=newsletter,
+        "newsletter.html", title=f"Newsletter {newsletter_id}", newsletter=newsletter,
         progress=progress, actions=[name for name, (allowed, _) in control.TRANSITIONS.items()
                                     if status in allowed and name in ACTIONS],
         scheduled=send_time.show(newsletter.scheduled_at, zone)
         if newsletter.scheduled_at else None, zone=zone)
 
 
-@pages.post("/newsletters/{broadcast_id}/{action}", name="page.newsletter.control")
+@pages.post("/newsletters/{newsletter_id}/{action}", name="page.newsletter.control")
 async def newsletter_control(view: View) -> web.StreamResponse:
-    broadcast_id = int(view.request.match_info["broadcast_id"])
+    newsletter_id = int(view.request.match_info["newsletter_id"])
     action = view.request.match_info["action"]
     if action not in ACTIONS:
         raise not_found(f"newsletter action {action!r}")
     what, change = ACTIONS[action]
     try:
         async with view.context.pool.acquire() as conn, conn.transaction():
-            found = await store.get_broadcast(conn, broadcast_id)
+            found = await store.get_broadcast(conn, newsletter_id)
             if found is None or found.channel != "email":
-                raise not_found(f"newsletter {broadcast_id}")
-            await change(conn, broadcast_id)
-            await audit.record(conn, view.user, what, f"broadcast:{broadcast_id}",
+                raise not_found(f"newsletter {newsletter_id}")
+            await change(conn, newsletter_id)
+            await audit.record(conn, view.user, what, f"broadcast:{newsletter_id}",
                                client=view.client, channel="email")
     except IllegalTransition as err:
         raise conflict(str(err)) from None
-    return view.redirect(f"/newsletters/{broadcast_id}")
+    return view.redirect(f"/newsletters/{newsletter_id}")
 
 
 async def _list(view: View, form: dict[str, str], error: dict[str, Any] | None, *,
