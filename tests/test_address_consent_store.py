@@ -93,7 +93,7 @@ async def test_erasure_keeps_the_proof_and_the_opt_out_as_a_hash_so_no_import_re
                                    source="import") for p in ("rise", "ensemble")]
         asked = await tick_box(conn, settings, ANA, NOW + timedelta(days=2))
     assert rows == {"address_consent_tokens": 2, "address_subscriptions": 2,
-                    "address_consent_events": 5}
+                    "address_consent_events": 5, "newsletter_recipients": 0}
     assert [r["kind"] for r in kept] == [r["kind"] for r in before]
     assert [r["wording"] for r in kept] == [r["wording"] for r in before]
     assert {r["client_ip"] for r in kept} == {None}

@@ -252,3 +252,21 @@ async def test_an_organizer_writes_starts_and_watches_a_newsletter(
         actions = [r["action"] for r in await conn.fetch(
             "SELECT action FROM audit_log WHERE target LIKE 'broadcast:%' ORDER BY id")]
     assert actions == ["broadcast.created", "broadcast.started"]
+
+
+async def test_an_erased_subscriber_stays_counted_under_a_pseudonym(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    settings = mailing_settings(settings)
+    async with pool.acquire() as conn:
+        await subscriber(conn, settings, "ana@example.org")
+        broadcast_id = await newsletter(conn)
+        await NewsletterQueue(settings, lambda: RULES).tick(conn, NOW)
+        async with conn.transaction():
+            await conn.execute("SET LOCAL gateway.erasing = 'on'")
+            rows = await address_consent.erase_address(
+                conn, "ana@example.org", pseudonym="erased:" + "a" * 32,
+                address_hash="a" * 64, reason="request", erased_by="dpo@example.org")
+        recipients = [r["address"] for r in await copies(conn, broadcast_id)]
+        progress = await newsletter_store.progress(conn, broadcast_id)
+    assert rows["newsletter_recipients"] == 1 and recipients == ["erased:" + "a" * 32]
+    assert progress is not None and progress["recipients"] == 1

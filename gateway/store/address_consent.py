@@ -332,8 +332,9 @@ async def erase_address(conn: asyncpg.Connection, address: str, *, pseudonym: st
     """Erase one address's consent data; the caller holds `SET LOCAL gateway.erasing = 'on'`.
 
     The ledger stays as proof, under the pseudonym, without the citizen's words or
-    IP; links and subscription states go; the address is kept only as its keyed
-    hash (erased_addresses) with the programs it had left, so no import brings it back.
+    IP; links and subscription states go; newsletter copies stay counted under the
+    pseudonym; the address is kept only as its keyed hash (erased_addresses) with the
+    programs it had left, so no import brings it back.
     """
     opted = await conn.fetchrow(ERASE_OPTED_OUT, channel, address)
     rows = {"address_consent_tokens": affected(await conn.execute(ERASE_TOKENS, channel,
@@ -342,6 +343,7 @@ async def erase_address(conn: asyncpg.Connection, address: str, *, pseudonym: st
                                                                  address)),
             "address_consent_events": affected(await conn.execute(ERASE_EVENTS, channel,
                                                                   address, pseudonym))}
+    rows["newsletter_recipients"] = await newsletters.erase_address(conn, address, pseudonym)
     await conn.execute(RECORD_ERASED, channel, address_hash, list(opted["programs"]), reason,
                        erased_by)
     return rows

@@ -15,6 +15,8 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.store.db import affected
+
 # The next confirmed subscribers of `program`, in address order after the cursor.
 # Only 'subscribed': a pending request or an opt-out never receives a newsletter.
 NEXT_SUBSCRIBERS = """
@@ -45,6 +47,8 @@ PROGRESS = """
 SELECT id, status, recipients, materialized_at, queued, sending, sent, failed, suppressed
 FROM newsletter_progress WHERE id = $1
 """
+
+ERASE_ADDRESS = "UPDATE newsletter_recipients SET address = $2 WHERE address = $1"
 
 LIST_NEWSLETTERS = """
 SELECT p.id, p.status, p.recipients, p.queued, p.sending, p.sent, p.failed, p.suppressed,
@@ -84,3 +88,8 @@ async def progress(conn: asyncpg.Connection, broadcast_id: int) -> dict[str, obj
 
 async def list_newsletters(conn: asyncpg.Connection, limit: int = 50) -> list[asyncpg.Record]:
     return list(await conn.fetch(LIST_NEWSLETTERS, limit))
+
+
+async def erase_address(conn: asyncpg.Connection, address: str, pseudonym: str) -> int:
+    """Erasure: the copies stay counted in their newsletter's progress, under the pseudonym."""
+    return affected(await conn.execute(ERASE_ADDRESS, address, pseudonym))
