@@ -27,6 +27,7 @@ from gateway.billing.service import BillingService
 from gateway.billing.stripe_client import StripeCards, StripeConfig
 from gateway.billing.webhook_ledger import record_stripe_event
 from gateway.broadcast.control import BroadcastTicker
+from gateway.broadcast.newsletters import NewsletterQueue
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.clock import Clock, utc_now
 from gateway.config import ConfigError, Settings
@@ -61,6 +62,7 @@ from gateway.web.api import add_api_routes
 from gateway.web.context import WebContext
 from gateway.web.donor_details import add_donor_details_routes
 from gateway.web.health import make_web_app
+from gateway.web.mail_consent import add_mail_consent_routes
 from gateway.web.pages import add_pages
 from gateway.web.webhooks import add_stripe_webhook_route
 from gateway.web.write_form import add_write_form_routes
@@ -107,7 +109,9 @@ class Gateway:
         self.rules_sync = RulesSync(pool, settings.database_url, settings.instance_name,
                                     self.reload_rules)
         # the clock is read per tick; tests may swap the policy before start()
-        self.broadcasts = BroadcastTicker(pool, policy=QuietHoursPolicy(), clock=clock)
+        self.broadcasts = BroadcastTicker(
+            pool, policy=QuietHoursPolicy(), clock=clock,
+            newsletters=NewsletterQueue(settings, lambda: self.rules.current))
         self.cards = _stripe_cards(settings)
         self.billing = BillingService(
             pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards,
@@ -180,6 +184,8 @@ class Gateway:
             add_write_form_routes(app, pool=self.pool, rules=lambda: self.rules.current,
                                   settings=self.settings, clock=self.clock,
                                   wake_outbox=self.outbox.wake)
+        add_mail_consent_routes(app, pool=self.pool, settings=self.settings,
+                                rules=lambda: self.rules.current, clock=self.clock)
         webhook_secret = self.settings.stripe_webhook_secret
         if self.cards is not None and webhook_secret is not None:
             add_stripe_webhook_route(

@@ -391,6 +391,14 @@ class Settings(BaseModel):
         "Posts an hour accepted from one client IP address."))
     write_form_max_chars: int = Field(5000, ge=100, le=100_000, description=(
         "Longest message the form accepts, in characters."))
+    # E-mail consent: double opt-in and unsubscribe links (gateway/email_consent/).
+    mail_consent_link_hours: int = Field(48, ge=1, le=720, description=(
+        "Hours a double opt-in confirmation link works; while one is open, asking again "
+        "sends no second mail to the same address for the same program."))
+    mail_link_secret: SecretStr | None = Field(None, description=(
+        "Key of the HMAC-SHA256 that signs the unsubscribe link of every bulk mail. A "
+        "secret; changing it breaks the links in mail already sent. Unset: no bulk mail can "
+        "be queued."))
     # Sending e-mail and links in it (shared by every feature that mails a citizen).
     mail_from_address: str | None = Field(None, description=(
         "The address the campaign's e-mail comes from (answers, acknowledgements, "

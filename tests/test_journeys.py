@@ -26,7 +26,9 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.app import Gateway
+from gateway.broadcast import newsletters
 from gateway.config import Settings
+from gateway.email_consent import request_opt_in
 from gateway.services import persons
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
@@ -203,7 +205,11 @@ async def real_ids(pool: asyncpg.Pool) -> dict[str, str]:
             "msisdn": RISE,
             "donation_id": await conn.fetchval("SELECT min(id) FROM donations"),
             "question_id": await conn.fetchval("SELECT min(id) FROM questions"),
-            "broadcast_id": await conn.fetchval("SELECT min(id) FROM broadcasts"),
+            "broadcast_id": await conn.fetchval(
+                "SELECT min(id) FROM broadcasts WHERE channel = 'sms'"),
+            "newsletter_id": await conn.fetchval(
+                "SELECT min(id) FROM broadcasts WHERE channel = 'email'"),
+            "address": await conn.fetchval("SELECT min(address) FROM address_consent_events"),
             "user_id": await conn.fetchval("SELECT min(id) FROM users"),
             "document_id": await conn.fetchval("SELECT min(id) FROM knowledge_documents"),
         }
@@ -234,6 +240,17 @@ async def create_broadcast(http: aiohttp.ClientSession, base: str, token: str) -
     async with http.post(f"{base}/api/v1/broadcasts", json=body,
                          headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.status in (200, 201), await response.text()
+
+
+async def email_subscriber_and_newsletter(gw: Gateway) -> None:
+    """A ticked box on the form, and a newsletter (their pages need a row each)."""
+    async with gw.pool.acquire() as conn:
+        await request_opt_in(conn, gw.settings, gw.rules.current, address="ana@example.org",
+                             program="rise", source="web_form", wording="Send me news",
+                             version="v1", now=datetime.now(UTC))
+        await newsletters.create(conn, gw.rules.current, program="rise", subject="News",
+                                 text="Saturday at noon.", created_by="organizer@example.org",
+                                 now=datetime.now(UTC))
 
 
 async def create_document(http: aiohttp.ClientSession, base: str, token: str) -> None:
@@ -301,6 +318,7 @@ async def test_a_supporter_of_each_program_then_every_page_for_every_role(
     async with aiohttp.ClientSession() as http:
         await create_broadcast(http, base, tokens["organizer"])
         await create_document(http, base, tokens["organizer"])
+        await email_subscriber_and_newsletter(gw)
         ids = {**await real_ids(gw.pool), "token": await link_token(gw)}
         wrong = await walk(http, base, tokens, ids)
         assert wrong == [], "\n".join(wrong)

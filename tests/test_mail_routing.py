@@ -12,9 +12,12 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from gateway.config import Settings
+from gateway.email_consent import may_send_bulk
 from gateway.outgoing_mail import OutgoingMail
 from gateway.store import committees, mail_outbox
 from tests.support.e2e import wait_for
+from tests.support.email_consent import confirmed_subscriber, mailing_settings
 from tests.support.written_mail import (
     CONTACT,
     RECEIVED,
@@ -229,3 +232,20 @@ async def test_two_routers_on_one_database_route_each_mail_once(pool: asyncpg.Po
             "SELECT count(*) FROM mail_inbound WHERE route = 'question' AND id = ANY($1)",
             ids) == 12
     assert len(await outbox(pool)) == 12
+
+
+async def test_a_reply_asking_to_unsubscribe_ends_the_subscription_and_gets_no_answer(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    async with pool.acquire() as conn:
+        await confirmed_subscriber(conn, mailing_settings(settings), "renee@example.fr",
+                                   RECEIVED)
+        assert await may_send_bulk(conn, "renee@example.fr", "rise")
+        before = await conn.fetchval("SELECT count(*) FROM mail_outbox")
+    mail_id = await store_mail(pool, citizen_mail("Re: les nouvelles", "Désabonnez-moi."))
+    assert await route_all(router(pool)) == 1
+    state = await routed(pool, mail_id)
+    assert (state["route"], state["route_reason"]) == ("never_answer", "unsubscribe_reply")
+    async with pool.acquire() as conn:
+        assert not await may_send_bulk(conn, "renee@example.fr", "rise")
+        assert await conn.fetchval("SELECT count(*) FROM mail_outbox") == before  # no answer
+        assert await conn.fetchval("SELECT count(*) FROM questions") == 0

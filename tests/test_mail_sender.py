@@ -18,13 +18,17 @@ import asyncpg
 import pytest
 
 from gateway.app import Gateway
+from gateway.clock import utc_now
 from gateway.config import Settings
+from gateway.email_consent import unsubscribe
 from gateway.mail.record import build_record, smtp_dedupe_key
 from gateway.metrics import Metrics
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import mail_inbound
+from gateway.unsubscribe_link import unsubscribe_url
 from tests.support.clock import ManualClock
 from tests.support.e2e import gateway_settings, running_gateway, stop_gateway, wait_for
+from tests.support.email_consent import confirmed_subscriber, mailing_settings
 from tests.support.mail_messages import dsn
 from tests.support.mail_out import FROM, queue, row, sender
 from tests.support.smtp_provider import Provider, self_signed_certificate, server_tls
@@ -224,15 +228,23 @@ async def test_implicit_tls(pool: asyncpg.Pool, tmp_path: Path) -> None:
 
 
 async def test_bulk_mail_to_one_domain_is_paced_and_mail_to_one_person_is_not(
-        pool: asyncpg.Pool, provider: Provider) -> None:
+        pool: asyncpg.Pool, provider: Provider, settings: Settings) -> None:
     clock = ManualClock()
-    url = "https://act.campagne.example/unsubscribe/x"
-    bulk = [await queue(pool, to=f"s{n}@gmail.example", purpose="newsletter", bulk=True,
-                        unsubscribe_url=url) for n in range(3)]
-    elsewhere = await queue(pool, to="t@other.example", purpose="newsletter", bulk=True,
-                            unsubscribe_url=url)
-    answer = await queue(pool, to="p@gmail.example")
     mail = sender(pool, provider, clock=clock, domain_rate=1)  # one a minute per domain
+    mailing = mailing_settings(settings)
+    urls = {}
+    for address in ("s0@gmail.example", "s1@gmail.example", "s2@gmail.example",
+                    "t@other.example"):  # confirmed subscribers: bulk mail may go to them
+        async with pool.acquire() as conn:
+            urls[address] = await confirmed_subscriber(conn, mailing, address, clock())
+    await mail.send_due()  # their confirmation mails; then a new minute
+    provider.received.clear()
+    clock.advance(timedelta(minutes=5))
+    bulk = [await queue(pool, to=f"s{n}@gmail.example", purpose="newsletter", bulk=True,
+                        unsubscribe_url=urls[f"s{n}@gmail.example"]) for n in range(3)]
+    elsewhere = await queue(pool, to="t@other.example", purpose="newsletter", bulk=True,
+                            unsubscribe_url=urls["t@other.example"])
+    answer = await queue(pool, to="p@gmail.example")
     await mail.send_due()
     # the answer went first (mail to one person before bulk) and took the minute's slot
     assert [r.rcpt_tos[0] for r in provider.received] == ["p@gmail.example", "t@other.example"]
@@ -250,7 +262,7 @@ async def test_bulk_mail_to_one_domain_is_paced_and_mail_to_one_person_is_not(
     sent = provider.received[2:]
     assert [r.rcpt_tos[0] for r in sent] == ["s0@gmail.example", "s1@gmail.example",
                                              "s2@gmail.example"]
-    assert sent[0].message["List-Unsubscribe"] == f"<{url}>"
+    assert sent[0].message["List-Unsubscribe"] == f"<{urls['s0@gmail.example']}>"
 
 
 async def test_the_gateway_runs_the_sender_as_mail_out_only_when_a_host_is_set(
@@ -283,3 +295,22 @@ async def test_the_gateway_runs_the_sender_as_mail_out_only_when_a_host_is_set(
 
 async def _status_is(pool: asyncpg.Pool, mail_id: int, status: str) -> bool:
     return bool((await row(pool, mail_id))["status"] == status)
+
+
+async def test_bulk_mail_goes_only_to_a_confirmed_subscriber_at_send_time(
+        pool: asyncpg.Pool, provider: Provider, settings: Settings) -> None:
+    mailing = mailing_settings(settings)
+    async with pool.acquire() as conn:
+        url = await confirmed_subscriber(conn, mailing, "ana@example.org", utc_now())
+        await unsubscribe(conn, address="ana@example.org", program="rise",
+                          source="unsubscribe_link", now=utc_now())
+    never = unsubscribe_url(mailing, "bob@example.org", "rise")  # never subscribed
+    left = await queue(pool, to="ana@example.org", purpose="newsletter", bulk=True,
+                       unsubscribe_url=url)
+    stranger = await queue(pool, to="bob@example.org", purpose="newsletter", bulk=True,
+                           unsubscribe_url=never)
+    answer = await queue(pool, to="bob@example.org")  # one person's mail is not list mail
+    await sender(pool, provider).send_due()
+    assert [(await row(pool, m))["status"] for m in (left, stranger, answer)] == [
+        "suppressed", "suppressed", "sent"]
+    assert [r.rcpt_tos[0] for r in provider.received] == ["ana@example.org", "bob@example.org"]

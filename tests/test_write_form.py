@@ -1,5 +1,6 @@
 """The public form /write over HTTP: stored before the thanks, taken in like an e-mail, the
-campaign box recorded and never acted on, spam refused without a third party.
+campaign box recorded and, ticked with an address, turned into a request for a
+confirmation (double opt-in) and nothing more; spam refused without a third party.
 
 The real handlers on aiohttp's test server and a real PostgreSQL; the clock is the
 test's, so the minimum fill time passes by a statement. The browser test is
@@ -15,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.config import Settings
+from gateway.email_consent import may_send_bulk
 from gateway.privacy import rights
 from tests.support.write_site import SHOWN_AT, WriteSite, form_settings, write_site
 
@@ -132,13 +134,28 @@ async def test_one_address_may_post_only_so_often(site: WriteSite) -> None:
     assert (await site.post({**QUESTION, "email": "paul@example.fr"}))[0] == 200
 
 
-async def test_the_ticked_box_is_recorded_and_subscribes_nobody_by_itself(
+async def test_the_ticked_box_asks_for_a_confirmation_and_subscribes_nobody_by_itself(
         site: WriteSite) -> None:
     assert (await site.post({**QUESTION, "campaign_box": "yes"}))[0] == 200
     [post] = await rows(site.pool, "web_messages")
     assert (post["campaign_box"], post["box_wording"], post["box_version"]) == (
         True, BOX_FR, "form-2024-03")
-    assert await rows(site.pool, "consent_events") == []
+    assert await rows(site.pool, "consent_events") == []  # no SMS consent from a web page
+    [asked] = await rows(site.pool, "address_consent_events")
+    assert (asked["kind"], asked["source"], asked["address"], asked["program"]) == (
+        "opt_in_requested", "web_form", "renee@example.fr", "ensemble")
+    assert (asked["wording"], asked["wording_version"], asked["web_submission_id"]) == (
+        BOX_FR, "form-2024-03", post["id"])
+    purposes = sorted(m["purpose"] for m in await rows(site.pool, "mail_outbox"))
+    assert purposes == ["acknowledgement", "confirmation"]
+    async with site.pool.acquire() as conn:
+        assert not await may_send_bulk(conn, "renee@example.fr", "ensemble")  # until pressed
+
+
+async def test_an_unticked_box_records_no_consent_at_all(site: WriteSite) -> None:
+    assert (await site.post(QUESTION))[0] == 200
+    assert await rows(site.pool, "address_consent_events") == []
+    assert [m["purpose"] for m in await rows(site.pool, "mail_outbox")] == ["acknowledgement"]
 
 
 async def test_english_from_the_query_or_the_browser_with_the_boxs_english_wording(

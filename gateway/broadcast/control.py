@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from gateway.broadcast import send_time, service
+from gateway.broadcast.newsletters import NewsletterQueue
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import QuietHoursError
 from gateway.broadcast.schedule import Scheduler
@@ -113,6 +114,7 @@ class BroadcastTicker:
         variables: Callable[[store.Broadcast], Mapping[str, str]] | None = None,
         program_country: str | None = "US",
         batch_size: int = service.DEFAULT_BATCH,
+        newsletters: NewsletterQueue | None = None,
     ) -> None:
         self.pool = pool
         self.batch_size = batch_size
@@ -121,6 +123,7 @@ class BroadcastTicker:
         self._variables = variables or _default_variables
         self.program_country = program_country
         self._next_redefer: datetime | None = None
+        self.newsletters = newsletters  # the e-mail channel; None: newsletters wait
 
     async def tick(self) -> int:
         """One pass; returns how many broadcasts it touched (for tests and logs)."""
@@ -129,6 +132,8 @@ class BroadcastTicker:
             touched += len(await store.start_due(conn, self.clock()))
             for broadcast_id in await store.not_materialized(conn):
                 touched += await self._materialize(conn, broadcast_id)
+            if self.newsletters is not None:
+                touched += await self.newsletters.tick(conn, self.clock())
             now = self.clock()
             if self._next_redefer is None or now >= self._next_redefer:
                 # a scan of the waiting rows: not every second (the claim never sends

@@ -79,7 +79,8 @@ async def export(
     async with conn.transaction():
         addresses = await persons_store.linked(conn, asked)
         sections: dict[str, list[dict[str, Any]]] = {
-            name: [] for name in (*store.EXPORT_QUERIES, *store.EMAIL_EXPORT_QUERIES)}
+            name: [] for name in (*store.EXPORT_QUERIES, *store.EMAIL_EXPORT_QUERIES,
+                                  *store.EMAIL_EXPORT_EXTRA)}
         for address in addresses:
             found = (await store.export_email(conn, address) if _is_email(address)
                      else await store.export_number(conn, address))

@@ -23,6 +23,7 @@ from typing import Final, Literal
 
 import asyncpg
 
+from gateway.config import Settings
 from gateway.engine import Rules
 from gateway.engine.model import CampaignBox, Language
 from gateway.engine.written import language_of
@@ -67,7 +68,7 @@ def box_shown(rules: Rules, program: str, language: Language) -> tuple[str, str]
 
 async def submit(pool: asyncpg.Pool, rules: Rules, routing: Routing, limits: Limits, *,
                  program: str, post: FormPost, nonce: str, client: str,
-                 now: datetime) -> Submitted:
+                 now: datetime, settings: Settings) -> Submitted:
     box = box_shown(rules, program, post.language)
     ticked = post.campaign_box and box is not None
     ip_key = _key(limits.key, "ip", client)
@@ -95,10 +96,10 @@ async def submit(pool: asyncpg.Pool, rules: Rules, routing: Routing, limits: Lim
                 web_message_id=message_id))
             await web_messages.set_route(conn, message_id, taken.route, taken.reason)
             if ticked and box is not None:
-                await campaign_box_ticked(conn, TickedBox(
+                await campaign_box_ticked(conn, settings, rules, TickedBox(
                     web_message_id=message_id, program=program, language=post.language,
                     email=post.email, msisdn=post.msisdn, wording=box[0], version=box[1],
-                    at=now))
+                    at=now), client_ip=client)
     except _TooMany:
         return Submitted("too_many")
     return Submitted("accepted", message_id, taken.route, taken.question_id)

@@ -34,6 +34,7 @@ import asyncpg
 
 from gateway.config import Settings
 from gateway.email_address import EmailAddressError, normalize_email
+from gateway.email_consent import unsubscribe_by_reply
 from gateway.engine import Rules
 from gateway.engine.mail_texts import one_line
 from gateway.engine.written import language_of
@@ -140,6 +141,9 @@ async def route_mail(conn: asyncpg.Connection, rules: Rules, config: RouterConfi
         address = normalize_email(mail["reply_to"] or mail["from_address"] or "")
     except EmailAddressError:
         return Routed("unrouted", "bad_reply_address")
+    if await unsubscribe_by_reply(conn, address, mail["id"], body_text(mail),
+                                  mail["received_at"], subject=one_line(mail["subject"])):
+        return Routed("never_answer", "unsubscribe_reply")  # as final as a STOP, unanswered
     ids = thread_ids(mail)
     question = await threads.question_replied_to(conn, ids, address) if ids else None
     if question is not None:

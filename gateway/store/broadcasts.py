@@ -35,15 +35,15 @@ from gateway.store.zone_keys import ZONE_KEY, ZONE_PREFIX, ZoneKey, zone_key
 
 INSERT_BROADCAST = """
 INSERT INTO broadcasts (program, shortcode, filter, template, status, scheduled_at, created_by,
-                        frequency_max, frequency_window, frequency_overridden)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                        frequency_max, frequency_window, frequency_overridden, channel, subject)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING id
 """
 
 GET_BROADCAST = """
 SELECT id, program, shortcode, filter, template, status, scheduled_at, created_by, created_at,
        materialized_through, recipients, materialized_at, frequency_max, frequency_window,
-       frequency_overridden, over_frequency
+       frequency_overridden, over_frequency, channel, subject
 FROM broadcasts WHERE id = $1
 """
 
@@ -138,6 +138,8 @@ class Broadcast:
     frequency_window: timedelta | None = None
     frequency_overridden: bool = False  # the creator sent past the promise on purpose
     over_frequency: int = 0  # recipients skipped: one more message would break the promise
+    channel: str = "sms"  # or "email": a newsletter (broadcast/newsletters.py)
+    subject: str | None = None  # a newsletter's subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,12 +174,17 @@ async def insert_broadcast(
     created_by: str,
     frequency: tuple[int, timedelta] | None = None,
     frequency_overridden: bool = False,
+    channel: str = "sms",
+    subject: str | None = None,
 ) -> int:
-    """A new broadcast; `frequency` is its program's promise (messages, period) to keep."""
+    """A new broadcast; `frequency` is its program's promise (messages, period) to keep.
+
+    A newsletter is `channel="email"` with a `subject`, no short code and no filter.
+    """
     max_messages, window = frequency if frequency is not None else (None, None)
     broadcast_id: int = await conn.fetchval(
         INSERT_BROADCAST, program, shortcode, filter, template, status, scheduled_at, created_by,
-        max_messages, window, frequency_overridden,
+        max_messages, window, frequency_overridden, channel, subject,
     )
     return broadcast_id
 
@@ -321,16 +328,50 @@ RETURNING id
 """
 
 NOT_MATERIALIZED = """
-SELECT id FROM broadcasts WHERE status = 'running' AND materialized_at IS NULL ORDER BY id
+SELECT id FROM broadcasts
+WHERE status = 'running' AND materialized_at IS NULL AND channel = 'sms' ORDER BY id
 """
 
 # Done: fully materialized and nothing left waiting or in flight.
 FINISH = """
 UPDATE broadcasts b SET status = 'done', updated_at = clock_timestamp()
-WHERE b.status = 'running' AND b.materialized_at IS NOT NULL
+WHERE b.status = 'running' AND b.materialized_at IS NOT NULL AND b.channel = 'sms'
   AND NOT EXISTS (SELECT 1 FROM outbound o
                   WHERE o.broadcast_id = b.id AND o.status IN ('queued', 'sending'))
 RETURNING b.id
+"""
+
+# A newsletter is done the same way, its rows being mail_outbox rows.
+FINISH_NEWSLETTERS = """
+UPDATE broadcasts b SET status = 'done', updated_at = clock_timestamp()
+WHERE b.status = 'running' AND b.materialized_at IS NOT NULL AND b.channel = 'email'
+  AND NOT EXISTS (SELECT 1 FROM newsletter_recipients r
+                  JOIN mail_outbox m ON m.id = r.mail_outbox_id
+                  WHERE r.broadcast_id = b.id AND m.status IN ('queued', 'sending'))
+RETURNING b.id
+"""
+
+# Running newsletters with recipients still to queue (broadcast/newsletters.py).
+NEWSLETTERS_TO_QUEUE = """
+SELECT id FROM broadcasts
+WHERE channel = 'email' AND status = 'running' AND materialized_at IS NULL ORDER BY id
+"""
+
+# A batch holds its newsletter's row: a pause or cancel waits for the batch to commit.
+LOCK_RUNNING_NEWSLETTER = """
+SELECT id FROM broadcasts
+WHERE id = $1 AND channel = 'email' AND status = 'running' AND materialized_at IS NULL
+FOR UPDATE
+"""
+
+# One batch of a newsletter queued: the cursor moves, the count grows, and the last
+# batch marks it materialized. Only while running: a pause or cancel stops it here.
+ADVANCE_NEWSLETTER = """
+UPDATE broadcasts
+SET materialized_through = coalesce($2, materialized_through), recipients = recipients + $3,
+    materialized_at = CASE WHEN $4 THEN clock_timestamp() END, updated_at = clock_timestamp()
+WHERE id = $1 AND channel = 'email' AND status = 'running' AND materialized_at IS NULL
+RETURNING id
 """
 
 # Queued broadcast rows whose quiet-hours window closed before they were sent,
@@ -388,7 +429,24 @@ async def not_materialized(conn: asyncpg.Connection) -> list[int]:
 
 
 async def finish_done(conn: asyncpg.Connection) -> list[int]:
-    return [r["id"] for r in await conn.fetch(FINISH)]
+    """Broadcasts (SMS and newsletters) with nothing left to send: now 'done'."""
+    return [r["id"] for sql in (FINISH, FINISH_NEWSLETTERS) for r in await conn.fetch(sql)]
+
+
+async def newsletters_to_queue(conn: asyncpg.Connection) -> list[int]:
+    return [r["id"] for r in await conn.fetch(NEWSLETTERS_TO_QUEUE)]
+
+
+async def lock_running_newsletter(conn: asyncpg.Connection, broadcast_id: int) -> bool:
+    """Hold the newsletter's row for this transaction; False unless it is running, unfinished."""
+    return await conn.fetchval(LOCK_RUNNING_NEWSLETTER, broadcast_id) is not None
+
+
+async def advance_newsletter(conn: asyncpg.Connection, broadcast_id: int, *,
+                             through: str | None, added: int, finished: bool) -> bool:
+    """Record a queued batch; False when the newsletter stopped running meanwhile."""
+    return await conn.fetchval(ADVANCE_NEWSLETTER, broadcast_id, through, added,
+                               finished) is not None
 
 
 async def expired_zone_keys(

@@ -53,7 +53,8 @@ LIST_BROADCASTS = """
 SELECT b.id, b.program, b.shortcode, b.filter, b.template, b.status, b.scheduled_at,
        b.created_by, b.created_at, b.recipients, b.materialized_at
 FROM broadcasts b
-WHERE ($1::text IS NULL OR b.status = $1)
+WHERE b.channel = 'sms'  -- newsletters are listed on their own page
+  AND ($1::text IS NULL OR b.status = $1)
   AND ($2::bigint IS NULL OR b.id < $2)
 ORDER BY b.id DESC
 LIMIT $3

@@ -22,6 +22,7 @@ from datetime import datetime
 import asyncpg
 
 from gateway.outgoing_mail import OutgoingMail
+from gateway.store import address_consent
 from gateway.store.db import affected
 
 INSERT_MAIL = """
@@ -336,16 +337,20 @@ async def suppression_reason(conn: asyncpg.Connection, mail: ClaimedMail) -> str
 
     A recorded bounce of the address (a delivery report naming it failed,
     store/mail_inbound.py `bounced_addresses`) suppresses it, unless the
-    address has written to us since. E-mail unsubscribes (the consent
-    ledger, per channel) are checked here too: one function, so the sender
-    never mails an address some rule says not to.
+    address has written to us since. Bulk mail also goes only to a
+    confirmed subscriber of the program its unsubscribe link names, never as
+    a copy of a cancelled newsletter (store/address_consent.py, the e-mail
+    consent ledger): one function, so the sender never mails an address some
+    rule says not to.
     """
     bounce = await conn.fetchrow(LAST_BOUNCE, mail.to_address)
     if bounce is not None:
         when = bounce["received_at"].strftime("%Y-%m-%d %H:%M UTC")
         return (f"bounced: a delivery report received {when} (mail_inbound "
                 f"{bounce['id']}) names this address as failed")
-    return None
+    return await address_consent.mail_suppression_reason(
+        conn, mail.to_address, bulk=mail.bulk, unsubscribe_url=mail.unsubscribe_url,
+        mail_id=mail.id)
 
 
 async def count_queued(conn: asyncpg.Connection) -> int:

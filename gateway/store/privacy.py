@@ -32,6 +32,7 @@ from typing import Any
 import asyncpg
 
 from gateway.store import (
+    address_consent,
     audit,
     consent,
     contacts,
@@ -82,6 +83,12 @@ EMAIL_TABLES: Mapping[str, str] = {
     "questions": "questions with no number deleted with their later messages and answers; "
                  "a form question that also gave a number keeps it and loses the address",
     "web_messages": "form posts with no number deleted; the others lose the address and name",
+    "address_consent_events": "kept as proof under the pseudonym, without the citizen's "
+                              "words or IP; the opt-outs kept as a keyed hash",
+    "address_subscriptions": "deleted (by the address_consent_events step)",
+    "address_consent_tokens": "deleted (by the address_consent_events step)",
+    "newsletter_recipients": "kept, counted, under the pseudonym (by the "
+                             "address_consent_events step)",
     "person_addresses": "deleted, with the person",
     "person_links": "deleted",
     "person_link_tokens": "deleted",
@@ -93,6 +100,7 @@ NOT_CITIZEN_ADDRESSES: Mapping[str, str] = {
     "login_attempts": "staff logins",
     "login_throttle": "staff logins",
     "committees": "a committee's postal address",
+    "erased_addresses": "keyed hashes of erased addresses (the opt-outs kept), never one",
 }
 # Tables that may carry the number inside text or JSON rather than in a column.
 MENTIONING_TABLES: Mapping[str, str] = {
@@ -143,13 +151,26 @@ class ErasedAddress:
     erased_by: str
 
 
+async def _erase_consent(conn: asyncpg.Connection, target: ErasedAddress) -> int:
+    rows = await address_consent.erase_address(
+        conn, target.address, pseudonym=target.pseudonym, address_hash=target.digest,
+        reason=target.reason, erased_by=target.erased_by)
+    return sum(rows.values())
+
+
+# Tables the e-mail consent ledger's one erasure step covers with its own
+# (store/address_consent.py erase_address: the order inside it matters).
+ERASED_WITH_CONSENT: frozenset[str] = frozenset({
+    "address_subscriptions", "address_consent_tokens", "newsletter_recipients"})
+
 # One step per table for an e-mail address, each by the table's one writer module:
 # waiting mail is suppressed first; attachments go before the messages that own them.
 AddressEraser = Callable[[asyncpg.Connection, ErasedAddress], Awaitable[int]]
 EMAIL_ERASE_STEPS: tuple[tuple[str, AddressEraser], ...] = (
-    # SEAM "e-mail opt-out hashes": the e-mail consent ledger's store module (issue 15
-    # item 5) adds its steps HERE, first: keep each opt-out as `target.digest` (as
-    # RECORD_ERASED keeps an SMS one in erased_numbers), then pseudonymize its ledger rows.
+    # First the e-mail consent ledger: each opt-out is kept as `target.digest` (as
+    # RECORD_ERASED keeps an SMS one in erased_numbers), so no import re-subscribes the
+    # address; the ledger rows stay as proof under the pseudonym.
+    ("address_consent_events", lambda conn, t: _erase_consent(conn, t)),
     ("mail_outbox_suppressed", lambda conn, t: mail_outbox.suppress_waiting_to(
         conn, t.address)),
     ("mail_inbound_questions", lambda conn, t: mail_inbound.forget_questions_of_address(
@@ -302,6 +323,9 @@ EMAIL_EXPORT_QUERIES: Mapping[str, str] = {
         FROM web_messages WHERE email = $1 ORDER BY id""",
 }
 
+# Sections of an address's export read by their owner's function, not a query here.
+EMAIL_EXPORT_EXTRA: tuple[str, ...] = ("email_consent", "email_subscriptions")
+
 NUMBER_COLUMNS = """
 SELECT c.table_name, c.column_name
 FROM information_schema.columns c
@@ -417,8 +441,12 @@ async def export_number(conn: asyncpg.Connection, msisdn: str) -> dict[str, list
 async def export_email(conn: asyncpg.Connection,
                        address: str) -> dict[str, list[dict[str, Any]]]:
     """The e-mail sections of the export for one (normalized) address."""
-    return {name: [_plain(dict(r)) for r in await conn.fetch(sql, address)]
-            for name, sql in EMAIL_EXPORT_QUERIES.items()}
+    sections = {name: [_plain(dict(r)) for r in await conn.fetch(sql, address)]
+                for name, sql in EMAIL_EXPORT_QUERIES.items()}
+    consent = await address_consent.export_address(conn, address)
+    sections["email_consent"] = [_plain(r) for r in consent["consent"]]
+    sections["email_subscriptions"] = [_plain(r) for r in consent["subscriptions"]]
+    return sections
 
 
 async def inactive_numbers(

@@ -135,6 +135,12 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.contact.send_link": CAMPAIGN,
     "page.person_link": PUBLIC,
     "page.person_link.confirm": PUBLIC,
+    "page.subscribers": CAMPAIGN,  # e-mail lists and one address's consent history
+    "page.subscriber": CAMPAIGN,
+    "page.newsletters": CAMPAIGN,  # e-mail broadcasts to confirmed subscribers
+    "page.newsletters.create": CAMPAIGN,
+    "page.newsletter": CAMPAIGN,
+    "page.newsletter.control": CAMPAIGN,
     "page.inbox": INBOX,
     "page.inbox.question": INBOX,
     "page.inbox.claim": INBOX,

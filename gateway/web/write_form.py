@@ -132,7 +132,7 @@ def form_post(form: WriteForm) -> Callable[[web.Request], Any]:
             Limits(form.key, settings.write_form_per_ip_per_hour,
                    settings.write_form_per_address_per_hour),
             program=program, post=checked, nonce=stamp.nonce,
-            client=request.remote or "unknown", now=now)
+            client=request.remote or "unknown", now=now, settings=settings)
         if result.outcome == "too_many":
             log.info("write_form_rate_limited", program=program)
             return _form(form, rules, program, language, status=429, given=given,

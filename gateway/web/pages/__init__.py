@@ -28,9 +28,11 @@ from gateway.web.pages import (
     knowledge_base,
     login,
     mailbox,
+    newsletters,
     persons,
     phone,
     privacy,
+    subscribers,
 )
 from gateway.web.pages.frame import (
     SITE,
@@ -47,13 +49,16 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages,
-    inbox_knowledge.pages, knowledge_base.pages, persons.pages,
+    inbox_knowledge.pages, knowledge_base.pages, persons.pages, subscribers.pages,
+    newsletters.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
     NavItem("page.dashboard", "/dashboard", "Dashboard"),
     NavItem("page.contacts", "/contacts", "Contacts"),
+    NavItem("page.subscribers", "/subscribers", "E-mail subscribers"),
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
+    NavItem("page.newsletters", "/newsletters", "Newsletters"),
     NavItem("page.campaign", "/campaign", "Committees and events"),
     NavItem("page.knowledge", "/knowledge", "Knowledge base"),
     NavItem("page.donations", "/donations", "Donations"),
