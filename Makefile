@@ -90,9 +90,12 @@ demo: venv
 	  GATEWAY_MAIL_CONTACT_ADDRESSES=$(DEMO_CONTACT) GATEWAY_MAIL_FROM_NAME="Campaign contact centre" \
 	  GATEWAY_MAIL_OUT_HOST=127.0.0.1 GATEWAY_MAIL_OUT_PORT=$(MAIL_SINK_PORT) \
 	  GATEWAY_MAIL_OUT_SECURITY=none GATEWAY_MAIL_DEMO_MAILBOX=$(DEMO_MAILBOX); \
+	port="$${GATEWAY_HTTP_PORT:-8080}"; \
+	demo_key() { $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))'; }; \
+	export GATEWAY_PUBLIC_BASE_URL="http://127.0.0.1:$$port" GATEWAY_WRITE_FORM_ENABLED=true \
+	  GATEWAY_WRITE_FORM_SECRET="$$(demo_key)" GATEWAY_MAIL_LINK_SECRET="$$(demo_key)"; \
 	GATEWAY_KEYWORDS=keywords.yaml GATEWAY_SMPP_PORT=$(SMPP_PORT) $(BIN)/gateway run & \
 	pids="$$pids $$!"; \
-	port="$${GATEWAY_HTTP_PORT:-8080}"; \
 	for _ in $$(seq 150); do \
 	  $(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
 	    "http://127.0.0.1:$$port/login" 2>/dev/null && break; sleep 0.2; \
@@ -107,6 +110,7 @@ demo: venv
 	echo "admin:    http://127.0.0.1:$$port/   log in as $$login, password $$password"; \
 	echo "phone:    http://127.0.0.1:$$port/phone   (or $(BIN)/gateway chat --phone-port $(PHONE_PORT))"; \
 	echo "mailbox:  http://127.0.0.1:$$port/mailbox   (e-mail $(DEMO_CONTACT) on 127.0.0.1:$(MAIL_IN_PORT))"; \
+	echo "write:    http://127.0.0.1:$$port/write   (the public \"write to the campaign\" form)"; \
 	echo "gateway:  http://127.0.0.1:$$port/healthz  http://127.0.0.1:$$port/metrics"; \
 	echo "Ctrl-C stops the gateway, the simulator, the mail sink and the demo database"; \
 	wait -n $$pids || true

@@ -56,9 +56,10 @@ def _contacts(view: View) -> list[str]:
 @pages.get("/mailbox", name="page.mailbox")
 async def mailbox_page(view: View) -> web.StreamResponse:
     root = mailbox_root(view)
-    address = _address(view.query("address"))
-    found = await asyncio.to_thread(demo_mailbox.letters, root, address)
     known = await asyncio.to_thread(demo_mailbox.addresses, root)
+    # no address asked: the first mailbox that has mail (the form's citizen, say)
+    address = _address(view.query("address") or (known[0][0] if known else ""))
+    found = await asyncio.to_thread(demo_mailbox.letters, root, address)
     return view.render("mailbox.html", title="Mailbox", address=address, letters=found,
                        known=known, contacts=_contacts(view),
                        listener=view.context.settings.mail_smtp_enabled)

@@ -24,10 +24,19 @@ PAGE_SIZE = 100
 STATES = ("subscribed", "pending", "unsubscribed")
 
 
+async def _first_with_addresses(view: View, programs: list[str]) -> str:
+    """With no program asked: the first whose list has anyone on it, else the first."""
+    async with view.context.pool.acquire() as conn:
+        for program in programs:
+            if any((await address_consent.count_by_state(conn, program)).values()):
+                return program
+    return programs[0] if programs else ""
+
+
 @pages.get("/subscribers", name="page.subscribers")
 async def subscriber_list(view: View) -> web.StreamResponse:
     programs = view.site.programs() if view.site.programs else []
-    program = view.query("program") or (programs[0] if programs else "")
+    program = view.query("program") or await _first_with_addresses(view, programs)
     state = view.query("state")
     after = view.query("after")
     if program and program not in programs:
