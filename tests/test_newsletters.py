@@ -28,7 +28,9 @@ from tests.support.email_consent import (
     public_pages,
     tick_box,
 )
+from tests.support.mail_out import sender
 from tests.support.pages_site import form_token
+from tests.support.smtp_provider import Provider
 from tests.support.webapi import WebApi
 
 NOW = datetime.now(UTC) - timedelta(days=3)
@@ -270,3 +272,32 @@ async def test_an_erased_subscriber_stays_counted_under_a_pseudonym(
         progress = await newsletter_store.progress(conn, broadcast_id)
     assert rows["newsletter_recipients"] == 1 and recipients == ["erased:" + "a" * 32]
     assert progress is not None and progress["recipients"] == 1
+
+
+async def test_a_paused_newsletter_sends_nothing_more_until_resumed(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    settings = mailing_settings(settings)
+    queue = NewsletterQueue(settings, lambda: RULES, window=10)
+    ticker = BroadcastTicker(pool, policy=QuietHoursPolicy(), clock=ManualClock(NOW),
+                             newsletters=queue)
+    provider = await Provider().start()
+    try:
+        mail = sender(pool, provider)
+        async with pool.acquire() as conn:
+            for name in ("a", "b"):
+                await subscriber(conn, settings, f"{name}@example.org")
+            await mail.send_due()  # their confirmation mails
+            provider.received.clear()
+            broadcast_id = await newsletter(conn)
+            await ticker.tick()
+            assert len(await copies(conn, broadcast_id)) == 2
+            await control.pause(conn, broadcast_id)
+        await mail.send_due()
+        assert provider.received == []  # queued before the pause, held by it
+        async with pool.acquire() as conn:
+            await control.resume(conn, broadcast_id)
+        await mail.send_due()
+        assert sorted(r.rcpt_tos[0] for r in provider.received) == [
+            "a@example.org", "b@example.org"]
+    finally:
+        await provider.stop()

@@ -117,11 +117,16 @@ CLAIMED_COLUMNS = """m.id, m.purpose, m.bulk, m.from_address, m.from_name, m.to_
           m.in_reply_to, m.references_ids, m.unsubscribe_url, m.attempts, m.paced,
           m.not_before"""
 
-# Mail to one person first, then bulk; oldest first (index mail_outbox_due_idx).
+# Mail to one person first, then bulk; oldest first (index mail_outbox_due_idx). A
+# paused newsletter's waiting copies stay queued until it is resumed: a pause stops
+# its mail at once, not after the copies already queued.
 CLAIM = f"""
 WITH due AS (
-    SELECT id FROM mail_outbox
+    SELECT id FROM mail_outbox o
     WHERE status = 'queued' AND not_before <= {EFFECTIVE_NOW}
+      AND NOT (bulk AND EXISTS (SELECT 1 FROM newsletter_recipients r
+                                JOIN broadcasts b ON b.id = r.broadcast_id
+                                WHERE r.mail_outbox_id = o.id AND b.status = 'paused'))
     ORDER BY bulk, not_before, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
