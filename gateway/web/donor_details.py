@@ -50,18 +50,12 @@ from gateway.engine.model import Profile
 from gateway.logs import get_logger
 from gateway.store import donations as donation_store
 from gateway.store.donations import DetailLink, DonorDetails
+from gateway.web.public_headers import TOKEN_PAGE_HEADERS
 
 DETAILS_PATH: Final = "/give/details/{token}"
 CSRF_COOKIE: Final = "donor_details_csrf"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_HEADERS: Final = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
+_HEADERS: Final = TOKEN_PAGE_HEADERS
 
 log = get_logger(__name__)
 

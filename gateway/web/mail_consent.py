@@ -43,20 +43,14 @@ from gateway.engine import Rules
 from gateway.logs import get_logger
 from gateway.store import address_consent as store
 from gateway.unsubscribe_link import PATH_PREFIX, BadLink, LinkKeyMissing, read_token
+from gateway.web.public_headers import TOKEN_PAGE_HEADERS
 
 log = get_logger(__name__)
 
 CONFIRM_ROUTE: Final = CONFIRM_PATH + "{token}"
 UNSUBSCRIBE_ROUTE: Final = PATH_PREFIX + "{token}"
 _CONFIRM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-_HEADERS: Final = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
+_HEADERS: Final = TOKEN_PAGE_HEADERS
 _STATUS: Final = {"open": 200, "confirmed": 200, "already_confirmed": 200, "expired": 410,
                   "closed": 410, "unknown": 404}
 

@@ -44,19 +44,14 @@ from gateway.routing.form_submit import Limits, box_shown, submit
 from gateway.routing.intake import Routing
 from gateway.routing.outgoing import Sender
 from gateway.routing.programs import form_program
+from gateway.web.public_headers import public_headers
 from gateway.web.write_texts import WORDS
 
 WRITE_PATH: Final = "/write"
 HONEYPOT: Final = "website"
 LANGUAGES: Final[tuple[Language, ...]] = ("fr", "en")
-_HEADERS: Final = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
+_HEADERS: Final = public_headers(sources="style-src 'self'; img-src 'self'",
+                                 referrer="same-origin")
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined)
