@@ -184,7 +184,7 @@ class RecordingFetcher:
     async def _download(self, url: str) -> bytes:
         limit = self.settings.voice_recording_max_bytes
         try:
-            async with self._client().get(url, auth=self._auth()) as response:
+            async with self._client().get(url, headers=self._auth()) as response:
                 if response.status != 200:
                     raise DownloadFailed(f"the provider answered HTTP {response.status}")
                 if (response.content_length or 0) > limit:
@@ -205,12 +205,13 @@ class RecordingFetcher:
                 total=self.settings.voice_download_timeout))
         return self._session
 
-    def _auth(self) -> aiohttp.BasicAuth | None:
+    def _auth(self) -> dict[str, str]:
+        """HTTP basic with the account SID and the auth token, as the provider's media wants."""
         token = self.settings.voice_auth_token
         sid = self.settings.voice_account_sid
         if sid is None or token is None:
-            return None
-        return aiohttp.BasicAuth(sid, token.get_secret_value())
+            return {}
+        return {"Authorization": aiohttp.encode_basic_auth(sid, token.get_secret_value())}
 
     async def close(self) -> None:
         if self._session is not None:
