@@ -22,7 +22,14 @@ from aiohttp.test_utils import TestServer
 from gateway.config import Settings
 from gateway.voice.recordings import RecordingFetcher, backoff
 from tests.support.clock import ManualClock
-from tests.support.voice import ACCOUNT, BASE_URL, TOKEN, VoiceSite, start_voice_site, voice_settings
+from tests.support.voice import (
+    ACCOUNT,
+    BASE_URL,
+    TOKEN,
+    VoiceSite,
+    start_voice_site,
+    voice_settings,
+)
 
 FR_CALLER = "+33612345678"
 WAV = b"RIFF" + (36 + 800).to_bytes(4, "little") + b"WAVEfmt " + bytes(24) + b"data" + \

@@ -43,7 +43,8 @@ async def test_2_then_1_texts_the_donation_link_once(site: VoiceSite) -> None:
     caller = site.caller("CA-give", FR_CALLER)
     support = await caller.press(await caller.call(), "2")
     assert [s.split(",")[0] for s in support.says] == [
-        "Pour recevoir par SMS le lien pour faire un don", "Pour recevoir les SMS de Ensemble Citoyen"]
+        "Pour recevoir par SMS le lien pour faire un don",
+        "Pour recevoir les SMS de Ensemble Citoyen"]
     assert support.gather_action.endswith("/support?round=1&try=1")
     sent = await caller.press(support, "1")
     assert sent.says[0] == "Nous vous avons envoyé un SMS avec le lien. Merci de votre soutien."
