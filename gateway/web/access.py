@@ -104,6 +104,10 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "knowledge.documents.activate": CAMPAIGN,
     "knowledge.versions.create": CAMPAIGN,
     "knowledge.search": KNOWLEDGE_SEARCH,
+    # the voice line: the candidate's message (public content) and call counts (no personal data)
+    "voice.messages.list": CAMPAIGN,
+    "voice.messages.publish": CAMPAIGN,
+    "voice.calls.daily": OVERVIEW,
     # data-protection rights: a full export holds donor details, so admins only
     "privacy.export": ADMIN,
     "privacy.erase": ADMIN,
@@ -143,6 +147,8 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.phone": EVERYONE,  # demo only: off unless GATEWAY_WEB_PHONE_SIMULATOR is set
     "page.phone.send": EVERYONE,
     "page.phone.messages": EVERYONE,
+    "page.voice": CAMPAIGN,  # the voice line: the candidate's message and the calls
+    "page.voice.publish": CAMPAIGN,
 }
 
 
