@@ -29,6 +29,7 @@ from gateway.web.pages import (
     login,
     phone,
     privacy,
+    voice,
 )
 from gateway.web.pages.frame import (
     SITE,
@@ -45,7 +46,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
-    knowledge_base.pages,
+    knowledge_base.pages, voice.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -57,6 +58,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.donations", "/donations", "Donations"),
     NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
     NavItem("page.inbox", "/inbox", "Expert inbox"),
+    NavItem("page.voice", "/voice-line", "Voice line",
+            when=lambda settings: settings.voice_enabled),
     NavItem("page.phone", "/phone", "Phone simulator",
             when=lambda settings: settings.web_phone_simulator is not None),
 )
