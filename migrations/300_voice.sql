@@ -34,6 +34,7 @@ CREATE INDEX calls_started_idx ON calls (started_at);
 --   branch  where the step led: message, support, donation_link, sms_opt_in,
 --           question, theme, goodbye... (NULL: nowhere new)
 CREATE TABLE call_events (
+    id           bigserial   NOT NULL UNIQUE,  -- the order rows were made (the timeline's)
     call_sid     text        NOT NULL REFERENCES calls (call_sid),
     step         text        NOT NULL CHECK (step <> '' AND length(step) <= 200),
     kind         text        NOT NULL CHECK (kind IN ('start', 'keys', 'timeout', 'invalid',

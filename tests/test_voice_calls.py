@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from gateway.config import Settings
+from gateway.store import timeline
 from gateway.voice import messages
 from tests.support.voice import BASE_URL, TOKEN, VoiceSite, sign, start_voice_site, voice_settings
 
@@ -175,3 +176,30 @@ async def test_a_request_without_a_call_or_with_a_made_up_link_is_a_400(
     unknown = await caller.post(BASE_URL + "/elsewhere")
     assert unknown.status == 400
     assert TOKEN not in await no_sid.text()
+
+
+async def test_the_call_is_on_the_callers_timeline_and_contact_page(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    site = await start_voice_site(pool, voice_settings(settings, voice_program="rise"))
+    number = "+12125550147"
+    try:
+        caller = site.caller("CA-timeline", number)
+        support = await caller.press(await caller.call(), "2")
+        await caller.press(support, "2")  # opts in: the contact exists from now on
+        await caller.hang_up(52)
+        async with pool.acquire() as conn:
+            items = await timeline.full_timeline(conn, number, "12345")
+        calls = [(i["body"], i["data"].get("digits"), i["data"].get("branch"))
+                 for i in items if i["kind"] == "call"]
+        assert calls == [("start", None, None), ("keys", "2", "support"),
+                         ("keys", "2", "sms_opt_in"), ("status", None, None)]
+        assert items[-1]["data"]["duration_seconds"] == 52
+        kinds = [i["kind"] for i in items]
+        assert kinds.index("event") < kinds.index("mt")  # the opt-in, then its confirmation
+        await site.web.staff("organizer")
+        await site.web.login("organizer@example.org")
+        page = await (await site.client.get(f"/contacts/{number}")).text()
+        assert "<strong>Call</strong>" in page and "keys 2: sms_opt_in" in page
+        assert "status (52 s)" in page
+    finally:
+        await site.client.close()

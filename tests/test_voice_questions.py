@@ -18,8 +18,10 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
 
 from gateway.config import Settings
+from gateway.privacy import rights
 from gateway.voice.recordings import RecordingFetcher, backoff
 from tests.support.clock import ManualClock
 from tests.support.voice import (
@@ -212,3 +214,36 @@ async def test_a_too_large_recording_is_given_up_and_a_lost_lease_is_claimed_aga
                                        "WHERE recording_sid = 'RE-crash'")
     assert (crashed["status"], crashed["attempts"]) == ("stored", 2)
     assert site.metrics.voice_recordings.labels(outcome="failed")._value.get() == 1
+
+
+async def test_export_has_the_calls_and_erasure_deletes_them_with_the_recordings(
+        site: VoiceSite, provider: FakeProvider, fetcher: RecordingFetcher,
+        clock: ManualClock) -> None:
+    caller = site.caller("CA-private", FR_CALLER)
+    menu = await caller.call()
+    joined = await caller.press(await caller.press(menu, "2"), "2")  # a voice ledger row
+    prompt = await caller.press(await caller.press(joined, "3"), "1")  # back at the menu
+    await caller.post(prompt.first("Record").attrib["recordingStatusCallback"],
+                      RecordingSid="RE-private", RecordingStatus="completed",
+                      RecordingUrl=provider.url("RE-private"))
+    assert await fetcher.tick() == 1
+    other = site.caller("CA-someone-else", "+33698765432")
+    await other.call()
+    private = site.settings.model_copy(update={"privacy_hash_secret": SecretStr("k" * 32)})
+    async with site.pool.acquire() as conn:
+        document = await rights.export(conn, FR_CALLER, by="dpo@example.org", now=clock.now,
+                                       settings=private)
+        [call] = document["calls"]
+        assert call["call_sid"] == "CA-private"
+        assert [e["step"] for e in call["events"]][:2] == ["incoming", "menu.1.1"]
+        [recording] = document["voice_recordings"]
+        assert (recording["recording_sid"], recording["status"]) == ("RE-private", "stored")
+        report = await rights.erase(conn, FR_CALLER, by="dpo@example.org", settings=private)
+        assert (report.rows["voice_recordings"], report.rows["calls"]) == (1, 1)
+        left = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM calls) + (SELECT count(*) FROM call_events "
+            "WHERE call_sid = 'CA-private') + (SELECT count(*) FROM voice_recordings)")
+        assert left == 1  # the other caller's call only
+        [proof] = await conn.fetch("SELECT msisdn, call_sid, prompt_text FROM consent_events")
+    assert proof["msisdn"] == report.pseudonym and proof["call_sid"] == "CA-private"
+    assert proof["prompt_text"]  # the proof of consent stays, without the number

@@ -131,3 +131,21 @@ async def daily(conn: asyncpg.Connection, program: str, since: datetime,
                 zone: str) -> list[asyncpg.Record]:
     """Per day (newest first): calls, how many reached each branch, how many were abandoned."""
     return list(await conn.fetch(DAILY, program, since, zone))
+
+
+# -- erasure (store/privacy.py runs these in its one transaction) ------------------------
+
+DELETE_EVENTS_OF = """
+DELETE FROM call_events WHERE call_sid IN (SELECT call_sid FROM calls WHERE msisdn = $1)
+"""
+DELETE_CALLS_OF = "DELETE FROM calls WHERE msisdn = $1"
+
+
+async def delete_events_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    """The steps of the number's calls (the keys it pressed); before `delete_calls_of`."""
+    return affected(await conn.execute(DELETE_EVENTS_OF, msisdn))
+
+
+async def delete_calls_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    """After its recordings and steps: nothing else points at a call."""
+    return affected(await conn.execute(DELETE_CALLS_OF, msisdn))

@@ -27,6 +27,7 @@ import asyncpg
 
 from gateway.store import (
     audit,
+    calls,
     consent,
     contacts,
     donations,
@@ -37,6 +38,7 @@ from gateway.store import (
     stripe_erasures,
     stripe_store,
     timeline,
+    voice_recordings,
 )
 
 # Every table with a column naming a supporter's number, and what erasure does to it.
@@ -54,6 +56,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "settlement_lines": "number pseudonymized (what the carrier reported)",
     "questions": "deleted, with their answers",
     "pending_receipts": "deleted (receipts for ids we never recorded name the number they went to)",
+    "calls": "deleted, with their steps (call_events) and recorded questions (voice_recordings)",
 }
 # Tables that may carry the number inside text or JSON rather than in a column.
 MENTIONING_TABLES: Mapping[str, str] = {
@@ -72,6 +75,9 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("answers", lambda conn, msisdn, _: questions.delete_answers_of(conn, msisdn)),
     ("questions", lambda conn, msisdn, _: questions.delete_questions_of(conn, msisdn)),
     ("contact_events", lambda conn, msisdn, _: timeline.delete_events_of(conn, msisdn)),
+    ("voice_recordings", lambda conn, msisdn, _: voice_recordings.delete_of(conn, msisdn)),
+    ("call_events", lambda conn, msisdn, _: calls.delete_events_of(conn, msisdn)),
+    ("calls", lambda conn, msisdn, _: calls.delete_calls_of(conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
         conn, msisdn)),
@@ -165,6 +171,21 @@ EXPORT_QUERIES: Mapping[str, str] = {
                a.body AS answer, a.answered_by, a.answered_at AS answer_at
         FROM questions q LEFT JOIN answers a ON a.question_id = q.id
         WHERE q.msisdn = $1 ORDER BY q.id""",
+    # the voice line: each call with its steps; recorded questions without their audio
+    # (a staff member exports the audio file itself from the recording if asked)
+    "calls": """
+        SELECT c.call_sid, c.program, c.shortcode, c.language, c.started_at, c.ended_at,
+               c.end_status, c.duration_seconds,
+               coalesce((SELECT jsonb_agg(jsonb_build_object(
+                            'step', e.step, 'kind', e.kind, 'digits', e.digits,
+                            'branch', e.branch, 'occurred_at', e.occurred_at) ORDER BY e.id)
+                         FROM call_events e WHERE e.call_sid = c.call_sid), '[]') AS events
+        FROM calls c WHERE c.msisdn = $1 ORDER BY c.started_at""",
+    "voice_recordings": """
+        SELECT r.recording_sid, r.call_sid, r.program, r.theme, r.duration_seconds, r.status,
+               r.audio_format, r.audio_bytes, r.transcription, r.created_at
+        FROM voice_recordings r JOIN calls c ON c.call_sid = r.call_sid
+        WHERE c.msisdn = $1 ORDER BY r.id""",
 }
 
 NUMBER_COLUMNS = """

@@ -187,3 +187,15 @@ async def audio_of(conn: asyncpg.Connection, recording_id: int) -> tuple[bytes, 
     if row is None or row["audio"] is None:
         return None
     return bytes(row["audio"]), str(row["audio_format"])
+
+
+# -- erasure (store/privacy.py runs it in its one transaction) ---------------------------
+
+DELETE_OF = """
+DELETE FROM voice_recordings WHERE call_sid IN (SELECT call_sid FROM calls WHERE msisdn = $1)
+"""
+
+
+async def delete_of(conn: asyncpg.Connection, msisdn: str) -> int:
+    """The questions the number recorded: audio and transcription (before its calls go)."""
+    return affected(await conn.execute(DELETE_OF, msisdn))
