@@ -149,6 +149,9 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.phone.messages": EVERYONE,
     "page.voice": CAMPAIGN,  # the voice line: the candidate's message and the calls
     "page.voice.publish": CAMPAIGN,
+    "page.voice.simulator": EVERYONE,  # demo only: off unless GATEWAY_VOICE_SIMULATOR
+    "page.voice.simulator.step": EVERYONE,
+    "page.voice.simulator.media": PUBLIC,  # the simulated provider's media, basic auth
 }
 
 

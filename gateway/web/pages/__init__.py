@@ -30,6 +30,7 @@ from gateway.web.pages import (
     phone,
     privacy,
     voice,
+    voice_simulator,
 )
 from gateway.web.pages.frame import (
     SITE,
@@ -46,7 +47,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, inbox.pages, privacy.pages, campaign.pages, inbox_knowledge.pages,
-    knowledge_base.pages, voice.pages,
+    knowledge_base.pages, voice.pages, voice_simulator.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -60,6 +61,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.inbox", "/inbox", "Expert inbox"),
     NavItem("page.voice", "/voice-line", "Voice line",
             when=lambda settings: settings.voice_enabled),
+    NavItem("page.voice.simulator", "/voice-line/simulator", "Call simulator",
+            when=lambda settings: settings.voice_simulator and settings.voice_enabled),
     NavItem("page.phone", "/phone", "Phone simulator",
             when=lambda settings: settings.web_phone_simulator is not None),
 )
