@@ -203,3 +203,23 @@ async def test_the_call_is_on_the_callers_timeline_and_contact_page(
         assert "status (52 s)" in page
     finally:
         await site.client.close()
+
+
+async def test_a_spoken_number_chooses_when_speech_is_on(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    site = await start_voice_site(pool, voice_settings(settings, voice_speech=True))
+    try:
+        caller = site.caller("CA-speech", FR_CALLER)
+        menu = await caller.call()
+        gather = menu.first("Gather")
+        assert (gather.attrib["input"], gather.attrib["language"]) == ("dtmf speech", "fr-FR")
+        unclear = await caller.post(menu.gather_action, SpeechResult="bonjour")
+        assert unclear.says[0] == "Ce choix n'existe pas."
+        themes = await caller.post(unclear.gather_action, SpeechResult="Trois.")
+        assert themes.says[0] == "Quel est le thème de votre question ?"
+        steps = await rows(pool, "SELECT kind, digits, branch FROM call_events "
+                                 "WHERE step LIKE 'menu.%' ORDER BY step")
+        assert [(s["kind"], s["digits"], s["branch"]) for s in steps] == [
+            ("invalid", "bonjour", None), ("keys", "Trois.", "question")]
+    finally:
+        await site.client.close()

@@ -8,6 +8,7 @@ in and gets no text at all.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -151,3 +152,12 @@ async def test_a_double_opt_in_program_asks_for_the_yes_by_text(
         assert [e.name for e in answer.events] == ["opt_in_confirmed"]
     finally:
         await site.client.close()
+
+
+async def test_two_copies_of_one_request_at_once_opt_in_once(site: VoiceSite) -> None:
+    caller = site.caller("CA-twice", FR_CALLER)
+    support = await caller.press(await caller.call(), "2")
+    first, second = await asyncio.gather(caller.press(support, "2"), caller.press(support, "2"))
+    assert first.says == second.says and first.says[0].startswith("C'est noté")
+    assert len(await fetch(site.pool, "SELECT * FROM consent_events")) == 1
+    assert len(await fetch(site.pool, "SELECT * FROM outbound")) == 1

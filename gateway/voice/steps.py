@@ -34,7 +34,7 @@ from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.engine import Rules
 from gateway.engine.themes import response_time
-from gateway.engine.voice import spoken_values
+from gateway.engine.voice import OTHER_DIGIT, spoken_values
 from gateway.engine.voice_texts import VoiceLanguage
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
@@ -276,7 +276,7 @@ def _back_to_menu(answer: Answer, line: Line, main: list[str], round_: int) -> A
 def _record(line: Line, plan: Plan) -> str:
     topic = plan.topic
     assert topic is not None
-    link = {"theme": topic.id, "other": int(topic.digit == "9")}
+    link = {"theme": topic.id, "other": int(topic.digit == OTHER_DIGIT)}
     return Answer(line).say(line.text(
         "record_prompt", theme=topic.name, max_seconds=line.record_max_seconds)).record(
         action=line.url("/recorded", round=plan.round, **link),
