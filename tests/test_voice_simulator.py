@@ -129,7 +129,7 @@ async def test_the_simulator_follows_only_the_lines_links_and_is_off_by_default(
     assert body["status"] == 200 and body["verbs"][0]["verb"] == "say"
     assert [v["verb"] for v in body["verbs"]] == ["say", "gather", "redirect"]
     assert len(body["verbs"][1]["texts"]) == 2  # withheld: options 1 and 3
-    media = await site.client.get("/voice-line/simulator/media/RE" + "0" * 32)
+    media = await site.client.get("/voice-line/simulator/media?sid=RE" + "0" * 32)
     assert media.status == 401  # the simulated provider wants its credentials
     off = await start_voice_site(pool, voice_settings(settings))
     try:

@@ -9,7 +9,7 @@ signs it; the auth token never reaches the browser), so the walk goes
 through the signature check and shows the XML a provider gets.
 
 It plays the provider's media server too: a recording "uploaded" here is
-served at /voice-line/simulator/media/<sid>, with the provider's HTTP basic
+served at /voice-line/simulator/media?sid=<sid>, with the provider's HTTP basic
 check, for the gateway's download queue to fetch like any recording.
 
 Why off unless GATEWAY_VOICE_SIMULATOR (and the line) is on: a page that
@@ -44,7 +44,6 @@ pages = PageTable()
 
 DEFAULT_NUMBER: Final = "+33612345678"
 CALL_SID: Final = re.compile(r"^CA[A-Za-z0-9]{8,40}$")
-RECORDING_SID: Final = re.compile(r"^RE[a-f0-9]{32}$")
 MEDIA: Final = "voice_simulator_media"
 KEEP_MEDIA: Final = 20  # recordings kept for the download queue, per process
 TIMEOUT: Final = aiohttp.ClientTimeout(total=15)
@@ -94,7 +93,7 @@ async def step(view: View) -> web.StreamResponse:
     return web.json_response(answered)
 
 
-@pages.get("/voice-line/simulator/media/{sid}", name="page.voice.simulator.media")
+@pages.get("/voice-line/simulator/media", name="page.voice.simulator.media")
 async def media(view: View) -> web.StreamResponse:
     """The simulated provider's recording, behind its HTTP basic check."""
     settings = _settings(view)
@@ -103,7 +102,7 @@ async def media(view: View) -> web.StreamResponse:
                                          token.get_secret_value() if token else "")
     if settings.voice_account_sid and view.request.headers.get("Authorization") != expected:
         return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="media"'})
-    data = _media(view).get(view.request.match_info["sid"])
+    data = _media(view).get(view.query("sid"))
     if data is None:
         raise not_found("recording")
     return web.Response(body=data, content_type="audio/wav" if audio_format(data) == "wav"
@@ -124,7 +123,7 @@ async def _recorded(view: View, settings: Settings, call_sid: str, caller: str |
     stored[sid] = data
     while len(stored) > KEEP_MEDIA:
         stored.popitem(last=False)
-    url = f"{_origin(view)}/voice-line/simulator/media/{sid}"
+    url = f"{_origin(view)}/voice-line/simulator/media?sid={sid}"
     facts = {"RecordingSid": sid, "RecordingUrl": url, "RecordingDuration": "10"}
     heard = await _post(view, settings, str(record.get("action", "")), call_sid, caller, facts)
     await _post(view, settings, str(record.get("status_callback", "")), call_sid, caller,
