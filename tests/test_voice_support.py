@@ -63,6 +63,11 @@ async def test_2_then_1_texts_the_donation_link_once(site: VoiceSite) -> None:
     assert json.loads(event["data"])["outbound_id"] == mt["id"]
     assert site.woken == [1]  # the outbox was told once, not on the replay
     assert await fetch(site.pool, "SELECT * FROM consent_events") == []  # no subscription
+    # a second call the same day (or a spoofed caller ID) hears it, and texts nothing more
+    again = site.caller("CA-give-again", FR_CALLER)
+    heard = await again.press(await again.press(await again.call(), "2"), "1")
+    assert heard.says[0] == sent.says[0]
+    assert len(await fetch(site.pool, "SELECT * FROM outbound")) == 1
 
 
 async def test_2_then_2_opts_in_like_an_sms_and_the_ledger_row_holds_the_prompt(
@@ -101,6 +106,7 @@ async def test_2_then_2_opts_in_like_an_sms_and_the_ledger_row_holds_the_prompt(
                                        "2")
     assert already.says[0] == "Vous recevez déjà nos SMS. Merci."
     assert len(await fetch(site.pool, "SELECT * FROM consent_events")) == 1
+    assert len(await fetch(site.pool, "SELECT * FROM outbound")) == 1  # nothing texted again
 
 
 async def test_an_opted_out_number_is_told_how_to_opt_back_in_and_gets_no_text(

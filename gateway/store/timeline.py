@@ -63,6 +63,19 @@ async def list_for_contact(
     ]
 
 
+LAST_EVENT_AT = """
+SELECT max(occurred_at) FROM contact_events
+WHERE msisdn = $1 AND shortcode = $2 AND name = $3 AND occurred_at > $4
+"""
+
+
+async def last_event_at(conn: asyncpg.Connection, msisdn: str, shortcode: str, name: str, *,
+                        since: datetime) -> datetime | None:
+    """When the contact's latest `name` event after `since` occurred (None: none since)."""
+    found: datetime | None = await conn.fetchval(LAST_EVENT_AT, msisdn, shortcode, name, since)
+    return found
+
+
 # Everything one number sent and received on one short code, and everything
 # decided about it, in one ordered list: what support staff and (later) the
 # contact-centre page read. MTs carry their delivery status; calls to the voice line

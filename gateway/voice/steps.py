@@ -196,7 +196,7 @@ class VoiceLine:
             said = await self._support(conn, plan, call, line, rules, now)
             answer.say(line.text(said))
             return _back_to_menu(answer, line, main, plan.round).xml(), said in (
-                "donation_sent", "opt_in_done", "opt_in_confirm", "already_subscribed")
+                "donation_sent", "opt_in_done", "opt_in_confirm")
         return _back_to_menu(answer, line, main, plan.round).xml(), False
 
     def _texts_of(self, path: str, line: Line, main: list[str]) -> list[str]:
@@ -226,7 +226,7 @@ class VoiceLine:
             text = line.text("donation_link", donation_url=line.rules.donation_url or "")
             sent = await support.send_donation_link(conn, caller, text, now=now,
                                                     privacy_key=self._privacy_key)
-            return "donation_sent" if sent == "sent" else "opted_out"
+            return "opted_out" if sent == "opted_out" else "donation_sent"
         prompt = " ".join(self._texts_of("support", line, []))
         outcome = await support.opt_in(conn, caller, rules, prompt=prompt,
                                        prompt_version=line.rules.prompt_version, now=now,

@@ -18,7 +18,7 @@ STOP (its keyed hash, gateway/privacy/), gets neither text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import asyncpg
@@ -40,6 +40,8 @@ from gateway.store.number_locks import lock_numbers
 from gateway.store.timeline import NewEvent
 
 DONATION_LINK_SENT = "voice_donation_link_sent"  # the timeline's name for it
+# A caller ID can be spoofed: the line texts one number the link at most this often.
+DONATION_LINK_EVERY = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +77,15 @@ def _opted_out(state: ContactState, program: str) -> bool:
 
 async def send_donation_link(conn: asyncpg.Connection, caller: Caller, text: str, *,
                              now: datetime, privacy_key: bytes | None
-                             ) -> Literal["sent", "opted_out"]:
-    """Queue the one SMS with the link (no subscription); refused to an opted-out number."""
+                             ) -> Literal["sent", "already_sent", "opted_out"]:
+    """Queue the one SMS with the link (no subscription); refused to an opted-out number,
+    and not sent again to a number that got it within DONATION_LINK_EVERY."""
     state, _ = await _state(conn, caller, privacy_key)
     if _opted_out(state, caller.program):
         return "opted_out"
+    if await timeline_store.last_event_at(conn, caller.msisdn, caller.shortcode,
+                                          DONATION_LINK_SENT, since=now - DONATION_LINK_EVERY):
+        return "already_sent"
     outbound_id = await outbound_store.insert_for_call(
         conn, caller.msisdn, caller.shortcode, text, not_before=now)
     await timeline_store.insert_batch(conn, [NewEvent(
@@ -91,10 +97,15 @@ async def send_donation_link(conn: asyncpg.Connection, caller: Caller, text: str
 
 async def opt_in(conn: asyncpg.Connection, caller: Caller, rules: Rules, *, prompt: str,
                  prompt_version: str, now: datetime, privacy_key: bytes | None) -> Outcome:
-    """The keypress opt-in: the engine decides, this writes its decision and the ledger row."""
+    """The keypress opt-in: the engine decides, this writes its decision and the ledger row.
+
+    An opted-out number changes nothing (the engine says so), and neither does a number
+    already subscribed: the caller hears it, and nothing is texted (the SMS path would
+    text "already subscribed"; by voice, with a caller ID anyone can spoof, every call
+    would text the number again)."""
     state, new = await _state(conn, caller, privacy_key)
     result = opt_in_by_keypress(state, caller.program, now=now, rules=rules)
-    if result.decision is None:
+    if result.decision is None or result.outcome == "already_subscribed":
         return result.outcome
     decision = result.decision
     await contacts_store.upsert_states(
@@ -109,7 +120,7 @@ async def opt_in(conn: asyncpg.Connection, caller: Caller, rules: Rules, *, prom
     voice = {"via": "voice", "call_sid": caller.call_sid}
     await timeline_store.insert_batch(conn, [
         NewEvent(caller.msisdn, caller.shortcode, None, event.name,
-                 {**event.to_json(), **voice}, now)
+                 {**_without_mo(event.to_json()), **voice}, now)
         for event in decision.events])
     for event in decision.events:
         if isinstance(event, OptInRequested | OptInConfirmed | Resubscribed | OptedOut):
@@ -123,3 +134,8 @@ async def opt_in(conn: asyncpg.Connection, caller: Caller, rules: Rules, *, prom
                 outbound_id=sent[index] if index is not None else None, occurred_at=now,
                 call_sid=caller.call_sid, prompt_text=prompt, prompt_version=prompt_version))
     return result.outcome
+
+
+def _without_mo(data: dict[str, object]) -> dict[str, object]:
+    """An event's data without the MO fields a keypress has none of."""
+    return {key: value for key, value in data.items() if key not in ("mo_id", "mo_text")}
