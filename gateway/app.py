@@ -58,12 +58,15 @@ from gateway.store import login_throttle, web_sessions
 from gateway.store.db import create_pool, ping
 from gateway.store.migrate import apply_migrations, default_migrations_dir
 from gateway.tasks import Supervisor
+from gateway.voice.recordings import RecordingFetcher
+from gateway.voice.steps import VoiceLine, voice_problems
 from gateway.web.api import add_api_routes
 from gateway.web.context import WebContext
 from gateway.web.donor_details import add_donor_details_routes
 from gateway.web.health import make_web_app
 from gateway.web.mail_consent import add_mail_consent_routes
 from gateway.web.pages import add_pages
+from gateway.web.voice_webhooks import add_voice_routes
 from gateway.web.webhooks import add_stripe_webhook_route
 from gateway.web.write_form import add_write_form_routes
 
@@ -74,6 +77,7 @@ PARTS_SWEEP_SECONDS = 30.0
 BROADCAST_TICK_SECONDS = 1.0
 WEB_PURGE_SECONDS = 3600.0
 STRIPE_ERASURE_SECONDS = 60.0
+VOICE_DOWNLOAD_SECONDS = 1.0
 # Collect young objects 14x less often and the old generations far less often than
 # CPython's (700, 10, 10). The sender, the SMPP client and the writers make a few
 # short-lived objects per MT; with the defaults the cyclic collector kept walking
@@ -138,6 +142,11 @@ class Gateway:
             mail=self.staff_mail, clock=clock)
         self.mail_out: MailSender | None = None  # e-mail out, when configured
         self.mail_router: MailRouter | None = None  # stored mail into the contact centre
+        # the voice line (gateway/voice/, docs/voice.md), when GATEWAY_VOICE_ENABLED
+        self.voice = VoiceLine(pool, settings, lambda: self.rules.current, clock=clock,
+                               metrics=self.metrics, wake_outbox=self.outbox.wake)
+        self.recordings = RecordingFetcher(pool, settings, lambda: self.rules.current,
+                                           clock=clock, metrics=self.metrics)
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -162,6 +171,8 @@ class Gateway:
                     "questions-escalation")
         if self.settings.notify_digest_minutes and self.staff_mail.sender is not None:
             self._every(digest.TICK_SECONDS, self.digests.tick, "expert-digests")
+        if self.settings.voice_enabled:
+            self._every(VOICE_DOWNLOAD_SECONDS, self.recordings.tick, "voice-recordings")
         self._spawn(self.client.run, "smpp")
         self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
         self.mail_out = start_mail_out(self.settings, self.pool, self.supervisor, self.metrics,
@@ -186,6 +197,8 @@ class Gateway:
                                   wake_outbox=self.outbox.wake)
         add_mail_consent_routes(app, pool=self.pool, settings=self.settings,
                                 rules=lambda: self.rules.current, clock=self.clock)
+        if self.settings.voice_enabled:
+            add_voice_routes(app, self.voice, self.settings, self.metrics)
         webhook_secret = self.settings.stripe_webhook_secret
         if self.cards is not None and webhook_secret is not None:
             add_stripe_webhook_route(
@@ -219,6 +232,7 @@ class Gateway:
             await self._runner.cleanup()
         if self.cards is not None:
             await self.cards.aclose()
+        await self.recordings.close()
         log.info(
             "gateway_stopped",
             mo_batches=sum(lane.batches for lane in self.ingest.lanes),
@@ -239,6 +253,8 @@ class Gateway:
                 raise RulesError(problems)  # a price point the aggregator cannot bill
             if problems := shortcode_problems(self.settings, rules) + program_problems(
                     self.settings, rules):
+                raise RulesError(problems)
+            if problems := voice_problems(self.settings, rules):
                 raise RulesError(problems)
             self.rules.replace(rules)
         except RulesError as err:
@@ -340,7 +356,7 @@ async def open_gateway(settings: Settings, *, migrate: bool, clock: Clock = utc_
     rules = load_rules(settings.keywords)
     if problems := tariff_problems(settings.billing_aggregator, settings.billing_tariff_codes,
                                    rules) + shortcode_problems(settings, rules) + \
-            program_problems(settings, rules):
+            program_problems(settings, rules) + voice_problems(settings, rules):
         raise ConfigError(problems)
     if settings.stripe_secret_key is None and (offered := decisions.card_programs(rules)):
         # Such gifts are refused at once with the `unavailable` text (decisions.on_request).

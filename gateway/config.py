@@ -264,6 +264,65 @@ class Settings(BaseModel):
         "Seconds between two polls of the mailbox; a failed poll is tried again after it."))
     mail_imap_timeout: float = Field(30.0, gt=0, description=(
         "Seconds of silence from the IMAP server after which a poll counts as failed."))
+    # The voice line (gateway/voice/, docs/voice.md): the provider's webhooks under /voice/.
+    voice_enabled: bool = Field(False, description=(
+        "Serve the voice line's webhooks under /voice/ (docs/voice.md); off: they are 404."))
+    voice_auth_token: SecretStr | None = Field(None, validate_default=True, description=(
+        "The voice provider's auth token: every webhook's X-Twilio-Signature is checked "
+        "with it, and recordings are downloaded with it. A secret; required when enabled."))
+    voice_account_sid: str | None = Field(None, description=(
+        "The provider's account SID: the user name, with the auth token as password, of "
+        "the recording downloads (HTTP basic). Unset: downloads without credentials."))
+    voice_base_url: str | None = Field(None, pattern=r"^https?://[^/\s]+(/\S*)?$",
+                                       description=(
+        "The public address of /voice as the provider calls it, e.g. "
+        "`https://act.campaign.example/voice`: signatures are checked against it and the "
+        "menu's links are built on it. Unset: GATEWAY_PUBLIC_BASE_URL + `/voice`."))
+    voice_program: str | None = Field(None, description=(
+        "The keywords-file program the line speaks for (its name, themes, privacy charter "
+        "and SMS opt-in). Unset: the program that runs GATEWAY_SHORTCODE."))
+    voice_language: Literal["fr", "en"] | None = Field(None, description=(
+        "The language the line speaks (`fr` or `en`). Unset: the program's (French for a "
+        "French program)."))
+    voice_speech: bool = Field(False, description=(
+        "Let callers say the menu's number as well as press it (the provider's speech "
+        "recognition, in the line's language)."))
+    voice_gather_timeout: int = Field(6, ge=2, le=30, description=(
+        "Seconds the line waits for a key before it counts as no answer."))
+    voice_max_prompts: int = Field(3, ge=1, le=10, description=(
+        "Times a menu is said (the first time included) when the caller presses nothing "
+        "or a key not on it, before a polite goodbye."))
+    voice_record_max_seconds: int = Field(120, ge=10, le=600, description=(
+        "Longest question a caller may record, in seconds."))
+    voice_recording_max_bytes: int = Field(20_000_000, ge=100_000, le=200_000_000,
+                                           description=(
+        "Largest recording downloaded from the provider, in bytes; a larger one is not "
+        "kept (the question is flagged as failed)."))
+    voice_message_max_bytes: int = Field(10_000_000, ge=100_000, le=100_000_000,
+                                         description=(
+        "Largest audio file organizers may publish as the candidate's message, in bytes."))
+    voice_download_attempts: int = Field(8, ge=1, le=50, description=(
+        "Tries to download a recording before it is given up (backoff from 5 s, doubling "
+        "up to 30 min)."))
+    voice_download_timeout: float = Field(30.0, gt=0, description=(
+        "Seconds a recording download may take before the try counts as failed."))
+    voice_simulator: bool = Field(False, description=(
+        "Turn on the demo's call simulator page (/voice-line/simulator), which sends signed "
+        "webhook requests as a caller. Leave off in production."))
+
+    @field_validator("voice_auth_token")
+    @classmethod
+    def _voice_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("voice_enabled") and (value is None
+                                               or not value.get_secret_value().strip()):
+            raise ValueError("required when GATEWAY_VOICE_ENABLED is true (the provider's auth "
+                             "token, which signs every webhook)")
+        return value
+
+    @field_validator("voice_base_url")
+    @classmethod
+    def _voice_base(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
     # Notifications to staff (gateway/notify/, docs/contact-centre.md "Notifications").
     notify_digest_minutes: int = Field(1440, ge=0, le=1440, description=(
         "Minutes between two digests of new questions mailed to each expert, a divisor of "
@@ -500,6 +559,11 @@ class Settings(BaseModel):
             return self.mail_from_address
         return self.mail_contact_addresses[0] if self.mail_contact_addresses else None
 
+    def voice_url(self, path: str = "") -> str:
+        """The address the voice provider uses for /voice + `path` (GATEWAY_VOICE_BASE_URL)."""
+        base = self.voice_base_url or self.public_url("/voice")
+        return base + (path if not path or path.startswith("/") else "/" + path)
+
     def public_url(self, path: str) -> str:
         """An absolute link a citizen can follow: public_base_url (or this listener) + path."""
         base = self.public_base_url or f"http://{self.http_host}:{self.http_port}"
@@ -549,6 +613,6 @@ def load_settings(
 
 def _shown(field: str, value: object) -> str:
     """Never echo a secret back into a log or terminal."""
-    if "password" in field or "secret" in field:
+    if "password" in field or "secret" in field or "token" in field:
         return "<hidden>"
     return repr(value)

@@ -35,6 +35,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Contact centre", ("questions_", "notify_", "persons_", "write_form_")),
     ("Privacy", ("privacy_",)),
     ("E-mail", ("mail_",)),
+    ("Voice line", ("voice_",)),
 )
 OTHER = "Other"
 

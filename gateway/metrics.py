@@ -54,6 +54,30 @@ class Metrics:
         self.smpp_bound = Gauge(
             "gateway_smpp_bound", "1 while the SMPP session is bound", registry=r
         )
+        # The voice line (gateway/voice/): calls, where callers went, who hung up first.
+        self.voice_calls = Counter(
+            "gateway_voice_calls", "calls the voice line answered", registry=r
+        )
+        self.voice_branches = Counter(
+            "gateway_voice_branches",
+            "choices callers made on the voice line (message, support, question, "
+            "donation_link, sms_opt_in, theme, recorded, goodbye)",
+            ["branch"], registry=r,
+        )
+        self.voice_abandoned = Counter(
+            "gateway_voice_calls_abandoned",
+            "calls that ended before the caller reached any branch", registry=r
+        )
+        self.voice_refused = Counter(
+            "gateway_voice_requests_refused",
+            "voice webhook requests refused: unsigned or wrongly signed (403), unreadable (400)",
+            ["reason"], registry=r,
+        )
+        self.voice_recordings = Counter(
+            "gateway_voice_recordings",
+            "recorded questions downloaded from the provider (stored) or given up (failed)",
+            ["outcome"], registry=r,
+        )
         self.mo_to_mt_seconds = Histogram(
             "gateway_mo_to_mt_seconds",
             "time from an MO's arrival to the submit of its first reply",

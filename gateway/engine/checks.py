@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gateway.engine import compliance, contact_checks, mail_texts
+from gateway.engine import compliance, contact_checks, mail_texts, voice_checks
 from gateway.engine.gift_requests import DONATION_VARIABLES, donation_findings
 from gateway.engine.model import Profile, RulesFile, Step
 from gateway.engine.templates import PROGRAM_VARIABLES, Template, TemplateError, parse_template
@@ -86,6 +86,7 @@ def check(doc: RulesFile) -> tuple[list[Finding], dict[Path, Template], dict[str
     findings += donation_findings(doc, templates)
     findings += contact_checks.findings(doc, templates)
     findings += mail_texts.findings(doc)
+    findings += voice_checks.findings(doc)
     return findings, templates, segments
 
 

@@ -28,6 +28,7 @@ from gateway.engine.rules import (
 from gateway.engine.templates import Template
 from gateway.engine.text import TypoIndex, normalize
 from gateway.engine.themes import compile_themes
+from gateway.engine.voice import compile_voice
 from gateway.engine.yamlsource import Located, YamlSourceError, load_located
 from gateway.engine.yamlsource import Path as NodePath
 
@@ -128,7 +129,7 @@ def _compile(
         segment_counts=MappingProxyType(dict(segments)),
         donations=compile_donations(doc, templates),
         themes=compile_themes(doc, templates), knowledge=compile_knowledge(doc, templates),
-        profile_fields=known_fields(doc),
+        profile_fields=known_fields(doc), voice=compile_voice(doc),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from gateway.engine.frequency import Period, derived_text, parse_text
+from gateway.engine.voice_texts import VoiceLanguage
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -335,6 +336,51 @@ class KnowledgeEntry(_Strict):
     limit: int = Field(3, ge=1, le=10)  # events: how many
 
 
+class VoiceTexts(_Strict):
+    """The voice line's texts in one language (`voice.<program>.texts.<fr|en>`).
+
+    Each one left out says the default of engine/voice_texts.py, which also
+    lists what each says and when; `donation_link` is an SMS, the rest are spoken.
+    """
+
+    greeting: Text | None = None
+    option_message: Text | None = None
+    option_support: Text | None = None
+    option_question: Text | None = None
+    no_input: Text | None = None
+    invalid: Text | None = None
+    goodbye: Text | None = None
+    message_intro: Text | None = None
+    no_message: Text | None = None
+    back_to_menu: Text | None = None
+    support_donate: Text | None = None
+    support_updates: Text | None = None
+    donation_sent: Text | None = None
+    opt_in_done: Text | None = None
+    opt_in_confirm: Text | None = None
+    already_subscribed: Text | None = None
+    opted_out: Text | None = None
+    theme_intro: Text | None = None
+    theme_choice: Text | None = None
+    theme_other: Text | None = None
+    record_prompt: Text | None = None
+    recorded: Text | None = None
+    recorded_withheld: Text | None = None
+    not_recorded: Text | None = None
+    donation_link: Text | None = None
+
+
+class Voice(_Strict):
+    """One program's voice line (`voice.<program id>`, engine/voice.py): all optional."""
+
+    # the version of the wording a keypress opt-in is recorded with; absent: derived from it
+    prompt_version: Text | None = None
+    donation_url: Annotated[str, Field(pattern=r"^https://\S+$")] | None = None  # menu 2, 1
+    topics: Annotated[list[Identifier], Field(min_length=1, max_length=8)] | None = None
+    tts_voice: dict[VoiceLanguage, Text] = {}  # the provider's voice name, e.g. Polly.Lea
+    texts: dict[VoiceLanguage, VoiceTexts] = {}
+
+
 class RulesFile(_Strict):
     version: Literal[1]
     defaults: Defaults
@@ -345,3 +391,4 @@ class RulesFile(_Strict):
     donations: dict[Identifier, Donations] = {}
     themes: dict[Identifier, Themes] = {}
     knowledge: dict[Identifier, dict[Identifier, KnowledgeEntry]] = {}
+    voice: dict[Identifier, Voice] = {}

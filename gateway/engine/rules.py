@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gateway.engine.gift_requests import DonationRules
     from gateway.engine.knowledge import KnowledgeRules
     from gateway.engine.themes import ThemeRules
+    from gateway.engine.voice import VoiceRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,8 @@ class Rules:
     # profile fields a template may name (`fields:` and what validators derive), for
     # texts checked after loading: a broadcast's {firstname} typo is refused, not blank
     profile_fields: frozenset[str] = frozenset()
+    # program id -> its voice line (engine/voice.py), defaults filled in for every program
+    voice: Mapping[str, VoiceRules] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def default_reply(self) -> str:

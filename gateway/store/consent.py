@@ -46,6 +46,15 @@ LEFT JOIN LATERAL (
 ORDER BY k.n
 """
 
+# A keypress opt-in on the voice line (migration 300): no MO, the call and the spoken
+# prompt instead, and the MT that carried the disclosure by its id.
+INSERT_VOICE = f"""
+INSERT INTO consent_events ({_COLUMNS}, outbound_id, occurred_at, source, call_sid,
+                            prompt_text, prompt_version)
+VALUES ($1, $2, $3, $4, $5, NULL, '', $6, $7, $8, $9, $10, $11, $12, 'voice', $13, $14, $15)
+RETURNING id
+"""
+
 LIST_FOR_CONTACT = """
 SELECT * FROM consent_ledger WHERE msisdn = $1 AND shortcode = $2 ORDER BY id
 """
@@ -95,6 +104,37 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewConsentEvent]
             "occurred_at",
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NewVoiceConsent:
+    """One ledger row for a keypress opt-in (gateway/voice/support.py)."""
+
+    msisdn: str
+    shortcode: str
+    program: str
+    program_name: str
+    kind: str
+    keyword: str
+    disclosure_text: str
+    disclosure_version: str
+    privacy_url: str
+    privacy_version: str
+    outbound_id: int | None  # the MT that carried the disclosure
+    occurred_at: datetime
+    call_sid: str
+    prompt_text: str  # the spoken prompt the caller answered, word for word
+    prompt_version: str
+
+
+async def insert_voice(conn: asyncpg.Connection, row: NewVoiceConsent) -> int:
+    """The row's id; in the transaction of the call's step, after the MT it points at."""
+    row_id: int = await conn.fetchval(
+        INSERT_VOICE, row.msisdn, row.shortcode, row.program, row.program_name, row.kind,
+        row.keyword, row.disclosure_text, row.disclosure_version, row.privacy_url,
+        row.privacy_version, row.outbound_id, row.occurred_at, row.call_sid, row.prompt_text,
+        row.prompt_version)
+    return row_id
 
 
 async def list_for_contact(

@@ -129,6 +129,14 @@ async def insert_answer(
     return outbound_id
 
 
+async def insert_for_call(
+    conn: asyncpg.Connection, msisdn: str, shortcode: str, body: str, *, not_before: datetime
+) -> int:
+    """Queue a text a voice caller asked for (gateway/voice/): no MO to reply to, so queued as
+    an answer is (a reply's priority, no `in_reply_to`); its outbound id."""
+    return await insert_answer(conn, msisdn, shortcode, body, not_before=not_before)
+
+
 # Which of these (number, code) pairs had an MT queued since a time: the
 # unknown-short-code answer is sent once a day at most (pipeline/decide.py).
 ANSWERED_SINCE = """

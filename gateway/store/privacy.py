@@ -34,6 +34,7 @@ import asyncpg
 from gateway.store import (
     address_consent,
     audit,
+    calls,
     consent,
     contacts,
     donations,
@@ -47,6 +48,7 @@ from gateway.store import (
     stripe_erasures,
     stripe_store,
     timeline,
+    voice_recordings,
     web_messages,
 )
 
@@ -67,6 +69,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
                  "keeps it and loses the number)",
     "web_messages": "deleted (a post with an e-mail address keeps it and loses the number)",
     "pending_receipts": "deleted (receipts for ids we never recorded name the number they went to)",
+    "calls": "deleted, with their steps (call_events) and recorded questions (voice_recordings)",
     "person_addresses": "deleted, with the person (every linked address is erased with it)",
     "person_links": "deleted (the audit log keeps that a merge happened, under pseudonyms)",
     "person_link_tokens": "deleted",
@@ -120,6 +123,9 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("questions", lambda conn, msisdn, _: questions.delete_questions_of(conn, msisdn)),
     ("web_messages", lambda conn, msisdn, _: web_messages.erase_number(conn, msisdn)),
     ("contact_events", lambda conn, msisdn, _: timeline.delete_events_of(conn, msisdn)),
+    ("voice_recordings", lambda conn, msisdn, _: voice_recordings.delete_of(conn, msisdn)),
+    ("call_events", lambda conn, msisdn, _: calls.delete_events_of(conn, msisdn)),
+    ("calls", lambda conn, msisdn, _: calls.delete_calls_of(conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
         conn, msisdn)),
@@ -280,6 +286,21 @@ EXPORT_QUERIES: Mapping[str, str] = {
         SELECT program, language, theme, body, name, email, campaign_box, box_version,
                received_at
         FROM web_messages WHERE msisdn = $1 ORDER BY id""",
+    # the voice line: each call with its steps; recorded questions without their audio
+    # (a staff member exports the audio file itself from the recording if asked)
+    "calls": """
+        SELECT c.call_sid, c.program, c.shortcode, c.language, c.started_at, c.ended_at,
+               c.end_status, c.duration_seconds,
+               coalesce((SELECT jsonb_agg(jsonb_build_object(
+                            'step', e.step, 'kind', e.kind, 'digits', e.digits,
+                            'branch', e.branch, 'occurred_at', e.occurred_at) ORDER BY e.id)
+                         FROM call_events e WHERE e.call_sid = c.call_sid), '[]') AS events
+        FROM calls c WHERE c.msisdn = $1 ORDER BY c.started_at""",
+    "voice_recordings": """
+        SELECT r.recording_sid, r.call_sid, r.program, r.theme, r.duration_seconds, r.status,
+               r.audio_format, r.audio_bytes, r.transcription, r.created_at
+        FROM voice_recordings r JOIN calls c ON c.call_sid = r.call_sid
+        WHERE c.msisdn = $1 ORDER BY r.id""",
 }
 
 # What an export holds about one e-mail address ($1, normalized).

@@ -63,9 +63,24 @@ async def list_for_contact(
     ]
 
 
+LAST_EVENT_AT = """
+SELECT max(occurred_at) FROM contact_events
+WHERE msisdn = $1 AND shortcode = $2 AND name = $3 AND occurred_at > $4
+"""
+
+
+async def last_event_at(conn: asyncpg.Connection, msisdn: str, shortcode: str, name: str, *,
+                        since: datetime) -> datetime | None:
+    """When the contact's latest `name` event after `since` occurred (None: none since)."""
+    found: datetime | None = await conn.fetchval(LAST_EVENT_AT, msisdn, shortcode, name, since)
+    return found
+
+
 # Everything one number sent and received on one short code, and everything
 # decided about it, in one ordered list: what support staff and (later) the
-# contact-centre page read. MTs carry their delivery status. Expert exchanges
+# contact-centre page read. MTs carry their delivery status; calls to the voice line
+# (migration 300) are `call` items, one per step (body: start, keys, timeout...,
+# data: the key pressed, the branch reached, the duration at the end). Expert exchanges
 # are events here too: question_asked (engine), question_claimed, question_answered
 # (with who answered and the answer's MT) and question_escalated (store/questions.py).
 FULL_TIMELINE = """
@@ -79,6 +94,14 @@ SELECT at, kind, ref, body, status, data::text AS data FROM (
     UNION ALL
     SELECT occurred_at, 'event', id, name, NULL, data, 1
     FROM contact_events WHERE msisdn = $1 AND shortcode = $2
+    UNION ALL
+    SELECT e.occurred_at, 'call', e.id, e.kind, NULL,
+           jsonb_strip_nulls(jsonb_build_object(
+               'call_sid', e.call_sid, 'step', e.step, 'digits', e.digits, 'branch', e.branch,
+               'duration_seconds', CASE WHEN e.kind = 'status' THEN c.duration_seconds END,
+               'end_status', CASE WHEN e.kind = 'status' THEN c.end_status END)), 1
+    FROM call_events e JOIN calls c ON c.call_sid = e.call_sid
+    WHERE c.msisdn = $1 AND c.shortcode = $2
 ) AS t
 ORDER BY at, tie, ref
 """
@@ -87,7 +110,7 @@ ORDER BY at, tie, ref
 async def full_timeline(
     conn: asyncpg.Connection, msisdn: str, shortcode: str
 ) -> list[dict[str, Any]]:
-    """MOs, MTs (with status) and engine events for one contact, oldest first."""
+    """MOs, MTs (with status), engine events and voice calls for one contact, oldest first."""
     rows = await conn.fetch(FULL_TIMELINE, msisdn, shortcode)
     return [
         {"at": r["at"], "kind": r["kind"], "ref": r["ref"], "body": r["body"],
@@ -124,6 +147,15 @@ SELECT at, kind, ref, body, status, data::text AS data, address FROM (
                               'sent_at', sent_at),
            lower(to_address), 2
     FROM mail_outbox WHERE lower(to_address) = ANY($3::text[])
+    UNION ALL
+    SELECT e.occurred_at, 'call', e.id, e.kind, NULL,
+           jsonb_strip_nulls(jsonb_build_object(
+               'call_sid', e.call_sid, 'step', e.step, 'digits', e.digits, 'branch', e.branch,
+               'duration_seconds', CASE WHEN e.kind = 'status' THEN c.duration_seconds END,
+               'end_status', CASE WHEN e.kind = 'status' THEN c.end_status END)),
+           c.msisdn, 1
+    FROM call_events e JOIN calls c ON c.call_sid = e.call_sid
+    WHERE c.msisdn = ANY($1::text[]) AND c.shortcode = $2
 ) AS t
 ORDER BY at, tie, kind, ref
 """
@@ -132,8 +164,8 @@ ORDER BY at, tie, kind, ref
 async def person_timeline(
     conn: asyncpg.Connection, numbers: Sequence[str], shortcode: str, emails: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """`full_timeline` for every number of a person, with its e-mail in and out, oldest
-    first; each row names its `address`."""
+    """`full_timeline` for every number of a person (calls included), with its e-mail in
+    and out, oldest first; each row names its `address`."""
     rows = await conn.fetch(PERSON_TIMELINE, list(numbers), shortcode, list(emails))
     return [
         {"at": r["at"], "kind": r["kind"], "ref": r["ref"], "body": r["body"],

@@ -104,6 +104,10 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "knowledge.documents.activate": CAMPAIGN,
     "knowledge.versions.create": CAMPAIGN,
     "knowledge.search": KNOWLEDGE_SEARCH,
+    # the voice line: the candidate's message (public content) and call counts (no personal data)
+    "voice.messages.list": CAMPAIGN,
+    "voice.messages.publish": CAMPAIGN,
+    "voice.calls.daily": OVERVIEW,
     # data-protection rights: a full export holds donor details, so admins only
     "privacy.export": ADMIN,
     "privacy.erase": ADMIN,
@@ -159,6 +163,11 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.mailbox": EVERYONE,  # demo only: off unless GATEWAY_MAIL_DEMO_MAILBOX is set
     "page.mailbox.message": EVERYONE,
     "page.mailbox.send": EVERYONE,
+    "page.voice": CAMPAIGN,  # the voice line: the candidate's message and the calls
+    "page.voice.publish": CAMPAIGN,
+    "page.voice.simulator": EVERYONE,  # demo only: off unless GATEWAY_VOICE_SIMULATOR
+    "page.voice.simulator.step": EVERYONE,
+    "page.voice.simulator.media": PUBLIC,  # the simulated provider's media, basic auth
 }
 
 

@@ -28,12 +28,14 @@ from gateway.web.api import (
     privacy,
     session,
     users,
+    voice,
 )
 from gateway.web.context import WEB_CONTEXT, WebContext
 from gateway.web.errors import error_middleware
 from gateway.web.openapi import openapi_document
 from gateway.web.password_work import install as install_password_work
 from gateway.web.registry import Call, Route, RouteTable, mount
+from gateway.web.upload_limits import upload_limit_middleware
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 OPENAPI = web.AppKey("openapi", dict[str, Any])
@@ -49,7 +51,7 @@ async def openapi(call: Call) -> dict[str, Any]:
 TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
-    privacy.routes, campaign_data.routes, knowledge_base.routes,
+    privacy.routes, campaign_data.routes, knowledge_base.routes, voice.routes,
 )
 
 
@@ -65,6 +67,8 @@ def add_api_routes(app: web.Application, context: WebContext,
                           queue=context.settings.web_password_queue)
     if error_middleware not in app.middlewares:
         app.middlewares.append(error_middleware)
+    if upload_limit_middleware not in app.middlewares:
+        app.middlewares.append(upload_limit_middleware)
     routes = mount(app, all_routes(tables))
     app[OPENAPI] = openapi_document(routes)
     return routes

@@ -33,6 +33,8 @@ from gateway.web.pages import (
     phone,
     privacy,
     subscribers,
+    voice,
+    voice_simulator,
 )
 from gateway.web.pages.frame import (
     SITE,
@@ -50,7 +52,7 @@ TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages,
     inbox_knowledge.pages, knowledge_base.pages, persons.pages, subscribers.pages,
-    newsletters.pages,
+    newsletters.pages, voice.pages, voice_simulator.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -64,6 +66,10 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.donations", "/donations", "Donations"),
     NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
     NavItem("page.inbox", "/inbox", "Expert inbox"),
+    NavItem("page.voice", "/voice-line", "Voice line",
+            when=lambda settings: settings.voice_enabled),
+    NavItem("page.voice.simulator", "/voice-line/simulator", "Call simulator",
+            when=lambda settings: settings.voice_simulator and settings.voice_enabled),
     NavItem("page.phone", "/phone", "Phone simulator",
             when=lambda settings: settings.web_phone_simulator is not None),
     NavItem("page.mailbox", "/mailbox", "Mailbox",

@@ -1,0 +1,140 @@
+"""The demo's call simulator: in Chromium, a caller hears the greeting, plays the candidate's
+message, and records a question the download queue then fetches from the simulated
+provider; over HTTP, what the page refuses and that it is off unless a demo turns it on.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import wave
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from playwright.async_api import FilePayload, Locator, Page, expect
+
+from gateway.config import Settings
+from gateway.voice import messages
+from gateway.voice.recordings import RecordingFetcher
+from tests.support.browser import browser_page, needs_chromium
+from tests.support.voice import VoiceSite, start_voice_site, voice_settings
+
+__all__ = ["browser_page"]  # the fixture, shared from tests/support/browser.py
+
+SHOTS = Path(os.environ.get("VOICE_SCREENSHOTS", "/tmp"))
+
+
+def tone_wav(seconds: float = 0.5) -> bytes:
+    """A real (silent) 8 kHz mono WAV a browser can decode: telephone audio."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(bytes(int(8000 * seconds) * 2))
+    return out.getvalue()
+
+
+async def decoded(page: Page, audio: Locator) -> None:
+    """Wait for the element to have the file's metadata (an evaluation per poll: the pages'
+    CSP refuses the string `wait_for_function` would evaluate)."""
+    for _ in range(200):
+        if await audio.evaluate("element => element.readyState") >= 1:
+            assert await audio.evaluate("element => element.duration") == pytest.approx(0.5)
+            return
+        await page.wait_for_timeout(50)
+    raise AssertionError("the browser never read the message's audio")
+
+
+@pytest.fixture
+async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[VoiceSite]:
+    started = await start_voice_site(pool, voice_settings(settings, voice_simulator=True))
+    try:
+        yield started
+    finally:
+        await started.client.close()
+
+
+@needs_chromium
+async def test_a_caller_walks_the_menu_in_a_browser(site: VoiceSite, browser_page: Page) -> None:
+    published = await messages.publish(
+        site.pool, messages.Publisher(None, "organizer@example.org"), "ensemble",
+        now=datetime.now(UTC), audio=tone_wav(), filename="message.wav", max_bytes=1_000_000)
+    await site.web.staff("organizer")
+    page = browser_page
+    base = str(site.client.make_url("")).rstrip("/")
+    await page.goto(base + "/login")
+    await page.get_by_label("E-mail").fill("organizer@example.org")
+    await page.get_by_label("Password").fill("correct horse battery")
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("link", name="Call simulator").click()
+    await page.get_by_role("button", name="Call", exact=True).click()
+    log = page.locator("#call-log")
+    await expect(log).to_contain_text("Bienvenue sur la ligne de Ensemble Citoyen")
+    await expect(log).to_contain_text("Pour poser une question, tapez 3.")
+    keypad = page.get_by_role("group", name="Keypad")
+    await keypad.get_by_role("button", name="1", exact=True).click()
+    audio = page.locator("audio.message")
+    await expect(audio).to_have_attribute("src", f"/voice/audio/{published.id}.wav")
+    await decoded(page, audio)  # the browser fetched it (range requests) and read it
+    await expect(log).to_contain_text("Retour au menu principal.")
+    await keypad.get_by_role("button", name="3", exact=True).click()
+    await expect(log).to_contain_text("Pour Education, tapez 1.")
+    await keypad.get_by_role("button", name="1", exact=True).click()
+    await expect(page.locator("#call-record")).to_be_visible()
+    recording: FilePayload = {"name": "question.wav", "mimeType": "audio/wav",
+                              "buffer": tone_wav(1.0)}
+    await page.get_by_label("Your recorded question").set_input_files(files=recording)
+    await page.get_by_label("What it says").fill("Combien d'élèves par classe ?")
+    await page.get_by_role("button", name="Send the recording").click()
+    await expect(log).to_contain_text("qui vous répondront par SMS sous 2 jours")
+    await expect(log).to_contain_text("(hangs up)")
+    await page.screenshot(path=str(SHOTS / "voice-simulator.png"), full_page=True)
+    fetcher = RecordingFetcher(site.pool, site.settings, site.line.rules,
+                               clock=lambda: datetime.now(UTC))
+    try:
+        assert await fetcher.tick() == 1  # from the simulated provider, with its basic auth
+    finally:
+        await fetcher.close()
+    async with site.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT status, theme, transcription FROM voice_recordings")
+        call = await conn.fetchrow("SELECT msisdn, end_status FROM calls")
+    assert row is not None and call is not None
+    assert (row["status"], row["theme"]) == ("stored", "education")
+    assert row["transcription"] == "Combien d'élèves par classe ?"
+    assert (call["msisdn"], call["end_status"]) == ("+33612345678", "completed")
+
+
+async def test_the_simulator_follows_only_the_lines_links_and_is_off_by_default(
+        site: VoiceSite, pool: asyncpg.Pool, settings: Settings) -> None:
+    await site.web.staff("organizer")
+    csrf = await site.web.login("organizer@example.org")
+    headers = {"X-CSRF-Token": csrf}
+    elsewhere = await site.client.post("/voice-line/simulator/step", headers=headers, json={
+        "call_sid": "CA0123456789", "number": "+33612345678",
+        "url": "https://elsewhere.example/voice/incoming", "fields": {}})
+    assert elsewhere.status == 400
+    assert (await elsewhere.json())["error"]["field"] == "url"
+    forged = await site.client.post("/voice-line/simulator/step", headers=headers, json={
+        "call_sid": "CA0123456789", "number": "+33612345678",
+        "url": "https://voice.campaign.example/voice/incoming", "fields": {"From": "+1"}})
+    assert forged.status == 400
+    called = await site.client.post("/voice-line/simulator/step", headers=headers, json={
+        "call_sid": "CA0123456789", "withheld": True,
+        "url": "https://voice.campaign.example/voice/incoming", "fields": {}})
+    body = await called.json()
+    assert body["status"] == 200 and body["verbs"][0]["verb"] == "say"
+    assert [v["verb"] for v in body["verbs"]] == ["say", "gather", "redirect"]
+    assert len(body["verbs"][1]["texts"]) == 2  # withheld: options 1 and 3
+    media = await site.client.get("/voice-line/simulator/media?sid=RE" + "0" * 32)
+    assert media.status == 401  # the simulated provider wants its credentials
+    off = await start_voice_site(pool, voice_settings(settings))
+    try:
+        await off.web.staff("admin")
+        await off.web.login("admin@example.org")
+        assert (await off.client.get("/voice-line/simulator")).status == 404
+    finally:
+        await off.client.close()
