@@ -7,7 +7,10 @@ transitions as an SMS broadcast (control.py). What differs:
 - **Who**: the program's addresses whose state is 'subscribed' (asked, then
   confirmed by the link; gateway/email_consent/). Pending requests and
   opt-outs are never queued; an opt-out after queuing is caught at send time
-  (store/address_consent.py `mail_suppression_reason`).
+  (store/address_consent.py `mail_suppression_reason`). An optional segment
+  is the SMS broadcasts' audience filter, read from the contact of a number
+  verified to be the subscriber's person (store/newsletter_segments.py); an
+  address with no linked number is left out of any non-empty segment.
 - **When**: no quiet hours (an e-mail waits in the inbox); the sender paces
   each recipient domain. A newsletter is queued a window at a time
   (`QUEUE_WINDOW` copies waiting at most), so a pause stops it within one
@@ -31,6 +34,7 @@ from typing import Final
 
 import asyncpg
 
+from gateway.audience import Audience, AudienceError, parse_audience
 from gateway.broadcast import send_time
 from gateway.broadcast.compose_checks import ComposeError, program_of
 from gateway.broadcast.service import BroadcastError
@@ -41,7 +45,7 @@ from gateway.engine.rules import ProgramRules
 from gateway.logs import get_logger
 from gateway.outgoing_mail import OutgoingMail, domain_of, new_message_id
 from gateway.store import broadcasts as store
-from gateway.store import mail_outbox
+from gateway.store import mail_outbox, newsletter_segments
 from gateway.store import newsletters as recipients
 from gateway.unsubscribe_link import LinkKeyMissing, unsubscribe_url
 
@@ -50,6 +54,7 @@ log = get_logger("gateway.broadcast.newsletters")
 QUEUE_WINDOW: Final = 500  # copies of one newsletter waiting at most: a pause bites within it
 MAX_SUBJECT: Final = 200
 MAX_TEXT: Final = 100_000
+MAX_FILTER: Final = 2_000
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 ALLOWED_PLACEHOLDERS: Final = frozenset({"program"})
 
@@ -60,12 +65,16 @@ class NewsletterError(BroadcastError):
 
 async def create(conn: asyncpg.Connection, rules: Rules, *, program: str, subject: str,
                  text: str, created_by: str, now: datetime,
-                 scheduled_at: datetime | None = None, zone: str = "UTC") -> int:
-    """Store a draft newsletter (or a scheduled one, `scheduled_at` ahead of `now`).
+                 scheduled_at: datetime | None = None, zone: str = "UTC",
+                 where: str = "") -> int:
+    """Store a draft newsletter (or a scheduled one, `scheduled_at` ahead of `now`),
+    to the segment `where` (the audience language; empty: every confirmed subscriber).
 
     ComposeError names the field to fix, as for an SMS broadcast.
     """
     program_of(rules, program)
+    where = where.strip()
+    segment(where)
     subject, text = subject.strip(), text.strip()
     for name, value, limit in (("subject", subject, MAX_SUBJECT), ("text", text, MAX_TEXT)):
         if not value:
@@ -81,9 +90,28 @@ async def create(conn: asyncpg.Connection, rules: Rules, *, program: str, subjec
         raise ComposeError("scheduled_at", "the send time needs a time zone")
     send_time.check_ahead(scheduled_at, now=now, zone=zone)
     return await store.insert_broadcast(
-        conn, program=program, shortcode="", filter="", template=text,
+        conn, program=program, shortcode="", filter=where, template=text,
         status="draft" if scheduled_at is None else "scheduled", scheduled_at=scheduled_at,
         created_by=created_by, channel="email", subject=subject)
+
+
+def segment(where: str) -> Audience | None:
+    """The parsed segment filter, or ComposeError on the field `where` saying what and where."""
+    if len(where) > MAX_FILTER:
+        raise ComposeError("where", f"the filter is longer than {MAX_FILTER:,} characters")
+    try:
+        return parse_audience(where)
+    except AudienceError as err:
+        raise ComposeError("where", f"filter: {err}") from None
+
+
+async def preview(conn: asyncpg.Connection, rules: Rules, *, program: str, where: str,
+                  now: datetime) -> newsletter_segments.SegmentCount:
+    """How many confirmed subscribers the segment reaches now, before anything is stored."""
+    found = program_of(rules, program)
+    return await newsletter_segments.count(
+        conn, program=program, shortcodes=found.shortcodes, audience=segment(where.strip()),
+        now=now)
 
 
 class NewsletterQueue:
@@ -115,9 +143,10 @@ class NewsletterQueue:
             if room <= 0:
                 return 0
             program = self._program(newsletter.program)
-            addresses = await recipients.next_subscribers(
-                conn, newsletter.program, after=newsletter.materialized_through or "",
-                limit=room)
+            addresses = await newsletter_segments.next_subscribers(
+                conn, program=newsletter.program, shortcodes=program.shortcodes,
+                audience=_stored_segment(newsletter), after=newsletter.materialized_through or "",
+                limit=room, now=now)
             queued = [(address, await self._queue_copy(conn, newsletter, program, address))
                       for address in addresses]
             await recipients.add_recipients(conn, broadcast_id, queued, now)
@@ -156,6 +185,13 @@ class NewsletterQueue:
         if found is None:
             raise NewsletterError(f"program {program_id!r} is no longer in the keywords file")
         return found
+
+
+def _stored_segment(newsletter: store.Broadcast) -> Audience | None:
+    try:
+        return parse_audience(newsletter.filter)
+    except AudienceError as err:  # checked at creation; only a changed language gets here
+        raise NewsletterError(f"newsletter {newsletter.id}'s filter: {err}") from None
 
 
 def _filled(text: str, program: ProgramRules) -> str:

@@ -179,7 +179,8 @@ async def insert_broadcast(
 ) -> int:
     """A new broadcast; `frequency` is its program's promise (messages, period) to keep.
 
-    A newsletter is `channel="email"` with a `subject`, no short code and no filter.
+    A newsletter is `channel="email"` with a `subject` and no short code; its `filter`,
+    if any, is a segment (store/newsletter_segments.py).
     """
     max_messages, window = frequency if frequency is not None else (None, None)
     broadcast_id: int = await conn.fetchval(

@@ -6,6 +6,7 @@ sender's (every mail of every purpose), while "this row is newsletter 12's
 copy for ana@" is the broadcast's knowledge: it makes a materialization cut
 off by a crash resumable without queuing anyone twice, gives the progress
 counts, and lets the send-time check see that a newsletter was cancelled.
+Who is next in a newsletter's segment is read by `newsletter_segments`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,6 @@ from datetime import datetime
 import asyncpg
 
 from gateway.store.db import affected
-
-# The next confirmed subscribers of `program`, in address order after the cursor.
-# Only 'subscribed': a pending request or an opt-out never receives a newsletter.
-NEXT_SUBSCRIBERS = """
-SELECT s.address FROM address_subscriptions s
-WHERE s.channel = 'email' AND s.program = $1 AND s.state = 'subscribed' AND s.address > $2
-ORDER BY s.address LIMIT $3
-"""
 
 INSERT_RECIPIENTS = """
 INSERT INTO newsletter_recipients (broadcast_id, address, mail_outbox_id, queued_at)
@@ -56,11 +49,6 @@ SELECT p.id, p.status, p.recipients, p.queued, p.sending, p.sent, p.failed, p.su
 FROM newsletter_progress p JOIN broadcasts b ON b.id = p.id
 ORDER BY p.id DESC LIMIT $1
 """
-
-
-async def next_subscribers(conn: asyncpg.Connection, program: str, *, after: str,
-                           limit: int) -> list[str]:
-    return [r["address"] for r in await conn.fetch(NEXT_SUBSCRIBERS, program, after, limit)]
 
 
 async def add_recipients(conn: asyncpg.Connection, broadcast_id: int,

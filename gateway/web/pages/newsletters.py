@@ -22,6 +22,7 @@ from gateway.broadcast.control import IllegalTransition
 from gateway.services import audit
 from gateway.store import broadcasts as store
 from gateway.store import newsletters as newsletter_store
+from gateway.store.newsletter_segments import SegmentCount
 from gateway.web.context import rules_in_force
 from gateway.web.errors import conflict, not_found
 from gateway.web.pages.frame import PageTable, View
@@ -35,7 +36,7 @@ ACTIONS: dict[str, tuple[str, Change]] = {
     "resume": (audit.BROADCAST_RESUMED, control.resume),
     "cancel": (audit.BROADCAST_CANCELLED, control.cancel),
 }
-FIELDS = ("program", "subject", "text", "scheduled_at", "time_zone")
+FIELDS = ("program", "where", "subject", "text", "scheduled_at", "time_zone")
 
 
 @pages.get("/newsletters", name="page.newsletters")
@@ -48,6 +49,8 @@ async def newsletter_list(view: View) -> web.StreamResponse:
 async def newsletter_create(view: View) -> web.StreamResponse:
     form = {name: view.field(name) for name in FIELDS}
     zone = send_time.organizer_zone(view.context.settings)
+    if view.field("action") == "preview":
+        return await _preview(view, form)
     try:
         at = send_time.parse(form["scheduled_at"], form["time_zone"] or None) \
             if form["scheduled_at"] else None
@@ -55,10 +58,11 @@ async def newsletter_create(view: View) -> web.StreamResponse:
             broadcast_id = await newsletters.create(
                 conn, rules_in_force(view.context), program=form["program"],
                 subject=form["subject"], text=form["text"], created_by=view.user.email,
-                now=view.context.clock(), scheduled_at=at, zone=form["time_zone"] or zone)
+                now=view.context.clock(), scheduled_at=at, zone=form["time_zone"] or zone,
+                where=form["where"])
             await audit.record(conn, view.user, audit.BROADCAST_CREATED,
                                f"broadcast:{broadcast_id}", client=view.client,
-                               program=form["program"], channel="email",
+                               program=form["program"], channel="email", where=form["where"],
                                scheduled_at=at.isoformat() if at else None)
     except ComposeError as err:
         return await _list(view, form, {"field": err.field, "message": err.message},
@@ -104,11 +108,25 @@ async def newsletter_control(view: View) -> web.StreamResponse:
     return view.redirect(f"/newsletters/{newsletter_id}")
 
 
+async def _preview(view: View, form: dict[str, str]) -> web.StreamResponse:
+    """The segment's count before creating, as the SMS composer's preview; nothing stored."""
+    try:
+        async with view.context.pool.acquire() as conn:
+            found = await newsletters.preview(conn, rules_in_force(view.context),
+                                              program=form["program"], where=form["where"],
+                                              now=view.context.clock())
+    except ComposeError as err:
+        return await _list(view, form, {"field": err.field, "message": err.message},
+                           status=400)
+    return await _list(view, form, None, status=200, preview=found)
+
+
 async def _list(view: View, form: dict[str, str], error: dict[str, Any] | None, *,
-                status: int) -> web.StreamResponse:
+                status: int, preview: SegmentCount | None = None) -> web.StreamResponse:
     programs = view.site.programs() if view.site.programs else []
     async with view.context.pool.acquire() as conn:
         rows = [dict(r) for r in await newsletter_store.list_newsletters(conn)]
     return view.render("newsletters.html", status=status, title="Newsletters",
                        newsletters=rows, programs=programs, form=form, error=error,
+                       preview=preview,
                        zone=send_time.organizer_zone(view.context.settings))
