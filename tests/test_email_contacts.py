@@ -17,11 +17,14 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.config import Settings
+from gateway.email_address import EmailAddressError, normalize_email
 from gateway.email_consent import request_opt_in
 from gateway.outgoing_mail import OutgoingMail
-from gateway.services.contacts import NO_PROFILE, SEARCH_HINT
+from gateway.services.contacts import NO_PROFILE, SEARCH_HINT, address_part
 from gateway.store import mail_outbox, web_messages
 from gateway.store.web_messages import NewWebMessage
 from tests.support.pages_site import form_token, start_site
@@ -221,3 +224,18 @@ async def test_the_subscribers_pages_link_to_the_contact_page(
     assert 'href="/contacts/email/zoe%40example.net"' in listing
     one = await (await site.client.get(f"/subscribers/{ZOE}")).text()
     assert 'id="contact-link"' in one and 'href="/contacts/email/zoe%40example.net"' in one
+
+
+@given(st.emails())
+def test_every_address_the_gateway_accepts_is_searched_as_an_address(address: str) -> None:
+    try:
+        normal = normalize_email(address)
+    except EmailAddressError:
+        return  # e.g. a domain without a dot: not a contact's address
+    assert address_part(normal) == normal
+    assert address_part(normal.upper()) == normal
+
+
+@given(st.text(alphabet="0123456789 +().-", min_size=1, max_size=20))
+def test_digits_and_their_separators_are_never_an_address(typed: str) -> None:
+    assert address_part(typed) is None  # a number's search (or the one refusal)
