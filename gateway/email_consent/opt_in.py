@@ -73,10 +73,12 @@ class OptInRequest:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmLink:
-    """A confirmation link's state (GET) or what pressing its button did (POST)."""
+    """A confirmation link's state (GET) or what pressing its button did (POST); a
+    confirmation names its ledger row (`event_id`)."""
 
     status: LinkStatus
     token: store.Token | None = None
+    event_id: int | None = None
 
 
 async def request_opt_in(
@@ -166,7 +168,7 @@ async def confirm(conn: asyncpg.Connection, rules: Rules, *, token: str, now: da
             return ConfirmLink(status, found)
         program = rules.programs.get(found.program)
         words = texts(as_language(found.language))
-        await store.record(conn, store.NewEvent(
+        event_id = await store.record(conn, store.NewEvent(
             address=found.address, program=found.program, kind="opt_in_confirmed",
             source="confirm_link",
             wording=words.say("page", "confirm_statement",
@@ -177,7 +179,7 @@ async def confirm(conn: asyncpg.Connection, rules: Rules, *, token: str, now: da
         await store.close_token(conn, found.id, "confirmed", now)
     log.info("email_opt_in_confirmed", program=found.program, request_id=found.request_id,
              domain=domain_of(found.address))
-    return ConfirmLink("confirmed", found)
+    return ConfirmLink("confirmed", found, event_id)
 
 
 def token_hash(token: str) -> str:

@@ -6,8 +6,13 @@ own audit row. Viewing a contact's profile, timeline or consent records can
 reveal political opinion (compliance rule 27), so one function decides what
 a search means and records who looked, whatever the door.
 
-Numbers are normalized to E.164 here: `/contacts/2025550123` and
-`/contacts/+12025550123` are the same contact.
+A contact is a number on the short code or an e-mail address that wrote to
+us (by mail or the form), asked to join a list, or was verified to be a
+person's (store/email_contacts.py). The search box takes either: digits
+(with the usual separators) search numbers; text with a letter or an '@'
+searches addresses containing it. Numbers are normalized to E.164 here
+(`/contacts/2025550123` and `/contacts/+12025550123` are the same contact),
+addresses to gateway/email_address.py's form.
 """
 
 from __future__ import annotations
@@ -15,20 +20,27 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import asyncpg
 
+from gateway.email_address import MAX_ADDRESS_LENGTH, EmailAddressError, normalize_email
 from gateway.phone import InvalidNumber, to_e164
 from gateway.services import audit, persons
 from gateway.services.actor import Identity
 from gateway.services.errors import invalid, not_found
-from gateway.store import contacts, lookups, timeline
+from gateway.store import address_consent, contacts, email_contacts, lookups, timeline
 
 DIGITS: Final = re.compile(r"^\+?[0-9]{1,15}$")
 SEPARATORS: Final = re.compile(r"[\s().-]")
 FIELD_NAME: Final = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-NUMBER_HINT: Final = "Search by a phone number or some of its digits."
+# the characters an address is written with (RFC 5322 atext, '.' and '@'), one at least a
+# letter or the '@': "75011" is digits of a number, "jean75" part of an address
+ADDRESS_PART: Final = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]+$")
+SEARCH_HINT: Final = ("Search by a phone number or some of its digits, or by an e-mail "
+                      "address or part of one.")
+NO_PROFILE: Final = ("A profile field filters numbers: an e-mail address has no profile. "
+                     "Search by the address alone.")
 
 
 def number_filter(raw: str, region: str) -> dict[str, str]:
@@ -39,8 +51,27 @@ def number_filter(raw: str, region: str) -> dict[str, str]:
     except InvalidNumber:
         pass
     if not DIGITS.match(text):
-        raise invalid(NUMBER_HINT, field="q")
+        raise invalid(SEARCH_HINT, field="q")
     return {"number_prefix": text} if text.startswith("+") else {"number_digits": text}
+
+
+def address_part(raw: str) -> str | None:
+    """The typed text as part of an e-mail address (lower case), or None when it is not
+    one (digits are a number's; a space or a bracket belongs to no address)."""
+    text = raw.strip()
+    if len(text) > MAX_ADDRESS_LENGTH or not ADDRESS_PART.match(text):
+        return None
+    if "@" not in text and not any(char.isalpha() for char in text):
+        return None
+    return text.lower()
+
+
+def contact_email(raw: str, *, field: str = "address") -> str:
+    """A contact's e-mail address from a path, in its compared form, or a 400 naming `field`."""
+    try:
+        return normalize_email(raw)
+    except EmailAddressError as err:
+        raise invalid(f"{field}: {err}", field=field) from None
 
 
 def contact_number(raw: str, region: str, *, field: str = "msisdn") -> str:
@@ -53,7 +84,8 @@ def contact_number(raw: str, region: str, *, field: str = "msisdn") -> str:
 
 @dataclass(frozen=True, slots=True)
 class ContactSearch:
-    """What a search asks: a number (or digits of one), a profile field with its value."""
+    """What a search asks: a number (or digits of one), a profile field with its value, or
+    an e-mail address (or part of one)."""
 
     shortcode: str
     q: str | None = None
@@ -63,23 +95,49 @@ class ContactSearch:
     limit: int = 50
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A search's page: numbers (`contacts`) or e-mail addresses (`emails`), as `searched`
+    says, never both; `next_after` is the next page's `after`, when there may be one."""
+
+    searched: Literal["numbers", "emails"]
+    contacts: list[dict[str, Any]]
+    emails: list[dict[str, Any]]
+    next_after: str | None
+
+
 async def search(conn: asyncpg.Connection, viewer: Identity | None, query: ContactSearch, *,
-                 region: str, client: str | None, **detail: Any) -> list[dict[str, Any]]:
-    """The matching contacts with their profiles decoded; the search is audited."""
+                 region: str, client: str | None, **detail: Any) -> Found:
+    """The matching contacts (profiles decoded) or addresses; the search is audited."""
     if query.field and not FIELD_NAME.match(query.field):
         raise invalid("A profile field is letters, digits and _ (e.g. zip).", field="field")
     if bool(query.field) != bool(query.value):
         raise invalid("Give a profile field and its value together.", field="value")
-    number = number_filter(query.q, region) if query.q else {}
-    rows = await lookups.search_contacts(
-        conn, shortcode=query.shortcode, **number, field=query.field or None,
-        value=query.value or None, after=query.after or None, limit=query.limit)
+    part = address_part(query.q) if query.q else None
+    if part is not None and query.field:
+        raise invalid(NO_PROFILE, field="field")
+    numbers: list[asyncpg.Record] = []
+    emails: list[asyncpg.Record] = []
+    if part is not None:
+        emails = await email_contacts.search(conn, part, after=query.after or None,
+                                             limit=query.limit)
+    else:
+        number = number_filter(query.q, region) if query.q else {}
+        numbers = await lookups.search_contacts(
+            conn, shortcode=query.shortcode, **number, field=query.field or None,
+            value=query.value or None, after=query.after or None, limit=query.limit)
     asked = {k: v for k, v in (("q", query.q), ("field", query.field),
                                ("value", query.value), ("shortcode", query.shortcode)) if v}
     await audit.record(conn, viewer, audit.CONTACT_VIEWED, None, client=client, search=asked,
-                       results=len(rows), **detail)
-    return [{**dict(r), "profile": json.loads(r["profile"]) if r["profile"] else {}}
-            for r in rows]
+                       results=len(numbers) + len(emails), **detail)
+    page = [r["address"] for r in emails] or [r["msisdn"] for r in numbers]
+    return Found(
+        searched="emails" if part is not None else "numbers",
+        contacts=[{**dict(r), "profile": json.loads(r["profile"]) if r["profile"] else {}}
+                  for r in numbers],
+        emails=[{**dict(r), "via": list(r["via"]), "numbers": list(r["numbers"])}
+                for r in emails],
+        next_after=page[-1] if len(page) == query.limit else None)
 
 
 async def existing_contact(conn: asyncpg.Connection, msisdn: str,
@@ -91,22 +149,43 @@ async def existing_contact(conn: asyncpg.Connection, msisdn: str,
     return row
 
 
-async def viewed(conn: asyncpg.Connection, viewer: Identity | None, msisdn: str, *,
+async def existing_email(conn: asyncpg.Connection, address: str) -> dict[str, Any]:
+    """The address's summary (first and last seen, how, its person's numbers), or a 404
+    naming it: an address no one wrote from, asked for or linked is no contact."""
+    row = await email_contacts.get(conn, address)
+    if row is None:
+        raise not_found(f"contact {address}")
+    return {**dict(row), "via": list(row["via"]), "numbers": list(row["numbers"])}
+
+
+async def email_consent(conn: asyncpg.Connection, address: str) -> dict[str, Any]:
+    """The address's e-mail consent: its state per list now, and every ledger step with
+    what became of its confirmation mail (the subscribers page reads the same)."""
+    states = await address_consent.subscriptions_of(conn, address)
+    steps = await address_consent.history(conn, address)
+    return {"subscriptions": [{"program": s.program, "state": s.state, "since": s.since}
+                              for s in states],
+            "history": [dict(r) for r in steps]}
+
+
+async def viewed(conn: asyncpg.Connection, viewer: Identity | None, address: str, *,
                  client: str | None, view: str) -> None:
-    """Record that `viewer` looked at one contact's `view` (profile, timeline, consent...)."""
-    await audit.record(conn, viewer, audit.CONTACT_VIEWED, f"contact:{msisdn}", client=client,
+    """Record that `viewer` looked at one contact's `view` (profile, timeline, consent...);
+    `address` is its number or its e-mail address."""
+    await audit.record(conn, viewer, audit.CONTACT_VIEWED, f"contact:{address}", client=client,
                        view=view)
 
 
-async def person_addresses(conn: asyncpg.Connection, msisdn: str) -> list[str]:
-    """Every verified address of the number's person (only the number when it has none)."""
-    person = await persons.person(conn, msisdn)
-    return [a.address for a in person.addresses] if person else [msisdn]
+async def person_addresses(conn: asyncpg.Connection, address: str) -> list[str]:
+    """Every verified address of the address's person (only itself when it has none)."""
+    person = await persons.person(conn, address)
+    return [a.address for a in person.addresses] if person else [address]
 
 
-async def history(conn: asyncpg.Connection, msisdn: str, shortcode: str,
+async def history(conn: asyncpg.Connection, address: str, shortcode: str,
                   addresses: list[str] | None = None) -> list[dict[str, Any]]:
-    """The whole person's history, every channel, oldest first: what page and API show."""
-    found = addresses if addresses is not None else await person_addresses(conn, msisdn)
+    """The whole person's history, every channel, oldest first: what page and API show.
+    `address` is a number or an e-mail address; `addresses` its person's, when known."""
+    found = addresses if addresses is not None else await person_addresses(conn, address)
     return await timeline.person_timeline(
         conn, [a for a in found if "@" not in a], shortcode, [a for a in found if "@" in a])

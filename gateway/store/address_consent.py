@@ -88,7 +88,7 @@ ORDER BY id DESC LIMIT 1
 
 TOKEN_BY_HASH = """
 SELECT t.id, t.channel, t.address, t.program, t.language, t.request_id, t.expires_at,
-       t.closed_at, t.closed_by, r.privacy_url, r.privacy_version
+       t.closed_at, t.closed_by, r.privacy_url, r.privacy_version, r.web_submission_id
 FROM address_consent_tokens t JOIN address_consent_events r ON r.id = t.request_id
 WHERE t.token_hash = $1
 """
@@ -181,6 +181,7 @@ class Token:
     closed_by: str | None
     privacy_url: str
     privacy_version: str
+    web_submission_id: int | None  # the form post the request came from, if it did
 
 
 async def lock_address(conn: asyncpg.Connection, address: str, channel: str = "email") -> None:

@@ -146,6 +146,23 @@ async def list_for_contact(
 
 # -- erasure (store/privacy.py runs these in its one transaction) ------------------------
 
+# The number's first SMS opt-in confirmation to a program at or after a time (a keyword
+# texted after a form named the number): what proves "both channels" on the phone side.
+CONFIRMED_SINCE = """
+SELECT id, inbound_id, occurred_at FROM consent_events
+WHERE msisdn = $1 AND program = $2 AND kind = 'opt_in_confirmed' AND occurred_at >= $3
+ORDER BY occurred_at, id
+LIMIT 1
+"""
+
+
+async def confirmed_since(conn: asyncpg.Connection, msisdn: str, program: str,
+                          since: datetime) -> asyncpg.Record | None:
+    """The number's first opt_in_confirmed row for `program` at or after `since`, if any."""
+    row: asyncpg.Record | None = await conn.fetchrow(CONFIRMED_SINCE, msisdn, program, since)
+    return row
+
+
 PSEUDONYMIZE = "UPDATE consent_events SET msisdn = $2, mo_text = '' WHERE msisdn = $1"
 
 

@@ -123,7 +123,21 @@ async def full_timeline(
 # addresses): the SMS rows as above, and the e-mail in (its subject and kind; never the
 # text here: the mail's own page shows it) and out (subject, purpose, send status).
 # `address` says which of the person's addresses each row is about.
+#
+# Written questions (by e-mail or the form, migration 230) have no contact_events row
+# unless they gave a number on this short code (store/questions.py `_log`), so their
+# life is read from their own tables as `event` rows of the same names, with no `ref`
+# (they are not contact_events rows): question_asked for each, and question_answered /
+# question_reply for those whose events are not already on a number listed here. A form
+# post is `form_in` (its theme and what routing made of it; its text is the question's).
 PERSON_TIMELINE = """
+WITH written AS (
+    SELECT id, theme, channel, via, asked_at,
+           CASE WHEN email = ANY($3::text[]) THEN email ELSE msisdn END AS address,
+           coalesce(msisdn = ANY($1::text[]) AND shortcode = $2, false) AS logged
+    FROM questions
+    WHERE channel <> 'sms' AND (email = ANY($3::text[]) OR msisdn = ANY($1::text[]))
+)
 SELECT at, kind, ref, body, status, data::text AS data, address FROM (
     SELECT received_at AS at, 'mo' AS kind, id AS ref, body, NULL::text AS status,
            NULL::jsonb AS data, msisdn AS address, 0 AS tie
@@ -156,6 +170,31 @@ SELECT at, kind, ref, body, status, data::text AS data, address FROM (
            c.msisdn, 1
     FROM call_events e JOIN calls c ON c.call_sid = e.call_sid
     WHERE c.msisdn = ANY($1::text[]) AND c.shortcode = $2
+    UNION ALL
+    SELECT received_at, 'form_in', id, NULL, NULL,
+           jsonb_build_object('theme', theme, 'route', route, 'campaign_box', campaign_box),
+           CASE WHEN email = ANY($3::text[]) THEN email ELSE msisdn END, 0
+    FROM web_messages WHERE email = ANY($3::text[]) OR msisdn = ANY($1::text[])
+    UNION ALL
+    SELECT asked_at, 'event', NULL, 'question_asked', NULL,
+           jsonb_build_object('question_id', id, 'theme', theme, 'channel', channel,
+                              'via', via),
+           address, 1
+    FROM written
+    UNION ALL
+    SELECT a.answered_at, 'event', NULL, 'question_answered', NULL,
+           jsonb_build_object('question_id', w.id, 'theme', w.theme,
+                              'answered_by', a.answered_by, 'round', a.round,
+                              'channel', a.channel, 'mail_outbox_id', a.mail_outbox_id,
+                              'outbound_id', a.outbound_id),
+           w.address, 1
+    FROM answers a JOIN written w ON w.id = a.question_id WHERE NOT w.logged
+    UNION ALL
+    SELECT qm.received_at, 'event', NULL, 'question_reply', NULL,
+           jsonb_build_object('question_id', w.id, 'theme', w.theme,
+                              'reopened', qm.reopened, 'mail_inbound_id', qm.mail_inbound_id),
+           w.address, 1
+    FROM question_messages qm JOIN written w ON w.id = qm.question_id WHERE NOT w.logged
 ) AS t
 ORDER BY at, tie, kind, ref
 """
@@ -165,7 +204,9 @@ async def person_timeline(
     conn: asyncpg.Connection, numbers: Sequence[str], shortcode: str, emails: Sequence[str]
 ) -> list[dict[str, Any]]:
     """`full_timeline` for every number of a person (calls included), with its e-mail in
-    and out, oldest first; each row names its `address`."""
+    and out, its form posts and its written questions' lives, oldest first; each row
+    names its `address`. A person with no number (an address that only wrote) passes
+    `numbers` empty."""
     rows = await conn.fetch(PERSON_TIMELINE, list(numbers), shortcode, list(emails))
     return [
         {"at": r["at"], "kind": r["kind"], "ref": r["ref"], "body": r["body"],

@@ -55,6 +55,9 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "contacts.profile": CAMPAIGN,
     "contacts.timeline": CAMPAIGN,
     "contacts.consent": CAMPAIGN,
+    "contacts.email.profile": CAMPAIGN,  # an address that wrote, asked or was linked
+    "contacts.email.timeline": CAMPAIGN,
+    "contacts.email.consent": CAMPAIGN,
     "consent.list": CAMPAIGN,
     # keywords.yaml
     "keywords.view": CAMPAIGN,
@@ -118,6 +121,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.dashboard": OVERVIEW,
     "page.contacts": CAMPAIGN,
     "page.contact": CAMPAIGN,
+    "page.contact_email": CAMPAIGN,
     "page.campaign": CAMPAIGN,
     "page.campaign.committee": CAMPAIGN,
     "page.campaign.event": CAMPAIGN,
@@ -137,6 +141,9 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.contact.merge": CAMPAIGN,
     "page.contact.unmerge": CAMPAIGN,
     "page.contact.send_link": CAMPAIGN,
+    "page.contact_email.merge": CAMPAIGN,
+    "page.contact_email.unmerge": CAMPAIGN,
+    "page.contact_email.send_link": CAMPAIGN,
     "page.person_link": PUBLIC,
     "page.person_link.confirm": PUBLIC,
     "page.subscribers": CAMPAIGN,  # e-mail lists and one address's consent history

@@ -14,7 +14,10 @@ anything else. Why a button even so: link scanners open every link in a
 mail, and must neither confirm nor unsubscribe anyone.
 
 The rules are gateway/email_consent/; this module only turns their answers
-into pages in the citizen's language (texts/*.toml).
+into pages in the citizen's language (texts/*.toml). A confirmation of a
+request from a form post that named a mobile number also asks
+services/persons `link_form_channels` whether that number said yes by SMS
+too, in the same transaction (one person, docs/contact-centre.md).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from gateway.email_consent.texts import (
 )
 from gateway.engine import Rules
 from gateway.logs import get_logger
+from gateway.services import persons
 from gateway.store import address_consent as store
 from gateway.unsubscribe_link import PATH_PREFIX, BadLink, LinkKeyMissing, read_token
 from gateway.web.public_headers import TOKEN_PAGE_HEADERS
@@ -88,9 +92,16 @@ class MailConsentPages:
         token = request.match_info["token"]
         if not _CONFIRM_TOKEN.match(token):
             return self._link_page(ConfirmLink("unknown"), request.path)
-        async with self._pool.acquire() as conn:
-            link = await confirm(conn, self._rules(), token=token, now=self._now(),
+        now = self._now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            link = await confirm(conn, self._rules(), token=token, now=now,
                                  client_ip=request.remote)
+            found = link.token
+            if link.status == "confirmed" and found is not None and link.event_id is not None \
+                    and found.web_submission_id is not None:
+                await persons.link_form_channels(  # the form's mobile, if it said yes too
+                    conn, web_message_id=found.web_submission_id, email=found.address,
+                    program=found.program, email_consent_id=link.event_id, now=now)
         return self._link_page(link, request.path)
 
     async def show_unsubscribe(self, request: web.Request) -> web.Response:

@@ -45,9 +45,9 @@ def citizen_mail(subject: str, body: str, *, sender: str = "Renée Dupré <renee
     return msg.as_bytes(policy=SMTP)
 
 
-async def store_mail(pool: asyncpg.Pool, raw: bytes, *, envelope_from: str = "renee@example.fr"
-                     ) -> int:
-    """Stored as the SMTP listener stores it; the mail_inbound id."""
+async def store_mail(pool: asyncpg.Pool, raw: bytes, *, envelope_from: str = "renee@example.fr",
+                     received_at: datetime = RECEIVED) -> int:
+    """Stored as the SMTP listener stores it, received at `received_at`; the mail_inbound id."""
     record = build_record(raw, intake="smtp", envelope_from=envelope_from,
                           dedupe_key=smtp_dedupe_key(envelope_from, [CONTACT], raw),
                           envelope_to=[CONTACT], max_attachment_bytes=1_000_000,
@@ -55,7 +55,7 @@ async def store_mail(pool: asyncpg.Pool, raw: bytes, *, envelope_from: str = "re
     async with pool.acquire() as conn, conn.transaction():
         mail_id, _ = await mail_inbound.insert(conn, record)
         await conn.execute("UPDATE mail_inbound SET received_at = $2 WHERE id = $1",
-                           mail_id, RECEIVED)
+                           mail_id, received_at)
     return mail_id
 
 

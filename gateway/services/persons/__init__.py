@@ -9,14 +9,15 @@ gateway.email_address.normalize_email):
   inbox's "has this SMS asker a verified e-mail?");
 * `request_link(...)` sends the other address a one-time link (e-mail or SMS);
   `peek`/`confirm` are the public page's GET and POST;
-* `link_both_channels(...)` for a citizen who confirmed on both channels;
+* `link_both_channels(...)` for a citizen who confirmed on both channels, and
+  `link_form_channels(...)`, its use for a form post's e-mail and mobile;
 * `merge`/`unmerge`/`send_link` for staff on the contact page.
 
 Nothing joins two addresses on a resemblance: each join is a verified link
 (store/persons.py keeps how, by whom, why).
 """
 
-from gateway.services.persons.both_channels import link_both_channels
+from gateway.services.persons.both_channels import link_both_channels, link_form_channels
 from gateway.services.persons.link_tokens import (
     LinkRequest,
     TokenState,
@@ -46,6 +47,7 @@ __all__ = [
     "addresses_of",
     "confirm",
     "link_both_channels",
+    "link_form_channels",
     "linked_addresses",
     "merge",
     "peek",

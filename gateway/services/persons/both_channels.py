@@ -6,6 +6,15 @@ the keyword from that mobile, both channels have said yes and no link needs
 following. The caller (the program that saw both confirmations) hands in the
 MO (checked here to come from the number) and what names the e-mail
 confirmation; without both, nothing is linked.
+
+`link_form_channels` is that program for the form: the e-mail confirmation
+page calls it when an address confirms a request that came from a form post
+naming a mobile number. The number's yes must be an SMS opt-in confirmation
+(the consent ledger's opt_in_confirmed) to the same program at or after the
+post: anyone can type a stranger's number into a form, so a subscriber who
+joined before the post proves nothing about it. A number whose confirmation
+comes only after the e-mail's is not linked here (nothing on the SMS path
+calls back); staff can merge it, or send a link.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from gateway.services import audit
 from gateway.services.persons.addresses import channel_of, checked
 from gateway.services.persons.link_tokens import CITIZEN
 from gateway.services.persons.membership import Joined, join
+from gateway.store import consent, web_messages
 from gateway.store import persons as store
 
 log = get_logger("gateway.persons")
@@ -55,3 +65,26 @@ async def link_both_channels(conn: asyncpg.Connection, *, number: str, email: st
     log.info("person_linked", person_id=joined.person_id, link_id=joined.link_id,
              method="both_channels")
     return joined
+
+
+async def link_form_channels(conn: asyncpg.Connection, *, web_message_id: int, email: str,
+                             program: str, email_consent_id: int,
+                             now: datetime) -> Joined | None:
+    """After `email` confirmed its opt-in to `program` (ledger row `email_consent_id`) from
+    form post `web_message_id`: link it with the post's mobile number when that number
+    confirmed an SMS opt-in to `program` since the post. None when there is nothing to
+    link (no number on the post, no SMS confirmation since, already one person)."""
+    post = await web_messages.get_message(conn, web_message_id)
+    if post is None or post["msisdn"] is None or post["email"] != email:
+        return None
+    number: str = post["msisdn"]
+    sms = await consent.confirmed_since(conn, number, program, post["received_at"])
+    if sms is None:
+        return None
+    person = await store.person_of(conn, number)
+    if person is not None and person == await store.person_of(conn, email):
+        return None
+    return await link_both_channels(
+        conn, number=number, email=email, sms_inbound_id=sms["inbound_id"],
+        email_evidence={"web_message_id": web_message_id, "email_consent_id": email_consent_id,
+                        "sms_consent_id": sms["id"]}, now=now)

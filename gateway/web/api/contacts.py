@@ -11,6 +11,12 @@ sees the history without the donor's name and address (services/fences.py).
 Numbers in paths and filters are normalized to E.164 here, at the edge,
 like everywhere else (`gateway.phone`): `/contacts/2025550123` and
 `/contacts/+12025550123` are the same contact.
+
+An e-mail address is a contact too (one that wrote by mail or the form,
+asked to join a list, or was verified to be a person's):
+`/contacts/email/{address}` and its timeline and consent, audited the same
+way; the search finds addresses when `q` is part of one
+(services/contacts.py says how a search box is read).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from gateway.services import audit
+from gateway.services import audit, persons
 from gateway.services import contacts as contact_service
 from gateway.services.fences import fenced_timeline
 from gateway.store import consent, contacts, lookups
@@ -31,13 +37,15 @@ routes = RouteTable("contacts")
 
 
 class ContactSearch(Strict):
-    q: str | None = Field(None, max_length=32,
-                          description="a number, +digits it starts with, or digits it holds")
+    q: str | None = Field(None, max_length=254,
+                          description="a number, +digits it starts with, or digits it holds; "
+                                      "or an e-mail address, or part of one")
     field: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_]+$",
                               description="a profile field, e.g. zip (with value)")
     value: str | None = Field(None, max_length=200)
     shortcode: str | None = Field(None, max_length=16)
-    after: str | None = Field(None, max_length=32, description="the last number of the page")
+    after: str | None = Field(None, max_length=254,
+                              description="the page's last number (or address): next_after")
     limit: int = Field(50, ge=1, le=500)
 
     @model_validator(mode="after")
@@ -62,7 +70,12 @@ def e164(call: Call, raw: str, *, field: str) -> str:
 
 
 @routes.get("/api/v1/contacts", name="contacts.search", query=ContactSearch,
-            summary="Find contacts by number (or its first digits) or by a profile field")
+            summary="Find contacts by number (or its digits), by a profile field, or by "
+                    "e-mail address (or part of one)",
+            description="`q` with a letter or an '@' searches e-mail addresses containing "
+                        "it, else numbers. Numbers come in `contacts`, addresses in `emails` "
+                        "(each with first_seen, last_seen, via: email, form, question, "
+                        "list, person; and its person's numbers); `searched` says which.")
 async def search(call: Call) -> dict[str, Any]:
     query = call.query_as(ContactSearch)
     asked = contact_service.ContactSearch(
@@ -72,8 +85,8 @@ async def search(call: Call) -> dict[str, Any]:
         found = await contact_service.search(conn, call.principal, asked,
                                              region=call.context.settings.default_region,
                                              client=call.client)
-    return {"contacts": found, "next_after": found[-1]["msisdn"] if len(found) == query.limit
-            else None}
+    return {"searched": found.searched, "contacts": found.contacts, "emails": found.emails,
+            "next_after": found.next_after}
 
 
 async def _contact(call: Call) -> tuple[str, str]:
@@ -136,3 +149,57 @@ async def consent_list(call: Call) -> dict[str, Any]:
     found = [dict(r) for r in rows]
     return {"consent": found,
             "next_before_id": found[-1]["id"] if len(found) == query.limit else None}
+
+
+def _email(call: Call) -> str:
+    return contact_service.contact_email(call.path_str("address"))
+
+
+@routes.get("/api/v1/contacts/email/{address}", name="contacts.email.profile",
+            summary="An e-mail contact: when and how we know the address, its person")
+async def email_profile(call: Call) -> dict[str, Any]:
+    address = _email(call)
+    async with call.pool.acquire() as conn:
+        found = await contact_service.existing_email(conn, address)
+        person = await persons.person(conn, address)
+        await contact_service.viewed(conn, call.principal, address, client=call.client,
+                                     view="profile")
+    return {**found, "person": person_json(person)}
+
+
+@routes.get("/api/v1/contacts/email/{address}/timeline", name="contacts.email.timeline",
+            summary="The address's person's history on every channel, oldest first: e-mail "
+                    "in and out, form posts, written questions asked, answered and replied "
+                    "to, and the SMS of its linked numbers")
+async def email_timeline(call: Call) -> dict[str, Any]:
+    address = _email(call)
+    async with call.pool.acquire() as conn:
+        await contact_service.existing_email(conn, address)
+        items = await contact_service.history(conn, address, call.context.settings.shortcode)
+        await contact_service.viewed(conn, call.principal, address, client=call.client,
+                                     view="timeline")
+    return {"address": address, "timeline": fenced_timeline(call.user, items)}
+
+
+@routes.get("/api/v1/contacts/email/{address}/consent", name="contacts.email.consent",
+            summary="The address's e-mail consent: each list's state and every ledger step")
+async def email_consent(call: Call) -> dict[str, Any]:
+    address = _email(call)
+    async with call.pool.acquire() as conn:
+        await contact_service.existing_email(conn, address)
+        consent_now = await contact_service.email_consent(conn, address)
+        await contact_service.viewed(conn, call.principal, address, client=call.client,
+                                     view="consent")
+    return {"address": address, **consent_now}
+
+
+def person_json(person: persons.Person | None) -> dict[str, Any] | None:
+    """The person's verified addresses and active links (how each was verified)."""
+    if person is None:
+        return None
+    return {"id": person.id,
+            "addresses": [{"address": a.address, "channel": a.channel, "added_at": a.added_at}
+                          for a in person.addresses],
+            "links": [{"id": k.id, "addresses": [k.address_a, k.address_b], "method": k.method,
+                       "linked_by": k.linked_by, "reason": k.reason, "linked_at": k.linked_at}
+                      for k in person.links if k.active]}

@@ -23,7 +23,9 @@ from gateway.services import inbox as service
 from gateway.services.answers import MAX_EMAIL_ANSWER_CHARS, answer_segments
 from gateway.services.digest_choice import digest_choice, set_digest_choice
 from gateway.services.errors import ServiceError, invalid
+from gateway.web import access
 from gateway.web.context import inbox_for
+from gateway.web.pages.contacts import contact_path
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -86,8 +88,18 @@ async def _question_page(view: View, *, draft: str = "", error: ServiceError | N
     return view.render(
         "inbox_question.html", status=status, title=f"Question {q['id']} ({q['theme_name']})",
         detail=detail, q=q, draft=draft, error=error, segments=segments,
-        max_chars=detail["answer_max_chars"],
+        max_chars=detail["answer_max_chars"], contact_link=_contact_link(view, q),
         notice=NOTICES.get(view.query("notice")), **extra)
+
+
+def _contact_link(view: View, q: dict[str, Any]) -> str | None:
+    """The asker's contact page (its e-mail address's, else its number's), for a role that
+    may open it: an admin, not an expert (who sees the address masked)."""
+    address = q["email"] or q["msisdn"]
+    page = "page.contact_email" if q["email"] else "page.contact"
+    if address is None or not access.allows(access.rule_for(page), view.user.role):
+        return None
+    return contact_path(address)
 
 
 @pages.get("/inbox/questions/{question_id}", name="page.inbox.question")
