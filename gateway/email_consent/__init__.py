@@ -1,5 +1,5 @@
 """Consent for e-mail: double opt-in, unsubscribe by link, one click or reply, and the check
-every bulk mail passes. Issue #15 item 5; docs/email.md and docs/privacy.md.
+every bulk mail passes. See docs/email.md and docs/privacy.md.
 
 Why a package of its own (a layer in docs/architecture.md): the public pages,
 the staff pages, the mail router (a reply saying "unsubscribe") and the

@@ -1,4 +1,4 @@
-"""Notifications to staff by e-mail (issue 15, item 7): the lead's notice when a question
+"""Notifications to staff by e-mail: the lead's notice when a question
 passes its SLA unclaimed (sla_breach.py), and the experts' periodic digest of new
 questions in their themes (digest.py, on the schedule of schedule.py).
 

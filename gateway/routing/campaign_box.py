@@ -8,7 +8,7 @@ nothing more: a text subscription starts from a keyword the citizen sends (its o
 confirmation text), never from a web page that anyone could fill with anyone's number.
 
 Why one function and nothing else: asking a question must never subscribe
-anyone by itself (issue 15 #5), so nothing in routing reads the box; it is
+anyone by itself (docs/privacy.md, consent by channel), so nothing in routing reads the box; it is
 stored on the post as shown (ticked or not, its wording and version:
 web_messages), and this function is the one place a ticked box leads
 anywhere. It runs in the post's transaction, after the post and its

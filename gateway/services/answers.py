@@ -14,8 +14,8 @@ e-mail, or on the form with an address) is answered by e-mail, threaded on
 the citizen's latest message (else on our acknowledgement), so a long,
 argued answer reads as one conversation; any other by SMS, as before.
 `answer` takes the channel and the address as arguments, so an SMS question
-of a person with a verified address can be answered by e-mail once such
-addresses exist (issue 15 #7).
+of a person with a verified address (services/persons) can be answered by
+e-mail (services/inbox.py offers it).
 
 `escalate` is the periodic job (app.py runs it) that hands questions past
 their SLA to the theme's leads; they stay claimable. Each lead's notice

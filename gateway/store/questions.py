@@ -446,7 +446,8 @@ async def response_times(
 async def _log(
     conn: asyncpg.Connection, row: asyncpg.Record, name: str, now: datetime, **data: object
 ) -> None:
-    """On the number's timeline; a question without a number has none (yet: issue 15 #6)."""
+    """On the number's timeline; a question without a number is shown on its address's
+    history by store/timeline.py instead."""
     if row["msisdn"] is None:
         return
     await timeline.insert_batch(conn, [timeline.NewEvent(
@@ -458,7 +459,7 @@ async def _log(
 
 # The number's questions: its SMS ones, and form posts that gave only the number. A form
 # question that also gave an e-mail address keeps its e-mail conversation and loses the
-# number (erasing an address's questions is the person's erasure: issue 15 #6).
+# number (an address's questions go with the person's erasure: EMAIL_ERASE_STEPS).
 _NUMBER_ONLY = "msisdn = $1 AND email IS NULL"
 DELETE_ANSWERS_OF = f"""
 DELETE FROM answers WHERE question_id IN (SELECT id FROM questions WHERE {_NUMBER_ONLY})

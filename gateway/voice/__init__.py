@@ -1,4 +1,4 @@
-"""The voice line (issue 16, docs/voice.md): a programmable-voice provider's webhooks.
+"""The voice line (docs/voice.md): a programmable-voice provider's webhooks.
 
 The provider (Twilio, or a TeXML-compatible one) calls /voice/... at each
 step of a call and obeys the XML answered: the greeting, the keypad menu

@@ -1,5 +1,5 @@
 """One person, many addresses: the mobile numbers and e-mail addresses verified to be one
-citizen (issue 15 item 6; docs/contact-centre.md "One person").
+citizen (docs/contact-centre.md "One person, many addresses").
 
 What other features call (addresses in their compared form: E.164, or
 gateway.email_address.normalize_email):

@@ -2,7 +2,7 @@
 
 Why a page of its own beside the contacts: an e-mail address is not a
 contact (contacts are phone numbers on a short code) until a person links
-them (issue #15 item 6), and organizers must be able to answer "why did
+them (services/persons), and organizers must be able to answer "why did
 this person get our newsletter?" from the ledger, in plain words. Reading
 either page is audited like a contact (`contact.viewed`, compliance rule
 27): list membership can reveal a political opinion.
