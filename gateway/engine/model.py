@@ -367,6 +367,7 @@ class VoiceTexts(_Strict):
     recorded: Text | None = None
     recorded_withheld: Text | None = None
     not_recorded: Text | None = None
+    question_placeholder: Text | None = None
     donation_link: Text | None = None
 
 

@@ -43,8 +43,11 @@ TEXT_VARIABLES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "recorded": frozenset({"theme", "response_time"}),
     "recorded_withheld": frozenset({"theme"}),
     "donation_link": frozenset({"donation_url"}),
+    "question_placeholder": frozenset({"theme"}),
 })
 SMS_TEXTS: Final = frozenset({"donation_link"})
+# Read by experts in the inbox, not said to a caller: only their own values (TEXT_VARIABLES).
+EXPERT_TEXTS: Final = frozenset({"question_placeholder"})
 
 _SPOKEN_PERIOD: Final = {
     "en": {"day": "a day", "week": "a week", "month": "a month"},

@@ -18,6 +18,7 @@ from gateway.engine.model import RulesFile
 from gateway.engine.templates import TemplateError, parse_template
 from gateway.engine.voice import (
     COMMON_VARIABLES,
+    EXPERT_TEXTS,
     LANGUAGES,
     SMS_TEXTS,
     TEXT_VARIABLES,
@@ -72,7 +73,8 @@ def _text(doc: RulesFile, pid: str, language: str, name: str, source: str, where
     except TemplateError as err:
         yield where, f"{label}: {err}"
         return
-    allowed = COMMON_VARIABLES | TEXT_VARIABLES.get(name, frozenset())
+    common = frozenset() if name in EXPERT_TEXTS else COMMON_VARIABLES
+    allowed = common | TEXT_VARIABLES.get(name, frozenset())
     for unknown in sorted(template.names - allowed):
         yield where, (f"{label} names unknown value {{{unknown}}}; known: "
                       + ", ".join(sorted(allowed)))

@@ -9,7 +9,9 @@ The spoken texts are read by the provider's speech synthesis, so they spell
 things out: `{shortcode_digits}` says a short code digit by digit,
 `{privacy_site}` the charter's site rather than its full address, and
 `{frequency_spoken}` "up to 6 messages a month" rather than "msgs/mo".
-`donation_link` is the one SMS among them (menu 2, then 1).
+`donation_link` is the one SMS among them (menu 2, then 1), and
+`question_placeholder` the one experts read: a recorded question's text in
+the inbox until the provider's transcription replaces it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ TEXT_NAMES: Final = (
     "goodbye", "message_intro", "no_message", "back_to_menu", "support_donate",
     "support_updates", "donation_sent", "opt_in_done", "opt_in_confirm", "already_subscribed",
     "opted_out", "theme_intro", "theme_choice", "theme_other", "record_prompt", "recorded",
-    "recorded_withheld", "not_recorded", "donation_link",
+    "recorded_withheld", "not_recorded", "donation_link", "question_placeholder",
 )
 
 _EN: Final = {
@@ -62,6 +64,8 @@ _EN: Final = {
     "not_recorded": "We did not hear a question.",
     "donation_link": "{program}: thank you for calling! To give: {donation_url} "
                      "Reply STOP to opt out.",
+    "question_placeholder": "(recorded question about {theme}, not transcribed yet: "
+                            "listen to the recording)",
 }
 
 _FR: Final = {
@@ -99,6 +103,8 @@ _FR: Final = {
     "not_recorded": "Nous n'avons pas entendu de question.",
     "donation_link": "{program} : merci de votre appel ! Pour faire un don : {donation_url} "
                      "STOP au {shortcode}",
+    "question_placeholder": "(question enregistrée sur le thème {theme}, pas encore "
+                            "transcrite : écoutez l'enregistrement)",
 }
 
 DEFAULT_TEXTS: Final[dict[VoiceLanguage, dict[str, str]]] = {"en": _EN, "fr": _FR}

@@ -48,7 +48,7 @@ from gateway.services.answers import (
 )
 from gateway.services.errors import ServiceError, conflict, invalid, not_found
 from gateway.services.fences import fenced_timeline
-from gateway.store import contacts, timeline
+from gateway.store import contacts, timeline, voice_recordings
 from gateway.store import questions as questions_store
 from gateway.store.questions import WAITING
 
@@ -183,14 +183,18 @@ async def question_detail(
         if msisdn is not None:  # the number's history (an e-mail one has none yet: #6)
             contact = await contacts.get_contact(conn, msisdn, shortcode)
             asked = await questions_store.list_for_contact(conn, msisdn, shortcode)
-        else:
+        elif row["email"] is not None:
             asked = await questions_store.list_for_email(conn, row["email"])
+        else:  # a recorded question from a withheld number: itself alone
+            asked = [{**dict(row), "answered_by": None, "answer": None, "outbound_id": None}]
         asked = [q for q in asked if may_see_theme(actor, q["theme"])]
         if msisdn is not None and actor.role == "expert":  # their themes' threads (fences.py)
             items = await timeline.question_threads(conn, msisdn, shortcode,
                                                     [q["id"] for q in asked])
         elif msisdn is not None:
             items = await timeline.full_timeline(conn, msisdn, shortcode)
+        recording = (await voice_recordings.get(conn, row["voice_recording_id"])
+                     if row["voice_recording_id"] is not None else None)
         messages = await questions_store.list_messages(conn, question_id)
         answers = await questions_store.list_answers(conn, question_id)
         target = f"contact:{msisdn}" if msisdn is not None else f"question:{question_id}"
@@ -202,7 +206,9 @@ async def question_detail(
     question["answer"] = mine["answer"] if mine else None
     question["answered_by"] = mine["answered_by"] if mine else None
     channel = answer_channel(row)
-    before, after = answer_wrapper(rules, row) if channel == "sms" else ("", "")
+    no_answer = no_answer_reason(row)
+    before, after = (answer_wrapper(rules, row) if channel == "sms" and no_answer is None
+                     else ("", ""))
     email_choice = None
     if channel == "sms" and msisdn is not None:
         async with inbox.pool.acquire() as conn:
@@ -222,13 +228,48 @@ async def question_detail(
         "email_choice": email_choice,  # an SMS question's verified address, masked
         "answer_max_chars": MAX_ANSWER_CHARS if channel == "sms" and not email_choice
         else MAX_EMAIL_ANSWER_CHARS,
-        "may_answer": row["status"] != "answered" and row["claimed_by"] in (None, actor.email),
+        "may_answer": no_answer is None and row["status"] != "answered"
+        and row["claimed_by"] in (None, actor.email),
+        "no_answer": no_answer,  # why no answer can go out ("number_withheld"), or None
+        "recording": None if recording is None else {
+            "url": f"/inbox/questions/{question_id}/recording",
+            "format": recording["audio_format"], "seconds": recording["duration_seconds"],
+            "transcription": recording["transcription"]},
     }
+
+
+def no_answer_reason(row: asyncpg.Record) -> str | None:
+    """A recorded question whose caller withheld their number cannot be answered."""
+    if row["msisdn"] is None and row["email"] is None:
+        return "number_withheld"
+    return None
+
+
+async def question_recording(inbox: Inbox, actor: Actor, client: str, question_id: int, *,
+                             audited: bool = True) -> tuple[bytes, str]:
+    """(audio, "wav"|"mp3") of a recorded question, fenced by theme like the question
+    itself; audited as a view of the contact (`audited` False: a player's next range of
+    a listening already recorded)."""
+    async with inbox.pool.acquire() as conn:
+        row = await visible_question(conn, actor, question_id)
+        found = (await voice_recordings.audio_of(conn, row["voice_recording_id"])
+                 if row["voice_recording_id"] is not None else None)
+        if found is None:
+            raise not_found(f"the recording of question {question_id}")
+        if audited:
+            target = (f"contact:{row['msisdn']}" if row["msisdn"] is not None
+                      else f"question:{question_id}")
+            await audit.record(conn, actor, audit.CONTACT_VIEWED, target, client=client,
+                               view="recording", question_id=question_id)
+    return found
 
 
 async def _answer_route(conn: asyncpg.Connection, row: asyncpg.Record,
                         by: AnswerChannel | None) -> tuple[AnswerChannel, str | None]:
     """The channel and address an answer takes, or a refusal naming `by`."""
+    if no_answer_reason(row) is not None:
+        raise invalid("the caller withheld their number: no answer can be sent to this "
+                      "recorded question", field="text", code="number_withheld")
     natural = answer_channel(row)
     if by is None or by == natural:
         return natural, None

@@ -45,7 +45,7 @@ ON CONFLICT (inbound_id) DO NOTHING
 _FIELDS = """q.id, q.msisdn, q.shortcode, q.program, q.theme, q.inbound_id, q.body, q.via,
     q.status, q.asked_at, q.sla_due, q.claimed_by, q.claimed_at, q.answered_at,
     q.escalated_at, q.escalated_to, q.channel, q.email, q.name, q.language,
-    q.mail_inbound_id, q.web_message_id, q.round"""
+    q.mail_inbound_id, q.web_message_id, q.round, q.voice_recording_id"""
 
 # A question by e-mail or from the form (migration 230): one row, its id.
 INSERT_WRITTEN = """
@@ -53,6 +53,34 @@ INSERT INTO questions (channel, msisdn, shortcode, email, name, language, progra
                        mail_inbound_id, web_message_id, body, via, asked_at, sla_due)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING id
+"""
+
+# A question a caller recorded (migration 310): opened once per recording, however often
+# the voice line says it is ready; (id, created).
+OPEN_VOICE = """
+WITH new AS (
+    INSERT INTO questions (channel, msisdn, shortcode, language, program, theme,
+                           voice_recording_id, body, via, asked_at, sla_due)
+    VALUES ('voice', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (voice_recording_id) DO NOTHING
+    RETURNING id
+)
+SELECT id, true AS created FROM new
+UNION ALL
+SELECT id, false FROM questions WHERE voice_recording_id = $6
+LIMIT 1
+"""
+
+# Its transcription arrived: the text replaces the placeholder ($2) it was opened with,
+# and a classified theme ($4) moves it while no expert has claimed it.
+TRANSCRIBE_VOICE = """
+UPDATE questions
+SET body = CASE WHEN body = $2 THEN $3 ELSE body END,
+    theme = CASE WHEN $4::text IS NOT NULL AND claimed_by IS NULL THEN $4 ELSE theme END,
+    via = CASE WHEN $4::text IS NOT NULL AND claimed_by IS NULL AND theme <> $4
+               THEN 'classified' ELSE via END
+WHERE voice_recording_id = $1
+RETURNING id, theme
 """
 
 LIST_QUEUE = f"""
@@ -257,6 +285,22 @@ class NewWrittenQuestion:
     web_message_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewVoiceQuestion:
+    """A question a caller recorded: its recording, and the number when it was not withheld."""
+
+    voice_recording_id: int
+    program: str
+    theme: str
+    body: str  # the transcription, or the program's placeholder until it comes
+    via: str
+    language: str
+    asked_at: datetime
+    sla_due: datetime
+    msisdn: str | None  # None: withheld (no answer can be sent)
+    shortcode: str | None  # with a number: the code its SMS answer goes out from
+
+
 ClaimOutcome = Literal["claimed", "already_claimed", "already_answered", "not_found"]
 
 
@@ -288,6 +332,24 @@ async def insert_written(conn: asyncpg.Connection, question: NewWrittenQuestion)
         q.program, q.theme, q.mail_inbound_id, q.web_message_id, q.body, q.via, q.asked_at,
         q.sla_due)
     return question_id
+
+
+async def open_voice(conn: asyncpg.Connection, question: NewVoiceQuestion) -> tuple[int, bool]:
+    """In the caller's transaction; (question id, True when this call opened it)."""
+    q = question
+    row = await conn.fetchrow(OPEN_VOICE, q.msisdn, q.shortcode, q.language, q.program,
+                              q.theme, q.voice_recording_id, q.body, q.via, q.asked_at,
+                              q.sla_due)
+    return int(row["id"]), bool(row["created"])
+
+
+async def transcribe_voice(conn: asyncpg.Connection, voice_recording_id: int, *,
+                           placeholder: str, text: str | None,
+                           theme: str | None) -> tuple[int, str] | None:
+    """The transcription into the recording's question (see TRANSCRIBE_VOICE); (id, theme)."""
+    row = await conn.fetchrow(TRANSCRIBE_VOICE, voice_recording_id, placeholder,
+                              text if text else placeholder, theme)
+    return None if row is None else (int(row["id"]), str(row["theme"]))
 
 
 async def find_threads(conn: asyncpg.Connection,

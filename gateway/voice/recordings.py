@@ -110,14 +110,26 @@ async def tell_if_ready(conn: asyncpg.Connection, recording_id: int, rules: Rule
     told = voice.topic(chosen or "", other=other) if voice is not None else None
     queue = themes.topics.get(theme) if themes is not None else None
     sla = told.sla if told is not None else queue.sla if queue is not None else DEFAULT_SLA
+    # named after the theme the caller chose, so it stays the same when 9 is classified
+    placeholder = placeholder_text(rules, row["program"], row["language"],
+                                   told.name if told is not None else theme)
     await voice_question_ready(conn, ReadyRecording(
         id=row["id"], recording_sid=row["recording_sid"], call_sid=row["call_sid"],
         program=row["program"], theme=theme, chosen_theme=chosen, other=other,
         msisdn=row["msisdn"], shortcode=row["shortcode"], language=row["language"],
         asked_at=row["created_at"], sla_seconds=sla, duration_seconds=row["duration_seconds"],
-        audio_format=row["audio_format"], transcription=row["transcription"]))
+        audio_format=row["audio_format"], transcription=row["transcription"],
+        placeholder=placeholder))
     await store.mark_ready(conn, row["id"], now)
     return True
+
+
+def placeholder_text(rules: Rules, program: str, language: str, theme_name: str) -> str:
+    """A recorded question's text until its transcription comes (`question_placeholder`)."""
+    voice = rules.voice.get(program)
+    template = (voice.text("fr" if language == "fr" else "en", "question_placeholder")
+                if voice is not None else None)
+    return template.render({"theme": theme_name}) if template is not None else theme_name
 
 
 class RecordingFetcher:

@@ -159,6 +159,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.inbox.answer": INBOX,
     "page.inbox.digest": INBOX,
     "page.inbox.knowledge": INBOX,  # the answer form's knowledge-base search and insert
+    "page.inbox.recording": INBOX,  # a recorded question's audio (fenced by theme)
     "page.knowledge": CAMPAIGN,
     "page.knowledge.add": CAMPAIGN,
     "page.knowledge.document": CAMPAIGN,

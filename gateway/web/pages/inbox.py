@@ -23,10 +23,12 @@ from gateway.services import inbox as service
 from gateway.services.answers import MAX_EMAIL_ANSWER_CHARS, answer_segments
 from gateway.services.digest_choice import digest_choice, set_digest_choice
 from gateway.services.errors import ServiceError, invalid
+from gateway.voice.audio import CONTENT_TYPES
 from gateway.web import access
 from gateway.web.context import inbox_for
 from gateway.web.pages.contacts import contact_path
 from gateway.web.pages.frame import PageTable, View
+from gateway.web.ranged import ranged_response, starts_at_zero
 
 pages = PageTable()
 
@@ -105,6 +107,15 @@ def _contact_link(view: View, q: dict[str, Any]) -> str | None:
 @pages.get("/inbox/questions/{question_id}", name="page.inbox.question")
 async def question(view: View) -> web.StreamResponse:
     return await _question_page(view)
+
+
+@pages.get("/inbox/questions/{question_id}/recording", name="page.inbox.recording")
+async def recording(view: View) -> web.StreamResponse:
+    """The recorded question's audio for the page's <audio> player, with ranges (seeking)."""
+    data, fmt = await service.question_recording(
+        inbox_for(view.context), view.user, view.client, _question_id(view),
+        audited=starts_at_zero(view.request))
+    return ranged_response(view.request, data, CONTENT_TYPES[fmt])
 
 
 @pages.post("/inbox/questions/{question_id}/claim", name="page.inbox.claim")
