@@ -93,7 +93,10 @@ demo: venv
 	port="$${GATEWAY_HTTP_PORT:-8080}"; \
 	demo_key() { $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))'; }; \
 	export GATEWAY_PUBLIC_BASE_URL="http://127.0.0.1:$$port" GATEWAY_WRITE_FORM_ENABLED=true \
-	  GATEWAY_WRITE_FORM_SECRET="$$(demo_key)" GATEWAY_MAIL_LINK_SECRET="$$(demo_key)"; \
+	  GATEWAY_WRITE_FORM_SECRET="$$(demo_key)" GATEWAY_MAIL_LINK_SECRET="$$(demo_key)" \
+	  GATEWAY_VOICE_ENABLED=true GATEWAY_VOICE_SIMULATOR=true \
+	  GATEWAY_VOICE_AUTH_TOKEN="$$(demo_key)" GATEWAY_VOICE_ACCOUNT_SID=ACdemo \
+	  GATEWAY_VOICE_PROGRAM=ensemble; \
 	GATEWAY_KEYWORDS=keywords.yaml GATEWAY_SMPP_PORT=$(SMPP_PORT) $(BIN)/gateway run & \
 	pids="$$pids $$!"; \
 	for _ in $$(seq 150); do \
@@ -111,6 +114,7 @@ demo: venv
 	echo "phone:    http://127.0.0.1:$$port/phone   (or $(BIN)/gateway chat --phone-port $(PHONE_PORT))"; \
 	echo "mailbox:  http://127.0.0.1:$$port/mailbox   (e-mail $(DEMO_CONTACT) on 127.0.0.1:$(MAIL_IN_PORT))"; \
 	echo "write:    http://127.0.0.1:$$port/write   (the public \"write to the campaign\" form)"; \
+	echo "call:     http://127.0.0.1:$$port/voice-line/simulator   (the voice line, without a phone)"; \
 	echo "gateway:  http://127.0.0.1:$$port/healthz  http://127.0.0.1:$$port/metrics"; \
 	echo "Ctrl-C stops the gateway, the simulator, the mail sink and the demo database"; \
 	wait -n $$pids || true

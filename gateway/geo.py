@@ -161,7 +161,7 @@ def postal_position(country: str, postal_code: str) -> tuple[str, float | None, 
         accepted = fr_postal_code(code, _POSTAL_STEP)
         return (accepted.derived["department"] if accepted else code[:2]), None, None
     entries: list[dict[str, Any]] = []
-    if code.isdigit() and len(code) == 5:
+    if code.isascii() and code.isdigit() and len(code) == 5:
         entries = zipcodes.matching(code)  # type: ignore[no-untyped-call]
     for entry in entries:
         if entry.get("lat") and entry.get("long"):

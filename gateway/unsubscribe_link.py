@@ -54,7 +54,10 @@ def make_token(key: bytes, address: str, program: str) -> str:
 def read_token(settings: Settings, token: str) -> tuple[str, str]:
     """(address, program) of a token we signed; BadLink otherwise."""
     payload, signature = _split(token)
-    if not hmac.compare_digest(_unb64(signature), _signature(_key(settings), payload)):
+    expected = _signature(_key(settings), payload)
+    # compared as text, not as decoded bytes: base64's last character carries spare
+    # bits, so two spellings decode alike; only the one we wrote is our link
+    if not hmac.compare_digest(signature.encode(), _b64(expected).encode()):
         raise BadLink("the unsubscribe link's signature does not match")
     return _fields(payload)
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gateway.engine.model import Step, ValidatorName
@@ -130,6 +130,8 @@ def test_email_rejects(answer: str) -> None:
 
 @given(st.sampled_from(sorted(VALIDATORS)), st.text(max_size=60))
 @settings(deadline=None)  # the first zip lookup loads the zip database
+@example(name="choice", answer="❶")  # a digit for str.isdigit, not for int()
+@example(name="choice", answer="²")
 def test_validators_never_raise_and_return_json_values(name: ValidatorName, answer: str) -> None:
     options: dict[str, object] = {"choices": ["A1", "B2"]} if name == "choice" else {}
     result = check(name, answer, **options)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
@@ -44,6 +44,8 @@ def test_a_link_reads_back_as_its_address_and_program(address: str, program: str
 
 @settings(max_examples=200, deadline=None)
 @given(addresses, programs, st.integers(0, 200), st.characters(codec="ascii"))
+# the signature's last base64 character has spare bits: this spelling decoded alike
+@example(address="0@a010000000.a.a.ad", program="a000", at=164, char="0")
 def test_a_changed_character_is_refused(address: str, program: str, at: int,
                                         char: str) -> None:
     token = token_of(unsubscribe_url(SETTINGS, address, program))

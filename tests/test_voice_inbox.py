@@ -21,7 +21,7 @@ from gateway.voice.recordings import RecordingFetcher
 from gateway.web.ranged import ranged_response
 from tests.support.clock import ManualClock
 from tests.support.voice import FR_CODE, Caller, VoiceSite, start_voice_site, voice_settings
-from tests.test_voice_questions import FR_CALLER, WAV, FakeProvider
+from tests.support.voice_provider import FR_CALLER, WAV, FakeProvider
 
 EDU_PLACEHOLDER = ("(question enregistrée sur le thème Education, pas encore transcrite : "
                    "écoutez l'enregistrement)")

@@ -109,7 +109,7 @@ def choice(answer: str, step: Step) -> Accepted | None:
     first = words.split(" ", 1)[0]
     if first in by_word:
         return Accepted(by_word[first])
-    if first.isdigit() and 1 <= int(first) <= len(options) and words == first:
+    if first.isdecimal() and 1 <= int(first) <= len(options) and words == first:
         return Accepted(options[int(first) - 1])
     return None
 

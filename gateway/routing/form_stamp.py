@@ -36,7 +36,7 @@ def issue(key: bytes, now: datetime) -> str:
 def check(key: bytes, stamp: str, now: datetime, *, min_seconds: float,
           max_age: float) -> Stamp | StampProblem:
     parts = stamp.strip().split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 12:
+    if len(parts) != 3 or not parts[0].isdecimal() or len(parts[0]) > 12:
         return "invalid"
     issued, nonce, mac = int(parts[0]), parts[1], parts[2]
     if not hmac.compare_digest(mac, _mac(key, issued, nonce)):

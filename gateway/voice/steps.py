@@ -244,7 +244,7 @@ class VoiceLine:
             status = plan.step.removeprefix("status.")
             if status in FINAL_STATUSES:
                 raw = form.get("CallDuration", "").strip()
-                duration = int(raw) if raw.isdigit() and len(raw) < 7 else None
+                duration = int(raw) if raw.isdecimal() and len(raw) < 7 else None
                 await calls_store.end_call(conn, call.call_sid, at=now, status=status,
                                            duration_seconds=duration)
 

@@ -93,6 +93,6 @@ def _parsed(model: type[M], typed: dict[str, str]) -> tuple[M | None, dict[str, 
 
 def _path_id(view: View, name: str) -> int:
     raw = view.request.match_info[name]
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise web.HTTPNotFound()
     return int(raw)

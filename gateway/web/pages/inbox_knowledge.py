@@ -42,7 +42,7 @@ async def search_for_answer(view: View) -> web.StreamResponse:
         question = await inbox_service.visible_question(conn, view.user, question_id)
         for name in ("insert", "insert_link"):
             chosen = view.field(name)
-            passage = await store.get_passage(conn, int(chosen)) if chosen.isdigit() else None
+            passage = await store.get_passage(conn, int(chosen)) if chosen.isdecimal() else None
             if passage is None:
                 continue
             addition = passage["body"] if name == "insert" else passage["url"]

@@ -99,7 +99,7 @@ async def _document(view: View, *, status: int = 200, note: str = "",
                     error: str | None = None) -> web.Response:
     raw = view.query("version")
     detail = await api.document_detail(view.context, _document_id(view),
-                                       int(raw) if raw.isdigit() and int(raw) > 0 else None)
+                                       int(raw) if raw.isdecimal() and int(raw) > 0 else None)
     return view.render(
         "knowledge_document.html", status=status, title=detail["document"]["title"],
         detail=detail, d=detail["document"], note=note, error=error,
