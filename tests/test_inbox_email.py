@@ -171,6 +171,7 @@ async def test_the_question_page_offers_an_email_answer_and_shows_the_conversati
         assert "Sent by e-mail, in reply to the citizen" in text
         assert "data-before" not in text  # no SMS segment count for an e-mail answer
         assert "The citizen wrote again" in text and "Et la nuit ?" in text
+        assert "this question came in writing" in text  # not a bare "Nothing yet"
         token = form_token(text)
         response = await site.client.post(
             f"/inbox/questions/{question['id']}/answer", allow_redirects=False,
