@@ -7,11 +7,13 @@ import asyncio
 from datetime import timedelta
 
 import asyncpg
+from pydantic import SecretStr
 
-from gateway.config import load_settings
+from gateway.config import Settings, load_settings
 from gateway.engine.loader import parse_rules
 from gateway.notify.sla_breach import queue_breach_notices
 from gateway.notify.staff_mail import StaffMail
+from gateway.privacy import rights
 from gateway.services import answers
 from gateway.store import questions as questions_store
 from gateway.store import users as user_store
@@ -114,3 +116,34 @@ async def test_without_a_from_address_questions_escalate_and_nothing_is_queued(
         row = await questions_store.get_question(conn, question)
         assert row is not None and row["status"] == "escalated"
     assert await notices(pool) == []
+
+
+async def test_erasing_the_citizen_removes_their_words_from_the_leads_notice(
+    pool: asyncpg.Pool, settings: Settings,
+) -> None:
+    """The notice quotes the question; erasure takes the quote, the rest of the row stays."""
+    private = settings.model_copy(update={"privacy_hash_secret": SecretStr("k")})
+    kept = await asked(pool, "+33600000261", "question sur la cantine du collège", NOW)
+    await asked(pool, "+33600000260", "Pourquoi l'école de Lucie ferme-t-elle ?", NOW)
+    assert await answers.escalate(pool, RULES, LATE, mail=MAIL) == 2
+    async with pool.acquire() as conn:
+        await rights.erase(conn, "+33600000260", by="dpo", settings=private)
+    rows = await notices(pool)
+    assert len(rows) == 2  # the record that a notice went stays, with its Message-ID
+    erased = next(r for r in rows if r["dedupe_key"] != f"sla-breach:{kept}:{LEAD}")
+    assert "Lucie" not in erased["text_body"] and erased["text_body"] == ""
+    other = next(r for r in rows if r["dedupe_key"] == f"sla-breach:{kept}:{LEAD}")
+    assert "cantine" in other["text_body"]
+
+
+async def test_a_waiting_notice_about_an_erased_question_is_not_sent(
+    pool: asyncpg.Pool, settings: Settings,
+) -> None:
+    private = settings.model_copy(update={"privacy_hash_secret": SecretStr("k")})
+    await asked(pool, "+33600000270", "Pourquoi l'école de Marc ferme-t-elle ?", NOW)
+    assert await answers.escalate(pool, RULES, LATE, mail=MAIL) == 1
+    async with pool.acquire() as conn:
+        await rights.erase(conn, "+33600000270", by="dpo", settings=private)
+    [row] = await notices(pool)
+    assert (row["status"], row["text_body"]) == ("suppressed", "")
+    assert row["suppressed_reason"] == "erased on request"

@@ -32,6 +32,7 @@ from gateway.engine.themes import response_time
 from gateway.logs import get_logger, mask_email
 from gateway.notify.staff_mail import StaffMail
 from gateway.notify.texts import Language, excerpt, language_of, span
+from gateway.store import mail_outbox
 from gateway.store import notifications as store
 
 log = get_logger("gateway.notify")
@@ -69,8 +70,9 @@ async def queue_breach_notices(
             continue
         language, values = notice_values(rules, row, mail=mail, now=now)
         for address in to:
+            key = mail_outbox.sla_breach_key(row["id"], address)
             await mail.queue(conn, to=address, kind="sla_breach", language=language,
-                             dedupe_key=f"sla-breach:{row['id']}:{address}", values=values)
+                             dedupe_key=key, values=values)
             queued += 1
             log.info("sla_breach_notice_queued", question_id=row["id"], theme=row["theme"],
                      lead=mask_email(address))

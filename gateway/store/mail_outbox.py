@@ -362,6 +362,40 @@ async def count_queued(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval(COUNT_QUEUED))
 
 
+# A lead's notice of a late question (notify/sla_breach.py) quotes the question and
+# carries no question_id (a lead's reply must not thread onto it); its dedupe key names
+# the question. When the question goes with its citizen's erasure, the quote goes too:
+# the text is emptied and a notice still waiting is not sent. The row, its subject (a
+# question number and a theme) and its Message-ID stay: the record that it was sent.
+SLA_BREACH_KEY = "sla-breach:{question_id}:{lead}"
+
+
+def sla_breach_key(question_id: int, lead: str) -> str:
+    return SLA_BREACH_KEY.format(question_id=question_id, lead=lead)
+
+
+_FORGET_NOTICES = """
+UPDATE mail_outbox
+SET text_body = '', html_body = NULL,
+    suppressed_reason = CASE WHEN status = 'queued' THEN 'erased on request'
+                             ELSE suppressed_reason END,
+    status = CASE WHEN status = 'queued' THEN 'suppressed' ELSE status END
+WHERE purpose = 'notification' AND dedupe_key LIKE 'sla-breach:%'
+  AND split_part(dedupe_key, ':', 2) IN (SELECT id::text FROM questions WHERE {which})
+"""
+# The same questions store/questions.py deletes for a number and for an address.
+FORGET_NOTICES_OF_NUMBER = _FORGET_NOTICES.format(which="msisdn = $1 AND email IS NULL")
+FORGET_NOTICES_OF_ADDRESS = _FORGET_NOTICES.format(which="email = $1 AND msisdn IS NULL")
+
+
+async def forget_notices_of_number(conn: asyncpg.Connection, msisdn: str) -> int:
+    return affected(await conn.execute(FORGET_NOTICES_OF_NUMBER, msisdn))
+
+
+async def forget_notices_of_address(conn: asyncpg.Connection, address: str) -> int:
+    return affected(await conn.execute(FORGET_NOTICES_OF_ADDRESS, address))
+
+
 # Before an address's questions are deleted (store/questions.py erase_address): the
 # mail_outbox rows that point at them let go of the question.
 FORGET_QUESTIONS_OF_ADDRESS = """

@@ -82,7 +82,8 @@ EMAIL_TABLES: Mapping[str, str] = {
                     "message naming it: the address replaced by the pseudonym",
     "mail_attachments": "deleted (of the person's own messages and of bounces naming them)",
     "mail_outbox": "waiting mail suppressed first; the address pseudonymized, subject and "
-                   "text removed (the row and its Message-ID stay)",
+                   "text removed (the row and its Message-ID stay); a lead's notice quoting "
+                   "one of the person's questions loses the quote (for a number too)",
     "questions": "questions with no number deleted with their later messages and answers; "
                  "a form question that also gave a number keeps it and loses the address",
     "web_messages": "form posts with no number deleted; the others lose the address and name",
@@ -119,6 +120,8 @@ ERASING = "SET LOCAL gateway.erasing = 'on'"
 Eraser = Callable[[asyncpg.Connection, str, str], Awaitable[int]]  # (conn, number, pseudonym)
 ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("suppressed", lambda conn, msisdn, _: outbound.suppress_waiting_of(conn, msisdn)),
+    ("mail_outbox_notices", lambda conn, msisdn, _: mail_outbox.forget_notices_of_number(
+        conn, msisdn)),
     ("answers", lambda conn, msisdn, _: questions.delete_answers_of(conn, msisdn)),
     ("questions", lambda conn, msisdn, _: questions.delete_questions_of(conn, msisdn)),
     ("web_messages", lambda conn, msisdn, _: web_messages.erase_number(conn, msisdn)),
@@ -182,6 +185,8 @@ EMAIL_ERASE_STEPS: tuple[tuple[str, AddressEraser], ...] = (
     ("mail_inbound_questions", lambda conn, t: mail_inbound.forget_questions_of_address(
         conn, t.address)),
     ("mail_outbox_questions", lambda conn, t: mail_outbox.forget_questions_of_address(
+        conn, t.address)),
+    ("mail_outbox_notices", lambda conn, t: mail_outbox.forget_notices_of_address(
         conn, t.address)),
     ("questions", lambda conn, t: questions.erase_address(conn, t.address)),
     ("web_messages", lambda conn, t: web_messages.erase_address(conn, t.address)),
