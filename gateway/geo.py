@@ -30,6 +30,8 @@ GeoSource = Literal["zip", "area_code"]
 
 # Validators whose answer is a postal code, and the country it belongs to.
 POSTAL_VALIDATORS: Final = {"us_zip": "US", "fr_postal_code": "FR"}
+# The countries whose postal codes the gateway can place (WHERE, committees, events).
+POSTAL_COUNTRIES: Final = tuple(dict.fromkeys(POSTAL_VALIDATORS.values()))
 _REGION_KEYS: Final = ("state", "department")
 _UNKNOWN_ZONE: Final = "Etc/Unknown"
 _PER_EXCHANGE: Final = frozenset({"US", "CA"})

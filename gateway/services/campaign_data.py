@@ -21,10 +21,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from gateway.engine import Rules
+from gateway.geo import POSTAL_COUNTRIES as POSTAL_COUNTRIES
 from gateway.geo import postal_position
 from gateway.services.actor import Identity
 from gateway.services.audit import record
-from gateway.services.errors import not_found
+from gateway.services.errors import invalid, not_found
 from gateway.store import committees as store
 from gateway.store.committees import NewCampaignEvent, NewCommittee
 
@@ -40,13 +42,36 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _postal_code(value: str | None) -> str | None:
+    if value is not None and not (len(value) == 5 and value.isascii() and value.isdigit()):
+        raise ValueError("a postal code is 5 digits, like 60601 or 75011")
+    return value
+
+
+def _country(value: str | None) -> str | None:
+    if value is not None and value not in POSTAL_COUNTRIES:
+        raise ValueError(f"{value!r} is not a country the gateway can place: choose one of "
+                         + ", ".join(POSTAL_COUNTRIES))
+    return value
+
+
 class CommitteeBody(_Input):
     name: str = Field(min_length=1, max_length=200)
     address: str = Field(min_length=1, max_length=300)
-    postal_code: str = Field(pattern=r"^[0-9]{5}$", description="US zip or French code")
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2: US, FR")
+    postal_code: str = Field(description="US zip or French code: 5 digits")
+    country: str = Field(description="ISO 3166 alpha-2: US or FR")
     city: str = Field("", max_length=100)
     phone: str | None = Field(None, max_length=40)
+
+    @field_validator("postal_code")
+    @classmethod
+    def _placeable_code(cls, value: str | None) -> str | None:
+        return _postal_code(value)
+
+    @field_validator("country")
+    @classmethod
+    def _placeable_country(cls, value: str | None) -> str | None:
+        return _country(value)
 
 
 class EventBody(_Input):
@@ -54,9 +79,20 @@ class EventBody(_Input):
     starts_at: AwareDatetime
     timezone: str = Field(max_length=64, description="IANA zone the time is told in")
     location: str = Field("", max_length=300)
-    program: str | None = Field(None, max_length=64, description="none: every program")
-    postal_code: str | None = Field(None, pattern=r"^[0-9]{5}$")
-    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    program: str | None = Field(None, max_length=64,
+                                description="a program's id in keywords.yaml; none: every program")
+    postal_code: str | None = Field(None, description="5 digits")
+    country: str | None = Field(None, description="US or FR")
+
+    @field_validator("postal_code")
+    @classmethod
+    def _placeable_code(cls, value: str | None) -> str | None:
+        return _postal_code(value)
+
+    @field_validator("country")
+    @classmethod
+    def _placeable_country(cls, value: str | None) -> str | None:
+        return _country(value)
 
     @field_validator("timezone")
     @classmethod
@@ -100,8 +136,20 @@ async def switch_committee(pool: asyncpg.Pool, actor: Identity, client: str,
     return {"id": committee_id, "active": on}
 
 
+def check_program(rules: Rules, program: str | None) -> None:
+    """An event for a program that does not exist would never be announced: refuse it."""
+    if program is None or program in rules.programs:
+        return
+    known = ", ".join(f"{pid} ({p.name})" for pid, p in rules.programs.items())
+    by_name = [pid for pid, p in rules.programs.items() if p.name.casefold() == program.casefold()]
+    hint = f" Did you mean {by_name[0]!r}?" if by_name else ""
+    raise invalid(f"No program {program!r} in keywords.yaml.{hint} The programs are: {known}.",
+                  field="program", code="unknown_program")
+
+
 async def add_event(pool: asyncpg.Pool, actor: Identity, client: str,
-                    body: EventBody) -> dict[str, Any]:
+                    body: EventBody, rules: Rules) -> dict[str, Any]:
+    check_program(rules, body.program)
     area = None
     if body.postal_code is not None and body.country is not None:
         area, _, _ = postal_position(body.country, body.postal_code)

@@ -15,6 +15,7 @@ from gateway.services import campaign_data as service
 from gateway.services.campaign_data import CommitteeBody, EventBody
 from gateway.store import committees as store
 from gateway.web.body import Strict
+from gateway.web.context import rules_in_force
 from gateway.web.registry import Call, RouteTable
 
 routes = RouteTable("campaign data")
@@ -63,7 +64,8 @@ async def list_events(call: Call) -> dict[str, Any]:
 @routes.post("/api/v1/events", name="events.create", body=EventBody, status=201,
              summary="Add an event that EVENTS will announce")
 async def create_event(call: Call) -> dict[str, Any]:
-    return await service.add_event(call.pool, call.user, call.client, call.body_as(EventBody))
+    return await service.add_event(call.pool, call.user, call.client, call.body_as(EventBody),
+                                   rules_in_force(call.context))
 
 
 @routes.post("/api/v1/events/{event_id}/published", name="events.publish", body=Switch,

@@ -5,24 +5,36 @@ functions (gateway/services/campaign_data.py, which the API calls too): a
 committee added here and one added by a script must get the same checks,
 the same derived area and position, and the same audit entry. A refused form is shown again
 with what was typed and the reason beside the field, never emptied.
+
+The form offers choices where the API takes codes: the program by its name, the
+country by its name, the time zone by its place ("Central Time — Chicago"), and
+the start as a date-and-time picker read in that zone (wall-clock time, as an
+organizer thinks of it), which the page turns into the instant the API takes.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from gateway.services import campaign_data as service
+from gateway.services.errors import ServiceError
 from gateway.store import committees as store
+from gateway.web.choices import country_choices, program_choices, zone_choices
+from gateway.web.context import rules_in_force
+from gateway.web.form_errors import field_errors
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
 M = TypeVar("M", bound=BaseModel)
 COMMITTEE_FIELDS = ("name", "address", "postal_code", "country", "city", "phone")
-EVENT_FIELDS = ("title", "starts_at", "timezone", "location", "program", "postal_code",
+EVENT_FIELDS = ("title", "starts_local", "timezone", "location", "program", "postal_code",
                 "country")
+PICKER_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")  # what datetime-local sends
 
 
 @pages.get("/campaign", name="page.campaign")
@@ -43,11 +55,25 @@ async def add_committee(view: View) -> web.StreamResponse:
 @pages.post("/campaign/events", name="page.campaign.event")
 async def add_event(view: View) -> web.StreamResponse:
     typed = _typed(view, EVENT_FIELDS)
-    body, errors = _parsed(service.EventBody, typed)
-    if body is None:
-        return await _show(view, status=400, event_form=typed, event_errors=errors)
-    await service.add_event(view.context.pool, view.user, view.client, body)
-    return view.redirect("/campaign", added="event")
+    given = {k: v for k, v in typed.items() if k != "starts_local"}
+    starts_at, when_error = starts_instant(typed["starts_local"], typed["timezone"])
+    if starts_at is not None:
+        given["starts_at"] = starts_at.isoformat()
+    body, errors = _parsed(service.EventBody, given)
+    if when_error:
+        errors["starts_local"] = when_error
+    errors.setdefault("starts_local", errors.pop("starts_at", ""))
+    if body is not None and not errors["starts_local"]:
+        try:
+            await service.add_event(view.context.pool, view.user, view.client, body,
+                                    rules_in_force(view.context))
+            return view.redirect("/campaign", added="event")
+        except ServiceError as err:
+            if err.field is None or err.status != 400:
+                raise
+            errors[err.field] = err.message
+    return await _show(view, status=400, event_form=typed,
+                       event_errors={k: v for k, v in errors.items() if v})
 
 
 @pages.post("/campaign/committees/{committee_id}/active", name="page.campaign.committee.switch")
@@ -64,14 +90,51 @@ async def switch_event(view: View) -> web.StreamResponse:
     return view.redirect("/campaign")
 
 
+def starts_instant(local: str, zone: str) -> tuple[datetime | None, str]:
+    """The picker's wall-clock time read in `zone`, or why it cannot be.
+
+    A time the clocks skip (the spring-forward hour) does not exist in the zone
+    and is refused; one they repeat (the fall-back hour) is the first of the two.
+    """
+    if not local:
+        return None, "Choose a date and a time."
+    for fmt in PICKER_FORMATS:
+        try:
+            naive = datetime.strptime(local, fmt)
+            break
+        except ValueError:
+            continue
+    else:
+        return None, "Choose a date and a time with the picker (year-month-day, hour:minute)."
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None, ""  # the time zone field says what is wrong
+    instant = naive.replace(tzinfo=tz)
+    back = instant.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
+    if back != naive:
+        return None, (f"{naive:%H:%M} does not exist on {naive:%Y-%m-%d} in this time zone "
+                      "(the clocks go forward that night): choose another time.")
+    return instant, ""
+
+
 async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response:
     async with view.context.pool.acquire() as conn:
         committees = await store.list_committees(conn)
         events = await store.list_events(conn)
-    return view.render("campaign.html", status=status, title="Committees and events",
-                       committees=committees, events=events, added=view.query("added"),
-                       **{"committee_form": {}, "committee_errors": {}, "event_form": {},
-                          "event_errors": {}, **values})
+    rules = rules_in_force(view.context)
+    programs = {c.value: c.label for c in program_choices(rules)}
+    countries = country_choices()
+    return view.render(
+        "campaign.html", status=status, title="Committees and events",
+        committees=committees, events=events, added=view.query("added"),
+        programs=programs, countries=countries,
+        country_names={c.value: c.label for c in countries},
+        programs_list=program_choices(rules),
+        zones=zone_choices(now=view.context.clock()),
+        default_zone=view.context.settings.finance_timezone,
+        **{"committee_form": {}, "committee_errors": {}, "event_form": {},
+           "event_errors": {}, **values})
 
 
 def _typed(view: View, names: tuple[str, ...]) -> dict[str, str]:
@@ -84,11 +147,7 @@ def _parsed(model: type[M], typed: dict[str, str]) -> tuple[M | None, dict[str, 
     try:
         return model.model_validate(given), {}
     except ValidationError as err:
-        errors: dict[str, str] = {}
-        for problem in err.errors():
-            where = str(problem["loc"][0]) if problem["loc"] else "form"
-            errors.setdefault(where, str(problem["msg"]).removeprefix("Value error, "))
-        return None, errors
+        return None, field_errors(err)
 
 
 def _path_id(view: View, name: str) -> int:
