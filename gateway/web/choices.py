@@ -59,3 +59,17 @@ def _zone_label(name: str, locale: str) -> str:
     generic = get_timezone_name(name, width="long", zone_variant="generic", locale=locale)
     place = get_timezone_location(name, locale=locale, return_city=True)
     return generic if place in generic else f"{generic} — {place}"
+
+
+def zone_options(*current: str, now: datetime, locale: str = "en") -> list[Choice]:
+    """The zones a send-time picker offers: UTC, the countries' zones, and any zone in
+    `current` (the organizer's, or one a script set) that is not among them."""
+    choices = zone_choices(locale=locale, now=now)
+    known = {c.value for c in choices}
+    extra = [Choice(z, z) for z in dict.fromkeys(("UTC", *current)) if z and z not in known]
+    return extra + choices
+
+
+def program_names(rules: Rules) -> dict[str, str]:
+    """Program id -> its name, for showing a program chosen by id."""
+    return {pid: program.name for pid, program in rules.programs.items()}

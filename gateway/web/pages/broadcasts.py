@@ -28,12 +28,12 @@ from gateway.broadcast import control, held, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
-from gateway.broadcast.policy import US_FALLBACK_ZONES
 from gateway.engine import Rules
 from gateway.services import audit
 from gateway.services.errors import ServiceError
 from gateway.store import broadcasts as store
 from gateway.store import lookups
+from gateway.web.choices import program_names, zone_options
 from gateway.web.context import rules_in_force
 from gateway.web.errors import bad_request, conflict, not_found
 from gateway.web.pages.frame import PageTable, View
@@ -44,8 +44,6 @@ MAX_TEXT = 2_000
 MAX_FILTER = 10_000
 FINISHED = ("done", "cancelled")
 Change = Callable[[asyncpg.Connection, int], Awaitable[Any]]
-# offered beside the send-time picker (any IANA name may be typed)
-ZONE_CHOICES = ("UTC", *US_FALLBACK_ZONES, "Europe/Paris")
 
 
 @pages.get("/broadcasts", name="page.broadcasts")
@@ -77,7 +75,10 @@ def _composer(view: View, form: dict[str, str], programs: list[str], *, status: 
               error: dict[str, str | None] | None = None) -> web.StreamResponse:
     return view.render("broadcast_new.html", status=status, title="New broadcast",
                        programs=programs, form=form, preview=preview, error=error,
-                       zones=ZONE_CHOICES, organizer_zone=_zone(view))
+                       zones=zone_options(_zone(view), form["time_zone"],
+                                          now=view.context.clock()),
+                       organizer_zone=_zone(view),
+                       program_names=program_names(rules_in_force(view.context)))
 
 
 def _scheduled_at(raw: str, zone: str) -> datetime | None:
@@ -174,7 +175,7 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         else None,
         held=[(g, send_time.show(g.release_at, zone) if g.release_at else None)
               for g in groups],
-        zone=zone, zones=ZONE_CHOICES)
+        zone=zone, zones=zone_options(zone, now=view.context.clock()))
 
 
 ACTIONS: dict[str, tuple[str, Change]] = {

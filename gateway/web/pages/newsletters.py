@@ -23,6 +23,7 @@ from gateway.services import audit
 from gateway.store import broadcasts as store
 from gateway.store import newsletters as newsletter_store
 from gateway.store.newsletter_segments import SegmentCount
+from gateway.web.choices import program_names, zone_options
 from gateway.web.context import rules_in_force
 from gateway.web.errors import conflict, not_found
 from gateway.web.pages.frame import PageTable, View
@@ -124,9 +125,12 @@ async def _preview(view: View, form: dict[str, str]) -> web.StreamResponse:
 async def _list(view: View, form: dict[str, str], error: dict[str, Any] | None, *,
                 status: int, preview: SegmentCount | None = None) -> web.StreamResponse:
     programs = view.site.programs() if view.site.programs else []
+    zone = send_time.organizer_zone(view.context.settings)
     async with view.context.pool.acquire() as conn:
         rows = [dict(r) for r in await newsletter_store.list_newsletters(conn)]
     return view.render("newsletters.html", status=status, title="Newsletters",
                        newsletters=rows, programs=programs, form=form, error=error,
-                       preview=preview,
-                       zone=send_time.organizer_zone(view.context.settings))
+                       preview=preview, zone=zone,
+                       zones=zone_options(zone, form.get("time_zone", ""),
+                                          now=view.context.clock()),
+                       program_names=program_names(rules_in_force(view.context)))
