@@ -147,8 +147,16 @@ async def test_composer_previews_keeps_a_refused_form_and_creates(
     assert 'id="broadcast-status">running<' in page and 'data-live="yes"' in page
     again = await site.client.post(f"{location}/start", data={"csrf_token": token})
     assert again.status == 409 and "cannot start" in await again.text()
-    cancel = await site.client.post(f"{location}/cancel", data={"csrf_token": token},
-                                    allow_redirects=False)
+    # cancelling is final: the button asks first, and nothing changes until confirmed
+    ask = await site.client.post(f"{location}/cancel", data={"csrf_token": token},
+                                 allow_redirects=False)
+    asked = await ask.text()
+    assert ask.status == 200 and "Cancel this broadcast for good?" in asked
+    assert 'name="confirmed" value="yes"' in asked and f'href="{location}">No, keep it' in asked
+    page = await (await site.client.get(location)).text()
+    assert 'id="broadcast-status">running<' in page
+    cancel = await site.client.post(f"{location}/cancel", allow_redirects=False,
+                                    data={"csrf_token": token, "confirmed": "yes"})
     assert cancel.status == 303
     actions = [a for a, _ in await audit_actions(pool) if a.startswith("broadcast.")]
     assert actions == ["broadcast.created", "broadcast.started", "broadcast.cancelled"]

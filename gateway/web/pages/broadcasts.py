@@ -178,6 +178,9 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         zone=zone, zones=zone_options(zone, now=view.context.clock()))
 
 
+# Actions that cannot be undone ask first: the button leads to a page that says what
+# will happen, and only its own button (confirmed=yes) does it.
+CONFIRMED = frozenset({"cancel"})
 ACTIONS: dict[str, tuple[str, Change]] = {
     "start": (audit.BROADCAST_STARTED, control.start),
     "pause": (audit.BROADCAST_PAUSED, control.pause),
@@ -201,6 +204,8 @@ async def broadcast_control(view: View) -> web.StreamResponse:
         what, change = audit.BROADCAST_SCHEDULED, _schedule_at(at, view.context.clock(),
                                                                _zone(view))
         detail["at"] = at.isoformat()
+    elif action in CONFIRMED and view.field("confirmed") != "yes":
+        return await _confirm(view, broadcast_id, action)
     elif action in ACTIONS:
         what, change = ACTIONS[action]
     else:
@@ -219,6 +224,18 @@ async def broadcast_control(view: View) -> web.StreamResponse:
     except service.BroadcastError as err:
         raise bad_request(str(err), field=None) from None
     return view.redirect(f"/broadcasts/{broadcast_id}")
+
+
+async def _confirm(view: View, broadcast_id: int, action: str) -> web.StreamResponse:
+    """What the action cannot undo, and a second button: a cancel is final."""
+    async with view.context.pool.acquire() as conn:
+        progress = await store.get_progress(conn, broadcast_id)
+    if progress is None:
+        raise not_found(f"broadcast {broadcast_id}")
+    unsent = sum(int(progress[k] or 0) for k in ("queued", "deferred"))
+    return view.render("broadcast_confirm.html", title=f"Cancel broadcast {broadcast_id}?",
+                       broadcast_id=broadcast_id, action=action, progress=progress,
+                       unsent=unsent, materialized=progress["materialized_at"] is not None)
 
 
 def _schedule_at(at: datetime, now: datetime, zone: str) -> Change:
