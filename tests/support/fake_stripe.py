@@ -44,7 +44,8 @@ from typing import Any, Literal, cast
 
 import aiohttp
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.support.loopback import LoopbackServer
 
 Behaviour = Literal["succeed", "decline", "authenticate", "redirect"]
 Fault = Literal["before", "after", "drop"]
@@ -103,7 +104,7 @@ class StripeApiError(Exception):
 
 
 @dataclass
-class FakeStripe:
+class FakeStripe(LoopbackServer):
     api_key: str = field(default_factory=lambda: f"sk_test_{secrets.token_hex(12)}", repr=False)
     webhook_secret: str = field(
         default_factory=lambda: f"whsec_{secrets.token_hex(16)}", repr=False
@@ -121,7 +122,6 @@ class FakeStripe:
     _faults: deque[Fault] = field(default_factory=deque)
     _session_params: dict[str, JSON] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _server: TestServer | None = None
     clock: Callable[[], float] = time.time  # what "now" is for expires_at
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -135,18 +135,7 @@ class FakeStripe:
         app.router.add_get("/v1/payment_intents/{id}", _answered(self._retrieve_payment_intent))
         app.router.add_get("/v1/setup_intents/{id}", _answered(self._retrieve_setup_intent))
         app.router.add_post("/v1/refunds", _answered(self._create_refund))
-        self._server = TestServer(app, host="127.0.0.1", port=0)
-        await self._server.start_server()
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return str(self._server.make_url("")).rstrip("/")
+        return await self.serve(app)
 
     # --- what tests set and read ----------------------------------------------------------
 

@@ -16,35 +16,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.support.loopback import LoopbackServer
 
 JSON = dict[str, Any]
 
 
 @dataclass
-class FakeStripeBalance:
+class FakeStripeBalance(LoopbackServer):
     api_key: str = field(default_factory=lambda: f"sk_test_{secrets.token_hex(12)}", repr=False)
     transactions: list[JSON] = field(default_factory=list)  # oldest first
     pages_served: int = 0
     fail_next: int = 0  # answer 500 this many times (the library retries)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _server: TestServer | None = None
 
     async def start(self) -> str:
         app = web.Application()
         app.router.add_get("/v1/balance_transactions", self._list)
-        self._server = TestServer(app, host="127.0.0.1", port=0)
-        await self._server.start_server()
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return str(self._server.make_url("")).rstrip("/")
+        return await self.serve(app)
 
     # --- what happened on the account ------------------------------------------------------
 
