@@ -65,8 +65,7 @@ TRANSLATIONS := gateway/web/translations
 translations: venv
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NavItem:3 --no-location --sort-output \
 		--project=gateway -o $(TRANSLATIONS)/messages.pot .
-	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-location \
-		--no-wrap
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-wrap
 	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 # Optional: without these node modules tests/test_interop.py is skipped, not failed.

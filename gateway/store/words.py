@@ -43,6 +43,7 @@ CHECKED: Final[dict[str, Checked]] = {
         "rejected": N_("Refused by the carrier"),
         "failed": N_("Failed"),
         "suppressed": N_("Not sent (opted out)"),
+        "cancelled": N_("Not sent (broadcast cancelled)"),
     }),
     "broadcast": Checked("broadcasts", "status", {
         "draft": N_("Draft"),
