@@ -104,7 +104,7 @@ def test_the_filters_read_the_viewer_the_page_was_rendered_for() -> None:
 
 def test_a_misspelt_vocabulary_is_an_error_naming_the_known_ones() -> None:
     page = make_templates().from_string("{{ 'x' | plain('brodcast') }}")
-    with pytest.raises(KeyError, match="no such vocabulary; known: .*broadcast"):
+    with pytest.raises(KeyError, match=r"no such vocabulary; known: .*broadcast"):
         page.render(viewer=Viewer())
 
 

@@ -12,7 +12,7 @@ import re
 
 from gateway.store import users as user_store
 from tests.support.finance_ledger import gift
-from tests.support.pages_site import form_token
+from tests.support.pages_site import form_token, start_site
 from tests.support.webapi import WebApi
 
 
@@ -81,14 +81,10 @@ async def test_a_zone_that_is_not_one_is_refused_and_nothing_is_stored(site: Web
 
 
 async def test_the_login_page_speaks_the_campaigns_language(site: WebApi) -> None:
-    french = await _with(site, organization_language="fr")
+    french = await start_site(site.pool, site.settings, organization_language="fr")
     try:
         html = await (await french.client.get("/login")).text()
         assert "<h1>Se connecter</h1>" in html and "Mot de passe" in html
     finally:
         await french.client.close()
 
-
-async def _with(site: WebApi, **changes: str) -> WebApi:
-    from tests.support.pages_site import start_site
-    return await start_site(site.pool, site.settings, **changes)
