@@ -11,6 +11,7 @@ in the catalog, which must compile.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import get_args
@@ -44,6 +45,44 @@ WHERE c.contype = 'c' AND t.relname = $1 AND a.attname = $2
 def test_every_engine_event_kind_has_words() -> None:
     kinds = {event.name for event in get_args(EngineEvent)}
     assert kinds - set(VOCABULARIES["event"]) == set()
+
+
+def _written_event_names() -> dict[str, str]:
+    """Every literal timeline name in gateway/: NewEvent's 4th argument, questions' _log 3rd.
+
+    A name held in a module constant (`DONATION_LINK_SENT`) is read from the module's
+    assignments; `event.name` (an engine event) is covered by the test above.
+    """
+    root = Path(gateway.web.__file__).parent.parent
+    found: dict[str, str] = {}
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {target.id: node.value.value for node in ast.walk(tree)
+                     if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                     and isinstance(node.value.value, str)
+                     for target in node.targets if isinstance(target, ast.Name)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            callee = node.func.attr if isinstance(node.func, ast.Attribute) else \
+                node.func.id if isinstance(node.func, ast.Name) else ""
+            position = {"NewEvent": 3, "_log": 2}.get(callee)
+            if position is None or len(node.args) <= position:
+                continue
+            arg = node.args[position]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                found[arg.value] = f"{path.relative_to(root)}:{node.lineno}"
+            elif isinstance(arg, ast.Name) and arg.id in constants:
+                found[constants[arg.id]] = f"{path.relative_to(root)}:{node.lineno}"
+    return found
+
+
+def test_every_timeline_name_written_outside_the_engine_has_words() -> None:
+    written = _written_event_names()
+    assert {"unknown_shortcode", "question_claimed", "voice_donation_link_sent"} <= set(written)
+    missing = {name: where for name, where in written.items()
+               if name not in VOCABULARIES["event"]}
+    assert missing == {}
 
 
 def test_every_reconciliation_status_has_words() -> None:

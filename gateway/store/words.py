@@ -100,3 +100,11 @@ DIRECTION_WORDS: Final[Words] = {
     "mo": N_("Received"),
     "mt": N_("Sent"),
 }
+
+# The timeline events questions.py writes as an expert works a question.
+QUESTION_EVENT_WORDS: Final[Words] = {
+    "question_claimed": N_("Question claimed by an expert"),
+    "question_answered": N_("Question answered"),
+    "question_reply": N_("Wrote again on the question"),
+    "question_escalated": N_("Question past its response time"),
+}

@@ -2,7 +2,8 @@
 
 A page shows `keyword_matched` as "Texted a keyword" through the `plain`
 filter (`{{ name | plain("event") }}`); the French is in the gettext catalog.
-tests/test_plain_words.py fails when a kind in `EngineEvent` has no words here.
+tests/test_plain_words.py fails when a kind in `EngineEvent`, or a name the
+pipeline writes, has no words here.
 """
 
 from __future__ import annotations
@@ -45,4 +46,7 @@ EVENT_WORDS: Final[Words] = {
     "theme_menu_sent": N_("Theme menu sent"),
     "theme_prompted": N_("Asked to choose a theme"),
     "question_asked": N_("Question asked"),
+    # written by the pipeline (pipeline/decide.py) rather than by an engine decision
+    "decision_failed": N_("Could not be handled (logged for the team)"),
+    "unknown_shortcode": N_("Texted a short code this gateway does not run"),
 }
