@@ -5,7 +5,7 @@ reconciliation statuses (finance/matching.py), and every checked column of
 gateway/store/words.py as the migrated database's CHECK constraint states
 it (so a migration that adds a status fails here until it has words). Then
 every word, and every string of the translated templates (base, login,
-error, My settings) and of the navigation, must have a French translation
+error, home, My settings) and of the navigation, must have a French translation
 in the catalog, which must compile.
 """
 
@@ -30,7 +30,7 @@ from gateway.web.plain import VOCABULARIES
 TEMPLATES = Path(gateway.web.__file__).parent / "templates"
 CATALOG = (Path(gateway.web.__file__).parent / "translations" / "fr" / "LC_MESSAGES"
            / "messages.po")
-TRANSLATED_TEMPLATES = ("base.html", "login.html", "error.html", "my_settings.html")
+TRANSLATED_TEMPLATES = ("base.html", "login.html", "error.html", "home.html", "my_settings.html")
 
 CHECK_VALUES = """
 SELECT pg_get_constraintdef(c.oid) AS definition
