@@ -14,7 +14,7 @@ MAIL_SINK_PORT ?= 2526
 DEMO_MAILBOX := .demo/mailbox
 DEMO_CONTACT ?= contact@campaign.example
 
-.PHONY: help venv demo test test-deps lint typecheck bench clean distclean interop-deps docs
+.PHONY: translations help venv demo test test-deps lint typecheck bench clean distclean interop-deps docs
 
 help:
 	@echo "make venv       create $(VENV) and install the project with dev tools"
@@ -27,6 +27,7 @@ help:
 	@echo "make typecheck  mypy --strict (configured in pyproject.toml)"
 	@echo "make bench      run the benchmark scripts in bench/"
 	@echo "make docs       regenerate docs/configuration.md from gateway/config.py"
+	@echo "make translations  extract the pages' words, update and compile the catalogs"
 	@echo "make interop-deps  node-smpp for tests/test_interop.py (skipped without it; needs npm)"
 	@echo "make clean      stop the demo/bench databases, remove caches and build output"
 
@@ -56,6 +57,16 @@ test-deps:
 docs: venv
 	$(BIN)/python -m gateway.config_reference > docs/configuration.md.tmp
 	mv docs/configuration.md.tmp docs/configuration.md
+
+# The pages' words (docs/locale.md): extract to the template, merge into each
+# language's .po (then translate what is new or fuzzy), and compile to check it.
+# The gateway compiles the .po itself at start; the .mo here is not committed.
+TRANSLATIONS := gateway/web/translations
+translations: venv
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NavItem:3 --no-location --sort-output \
+		--project=gateway -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-wrap
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 # Optional: without these node modules tests/test_interop.py is skipped, not failed.
 interop-deps:

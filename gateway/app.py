@@ -332,10 +332,10 @@ def _stripe_cards(settings: Settings) -> StripeCards | None:
 def digest_schedule(settings: Settings) -> digest.DigestSchedule:
     """GATEWAY_NOTIFY_DIGEST_*: the slots in the organization's time zone (finance's)."""
     try:
-        zone = ZoneInfo(settings.finance_timezone)
+        zone = ZoneInfo(settings.organization_timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError([f"GATEWAY_FINANCE_TIMEZONE: {settings.finance_timezone!r} is not "
-                           "an IANA time zone (e.g. Europe/Paris)"]) from None
+        raise ConfigError([f"GATEWAY_ORGANIZATION_TIMEZONE: {settings.organization_timezone!r} "
+                           "is not an IANA time zone (e.g. Europe/Paris)"]) from None
     return digest.DigestSchedule(every_minutes=settings.notify_digest_minutes,
                                  hour=settings.notify_digest_hour, zone=zone)
 

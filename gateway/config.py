@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -173,9 +174,6 @@ class Settings(BaseModel):
         "(it may override the built-in ones)."))
     finance_default_mapping: str = Field("carrier_default", description=(
         "The settlement column mapping used when none is named."))
-    finance_timezone: str = Field("UTC", description=(
-        "The organization's time zone (IANA name): the calendar days of the reports and "
-        "the dashboard, and broadcast send times."))
     # Admin web (gateway/web/sessions.py, login_throttle.py, password_work.py).
     web_cookie_secure: bool = Field(True, description=(
         "Send the session cookie over HTTPS only. Turn off only for a local http demo."))
@@ -329,7 +327,7 @@ class Settings(BaseModel):
         "a day (1440: once a day; 60: hourly); 0 turns digests off. Leads' notices of "
         "questions past their SLA do not depend on it."))
     notify_digest_hour: int = Field(8, ge=0, le=23, description=(
-        "Hour of the day (in GATEWAY_FINANCE_TIMEZONE, the organization's time zone) the "
+        "Hour of the day (in GATEWAY_ORGANIZATION_TIMEZONE, the organization's time zone) the "
         "digests' times start from: with 1440 minutes, the hour each daily digest goes."))
 
     @field_validator("notify_digest_minutes")
@@ -472,6 +470,20 @@ class Settings(BaseModel):
         "used to build links citizens follow (e-mail confirmation, unsubscribe, the "
         "public form). Unset: links are built from the web listener's own host and port, "
         "which only suits a demo."))
+    # The organization's locale (gateway/web/locale.py): its zone, language and currency.
+    organization_timezone: str = Field(
+        "UTC", validation_alias=AliasChoices("organization_timezone", "finance_timezone"),
+        description=(
+            "The organization's time zone (IANA name, e.g. `America/New_York`): the calendar "
+            "days of the reports and the dashboard, broadcast send times, and the zone pages "
+            "show times in for a user who has not chosen one. The old name "
+            "`GATEWAY_FINANCE_TIMEZONE` is still read when this one is not set."))
+    organization_language: Literal["en", "fr"] = Field("en", description=(
+        "The campaign's language (`en` or `fr`): the language of the admin pages for a user "
+        "who has not chosen one, and of the login page."))
+    organization_currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description=(
+        "ISO 4217 code of the currency amounts are shown in when a row does not name its "
+        "own (totals, reconciliation), e.g. `USD` or `EUR`."))
 
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod
@@ -553,6 +565,11 @@ class Settings(BaseModel):
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
+    @property
+    def finance_timezone(self) -> str:
+        """The organization's zone under its old name, for code written before the rename."""
+        return self.organization_timezone
+
     def mail_sender(self) -> str | None:
         """The From address of the campaign's mail, or None when nothing may be mailed."""
         if self.mail_from_address:
@@ -574,6 +591,8 @@ class Settings(BaseModel):
 ENV_NAMES: dict[str, str] = {"DATABASE_URL": "database_url"} | {
     f"GATEWAY_{name.upper()}": name for name in Settings.model_fields if name != "database_url"
 }
+# Old names still read, each only when the setting's own name is not given.
+ENV_ALIASES: dict[str, str] = {"GATEWAY_FINANCE_TIMEZONE": "organization_timezone"}
 
 
 def load_settings(
@@ -593,6 +612,9 @@ def load_settings(
     for env_name, field in ENV_NAMES.items():
         if env_name in environ:
             raw[field] = environ[env_name]
+    for alias, field in ENV_ALIASES.items():
+        if alias in environ and f"GATEWAY_{field.upper()}" not in environ:
+            raw[field] = environ[alias]
     raw.update(overrides)
     if "database_url" not in raw:
         problems.append("DATABASE_URL: required (postgresql://user@host:port/dbname)")

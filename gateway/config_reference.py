@@ -31,6 +31,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Start-up and instances", ("migrate_", "instance_")),
     ("Donations", ("billing_", "stripe_", "donor_")),
     ("Finance", ("finance_",)),
+    ("Organization and locale", ("organization_",)),
     ("Admin web", ("web_",)),
     ("Contact centre", ("questions_", "notify_", "persons_", "write_form_")),
     ("Privacy", ("privacy_",)),

@@ -4,7 +4,7 @@ A send time already past, a placeholder that names no field (it would go
 out blank), a French program's text without "STOP au <code>", and a time
 without a zone: each is refused with the field named, and nothing is
 stored. A time given in a zone is shown back in the organizer's zone
-(GATEWAY_FINANCE_TIMEZONE, here America/New_York).
+(GATEWAY_ORGANIZATION_TIMEZONE, here America/New_York).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def test_the_short_code_is_the_programs_own() -> None:
 async def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**CLEAN_ENV, "PYTHONPATH": PYTHONPATH, "DATABASE_URL": db_url,
            "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"), "GATEWAY_LOG_LEVEL": "warning",
-           "GATEWAY_FINANCE_TIMEZONE": ORGANIZER_ZONE}
+           "GATEWAY_ORGANIZATION_TIMEZONE": ORGANIZER_ZONE}
     return await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "gateway.cli", "broadcast", "create", *args],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
@@ -140,7 +140,7 @@ async def test_the_cli_reads_a_local_time_in_its_zone_and_shows_the_organizers(
 
 @pytest.fixture
 async def organizer_site(pool: asyncpg.Pool, settings: Settings) -> Any:
-    site = await start_site(pool, settings, finance_timezone=ORGANIZER_ZONE)
+    site = await start_site(pool, settings, organization_timezone=ORGANIZER_ZONE)
     try:
         yield site
     finally:
@@ -240,4 +240,5 @@ async def test_the_page_refuses_beside_the_field_and_keeps_what_was_typed(
     assert 'id="broadcast-scheduled">2030-07-01 04:00 America/New_York (UTC-04:00)<' in page
     assert "ensemble on 38200" in page
     listing = await (await site.client.get("/broadcasts")).text()
-    assert f"times in {ORGANIZER_ZONE}" in listing and "<td>2030-07-01 04:00</td>" in listing
+    assert f"times in {ORGANIZER_ZONE}" in listing
+    assert "<td>Jul 1, 2030, 4:00\u202fAM EDT</td>" in listing

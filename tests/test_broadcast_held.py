@@ -97,7 +97,7 @@ async def test_progress_in_the_cli_says_when_each_group_goes(
     broadcast_id, night, _ = await held_broadcast(pool, now)
     env = {**CLEAN_ENV, "PYTHONPATH": PYTHONPATH, "DATABASE_URL": db_url,
            "GATEWAY_KEYWORDS": str(ROOT / "keywords.yaml"), "GATEWAY_LOG_LEVEL": "warning",
-           "GATEWAY_FINANCE_TIMEZONE": ORGANIZER_ZONE}
+           "GATEWAY_ORGANIZATION_TIMEZONE": ORGANIZER_ZONE}
     done = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "gateway.cli", "broadcast", "progress",
                          str(broadcast_id)],
@@ -113,7 +113,7 @@ async def test_progress_in_the_cli_says_when_each_group_goes(
 
 @pytest.fixture
 async def organizer_site(pool: asyncpg.Pool, settings: Settings) -> Any:
-    site = await start_site(pool, settings, finance_timezone=ORGANIZER_ZONE)
+    site = await start_site(pool, settings, organization_timezone=ORGANIZER_ZONE)
     try:
         yield site
     finally:

@@ -25,8 +25,8 @@ NUMBER = "+12125550123"
 CASES: list[tuple[tuple[str, ...], dict[str, str], int, str]] = [
     (("report", "donations", *PERIOD, "--timezone", "Eastern"), {}, 2,
      "gateway report: argument --timezone: unknown time zone 'Eastern'"),
-    (("report", "donations", *PERIOD), {"GATEWAY_FINANCE_TIMEZONE": "Mars/Olympus"}, 2,
-     "argument GATEWAY_FINANCE_TIMEZONE: unknown time zone 'Mars/Olympus'"),
+    (("report", "donations", *PERIOD), {"GATEWAY_ORGANIZATION_TIMEZONE": "Mars/Olympus"}, 2,
+     "argument GATEWAY_ORGANIZATION_TIMEZONE: unknown time zone 'Mars/Olympus'"),
     (("report", "donations", "--from", "2024-13-01", "--to", "2024-09-30"), {}, 2,
      "argument --from: invalid day value: '2024-13-01'"),
     (("report", "donations", "--from", "2024-09-30", "--to", "2024-09-01"), {}, 2,

@@ -245,7 +245,7 @@ async def test_an_organizer_writes_starts_and_watches_a_newsletter(
                                      allow_redirects=False)
     assert started.status == 303
     shown = html.unescape(await (await site.client.get(where)).text())
-    assert "running" in shown and "Saturday, noon." in shown
+    assert "Sending" in shown and "Saturday, noon." in shown
     listed = await (await site.client.get("/newsletters")).text()
     assert "Rally" in listed
     broadcasts = await (await site.client.get("/broadcasts")).text()

@@ -18,7 +18,7 @@ from tests.support.webapi import WebApi
 async def test_the_dashboard_shows_todays_gift_to_every_role_that_may_see_it(
     site: WebApi,
 ) -> None:
-    today = start_of_day(datetime.now(UTC), site.settings.finance_timezone)
+    today = start_of_day(datetime.now(UTC), site.settings.organization_timezone)
     async with site.pool.acquire() as conn:
         # confirmed one minute after the start of today: counted whatever the hour now
         await gift(conn, amount=2_550, at=today.astimezone(UTC))

@@ -17,7 +17,7 @@ The standard library's `zoneinfo` does the arithmetic (tzdata), as in
 the quiet-hours module.
 
 Shown back: in the organizer's zone, the campaign's zone setting
-(GATEWAY_FINANCE_TIMEZONE, the zone the dashboard's "today" and the
+(GATEWAY_ORGANIZATION_TIMEZONE, the zone the dashboard's "today" and the
 finance reports use), with the zone's name and offset spelled out.
 """
 
@@ -37,7 +37,7 @@ _BRACKETED = re.compile(r"^(?P<time>[^\[\]]+)\[(?P<zone>[^\[\]]+)\]$")
 
 def organizer_zone(settings: Settings) -> str:
     """The zone send times are shown in (one place to change it)."""
-    return settings.finance_timezone
+    return settings.organization_timezone
 
 
 def parse_zone(name: str, *, field: str = "time_zone") -> ZoneInfo:

@@ -52,14 +52,14 @@ def _period(parser: argparse.ArgumentParser) -> None:
                         help="last day, included")
     parser.add_argument("--committee", default=None, help="default: every committee")
     parser.add_argument("--timezone", default=None,
-                        help="whose calendar days (default: GATEWAY_FINANCE_TIMEZONE)")
+                        help="whose calendar days (default: GATEWAY_ORGANIZATION_TIMEZONE)")
     parser.add_argument("--output", "-o", type=Path, default=None, help="default: stdout")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     period(args.date_from, args.date_to)
     zone = time_zone("--timezone", args.timezone) if args.timezone else \
-        time_zone("GATEWAY_FINANCE_TIMEZONE", settings.finance_timezone)
+        time_zone("GATEWAY_ORGANIZATION_TIMEZONE", settings.organization_timezone)
     threshold = THRESHOLD_CENTS
     if args.report == "itemization":
         start = args.cycle_start or cycle_start(args.date_from)

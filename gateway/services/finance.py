@@ -38,7 +38,7 @@ async def report(pool: asyncpg.Pool, settings: Settings, *, date_from: date, dat
         raise invalid(f"at most {MAX_REPORT_DAYS} days per report", field="date_to")
     return await reports.donation_report(
         pool, date_from=date_from, date_to=date_to, group_by=group_by,
-        timezone=settings.finance_timezone, committee=committee)
+        timezone=settings.organization_timezone, committee=committee)
 
 
 async def audit_download(pool: asyncpg.Pool, actor: Identity, client: str, what: str,

@@ -13,7 +13,8 @@ from datetime import datetime
 
 import asyncpg
 
-_USER = "id, email, role, themes, password_hash, disabled_at, created_at, updated_at"
+_USER = ("id, email, role, themes, password_hash, disabled_at, created_at, updated_at, "
+         "time_zone, language")
 
 INSERT_USER = f"""
 INSERT INTO users (email, role, themes, password_hash)
@@ -40,6 +41,13 @@ UPDATE users SET
                        WHEN $4 THEN coalesce(disabled_at, clock_timestamp())
                        ELSE NULL END,
     updated_at = clock_timestamp()
+WHERE id = $1
+RETURNING {_USER}
+"""
+
+# A user's own zone and language (migration 330); NULL: the organization's.
+SET_PREFERENCES = f"""
+UPDATE users SET time_zone = $2, language = $3, updated_at = clock_timestamp()
 WHERE id = $1
 RETURNING {_USER}
 """
@@ -94,6 +102,8 @@ class User:
     disabled_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    time_zone: str | None = None  # None: the organization's zone
+    language: str | None = None  # None: the campaign's language
 
     @property
     def active(self) -> bool:
@@ -174,6 +184,13 @@ async def update_user(
     row = await conn.fetchrow(
         UPDATE_USER, user_id, role, None if themes is None else list(themes), disabled
     )
+    return None if row is None else _user(row)
+
+
+async def set_preferences(conn: asyncpg.Connection, user_id: int, *, time_zone: str | None,
+                          language: str | None) -> User | None:
+    """The user's own zone and language (None: the organization's); None: no such user."""
+    row = await conn.fetchrow(SET_PREFERENCES, user_id, time_zone, language)
     return None if row is None else _user(row)
 
 

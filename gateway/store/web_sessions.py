@@ -23,7 +23,7 @@ VALUES ($1, $2, $3, $4, $5)
 GET_SESSION = """
 SELECT s.csrf_token, s.expires_at,
        u.id, u.email, u.role, u.themes, u.password_hash, u.disabled_at, u.created_at,
-       u.updated_at
+       u.updated_at, u.time_zone, u.language
 FROM web_sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL
 """
@@ -57,6 +57,7 @@ async def get_session(conn: asyncpg.Connection, id_hash: bytes, now: datetime
         id=row["id"], email=row["email"], role=row["role"], themes=tuple(row["themes"] or ()),
         password_hash=row["password_hash"], disabled_at=row["disabled_at"],
         created_at=row["created_at"], updated_at=row["updated_at"],
+        time_zone=row["time_zone"], language=row["language"],
     )
     return SessionUser(user=user, csrf_token=row["csrf_token"], expires_at=row["expires_at"])
 

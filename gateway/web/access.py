@@ -119,6 +119,8 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
     "page.login": PUBLIC,
     "page.dashboard": OVERVIEW,
+    "page.settings": EVERYONE,  # one's own time zone and language (pages/my_settings.py)
+    "page.settings.save": EVERYONE,
     "page.contacts": CAMPAIGN,
     "page.contact": CAMPAIGN,
     "page.contact_email": CAMPAIGN,

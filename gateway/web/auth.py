@@ -32,6 +32,8 @@ class Principal:
     csrf_token: str | None = None  # the session's; None for a token
     session_hash: bytes | None = None
     token_id: int | None = None
+    time_zone: str | None = None  # the user's own choices (None: the organization's)
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,8 @@ async def _resolve(request: web.Request) -> Principal | None:
         return None  # expired or logged out: the page asks for a login again
     user = found.user
     return Principal(user.id, user.email, user.role, user.themes, "session",
-                     csrf_token=found.csrf_token, session_hash=digest(cookie))
+                     csrf_token=found.csrf_token, session_hash=digest(cookie),
+                     time_zone=user.time_zone, language=user.language)
 
 
 async def _from_token(request: web.Request, token: str) -> Principal:
@@ -85,7 +88,7 @@ async def _from_token(request: web.Request, token: str) -> Principal:
         await user_store.touch_token(conn, owner.token_id, now)
     user = owner.user
     return Principal(user.id, user.email, user.role, user.themes, "token",
-                     token_id=owner.token_id)
+                     token_id=owner.token_id, time_zone=user.time_zone, language=user.language)
 
 
 def forget_principal(request: web.Request) -> None:

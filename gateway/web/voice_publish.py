@@ -79,7 +79,7 @@ async def daily_calls(context: WebContext, program: str, days: int) -> list[dict
     """Calls per day (the organization's time zone) and where they went; no personal data."""
     since = context.clock() - timedelta(days=days)
     async with context.pool.acquire() as conn:
-        rows = await calls_store.daily(conn, program, since, context.settings.finance_timezone)
+        rows = await calls_store.daily(conn, program, since, context.settings.organization_timezone)
     return [{"day": row["day"], **{name: row[name] for name in STAT_FIELDS}} for row in rows]
 
 

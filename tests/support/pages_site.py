@@ -35,6 +35,8 @@ async def _healthy() -> Mapping[str, Any]:
 async def start_site(pool: asyncpg.Pool, settings: Settings, *, clock: Clock = utc_now,
                      **changes: Any) -> WebApi:
     """`clock`: the web layer's "now" (sessions, tokens, the login throttle)."""
+    if "finance_timezone" in changes:  # the setting's old name (now organization_timezone)
+        changes["organization_timezone"] = changes.pop("finance_timezone")
     settings = settings.model_copy(update={"web_cookie_secure": False, **changes})
     rules = load_rules(settings.keywords)
     app = make_web_app(metrics=Metrics(), health_check=_healthy)

@@ -52,7 +52,7 @@ def csv_download(data: bytes, filename: str) -> web.Response:
 @routes.get("/api/v1/reports/donations", name="reports.donations", query=ReportQuery,
             summary="Donations by day, keyword, program, carrier or method (JSON or CSV)",
             description="Dated by the legal date of receipt (the YES) in "
-                        "GATEWAY_FINANCE_TIMEZONE; amounts in integer cents (JSON) or "
+                        "GATEWAY_ORGANIZATION_TIMEZONE; amounts in integer cents (JSON) or "
                         "decimal strings (CSV). A CSV download is audited.")
 async def donations_report(call: Call) -> Any:
     query = call.query_as(ReportQuery)

@@ -28,6 +28,7 @@ from gateway.web.pages import (
     knowledge_base,
     login,
     mailbox,
+    my_settings,
     newsletters,
     persons,
     phone,
@@ -52,7 +53,7 @@ TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages,
     inbox_knowledge.pages, knowledge_base.pages, persons.pages, subscribers.pages,
-    newsletters.pages, voice.pages, voice_simulator.pages,
+    newsletters.pages, voice.pages, voice_simulator.pages, my_settings.pages,
 )
 
 NAV: tuple[NavItem, ...] = (

@@ -132,7 +132,7 @@ async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response
         country_names={c.value: c.label for c in countries},
         programs_list=program_choices(rules),
         zones=zone_choices(now=view.context.clock()),
-        default_zone=view.context.settings.finance_timezone,
+        default_zone=view.context.settings.organization_timezone,
         **{"committee_form": {}, "committee_errors": {}, "event_form": {},
            "event_errors": {}, **values})
 

@@ -1,7 +1,7 @@
 """The dashboard: is the campaign flowing right now, and what happened today.
 
 MO and MT rates over the last five minutes, opt-ins, opt-outs and donations
-since midnight in the campaign's zone (GATEWAY_FINANCE_TIMEZONE, the zone
+since midnight in the campaign's zone (GATEWAY_ORGANIZATION_TIMEZONE, the zone
 finance reports use, so "today" means the same day on both pages), the
 SMPP bind, and the last 24 hours as a bar chart drawn on the server.
 """
@@ -31,7 +31,7 @@ def start_of_day(now: datetime, zone: str) -> datetime:
 @pages.get("/dashboard", name="page.dashboard")
 async def dashboard(view: View) -> web.StreamResponse:
     now = view.context.clock()
-    zone = view.context.settings.finance_timezone
+    zone = view.context.settings.organization_timezone
     today = start_of_day(now, zone)
     since_chart = now - timedelta(hours=CHART_HOURS - 1)
     async with view.context.pool.acquire() as conn:

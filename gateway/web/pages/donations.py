@@ -64,7 +64,7 @@ def day_chart(rows: list[ReportRow], date_from: date, date_to: date) -> BarChart
 @pages.get("/donations", name="page.donations")
 async def donations(view: View) -> web.StreamResponse:
     settings = view.context.settings
-    today = start_of_day(view.context.clock(), settings.finance_timezone).date()
+    today = start_of_day(view.context.clock(), settings.organization_timezone).date()
     date_to = _date(view, "date_to", today)
     date_from = _date(view, "date_from", date_to - timedelta(days=DEFAULT_DAYS - 1))
     group_by = view.query("group_by", "day") or "day"
@@ -77,7 +77,7 @@ async def donations(view: View) -> web.StreamResponse:
     chart = day_chart(found.rows, date_from, date_to) if group_by == "day" else None
     return view.render(
         "donations.html", title="Donations", report=found, params=params,
-        groups=get_args(GroupBy), zone=settings.finance_timezone, chart=chart,
+        groups=get_args(GroupBy), zone=settings.organization_timezone, chart=chart,
         csv_url="/api/v1/reports/donations?" + urlencode({**params, "format": "csv"}))
 
 

@@ -25,23 +25,22 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from gateway.config import Settings
-from gateway.finance.money import format_cents
 from gateway.logs import get_logger
+from gateway.plain_words import N_
 from gateway.services.errors import ServiceError
-from gateway.web import access
+from gateway.web import access, filters
 from gateway.web.auth import Principal, authenticate
 from gateway.web.context import WebContext, context_of
 from gateway.web.errors import ApiError, error_response, refusal_response
+from gateway.web.locale import Viewer, viewer_for
 from gateway.web.sessions import CSRF_FIELD, csrf_ok
 
 log = get_logger(__name__)
@@ -166,12 +165,20 @@ def visible_nav(request: web.Request, principal: Principal | None) -> list[NavIt
             and (item.when is None or item.when(settings))]
 
 
+def viewer_of(request: web.Request, principal: Principal | None) -> Viewer:
+    """The zone, language and currency this page is shown in (gateway/web/locale.py)."""
+    return viewer_for(context_of(request).settings,
+                      principal.time_zone if principal else None,
+                      principal.language if principal else None)
+
+
 def page_html(request: web.Request, template: str, *, principal: Principal | None,
               **values: Any) -> str:
+    viewer = viewer_of(request, principal)
     return request.app[SITE].templates.get_template(template).render(
         principal=principal, csrf=principal.csrf_token if principal else None,
         csrf_field=CSRF_FIELD, nav=visible_nav(request, principal), path=request.path,
-        **values)
+        viewer=viewer, lang=viewer.language, **values)
 
 
 def html_response(text: str = "", *, status: int = 200) -> web.Response:
@@ -187,32 +194,25 @@ def render(request: web.Request, template: str, *, principal: Principal | None,
 
 def error_page(request: web.Request, principal: Principal | None, status: int,
                message: str) -> web.Response:
-    titles = {400: "Please check the form", 403: "Not allowed", 404: "Not found",
-              409: "Cannot do that now"}
+    titles = {400: N_("Please check the form"), 403: N_("Not allowed"), 404: N_("Not found"),
+              409: N_("Cannot do that now")}
     return render(request, "error.html", principal=principal, status=status,
-                  title=titles.get(status, "Something went wrong"), message=message)
+                  title=titles.get(status, N_("Something went wrong")), message=message)
 
 
 def make_templates() -> jinja2.Environment:
-    """Templates from the installed package; autoescaped; undefined names are errors."""
+    """Templates from the installed package; autoescaped; undefined names are errors.
+
+    `when`, `cents`, `number`, `plain`, `t` and gettext show things in the
+    viewer's zone and language (gateway/web/filters.py).
+    """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("gateway.web", "templates"),
         autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True)
-    env.filters["cents"] = format_cents
-    env.filters["when"] = _when
-    env.filters["number"] = lambda n: f"{n:,}"
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    filters.install(env)
     env.filters["path_part"] = lambda s: quote(str(s), safe="+")
     return env
-
-
-def _when(value: datetime | str | None, zone: str = "UTC") -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") + (
-        " UTC" if zone == "UTC" else "")
 
 
 def mount_pages(app: web.Application, pages: list[Page]) -> None:
@@ -245,8 +245,8 @@ def _endpoint(page: Page) -> Callable[[web.Request], Awaitable[web.StreamRespons
             if not csrf_ok(request, principal, submitted if isinstance(submitted, str)
                            else None):
                 return _refuse(request, page, principal, 403, "csrf",
-                               "This form has expired or did not come from this site. "
-                               "Load the page again and resubmit.")
+                               N_("This form has expired or did not come from this site. "
+                                  "Load the page again and resubmit."))
         try:
             return await page.handler(view)
         except ServiceError as err:  # an ApiError too
@@ -258,7 +258,7 @@ def _endpoint(page: Page) -> Callable[[web.Request], Awaitable[web.StreamRespons
         except Exception:  # a bug: logged once, a plain page for the user
             log.error("page_failed", page=page.name, path=request.path, exc_info=True)
             return _refuse(request, page, principal, 500, "internal",
-                           "Something went wrong on our side; it has been logged.")
+                           N_("Something went wrong on our side; it has been logged."))
 
     endpoint.__name__ = page.name.replace(".", "_")
     return endpoint

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.plain_words import N_
 from gateway.web.next_path import safe_next
 from gateway.web.pages.frame import PageTable, View, html_response, page_html, visible_nav
 from gateway.web.sessions import login_form_token
@@ -17,9 +18,9 @@ from gateway.web.sessions import login_form_token
 pages = PageTable()
 
 LOGIN_ERRORS = {
-    "failed": "Wrong e-mail or password.",
-    "limited": "Too many failed logins. Wait a little, then try again.",
-    "busy": "Too many logins at once. Try again in a moment.",
+    "failed": N_("Wrong e-mail or password."),
+    "limited": N_("Too many failed logins. Wait a little, then try again."),
+    "busy": N_("Too many logins at once. Try again in a moment."),
 }
 
 
@@ -30,7 +31,7 @@ async def home(view: View) -> web.StreamResponse:
     nav = visible_nav(view.request, view.principal)
     if nav:
         return view.redirect(nav[0].path)
-    return view.render("home.html", title="Welcome")
+    return view.render("home.html", title=N_("Welcome"))
 
 
 @pages.get("/login", name="page.login")
@@ -41,6 +42,6 @@ async def login(view: View) -> web.StreamResponse:
     error = view.query("error")
     response = html_response(status=401 if error in LOGIN_ERRORS else 200)
     token = login_form_token(view.request, response)
-    response.text = page_html(view.request, "login.html", principal=None, title="Log in",
+    response.text = page_html(view.request, "login.html", principal=None, title=N_("Log in"),
                               error=LOGIN_ERRORS.get(error), next=target, login_token=token)
     return response
