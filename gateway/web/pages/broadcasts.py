@@ -76,7 +76,7 @@ def _composer(view: View, form: dict[str, str], programs: list[str], *, status: 
     return view.render("broadcast_new.html", status=status, title="New broadcast",
                        programs=programs, form=form, preview=preview, error=error,
                        zones=zone_options(_zone(view), form["time_zone"],
-                                          now=view.context.clock()),
+                                          now=view.context.clock(), locale=view.viewer.language),
                        organizer_zone=_zone(view),
                        program_names=program_names(rules_in_force(view.context)))
 
@@ -175,7 +175,8 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         else None,
         held=[(g, send_time.show(g.release_at, zone) if g.release_at else None)
               for g in groups],
-        zone=zone, zones=zone_options(zone, now=view.context.clock()))
+        zone=zone, zones=zone_options(zone, now=view.context.clock(),
+                                            locale=view.viewer.language))
 
 
 # Actions that cannot be undone ask first: the button leads to a page that says what

@@ -124,14 +124,14 @@ async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response
         events = await store.list_events(conn)
     rules = rules_in_force(view.context)
     programs = {c.value: c.label for c in program_choices(rules)}
-    countries = country_choices()
+    countries = country_choices(view.viewer.language)
     return view.render(
         "campaign.html", status=status, title="Committees and events",
         committees=committees, events=events, added=view.query("added"),
         programs=programs, countries=countries,
         country_names={c.value: c.label for c in countries},
         programs_list=program_choices(rules),
-        zones=zone_choices(now=view.context.clock()),
+        zones=zone_choices(locale=view.viewer.language, now=view.context.clock()),
         default_zone=view.context.settings.organization_timezone,
         **{"committee_form": {}, "committee_errors": {}, "event_form": {},
            "event_errors": {}, **values})

@@ -140,6 +140,11 @@ class View:
     def client(self) -> str:
         return self.request.remote or "unknown"
 
+    @property
+    def viewer(self) -> Viewer:
+        """The zone and language this page is shown in (the user's, else the campaign's)."""
+        return viewer_of(self.request, self.principal)
+
     def field(self, name: str, default: str = "") -> str:
         value = self.form.get(name)
         return value.strip() if isinstance(value, str) else default

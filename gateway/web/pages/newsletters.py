@@ -132,5 +132,6 @@ async def _list(view: View, form: dict[str, str], error: dict[str, Any] | None, 
                        newsletters=rows, programs=programs, form=form, error=error,
                        preview=preview, zone=zone,
                        zones=zone_options(zone, form.get("time_zone", ""),
-                                          now=view.context.clock()),
+                                          now=view.context.clock(),
+                                          locale=view.viewer.language),
                        program_names=program_names(rules_in_force(view.context)))
