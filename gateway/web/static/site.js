@@ -70,13 +70,14 @@ function phone(conversation, form) {
     event.preventDefault();
     const input = form.querySelector('input[name="text"]');
     const text = input.value.trim();
+    const shortcode = form.querySelector('select[name="shortcode"]').value;
     if (!text) return;
     input.value = "";
     error.hidden = true;
     const response = await fetch(form.action, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-      body: JSON.stringify({ number, text }),
+      body: JSON.stringify({ number, text, shortcode }),
     });
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
