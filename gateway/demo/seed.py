@@ -19,7 +19,7 @@ hours.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Final
 
@@ -65,14 +65,23 @@ class Seeded:
     written_questions: int = 0
     broadcast_recipients: int = 0
     delivered: int = 0
-    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for `make demo`'s screen."""
+        if not (self.committees or self.events or self.people or self.written_questions
+                or self.broadcast_recipients):
+            return "already seeded, nothing added"
+        return (f"seeded {self.people} made-up supporters, {self.committees} committees, "
+                f"{self.events} events, {self.written_questions} form questions and a "
+                f"broadcast to {self.broadcast_recipients}")
 
     def lines(self) -> list[str]:
-        return [f"committees added: {self.committees}", f"events added: {self.events}",
+        return [self.summary(), f"committees added: {self.committees}",
+                f"events added: {self.events}",
                 f"supporters added: {self.people} ({self.texts} texts)",
                 f"questions from the form: {self.written_questions}",
                 f"broadcast sent to: {self.broadcast_recipients}",
-                f"texts delivered: {self.delivered}", *self.skipped]
+                f"texts delivered: {self.delivered}"]
 
 
 async def seed(pool: asyncpg.Pool, settings: Settings, rules: Rules, *,
@@ -152,6 +161,7 @@ async def _broadcast(pool: asyncpg.Pool, texter: Texter, rules: Rules, now: date
             conn, broadcast_id, policy=SEED_POLICY,
             variables=broadcasts.variables_of("rise", cast.RISE_CODE), clock=lambda: now)
     done.broadcast_recipients = result.recipients
+    texter.at(now)
     await texter.deliver()
     async with pool.acquire() as conn:
         states = await contacts_store.list_states(

@@ -10,12 +10,13 @@ transaction at its own time in the story, as ingest would.
 The demo has no carrier: what the outbox holds is claimed, submitted and
 receipted DELIVRD here through the outbox's own writer (store/outbound.py),
 so the dashboard's deliveries and the billed MTs' settlement read as they
-would after a real SMSC's receipts.
+would after a real SMSC's receipts; each is recorded as sent at the story's
+time of the MO it answers (never later than now).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -40,7 +41,7 @@ class Texter:
     def __init__(self, pool: asyncpg.Pool, rules: RulesHolder, *, privacy_key: bytes | None,
                  cards: StripeCards | None, aggregator: str) -> None:
         self.pool = pool
-        self.now = datetime.min  # the story's clock, moved by `text` and `at`
+        self.now = datetime.now(UTC)  # the story's clock, moved by `text` and `at`
         self._writer = DecisionWriter(rules, privacy_key=privacy_key)
         self._ids = IdReserve("inbound_id_seq")
         self.billing = BillingService(pool, rules, aggregator=get_profile(aggregator),
@@ -64,11 +65,12 @@ class Texter:
             await self._writer.decide_and_write(conn, [(mo_id, mo)])
 
     async def bill(self, after: timedelta = timedelta(seconds=5)) -> None:
-        """The billing service's pass a few seconds later, then the outbox, then settlement."""
+        """The billing service's pass a few seconds later, the outbox, settlement, the thanks."""
         self.now += after
         await self.billing.tick()
         await self.deliver()
-        await self.billing.tick()
+        await self.billing.tick()  # settles the billed MTs just receipted, and thanks
+        await self.deliver()
 
     async def deliver(self) -> int:
         """Every MT due now: claimed, submitted and receipted as the SMSC would."""
@@ -80,7 +82,8 @@ class Texter:
                 if not claimed:
                     break
                 parts = {m.id: _segment_ids(m.id, m.body) for m in claimed}
-                await outbound_store.mark_submitted(conn, list(parts.items()))
+                await outbound_store.mark_submitted(conn, list(parts.items()),
+                                                    at=min(self.now, datetime.now(UTC)))
                 await outbound_store.record_receipts(conn, [
                     NewReceipt(part, "DELIVRD", "000", True)
                     for ids in parts.values() for part in ids])
