@@ -59,7 +59,7 @@ async def test_text_join_from_the_page_and_see_the_replies_and_the_counts(
             sent = await response.json()
             assert response.status == 200, sent
         assert sent["message"] == {"id": 1, "direction": "out", "text": "JOIN",
-                                   "status": "ESME_ROK"}
+                                   "status": "ESME_ROK", "to": "12345"}
         first = await replies(http, 1)
         assert first[0]["text"] == "JOIN" and first[1]["direction"] == "in"
         assert first[1]["status"] == "12345"  # from the short code

@@ -48,6 +48,7 @@ class PhoneMessage:
     direction: str  # "out" (the supporter typed it) or "in" (the gateway's reply)
     text: str
     status: str  # out: "sending", then ESME_ROK or the refusal; in: the sender (short code)
+    to: str = ""  # out: the short code texted
 
 
 class PhoneBridge:
@@ -93,7 +94,7 @@ class PhoneBridge:
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         writer = await self._connected()
         # Listed before it is sent: a reply can beat the ack, and must show below it.
-        message = PhoneMessage(next(self._ids), "out", text, "sending")
+        message = PhoneMessage(next(self._ids), "out", text, "sending", shortcode)
         self._messages[key].append(message)
         self._acks.setdefault(key, deque()).append(waiter)
         writer.write(format_line(number, text, shortcode))

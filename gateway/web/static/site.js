@@ -49,7 +49,7 @@ function phone(conversation, form) {
     item.dataset.id = message.id;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = (message.direction === "out" ? "You" : message.status) + ":";
+    who.textContent = (message.direction === "out" ? `You to ${message.to}` : message.status) + ":";
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.text;
