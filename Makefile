@@ -20,8 +20,8 @@ DEMO_CONTACT ?= contact@campaign.example
 
 help:
 	@echo "make venv       create $(VENV) and install the project with dev tools"
-	@echo "make demo       local PostgreSQL + SMSC simulator + mail sink + gateway + admin pages"
-	@echo "                (Ctrl-C stops all)"
+	@echo "make demo       local PostgreSQL + SMSC simulator + mail sink + gateway + admin pages,"
+	@echo "                with a made-up story in its database; logs in .demo/logs (Ctrl-C stops all)"
 	@echo "make test       test-deps, lint, mypy, then pytest (starts its own throwaway PostgreSQL)"
 	@echo "make test-deps  install PostgreSQL, Chromium and node-smpp for the tests when it can"
 	@echo "                (best effort: root apt-get, npm; SKIP_TEST_DEPS=1 installs nothing)"
