@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
 from gateway.config import Settings
 from gateway.demo import cast
@@ -25,6 +26,7 @@ from gateway.devdb import mark_demo
 from gateway.engine import load_rules
 from gateway.engine.holder import RulesHolder
 from gateway.pipeline.decide import DecisionWriter
+from gateway.privacy.rights import erase
 from gateway.store import inbound as inbound_store
 from gateway.store.inbound import NewInbound
 from tests.support.cli import CLEAN_ENV, PYTHONPATH, ROOT
@@ -81,7 +83,8 @@ async def test_a_marked_database_gets_the_story_once_and_the_product_answers_fro
 ) -> None:
     async with pool.acquire() as conn:
         await mark_demo(conn)
-    settings = settings.model_copy(update={"web_cookie_secure": False})
+    settings = settings.model_copy(update={"web_cookie_secure": False,
+                                           "privacy_hash_secret": SecretStr("demo-key" * 4)})
     first = await seed(pool, settings, load_rules(settings.keywords))
     people = cast.cast()
     assert (first.people, first.committees, first.events, first.written_questions) == (
@@ -134,6 +137,11 @@ async def test_a_marked_database_gets_the_story_once_and_the_product_answers_fro
     second = await seed(pool, settings, load_rules(settings.keywords))
     assert second.summary() == "already seeded, nothing added"
     assert await counts(pool) == after_first
+
+    async with pool.acquire() as conn:  # erased in the demo: not brought back by the seed
+        await erase(conn, people[0].msisdn, by="test", settings=settings)
+    third = await seed(pool, settings, load_rules(settings.keywords))
+    assert third.summary() == "already seeded, nothing added"
 
     where = await texted(pool, settings, "+12125550150", "WHERE 10001")
     assert any("Rise Up Manhattan (demo)" in text for text in where), where

@@ -36,12 +36,14 @@ from gateway.demo.marker import require_demo_database
 from gateway.demo.texting import Texter
 from gateway.engine import Rules
 from gateway.engine.holder import RulesHolder
+from gateway.privacy.pseudonym import number_hash
 from gateway.routing.form_post import FormPost
 from gateway.routing.form_submit import Limits, submit
 from gateway.routing.intake import Routing
 from gateway.routing.outgoing import Sender
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import contacts as contacts_store
+from gateway.store import privacy as privacy_store
 
 CREATED_BY: Final = "demo seed"
 BROADCAST_TEXT: Final = (
@@ -67,13 +69,15 @@ class Seeded:
     delivered: int = 0
 
     def summary(self) -> str:
-        """One line for `make demo`'s screen."""
-        if not (self.committees or self.events or self.people or self.written_questions
-                or self.broadcast_recipients):
+        """One line for `make demo`'s screen: what this run added."""
+        parts = [f"{count} {what}" for count, what in (
+            (self.people, "made-up supporters"), (self.committees, "committees"),
+            (self.events, "events"), (self.written_questions, "form questions")) if count]
+        if self.broadcast_recipients:
+            parts.append(f"a broadcast to {self.broadcast_recipients}")
+        if not parts:
             return "already seeded, nothing added"
-        return (f"seeded {self.people} made-up supporters, {self.committees} committees, "
-                f"{self.events} events, {self.written_questions} form questions and a "
-                f"broadcast to {self.broadcast_recipients}")
+        return "seeded " + (", ".join(parts[:-1]) + " and " if len(parts) > 1 else "") + parts[-1]
 
     def lines(self) -> list[str]:
         return [self.summary(), f"committees added: {self.committees}",
@@ -92,25 +96,31 @@ async def seed(pool: asyncpg.Pool, settings: Settings, rules: Rules, *,
         await require_demo_database(conn)
     done = Seeded()
     holder = RulesHolder(rules)
-    key = settings.privacy_hash_secret
-    texter = Texter(pool, holder, privacy_key=key.get_secret_value().encode() if key else None,
-                    cards=DemoCards(), aggregator=settings.billing_aggregator)
+    secret = settings.privacy_hash_secret
+    key = secret.get_secret_value().encode() if secret else None
+    texter = Texter(pool, holder, privacy_key=key, cards=DemoCards(),
+                    aggregator=settings.billing_aggregator)
     async with pool.acquire() as conn, conn.transaction():
         done.committees = await places.add_committees(conn)
         done.events = await places.add_events(conn, now)
-    await _play_people(pool, texter, now, done)
+    await _play_people(pool, texter, now, done, key)
     done.written_questions = await _written_questions(pool, settings, rules, now)
     await _broadcast(pool, texter, rules, now, done)
     done.delivered = texter.delivered
     return done
 
 
-async def _play_people(pool: asyncpg.Pool, texter: Texter, now: datetime, done: Seeded) -> None:
+async def _play_people(pool: asyncpg.Pool, texter: Texter, now: datetime, done: Seeded,
+                       privacy_key: bytes | None) -> None:
     people = cast.cast()
+    keys = [(p.msisdn, p.shortcode) for p in people]
     async with pool.acquire() as conn:
-        stored = await contacts_store.list_states(
-            conn, [(p.msisdn, p.shortcode) for p in people])
-    new = [p for p in people if (p.msisdn, p.shortcode) not in stored]
+        there = set(await contacts_store.list_states(conn, keys))
+        if privacy_key:  # someone erased in the demo stays erased
+            hashes = {key: number_hash(privacy_key, key[0]) for key in keys}
+            gone = await privacy_store.erased(conn, sorted(set(hashes.values())))
+            there |= {key for key, digest in hashes.items() if (digest, key[1]) in gone}
+    new = [p for p in people if (p.msisdn, p.shortcode) not in there]
     start = now - timedelta(days=cast.STORY_DAYS)
     async with pool.acquire() as conn:
         for n, person in enumerate(new):
