@@ -56,6 +56,7 @@ DELEGATED = {
     "report": ("gateway.finance.report_cli", "donation reports and the itemization export"),
     "reconcile": ("gateway.finance.reconcile_cli", "import settlements, summarize, exceptions"),
     "privacy": ("gateway.privacy.commands", "export or erase a number's data; retention"),
+    "demo": ("gateway.demo.commands", "seed the demo database with its made-up story"),
 }
 T = TypeVar("T")
 

@@ -13,6 +13,12 @@ keeps PostgreSQL's safe defaults.
 
 PostgreSQL refuses to run as root (CI runs as root), so under root every
 server command runs as the `postgres` user on a data directory it owns.
+
+`start --demo` marks the database as the demo's (a database comment,
+DEMO_COMMENT): `gateway demo seed` writes made-up supporters only into a
+database carrying it, so a DATABASE_URL pointing at real data is refused.
+Why here: only the cluster manager that made the database for `make demo`
+may say it is a throwaway; no command of the gateway can mark one.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ DATABASE = "gateway"
 PORT_FILE = "gateway-devdb.port"
 LOG_FILE = "server.log"
 START_TIMEOUT_S = 60
+DEMO_COMMENT = "gateway demo database: made-up data for make demo; never real supporters"
+MARK_DEMO = "SELECT format('COMMENT ON DATABASE %I IS %L', current_database(), $1::text)"
 # A unix socket path must fit in sockaddr_un (108 bytes incl. the socket file name).
 MAX_SOCKET_DIR_LEN = 80
 
@@ -133,8 +141,10 @@ class LocalPostgres:
     reused (and a running one adopted) so `make demo` keeps its data.
     """
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, throwaway: bool) -> None:
+    def __init__(self, data_dir: Path, *, port: int | None = None, throwaway: bool,
+                 demo: bool = False) -> None:
         self.requested_dir = Path(data_dir).absolute()
+        self.demo = demo  # mark the database as the demo's (DEMO_COMMENT)
         self.data_dir = self.requested_dir
         self.throwaway = throwaway
         self.port = port
@@ -308,7 +318,7 @@ class LocalPostgres:
 
     def _finish_start(self) -> str:
         assert self.port is not None
-        _ensure_database(self.port)
+        _ensure_database(self.port, demo=self.demo)
         if self.throwaway:
             atexit.register(self.stop)
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE}"
@@ -384,7 +394,12 @@ def is_reachable_by(path: Path, user: pwd.struct_passwd) -> bool:
     return True
 
 
-def _ensure_database(port: int) -> None:
+async def mark_demo(conn: asyncpg.Connection) -> None:
+    """Mark the connection's database as a demo database (what `gateway demo seed` asks)."""
+    await conn.execute(await conn.fetchval(MARK_DEMO, DEMO_COMMENT))
+
+
+def _ensure_database(port: int, *, demo: bool = False) -> None:
     async def create() -> None:
         conn = await asyncpg.connect(
             host="127.0.0.1", port=port, user="postgres", database="postgres", timeout=10
@@ -394,6 +409,13 @@ def _ensure_database(port: int) -> None:
                 await conn.execute(f'CREATE DATABASE "{DATABASE}"')
         finally:
             await conn.close()
+        if demo:
+            conn = await asyncpg.connect(
+                host="127.0.0.1", port=port, user="postgres", database=DATABASE, timeout=10)
+            try:
+                await mark_demo(conn)
+            finally:
+                await conn.close()
 
     # A worker thread has no running event loop, so this also works when the
     # caller is inside one (an async fixture, a running app).
@@ -409,10 +431,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = sub.add_parser("start", help="start (creating if needed); print DATABASE_URL")
     start.add_argument("--dir", type=Path, required=True, help="data directory")
     start.add_argument("--port", type=int, default=None, help="default: last used, else free")
+    start.add_argument("--demo", action="store_true",
+                       help="mark the database as the demo's (gateway demo seed needs it)")
     for name, text in (("stop", "stop the cluster"), ("status", "print the URL if running")):
         sub.add_parser(name, help=text).add_argument("--dir", type=Path, required=True)
     args = parser.parse_args(argv)
-    cluster = LocalPostgres(args.dir, port=getattr(args, "port", None), throwaway=False)
+    cluster = LocalPostgres(args.dir, port=getattr(args, "port", None), throwaway=False,
+                            demo=getattr(args, "demo", False))
     try:
         if args.command == "start":
             print(cluster.start())

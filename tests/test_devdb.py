@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 
 from gateway.devdb import (
+    DEMO_COMMENT,
     NOT_FOUND_MESSAGE,
     BinariesNotFound,
     DevDbError,
@@ -29,6 +30,7 @@ from gateway.devdb import (
     find_binaries,
     is_reachable_by,
 )
+from gateway.store import demo_marker
 
 ROOT = Path(__file__).resolve().parents[1]
 # The checkout first, then whatever the caller had (an uninstalled tree still imports).
@@ -153,4 +155,10 @@ async def test_persistent_cluster_keeps_data_and_port_across_restarts(cluster_di
     assert (await run("start")).stdout.strip() == url  # same port again
     conn = await asyncpg.connect(url)
     assert await conn.fetchval("SELECT note FROM kept") == "hello"
+    assert await demo_marker.database_comment(conn) is None  # not the demo's unless asked
+    await conn.close()
+
+    assert (await run("start", "--demo")).stdout.strip() == url  # what `make demo` runs
+    conn = await asyncpg.connect(url)
+    assert await demo_marker.database_comment(conn) == DEMO_COMMENT
     await conn.close()

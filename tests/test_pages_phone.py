@@ -59,7 +59,7 @@ async def test_text_join_from_the_page_and_see_the_replies_and_the_counts(
             sent = await response.json()
             assert response.status == 200, sent
         assert sent["message"] == {"id": 1, "direction": "out", "text": "JOIN",
-                                   "status": "ESME_ROK"}
+                                   "status": "ESME_ROK", "to": "12345"}
         first = await replies(http, 1)
         assert first[0]["text"] == "JOIN" and first[1]["direction"] == "in"
         assert first[1]["status"] == "12345"  # from the short code
@@ -67,7 +67,7 @@ async def test_text_join_from_the_page_and_see_the_replies_and_the_counts(
                                                   "csrf_token": csrf},
                              allow_redirects=False) as response:  # the form, no script
             assert response.status == 303
-            assert response.headers["Location"] == "/phone?number=%2B12125550177"
+            assert response.headers["Location"] == "/phone?number=%2B12125550177&shortcode=12345"
         await replies(http, 2)
         async with http.post("/phone/send", json={"number": NUMBER, "text": "hi"}) as response:
             assert response.status == 403  # the script's call without its CSRF header
@@ -77,6 +77,36 @@ async def test_text_join_from_the_page_and_see_the_replies_and_the_counts(
         async with http.get("/phone/messages", params={"number": "12"}) as response:
             assert response.status == 400
             assert (await response.json())["error"]["field"] == "number"
+
+
+async def test_the_page_texts_every_short_code_of_the_keywords_file(
+    pool: asyncpg.Pool, demo_gateway: Gateway,
+) -> None:
+    """keywords.yaml runs 12345 (Rise Up Alerts) and 38200 (Ensemble Citoyen): both offered."""
+    async with pool.acquire() as conn:
+        await user_store.insert_user(conn, email="admin@example.org", role="admin", themes=(),
+                                     password_hash=hash_password(PASSWORD))
+    base = f"http://127.0.0.1:{demo_gateway.http_port}"
+    async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post("/login", json={"email": "admin@example.org",
+                                             "password": PASSWORD}) as response:
+            csrf = (await response.json())["csrf_token"]
+        async with http.get("/phone", params={"number": NUMBER, "shortcode": "38200"}) as page:
+            html = await page.text()
+        assert '<option value="12345">12345 (Rise Up Alerts)</option>' in html
+        assert '<option value="38200" selected>38200 (Ensemble Citoyen)</option>' in html
+        async with http.post("/phone/send", json={"number": NUMBER, "text": "ADHERER",
+                                                  "shortcode": "38200"},
+                             headers={"X-CSRF-Token": csrf}) as response:
+            assert response.status == 200, await response.text()
+        reply = next(m for m in await replies(http, 1) if m["direction"] == "in")
+        assert reply["status"] == "38200" and "Ensemble Citoyen" in reply["text"]
+        async with http.post("/phone/send", json={"number": NUMBER, "text": "JOIN",
+                                                  "shortcode": "99999"},
+                             headers={"X-CSRF-Token": csrf}) as response:
+            refused = await response.json()
+        assert response.status == 400 and refused["error"]["field"] == "shortcode"
+        assert "99999" in refused["error"]["message"]
 
 
 async def test_the_phone_simulator_is_off_unless_configured(

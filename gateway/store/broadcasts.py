@@ -322,6 +322,9 @@ RETURNING status
 GET_STATUS = "SELECT status FROM broadcasts WHERE id = $1"
 
 # Scheduled broadcasts whose time has come start running.
+# A broadcast by its author's name (the demo seed finds its own on a second run).
+FIND_BY_CREATOR = "SELECT id FROM broadcasts WHERE created_by = $1 ORDER BY id LIMIT 1"
+
 START_DUE = """
 UPDATE broadcasts SET status = 'running', updated_at = clock_timestamp()
 WHERE status = 'scheduled' AND scheduled_at <= $1
@@ -419,6 +422,11 @@ async def transition(
 async def get_status(conn: asyncpg.Connection, broadcast_id: int) -> str | None:
     status: str | None = await conn.fetchval(GET_STATUS, broadcast_id)
     return status
+
+
+async def find_by_creator(conn: asyncpg.Connection, created_by: str) -> int | None:
+    found: int | None = await conn.fetchval(FIND_BY_CREATOR, created_by)
+    return found
 
 
 async def start_due(conn: asyncpg.Connection, now: datetime) -> list[int]:

@@ -29,9 +29,10 @@ JOIN unnest($1::text[], $2::text[]) AS k(msisdn, shortcode)
   ON c.msisdn = k.msisdn AND c.shortcode = k.shortcode
 """
 
+# A new contact is created at its first MO's time (the batch's clock), not the database's.
 UPSERT_STATES = """
-INSERT INTO contacts (msisdn, shortcode, opted_out, state, updated_at)
-SELECT k.msisdn, k.shortcode, k.opted_out, k.state::jsonb, k.updated_at
+INSERT INTO contacts (msisdn, shortcode, opted_out, state, updated_at, created_at)
+SELECT k.msisdn, k.shortcode, k.opted_out, k.state::jsonb, k.updated_at, k.updated_at
 FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::timestamptz[])
      AS k(msisdn, shortcode, opted_out, state, updated_at)
 ON CONFLICT (msisdn, shortcode) DO UPDATE

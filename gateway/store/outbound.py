@@ -366,7 +366,8 @@ WITH segments AS (
     SELECT * FROM unnest($1::bigint[], $2::int2[], $3::text[])
     ON CONFLICT (outbound_id, seq) DO UPDATE SET smsc_message_id = EXCLUDED.smsc_message_id
 )
-UPDATE outbound o SET status = 'submitted', segments = k.segments, submitted_at = now(),
+UPDATE outbound o SET status = 'submitted', segments = k.segments,
+                      submitted_at = coalesce($6::timestamptz, now()),
                       lease_owner = NULL, lease_until = NULL
 FROM unnest($4::bigint[], $5::int2[]) AS k(id, segments)
 WHERE o.id = k.id AND o.status = 'sending'
@@ -407,9 +408,14 @@ WHERE o.id = k.id AND o.status = 'sending'
 
 
 async def mark_submitted(
-    conn: asyncpg.Connection, results: Sequence[tuple[int, Sequence[str]]]
+    conn: asyncpg.Connection, results: Sequence[tuple[int, Sequence[str]]], *,
+    at: datetime | None = None,
 ) -> None:
-    """Record each message's segment ids; `results` is (outbound id, SMSC ids in order)."""
+    """Record each message's segment ids; `results` is (outbound id, SMSC ids in order).
+
+    `at`: when they were sent, for a caller with its own clock (the demo's story);
+    by default the database's now.
+    """
     if not results:
         return
     seg_ids: list[int] = []
@@ -422,7 +428,7 @@ async def mark_submitted(
             seg_msg.append(message_id)
     await conn.execute(
         MARK_SUBMITTED, seg_ids, seg_seq, seg_msg,
-        [r[0] for r in results], [len(r[1]) for r in results],
+        [r[0] for r in results], [len(r[1]) for r in results], at,
     )
 
 

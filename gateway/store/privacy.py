@@ -215,6 +215,8 @@ SET opted_out = erased_numbers.opted_out OR EXCLUDED.opted_out,
     reason = EXCLUDED.reason, erased_by = EXCLUDED.erased_by, erased_at = clock_timestamp()
 """
 
+ERASED = "SELECT number_hash, shortcode FROM erased_numbers WHERE number_hash = ANY($1::text[])"
+
 ERASED_OPT_OUTS = """
 SELECT number_hash, shortcode FROM erased_numbers
 WHERE number_hash = ANY($1::text[]) AND opted_out
@@ -444,6 +446,14 @@ async def erase_person(conn: asyncpg.Connection, numbers: Sequence[ErasedAddress
         person_rows = await persons.forget(
             conn, [target.address for target in (*numbers, *emails)])
     return PersonErasure(by_address, person_rows)
+
+
+async def erased(conn: asyncpg.Connection, hashes: Sequence[str]) -> set[tuple[str, str]]:
+    """(number hash, short code) pairs of every erased number among `hashes`."""
+    if not hashes:
+        return set()
+    rows = await conn.fetch(ERASED, list(hashes))
+    return {(r["number_hash"], r["shortcode"]) for r in rows}
 
 
 async def erased_opt_outs(

@@ -2,7 +2,8 @@
 
 It speaks the SMSC simulator's phone-port line protocol (gateway/smpp/chat.py,
 the same as `gateway chat`): one TCP connection per web process, every
-number typed on the page REGISTERed on it, MOs sent as `from<TAB>text`,
+number typed on the page REGISTERed on it, MOs sent as `from<TAB>text<TAB>to`
+(`to`: the short code chosen on the page, any the keywords file runs),
 MTs arriving as `to<TAB>text<TAB>from` and kept per number (the last
 `KEEP` of each) until the page polls for them.
 
@@ -27,6 +28,7 @@ from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
 from gateway.smpp.chat import format_line, number_key, parse_line
 from gateway.web.body import read_payload
+from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request, not_found
 from gateway.web.pages.frame import SITE, PageTable, View
 
@@ -46,6 +48,7 @@ class PhoneMessage:
     direction: str  # "out" (the supporter typed it) or "in" (the gateway's reply)
     text: str
     status: str  # out: "sending", then ESME_ROK or the refusal; in: the sender (short code)
+    to: str = ""  # out: the short code texted
 
 
 class PhoneBridge:
@@ -84,17 +87,17 @@ class PhoneBridge:
             writer.write(format_line("REGISTER", number))
             await writer.drain()
 
-    async def send(self, number: str, text: str) -> PhoneMessage:
-        """Text the short code as `number`; returns once the gateway has the MO (or not)."""
+    async def send(self, number: str, text: str, shortcode: str) -> PhoneMessage:
+        """Text `shortcode` as `number`; returns once the gateway has the MO (or not)."""
         await self.watch(number)
         key = number_key(number)
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         writer = await self._connected()
         # Listed before it is sent: a reply can beat the ack, and must show below it.
-        message = PhoneMessage(next(self._ids), "out", text, "sending")
+        message = PhoneMessage(next(self._ids), "out", text, "sending", shortcode)
         self._messages[key].append(message)
         self._acks.setdefault(key, deque()).append(waiter)
-        writer.write(format_line(number, text))
+        writer.write(format_line(number, text, shortcode))
         await writer.drain()
         try:
             message.status = await asyncio.wait_for(asyncio.shield(waiter), ACK_WAIT)
@@ -166,13 +169,33 @@ def _number(view: View, raw: str) -> str:
         raise bad_request(str(err), field="number") from None
 
 
+def _shortcodes(view: View) -> dict[str, str]:
+    """Every short code the keywords file runs, with its programs' names, in file order."""
+    rules = rules_in_force(view.context)
+    return {code: ", ".join(p.name for p in found.programs)
+            for code, found in rules.shortcodes.items()}
+
+
+def _shortcode(view: View, raw: str) -> str:
+    codes = _shortcodes(view)
+    if not raw:
+        default = view.context.settings.shortcode
+        return default if default in codes or not codes else next(iter(codes))
+    if raw not in codes:
+        known = ", ".join(codes) or "none"
+        raise bad_request(f"{raw} is not a short code of the keywords file (known: {known})",
+                          field="shortcode")
+    return raw
+
+
 @pages.get("/phone", name="page.phone")
 async def phone_page(view: View) -> web.StreamResponse:
     bridge = bridge_of(view)
     number = _number(view, view.query("number"))
     await bridge.watch(number)
     return view.render("phone.html", title="Phone simulator", number=number,
-                       shortcode=view.context.settings.shortcode,
+                       shortcodes=_shortcodes(view),
+                       shortcode=_shortcode(view, view.query("shortcode")),
                        messages=bridge.messages(number))
 
 
@@ -183,16 +206,19 @@ async def phone_send(view: View) -> web.StreamResponse:
     if view.request.content_type == "application/json":
         payload, _ = await read_payload(view.request)
         raw_number, text = str(payload.get("number", "")), str(payload.get("text", ""))
+        raw_code = str(payload.get("shortcode", ""))
     else:
         raw_number, text = view.field("number"), view.field("text")
+        raw_code = view.field("shortcode")
     number = _number(view, raw_number)
+    shortcode = _shortcode(view, raw_code)
     text = text.strip()
     if not text or len(text) > MAX_TEXT:
         raise bad_request(f"type a text of 1 to {MAX_TEXT} characters", field="text")
-    message = await bridge.send(number, text)
+    message = await bridge.send(number, text, shortcode)
     if view.request.content_type == "application/json":
         return web.json_response({"number": number, "message": asdict(message)})
-    return view.redirect("/phone", number=number)
+    return view.redirect("/phone", number=number, shortcode=shortcode)
 
 
 @pages.get("/phone/messages", name="page.phone.messages", json=True)

@@ -49,7 +49,7 @@ function phone(conversation, form) {
     item.dataset.id = message.id;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = (message.direction === "out" ? "You" : message.status) + ":";
+    who.textContent = (message.direction === "out" ? `You to ${message.to}` : message.status) + ":";
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.text;
@@ -70,13 +70,14 @@ function phone(conversation, form) {
     event.preventDefault();
     const input = form.querySelector('input[name="text"]');
     const text = input.value.trim();
+    const shortcode = form.querySelector('select[name="shortcode"]').value;
     if (!text) return;
     input.value = "";
     error.hidden = true;
     const response = await fetch(form.action, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-      body: JSON.stringify({ number, text }),
+      body: JSON.stringify({ number, text, shortcode }),
     });
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
