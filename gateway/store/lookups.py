@@ -100,7 +100,7 @@ LIMIT $7
 LIST_NUMBER_DONATIONS = """
 SELECT d.id, d.shortcode, d.program, d.committee, d.method, d.amount_cents, d.currency,
        d.requested_at, d.confirmed_at, d.status, d.last_event_at,
-       (SELECT coalesce(sum(e.amount_cents), 0) FROM donation_events e
+       (SELECT coalesce(sum(e.amount_cents), 0)::bigint FROM donation_events e
         WHERE e.donation_id = d.id AND e.kind = 'refunded') AS refunded_cents,
        ch.external_ref AS payment_ref,
        coalesce(b.id, card.id) AS receipt_mt_id,
