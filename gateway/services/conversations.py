@@ -6,7 +6,7 @@ hospital", "the call last week"). Pure: the timeline rows in
 (store/timeline.py `person_timeline`, already fenced for the viewer), the
 conversations out; no I/O, no clock.
 
-How rows are grouped (the decision, docs/contacts.md says it too):
+How rows are grouped (the decision, docs/contact-centre.md says it too):
 
 * a call is one conversation: every step of one call (its `call_sid`);
 * a written question (e-mail or the form) is one thread: the post or mail
