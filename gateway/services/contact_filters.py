@@ -90,8 +90,10 @@ class Asked:
 
 def _one_of(value: str, allowed: tuple[Choice, ...], *, field: str, what: str) -> str:
     if value not in {c.value for c in allowed}:
-        names = ", ".join(c.value for c in allowed) or "none configured"
-        raise invalid(f"{what} {value!r} is not one of this campaign's: {names}.", field=field)
+        names = "; ".join(c.label if c.label.startswith(c.value) else f"{c.value} ({c.label})"
+                          for c in allowed) or "none configured"
+        raise invalid(f"{what} {value!r} is not one of this campaign's. Choose one of: "
+                      f"{names}.", field=field)
     return value
 
 
