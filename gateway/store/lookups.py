@@ -34,8 +34,8 @@ WITH found AS (
     WHERE ($1::text[] IS NULL OR c.shortcode = ANY($1::text[]))
       AND ($2::text IS NULL OR c.msisdn LIKE $2)
       AND ($3::text IS NULL OR EXISTS (
-            SELECT 1 FROM jsonb_each_text(coalesce(c.state->'profile', '{}'::jsonb)) p
-            WHERE p.key = ANY($4::text[]) AND p.value ILIKE $3))
+            SELECT 1 FROM unnest($4::text[]) AS f(name)
+            WHERE c.state->'profile'->>f.name ILIKE $3))
       AND ($5::text IS NULL OR c.zip LIKE $5)
       AND ($6::text IS NULL OR EXISTS (
             SELECT 1 FROM consent_events e
