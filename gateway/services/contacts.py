@@ -6,9 +6,12 @@ own audit row. Viewing a contact's profile, timeline or consent records can
 reveal political opinion (compliance rule 27), so one function decides what
 a search means and records who looked, whatever the door.
 
-A contact is a number on the short code or an e-mail address that wrote to
-us (by mail or the form), asked to join a list, or was verified to be a
-person's (store/email_contacts.py). The search box takes either: digits
+A contact is a number on any short code the gateway serves (one contact for
+a number on two codes: `existing_contact` reads every code's row, the search
+lists the number once) or an e-mail address that wrote to us (by mail or the
+form), asked to join a list, or was verified to be a person's
+(store/email_contacts.py). The other fields of a search (name, zip, keyword,
+program, status) are services/contact_filters.py's. The search box takes either: digits
 (with the usual separators) search numbers; text with a letter or an '@'
 searches addresses containing it. Numbers are normalized to E.164 here
 (`/contacts/2025550123` and `/contacts/+12025550123` are the same contact),
