@@ -100,12 +100,13 @@ async def test_form_ack_email_answer_and_reply_are_one_history_on_the_contact_pa
     page = await site.client.get(f"/contacts/email/{ADDRESS}")
     html = await page.text()
     assert page.status == 200
-    timeline = html.split('id="timeline"', 1)[1].split("</ol>", 1)[0]
+    timeline = html.split('id="timeline"', 1)[1].split("</section>", 1)[0]
+    assert timeline.count('class="conversation-group') == 1  # the question's one thread
     assert re.findall(r'<li class="kind-(\w+)', timeline) == [
         "form_in", "event", "mail_out", "mail_out", "event", "mail_in", "event"]
     shown = [timeline.index(words) for words in (
-        "Wrote on the form /write", "Question asked", "acknowledgement",
-        "Question answered", "The citizen wrote again on the question")]
+        "They wrote on the form /write", "Question asked", "acknowledgement",
+        "Question answered", "They wrote again on the question")]
     assert shown == sorted(shown)
     assert "on the form" in timeline and "by sante@example.org" in timeline
     assert "Les urgences ferment" not in timeline  # the question's text stays in the inbox

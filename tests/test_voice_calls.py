@@ -199,8 +199,9 @@ async def test_the_call_is_on_the_callers_timeline_and_contact_page(
         await site.web.staff("organizer")
         await site.web.login("organizer@example.org")
         page = await (await site.client.get(f"/contacts/{number}")).text()
-        assert "<strong>Call</strong>" in page and "keys 2: sms_opt_in" in page
-        assert "status (52 s)" in page
+        assert "<strong>Call to the voice line</strong>" in page
+        assert "Pressed 2</strong> <span class=\"status\">for joining by text" in page
+        assert "The call ended</strong> <span class=\"status\">after 52 s" in page
     finally:
         await site.client.close()
 

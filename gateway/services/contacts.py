@@ -6,9 +6,12 @@ own audit row. Viewing a contact's profile, timeline or consent records can
 reveal political opinion (compliance rule 27), so one function decides what
 a search means and records who looked, whatever the door.
 
-A contact is a number on the short code or an e-mail address that wrote to
-us (by mail or the form), asked to join a list, or was verified to be a
-person's (store/email_contacts.py). The search box takes either: digits
+A contact is a number on any short code the gateway serves (one contact for
+a number on two codes: `existing_contact` reads every code's row, the search
+lists the number once) or an e-mail address that wrote to us (by mail or the
+form), asked to join a list, or was verified to be a person's
+(store/email_contacts.py). The other fields of a search (name, zip, keyword,
+program, status) are services/contact_filters.py's. The search box takes either: digits
 (with the usual separators) search numbers; text with a letter or an '@'
 searches addresses containing it. Numbers are normalized to E.164 here
 (`/contacts/2025550123` and `/contacts/+12025550123` are the same contact),
@@ -25,9 +28,11 @@ from typing import Any, Final, Literal
 import asyncpg
 
 from gateway.email_address import MAX_ADDRESS_LENGTH, EmailAddressError, normalize_email
+from gateway.engine import Rules
 from gateway.phone import InvalidNumber, to_e164
 from gateway.services import audit, persons
 from gateway.services.actor import Identity
+from gateway.services.contact_filters import Asked, contact_filter, search_choices
 from gateway.services.errors import invalid, not_found
 from gateway.store import address_consent, contacts, email_contacts, lookups, timeline
 
@@ -39,8 +44,8 @@ FIELD_NAME: Final = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 ADDRESS_PART: Final = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]+$")
 SEARCH_HINT: Final = ("Search by a phone number or some of its digits, or by an e-mail "
                       "address or part of one.")
-NO_PROFILE: Final = ("A profile field filters numbers: an e-mail address has no profile. "
-                     "Search by the address alone.")
+NO_PROFILE: Final = ("Name, zip, keyword, program, status and profile answers filter "
+                     "numbers: an e-mail address has none. Search by the address alone.")
 
 
 def number_filter(raw: str, region: str) -> dict[str, str]:
@@ -84,15 +89,27 @@ def contact_number(raw: str, region: str, *, field: str = "msisdn") -> str:
 
 @dataclass(frozen=True, slots=True)
 class ContactSearch:
-    """What a search asks: a number (or digits of one), a profile field with its value, or
-    an e-mail address (or part of one)."""
+    """What a search asks: a number (or digits of one) or an e-mail address (or part of
+    one) in `q`; for numbers also a name, zip, keyword, program and status
+    (services/contact_filters.py), a profile field with its value, a short code (None:
+    every short code)."""
 
-    shortcode: str
+    shortcode: str | None = None
     q: str | None = None
     field: str | None = None
     value: str | None = None
     after: str | None = None
     limit: int = 50
+    name: str | None = None
+    zip: str | None = None
+    keyword: str | None = None
+    program: str | None = None
+    status: str | None = None
+
+    def asked(self) -> dict[str, str]:
+        """The filters given, for the audit row and the next page's link."""
+        return {k: v for k in ("q", "name", "zip", "keyword", "program", "status", "field",
+                               "value", "shortcode") if (v := getattr(self, k))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,47 +123,101 @@ class Found:
     next_after: str | None
 
 
+NUMBER_ONLY: Final = ("field", "name", "zip", "keyword", "program", "status")
+
+
 async def search(conn: asyncpg.Connection, viewer: Identity | None, query: ContactSearch, *,
-                 region: str, client: str | None, **detail: Any) -> Found:
-    """The matching contacts (profiles decoded) or addresses; the search is audited."""
+                 rules: Rules, region: str, client: str | None, **detail: Any) -> Found:
+    """The matching contacts, one per number over every short code (programs and profile
+    decoded), or addresses; the search is audited."""
     if query.field and not FIELD_NAME.match(query.field):
         raise invalid("A profile field is letters, digits and _ (e.g. zip).", field="field")
     if bool(query.field) != bool(query.value):
         raise invalid("Give a profile field and its value together.", field="value")
     part = address_part(query.q) if query.q else None
-    if part is not None and query.field:
-        raise invalid(NO_PROFILE, field="field")
+    if part is not None:
+        given = next((k for k in NUMBER_ONLY if getattr(query, k)), None)
+        if given is not None:
+            raise invalid(NO_PROFILE, field=given)
     numbers: list[asyncpg.Record] = []
     emails: list[asyncpg.Record] = []
     if part is not None:
         emails = await email_contacts.search(conn, part, after=query.after or None,
                                              limit=query.limit)
     else:
-        number = number_filter(query.q, region) if query.q else {}
-        numbers = await lookups.search_contacts(
-            conn, shortcode=query.shortcode, **number, field=query.field or None,
-            value=query.value or None, after=query.after or None, limit=query.limit)
-    asked = {k: v for k, v in (("q", query.q), ("field", query.field),
-                               ("value", query.value), ("shortcode", query.shortcode)) if v}
-    await audit.record(conn, viewer, audit.CONTACT_VIEWED, None, client=client, search=asked,
-                       results=len(numbers) + len(emails), **detail)
+        where = contact_filter(
+            Asked(name=query.name, zip=query.zip, keyword=query.keyword,
+                  program=query.program, status=query.status),
+            search_choices(rules), shortcodes=[query.shortcode] if query.shortcode else None,
+            number=number_filter(query.q, region) if query.q else {},
+            field=query.field or None, value=query.value or None)
+        numbers = await lookups.search_contacts(conn, where, after=query.after or None,
+                                                limit=query.limit)
+    await audit.record(conn, viewer, audit.CONTACT_VIEWED, None, client=client,
+                       search=query.asked(), results=len(numbers) + len(emails), **detail)
     page = [r["address"] for r in emails] or [r["msisdn"] for r in numbers]
     return Found(
         searched="emails" if part is not None else "numbers",
-        contacts=[{**dict(r), "profile": json.loads(r["profile"]) if r["profile"] else {}}
+        contacts=[{**dict(r), "shortcodes": list(r["shortcodes"]),
+                   "programs": json.loads(r["programs"]) if r["programs"] else {},
+                   "profile": json.loads(r["profile"]) if r["profile"] else {}}
                   for r in numbers],
         emails=[{**dict(r), "via": list(r["via"]), "numbers": list(r["numbers"])}
                 for r in emails],
         next_after=page[-1] if len(page) == query.limit else None)
 
 
-async def existing_contact(conn: asyncpg.Connection, msisdn: str,
-                           shortcode: str) -> asyncpg.Record:
-    """The contact's row, or a 404 refusal naming the number."""
-    row = await contacts.get_contact(conn, msisdn, shortcode)
-    if row is None:
+@dataclass(frozen=True, slots=True)
+class NumberContact:
+    """A number as one contact over every short code it is on: each code's opt-out and
+    programs (`codes`), and the programs, profile and location of all of them together
+    (a later-updated code's answer wins)."""
+
+    msisdn: str
+    codes: list[dict[str, Any]]
+    programs: dict[str, dict[str, Any]]
+    profile: dict[str, Any]
+    location: dict[str, Any] | None
+    opted_out: bool
+    created_at: Any
+    updated_at: Any
+
+    def as_json(self) -> dict[str, Any]:
+        return {"msisdn": self.msisdn, "shortcodes": [c["shortcode"] for c in self.codes],
+                "opted_out": self.opted_out, "programs": self.programs,
+                "profile": self.profile, "location": self.location,
+                "by_shortcode": self.codes, "created_at": self.created_at,
+                "updated_at": self.updated_at}
+
+
+async def existing_contact(conn: asyncpg.Connection, msisdn: str) -> NumberContact:
+    """The number on every short code it is on, or a 404 refusal naming the number."""
+    rows = await contacts.list_number(conn, msisdn)
+    if not rows:
         raise not_found(f"contact {msisdn}")
-    return row
+    codes = []
+    programs: dict[str, dict[str, Any]] = {}
+    profile: dict[str, Any] = {}
+    for row in sorted(rows, key=lambda r: r["updated_at"]):
+        state: dict[str, Any] = json.loads(row["state"])
+        subs = state.get("subs") or {}
+        programs.update(subs)
+        profile.update(state.get("profile") or {})
+        codes.append({"shortcode": row["shortcode"], "opted_out": row["opted_out"],
+                      "programs": subs, "created_at": row["created_at"]})
+    located = [r for r in sorted(rows, key=lambda r: r["updated_at"], reverse=True)
+               if r["zip"] or r["region"] or r["country"]]
+    location = None
+    if located:
+        best = located[0]
+        location = {"zip": best["zip"], "region": best["region"], "country": best["country"],
+                    "timezones": list(best["timezones"] or []),
+                    "geo_source": best["geo_source"]}
+    return NumberContact(
+        msisdn=msisdn, codes=sorted(codes, key=lambda c: c["shortcode"]), programs=programs,
+        profile=profile, location=location, opted_out=all(r["opted_out"] for r in rows),
+        created_at=min(r["created_at"] for r in rows),
+        updated_at=max(r["updated_at"] for r in rows))
 
 
 async def existing_email(conn: asyncpg.Connection, address: str) -> dict[str, Any]:
@@ -182,10 +253,11 @@ async def person_addresses(conn: asyncpg.Connection, address: str) -> list[str]:
     return [a.address for a in person.addresses] if person else [address]
 
 
-async def history(conn: asyncpg.Connection, address: str, shortcode: str,
+async def history(conn: asyncpg.Connection, address: str,
                   addresses: list[str] | None = None) -> list[dict[str, Any]]:
-    """The whole person's history, every channel, oldest first: what page and API show.
-    `address` is a number or an e-mail address; `addresses` its person's, when known."""
+    """The whole person's history, every channel and short code, oldest first: what page
+    and API show. `address` is a number or an e-mail address; `addresses` its person's,
+    when known."""
     found = addresses if addresses is not None else await person_addresses(conn, address)
     return await timeline.person_timeline(
-        conn, [a for a in found if "@" not in a], shortcode, [a for a in found if "@" in a])
+        conn, [a for a in found if "@" not in a], None, [a for a in found if "@" in a])

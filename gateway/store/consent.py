@@ -59,6 +59,11 @@ LIST_FOR_CONTACT = """
 SELECT * FROM consent_ledger WHERE msisdn = $1 AND shortcode = $2 ORDER BY id
 """
 
+# The same on every short code: a number is one contact whichever code it texted.
+LIST_FOR_NUMBER = """
+SELECT * FROM consent_ledger WHERE msisdn = $1 ORDER BY occurred_at, id
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class NewConsentEvent:
@@ -142,6 +147,11 @@ async def list_for_contact(
 ) -> list[asyncpg.Record]:
     """The contact's consent history, oldest first, with each confirmation's receipt."""
     return list(await conn.fetch(LIST_FOR_CONTACT, msisdn, shortcode))
+
+
+async def list_for_number(conn: asyncpg.Connection, msisdn: str) -> list[asyncpg.Record]:
+    """`list_for_contact` over every short code of the number, oldest first."""
+    return list(await conn.fetch(LIST_FOR_NUMBER, msisdn))
 
 
 # -- erasure (store/privacy.py runs these in its one transaction) ------------------------

@@ -57,6 +57,14 @@ WHERE c.msisdn = k.msisdn AND c.shortcode = k.shortcode
       (k.zip, k.region, k.country, string_to_array(k.timezones, ' '), k.source)
 """
 
+# Every short code's row of one number (a contact is the number, whichever code it texted),
+# the gateway's own short code first only by code order: the page shows them all.
+LIST_NUMBER = """
+SELECT msisdn, shortcode, opted_out, state::text AS state, created_at, updated_at,
+       zip, region, country, timezones, geo_source
+FROM contacts WHERE msisdn = $1 ORDER BY shortcode
+"""
+
 GET_GEO = """
 SELECT zip, region, country, timezones, geo_source
 FROM contacts WHERE msisdn = $1 AND shortcode = $2
@@ -110,6 +118,11 @@ async def get_contact(
 ) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(GET_CONTACT, msisdn, shortcode)
     return row
+
+
+async def list_number(conn: asyncpg.Connection, msisdn: str) -> list[asyncpg.Record]:
+    """The number's row on each short code it is on (none: not a contact)."""
+    return list(await conn.fetch(LIST_NUMBER, msisdn))
 
 
 async def update_geo(

@@ -9,20 +9,72 @@ keyset-paged so page 1,000 costs what page 1 costs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+# Contacts across every short code, one row per number (a number on two short codes is one
+# contact with two sets of programs). `found` pages numbers that have a row matching every
+# filter given (NULL: no filter); the outer query then sums up ALL the number's rows, so a
+# number found by its French program still shows its American one.
+#   $1 short codes (NULL: all)       $2 LIKE on the number      $3 ILIKE on a name field
+#   $4 the profile fields a name is  $5 zip prefix (LIKE)       $6 joined with this keyword
+#   $7 program                       $8 status: subscribed, pending, opted_out, never
+#   $9 the program's short codes     $10/$11 profile field = value
+#   $12 after this number            $13 page size
+# Status without a program: subscribed/pending to any program; opted_out: STOP on the code
+# (every program ended); never: no program ever. With a program: its state on the number's
+# row; never: a row on one of the program's short codes without it.
 SEARCH_CONTACTS = """
-SELECT c.msisdn, c.shortcode, c.opted_out, c.state->'profile' AS profile, c.zip, c.region,
-       c.country, c.created_at, c.updated_at
-FROM contacts c
-WHERE c.shortcode = $1
-  AND ($2::text IS NULL OR c.msisdn LIKE $2)
-  AND ($3::text IS NULL OR c.state->'profile'->>$3 = $4)
-  AND ($5::text IS NULL OR c.msisdn > $5)
-ORDER BY c.msisdn
-LIMIT $6
+WITH found AS (
+    SELECT DISTINCT c.msisdn
+    FROM contacts c
+    WHERE ($1::text[] IS NULL OR c.shortcode = ANY($1::text[]))
+      AND ($2::text IS NULL OR c.msisdn LIKE $2)
+      AND ($3::text IS NULL OR EXISTS (
+            SELECT 1 FROM unnest($4::text[]) AS f(name)
+            WHERE c.state->'profile'->>f.name ILIKE $3))
+      AND ($5::text IS NULL OR c.zip LIKE $5)
+      AND ($6::text IS NULL OR EXISTS (
+            SELECT 1 FROM consent_events e
+            WHERE e.msisdn = c.msisdn AND e.shortcode = c.shortcode AND e.keyword = $6
+              AND e.kind <> 'opted_out'))
+      AND (($8::text IS NULL AND ($7::text IS NULL OR c.state->'subs' ? $7))
+           OR ($8 = 'never' AND $7 IS NULL
+               AND coalesce(c.state->'subs', '{}'::jsonb) = '{}'::jsonb)
+           OR ($8 = 'never' AND $7 IS NOT NULL AND c.shortcode = ANY($9::text[])
+               AND NOT coalesce(c.state->'subs', '{}'::jsonb) ? $7)
+           OR ($8 = 'opted_out' AND $7 IS NULL AND c.opted_out)
+           OR ($8 <> 'never' AND $7 IS NOT NULL AND c.state->'subs'->$7->>'status' = $8)
+           OR ($8 IN ('subscribed', 'pending') AND $7 IS NULL AND EXISTS (
+                 SELECT 1 FROM jsonb_each(coalesce(c.state->'subs', '{}'::jsonb)) s
+                 WHERE s.value->>'status' = $8)))
+      AND ($10::text IS NULL OR c.state->'profile'->>$10 = $11)
+      AND ($12::text IS NULL OR c.msisdn > $12)
+    ORDER BY c.msisdn
+    LIMIT $13
+)
+SELECT f.msisdn,
+       array_agg(c.shortcode ORDER BY c.shortcode) AS shortcodes,
+       bool_and(c.opted_out) AS opted_out,
+       (SELECT jsonb_object_agg(s.key, s.value ORDER BY c2.updated_at)::text
+        FROM contacts c2, jsonb_each(coalesce(c2.state->'subs', '{}'::jsonb)) s
+        WHERE c2.msisdn = f.msisdn) AS programs,
+       (SELECT jsonb_object_agg(p.key, p.value ORDER BY c2.updated_at)::text
+        FROM contacts c2, jsonb_each(coalesce(c2.state->'profile', '{}'::jsonb)) p
+        WHERE c2.msisdn = f.msisdn) AS profile,
+       (array_agg(c.zip ORDER BY c.updated_at DESC) FILTER (WHERE c.zip IS NOT NULL))[1]
+           AS zip,
+       (array_agg(c.region ORDER BY c.updated_at DESC)
+           FILTER (WHERE c.region IS NOT NULL))[1] AS region,
+       (array_agg(c.country ORDER BY c.updated_at DESC)
+           FILTER (WHERE c.country IS NOT NULL))[1] AS country,
+       min(c.created_at) AS created_at, max(c.updated_at) AS updated_at
+FROM found f JOIN contacts c ON c.msisdn = f.msisdn
+GROUP BY f.msisdn
+ORDER BY f.msisdn
 """
 
 LIST_DONATIONS = """
@@ -39,9 +91,37 @@ ORDER BY id DESC
 LIMIT $7
 """
 
+# One number's gifts, newest first, each with what was refunded and its receipt: the
+# thank-you text sent once the money was taken (compliance: `thanks` is "the billed MT's
+# body, and the card receipt", docs/donations.md). A phone-bill gift's is its billed MT
+# (outbound.donation_id); a card gift's is the text queued in reply to the gift's MO in
+# the transaction that recorded `charged` (billing/service.py `_settle`), so created after
+# that event was recorded. `payment_ref` is the card payment's Stripe id.
+LIST_NUMBER_DONATIONS = """
+SELECT d.id, d.shortcode, d.program, d.committee, d.method, d.amount_cents, d.currency,
+       d.requested_at, d.confirmed_at, d.status, d.last_event_at,
+       (SELECT coalesce(sum(e.amount_cents), 0)::bigint FROM donation_events e
+        WHERE e.donation_id = d.id AND e.kind = 'refunded') AS refunded_cents,
+       ch.external_ref AS payment_ref,
+       coalesce(b.id, card.id) AS receipt_mt_id,
+       coalesce(b.status, card.status) AS receipt_status,
+       coalesce(b.created_at, card.created_at) AS receipt_at
+FROM donations d
+LEFT JOIN outbound b ON b.donation_id = d.id
+LEFT JOIN donation_events ch ON ch.donation_id = d.id AND ch.kind = 'charged'
+LEFT JOIN LATERAL (
+    SELECT o.id, o.status, o.created_at FROM outbound o
+    WHERE ch.id IS NOT NULL AND o.in_reply_to = d.id AND o.created_at >= ch.recorded_at
+    ORDER BY o.id LIMIT 1
+) card ON true
+WHERE d.msisdn = $1
+ORDER BY d.requested_at DESC, d.id DESC
+"""
+
+# Every short code's ledger unless one is named ($1 NULL: all).
 LIST_CONSENT = """
 SELECT * FROM consent_ledger
-WHERE shortcode = $1
+WHERE ($1::text IS NULL OR shortcode = $1)
   AND ($2::text IS NULL OR kind = $2)
   AND ($3::text IS NULL OR msisdn = $3)
   AND ($4::bigint IS NULL OR id < $4)
@@ -61,24 +141,45 @@ LIMIT $3
 """
 
 
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def like_part(text: str) -> str:
+    """`text` as a LIKE pattern's literal part: its % _ and \\ match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def search_contacts(
-    conn: asyncpg.Connection, *, shortcode: str, number_prefix: str | None = None,
-    number_digits: str | None = None, field: str | None = None, value: str | None = None,
-    after: str | None = None, limit: int = 50,
-) -> list[asyncpg.Record]:
-    """Contacts whose number starts with `number_prefix` (or holds `number_digits` anywhere),
-    and/or whose profile `field` = `value`."""
+@dataclass(frozen=True, slots=True)
+class ContactFilter:
+    """A contact search as the store runs it (services/contact_filters.py builds it):
+    every field None matches all."""
+
+    shortcodes: Sequence[str] | None = None
+    number_prefix: str | None = None
+    number_digits: str | None = None
+    name: str | None = None
+    name_fields: Sequence[str] = ()
+    zip_prefix: str | None = None
+    keyword: str | None = None
+    program: str | None = None
+    status: str | None = None
+    program_codes: Sequence[str] = ()
+    field: str | None = None
+    value: str | None = None
+
+
+async def search_contacts(conn: asyncpg.Connection, where: ContactFilter, *,
+                          after: str | None = None, limit: int = 50) -> list[asyncpg.Record]:
+    """One row per number with a row matching `where`, numbers in order after `after`:
+    its short codes, programs and profile (JSON text) over all its rows."""
     pattern = None
-    if number_prefix is not None:
-        pattern = _like_prefix(number_prefix)
-    elif number_digits is not None:
-        pattern = "%" + _like_prefix(number_digits)
+    if where.number_prefix is not None:
+        pattern = like_part(where.number_prefix) + "%"
+    elif where.number_digits is not None:
+        pattern = "%" + like_part(where.number_digits) + "%"
     return list(await conn.fetch(
-        SEARCH_CONTACTS, shortcode, pattern, field, value, after, limit))
+        SEARCH_CONTACTS, list(where.shortcodes) if where.shortcodes is not None else None,
+        pattern, "%" + like_part(where.name) + "%" if where.name else None,
+        list(where.name_fields), like_part(where.zip_prefix) + "%" if where.zip_prefix else None,
+        where.keyword, where.program, where.status, list(where.program_codes), where.field,
+        where.value, after, limit))
 
 
 async def list_donations(
@@ -92,8 +193,14 @@ async def list_donations(
         limit))
 
 
+async def list_number_donations(conn: asyncpg.Connection, msisdn: str
+                                ) -> list[asyncpg.Record]:
+    """The number's gifts on every short code, newest first, with refunds and receipts."""
+    return list(await conn.fetch(LIST_NUMBER_DONATIONS, msisdn))
+
+
 async def list_consent(
-    conn: asyncpg.Connection, *, shortcode: str, kind: str | None = None,
+    conn: asyncpg.Connection, *, shortcode: str | None, kind: str | None = None,
     msisdn: str | None = None, before_id: int | None = None, limit: int = 100,
 ) -> list[asyncpg.Record]:
     """The consent ledger (with each confirmation's receipt), newest first."""

@@ -119,10 +119,11 @@ async def full_timeline(
     ]
 
 
-# One person's history across channels ($1 its numbers on short code $2, $3 its e-mail
-# addresses): the SMS rows as above, and the e-mail in (its subject and kind; never the
-# text here: the mail's own page shows it) and out (subject, purpose, send status).
-# `address` says which of the person's addresses each row is about.
+# One person's history across channels ($1 its numbers on short code $2, NULL: on every
+# short code, $3 its e-mail addresses): the SMS rows as above, and the e-mail in (its
+# subject and kind; never the text here: the mail's own page shows it) and out (subject,
+# purpose, send status). `address` says which of the person's addresses each row is about,
+# `shortcode` which short code an SMS or call row went through (NULL for e-mail and form).
 #
 # Written questions (by e-mail or the form, migration 230) have no contact_events row
 # unless they gave a number on this short code (store/questions.py `_log`), so their
@@ -130,36 +131,44 @@ async def full_timeline(
 # (they are not contact_events rows): question_asked for each, and question_answered /
 # question_reply for those whose events are not already on a number listed here. A form
 # post is `form_in` (its theme and what routing made of it; its text is the question's).
+# A mail in and a form post name the question they opened or joined (`question_id`), so
+# the page can show a written question's whole thread as one conversation.
 PERSON_TIMELINE = """
 WITH written AS (
     SELECT id, theme, channel, via, asked_at,
            CASE WHEN email = ANY($3::text[]) THEN email ELSE msisdn END AS address,
-           coalesce(msisdn = ANY($1::text[]) AND shortcode = $2, false) AS logged
+           coalesce(msisdn = ANY($1::text[]) AND ($2::text IS NULL OR shortcode = $2), false)
+               AS logged
     FROM questions
     WHERE channel <> 'sms' AND (email = ANY($3::text[]) OR msisdn = ANY($1::text[]))
 )
-SELECT at, kind, ref, body, status, data::text AS data, address FROM (
+SELECT at, kind, ref, body, status, data::text AS data, address, shortcode FROM (
     SELECT received_at AS at, 'mo' AS kind, id AS ref, body, NULL::text AS status,
-           NULL::jsonb AS data, msisdn AS address, 0 AS tie
-    FROM inbound WHERE msisdn = ANY($1::text[]) AND shortcode = $2
+           NULL::jsonb AS data, msisdn AS address, shortcode, 0 AS tie
+    FROM inbound WHERE msisdn = ANY($1::text[]) AND ($2::text IS NULL OR shortcode = $2)
     UNION ALL
-    SELECT created_at, 'mt', id, body, status, NULL, msisdn, 2
-    FROM outbound WHERE msisdn = ANY($1::text[]) AND shortcode = $2
+    SELECT created_at, 'mt', id, body, status,
+           CASE WHEN donation_id IS NOT NULL
+                THEN jsonb_build_object('donation_id', donation_id) END,
+           msisdn, shortcode, 2
+    FROM outbound WHERE msisdn = ANY($1::text[]) AND ($2::text IS NULL OR shortcode = $2)
     UNION ALL
-    SELECT occurred_at, 'event', id, name, NULL, data, msisdn, 1
-    FROM contact_events WHERE msisdn = ANY($1::text[]) AND shortcode = $2
+    SELECT occurred_at, 'event', id, name, NULL, data, msisdn, shortcode, 1
+    FROM contact_events
+    WHERE msisdn = ANY($1::text[]) AND ($2::text IS NULL OR shortcode = $2)
     UNION ALL
     SELECT received_at, 'mail_in', id, subject, NULLIF(kind, 'normal'),
            jsonb_build_object('kind', kind, 'never_answer', never_answer,
+                              'question_id', question_id,
                               'attachments', (SELECT count(*) FROM mail_attachments a
                                               WHERE a.mail_id = m.id)),
-           lower(from_address), 0
+           lower(from_address), NULL, 0
     FROM mail_inbound m WHERE lower(from_address) = ANY($3::text[])
     UNION ALL
     SELECT created_at, 'mail_out', id, subject, status,
            jsonb_build_object('purpose', purpose, 'question_id', question_id,
                               'sent_at', sent_at),
-           lower(to_address), 2
+           lower(to_address), NULL, 2
     FROM mail_outbox WHERE lower(to_address) = ANY($3::text[])
     UNION ALL
     SELECT e.occurred_at, 'call', e.id, e.kind, NULL,
@@ -167,19 +176,21 @@ SELECT at, kind, ref, body, status, data::text AS data, address FROM (
                'call_sid', e.call_sid, 'step', e.step, 'digits', e.digits, 'branch', e.branch,
                'duration_seconds', CASE WHEN e.kind = 'status' THEN c.duration_seconds END,
                'end_status', CASE WHEN e.kind = 'status' THEN c.end_status END)),
-           c.msisdn, 1
+           c.msisdn, c.shortcode, 1
     FROM call_events e JOIN calls c ON c.call_sid = e.call_sid
-    WHERE c.msisdn = ANY($1::text[]) AND c.shortcode = $2
+    WHERE c.msisdn = ANY($1::text[]) AND ($2::text IS NULL OR c.shortcode = $2)
     UNION ALL
     SELECT received_at, 'form_in', id, NULL, NULL,
-           jsonb_build_object('theme', theme, 'route', route, 'campaign_box', campaign_box),
-           CASE WHEN email = ANY($3::text[]) THEN email ELSE msisdn END, 0
-    FROM web_messages WHERE email = ANY($3::text[]) OR msisdn = ANY($1::text[])
+           jsonb_build_object('theme', theme, 'route', route, 'campaign_box', campaign_box,
+                              'question_id', (SELECT q.id FROM questions q
+                                              WHERE q.web_message_id = w.id)),
+           CASE WHEN email = ANY($3::text[]) THEN email ELSE msisdn END, NULL, 0
+    FROM web_messages w WHERE email = ANY($3::text[]) OR msisdn = ANY($1::text[])
     UNION ALL
     SELECT asked_at, 'event', NULL, 'question_asked', NULL,
            jsonb_build_object('question_id', id, 'theme', theme, 'channel', channel,
                               'via', via),
-           address, 1
+           address, NULL, 1
     FROM written
     UNION ALL
     SELECT a.answered_at, 'event', NULL, 'question_answered', NULL,
@@ -187,13 +198,13 @@ SELECT at, kind, ref, body, status, data::text AS data, address FROM (
                               'answered_by', a.answered_by, 'round', a.round,
                               'channel', a.channel, 'mail_outbox_id', a.mail_outbox_id,
                               'outbound_id', a.outbound_id),
-           w.address, 1
+           w.address, NULL, 1
     FROM answers a JOIN written w ON w.id = a.question_id WHERE NOT w.logged
     UNION ALL
     SELECT qm.received_at, 'event', NULL, 'question_reply', NULL,
            jsonb_build_object('question_id', w.id, 'theme', w.theme,
                               'reopened', qm.reopened, 'mail_inbound_id', qm.mail_inbound_id),
-           w.address, 1
+           w.address, NULL, 1
     FROM question_messages qm JOIN written w ON w.id = qm.question_id WHERE NOT w.logged
 ) AS t
 ORDER BY at, tie, kind, ref
@@ -201,17 +212,18 @@ ORDER BY at, tie, kind, ref
 
 
 async def person_timeline(
-    conn: asyncpg.Connection, numbers: Sequence[str], shortcode: str, emails: Sequence[str]
+    conn: asyncpg.Connection, numbers: Sequence[str], shortcode: str | None,
+    emails: Sequence[str],
 ) -> list[dict[str, Any]]:
     """`full_timeline` for every number of a person (calls included), with its e-mail in
     and out, its form posts and its written questions' lives, oldest first; each row
-    names its `address`. A person with no number (an address that only wrote) passes
-    `numbers` empty."""
+    names its `address` (and `shortcode`). A person with no number (an address that only
+    wrote) passes `numbers` empty; `shortcode` None reads every short code."""
     rows = await conn.fetch(PERSON_TIMELINE, list(numbers), shortcode, list(emails))
     return [
         {"at": r["at"], "kind": r["kind"], "ref": r["ref"], "body": r["body"],
          "status": r["status"], "data": json.loads(r["data"]) if r["data"] else None,
-         "address": r["address"]}
+         "address": r["address"], "shortcode": r["shortcode"]}
         for r in rows
     ]
 

@@ -26,6 +26,9 @@ CAMPAIGN: Final = frozenset({"admin", "organizer"})
 MONEY: Final = frozenset({"admin", "finance"})
 EVERYONE: Final = frozenset(ROLES)
 OVERVIEW: Final = frozenset({"admin", "organizer", "finance"})  # counts, no personal data
+# one contact's gifts: organizers see amounts, statuses and receipts; finance (who has no
+# contact page) the same with the donor's identity (services/contact_donations.py)
+GIFTS: Final = frozenset({"admin", "organizer", "finance"})
 # the expert inbox: organizers are not in it (answering is fenced by theme; see
 # web/api/inbox.py) but see the response times, which hold no personal data
 INBOX: Final = frozenset({"admin", "expert"})
@@ -55,6 +58,9 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "contacts.profile": CAMPAIGN,
     "contacts.timeline": CAMPAIGN,
     "contacts.consent": CAMPAIGN,
+    # a contact's gifts: amounts and receipts to organizers, the donor's identity only to
+    # admins and finance (services/fences.py sees_donor_identity decides inside)
+    "contacts.donations": GIFTS,
     "contacts.email.profile": CAMPAIGN,  # an address that wrote, asked or was linked
     "contacts.email.timeline": CAMPAIGN,
     "contacts.email.consent": CAMPAIGN,
@@ -124,6 +130,8 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.contacts": CAMPAIGN,
     "page.contact": CAMPAIGN,
     "page.contact_email": CAMPAIGN,
+    "page.contact.consent": CAMPAIGN,  # the number's whole consent ledger, in plain words
+    "page.contact.donations": GIFTS,  # gifts and receipts; donor details as the API's
     "page.campaign": CAMPAIGN,
     "page.campaign.committee": CAMPAIGN,
     "page.campaign.event": CAMPAIGN,
