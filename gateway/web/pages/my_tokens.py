@@ -63,11 +63,10 @@ async def create(view: View) -> web.StreamResponse:
                 view.user.user_id, request, via=view.user.via,
                 most_days=view.context.settings.web_token_days, now=view.context.clock())
     except ServiceError as err:
-        if err.field not in form:
+        field = "days" if err.field == "expires_in_days" else err.field  # the API's name
+        if field not in form:
             raise
-        return await _show(view, status=err.status, form=form,
-                           errors={"days" if err.field == "expires_in_days" else err.field:
-                                   err.message})
+        return await _show(view, status=err.status, form=form, errors={field: err.message})
     return await _show(view, secret=made.token, made=token)
 
 
