@@ -73,7 +73,7 @@ async def test_a_wrong_copy_shows_line_and_column_and_keeps_the_text(
     fixed = await keywords_site.client.post("/keywords/check",
                                             data={"csrf_token": token, "copy": GOOD})
     text = await fixed.text()
-    assert fixed.status == 200 and "The copy is valid: 2 program(s)" in text
+    assert fixed.status == 200 and "The copy is valid: 2 programs" in text
     assert keywords_site.settings.keywords.read_text(encoding="utf-8") == GOOD  # unwritten
 
 

@@ -36,10 +36,13 @@ from gateway.web.staff_passwords import checked_hash, new_password
 
 pages = PageTable()
 
-ROLE_WORDS = {"admin": "Admin: everything, staff accounts",
-              "organizer": "Organizer: contacts, keywords, broadcasts",
-              "finance": "Finance: donations and reports",
-              "expert": "Expert: answers questions in their themes"}
+# the role select's options, and what each role may do (said under the select)
+ROLE_NAMES = {"admin": "Admin", "organizer": "Organizer", "finance": "Finance",
+              "expert": "Expert"}
+ROLE_WORDS = {"admin": "everything, staff accounts too",
+              "organizer": "contacts, keywords, broadcasts, the campaign",
+              "finance": "donations, reports, reconciliation",
+              "expert": "answers supporters' questions in their themes"}
 
 
 @pages.get("/users", name="page.users")
@@ -54,7 +57,8 @@ async def _list(view: View, *, status: int = 200, form: dict[str, Any] | None = 
         logins = await audit_store.last_by_actor(conn, audit.LOGIN_SUCCEEDED,
                                                  [u.id for u in users])
     return view.render("users.html", status=status, title="Staff accounts", users=users,
-                       logins=logins, roles=ROLE_WORDS, themes=theme_choices(view, ()),
+                       logins=logins, roles=ROLE_NAMES, role_words=ROLE_WORDS,
+                       themes=theme_choices(view, ()),
                        form=form or {"role": "organizer", "themes": [], "sign_in": "password"},
                        errors=errors or {}, zone=_zone(view), **values)
 
@@ -94,7 +98,8 @@ async def _one(view: View, user_id: int, *, status: int = 200,
         tokens = await user_store.list_tokens(conn, user_id)
         logins = await audit_store.last_by_actor(conn, audit.LOGIN_SUCCEEDED, [user_id])
     return view.render("user.html", status=status, title=user.email, user=user,
-                       tokens=tokens, last_login=logins.get(user_id), roles=ROLE_WORDS,
+                       tokens=tokens, last_login=logins.get(user_id), roles=ROLE_NAMES,
+                       role_words=ROLE_WORDS,
                        themes=theme_choices(view, user.themes), errors=errors or {},
                        now=view.context.clock(), zone=_zone(view),
                        **{"created": False, "secret": None, "done": view.query("done"),
