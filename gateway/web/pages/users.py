@@ -148,8 +148,8 @@ async def disable(view: View) -> web.StreamResponse:
         return confirm.ask(
             view, title="Disable this account?", button="Disable the account",
             back=f"/users/{user.id}",
-            question=f"{user.email} is logged out everywhere and can no longer log in or "
-                     "use their API tokens until an admin enables the account again.")
+            question=f"Disabling logs {user.email} out everywhere; they cannot log in or use "
+                     "their API tokens until an admin enables the account again.")
     try:
         async with view.context.pool.acquire() as conn, conn.transaction():
             await accounts.change_user(conn, _by(view), user.id,
