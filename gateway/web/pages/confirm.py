@@ -22,9 +22,13 @@ def confirmed(view: View) -> bool:
     return view.field(CONFIRMED) == "yes"
 
 
-def ask(view: View, *, title: str, question: str, button: str, back: str) -> web.Response:
-    """The confirm step for the form just posted: the same fields, then `confirmed=yes`."""
+def ask(view: View, step: str, *, title: str, back: str, subject: str) -> web.Response:
+    """The confirm step for the form just posted: the same fields, then `confirmed=yes`.
+
+    `step` names what confirm.html says will happen (and its button), about
+    `subject` (an account's e-mail, a token's name); `back` is where Cancel goes.
+    """
     kept = [(name, value) for name, value in view.form.items()
             if isinstance(value, str) and name not in (CSRF_FIELD, CONFIRMED)]
-    return view.render("confirm.html", title=title, question=question, button=button,
-                       back=back, action=view.request.path, kept=kept)
+    return view.render("confirm.html", title=title, step=step, subject=subject, back=back,
+                       action=view.request.path, kept=kept)

@@ -78,11 +78,8 @@ async def revoke(view: View) -> web.StreamResponse:
     if found is None or found.user_id != view.user.user_id:  # as accounts.revoke_token
         raise not_found(f"token {token_id}")
     if not confirm.confirmed(view):
-        return confirm.ask(
-            view, title="Revoke this API token?", button="Revoke the token",
-            back="/me/tokens",
-            question=f"The token {found.name!r} stops working at once for whatever uses "
-                     "it. This cannot be undone; you can make a new one.")
+        return confirm.ask(view, "revoke_my_token", title="Revoke this API token?",
+                           back="/me/tokens", subject=found.name)
     async with view.context.pool.acquire() as conn, conn.transaction():
         await accounts.revoke_token(conn, accounts.Actor(principal=view.user,
                                                          client=view.client),

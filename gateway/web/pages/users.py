@@ -36,13 +36,6 @@ from gateway.web.staff_passwords import checked_hash, new_password
 
 pages = PageTable()
 
-# the role select's options, and what each role may do (said under the select)
-ROLE_NAMES = {"admin": "Admin", "organizer": "Organizer", "finance": "Finance",
-              "expert": "Expert"}
-ROLE_WORDS = {"admin": "everything, staff accounts too",
-              "organizer": "contacts, keywords, broadcasts, the campaign",
-              "finance": "donations, reports, reconciliation",
-              "expert": "answers supporters' questions in their themes"}
 
 
 @pages.get("/users", name="page.users")
@@ -57,8 +50,7 @@ async def _list(view: View, *, status: int = 200, form: dict[str, Any] | None = 
         logins = await audit_store.last_by_actor(conn, audit.LOGIN_SUCCEEDED,
                                                  [u.id for u in users])
     return view.render("users.html", status=status, title="Staff accounts", users=users,
-                       logins=logins, roles=ROLE_NAMES, role_words=ROLE_WORDS,
-                       themes=theme_choices(view, ()),
+                       logins=logins, roles=ROLES, themes=theme_choices(view, ()),
                        form=form or {"role": "organizer", "themes": [], "sign_in": "password"},
                        errors=errors or {}, zone=_zone(view), **values)
 
@@ -98,8 +90,7 @@ async def _one(view: View, user_id: int, *, status: int = 200,
         tokens = await user_store.list_tokens(conn, user_id)
         logins = await audit_store.last_by_actor(conn, audit.LOGIN_SUCCEEDED, [user_id])
     return view.render("user.html", status=status, title=user.email, user=user,
-                       tokens=tokens, last_login=logins.get(user_id), roles=ROLE_NAMES,
-                       role_words=ROLE_WORDS,
+                       tokens=tokens, last_login=logins.get(user_id), roles=ROLES,
                        themes=theme_choices(view, user.themes), errors=errors or {},
                        now=view.context.clock(), zone=_zone(view),
                        **{"created": False, "secret": None, "done": view.query("done"),
@@ -127,12 +118,8 @@ async def update(view: View) -> web.StreamResponse:
 async def reset(view: View) -> web.StreamResponse:
     user = await _user(view)
     if not confirm.confirmed(view):
-        return confirm.ask(
-            view, title="Reset the password?", button="Reset the password",
-            back=f"/users/{user.id}",
-            question=f"{user.email} gets a new password, shown to you once. Their old "
-                     "password stops working, they are logged out everywhere and every "
-                     "API token of theirs is revoked.")
+        return confirm.ask(view, "reset_password", title="Reset the password?",
+                           back=f"/users/{user.id}", subject=user.email)
     password = new_password()
     password_hash = await checked_hash(view.request, password)
     async with view.context.pool.acquire() as conn, conn.transaction():
@@ -145,11 +132,8 @@ async def disable(view: View) -> web.StreamResponse:
     user = await _user(view)
     off = view.field("disabled") != "false"
     if off and not confirm.confirmed(view):
-        return confirm.ask(
-            view, title="Disable this account?", button="Disable the account",
-            back=f"/users/{user.id}",
-            question=f"Disabling logs {user.email} out everywhere; they cannot log in or use "
-                     "their API tokens until an admin enables the account again.")
+        return confirm.ask(view, "disable_account", title="Disable this account?",
+                           back=f"/users/{user.id}", subject=user.email)
     try:
         async with view.context.pool.acquire() as conn, conn.transaction():
             await accounts.change_user(conn, _by(view), user.id,
@@ -165,11 +149,8 @@ async def revoke(view: View) -> web.StreamResponse:
     user = await _user(view)
     token_id = _id(view, "token_id")
     if not confirm.confirmed(view):
-        return confirm.ask(
-            view, title="Revoke this API token?", button="Revoke the token",
-            back=f"/users/{user.id}",
-            question=f"The token stops working at once for whatever uses it; {user.email} "
-                     "can make a new one. This cannot be undone.")
+        return confirm.ask(view, "revoke_token", title="Revoke this API token?",
+                           back=f"/users/{user.id}", subject=user.email)
     async with view.context.pool.acquire() as conn, conn.transaction():
         await accounts.revoke_token(conn, _by(view), token_id, owner=user.id)
     return view.redirect(f"/users/{user.id}", done="revoked")
