@@ -22,14 +22,16 @@ import pytest
 
 from gateway.broadcast import control, held, send_time, service
 from gateway.broadcast.policy import DEFAULT_RULES, FRANCE, RESTRICTED_RULES, QuietHoursPolicy
-from gateway.broadcast.quiet_hours import QuietRules
+from gateway.broadcast.quiet_hours import QuietRules, next_allowed
 from gateway.config import Settings
 from gateway.engine import load_rules
+from gateway.web.pages.frame import make_templates
 from tests.support.cli import CLEAN_ENV, PYTHONPATH, ROOT
 from tests.support.pages_site import start_site
 from tests.support.webapi import WebApi
 
 CODE = "12345"
+when = make_templates().filters["when"]  # the pages' own time filter
 ORGANIZER_ZONE = "America/New_York"
 
 
@@ -145,9 +147,51 @@ async def test_the_api_and_the_page_show_the_release_per_group(
     rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th><td>(.*?)</td><td>(.*?)</td>"
                       r"<td>(.*?)</td></tr>", table[0])
     shown = send_time.show(release, ORGANIZER_ZONE)
-    assert rows == [(night, "08:00-20:00, at most 3 per 24 h", "1", shown),
-                    (night, "08:00-21:00", "2", shown)]
-    assert f"times in {ORGANIZER_ZONE}" in table[0]
+    local = when(release, night)
+    assert rows == [(f"1 held until {local} in {night}", "08:00-20:00, at most 3 per 24 h",
+                     "1", shown),
+                    (f"2 held until {local} in {night}", "08:00-21:00", "2", shown)]
+    assert f"Released at ({ORGANIZER_ZONE})" in table[0]
+
+
+async def test_the_page_says_when_each_zone_is_released_in_its_own_time(
+    organizer_site: WebApi, pool: asyncpg.Pool,
+) -> None:
+    """Two zones at night, a few hours apart: each goes at its own next allowed minute,
+    the quiet-hours module's answer, shown in that zone's local time."""
+    site = organizer_site
+    now = datetime.now(UTC)
+    early, _ = zone_where_it_is(1, now)
+    late, _ = zone_where_it_is(5, now)
+    state = json.dumps({"v": 1, "subs": {"rise": {"status": "subscribed"}}, "profile": {}})
+    people = [("+12125550011", early), ("+12125550012", early), ("+12125550013", late)]
+    async with pool.acquire() as conn:
+        await conn.executemany(
+            """INSERT INTO contacts (msisdn, shortcode, state, region, country, timezones,
+                                     geo_source)
+               VALUES ($1, $2, $3::jsonb, 'NY', 'US', $4, 'zip')""",
+            [(m, CODE, state, [zone]) for m, zone in people])
+        broadcast_id = await service.create(
+            conn, rules=load_rules(ROOT / "keywords.yaml"), program="rise", shortcode=CODE,
+            where="", text="Rally on Saturday.", created_by="held-test", now=now)
+        await control.start(conn, broadcast_id)
+        await service.materialize(conn, broadcast_id, policy=QuietHoursPolicy(),
+                                  variables=service.variables_of("rise", CODE),
+                                  clock=lambda: datetime.now(UTC))
+    staff = await site.staff("organizer")
+    page = await (await site.client.get(f"/broadcasts/{broadcast_id}",
+                                        headers=staff.bearer)).text()
+    checked = datetime.now(UTC)
+    heads = re.findall(r'<tr><th scope="row">(.*?)</th>', page.split('id="held"')[1])
+    expected = []
+    for zone, waiting in ((late, 1), (early, 2)):  # soonest release first
+        release = next_allowed(checked, (zone,), DEFAULT_RULES)  # the quiet-hours rule
+        assert release == eight_next_morning(zone, now)  # 08:00 there
+        expected.append(f"{waiting} held until {when(release, zone)} in {zone}")
+    assert heads == expected
+    denied = await site.client.get(f"/broadcasts/{broadcast_id}",
+                                   headers=(await site.staff("finance")).bearer)
+    assert denied.status == 403
 
 
 def test_a_groups_window_reads_as_its_rule_set() -> None:

@@ -7,7 +7,7 @@ no function that could try.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +67,21 @@ async def list_entries(
     return [
         AuditEntry(**{**dict(row), "detail": json.loads(row["detail"])}) for row in rows
     ]
+
+
+# When each of these actors last did `action` (the users page: last login).
+LAST_BY_ACTOR = """
+SELECT actor_id, max(occurred_at) AS last_at FROM audit_log
+WHERE action = $1 AND actor_id = ANY($2::bigint[])
+GROUP BY actor_id
+"""
+
+
+async def last_by_actor(conn: asyncpg.Connection, action: str,
+                        actor_ids: Sequence[int]) -> dict[int, datetime]:
+    """actor id -> when they last did `action`; an actor who never did is left out."""
+    rows = await conn.fetch(LAST_BY_ACTOR, action, list(actor_ids))
+    return {row["actor_id"]: row["last_at"] for row in rows}
 
 
 # -- erasure (store/privacy.py runs these in its one transaction) ------------------------

@@ -186,6 +186,20 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.voice.simulator": EVERYONE,  # demo only: off unless GATEWAY_VOICE_SIMULATOR
     "page.voice.simulator.step": EVERYONE,
     "page.voice.simulator.media": PUBLIC,  # the simulated provider's media, basic auth
+    # staff accounts and tokens (pages/users.py, pages/my_tokens.py), the keywords file
+    "page.users": ADMIN,
+    "page.users.create": ADMIN,
+    "page.user": ADMIN,
+    "page.user.update": ADMIN,
+    "page.user.password": ADMIN,
+    "page.user.disable": ADMIN,
+    "page.user.token.revoke": ADMIN,
+    "page.my_tokens": EVERYONE,  # one's own, as me.tokens.*
+    "page.my_tokens.create": EVERYONE,
+    "page.my_tokens.revoke": EVERYONE,
+    "page.keywords": CAMPAIGN,  # as keywords.view / validate / reload
+    "page.keywords.check": CAMPAIGN,
+    "page.keywords.reload": CAMPAIGN,
 }
 
 

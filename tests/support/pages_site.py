@@ -9,7 +9,7 @@ helpers (staff users, JSON login) work unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -33,14 +33,16 @@ async def _healthy() -> Mapping[str, Any]:
 
 
 async def start_site(pool: asyncpg.Pool, settings: Settings, *, clock: Clock = utc_now,
+                     reload_rules: Callable[[], bool] | None = None,
                      **changes: Any) -> WebApi:
-    """`clock`: the web layer's "now" (sessions, tokens, the login throttle)."""
+    """`clock`: the web layer's "now" (sessions, tokens, the login throttle);
+    `reload_rules`: the running gateway's keyword reload (none by default)."""
     if "finance_timezone" in changes:  # the setting's old name (now organization_timezone)
         changes["organization_timezone"] = changes.pop("finance_timezone")
     settings = settings.model_copy(update={"web_cookie_secure": False, **changes})
     rules = load_rules(settings.keywords)
     app = make_web_app(metrics=Metrics(), health_check=_healthy)
-    add_api_routes(app, WebContext(pool, settings, clock=clock))
+    add_api_routes(app, WebContext(pool, settings, clock=clock, reload_rules=reload_rules))
     add_pages(app, smpp_state=lambda: "bound", programs=lambda: list(rules.programs))
     client = TestClient(TestServer(app))
     await client.start_server()

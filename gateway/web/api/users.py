@@ -18,10 +18,9 @@ from gateway.store import users as user_store
 from gateway.store.users import ApiToken, User
 from gateway.web.access import Role
 from gateway.web.body import Strict
-from gateway.web.credentials import WeakPassword, check_password_rules, new_api_token
-from gateway.web.errors import ApiError, bad_request
-from gateway.web.password_work import Busy, password_work
+from gateway.web.credentials import new_api_token
 from gateway.web.registry import Call, RouteTable
+from gateway.web.staff_passwords import checked_hash
 
 routes = RouteTable("users")
 
@@ -80,20 +79,8 @@ def token_json(token: ApiToken) -> dict[str, Any]:
 
 
 async def _password_hash(call: Call, password: str | None) -> str | None:
-    """argon2 in the hashing threads (gateway/web/password_work.py); 429 when all are busy."""
-    if password is None:
-        return None
-    try:
-        check_password_rules(password)
-    except WeakPassword as err:
-        raise bad_request(str(err), field="password") from None
-    work = password_work(call.request)
-    try:
-        with work.admit():
-            return await work.hash(password)
-    except Busy:
-        raise ApiError(429, "busy", "too many passwords are being hashed; try again in a "
-                       "moment", headers={"Retry-After": "1"}) from None
+    """argon2 in the hashing threads (gateway/web/staff_passwords.py); 429 when all are busy."""
+    return None if password is None else await checked_hash(call.request, password)
 
 
 @routes.get("/api/v1/users", name="users.list", summary="Every staff account")

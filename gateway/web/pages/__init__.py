@@ -25,15 +25,18 @@ from gateway.web.pages import (
     donations,
     inbox,
     inbox_knowledge,
+    keywords,
     knowledge_base,
     login,
     mailbox,
     my_settings,
+    my_tokens,
     newsletters,
     persons,
     phone,
     privacy,
     subscribers,
+    users,
     voice,
     voice_simulator,
 )
@@ -53,7 +56,8 @@ TABLES: tuple[PageTable, ...] = (
     login.pages, dashboard.pages, contacts.pages, broadcasts.pages, donations.pages,
     phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages,
     inbox_knowledge.pages, knowledge_base.pages, persons.pages, subscribers.pages,
-    newsletters.pages, voice.pages, voice_simulator.pages, my_settings.pages,
+    newsletters.pages, voice.pages, voice_simulator.pages, my_settings.pages, users.pages,
+    my_tokens.pages, keywords.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -67,6 +71,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.donations", "/donations", "Donations"),
     NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
     NavItem("page.inbox", "/inbox", "Expert inbox"),
+    NavItem("page.keywords", "/keywords", "Keywords file"),
+    NavItem("page.users", "/users", "Staff accounts"),
+    NavItem("page.my_tokens", "/me/tokens", "My API tokens"),
     NavItem("page.voice", "/voice-line", "Voice line",
             when=lambda settings: settings.voice_enabled),
     NavItem("page.voice.simulator", "/voice-line/simulator", "Call simulator",

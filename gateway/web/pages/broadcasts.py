@@ -5,6 +5,11 @@ The same service and control functions as the API and the CLI
 is indistinguishable from one started by a script. Forms work without
 JavaScript (post, then redirect); the progress table refreshes itself with
 a small fetch poll of GET /api/v1/broadcasts/{id}/progress (static/site.js).
+Messages held by quiet hours are shown per recipient group with the time
+they go in each of the group's zones ("312 held until ... in
+America/Chicago"), from broadcast/held.py (the quiet-hours module's
+`next_allowed`, as the sender times them); that read scans the held rows,
+so it is refreshed by a plain link, not by the poll.
 
 A refused form (a filter or text that does not parse, an unknown
 placeholder, a French text without "STOP au <code>", a send time past or
@@ -159,7 +164,8 @@ async def broadcast_page(view: View) -> web.StreamResponse:
     async with view.context.pool.acquire() as conn:
         broadcast = await store.get_broadcast(conn, broadcast_id)
         progress = await store.get_progress(conn, broadcast_id)
-        groups = await held.held_groups(conn, broadcast_id, now=view.context.clock())
+        now = view.context.clock()
+        groups = await held.held_groups(conn, broadcast_id, now=now)
     if broadcast is None or progress is None:
         raise not_found(f"broadcast {broadcast_id}")
     status = str(progress["status"])
@@ -175,8 +181,8 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         else None,
         held=[(g, send_time.show(g.release_at, zone) if g.release_at else None)
               for g in groups],
-        zone=zone, zones=zone_options(zone, now=view.context.clock(),
-                                            locale=view.viewer.language))
+        checked_at=now, zone=zone, zones=zone_options(zone, now=view.context.clock(),
+                                                      locale=view.viewer.language))
 
 
 # Actions that cannot be undone ask first: the button leads to a page that says what
