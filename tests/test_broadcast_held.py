@@ -25,13 +25,16 @@ from gateway.broadcast.policy import DEFAULT_RULES, FRANCE, RESTRICTED_RULES, Qu
 from gateway.broadcast.quiet_hours import QuietRules, next_allowed
 from gateway.config import Settings
 from gateway.engine import load_rules
-from gateway.web.pages.frame import make_templates
+from gateway.web.filters import format_when
+from gateway.web.locale import Viewer
 from tests.support.cli import CLEAN_ENV, PYTHONPATH, ROOT
 from tests.support.pages_site import start_site
 from tests.support.webapi import WebApi
 
 CODE = "12345"
-when = make_templates().filters["when"]  # the pages' own time filter
+def when(value: datetime, zone: str) -> str:
+    """The pages' own time filter, for an English-speaking viewer, in `zone`."""
+    return format_when(value, Viewer(language="en"), zone)
 ORGANIZER_ZONE = "America/New_York"
 
 
