@@ -84,6 +84,23 @@ class ThemeLoad:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgramLoad:
+    """One program's contact centre: its themes, or one line when nothing waits."""
+
+    program: str
+    name: str
+    themes: tuple[ThemeLoad, ...]
+
+    @property
+    def waiting(self) -> int:
+        return sum(t.waiting for t in self.themes)
+
+    @property
+    def overdue(self) -> int:
+        return sum(t.overdue for t in self.themes)
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignNumbers:
     window: Window
     opt_ins: dict[str, list[int]]  # series name -> one count per day (top keywords, other)
@@ -92,7 +109,7 @@ class CampaignNumbers:
     codes: list[CodeGrowth]
     gift_days: dict[str, tuple[list[int], list[int]]]  # currency -> (gifts, cents) per day
     broadcasts: list[BroadcastResult]
-    themes: list[ThemeLoad]
+    programs: list[ProgramLoad]  # questions waiting, per program and theme
 
 
 def per_day(window: Window, rows: Iterable[tuple[date, int]]) -> list[int]:
@@ -146,9 +163,9 @@ def gift_series(window: Window, rows: list[GiftDay]) -> dict[str, tuple[list[int
             for c, days in sorted(by_currency.items())}
 
 
-def theme_loads(rules: Rules | None, waiting: list[store.ThemeWaiting]) -> list[ThemeLoad]:
-    """Every theme of every program that has a contact centre, in menu order, fallback last;
-    then any theme with questions waiting that the keywords file no longer names."""
+def program_loads(rules: Rules | None, waiting: list[store.ThemeWaiting]) -> list[ProgramLoad]:
+    """Per program with a contact centre (themes in menu order, fallback last), then any
+    program or theme with questions waiting that the keywords file no longer names."""
     found = {(w.program, w.theme): w for w in waiting}
     loads: list[ThemeLoad] = []
     for pid, themes in (rules.themes.items() if rules is not None else ()):
@@ -165,7 +182,11 @@ def theme_loads(rules: Rules | None, waiting: list[store.ThemeWaiting]) -> list[
                                    w.oldest if w else None))
     for (pid, tid), w in sorted(found.items()):
         loads.append(ThemeLoad(pid, pid, tid, tid, None, w.waiting, w.overdue, w.oldest))
-    return loads
+    programs: dict[str, list[ThemeLoad]] = {}
+    for load in loads:
+        programs.setdefault(load.program, []).append(load)
+    return [ProgramLoad(pid, themes[0].program_name, tuple(themes))
+            for pid, themes in programs.items()]
 
 
 async def campaign_numbers(pool: asyncpg.Pool, *, rules: Rules | None, now: datetime,
@@ -183,4 +204,4 @@ async def campaign_numbers(pool: asyncpg.Pool, *, rules: Rules | None, now: date
     opt_outs = {code: per_day(window, ((r.day, r.count) for r in left if r.shortcode == code))
                 for code in sorted({r.shortcode for r in left})}
     return CampaignNumbers(window, opt_ins, opt_outs, sources, code_growth(joined, left),
-                           gift_series(window, gifts), broadcasts, theme_loads(rules, waiting))
+                           gift_series(window, gifts), broadcasts, program_loads(rules, waiting))

@@ -1,0 +1,181 @@
+"""The dashboard's campaign sections against rows put in PostgreSQL: every number on the page.
+
+Opt-ins, STOPs, replies and questions go through the real pipeline writer
+(tests/support/questions.py `Supporter`), gifts through the ledger helper, a
+broadcast's texts are outbox rows as the sender leaves them. The page runs on
+a fixed clock in New York's zone, so a text sent at 03:00 UTC counts on the
+previous local day.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from gateway.config import Settings
+from tests.support.finance_ledger import gift
+from tests.support.html_tables import tables
+from tests.support.pages_site import start_site
+from tests.support.questions import EDU_TEXT, SECURITY_TEXT, Supporter, asked
+from tests.support.webapi import WebApi
+
+US, FR = "12345", "38200"
+NOW = datetime(2024, 7, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York
+ANA, BEN, CAL, OLD = "+12125550101", "+12125550102", "+12125550103", "+12125550104"
+DEL = "+33600000201"
+_logins = itertools.count()
+
+
+def utc(day: int, hour: int, minute: int = 0, month: int = 7) -> datetime:
+    return datetime(2024, month, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+async def site_at_noon(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
+    web = await start_site(pool, settings, clock=lambda: NOW,
+                           finance_timezone="America/New_York")
+    try:
+        yield web
+    finally:
+        await web.client.close()
+
+
+async def join(pool: asyncpg.Pool, msisdn: str, word: str, at: datetime,
+               code: str = US) -> None:
+    """Text `word`; on the double opt-in US code, confirm with Y a minute later."""
+    person = Supporter(pool, msisdn, code)
+    await person.text(word, at)
+    if code == US:
+        await person.text("Y", at + timedelta(minutes=1))
+
+
+async def broadcast(conn: asyncpg.Connection, text: str, sent: dict[str, datetime | None]
+                    ) -> int:
+    """A broadcast and its outbox rows: a time for a text the SMSC took, None for one
+    still queued (never sent)."""
+    bid: int = await conn.fetchval(
+        "INSERT INTO broadcasts (program, shortcode, template, status, created_by)"
+        " VALUES ('rise', $1, $2, 'running', 'organizer@example.org') RETURNING id", US, text)
+    for msisdn, at in sent.items():
+        await conn.execute(
+            "INSERT INTO outbound (msisdn, shortcode, body, broadcast_id, status, submitted_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            msisdn, US, text, bid, "queued" if at is None else "delivered", at)
+    return bid
+
+
+async def seed(pool: asyncpg.Pool) -> tuple[int, int]:
+    await join(pool, OLD, "JOIN", utc(1, 15, month=6))  # 39 days ago: in 90 days, not 30
+    await join(pool, ANA, "JOIN", utc(3, 14))
+    await join(pool, BEN, "RISE", utc(9, 3))  # an alias of JOIN; 23:00 on July 8 in New York
+    await join(pool, CAL, "JOIN", utc(10, 13))
+    await join(pool, DEL, "ADHERER", utc(9, 12), code=FR)  # single opt-in
+    async with pool.acquire() as conn:
+        rally = await broadcast(conn, "Rally Saturday at noon!", {ANA: utc(5, 10)})
+        vote = await broadcast(conn, "Vote early this week.",
+                               {ANA: utc(10, 10), BEN: utc(10, 10), CAL: None})
+        # Ana gives 8h after the rally text (credited to it), then exactly 24h after it
+        # (not credited: the window is [sent, sent + 24h)); gifts are confirmed 1 min in.
+        await gift(conn, msisdn=ANA, amount=1_000, at=utc(5, 17, 59))
+        await gift(conn, msisdn=ANA, amount=500, at=utc(6, 9, 59))
+        # Ben gives after the vote text; Cal's text never went out: not credited.
+        await gift(conn, msisdn=BEN, amount=2_500, at=utc(10, 12))
+        await gift(conn, msisdn=CAL, amount=700, at=utc(10, 12))
+    await Supporter(pool, BEN, US).text("hello", utc(10, 11))
+    await Supporter(pool, ANA, US).text("STOP", utc(10, 15))
+    await asked(pool, "+33600000301", EDU_TEXT, utc(10, 15))  # due in 2 days
+    await asked(pool, "+33600000302", EDU_TEXT, utc(1, 15))  # overdue since July 3
+    await asked(pool, "+33600000303", SECURITY_TEXT, utc(9, 15))
+    return rally, vote
+
+
+async def page(site: WebApi, days: int | None = None) -> tuple[int, str]:
+    staff = await site.staff("organizer", email=f"organizer{next(_logins)}@example.org")
+    query = "" if days is None else f"?days={days}"
+    response = await site.client.get(f"/dashboard{query}", headers=staff.bearer)
+    return response.status, await response.text()
+
+
+def amount(cell: str) -> str:
+    """The digits of a money cell, whatever sign and separators the money filter adds."""
+    return re.sub(r"[^0-9.|]", "", cell)
+
+
+async def test_every_campaign_number_on_the_page_is_the_rows_inserted(
+    site_at_noon: WebApi, pool: asyncpg.Pool,
+) -> None:
+    rally, vote = await seed(pool)
+    status, html = await page(site_at_noon)
+    assert status == 200, html[:400]
+    found = tables(html)
+    # list growth, 30 days (June 11 .. July 10 in New York): OLD's June 1 opt-in is out
+    assert found["by-keyword"][1:] == [["JOIN", US, "3"], ["ADHERER", FR, "1"]]
+    assert found["by-code"][1:] == [[US, "3", "1", "2"], [FR, "1", "0", "1"]]
+    per_day = {row[0]: row[1:] for row in found["growth-days"][1:]}
+    assert len(per_day) == 30 and min(per_day) == "2024-06-11"
+    header = found["growth-days"][0]
+    assert header[1:] == ["Joined: JOIN on 12345", "Joined: ADHERER on 38200",
+                          f"Opted out on {US}"]
+    assert per_day["2024-07-03"] == ["1", "0", "0"]
+    assert per_day["2024-07-08"] == ["1", "0", "0"]  # Ben, 23:00 local
+    assert per_day["2024-07-09"] == ["0", "1", "0"]
+    assert per_day["2024-07-10"] == ["1", "0", "1"]  # Cal joined, Ana left
+    assert sum(int(n) for row in per_day.values() for n in row) == 5
+    # broadcasts: the vote reached Ana and Ben (Cal's text was never sent)
+    results = {row[0].split()[0]: row[1:] for row in found["broadcast-results"][1:]}
+    assert results[f"#{vote}"][:5] == ["2024-07-10 06:00", "2", "1 (50.0%)", "1 (50.0%)", "1"]
+    assert amount(results[f"#{vote}"][5]) == "25.00"
+    # the rally: Ana's GIVE text is her reply; her second gift is exactly 24 h later
+    assert results[f"#{rally}"][:5] == ["2024-07-05 06:00", "1", "1 (100.0%)", "0 (0.0%)",
+                                        "1"]
+    assert amount(results[f"#{rally}"][5]) == "10.00"
+    # gifts per day, by the local date of the YES
+    gifts = {row[0]: [row[1], amount(row[2])] for row in found["gift-days-USD"][1:]
+             if row[1] != "0"}
+    assert gifts == {"2024-07-05": ["1", "10.00"], "2024-07-06": ["1", "5.00"],
+                     "2024-07-10": ["2", "32.00"]}
+    # questions waiting: the French program's themes; none for the US program (no centre)
+    themes = {row[0]: row[1:] for row in found["themes-ensemble"][1:]}
+    assert themes["Education"][:3] == ["48 h", "2", "1"]
+    assert themes["Education"][3] == "2024-07-01 11:00"
+    assert themes["Sécurité"][:3] == ["48 h", "1", "0"]
+    assert sum(int(row[1]) for row in themes.values()) == 3
+    assert 'id="themes-rise"' not in html
+    assert "3 waiting, 1 past the time promised" in html
+
+
+async def test_the_range_select_widens_the_window_to_ninety_days(
+    site_at_noon: WebApi, pool: asyncpg.Pool,
+) -> None:
+    rally, vote = await seed(pool)
+    status, html = await page(site_at_noon, 90)
+    assert status == 200
+    found = tables(html)
+    assert found["by-keyword"][1] == ["JOIN", US, "4"]  # OLD's June 1 opt-in is in
+    assert len(found["growth-days"]) == 91
+    assert '<option value="90" selected>' in html
+    status, html = await page(site_at_noon, 7)
+    found = tables(html)
+    assert len(found["growth-days"]) == 8
+    assert found["by-keyword"][1:] == [["JOIN", US, "2"], ["ADHERER", FR, "1"]]
+    assert [r[0].split()[0] for r in found["broadcast-results"][1:]] == [f"#{vote}", f"#{rally}"]
+
+
+async def test_a_range_that_is_not_offered_is_refused_by_name(site_at_noon: WebApi) -> None:
+    status, html = await page(site_at_noon, 5)
+    assert status == 400
+    assert "days must be one of 7, 30, 90" in html
+
+
+async def test_an_empty_campaign_says_so_in_words(site_at_noon: WebApi) -> None:
+    status, html = await page(site_at_noon)
+    assert status == 200
+    assert "Nobody joined in these days." in html
+    assert "No broadcast was sent in these days." in html
+    assert 'id="no-gifts"' in html
+    assert "Ensemble Citoyen: no question waiting." in html
