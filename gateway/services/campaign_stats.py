@@ -104,7 +104,7 @@ class ProgramLoad:
 class CampaignNumbers:
     window: Window
     opt_ins: dict[str, list[int]]  # series name -> one count per day (top keywords, other)
-    opt_outs: dict[str, list[int]]  # short code -> one count per day
+    opt_outs: dict[str, list[int]]  # "short code 12345" -> one count per day
     sources: list[Source]  # every keyword that brought opt-ins, most first
     codes: list[CodeGrowth]
     gift_days: dict[str, tuple[list[int], list[int]]]  # currency -> (gifts, cents) per day
@@ -201,7 +201,8 @@ async def campaign_numbers(pool: asyncpg.Pool, *, rules: Rules | None, now: date
         broadcasts = await store.broadcast_results(conn, since=since, until=until)
         waiting = await store.questions_waiting(conn, now=now)
     opt_ins, sources = opt_in_series(window, joined)
-    opt_outs = {code: per_day(window, ((r.day, r.count) for r in left if r.shortcode == code))
-                for code in sorted({r.shortcode for r in left})}
+    opt_outs = {f"short code {code}": per_day(
+        window, ((r.day, r.count) for r in left if r.shortcode == code))
+        for code in sorted({r.shortcode for r in left})}
     return CampaignNumbers(window, opt_ins, opt_outs, sources, code_growth(joined, left),
                            gift_series(window, gifts), broadcasts, program_loads(rules, waiting))

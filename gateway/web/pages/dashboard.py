@@ -116,6 +116,6 @@ async def dashboard(view: View) -> web.StreamResponse:
         mo_hour=hour.mo, mt_hour=hour.mt, consent=consent, donations=donations,
         chart=chart, hourly=list(zip(labels, hourly, strict=True)),
         days=days, ranges=RANGES, numbers=numbers, growth_chart=growth_chart,
-        stop_chart=stop_chart, gift_charts=gift_charts, now=now,
+        stop_chart=stop_chart, gift_charts=gift_charts,
         growth_days=list(zip(window.days, *numbers.opt_ins.values(), strict=True)),
         stop_days=list(zip(window.days, *numbers.opt_outs.values(), strict=True)))
