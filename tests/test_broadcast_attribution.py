@@ -74,7 +74,9 @@ def test_the_latest_text_sent_within_24_hours_gets_the_gift(
 
 
 def test_the_edges_as_examples(db_url: str) -> None:
-    run = lambda sends: asyncio.run(credited(db_url, sends))  # noqa: E731
+    def run(sends: list[tuple[int | None, str, bool]]) -> int | None:
+        return asyncio.run(credited(db_url, sends))
+
     assert run([(0, GIVER, True)]) == 0  # sent the same second: inside
     assert run([(DAY - 1, GIVER, True)]) == 0  # just inside
     assert run([(DAY, GIVER, True)]) is None  # exactly 24 h: outside
