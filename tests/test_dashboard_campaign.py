@@ -12,14 +12,18 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from gateway.config import Settings
+from gateway.services.campaign_stats import program_loads
+from gateway.store.dashboard_stats import ThemeWaiting
 from tests.support.dashboard_data import FR, NOW, US, seed
 from tests.support.html_tables import tables
 from tests.support.pages_site import start_site
+from tests.support.questions import RULES
 from tests.support.webapi import WebApi
 
 _logins = itertools.count()
@@ -67,6 +71,9 @@ async def test_every_campaign_number_on_the_page_is_the_rows_inserted(
     assert per_day["2024-07-09"] == ["0", "1", "0"]
     assert per_day["2024-07-10"] == ["1", "0", "1"]  # Cal joined, Ana left
     assert sum(int(n) for row in per_day.values() for n in row) == 5
+    # the charts draw the same numbers (each bar's tooltip), on an axis of 0-1
+    assert "<title>Jul 8 JOIN on 12345: 1</title>" in html
+    assert "<title>Jul 10 short code 12345: 1</title>" in html
     # broadcasts: the vote reached Ana and Ben (Cal's text was never sent)
     results = {row[0].split()[0]: row[1:] for row in found["broadcast-results"][1:]}
     assert results[f"#{vote}"][:5] == ["2024-07-10 06:00", "2", "1 (50.0%)", "1 (50.0%)", "1"]
@@ -120,3 +127,15 @@ async def test_an_empty_campaign_says_so_in_words(site_at_noon: WebApi) -> None:
     assert "No broadcast was sent in these days." in html
     assert 'id="no-gifts"' in html
     assert "Ensemble Citoyen: no question waiting." in html
+
+
+def test_a_theme_the_keywords_file_no_longer_names_shows_while_questions_wait() -> None:
+    rules = replace(RULES, themes={"ensemble": RULES.themes["ensemble"]})
+    waiting = [ThemeWaiting("ensemble", "education", 2, 1, NOW),
+               ThemeWaiting("ensemble", "retraites", 1, 0, NOW)]
+    [program] = program_loads(rules, waiting)
+    assert program.name == "Ensemble Citoyen" and (program.waiting, program.overdue) == (3, 1)
+    themes = {t.theme: (t.waiting, t.sla_seconds) for t in program.themes}
+    assert themes["education"] == (2, 172_800) and themes["retraites"] == (1, None)
+    assert list(themes)[-1] == "retraites"  # after the menu, fallback included
+    assert program_loads(replace(RULES, themes={}), []) == []  # no contact centre: nothing
