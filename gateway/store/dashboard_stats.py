@@ -52,17 +52,21 @@ GROUP BY 1, 2
 ORDER BY 1, 2
 """
 
-# Broadcasts whose first text went out in the window, newest first. `recipients`:
-# numbers the text was sent to. Replies: recipients who texted anything but a STOP;
-# opt-outs: recipients whose STOP is credited to it; gifts: confirmed gifts credited.
+# Broadcasts with a text sent in the window (found through the BRIN index on
+# submitted_at), newest first by their first text; their rows are then read through
+# the (broadcast_id, msisdn) key, never the whole history. `recipients`: numbers the
+# text was sent to. Replies: recipients who texted anything but a STOP; opt-outs:
+# recipients whose STOP is credited to it; gifts: confirmed gifts credited to it.
 BROADCAST_RESULTS = """
 WITH shown AS (
     SELECT o.broadcast_id AS id, min(o.submitted_at) AS first_sent, count(*) AS recipients
     FROM outbound o
-    WHERE o.broadcast_id IS NOT NULL AND o.submitted_at IS NOT NULL
+    WHERE o.broadcast_id IN (SELECT DISTINCT broadcast_id FROM outbound
+                             WHERE submitted_at >= $1 AND submitted_at < $2
+                               AND broadcast_id IS NOT NULL)
+      AND o.submitted_at IS NOT NULL
     GROUP BY o.broadcast_id
-    HAVING min(o.submitted_at) >= $1 AND min(o.submitted_at) < $2
-    ORDER BY first_sent DESC
+    ORDER BY first_sent DESC, o.broadcast_id DESC
     LIMIT $3
 ), sent AS (
     SELECT o.broadcast_id, o.msisdn, o.shortcode, o.submitted_at
@@ -199,7 +203,7 @@ async def gifts_per_day(conn: asyncpg.Connection, *, since: datetime, until: dat
 
 async def broadcast_results(conn: asyncpg.Connection, *, since: datetime, until: datetime,
                             limit: int = 20) -> list[BroadcastResult]:
-    """Broadcasts first sent in [since, until), newest first, with what they brought."""
+    """Broadcasts with a text sent in [since, until), newest first, with what they brought."""
     rows = await conn.fetch(BROADCAST_RESULTS, since, until, limit)
     results = []
     for r in rows:

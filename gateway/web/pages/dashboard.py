@@ -12,8 +12,7 @@ waiting per theme against their SLA. Charts are SVG drawn on the server
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -23,7 +22,8 @@ from gateway.services.campaign_stats import DEFAULT_RANGE, RANGES, organization_
 from gateway.store import dashboard as store
 from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request
-from gateway.web.pages.charts import BarChart, bar_chart, label_step
+from gateway.web.pages.charts import bar_chart, label_step
+from gateway.web.pages.dashboard_charts import campaign_charts
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -45,18 +45,6 @@ def chosen_range(raw: str) -> int:
         raise bad_request(f"days must be one of {', '.join(map(str, RANGES))}, not {raw!r}",
                           field="days")
     return int(raw)
-
-
-def day_label(day: date) -> str:
-    return f"{day:%b} {day.day}"
-
-
-def day_chart(days: tuple[date, ...], series: dict[str, list[int]], *, title: str,
-              description: str, stacked: bool = True,
-              format_value: Callable[[int], str] = str) -> BarChart:
-    return bar_chart([day_label(d) for d in days], series, title=title,
-                     description=description, stacked=stacked,
-                     label_every=label_step(len(days)), format_value=format_value)
 
 
 @pages.get("/dashboard", name="page.dashboard")
@@ -86,36 +74,10 @@ async def dashboard(view: View) -> web.StreamResponse:
         title="Messages per hour, last 24 hours",
         description=f"Texts received and sent per hour ({zone}), oldest on the left.",
         label_every=label_step(len(labels), 6))
-    window = numbers.window
-    span = f"the last {days} days ({zone})"
-    growth_chart = day_chart(
-        window.days, numbers.opt_ins, title=f"New subscribers per day, by keyword, {span}",
-        description="Confirmed opt-ins and re-subscriptions per day, stacked by the keyword "
-                    "people texted, oldest day on the left.")
-    stop_chart = day_chart(
-        window.days, numbers.opt_outs, title=f"Opt-outs per day, by short code, {span}",
-        description="STOPs per day, stacked by short code, oldest day on the left.")
-    money: Callable[[int, str], str] = view.site.templates.filters["cents"]
-
-    def in_currency(currency: str) -> Callable[[int], str]:
-        return lambda cents: money(cents, currency)
-
-    gift_charts = [
-        (currency, day_chart(window.days, {f"gifts ({currency})": gifts},
-                             title=f"Gifts per day ({currency}), {span}",
-                             description="Gifts confirmed per day, by the date of the YES."),
-         day_chart(window.days, {f"amount ({currency})": cents},
-                   title=f"Amount given per day ({currency}), {span}",
-                   description="The amount of the gifts confirmed per day.",
-                   format_value=in_currency(currency)),
-         list(zip(window.days, gifts, cents, strict=True)))
-        for currency, (gifts, cents) in numbers.gift_days.items()]
+    charts = campaign_charts(numbers, view.site.templates.filters["cents"])
     return view.render(
         "dashboard.html", title="Dashboard", zone=zone, smpp_state=state,
         mo_per_minute=recent.mo / minutes, mt_per_minute=recent.mt / minutes,
         mo_hour=hour.mo, mt_hour=hour.mt, consent=consent, donations=donations,
         chart=chart, hourly=list(zip(labels, hourly, strict=True)),
-        days=days, ranges=RANGES, numbers=numbers, growth_chart=growth_chart,
-        stop_chart=stop_chart, gift_charts=gift_charts,
-        growth_days=list(zip(window.days, *numbers.opt_ins.values(), strict=True)),
-        stop_days=list(zip(window.days, *numbers.opt_outs.values(), strict=True)))
+        days=days, ranges=RANGES, numbers=numbers, charts=charts)
