@@ -54,58 +54,73 @@ ORDER BY 1, 2
 
 # Broadcasts with a text sent in the window (found through the BRIN index on
 # submitted_at), newest first by their first text; their rows are then read through
-# the (broadcast_id, msisdn) key, never the whole history. `recipients`: numbers the
-# text was sent to. Replies: recipients who texted anything but a STOP; opt-outs:
-# recipients whose STOP is credited to it; gifts: confirmed gifts credited to it.
+# the (broadcast_id, msisdn) key, never the whole history, and the MOs, STOPs and
+# gifts are read once for the span those texts can be credited in (BRIN again), then
+# matched to the recipients in memory. `recipients`: numbers the text was sent to.
+# Replies: recipients who texted anything but a STOP; opt-outs: recipients whose
+# STOP is credited to it; gifts: confirmed gifts credited to it.
 BROADCAST_RESULTS = """
-WITH shown AS (
-    SELECT o.broadcast_id AS id, min(o.submitted_at) AS first_sent, count(*) AS recipients
-    FROM outbound o
-    WHERE o.broadcast_id IN (SELECT DISTINCT broadcast_id FROM outbound
-                             WHERE submitted_at >= $1 AND submitted_at < $2
-                               AND broadcast_id IS NOT NULL)
-      AND o.submitted_at IS NOT NULL
-    GROUP BY o.broadcast_id
-    ORDER BY first_sent DESC, o.broadcast_id DESC
+WITH ids AS (
+    SELECT DISTINCT broadcast_id AS id FROM outbound
+    WHERE submitted_at >= $1 AND submitted_at < $2 AND broadcast_id IS NOT NULL
+), shown AS (
+    SELECT ids.id, agg.first_sent, agg.recipients
+    FROM ids CROSS JOIN LATERAL (
+        SELECT min(o.submitted_at) AS first_sent, count(*) AS recipients
+        FROM outbound o WHERE o.broadcast_id = ids.id AND o.submitted_at IS NOT NULL
+    ) agg
+    ORDER BY agg.first_sent DESC, ids.id DESC
     LIMIT $3
-), sent AS (
+), sent AS MATERIALIZED (
     SELECT o.broadcast_id, o.msisdn, o.shortcode, o.submitted_at
-    FROM outbound o JOIN shown s ON s.id = o.broadcast_id
+    FROM shown s JOIN outbound o ON o.broadcast_id = s.id
     WHERE o.submitted_at IS NOT NULL
+), span AS (  -- when a credited act can happen: from the first text to 24 h after the last
+    SELECT min(submitted_at) AS first, max(submitted_at) + interval '1 day' AS last FROM sent
+), stops AS MATERIALIZED (
+    SELECT e.inbound_id, e.msisdn, e.shortcode, e.occurred_at
+    FROM span, consent_events e
+    WHERE e.kind = 'opted_out' AND e.occurred_at >= span.first AND e.occurred_at < span.last
+), candidates AS MATERIALIZED (  -- acts of a recipient within 24 h of its text
+    SELECT s.broadcast_id, 'reply' AS act, i.msisdn, i.shortcode, i.received_at AS at,
+           NULL::text AS currency, 0::bigint AS cents
+    FROM span, inbound i
+    JOIN sent s ON s.msisdn = i.msisdn AND s.shortcode = i.shortcode
+               AND i.received_at >= s.submitted_at
+               AND i.received_at < s.submitted_at + interval '1 day'
+    WHERE i.received_at >= span.first AND i.received_at < span.last
+      AND i.id NOT IN (SELECT inbound_id FROM stops)
+    UNION ALL
+    SELECT s.broadcast_id, 'stop', e.msisdn, e.shortcode, e.occurred_at, NULL, 0
+    FROM stops e
+    JOIN sent s ON s.msisdn = e.msisdn AND s.shortcode = e.shortcode
+               AND e.occurred_at >= s.submitted_at
+               AND e.occurred_at < s.submitted_at + interval '1 day'
+    UNION ALL
+    SELECT s.broadcast_id, 'gift', d.msisdn, d.shortcode, d.confirmed_at, d.currency,
+           d.amount_cents
+    FROM span, donations d
+    JOIN sent s ON s.msisdn = d.msisdn AND s.shortcode = d.shortcode
+               AND d.confirmed_at >= s.submitted_at
+               AND d.confirmed_at < s.submitted_at + interval '1 day'
+    WHERE d.confirmed_at >= span.first AND d.confirmed_at < span.last
+), credited AS MATERIALIZED (  -- the rule decides, once per candidate
+    SELECT * FROM candidates c
+    WHERE broadcast_attributed(c.msisdn, c.shortcode, c.at) = c.broadcast_id
 ), replies AS (
-    SELECT s.broadcast_id, count(DISTINCT i.msisdn) AS n
-    FROM sent s
-    JOIN inbound i ON i.msisdn = s.msisdn AND i.shortcode = s.shortcode
-                  AND i.received_at >= s.submitted_at
-                  AND i.received_at < s.submitted_at + interval '1 day'
-    WHERE broadcast_attributed(i.msisdn, i.shortcode, i.received_at) = s.broadcast_id
-      AND NOT EXISTS (SELECT 1 FROM consent_events e
-                      WHERE e.inbound_id = i.id AND e.kind = 'opted_out')
+    SELECT broadcast_id, count(DISTINCT msisdn) AS n FROM credited WHERE act = 'reply'
     GROUP BY 1
 ), opt_outs AS (
-    SELECT s.broadcast_id, count(DISTINCT e.msisdn) AS n
-    FROM sent s
-    JOIN consent_events e ON e.msisdn = s.msisdn AND e.shortcode = s.shortcode
-                         AND e.kind = 'opted_out'
-                         AND e.occurred_at >= s.submitted_at
-                         AND e.occurred_at < s.submitted_at + interval '1 day'
-    WHERE broadcast_attributed(e.msisdn, e.shortcode, e.occurred_at) = s.broadcast_id
+    SELECT broadcast_id, count(DISTINCT msisdn) AS n FROM credited WHERE act = 'stop'
     GROUP BY 1
+), gift_rows AS (
+    SELECT broadcast_id, currency, count(*) AS gifts, sum(cents)::bigint AS cents
+    FROM credited WHERE act = 'gift'
+    GROUP BY 1, 2
 ), gifts AS (
-    SELECT s.broadcast_id,
-           jsonb_object_agg(g.currency, jsonb_build_array(g.gifts, g.cents)) AS per_currency
-    FROM (SELECT DISTINCT broadcast_id FROM sent) s
-    JOIN LATERAL (
-        SELECT d.currency, count(*) AS gifts, sum(d.amount_cents)::bigint AS cents
-        FROM sent r
-        JOIN donations d ON d.msisdn = r.msisdn AND d.shortcode = r.shortcode
-                        AND d.confirmed_at >= r.submitted_at
-                        AND d.confirmed_at < r.submitted_at + interval '1 day'
-        WHERE r.broadcast_id = s.broadcast_id
-          AND broadcast_attributed(d.msisdn, d.shortcode, d.confirmed_at) = s.broadcast_id
-        GROUP BY d.currency
-    ) g ON true
-    GROUP BY 1
+    SELECT broadcast_id,
+           jsonb_object_agg(currency, jsonb_build_array(gifts, cents)) AS per_currency
+    FROM gift_rows GROUP BY 1
 )
 SELECT s.id, b.program, b.shortcode, b.template, s.first_sent, s.recipients,
        coalesce(r.n, 0) AS replies, coalesce(x.n, 0) AS opt_outs,
