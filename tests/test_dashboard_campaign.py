@@ -93,6 +93,8 @@ async def test_every_campaign_number_on_the_page_is_the_rows_inserted(
     assert themes["Education"][3] == "2024-07-01 11:00"
     assert themes["Sécurité"][:3] == ["48 h", "1", "0"]
     assert sum(int(row[1]) for row in themes.values()) == 3
+    assert list(themes) == ["Education", "Sécurité"]  # the others, in one line below
+    assert "Nothing waiting in Régions, Santé," in html
     assert 'id="themes-rise"' not in html
     assert "3 waiting, 1 past the time promised" in html
 
