@@ -47,52 +47,74 @@ class BarChart:
     plot_right: float
 
 
+MAX_TICKS = 6  # value-axis labels, zero included: enough to read, few enough for a phone
+
+
+def axis_ticks(peak: int) -> tuple[int, ...]:
+    """The value axis for data up to `peak`: 0, step, 2 x step... up to the first tick >= peak.
+
+    The step is the smallest of 1, 2, 5 x 10^k that covers `peak` in at most
+    MAX_TICKS - 1 steps, so the tallest bar reaches at least about half the axis
+    (5 gives 0-5, 11 gives 0-15, 2550 gives 0-3000), never a bar that fills the
+    chart alone nor one lost at the bottom. A peak of 0 (no data) gives 0-1.
+    """
+    if peak <= 0:
+        return (0, 1)
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if math.ceil(peak / (step * factor)) <= MAX_TICKS - 1:
+                size = step * factor
+                return tuple(size * k for k in range(math.ceil(peak / size) + 1))
+        step *= 10
+
+
 def nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5 x 10^k at least `value` (at least 1): a readable axis top."""
-    if value <= 1:
-        return 1
-    exponent = int(10 ** math.floor(math.log10(value)))
-    for step in (1, 2, 5, 10):
-        if step * exponent >= value:
-            return step * exponent
-    return 10 * exponent  # unreachable: 10 x 10^k >= value by the choice of k
+    """The top of the value axis for data up to `value` (axis_ticks' last tick)."""
+    return axis_ticks(value)[-1]
+
+
+def label_step(count: int, labels: int = 7) -> int:
+    """Label every n-th category so at most about `labels` fit under a phone-wide chart."""
+    return max(1, math.ceil(count / labels))
 
 
 def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[int]], *,
-              title: str, description: str, width: int = 720, height: int = 240,
-              label_every: int = 1, format_value: Callable[[int], str] = str) -> BarChart:
-    """Grouped bars: one group per category, one bar per series in each group."""
+              title: str, description: str, width: int = 400, height: int = 220,
+              label_every: int = 1, format_value: Callable[[int], str] = str,
+              stacked: bool = False) -> BarChart:
+    """One group per category: bars side by side, or one bar of stacked series."""
     names = tuple(series)
     for name, values in series.items():
         if len(values) != len(categories):
             raise ValueError(f"series {name!r} has {len(values)} values for "
                              f"{len(categories)} categories")
-    top = nice_ceiling(max((v for values in series.values() for v in values), default=0))
+    if stacked:
+        peak = max((sum(column) for column in zip(*series.values(), strict=True)), default=0)
+    else:
+        peak = max((v for values in series.values() for v in values), default=0)
+    ticks = axis_ticks(peak)
+    top = ticks[-1]
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     baseline = TOP + plot_h
     group_w = plot_w / max(len(categories), 1)
-    bar_w = group_w * 0.8 / max(len(names), 1)
+    bar_w = group_w * 0.8 / (1 if stacked else max(len(names), 1))
     bars = []
     for i, category in enumerate(categories):
+        below = 0.0
         for s, name in enumerate(names):
             value = series[name][i]
             h = plot_h * value / top
-            bars.append(Bar(series=s, x=round(LEFT + i * group_w + group_w * 0.1 + s * bar_w, 2),
-                            y=round(baseline - h, 2), width=round(bar_w, 2),
-                            height=round(h, 2),
+            x = LEFT + i * group_w + group_w * 0.1 + (0 if stacked else s * bar_w)
+            bars.append(Bar(series=s, x=round(x, 2), y=round(baseline - below - h, 2),
+                            width=round(bar_w, 2), height=round(h, 2),
                             tip=f"{category} {name}: {format_value(value)}"))
+            if stacked:
+                below += h
     step = max(label_every, 1)
     x_labels = tuple(Tick(round(LEFT + (i + 0.5) * group_w, 2), c)
                      for i, c in enumerate(categories) if i % step == 0)
-    steps = _tick_steps(top)
-    y_ticks = tuple(Tick(round(baseline - plot_h * k / steps, 2),
-                         format_value(top * k // steps)) for k in range(steps + 1))
+    y_ticks = tuple(Tick(round(baseline - plot_h * t / top, 2), format_value(t))
+                    for t in ticks)
     return BarChart(title, description, width, height, names, tuple(bars), x_labels, y_ticks,
                     baseline, LEFT, width - RIGHT)
-
-
-def _tick_steps(top: int) -> int:
-    """Intervals on the value axis so every tick is a whole, round number."""
-    if top <= 2:
-        return top
-    return 4 if str(top)[0] == "2" else 5

@@ -1,9 +1,13 @@
-"""The dashboard: is the campaign flowing right now, and what happened today.
+"""The dashboard: is the campaign flowing right now, and what did it bring.
 
-MO and MT rates over the last five minutes, opt-ins, opt-outs and donations
-since midnight in the campaign's zone (GATEWAY_ORGANIZATION_TIMEZONE, the zone
-finance reports use, so "today" means the same day on both pages), the
-SMPP bind, and the last 24 hours as a bar chart drawn on the server.
+"Right now" and "Today": MO and MT rates over the last five minutes, opt-ins,
+opt-outs and donations since midnight in the organization's zone, the SMPP
+bind, the last 24 hours per hour. Below, the campaign's questions over a
+chosen 7, 30 or 90 days (gateway/services/campaign_stats.py): which keyword
+and short code grew the list, what each broadcast brought (replies, STOPs,
+gifts credited by the rule of migration 340), gifts per day, and questions
+waiting per theme against their SLA. Charts are SVG drawn on the server
+(charts.py); each has its numbers in a table beside it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from gateway.services import campaign_stats
+from gateway.services.campaign_stats import DEFAULT_RANGE, RANGES, organization_zone
 from gateway.store import dashboard as store
-from gateway.web.pages.charts import bar_chart
+from gateway.web.context import rules_in_force
+from gateway.web.errors import ApiError, bad_request
+from gateway.web.pages.charts import bar_chart, label_step
+from gateway.web.pages.dashboard_charts import campaign_charts
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -28,10 +37,21 @@ def start_of_day(now: datetime, zone: str) -> datetime:
     return datetime.combine(local.date(), time(), ZoneInfo(zone))
 
 
+def chosen_range(raw: str) -> int:
+    """The `days` select: one of RANGES; empty means the default."""
+    if not raw:
+        return DEFAULT_RANGE
+    if raw not in {str(n) for n in RANGES}:
+        raise bad_request(f"days must be one of {', '.join(map(str, RANGES))}, not {raw!r}",
+                          field="days")
+    return int(raw)
+
+
 @pages.get("/dashboard", name="page.dashboard")
 async def dashboard(view: View) -> web.StreamResponse:
     now = view.context.clock()
-    zone = view.context.settings.organization_timezone
+    zone = organization_zone(view.context.settings)
+    days = chosen_range(view.query("days"))
     today = start_of_day(now, zone)
     since_chart = now - timedelta(hours=CHART_HOURS - 1)
     async with view.context.pool.acquire() as conn:
@@ -40,6 +60,12 @@ async def dashboard(view: View) -> web.StreamResponse:
         consent = await store.consent_since(conn, today)
         donations = await store.donations_since(conn, today)
         hourly = await store.list_hourly(conn, since=since_chart, until=now)
+    try:
+        rules = rules_in_force(view.context)
+    except ApiError:  # an unreadable keywords file: themes from the questions alone
+        rules = None
+    numbers = await campaign_stats.campaign_numbers(
+        view.context.pool, rules=rules, now=now, zone=zone, days=days)
     minutes = RATE_WINDOW.total_seconds() / 60
     state = view.site.smpp_state() if view.site.smpp_state else "unknown"
     labels = [h.hour.astimezone(ZoneInfo(zone)).strftime("%H:%M") for h in hourly]
@@ -47,9 +73,11 @@ async def dashboard(view: View) -> web.StreamResponse:
         labels, {"MO (received)": [h.mo for h in hourly], "MT (sent)": [h.mt for h in hourly]},
         title="Messages per hour, last 24 hours",
         description=f"Texts received and sent per hour ({zone}), oldest on the left.",
-        label_every=3)
+        label_every=label_step(len(labels), 6))
+    charts = campaign_charts(numbers, view.site.templates.filters["cents"])
     return view.render(
         "dashboard.html", title="Dashboard", zone=zone, smpp_state=state,
         mo_per_minute=recent.mo / minutes, mt_per_minute=recent.mt / minutes,
         mo_hour=hour.mo, mt_hour=hour.mt, consent=consent, donations=donations,
-        chart=chart, hourly=list(zip(labels, hourly, strict=True)))
+        chart=chart, hourly=list(zip(labels, hourly, strict=True)),
+        days=days, ranges=RANGES, numbers=numbers, charts=charts)

@@ -1,0 +1,69 @@
+"""Chart axes fit the data: nice ticks that cover the tallest bar, few enough for a phone.
+
+Why a property test: the axis is arithmetic on any count or amount a campaign
+produces (0 gifts, 3 opt-ins, $12,345.67 in cents), and the old axis drew a
+bar filling the chart or one lost at the bottom for some of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.web.pages.charts import MAX_TICKS, axis_ticks, bar_chart, label_step
+
+NICE = (1, 2, 5)
+
+
+def nice(step: int) -> bool:
+    exponent = 10 ** int(math.log10(step))
+    return step % exponent == 0 and step // exponent in NICE
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_ticks_start_at_zero_cover_the_peak_and_are_round(peak: int) -> None:
+    ticks = axis_ticks(peak)
+    step = ticks[1] - ticks[0]
+    assert ticks[0] == 0 and ticks[-1] >= peak
+    assert 2 <= len(ticks) <= MAX_TICKS
+    assert all(b - a == step for a, b in itertools.pairwise(ticks))
+    assert nice(step)
+    assert ticks[-1] - step < peak or peak == 0  # the last tick is the first one >= peak
+    if peak:
+        assert peak / ticks[-1] > 0.6  # the tallest bar fills most of the chart
+
+
+@given(st.integers(min_value=1, max_value=10**12))
+def test_no_smaller_round_step_would_do(peak: int) -> None:
+    step = axis_ticks(peak)[1]
+    if step > 1:  # the round step just below: 50 -> 20, 20 -> 10, 10 -> 5
+        smaller = step * 2 // 5 if str(step)[0] == "5" else step // 2
+        assert nice(smaller)
+        assert math.ceil(peak / smaller) > MAX_TICKS - 1
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), min_size=1, max_size=90))
+def test_stacked_bars_stay_inside_the_plot(columns: list[tuple[int, int]]) -> None:
+    chart = bar_chart([str(i) for i in range(len(columns))],
+                      {"a": [a for a, _ in columns], "b": [b for _, b in columns]},
+                      title="t", description="d", stacked=True,
+                      label_every=label_step(len(columns)))
+    top_of_plot = chart.y_ticks[-1].position
+    for bar in chart.bars:  # y and height are each rounded to 0.01
+        assert chart.plot_left <= bar.x and bar.x + bar.width <= chart.plot_right + 0.01
+        assert bar.y >= top_of_plot - 0.01 and bar.y + bar.height <= chart.baseline + 0.02
+    assert len(chart.x_labels) <= 7
+    tallest = max(a + b for a, b in columns)
+    if tallest:
+        highest = min(bar.y for bar in chart.bars if bar.height > 0)
+        assert (chart.baseline - highest) / (chart.baseline - top_of_plot) > 0.6
+
+
+def test_the_tips_and_the_value_labels_use_the_formatter() -> None:
+    chart = bar_chart(["Jul 1", "Jul 2"], {"amount": [2_550, 0]}, title="t", description="d",
+                      format_value=lambda cents: f"${cents / 100:.2f}")
+    assert [t.text for t in chart.y_ticks] == ["$0.00", "$10.00", "$20.00", "$30.00"]
+    assert chart.bars[0].tip == "Jul 1 amount: $25.50"
