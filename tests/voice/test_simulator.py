@@ -8,9 +8,9 @@ from __future__ import annotations
 import io
 import os
 import wave
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -25,6 +25,12 @@ from tests.support.voice import VoiceSite, start_voice_site, voice_settings
 __all__ = ["browser_page"]  # the fixture, shared from tests/support/browser.py
 
 SHOTS = Path(os.environ.get("VOICE_SCREENSHOTS", "/tmp"))
+
+
+@pytest.fixture
+def voice_changes() -> dict[str, Any]:
+    """This file's line settings (tests/voice/conftest.py builds the site from them)."""
+    return {"voice_simulator": True}
 
 
 def tone_wav(seconds: float = 0.5) -> bytes:
@@ -47,15 +53,6 @@ async def decoded(page: Page, audio: Locator) -> None:
             return
         await page.wait_for_timeout(50)
     raise AssertionError("the browser never read the message's audio")
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[VoiceSite]:
-    started = await start_voice_site(pool, voice_settings(settings, voice_simulator=True))
-    try:
-        yield started
-    finally:
-        await started.client.close()
 
 
 @needs_chromium

@@ -2,13 +2,12 @@
 transcription, played to the experts of its theme (and no other), answered by SMS.
 
 The call is driven through the webhooks with signed requests, the audio downloaded
-from a fake provider on loopback (test_voice_questions.py's), the experts go through
+from a fake provider on loopback (test_questions.py's), the experts go through
 HTTP with their API tokens, like the page and a script do.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +15,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from gateway.config import Settings
 from gateway.voice.recordings import RecordingFetcher
 from gateway.web.ranged import ranged_response
 from tests.support.clock import ManualClock
-from tests.support.voice import FR_CODE, Caller, VoiceSite, start_voice_site, voice_settings
+from tests.support.voice import FR_CODE, Caller, VoiceSite
 from tests.support.voice_provider import FR_CALLER, WAV, FakeProvider
 
 EDU_PLACEHOLDER = ("(question enregistrée sur le thème Education, pas encore transcrite : "
@@ -28,41 +26,6 @@ EDU_PLACEHOLDER = ("(question enregistrée sur le thème Education, pas encore t
 OTHER_PLACEHOLDER = ("(question enregistrée sur le thème Autre question, pas encore "
                      "transcrite : écoutez l'enregistrement)")
 SCHOOL = "Que comptez-vous faire pour les professeurs et les écoles de mon village ?"
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        assert fake.server is not None
-        await fake.server.close()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings,
-               clock: ManualClock) -> AsyncIterator[VoiceSite]:
-    started = await start_voice_site(pool, voice_settings(settings), clock=clock)
-    try:
-        yield started
-    finally:
-        await started.client.close()
-
-
-@pytest.fixture
-async def fetcher(site: VoiceSite, clock: ManualClock) -> AsyncIterator[RecordingFetcher]:
-    worker = RecordingFetcher(site.pool, site.settings, site.line.rules, clock=clock)
-    try:
-        yield worker
-    finally:
-        await worker.close()
 
 
 async def questions(pool: asyncpg.Pool) -> list[asyncpg.Record]:

@@ -58,11 +58,6 @@ async def calls(pool: asyncpg.Pool) -> int:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 def telnyx_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
@@ -80,7 +75,8 @@ async def telnyx_site(pool: asyncpg.Pool, settings: Settings, clock: ManualClock
 
 
 @pytest.fixture
-async def signalwire_site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[VoiceSite]:
+async def signalwire_site(pool: asyncpg.Pool, settings: Settings
+                          ) -> AsyncIterator[VoiceSite]:
     started = await start_voice_site(pool, voice_settings(
         settings, voice_signature_scheme="signalwire",
         voice_auth_token=SecretStr(SIGNING_KEY)))
@@ -176,18 +172,13 @@ async def test_signalwire_header_wins_over_its_alias(signalwire_site: VoiceSite)
     assert response.status == 403
 
 
-async def test_a_twilio_line_ignores_the_signalwire_header(pool: asyncpg.Pool,
-                                                           settings: Settings) -> None:
-    site = await start_voice_site(pool, voice_settings(settings))
-    try:
-        caller = site.caller("tw-sw-header", FR_CALLER)
-        form = caller.form(CallStatus="ringing")
-        response = await site.client.post("/voice/incoming", data=form, headers={
-            "X-SignalWire-Signature": sign(BASE_URL + "/incoming", form, TOKEN)})
-        assert response.status == 403
-        assert site.metrics.voice_refused.labels(reason="unsigned")._value.get() == 1
-    finally:
-        await site.client.close()
+async def test_a_twilio_line_ignores_the_signalwire_header(site: VoiceSite) -> None:
+    caller = site.caller("tw-sw-header", FR_CALLER)
+    form = caller.form(CallStatus="ringing")
+    response = await site.client.post("/voice/incoming", data=form, headers={
+        "X-SignalWire-Signature": sign(BASE_URL + "/incoming", form, TOKEN)})
+    assert response.status == 403
+    assert site.metrics.voice_refused.labels(reason="unsigned")._value.get() == 1
 
 
 @pytest.mark.parametrize(("key", "says"), [
