@@ -68,6 +68,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.inbox", "/inbox", "Expert inbox"),
     NavItem("page.voice", "/voice-line", "Voice line",
             when=lambda settings: settings.voice_enabled),
+    NavItem("page.voice.report", "/voice-line/report", "Voice line report",
+            when=lambda settings: settings.voice_enabled),
     NavItem("page.voice.simulator", "/voice-line/simulator", "Call simulator",
             when=lambda settings: settings.voice_simulator and settings.voice_enabled),
     NavItem("page.phone", "/phone", "Phone simulator",
