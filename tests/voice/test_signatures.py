@@ -203,3 +203,19 @@ def test_a_well_formed_key_is_accepted() -> None:
                             "GATEWAY_VOICE_SIGNATURE_SCHEME": "telnyx",
                             "GATEWAY_VOICE_TELNYX_PUBLIC_KEY": key})
     assert loaded.voice_telnyx_public_key == key and loaded.voice_signature_max_age == 300
+
+
+async def test_the_call_simulator_is_off_on_a_telnyx_line(pool: asyncpg.Pool, settings: Settings,
+                                                          clock: ManualClock,
+                                                          telnyx_key: Ed25519PrivateKey) -> None:
+    site = await start_voice_site(pool, voice_settings(
+        settings, voice_signature_scheme="telnyx", voice_simulator=True,
+        voice_telnyx_public_key=public_base64(telnyx_key)), clock=clock)
+    try:
+        organizer = await site.web.staff("organizer")
+        page = await site.client.get("/voice-line/simulator", headers=organizer.bearer)
+        assert page.status == 404
+        home = await (await site.client.get("/voice-line", headers=organizer.bearer)).text()
+        assert "Call simulator" not in home
+    finally:
+        await site.client.close()
