@@ -270,8 +270,9 @@ class Settings(BaseModel):
     voice_enabled: bool = Field(False, description=(
         "Serve the voice line's webhooks under /voice/ (docs/voice.md); off: they are 404."))
     voice_auth_token: SecretStr | None = Field(None, validate_default=True, description=(
-        "The voice provider's auth token: every webhook's X-Twilio-Signature is checked "
-        "with it, and recordings are downloaded with it. A secret; required when enabled."))
+        "The voice provider's auth token (SignalWire: the project's Signing Key): every "
+        "webhook's HMAC signature is checked with it (schemes twilio and signalwire), and "
+        "recordings are downloaded with it. A secret; required when enabled."))
     voice_account_sid: str | None = Field(None, description=(
         "The provider's account SID: the user name, with the auth token as password, of "
         "the recording downloads (HTTP basic). Unset: downloads without credentials."))
