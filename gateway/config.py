@@ -10,6 +10,8 @@ tests build settings without touching `os.environ`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import tomllib
 from collections.abc import Mapping
@@ -266,8 +268,9 @@ class Settings(BaseModel):
     voice_enabled: bool = Field(False, description=(
         "Serve the voice line's webhooks under /voice/ (docs/voice.md); off: they are 404."))
     voice_auth_token: SecretStr | None = Field(None, validate_default=True, description=(
-        "The voice provider's auth token: every webhook's X-Twilio-Signature is checked "
-        "with it, and recordings are downloaded with it. A secret; required when enabled."))
+        "The voice provider's auth token (SignalWire: the project's Signing Key): every "
+        "webhook's HMAC signature is checked with it (schemes twilio and signalwire), and "
+        "recordings are downloaded with it. A secret; required when enabled."))
     voice_account_sid: str | None = Field(None, description=(
         "The provider's account SID: the user name, with the auth token as password, of "
         "the recording downloads (HTTP basic). Unset: downloads without credentials."))
@@ -484,6 +487,38 @@ class Settings(BaseModel):
     organization_currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description=(
         "ISO 4217 code of the currency amounts are shown in when a row does not name its "
         "own (totals, reconciliation), e.g. `USD` or `EUR`."))
+    # Voice line: which provider signs the webhooks, and how (gateway/voice/signature.py,
+    # docs/voice.md "Signatures").
+    voice_signature_scheme: Literal["twilio", "signalwire", "telnyx"] = Field(
+        "twilio", description=(
+            "How the voice provider signs its webhooks; every other way is refused (403). "
+            "`twilio`: X-Twilio-Signature, an HMAC keyed with GATEWAY_VOICE_AUTH_TOKEN. "
+            "`signalwire`: the same HMAC keyed with the project's Signing Key (in "
+            "GATEWAY_VOICE_AUTH_TOKEN), in X-SignalWire-Signature or X-Twilio-Signature. "
+            "`telnyx`: an Ed25519 signature checked with GATEWAY_VOICE_TELNYX_PUBLIC_KEY."))
+    voice_signature_max_age: int = Field(300, ge=30, le=3600, description=(
+        "Seconds a Telnyx webhook's signature stays valid, either side of the gateway's "
+        "clock (its telnyx-timestamp); an older request is refused as a replay."))
+    voice_telnyx_public_key: str | None = Field(None, validate_default=True, description=(
+        "The Telnyx account's public key (base64, from the portal's API keys page) that "
+        "checks its webhooks' signatures. Required with GATEWAY_VOICE_SIGNATURE_SCHEME=telnyx."))
+
+    @field_validator("voice_telnyx_public_key")
+    @classmethod
+    def _telnyx_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            if info.data.get("voice_enabled") and \
+                    info.data.get("voice_signature_scheme") == "telnyx":
+                raise ValueError("required when GATEWAY_VOICE_SIGNATURE_SCHEME is telnyx "
+                                 "(the key that checks every webhook)")
+            return None
+        try:
+            base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not base64 (copy the public key from the Telnyx portal)") from None
+        if len(base64.b64decode(value.strip())) != 32:
+            raise ValueError("an Ed25519 public key is 32 bytes once base64-decoded")
+        return value.strip()
 
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod

@@ -66,7 +66,8 @@ class Metrics:
         )
         self.voice_abandoned = Counter(
             "gateway_voice_calls_abandoned",
-            "calls that ended before the caller reached any branch", registry=r
+            "calls that ended before the caller reached a branch's end (the message played, "
+            "the donation link texted or the opt-in done, a question recorded)", registry=r
         )
         self.voice_refused = Counter(
             "gateway_voice_requests_refused",

@@ -57,7 +57,7 @@ log = get_logger("gateway.web.inbox")
 MAX_ANSWER_CHARS: Final = 1600  # the segment limit is the real bound; this one stops abuse
 STATUSES: Final[dict[str, tuple[str, ...]]] = {
     "waiting": WAITING, "open": ("open",), "claimed": ("claimed",),
-    "escalated": ("escalated",), "answered": ("answered",),
+    "escalated": ("escalated",), "answered": ("answered",), "closed": ("closed",),
 }
 
 
@@ -167,6 +167,23 @@ async def list_queues(
             "count": len(items), "overdue": sum(1 for q in items if q["overdue"]),
             "questions": items})
     return {"now": now, "status": status, "queues": queues}
+
+
+async def closed_questions(inbox: Inbox, actor: Actor, client: str, *, days: int = 30,
+                           limit: int = 50) -> list[dict[str, Any]]:
+    """Questions closed without an answer in the last `days` (an expert's themes; every
+    theme for an admin), newest first, each with its reason (`closed_reason`)."""
+    catalog = theme_catalog(inbox.rules())
+    themes = list(actor.themes) if actor.role == "expert" else None
+    since = inbox.clock() - timedelta(days=days)
+    async with inbox.pool.acquire() as conn:
+        rows = await questions_store.list_closed(conn, themes, since=since, limit=limit)
+        if rows:
+            await audit.record(conn, actor, audit.CONTACT_VIEWED, None, client=client,
+                               view="inbox_closed",
+                               themes=themes if themes is not None else "all",
+                               results=len(rows))
+    return [question_json(actor, row, catalog) for row in rows]
 
 
 async def question_detail(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 import asyncpg
 
@@ -45,10 +46,14 @@ UPDATE calls SET ended_at = $2, end_status = $3, duration_seconds = $4
 WHERE call_sid = $1
 """
 
-# Did the caller reach anything (a message, a support choice, a question) before the end?
+# The branches whose step is a branch's end: the caller got what the branch gives (the
+# message played, the link texted or the opt-in done, the question recorded). A call
+# that ends without one of them is abandoned (docs/voice.md "Reports").
+BRANCH_ENDS: Final = ("message", "donation_link", "sms_opt_in", "recorded")
+
+# Did the caller reach a branch's end before the call ended?
 REACHED_A_BRANCH = """
-SELECT EXISTS (SELECT 1 FROM call_events
-               WHERE call_sid = $1 AND branch IS NOT NULL AND branch <> 'goodbye')
+SELECT EXISTS (SELECT 1 FROM call_events WHERE call_sid = $1 AND branch = ANY($2::text[]))
 """
 
 # Calls per day and where they went, for the organizers' page (days in `zone`).
@@ -68,7 +73,7 @@ SELECT day, count(*) AS calls,
        count(*) FILTER (WHERE 'donation_link' = ANY(branches)) AS donation_link,
        count(*) FILTER (WHERE 'recorded' = ANY(branches)) AS recorded,
        count(*) FILTER (WHERE ended_at IS NOT NULL
-                          AND branches <@ ARRAY['goodbye']::text[]) AS abandoned
+                          AND NOT branches && $4::text[]) AS abandoned
 FROM c GROUP BY day ORDER BY day DESC
 """
 
@@ -124,13 +129,13 @@ async def end_call(conn: asyncpg.Connection, call_sid: str, *, at: datetime, sta
 
 
 async def reached_a_branch(conn: asyncpg.Connection, call_sid: str) -> bool:
-    return bool(await conn.fetchval(REACHED_A_BRANCH, call_sid))
+    return bool(await conn.fetchval(REACHED_A_BRANCH, call_sid, list(BRANCH_ENDS)))
 
 
 async def daily(conn: asyncpg.Connection, program: str, since: datetime,
                 zone: str) -> list[asyncpg.Record]:
     """Per day (newest first): calls, how many reached each branch, how many were abandoned."""
-    return list(await conn.fetch(DAILY, program, since, zone))
+    return list(await conn.fetch(DAILY, program, since, zone, list(BRANCH_ENDS)))
 
 
 # -- erasure (store/privacy.py runs these in its one transaction) ------------------------

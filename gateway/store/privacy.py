@@ -222,29 +222,39 @@ SELECT number_hash, shortcode FROM erased_numbers
 WHERE number_hash = ANY($1::text[]) AND opted_out
 """
 
-# Idle: the contact's state has not changed and it has sent nothing since `before`; and
-# when the number is one person's, none of the person's other addresses has either
-# (erasing the number erases the person).
+# Idle: the contact's state has not changed, it has sent nothing and it has not called the
+# voice line since `before` (a caller who only ever called has no contact row and is listed
+# by the calls); and when the number is one person's, none of the person's other addresses
+# has been active either (erasing the number erases the person).
 INACTIVE = """
-SELECT c.msisdn, max(greatest(c.updated_at, coalesce(i.last_mo, c.updated_at))) AS last_activity
-FROM contacts c
-LEFT JOIN LATERAL (SELECT max(received_at) AS last_mo FROM inbound WHERE msisdn = c.msisdn) i
-  ON true
-WHERE c.updated_at < $1 AND c.msisdn NOT LIKE 'erased:%'
+WITH numbers AS (
+    SELECT msisdn, max(updated_at) AS seen FROM contacts
+    WHERE msisdn NOT LIKE 'erased:%' GROUP BY msisdn
+    UNION ALL
+    SELECT msisdn, max(started_at) FROM calls WHERE msisdn IS NOT NULL GROUP BY msisdn
+), last AS (
+    SELECT n.msisdn,
+           greatest(max(n.seen), (SELECT max(received_at) FROM inbound i
+                                  WHERE i.msisdn = n.msisdn)) AS last_activity
+    FROM numbers n GROUP BY n.msisdn
+)
+SELECT l.msisdn, l.last_activity
+FROM last l
+WHERE l.last_activity < $1
   AND NOT EXISTS (
       SELECT 1 FROM person_addresses me
       JOIN person_addresses other ON other.person_id = me.person_id
                                  AND other.address <> me.address
-      WHERE me.address = c.msisdn
+      WHERE me.address = l.msisdn
         AND (EXISTS (SELECT 1 FROM contacts oc
                      WHERE oc.msisdn = other.address AND oc.updated_at >= $1)
              OR EXISTS (SELECT 1 FROM inbound oi
                         WHERE oi.msisdn = other.address AND oi.received_at >= $1)
+             OR EXISTS (SELECT 1 FROM calls oca
+                        WHERE oca.msisdn = other.address AND oca.started_at >= $1)
              OR EXISTS (SELECT 1 FROM mail_inbound om
                         WHERE lower(om.from_address) = other.address
                           AND om.received_at >= $1)))
-GROUP BY c.msisdn
-HAVING max(greatest(c.updated_at, coalesce(i.last_mo, c.updated_at))) < $1
 ORDER BY 2, 1
 LIMIT $2
 """

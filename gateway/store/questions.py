@@ -45,7 +45,8 @@ ON CONFLICT (inbound_id) DO NOTHING
 _FIELDS = """q.id, q.msisdn, q.shortcode, q.program, q.theme, q.inbound_id, q.body, q.via,
     q.status, q.asked_at, q.sla_due, q.claimed_by, q.claimed_at, q.answered_at,
     q.escalated_at, q.escalated_to, q.channel, q.email, q.name, q.language,
-    q.mail_inbound_id, q.web_message_id, q.round, q.voice_recording_id"""
+    q.mail_inbound_id, q.web_message_id, q.round, q.voice_recording_id, q.closed_at,
+    q.closed_reason"""
 
 # A question by e-mail or from the form (migration 230): one row, its id.
 INSERT_WRITTEN = """
@@ -57,11 +58,16 @@ RETURNING id
 
 # A question a caller recorded (migration 310): opened once per recording, however often
 # the voice line says it is ready; (id, created).
+# A question that cannot be answered ($11, the reason) is opened closed, as of when it
+# was asked (migration 320).
 OPEN_VOICE = """
 WITH new AS (
     INSERT INTO questions (channel, msisdn, shortcode, language, program, theme,
-                           voice_recording_id, body, via, asked_at, sla_due)
-    VALUES ('voice', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                           voice_recording_id, body, via, asked_at, sla_due, status,
+                           closed_at, closed_reason)
+    VALUES ('voice', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+            CASE WHEN $11::text IS NULL THEN 'open' ELSE 'closed' END,
+            CASE WHEN $11::text IS NULL THEN NULL ELSE $9::timestamptz END, $11)
     ON CONFLICT (voice_recording_id) DO NOTHING
     RETURNING id
 )
@@ -84,7 +90,7 @@ RETURNING id, theme
 """
 
 LIST_QUEUE = f"""
-SELECT {_FIELDS}, q.status <> 'answered' AND q.sla_due < $3 AS overdue
+SELECT {_FIELDS}, q.status NOT IN ('answered', 'closed') AND q.sla_due < $3 AS overdue
 FROM questions q
 WHERE q.theme = $1 AND ($2::text IS NULL OR q.program = $2) AND q.status = ANY($4::text[])
 ORDER BY q.sla_due, q.id
@@ -93,12 +99,22 @@ LIMIT $5
 
 # Several themes at once (an expert's, or every theme when $1 is NULL): the inbox.
 LIST_QUEUES = f"""
-SELECT {_FIELDS}, q.status <> 'answered' AND q.sla_due < $3 AS overdue
+SELECT {_FIELDS}, q.status NOT IN ('answered', 'closed') AND q.sla_due < $3 AS overdue
 FROM questions q
 WHERE ($1::text[] IS NULL OR q.theme = ANY($1)) AND ($2::text IS NULL OR q.program = $2)
   AND q.status = ANY($4::text[])
 ORDER BY q.sla_due, q.id
 LIMIT $5
+"""
+
+# Questions closed without an answer (the inbox's list), newest first, since $3.
+LIST_CLOSED = f"""
+SELECT {_FIELDS}, false AS overdue
+FROM questions q
+WHERE ($1::text[] IS NULL OR q.theme = ANY($1)) AND ($2::text IS NULL OR q.program = $2)
+  AND q.status = 'closed' AND q.closed_at >= $3
+ORDER BY q.closed_at DESC, q.id DESC
+LIMIT $4
 """
 
 GET = f"SELECT {_FIELDS} FROM questions q WHERE q.id = $1"
@@ -238,8 +254,9 @@ RESPONSE_TIMES = """
 SELECT theme,
        count(*) AS asked,
        count(*) FILTER (WHERE status = 'answered') AS answered,
-       count(*) FILTER (WHERE status <> 'answered') AS waiting,
-       count(*) FILTER (WHERE status <> 'answered' AND sla_due < $3) AS overdue,
+       count(*) FILTER (WHERE status NOT IN ('answered', 'closed')) AS waiting,
+       count(*) FILTER (WHERE status NOT IN ('answered', 'closed') AND sla_due < $3)
+           AS overdue,
        count(*) FILTER (WHERE status = 'answered' AND answered_at > sla_due) AS answered_late,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM answered_at - asked_at))
            FILTER (WHERE status = 'answered') AS median_seconds,
@@ -299,6 +316,7 @@ class NewVoiceQuestion:
     sla_due: datetime
     msisdn: str | None  # None: withheld (no answer can be sent)
     shortcode: str | None  # with a number: the code its SMS answer goes out from
+    closed_reason: str | None = None  # opened closed (no_number), not waiting
 
 
 ClaimOutcome = Literal["claimed", "already_claimed", "already_answered", "not_found"]
@@ -339,7 +357,7 @@ async def open_voice(conn: asyncpg.Connection, question: NewVoiceQuestion) -> tu
     q = question
     row = await conn.fetchrow(OPEN_VOICE, q.msisdn, q.shortcode, q.language, q.program,
                               q.theme, q.voice_recording_id, q.body, q.via, q.asked_at,
-                              q.sla_due)
+                              q.sla_due, q.closed_reason)
     return int(row["id"]), bool(row["created"])
 
 
@@ -413,6 +431,15 @@ async def list_queues(
     """`list_queue` over several themes (None: all), most urgent first."""
     return list(await conn.fetch(LIST_QUEUES, None if themes is None else list(themes),
                                  program, now, list(statuses), limit))
+
+
+async def list_closed(
+    conn: asyncpg.Connection, themes: Sequence[str] | None, *, since: datetime,
+    program: str | None = None, limit: int = 50,
+) -> list[asyncpg.Record]:
+    """Questions closed without an answer since `since` in `themes` (None: all), newest first."""
+    return list(await conn.fetch(LIST_CLOSED, None if themes is None else list(themes),
+                                 program, since, limit))
 
 
 async def get_question(conn: asyncpg.Connection, question_id: int) -> asyncpg.Record | None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 import asyncpg
 
@@ -44,6 +45,11 @@ from gateway.store import questions as questions_store
 from gateway.store.questions import NewVoiceQuestion
 
 log = get_logger(__name__)
+
+# Why a withheld caller's question is closed as it opens: there is no number to answer
+# and a voice question has no address; left open it would wait, go overdue and be
+# escalated for nothing. Closed, it stays in the inbox (to be heard) with this reason.
+NO_NUMBER: Final = "no_number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +81,8 @@ async def voice_question_ready(conn: asyncpg.Connection, recording: ReadyRecordi
         voice_recording_id=r.id, program=r.program, theme=r.theme,
         body=r.transcription or r.placeholder, via=_via(r), language=r.language,
         asked_at=r.asked_at, sla_due=r.asked_at + timedelta(seconds=r.sla_seconds),
-        msisdn=r.msisdn, shortcode=None if r.msisdn is None else r.shortcode))
+        msisdn=r.msisdn, shortcode=None if r.msisdn is None else r.shortcode,
+        closed_reason=NO_NUMBER if r.msisdn is None else None))
     theme = r.theme
     if not opened:
         moved = await questions_store.transcribe_voice(
@@ -84,7 +91,8 @@ async def voice_question_ready(conn: asyncpg.Connection, recording: ReadyRecordi
         theme = moved[1] if moved is not None else theme
     log.info("voice_question_ready", recording_id=r.id, question_id=question_id,
              opened=opened, program=r.program, theme=theme,
-             transcribed=r.transcription is not None, withheld=r.msisdn is None)
+             transcribed=r.transcription is not None, withheld=r.msisdn is None,
+             closed_reason=NO_NUMBER if r.msisdn is None else None)
     return question_id
 
 

@@ -117,6 +117,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "voice.messages.list": CAMPAIGN,
     "voice.messages.publish": CAMPAIGN,
     "voice.calls.daily": OVERVIEW,
+    "voice.report": CAMPAIGN,  # the organizers' report: counts only
     # data-protection rights: a full export holds donor details, so admins only
     "privacy.export": ADMIN,
     "privacy.erase": ADMIN,
@@ -183,6 +184,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.mailbox.send": EVERYONE,
     "page.voice": CAMPAIGN,  # the voice line: the candidate's message and the calls
     "page.voice.publish": CAMPAIGN,
+    "page.voice.report": CAMPAIGN,  # calls per day and branch, abandon rate, questions by theme
     "page.voice.simulator": EVERYONE,  # demo only: off unless GATEWAY_VOICE_SIMULATOR
     "page.voice.simulator.step": EVERYONE,
     "page.voice.simulator.media": PUBLIC,  # the simulated provider's media, basic auth

@@ -13,6 +13,7 @@ from typing import Any, Final
 from gateway.store import calls as calls_store
 from gateway.store import voice_messages as store
 from gateway.voice.messages import MessageRefused, Published, Publisher, publish
+from gateway.voice.report import DAYS, VoiceReport, voice_report
 from gateway.voice.steps import line_program
 from gateway.web.auth import Principal
 from gateway.web.context import WebContext, rules_in_force
@@ -81,6 +82,13 @@ async def daily_calls(context: WebContext, program: str, days: int) -> list[dict
     async with context.pool.acquire() as conn:
         rows = await calls_store.daily(conn, program, since, context.settings.organization_timezone)
     return [{"day": row["day"], **{name: row[name] for name in STAT_FIELDS}} for row in rows]
+
+
+async def report_of(context: WebContext, program: str, days: int = DAYS) -> VoiceReport:
+    """The organizers' report (gateway/voice/report.py) in the organization's time zone."""
+    return await voice_report(context.pool, rules_in_force(context), program,
+                              now=context.clock(), zone=context.settings.finance_timezone,
+                              days=days)
 
 
 def now_of(context: WebContext) -> datetime:

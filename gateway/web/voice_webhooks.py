@@ -1,10 +1,11 @@
 """POST /voice/<step>: the voice provider's webhooks; GET /voice/audio/<id>.<ext>: what it plays.
 
-Every POST is checked before anything else: its X-Twilio-Signature must be
-the provider's signature (gateway/voice/signature.py, the official
-library's validator) of the URL as the provider saw it (GATEWAY_VOICE_BASE_URL
-plus the path and query as sent) and of the form fields. Unsigned or
-wrongly signed: 403 and a log line, and nothing read or written. A request
+Every POST is checked before anything else, by the scheme the settings name
+(gateway/voice/signature.py): Twilio's or SignalWire's HMAC of the URL as the
+provider saw it (GATEWAY_VOICE_BASE_URL plus the path and query as sent) and
+of the form fields, or Telnyx's Ed25519 signature of the timestamp and the
+raw body. Unsigned, wrongly signed or (Telnyx) signed too long ago: 403 and a
+log line, and nothing read or written. A request
 the line cannot read (no CallSid, a link it never gave): 400 saying what.
 The steps themselves are gateway/voice/steps.py.
 
@@ -22,7 +23,7 @@ from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.voice.menus import BadVoiceRequest
-from gateway.voice.signature import SIGNATURE_HEADER, signed
+from gateway.voice.signature import WebhookCheck
 from gateway.voice.steps import VoiceLine
 
 PREFIX = "/voice"
@@ -36,19 +37,21 @@ log = get_logger(__name__)
 def add_voice_routes(app: web.Application, line: VoiceLine, settings: Settings,
                      metrics: Metrics | None = None) -> None:
     """Mount the webhooks and the audio route (only when GATEWAY_VOICE_ENABLED)."""
-    token = settings.voice_auth_token.get_secret_value() if settings.voice_auth_token else ""
-    if not token.strip():
-        raise ValueError("the voice line needs GATEWAY_VOICE_AUTH_TOKEN to check signatures")
+    check = WebhookCheck.of(settings, line.clock)
 
     async def step(request: web.Request) -> web.StreamResponse:
+        # the raw bytes Telnyx signs (post() reads them again from aiohttp's cache); a
+        # multipart body is streamed by post() instead, and signed by no provider's scheme
+        multipart = request.content_type == "multipart/form-data"
+        body = b"" if multipart else await request.read()
         posted = await request.post()
         form: MultiDict[str] = MultiDict(
             (key, value) for key, value in posted.items() if isinstance(value, str))
         url = settings.voice_url(request.raw_path.removeprefix(PREFIX))
-        if not signed(token, url, form, request.headers):
-            reason = "unsigned" if SIGNATURE_HEADER not in request.headers else "bad_signature"
-            log.warning("voice_request_refused", reason=reason, path=request.path,
-                        client=request.remote)
+        reason = check.verdict(url, form, body, request.headers)
+        if reason != "ok":
+            log.warning("voice_request_refused", reason=reason, scheme=check.scheme,
+                        path=request.path, client=request.remote)
             _refused(metrics, reason)
             return web.Response(status=403, text="forbidden: not signed by the voice provider")
         if len(form) != len(posted):

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 from aiohttp import ClientResponse
@@ -58,6 +58,8 @@ class VoiceSite:
     line: VoiceLine
     metrics: Metrics
     woken: list[int] = field(default_factory=list)
+    # how the provider signs (url, form, body) -> headers; None: Twilio's X-Twilio-Signature
+    signer: Signer | None = None
 
     @property
     def web(self) -> WebApi:
@@ -91,6 +93,9 @@ async def _healthy() -> Mapping[str, Any]:
 
 def sign(url: str, form: Mapping[str, str], token: str = TOKEN) -> str:
     return str(RequestValidator(token).compute_signature(url, form))
+
+
+Signer = Callable[[str, Mapping[str, str], bytes], dict[str, str]]
 
 
 @dataclass
@@ -150,6 +155,12 @@ class Caller:
         path = urlsplit(url)
         assert url.startswith(BASE_URL), url
         local = "/voice" + url.removeprefix(BASE_URL)
+        if self.site.signer is not None and signature is None and token == TOKEN:
+            body = urlencode(form).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded",
+                       **self.site.signer(url, form, body)}
+            response = await self.site.client.post(local, data=body, headers=headers)
+            return await _answered(response)
         headers = {"X-Twilio-Signature": signature if signature is not None
                    else sign(url, form, token)}
         response = await self.site.client.post(local, data=form, headers=headers)

@@ -28,7 +28,7 @@ from gateway.web.registry import Call, RouteTable
 routes = RouteTable("inbox")
 
 THEME_ID: Final = r"^[a-z0-9_-]{1,64}$"
-Status = Literal["waiting", "open", "claimed", "escalated", "answered"]
+Status = Literal["waiting", "open", "claimed", "escalated", "answered", "closed"]
 
 
 class QueueQuery(Strict):

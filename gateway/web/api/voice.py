@@ -1,4 +1,5 @@
-"""The voice line's API: the candidate's message (versions, publication) and calls per day.
+"""The voice line's API: the candidate's message (versions, publication), calls per day, and
+the organizers' report (gateway/voice/report.py, the numbers of the /voice-line/report page).
 
 Why a message travels as `text` (to be spoken) or `content_base64` (a WAV or
 MP3 file) in a JSON body: the API reads JSON through one validated reader
@@ -18,7 +19,13 @@ from pydantic import Field, model_validator
 from gateway.web.body import Strict
 from gateway.web.errors import bad_request
 from gateway.web.registry import Call, RouteTable
-from gateway.web.voice_publish import daily_calls, program_of, publish_message, versions
+from gateway.web.voice_publish import (
+    daily_calls,
+    program_of,
+    publish_message,
+    report_of,
+    versions,
+)
 
 routes = RouteTable("voice")
 PROGRAM = r"^[a-z0-9_-]{1,64}$"
@@ -81,3 +88,20 @@ async def calls_daily(call: Call) -> dict[str, Any]:
     query = call.query_as(DailyQuery)
     program = program_of(call.context, query.program)
     return {"program": program, "days": await daily_calls(call.context, program, query.days)}
+
+
+class ReportQuery(Strict):
+    program: str | None = Field(None, pattern=PROGRAM)
+    days: int = Field(14, ge=1, le=366, description="days back from today, today included")
+
+
+@routes.get("/api/v1/voice/report", name="voice.report", query=ReportQuery,
+            summary="The voice line's report: calls per day (organization's time zone), calls "
+                    "per branch, abandon rate, questions by voice per theme",
+            description="No personal data: counts only. `abandon_rate` is abandoned over "
+                        "ended calls (null before any call ended); a call is abandoned when it "
+                        "ended before reaching a branch's end (docs/voice.md, Reports).")
+async def report(call: Call) -> dict[str, Any]:
+    query = call.query_as(ReportQuery)
+    program = program_of(call.context, query.program)
+    return (await report_of(call.context, program, query.days)).as_json()

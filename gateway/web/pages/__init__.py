@@ -76,8 +76,11 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.my_tokens", "/me/tokens", "My API tokens"),
     NavItem("page.voice", "/voice-line", "Voice line",
             when=lambda settings: settings.voice_enabled),
+    NavItem("page.voice.report", "/voice-line/report", "Voice line report",
+            when=lambda settings: settings.voice_enabled),
     NavItem("page.voice.simulator", "/voice-line/simulator", "Call simulator",
-            when=lambda settings: settings.voice_simulator and settings.voice_enabled),
+            when=lambda settings: settings.voice_simulator and settings.voice_enabled
+            and settings.voice_signature_scheme != "telnyx"),
     NavItem("page.phone", "/phone", "Phone simulator",
             when=lambda settings: settings.web_phone_simulator is not None),
     NavItem("page.mailbox", "/mailbox", "Mailbox",

@@ -58,6 +58,7 @@ def _question_id(view: View) -> int:
 async def inbox(view: View) -> web.StreamResponse:
     inbox, user = inbox_for(view.context), view.user
     queues = await service.list_queues(inbox, user, view.client)
+    closed = await service.closed_questions(inbox, user, view.client, days=30)
     times = await service.response_time_rows(inbox, user, days=30)
     shown = [{**q, "sla_text": duration(q["sla_seconds"], none="program default")}
              for q in queues["queues"]]
@@ -65,7 +66,7 @@ async def inbox(view: View) -> web.StreamResponse:
              "median_text": duration(t["median_seconds"]), "p90_text": duration(t["p90_seconds"])}
             for t in times["themes"]]
     digest_on = await digest_choice(inbox.pool, user) if user.role == "expert" else None
-    return view.render("inbox.html", title="Expert inbox", queues=shown,
+    return view.render("inbox.html", title="Expert inbox", queues=shown, closed=closed,
                        times=rows, notice=NOTICES.get(view.query("notice")),
                        themes=list(user.themes), role=user.role, digest_on=digest_on)
 

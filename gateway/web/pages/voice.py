@@ -17,8 +17,15 @@ from aiohttp import web
 
 from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request
+from gateway.web.pages.charts import bar_chart
 from gateway.web.pages.frame import PageTable, View
-from gateway.web.voice_publish import daily_calls, program_of, publish_message, versions
+from gateway.web.voice_publish import (
+    daily_calls,
+    program_of,
+    publish_message,
+    report_of,
+    versions,
+)
 
 pages = PageTable()
 DAYS: Final = 30
@@ -29,6 +36,23 @@ NOTICES: Final = {"published": "The new version is the one callers hear now; the
 @pages.get("/voice-line", name="page.voice")
 async def voice_line(view: View) -> web.StreamResponse:
     return await _show(view)
+
+
+@pages.get("/voice-line/report", name="page.voice.report")
+async def voice_report(view: View) -> web.StreamResponse:
+    """Calls per day and per branch, the abandon rate, questions by voice per theme."""
+    program = program_of(view.context, None)
+    report = await report_of(view.context, program)
+    zone = view.context.settings.finance_timezone
+    chart = bar_chart(
+        [day.day.strftime("%m-%d") for day in report.days],
+        {"Calls": [day.calls for day in report.days],
+         "Abandoned": [day.abandoned for day in report.days]},
+        title=f"Calls per day, last {len(report.days)} days",
+        description=f"Calls to the voice line and abandoned calls per day ({zone}), oldest "
+                    "on the left.", label_every=2)
+    return view.render("voice_report.html", title="Voice line report", report=report,
+                       chart=chart, zone=zone)
 
 
 @pages.post("/voice-line/messages", name="page.voice.publish")

@@ -54,6 +54,9 @@ def _settings(view: View) -> Settings:
     if not (settings.voice_simulator and settings.voice_enabled and settings.voice_auth_token):
         raise not_found("the call simulator (set GATEWAY_VOICE_SIMULATOR and turn the voice "
                         "line on, in a demo)")
+    if settings.voice_signature_scheme == "telnyx":  # it signs as Twilio does, refused there
+        raise not_found("the call simulator on a Telnyx line (it signs requests as Twilio "
+                        "does; use GATEWAY_VOICE_SIGNATURE_SCHEME twilio or signalwire)")
     return settings
 
 

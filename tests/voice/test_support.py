@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
-import pytest
 
 from gateway.config import Settings
 from gateway.engine import decide, load_rules
@@ -24,15 +22,6 @@ from tests.support.voice import FR_CODE, VoiceSite, start_voice_site, voice_sett
 
 FR_CALLER = "+33612345678"
 US_CALLER = "+12125550147"
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[VoiceSite]:
-    started = await start_voice_site(pool, voice_settings(settings))
-    try:
-        yield started
-    finally:
-        await started.client.close()
 
 
 async def fetch(pool: asyncpg.Pool, sql: str, *args: object) -> list[asyncpg.Record]:

@@ -9,60 +9,19 @@ about time, not a sleep.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
-import pytest
 from pydantic import SecretStr
 
-from gateway.config import Settings
 from gateway.privacy import rights
 from gateway.voice.recordings import RecordingFetcher, backoff
 from tests.support.clock import ManualClock
 from tests.support.voice import (
     BASE_URL,
     VoiceSite,
-    start_voice_site,
-    voice_settings,
 )
 from tests.support.voice_provider import FR_CALLER, WAV, FakeProvider
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        assert fake.server is not None
-        await fake.server.close()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings,
-               clock: ManualClock) -> AsyncIterator[VoiceSite]:
-    started = await start_voice_site(pool, voice_settings(settings), clock=clock)
-    try:
-        yield started
-    finally:
-        await started.client.close()
-
-
-@pytest.fixture
-async def fetcher(site: VoiceSite, clock: ManualClock) -> AsyncIterator[RecordingFetcher]:
-    worker = RecordingFetcher(site.pool, site.settings, site.line.rules, clock=clock,
-                              metrics=site.metrics)
-    try:
-        yield worker
-    finally:
-        await worker.close()
 
 
 async def fetch(pool: asyncpg.Pool, sql: str, *args: object) -> list[asyncpg.Record]:

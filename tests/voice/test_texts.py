@@ -17,7 +17,7 @@ from gateway.engine.voice_texts import DEFAULT_TEXTS, TEXT_NAMES
 from gateway.voice.audio import NotAudio, audio_format
 from tests.support.rules_text import BASE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 THEMES = """\
 themes:
   news:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import io
 import os
 import wave
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -27,6 +27,12 @@ __all__ = ["browser_page"]  # the fixture, shared from tests/support/browser.py
 SHOTS = Path(os.environ.get("VOICE_SCREENSHOTS", "/tmp"))
 
 
+@pytest.fixture
+def voice_changes() -> dict[str, Any]:
+    """This file's line settings (tests/voice/conftest.py builds the site from them)."""
+    return {"voice_simulator": True}
+
+
 def tone_wav(seconds: float = 0.5) -> bytes:
     """A real (silent) 8 kHz mono WAV a browser can decode: telephone audio."""
     out = io.BytesIO()
@@ -38,28 +44,20 @@ def tone_wav(seconds: float = 0.5) -> bytes:
     return out.getvalue()
 
 
-async def decoded(page: Page, audio: Locator) -> None:
-    """Wait for the element to have the file's metadata (an evaluation per poll: the pages'
-    CSP refuses the string `wait_for_function` would evaluate)."""
+async def decoded(page: Page, audio: Locator, seconds: float = 0.5) -> None:
+    """Wait for the element to have the file's metadata, `seconds` long (an evaluation per
+    poll: the pages' CSP refuses the string `wait_for_function` would evaluate)."""
     for _ in range(200):
         if await audio.evaluate("element => element.readyState") >= 1:
-            assert await audio.evaluate("element => element.duration") == pytest.approx(0.5)
+            assert await audio.evaluate("element => element.duration") == pytest.approx(seconds)
             return
         await page.wait_for_timeout(50)
-    raise AssertionError("the browser never read the message's audio")
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[VoiceSite]:
-    started = await start_voice_site(pool, voice_settings(settings, voice_simulator=True))
-    try:
-        yield started
-    finally:
-        await started.client.close()
+    raise AssertionError("the browser never read the audio")
 
 
 @needs_chromium
-async def test_a_caller_walks_the_menu_in_a_browser(site: VoiceSite, browser_page: Page) -> None:
+async def test_a_caller_walks_the_menu_in_a_browser(site: VoiceSite, browser_page: Page,
+                                                    fetcher: RecordingFetcher) -> None:
     published = await messages.publish(
         site.pool, messages.Publisher(None, "organizer@example.org"), "ensemble",
         now=datetime.now(UTC), audio=tone_wav(), filename="message.wav", max_bytes=1_000_000)
@@ -93,19 +91,31 @@ async def test_a_caller_walks_the_menu_in_a_browser(site: VoiceSite, browser_pag
     await expect(log).to_contain_text("qui vous répondront par SMS sous 2 jours")
     await expect(log).to_contain_text("(hangs up)")
     await page.screenshot(path=str(SHOTS / "voice-simulator.png"), full_page=True)
-    fetcher = RecordingFetcher(site.pool, site.settings, site.line.rules,
-                               clock=lambda: datetime.now(UTC))
-    try:
-        assert await fetcher.tick() == 1  # from the simulated provider, with its basic auth
-    finally:
-        await fetcher.close()
+    assert await fetcher.tick() == 1  # from the simulated provider, with its basic auth
     async with site.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT status, theme, transcription FROM voice_recordings")
         call = await conn.fetchrow("SELECT msisdn, end_status FROM calls")
+        question_id = await conn.fetchval("SELECT id FROM questions WHERE channel = 'voice'")
     assert row is not None and call is not None
     assert (row["status"], row["theme"]) == ("stored", "education")
     assert row["transcription"] == "Combien d'élèves par classe ?"
     assert (call["msisdn"], call["end_status"]) == ("+33612345678", "completed")
+
+    # an expert of the theme finds it in the inbox and plays the caller's recording
+    await site.web.staff("expert", email="edu@example.org", themes=("education",))
+    await page.get_by_role("button", name="Log out").click()
+    await page.goto(base + "/login")
+    await page.get_by_label("E-mail").fill("edu@example.org")
+    await page.get_by_label("Password").fill("correct horse battery")
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("link", name="Expert inbox").click()
+    await page.get_by_role("link", name="Combien d'élèves par classe ?").click()
+    await expect(page).to_have_url(f"{base}/inbox/questions/{question_id}")
+    await expect(page.locator("#question-body")).to_have_text("Combien d'élèves par classe ?")
+    player = page.locator("#question-recording audio")
+    await expect(player).to_have_attribute("src", f"/inbox/questions/{question_id}/recording")
+    await decoded(page, player, 1.0)  # the expert's browser fetched the recording and read it
+    await page.screenshot(path=str(SHOTS / "voice-expert-inbox.png"), full_page=True)
 
 
 async def test_the_simulator_follows_only_the_lines_links_and_is_off_by_default(

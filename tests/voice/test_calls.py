@@ -4,16 +4,14 @@ the candidate's message, and the call's end.
 Every request is signed with the twilio library's own algorithm over the
 public URL (tests/support/voice.py) and sent to the real aiohttp app over a
 socket; every answer is parsed as XML. The branches that write (support,
-questions) have their own files: test_voice_support.py, test_voice_questions.py.
+questions) have their own files: test_support.py, test_questions.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
-import pytest
 
 from gateway.config import Settings
 from gateway.store import timeline
@@ -23,15 +21,6 @@ from tests.support.voice import BASE_URL, TOKEN, VoiceSite, sign, start_voice_si
 FR_CALLER = "+33612345678"
 MP3 = bytes.fromhex("fffb9064") + bytes(400)  # an MPEG-1 layer III frame header, then silence
 WHO = messages.Publisher(None, "organizer@example.org", "127.0.0.1")
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[VoiceSite]:
-    started = await start_voice_site(pool, voice_settings(settings))
-    try:
-        yield started
-    finally:
-        await started.client.close()
 
 
 async def rows(pool: asyncpg.Pool, sql: str, *args: object) -> list[asyncpg.Record]:

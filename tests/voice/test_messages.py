@@ -7,32 +7,27 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import AsyncIterator
 from json import dumps
+from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
-from gateway.config import Settings
 from gateway.voice.audio import NotAudio, audio_format
-from tests.support.voice import VoiceSite, start_voice_site, voice_settings
+from tests.support.voice import VoiceSite
 
 MAX = 2_000_000  # a limit above the web app's 1 MiB, to prove the larger body is taken
 WAV_HEAD = b"RIFF\x00\x00\x00\x00WAVEfmt "
 
 
+@pytest.fixture
+def voice_changes() -> dict[str, Any]:
+    """This file's line settings (tests/voice/conftest.py builds the site from them)."""
+    return {"voice_message_max_bytes": MAX}
+
+
 def wav(size: int) -> bytes:
     return WAV_HEAD + bytes(size - len(WAV_HEAD))
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[VoiceSite]:
-    started = await start_voice_site(pool, voice_settings(settings, voice_message_max_bytes=MAX))
-    try:
-        yield started
-    finally:
-        await started.client.close()
 
 
 async def test_the_api_publishes_texts_and_files_and_refuses_what_cannot_be_played(

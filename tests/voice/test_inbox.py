@@ -2,13 +2,12 @@
 transcription, played to the experts of its theme (and no other), answered by SMS.
 
 The call is driven through the webhooks with signed requests, the audio downloaded
-from a fake provider on loopback (test_voice_questions.py's), the experts go through
+from a fake provider on loopback (test_questions.py's), the experts go through
 HTTP with their API tokens, like the page and a script do.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +15,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from gateway.config import Settings
+from gateway.store import questions as questions_store
 from gateway.voice.recordings import RecordingFetcher
 from gateway.web.ranged import ranged_response
 from tests.support.clock import ManualClock
-from tests.support.voice import FR_CODE, Caller, VoiceSite, start_voice_site, voice_settings
+from tests.support.voice import FR_CODE, Caller, VoiceSite
 from tests.support.voice_provider import FR_CALLER, WAV, FakeProvider
 
 EDU_PLACEHOLDER = ("(question enregistrée sur le thème Education, pas encore transcrite : "
@@ -28,41 +27,6 @@ EDU_PLACEHOLDER = ("(question enregistrée sur le thème Education, pas encore t
 OTHER_PLACEHOLDER = ("(question enregistrée sur le thème Autre question, pas encore "
                      "transcrite : écoutez l'enregistrement)")
 SCHOOL = "Que comptez-vous faire pour les professeurs et les écoles de mon village ?"
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        assert fake.server is not None
-        await fake.server.close()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings,
-               clock: ManualClock) -> AsyncIterator[VoiceSite]:
-    started = await start_voice_site(pool, voice_settings(settings), clock=clock)
-    try:
-        yield started
-    finally:
-        await started.client.close()
-
-
-@pytest.fixture
-async def fetcher(site: VoiceSite, clock: ManualClock) -> AsyncIterator[RecordingFetcher]:
-    worker = RecordingFetcher(site.pool, site.settings, site.line.rules, clock=clock)
-    try:
-        yield worker
-    finally:
-        await worker.close()
 
 
 async def questions(pool: asyncpg.Pool) -> list[asyncpg.Record]:
@@ -191,18 +155,39 @@ async def test_anything_else_moves_to_its_classified_theme_unless_an_expert_clai
 
 
 async def test_a_withheld_number_is_heard_but_cannot_be_answered(
-        site: VoiceSite, provider: FakeProvider, fetcher: RecordingFetcher) -> None:
+        site: VoiceSite, provider: FakeProvider, fetcher: RecordingFetcher,
+        clock: ManualClock) -> None:
     caller = site.caller("CA-hidden-q", None)
     await record(caller, provider, "1", "RE-hidden")
     assert await fetcher.tick() == 1
     [q] = await questions(site.pool)
     assert (q["channel"], q["msisdn"], q["shortcode"], q["theme"]) == (
         "voice", None, None, "education")
+    # closed as it opens, with its reason: no number to answer, nothing left waiting
+    assert (q["status"], q["closed_reason"], q["closed_at"]) == (
+        "closed", "no_number", q["asked_at"])
     expert = await site.web.staff("expert", email="edu@example.org", themes=("education",))
+    status, waiting = await get(site, "/api/v1/inbox/queues", expert.bearer)
+    assert status == 200 and all(not queue["questions"] for queue in waiting["queues"])
+    status, closed = await get(site, "/api/v1/inbox/queues?status=closed", expert.bearer)
+    [listed] = [item for queue in closed["queues"] for item in queue["questions"]]
+    assert (listed["id"], listed["closed_reason"]) == (q["id"], "no_number")
+    clock.advance(timedelta(days=5))  # long past its SLA: still not overdue, not escalated
+    status, times = await get(site, "/api/v1/inbox/response-times", expert.bearer)
+    [education] = [t for t in times["themes"] if t["theme"] == "education"]
+    assert (education["asked"], education["waiting"], education["overdue"]) == (1, 0, 0)
+    async with site.pool.acquire() as conn:
+        assert await questions_store.escalate_overdue(
+            conn, {("ensemble", "education"): ["lead@example.org"]}, now=clock()) == []
+    inbox = await (await site.client.get("/inbox", headers=expert.bearer)).text()
+    assert 'id="closed-questions"' in inbox
+    assert f'<tr data-question="{q["id"]}">' in inbox
+    assert "No number to answer (the caller withheld it)" in inbox
     page = await site.client.get(f"/inbox/questions/{q['id']}", headers=expert.bearer)
     text = await page.text()
     assert page.status == 200 and 'id="no-answer"' in text and 'id="answer-form"' not in text
     assert "number withheld" in text
+    assert "closed without an answer (no number to answer)" in text
     status, body = await get(site, f"/api/v1/inbox/questions/{q['id']}", expert.bearer)
     assert (status, body["no_answer"], body["may_answer"]) == (200, "number_withheld", False)
     response = await site.client.post(f"/api/v1/inbox/questions/{q['id']}/answer",

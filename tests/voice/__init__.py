@@ -1,0 +1,1 @@
+"""The voice line's tests (gateway/voice/, docs/voice.md); shared fixtures in conftest.py."""
