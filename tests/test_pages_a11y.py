@@ -64,6 +64,21 @@ SEARCHES = ("/contacts?q=example.org",)
 MISSING = "/broadcasts/999999"  # the error page, as a 404 shows it
 
 
+# the outermost elements reaching past the right edge (a table's own scroll box clips
+# its table, so a wide table inside one is fine)
+WIDER_THAN_SCREEN = """() => {
+  const edge = document.documentElement.clientWidth + 1;
+  if (document.documentElement.scrollWidth <= edge) return [];
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+    + [...e.classList].map((c) => "." + c).join("");
+  return [...document.body.querySelectorAll("*")]
+    .filter((e) => e.getBoundingClientRect().right > edge
+      && !(e.parentElement.getBoundingClientRect().right > edge)
+      && !e.closest(".table-scroll > *"))
+    .slice(0, 5).map((e) => name(e) + " in " + name(e.parentElement));
+}"""
+
+
 @dataclass
 class Walked:
     """What a walk found wrong, and how many pages it looked at."""
@@ -154,6 +169,12 @@ class Walker:
                                    full_page=True)
         for found in self.refused:
             self.walked.problems.append(f"{where}: the page's CSP refused: {found}")
+        if self.width == "phone":
+            wide: list[str] = await self.page.evaluate(WIDER_THAN_SCREEN)
+            if wide:
+                self.walked.problems.append(
+                    f"{where}: wider than the screen, so the page scrolls sideways: "
+                    + ", ".join(wide))
         for violation in a11y.failing(await a11y.violations(self.page)):
             self.walked.problems.append(f"{where}:\n    {violation.line()}")
         hrefs: list[str] = await self.page.eval_on_selector_all(
