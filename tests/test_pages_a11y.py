@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,15 +39,16 @@ from gateway.services import persons
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password
-from tests.support import a11y, page_walk
+from gateway.web.write_form import WRITE_PATH
+from tests.support import a11y, knowledge_files, page_walk
 from tests.support import broadcasts as broadcast_data
-from tests.support import knowledge_files
 from tests.support.browser import EXECUTABLE, LAUNCH_FLAGS, WAIT_MS, needs_chromium
 from tests.support.e2e import gateway_settings, running_gateway, stop_gateway
-from tests.support.email_consent import RULES, confirmed_subscriber, mailing_settings
+from tests.support.email_consent import RULES, confirmed_subscriber, mailing_settings, path_of
 from tests.support.persons import citizen_mail, store_mail, token_in
 from tests.support.questions import EDU, EDU_TEXT, Supporter, asked
 from tests.support.voice import voice_settings
+from tests.support.write_site import form_settings
 
 pytestmark = [needs_chromium, pytest.mark.skipif(a11y.why_no_axe() is not None,
                                                  reason=a11y.why_no_axe() or "")]
@@ -60,22 +61,25 @@ CITIZEN = "ana@example.org"
 SUBSCRIBER = "sam@example.org"
 MAIL_CITIZEN = "renee@example.org"
 # searches a person makes to find what the default lists do not show (e-mail contacts)
-SEARCHES = ("/contacts?q=example.org",)
+SEARCHES = {"search-emails": "/contacts?q=example.org"}
 MISSING = "/broadcasts/999999"  # the error page, as a 404 shows it
 
 
-# the outermost elements reaching past the right edge (a table's own scroll box clips
-# its table, so a wide table inside one is fine)
+# how wide the page is when it is wider than the screen, and the outermost elements that
+# reach past the right edge (those inside a table's scroll box first ruled out, as the
+# box clips them, unless nothing else is left to blame)
 WIDER_THAN_SCREEN = """() => {
   const edge = document.documentElement.clientWidth + 1;
-  if (document.documentElement.scrollWidth <= edge) return [];
+  const width = document.documentElement.scrollWidth;
+  if (width <= edge) return [];
   const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
     + [...e.classList].map((c) => "." + c).join("");
-  return [...document.body.querySelectorAll("*")]
-    .filter((e) => e.getBoundingClientRect().right > edge
-      && !(e.parentElement.getBoundingClientRect().right > edge)
-      && !e.closest(".table-scroll > *"))
-    .slice(0, 5).map((e) => name(e) + " in " + name(e.parentElement));
+  const past = [...document.body.querySelectorAll("*")].filter((e) =>
+    e.getBoundingClientRect().right > edge
+    && !(e.parentElement.getBoundingClientRect().right > edge));
+  const blamed = past.filter((e) => !e.closest(".table-scroll > *"));
+  return [`${width} px`, ...(blamed.length ? blamed : past).slice(0, 5).map(
+    (e) => name(e) + " in " + name(e.parentElement))];
 }"""
 
 
@@ -91,7 +95,7 @@ class Walked:
 async def demo(settings: Settings, phone_smsc: SmscSimulator,
                tmp_path: Path) -> AsyncIterator[Gateway]:
     assert phone_smsc.phone is not None
-    wanted = voice_settings(mailing_settings(settings), voice_simulator=True)
+    wanted = voice_settings(form_settings(mailing_settings(settings)), voice_simulator=True)
     gw = await running_gateway(gateway_settings(
         wanted, phone_smsc, web_phone_simulator=phone_smsc.phone.port,
         mail_demo_mailbox=tmp_path / "mailbox"), phone_smsc)
@@ -101,8 +105,16 @@ async def demo(settings: Settings, phone_smsc: SmscSimulator,
         await stop_gateway(gw)
 
 
-async def seed(gw: Gateway) -> str:
-    """A row behind every page that needs an id; returns the person-link page's path."""
+@dataclass(frozen=True)
+class Outside:
+    """What a citizen opens from a mail: pages outside the page tables, and a link."""
+
+    citizen_pages: dict[str, str]
+    link: str  # the person-link page (a page-table page, public, reached by its token)
+
+
+async def seed(gw: Gateway) -> Outside:
+    """A row behind every page that needs an id, and the paths a citizen is sent."""
     now = datetime.now(UTC)
     pool, settings = gw.pool, gw.settings
     await Supporter(pool, SUPPORTER, "12345").text("JOIN", now)
@@ -117,7 +129,7 @@ async def seed(gw: Gateway) -> str:
         await store_mail(conn, citizen_mail(CITIZEN, "The bus line", "Will it come back?"),
                          envelope_from=CITIZEN)
         await broadcast_data.create(conn, text="Rally Saturday at noon. Reply STOP to opt out.")
-        await confirmed_subscriber(conn, settings, SUBSCRIBER, now)
+        unsubscribe = await confirmed_subscriber(conn, settings, SUBSCRIBER, now)
         await newsletters.create(conn, RULES, program="rise", subject="The rally",
                                  text="Join us Saturday at noon.",
                                  created_by="organizer@example.org", now=now)
@@ -132,7 +144,8 @@ async def seed(gw: Gateway) -> str:
                                        subject="Hello", text="When is the next rally?")
     demo_mailbox.deliver(settings.mail_demo_mailbox, MAIL_CITIZEN, letter.as_bytes(),
                          envelope_from="contact@campaign.example")
-    return f"/link/{token_in(body)}"
+    return Outside({"citizen-write": WRITE_PATH, "citizen-unsubscribe": path_of(unsubscribe)},
+                   f"/link/{token_in(body)}")
 
 
 def screenshot_dir(tmp_path: Path) -> Path:
@@ -182,16 +195,17 @@ class Walker:
                        ".map(a => a.pathname + a.search)")
         self.links.extend(link for link in hrefs if link not in self.links)
 
-    async def walk(self, role: str | None, *, starts: tuple[str, ...] = (),
+    async def walk(self, role: str | None, *, starts: Mapping[str, str],
                    known: tuple[str, ...] = ()) -> None:
-        """`starts`: pages to open for their links; `known`: links from outside (a mail)."""
+        """`starts`: more pages to open (by a name for their screenshot), for themselves and
+        their links; `known`: links from outside, as in a mail."""
         self.links.extend(known)
         pages = page_walk.pages_for(role)
         for page in pages:
             if not page_walk.needs_link(page):
                 await self.visit(page.path, page.name)
-        for number, path in enumerate(starts):
-            await self.visit(path, f"start-{number}")
+        for name, path in starts.items():
+            await self.visit(path, name)
         for page in pages:
             if page_walk.needs_link(page):
                 link = page_walk.first_link(page, self.links)
@@ -212,7 +226,7 @@ async def log_in(page: Page, base: str, role: str) -> None:
 
 
 async def walk_as(browser: Browser, base: str, who: str, shots: Path, walked: Walked, *,
-                  role: str | None, starts: tuple[str, ...] = (),
+                  role: str | None, starts: Mapping[str, str],
                   known: tuple[str, ...] = ()) -> None:
     context = await browser.new_context(viewport=WIDTHS["desktop"])  # type: ignore[arg-type]
     try:
@@ -235,7 +249,7 @@ async def walk_as(browser: Browser, base: str, who: str, shots: Path, walked: Wa
 async def test_every_page_of_every_role_passes_axe_at_desktop_and_phone_widths(
     demo: Gateway, tmp_path: Path,
 ) -> None:
-    link_path = await seed(demo)
+    outside = await seed(demo)
     base = f"http://127.0.0.1:{demo.http_port}"
     shots = screenshot_dir(tmp_path)
     walked = Walked()
@@ -245,10 +259,10 @@ async def test_every_page_of_every_role_passes_axe_at_desktop_and_phone_widths(
                                                    args=LAUNCH_FLAGS)
         try:
             await walk_as(browser, base, "public", shots, walked, role=None,
-                          known=(link_path,))
+                          starts=outside.citizen_pages, known=(outside.link,))
             for role in ("admin", "organizer", "finance", "expert"):
                 await walk_as(browser, base, role, shots, walked, role=role, starts=SEARCHES
-                              if role in ("admin", "organizer") else ())
+                              if role in ("admin", "organizer") else {})
         finally:
             await browser.close()
     print(f"walked {walked.pages} pages in {time.monotonic() - began:.1f} s")
