@@ -1,11 +1,11 @@
 """The keyboard alone, on a phone-sized screen: log in, open the menu, search, open a contact.
 
 Someone who cannot use a pointer (or a phone with a keyboard) must reach every
-control in order and see where the focus is. Here only Tab, typing and Enter are
-used, at 375x812: the skip link comes first and moves to the content, the login
-form submits, the folded navigation opens from its Menu button, the contacts
-search form's button submits, and a table row's link opens the contact. Each
-control reached must show a focus outline.
+control in order and see where the focus is. Here only Tab, typing, Enter and
+Escape are used, at 375x812: the skip link comes first and moves to the content,
+the login form submits, the folded navigation opens from its Menu button (Escape
+folds it again), the contacts search form's button submits, and a table row's
+link opens the contact. Each control reached must show a focus outline.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ async def test_log_in_open_the_menu_search_and_open_a_contact_by_keyboard(
     await page.keyboard.press("Enter")
     await expect(page.locator("button.menu-toggle")).to_have_attribute("aria-expanded", "true")
     await expect(contacts_link).to_be_visible()
+    await tab_to(page, 'nav a[href="/contacts"]')
+    await page.keyboard.press("Escape")  # folds it again, back on the button
+    await expect(contacts_link).to_be_hidden()
+    await expect(page.locator("button.menu-toggle")).to_be_focused()
+    await page.keyboard.press("Enter")
     await tab_to(page, 'nav a[href="/contacts"]')
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Contacts")

@@ -104,15 +104,21 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // Phones (gateway/web/static/site.css, under 720px): the navigation folds behind a Menu
-// button, and a table wider than the screen scrolls inside its own box, which can take
-// the keyboard's focus (arrow keys scroll it) only while it does overflow.
+// button (Escape folds it again), and a table wider than the screen scrolls inside its
+// own box, which can take the keyboard's focus (arrow keys scroll it) only while it
+// does overflow.
 function menuToggle(button, menu) {
   button.hidden = false;
   document.documentElement.classList.add("menu-folds");
-  button.addEventListener("click", () => {
-    const open = button.getAttribute("aria-expanded") !== "true";
+  const show = (open) => {
     button.setAttribute("aria-expanded", String(open));
     menu.classList.toggle("open", open);
+  };
+  button.addEventListener("click", () => show(button.getAttribute("aria-expanded") !== "true"));
+  menu.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !menu.classList.contains("open")) return;
+    show(false);
+    button.focus();
   });
 }
 
