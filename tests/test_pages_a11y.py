@@ -182,18 +182,18 @@ class Walker:
             self.walked.problems.append(f"{where}: HTTP {got}, expected {status}")
         await self.page.screenshot(path=self.shots / f"{self.who}-{self.width}-{name}.png",
                                    full_page=True)
-        for found in self.refused:
-            self.walked.problems.append(f"{where}: the page's CSP refused: {found}")
+        for refusal in self.refused:
+            self.walked.problems.append(f"{where}: the page's CSP refused: {refusal}")
         if self.width == "phone":
             wide: list[str] = await self.page.evaluate(WIDER_THAN_SCREEN)
             if wide:
                 self.walked.problems.append(
                     f"{where}: wider than the screen, so the page scrolls sideways: "
                     + ", ".join(wide))
-        found = await a11y.violations(self.page)
-        for violation in a11y.failing(found):
+        axe_found = await a11y.violations(self.page)
+        for violation in a11y.failing(axe_found):
             self.walked.problems.append(f"{where}:\n    {violation.line()}")
-        self.walked.milder.update(f"{v.rule} ({v.impact})" for v in found
+        self.walked.milder.update(f"{v.rule} ({v.impact})" for v in axe_found
                                   if v.impact not in a11y.FAILING)
         hrefs: list[str] = await self.page.eval_on_selector_all(
             "a[href]", "links => links.filter(a => a.origin === location.origin)"
