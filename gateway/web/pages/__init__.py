@@ -92,6 +92,11 @@ def all_pages(tables: tuple[PageTable, ...] = TABLES) -> list[Page]:
     return [page for table in tables for page in table.pages]
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico on their own; the icon is the SVG the pages link."""
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
+
+
 def add_pages(app: web.Application, *, smpp_state: Callable[[], str] | None = None,
               programs: Callable[[], list[str]] | None = None) -> list[Page]:
     """Mount every page and /static on `app`, which already has the API (its context).
@@ -104,5 +109,6 @@ def add_pages(app: web.Application, *, smpp_state: Callable[[], str] | None = No
     pages = all_pages()
     mount_pages(app, pages)
     app.router.add_static("/static/", STATIC_DIR, name="static")
+    app.router.add_get("/favicon.ico", favicon, name="favicon")
     app.on_cleanup.append(phone.close_bridge)
     return pages

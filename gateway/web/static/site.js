@@ -103,3 +103,52 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("phone-form");
   if (conversation && form) phone(conversation, form);
 });
+
+// Phones (gateway/web/static/site.css, under 720px): the navigation folds behind a Menu
+// button (Escape folds it again), and a table wider than the screen scrolls inside its
+// own box, which can take the keyboard's focus (arrow keys scroll it) only while it
+// does overflow.
+function menuToggle(button, menu) {
+  button.hidden = false;
+  document.documentElement.classList.add("menu-folds");
+  const show = (open) => {
+    button.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("open", open);
+  };
+  button.addEventListener("click", () => show(button.getAttribute("aria-expanded") !== "true"));
+  menu.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !menu.classList.contains("open")) return;
+    show(false);
+    button.focus();
+  });
+}
+
+function scrollingTables() {
+  for (const table of document.querySelectorAll("main table")) {
+    const box = document.createElement("div");
+    box.className = "table-scroll";
+    table.before(box);
+    box.append(table);
+    const caption = table.querySelector("caption");
+    const mark = () => {
+      if (box.scrollWidth > box.clientWidth) {
+        box.tabIndex = 0;
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table");
+      } else {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    };
+    mark();
+    new ResizeObserver(mark).observe(box);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const button = document.querySelector(".menu-toggle");
+  const menu = document.getElementById("site-menu");
+  if (button && menu) menuToggle(button, menu);
+  scrollingTables();
+});
