@@ -76,10 +76,11 @@ async def test_every_campaign_number_on_the_page_is_the_rows_inserted(
     assert "<title>Jul 10 short code 12345: 1</title>" in html
     # broadcasts: the vote reached Ana and Ben (Cal's text was never sent)
     results = {row[0].split()[0]: row[1:] for row in found["broadcast-results"][1:]}
-    assert results[f"#{vote}"][:5] == ["2024-07-10 06:00", "2", "1 (50.0%)", "1 (50.0%)", "1"]
+    assert results[f"#{vote}"][:5] == ["Jul 10, 2024, 6:00 AM EDT", "2", "1 (50.0%)",
+                                       "1 (50.0%)", "1"]
     assert amount(results[f"#{vote}"][5]) == "25.00"
     # the rally: Ana's GIVE text is her reply; her second gift is exactly 24 h later
-    assert results[f"#{rally}"][:5] == ["2024-07-05 06:00", "1", "1 (100.0%)", "0 (0.0%)",
+    assert results[f"#{rally}"][:5] == ["Jul 5, 2024, 6:00 AM EDT", "1", "1 (100.0%)", "0 (0.0%)",
                                         "1"]
     assert amount(results[f"#{rally}"][5]) == "10.00"
     # gifts per day, by the local date of the YES
@@ -90,7 +91,7 @@ async def test_every_campaign_number_on_the_page_is_the_rows_inserted(
     # questions waiting: the French program's themes; none for the US program (no centre)
     themes = {row[0]: row[1:] for row in found["themes-ensemble"][1:]}
     assert themes["Education"][:3] == ["48 h", "2", "1"]
-    assert themes["Education"][3] == "2024-07-01 11:00"
+    assert themes["Education"][3] == "Jul 1, 2024, 11:00 AM EDT"
     assert themes["Sécurité"][:3] == ["48 h", "1", "0"]
     assert sum(int(row[1]) for row in themes.values()) == 3
     assert list(themes) == ["Education", "Sécurité"]  # the others, in one line below

@@ -10,6 +10,8 @@ link opens the contact. Each control reached must show a focus outline.
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import Page, expect
 
 from tests.support.browser import browser_page, needs_chromium
@@ -85,7 +87,7 @@ async def test_log_in_open_the_menu_search_and_open_a_contact_by_keyboard(
     await page.keyboard.type("0101")
     await tab_to(page, "main form button[type=submit]")
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(f"{base}/contacts?q=0101&field=&value=")
+    await expect(page).to_have_url(re.compile(re.escape(f"{base}/contacts?q=0101&")))
 
     # a row's link opens the contact
     await tab_to(page, "main table tbody a")

@@ -58,6 +58,7 @@ CHECKED: Final[dict[str, Checked]] = {
         "claimed": N_("Being answered"),
         "answered": N_("Answered"),
         "escalated": N_("Past its response time"),
+        "closed": N_("Closed without an answer"),
     }),
     "donation": Checked("donations", "status", {
         "requested": N_("Requested"),

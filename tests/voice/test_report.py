@@ -26,7 +26,7 @@ REPORT_AT = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def voice_changes() -> dict[str, Any]:
-    return {"finance_timezone": "Europe/Paris"}
+    return {"organization_timezone": "Europe/Paris"}
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from gateway.services.campaign_stats import DEFAULT_RANGE, RANGES, organization_
 from gateway.store import dashboard as store
 from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request
+from gateway.web.filters import format_amount
 from gateway.web.pages.charts import bar_chart, label_step
 from gateway.web.pages.dashboard_charts import campaign_charts
 from gateway.web.pages.frame import PageTable, View
@@ -74,7 +75,9 @@ async def dashboard(view: View) -> web.StreamResponse:
         title="Messages per hour, last 24 hours",
         description=f"Texts received and sent per hour ({zone}), oldest on the left.",
         label_every=label_step(len(labels), 6))
-    charts = campaign_charts(numbers, view.site.templates.filters["cents"])
+    viewer = view.viewer
+    charts = campaign_charts(numbers, lambda cents, currency: format_amount(cents, viewer,
+                                                                            currency))
     return view.render(
         "dashboard.html", title="Dashboard", zone=zone, smpp_state=state,
         mo_per_minute=recent.mo / minutes, mt_per_minute=recent.mt / minutes,

@@ -14,7 +14,7 @@ from datetime import date
 from gateway.services.campaign_stats import CampaignNumbers
 from gateway.web.pages.charts import BarChart, bar_chart, label_step
 
-Money = Callable[[int, str], str]  # the templates' `cents` filter: (cents, currency) -> text
+Money = Callable[[int, str], str]  # (cents, currency) -> text in the viewer's locale
 
 
 @dataclass(frozen=True, slots=True)
