@@ -9,6 +9,7 @@ answers (tests/test_inbox_api.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +164,9 @@ async def test_the_question_page_offers_an_email_answer_and_shows_the_conversati
         await route_all(router(pool))
         question = await question_row(pool)
         await site.login("sante@example.org")
+        listed = await (await site.client.get("/inbox")).text()
+        row = re.search(rf'<tr[^>]*data-question="{question["id"]}">.*?</tr>', listed, re.S)
+        assert row is not None and "<td>r***@example.fr</td>" in row[0]  # not "None"
         response = await site.client.get(f"/inbox/questions/{question['id']}")
         text = await response.text()
         assert response.status == 200
