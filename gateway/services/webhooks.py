@@ -53,8 +53,8 @@ def checked_event_types(event_types: Sequence[str]) -> tuple[str, ...]:
 
 
 async def create(conn: asyncpg.Connection, actor: Identity, client: str, *, url: str,
-                 event_types: Sequence[str], description: str, allow_loopback_http: bool,
-                 now: datetime) -> tuple[Subscription, str]:
+                 event_types: Sequence[str], description: str,
+                 allow_loopback_http: bool) -> tuple[Subscription, str]:
     """The new subscription and its secret (shown this once)."""
     try:
         url = check_receiver_url(url.strip(), allow_loopback_http=allow_loopback_http)
@@ -65,7 +65,7 @@ async def create(conn: asyncpg.Connection, actor: Identity, client: str, *, url:
     async with conn.transaction():
         subscription = await webhook_subscriptions.insert(
             conn, url=url, description=description, event_types=types, secret=secret,
-            created_by=actor.user_id, now=now)
+            created_by=actor.user_id)
         await record(conn, actor, WEBHOOK_CREATED, f"webhook:{subscription.id}", client=client,
                      url=url, event_types=list(types))
     return subscription, secret

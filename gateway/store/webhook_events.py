@@ -100,6 +100,20 @@ WHERE o.id = ANY($1::bigint[]) AND {_WANTED.format(type="m.event_type")}
 ORDER BY o.id
 """
 
+EMIT_QUESTIONS = f"""
+INSERT INTO webhook_events (event_type, payload, msisdn, occurred_at)
+SELECT $1::text,
+       jsonb_build_object('question_id', q.id, 'channel', q.channel, 'msisdn', q.msisdn,
+                          'shortcode', q.shortcode, 'program', q.program, 'theme', q.theme,
+                          'language', q.language, 'status', q.status,
+                          'asked_at', q.asked_at, 'answered_at', q.answered_at,
+                          'round', q.round),
+       q.msisdn, coalesce($3::timestamptz, q.asked_at)
+FROM questions q
+WHERE q.id = ANY($2::bigint[]) AND {_WANTED.format(type="$1::text")}
+ORDER BY q.id
+"""
+
 # The delivery task's side: events not yet fanned out, oldest first, each taken
 # by one task (SKIP LOCKED) in the transaction that inserts its deliveries.
 TAKE_UNFANNED = """
@@ -169,6 +183,14 @@ async def emit_messages(conn: asyncpg.Connection, outbound_ids: Sequence[int]) -
         return 0
     return affected(await conn.execute(
         EMIT_MESSAGES, list(outbound_ids), list(MESSAGE_EVENT), list(MESSAGE_EVENT.values())))
+
+
+async def emit_questions(conn: asyncpg.Connection, event_type: str, question_ids: Sequence[int],
+                         *, at: datetime | None = None) -> int:
+    """question.asked (at: the asking) or question.answered (`at`: the answer) for these."""
+    if not question_ids:
+        return 0
+    return affected(await conn.execute(EMIT_QUESTIONS, event_type, list(question_ids), at))
 
 
 async def take_unfanned(conn: asyncpg.Connection, *, limit: int) -> list[int]:

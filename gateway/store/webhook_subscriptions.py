@@ -21,9 +21,8 @@ _COLUMNS = """id, url, description, event_types, enabled, created_at, created_by
     disabled_reason, consecutive_failures, failing_since, last_success_at"""
 
 INSERT = f"""
-INSERT INTO webhook_subscriptions (url, description, event_types, secret, created_by,
-                                   created_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO webhook_subscriptions (url, description, event_types, secret, created_by)
+VALUES ($1, $2, $3, $4, $5)
 RETURNING {_COLUMNS}
 """
 
@@ -110,10 +109,11 @@ def _subscription(row: asyncpg.Record) -> Subscription:
 
 
 async def insert(conn: asyncpg.Connection, *, url: str, description: str,
-                 event_types: tuple[str, ...], secret: str, created_by: int | None,
-                 now: datetime) -> Subscription:
+                 event_types: tuple[str, ...], secret: str,
+                 created_by: int | None) -> Subscription:
+    """`created_at` is the database's: events emitted before it are not for it."""
     row = await conn.fetchrow(INSERT, url, description, list(event_types), secret,
-                              created_by, now)
+                              created_by)
     assert row is not None
     return _subscription(row)
 

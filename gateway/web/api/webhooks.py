@@ -56,8 +56,7 @@ async def create(call: Call) -> dict[str, Any]:
         subscription, secret = await webhooks.create(
             conn, call.user, call.client, url=body.url, event_types=body.event_types,
             description=body.description,
-            allow_loopback_http=call.context.settings.webhooks_allow_loopback_http,
-            now=call.context.clock())
+            allow_loopback_http=call.context.settings.webhooks_allow_loopback_http)
     return {"webhook": webhooks.shown(subscription), "secret": secret}
 
 
