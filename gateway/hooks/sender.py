@@ -6,7 +6,7 @@ again, and its first act is to release the leases it held, so nothing
 claimed is lost. The guarantees, as far as HTTP allows (docs/webhooks.md):
 - Nothing emitted is lost: events are rows committed with their change;
   a delivery is claimed with a lease committed before the POST starts.
-- No delivery is held by two workers at once (FOR UPDATE SKIP LOCKED, a
+- No delivery is held by two workers at once (rows locked and skipped, a
   lease owner and expiry, every write fenced by the attempt).
 - At least once: a worker that dies between the receiver's 2xx and its
   record leaves the row to be sent again when the lease runs out. The

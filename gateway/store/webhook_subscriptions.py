@@ -32,11 +32,11 @@ GET = f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE id = $1"
 # Enabling starts a fresh failure run; disabling by hand says who did it.
 SET_ENABLED = f"""
 UPDATE webhook_subscriptions
-SET enabled = $2,
-    disabled_at = CASE WHEN $2 THEN NULL ELSE $3 END,
-    disabled_reason = CASE WHEN $2 THEN NULL ELSE $4 END,
-    consecutive_failures = CASE WHEN $2 THEN 0 ELSE consecutive_failures END,
-    failing_since = CASE WHEN $2 THEN NULL ELSE failing_since END
+SET enabled = $2::boolean,
+    disabled_at = CASE WHEN $2::boolean THEN NULL ELSE $3::timestamptz END,
+    disabled_reason = CASE WHEN $2::boolean THEN NULL ELSE $4::text END,
+    consecutive_failures = CASE WHEN $2::boolean THEN 0 ELSE consecutive_failures END,
+    failing_since = CASE WHEN $2::boolean THEN NULL ELSE failing_since END
 WHERE id = $1
 RETURNING {_COLUMNS}
 """
