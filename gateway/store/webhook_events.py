@@ -49,7 +49,7 @@ CONSENT_EVENT: Final[Mapping[str, str]] = {
     "opted_out": CONTACT_OPTED_OUT}
 # The donation ledger's kinds (migration 100) that are an event here.
 DONATION_EVENT: Final[Mapping[str, str]] = {
-    "confirmed": GIFT_CONFIRMED, "details_received": GIFT_CONFIRMED, "billed": GIFT_PAID,
+    "confirmed": GIFT_CONFIRMED, "billed": GIFT_PAID,
     "charged": GIFT_PAID, "failed": GIFT_FAILED, "refunded": GIFT_REFUNDED}
 # An outbound row's final status (store/outbound.py) that is an event here.
 MESSAGE_EVENT: Final[Mapping[str, str]] = {
