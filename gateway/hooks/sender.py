@@ -29,6 +29,7 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 
 import aiohttp
 import asyncpg
@@ -147,7 +148,8 @@ class WebhookSender:
                     conn, now=now, limit=self._config.batch_size, owner=self._config.owner,
                     lease_seconds=self._config.lease_seconds)
             if batch:
-                await asyncio.gather(*(self._deliver(d) for d in batch))
+                outcomes = await asyncio.gather(*(self._post(d) for d in batch))
+                await self._record(list(zip(batch, outcomes, strict=True)))
             return fanned + len(batch)
         finally:
             self._between_rounds.set()
@@ -159,50 +161,71 @@ class WebhookSender:
             made = await webhook_deliveries.fan_out(conn, events)
         return len(events) + made
 
-    async def _deliver(self, delivery: ClaimedDelivery) -> None:
-        outcome = await self._post(delivery)
-        attempt = Attempt.of(delivery, self._config.owner)
+    async def _record(self, results: list[tuple[ClaimedDelivery, Outcome]]) -> None:
+        """The batch's outcomes in one transaction (one commit, not one per POST).
+
+        Subscriptions are written in id order, so two workers recording at
+        once never wait on each other in a cycle. A subscription with one
+        success in the batch has a working receiver: its failure run ends,
+        and the batch's failures for it do not count towards turning it off.
+        """
         now = self._clock()
+        results.sort(key=lambda r: (r[0].subscription_id, r[0].id))
         async with self._pool.acquire() as conn, conn.transaction():
-            if outcome.ok:
-                assert outcome.status_code is not None
-                await webhook_deliveries.mark_delivered(
-                    conn, delivery.id, now=now, status_code=outcome.status_code,
-                    response=outcome.response or "")
-                await webhook_subscriptions.record_success(conn, delivery.subscription_id,
-                                                           now=now)
-                log.info("webhook_delivered", delivery_id=delivery.id,
-                         event_id=delivery.event_id, attempt=delivery.attempts,
-                         status=outcome.status_code)
-                return
-            error = outcome.error or f"the receiver answered {outcome.status_code}"
-            if delivery.attempts >= self._config.max_attempts:
-                recorded = await webhook_deliveries.mark_failed(
-                    conn, attempt, status_code=outcome.status_code,
-                    response=outcome.response, error=f"{error} (no attempt left)")
-                retry_in = None
-            else:
-                retry_in = backoff_delay(delivery.attempts - 1, self._config.retry_min,
-                                         self._config.retry_max, self._rng)
-                recorded = await webhook_deliveries.requeue(
-                    conn, attempt, now=now, delay=retry_in, status_code=outcome.status_code,
-                    response=outcome.response, error=error)
-            if not recorded:  # the lease was taken over: the new holder records
-                log.warning("webhook_lease_lost", delivery_id=delivery.id,
-                            attempt=delivery.attempts)
-                return
-            run = await webhook_subscriptions.record_failure(
-                conn, delivery.subscription_id, now=now,
-                disable_after_failures=self._config.disable_after_failures,
-                disable_after_seconds=self._config.disable_after_seconds,
-                reason=f"disabled after failed deliveries: {error}"[:500])
-            log.warning("webhook_failed", delivery_id=delivery.id, event_id=delivery.event_id,
-                        attempt=delivery.attempts, status=outcome.status_code,
-                        error=error[:200], retry_in=None if retry_in is None else round(retry_in))
-            if run is not None and run.just_disabled:
-                await notify_disabled(conn, self._notice, subscription_id=delivery.subscription_id,
-                                      url=delivery.url, failures=run.failures, since=run.since,
-                                      error=error, now=now)
+            for subscription_id, group in groupby(results, key=lambda r: r[0].subscription_id):
+                rows = list(group)
+                working = any(outcome.ok for _, outcome in rows)
+                for delivery, outcome in rows:
+                    failed = await self._record_one(conn, delivery, outcome, now)
+                    if failed is not None and not working:
+                        await self._count_failure(conn, delivery, failed, now)
+                if working:
+                    await webhook_subscriptions.record_success(conn, subscription_id, now=now)
+
+    async def _record_one(self, conn: asyncpg.Connection, delivery: ClaimedDelivery,
+                          outcome: Outcome, now: datetime) -> str | None:
+        """Record one POST's outcome; the error when it failed (None: delivered or not ours)."""
+        if outcome.ok:
+            assert outcome.status_code is not None
+            await webhook_deliveries.mark_delivered(
+                conn, delivery.id, now=now, status_code=outcome.status_code,
+                response=outcome.response or "")
+            log.info("webhook_delivered", delivery_id=delivery.id, event_id=delivery.event_id,
+                     attempt=delivery.attempts, status=outcome.status_code)
+            return None
+        attempt = Attempt.of(delivery, self._config.owner)
+        error = outcome.error or f"the receiver answered {outcome.status_code}"
+        retry_in: float | None = None
+        if delivery.attempts >= self._config.max_attempts:
+            recorded = await webhook_deliveries.mark_failed(
+                conn, attempt, status_code=outcome.status_code, response=outcome.response,
+                error=f"{error} (no attempt left)")
+        else:
+            retry_in = backoff_delay(delivery.attempts - 1, self._config.retry_min,
+                                     self._config.retry_max, self._rng)
+            recorded = await webhook_deliveries.requeue(
+                conn, attempt, now=now, delay=retry_in, status_code=outcome.status_code,
+                response=outcome.response, error=error)
+        if not recorded:  # the lease was taken over: the new holder records
+            log.warning("webhook_lease_lost", delivery_id=delivery.id, attempt=delivery.attempts)
+            return None
+        log.warning("webhook_failed", delivery_id=delivery.id, event_id=delivery.event_id,
+                    attempt=delivery.attempts, status=outcome.status_code, error=error[:200],
+                    retry_in=None if retry_in is None else round(retry_in))
+        return error
+
+    async def _count_failure(self, conn: asyncpg.Connection, delivery: ClaimedDelivery,
+                             error: str, now: datetime) -> None:
+        """One more failure in the subscription's run; at the thresholds, off and told."""
+        run = await webhook_subscriptions.record_failure(
+            conn, delivery.subscription_id, now=now,
+            disable_after_failures=self._config.disable_after_failures,
+            disable_after_seconds=self._config.disable_after_seconds,
+            reason=f"disabled after failed deliveries: {error}"[:500])
+        if run is not None and run.just_disabled:
+            await notify_disabled(conn, self._notice, subscription_id=delivery.subscription_id,
+                                  url=delivery.url, failures=run.failures, since=run.since,
+                                  error=error, now=now)
 
     async def _post(self, delivery: ClaimedDelivery) -> Outcome:
         body = event_body(delivery.event_id, delivery.event_type, delivery.occurred_at,
@@ -227,7 +250,8 @@ class WebhookSender:
                                response=text, error=None)
         except TimeoutError:
             return Outcome(False, None, None, f"no answer within {self._config.timeout:g} s")
-        except (aiohttp.ClientError, OSError) as err:
+        except (aiohttp.ClientError, OSError, ValueError) as err:
+            # a receiver (or a URL) that misbehaves fails its delivery, never the task
             detail = " ".join(str(err).split()) or type(err).__name__
             return Outcome(False, None, None, f"{type(err).__name__}: {detail}"[:300])
 
