@@ -29,11 +29,9 @@ def test_any_changed_byte_fails(body: bytes, flip: int) -> None:
 
 
 @given(header=st.text(max_size=200))
-def test_any_header_is_accepted_or_refused_with_a_signature_error(header: str) -> None:
-    try:
+def test_any_forged_header_is_refused_with_a_signature_error(header: str) -> None:
+    with pytest.raises(SignatureError):  # never an IndexError or a ValueError of int()
         verify(SECRET, header, b"{}", now=NOW)
-    except SignatureError:
-        pass
 
 
 def test_outside_the_window_another_secret_or_a_second_v1() -> None:

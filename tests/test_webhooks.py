@@ -17,18 +17,22 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gateway.app import Gateway
 from gateway.engine.holder import RulesHolder
 from gateway.hooks.notice import DisabledNotice
 from gateway.hooks.sender import DeliveryConfig, WebhookSender
+from gateway.hooks.signature import new_secret
 from gateway.notify.staff_mail import StaffMail
 from gateway.pipeline.decide import DecisionWriter
 from gateway.services import webhooks as webhook_service
+from gateway.smpp.simulator import SmscSimulator
 from gateway.store import inbound as inbound_store
 from gateway.store import users as user_store
+from gateway.store import webhook_subscriptions
 from gateway.store.inbound import NewInbound
 from gateway.store.users import User
 from tests.support.clock import ManualClock
-from tests.support.questions import NOW, RULES, Supporter
+from tests.support.questions import NOW, RULES, Supporter, text_fr
 from tests.support.webhook_receiver import Receiver, closed_port_url
 
 TYPES = ["contact.opted_in", "contact.opted_out"]
@@ -279,3 +283,20 @@ async def test_an_mo_commits_while_the_receiver_hangs(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+
+
+async def test_gateway_run_delivers_an_mo_over_smpp_to_the_receiver(
+        gateway: Gateway, smsc: SmscSimulator, receiver: Receiver) -> None:
+    """The running gateway's `webhooks` task: an opt-in texted over SMPP reaches the CRM."""
+    async with gateway.pool.acquire() as conn:
+        await webhook_subscriptions.insert(
+            conn, url=receiver.url, description="CRM", event_types=("contact.opted_in",),
+            secret=new_secret(), created_by=None)
+    assert gateway.supervisor.status()["webhooks"] == "running"
+    await text_fr(smsc, "+33600000208", "ADHERER", expect=1)
+    async with asyncio.timeout(15):
+        while not receiver.accepted():  # noqa: ASYNC110 - delivered by the gateway's own task
+            await asyncio.sleep(0.05)
+    [got] = receiver.accepted()
+    assert (got.event["type"], got.event["data"]["msisdn"]) == (
+        "contact.opted_in", "+33600000208")
