@@ -33,6 +33,7 @@ from gateway.clock import Clock, utc_now
 from gateway.config import ConfigError, Settings
 from gateway.engine import Rules, RulesError, load_rules
 from gateway.engine.holder import RulesHolder
+from gateway.hooks.sender import WebhookSender, webhook_sender
 from gateway.logs import get_logger
 from gateway.mail.intake import MailIntake, start_mail_intake
 from gateway.mail.mail_out import start_mail_out
@@ -147,6 +148,9 @@ class Gateway:
                                metrics=self.metrics, wake_outbox=self.outbox.wake)
         self.recordings = RecordingFetcher(pool, settings, lambda: self.rules.current,
                                            clock=clock, metrics=self.metrics)
+        # outgoing webhooks (gateway/hooks/, docs/webhooks.md)
+        self.webhooks: WebhookSender = webhook_sender(settings, pool,
+                                                      staff_mail=self.staff_mail, clock=clock)
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -173,6 +177,7 @@ class Gateway:
             self._every(digest.TICK_SECONDS, self.digests.tick, "expert-digests")
         if self.settings.voice_enabled:
             self._every(VOICE_DOWNLOAD_SECONDS, self.recordings.tick, "voice-recordings")
+        self._spawn(self.webhooks.run, "webhooks")
         self._spawn(self.client.run, "smpp")
         self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
         self.mail_out = start_mail_out(self.settings, self.pool, self.supervisor, self.metrics,
@@ -219,6 +224,7 @@ class Gateway:
         await self.outbox.stop()
         if self.mail_out is not None:
             await self.mail_out.stop()  # the mail under way finishes; the rest waits
+        await self.webhooks.stop()  # the POSTs under way finish; the rest waits
         await self.client.stop()
         with contextlib.suppress(asyncpg.PostgresError, OSError):
             await self.tps_share.leave()

@@ -519,6 +519,33 @@ class Settings(BaseModel):
         if len(base64.b64decode(value.strip())) != 32:
             raise ValueError("an Ed25519 public key is 32 bytes once base64-decoded")
         return value.strip()
+    # Outgoing webhooks (gateway/hooks/, docs/webhooks.md).
+    webhooks_timeout: float = Field(10.0, gt=0, le=120, description=(
+        "Seconds a receiver has to answer a delivery (connection and response); no answer "
+        "in time is a failed attempt, retried."))
+    webhooks_batch_size: int = Field(50, ge=1, le=1000, description=(
+        "Deliveries one gateway claims and POSTs at once (also its connections open at once)."))
+    webhooks_max_attempts: int = Field(15, ge=1, le=100, description=(
+        "Attempts of one delivery before it is given up (`failed` in its log; a replay "
+        "tries again)."))
+    webhooks_retry_min: float = Field(30.0, gt=0, description=(
+        "Seconds before the first retry; each later one waits up to twice as long "
+        "(exponential backoff with full jitter)."))
+    webhooks_retry_max: float = Field(21600.0, gt=0, description=(
+        "Longest wait between two attempts, in seconds (default 6 hours)."))
+    webhooks_disable_after_failures: int = Field(10, ge=1, le=10_000, description=(
+        "Failed attempts in a row (no success between) that, together with "
+        "GATEWAY_WEBHOOKS_DISABLE_AFTER_HOURS, turn a subscription off and mail the admins."))
+    webhooks_disable_after_hours: float = Field(24.0, ge=0, description=(
+        "How long the run of failures must have lasted before the subscription is turned "
+        "off; 0: as soon as GATEWAY_WEBHOOKS_DISABLE_AFTER_FAILURES is reached."))
+    webhooks_allow_loopback_http: bool = Field(False, description=(
+        "Accept an `http://` receiver on a loopback host (127.0.0.1, ::1, localhost), for a "
+        "demo or tests; every other receiver must be `https://`."))
+    webhooks_retention_days: int = Field(30, ge=1, le=3660, description=(
+        "Days an event and its delivery log are kept once nothing is waiting to be sent."))
+    webhooks_notice_language: Literal["fr", "en"] = Field("en", description=(
+        "The language of the mail that tells admins a subscription was turned off."))
 
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod

@@ -37,6 +37,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Privacy", ("privacy_",)),
     ("E-mail", ("mail_",)),
     ("Voice line", ("voice_",)),
+    ("Outgoing webhooks", ("webhooks_",)),
 )
 OTHER = "Other"
 

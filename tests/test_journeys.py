@@ -212,6 +212,7 @@ async def real_ids(pool: asyncpg.Pool) -> dict[str, str]:
             "address": await conn.fetchval("SELECT min(address) FROM address_consent_events"),
             "user_id": await conn.fetchval("SELECT min(id) FROM users"),
             "document_id": await conn.fetchval("SELECT min(id) FROM knowledge_documents"),
+            "webhook_id": await conn.fetchval("SELECT min(id) FROM webhook_subscriptions"),
         }
     missing = [name for name, value in ids.items() if value is None]
     assert missing == [], f"the journey left no rows for {missing}"
@@ -251,6 +252,14 @@ async def email_subscriber_and_newsletter(gw: Gateway) -> None:
         await newsletters.create(conn, gw.rules.current, program="rise", subject="News",
                                  text="Saturday at noon.", created_by="organizer@example.org",
                                  now=datetime.now(UTC))
+
+
+async def create_webhook(http: aiohttp.ClientSession, base: str, token: str) -> None:
+    """A subscription (to a receiver that never answers: nothing is emitted for it here)."""
+    body = {"url": "https://crm.journey.invalid/hooks", "event_types": ["gift.refunded"]}
+    async with http.post(f"{base}/api/v1/webhooks", json=body,
+                         headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 201, await response.text()
 
 
 async def create_document(http: aiohttp.ClientSession, base: str, token: str) -> None:
@@ -320,6 +329,7 @@ async def test_a_supporter_of_each_program_then_every_page_for_every_role(
     async with aiohttp.ClientSession() as http:
         await create_broadcast(http, base, tokens["organizer"])
         await create_document(http, base, tokens["organizer"])
+        await create_webhook(http, base, tokens["admin"])
         await email_subscriber_and_newsletter(gw)
         ids = {**await real_ids(gw.pool), "token": await link_token(gw)}
         wrong = await walk(http, base, tokens, ids)

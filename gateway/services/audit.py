@@ -19,6 +19,7 @@ from typing import Any, Final
 import asyncpg
 
 from gateway.broadcast.frequency import FREQUENCY_OVERRIDDEN
+from gateway.hooks.notice import WEBHOOK_DISABLED as WEBHOOK_AUTO_DISABLED
 from gateway.services.actor import Identity
 from gateway.store import audit as audit_store
 
@@ -52,6 +53,12 @@ PERSON_MERGED: Final = "person.merged"  # staff joined two addresses (services/p
 PERSON_UNMERGED: Final = "person.unmerged"  # staff undid a link: the person split
 PERSON_LINK_SENT: Final = "person.link_sent"  # a one-time confirmation link went out
 PERSON_LINKED: Final = "person.linked"  # a citizen confirmed it, or both channels did
+WEBHOOK_CREATED: Final = "webhook.created"  # outgoing webhooks (services/webhooks.py)
+WEBHOOK_ENABLED: Final = "webhook.enabled"
+WEBHOOK_DISABLED_BY_HAND: Final = "webhook.disabled_by_hand"
+WEBHOOK_DELETED: Final = "webhook.deleted"
+WEBHOOK_REPLAYED: Final = "webhook.replayed"
+WEBHOOK_DISABLED: Final = WEBHOOK_AUTO_DISABLED  # by the gateway after sustained failure
 
 CLI_ACTOR: Final = "cli"
 

@@ -16,7 +16,9 @@ from typing import Final
 
 import asyncpg
 
+from gateway.store import webhook_events
 from gateway.store.db import affected
+from gateway.store.webhook_events import CALL_ENDED, CALL_STARTED, NewWebhookEvent
 
 INSERT_CALL = """
 INSERT INTO calls (call_sid, program, shortcode, msisdn, language, started_at)
@@ -44,6 +46,7 @@ STORED_ANSWER = "SELECT answer FROM call_events WHERE call_sid = $1 AND step = $
 END_CALL = """
 UPDATE calls SET ended_at = $2, end_status = $3, duration_seconds = $4
 WHERE call_sid = $1
+RETURNING msisdn, shortcode, program, started_at
 """
 
 # The branches whose step is a branch's end: the caller got what the branch gives (the
@@ -100,8 +103,14 @@ class Call:
 
 async def open_call(conn: asyncpg.Connection, call: NewCall) -> Call:
     """The call's row, made by its first request; later requests get it as it was made."""
-    await conn.execute(INSERT_CALL, call.call_sid, call.program, call.shortcode, call.msisdn,
-                       call.language, call.started_at)
+    made = affected(await conn.execute(
+        INSERT_CALL, call.call_sid, call.program, call.shortcode, call.msisdn, call.language,
+        call.started_at))
+    if made:
+        await webhook_events.emit(conn, [NewWebhookEvent(CALL_STARTED, {
+            "call_sid": call.call_sid, "msisdn": call.msisdn, "shortcode": call.shortcode,
+            "program": call.program, "language": call.language,
+            "started_at": call.started_at.isoformat()}, call.started_at, call.msisdn)])
     row = await conn.fetchrow(GET_CALL, call.call_sid)
     assert row is not None  # inserted above, or by an earlier request
     return Call(row["call_sid"], row["program"], row["shortcode"], row["msisdn"],
@@ -125,7 +134,15 @@ async def stored_answer(conn: asyncpg.Connection, call_sid: str, step: str) -> s
 
 async def end_call(conn: asyncpg.Connection, call_sid: str, *, at: datetime, status: str,
                    duration_seconds: int | None) -> bool:
-    return affected(await conn.execute(END_CALL, call_sid, at, status, duration_seconds)) == 1
+    row = await conn.fetchrow(END_CALL, call_sid, at, status, duration_seconds)
+    if row is None:
+        return False
+    await webhook_events.emit(conn, [NewWebhookEvent(CALL_ENDED, {
+        "call_sid": call_sid, "msisdn": row["msisdn"], "shortcode": row["shortcode"],
+        "program": row["program"], "status": status, "duration_seconds": duration_seconds,
+        "started_at": row["started_at"].isoformat(), "ended_at": at.isoformat()},
+        at, row["msisdn"])])
+    return True
 
 
 async def reached_a_branch(conn: asyncpg.Connection, call_sid: str) -> bool:

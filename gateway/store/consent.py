@@ -17,7 +17,9 @@ from typing import Final
 
 import asyncpg
 
+from gateway.store import webhook_events
 from gateway.store.db import affected, columns
+from gateway.store.webhook_events import CONSENT_EVENT, NewWebhookEvent
 
 # The engine's event names that are consent decisions (CTIA: each is a record).
 CONSENT_KINDS: Final = frozenset(
@@ -109,6 +111,19 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewConsentEvent]
             "occurred_at",
         ),
     )
+    await webhook_events.emit(conn, [_event(r.kind, r.msisdn, r.shortcode, r.program,
+                                            r.keyword, "sms", r.occurred_at)
+                                     for r in rows if r.kind in CONSENT_EVENT])
+
+
+def _event(kind: str, msisdn: str, shortcode: str, program: str, keyword: str, source: str,
+           occurred_at: datetime) -> NewWebhookEvent:
+    """contact.opted_in / contact.opted_out (store/webhook_events.py), no message text."""
+    return NewWebhookEvent(
+        CONSENT_EVENT[kind], {"msisdn": msisdn, "shortcode": shortcode, "program": program,
+                              "keyword": keyword, "ledger_kind": kind, "source": source,
+                              "occurred_at": occurred_at.isoformat()},
+        occurred_at, msisdn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +154,10 @@ async def insert_voice(conn: asyncpg.Connection, row: NewVoiceConsent) -> int:
         row.keyword, row.disclosure_text, row.disclosure_version, row.privacy_url,
         row.privacy_version, row.outbound_id, row.occurred_at, row.call_sid, row.prompt_text,
         row.prompt_version)
+    if row.kind in CONSENT_EVENT:
+        await webhook_events.emit(conn, [_event(row.kind, row.msisdn, row.shortcode,
+                                                row.program, row.keyword, "voice",
+                                                row.occurred_at)])
     return row_id
 
 

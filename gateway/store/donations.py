@@ -24,7 +24,9 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.store import webhook_events
 from gateway.store.db import affected, columns
+from gateway.store.webhook_events import DONATION_EVENT
 
 # Donations whose money is, or may soon be, taken: they count towards the limits.
 COUNTED_STATUSES: Final = ("billing_submitted", "charge_requested", "requires_action", "billed",
@@ -355,8 +357,11 @@ async def insert_events(conn: asyncpg.Connection, rows: Sequence[NewDonationEven
         [r.reply_index for r in rows], [r.outbound_id for r in rows],
         [r.external_ref for r in rows], [r.occurred_at for r in rows],
     )
-    return sorted((InsertedEvent(r["id"], r["donation_id"], r["kind"]) for r in records),
-                  key=lambda e: e.id)
+    inserted = sorted((InsertedEvent(r["id"], r["donation_id"], r["kind"]) for r in records),
+                      key=lambda e: e.id)
+    await webhook_events.emit_donation_events(
+        conn, [e.id for e in inserted if e.kind in DONATION_EVENT])
+    return inserted
 
 
 async def get_donation(conn: asyncpg.Connection, donation_id: int) -> DonationRow | None:

@@ -37,6 +37,7 @@ from typing import Any
 import asyncpg
 
 from gateway.resend_rules import CUT_OFF_CAUSE, Action, Ending, rule_for
+from gateway.store import webhook_events
 from gateway.store.audience import SqlParams
 from gateway.store.db import affected, columns
 from gateway.store.receipts import NewReceipt
@@ -675,6 +676,7 @@ async def record_receipts(
         *columns(receipts, "smsc_message_id", "stat", "error_code", "final", "number",
                  "text_head"),
     )
+    await webhook_events.emit_messages(conn, [r["id"] for r in rows])
     return [(r["id"], r["status"]) for r in rows]
 
 
@@ -687,7 +689,9 @@ async def apply_receipts(
     touched = [r["outbound_id"] for r in await conn.fetch(APPLY_RECEIPTS, list(smsc_message_ids))]
     if not touched:
         return []
-    return [(r["id"], r["status"]) for r in await conn.fetch(ROLL_UP, touched)]
+    rolled = await conn.fetch(ROLL_UP, touched)
+    await webhook_events.emit_messages(conn, [r["id"] for r in rolled])
+    return [(r["id"], r["status"]) for r in rolled]
 
 
 async def delete_pending_receipts(

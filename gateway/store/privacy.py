@@ -50,6 +50,7 @@ from gateway.store import (
     timeline,
     voice_recordings,
     web_messages,
+    webhook_events,
 )
 
 # Every table with a column naming a supporter's number, and what erasure does to it.
@@ -73,6 +74,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "person_addresses": "deleted, with the person (every linked address is erased with it)",
     "person_links": "deleted (the audit log keeps that a merge happened, under pseudonyms)",
     "person_link_tokens": "deleted",
+    "webhook_events": "deleted, with their deliveries (a receiver keeps what it was sent)",
 }
 # Every table with a column holding a citizen's e-mail address, and what erasure does.
 EMAIL_TABLES: Mapping[str, str] = {
@@ -129,6 +131,7 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("voice_recordings", lambda conn, msisdn, _: voice_recordings.delete_of(conn, msisdn)),
     ("call_events", lambda conn, msisdn, _: calls.delete_events_of(conn, msisdn)),
     ("calls", lambda conn, msisdn, _: calls.delete_calls_of(conn, msisdn)),
+    ("webhook_events", lambda conn, msisdn, _: webhook_events.delete_of(conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
         conn, msisdn)),

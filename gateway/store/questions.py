@@ -29,8 +29,9 @@ from typing import Final, Literal
 
 import asyncpg
 
-from gateway.store import timeline
+from gateway.store import timeline, webhook_events
 from gateway.store.db import affected, columns
+from gateway.store.webhook_events import QUESTION_ANSWERED, QUESTION_ASKED
 
 WAITING: Final = ("open", "claimed", "escalated")
 
@@ -40,6 +41,7 @@ INSERT INTO questions (msisdn, shortcode, program, theme, inbound_id, body, via,
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
                      $7::text[], $8::timestamptz[], $9::timestamptz[])
 ON CONFLICT (inbound_id) DO NOTHING
+RETURNING id
 """
 
 _FIELDS = """q.id, q.msisdn, q.shortcode, q.program, q.theme, q.inbound_id, q.body, q.via,
@@ -337,9 +339,10 @@ class ClaimResult:
 async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewQuestion]) -> None:
     """In the MO's transaction; a redelivered MO (same inbound id) adds nothing."""
     if rows:
-        await conn.execute(INSERT_BATCH, *columns(
+        made = await conn.fetch(INSERT_BATCH, *columns(
             rows, "msisdn", "shortcode", "program", "theme", "inbound_id", "body", "via",
             "asked_at", "sla_due"))
+        await webhook_events.emit_questions(conn, QUESTION_ASKED, [r["id"] for r in made])
 
 
 async def insert_written(conn: asyncpg.Connection, question: NewWrittenQuestion) -> int:
@@ -349,6 +352,7 @@ async def insert_written(conn: asyncpg.Connection, question: NewWrittenQuestion)
         INSERT_WRITTEN, q.channel, q.msisdn, q.shortcode, q.email, q.name, q.language,
         q.program, q.theme, q.mail_inbound_id, q.web_message_id, q.body, q.via, q.asked_at,
         q.sla_due)
+    await webhook_events.emit_questions(conn, QUESTION_ASKED, [question_id])
     return question_id
 
 
@@ -358,6 +362,8 @@ async def open_voice(conn: asyncpg.Connection, question: NewVoiceQuestion) -> tu
     row = await conn.fetchrow(OPEN_VOICE, q.msisdn, q.shortcode, q.language, q.program,
                               q.theme, q.voice_recording_id, q.body, q.via, q.asked_at,
                               q.sla_due, q.closed_reason)
+    if row["created"]:
+        await webhook_events.emit_questions(conn, QUESTION_ASKED, [row["id"]])
     return int(row["id"]), bool(row["created"])
 
 
@@ -501,6 +507,7 @@ async def record_answer(
     sent = {"outbound_id": outbound_id} if outbound_id is not None else {
         "mail_outbox_id": mail_outbox_id}
     await _log(conn, question, "question_answered", now, answered_by=expert, **sent)
+    await webhook_events.emit_questions(conn, QUESTION_ANSWERED, [question["id"]], at=now)
 
 
 async def escalate_overdue(

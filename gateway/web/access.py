@@ -122,6 +122,15 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "privacy.export": ADMIN,
     "privacy.erase": ADMIN,
     "privacy.retention": ADMIN,
+    # outgoing webhooks: where supporters' events go, and the secrets that sign them
+    "webhooks.list": ADMIN,
+    "webhooks.create": ADMIN,
+    "webhooks.get": ADMIN,
+    "webhooks.disable": ADMIN,
+    "webhooks.enable": ADMIN,
+    "webhooks.delete": ADMIN,
+    "webhooks.deliveries": ADMIN,
+    "webhooks.replay": ADMIN,
     # server-rendered pages (gateway/web/pages/); same table, same walk in the tests
     "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
     "page.login": PUBLIC,

@@ -29,6 +29,7 @@ from gateway.web.api import (
     session,
     users,
     voice,
+    webhooks,
 )
 from gateway.web.context import WEB_CONTEXT, WebContext
 from gateway.web.errors import error_middleware
@@ -52,6 +53,7 @@ TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
     privacy.routes, campaign_data.routes, knowledge_base.routes, voice.routes,
+    webhooks.routes,
 )
 
 

@@ -1,0 +1,155 @@
+"""Webhook subscriptions (migration 400): the one writer of `webhook_subscriptions`.
+
+Why the failure run lives on the subscription, not on a delivery: a receiver
+that is down fails every delivery at once, and "disable after sustained
+failure" is about the receiver. `record_failure` counts the run and, in the
+same statement, disables the subscription when the run is long enough and
+old enough; only the one statement that flips `enabled` reports it, so two
+gateways never notify admins twice. A success ends the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from gateway.store.db import affected
+
+_COLUMNS = """id, url, description, event_types, enabled, created_at, created_by, disabled_at,
+    disabled_reason, consecutive_failures, failing_since, last_success_at"""
+
+INSERT = f"""
+INSERT INTO webhook_subscriptions (url, description, event_types, secret, created_by)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING {_COLUMNS}
+"""
+
+LIST = f"SELECT {_COLUMNS} FROM webhook_subscriptions ORDER BY id"
+GET = f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE id = $1"
+
+# Enabling starts a fresh failure run; disabling by hand says who did it.
+SET_ENABLED = f"""
+UPDATE webhook_subscriptions
+SET enabled = $2::boolean,
+    disabled_at = CASE WHEN $2::boolean THEN NULL ELSE $3::timestamptz END,
+    disabled_reason = CASE WHEN $2::boolean THEN NULL ELSE $4::text END,
+    consecutive_failures = CASE WHEN $2::boolean THEN 0 ELSE consecutive_failures END,
+    failing_since = CASE WHEN $2::boolean THEN NULL ELSE failing_since END
+WHERE id = $1
+RETURNING {_COLUMNS}
+"""
+
+DELETE = "DELETE FROM webhook_subscriptions WHERE id = $1"
+
+RECORD_SUCCESS = """
+UPDATE webhook_subscriptions
+SET consecutive_failures = 0, failing_since = NULL, last_success_at = $2
+WHERE id = $1
+"""
+
+# $3 failures in a run that began at least $4 seconds before $2: disabled, here.
+RECORD_FAILURE = """
+WITH run AS (
+    SELECT id, enabled AS was_enabled, consecutive_failures + 1 AS failures,
+           coalesce(failing_since, $2) AS since
+    FROM webhook_subscriptions WHERE id = $1 FOR UPDATE
+), verdict AS (
+    SELECT *, was_enabled AND failures >= $3
+              AND $2 - since >= make_interval(secs => $4) AS disable
+    FROM run
+)
+UPDATE webhook_subscriptions s
+SET consecutive_failures = v.failures, failing_since = v.since,
+    enabled = s.enabled AND NOT v.disable,
+    disabled_at = CASE WHEN v.disable THEN $2 ELSE s.disabled_at END,
+    disabled_reason = CASE WHEN v.disable THEN $5 ELSE s.disabled_reason END
+FROM verdict v
+WHERE s.id = v.id
+RETURNING v.disable AS just_disabled, s.consecutive_failures, s.failing_since
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A subscription as the API shows it: never its secret."""
+
+    id: int
+    url: str
+    description: str
+    event_types: tuple[str, ...]
+    enabled: bool
+    created_at: datetime
+    created_by: int | None
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    consecutive_failures: int
+    failing_since: datetime | None
+    last_success_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRun:
+    """After a failed attempt: the run so far, and whether this attempt disabled it."""
+
+    failures: int
+    since: datetime
+    just_disabled: bool
+
+
+def _subscription(row: asyncpg.Record) -> Subscription:
+    return Subscription(
+        id=row["id"], url=row["url"], description=row["description"],
+        event_types=tuple(row["event_types"]), enabled=row["enabled"],
+        created_at=row["created_at"], created_by=row["created_by"],
+        disabled_at=row["disabled_at"], disabled_reason=row["disabled_reason"],
+        consecutive_failures=row["consecutive_failures"], failing_since=row["failing_since"],
+        last_success_at=row["last_success_at"])
+
+
+async def insert(conn: asyncpg.Connection, *, url: str, description: str,
+                 event_types: tuple[str, ...], secret: str,
+                 created_by: int | None) -> Subscription:
+    """`created_at` is the database's: events emitted before it are not for it."""
+    row = await conn.fetchrow(INSERT, url, description, list(event_types), secret,
+                              created_by)
+    assert row is not None
+    return _subscription(row)
+
+
+async def list_all(conn: asyncpg.Connection) -> list[Subscription]:
+    return [_subscription(r) for r in await conn.fetch(LIST)]
+
+
+async def get(conn: asyncpg.Connection, subscription_id: int) -> Subscription | None:
+    row = await conn.fetchrow(GET, subscription_id)
+    return None if row is None else _subscription(row)
+
+
+async def set_enabled(conn: asyncpg.Connection, subscription_id: int, *, enabled: bool,
+                      now: datetime, reason: str | None = None) -> Subscription | None:
+    row = await conn.fetchrow(SET_ENABLED, subscription_id, enabled, now, reason)
+    return None if row is None else _subscription(row)
+
+
+async def delete(conn: asyncpg.Connection, subscription_id: int) -> bool:
+    """Its deliveries go with it (ON DELETE CASCADE)."""
+    return affected(await conn.execute(DELETE, subscription_id)) == 1
+
+
+async def record_success(conn: asyncpg.Connection, subscription_id: int, *,
+                         now: datetime) -> None:
+    await conn.execute(RECORD_SUCCESS, subscription_id, now)
+
+
+async def record_failure(conn: asyncpg.Connection, subscription_id: int, *, now: datetime,
+                         disable_after_failures: int, disable_after_seconds: float,
+                         reason: str) -> FailureRun | None:
+    """Count a failed attempt; disable at the thresholds (`just_disabled`: by this call)."""
+    row = await conn.fetchrow(RECORD_FAILURE, subscription_id, now, disable_after_failures,
+                              disable_after_seconds, reason)
+    if row is None:
+        return None  # deleted meanwhile
+    return FailureRun(failures=row["consecutive_failures"], since=row["failing_since"],
+                      just_disabled=bool(row["just_disabled"]))
