@@ -85,6 +85,8 @@ async def test_the_form_offers_choices_and_refuses_in_sentences(site: WebApi) ->
     assert '<option value="rise">Rise Up Alerts (rise)</option>' in text
     assert '<option value="FR">France</option>' in text
     assert '<option value="America/Chicago">Central Time — Chicago</option>' in text
+    # the organization's zone is chosen at first, even when it is not a country's (UTC)
+    assert '<option value="UTC" selected>UTC</option>' in text
     assert 'type="datetime-local"' in text
     token = form_token(text)
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.services import campaign_data as service
 from gateway.services.errors import ServiceError
 from gateway.store import committees as store
-from gateway.web.choices import country_choices, program_choices, zone_choices
+from gateway.web.choices import country_choices, program_choices, zone_options
 from gateway.web.context import rules_in_force
 from gateway.web.form_errors import field_errors
 from gateway.web.pages.frame import PageTable, View
@@ -131,7 +131,9 @@ async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response
         programs=programs, countries=countries,
         country_names={c.value: c.label for c in countries},
         programs_list=program_choices(rules),
-        zones=zone_choices(locale=view.viewer.language, now=view.context.clock()),
+        zones=zone_options(view.context.settings.organization_timezone,
+                           values.get("event_form", {}).get("timezone", ""),
+                           locale=view.viewer.language, now=view.context.clock()),
         default_zone=view.context.settings.organization_timezone,
         **{"committee_form": {}, "committee_errors": {}, "event_form": {},
            "event_errors": {}, **values})
