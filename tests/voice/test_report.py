@@ -106,6 +106,7 @@ async def test_calls_per_day_branch_abandon_rate_and_questions_per_theme(
     text = await page.text()
     assert page.status == 200
     assert "2 of 6 ended calls (33.3 %)" in text
+    assert "The voice line of <strong>Ensemble Citoyen</strong>" in text  # its name, not its id
     assert "<th scope=\"row\">Education</th><td>2</td><td>0</td><td>1</td>" in text
     assert "<th scope=\"row\">Recorded a question</th><td>2</td>" in text
     assert "<th scope=\"row\">2026-03-09</th><td>5</td><td>4</td><td>2</td>" in text

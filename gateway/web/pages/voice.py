@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from gateway.web.choices import program_names
 from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request
 from gateway.web.pages.charts import bar_chart
@@ -43,7 +44,7 @@ async def voice_report(view: View) -> web.StreamResponse:
     """Calls per day and per branch, the abandon rate, questions by voice per theme."""
     program = program_of(view.context, None)
     report = await report_of(view.context, program)
-    zone = view.context.settings.finance_timezone
+    zone = view.context.settings.organization_timezone
     chart = bar_chart(
         [day.day.strftime("%m-%d") for day in report.days],
         {"Calls": [day.calls for day in report.days],
@@ -52,7 +53,9 @@ async def voice_report(view: View) -> web.StreamResponse:
         description=f"Calls to the voice line and abandoned calls per day ({zone}), oldest "
                     "on the left.", label_every=2)
     return view.render("voice_report.html", title="Voice line report", report=report,
-                       chart=chart, zone=zone)
+                       chart=chart, zone=zone,
+                       program_name=program_names(rules_in_force(view.context)).get(
+                           report.program, report.program))
 
 
 @pages.post("/voice-line/messages", name="page.voice.publish")
