@@ -185,3 +185,27 @@ async def test_consent_reads_as_sentences_and_the_ledger_page_shows_each_wording
     views = await pool.fetch("SELECT detail->>'view' AS v FROM audit_log"
                              " WHERE action = 'contact.viewed' AND target = $1", f"contact:{ANA}")
     assert [r["v"] for r in views] == ["page", "consent_ledger"]
+
+
+async def test_finance_find_a_donors_gifts_by_number_and_the_contact_page_links_them(
+    pool: asyncpg.Pool, site: WebApi,
+) -> None:
+    """Finance staff open no contact page: the Donations page's form leads to the gifts."""
+    await seed(pool)
+    finance = await site.staff("finance")
+    organizer = await site.staff("organizer")
+    donations = await (await site.client.get("/donations", headers=finance.bearer)).text()
+    assert 'action="/donations/donor"' in donations
+    found = await site.client.get("/donations/donor", params={"number": "(212) 555-0101"},
+                                  headers=finance.bearer, allow_redirects=False)
+    assert (found.status, found.headers["Location"]) == (303, f"/contacts/{ANA}/donations")
+    gifts = await site.client.get(found.headers["Location"], headers=finance.bearer)
+    assert gifts.status == 200 and IDENTITY[0] in await gifts.text()
+    wrong = await site.client.get("/donations/donor", params={"number": "call Ana"},
+                                  headers=finance.bearer)
+    assert wrong.status == 400 and "is not a phone number" in unescape(await wrong.text())
+    refused = await site.client.get("/donations/donor", params={"number": ANA},
+                                    headers=organizer.bearer, allow_redirects=False)
+    assert refused.status == 403
+    page = await (await site.client.get(f"/contacts/{ANA}", headers=organizer.bearer)).text()
+    assert f'href="/contacts/{ANA}/donations" id="gifts-page-link"' in page

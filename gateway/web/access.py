@@ -153,6 +153,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.broadcast": CAMPAIGN,
     "page.broadcast.control": CAMPAIGN,
     "page.donations": MONEY,
+    "page.donations.donor": MONEY,  # finds one donor's gifts page by number
     "page.reconciliation": MONEY,
     "page.reconciliation.upload": MONEY,
     "page.contact.erase": ADMIN,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any, get_args
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -19,6 +19,7 @@ from gateway.finance import summary
 from gateway.finance.formats import MappingError, load_mappings
 from gateway.finance.money import format_cents
 from gateway.finance.reports import ReportRow
+from gateway.phone import InvalidNumber, to_e164
 from gateway.services.errors import ServiceError
 from gateway.services.finance import GroupBy, import_upload, report
 from gateway.web.errors import bad_request
@@ -79,6 +80,18 @@ async def donations(view: View) -> web.StreamResponse:
         "donations.html", title="Donations", report=found, params=params,
         groups=get_args(GroupBy), zone=settings.organization_timezone, chart=chart,
         csv_url="/api/v1/reports/donations?" + urlencode({**params, "format": "csv"}))
+
+
+@pages.get("/donations/donor", name="page.donations.donor")
+async def donor(view: View) -> web.StreamResponse:
+    """Finance staff find one donor's gifts by number (they see no contact pages)."""
+    typed = view.query("number")
+    try:
+        number = to_e164(typed)
+    except InvalidNumber:
+        raise bad_request(f"{typed!r} is not a phone number: give it with its country code, "
+                          "like +12125550100", field="number") from None
+    return view.redirect(f"/contacts/{quote(number, safe='+')}/donations")
 
 
 async def _reconciliation(view: View, *, status: int = 200,
