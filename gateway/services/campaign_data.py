@@ -55,7 +55,21 @@ def _country(value: str | None) -> str | None:
     return value
 
 
-class CommitteeBody(_Input):
+class _Placed(_Input):
+    """A row placed by its postal code: the code and the country the gateway can place."""
+
+    @field_validator("postal_code", check_fields=False)
+    @classmethod
+    def _placeable_code(cls, value: str | None) -> str | None:
+        return _postal_code(value)
+
+    @field_validator("country", check_fields=False)
+    @classmethod
+    def _placeable_country(cls, value: str | None) -> str | None:
+        return _country(value)
+
+
+class CommitteeBody(_Placed):
     name: str = Field(min_length=1, max_length=200)
     address: str = Field(min_length=1, max_length=300)
     postal_code: str = Field(description="US zip or French code: 5 digits")
@@ -63,18 +77,8 @@ class CommitteeBody(_Input):
     city: str = Field("", max_length=100)
     phone: str | None = Field(None, max_length=40)
 
-    @field_validator("postal_code")
-    @classmethod
-    def _placeable_code(cls, value: str | None) -> str | None:
-        return _postal_code(value)
 
-    @field_validator("country")
-    @classmethod
-    def _placeable_country(cls, value: str | None) -> str | None:
-        return _country(value)
-
-
-class EventBody(_Input):
+class EventBody(_Placed):
     title: str = Field(min_length=1, max_length=200)
     starts_at: AwareDatetime
     timezone: str = Field(max_length=64, description="IANA zone the time is told in")
@@ -83,16 +87,6 @@ class EventBody(_Input):
                                 description="a program's id in keywords.yaml; none: every program")
     postal_code: str | None = Field(None, description="5 digits")
     country: str | None = Field(None, description="US or FR")
-
-    @field_validator("postal_code")
-    @classmethod
-    def _placeable_code(cls, value: str | None) -> str | None:
-        return _postal_code(value)
-
-    @field_validator("country")
-    @classmethod
-    def _placeable_country(cls, value: str | None) -> str | None:
-        return _country(value)
 
     @field_validator("timezone")
     @classmethod
