@@ -204,6 +204,8 @@ async def test_finance_find_a_donors_gifts_by_number_and_the_contact_page_links_
     wrong = await site.client.get("/donations/donor", params={"number": "call Ana"},
                                   headers=finance.bearer)
     assert wrong.status == 400 and "is not a phone number" in unescape(await wrong.text())
+    nothing = await site.client.get("/contacts/+12125550199/donations", headers=finance.bearer)
+    assert nothing.status == 200 and "No gift from this number." in await nothing.text()
     refused = await site.client.get("/donations/donor", params={"number": ANA},
                                     headers=organizer.bearer, allow_redirects=False)
     assert refused.status == 403

@@ -23,6 +23,8 @@ NOT_HTML: dict[str, str] = {
     "page.home": "a redirect to the login page or the role's first page",
     "page.inbox.recording": "a recorded question's audio",
     "page.voice.simulator.media": "the simulated provider's audio, behind basic auth",
+    "page.donations.donor": "a redirect to one donor's gifts page, from the Donations "
+                            "page's number form",
 }
 # pages whose plain path is not a page by itself: they are reached through a link
 # carrying a query (the demo mailbox's message: ?address=...&name=...)

@@ -36,7 +36,7 @@ from gateway.services.contact_donations import donations_of
 from gateway.services.contact_filters import search_choices
 from gateway.services.contacts import ContactSearch
 from gateway.services.conversations import conversations
-from gateway.services.errors import ServiceError, not_found
+from gateway.services.errors import ServiceError
 from gateway.services.fences import fenced_timeline
 from gateway.store import consent
 from gateway.store import persons as person_store
@@ -169,8 +169,8 @@ async def donations_page(view: View) -> web.StreamResponse:
                                             view.context.settings.default_region)
     async with view.context.pool.acquire() as conn:
         gifts = await donations_of(conn, view.user, msisdn, client=view.client)
-    if not gifts.gifts:
-        raise not_found(f"gifts of {msisdn}")
+    # no gift is an answer too ("No gift from this number."), not a missing page: finance
+    # staff looking a number up learn only that it gave nothing
     return view.render("contact_donations.html", title=f"Gifts of {msisdn}", msisdn=msisdn,
                        gifts=gifts.gifts, donor_details=gifts.details,
                        program_names=program_names(view))
