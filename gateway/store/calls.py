@@ -138,6 +138,20 @@ async def daily(conn: asyncpg.Connection, program: str, since: datetime,
     return list(await conn.fetch(DAILY, program, since, zone, list(BRANCH_ENDS)))
 
 
+# A number's calls in brief: a caller who never texted is still a contact (its page lists
+# the calls as conversations; services/contacts.py `existing_contact`).
+CALLER_SPAN = """
+SELECT min(started_at) AS first_at, max(coalesce(ended_at, started_at)) AS last_at
+FROM calls WHERE msisdn = $1 HAVING count(*) > 0
+"""
+
+
+async def caller_span(conn: asyncpg.Connection, msisdn: str) -> asyncpg.Record | None:
+    """When the number first and last called the line (None: it never called)."""
+    row: asyncpg.Record | None = await conn.fetchrow(CALLER_SPAN, msisdn)
+    return row
+
+
 # -- erasure (store/privacy.py runs these in its one transaction) ------------------------
 
 DELETE_EVENTS_OF = """
