@@ -5,6 +5,7 @@ provider; over HTTP, what the page refuses and that it is off unless a demo turn
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import wave
@@ -14,10 +15,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from playwright.async_api import FilePayload, Locator, Page, expect
 
 from gateway.config import Settings
 from gateway.voice import messages
+from gateway.voice.audio import audio_seconds
 from gateway.voice.recordings import RecordingFetcher
 from tests.support.browser import browser_page, needs_chromium
 from tests.support.voice import VoiceSite, start_voice_site, voice_settings
@@ -148,3 +152,53 @@ async def test_the_simulator_follows_only_the_lines_links_and_is_off_by_default(
         assert (await off.client.get("/voice-line/simulator")).status == 404
     finally:
         await off.client.close()
+
+
+async def test_the_simulated_recording_says_how_long_the_uploaded_audio_is(
+        site: VoiceSite, fetcher: RecordingFetcher) -> None:
+    """The question page shows the recording's length as the provider's callback gave it;
+    the simulator, standing in for the provider, measures the file (a 1 s file: "(1 s)")."""
+    await site.web.staff("organizer")
+    csrf = await site.web.login("organizer@example.org")
+    headers = {"X-CSRF-Token": csrf}
+    call = {"call_sid": "CA0123456789ab", "number": "+33612345678"}
+
+    async def step(url: str, **fields: str) -> list[dict[str, Any]]:
+        answered = await site.client.post("/voice-line/simulator/step", headers=headers,
+                                          json={**call, "url": url, "fields": fields})
+        body = await answered.json()
+        assert body["status"] == 200, body
+        found: list[dict[str, Any]] = body["verbs"]
+        return found
+
+    def gather(verbs: list[dict[str, Any]]) -> str:
+        return str(next(v for v in verbs if v["verb"] == "gather")["action"])
+
+    menu = await step("https://voice.campaign.example/voice/incoming")
+    themes = await step(gather(menu), Digits="3")
+    [record] = [v for v in await step(gather(themes), Digits="1") if v["verb"] == "record"]
+    sent = await site.client.post("/voice-line/simulator/step", headers=headers, json={
+        **call, "record": record, "transcription": "Une question d'une seconde",
+        "recording_base64": base64.b64encode(tone_wav(1.0)).decode()})
+    assert sent.status == 200
+    assert await fetcher.tick() == 1
+    async with site.pool.acquire() as conn:
+        seconds = await conn.fetchval("SELECT duration_seconds FROM voice_recordings")
+        question_id = await conn.fetchval("SELECT id FROM questions WHERE channel = 'voice'")
+    assert seconds == 1
+    expert = await site.web.staff("expert", email="edu@example.org", themes=("education",))
+    page = await site.client.get(f"/inbox/questions/{question_id}", headers=expert.bearer)
+    text = await page.text()
+    assert page.status == 200
+    assert "The caller's recording (1 s)" in text
+
+
+@given(st.binary(max_size=200))
+def test_the_length_of_any_bytes_is_a_whole_number_of_seconds_or_unknown(data: bytes) -> None:
+    found = audio_seconds(data)
+    assert found is None or found >= 0
+
+
+def test_the_length_of_a_wav_is_its_frames_over_its_rate() -> None:
+    assert [audio_seconds(tone_wav(s)) for s in (0.2, 1.0, 2.6, 14.0)] == [0, 1, 3, 14]
+    assert audio_seconds(b"ID3" + bytes(200)) is None  # an MP3: not measured
