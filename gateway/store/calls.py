@@ -168,3 +168,23 @@ async def delete_events_of(conn: asyncpg.Connection, msisdn: str) -> int:
 async def delete_calls_of(conn: asyncpg.Connection, msisdn: str) -> int:
     """After its recordings and steps: nothing else points at a call."""
     return affected(await conn.execute(DELETE_CALLS_OF, msisdn))
+
+
+# Calls from a withheld number (no number to erase them by): retention deletes them by
+# their CallSid once they are old (store/privacy.py `erase_withheld_calls`); `msisdn IS
+# NULL` again here, so a known caller's call is never taken this way.
+DELETE_EVENTS_OF_WITHHELD = """
+DELETE FROM call_events WHERE call_sid IN (
+    SELECT call_sid FROM calls WHERE call_sid = ANY($1::text[]) AND msisdn IS NULL)
+"""
+DELETE_WITHHELD = "DELETE FROM calls WHERE call_sid = ANY($1::text[]) AND msisdn IS NULL"
+
+
+async def delete_events_of_withheld(conn: asyncpg.Connection, call_sids: list[str]) -> int:
+    """The steps of these withheld-number calls; before `delete_withheld`."""
+    return affected(await conn.execute(DELETE_EVENTS_OF_WITHHELD, call_sids))
+
+
+async def delete_withheld(conn: asyncpg.Connection, call_sids: list[str]) -> int:
+    """These withheld-number calls, after their recordings and steps."""
+    return affected(await conn.execute(DELETE_WITHHELD, call_sids))
