@@ -236,8 +236,10 @@ class RecordingFetcher:
         return self._session
 
     def _auth(self) -> dict[str, str]:
-        """HTTP basic with the account SID and the auth token, as the provider's media wants."""
-        token = self.settings.voice_auth_token
+        """HTTP basic with the account SID and the auth token, as the provider's media wants,
+        or with GATEWAY_VOICE_DOWNLOAD_PASSWORD when set (SignalWire: the Project ID and an
+        API token, the auth token being the Signing Key there)."""
+        token = self.settings.voice_download_password or self.settings.voice_auth_token
         sid = self.settings.voice_account_sid
         if sid is None or token is None:
             return {}
