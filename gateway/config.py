@@ -502,6 +502,24 @@ class Settings(BaseModel):
     voice_telnyx_public_key: str | None = Field(None, validate_default=True, description=(
         "The Telnyx account's public key (base64, from the portal's API keys page) that "
         "checks its webhooks' signatures. Required with GATEWAY_VOICE_SIGNATURE_SCHEME=telnyx."))
+    # Voice line: the recording downloads' own password (gateway/voice/recordings.py,
+    # docs/voice.md "A cXML provider: SignalWire").
+    voice_download_password: SecretStr | None = Field(None, description=(
+        "The password of the recording downloads (HTTP basic, GATEWAY_VOICE_ACCOUNT_SID "
+        "as user name) when it is not GATEWAY_VOICE_AUTH_TOKEN: on SignalWire, an API "
+        "token of the project (with the Project ID as account SID), since the auth token "
+        "there is the Signing Key. A secret. Unset: the auth token is the password."))
+
+    @field_validator("voice_download_password")
+    @classmethod
+    def _download_login(cls, value: SecretStr | None,
+                        info: ValidationInfo) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        if value is not None and not info.data.get("voice_account_sid"):
+            raise ValueError("needs GATEWAY_VOICE_ACCOUNT_SID, the downloads' user name "
+                             "(on SignalWire, the Project ID)")
+        return value
 
     @field_validator("voice_telnyx_public_key")
     @classmethod

@@ -114,10 +114,17 @@ async def _retention(conn: asyncpg.Connection, settings: Settings, args: argpars
     idle = await rights.idle_contacts(conn, settings=settings, now=now, limit=args.limit)
     days = settings.privacy_retention_days
     if not args.apply:
+        withheld = await rights.withheld_calls_due(conn, settings=settings, now=now,
+                                                   limit=args.limit)
         for msisdn, last in idle:
             print(f"{msisdn}\tlast activity {last:%Y-%m-%d}")
-        print(f"{len(idle)} contact(s) idle for more than {days} days; --apply erases them")
+        print(f"{len(idle)} contact(s) idle for more than {days} days, and {len(withheld)} "
+              f"call(s) from withheld numbers older than that; --apply erases them")
         return EXIT_OK
     reports = await rights.apply_retention(conn, settings=settings, now=now, limit=args.limit)
-    print(f"erased {len(reports)} contact(s) idle for more than {days} days")
+    rows = await rights.erase_withheld_calls(conn, settings=settings, now=now,
+                                             limit=args.limit)
+    print(f"erased {len(reports)} contact(s) idle for more than {days} days, and "
+          f"{rows.get('calls', 0)} call(s) from withheld numbers with their "
+          f"{rows.get('voice_recordings', 0)} recording(s)")
     return EXIT_OK

@@ -190,6 +190,26 @@ async def apply_retention(
     return reports
 
 
+async def withheld_calls_due(conn: asyncpg.Connection, *, settings: Settings, now: datetime,
+                             limit: int = 10_000) -> list[str]:
+    """Calls from a withheld number older than the retention period (their closed questions
+    and recordings go with them): no number names them, so they are not on `idle_contacts`."""
+    before = now - timedelta(days=settings.privacy_retention_days)
+    return await store.withheld_calls(conn, before, limit=limit)
+
+
+async def erase_withheld_calls(conn: asyncpg.Connection, *, settings: Settings, now: datetime,
+                               limit: int = 10_000) -> dict[str, int]:
+    """Erase `withheld_calls_due` in one transaction; rows deleted per table."""
+    due = await withheld_calls_due(conn, settings=settings, now=now, limit=limit)
+    if not due:
+        return {}
+    rows = await store.erase_withheld_calls(conn, due)
+    log.info("withheld_calls_erased", calls=rows.get("calls", 0),
+             recordings=rows.get("voice_recordings", 0), questions=rows.get("questions", 0))
+    return rows
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {key: _value(value) for key, value in row.items()}
 

@@ -34,7 +34,7 @@ from gateway.services import audit, persons
 from gateway.services.actor import Identity
 from gateway.services.contact_filters import Asked, contact_filter, search_choices
 from gateway.services.errors import invalid, not_found
-from gateway.store import address_consent, contacts, email_contacts, lookups, timeline
+from gateway.store import address_consent, calls, contacts, email_contacts, lookups, timeline
 
 DIGITS: Final = re.compile(r"^\+?[0-9]{1,15}$")
 SEPARATORS: Final = re.compile(r"[\s().-]")
@@ -191,10 +191,12 @@ class NumberContact:
 
 
 async def existing_contact(conn: asyncpg.Connection, msisdn: str) -> NumberContact:
-    """The number on every short code it is on, or a 404 refusal naming the number."""
+    """The number on every short code it is on, or a 404 refusal naming the number. A
+    number that only called the voice line is a contact on no short code (no programs,
+    nothing opted out): its calls are its history."""
     rows = await contacts.list_number(conn, msisdn)
     if not rows:
-        raise not_found(f"contact {msisdn}")
+        return await _caller_only(conn, msisdn)
     codes = []
     programs: dict[str, dict[str, Any]] = {}
     profile: dict[str, Any] = {}
@@ -261,3 +263,13 @@ async def history(conn: asyncpg.Connection, address: str,
     found = addresses if addresses is not None else await person_addresses(conn, address)
     return await timeline.person_timeline(
         conn, [a for a in found if "@" not in a], None, [a for a in found if "@" in a])
+
+
+async def _caller_only(conn: asyncpg.Connection, msisdn: str) -> NumberContact:
+    """A number with calls and no SMS contact row, or the 404 naming the number."""
+    span = await calls.caller_span(conn, msisdn)
+    if span is None:
+        raise not_found(f"contact {msisdn}")
+    return NumberContact(msisdn=msisdn, codes=[], programs={}, profile={}, location=None,
+                         opted_out=False, created_at=span["first_at"],
+                         updated_at=span["last_at"])

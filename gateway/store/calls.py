@@ -155,6 +155,20 @@ async def daily(conn: asyncpg.Connection, program: str, since: datetime,
     return list(await conn.fetch(DAILY, program, since, zone, list(BRANCH_ENDS)))
 
 
+# A number's calls in brief: a caller who never texted is still a contact (its page lists
+# the calls as conversations; services/contacts.py `existing_contact`).
+CALLER_SPAN = """
+SELECT min(started_at) AS first_at, max(coalesce(ended_at, started_at)) AS last_at
+FROM calls WHERE msisdn = $1 HAVING count(*) > 0
+"""
+
+
+async def caller_span(conn: asyncpg.Connection, msisdn: str) -> asyncpg.Record | None:
+    """When the number first and last called the line (None: it never called)."""
+    row: asyncpg.Record | None = await conn.fetchrow(CALLER_SPAN, msisdn)
+    return row
+
+
 # -- erasure (store/privacy.py runs these in its one transaction) ------------------------
 
 DELETE_EVENTS_OF = """
@@ -171,3 +185,23 @@ async def delete_events_of(conn: asyncpg.Connection, msisdn: str) -> int:
 async def delete_calls_of(conn: asyncpg.Connection, msisdn: str) -> int:
     """After its recordings and steps: nothing else points at a call."""
     return affected(await conn.execute(DELETE_CALLS_OF, msisdn))
+
+
+# Calls from a withheld number (no number to erase them by): retention deletes them by
+# their CallSid once they are old (store/privacy.py `erase_withheld_calls`); `msisdn IS
+# NULL` again here, so a known caller's call is never taken this way.
+DELETE_EVENTS_OF_WITHHELD = """
+DELETE FROM call_events WHERE call_sid IN (
+    SELECT call_sid FROM calls WHERE call_sid = ANY($1::text[]) AND msisdn IS NULL)
+"""
+DELETE_WITHHELD = "DELETE FROM calls WHERE call_sid = ANY($1::text[]) AND msisdn IS NULL"
+
+
+async def delete_events_of_withheld(conn: asyncpg.Connection, call_sids: list[str]) -> int:
+    """The steps of these withheld-number calls; before `delete_withheld`."""
+    return affected(await conn.execute(DELETE_EVENTS_OF_WITHHELD, call_sids))
+
+
+async def delete_withheld(conn: asyncpg.Connection, call_sids: list[str]) -> int:
+    """These withheld-number calls, after their recordings and steps."""
+    return affected(await conn.execute(DELETE_WITHHELD, call_sids))

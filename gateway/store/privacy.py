@@ -498,6 +498,41 @@ async def export_email(conn: asyncpg.Connection,
     return sections
 
 
+# Calls from a withheld number older than `before` whose recorded questions (if any) were
+# all closed before it too: retention's other half (no number, so never on INACTIVE).
+# A withheld caller's question still open (none should be: it is closed as it is asked,
+# migration 320) keeps its call until it is closed.
+WITHHELD_CALLS = """
+SELECT c.call_sid FROM calls c
+WHERE c.msisdn IS NULL AND c.started_at < $1
+  AND NOT EXISTS (
+      SELECT 1 FROM voice_recordings r JOIN questions q ON q.voice_recording_id = r.id
+      WHERE r.call_sid = c.call_sid AND (q.status <> 'closed' OR q.closed_at >= $1))
+ORDER BY c.started_at, c.call_sid
+LIMIT $2
+"""
+
+
+async def withheld_calls(conn: asyncpg.Connection, before: datetime, *,
+                         limit: int) -> list[str]:
+    """The CallSids retention erases: withheld-number calls older than `before`."""
+    return [r["call_sid"] for r in await conn.fetch(WITHHELD_CALLS, before, limit)]
+
+
+async def erase_withheld_calls(conn: asyncpg.Connection, call_sids: list[str]
+                               ) -> dict[str, int]:
+    """Delete these withheld-number calls with their closed questions, recordings and
+    steps, in one transaction (each table by its one writer); rows deleted per table."""
+    async with conn.transaction():
+        await conn.execute(ERASING)
+        return {
+            "questions": await questions.delete_of_withheld_calls(conn, call_sids),
+            "voice_recordings": await voice_recordings.delete_of_withheld(conn, call_sids),
+            "call_events": await calls.delete_events_of_withheld(conn, call_sids),
+            "calls": await calls.delete_withheld(conn, call_sids),
+        }
+
+
 async def inactive_numbers(
     conn: asyncpg.Connection, before: datetime, *, limit: int
 ) -> list[tuple[str, datetime]]:

@@ -599,3 +599,23 @@ async def erase_address(conn: asyncpg.Connection, address: str) -> int:
     await conn.execute(DELETE_ANSWERS_OF_ADDRESS, address)
     forgotten = affected(await conn.execute(FORGET_ADDRESS_OF, address))
     return forgotten + affected(await conn.execute(DELETE_QUESTIONS_OF_ADDRESS, address))
+
+
+# The questions recorded on withheld-number calls (retention: store/privacy.py
+# `erase_withheld_calls`), with any answers; only voice questions with no number.
+_WITHHELD_CALLS = """
+    channel = 'voice' AND msisdn IS NULL AND voice_recording_id IN (
+        SELECT r.id FROM voice_recordings r JOIN calls c ON c.call_sid = r.call_sid
+        WHERE c.call_sid = ANY($1::text[]) AND c.msisdn IS NULL)
+"""
+DELETE_ANSWERS_OF_WITHHELD = f"""
+DELETE FROM answers WHERE question_id IN (SELECT id FROM questions WHERE {_WITHHELD_CALLS})
+"""
+DELETE_QUESTIONS_OF_WITHHELD = f"DELETE FROM questions WHERE {_WITHHELD_CALLS}"
+
+
+async def delete_of_withheld_calls(conn: asyncpg.Connection, call_sids: list[str]) -> int:
+    """The voice questions of these withheld-number calls and their answers (none is
+    expected: such a question is closed, there is no number to answer)."""
+    await conn.execute(DELETE_ANSWERS_OF_WITHHELD, call_sids)
+    return affected(await conn.execute(DELETE_QUESTIONS_OF_WITHHELD, call_sids))

@@ -199,3 +199,14 @@ DELETE FROM voice_recordings WHERE call_sid IN (SELECT call_sid FROM calls WHERE
 async def delete_of(conn: asyncpg.Connection, msisdn: str) -> int:
     """The questions the number recorded: audio and transcription (before its calls go)."""
     return affected(await conn.execute(DELETE_OF, msisdn))
+
+
+DELETE_OF_WITHHELD = """
+DELETE FROM voice_recordings WHERE call_sid IN (
+    SELECT call_sid FROM calls WHERE call_sid = ANY($1::text[]) AND msisdn IS NULL)
+"""
+
+
+async def delete_of_withheld(conn: asyncpg.Connection, call_sids: list[str]) -> int:
+    """The recordings of these withheld-number calls (after their questions go)."""
+    return affected(await conn.execute(DELETE_OF_WITHHELD, call_sids))

@@ -9,6 +9,8 @@ or MPEG audio frame header).
 
 from __future__ import annotations
 
+import io
+import wave
 from typing import Final, Literal
 
 AudioFormat = Literal["wav", "mp3"]
@@ -40,3 +42,16 @@ def _mpeg_frame(head: bytes) -> bool:
     version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
     bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
     return version != 1 and layer == 1 and bitrate not in (0, 15) and rate != 3
+
+
+def audio_seconds(data: bytes) -> int | None:
+    """How long a WAV file plays, in whole seconds (rounded, as a provider's
+    RecordingDuration counts them); None for an MP3 or a WAV the standard library's `wave`
+    cannot read (an MP3's length needs its frames decoded: not worth a dependency for the
+    call simulator, the only caller; the question page then shows no length)."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as sound:
+            frames, rate = sound.getnframes(), sound.getframerate()
+    except (wave.Error, EOFError):
+        return None
+    return round(frames / rate) if rate > 0 else None

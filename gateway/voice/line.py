@@ -32,6 +32,8 @@ class Line:
     speech: bool
     max_prompts: int
     record_max_seconds: int
+    # Telnyx's TeXML asks for a transcription with its own attributes (`telnyx` scheme)
+    provider: str = "twilio"
 
     def text(self, name: str, **extra: object) -> str:
         return self.rules.text(self.language, name).render({**self.values, **extra})
@@ -82,13 +84,21 @@ class Answer:
 
     def record(self, *, action: str, status_callback: str, transcription_callback: str,
                then: str) -> Answer:
-        """Record the caller's question; silence (nothing recorded) goes on to `then`."""
+        """Record the caller's question; silence (nothing recorded) goes on to `then`.
+
+        The transcription is asked in the provider's words: TwiML's (and SignalWire's)
+        `transcribe`/`transcribeCallback`, TeXML's `transcription="true"` and
+        `transcriptionCallback` (Telnyx ignores the TwiML pair). The recording's URL comes
+        by `recordingStatusCallback` for all three."""
+        transcription: dict[str, Any] = (
+            {"transcription": True, "transcription_callback": transcription_callback}
+            if self.line.provider == "telnyx"
+            else {"transcribe": True, "transcribe_callback": transcription_callback})
         self._response.record(
             action=action, method="POST", max_length=self.line.record_max_seconds,
             finish_on_key="#", play_beep=True, timeout=5,
             recording_status_callback=status_callback,
-            recording_status_callback_method="POST", transcribe=True,
-            transcribe_callback=transcription_callback)
+            recording_status_callback_method="POST", **transcription)
         self._response.redirect(then, method="POST")
         return self
 

@@ -44,6 +44,8 @@ log = get_logger(__name__)
 FIRST_RETRY: Final = timedelta(seconds=5)
 LONGEST_RETRY: Final = timedelta(minutes=30)
 LEASE_MARGIN: Final = timedelta(seconds=30)  # beyond the download timeout
+TELNYX_LONGEST_RETRY: Final = timedelta(minutes=1)
+TELNYX_LINK_LIFE: Final = timedelta(minutes=10)  # Telnyx: a recording URL's life after the call
 CLAIM_BATCH: Final = 4
 DEFAULT_THEME: Final = "general"  # a program without themes (the line offers no menu 3 then)
 DEFAULT_SLA: Final = 2 * 86400  # likewise: the themes' default response time
@@ -57,9 +59,25 @@ class DownloadFailed(Exception):
         self.permanent = permanent
 
 
-def backoff(attempts: int) -> timedelta:
-    """The wait after the `attempts`-th failed try: 5 s, 10 s, 20 s... at most 30 min."""
-    return min(FIRST_RETRY * (1 << min(max(0, attempts - 1), 20)), LONGEST_RETRY)
+def backoff(attempts: int, longest: timedelta = LONGEST_RETRY) -> timedelta:
+    """The wait after the `attempts`-th failed try: 5 s, 10 s, 20 s... at most `longest`."""
+    return min(FIRST_RETRY * (1 << min(max(0, attempts - 1), 20)), longest)
+
+
+def longest_retry(settings: Settings) -> timedelta:
+    """The longest wait between two tries: 30 min, but one minute for Telnyx, whose
+    recording links work only 10 minutes after the call ends (TELNYX_LINK_LIFE)."""
+    return TELNYX_LONGEST_RETRY if settings.voice_signature_scheme == "telnyx" \
+        else LONGEST_RETRY
+
+
+def download_window(settings: Settings) -> timedelta:
+    """The longest time from the first try to the end of the last one: every wait and
+    every try's timeout. For Telnyx it must stay within TELNYX_LINK_LIFE (docs/voice.md
+    says which settings to lower when it would not)."""
+    tries = settings.voice_download_attempts
+    waits = sum((backoff(n, longest_retry(settings)) for n in range(1, tries)), timedelta())
+    return waits + tries * timedelta(seconds=settings.voice_download_timeout)
 
 
 async def record_callback(conn: asyncpg.Connection, call: Call, topic: VoiceTopic | None,
@@ -182,8 +200,8 @@ class RecordingFetcher:
             if last:
                 await store.give_up(conn, row.id, error=reason)
             else:
-                await store.retry_later(conn, row.id, at=self.clock() + backoff(row.attempts),
-                                        error=reason)
+                wait = backoff(row.attempts, longest_retry(self.settings))
+                await store.retry_later(conn, row.id, at=self.clock() + wait, error=reason)
         if last:
             log.error("voice_recording_given_up", recording_id=row.id, attempts=row.attempts,
                       reason=reason)
@@ -218,8 +236,10 @@ class RecordingFetcher:
         return self._session
 
     def _auth(self) -> dict[str, str]:
-        """HTTP basic with the account SID and the auth token, as the provider's media wants."""
-        token = self.settings.voice_auth_token
+        """HTTP basic with the account SID and the auth token, as the provider's media wants,
+        or with GATEWAY_VOICE_DOWNLOAD_PASSWORD when set (SignalWire: the Project ID and an
+        API token, the auth token being the Signing Key there)."""
+        token = self.settings.voice_download_password or self.settings.voice_auth_token
         sid = self.settings.voice_account_sid
         if sid is None or token is None:
             return {}

@@ -146,7 +146,8 @@ class VoiceLine:
         s = self.settings
         return Line(rules=voice, language=language, values=values, base_url=s.voice_url(),
                     gather_timeout=s.voice_gather_timeout, speech=s.voice_speech,
-                    max_prompts=s.voice_max_prompts, record_max_seconds=s.voice_record_max_seconds)
+                    max_prompts=s.voice_max_prompts, record_max_seconds=s.voice_record_max_seconds,
+                    provider=s.voice_signature_scheme)
 
     def _new_call(self, rules: Rules, call_sid: str, form: Mapping[str, str],
                   now: datetime) -> NewCall:

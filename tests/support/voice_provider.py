@@ -28,6 +28,8 @@ class FakeProvider:
     failures: int = 0  # answer 500 this many times first
     requests: list[str] = field(default_factory=list)
     server: TestServer | None = None
+    user: str = ACCOUNT  # the HTTP basic credentials its media wants
+    password: str = TOKEN
 
     async def start(self) -> None:
         app = web.Application()
@@ -40,7 +42,8 @@ class FakeProvider:
         return str(self.server.make_url(f"/Recordings/{sid}"))
 
     async def _recording(self, request: web.Request) -> web.Response:
-        expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+        login = f"{self.user}:{self.password}"
+        expected = "Basic " + base64.b64encode(login.encode()).decode()
         self.requests.append(request.match_info["sid"])
         if request.headers.get("Authorization") != expected:
             return web.Response(status=401)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import asyncpg
@@ -22,6 +23,12 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.voice.recordings import (
+    TELNYX_LINK_LIFE,
+    backoff,
+    download_window,
+    longest_retry,
+)
 from tests.support.clock import ManualClock
 from tests.support.voice import (
     BASE_URL,
@@ -219,3 +226,59 @@ async def test_the_call_simulator_is_off_on_a_telnyx_line(pool: asyncpg.Pool, se
         assert "Call simulator" not in home
     finally:
         await site.client.close()
+
+
+TELNYX_RECORDING = "35094891-3290-4142-b2c2-b2eda57534cf"  # Telnyx's ids are UUIDs
+
+
+async def test_a_telnyx_line_asks_for_the_transcription_in_texml_and_reads_its_callback(
+        telnyx_site: VoiceSite, clock: ManualClock, telnyx_key: Ed25519PrivateKey) -> None:
+    """TeXML's <Record> takes `transcription` and `transcriptionCallback` (TwiML's
+    `transcribe` pair is not Telnyx's); the callback's fields have Twilio's names."""
+    telnyx_site.signer = telnyx_signer(telnyx_key, clock)
+    caller = telnyx_site.caller("v3:telnyx-asks", FR_CALLER)
+    prompt = await caller.press(await caller.press(await caller.call(), "3"), "1")
+    record = prompt.first("Record").attrib
+    assert record["transcription"] == "true"
+    assert record["transcriptionCallback"].startswith(BASE_URL + "/transcription?")
+    assert record["recordingStatusCallback"].startswith(BASE_URL + "/recording?")
+    assert "transcribe" not in record and "transcribeCallback" not in record
+    media = "https://api.telnyx.com/v2/recordings/abc123.wav"
+    stored = await caller.post(record["recordingStatusCallback"],
+                               RecordingSid=TELNYX_RECORDING, RecordingStatus="completed",
+                               RecordingUrl=media, RecordingDuration="5",
+                               RecordingChannels="1", RecordingSource="StartCallRecordingAPI")
+    assert stored.status == 204
+    text = "Que ferez-vous pour l'école du village ?"
+    done = await caller.post(record["transcriptionCallback"], RecordingSid=TELNYX_RECORDING,
+                             RecordingUrl=media, CallStatus="in-progress",
+                             TranscriptionSid="b08f0fa1-a32c-4218-b3b5-9cf78941ccac",
+                             TranscriptionStatus="completed", TranscriptionText=text)
+    assert done.status == 204
+    async with telnyx_site.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT source_url, duration_seconds, transcription "
+                                  "FROM voice_recordings WHERE recording_sid = $1",
+                                  TELNYX_RECORDING)
+    assert row is not None
+    assert (row["source_url"], row["duration_seconds"], row["transcription"]) == (
+        media, 5, text)
+
+
+async def test_a_twilio_line_asks_for_the_transcription_in_twiml(site: VoiceSite) -> None:
+    caller = site.caller("CA-twiml-asks", FR_CALLER)
+    prompt = await caller.press(await caller.press(await caller.call(), "3"), "1")
+    record = prompt.first("Record").attrib
+    assert record["transcribe"] == "true"
+    assert record["transcribeCallback"].startswith(BASE_URL + "/transcription?")
+    assert "transcription" not in record
+
+
+def test_telnyx_recording_downloads_are_all_tried_while_the_link_works(
+        settings: Settings) -> None:
+    """A Telnyx recording link works 10 minutes after the call: the default tries, their
+    waits and their timeouts fit in that; elsewhere the waits grow to 30 minutes."""
+    telnyx = settings.model_copy(update={"voice_signature_scheme": "telnyx"})
+    assert download_window(telnyx) <= TELNYX_LINK_LIFE
+    assert download_window(settings) > TELNYX_LINK_LIFE  # Twilio keeps recordings: no hurry
+    assert backoff(7, longest_retry(telnyx)) == timedelta(minutes=1)
+    assert backoff(7, longest_retry(settings)) == timedelta(seconds=320)

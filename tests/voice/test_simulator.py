@@ -5,21 +5,32 @@ provider; over HTTP, what the page refuses and that it is off unless a demo turn
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import wave
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from playwright.async_api import FilePayload, Locator, Page, expect
+from hypothesis import given
+from hypothesis import strategies as st
+from playwright.async_api import FilePayload, Locator, Page, async_playwright, expect
 
 from gateway.config import Settings
 from gateway.voice import messages
+from gateway.voice.audio import audio_seconds
 from gateway.voice.recordings import RecordingFetcher
-from tests.support.browser import browser_page, needs_chromium
+from tests.support.browser import (
+    EXECUTABLE,
+    LAUNCH_FLAGS,
+    WAIT_MS,
+    browser_page,
+    needs_chromium,
+)
 from tests.support.voice import VoiceSite, start_voice_site, voice_settings
 
 __all__ = ["browser_page"]  # the fixture, shared from tests/support/browser.py
@@ -148,3 +159,117 @@ async def test_the_simulator_follows_only_the_lines_links_and_is_off_by_default(
         assert (await off.client.get("/voice-line/simulator")).status == 404
     finally:
         await off.client.close()
+
+
+async def test_the_simulated_recording_says_how_long_the_uploaded_audio_is(
+        site: VoiceSite, fetcher: RecordingFetcher) -> None:
+    """The question page shows the recording's length as the provider's callback gave it;
+    the simulator, standing in for the provider, measures the file (a 1 s file: "(1 s)")."""
+    await site.web.staff("organizer")
+    csrf = await site.web.login("organizer@example.org")
+    headers = {"X-CSRF-Token": csrf}
+    call = {"call_sid": "CA0123456789ab", "number": "+33612345678"}
+
+    async def step(url: str, **fields: str) -> list[dict[str, Any]]:
+        answered = await site.client.post("/voice-line/simulator/step", headers=headers,
+                                          json={**call, "url": url, "fields": fields})
+        body = await answered.json()
+        assert body["status"] == 200, body
+        found: list[dict[str, Any]] = body["verbs"]
+        return found
+
+    def gather(verbs: list[dict[str, Any]]) -> str:
+        return str(next(v for v in verbs if v["verb"] == "gather")["action"])
+
+    menu = await step("https://voice.campaign.example/voice/incoming")
+    themes = await step(gather(menu), Digits="3")
+    [record] = [v for v in await step(gather(themes), Digits="1") if v["verb"] == "record"]
+    sent = await site.client.post("/voice-line/simulator/step", headers=headers, json={
+        **call, "record": record, "transcription": "Une question d'une seconde",
+        "recording_base64": base64.b64encode(tone_wav(1.0)).decode()})
+    assert sent.status == 200
+    assert await fetcher.tick() == 1
+    async with site.pool.acquire() as conn:
+        seconds = await conn.fetchval("SELECT duration_seconds FROM voice_recordings")
+        question_id = await conn.fetchval("SELECT id FROM questions WHERE channel = 'voice'")
+    assert seconds == 1
+    expert = await site.web.staff("expert", email="edu@example.org", themes=("education",))
+    page = await site.client.get(f"/inbox/questions/{question_id}", headers=expert.bearer)
+    text = await page.text()
+    assert page.status == 200
+    assert "The caller's recording (1 s)" in text
+
+
+@given(st.binary(max_size=200))
+def test_the_length_of_any_bytes_is_a_whole_number_of_seconds_or_unknown(data: bytes) -> None:
+    found = audio_seconds(data)
+    assert found is None or found >= 0
+
+
+def test_the_length_of_a_wav_is_its_frames_over_its_rate() -> None:
+    assert [audio_seconds(tone_wav(s)) for s in (0.2, 1.0, 2.6, 14.0)] == [0, 1, 3, 14]
+    assert audio_seconds(b"ID3" + bytes(200)) is None  # an MP3: not measured
+
+
+# Chromium's own test microphone (a beep), allowed without asking
+MICROPHONE_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+@pytest.fixture
+async def microphone_page(tmp_path: Path) -> AsyncIterator[Page]:
+    """tests/support/browser.py's page, with a fake microphone the page may use."""
+    assert EXECUTABLE is not None
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=EXECUTABLE, headless=True,
+            args=LAUNCH_FLAGS + MICROPHONE_FLAGS)
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            yield page
+        finally:
+            await context.close()
+
+
+@needs_chromium
+async def test_a_caller_records_the_question_from_the_microphone(
+        site: VoiceSite, microphone_page: Page, fetcher: RecordingFetcher) -> None:
+    """The browser's MediaRecorder records (WebM), the page turns it into the WAV the line
+    keeps, and it goes the way of any recording: downloaded, stored, its length measured."""
+    await site.web.staff("organizer")
+    page = microphone_page
+    base = str(site.client.make_url("")).rstrip("/")
+    await page.goto(base + "/login")
+    await page.get_by_label("E-mail").fill("organizer@example.org")
+    await page.get_by_label("Password").fill("correct horse battery")
+    await page.get_by_role("button", name="Log in").click()
+    await page.goto(base + "/voice-line/simulator")
+    await page.get_by_role("button", name="Call", exact=True).click()
+    keypad = page.get_by_role("group", name="Keypad")
+    await expect(page.locator("#call-log")).to_contain_text("Pour poser une question, tapez 3.")
+    await keypad.get_by_role("button", name="3", exact=True).click()
+    await expect(page.locator("#call-log")).to_contain_text("Pour Education, tapez 1.")
+    await keypad.get_by_role("button", name="1", exact=True).click()
+    await page.get_by_role("button", name="Record from the microphone").click()
+    status = page.locator("#record-mic-status")
+    await expect(status).to_have_text("Recording from the microphone…")
+    await page.wait_for_timeout(1600)  # the fake microphone speaks in real time
+    await page.get_by_role("button", name="Stop recording").click()
+    await expect(status).to_contain_text("from the microphone: send it, or record again.")
+    await page.get_by_label("What it says").fill("Une question au micro")
+    await page.get_by_role("button", name="Send the recording").click()
+    log = page.locator("#call-log")
+    await expect(log).to_contain_text("s from the microphone)")
+    await expect(log).to_contain_text("qui vous répondront par SMS sous 2 jours")
+    await page.screenshot(path=str(SHOTS / "voice-simulator-microphone.png"), full_page=True)
+    assert await fetcher.tick() == 1
+    async with site.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT status, audio_format, audio, duration_seconds, "
+                                  "transcription FROM voice_recordings")
+    assert row is not None
+    assert (row["status"], row["audio_format"]) == ("stored", "wav")
+    assert row["transcription"] == "Une question au micro"
+    with wave.open(io.BytesIO(bytes(row["audio"])), "rb") as sound:
+        assert (sound.getnchannels(), sound.getframerate()) == (1, 8000)
+        seconds = sound.getnframes() / 8000
+    assert 1.0 <= seconds < 10 and row["duration_seconds"] == round(seconds)

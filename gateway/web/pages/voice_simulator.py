@@ -32,7 +32,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
-from gateway.voice.audio import NotAudio, audio_format
+from gateway.voice.audio import NotAudio, audio_format, audio_seconds
 from gateway.voice.simulator import NotOurLink, provider_form, signed_request, verbs
 from gateway.voice.steps import caller_of
 from gateway.web.body import read_payload
@@ -127,7 +127,10 @@ async def _recorded(view: View, settings: Settings, call_sid: str, caller: str |
     while len(stored) > KEEP_MEDIA:
         stored.popitem(last=False)
     url = f"{_origin(view)}/voice-line/simulator/media?sid={sid}"
-    facts = {"RecordingSid": sid, "RecordingUrl": url, "RecordingDuration": "10"}
+    facts = {"RecordingSid": sid, "RecordingUrl": url}
+    seconds = audio_seconds(data)  # what a provider measures; unknown (an MP3): not sent
+    if seconds is not None:
+        facts["RecordingDuration"] = str(seconds)
     heard = await _post(view, settings, str(record.get("action", "")), call_sid, caller, facts)
     await _post(view, settings, str(record.get("status_callback", "")), call_sid, caller,
                 {**facts, "RecordingStatus": "completed"})

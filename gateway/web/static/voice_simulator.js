@@ -3,6 +3,46 @@
 // pressed; the server signs and sends the request and answers with the line's steps.
 "use strict";
 
+const WAV_RATE = 8000; // telephone audio: what a provider records, and small
+
+// The browser's microphone recording (WebM or Ogg, whatever its MediaRecorder writes) as
+// a mono 16-bit WAV: the line keeps WAV or MP3 only, as a provider's recordings are. The
+// browser decodes its own format (decodeAudioData) and resamples (OfflineAudioContext).
+async function toWav(blob) {
+  const context = new AudioContext();
+  let decoded;
+  try {
+    decoded = await context.decodeAudioData(await blob.arrayBuffer());
+  } finally {
+    context.close();
+  }
+  const frames = Math.max(1, Math.ceil(decoded.duration * WAV_RATE));
+  const offline = new OfflineAudioContext(1, frames, WAV_RATE);
+  const source = offline.createBufferSource();
+  source.buffer = decoded;
+  source.connect(offline.destination);
+  source.start();
+  const samples = (await offline.startRendering()).getChannelData(0);
+  const view = new DataView(new ArrayBuffer(44 + samples.length * 2));
+  const ascii = (at, text) => [...text].forEach((c, i) => view.setUint8(at + i, c.charCodeAt(0)));
+  ascii(0, "RIFF");
+  view.setUint32(4, 36 + samples.length * 2, true);
+  ascii(8, "WAVEfmt ");
+  view.setUint32(16, 16, true);            // the fmt chunk's size
+  view.setUint16(20, 1, true);             // PCM
+  view.setUint16(22, 1, true);             // mono
+  view.setUint32(24, WAV_RATE, true);
+  view.setUint32(28, WAV_RATE * 2, true);  // bytes a second
+  view.setUint16(32, 2, true);             // bytes a frame
+  view.setUint16(34, 16, true);            // bits a sample
+  ascii(36, "data");
+  view.setUint32(40, samples.length * 2, true);
+  samples.forEach((s, i) => view.setInt16(44 + i * 2, Math.max(-1, Math.min(1, s)) * 0x7fff, true));
+  let binary = "";
+  new Uint8Array(view.buffer).forEach((b) => { binary += String.fromCharCode(b); });
+  return { base64: btoa(binary), seconds: decoded.duration };
+}
+
 function voiceSimulator(root) {
   const $ = (id) => document.getElementById(id);
   const log = $("call-log");
@@ -120,11 +160,68 @@ function voiceSimulator(root) {
     line("out", "(says nothing)");
     follow(next.redirect, {});
   });
-  recordForm.addEventListener("submit", (event) => {
+  const mic = $("record-mic");
+  const micStatus = $("record-mic-status");
+  let recorder = null; // the MediaRecorder while the microphone records
+  let spoken = null;   // the last microphone recording: {base64, seconds}, as WAV
+
+  async function recorded(chunks) {
+    try {
+      spoken = await toWav(new Blob(chunks, { type: chunks.length ? chunks[0].type : "" }));
+      micStatus.textContent = `Recorded ${spoken.seconds.toFixed(1)} s from the microphone: ` +
+        "send it, or record again.";
+    } catch (err) {
+      spoken = null;
+      micStatus.textContent = "";
+      error.textContent = `the recording could not be read (${err.name || err}): try again`;
+      error.hidden = false;
+    }
+  }
+
+  mic.addEventListener("click", async () => {
+    if (recorder) { recorder.stop(); return; }
+    error.hidden = true;
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (err) {
+      error.textContent = `the microphone is not available (${err.name || err}): ` +
+        "send an audio file instead";
+      error.hidden = false;
+      return;
+    }
+    const chunks = [];
+    recorder = new MediaRecorder(stream);
+    recorder.addEventListener("dataavailable", (e) => { if (e.data.size) chunks.push(e.data); });
+    recorder.addEventListener("stop", () => {
+      stream.getTracks().forEach((track) => track.stop());
+      recorder = null;
+      mic.textContent = "Record from the microphone";
+      mic.setAttribute("aria-pressed", "false");
+      recorded(chunks);
+    });
+    recorder.start();
+    spoken = null;
+    mic.textContent = "Stop recording";
+    mic.setAttribute("aria-pressed", "true");
+    micStatus.textContent = "Recording from the microphone…";
+  });
+
+  recordForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = $("record-file").files[0];
+    if (!file && spoken) {
+      const said = spoken;
+      spoken = null;
+      micStatus.textContent = "";
+      line("out", `(records ${said.seconds.toFixed(1)} s from the microphone)`);
+      const answer = await send({ record: next.record, recording_base64: said.base64,
+                                  transcription: $("record-text").value });
+      if (answer) play(answer.verbs);
+      return;
+    }
     if (!file) {
-      error.textContent = "choose an audio file first";
+      error.textContent = "record from the microphone or choose an audio file first";
       error.hidden = false;
       return;
     }
