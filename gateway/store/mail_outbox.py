@@ -24,6 +24,7 @@ import asyncpg
 from gateway.outgoing_mail import OutgoingMail
 from gateway.store import address_consent
 from gateway.store.db import affected
+from gateway.store.lease_fence import Attempt as Attempt
 
 INSERT_MAIL = """
 INSERT INTO mail_outbox (
@@ -247,19 +248,6 @@ class ClaimedMail:
     attempts: int
     paced: bool
     not_before: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """Who holds which attempt: the fence every write about it requires."""
-
-    id: int
-    owner: str
-    attempts: int
-
-    @classmethod
-    def of(cls, mail: ClaimedMail, owner: str) -> Attempt:
-        return cls(mail.id, owner, mail.attempts)
 
 
 @dataclass(frozen=True, slots=True)

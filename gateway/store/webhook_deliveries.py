@@ -21,6 +21,7 @@ from datetime import datetime
 import asyncpg
 
 from gateway.store.db import affected
+from gateway.store.lease_fence import Attempt as Attempt
 
 EFFECTIVE_NOW = "greatest(now(), $1::timestamptz)"
 RESPONSE_CHARS = 500  # of a receiver's answer kept for the log
@@ -140,19 +141,6 @@ class ClaimedDelivery:
     occurred_at: datetime
     url: str
     secret: str
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """Who holds which attempt: the fence every write about it requires."""
-
-    id: int
-    owner: str
-    attempts: int
-
-    @classmethod
-    def of(cls, delivery: ClaimedDelivery, owner: str) -> Attempt:
-        return cls(delivery.id, owner, delivery.attempts)
 
 
 async def fan_out(conn: asyncpg.Connection, event_ids: list[int]) -> int:
