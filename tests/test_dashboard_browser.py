@@ -8,31 +8,19 @@ output directory for people to look at.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from playwright.async_api import Page
 
-from gateway.config import Settings
 from tests.support.browser import browser_page, needs_chromium
-from tests.support.dashboard_data import NOW, seed
-from tests.support.pages_site import start_site
+from tests.support.dashboard_data import seed, site_at_noon
 from tests.support.webapi import WebApi
 
 pytestmark = needs_chromium
-__all__ = ["browser_page"]  # the fixture, shared from tests/support/browser.py
+__all__ = ["browser_page", "site_at_noon"]  # the fixture, shared from tests/support/browser.py
 
-
-@pytest.fixture
-async def site_at_noon(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    web = await start_site(pool, settings, clock=lambda: NOW,
-                           finance_timezone="America/New_York")
-    try:
-        yield web
-    finally:
-        await web.client.close()
 
 
 @pytest.mark.parametrize("width", [1280, 375])

@@ -11,32 +11,21 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import asyncpg
-import pytest
 
-from gateway.config import Settings
 from gateway.services.campaign_stats import program_loads
 from gateway.store.dashboard_stats import ThemeWaiting
-from tests.support.dashboard_data import FR, NOW, US, seed
+from tests.support.dashboard_data import FR, NOW, US, seed, site_at_noon
 from tests.support.html_tables import tables
-from tests.support.pages_site import start_site
 from tests.support.questions import RULES
 from tests.support.webapi import WebApi
 
+__all__ = ["site_at_noon"]  # the fixture, shared from tests/support/dashboard_data.py
+
 _logins = itertools.count()
 
-
-@pytest.fixture
-async def site_at_noon(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
-    web = await start_site(pool, settings, clock=lambda: NOW,
-                           finance_timezone="America/New_York")
-    try:
-        yield web
-    finally:
-        await web.client.close()
 
 
 async def page(site: WebApi, days: int | None = None) -> tuple[int, str]:

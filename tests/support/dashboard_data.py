@@ -8,12 +8,17 @@ around NOW (noon in New York on 2024-07-10) so each number is known.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import pytest
 
+from gateway.config import Settings
 from tests.support.finance_ledger import gift
+from tests.support.pages_site import start_site
 from tests.support.questions import EDU_TEXT, SECURITY_TEXT, Supporter, asked
+from tests.support.webapi import WebApi
 
 US, FR = "12345", "38200"
 NOW = datetime(2024, 7, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York
@@ -74,3 +79,14 @@ async def seed(pool: asyncpg.Pool) -> tuple[int, int]:
     return rally, vote
 
 
+
+
+@pytest.fixture
+async def site_at_noon(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[WebApi]:
+    """The pages at the story's NOW, days cut in New York's zone (import it to use it)."""
+    web = await start_site(pool, settings, clock=lambda: NOW,
+                           organization_timezone="America/New_York")
+    try:
+        yield web
+    finally:
+        await web.client.close()
