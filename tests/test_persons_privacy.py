@@ -211,3 +211,47 @@ def test_a_bad_address_is_refused_before_anything_runs() -> None:
     with pytest.raises(rights.PrivacyError, match="no usable domain"):
         rights.normalize("ana@localhost")
     assert rights.normalize(" Ana@Example.ORG ") == EMAIL
+
+
+async def test_an_address_that_only_wrote_ages_out_as_a_number_does(
+    pool: asyncpg.Pool, private_settings: Settings,
+) -> None:
+    """A citizen who only ever e-mailed has no number, yet retention must reach them: listed
+    once their last mail is older than the period, erased without a trace by --apply; a
+    recent writer stays, and so does an old one whose person texted lately."""
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(days=private_settings.privacy_retention_days + 1)
+    async with pool.acquire() as conn:
+        old = await store_mail(conn, citizen_mail(EMAIL, "Old", "hello"), envelope_from=EMAIL)
+        await store_mail(conn, citizen_mail(FRIEND, "New", "hi", name="Bob"),
+                         envelope_from=FRIEND)
+        await conn.execute("UPDATE mail_inbound SET received_at = $2 WHERE id = $1",
+                           old, long_ago)
+        listed = await rights.idle_contacts(conn, settings=private_settings, now=now)
+        assert [address for address, _ in listed] == [EMAIL]
+
+        erased = await rights.apply_retention(conn, settings=private_settings, now=now)
+        assert len(erased) == 1
+        assert await email_traces(conn, EMAIL) == []
+        assert await email_traces(conn, FRIEND) != []
+        assert await rights.idle_contacts(conn, settings=private_settings, now=now) == []
+
+
+async def test_an_old_address_of_a_person_active_by_text_is_not_idle(
+    pool: asyncpg.Pool, private_settings: Settings,
+) -> None:
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(days=private_settings.privacy_retention_days + 1)
+    async with pool.acquire() as conn:
+        old = await store_mail(conn, citizen_mail(EMAIL, "Old", "hello"), envelope_from=EMAIL)
+        await conn.execute("UPDATE mail_inbound SET received_at = $2 WHERE id = $1",
+                           old, long_ago)
+        mo = await conn.fetchval(
+            "INSERT INTO inbound (msisdn, shortcode, body, received_at)"
+            " VALUES ($1, '12345', 'JOIN', $2) RETURNING id", NUMBER, now)
+        await conn.execute("INSERT INTO contacts (msisdn, shortcode, updated_at)"
+                           " VALUES ($1, '12345', $2)", NUMBER, now)
+        await persons.link_both_channels(conn, number=NUMBER, email=EMAIL, sms_inbound_id=mo,
+                                         email_evidence={"email_consent_id": 1},
+                                         now=long_ago)
+        assert await rights.idle_contacts(conn, settings=private_settings, now=now) == []

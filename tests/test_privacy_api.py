@@ -142,14 +142,28 @@ async def test_retention_lists_idle_contacts_and_erases_nothing(web: WebApi) -> 
     days = web.settings.privacy_retention_days
     await opted_out_contact(web.pool, SUPPORTER, now - timedelta(days=days + 1))
     await opted_out_contact(web.pool, BYSTANDER, now - timedelta(days=2))
+    async with web.pool.acquire() as conn:
+        # one who only wrote through the web form, even longer ago; a withheld caller
+        await conn.execute(
+            "INSERT INTO web_messages (email, body, received_at, program, language, theme,"
+            " campaign_box, form_nonce) VALUES ('ana@example.org', 'a question', $1,"
+            " 'rise', 'en', 'other', false, 'n1')",
+            now - timedelta(days=days + 5))
+        await conn.execute(
+            "INSERT INTO calls (call_sid, program, shortcode, msisdn, language, started_at)"
+            " VALUES ('CA-hidden', 'rise', '12345', NULL, 'en', $1)",
+            now - timedelta(days=days + 1))
     admin = await web.staff("admin")
     response = await web.client.get("/api/v1/privacy/retention", headers=admin.bearer)
     body = await response.json()
     assert response.status == 200
-    assert (body["dry_run"], body["retention_days"], body["count"]) == (True, days, 1)
-    assert [c["msisdn"] for c in body["contacts"]] == [SUPPORTER]
+    assert (body["dry_run"], body["retention_days"], body["count"]) == (True, days, 2)
+    assert [(c["channel"], c.get("email") or c.get("msisdn")) for c in body["contacts"]] == [
+        ("email", "ana@example.org"), ("sms", SUPPORTER)]
+    assert body["withheld_calls"] == 1
     async with web.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM contacts") == 2
+        assert await conn.fetchval("SELECT count(*) FROM web_messages") == 1
     refused = await web.client.get("/api/v1/privacy/retention",
                                    headers=(await web.staff("organizer")).bearer)
     assert refused.status == 403

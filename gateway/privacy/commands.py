@@ -116,9 +116,10 @@ async def _retention(conn: asyncpg.Connection, settings: Settings, args: argpars
     if not args.apply:
         withheld = await rights.withheld_calls_due(conn, settings=settings, now=now,
                                                    limit=args.limit)
-        for msisdn, last in idle:
-            print(f"{msisdn}\tlast activity {last:%Y-%m-%d}")
-        print(f"{len(idle)} contact(s) idle for more than {days} days, and {len(withheld)} "
+        for address, last in idle:
+            print(f"{address}\tlast activity {last:%Y-%m-%d}")
+        print(f"{len(idle)} contact(s) (numbers and e-mail addresses) idle for more than "
+              f"{days} days, and {len(withheld)} "
               f"call(s) from withheld numbers older than that; --apply erases them")
         return EXIT_OK
     reports = await rights.apply_retention(conn, settings=settings, now=now, limit=args.limit)

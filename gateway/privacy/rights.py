@@ -65,7 +65,8 @@ def normalize(number: str) -> str:
         raise PrivacyError(f"{err} (expected E.164, e.g. +12125550123)") from None
 
 
-def _is_email(address: str) -> bool:
+def is_email(address: str) -> bool:
+    """An e-mail address rather than a number (numbers are E.164, never with an @)."""
     return "@" in address
 
 
@@ -82,9 +83,9 @@ async def export(
             name: [] for name in (*store.EXPORT_QUERIES, *store.EMAIL_EXPORT_QUERIES,
                                   *store.EMAIL_EXPORT_EXTRA)}
         for address in addresses:
-            found = (await store.export_email(conn, address) if _is_email(address)
+            found = (await store.export_email(conn, address) if is_email(address)
                      else await store.export_number(conn, address))
-            key = "address" if _is_email(address) else "msisdn"
+            key = "address" if is_email(address) else "msisdn"
             for name, rows in found.items():
                 sections[name].extend({key: address, **row} for row in rows)
         person = await _person_section(conn, asked)
@@ -94,7 +95,7 @@ async def export(
                     "addresses": addresses})
     return {
         "format": EXPORT_FORMAT,
-        "number": None if _is_email(asked) else asked,
+        "number": None if is_email(asked) else asked,
         "address": asked,
         "addresses": addresses,
         "exported_at": now.astimezone(UTC).isoformat(),
@@ -137,8 +138,8 @@ async def erase(
     async with conn.transaction():
         targets = [_target(secret, address, reason=reason, by=by)
                    for address in await persons_store.linked(conn, asked)]
-        numbers = [t for t in targets if not _is_email(t.address)]
-        emails = [t for t in targets if _is_email(t.address)]
+        numbers = [t for t in targets if not is_email(t.address)]
+        emails = [t for t in targets if is_email(t.address)]
         erasure = await store.erase_person(conn, numbers, emails)
         for target in targets:
             done = erasure.by_address[target.address]
@@ -148,7 +149,7 @@ async def erase(
                 target=f"contact:{target.pseudonym}",
                 detail={"reason": reason, "rows": dict(done.rows),
                         "kept_opt_out_for": list(done.opted_out_shortcodes),
-                        "channel": "email" if _is_email(target.address) else "sms",
+                        "channel": "email" if is_email(target.address) else "sms",
                         "with": [t.pseudonym for t in targets if t is not target]})
     rows: dict[str, int] = {}
     for done in erasure.by_address.values():
@@ -159,7 +160,7 @@ async def erase(
                                for code in done.opted_out_shortcodes))
     asked_target = next(t for t in targets if t.address == asked)
     # no address at info: the numbers are masked by the log processor, e-mail is not named
-    log.info("contact_erased", msisdn=None if _is_email(asked) else asked, reason=reason,
+    log.info("contact_erased", msisdn=None if is_email(asked) else asked, reason=reason,
              addresses=len(targets), rows=sum(rows.values()))
     return ErasureReport(asked_target.pseudonym, rows, kept,
                          tuple(t.pseudonym for t in targets if t is not asked_target))
@@ -167,16 +168,20 @@ async def erase(
 
 def _target(secret: bytes, address: str, *, reason: str, by: str) -> store.ErasedAddress:
     digest = number_hash(secret, address)
-    pseudonym = email_pseudonym(digest) if _is_email(address) else pseudonym_of(digest)
+    pseudonym = email_pseudonym(digest) if is_email(address) else pseudonym_of(digest)
     return store.ErasedAddress(address, pseudonym, digest, reason, by)
 
 
 async def idle_contacts(
     conn: asyncpg.Connection, *, settings: Settings, now: datetime, limit: int = 10_000,
 ) -> list[tuple[str, datetime]]:
-    """Numbers with no activity for the retention period, oldest first."""
+    """Numbers and e-mail addresses with no activity for the retention period, oldest
+    first: a citizen who only ever wrote (e-mail, the web form) ages out as one who texted
+    does; `limit` bounds the two lists together."""
     before = now - timedelta(days=settings.privacy_retention_days)
-    return await store.inactive_numbers(conn, before, limit=limit)
+    numbers = await store.inactive_numbers(conn, before, limit=limit)
+    addresses = await store.inactive_addresses(conn, before, limit=limit)
+    return sorted(numbers + addresses, key=lambda idle: (idle[1], idle[0]))[:limit]
 
 
 async def apply_retention(
@@ -185,8 +190,8 @@ async def apply_retention(
 ) -> list[ErasureReport]:
     """Erase every idle contact, one transaction each (a failure stops nothing already done)."""
     reports = []
-    for msisdn, _ in await idle_contacts(conn, settings=settings, now=now, limit=limit):
-        reports.append(await erase(conn, msisdn, by=by, settings=settings, reason="retention"))
+    for address, _ in await idle_contacts(conn, settings=settings, now=now, limit=limit):
+        reports.append(await erase(conn, address, by=by, settings=settings, reason="retention"))
     return reports
 
 

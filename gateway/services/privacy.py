@@ -18,6 +18,7 @@ for the API (web/api/privacy.py) and the contact page alike:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -93,11 +94,25 @@ async def erase_contact(pool: asyncpg.Pool, settings: Settings, actor: Identity,
         raise _key_missing() from None
 
 
+is_email = rights.is_email
+
+
+@dataclass(frozen=True)
+class RetentionList:
+    """What retention would erase: idle numbers and addresses (oldest first), and the
+    calls from withheld numbers that no address names."""
+
+    idle: list[tuple[str, datetime]]
+    withheld_calls: int
+
+
 async def retention_list(pool: asyncpg.Pool, settings: Settings, actor: Identity, client: str,
-                         *, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+                         *, now: datetime, limit: int) -> RetentionList:
     """Contacts idle past the retention period (a dry run), audited as a view of them."""
     async with pool.acquire() as conn:
         idle = await rights.idle_contacts(conn, settings=settings, now=now, limit=limit)
+        withheld = await rights.withheld_calls_due(conn, settings=settings, now=now,
+                                                   limit=limit)
         await audit.record(conn, actor, audit.CONTACT_VIEWED, None, client=client,
                            view="retention", results=len(idle))
-    return idle
+    return RetentionList(idle, len(withheld))

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncpg
 
-# Every sighting of an address: when, and how (what the page says about it).
-_SEEN = """
+# Every sighting of an address: when, and how (what the page says about it). Retention
+# reads it too (store/privacy.py): an address is idle when its last sighting is old.
+SEEN = """
     SELECT lower(from_address) AS address, received_at AS at, 'email' AS via
     FROM mail_inbound WHERE never_answer IS NULL AND from_address LIKE '%_@_%'
     UNION ALL
@@ -52,12 +53,12 @@ ORDER BY s.address
 # Addresses holding the typed text ($1, a LIKE pattern), after $2, at most $3. The
 # condition reaches every branch of the union, so each table is read once.
 SEARCH = _SUMMARY.format(
-    seen=_SEEN, where="s.address LIKE $1 AND ($2::text IS NULL OR s.address > $2)") + """
+    seen=SEEN, where="s.address LIKE $1 AND ($2::text IS NULL OR s.address > $2)") + """
 LIMIT $3
 """
 
 # One address, exactly: each branch uses its table's index on the address.
-GET = _SUMMARY.format(seen=_SEEN, where="s.address = $1")
+GET = _SUMMARY.format(seen=SEEN, where="s.address = $1")
 
 
 def _like_part(text: str) -> str:

@@ -38,6 +38,7 @@ from gateway.store import (
     consent,
     contacts,
     donations,
+    email_contacts,
     finance,
     inbound,
     mail_inbound,
@@ -229,7 +230,7 @@ WHERE number_hash = ANY($1::text[]) AND opted_out
 # voice line since `before` (a caller who only ever called has no contact row and is listed
 # by the calls); and when the number is one person's, none of the person's other addresses
 # has been active either (erasing the number erases the person).
-INACTIVE = """
+INACTIVE = f"""
 WITH numbers AS (
     SELECT msisdn, max(updated_at) AS seen FROM contacts
     WHERE msisdn NOT LIKE 'erased:%' GROUP BY msisdn
@@ -255,9 +256,37 @@ WHERE l.last_activity < $1
                         WHERE oi.msisdn = other.address AND oi.received_at >= $1)
              OR EXISTS (SELECT 1 FROM calls oca
                         WHERE oca.msisdn = other.address AND oca.started_at >= $1)
-             OR EXISTS (SELECT 1 FROM mail_inbound om
-                        WHERE lower(om.from_address) = other.address
-                          AND om.received_at >= $1)))
+             OR EXISTS (SELECT 1 FROM ({email_contacts.SEEN}) os
+                        WHERE os.address = other.address AND os.at >= $1)))
+ORDER BY 2, 1
+LIMIT $2
+"""
+
+# E-mail addresses whose last sighting (store/email_contacts.py SEEN: mail, form posts,
+# written questions, list requests, a person's verified address) is older than $1, and
+# whose person, if any, shows no newer activity on another number or address. Already
+# erased addresses (pseudonyms under .invalid) are not listed again.
+INACTIVE_ADDRESSES = f"""
+WITH seen AS ({email_contacts.SEEN}), last AS (
+    SELECT address, max(at) AS last_activity FROM seen GROUP BY address
+)
+SELECT l.address, l.last_activity
+FROM last l
+WHERE l.last_activity < $1
+  AND l.address NOT LIKE '%@erased.invalid'
+  AND NOT EXISTS (
+      SELECT 1 FROM person_addresses me
+      JOIN person_addresses other ON other.person_id = me.person_id
+                                 AND other.address <> me.address
+      WHERE me.address = l.address
+        AND (EXISTS (SELECT 1 FROM contacts oc
+                     WHERE oc.msisdn = other.address AND oc.updated_at >= $1)
+             OR EXISTS (SELECT 1 FROM inbound oi
+                        WHERE oi.msisdn = other.address AND oi.received_at >= $1)
+             OR EXISTS (SELECT 1 FROM calls oca
+                        WHERE oca.msisdn = other.address AND oca.started_at >= $1)
+             OR EXISTS (SELECT 1 FROM ({email_contacts.SEEN}) os
+                        WHERE os.address = other.address AND os.at >= $1)))
 ORDER BY 2, 1
 LIMIT $2
 """
@@ -538,6 +567,14 @@ async def inactive_numbers(
 ) -> list[tuple[str, datetime]]:
     rows = await conn.fetch(INACTIVE, before, limit)
     return [(r["msisdn"], r["last_activity"]) for r in rows]
+
+
+async def inactive_addresses(
+    conn: asyncpg.Connection, before: datetime, *, limit: int
+) -> list[tuple[str, datetime]]:
+    """E-mail addresses idle since before `before` (`INACTIVE_ADDRESSES`), oldest first."""
+    rows = await conn.fetch(INACTIVE_ADDRESSES, before, limit)
+    return [(r["address"], r["last_activity"]) for r in rows]
 
 
 async def number_columns(conn: asyncpg.Connection) -> list[tuple[str, str]]:

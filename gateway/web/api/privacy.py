@@ -14,6 +14,7 @@ employer) that organizers never see.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -64,9 +65,17 @@ async def erase(call: Call) -> dict[str, Any]:
             description="Erase them with `gateway privacy retention --apply`.")
 async def retention(call: Call) -> dict[str, Any]:
     context = call.context
-    idle = await service.retention_list(call.pool, context.settings, call.user, call.client,
-                                        now=context.clock(),
-                                        limit=call.query_as(RetentionQuery).limit)
+    due = await service.retention_list(call.pool, context.settings, call.user, call.client,
+                                       now=context.clock(),
+                                       limit=call.query_as(RetentionQuery).limit)
     return {"retention_days": context.settings.privacy_retention_days, "dry_run": True,
-            "count": len(idle),
-            "contacts": [{"msisdn": m, "last_activity": last} for m, last in idle]}
+            "count": len(due.idle), "withheld_calls": due.withheld_calls,
+            "contacts": [_idle_entry(address, last) for address, last in due.idle]}
+
+
+def _idle_entry(address: str, last: datetime) -> dict[str, Any]:
+    """A number keeps its `msisdn` key (as before addresses were listed); an e-mail
+    address has `email`; both say their channel."""
+    if service.is_email(address):
+        return {"channel": "email", "email": address, "last_activity": last}
+    return {"channel": "sms", "msisdn": address, "last_activity": last}
