@@ -83,7 +83,8 @@ async def emit(pool: asyncpg.Pool, events: int) -> dict[str, Any]:
 async def deliver(pool: asyncpg.Pool, receiver: Receiver, workers: int,
                   batch: int) -> dict[str, Any]:
     senders = [WebhookSender(pool, DeliveryConfig(owner=f"bench-{n}", batch_size=batch,
-                                                  poll_seconds=0.05))
+                                                  poll_seconds=0.05,
+                                                  allow_private_networks=True))
                for n in range(workers)]
     started = time.perf_counter()
     tasks = [asyncio.create_task(s.run()) for s in senders]
