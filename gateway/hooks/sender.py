@@ -257,7 +257,7 @@ class WebhookSender:
             return Outcome(False, None, None, f"no answer within {self._config.timeout:g} s")
         except aiohttp.ClientConnectorError as err:
             if isinstance(err.os_error, guard.ForbiddenAddress):  # the guard's reason, alone
-                return Outcome(False, None, None, err.os_error.strerror[:300])
+                return Outcome(False, None, None, str(err.os_error.strerror)[:300])
             detail = " ".join(str(err).split()) or type(err).__name__
             return Outcome(False, None, None, f"{type(err).__name__}: {detail}"[:300])
         except (aiohttp.ClientError, OSError, ValueError) as err:
