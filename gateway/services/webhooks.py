@@ -30,7 +30,7 @@ from gateway.services.audit import (
     record,
 )
 from gateway.services.errors import conflict, invalid, not_found
-from gateway.store import webhook_deliveries, webhook_subscriptions
+from gateway.store import webhook_deliveries, webhook_events, webhook_subscriptions
 from gateway.store.webhook_events import EVENT_TYPES
 from gateway.store.webhook_subscriptions import Subscription
 
@@ -68,6 +68,7 @@ async def create(conn: asyncpg.Connection, actor: Identity, client: str, *, url:
             created_by=actor.user_id)
         await record(conn, actor, WEBHOOK_CREATED, f"webhook:{subscription.id}", client=client,
                      url=url, event_types=list(types))
+    webhook_events.subscriptions_changed(conn)  # this gateway's own emits: at once
     return subscription, secret
 
 
@@ -93,6 +94,7 @@ async def set_enabled(conn: asyncpg.Connection, actor: Identity, client: str,
             raise not_found(f"webhook {subscription_id}")
         await record(conn, actor, WEBHOOK_ENABLED if enabled else WEBHOOK_DISABLED_BY_HAND,
                      f"webhook:{subscription_id}", client=client)
+    webhook_events.subscriptions_changed(conn)
     return subscription
 
 
@@ -103,6 +105,7 @@ async def delete(conn: asyncpg.Connection, actor: Identity, client: str,
         await webhook_subscriptions.delete(conn, subscription_id)
         await record(conn, actor, WEBHOOK_DELETED, f"webhook:{subscription_id}",
                      client=client, url=subscription.url)
+    webhook_events.subscriptions_changed(conn)
 
 
 async def deliveries(conn: asyncpg.Connection, subscription_id: int, *,
