@@ -44,6 +44,7 @@ from gateway.store.db import affected
 
 CONTACT_OPTED_IN: Final = "contact.opted_in"
 CONTACT_OPTED_OUT: Final = "contact.opted_out"
+PROFILE_ANSWERED: Final = "profile.answered"
 GIFT_CONFIRMED: Final = "gift.confirmed"
 GIFT_PAID: Final = "gift.paid"
 GIFT_FAILED: Final = "gift.failed"
@@ -56,7 +57,7 @@ CALL_STARTED: Final = "call.started"
 CALL_ENDED: Final = "call.ended"
 
 EVENT_TYPES: Final[tuple[str, ...]] = (
-    CONTACT_OPTED_IN, CONTACT_OPTED_OUT, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
+    CONTACT_OPTED_IN, CONTACT_OPTED_OUT, PROFILE_ANSWERED, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
     GIFT_REFUNDED, QUESTION_ASKED, QUESTION_ANSWERED, MESSAGE_DELIVERED, MESSAGE_FAILED,
     CALL_STARTED, CALL_ENDED)
 
