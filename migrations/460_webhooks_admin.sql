@@ -34,3 +34,17 @@ EXECUTE FUNCTION webhook_subscriptions_changed();
 CREATE TRIGGER webhook_subscriptions_notify_truncate
 AFTER TRUNCATE ON webhook_subscriptions
 FOR EACH STATEMENT EXECUTE FUNCTION webhook_subscriptions_changed();
+
+-- The admin page (gateway/web/pages/webhooks.py):
+-- previous_secret / previous_secret_until: after a rotation the old secret
+--   still signs (a second `v1=` in the header) until then, so the receiver
+--   can switch without losing a delivery (Stripe's rolling secret).
+-- secret_reveal_to / secret_reveal_until: the admin who made or rotated it may
+--   see the secret once, on the page the form redirects to, within a few
+--   minutes; that page clears both (post/redirect/get: a reload neither shows
+--   it again nor makes a new one).
+ALTER TABLE webhook_subscriptions
+    ADD COLUMN previous_secret       text CHECK (length(previous_secret) >= 32),
+    ADD COLUMN previous_secret_until timestamptz,
+    ADD COLUMN secret_reveal_to      bigint REFERENCES users (id) ON DELETE SET NULL,
+    ADD COLUMN secret_reveal_until   timestamptz;

@@ -241,7 +241,8 @@ class WebhookSender:
             signature.EVENT_TYPE_HEADER: delivery.event_type,
             signature.TIMESTAMP_HEADER: str(timestamp),
             signature.SIGNATURE_HEADER: signature.signature_header(
-                delivery.secret, timestamp, body),
+                delivery.secret, timestamp, body,
+                *([delivery.previous_secret] if delivery.previous_secret else [])),
             "Webhook-Attempt": str(delivery.attempts),
         }
         started = time.monotonic()

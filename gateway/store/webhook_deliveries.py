@@ -56,7 +56,9 @@ SET status = 'sending', lease_owner = $3,
 FROM due, webhook_events e, webhook_subscriptions s
 WHERE d.id = due.id AND e.id = d.event_id AND s.id = d.subscription_id
 RETURNING d.id, d.attempts, d.subscription_id, d.event_id, e.event_type,
-          e.payload::text AS payload, e.occurred_at, s.url, s.secret
+          e.payload::text AS payload, e.occurred_at, s.url, s.secret,
+          CASE WHEN s.previous_secret_until > {EFFECTIVE_NOW} THEN s.previous_secret
+          END AS previous_secret
 """
 
 MARK_DELIVERED = f"""
@@ -141,6 +143,7 @@ class ClaimedDelivery:
     occurred_at: datetime
     url: str
     secret: str
+    previous_secret: str | None = None  # still signing after a rotation
 
 
 async def fan_out(conn: asyncpg.Connection, event_ids: list[int]) -> int:
@@ -155,7 +158,8 @@ async def claim(conn: asyncpg.Connection, *, now: datetime, limit: int, owner: s
     claimed = [ClaimedDelivery(
         id=r["id"], attempts=r["attempts"], subscription_id=r["subscription_id"],
         event_id=r["event_id"], event_type=r["event_type"], payload=r["payload"],
-        occurred_at=r["occurred_at"], url=r["url"], secret=r["secret"]) for r in rows]
+        occurred_at=r["occurred_at"], url=r["url"], secret=r["secret"],
+        previous_secret=r["previous_secret"]) for r in rows]
     claimed.sort(key=lambda d: d.id)  # UPDATE ... RETURNING keeps no order
     return claimed
 

@@ -40,6 +40,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.plain_words import N_, Words
 from gateway.store.db import affected
 
 CONTACT_OPTED_IN: Final = "contact.opted_in"
@@ -60,6 +61,23 @@ EVENT_TYPES: Final[tuple[str, ...]] = (
     CONTACT_OPTED_IN, CONTACT_OPTED_OUT, PROFILE_ANSWERED, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
     GIFT_REFUNDED, QUESTION_ASKED, QUESTION_ANSWERED, MESSAGE_DELIVERED, MESSAGE_FAILED,
     CALL_STARTED, CALL_ENDED)
+
+# What each type is, for people (the admin page's checkboxes and log).
+EVENT_TYPE_WORDS: Final[Words] = {
+    CONTACT_OPTED_IN: N_("A number joined a program"),
+    CONTACT_OPTED_OUT: N_("A number opted out"),
+    PROFILE_ANSWERED: N_("A supporter answered a profile question"),
+    GIFT_CONFIRMED: N_("A gift was confirmed"),
+    GIFT_PAID: N_("A gift was paid"),
+    GIFT_FAILED: N_("A gift's payment failed"),
+    GIFT_REFUNDED: N_("A gift was refunded"),
+    QUESTION_ASKED: N_("A question reached the contact centre"),
+    QUESTION_ANSWERED: N_("An expert answered a question"),
+    MESSAGE_DELIVERED: N_("A text was delivered"),
+    MESSAGE_FAILED: N_("A text was not delivered"),
+    CALL_STARTED: N_("A call reached the voice line"),
+    CALL_ENDED: N_("A call ended"),
+}
 
 # The consent ledger's kinds (store/consent.py) that are an event here.
 CONSENT_EVENT: Final[Mapping[str, str]] = {

@@ -43,6 +43,32 @@ RETURNING {_COLUMNS}
 
 DELETE = "DELETE FROM webhook_subscriptions WHERE id = $1"
 
+UPDATE_SETTINGS = f"""
+UPDATE webhook_subscriptions SET url = $2, description = $3, event_types = $4
+WHERE id = $1
+RETURNING {_COLUMNS}
+"""
+
+# The old secret keeps signing beside the new one until $3 (a second v1=).
+ROTATE_SECRET = f"""
+UPDATE webhook_subscriptions
+SET previous_secret = secret, previous_secret_until = $3, secret = $2
+WHERE id = $1
+RETURNING {_COLUMNS}
+"""
+
+OFFER_SECRET = """
+UPDATE webhook_subscriptions SET secret_reveal_to = $2, secret_reveal_until = $3
+WHERE id = $1
+"""
+
+# Shown once: the same statement that reads it takes the offer away.
+TAKE_SECRET = """
+UPDATE webhook_subscriptions SET secret_reveal_to = NULL, secret_reveal_until = NULL
+WHERE id = $1 AND secret_reveal_to = $2 AND secret_reveal_until > $3
+RETURNING secret
+"""
+
 RECORD_SUCCESS = """
 UPDATE webhook_subscriptions
 SET consecutive_failures = 0, failing_since = NULL, last_success_at = $2
@@ -136,6 +162,32 @@ async def set_enabled(conn: asyncpg.Connection, subscription_id: int, *, enabled
 async def delete(conn: asyncpg.Connection, subscription_id: int) -> bool:
     """Its deliveries go with it (ON DELETE CASCADE)."""
     return affected(await conn.execute(DELETE, subscription_id)) == 1
+
+
+async def update_settings(conn: asyncpg.Connection, subscription_id: int, *, url: str,
+                          description: str, event_types: tuple[str, ...]) -> Subscription | None:
+    row = await conn.fetchrow(UPDATE_SETTINGS, subscription_id, url, description,
+                              list(event_types))
+    return None if row is None else _subscription(row)
+
+
+async def rotate_secret(conn: asyncpg.Connection, subscription_id: int, *, secret: str,
+                        previous_until: datetime) -> Subscription | None:
+    row = await conn.fetchrow(ROTATE_SECRET, subscription_id, secret, previous_until)
+    return None if row is None else _subscription(row)
+
+
+async def offer_secret(conn: asyncpg.Connection, subscription_id: int, *, to: int,
+                       until: datetime) -> None:
+    """`to` (a user) may see the secret once, before `until` (`take_secret`)."""
+    await conn.execute(OFFER_SECRET, subscription_id, to, until)
+
+
+async def take_secret(conn: asyncpg.Connection, subscription_id: int, *, user_id: int,
+                      now: datetime) -> str | None:
+    """The secret if it is on offer to `user_id` now; the offer ends here."""
+    secret: str | None = await conn.fetchval(TAKE_SECRET, subscription_id, user_id, now)
+    return secret
 
 
 async def record_success(conn: asyncpg.Connection, subscription_id: int, *,
