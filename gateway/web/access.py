@@ -131,6 +131,8 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "webhooks.delete": ADMIN,
     "webhooks.deliveries": ADMIN,
     "webhooks.replay": ADMIN,
+    "webhooks.update": ADMIN,
+    "webhooks.rotate_secret": ADMIN,
     # the same on the admin pages (pages/webhooks.py)
     "page.webhooks": ADMIN,
     "page.webhooks.create": ADMIN,
