@@ -224,7 +224,7 @@ class WebhookSender:
             conn, delivery.subscription_id, now=now,
             disable_after_failures=self._config.disable_after_failures,
             disable_after_seconds=self._config.disable_after_seconds,
-            reason=f"disabled after failed deliveries: {error}"[:500])
+            reason=f"{webhook_subscriptions.DISABLED_BY_GATEWAY}{error}"[:500])
         if run is not None and run.just_disabled:
             await notify_disabled(conn, self._notice, subscription_id=delivery.subscription_id,
                                   url=delivery.url, failures=run.failures, since=run.since,

@@ -73,9 +73,11 @@ class WantedTypesListener:
         await conn.add_listener(SUBSCRIPTIONS_CHANNEL, self._on_notice)
         while not lost.is_set():  # listening first, then reading: no change falls between
             self._notified.clear()
+            before = self.wanted.types
             if not await self.wanted.read(conn):
                 continue  # a notice came during the read: read again
-            log.info("webhook_types_read", types=sorted(self.wanted.types))
+            if self.wanted.types != before:
+                log.info("webhook_types_wanted", types=sorted(self.wanted.types))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait(lost), self._refresh)
 

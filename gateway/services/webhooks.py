@@ -148,7 +148,7 @@ async def set_enabled(conn: asyncpg.Connection, actor: Identity, client: str,
     async with conn.transaction():
         subscription = await webhook_subscriptions.set_enabled(
             conn, subscription_id, enabled=enabled, now=now,
-            reason=None if enabled else f"turned off by {actor.email}")
+            reason=None if enabled else f"{webhook_subscriptions.DISABLED_BY_HAND}{actor.email}")
         if subscription is None:
             raise not_found(f"webhook {subscription_id}")
         await record(conn, actor, WEBHOOK_ENABLED if enabled else WEBHOOK_DISABLED_BY_HAND,

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 import asyncpg
 
+from gateway.store import webhook_events
 from gateway.store.db import affected
+
+# `disabled_reason` starts with one of these: who turned it off (the admin page reads them).
+DISABLED_BY_GATEWAY: Final = "disabled after failed deliveries: "  # then the last error
+DISABLED_BY_HAND: Final = "turned off by "  # then the admin's e-mail
 
 _COLUMNS = """id, url, description, event_types, enabled, created_at, created_by, disabled_at,
     disabled_reason, consecutive_failures, failing_since, last_success_at"""
@@ -141,6 +147,7 @@ async def insert(conn: asyncpg.Connection, *, url: str, description: str,
     row = await conn.fetchrow(INSERT, url, description, list(event_types), secret,
                               created_by)
     assert row is not None
+    webhook_events.subscriptions_changed(conn)  # this gateway: the database decides, now
     return _subscription(row)
 
 
@@ -156,18 +163,22 @@ async def get(conn: asyncpg.Connection, subscription_id: int) -> Subscription | 
 async def set_enabled(conn: asyncpg.Connection, subscription_id: int, *, enabled: bool,
                       now: datetime, reason: str | None = None) -> Subscription | None:
     row = await conn.fetchrow(SET_ENABLED, subscription_id, enabled, now, reason)
+    webhook_events.subscriptions_changed(conn)
     return None if row is None else _subscription(row)
 
 
 async def delete(conn: asyncpg.Connection, subscription_id: int) -> bool:
     """Its deliveries go with it (ON DELETE CASCADE)."""
-    return affected(await conn.execute(DELETE, subscription_id)) == 1
+    deleted = affected(await conn.execute(DELETE, subscription_id)) == 1
+    webhook_events.subscriptions_changed(conn)
+    return deleted
 
 
 async def update_settings(conn: asyncpg.Connection, subscription_id: int, *, url: str,
                           description: str, event_types: tuple[str, ...]) -> Subscription | None:
     row = await conn.fetchrow(UPDATE_SETTINGS, subscription_id, url, description,
                               list(event_types))
+    webhook_events.subscriptions_changed(conn)
     return None if row is None else _subscription(row)
 
 

@@ -21,7 +21,11 @@ from gateway.plain_words import N_
 from gateway.services import webhooks
 from gateway.services.errors import ServiceError
 from gateway.store.webhook_events import EVENT_TYPES
-from gateway.store.webhook_subscriptions import Subscription
+from gateway.store.webhook_subscriptions import (
+    DISABLED_BY_GATEWAY,
+    DISABLED_BY_HAND,
+    Subscription,
+)
 from gateway.web.pages import confirm
 from gateway.web.pages.frame import PageTable, View
 from gateway.web.sessions import CSRF_FIELD
@@ -30,8 +34,6 @@ pages = PageTable()
 
 LOG_ROWS: Final = 50
 ANSWER_CHARS: Final = 200  # of the receiver's answer shown in the log (500 are kept)
-AUTO_PREFIX: Final = "disabled after failed deliveries: "  # hooks/sender.py's reason
-HAND_PREFIX: Final = "turned off by "  # services/webhooks.py's reason
 
 
 def off_reason(subscription: Subscription) -> tuple[str, str] | None:
@@ -39,9 +41,9 @@ def off_reason(subscription: Subscription) -> tuple[str, str] | None:
     if subscription.enabled:
         return None
     reason = subscription.disabled_reason or ""
-    if reason.startswith(AUTO_PREFIX):
-        return "auto", reason.removeprefix(AUTO_PREFIX)
-    return "hand", reason.removeprefix(HAND_PREFIX)
+    if reason.startswith(DISABLED_BY_GATEWAY):
+        return "auto", reason.removeprefix(DISABLED_BY_GATEWAY)
+    return "hand", reason.removeprefix(DISABLED_BY_HAND)
 
 
 def _form(view: View, subscription: Subscription | None = None) -> dict[str, Any]:
