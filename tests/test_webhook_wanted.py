@@ -97,3 +97,20 @@ async def test_a_connection_without_the_set_always_asks_the_database(
     async with pool.acquire() as conn:
         assert len(await _statements(conn, [OPTED_IN])) == 1
     assert await _written(pool) == 0  # the database's own check: nobody wants it
+
+
+async def test_a_lost_listener_trusts_the_database_until_it_listens_again(
+        gateway: Gateway, pool: asyncpg.Pool) -> None:
+    wanted = gateway.webhook_types.wanted
+    await _until(lambda: wanted.fresh)
+    async with pool.acquire() as conn:  # the database drops the listening session
+        cut = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = $1", f"{gateway.settings.instance_name}-webhook-types")
+    assert cut == 1
+    await _until(lambda: not wanted.fresh)  # a notice may be missed meanwhile
+    async with gateway.pool.acquire() as conn:
+        assert len(await _statements(conn, [OPTED_IN])) == 1
+    await _until(lambda: wanted.fresh)  # listening again, and read again
+    async with gateway.pool.acquire() as conn:
+        assert await _statements(conn, [OPTED_IN]) == []
