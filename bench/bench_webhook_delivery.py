@@ -6,6 +6,8 @@ timed, not the commit (the MO's own): the cost the MO path pays. Then runs
 `--workers` delivery tasks (gateway/hooks/sender.py, `--batch` POSTs at once
 each) against an aiohttp receiver on 127.0.0.1 that answers 200 and checks
 the signature of every 100th request, until every event is delivered.
+Also times the emit of a type nobody wants: with the statement (the database
+filters it) and with a gateway's set of wanted types (no statement).
 Reports deliveries per second, end to end (fan-out, claim, signed POST,
 record). Local cluster, fsync on; the receiver shares the machine. Prints
 one JSON document.
@@ -32,8 +34,9 @@ from gateway.hooks import signature
 from gateway.hooks.sender import DeliveryConfig, WebhookSender
 from gateway.logs import configure_logging
 from gateway.store import webhook_events, webhook_subscriptions
+from gateway.store.db import create_pool
 from gateway.store.migrate import apply_migrations
-from gateway.store.webhook_events import CONTACT_OPTED_IN, NewWebhookEvent
+from gateway.store.webhook_events import CALL_ENDED, CONTACT_OPTED_IN, NewWebhookEvent, WantedTypes
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / ".bench" / "webhooks"
@@ -63,7 +66,8 @@ class Receiver:
         return web.Response(text="ok")
 
 
-async def emit(pool: asyncpg.Pool, events: int) -> dict[str, Any]:
+async def emit(pool: asyncpg.Pool, events: int, event_type: str = CONTACT_OPTED_IN
+               ) -> dict[str, Any]:
     timings = []
     now = datetime.now(UTC)
     async with pool.acquire() as conn:
@@ -71,8 +75,8 @@ async def emit(pool: asyncpg.Pool, events: int) -> dict[str, Any]:
             async with conn.transaction():  # the commit is the MO's own: not timed
                 started = time.perf_counter()
                 await webhook_events.emit(conn, [NewWebhookEvent(
-                    CONTACT_OPTED_IN, {"msisdn": f"+336{n:08d}", "program": "ensemble",
-                                       "shortcode": "38200"}, now, f"+336{n:08d}")])
+                    event_type, {"msisdn": f"+336{n:08d}", "program": "ensemble",
+                                 "shortcode": "38200"}, now, f"+336{n:08d}")])
                 timings.append(time.perf_counter() - started)
     timings.sort()
     return {"events": events,
@@ -80,10 +84,27 @@ async def emit(pool: asyncpg.Pool, events: int) -> dict[str, Any]:
             "emit_ms_p95": round(timings[int(len(timings) * 0.95)] * 1000, 3)}
 
 
+async def emit_unwanted(url: str, events: int) -> dict[str, Any]:
+    """An event type nobody wants: the statement the database filters (a pool without the
+    set, as before), then no statement (a gateway's pool, its set read)."""
+    plain = await create_pool(url, min_size=1, max_size=1)
+    wanted = WantedTypes()
+    carrying = await create_pool(url, min_size=1, max_size=1, init=wanted.attach)
+    try:
+        async with carrying.acquire() as conn:
+            assert await wanted.read(conn)
+        return {"statement": await emit(plain, events, CALL_ENDED),
+                "skipped": await emit(carrying, events, CALL_ENDED)}
+    finally:
+        await plain.close()
+        await carrying.close()
+
+
 async def deliver(pool: asyncpg.Pool, receiver: Receiver, workers: int,
                   batch: int) -> dict[str, Any]:
     senders = [WebhookSender(pool, DeliveryConfig(owner=f"bench-{n}", batch_size=batch,
-                                                  poll_seconds=0.05))
+                                                  poll_seconds=0.05,
+                                                  allow_private_networks=True))
                for n in range(workers)]
     started = time.perf_counter()
     tasks = [asyncio.create_task(s.run()) for s in senders]
@@ -131,6 +152,7 @@ async def main() -> None:
                     "gift.refunded", {}, datetime.now(UTC))])
                 assert unwanted == 0 and await webhook_subscriptions.list_all(conn)
             emitted = await emit(pool, args.events)
+            unwanted_cost = await emit_unwanted(url, args.events)
             delivered = await deliver(pool, receiver, args.workers, args.batch)
         finally:
             await pool.close()
@@ -138,8 +160,8 @@ async def main() -> None:
         await runner.cleanup()
         cluster.stop()
         shutil.rmtree(BENCH_DIR, ignore_errors=True)
-    print(json.dumps({"bench": "webhook_delivery", "emit": emitted, "deliver": delivered},
-                     indent=2))
+    print(json.dumps({"bench": "webhook_delivery", "emit": emitted,
+                      "emit_unwanted": unwanted_cost, "deliver": delivered}, indent=2))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from gateway.config import ConfigError, Settings
 from gateway.engine import Rules, RulesError, load_rules
 from gateway.engine.holder import RulesHolder
 from gateway.hooks.sender import WebhookSender, webhook_sender
+from gateway.hooks.wanted import WantedTypesListener
 from gateway.logs import get_logger
 from gateway.mail.intake import MailIntake, start_mail_intake
 from gateway.mail.mail_out import start_mail_out
@@ -58,6 +59,7 @@ from gateway.smpp.pdu import Pdu
 from gateway.store import login_throttle, web_sessions
 from gateway.store.db import create_pool, ping
 from gateway.store.migrate import apply_migrations, default_migrations_dir
+from gateway.store.webhook_events import WantedTypes
 from gateway.tasks import Supervisor
 from gateway.voice.recordings import RecordingFetcher
 from gateway.voice.steps import VoiceLine, voice_problems
@@ -98,7 +100,7 @@ class Gateway:
     """The running parts of one gateway process, started and stopped together."""
 
     def __init__(self, settings: Settings, pool: asyncpg.Pool, rules: RulesHolder, *,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, webhook_types: WantedTypes | None = None) -> None:
         self.settings = settings
         self.pool = pool
         self.rules = rules
@@ -151,6 +153,10 @@ class Gateway:
         # outgoing webhooks (gateway/hooks/, docs/webhooks.md)
         self.webhooks: WebhookSender = webhook_sender(settings, pool,
                                                       staff_mail=self.staff_mail, clock=clock)
+        # the event types subscriptions want, carried by the pool's connections (open_gateway)
+        self.webhook_types = WantedTypesListener(
+            webhook_types or WantedTypes(), settings.database_url, settings.instance_name,
+            refresh_seconds=settings.webhooks_subscriptions_refresh_seconds)
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -178,6 +184,7 @@ class Gateway:
         if self.settings.voice_enabled:
             self._every(VOICE_DOWNLOAD_SECONDS, self.recordings.tick, "voice-recordings")
         self._spawn(self.webhooks.run, "webhooks")
+        self._spawn(self.webhook_types.run, "webhook-types")
         self._spawn(self.client.run, "smpp")
         self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
         self.mail_out = start_mail_out(self.settings, self.pool, self.supervisor, self.metrics,
@@ -367,12 +374,15 @@ async def open_gateway(settings: Settings, *, migrate: bool, clock: Clock = utc_
     if settings.stripe_secret_key is None and (offered := decisions.card_programs(rules)):
         # Such gifts are refused at once with the `unavailable` text (decisions.on_request).
         log.warning("card_gifts_offered_without_stripe_key", programs=offered)
-    pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8)
+    webhook_types = WantedTypes()  # every connection carries it: emits skip unwanted types
+    pool = await create_pool(settings, min_size=2, max_size=settings.ingest_lanes + 8,
+                             init=webhook_types.attach)
     if migrate:
         applied = await apply_migrations(pool, default_migrations_dir())
         if applied:
             log.info("migrations_applied", versions=applied)
-    return Gateway(settings, pool, RulesHolder(rules), clock=clock)
+    return Gateway(settings, pool, RulesHolder(rules), clock=clock,
+                   webhook_types=webhook_types)
 
 
 async def run_gateway(settings: Settings, *, migrate: bool) -> None:

@@ -564,6 +564,14 @@ class Settings(BaseModel):
         "Days an event and its delivery log are kept once nothing is waiting to be sent."))
     webhooks_notice_language: Literal["fr", "en"] = Field("en", description=(
         "The language of the mail that tells admins a subscription was turned off."))
+    # Outgoing webhooks, admin page and network guard (hooksadmin; docs/webhooks.md).
+    webhooks_allow_private_networks: bool = Field(False, description=(
+        "Let the delivery task connect to loopback, private, link-local, multicast and "
+        "reserved addresses (a receiver inside the campaign's network, a demo, tests). Off: "
+        "such an address, even one a receiver's DNS answers, is refused at connect time."))
+    webhooks_subscriptions_refresh_seconds: float = Field(60.0, gt=0, le=3600, description=(
+        "How often a gateway re-reads which event types some subscription wants, besides "
+        "the database's notice on every change (a fallback if a notice was missed)."))
 
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod

@@ -30,7 +30,9 @@ from gateway.web.plain import VOCABULARIES
 TEMPLATES = Path(gateway.web.__file__).parent / "templates"
 CATALOG = (Path(gateway.web.__file__).parent / "translations" / "fr" / "LC_MESSAGES"
            / "messages.po")
-TRANSLATED_TEMPLATES = ("base.html", "login.html", "error.html", "home.html", "my_settings.html")
+TRANSLATED_TEMPLATES = ("base.html", "login.html", "error.html", "home.html", "my_settings.html",
+                        "webhooks.html", "webhook.html", "webhook_confirm.html",
+                        "webhooks_macros.html")
 
 CHECK_VALUES = """
 SELECT pg_get_constraintdef(c.oid) AS definition

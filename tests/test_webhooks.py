@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from gateway.app import Gateway
+from gateway.config import Settings
 from gateway.engine.holder import RulesHolder
 from gateway.hooks.notice import DisabledNotice
 from gateway.hooks.sender import DeliveryConfig, WebhookSender
@@ -36,6 +37,12 @@ from tests.support.questions import NOW, RULES, Supporter, text_fr
 from tests.support.webhook_receiver import Receiver, closed_port_url
 
 TYPES = ["contact.opted_in", "contact.opted_out"]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The receiver is on 127.0.0.1: the running gateway's network guard must let it."""
+    return settings.model_copy(update={"webhooks_allow_private_networks": True})
 
 
 @pytest.fixture
@@ -82,7 +89,9 @@ def sender(pool: asyncpg.Pool, clock: ManualClock, owner: str = "gw-1",
            **options: float) -> WebhookSender:
     """A delivery task as `gateway run` makes one, on the test's clock (closed after it)."""
     chosen: dict[str, Any] = {"timeout": 5.0, "retry_min": 10.0, "retry_max": 60.0,
-                              "max_attempts": 10, "disable_after_failures": 1000} | options
+                              "max_attempts": 10, "disable_after_failures": 1000,
+                              # the receiver is on 127.0.0.1: the network guard must let it
+                              "allow_private_networks": True} | options
     config = DeliveryConfig(owner=owner, **chosen)
     notice = DisabledNotice(StaffMail("gateway@campaign.example", "Gateway",
                                       lambda path: "https://gw.campaign.example" + path))

@@ -20,6 +20,8 @@ ROUTES = {
     ("post", "/api/v1/webhooks/{webhook_id}/enable"),
     ("get", "/api/v1/webhooks/{webhook_id}/deliveries"),
     ("post", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"),
+    ("patch", "/api/v1/webhooks/{webhook_id}"),
+    ("post", "/api/v1/webhooks/{webhook_id}/rotate-secret"),
 }
 
 
@@ -106,7 +108,7 @@ async def test_only_admins_manage_webhooks(api: WebApi, role: str) -> None:
     for method, path in sorted(ROUTES):
         concrete = path.replace("{webhook_id}", "1").replace("{delivery_id}", "1")
         answer = await api.client.request(method.upper(), concrete, headers=someone.bearer,
-                                          json={} if method == "post" else None)
+                                          json={} if method in ("post", "patch") else None)
         assert answer.status == 403, (method, path)
 
 
@@ -117,3 +119,28 @@ async def test_every_webhook_route_is_in_the_openapi_document(api: WebApi) -> No
     assert found == ROUTES
     create = document["paths"]["/api/v1/webhooks"]["post"]
     assert create["x-roles"] == ["admin"] and "v1=" in create["description"]
+
+
+async def test_a_subscription_changes_and_its_secret_rotates(api: WebApi) -> None:
+    admin = await api.staff("admin")
+    made = await (await api.client.post("/api/v1/webhooks", headers=admin.bearer, json={
+        "url": "https://crm.example.org/a", "event_types": ["gift.paid"]})).json()
+    webhook_id, first = made["webhook"]["id"], made["secret"]
+    changed = await api.client.patch(f"/api/v1/webhooks/{webhook_id}", headers=admin.bearer,
+                                     json={"url": "https://crm.example.org/b",
+                                           "event_types": ["gift.paid", "gift.refunded"]})
+    assert changed.status == 200, await changed.text()
+    shown = (await changed.json())["webhook"]
+    assert (shown["url"], shown["event_types"]) == (
+        "https://crm.example.org/b", ["gift.paid", "gift.refunded"])
+    bad = await api.client.patch(f"/api/v1/webhooks/{webhook_id}", headers=admin.bearer,
+                                 json={"url": "http://crm.example.org/b",
+                                       "event_types": ["gift.paid"]})
+    assert bad.status == 400 and assert_error_shape(await bad.json())["field"] == "url"
+    rotated = await api.client.post(f"/api/v1/webhooks/{webhook_id}/rotate-secret",
+                                    headers=admin.bearer)
+    second = (await rotated.json())["secret"]
+    assert second.startswith("whsec_") and second != first
+    async with api.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT secret, previous_secret FROM webhook_subscriptions")
+    assert (row["secret"], row["previous_secret"]) == (second, first)

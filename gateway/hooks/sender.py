@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -37,7 +38,7 @@ import asyncpg
 from gateway import __version__
 from gateway.clock import Clock, utc_now
 from gateway.config import Settings
-from gateway.hooks import signature
+from gateway.hooks import guard, signature
 from gateway.hooks.notice import DisabledNotice, notify_disabled
 from gateway.logs import get_logger
 from gateway.notify.staff_mail import StaffMail
@@ -63,6 +64,7 @@ class DeliveryConfig:
     disable_after_seconds: float = 86400.0
     poll_seconds: float = 1.0
     purge_after_days: int = 30
+    allow_private_networks: bool = False  # hooks/guard.py: off, only public addresses
 
     @property
     def lease_seconds(self) -> float:
@@ -78,6 +80,7 @@ class Outcome:
     status_code: int | None
     response: str | None
     error: str | None
+    latency_ms: int | None = None  # from the POST's start to its answer's first bytes
 
 
 class WebhookSender:
@@ -189,7 +192,7 @@ class WebhookSender:
             assert outcome.status_code is not None
             await webhook_deliveries.mark_delivered(
                 conn, delivery.id, now=now, status_code=outcome.status_code,
-                response=outcome.response or "")
+                response=outcome.response or "", latency_ms=outcome.latency_ms)
             log.info("webhook_delivered", delivery_id=delivery.id, event_id=delivery.event_id,
                      attempt=delivery.attempts, status=outcome.status_code)
             return None
@@ -199,13 +202,13 @@ class WebhookSender:
         if delivery.attempts >= self._config.max_attempts:
             recorded = await webhook_deliveries.mark_failed(
                 conn, attempt, status_code=outcome.status_code, response=outcome.response,
-                error=f"{error} (no attempt left)")
+                error=f"{error} (no attempt left)", latency_ms=outcome.latency_ms)
         else:
             retry_in = backoff_delay(delivery.attempts - 1, self._config.retry_min,
                                      self._config.retry_max, self._rng)
             recorded = await webhook_deliveries.requeue(
                 conn, attempt, now=now, delay=retry_in, status_code=outcome.status_code,
-                response=outcome.response, error=error)
+                response=outcome.response, error=error, latency_ms=outcome.latency_ms)
         if not recorded:  # the lease was taken over: the new holder records
             log.warning("webhook_lease_lost", delivery_id=delivery.id, attempt=delivery.attempts)
             return None
@@ -221,7 +224,7 @@ class WebhookSender:
             conn, delivery.subscription_id, now=now,
             disable_after_failures=self._config.disable_after_failures,
             disable_after_seconds=self._config.disable_after_seconds,
-            reason=f"disabled after failed deliveries: {error}"[:500])
+            reason=f"{webhook_subscriptions.DISABLED_BY_GATEWAY}{error}"[:500])
         if run is not None and run.just_disabled:
             await notify_disabled(conn, self._notice, subscription_id=delivery.subscription_id,
                                   url=delivery.url, failures=run.failures, since=run.since,
@@ -238,18 +241,26 @@ class WebhookSender:
             signature.EVENT_TYPE_HEADER: delivery.event_type,
             signature.TIMESTAMP_HEADER: str(timestamp),
             signature.SIGNATURE_HEADER: signature.signature_header(
-                delivery.secret, timestamp, body),
+                delivery.secret, timestamp, body,
+                *([delivery.previous_secret] if delivery.previous_secret else [])),
             "Webhook-Attempt": str(delivery.attempts),
         }
+        started = time.monotonic()
         try:
             async with self._client().post(delivery.url, data=body, headers=headers,
                                            allow_redirects=False) as response:
                 text = (await response.content.read(webhook_deliveries.RESPONSE_CHARS * 4)
                         ).decode("utf-8", "replace")
                 return Outcome(ok=200 <= response.status < 300, status_code=response.status,
-                               response=text, error=None)
+                               response=text, error=None,
+                               latency_ms=round((time.monotonic() - started) * 1000))
         except TimeoutError:
             return Outcome(False, None, None, f"no answer within {self._config.timeout:g} s")
+        except aiohttp.ClientConnectorError as err:
+            if isinstance(err.os_error, guard.ForbiddenAddress):  # the guard's reason, alone
+                return Outcome(False, None, None, str(err.os_error.strerror)[:300])
+            detail = " ".join(str(err).split()) or type(err).__name__
+            return Outcome(False, None, None, f"{type(err).__name__}: {detail}"[:300])
         except (aiohttp.ClientError, OSError, ValueError) as err:
             # a receiver (or a URL) that misbehaves fails its delivery, never the task
             detail = " ".join(str(err).split()) or type(err).__name__
@@ -259,7 +270,9 @@ class WebhookSender:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._config.timeout),
-                connector=aiohttp.TCPConnector(limit=self._config.batch_size))
+                connector=guard.connector(
+                    limit=self._config.batch_size,
+                    allow_private=self._config.allow_private_networks))
         return self._session
 
     async def _housekeeping(self) -> None:
@@ -303,6 +316,7 @@ def webhook_sender(settings: Settings, pool: asyncpg.Pool, *, staff_mail: StaffM
         retry_min=settings.webhooks_retry_min, retry_max=settings.webhooks_retry_max,
         disable_after_failures=settings.webhooks_disable_after_failures,
         disable_after_seconds=settings.webhooks_disable_after_hours * 3600.0,
-        purge_after_days=settings.webhooks_retention_days)
+        purge_after_days=settings.webhooks_retention_days,
+        allow_private_networks=settings.webhooks_allow_private_networks)
     notice = DisabledNotice(staff_mail, language=settings.webhooks_notice_language)
     return WebhookSender(pool, config, notice=notice, clock=clock)

@@ -38,8 +38,10 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret: str, timestamp: int, body: bytes) -> str:
-    return f"t={timestamp},{SCHEME}={sign(secret, timestamp, body)}"
+def signature_header(secret: str, timestamp: int, body: bytes, *older: str) -> str:
+    """`t=...,v1=...`, with one more `v1=` per `older` secret (a rotation's grace)."""
+    return ",".join([f"t={timestamp}", *(f"{SCHEME}={sign(key, timestamp, body)}"
+                                         for key in (secret, *older))])
 
 
 def verify(secret: str, header: str, body: bytes, *, now: float,

@@ -19,6 +19,7 @@ from gateway.store.donations import DonorDetails, NewDonation, NewDonationEvent
 from gateway.store.outbound import NewOutbound
 from gateway.store.questions import NewQuestion
 from gateway.store.timeline import NewEvent
+from gateway.store.webhook_events import NewWebhookEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +52,4 @@ class BatchWrites:
     donation_events: list[NewDonationEvent] = field(default_factory=list)
     donor_details: list[DonorDetails] = field(default_factory=list)  # facts from the SMS dialog
     questions: list[NewQuestion] = field(default_factory=list)
+    webhooks: list[NewWebhookEvent] = field(default_factory=list)  # store/webhook_events.py

@@ -60,6 +60,7 @@ from gateway.pipeline import contact_centre, donation_ledger
 from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.store.consent import NewConsentEvent
 from gateway.store.timeline import NewEvent
+from gateway.store.webhook_events import PROFILE_ANSWERED, NewWebhookEvent
 
 E = TypeVar("E", contravariant=True)
 Handler = Callable[[E, Origin, BatchWrites], None]
@@ -79,6 +80,16 @@ def consent_row(event: ConsentEvent, origin: Origin, writes: BatchWrites) -> Non
         privacy_version=event.privacy_version, reply_index=event.reply_index,
         occurred_at=origin.received_at,
     ))
+
+
+def profile_answered(event: ProfileUpdated, origin: Origin, writes: BatchWrites) -> None:
+    """profile.answered for the webhooks: the answer as the dialog accepted it (its validated
+    value and what was derived from it), never the MO's own text (docs/webhooks.md)."""
+    writes.webhooks.append(NewWebhookEvent(PROFILE_ANSWERED, {
+        "msisdn": origin.msisdn, "shortcode": origin.shortcode, "program": event.program,
+        "dialog": event.dialog, "field": event.field, "value": event.value,
+        "derived": dict(event.derived), "answered_at": origin.received_at.isoformat(),
+    }, origin.received_at, origin.msisdn))
 
 
 class Handlers(TypedDict):
@@ -132,6 +143,8 @@ HANDLERS: Final[Handlers] = {
     "donation_expired": donation_ledger.expired,
     "donation_cancelled": donation_ledger.cancelled,
     "donor_details_given": donation_ledger.details_given,
+    # the new profile is in the state (and its geo columns); the answer goes to webhooks
+    "profile_updated": profile_answered,
     # the contact centre (pipeline/contact_centre.py)
     "knowledge_lookup": contact_centre.schedule_lookup,
     "question_asked": contact_centre.question_row,
@@ -150,7 +163,6 @@ HANDLERS: Final[Handlers] = {
     "dialog_stopped": timeline_only,
     "dialog_interrupted": timeline_only,
     "step_skipped": timeline_only,
-    "profile_updated": timeline_only,  # the new profile is in the state (and its geo columns)
     "donation_amount_asked": timeline_only,
     "donation_yes_repeated": timeline_only,
     "donor_details_unreadable": timeline_only,

@@ -58,6 +58,8 @@ WEBHOOK_ENABLED: Final = "webhook.enabled"
 WEBHOOK_DISABLED_BY_HAND: Final = "webhook.disabled_by_hand"
 WEBHOOK_DELETED: Final = "webhook.deleted"
 WEBHOOK_REPLAYED: Final = "webhook.replayed"
+WEBHOOK_UPDATED: Final = "webhook.updated"  # its URL, description or event types
+WEBHOOK_SECRET_ROTATED: Final = "webhook.secret_rotated"
 WEBHOOK_DISABLED: Final = WEBHOOK_AUTO_DISABLED  # by the gateway after sustained failure
 
 CLI_ACTOR: Final = "cli"

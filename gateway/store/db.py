@@ -9,7 +9,7 @@ DATABASE_URL, with the password scrubbed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -36,14 +36,27 @@ def describe_target(url: str) -> str:
     return f"{host}:{port}/{database}"
 
 
+class GatewayConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pool connection that can carry the gateway's shared, process-local state.
+
+    `webhook_types`: the event types subscriptions want (store/webhook_events.py
+    `WantedTypes`), set by the pool's `init`; absent on other pools.
+    """
+
+    __slots__ = ("webhook_types",)
+
+
 async def create_pool(
     target: Settings | str,
     *,
     min_size: int = 1,
     max_size: int = 10,
     connect_timeout: float = CONNECT_TIMEOUT_S,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> asyncpg.Pool:
-    """Open a pool and prove it works (asyncpg connects `min_size` connections eagerly)."""
+    """Open a pool and prove it works (asyncpg connects `min_size` connections eagerly).
+
+    `init` runs on each new connection (a `GatewayConnection`)."""
     url = target.database_url if isinstance(target, Settings) else target
     server_settings = (
         {"application_name": target.instance_name} if isinstance(target, Settings) else {}
@@ -57,6 +70,8 @@ async def create_pool(
             timeout=connect_timeout,
             server_settings=server_settings,
             reset=_keep_session,
+            connection_class=GatewayConnection,
+            init=init,
         )
     except (
         OSError,

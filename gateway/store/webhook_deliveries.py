@@ -56,13 +56,15 @@ SET status = 'sending', lease_owner = $3,
 FROM due, webhook_events e, webhook_subscriptions s
 WHERE d.id = due.id AND e.id = d.event_id AND s.id = d.subscription_id
 RETURNING d.id, d.attempts, d.subscription_id, d.event_id, e.event_type,
-          e.payload::text AS payload, e.occurred_at, s.url, s.secret
+          e.payload::text AS payload, e.occurred_at, s.url, s.secret,
+          CASE WHEN s.previous_secret_until > {EFFECTIVE_NOW} THEN s.previous_secret
+          END AS previous_secret
 """
 
 MARK_DELIVERED = f"""
 UPDATE webhook_deliveries
 SET status = 'delivered', delivered_at = {EFFECTIVE_NOW}, last_status_code = $3,
-    last_response = left($4, {RESPONSE_CHARS}), last_error = NULL,
+    last_response = left($4, {RESPONSE_CHARS}), last_error = NULL, last_latency_ms = $5,
     lease_owner = NULL, lease_until = NULL
 WHERE id = $2 AND status IN ('pending', 'sending')
 """
@@ -72,14 +74,14 @@ REQUEUE = f"""
 UPDATE webhook_deliveries
 SET status = 'pending', not_before = {EFFECTIVE_NOW} + make_interval(secs => $5),
     last_status_code = $6, last_response = left($7, {RESPONSE_CHARS}), last_error = $8,
-    lease_owner = NULL, lease_until = NULL
+    last_latency_ms = $9, lease_owner = NULL, lease_until = NULL
 WHERE id = $2 AND status = 'sending' AND lease_owner = $3 AND attempts = $4
 """
 
 MARK_FAILED = f"""
 UPDATE webhook_deliveries
 SET status = 'failed', last_status_code = $4, last_response = left($5, {RESPONSE_CHARS}),
-    last_error = $6, lease_owner = NULL, lease_until = NULL
+    last_error = $6, last_latency_ms = $7, lease_owner = NULL, lease_until = NULL
 WHERE id = $1 AND status = 'sending' AND lease_owner = $2 AND attempts = $3
 """
 
@@ -118,7 +120,7 @@ RETURNING id
 LOG = """
 SELECT d.id, d.event_id, e.event_type, e.occurred_at, d.created_at, d.status, d.attempts,
        d.not_before, d.last_attempt_at, d.last_status_code, d.last_response, d.last_error,
-       d.delivered_at, d.replays
+       d.delivered_at, d.replays, d.last_latency_ms
 FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
 WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2)
 ORDER BY d.id DESC
@@ -141,6 +143,7 @@ class ClaimedDelivery:
     occurred_at: datetime
     url: str
     secret: str
+    previous_secret: str | None = None  # still signing after a rotation
 
 
 async def fan_out(conn: asyncpg.Connection, event_ids: list[int]) -> int:
@@ -155,29 +158,32 @@ async def claim(conn: asyncpg.Connection, *, now: datetime, limit: int, owner: s
     claimed = [ClaimedDelivery(
         id=r["id"], attempts=r["attempts"], subscription_id=r["subscription_id"],
         event_id=r["event_id"], event_type=r["event_type"], payload=r["payload"],
-        occurred_at=r["occurred_at"], url=r["url"], secret=r["secret"]) for r in rows]
+        occurred_at=r["occurred_at"], url=r["url"], secret=r["secret"],
+        previous_secret=r["previous_secret"]) for r in rows]
     claimed.sort(key=lambda d: d.id)  # UPDATE ... RETURNING keeps no order
     return claimed
 
 
 async def mark_delivered(conn: asyncpg.Connection, delivery_id: int, *, now: datetime,
-                         status_code: int, response: str) -> bool:
+                         status_code: int, response: str, latency_ms: int | None = None) -> bool:
     return affected(await conn.execute(
-        MARK_DELIVERED, now, delivery_id, status_code, response)) == 1
+        MARK_DELIVERED, now, delivery_id, status_code, response, latency_ms)) == 1
 
 
 async def requeue(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime, delay: float,
-                  status_code: int | None, response: str | None, error: str) -> bool:
+                  status_code: int | None, response: str | None, error: str,
+                  latency_ms: int | None = None) -> bool:
     return affected(await conn.execute(
         REQUEUE, now, attempt.id, attempt.owner, attempt.attempts, delay, status_code,
-        response, error)) == 1
+        response, error, latency_ms)) == 1
 
 
 async def mark_failed(conn: asyncpg.Connection, attempt: Attempt, *,
-                      status_code: int | None, response: str | None, error: str) -> bool:
+                      status_code: int | None, response: str | None, error: str,
+                      latency_ms: int | None = None) -> bool:
     return affected(await conn.execute(
         MARK_FAILED, attempt.id, attempt.owner, attempt.attempts, status_code, response,
-        error)) == 1
+        error, latency_ms)) == 1
 
 
 async def release_leases(conn: asyncpg.Connection, owner: str, *, now: datetime,

@@ -11,22 +11,41 @@ to one webhook_deliveries row per subscription (store/webhook_deliveries.py)
 and marks it here (`take_unfanned`).
 
 `EVENT_TYPES` is the fixed list a subscription chooses from, named once.
+
+Why `WantedTypes`: with nobody subscribed to a type, even the INSERT that
+inserts nothing is a round trip on the MO path. A gateway keeps the set of
+types some enabled subscription wants; its pool's connections carry it
+(store/db.py `GatewayConnection`), and an emit whose types are all outside
+it issues no statement. The set is only trusted while `fresh`: every change
+to webhook_subscriptions NOTIFYs (migration 460's triggers), the listener
+(gateway/hooks/wanted.py) marks the set stale the moment the notice arrives
+and re-reads it; while stale, lost or never read, every emit runs its
+statement and the database decides, as without a cache. The guarantee:
+once a gateway has received the notice of a subscription's commit, every
+emit on it that wants the new type is written. An emit that ran on a
+gateway between the commit and the notice's arrival there (the notice's
+latency, normally well under a millisecond on one network) may be skipped;
+the creating gateway marks its own set stale right after the commit, so its
+own emits never are. A connection without the set (a CLI's, a test's pool)
+always runs the statement.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
 
+from gateway.plain_words import N_, Words
 from gateway.store.db import affected
 
 CONTACT_OPTED_IN: Final = "contact.opted_in"
 CONTACT_OPTED_OUT: Final = "contact.opted_out"
+PROFILE_ANSWERED: Final = "profile.answered"
 GIFT_CONFIRMED: Final = "gift.confirmed"
 GIFT_PAID: Final = "gift.paid"
 GIFT_FAILED: Final = "gift.failed"
@@ -39,9 +58,26 @@ CALL_STARTED: Final = "call.started"
 CALL_ENDED: Final = "call.ended"
 
 EVENT_TYPES: Final[tuple[str, ...]] = (
-    CONTACT_OPTED_IN, CONTACT_OPTED_OUT, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
+    CONTACT_OPTED_IN, CONTACT_OPTED_OUT, PROFILE_ANSWERED, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
     GIFT_REFUNDED, QUESTION_ASKED, QUESTION_ANSWERED, MESSAGE_DELIVERED, MESSAGE_FAILED,
     CALL_STARTED, CALL_ENDED)
+
+# What each type is, for people (the admin page's checkboxes and log).
+EVENT_TYPE_WORDS: Final[Words] = {
+    CONTACT_OPTED_IN: N_("A number joined a program"),
+    CONTACT_OPTED_OUT: N_("A number opted out"),
+    PROFILE_ANSWERED: N_("A supporter answered a profile question"),
+    GIFT_CONFIRMED: N_("A gift was confirmed"),
+    GIFT_PAID: N_("A gift was paid"),
+    GIFT_FAILED: N_("A gift's payment failed"),
+    GIFT_REFUNDED: N_("A gift was refunded"),
+    QUESTION_ASKED: N_("A question reached the contact centre"),
+    QUESTION_ANSWERED: N_("An expert answered a question"),
+    MESSAGE_DELIVERED: N_("A text was delivered"),
+    MESSAGE_FAILED: N_("A text was not delivered"),
+    CALL_STARTED: N_("A call reached the voice line"),
+    CALL_ENDED: N_("A call ended"),
+}
 
 # The consent ledger's kinds (store/consent.py) that are an event here.
 CONSENT_EVENT: Final[Mapping[str, str]] = {
@@ -144,6 +180,70 @@ WHERE e.created_at < $1 AND e.fanned_at IS NOT NULL
 """
 
 
+SUBSCRIPTIONS_CHANNEL: Final = "gateway_webhook_subscriptions"  # migration 460's triggers
+
+WANTED_TYPES = """
+SELECT DISTINCT unnest(event_types) AS event_type FROM webhook_subscriptions WHERE enabled
+"""
+
+
+class WantedTypes:
+    """The event types some enabled subscription wants, as this gateway last read them."""
+
+    def __init__(self) -> None:
+        self._types: frozenset[str] = frozenset()
+        self._fresh = False
+        self._generation = 0  # bumped by every notice: a read begun before it is not trusted
+
+    @property
+    def fresh(self) -> bool:
+        return self._fresh
+
+    @property
+    def types(self) -> frozenset[str]:
+        return self._types
+
+    @property
+    def generation(self) -> int:
+        """How many notices (or losses) so far."""
+        return self._generation
+
+    def mark_stale(self) -> None:
+        """Something changed (or the notices may be missed): trust the database until read."""
+        self._fresh = False
+        self._generation += 1
+
+    def may_skip(self, event_types: Iterable[str]) -> bool:
+        """True only when the set is fresh and none of `event_types` is in it."""
+        return self._fresh and self._types.isdisjoint(event_types)
+
+    async def read(self, conn: asyncpg.Connection) -> bool:
+        """Read the set; fresh unless a notice came during the read (then False: read again)."""
+        generation = self._generation
+        types = frozenset(r["event_type"] for r in await conn.fetch(WANTED_TYPES))
+        if generation != self._generation:
+            return False
+        self._types, self._fresh = types, True
+        return True
+
+    async def attach(self, conn: asyncpg.Connection) -> None:
+        """The pool's `init`: each new connection carries this set (store/db.py)."""
+        conn.webhook_types = self
+
+
+def _skips(conn: asyncpg.Connection, event_types: Iterable[str]) -> bool:
+    wanted = getattr(conn, "webhook_types", None)
+    return isinstance(wanted, WantedTypes) and wanted.may_skip(event_types)
+
+
+def subscriptions_changed(conn: asyncpg.Connection) -> None:
+    """After a commit that changed subscriptions: this gateway trusts the database again now,
+    without waiting for its own notice."""
+    wanted = getattr(conn, "webhook_types", None)
+    if isinstance(wanted, WantedTypes):
+        wanted.mark_stale()
+
+
 @dataclass(frozen=True, slots=True)
 class NewWebhookEvent:
     """One event: its type (EVENT_TYPES), its JSON data, the number it is about."""
@@ -162,6 +262,8 @@ async def emit(conn: asyncpg.Connection, events: Sequence[NewWebhookEvent]) -> i
         if event.event_type not in EVENT_TYPES:
             raise ValueError(f"webhook event type {event.event_type!r} is not one of "
                              f"EVENT_TYPES (gateway/store/webhook_events.py)")
+    if _skips(conn, (e.event_type for e in events)):
+        return 0
     return affected(await conn.execute(
         EMIT, [e.event_type for e in events],
         [json.dumps(dict(e.data), default=str) for e in events],
@@ -170,7 +272,7 @@ async def emit(conn: asyncpg.Connection, events: Sequence[NewWebhookEvent]) -> i
 
 async def emit_donation_events(conn: asyncpg.Connection, event_ids: Sequence[int]) -> int:
     """The gift events among donation_events `event_ids` just recorded (one statement)."""
-    if not event_ids:
+    if not event_ids or _skips(conn, DONATION_EVENT.values()):
         return 0
     return affected(await conn.execute(
         EMIT_DONATION_EVENTS, list(event_ids), list(DONATION_EVENT),
@@ -179,7 +281,7 @@ async def emit_donation_events(conn: asyncpg.Connection, event_ids: Sequence[int
 
 async def emit_messages(conn: asyncpg.Connection, outbound_ids: Sequence[int]) -> int:
     """message.delivered / message.failed for outbound rows whose status just became final."""
-    if not outbound_ids:
+    if not outbound_ids or _skips(conn, MESSAGE_EVENT.values()):
         return 0
     return affected(await conn.execute(
         EMIT_MESSAGES, list(outbound_ids), list(MESSAGE_EVENT), list(MESSAGE_EVENT.values())))
@@ -188,7 +290,7 @@ async def emit_messages(conn: asyncpg.Connection, outbound_ids: Sequence[int]) -
 async def emit_questions(conn: asyncpg.Connection, event_type: str, question_ids: Sequence[int],
                          *, at: datetime | None = None) -> int:
     """question.asked (at: the asking) or question.answered (`at`: the answer) for these."""
-    if not question_ids:
+    if not question_ids or _skips(conn, (event_type,)):
         return 0
     return affected(await conn.execute(EMIT_QUESTIONS, event_type, list(question_ids), at))
 

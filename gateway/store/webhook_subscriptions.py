@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 import asyncpg
 
+from gateway.store import webhook_events
 from gateway.store.db import affected
+
+# `disabled_reason` starts with one of these: who turned it off (the admin page reads them).
+DISABLED_BY_GATEWAY: Final = "disabled after failed deliveries: "  # then the last error
+DISABLED_BY_HAND: Final = "turned off by "  # then the admin's e-mail
 
 _COLUMNS = """id, url, description, event_types, enabled, created_at, created_by, disabled_at,
     disabled_reason, consecutive_failures, failing_since, last_success_at"""
@@ -42,6 +48,32 @@ RETURNING {_COLUMNS}
 """
 
 DELETE = "DELETE FROM webhook_subscriptions WHERE id = $1"
+
+UPDATE_SETTINGS = f"""
+UPDATE webhook_subscriptions SET url = $2, description = $3, event_types = $4
+WHERE id = $1
+RETURNING {_COLUMNS}
+"""
+
+# The old secret keeps signing beside the new one until $3 (a second v1=).
+ROTATE_SECRET = f"""
+UPDATE webhook_subscriptions
+SET previous_secret = secret, previous_secret_until = $3, secret = $2
+WHERE id = $1
+RETURNING {_COLUMNS}
+"""
+
+OFFER_SECRET = """
+UPDATE webhook_subscriptions SET secret_reveal_to = $2, secret_reveal_until = $3
+WHERE id = $1
+"""
+
+# Shown once: the same statement that reads it takes the offer away.
+TAKE_SECRET = """
+UPDATE webhook_subscriptions SET secret_reveal_to = NULL, secret_reveal_until = NULL
+WHERE id = $1 AND secret_reveal_to = $2 AND secret_reveal_until > $3
+RETURNING secret
+"""
 
 RECORD_SUCCESS = """
 UPDATE webhook_subscriptions
@@ -115,6 +147,7 @@ async def insert(conn: asyncpg.Connection, *, url: str, description: str,
     row = await conn.fetchrow(INSERT, url, description, list(event_types), secret,
                               created_by)
     assert row is not None
+    webhook_events.subscriptions_changed(conn)  # this gateway: the database decides, now
     return _subscription(row)
 
 
@@ -130,12 +163,42 @@ async def get(conn: asyncpg.Connection, subscription_id: int) -> Subscription | 
 async def set_enabled(conn: asyncpg.Connection, subscription_id: int, *, enabled: bool,
                       now: datetime, reason: str | None = None) -> Subscription | None:
     row = await conn.fetchrow(SET_ENABLED, subscription_id, enabled, now, reason)
+    webhook_events.subscriptions_changed(conn)
     return None if row is None else _subscription(row)
 
 
 async def delete(conn: asyncpg.Connection, subscription_id: int) -> bool:
     """Its deliveries go with it (ON DELETE CASCADE)."""
-    return affected(await conn.execute(DELETE, subscription_id)) == 1
+    deleted = affected(await conn.execute(DELETE, subscription_id)) == 1
+    webhook_events.subscriptions_changed(conn)
+    return deleted
+
+
+async def update_settings(conn: asyncpg.Connection, subscription_id: int, *, url: str,
+                          description: str, event_types: tuple[str, ...]) -> Subscription | None:
+    row = await conn.fetchrow(UPDATE_SETTINGS, subscription_id, url, description,
+                              list(event_types))
+    webhook_events.subscriptions_changed(conn)
+    return None if row is None else _subscription(row)
+
+
+async def rotate_secret(conn: asyncpg.Connection, subscription_id: int, *, secret: str,
+                        previous_until: datetime) -> Subscription | None:
+    row = await conn.fetchrow(ROTATE_SECRET, subscription_id, secret, previous_until)
+    return None if row is None else _subscription(row)
+
+
+async def offer_secret(conn: asyncpg.Connection, subscription_id: int, *, to: int,
+                       until: datetime) -> None:
+    """`to` (a user) may see the secret once, before `until` (`take_secret`)."""
+    await conn.execute(OFFER_SECRET, subscription_id, to, until)
+
+
+async def take_secret(conn: asyncpg.Connection, subscription_id: int, *, user_id: int,
+                      now: datetime) -> str | None:
+    """The secret if it is on offer to `user_id` now; the offer ends here."""
+    secret: str | None = await conn.fetchval(TAKE_SECRET, subscription_id, user_id, now)
+    return secret
 
 
 async def record_success(conn: asyncpg.Connection, subscription_id: int, *,

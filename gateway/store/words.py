@@ -22,6 +22,12 @@ class Checked(NamedTuple):
 
 
 CHECKED: Final[dict[str, Checked]] = {
+    "webhook_delivery": Checked("webhook_deliveries", "status", {
+        "pending": N_("Waiting to be sent"),
+        "sending": N_("Being sent"),
+        "delivered": N_("Delivered"),
+        "failed": N_("Given up"),
+    }),
     "role": Checked("users", "role", {
         "admin": N_("admin"),
         "organizer": N_("organizer"),

@@ -131,6 +131,17 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "webhooks.delete": ADMIN,
     "webhooks.deliveries": ADMIN,
     "webhooks.replay": ADMIN,
+    "webhooks.update": ADMIN,
+    "webhooks.rotate_secret": ADMIN,
+    # the same on the admin pages (pages/webhooks.py)
+    "page.webhooks": ADMIN,
+    "page.webhooks.create": ADMIN,
+    "page.webhook": ADMIN,
+    "page.webhook.update": ADMIN,
+    "page.webhook.rotate": ADMIN,
+    "page.webhook.enabled": ADMIN,
+    "page.webhook.delete": ADMIN,
+    "page.webhook.replay": ADMIN,
     # server-rendered pages (gateway/web/pages/); same table, same walk in the tests
     "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
     "page.login": PUBLIC,

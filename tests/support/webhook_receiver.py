@@ -36,6 +36,7 @@ class Receiver:
 
     fail_first: int = 0
     hang: bool = False
+    failure_text: str = "not now"  # what a failing answer says
     clock: Callable[[], float] = time.time  # the test's, to check the signed timestamp
     received: list[Received] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -60,7 +61,7 @@ class Receiver:
         if self.fail_first > 0:
             self.fail_first -= 1
             entry.answered = 500
-            return web.Response(status=500, text="not now")
+            return web.Response(status=500, text=self.failure_text)
         entry.answered = 200
         return web.Response(status=200, text="ok")
 

@@ -33,6 +33,12 @@ class NewWebhook(Strict):
     description: str = Field("", max_length=500, description="what the receiver is")
 
 
+class ChangedWebhook(Strict):
+    url: str = Field(min_length=8, max_length=2000)
+    event_types: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    description: str = Field("", max_length=500)
+
+
 class DeliveriesQuery(Strict):
     status: Literal["pending", "sending", "delivered", "failed"] | None = None
     limit: int = Field(100, ge=1, le=1000)
@@ -65,6 +71,30 @@ async def create(call: Call) -> dict[str, Any]:
 async def get(call: Call) -> dict[str, Any]:
     async with call.pool.acquire() as conn:
         return {"webhook": webhooks.shown(await webhooks.get(conn, call.path_int("webhook_id")))}
+
+
+@routes.patch("/api/v1/webhooks/{webhook_id}", name="webhooks.update", body=ChangedWebhook,
+             summary="Change a subscription's URL, description and event types (the secret "
+                     "stays)")
+async def update(call: Call) -> dict[str, Any]:
+    body = call.body_as(ChangedWebhook)
+    async with call.pool.acquire() as conn:
+        subscription = await webhooks.update(
+            conn, call.user, call.client, call.path_int("webhook_id"), url=body.url,
+            event_types=body.event_types, description=body.description,
+            allow_loopback_http=call.context.settings.webhooks_allow_loopback_http)
+    return {"webhook": webhooks.shown(subscription)}
+
+
+@routes.post("/api/v1/webhooks/{webhook_id}/rotate-secret", name="webhooks.rotate_secret",
+             summary="A new signing secret, shown in this answer once; the old one also "
+                     "signs for 24 hours", description=SIGNATURE_TEXT)
+async def rotate_secret(call: Call) -> dict[str, Any]:
+    async with call.pool.acquire() as conn:
+        subscription, secret = await webhooks.rotate_secret(
+            conn, call.user, call.client, call.path_int("webhook_id"),
+            now=call.context.clock())
+    return {"webhook": webhooks.shown(subscription), "secret": secret}
 
 
 async def _set(call: Call, *, enabled: bool) -> dict[str, Any]:

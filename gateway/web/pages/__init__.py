@@ -39,6 +39,7 @@ from gateway.web.pages import (
     users,
     voice,
     voice_simulator,
+    webhooks,
 )
 from gateway.web.pages.frame import (
     SITE,
@@ -57,7 +58,7 @@ TABLES: tuple[PageTable, ...] = (
     phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages,
     inbox_knowledge.pages, knowledge_base.pages, persons.pages, subscribers.pages,
     newsletters.pages, voice.pages, voice_simulator.pages, my_settings.pages, users.pages,
-    my_tokens.pages, keywords.pages,
+    my_tokens.pages, keywords.pages, webhooks.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
@@ -74,6 +75,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.keywords", "/keywords", "Keywords file"),
     NavItem("page.users", "/users", "Staff accounts"),
     NavItem("page.my_tokens", "/me/tokens", "My API tokens"),
+    NavItem("page.webhooks", "/webhooks", "Webhooks"),
     NavItem("page.voice", "/voice-line", "Voice line",
             when=lambda settings: settings.voice_enabled),
     NavItem("page.voice.report", "/voice-line/report", "Voice line report",
