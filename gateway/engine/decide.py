@@ -35,6 +35,7 @@ from gateway.engine.events import (
     DonationRequested,
     FloodSuppressed,
     IgnoredOptedOut,
+    ContactTagged,
     KeywordMatched,
     KnowledgeLookup,
     Unmatched,
@@ -151,6 +152,8 @@ def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
     turn.events.append(KeywordMatched(
         keyword=keyword.word, program=keyword.program, action=keyword.action,
         typed=turn.command.first, fuzzy=fuzzy, argument=turn.command.argument))
+    if keyword.tags:
+        turn.events.append(ContactTagged(keyword.word, keyword.program, keyword.tags))
     if keyword.action == "opt_in":
         was = turn.draft.status(keyword.program)
         consent.opt_in_keyword(turn, keyword)

@@ -18,6 +18,7 @@ from gateway.store.consent import NewConsentEvent
 from gateway.store.donations import DonorDetails, NewDonation, NewDonationEvent
 from gateway.store.outbound import NewOutbound
 from gateway.store.questions import NewQuestion
+from gateway.store.tags import NewTag
 from gateway.store.timeline import NewEvent
 
 
@@ -51,3 +52,4 @@ class BatchWrites:
     donation_events: list[NewDonationEvent] = field(default_factory=list)
     donor_details: list[DonorDetails] = field(default_factory=list)  # facts from the SMS dialog
     questions: list[NewQuestion] = field(default_factory=list)
+    tags: list[NewTag] = field(default_factory=list)  # a keyword's tags (ContactTagged)

@@ -22,6 +22,7 @@ from typing import Any, Final, TypedDict, TypeVar
 from gateway.engine.events import (
     ComplianceReplyLimited,
     ConsentEvent,
+    ContactTagged,
     DialogCompleted,
     DialogExpired,
     DialogInterrupted,
@@ -59,6 +60,7 @@ from gateway.engine.events import (
 from gateway.pipeline import contact_centre, donation_ledger
 from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.store.consent import NewConsentEvent
+from gateway.store.tags import NewTag
 from gateway.store.timeline import NewEvent
 
 E = TypeVar("E", contravariant=True)
@@ -79,6 +81,12 @@ def consent_row(event: ConsentEvent, origin: Origin, writes: BatchWrites) -> Non
         privacy_version=event.privacy_version, reply_index=event.reply_index,
         occurred_at=origin.received_at,
     ))
+
+
+def tag_rows(event: ContactTagged, origin: Origin, writes: BatchWrites) -> None:
+    """The keyword's tags on the number, at the MO's time (store/tags.py)."""
+    writes.tags.extend(NewTag(origin.msisdn, tag, event.keyword, origin.received_at)
+                       for tag in event.tags)
 
 
 class Handlers(TypedDict):
@@ -117,6 +125,7 @@ class Handlers(TypedDict):
     theme_menu_sent: Handler[ThemeMenuSent]
     theme_prompted: Handler[ThemePrompted]
     question_asked: Handler[QuestionAsked]
+    contact_tagged: Handler[ContactTagged]
 
 
 HANDLERS: Final[Handlers] = {
@@ -135,6 +144,8 @@ HANDLERS: Final[Handlers] = {
     # the contact centre (pipeline/contact_centre.py)
     "knowledge_lookup": contact_centre.schedule_lookup,
     "question_asked": contact_centre.question_row,
+    # tags a keyword puts on (store/tags.py)
+    "contact_tagged": tag_rows,
     # the timeline is their whole record
     "keyword_matched": timeline_only,
     "unmatched": timeline_only,

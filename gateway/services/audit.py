@@ -59,6 +59,12 @@ WEBHOOK_DISABLED_BY_HAND: Final = "webhook.disabled_by_hand"
 WEBHOOK_DELETED: Final = "webhook.deleted"
 WEBHOOK_REPLAYED: Final = "webhook.replayed"
 WEBHOOK_DISABLED: Final = WEBHOOK_AUTO_DISABLED  # by the gateway after sustained failure
+# saved segments, tags and exports (services/segments.py, services/tags.py, services/exports.py)
+SEGMENT_SAVED: Final = "segment.saved"
+SEGMENT_DELETED: Final = "segment.deleted"
+CONTACT_TAGGED: Final = "contact.tagged"
+CONTACT_UNTAGGED: Final = "contact.untagged"
+EXPORT_REQUESTED: Final = "export.requested"  # an API job; EXPORT_DOWNLOADED when streamed
 
 CLI_ACTOR: Final = "cli"
 
