@@ -31,11 +31,11 @@ from gateway.engine import compliance, consent, dialogs, flood, gift_requests, k
 from gateway.engine.donor_details import answer as answer_donor_details
 from gateway.engine.events import (
     ComplianceReplyLimited,
+    ContactTagged,
     DonationConfirmed,
     DonationRequested,
     FloodSuppressed,
     IgnoredOptedOut,
-    ContactTagged,
     KeywordMatched,
     KnowledgeLookup,
     Unmatched,

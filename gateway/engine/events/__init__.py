@@ -80,7 +80,8 @@ EngineEvent: TypeAlias = (
 EVENT_KINDS: tuple[type[EngineEvent], ...] = get_args(EngineEvent)
 
 __all__ = [
-    "EVENT_KINDS", "ComplianceReplyLimited", "ConsentEvent", "ConsentRecord", "ContactTagged", "DialogCompleted",
+    "EVENT_KINDS", "ComplianceReplyLimited", "ConsentEvent", "ConsentRecord", "ContactTagged",
+    "DialogCompleted",
     "DialogExpired", "DialogInterrupted", "DialogStarted", "DialogStopped",
     "DonationAmountAsked", "DonationCancelled", "DonationConfirmationSent", "DonationConfirmed",
     "DonationExpired", "DonationRequested", "DonationYesRepeated", "DonorDetailsGiven",
