@@ -60,7 +60,7 @@ async def save(view: View) -> web.StreamResponse:
     try:
         if view.field("from") == "contacts":
             form["program"], form["where"] = segments.definition_from_search(
-                {k: view.field(k) for k in SEARCH_KEYS})
+                {k: view.field(f"search_{k}") for k in SEARCH_KEYS})
         async with view.context.pool.acquire() as conn:
             saved = await segments.save(conn, view.user, view.client,
                                         rules=rules_in_force(view.context), name=form["name"],
