@@ -161,6 +161,14 @@ async def _write(handle: IO[bytes], data: bytes) -> None:
     await asyncio.to_thread(handle.write, data)
 
 
+async def drain() -> None:
+    """Wait for the jobs running in this process (at shutdown, and in tests)."""
+    while _RUNNING:
+        for outcome in await asyncio.gather(*_RUNNING, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.error("export_job_crashed", error=repr(outcome))
+
+
 async def fail_stale(conn: asyncpg.Connection, *, now: datetime) -> int:
     """Jobs a stopped gateway left running (started before `now`) are failed."""
     return await store.fail_stale(conn, before=now)

@@ -112,7 +112,8 @@ async def target_of(conn: asyncpg.Connection, *, rules: Rules, default_shortcode
     return Target(program, shortcode, audience)
 
 
-def _csv(rows: Sequence[Sequence[object]]) -> bytes:
+def csv_chunk(rows: Sequence[Sequence[object]]) -> bytes:
+    """Rows as CSV bytes, every cell through `csv_cell` (formula-safe)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerows([csv_cell(v) for v in row] for row in rows)
@@ -129,7 +130,7 @@ async def begin(conn: asyncpg.Connection, actor: Actor, *, via: str, target: Tar
 async def write_csv(conn: asyncpg.Connection, target: Target, fields: Sequence[str],
                     write: Write, *, now: datetime) -> int:
     """Header and rows into `write`, chunk by chunk; the number of rows written."""
-    await write(_csv([fields]))
+    await write(csv_chunk([fields]))
     query, params = store.rows_query(shortcode=target.shortcode, program=target.program,
                                      audience=target.audience, fields=fields, now=now)
     count = 0
@@ -137,11 +138,11 @@ async def write_csv(conn: asyncpg.Connection, target: Target, fields: Sequence[s
     async for row in store.stream_rows(conn, query, params):
         chunk.append(row)
         if len(chunk) == CHUNK_ROWS:
-            await write(_csv(chunk))
+            await write(csv_chunk(chunk))
             count += len(chunk)
             chunk = []
     if chunk:
-        await write(_csv(chunk))
+        await write(csv_chunk(chunk))
         count += len(chunk)
     return count
 

@@ -103,12 +103,14 @@ def rows_query(*, shortcode: str, program: str, audience: Audience | None, field
     """The SELECT of the chosen columns (each a COLUMNS name or profile.<field>)."""
     params = SqlParams()
     where = eligible_where(params, shortcode=shortcode, program=program, audience=audience, now=now)
-    program_param = params.add(program, "text")
+    program_param = ""  # added once, only if a column names the program
     columns = []
     for name in fields:
         if name.startswith(PROFILE_PREFIX):
             sql = f"c.state->'profile'->>{params.add(name[len(PROFILE_PREFIX):], 'text')}"
         else:
+            if "{program}" in COLUMNS[name] and not program_param:
+                program_param = params.add(program, "text")
             sql = COLUMNS[name].format(program=program_param)
         columns.append(sql)
     return ROWS.format(columns=", ".join(columns), where=where), params.values

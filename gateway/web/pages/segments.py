@@ -206,9 +206,9 @@ async def download(view: View) -> web.StreamResponse:
             await response.prepare(view.request)
             rows = await exports.write_csv(conn, target, fields, response.write,
                                            now=context.clock())
-            await response.write_eof()
             complete = True
-        finally:
+        finally:  # recorded before the end of the file, so the file never outruns its record
             await exports.finish(conn, view.user, view.client, export_id, target=target,
                                  fields=fields, rows=rows, complete=complete)
+    await response.write_eof()
     return response
