@@ -28,7 +28,7 @@ class NewExport(Strict):
     program: str | None = Field(None, max_length=40,
                                 description="or a program's subscribers (without segment_id)")
     where: str = Field("", max_length=10_000,
-                       description="with program: an audience filter (docs/broadcasts.md)")
+                       description="with program: an audience filter (docs/segments-and-export.md)")
     fields: list[str] = Field(min_length=1, max_length=100, description=(
         "columns in order: msisdn, joined_at, joined_by, zip, region, country, timezone, tags, "
         "first_seen, profile.<field>, gift_count, gift_total_cents; donor_name, employer, "
