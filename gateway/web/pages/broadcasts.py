@@ -39,6 +39,7 @@ from gateway.services import segments as segment_service
 from gateway.services.errors import ServiceError
 from gateway.store import broadcasts as store
 from gateway.store import lookups
+from gateway.store import segments as segment_store
 from gateway.web.choices import program_names, zone_options
 from gateway.web.context import rules_in_force
 from gateway.web.errors import bad_request, conflict, not_found
@@ -70,6 +71,10 @@ async def compose(view: View) -> web.StreamResponse:
     form = {"program": programs[0] if programs else "", "where": "", "text": "",
             "scheduled_at": "", "time_zone": _zone(view), "override_frequency": "",
             "segment": view.query("segment")}
+    if form["segment"].isdigit():  # offered from a segment's page: its program shown
+        async with view.context.pool.acquire() as conn:
+            chosen = await segment_store.get(conn, int(form["segment"]))
+        form["program"] = chosen.program if chosen else form["program"]
     return await _composer(view, form, programs)
 
 
