@@ -237,3 +237,28 @@ async def test_the_export_job_webhook_carries_a_link_that_downloads_then_expires
 
 async def test_a_job_waits_for_nothing_when_none_runs() -> None:
     await asyncio.wait_for(export_jobs.drain(), 1)
+
+
+def test_old_export_files_are_pruned_and_new_ones_kept(tmp_path: Path) -> None:
+    import os
+    old, new = tmp_path / "export-1-aa.csv", tmp_path / "export-2-bb.csv"
+    old.write_bytes(b"msisdn\r\n")
+    new.write_bytes(b"msisdn\r\n")
+    week_ago = (datetime.now(UTC) - timedelta(days=8)).timestamp()
+    os.utime(old, (week_ago, week_ago))
+    assert export_jobs.prune(tmp_path, datetime.now(UTC) - timedelta(days=7)) == 1
+    assert not old.exists() and new.exists()
+
+
+async def test_a_job_a_stopped_gateway_left_running_is_failed(
+        pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO contact_exports (requested_by, via, program, fields)"
+            " VALUES ('x@example.org', 'api', 'rise', '{msisdn}'),"
+            "        ('x@example.org', 'page', 'rise', '{msisdn}')")
+        assert await export_jobs.fail_stale(conn, now=datetime.now(UTC) + timedelta(
+            seconds=1)) == 1
+        assert [tuple(r) for r in await conn.fetch(
+            "SELECT via, status FROM contact_exports ORDER BY id")] == [
+            ("api", "failed"), ("page", "running")]

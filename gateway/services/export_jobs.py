@@ -132,6 +132,8 @@ async def _run(pool: asyncpg.Pool, settings: Settings, actor: Actor, client: str
     rows, error = 0, None
     try:
         await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(prune, directory, clock() - timedelta(
+            days=settings.exports_keep_days))
         handle: IO[bytes] = await asyncio.to_thread(open, directory / name, "xb")
         try:
             async with pool.acquire() as conn:
@@ -155,6 +157,17 @@ async def _run(pool: asyncpg.Pool, settings: Settings, actor: Actor, client: str
                     "segment_id": target.segment_id, "fields": list(fields),
                     "download_url": link.url, "expires_at": link.expires_at.isoformat()},
                 occurred_at=now)])
+
+
+def prune(directory: Path, before: datetime) -> int:
+    """Delete the export files written before `before` (GATEWAY_EXPORTS_KEEP_DAYS); how many.
+    Their links have long expired; the audit log keeps that they were made."""
+    removed = 0
+    for path in directory.glob("export-*.csv"):
+        if datetime.fromtimestamp(path.stat().st_mtime, UTC) < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 async def _write(handle: IO[bytes], data: bytes) -> None:
