@@ -81,7 +81,7 @@ def definition_from_search(asked: Mapping[str, str | None]) -> tuple[str, str]:
     for key in ("q", "name", "field"):
         if asked.get(key):
             raise invalid("A search by number or name cannot be saved as a segment; clear it "
-                          "first.", field=key if key != "field" else None)
+                          "first.", field=None)
     parts: list[Audience] = []
     for key, build in _SEARCH_PREDICATES.items():
         value = (asked.get(key) or "").strip()
