@@ -15,6 +15,7 @@ from gateway.pipeline.decide import DecisionWriter
 from gateway.services import segments as segment_service
 from gateway.store import broadcasts as broadcast_store
 from gateway.store import inbound as inbound_store
+from gateway.store import segments as segment_store
 from gateway.store import tags as tag_store
 from gateway.store.inbound import NewInbound
 from tests.support.broadcasts import CODE, NOW, OPTED_OUT, PEOPLE, RULES, materialize, seed
@@ -195,3 +196,27 @@ async def test_an_erasure_takes_the_numbers_tags(pool: asyncpg.Pool) -> None:
         await tag_store.tag_numbers(conn, "volunteer", ["+12125550142", "+12125550143"])
         assert await steps["contact_tags"](conn, "+12125550142", "x") == 1
         assert [t.tag for t in await tag_store.tags_of(conn, "+12125550143")] == ["volunteer"]
+
+
+async def test_the_broadcast_api_targets_a_segment_of_its_program_only(
+        site: WebApi, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        segment = await segment_store.insert(conn, name="Chicago", program="rise",
+                                             filter="state = IL", by="organizer@example.org")
+    staff = await site.staff("organizer")
+    wrong = await site.client.post("/api/v1/broadcasts", headers=staff.bearer, json={
+        "program": "ensemble", "segment_id": segment.id, "text": "Bonjour. STOP au 38200"})
+    assert wrong.status == 400
+    assert (await wrong.json())["error"]["field"] == "segment_id"
+    made = await site.client.post("/api/v1/broadcasts", headers=staff.bearer, json={
+        "program": "rise", "segment_id": segment.id, "text": TEXT})
+    assert made.status == 201, await made.text()
+    broadcast = (await made.json())["broadcast"]
+    assert (broadcast["segment_id"], broadcast["segment_name"], broadcast["filter"]) == (
+        segment.id, "Chicago", "state = IL")
+    async with pool.acquire() as conn:
+        await materialize(conn, broadcast["id"])
+        sent_to = {r["msisdn"] for r in await conn.fetch(
+            "SELECT msisdn FROM outbound WHERE broadcast_id = $1", broadcast["id"])}
+    assert sent_to == expected(set(), {"IL"}) == {number("chicago")}
