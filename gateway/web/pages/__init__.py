@@ -70,7 +70,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("page.newsletters", "/newsletters", "Newsletters"),
     NavItem("page.campaign", "/campaign", "Committees and events"),
     NavItem("page.knowledge", "/knowledge", "Knowledge base"),
-    NavItem("page.exports", "/exports", "Export contacts"),
+    NavItem("page.exports", "/exports", "Exports"),
     NavItem("page.donations", "/donations", "Donations"),
     NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
     NavItem("page.inbox", "/inbox", "Expert inbox"),
