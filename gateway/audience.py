@@ -22,6 +22,9 @@ Predicates (every value a bare word or a "quoted string"):
     profile.FIELD = VALUE | ... in (...)          any profile answer, compared as text
     active within N days                          last message from them
     donated                                       at least one confirmed donation
+    tag = NAME | tag in (...)                     tagged so (by hand, keyword or import)
+    keyword = WORD | keyword in (...)             joined by texting that keyword
+    timezone = ZONE | timezone in (...)           the number's time zone (IANA name)
 Combined with `and`, `or`, `not` and parentheses (`and` binds tighter).
 """
 
@@ -96,6 +99,21 @@ class Donated:
 
 
 @dataclass(frozen=True, slots=True)
+class TagIn:
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordIn:
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeZoneIn:
+    zones: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     item: Audience
 
@@ -110,7 +128,8 @@ class Or:
     items: tuple[Audience, ...]  # two or more
 
 
-Predicate = InProgram | ProgramStatus | ZipPrefix | StateIn | GenderIn | ProfileIn | ActiveWithin
+Predicate = (InProgram | ProgramStatus | ZipPrefix | StateIn | GenderIn | ProfileIn | ActiveWithin
+             | TagIn | KeywordIn | TimeZoneIn)
 Audience = Predicate | Donated | Not | And | Or
 
 
@@ -120,6 +139,9 @@ _PROGRAM = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _FIELD = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _STATE = re.compile(r"[A-Z0-9]{2,3}")
 _ZIP_PREFIX = re.compile(r"[0-9A-Z]{1,10}")
+_TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as gateway/store/tags.py stores them
+_KEYWORD = re.compile(r"[A-Z0-9]{1,40}")
+_ZONE = re.compile(r"[A-Za-z]+(?:/[A-Za-z0-9_+\-]+){0,2}")
 
 
 def _program(value: str) -> str | None:
@@ -149,6 +171,20 @@ def _gender(value: str) -> str | None:
 def _profile_value(value: str) -> str | None:
     """Any text PostgreSQL can hold (no NUL), up to MAX_VALUE_LENGTH characters."""
     return value if len(value) <= MAX_VALUE_LENGTH and "\x00" not in value else None
+
+
+def _tag(value: str) -> str | None:
+    value = value.lower()
+    return value if _TAG.fullmatch(value) else None
+
+
+def _keyword(value: str) -> str | None:
+    value = value.upper()
+    return value if _KEYWORD.fullmatch(value) else None
+
+
+def _zone(value: str) -> str | None:
+    return value if len(value) <= 60 and _ZONE.fullmatch(value) else None
 
 
 def _field(value: str) -> str | None:
@@ -334,9 +370,18 @@ class _Parser:
         if name == "donated":
             self._take()
             return Donated()
+        if name == "tag":
+            self._take()
+            return TagIn(self._values("tag", "a tag (lower-case letters, digits, - or _)", _tag))
+        if name == "keyword":
+            self._take()
+            return KeywordIn(self._values("keyword", "a keyword like JOIN", _keyword))
+        if name == "timezone":
+            self._take()
+            return TimeZoneIn(self._values("timezone", "a time zone like America/Chicago", _zone))
         raise self._fail(
             ("program", "status(...)", "zip", "state", "gender", "profile.<field>", "active",
-             "donated", "not", "'('"),
+             "donated", "tag", "keyword", "timezone", "not", "'('"),
         )
 
     def _values(self, after: str, what: str, check: _Check) -> tuple[str, ...]:
@@ -406,6 +451,12 @@ def _format(audience: Audience) -> str:
             return f"active within {days} days"
         case Donated():
             return "donated"
+        case TagIn(tags):
+            return "tag" + _format_values(tags)
+        case KeywordIn(keywords):
+            return "keyword" + _format_values(keywords)
+        case TimeZoneIn(zones):
+            return "timezone" + _format_values(zones)
         case Not(item):
             inner = _format(item)
             return f"not ({inner})" if isinstance(item, And | Or) else f"not {inner}"

@@ -573,6 +573,19 @@ class Settings(BaseModel):
         "How often a gateway re-reads which event types some subscription wants, besides "
         "the database's notice on every change (a fallback if a notice was missed)."))
 
+    # contact exports (services/exports.py, services/export_jobs.py; docs/segments-and-export.md)
+    exports_dir: Path = Field(Path("exports"), description=(
+        "Directory where the API's export jobs write their CSV files (created if missing). "
+        "Holds supporters' personal data: keep it on an encrypted disk, out of backups "
+        "that outlive the campaign."))
+    exports_link_secret: SecretStr | None = Field(None, description=(
+        "Key that signs an export's download link. A secret; unset: a random key per "
+        "process, so links stop working when the gateway restarts."))
+    exports_link_seconds: int = Field(86400, ge=60, le=7 * 86400, description=(
+        "Seconds an export's download link works after the export is done."))
+    exports_keep_days: int = Field(7, ge=1, le=365, description=(
+        "Days an export's file is kept before it is deleted."))
+
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod
     def _address_list(cls, value: Any) -> Any:

@@ -19,6 +19,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -29,9 +30,10 @@ from gateway.app import Gateway
 from gateway.broadcast import newsletters
 from gateway.config import Settings
 from gateway.email_consent import request_opt_in
-from gateway.services import persons
+from gateway.services import export_jobs, persons
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
+from gateway.store import segments as segment_store
 from gateway.store import users as user_store
 from gateway.web.access import ACCESS, PUBLIC, ROLES, allows
 from gateway.web.api import all_routes
@@ -77,11 +79,12 @@ class Handset:
 
 @pytest.fixture
 async def journey_gateway(
-    settings: Settings, smsc: SmscSimulator, fake: FakeStripe
+    settings: Settings, smsc: SmscSimulator, fake: FakeStripe, tmp_path: Path
 ) -> AsyncIterator[Gateway]:
     """A gateway with cards on (the fake Stripe); the test ticks billing itself."""
     gw = await running_gateway(gateway_settings(
         settings, smsc, billing_interval=3600.0, web_cookie_secure=False,
+        exports_dir=tmp_path / "exports",
         stripe_secret_key=SecretStr(fake.api_key),
         stripe_webhook_secret=SecretStr(fake.webhook_secret),
         stripe_api_base=fake.base_url), smsc)
@@ -213,6 +216,9 @@ async def real_ids(pool: asyncpg.Pool) -> dict[str, str]:
             "user_id": await conn.fetchval("SELECT min(id) FROM users"),
             "document_id": await conn.fetchval("SELECT min(id) FROM knowledge_documents"),
             "webhook_id": await conn.fetchval("SELECT min(id) FROM webhook_subscriptions"),
+            "segment_id": await conn.fetchval("SELECT min(id) FROM segments"),
+            "export_id": await conn.fetchval(
+                "SELECT min(id) FROM contact_exports WHERE via = 'api'"),
         }
     missing = [name for name, value in ids.items() if value is None]
     assert missing == [], f"the journey left no rows for {missing}"
@@ -260,6 +266,19 @@ async def create_webhook(http: aiohttp.ClientSession, base: str, token: str) -> 
     async with http.post(f"{base}/api/v1/webhooks", json=body,
                          headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.status == 201, await response.text()
+
+
+async def create_segment_and_export(http: aiohttp.ClientSession, base: str,
+                                    token: str, pool: asyncpg.Pool) -> None:
+    """A saved segment, and an export job of it (docs/segments-and-export.md)."""
+    async with pool.acquire() as conn:
+        segment = await segment_store.insert(conn, name="Volunteers", program="rise",
+                                             filter="tag = volunteer", by="journey")
+    body = {"segment_id": segment.id, "fields": ["msisdn", "zip"]}
+    async with http.post(f"{base}/api/v1/exports", json=body,
+                         headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 202, await response.text()
+    await export_jobs.drain()
 
 
 async def create_document(http: aiohttp.ClientSession, base: str, token: str) -> None:
@@ -330,6 +349,7 @@ async def test_a_supporter_of_each_program_then_every_page_for_every_role(
         await create_broadcast(http, base, tokens["organizer"])
         await create_document(http, base, tokens["organizer"])
         await create_webhook(http, base, tokens["admin"])
+        await create_segment_and_export(http, base, tokens["organizer"], gw.pool)
         await email_subscriber_and_newsletter(gw)
         ids = {**await real_ids(gw.pool), "token": await link_token(gw)}
         wrong = await walk(http, base, tokens, ids)

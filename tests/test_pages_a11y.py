@@ -3,7 +3,7 @@
 A gateway as `make demo` runs it (phone, mailbox and call simulators on) with a
 little of everything in it, made through the project's own writers: a supporter
 who joined by text, a French question waiting for the education expert, a
-citizen's e-mail, a broadcast, a knowledge document, a confirmed e-mail
+citizen's e-mail, a broadcast, a saved segment, a knowledge document, a confirmed e-mail
 subscriber, a newsletter, a letter in the demo mailbox and a person-link token.
 Each role logs in through the login form and opens every page the page tables
 and gateway/web/access.py let it open (tests/support/page_walk.py), first at
@@ -38,6 +38,7 @@ from gateway.config import Settings
 from gateway.mail import demo_mailbox
 from gateway.services import persons
 from gateway.smpp.simulator import SmscSimulator
+from gateway.store import segments as segment_store
 from gateway.store import users as user_store
 from gateway.web.credentials import hash_password
 from gateway.web.write_form import WRITE_PATH
@@ -134,6 +135,8 @@ async def seed(gw: Gateway) -> Outside:
         await store_mail(conn, citizen_mail(CITIZEN, "The bus line", "Will it come back?"),
                          envelope_from=CITIZEN)
         await broadcast_data.create(conn, text="Rally Saturday at noon. Reply STOP to opt out.")
+        await segment_store.insert(conn, name="Volunteers", program="rise",
+                                   filter="tag = volunteer", by="organizer@example.org")
         unsubscribe = await confirmed_subscriber(conn, settings, SUBSCRIBER, now)
         await newsletters.create(conn, RULES, program="rise", subject="The rally",
                                  text="Join us Saturday at noon.",

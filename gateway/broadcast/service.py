@@ -90,13 +90,16 @@ async def create(
     scheduled_at: datetime | None = None,
     zone: str = "UTC",
     override_frequency: bool = False,
+    segment: tuple[int, str] | None = None,
 ) -> int:
     """Check the filter, the text, the send time and the promised frequency; store a draft
     (or a scheduled one).
 
     `rules` are the keywords in force (the program, its profile fields, its
     language, its promised frequency); `zone` is the organizer's, for the
-    refusal of a past time. A broadcast that would send anyone past the
+    refusal of a past time. `segment` (id, name): a saved segment whose filter
+    `where` is now; it is read again when the broadcast is materialized. A
+    broadcast that would send anyone past the
     program's promise is refused unless `override_frequency`, and an override
     that mattered is written to the audit log in the caller's transaction.
     """
@@ -114,7 +117,7 @@ async def create(
         conn, program=program, shortcode=shortcode, filter=where, template=text,
         status="draft" if scheduled_at is None else "scheduled", scheduled_at=scheduled_at,
         created_by=created_by, frequency=frequency.kept_promise(program_rules),
-        frequency_overridden=override_frequency,
+        frequency_overridden=override_frequency, segment=segment,
     )
     if past.recipients:
         await frequency.record_override(conn, broadcast_id, past, actor=created_by)
@@ -181,6 +184,10 @@ async def materialize(
         raise BroadcastError(f"broadcast {broadcast_id} is cancelled; nothing to materialize")
     if broadcast.materialized_at is not None:
         return MaterializeResult(broadcast_id, 0, broadcast.recipients, 0)
+    # a saved segment is read now, once: the broadcast keeps the definition it went to
+    if broadcast.segment_name is not None and broadcast.segment_resolved_at is None:
+        await store.resolve_segment(conn, broadcast_id, now=clock())
+        broadcast = await store.get_broadcast(conn, broadcast_id) or broadcast
     audience = parse_audience(broadcast.filter)
     body = body_parts(parse_text(broadcast.template), variables)
     now = clock()

@@ -31,6 +31,7 @@ from gateway.engine import compliance, consent, dialogs, flood, gift_requests, k
 from gateway.engine.donor_details import answer as answer_donor_details
 from gateway.engine.events import (
     ComplianceReplyLimited,
+    ContactTagged,
     DonationConfirmed,
     DonationRequested,
     FloodSuppressed,
@@ -151,6 +152,8 @@ def _run_keyword(turn: Turn, keyword: KeywordRules, fuzzy: bool) -> None:
     turn.events.append(KeywordMatched(
         keyword=keyword.word, program=keyword.program, action=keyword.action,
         typed=turn.command.first, fuzzy=fuzzy, argument=turn.command.argument))
+    if keyword.tags:
+        turn.events.append(ContactTagged(keyword.word, keyword.program, keyword.tags))
     if keyword.action == "opt_in":
         was = turn.draft.status(keyword.program)
         consent.opt_in_keyword(turn, keyword)

@@ -151,7 +151,7 @@ def _program(pid: str, p: Program, templates: dict[NodePath, Template]) -> Progr
 def _keyword(kw: Keyword, reply: Template | None) -> KeywordRules:
     return KeywordRules(
         word=normalize(kw.word), program=kw.program, action=kw.action, dialog=kw.dialog,
-        reply=reply, theme=kw.theme, knowledge=kw.knowledge,
+        reply=reply, theme=kw.theme, knowledge=kw.knowledge, tags=tuple(kw.tags),
     )
 
 

@@ -60,6 +60,8 @@ def money_cents(value: object) -> object:
 Seconds = Annotated[int, BeforeValidator(duration_seconds), Field(ge=1)]
 Cents = Annotated[int, BeforeValidator(money_cents), Field(ge=1, le=100_000_000)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+# a contact tag, as gateway/store/tags.py stores it
+TagName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Text = Annotated[str, Field(min_length=1)]
 Profile = Literal["us", "fr"]
 Action = Literal["opt_in", "dialog", "reply", "donate", "theme", "menu", "knowledge"]
@@ -166,6 +168,7 @@ class Keyword(_Strict):
     theme: Identifier | None = None  # action theme
     knowledge: Identifier | None = None  # action knowledge: an entry of knowledge.<program>
     fuzzy: bool | None = None  # None: by length (defaults.fuzzy_min_length)
+    tags: list[TagName] = []  # put on the texter's number when the keyword matches
 
 
 class Step(_Strict):

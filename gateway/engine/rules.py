@@ -64,6 +64,7 @@ class KeywordRules:
     reply: Template | None
     theme: str | None
     knowledge: str | None = None  # action knowledge: the entry's id
+    tags: tuple[str, ...] = ()  # put on the texter's number when it matches (ContactTagged)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from gateway.store.consent import NewConsentEvent
 from gateway.store.donations import DonorDetails, NewDonation, NewDonationEvent
 from gateway.store.outbound import NewOutbound
 from gateway.store.questions import NewQuestion
+from gateway.store.tags import NewTag
 from gateway.store.timeline import NewEvent
 from gateway.store.webhook_events import NewWebhookEvent
 
@@ -53,3 +54,4 @@ class BatchWrites:
     donor_details: list[DonorDetails] = field(default_factory=list)  # facts from the SMS dialog
     questions: list[NewQuestion] = field(default_factory=list)
     webhooks: list[NewWebhookEvent] = field(default_factory=list)  # store/webhook_events.py
+    tags: list[NewTag] = field(default_factory=list)  # a keyword's tags (ContactTagged)

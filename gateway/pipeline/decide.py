@@ -38,6 +38,7 @@ from gateway.store import contacts as contacts_store
 from gateway.store import outbound as outbound_store
 from gateway.store import privacy as privacy_store
 from gateway.store import questions as questions_store
+from gateway.store import tags as tags_store
 from gateway.store import timeline as timeline_store
 from gateway.store import webhook_events
 from gateway.store.inbound import NewInbound
@@ -138,6 +139,7 @@ class DecisionWriter:
         await consent_store.insert_batch(conn, writes.consent)  # after the replies it points at
         await donation_ledger.write(conn, writes)  # likewise
         await questions_store.insert_batch(conn, writes.questions)
+        await tags_store.insert_batch(conn, writes.tags)  # a keyword's tags (ContactTagged)
         await contacts_store.update_geo(conn, self._relocated(rules, stored, states))
         await webhook_events.emit(conn, writes.webhooks)  # profile answers (no statement if none)
         return len(replies)

@@ -22,6 +22,7 @@ from typing import Any, Final, TypedDict, TypeVar
 from gateway.engine.events import (
     ComplianceReplyLimited,
     ConsentEvent,
+    ContactTagged,
     DialogCompleted,
     DialogExpired,
     DialogInterrupted,
@@ -59,6 +60,7 @@ from gateway.engine.events import (
 from gateway.pipeline import contact_centre, donation_ledger
 from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.store.consent import NewConsentEvent
+from gateway.store.tags import NewTag
 from gateway.store.timeline import NewEvent
 from gateway.store.webhook_events import PROFILE_ANSWERED, NewWebhookEvent
 
@@ -90,6 +92,10 @@ def profile_answered(event: ProfileUpdated, origin: Origin, writes: BatchWrites)
         "dialog": event.dialog, "field": event.field, "value": event.value,
         "derived": dict(event.derived), "answered_at": origin.received_at.isoformat(),
     }, origin.received_at, origin.msisdn))
+def tag_rows(event: ContactTagged, origin: Origin, writes: BatchWrites) -> None:
+    """The keyword's tags on the number, at the MO's time (store/tags.py)."""
+    writes.tags.extend(NewTag(origin.msisdn, tag, event.keyword, origin.received_at)
+                       for tag in event.tags)
 
 
 class Handlers(TypedDict):
@@ -128,6 +134,7 @@ class Handlers(TypedDict):
     theme_menu_sent: Handler[ThemeMenuSent]
     theme_prompted: Handler[ThemePrompted]
     question_asked: Handler[QuestionAsked]
+    contact_tagged: Handler[ContactTagged]
 
 
 HANDLERS: Final[Handlers] = {
@@ -148,6 +155,8 @@ HANDLERS: Final[Handlers] = {
     # the contact centre (pipeline/contact_centre.py)
     "knowledge_lookup": contact_centre.schedule_lookup,
     "question_asked": contact_centre.question_row,
+    # tags a keyword puts on (store/tags.py)
+    "contact_tagged": tag_rows,
     # the timeline is their whole record
     "keyword_matched": timeline_only,
     "unmatched": timeline_only,

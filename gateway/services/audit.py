@@ -61,6 +61,12 @@ WEBHOOK_REPLAYED: Final = "webhook.replayed"
 WEBHOOK_UPDATED: Final = "webhook.updated"  # its URL, description or event types
 WEBHOOK_SECRET_ROTATED: Final = "webhook.secret_rotated"
 WEBHOOK_DISABLED: Final = WEBHOOK_AUTO_DISABLED  # by the gateway after sustained failure
+# saved segments, tags and exports (services/segments.py, services/tags.py, services/exports.py)
+SEGMENT_SAVED: Final = "segment.saved"
+SEGMENT_DELETED: Final = "segment.deleted"
+CONTACT_TAGGED: Final = "contact.tagged"
+CONTACT_UNTAGGED: Final = "contact.untagged"
+EXPORT_REQUESTED: Final = "export.requested"  # an API job; EXPORT_DOWNLOADED when streamed
 
 CLI_ACTOR: Final = "cli"
 

@@ -16,6 +16,7 @@ What each filter finds (the SQL is store/lookups.py `SEARCH_CONTACTS`):
 * zip: the number's derived zip or postal code starts with it.
 * keyword: the number joined a program by texting that keyword (its
   consent ledger says so; the state forgets the word at a STOP).
+* tag: the number carries that tag (store/tags.py), however it got it.
 * program and status: see `STATUSES`; with no program, subscribed means to
   any program, opted out a STOP on the short code, never no program at all.
 """
@@ -30,6 +31,8 @@ from typing import Final
 from gateway.engine import Rules
 from gateway.services.errors import invalid
 from gateway.store.lookups import ContactFilter
+from gateway.store.tags import BadTag
+from gateway.store.tags import normalized as normalized_tag
 
 # status value -> what the page's select says
 STATUSES: Final[Mapping[str, str]] = {
@@ -86,6 +89,7 @@ class Asked:
     keyword: str | None = None
     program: str | None = None
     status: str | None = None
+    tag: str | None = None
 
 
 def _one_of(value: str, allowed: tuple[Choice, ...], *, field: str, what: str) -> str:
@@ -114,11 +118,17 @@ def contact_filter(asked: Asked, choices: SearchChoices, *, shortcodes: list[str
                       what="Program") if asked.program else None
     status = _one_of(asked.status, choices.statuses, field="status",
                      what="Status") if asked.status else None
+    tag = None
+    if asked.tag and asked.tag.strip():
+        try:
+            tag = normalized_tag(asked.tag)
+        except BadTag as err:
+            raise invalid(str(err), field="tag") from None
     return ContactFilter(
         shortcodes=shortcodes, number_prefix=number.get("number_prefix"),
         number_digits=number.get("number_digits"), name=name,
         name_fields=choices.name_fields, zip_prefix=zip_code, keyword=keyword,
         program=program, status=status,
         program_codes=choices.program_codes.get(program, ()) if program else (),
-        field=field, value=value)
+        field=field, value=value, tag=tag)
 

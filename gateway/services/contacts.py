@@ -105,11 +105,12 @@ class ContactSearch:
     keyword: str | None = None
     program: str | None = None
     status: str | None = None
+    tag: str | None = None
 
     def asked(self) -> dict[str, str]:
         """The filters given, for the audit row and the next page's link."""
         return {k: v for k in ("q", "name", "zip", "keyword", "program", "status", "field",
-                               "value", "shortcode") if (v := getattr(self, k))}
+                               "value", "shortcode", "tag") if (v := getattr(self, k))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ async def search(conn: asyncpg.Connection, viewer: Identity | None, query: Conta
     else:
         where = contact_filter(
             Asked(name=query.name, zip=query.zip, keyword=query.keyword,
-                  program=query.program, status=query.status),
+                  program=query.program, status=query.status, tag=query.tag),
             search_choices(rules), shortcodes=[query.shortcode] if query.shortcode else None,
             number=number_filter(query.q, region) if query.q else {},
             field=query.field or None, value=query.value or None)

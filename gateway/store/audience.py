@@ -27,11 +27,14 @@ from gateway.audience import (
     Donated,
     GenderIn,
     InProgram,
+    KeywordIn,
     Not,
     Or,
     ProfileIn,
     ProgramStatus,
     StateIn,
+    TagIn,
+    TimeZoneIn,
     ZipPrefix,
 )
 
@@ -54,6 +57,16 @@ DONATED = (
     "EXISTS (SELECT 1 FROM donations d WHERE d.msisdn = c.msisdn AND d.shortcode = c.shortcode"
     " AND d.confirmed_at IS NOT NULL"
     " AND d.status NOT IN ('failed', 'refused', 'cancelled', 'expired'))"
+)
+
+# Tagged (store/tags.py): tags belong to the number, whichever short code it texted.
+TAGGED = "EXISTS (SELECT 1 FROM contact_tags t WHERE t.msisdn = c.msisdn AND t.tag = ANY({tags}))"
+
+# Joined by texting one of these keywords: its consent ledger says so, as the contact
+# search's keyword filter reads it (store/lookups.py SEARCH_CONTACTS).
+JOINED_BY = (
+    "EXISTS (SELECT 1 FROM consent_events e WHERE e.msisdn = c.msisdn"
+    " AND e.shortcode = c.shortcode AND e.keyword = ANY({keywords}) AND e.kind <> 'opted_out')"
 )
 
 COUNT = "SELECT count(*) FROM contacts c WHERE {where}"
@@ -136,6 +149,12 @@ def compile_audience(audience: Audience, params: SqlParams, *, now: datetime) ->
             return ACTIVE_SINCE.format(since=since)
         case Donated():
             return DONATED
+        case TagIn(tags):
+            return TAGGED.format(tags=params.add(list(tags), "text[]"))
+        case KeywordIn(keywords):
+            return JOINED_BY.format(keywords=params.add(list(keywords), "text[]"))
+        case TimeZoneIn(zones):
+            return f"coalesce(c.timezones && {params.add(list(zones), 'text[]')}, false)"
         case Not(item):
             return f"NOT ({compile_audience(item, params, now=now)})"
         case And(items):
@@ -191,3 +210,29 @@ def _sample(row: asyncpg.Record) -> SampleContact:
         country=row["country"],
         timezones=tuple(row["timezones"] or ()),
     )
+
+
+RECIPIENTS = """
+SELECT c.msisdn FROM contacts c
+WHERE {where} AND c.msisdn > {after}
+ORDER BY c.msisdn
+LIMIT {limit}
+"""
+
+
+async def recipients(
+    conn: asyncpg.Connection,
+    *,
+    shortcode: str,
+    program: str,
+    audience: Audience | None,
+    now: datetime,
+    after: str = "",
+    limit: int = 10_000,
+) -> list[str]:
+    """The eligible numbers after `after`, in number order: a page of an audience's people."""
+    params = SqlParams()
+    where = eligible_where(params, shortcode=shortcode, program=program, audience=audience, now=now)
+    query = RECIPIENTS.format(where=where, after=params.add(after, "text"),
+                              limit=params.add(limit, "int8"))
+    return [r["msisdn"] for r in await conn.fetch(query, *params.values)]

@@ -31,19 +31,35 @@ from gateway.audience import Audience
 from gateway.store import outbound as outbound_store
 from gateway.store.audience import SqlParams, eligible_where
 from gateway.store.broadcast_frequency import COUNTED_STATUSES
+from gateway.store.db import affected
 from gateway.store.zone_keys import ZONE_KEY, ZONE_PREFIX, ZoneKey, zone_key
 
 INSERT_BROADCAST = """
 INSERT INTO broadcasts (program, shortcode, filter, template, status, scheduled_at, created_by,
-                        frequency_max, frequency_window, frequency_overridden, channel, subject)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                        frequency_max, frequency_window, frequency_overridden, channel, subject,
+                        segment_id, segment_name)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING id
+"""
+
+# A broadcast to a saved segment takes the segment's definition as it stands when the
+# broadcast is materialized, once (before its first batch), and keeps it in `filter`: the
+# broadcast records what it really went to. A segment deleted, or moved to another
+# program, since the broadcast was created leaves the copy made at creation.
+RESOLVE_SEGMENT = """
+UPDATE broadcasts b
+SET filter = coalesce(s.filter, b.filter), segment_name = coalesce(s.name, b.segment_name),
+    segment_resolved_at = $2, updated_at = clock_timestamp()
+FROM broadcasts o LEFT JOIN segments s ON s.id = o.segment_id AND s.program = o.program
+WHERE o.id = $1 AND b.id = o.id AND b.segment_name IS NOT NULL AND b.segment_resolved_at IS NULL
+  AND b.materialized_through IS NULL
 """
 
 GET_BROADCAST = """
 SELECT id, program, shortcode, filter, template, status, scheduled_at, created_by, created_at,
        materialized_through, recipients, materialized_at, frequency_max, frequency_window,
-       frequency_overridden, over_frequency, channel, subject
+       frequency_overridden, over_frequency, channel, subject, segment_id, segment_name,
+       segment_resolved_at
 FROM broadcasts WHERE id = $1
 """
 
@@ -140,6 +156,9 @@ class Broadcast:
     over_frequency: int = 0  # recipients skipped: one more message would break the promise
     channel: str = "sms"  # or "email": a newsletter (broadcast/newsletters.py)
     subject: str | None = None  # a newsletter's subject
+    segment_id: int | None = None  # a saved segment it targets (services/segments.py)
+    segment_name: str | None = None  # its name (kept if the segment is deleted)
+    segment_resolved_at: datetime | None = None  # when `filter` took the segment's definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +195,7 @@ async def insert_broadcast(
     frequency_overridden: bool = False,
     channel: str = "sms",
     subject: str | None = None,
+    segment: tuple[int, str] | None = None,
 ) -> int:
     """A new broadcast; `frequency` is its program's promise (messages, period) to keep.
 
@@ -186,8 +206,14 @@ async def insert_broadcast(
     broadcast_id: int = await conn.fetchval(
         INSERT_BROADCAST, program, shortcode, filter, template, status, scheduled_at, created_by,
         max_messages, window, frequency_overridden, channel, subject,
+        segment[0] if segment else None, segment[1] if segment else None,
     )
     return broadcast_id
+
+
+async def resolve_segment(conn: asyncpg.Connection, broadcast_id: int, *, now: datetime) -> bool:
+    """Take the targeted segment's definition now (see RESOLVE_SEGMENT); False: nothing to do."""
+    return affected(await conn.execute(RESOLVE_SEGMENT, broadcast_id, now)) > 0
 
 
 async def get_broadcast(conn: asyncpg.Connection, broadcast_id: int) -> Broadcast | None:

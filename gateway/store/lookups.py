@@ -24,6 +24,7 @@ import asyncpg
 #   $7 program                       $8 status: subscribed, pending, opted_out, never
 #   $9 the program's short codes     $10/$11 profile field = value
 #   $12 after this number            $13 page size
+#   $14 tagged so (store/tags.py)
 # Status without a program: subscribed/pending to any program; opted_out: STOP on the code
 # (every program ended); never: no program ever. With a program: its state on the number's
 # row; never: a row on one of the program's short codes without it.
@@ -53,6 +54,8 @@ WITH found AS (
                  WHERE s.value->>'status' = $8)))
       AND ($10::text IS NULL OR c.state->'profile'->>$10 = $11)
       AND ($12::text IS NULL OR c.msisdn > $12)
+      AND ($14::text IS NULL OR EXISTS (
+            SELECT 1 FROM contact_tags t WHERE t.msisdn = c.msisdn AND t.tag = $14))
     ORDER BY c.msisdn
     LIMIT $13
 )
@@ -163,6 +166,7 @@ class ContactFilter:
     program_codes: Sequence[str] = ()
     field: str | None = None
     value: str | None = None
+    tag: str | None = None
 
 
 async def search_contacts(conn: asyncpg.Connection, where: ContactFilter, *,
@@ -179,7 +183,7 @@ async def search_contacts(conn: asyncpg.Connection, where: ContactFilter, *,
         pattern, "%" + like_part(where.name) + "%" if where.name else None,
         list(where.name_fields), like_part(where.zip_prefix) + "%" if where.zip_prefix else None,
         where.keyword, where.program, where.status, list(where.program_codes), where.field,
-        where.value, after, limit))
+        where.value, after, limit, where.tag))
 
 
 async def list_donations(

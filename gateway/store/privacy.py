@@ -48,6 +48,7 @@ from gateway.store import (
     questions,
     stripe_erasures,
     stripe_store,
+    tags,
     timeline,
     voice_recordings,
     web_messages,
@@ -76,6 +77,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "person_links": "deleted (the audit log keeps that a merge happened, under pseudonyms)",
     "person_link_tokens": "deleted",
     "webhook_events": "deleted, with their deliveries (a receiver keeps what it was sent)",
+    "contact_tags": "deleted",
 }
 # Every table with a column holding a citizen's e-mail address, and what erasure does.
 EMAIL_TABLES: Mapping[str, str] = {
@@ -133,6 +135,7 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("call_events", lambda conn, msisdn, _: calls.delete_events_of(conn, msisdn)),
     ("calls", lambda conn, msisdn, _: calls.delete_calls_of(conn, msisdn)),
     ("webhook_events", lambda conn, msisdn, _: webhook_events.delete_of(conn, msisdn)),
+    ("contact_tags", lambda conn, msisdn, _: tags.delete_of(conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
         conn, msisdn)),

@@ -56,11 +56,12 @@ MESSAGE_DELIVERED: Final = "message.delivered"
 MESSAGE_FAILED: Final = "message.failed"
 CALL_STARTED: Final = "call.started"
 CALL_ENDED: Final = "call.ended"
+EXPORT_COMPLETED: Final = "export.completed"  # an API export job's file is ready
 
 EVENT_TYPES: Final[tuple[str, ...]] = (
     CONTACT_OPTED_IN, CONTACT_OPTED_OUT, PROFILE_ANSWERED, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
     GIFT_REFUNDED, QUESTION_ASKED, QUESTION_ANSWERED, MESSAGE_DELIVERED, MESSAGE_FAILED,
-    CALL_STARTED, CALL_ENDED)
+    CALL_STARTED, CALL_ENDED, EXPORT_COMPLETED)
 
 # What each type is, for people (the admin page's checkboxes and log).
 EVENT_TYPE_WORDS: Final[Words] = {

@@ -142,6 +142,13 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.webhook.enabled": ADMIN,
     "page.webhook.delete": ADMIN,
     "page.webhook.replay": ADMIN,
+    # contact exports and saved segments (services/exports.py, services/segments.py): who
+    # may export at all; the donor's identity columns only to admins and finance, decided
+    # inside (services/fences.py). The file's link is signed and expires: its token is the
+    # credential, for a warehouse loader without an API token.
+    "exports.create": GIFTS,
+    "exports.get": GIFTS,
+    "exports.file": PUBLIC,
     # server-rendered pages (gateway/web/pages/); same table, same walk in the tests
     "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
     "page.login": PUBLIC,
@@ -223,6 +230,16 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.keywords": CAMPAIGN,  # as keywords.view / validate / reload
     "page.keywords.check": CAMPAIGN,
     "page.keywords.reload": CAMPAIGN,
+    # saved segments, tags and exports (pages/segments.py)
+    "page.segments": CAMPAIGN,
+    "page.segments.save": CAMPAIGN,
+    "page.segment": CAMPAIGN,
+    "page.segment.update": CAMPAIGN,
+    "page.segment.delete": CAMPAIGN,
+    "page.contact.tag": CAMPAIGN,
+    "page.contact.untag": CAMPAIGN,
+    "page.exports": GIFTS,
+    "page.exports.download": GIFTS,
 }
 
 

@@ -25,6 +25,7 @@ NOT_HTML: dict[str, str] = {
     "page.voice.simulator.media": "the simulated provider's audio, behind basic auth",
     "page.donations.donor": "a redirect to one donor's gifts page, from the Donations "
                             "page's number form",
+    "page.exports.download": "the CSV file of the export form (tests/test_exports.py)",
 }
 # pages whose plain path is not a page by itself: they are reached through a link
 # carrying a query (the demo mailbox's message: ?address=...&name=...)

@@ -35,6 +35,7 @@ from gateway.engine.events.contact_centre_events import (
 )
 from gateway.engine.events.conversation_events import (
     ComplianceReplyLimited,
+    ContactTagged,
     DialogCompleted,
     DialogExpired,
     DialogInterrupted,
@@ -72,13 +73,15 @@ EngineEvent: TypeAlias = (
     | DonationExpired | DonationCancelled | DonationYesRepeated
     | DonorDetailsUnreadable | DonorDetailsGiven
     | KnowledgeAnswered | KnowledgeLookup | ThemeMenuSent | ThemePrompted | QuestionAsked
+    | ContactTagged
 )
 
 # Every kind, for tests and docs (the union's members, in the order above).
 EVENT_KINDS: tuple[type[EngineEvent], ...] = get_args(EngineEvent)
 
 __all__ = [
-    "EVENT_KINDS", "ComplianceReplyLimited", "ConsentEvent", "ConsentRecord", "DialogCompleted",
+    "EVENT_KINDS", "ComplianceReplyLimited", "ConsentEvent", "ConsentRecord", "ContactTagged",
+    "DialogCompleted",
     "DialogExpired", "DialogInterrupted", "DialogStarted", "DialogStopped",
     "DonationAmountAsked", "DonationCancelled", "DonationConfirmationSent", "DonationConfirmed",
     "DonationExpired", "DonationRequested", "DonationYesRepeated", "DonorDetailsGiven",

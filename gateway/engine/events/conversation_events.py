@@ -30,6 +30,20 @@ class KeywordMatched:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactTagged:
+    """A keyword with `tags:` matched: the shell puts the tags on the number, in the MO's
+    own transaction (pipeline/event_handlers.py, store/tags.py)."""
+
+    name: ClassVar[Literal["contact_tagged"]] = "contact_tagged"
+    keyword: str
+    program: str
+    tags: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"keyword": self.keyword, "program": self.program, "tags": list(self.tags)}
+
+
+@dataclass(frozen=True, slots=True)
 class Unmatched:
     """Nothing took the text: the default reply went out, or why it did not."""
 

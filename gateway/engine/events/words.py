@@ -46,6 +46,7 @@ EVENT_WORDS: Final[Words] = {
     "theme_menu_sent": N_("Theme menu sent"),
     "theme_prompted": N_("Asked to choose a theme"),
     "question_asked": N_("Question asked"),
+    "contact_tagged": N_("Tagged by a keyword"),
     # written by the pipeline (pipeline/decide.py) rather than by an engine decision
     "decision_failed": N_("Could not be handled (logged for the team)"),
     "unknown_shortcode": N_("Texted a short code this gateway does not run"),

@@ -21,6 +21,7 @@ from gateway.web.api import (
     campaign_data,
     contacts,
     donations,
+    exports,
     finance,
     inbox,
     keywords,
@@ -53,7 +54,7 @@ TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
     privacy.routes, campaign_data.routes, knowledge_base.routes, voice.routes,
-    webhooks.routes,
+    webhooks.routes, exports.routes,
 )
 
 

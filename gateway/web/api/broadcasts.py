@@ -22,7 +22,9 @@ from gateway.broadcast import control, held, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
+from gateway.engine import Rules
 from gateway.services import audit
+from gateway.services import segments as segment_service
 from gateway.store import broadcasts as store
 from gateway.store import lookups
 from gateway.web.body import Strict
@@ -73,6 +75,9 @@ SEND_TIME = ("a future time: 2026-03-01T17:00-05:00, 2026-03-01T22:00Z, or a loc
 
 
 class NewBroadcast(BroadcastText):
+    segment_id: int | None = Field(None, description=(
+        "a saved segment of `program` (leave `where` empty): read again when the broadcast "
+        "is materialized, and recorded (docs/segments-and-export.md)"))
     time_zone: str | None = TIME_ZONE  # before scheduled_at: its validator reads it
     scheduled_at: AwareDatetime | None = Field(None, description=SEND_TIME + "; omit for a draft")
     override_frequency: bool = Field(
@@ -157,21 +162,39 @@ async def create(call: Call) -> dict[str, Any]:
     try:
         shortcode = service.shortcode_of(rules, body.program, body.shortcode,
                                          call.context.settings.shortcode)
+        where, segment = body.where, None
         async with call.pool.acquire() as conn, conn.transaction():
+            if body.segment_id is not None:
+                where, segment = await _segment(conn, body, rules, call.context.settings.shortcode)
             broadcast_id = await service.create(
-                conn, rules=rules, program=body.program, shortcode=shortcode, where=body.where,
+                conn, rules=rules, program=body.program, shortcode=shortcode, where=where,
                 text=body.text, created_by=call.user.email, now=call.context.clock(),
                 scheduled_at=body.scheduled_at, zone=zone,
-                override_frequency=body.override_frequency)
+                override_frequency=body.override_frequency, segment=segment)
             await call.audit(conn, audit.BROADCAST_CREATED, f"broadcast:{broadcast_id}",
-                             program=body.program, where=body.where,
+                             program=body.program, where=where,
                              scheduled_at=body.scheduled_at,
-                             override_frequency=body.override_frequency)
+                             override_frequency=body.override_frequency,
+                             segment_id=body.segment_id)
             broadcast = await store.get_broadcast(conn, broadcast_id)
     except (AudienceError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
         raise _refused(err) from None
     assert broadcast is not None
     return {"broadcast": _shown(broadcast, zone)}
+
+
+async def _segment(conn: asyncpg.Connection, body: NewBroadcast, rules: Rules,
+                   default_shortcode: str) -> tuple[str, tuple[int, str]]:
+    """The saved segment's filter now, and (id, name) to record; refused if it does not fit."""
+    assert body.segment_id is not None
+    if body.where.strip():
+        raise bad_request("give a segment_id or a where filter, not both", field="where")
+    found = await segment_service.resolve(conn, body.segment_id, rules=rules,
+                                          default_shortcode=default_shortcode)
+    if found.segment.program != body.program:
+        raise bad_request(f"segment {body.segment_id} is of the program "
+                          f"{found.segment.program!r}, not {body.program!r}", field="segment_id")
+    return found.segment.filter, (found.segment.id, found.segment.name)
 
 
 def _shown(broadcast: store.Broadcast, zone: str) -> dict[str, Any]:

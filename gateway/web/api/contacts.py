@@ -57,6 +57,7 @@ class ContactSearch(Strict):
     value: str | None = Field(None, max_length=200)
     shortcode: str | None = Field(None, max_length=16,
                                   description="one short code only (default: every one)")
+    tag: str | None = Field(None, max_length=40, description="numbers carrying this tag")
     after: str | None = Field(None, max_length=254,
                               description="the page's last number (or address): next_after")
     limit: int = Field(50, ge=1, le=500)
@@ -97,7 +98,7 @@ async def search(call: Call) -> dict[str, Any]:
     asked = contact_service.ContactSearch(
         shortcode=query.shortcode, q=query.q, field=query.field, value=query.value,
         after=query.after, limit=query.limit, name=query.name, zip=query.zip,
-        keyword=query.keyword, program=query.program, status=query.status)
+        keyword=query.keyword, program=query.program, status=query.status, tag=query.tag)
     async with call.pool.acquire() as conn:
         found = await contact_service.search(conn, call.principal, asked,
                                              rules=rules_in_force(call.context),

@@ -35,6 +35,7 @@ from gateway.web.pages import (
     persons,
     phone,
     privacy,
+    segments,
     subscribers,
     users,
     voice,
@@ -58,17 +59,19 @@ TABLES: tuple[PageTable, ...] = (
     phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages,
     inbox_knowledge.pages, knowledge_base.pages, persons.pages, subscribers.pages,
     newsletters.pages, voice.pages, voice_simulator.pages, my_settings.pages, users.pages,
-    my_tokens.pages, keywords.pages, webhooks.pages,
+    my_tokens.pages, keywords.pages, webhooks.pages, segments.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
     NavItem("page.dashboard", "/dashboard", "Dashboard"),
     NavItem("page.contacts", "/contacts", "Contacts"),
     NavItem("page.subscribers", "/subscribers", "E-mail subscribers"),
+    NavItem("page.segments", "/segments", "Saved segments"),
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
     NavItem("page.newsletters", "/newsletters", "Newsletters"),
     NavItem("page.campaign", "/campaign", "Committees and events"),
     NavItem("page.knowledge", "/knowledge", "Knowledge base"),
+    NavItem("page.exports", "/exports", "Exports"),
     NavItem("page.donations", "/donations", "Donations"),
     NavItem("page.reconciliation", "/donations/reconciliation", "Reconciliation"),
     NavItem("page.inbox", "/inbox", "Expert inbox"),

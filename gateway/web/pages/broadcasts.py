@@ -35,9 +35,11 @@ from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.engine import Rules
 from gateway.services import audit
+from gateway.services import segments as segment_service
 from gateway.services.errors import ServiceError
 from gateway.store import broadcasts as store
 from gateway.store import lookups
+from gateway.store import segments as segment_store
 from gateway.web.choices import program_names, zone_options
 from gateway.web.context import rules_in_force
 from gateway.web.errors import bad_request, conflict, not_found
@@ -67,18 +69,30 @@ def _programs(view: View) -> list[str]:
 async def compose(view: View) -> web.StreamResponse:
     programs = _programs(view)
     form = {"program": programs[0] if programs else "", "where": "", "text": "",
-            "scheduled_at": "", "time_zone": _zone(view), "override_frequency": ""}
-    return _composer(view, form, programs)
+            "scheduled_at": "", "time_zone": _zone(view), "override_frequency": "",
+            "segment": view.query("segment")}
+    if form["segment"].isdigit():  # offered from a segment's page: its program shown
+        async with view.context.pool.acquire() as conn:
+            chosen = await segment_store.get(conn, int(form["segment"]))
+        form["program"] = chosen.program if chosen else form["program"]
+    return await _composer(view, form, programs)
 
 
 def _zone(view: View) -> str:
     return send_time.organizer_zone(view.context.settings)
 
 
-def _composer(view: View, form: dict[str, str], programs: list[str], *, status: int = 200,
-              preview: service.Preview | None = None,
-              error: dict[str, str | None] | None = None) -> web.StreamResponse:
+async def _composer(view: View, form: dict[str, str], programs: list[str], *,
+                    status: int = 200, preview: service.Preview | None = None,
+                    error: dict[str, str | None] | None = None) -> web.StreamResponse:
+    if "segment_filter" in form:  # the segment's filter was used, not typed: box stays empty
+        form = {**form, "where": ""}
+    async with view.context.pool.acquire() as conn:  # broadcast_segment.html
+        saved_segments = await segment_service.list_counted(
+            conn, rules=rules_in_force(view.context),
+            default_shortcode=view.context.settings.shortcode, now=view.context.clock())
     return view.render("broadcast_new.html", status=status, title="New broadcast",
+                       saved_segments=saved_segments,
                        programs=programs, form=form, preview=preview, error=error,
                        zones=zone_options(_zone(view), form["time_zone"],
                                           now=view.context.clock(), locale=view.viewer.language),
@@ -110,7 +124,7 @@ def _form_error(err: Exception) -> ServiceError:
 @pages.post("/broadcasts/new", name="page.broadcasts.submit")
 async def submit(view: View) -> web.StreamResponse:
     form = {k: view.field(k) for k in ("program", "where", "text", "scheduled_at", "time_zone",
-                                       "override_frequency")}
+                                       "override_frequency", "segment")}
     programs = _programs(view)
     settings = view.context.settings
     try:
@@ -121,9 +135,10 @@ async def submit(view: View) -> web.StreamResponse:
         if len(form["where"]) > MAX_FILTER:
             raise bad_request(f"the filter is at most {MAX_FILTER} characters", field="where")
         rules = rules_in_force(view.context)
+        segment = await _segment(view, form, rules)
         shortcode = service.shortcode_of(rules, form["program"], None, settings.shortcode)
         if view.field("action") == "create":
-            return await _create(view, form, rules, shortcode)
+            return await _create(view, form, rules, shortcode, segment)
         async with view.context.pool.acquire() as conn:
             found = await service.preview(
                 conn, rules=rules, program=form["program"], shortcode=shortcode,
@@ -134,13 +149,31 @@ async def submit(view: View) -> web.StreamResponse:
     except (AudienceError, BroadcastTextError, service.BroadcastError, ServiceError,
             ComposeError) as err:
         refused = _form_error(err)
-        return _composer(view, form, programs, status=refused.status,
-                         error={"field": refused.field, "message": refused.message})
-    return _composer(view, form, programs, preview=found)
+        return await _composer(view, form, programs, status=refused.status,
+                               error={"field": refused.field, "message": refused.message})
+    return await _composer(view, form, programs, preview=found)
+
+
+async def _segment(view: View, form: dict[str, str], rules: Rules) -> tuple[int, str] | None:
+    """A saved segment chosen: its program and filter as they stand now go in the form
+    (the filter box must be empty: one or the other); it is read again at the send."""
+    if not form["segment"]:
+        return None
+    if form["where"].strip():
+        raise bad_request("choose a saved segment or type a filter, not both", field="segment")
+    async with view.context.pool.acquire() as conn:
+        found = await segment_service.resolve(
+            conn, int(form["segment"]) if form["segment"].isdigit() else 0, rules=rules,
+            default_shortcode=view.context.settings.shortcode)
+    form["program"] = found.segment.program
+    form["where"] = found.segment.filter
+    form["segment_filter"] = found.segment.filter  # shown back, not resubmitted as a filter
+    return found.segment.id, found.segment.name
 
 
 async def _create(
-    view: View, form: dict[str, str], rules: Rules, shortcode: str
+    view: View, form: dict[str, str], rules: Rules, shortcode: str,
+    segment: tuple[int, str] | None = None,
 ) -> web.StreamResponse:
     at = _scheduled_at(form["scheduled_at"], form["time_zone"])
     override = bool(form["override_frequency"])
@@ -149,12 +182,13 @@ async def _create(
             conn, rules=rules, program=form["program"], shortcode=shortcode,
             where=form["where"], text=form["text"], created_by=view.user.email,
             now=view.context.clock(), scheduled_at=at, zone=_zone(view),
-            override_frequency=override)
+            override_frequency=override, segment=segment)
         await audit.record(conn, view.user, audit.BROADCAST_CREATED,
                            f"broadcast:{broadcast_id}", client=view.client,
                            program=form["program"], where=form["where"],
                            scheduled_at=at.isoformat() if at else None,
-                           override_frequency=override)
+                           override_frequency=override,
+                           segment_id=segment[0] if segment else None)
     return view.redirect(f"/broadcasts/{broadcast_id}")
 
 

@@ -40,6 +40,7 @@ from gateway.services.errors import ServiceError
 from gateway.services.fences import fenced_timeline
 from gateway.store import consent
 from gateway.store import persons as person_store
+from gateway.store import tags as tag_store
 from gateway.web.context import rules_in_force
 from gateway.web.pages.frame import PageTable, View
 
@@ -48,7 +49,7 @@ pages = PageTable()
 PAGE_SIZE = 50
 
 
-SEARCH_KEYS = ("q", "name", "zip", "keyword", "program", "status", "field", "value")
+SEARCH_KEYS = ("q", "name", "zip", "keyword", "program", "status", "field", "value", "tag")
 
 
 @pages.get("/contacts", name="page.contacts")
@@ -130,6 +131,7 @@ async def render_contact(view: View, msisdn: str, *, status: int = 200,
         items = await contact_service.history(conn, msisdn, addresses)
         links_sent = await person_store.recent_tokens(conn, addresses)
         gifts = await donations_of(conn, view.user, msisdn, client=view.client, audited=False)
+        tags = await tag_store.tags_of(conn, msisdn)  # contact_tags.html (pages/segments.py)
         await contact_service.viewed(conn, view.user, msisdn, client=view.client, view="page")
     return view.render(
         "contact.html", status=status, title=f"Contact {msisdn}", msisdn=msisdn,
@@ -140,6 +142,7 @@ async def render_contact(view: View, msisdn: str, *, status: int = 200,
         erase_refused=view.query("erase") == "mismatch",  # privacy box (pages/privacy.py)
         person=person, links_sent=[dict(r) for r in links_sent],  # pages/persons.py
         person_form=person_form or {}, person_done=view.query("person"),
+        tags=tags, tagged=view.query("tagged"), tag_error=view.query("tag_error"),
         now=view.context.clock())
 
 

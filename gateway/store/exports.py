@@ -1,0 +1,145 @@
+"""Contact exports (migration 440): the rows of a segment, streamed; the one writer of
+`contact_exports`.
+
+Why a server-side cursor: an export of a 500,000-person segment must not sit
+in the gateway's memory, neither as asyncpg records nor as CSV text; rows are
+fetched `PREFETCH` at a time inside one read-only transaction (a consistent
+snapshot of the audience) and handed on as they come. The WHERE is the
+broadcasts' own (store/audience.py `eligible_where`), so an export of a
+segment holds exactly the people a broadcast to it would reach.
+
+Each column is a named SQL fragment over `contacts c`; which names a caller
+may ask for is the service's rule (services/exports.py), not this module's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+
+from gateway.audience import Audience
+from gateway.store.audience import SqlParams, eligible_where
+from gateway.store.db import affected
+
+PREFETCH: Final = 1_000
+
+# Gifts: confirmed and not failed or lapsed (store/audience.py DONATED's rule), any code.
+_GIFTS = ("FROM donations d WHERE d.msisdn = c.msisdn AND d.confirmed_at IS NOT NULL"
+          " AND d.status NOT IN ('failed', 'refused', 'cancelled', 'expired', 'refunded')")
+# The donor's latest details (finance's itemization source), whatever the committee.
+_DETAILS = "(SELECT dd.{col} FROM donor_details dd WHERE dd.msisdn = c.msisdn AND dd.{col} " \
+           "IS NOT NULL ORDER BY dd.id DESC LIMIT 1)"
+
+COLUMNS: Final[dict[str, str]] = {
+    "msisdn": "c.msisdn",
+    "joined_at": "c.state->'subs'->{program}->>'since'",
+    "joined_by": "c.state->'subs'->{program}->>'keyword'",
+    "zip": "c.zip",
+    "region": "c.region",
+    "country": "c.country",
+    "timezone": "c.timezones[1]",
+    "tags": "(SELECT string_agg(t.tag, ' ' ORDER BY t.tag) FROM contact_tags t"
+            " WHERE t.msisdn = c.msisdn)",
+    "first_seen": "c.created_at",
+    "gift_count": f"(SELECT count(*) {_GIFTS})",
+    "gift_total_cents": f"(SELECT coalesce(sum(d.amount_cents), 0) {_GIFTS})",
+    "donor_name": _DETAILS.format(col="name"),
+    "employer": _DETAILS.format(col="employer"),
+    "occupation": _DETAILS.format(col="occupation"),
+}
+PROFILE_PREFIX: Final = "profile."
+
+ROWS = "SELECT {columns} FROM contacts c WHERE {where} ORDER BY c.msisdn"
+
+INSERT = """
+INSERT INTO contact_exports (requested_by, via, program, segment_id, filter, fields)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id
+"""
+
+FINISH = """
+UPDATE contact_exports SET status = $2, rows = $3, file_name = $4, error = $5,
+                           finished_at = clock_timestamp()
+WHERE id = $1
+"""
+
+GET = """
+SELECT id, requested_by, via, status, program, segment_id, filter, fields, rows, file_name,
+       error, created_at, finished_at
+FROM contact_exports WHERE id = $1
+"""
+
+# Jobs a stopped gateway left running: they are failed, and asked again by the caller.
+FAIL_STALE = """
+UPDATE contact_exports SET status = 'failed', error = 'the gateway stopped during the export',
+                           finished_at = clock_timestamp()
+WHERE status = 'running' AND via = 'api' AND created_at < $1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportJob:
+    id: int
+    requested_by: str
+    via: str
+    status: str
+    program: str
+    segment_id: int | None
+    filter: str
+    fields: list[str]
+    rows: int | None
+    file_name: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def rows_query(*, shortcode: str, program: str, audience: Audience | None, fields: Sequence[str],
+               now: datetime) -> tuple[str, list[Any]]:
+    """The SELECT of the chosen columns (each a COLUMNS name or profile.<field>)."""
+    params = SqlParams()
+    where = eligible_where(params, shortcode=shortcode, program=program, audience=audience, now=now)
+    program_param = ""  # added once, only if a column names the program
+    columns = []
+    for name in fields:
+        if name.startswith(PROFILE_PREFIX):
+            sql = f"c.state->'profile'->>{params.add(name[len(PROFILE_PREFIX):], 'text')}"
+        else:
+            if "{program}" in COLUMNS[name] and not program_param:
+                program_param = params.add(program, "text")
+            sql = COLUMNS[name].format(program=program_param)
+        columns.append(sql)
+    return ROWS.format(columns=", ".join(columns), where=where), params.values
+
+
+async def stream_rows(conn: asyncpg.Connection, query: str, params: Sequence[Any],
+                      ) -> AsyncIterator[tuple[Any, ...]]:
+    """Each row as a tuple, through a server-side cursor in a read-only snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        async for record in conn.cursor(query, *params, prefetch=PREFETCH):
+            yield tuple(record.values())
+
+
+async def insert(conn: asyncpg.Connection, *, requested_by: str, via: str, program: str,
+                 segment_id: int | None, filter: str, fields: Sequence[str]) -> int:
+    export_id: int = await conn.fetchval(INSERT, requested_by, via, program, segment_id,
+                                         filter, list(fields))
+    return export_id
+
+
+async def finish(conn: asyncpg.Connection, export_id: int, *, status: str, rows: int,
+                 file_name: str | None = None, error: str | None = None) -> None:
+    await conn.execute(FINISH, export_id, status, rows, file_name, error)
+
+
+async def get(conn: asyncpg.Connection, export_id: int) -> ExportJob | None:
+    row = await conn.fetchrow(GET, export_id)
+    return None if row is None else ExportJob(**dict(row))
+
+
+async def fail_stale(conn: asyncpg.Connection, *, before: datetime) -> int:
+    return affected(await conn.execute(FAIL_STALE, before))
