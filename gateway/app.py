@@ -51,7 +51,7 @@ from gateway.pipeline.unsure import UnsureResolver
 from gateway.privacy import stripe_erasure
 from gateway.routing.programs import program_problems
 from gateway.routing.worker import MailRouter, start_mail_router
-from gateway.services import answers
+from gateway.services import answers, export_jobs
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.link import DeliverAnswer
@@ -217,6 +217,8 @@ class Gateway:
                 app, pool=self.pool, webhook_secret=webhook_secret.get_secret_value(),
                 card_lookup=self.cards.saved_card_of_intent,
                 on_event=record_stripe_event)
+        async with self.pool.acquire() as conn:  # export jobs this instance left running
+            await export_jobs.fail_stale(conn, self.settings, now=self.clock())
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
@@ -243,6 +245,7 @@ class Gateway:
         await self.supervisor.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        await export_jobs.stop()
         if self.cards is not None:
             await self.cards.aclose()
         await self.recordings.close()

@@ -574,10 +574,6 @@ class Settings(BaseModel):
         "the database's notice on every change (a fallback if a notice was missed)."))
 
     # contact exports (services/exports.py, services/export_jobs.py; docs/segments-and-export.md)
-    exports_dir: Path = Field(Path("exports"), description=(
-        "Directory where the API's export jobs write their CSV files (created if missing). "
-        "Holds supporters' personal data: keep it on an encrypted disk, out of backups "
-        "that outlive the campaign."))
     exports_link_secret: SecretStr | None = Field(None, description=(
         "Key that signs an export's download link. A secret; unset: a random key per "
         "process, so links stop working when the gateway restarts."))

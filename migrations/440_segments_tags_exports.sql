@@ -16,8 +16,12 @@
 --   definition it really went to; a segment deleted meanwhile leaves the copy.
 --
 -- contact_exports: each export (a page download or an API job for a warehouse):
---   who, what filter, which fields, how many rows; a job's file name and state.
---   Writer: gateway/store/exports.py.
+--   who, what filter, which fields, how many rows; a job's state and the instance
+--   running it (`owner`: the one that fails it if it stopped mid-way).
+-- contact_export_files: an API job's CSV, in chunks of at most a few hundred kB, so
+--   that PostgreSQL stays the only store (any instance serves the download, backups
+--   and the keep-days pruning see it) and no file outlives its row.
+--   Writer of both: gateway/store/exports.py.
 CREATE TABLE contact_tags (
     msisdn     text        NOT NULL,
     tag        text        NOT NULL CHECK (tag ~ '^[a-z0-9][a-z0-9_-]{0,39}$'),
@@ -56,9 +60,15 @@ CREATE TABLE contact_exports (
     filter       text        NOT NULL DEFAULT '',
     fields       text[]      NOT NULL,
     rows         bigint,
-    file_name    text,
+    owner        text,
     error        text,
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     finished_at  timestamptz
 );
 CREATE INDEX contact_exports_running_idx ON contact_exports (created_at) WHERE status = 'running';
+CREATE TABLE contact_export_files (
+    export_id bigint  NOT NULL REFERENCES contact_exports (id) ON DELETE CASCADE,
+    seq       integer NOT NULL CHECK (seq >= 0),
+    data      bytea   NOT NULL,
+    PRIMARY KEY (export_id, seq)
+);

@@ -26,6 +26,7 @@ from gateway.notify.staff_mail import StaffMail
 from gateway.services import export_jobs
 from gateway.services import webhooks as webhook_service
 from gateway.services.exports import csv_chunk
+from gateway.store import exports as export_store
 from gateway.store import tags as tag_store
 from gateway.store import users as user_store
 from tests.support.broadcasts import CODE, PEOPLE, seed
@@ -161,7 +162,7 @@ async def test_a_large_export_streams_before_the_query_ends(
 async def job_site(pool: asyncpg.Pool, settings: Settings, tmp_path: Path
                    ) -> AsyncIterator[tuple[WebApi, ManualClock]]:
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    made = await start_site(pool, settings, clock=clock, exports_dir=tmp_path / "exports",
+    made = await start_site(pool, settings, clock=clock,
                             exports_link_secret=SecretStr("k" * 32), exports_link_seconds=3600)
     try:
         yield made, clock
@@ -198,7 +199,8 @@ async def test_the_export_job_webhook_carries_a_link_that_downloads_then_expires
 
         work = WebhookSender(
             pool, DeliveryConfig(owner="gw-1", timeout=5.0, retry_min=10.0, retry_max=60.0,
-                                 max_attempts=10, disable_after_failures=1000),
+                                 max_attempts=10, disable_after_failures=1000,
+                                 allow_private_networks=True),  # the receiver is loopback
             notice=DisabledNotice(StaffMail("gateway@campaign.example", "Gateway",
                                             lambda path: "https://gw.example" + path)),
             clock=clock)
@@ -239,26 +241,36 @@ async def test_a_job_waits_for_nothing_when_none_runs() -> None:
     await asyncio.wait_for(export_jobs.drain(), 1)
 
 
-def test_old_export_files_are_pruned_and_new_ones_kept(tmp_path: Path) -> None:
-    import os
-    old, new = tmp_path / "export-1-aa.csv", tmp_path / "export-2-bb.csv"
-    old.write_bytes(b"msisdn\r\n")
-    new.write_bytes(b"msisdn\r\n")
-    week_ago = (datetime.now(UTC) - timedelta(days=8)).timestamp()
-    os.utime(old, (week_ago, week_ago))
-    assert export_jobs.prune(tmp_path, datetime.now(UTC) - timedelta(days=7)) == 1
-    assert not old.exists() and new.exists()
-
-
-async def test_a_job_a_stopped_gateway_left_running_is_failed(
-        pool: asyncpg.Pool) -> None:
+async def test_old_export_files_are_pruned_and_new_ones_kept(pool: asyncpg.Pool) -> None:
+    now = datetime.now(UTC)
     async with pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO contact_exports (requested_by, via, program, fields)"
-            " VALUES ('x@example.org', 'api', 'rise', '{msisdn}'),"
-            "        ('x@example.org', 'page', 'rise', '{msisdn}')")
-        assert await export_jobs.fail_stale(conn, now=datetime.now(UTC) + timedelta(
+        old, new, running = [await conn.fetchval(
+            "INSERT INTO contact_exports (requested_by, via, program, fields, status,"
+            " finished_at) VALUES ('x@example.org', 'api', 'rise', '{msisdn}', $1, $2)"
+            " RETURNING id", status, at)
+            for status, at in (("done", now - timedelta(days=8)), ("done", now),
+                               ("running", None))]
+        for export_id in (old, new, running):
+            await export_store.append_chunk(conn, export_id, 0, b"msisdn\r\n")
+        assert await export_store.prune_files(conn, now - timedelta(days=7)) == 1
+        assert [r["export_id"] for r in await conn.fetch(
+            "SELECT export_id FROM contact_export_files ORDER BY 1")] == [new, running]
+
+
+async def test_a_job_this_instance_left_running_is_failed_and_its_file_dropped(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    """At start, an instance fails its own jobs that were running when it stopped; another
+    instance's running job may be running now and is left alone."""
+    async with pool.acquire() as conn:
+        mine, theirs, page = [await conn.fetchval(
+            "INSERT INTO contact_exports (requested_by, via, program, fields, owner)"
+            " VALUES ('x@example.org', $1, 'rise', '{msisdn}', $2) RETURNING id", via, owner)
+            for via, owner in (("api", settings.instance_name), ("api", "other-gw"),
+                               ("page", None))]
+        await export_store.append_chunk(conn, mine, 0, b"msisdn\r\n+1555")
+        assert await export_jobs.fail_stale(conn, settings, now=datetime.now(UTC) + timedelta(
             seconds=1)) == 1
         assert [tuple(r) for r in await conn.fetch(
-            "SELECT via, status FROM contact_exports ORDER BY id")] == [
-            ("api", "failed"), ("page", "running")]
+            "SELECT id, status FROM contact_exports ORDER BY id")] == [
+            (mine, "failed"), (theirs, "running"), (page, "running")]
+        assert await conn.fetchval("SELECT count(*) FROM contact_export_files") == 0

@@ -84,7 +84,6 @@ async def journey_gateway(
     """A gateway with cards on (the fake Stripe); the test ticks billing itself."""
     gw = await running_gateway(gateway_settings(
         settings, smsc, billing_interval=3600.0, web_cookie_secure=False,
-        exports_dir=tmp_path / "exports",
         stripe_secret_key=SecretStr(fake.api_key),
         stripe_webhook_secret=SecretStr(fake.webhook_secret),
         stripe_api_base=fake.base_url), smsc)

@@ -18,11 +18,14 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gateway.config import Settings
 from gateway.engine.holder import RulesHolder
 from gateway.hooks.sender import DeliveryConfig, WebhookSender
 from gateway.pipeline.decide import DecisionWriter
+from gateway.services import export_jobs, exports
 from gateway.store import calls as calls_store
 from gateway.store import donations as donation_store
+from gateway.store import exports as export_store
 from gateway.store import inbound as inbound_store
 from gateway.store import outbound as outbound_store
 from gateway.store import questions as questions_store
@@ -181,6 +184,32 @@ async def call_ended(conn: asyncpg.Connection, ctx: Context) -> None:
                                status="completed", duration_seconds=42)
 
 
+@dataclass(frozen=True)
+class _Warehouse:
+    """Who asked for the export (services/actor.py's shape)."""
+
+    user_id: int
+    email: str = "warehouse@example.org"
+    role: str = "finance"
+    themes: tuple[str, ...] = ()
+
+
+async def export_requested(conn: asyncpg.Connection, ctx: Context) -> None:
+    ctx["user"] = await conn.fetchval(
+        "INSERT INTO users (email, role) VALUES ('warehouse@example.org', 'finance')"
+        " RETURNING id")
+    ctx["export"] = await export_store.insert(
+        conn, requested_by="warehouse@example.org", via="api", program="ensemble",
+        segment_id=None, filter="", fields=["msisdn"], owner="gw-1")
+
+
+async def export_completed(conn: asyncpg.Connection, ctx: Context) -> None:
+    await export_jobs.complete(
+        conn, ctx["settings"], _Warehouse(ctx["user"]), "test", ctx["export"],
+        target=exports.Target("ensemble", "38200", None), fields=["msisdn"], rows=3,
+        error=None, now=NOW)
+
+
 CONSENT = "SELECT count(*) FROM consent_events WHERE kind = '{}'"
 QUESTIONS = "SELECT count(*) FROM questions WHERE channel = '{}'"
 GIFTS = "SELECT count(*) FROM donation_events WHERE kind = '{}'"
@@ -211,6 +240,8 @@ CASES = [
     Case("call.started", "SELECT count(*) FROM calls", call_opened),
     Case("call.ended", "SELECT count(*) FROM calls WHERE ended_at IS NOT NULL", call_ended,
          call_opened),
+    Case("export.completed", "SELECT count(*) FROM contact_exports WHERE status = 'done'",
+         export_completed, export_requested, (("rows", 3),)),
 ]
 
 
@@ -239,8 +270,8 @@ async def _counts(conn: asyncpg.Connection, case: Case) -> tuple[int, int]:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.event_type}:{c.fact[-24:]}")
 async def test_the_event_goes_with_its_fact_and_arrives_signed(
-        pool: asyncpg.Pool, receiver: Receiver, case: Case) -> None:
-    ctx: Context = {}
+        pool: asyncpg.Pool, receiver: Receiver, case: Case, settings: Settings) -> None:
+    ctx: Context = {"settings": settings}
     async with pool.acquire() as conn:
         await webhook_subscriptions.insert(
             conn, url=receiver.url, description="", event_types=(case.event_type,),

@@ -9,10 +9,13 @@ the link carries its own credential: an HMAC of (export id, expiry) under
 GATEWAY_EXPORTS_LINK_SECRET, so the loader needs no API token to fetch it,
 and it stops working at its expiry (GATEWAY_EXPORTS_LINK_SECONDS).
 
-The job runs in the gateway process (`start`), writing the file chunk by
-chunk from the same streamed query as the page download (services/exports.py).
-A gateway stopped mid-job leaves it `running`; `fail_stale` marks such jobs
-failed at the next start, and the caller asks again.
+The job runs in the gateway process (`request`), writing the file chunk by
+chunk from the same streamed query as the page download (services/exports.py)
+into PostgreSQL (`contact_export_files`), the only store: any instance serves
+the download, and the file goes when GATEWAY_EXPORTS_KEEP_DAYS have passed. A
+gateway stopped mid-job leaves it `running` under its instance name;
+`fail_stale` marks such jobs failed when that instance starts again, and the
+caller asks again.
 """
 
 from __future__ import annotations
@@ -22,11 +25,10 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 import asyncpg
 
@@ -44,6 +46,7 @@ log = get_logger("gateway.export_jobs")
 
 _CONTEXT: Final = b"gateway export link v1\n"
 _PROCESS_KEY: Final = secrets.token_bytes(32)  # when no secret is configured (see Settings)
+FILE_CHUNK: Final = 256 * 1024
 _RUNNING: set[asyncio.Task[None]] = set()  # kept so the loop does not drop a running job
 
 
@@ -92,14 +95,6 @@ def check_token(settings: Settings, export_id: int, token: str, *, now: datetime
         raise BadLink("expired")
 
 
-def file_path(settings: Settings, job: ExportJob) -> Path | None:
-    """The finished job's file, if it is still there."""
-    if job.status != "done" or job.file_name is None:
-        return None
-    path = settings.exports_dir / job.file_name
-    return path if path.is_file() else None
-
-
 async def get(conn: asyncpg.Connection, export_id: int) -> ExportJob:
     job = await store.get(conn, export_id)
     if job is None or job.via != "api":
@@ -111,7 +106,8 @@ async def request(pool: asyncpg.Pool, settings: Settings, actor: Actor, client: 
                   target: exports.Target, fields: Sequence[str], clock: Clock) -> ExportJob:
     """Record the job and its audit entry, start it, and return it (status `running`)."""
     async with pool.acquire() as conn, conn.transaction():
-        export_id = await exports.begin(conn, actor, via="api", target=target, fields=fields)
+        export_id = await exports.begin(conn, actor, via="api", target=target, fields=fields,
+                                        owner=settings.instance_name)
         await audit.record(conn, actor, audit.EXPORT_REQUESTED, f"export:{export_id}",
                            client=client, program=target.program, segment_id=target.segment_id,
                            filter=target.filter, fields=list(fields))
@@ -127,29 +123,33 @@ async def request(pool: asyncpg.Pool, settings: Settings, actor: Actor, client: 
 async def _run(pool: asyncpg.Pool, settings: Settings, actor: Actor, client: str,
                export_id: int, target: exports.Target, fields: tuple[str, ...],
                clock: Clock) -> None:
-    name = f"export-{export_id}-{secrets.token_hex(8)}.csv"
-    directory = settings.exports_dir
     rows, error = 0, None
     try:
-        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(prune, directory, clock() - timedelta(
-            days=settings.exports_keep_days))
-        handle: IO[bytes] = await asyncio.to_thread(open, directory / name, "xb")
-        try:
-            async with pool.acquire() as conn:
-                rows = await exports.write_csv(
-                    conn, target, fields, lambda data: _write(handle, data), now=clock())
-        finally:
-            await asyncio.to_thread(handle.close)
+        async with pool.acquire() as conn:
+            await store.prune_files(conn, clock() - timedelta(days=settings.exports_keep_days))
+        async with pool.acquire() as reader, pool.acquire() as writer:
+            file = _ChunkedFile(writer, export_id)
+            rows = await exports.write_csv(reader, target, fields, file.write, now=clock())
+            await file.close()
     except (OSError, asyncpg.PostgresError, ServiceError) as err:
         error = f"{type(err).__name__}: {err}"
         log.warning("export_job_failed", export_id=export_id, error=type(err).__name__)
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
+        await complete(conn, settings, actor, client, export_id, target=target, fields=fields,
+                       rows=rows, error=error, now=clock())
+
+
+async def complete(conn: asyncpg.Connection, settings: Settings, actor: Actor, client: str,
+                   export_id: int, *, target: exports.Target, fields: Sequence[str],
+                   rows: int, error: str | None, now: datetime) -> None:
+    """The job's end, its audit entry and, when its file is whole, `export.completed` with
+    the signed link: one transaction, so a warehouse is never told of a file that is not
+    there, nor left untold of one that is."""
+    async with conn.transaction():
         await exports.finish(conn, actor, client, export_id, target=target, fields=fields,
                              rows=rows, complete=error is None, action=audit.EXPORT_DOWNLOADED,
-                             file_name=name if error is None else None, error=error)
+                             error=error)
         if error is None:
-            now = clock()
             link = make_link(settings, export_id, now=now)
             await webhook_events.emit(conn, [webhook_events.NewWebhookEvent(
                 webhook_events.EXPORT_COMPLETED, {
@@ -159,19 +159,43 @@ async def _run(pool: asyncpg.Pool, settings: Settings, actor: Actor, client: str
                 occurred_at=now)])
 
 
-def prune(directory: Path, before: datetime) -> int:
-    """Delete the export files written before `before` (GATEWAY_EXPORTS_KEEP_DAYS); how many.
-    Their links have long expired; the audit log keeps that they were made."""
-    removed = 0
-    for path in directory.glob("export-*.csv"):
-        if datetime.fromtimestamp(path.stat().st_mtime, UTC) < before:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+class _ChunkedFile:
+    """The CSV as it is written, stored in PostgreSQL in chunks of about `FILE_CHUNK`
+    bytes, so that memory holds one chunk and any instance can serve the file."""
+
+    def __init__(self, conn: asyncpg.Connection, export_id: int) -> None:
+        self._conn = conn
+        self._export_id = export_id
+        self._buffer = bytearray()
+        self._seq = 0
+
+    async def write(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) >= FILE_CHUNK:
+            await self._flush()
+
+    async def close(self) -> None:
+        if self._buffer or self._seq == 0:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        await store.append_chunk(self._conn, self._export_id, self._seq, bytes(self._buffer))
+        self._seq += 1
+        self._buffer.clear()
 
 
-async def _write(handle: IO[bytes], data: bytes) -> None:
-    await asyncio.to_thread(handle.write, data)
+async def file_chunks(pool: asyncpg.Pool, job: ExportJob) -> AsyncIterator[bytes]:
+    """A finished job's file, chunk by chunk; nothing for a job that is not done."""
+    if job.status != "done":
+        return
+    seq = 0
+    while True:
+        async with pool.acquire() as conn:
+            data = await store.file_chunk(conn, job.id, seq)
+        if data is None:
+            return
+        yield data
+        seq += 1
 
 
 async def drain() -> None:
@@ -182,6 +206,16 @@ async def drain() -> None:
                 log.error("export_job_crashed", error=repr(outcome))
 
 
-async def fail_stale(conn: asyncpg.Connection, *, now: datetime) -> int:
-    """Jobs a stopped gateway left running (started before `now`) are failed."""
-    return await store.fail_stale(conn, before=now)
+async def stop() -> None:
+    """At shutdown: jobs under way are cancelled, not waited for (a large one takes
+    minutes); they stay `running` under this instance's name, and `fail_stale` fails them
+    when it starts again."""
+    for task in list(_RUNNING):
+        task.cancel()
+    await asyncio.gather(*_RUNNING, return_exceptions=True)
+
+
+async def fail_stale(conn: asyncpg.Connection, settings: Settings, *, now: datetime) -> int:
+    """Jobs this instance left running when it stopped (started before `now`) are failed
+    and their partial files deleted; another instance's jobs are its own."""
+    return await store.fail_stale(conn, owner=settings.instance_name, before=now)

@@ -121,10 +121,12 @@ def csv_chunk(rows: Sequence[Sequence[object]]) -> bytes:
 
 
 async def begin(conn: asyncpg.Connection, actor: Actor, *, via: str, target: Target,
-                fields: Sequence[str]) -> int:
-    """The export's row (who, what, which fields), before the first byte goes out."""
+                fields: Sequence[str], owner: str | None = None) -> int:
+    """The export's row (who, what, which fields; a job's instance), before the first byte
+    goes out."""
     return await store.insert(conn, requested_by=actor.email, via=via, program=target.program,
-                              segment_id=target.segment_id, filter=target.filter, fields=fields)
+                              segment_id=target.segment_id, filter=target.filter, fields=fields,
+                              owner=owner)
 
 
 async def write_csv(conn: asyncpg.Connection, target: Target, fields: Sequence[str],
@@ -149,13 +151,11 @@ async def write_csv(conn: asyncpg.Connection, target: Target, fields: Sequence[s
 
 async def finish(conn: asyncpg.Connection, actor: Actor, client: str, export_id: int, *,
                  target: Target, fields: Sequence[str], rows: int, complete: bool,
-                 action: str = audit.EXPORT_DOWNLOADED, file_name: str | None = None,
-                 error: str | None = None) -> None:
+                 action: str = audit.EXPORT_DOWNLOADED, error: str | None = None) -> None:
     """Its row count and state, and the audit entry (who, what filter, how many rows)."""
     status = "done" if complete else "failed"
     async with conn.transaction():
-        await store.finish(conn, export_id, status=status, rows=rows, file_name=file_name,
-                           error=error)
+        await store.finish(conn, export_id, status=status, rows=rows, error=error)
         await audit.record(conn, actor, action, f"export:{export_id}", client=client,
                            program=target.program, segment_id=target.segment_id,
                            segment=target.segment_name, filter=target.filter,

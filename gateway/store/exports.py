@@ -1,5 +1,5 @@
 """Contact exports (migration 440): the rows of a segment, streamed; the one writer of
-`contact_exports`.
+`contact_exports` and of `contact_export_files` (an API job's CSV, in chunks).
 
 Why a server-side cursor: an export of a 500,000-person segment must not sit
 in the gateway's memory, neither as asyncpg records nor as CSV text; rows are
@@ -56,28 +56,50 @@ PROFILE_PREFIX: Final = "profile."
 ROWS = "SELECT {columns} FROM contacts c WHERE {where} ORDER BY c.msisdn"
 
 INSERT = """
-INSERT INTO contact_exports (requested_by, via, program, segment_id, filter, fields)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO contact_exports (requested_by, via, program, segment_id, filter, fields, owner)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING id
 """
 
 FINISH = """
-UPDATE contact_exports SET status = $2, rows = $3, file_name = $4, error = $5,
-                           finished_at = clock_timestamp()
+UPDATE contact_exports SET status = $2, rows = $3, error = $4, finished_at = clock_timestamp()
 WHERE id = $1
 """
 
 GET = """
-SELECT id, requested_by, via, status, program, segment_id, filter, fields, rows, file_name,
+SELECT id, requested_by, via, status, program, segment_id, filter, fields, rows, owner,
        error, created_at, finished_at
 FROM contact_exports WHERE id = $1
 """
 
-# Jobs a stopped gateway left running: they are failed, and asked again by the caller.
+# Jobs this instance left running when it stopped (another instance's are its own: they
+# may be running now); they are failed, their partial file deleted, and asked again.
 FAIL_STALE = """
-UPDATE contact_exports SET status = 'failed', error = 'the gateway stopped during the export',
-                           finished_at = clock_timestamp()
-WHERE status = 'running' AND via = 'api' AND created_at < $1
+WITH failed AS (
+    UPDATE contact_exports SET status = 'failed',
+                               error = 'the gateway stopped during the export',
+                               finished_at = clock_timestamp()
+    WHERE status = 'running' AND via = 'api' AND owner = $1 AND created_at < $2
+    RETURNING id
+), dropped AS (
+    DELETE FROM contact_export_files f USING failed WHERE f.export_id = failed.id
+)
+SELECT count(*) FROM failed
+"""
+
+APPEND_CHUNK = """
+INSERT INTO contact_export_files (export_id, seq, data) VALUES ($1, $2, $3)
+"""
+
+FILE_CHUNK = """
+SELECT data FROM contact_export_files WHERE export_id = $1 AND seq = $2
+"""
+
+# Files of exports finished before $1 (GATEWAY_EXPORTS_KEEP_DAYS): their links have long
+# expired; the row and the audit log keep that the export was made.
+PRUNE_FILES = """
+DELETE FROM contact_export_files f USING contact_exports e
+WHERE e.id = f.export_id AND e.finished_at < $1
 """
 
 
@@ -92,7 +114,7 @@ class ExportJob:
     filter: str
     fields: list[str]
     rows: int | None
-    file_name: str | None
+    owner: str | None
     error: str | None
     created_at: datetime
     finished_at: datetime | None
@@ -125,15 +147,33 @@ async def stream_rows(conn: asyncpg.Connection, query: str, params: Sequence[Any
 
 
 async def insert(conn: asyncpg.Connection, *, requested_by: str, via: str, program: str,
-                 segment_id: int | None, filter: str, fields: Sequence[str]) -> int:
+                 segment_id: int | None, filter: str, fields: Sequence[str],
+                 owner: str | None = None) -> int:
     export_id: int = await conn.fetchval(INSERT, requested_by, via, program, segment_id,
-                                         filter, list(fields))
+                                         filter, list(fields), owner)
     return export_id
 
 
 async def finish(conn: asyncpg.Connection, export_id: int, *, status: str, rows: int,
-                 file_name: str | None = None, error: str | None = None) -> None:
-    await conn.execute(FINISH, export_id, status, rows, file_name, error)
+                 error: str | None = None) -> None:
+    await conn.execute(FINISH, export_id, status, rows, error)
+
+
+async def append_chunk(conn: asyncpg.Connection, export_id: int, seq: int, data: bytes
+                       ) -> None:
+    """The job's file grows by one chunk (committed alone: the job's own transaction is the
+    read snapshot, on another connection)."""
+    await conn.execute(APPEND_CHUNK, export_id, seq, data)
+
+
+async def file_chunk(conn: asyncpg.Connection, export_id: int, seq: int) -> bytes | None:
+    """Chunk `seq` of the job's file, or None past its end."""
+    data: bytes | None = await conn.fetchval(FILE_CHUNK, export_id, seq)
+    return data
+
+
+async def prune_files(conn: asyncpg.Connection, before: datetime) -> int:
+    return affected(await conn.execute(PRUNE_FILES, before))
 
 
 async def get(conn: asyncpg.Connection, export_id: int) -> ExportJob | None:
@@ -141,5 +181,6 @@ async def get(conn: asyncpg.Connection, export_id: int) -> ExportJob | None:
     return None if row is None else ExportJob(**dict(row))
 
 
-async def fail_stale(conn: asyncpg.Connection, *, before: datetime) -> int:
-    return affected(await conn.execute(FAIL_STALE, before))
+async def fail_stale(conn: asyncpg.Connection, *, owner: str, before: datetime) -> int:
+    failed: int = await conn.fetchval(FAIL_STALE, owner, before)
+    return failed

@@ -87,10 +87,14 @@ async def download(call: Call) -> web.StreamResponse:
                            "ask for the export again") from None
     async with call.pool.acquire() as conn:
         job = await export_jobs.get(conn, export_id)
-    path = export_jobs.file_path(settings, job)
-    if path is None:
+    if job.status != "done":
         raise not_found(f"the file of export {export_id}")
-    return web.FileResponse(path, headers={
+    response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="export-{export_id}.csv"',
         "Cache-Control": "no-store"})
+    await response.prepare(call.request)
+    async for chunk in export_jobs.file_chunks(call.pool, job):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
