@@ -21,6 +21,7 @@ Predicates (every value a bare word or a "quoted string"):
     gender = F | gender in (...)                  F, M or other
     profile.FIELD = VALUE | ... in (...)          any profile answer, compared as text
     active within N days                          last message from them
+    number = +E164 | number in (+E164, ...)      these numbers only (the send API's batches)
     donated                                       at least one confirmed donation
 Combined with `and`, `or`, `not` and parentheses (`and` binds tighter).
 """
@@ -91,6 +92,11 @@ class ActiveWithin:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberIn:
+    numbers: tuple[str, ...]  # E.164, as the send API (services/send_api.py) normalized them
+
+
+@dataclass(frozen=True, slots=True)
 class Donated:
     pass
 
@@ -110,7 +116,8 @@ class Or:
     items: tuple[Audience, ...]  # two or more
 
 
-Predicate = InProgram | ProgramStatus | ZipPrefix | StateIn | GenderIn | ProfileIn | ActiveWithin
+Predicate = (InProgram | ProgramStatus | ZipPrefix | StateIn | GenderIn | ProfileIn
+             | ActiveWithin | NumberIn)
 Audience = Predicate | Donated | Not | And | Or
 
 
@@ -120,6 +127,7 @@ _PROGRAM = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _FIELD = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _STATE = re.compile(r"[A-Z0-9]{2,3}")
 _ZIP_PREFIX = re.compile(r"[0-9A-Z]{1,10}")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def _program(value: str) -> str | None:
@@ -140,6 +148,10 @@ def _state(value: str) -> str | None:
 def _zip_prefix(value: str) -> str | None:
     value = value.upper()
     return value if _ZIP_PREFIX.fullmatch(value) else None
+
+
+def _number(value: str) -> str | None:
+    return value if _E164.fullmatch(value) else None
 
 
 def _gender(value: str) -> str | None:
@@ -334,9 +346,13 @@ class _Parser:
         if name == "donated":
             self._take()
             return Donated()
+        if name == "number":
+            self._take()
+            return NumberIn(self._values("number", "an E.164 number like +12025550123",
+                                         _number))
         raise self._fail(
             ("program", "status(...)", "zip", "state", "gender", "profile.<field>", "active",
-             "donated", "not", "'('"),
+             "donated", "number", "not", "'('"),
         )
 
     def _values(self, after: str, what: str, check: _Check) -> tuple[str, ...]:
@@ -406,6 +422,8 @@ def _format(audience: Audience) -> str:
             return f"active within {days} days"
         case Donated():
             return "donated"
+        case NumberIn(numbers):
+            return "number" + _format_values(numbers)
         case Not(item):
             inner = _format(item)
             return f"not ({inner})" if isinstance(item, And | Or) else f"not {inner}"

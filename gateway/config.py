@@ -564,6 +564,12 @@ class Settings(BaseModel):
         "Days an event and its delivery log are kept once nothing is waiting to be sent."))
     webhooks_notice_language: Literal["fr", "en"] = Field("en", description=(
         "The language of the mail that tells admins a subscription was turned off."))
+    # the send API (POST /api/v1/messages; docs/send-api.md)
+    send_api_batch_limit: int = Field(1000, ge=1, le=10_000, description=(
+        "Most messages one POST /api/v1/messages may carry; more is refused with 400."))
+    send_api_idempotency_hours: float = Field(24.0, gt=0, le=24 * 30, description=(
+        "Hours an Idempotency-Key is remembered: the same key and body get the first "
+        "answer again, the same key with another body a 422."))
 
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod

@@ -28,6 +28,7 @@ from gateway.audience import (
     GenderIn,
     InProgram,
     Not,
+    NumberIn,
     Or,
     ProfileIn,
     ProgramStatus,
@@ -136,6 +137,8 @@ def compile_audience(audience: Audience, params: SqlParams, *, now: datetime) ->
             return ACTIVE_SINCE.format(since=since)
         case Donated():
             return DONATED
+        case NumberIn(numbers):
+            return f"c.msisdn = ANY({params.add(list(numbers), 'text[]')})"
         case Not(item):
             return f"NOT ({compile_audience(item, params, now=now)})"
         case And(items):

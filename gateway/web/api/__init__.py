@@ -25,6 +25,7 @@ from gateway.web.api import (
     inbox,
     keywords,
     knowledge_base,
+    messages,
     privacy,
     session,
     users,
@@ -53,7 +54,7 @@ TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
     privacy.routes, campaign_data.routes, knowledge_base.routes, voice.routes,
-    webhooks.routes,
+    webhooks.routes, messages.routes,
 )
 
 
