@@ -31,6 +31,7 @@ from gateway.audience import Audience
 from gateway.store import outbound as outbound_store
 from gateway.store.audience import SqlParams, eligible_where
 from gateway.store.broadcast_frequency import COUNTED_STATUSES
+from gateway.store.db import affected
 from gateway.store.zone_keys import ZONE_KEY, ZONE_PREFIX, ZoneKey, zone_key
 
 INSERT_BROADCAST = """
@@ -108,6 +109,16 @@ SELECT b.msisdn, b.body, t.not_before, t.not_after, k.subject_cap, k.subject_per
        b.msisdn IN (SELECT msisdn FROM over_limit) AS over_frequency
 FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
              LEFT JOIN caps k ON k.zone_key = b.zone_key
+"""
+
+# Erasure (store/privacy.py): a send API broadcast names its numbers in its filter
+# (`number in (...)`, services/send_api.py); the number becomes one no contact can have
+# (+1 000..., not a number), so the filter still parses and reaches nobody new.
+ERASED_NUMBER = "+10000000000"
+FORGET_NUMBER = r"""
+UPDATE broadcasts SET filter = regexp_replace(filter, '\+' || ltrim($1, '+') || '(?![0-9])',
+                                              $2, 'g')
+WHERE filter LIKE '%number%' AND strpos(filter, $1) > 0
 """
 
 ADVANCE_CURSOR = """
@@ -198,6 +209,11 @@ async def get_broadcast(conn: asyncpg.Connection, broadcast_id: int) -> Broadcas
 async def get_progress(conn: asyncpg.Connection, broadcast_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(GET_PROGRESS, broadcast_id)
     return None if row is None else dict(row)
+
+
+async def forget_number(conn: asyncpg.Connection, msisdn: str) -> int:
+    """Erasure: the number out of every broadcast filter naming it; how many broadcasts."""
+    return affected(await conn.execute(FORGET_NUMBER, msisdn, ERASED_NUMBER))
 
 
 async def mark_materialized(conn: asyncpg.Connection, broadcast_id: int) -> None:
