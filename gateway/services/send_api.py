@@ -35,7 +35,7 @@ from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.engine import Rules
 from gateway.logs import get_logger, mask_msisdn
-from gateway.phone import InvalidNumber, to_e164
+from gateway.phone import InvalidNumber, to_valid_e164
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import ServiceError, invalid
@@ -106,7 +106,7 @@ def check_messages(messages: Sequence[MessageFields], *, limit: int, region: str
         to = None
         if message.to is not None:
             try:
-                to = to_e164(message.to, default_region=region)
+                to = to_valid_e164(message.to, default_region=region)
             except InvalidNumber:
                 raise invalid(f"{where}: {mask_msisdn(message.to)!s} is not a phone number "
                               "(write it in E.164, e.g. +12025550123)",

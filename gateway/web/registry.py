@@ -54,6 +54,8 @@ class Route:
     status: int = 200
     csrf: bool = True  # False only for login, which checks its own form token
     description: str = ""
+    headers: tuple[tuple[str, str], ...] = ()  # request headers it reads: (name, what), for OpenAPI
+    errors: tuple[int, ...] = ()  # answers beyond 400/401/403/404 it may give, for OpenAPI
 
     @property
     def rule(self) -> access.Rule:

@@ -85,7 +85,9 @@ class MessagesQuery(Strict):
 
 @routes.post("/api/v1/messages", name="messages.send", body=SendRequest, status=201,
              summary="Send one text or a batch, to numbers or a segment of a program",
-             description=SEND_RULES)
+             description=SEND_RULES, errors=(409, 422),
+             headers=((IDEMPOTENCY_HEADER, "any unique string (a UUID): the same key and "
+                       "body within 24 h get the first answer again"),))
 async def send(call: Call) -> web.StreamResponse:
     body = call.body_as(SendRequest)
     settings = call.context.settings
