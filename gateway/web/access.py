@@ -352,6 +352,8 @@ def scopes_for_role(role: str) -> frozenset[Scope]:
     (derived from the two tables, so a scope never reaches past the role)."""
     if role == "admin":  # admins may do everything, a scope no route uses yet included
         return frozenset(SCOPES)
+    # the admin scope is an admin's only: so a finance token cannot refund or import
+    # a statement (those stay with a browser session, or an admin's token)
     held = {scope for name, scope in API_SCOPES.items()
-            if scope != SELF and allows(ACCESS.get(name, frozenset()), role)}
+            if scope not in (SELF, "admin") and allows(ACCESS.get(name, frozenset()), role)}
     return frozenset(s for s in SCOPES if s in held)

@@ -5,7 +5,8 @@ a token is made only from a logged-in browser session, lives at most
 GATEWAY_WEB_TOKEN_DAYS, and only one's own tokens can be revoked here (an
 admin revokes anyone's on the users page). The secret exists only in the
 answer to the form that made it: the database keeps its hash, so the page
-says so and never shows it again.
+says so and never shows it again. The scopes it may use are ticked from
+those the role may hold (gateway/web/access.py), at least one.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ async def create(view: View) -> web.StreamResponse:
 
 
 def _scopes(view: View) -> list[str]:
-    """The ticked scopes, in the list's order; an unknown name is dropped (not offered)."""
+    """The ticked scopes, in the list's order; an unknown name is dropped. One the role
+    may not hold (a forged form) is refused by services/accounts.py, naming it."""
     ticked = {value for value in view.form.getall("scopes", []) if isinstance(value, str)}
     return [scope for scope in SCOPES if scope in ticked]
 
