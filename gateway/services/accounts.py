@@ -190,6 +190,8 @@ async def issue_token(conn: asyncpg.Connection, by: Actor, user_id: int, request
     owner = await user_store.get_user(conn, user_id)
     if owner is None:
         raise not_found(f"user {user_id}")
+    if request.scopes is not None and not request.scopes:
+        raise invalid("tick at least one thing the token may do (a scope)", field="scopes")
     if request.scopes is not None and role_scopes is not None:
         allowed = role_scopes(owner.role)
         beyond = [scope for scope in request.scopes if scope not in allowed]

@@ -60,8 +60,6 @@ async def create(view: View) -> web.StreamResponse:
                               "use it", field="name")
         if not form["days"].isdecimal() or int(form["days"]) < 1:
             raise bad_request("a whole number of days, 1 or more", field="days")
-        if not form["scopes"]:
-            raise bad_request("tick at least one thing the token may do", field="scopes")
         made = new_api_token()
         request = accounts.TokenRequest(name=form["name"], prefix=made.prefix,
                                         secret_hash=made.secret_hash, days=int(form["days"]),
