@@ -228,7 +228,7 @@ async def test_a_sent_message_and_its_receipt_show_delivered_in_get_and_a_webhoo
         async def delivered() -> bool:
             got = await api.client.get(f"/api/v1/messages/{sent_id}", headers=admin.bearer)
             state: dict[str, Any] = await got.json()
-            return state["status"] == "delivered"
+            return bool(state["status"] == "delivered")
 
         await wait_for(delivered, within=30)
         got = await (await api.client.get(f"/api/v1/messages/{sent_id}",
