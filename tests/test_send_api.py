@@ -23,6 +23,7 @@ from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store.db import create_pool
+from tests.support import broadcasts
 from tests.support.broadcasts import afternoon_zone
 from tests.support.clock import ManualClock
 from tests.support.e2e import SHORTCODE, wait_for
@@ -248,3 +249,27 @@ async def test_a_sent_message_and_its_receipt_show_delivered_in_get_and_a_webhoo
         assert [r.destination for r in smsc.submitted] == [SUBSCRIBED[0].lstrip("+")]
     finally:
         await receiver.stop()
+
+
+async def test_a_message_accepted_at_night_waits_for_the_recipients_morning(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    """The broadcast path's quiet hours apply: 02:30 in Paris, sent from 08:00 Paris."""
+    async with pool.acquire() as conn:
+        await broadcasts.seed(conn)
+    web = await start_web_api(pool, settings, clock=ManualClock(broadcasts.NOW))
+    try:
+        staff = await web.staff("organizer")
+        paris = broadcasts.PEOPLE["paris"][0]
+        status, answer, _ = await post(web, staff.bearer, message(paris))
+        assert status == 201, answer
+        sent = answer["messages"][0]
+        async with pool.acquire() as conn:
+            await broadcasts.materialize(conn, sent["broadcast_id"])
+            not_before = await conn.fetchval(
+                "SELECT not_before FROM outbound WHERE broadcast_id = $1", sent["broadcast_id"])
+        assert not_before == broadcasts.utc(2024, 7, 1, 6, 0)
+        got = await (await web.client.get(f"/api/v1/messages/{sent['id']}",
+                                          headers=staff.bearer)).json()
+        assert (got["status"], got["receipt"], got["parts"]) == ("queued", None, [])
+    finally:
+        await web.client.close()
