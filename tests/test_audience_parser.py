@@ -178,5 +178,5 @@ def test_any_text_parses_or_fails_with_an_audience_error(source: str) -> None:
 def test_a_number_list_parses_and_a_non_number_is_refused_where_it_is() -> None:
     parsed = parse_audience("number in (+12025550123, +33612345678)")
     assert parsed == NumberIn(("+12025550123", "+33612345678"))
-    with pytest.raises(AudienceError, match="column 10: .2025550123. is not an E.164 number"):
+    with pytest.raises(AudienceError, match=r"column 10: .2025550123. is not an E\.164 number"):
         parse_audience("number = 2025550123")
