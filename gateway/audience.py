@@ -21,6 +21,7 @@ Predicates (every value a bare word or a "quoted string"):
     gender = F | gender in (...)                  F, M or other
     profile.FIELD = VALUE | ... in (...)          any profile answer, compared as text
     active within N days                          last message from them
+    number = +E164 | number in (+E164, ...)      these numbers only (the send API's batches)
     donated                                       at least one confirmed donation
     tag = NAME | tag in (...)                     tagged so (by hand, keyword or import)
     keyword = WORD | keyword in (...)             joined by texting that keyword
@@ -94,6 +95,11 @@ class ActiveWithin:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberIn:
+    numbers: tuple[str, ...]  # E.164, as the send API (services/send_api.py) normalized them
+
+
+@dataclass(frozen=True, slots=True)
 class Donated:
     pass
 
@@ -129,7 +135,7 @@ class Or:
 
 
 Predicate = (InProgram | ProgramStatus | ZipPrefix | StateIn | GenderIn | ProfileIn | ActiveWithin
-             | TagIn | KeywordIn | TimeZoneIn)
+             | TagIn | KeywordIn | TimeZoneIn | NumberIn)
 Audience = Predicate | Donated | Not | And | Or
 
 
@@ -142,6 +148,7 @@ _ZIP_PREFIX = re.compile(r"[0-9A-Z]{1,10}")
 _TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as gateway/store/tags.py stores them
 _KEYWORD = re.compile(r"[A-Z0-9]{1,40}")
 _ZONE = re.compile(r"[A-Za-z]+(?:/[A-Za-z0-9_+\-]+){0,2}")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def _program(value: str) -> str | None:
@@ -162,6 +169,10 @@ def _state(value: str) -> str | None:
 def _zip_prefix(value: str) -> str | None:
     value = value.upper()
     return value if _ZIP_PREFIX.fullmatch(value) else None
+
+
+def _number(value: str) -> str | None:
+    return value if _E164.fullmatch(value) else None
 
 
 def _gender(value: str) -> str | None:
@@ -379,9 +390,13 @@ class _Parser:
         if name == "timezone":
             self._take()
             return TimeZoneIn(self._values("timezone", "a time zone like America/Chicago", _zone))
+        if name == "number":
+            self._take()
+            return NumberIn(self._values("number", "an E.164 number like +12025550123",
+                                         _number))
         raise self._fail(
             ("program", "status(...)", "zip", "state", "gender", "profile.<field>", "active",
-             "donated", "tag", "keyword", "timezone", "not", "'('"),
+             "donated", "tag", "keyword", "timezone", "number", "not", "'('"),
         )
 
     def _values(self, after: str, what: str, check: _Check) -> tuple[str, ...]:
@@ -457,6 +472,8 @@ def _format(audience: Audience) -> str:
             return "keyword" + _format_values(keywords)
         case TimeZoneIn(zones):
             return "timezone" + _format_values(zones)
+        case NumberIn(numbers):
+            return "number" + _format_values(numbers)
         case Not(item):
             inner = _format(item)
             return f"not ({inner})" if isinstance(item, And | Or) else f"not {inner}"

@@ -576,11 +576,19 @@ class Settings(BaseModel):
     # contact exports (services/exports.py, services/export_jobs.py; docs/segments-and-export.md)
     exports_link_secret: SecretStr | None = Field(None, description=(
         "Key that signs an export's download link. A secret; unset: a random key per "
-        "process, so links stop working when the gateway restarts."))
+        "process, so links stop working when the gateway restarts and one instance's "
+        "links fail on another."))
     exports_link_seconds: int = Field(86400, ge=60, le=7 * 86400, description=(
         "Seconds an export's download link works after the export is done."))
     exports_keep_days: int = Field(7, ge=1, le=365, description=(
         "Days an export's file is kept before it is deleted."))
+
+    # the send API (POST /api/v1/messages; docs/send-api.md)
+    send_api_batch_limit: int = Field(1000, ge=1, le=10_000, description=(
+        "Most messages one POST /api/v1/messages may carry; more is refused with 400."))
+    send_api_idempotency_hours: float = Field(24.0, gt=0, le=24 * 30, description=(
+        "Hours an Idempotency-Key is remembered: the same key and body get the first "
+        "answer again, the same key with another body a 422."))
 
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod

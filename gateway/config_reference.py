@@ -39,6 +39,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Voice line", ("voice_",)),
     ("Outgoing webhooks", ("webhooks_",)),
     ("Contact exports", ("exports_",)),
+    ("Send API", ("send_api_",)),
 )
 OTHER = "Other"
 

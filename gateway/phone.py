@@ -36,6 +36,16 @@ def to_e164(raw: str, *, ton: int = 0, default_region: str = "US") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def to_valid_e164(raw: str, *, default_region: str = "US") -> str:
+    """A number staff or a script gives us to send to: E.164, and a number that can exist
+    (`is_valid_number`), stricter than what an SMSC reports (`to_e164` takes any possible
+    one); InvalidNumber otherwise."""
+    e164 = to_e164(raw, default_region=default_region)
+    if not phonenumbers.is_valid_number(phonenumbers.parse(e164)):
+        raise InvalidNumber(f"not a valid phone number (ending {raw[-4:]!r})")
+    return e164
+
+
 def smpp_address(e164: str) -> str:
     """SMPP carries international numbers without the plus, with TON 1 / NPI 1."""
     return e164[1:] if e164.startswith("+") else e164

@@ -18,6 +18,7 @@ from gateway.audience import (
     GenderIn,
     InProgram,
     Not,
+    NumberIn,
     Or,
     ProfileIn,
     ProgramStatus,
@@ -125,6 +126,7 @@ leaves: st.SearchStrategy[Audience] = st.one_of(
               values_of(profile_values)),
     st.builds(ActiveWithin, st.integers(1, MAX_DAYS)),
     st.just(Donated()),
+    st.builds(NumberIn, values_of(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True))),
 )
 
 
@@ -171,3 +173,10 @@ def test_any_text_parses_or_fails_with_an_audience_error(source: str) -> None:
         assert 1 <= err.position <= len(source) + 1
         return
     assert parse_audience(format_audience(audience)) == audience
+
+
+def test_a_number_list_parses_and_a_non_number_is_refused_where_it_is() -> None:
+    parsed = parse_audience("number in (+12025550123, +33612345678)")
+    assert parsed == NumberIn(("+12025550123", "+33612345678"))
+    with pytest.raises(AudienceError, match=r"column 10: .2025550123. is not an E\.164 number"):
+        parse_audience("number = 2025550123")

@@ -68,6 +68,7 @@ async def test_an_admin_walks_accounts_tokens_and_keywords(
 
     await page.get_by_role("link", name="My API tokens").click()
     await page.get_by_label("What it is for").fill("nightly export")
+    await page.get_by_label("Read contacts, their history and consent").check()
     await page.get_by_role("button", name="Make the token").click()
     await expect(page.locator("#new-token")).to_contain_text("gwt_")
     await _shoot(page, tmp_path, "my-tokens")

@@ -154,6 +154,10 @@ async def test_other_roles_cannot_use_the_staff_pages(site: WebApi) -> None:
     assert await _actions(site) == []
 
 
+ONE_SCOPE = {"admin": "admin", "organizer": "contacts:read", "finance": "donations:read",
+             "expert": "messages:read"}
+
+
 async def test_my_tokens_for_every_role_secret_shown_once(site: WebApi) -> None:
     for role in ("admin", "organizer", "finance", "expert"):
         await site.staff(role)
@@ -162,13 +166,16 @@ async def test_my_tokens_for_every_role_secret_shown_once(site: WebApi) -> None:
         token = form_token(page)
         made = await site.client.post("/me/tokens", data={"csrf_token": token,
                                                           "name": "nightly export",
-                                                          "days": "7"})
+                                                          "days": "7",
+                                                          "scopes": ONE_SCOPE[role]})
         text = await made.text()
         assert made.status == 200, text
         [secret] = NEW_TOKEN.findall(text)
         me = await site.client.get("/api/v1/me",
                                    headers={"Authorization": f"Bearer {secret}"})
         assert (await me.json())["role"] == role
+        assert f'value="{ONE_SCOPE[role]}"' in page  # offered: the role may hold it
+        assert ("webhooks:manage" in page) == (role == "admin")
         listed = await (await site.client.get("/me/tokens")).text()
         assert secret not in listed and "nightly export" in listed
 
@@ -195,10 +202,17 @@ async def test_my_tokens_refusals(site: WebApi) -> None:
     await site.login("finance@example.org")
     token = form_token(await (await site.client.get("/me/tokens")).text())
     too_long = await site.client.post("/me/tokens", data={
-        "csrf_token": token, "name": "for a year", "days": "9999"})
+        "csrf_token": token, "name": "for a year", "days": "9999", "scopes": "donations:read"})
     text = await too_long.text()
     assert too_long.status == 400 and "at most" in text and 'value="for a year"' in text
     assert 'aria-describedby="token-days-hint token-days-error"' in text
+    unticked = await site.client.post("/me/tokens", data={
+        "csrf_token": token, "name": "no scope", "days": "1"})
+    assert unticked.status == 400 and "tick at least one" in await unticked.text()
+    beyond = await site.client.post("/me/tokens", data={
+        "csrf_token": token, "name": "too much", "days": "1", "scopes": "admin"})
+    # a scope the page does not offer (a forged form) is refused, naming it
+    assert beyond.status == 400 and "may not hold the scope admin" in await beyond.text()
     async with site.pool.acquire() as conn:
         [theirs] = await user_store.list_tokens(conn, other.user.id)
     not_mine = await site.client.post(f"/me/tokens/{theirs.id}/revoke",

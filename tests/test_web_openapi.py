@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestServer
 
-from gateway.web.access import ACCESS, PUBLIC
+from gateway.web.access import ACCESS, API_SCOPES, PUBLIC
 from tests.support.webapi import WebApi
 
 JSON_PATHS = ("/api/", "/login", "/logout")
@@ -59,3 +59,16 @@ async def test_request_models_are_in_the_components(web: WebApi) -> None:
     progress = document["paths"]["/api/v1/broadcasts/{broadcast_id}/progress"]["get"]
     assert progress["parameters"][0] == {"name": "broadcast_id", "in": "path",
                                          "required": True, "schema": {"type": "integer"}}
+
+
+async def test_each_operation_names_its_token_scope_and_the_send_api_its_key(
+        web: WebApi) -> None:
+    document = await (await web.client.get("/api/v1/openapi.json")).json()
+    for item in document["paths"].values():
+        for operation in item.values():
+            if ACCESS[operation["operationId"]] != PUBLIC:
+                assert operation["x-scope"] == API_SCOPES[operation["operationId"]]
+    send = document["paths"]["/api/v1/messages"]["post"]
+    assert send["security"][0] == {"bearer": ["messages:send"]}
+    assert {"name": "Idempotency-Key", "in": "header"}.items() <= send["parameters"][0].items()
+    assert {"201", "400", "403", "409", "422"} <= set(send["responses"])

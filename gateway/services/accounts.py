@@ -27,6 +27,7 @@ The rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -169,11 +170,16 @@ class TokenRequest:
     prefix: str
     secret_hash: bytes
     days: int | None = None  # None: the longest allowed
+    scopes: tuple[str, ...] | None = None  # None: every scope the owner's role allows
 
 
 async def issue_token(conn: asyncpg.Connection, by: Actor, user_id: int, request: TokenRequest,
-                      *, via: str, most_days: int, now: datetime) -> ApiToken:
-    """Record a new token for `user_id`; refused with another token or past `most_days`."""
+                      *, via: str, most_days: int, now: datetime,
+                      role_scopes: Callable[[str], Collection[str]] | None = None) -> ApiToken:
+    """Record a new token for `user_id`; refused with another token or past `most_days`.
+
+    `role_scopes(role)`: the scopes a token of that role may hold (the web layer's
+    table); a requested scope outside them is refused, naming it."""
     if via == "token":
         raise forbidden("API tokens are made from a logged-in browser session (or with "
                         "`gateway user add --token`), not with another API token",
@@ -181,13 +187,24 @@ async def issue_token(conn: asyncpg.Connection, by: Actor, user_id: int, request
     days = most_days if request.days is None else request.days
     if days > most_days:
         raise invalid(f"a token may live at most {most_days} days", field="expires_in_days")
-    if await user_store.get_user(conn, user_id) is None:
+    owner = await user_store.get_user(conn, user_id)
+    if owner is None:
         raise not_found(f"user {user_id}")
+    if request.scopes is not None and not request.scopes:
+        raise invalid("tick at least one thing the token may do (a scope)", field="scopes")
+    if request.scopes is not None and role_scopes is not None:
+        allowed = role_scopes(owner.role)
+        beyond = [scope for scope in request.scopes if scope not in allowed]
+        if beyond:
+            raise invalid(f"the {owner.role} role may not hold the scope {beyond[0]} "
+                          f"(it may hold: {', '.join(sorted(allowed)) or 'none'})", field="scopes")
     token = await user_store.insert_token(
         conn, user_id=user_id, name=request.name, prefix=request.prefix,
-        secret_hash=request.secret_hash, expires_at=now + timedelta(days=days))
+        secret_hash=request.secret_hash, expires_at=now + timedelta(days=days),
+        scopes=request.scopes)
     await by.record(conn, audit.TOKEN_CREATED, f"token:{token.id}", user_id=user_id,
-                    name=token.name, expires_at=token.expires_at.isoformat())
+                    name=token.name, expires_at=token.expires_at.isoformat(),
+                    scopes=None if token.scopes is None else list(token.scopes))
     return token
 
 

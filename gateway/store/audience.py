@@ -29,6 +29,7 @@ from gateway.audience import (
     InProgram,
     KeywordIn,
     Not,
+    NumberIn,
     Or,
     ProfileIn,
     ProgramStatus,
@@ -155,6 +156,8 @@ def compile_audience(audience: Audience, params: SqlParams, *, now: datetime) ->
             return JOINED_BY.format(keywords=params.add(list(keywords), "text[]"))
         case TimeZoneIn(zones):
             return f"coalesce(c.timezones && {params.add(list(zones), 'text[]')}, false)"
+        case NumberIn(numbers):
+            return f"c.msisdn = ANY({params.add(list(numbers), 'text[]')})"
         case Not(item):
             return f"NOT ({compile_audience(item, params, now=now)})"
         case And(items):

@@ -126,6 +126,16 @@ FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
              LEFT JOIN caps k ON k.zone_key = b.zone_key
 """
 
+# Erasure (store/privacy.py): a send API broadcast names its numbers in its filter
+# (`number in (...)`, services/send_api.py); the number becomes one no contact can have
+# (+1 000..., not a number), so the filter still parses and reaches nobody new.
+ERASED_NUMBER = "+10000000000"
+FORGET_NUMBER = r"""
+UPDATE broadcasts SET filter = regexp_replace(filter, '\+' || ltrim($1, '+') || '(?![0-9])',
+                                              $2, 'g')
+WHERE filter LIKE '%number%' AND strpos(filter, $1) > 0
+"""
+
 ADVANCE_CURSOR = """
 UPDATE broadcasts
 SET materialized_through = greatest(materialized_through, $2),
@@ -224,6 +234,11 @@ async def get_broadcast(conn: asyncpg.Connection, broadcast_id: int) -> Broadcas
 async def get_progress(conn: asyncpg.Connection, broadcast_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(GET_PROGRESS, broadcast_id)
     return None if row is None else dict(row)
+
+
+async def forget_number(conn: asyncpg.Connection, msisdn: str) -> int:
+    """Erasure: the number out of every broadcast filter naming it; how many broadcasts."""
+    return affected(await conn.execute(FORGET_NUMBER, msisdn, ERASED_NUMBER))
 
 
 async def mark_materialized(conn: asyncpg.Connection, broadcast_id: int) -> None:

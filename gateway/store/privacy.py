@@ -33,7 +33,9 @@ import asyncpg
 
 from gateway.store import (
     address_consent,
+    api_sends,
     audit,
+    broadcasts,
     calls,
     consent,
     contacts,
@@ -78,6 +80,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "person_link_tokens": "deleted",
     "webhook_events": "deleted, with their deliveries (a receiver keeps what it was sent)",
     "contact_tags": "deleted",
+    "api_messages": "deleted (the send API's entries for the number)",
 }
 # Every table with a column holding a citizen's e-mail address, and what erasure does.
 EMAIL_TABLES: Mapping[str, str] = {
@@ -115,6 +118,8 @@ NOT_CITIZEN_ADDRESSES: Mapping[str, str] = {
 MENTIONING_TABLES: Mapping[str, str] = {
     "stripe_webhook_events": "the number replaced by the pseudonym in the payload",
     "audit_log": "the number replaced by the pseudonym in target and detail",
+    "broadcasts": "a send API broadcast's `number in (...)` filter: the number replaced by "
+                  "one no contact can have",
 }
 
 ERASING = "SET LOCAL gateway.erasing = 'on'"
@@ -136,6 +141,8 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("calls", lambda conn, msisdn, _: calls.delete_calls_of(conn, msisdn)),
     ("webhook_events", lambda conn, msisdn, _: webhook_events.delete_of(conn, msisdn)),
     ("contact_tags", lambda conn, msisdn, _: tags.delete_of(conn, msisdn)),
+    ("api_messages", lambda conn, msisdn, _: api_sends.delete_of(conn, msisdn)),
+    ("broadcasts", lambda conn, msisdn, _: broadcasts.forget_number(conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
         conn, msisdn)),
@@ -295,6 +302,7 @@ LIMIT $2
 """
 
 EXPORT_QUERIES: Mapping[str, str] = {
+    "send_api_messages": api_sends.EXPORT_OF,
     "contacts": """
         SELECT shortcode, opted_out, state, zip, region, country, timezones, geo_source,
                created_at, updated_at

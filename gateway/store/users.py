@@ -56,11 +56,14 @@ SET_PASSWORD = """
 UPDATE users SET password_hash = $2, updated_at = clock_timestamp() WHERE id = $1
 """
 
-_TOKEN = "id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at"
+_TOKEN = ("id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at, "
+          "scopes")
 
+# scopes NULL: a token made before scopes existed (migration 420), which holds every
+# scope its owner's role allows (gateway/web/access.py scopes_for_role)
 INSERT_TOKEN = f"""
-INSERT INTO api_tokens (user_id, name, prefix, secret_hash, expires_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO api_tokens (user_id, name, prefix, secret_hash, expires_at, scopes)
+VALUES ($1, $2, $3, $4, $5, $6::text[])
 RETURNING {_TOKEN}
 """
 
@@ -80,7 +83,8 @@ UPDATE api_tokens SET revoked_at = clock_timestamp() WHERE user_id = $1 AND revo
 # The token's owner, if the token is live (not revoked, not expired) and its
 # owner may still act.
 TOKEN_OWNER = f"""
-SELECT t.id AS token_id, t.secret_hash, {", ".join(f"u.{c.strip()}" for c in _USER.split(","))}
+SELECT t.id AS token_id, t.secret_hash, t.scopes AS token_scopes,
+       {", ".join(f"u.{c.strip()}" for c in _USER.split(","))}
 FROM api_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.prefix = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.disabled_at IS NULL
 """
@@ -120,6 +124,7 @@ class ApiToken:
     expires_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scopes: tuple[str, ...] | None = None  # None: every scope the owner's role allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +132,7 @@ class TokenOwner:
     token_id: int
     secret_hash: bytes
     user: User
+    scopes: tuple[str, ...] | None = None
 
 
 def _user(row: asyncpg.Record) -> User:
@@ -136,7 +142,9 @@ def _user(row: asyncpg.Record) -> User:
 
 
 def _token(row: asyncpg.Record) -> ApiToken:
-    return ApiToken(**{name: row[name] for name in ApiToken.__dataclass_fields__})
+    fields = {name: row[name] for name in ApiToken.__dataclass_fields__}
+    fields["scopes"] = None if fields["scopes"] is None else tuple(fields["scopes"])
+    return ApiToken(**fields)
 
 
 async def insert_user(
@@ -200,10 +208,11 @@ async def set_password_hash(conn: asyncpg.Connection, user_id: int, password_has
 
 async def insert_token(
     conn: asyncpg.Connection, *, user_id: int, name: str, prefix: str, secret_hash: bytes,
-    expires_at: datetime,
+    expires_at: datetime, scopes: Sequence[str] | None = None,
 ) -> ApiToken:
+    """`scopes` None: every scope the owner's role allows, now and later."""
     return _token(await conn.fetchrow(INSERT_TOKEN, user_id, name, prefix, secret_hash,
-                                      expires_at))
+                                      expires_at, None if scopes is None else list(scopes)))
 
 
 async def list_tokens(conn: asyncpg.Connection, user_id: int) -> list[ApiToken]:
@@ -233,8 +242,9 @@ async def get_token_owner(conn: asyncpg.Connection, prefix: str, now: datetime
     row = await conn.fetchrow(TOKEN_OWNER, prefix, now)
     if row is None:
         return None
+    scopes = row["token_scopes"]
     return TokenOwner(token_id=row["token_id"], secret_hash=bytes(row["secret_hash"]),
-                      user=_user(row))
+                      user=_user(row), scopes=None if scopes is None else tuple(scopes))
 
 
 async def touch_token(conn: asyncpg.Connection, token_id: int, now: datetime) -> None:

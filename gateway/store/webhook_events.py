@@ -129,7 +129,12 @@ INSERT INTO webhook_events (event_type, payload, msisdn, occurred_at)
 SELECT m.event_type,
        jsonb_build_object('message_id', o.id, 'msisdn', o.msisdn, 'shortcode', o.shortcode,
                           'status', o.status, 'segments', o.segments,
-                          'in_reply_to', o.in_reply_to),
+                          'in_reply_to', o.in_reply_to, 'broadcast_id', o.broadcast_id,
+                          'api_message_ids', (SELECT coalesce(jsonb_agg(m.id ORDER BY m.id),
+                                                              '[]'::jsonb)
+                                              FROM api_messages m
+                                              WHERE m.broadcast_id = o.broadcast_id
+                                                AND m.msisdn = o.msisdn)),
        o.msisdn, coalesce(o.final_at, now())
 FROM outbound o
 JOIN unnest($2::text[], $3::text[]) AS m(status, event_type) ON m.status = o.status

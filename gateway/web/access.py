@@ -149,6 +149,10 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "exports.create": GIFTS,
     "exports.get": GIFTS,
     "exports.file": PUBLIC,
+    # the send API (web/api/messages.py): a batch or a segment is a broadcast underneath
+    "messages.send": CAMPAIGN,
+    "messages.get": CAMPAIGN,
+    "messages.list": CAMPAIGN,
     # server-rendered pages (gateway/web/pages/); same table, same walk in the tests
     "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
     "page.login": PUBLIC,
@@ -259,3 +263,125 @@ def allows(rule: Rule, role: str | None) -> bool:
     if rule == PUBLIC:
         return True
     return role is not None and role in rule
+
+
+# -- API token scopes (docs/send-api.md) ---------------------------------------------------
+# A token carries the scopes chosen when it was made; a route called with a token needs
+# its scope below AND its roles above (so a scope never reaches past its owner's role).
+# A browser session is limited by its role only. Fail closed as ACCESS: a non-public route
+# without a scope here cannot be registered (`scope_for` raises).
+
+Scope = Literal["messages:send", "messages:read", "contacts:read", "contacts:write",
+                "contacts:export", "broadcasts:read", "broadcasts:write", "donations:read",
+                "webhooks:manage", "admin"]
+SCOPES: Final[tuple[Scope, ...]] = (
+    "messages:send", "messages:read", "contacts:read", "contacts:write", "contacts:export",
+    "broadcasts:read", "broadcasts:write", "donations:read", "webhooks:manage", "admin")
+SELF: Final = "self"  # about the caller's own account: any live token may ask
+
+ScopeRule = Scope | Literal["self"]
+
+API_SCOPES: Final[Mapping[str, ScopeRule]] = {
+    "me.get": SELF,
+    "me.tokens.list": SELF,
+    "me.tokens.create": SELF,  # refused with any token anyway (services/accounts.py)
+    "me.tokens.revoke": SELF,
+    "committees.list": "broadcasts:read",
+    "committees.create": "broadcasts:write",
+    "committees.activate": "broadcasts:write",
+    "events.list": "broadcasts:read",
+    "events.create": "broadcasts:write",
+    "events.publish": "broadcasts:write",
+    "contacts.search": "contacts:read",
+    "contacts.profile": "contacts:read",
+    "contacts.timeline": "contacts:read",
+    "contacts.consent": "contacts:read",
+    "contacts.donations": "donations:read",
+    "contacts.email.profile": "contacts:read",
+    "contacts.email.timeline": "contacts:read",
+    "contacts.email.consent": "contacts:read",
+    "consent.list": "contacts:read",
+    "keywords.view": "broadcasts:read",
+    "keywords.validate": "broadcasts:read",
+    "keywords.reload": "broadcasts:write",
+    "broadcasts.list": "broadcasts:read",
+    "broadcasts.preview": "broadcasts:read",
+    "broadcasts.create": "broadcasts:write",
+    "broadcasts.get": "broadcasts:read",
+    "broadcasts.progress": "broadcasts:read",
+    "broadcasts.schedule": "broadcasts:write",
+    "broadcasts.start": "broadcasts:write",
+    "broadcasts.pause": "broadcasts:write",
+    "broadcasts.resume": "broadcasts:write",
+    "broadcasts.cancel": "broadcasts:write",
+    "donations.list": "donations:read",
+    "donations.get": "donations:read",
+    "donations.refund": "admin",  # money moves: a token needs the admin scope
+    "reports.donations": "donations:read",
+    "reconciliation.summary": "donations:read",
+    "reconciliation.exceptions": "donations:read",
+    "reconciliation.upload": "admin",
+    "users.list": "admin",
+    "users.create": "admin",
+    "users.update": "admin",
+    "users.tokens.list": "admin",
+    "users.tokens.create": "admin",
+    "tokens.revoke": "admin",
+    "audit.list": "admin",
+    "inbox.queues": "messages:read",
+    "inbox.question": "messages:read",
+    "inbox.claim": "messages:send",
+    "inbox.release": "messages:send",
+    "inbox.answer": "messages:send",
+    "inbox.response_times": "messages:read",
+    "inbox.digest": "messages:read",
+    "inbox.digest.set": "messages:send",
+    "knowledge.documents.list": "broadcasts:read",
+    "knowledge.documents.create": "broadcasts:write",
+    "knowledge.documents.get": "broadcasts:read",
+    "knowledge.documents.activate": "broadcasts:write",
+    "knowledge.versions.create": "broadcasts:write",
+    "knowledge.search": "messages:read",
+    "voice.messages.list": "broadcasts:read",
+    "voice.messages.publish": "broadcasts:write",
+    "voice.calls.daily": "broadcasts:read",
+    "voice.report": "broadcasts:read",
+    "privacy.export": "contacts:export",
+    "privacy.erase": "admin",
+    "privacy.retention": "admin",
+    "webhooks.list": "webhooks:manage",
+    "webhooks.create": "webhooks:manage",
+    "webhooks.get": "webhooks:manage",
+    "webhooks.disable": "webhooks:manage",
+    "webhooks.enable": "webhooks:manage",
+    "webhooks.delete": "webhooks:manage",
+    "webhooks.deliveries": "webhooks:manage",
+    "webhooks.replay": "webhooks:manage",
+    "messages.send": "messages:send",
+    "messages.get": "messages:read",
+    "messages.list": "messages:read",
+}
+
+
+def scope_for(route_name: str) -> ScopeRule | None:
+    """The scope a token needs for the route (None: a public route); KeyError when missing."""
+    if rule_for(route_name) == PUBLIC:
+        return None
+    try:
+        return API_SCOPES[route_name]
+    except KeyError:
+        raise KeyError(
+            f"route {route_name!r} has no entry in gateway/web/access.py API_SCOPES; "
+            "add the scope a token needs for it") from None
+
+
+def scopes_for_role(role: str) -> frozenset[Scope]:
+    """The scopes a token of someone with `role` may hold: those of a route the role may use
+    (derived from the two tables, so a scope never reaches past the role)."""
+    if role == "admin":  # admins may do everything, a scope no route uses yet included
+        return frozenset(SCOPES)
+    # the admin scope is an admin's only: so a finance token cannot refund or import
+    # a statement (those stay with a browser session, or an admin's token)
+    held = {scope for name, scope in API_SCOPES.items()
+            if scope not in (SELF, "admin") and allows(ACCESS.get(name, frozenset()), role)}
+    return frozenset(s for s in SCOPES if s in held)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.store import users as user_store
 from gateway.store import web_sessions as session_store
+from gateway.web.access import scopes_for_role
 from gateway.web.context import context_of
 from gateway.web.credentials import digest, same_digest, token_prefix
 from gateway.web.errors import unauthenticated
@@ -34,6 +35,9 @@ class Principal:
     token_id: int | None = None
     time_zone: str | None = None  # the user's own choices (None: the organization's)
     language: str | None = None
+    # a token's scopes (what it was made with, within what the role allows); None: a
+    # session, limited by its role only (gateway/web/access.py API_SCOPES)
+    scopes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +91,11 @@ async def _from_token(request: web.Request, token: str) -> Principal:
                 "the API token is unknown, expired, revoked, or its user is disabled")
         await user_store.touch_token(conn, owner.token_id, now)
     user = owner.user
+    allowed = scopes_for_role(user.role)
+    held = allowed if owner.scopes is None else allowed & frozenset(owner.scopes)
     return Principal(user.id, user.email, user.role, user.themes, "token",
-                     token_id=owner.token_id, time_zone=user.time_zone, language=user.language)
+                     token_id=owner.token_id, time_zone=user.time_zone, language=user.language,
+                     scopes=frozenset(held))
 
 
 def forget_principal(request: web.Request) -> None:

@@ -5,7 +5,8 @@ code the first time someone adds a route in a hurry. Here a route cannot
 exist without its entry (and the test checks both directions). Pydantic's
 JSON Schema is 2020-12, which is what OpenAPI 3.1 uses, so request models
 go into `components.schemas` unchanged. `x-roles` lists who may call each
-operation, straight from the access matrix.
+operation, straight from the access matrix; `x-scope` the API token scope it
+needs (access.API_SCOPES), also listed in its bearer security requirement.
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ ERROR_SCHEMA: dict[str, Any] = {
 ERROR_TEXT = {
     400: "malformed or invalid request; `field` names the culprit",
     401: "not logged in, or a bad API token",
-    403: "the caller's role may not do this, or the CSRF token is missing",
+    403: "the caller's role may not do this, the API token lacks the operation's scope "
+         "(`missing_scope`, the scope named in `scope`), or the CSRF token is missing",
     404: "no such resource",
+    409: "the request conflicts with the current state (the message says which)",
+    422: "the Idempotency-Key was used before with another body",
 }
 
 
@@ -74,9 +78,11 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         "summary": route.summary,
         "tags": [route.tag],
         "x-roles": "public" if public else sorted(rule),
-        "security": [] if public else [{"bearer": []}, {"session": []}],
+        "security": [] if public else [{"bearer": _scopes(route)}, {"session": []}],
         "responses": {str(route.status): {"description": "success"}},
     }
+    if not public:
+        operation["x-scope"] = route.scope
     if route.description:
         operation["description"] = route.description
     parameters = [
@@ -86,6 +92,8 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     ]
     if route.query is not None:
         parameters += _query_parameters(route.query, schemas)
+    parameters += [{"name": name, "in": "header", "required": False, "description": what,
+                    "schema": {"type": "string"}} for name, what in route.headers]
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
@@ -101,12 +109,19 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         errors += [401, 403]
     if route.path_params:
         errors.append(404)
+    errors += [status for status in route.errors if status not in errors]
     for status in errors:
         operation["responses"][str(status)] = {
             "description": ERROR_TEXT[status],
             "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
         }
     return operation
+
+
+def _scopes(route: Route) -> list[str]:
+    """OpenAPI 3.1 lets a non-OAuth scheme list the roles (here: the token scope) it needs."""
+    scope = route.scope
+    return [] if scope is None or scope == access.SELF else [scope]
 
 
 def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:

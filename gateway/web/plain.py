@@ -20,12 +20,14 @@ from gateway.plain_words import Words
 from gateway.store.webhook_events import EVENT_TYPE_WORDS
 from gateway.store.words import CHECKED, DIRECTION_WORDS, QUESTION_EVENT_WORDS
 from gateway.voice.words import VOICE_EVENT_WORDS
+from gateway.web.scope_words import SCOPE_WORDS
 
 VOCABULARIES: Final[Mapping[str, Words]] = {
     "event": {**EVENT_WORDS, **QUESTION_EVENT_WORDS, **VOICE_EVENT_WORDS},
     "reconciliation": RECONCILIATION_WORDS,
     "direction": DIRECTION_WORDS,
     "webhook_event": EVENT_TYPE_WORDS,
+    "scope": SCOPE_WORDS,  # API token scopes (gateway/web/access.py)
     **{name: checked.words for name, checked in CHECKED.items()},
 }
 

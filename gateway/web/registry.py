@@ -54,10 +54,16 @@ class Route:
     status: int = 200
     csrf: bool = True  # False only for login, which checks its own form token
     description: str = ""
+    headers: tuple[tuple[str, str], ...] = ()  # request headers it reads: (name, what), for OpenAPI
+    errors: tuple[int, ...] = ()  # answers beyond 400/401/403/404 it may give, for OpenAPI
 
     @property
     def rule(self) -> access.Rule:
         return access.rule_for(self.name)
+
+    @property
+    def scope(self) -> access.ScopeRule | None:
+        return access.scope_for(self.name)
 
     @property
     def path_params(self) -> list[str]:
@@ -82,6 +88,7 @@ class RouteTable:
               **options: Any) -> Callable[[ApiHandler], ApiHandler]:
         def register(handler: ApiHandler) -> ApiHandler:
             access.rule_for(name)  # fail at import when the matrix has no entry
+            access.scope_for(name)  # ... or a non-public route no token scope
             self.routes.append(Route(name=name, method=method, path=path, handler=handler,
                                      summary=summary, tag=self.tag, **options))
             return handler
@@ -162,6 +169,7 @@ def mount(app: web.Application, routes: Iterable[Route]) -> list[Route]:
 
 def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     rule = route.rule
+    scope = route.scope
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
         principal = await _principal(request, public=rule == access.PUBLIC)
@@ -170,6 +178,10 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
                 raise unauthenticated()
             if not access.allows(rule, principal.role):
                 raise forbidden(f"the {principal.role} role may not use {route.name}")
+            if not token_may(principal, scope):
+                raise ApiError(403, "missing_scope",
+                               f"this API token lacks the scope {scope} that {route.name} "
+                               "needs; make a token with it", extra={"scope": scope})
         payload: dict[str, Any] = {}
         from_form = False
         if route.body is not None or request.method != "GET":
@@ -193,6 +205,13 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
 
     endpoint.__name__ = route.name.replace(".", "_")
     return endpoint
+
+
+def token_may(principal: Principal, scope: access.ScopeRule | None) -> bool:
+    """A session is limited by its role only; a token also by the scopes it was made with."""
+    if principal.scopes is None or scope is None or scope == access.SELF:
+        return True
+    return scope in principal.scopes
 
 
 async def _principal(request: web.Request, *, public: bool) -> Principal | None:

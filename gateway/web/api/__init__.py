@@ -26,6 +26,7 @@ from gateway.web.api import (
     inbox,
     keywords,
     knowledge_base,
+    messages,
     privacy,
     session,
     users,
@@ -54,7 +55,7 @@ TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
     privacy.routes, campaign_data.routes, knowledge_base.routes, voice.routes,
-    webhooks.routes, exports.routes,
+    webhooks.routes, exports.routes, messages.routes,
 )
 
 

@@ -16,7 +16,7 @@ from gateway.services import accounts
 from gateway.services.accounts import EMAIL_PATTERN, check_themes
 from gateway.store import users as user_store
 from gateway.store.users import ApiToken, User
-from gateway.web.access import Role
+from gateway.web.access import SCOPES, Role, Scope, scopes_for_role
 from gateway.web.body import Strict
 from gateway.web.credentials import new_api_token
 from gateway.web.registry import Call, RouteTable
@@ -61,6 +61,9 @@ class UserChange(Strict):
 
 class NewToken(Strict):
     name: str = Field(min_length=1, max_length=100, description="what the token is for")
+    scopes: list[Scope] | None = Field(
+        None, max_length=len(SCOPES), description="what it may do (docs/send-api.md); "
+        "omitted: every scope the owner's role allows")
     expires_in_days: int | None = Field(
         None, ge=1, description="days it works; default and most: GATEWAY_WEB_TOKEN_DAYS")
 
@@ -75,7 +78,9 @@ def token_json(token: ApiToken) -> dict[str, Any]:
     return {"id": token.id, "user_id": token.user_id, "name": token.name,
             "prefix": f"gwt_{token.prefix}", "created_at": token.created_at,
             "expires_at": token.expires_at, "last_used_at": token.last_used_at,
-            "revoked": token.revoked_at is not None, "revoked_at": token.revoked_at}
+            "revoked": token.revoked_at is not None, "revoked_at": token.revoked_at,
+            "scopes": None if token.scopes is None else list(token.scopes),
+            "all_role_scopes": token.scopes is None}
 
 
 async def _password_hash(call: Call, password: str | None) -> str | None:
@@ -122,12 +127,15 @@ async def create_token(call: Call, user_id: int) -> dict[str, Any]:
     """Shown once: the answer holds the only copy of the token."""
     body = call.body_as(NewToken)
     made = new_api_token()
+    scopes = None if body.scopes is None else tuple(s for s in SCOPES if s in body.scopes)
     request = accounts.TokenRequest(name=body.name, prefix=made.prefix,
-                                    secret_hash=made.secret_hash, days=body.expires_in_days)
+                                    secret_hash=made.secret_hash, days=body.expires_in_days,
+                                    scopes=scopes)
     async with call.pool.acquire() as conn, conn.transaction():
         token = await accounts.issue_token(
             conn, _by(call), user_id, request, via=call.user.via,
-            most_days=call.context.settings.web_token_days, now=call.context.clock())
+            most_days=call.context.settings.web_token_days, now=call.context.clock(),
+            role_scopes=scopes_for_role)
     return {"token": made.token, "shown_once": True, **token_json(token)}
 
 

@@ -5,7 +5,8 @@ a token is made only from a logged-in browser session, lives at most
 GATEWAY_WEB_TOKEN_DAYS, and only one's own tokens can be revoked here (an
 admin revokes anyone's on the users page). The secret exists only in the
 answer to the form that made it: the database keeps its hash, so the page
-says so and never shows it again.
+says so and never shows it again. The scopes it may use are ticked from
+those the role may hold (gateway/web/access.py), at least one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gateway.broadcast import send_time
 from gateway.services import accounts
 from gateway.services.errors import ServiceError
 from gateway.store import users as user_store
+from gateway.web.access import SCOPES, scopes_for_role
 from gateway.web.credentials import new_api_token
 from gateway.web.errors import bad_request, not_found
 from gateway.web.pages import confirm
@@ -37,17 +39,21 @@ async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response
     async with view.context.pool.acquire() as conn:
         tokens = await user_store.list_tokens(conn, view.user.user_id)
     most = view.context.settings.web_token_days
+    mine = scopes_for_role(view.user.role)
+    offered = [scope for scope in SCOPES if scope in mine]
     return view.render("my_tokens.html", status=status, title="My API tokens", tokens=tokens,
-                       most_days=most, now=view.context.clock(),
+                       most_days=most, now=view.context.clock(), offered=offered,
                        zone=send_time.organizer_zone(view.context.settings),
-                       **{"form": {"name": "", "days": str(most)}, "errors": {},
+                       **{"form": {"name": "", "days": str(most), "scopes": []},
+                          "errors": {},
                           "secret": None, "made": None, "done": view.query("done"),
                           **values})
 
 
 @pages.post("/me/tokens", name="page.my_tokens.create")
 async def create(view: View) -> web.StreamResponse:
-    form = {"name": view.field("name"), "days": view.field("days")}
+    form: dict[str, Any] = {"name": view.field("name"), "days": view.field("days"),
+                            "scopes": _scopes(view)}
     try:
         if not form["name"] or len(form["name"]) > MAX_NAME:
             raise bad_request(f"name it, in 1 to {MAX_NAME} characters: what or who will "
@@ -56,18 +62,27 @@ async def create(view: View) -> web.StreamResponse:
             raise bad_request("a whole number of days, 1 or more", field="days")
         made = new_api_token()
         request = accounts.TokenRequest(name=form["name"], prefix=made.prefix,
-                                        secret_hash=made.secret_hash, days=int(form["days"]))
+                                        secret_hash=made.secret_hash, days=int(form["days"]),
+                                        scopes=tuple(form["scopes"]))
         async with view.context.pool.acquire() as conn, conn.transaction():
             token = await accounts.issue_token(
                 conn, accounts.Actor(principal=view.user, client=view.client),
                 view.user.user_id, request, via=view.user.via,
-                most_days=view.context.settings.web_token_days, now=view.context.clock())
+                most_days=view.context.settings.web_token_days, now=view.context.clock(),
+                role_scopes=scopes_for_role)
     except ServiceError as err:
         field = "days" if err.field == "expires_in_days" else err.field  # the API's name
         if field not in form:
             raise
         return await _show(view, status=err.status, form=form, errors={field: err.message})
     return await _show(view, secret=made.token, made=token)
+
+
+def _scopes(view: View) -> list[str]:
+    """The ticked scopes, in the list's order; an unknown name is dropped. One the role
+    may not hold (a forged form) is refused by services/accounts.py, naming it."""
+    ticked = {value for value in view.form.getall("scopes", []) if isinstance(value, str)}
+    return [scope for scope in SCOPES if scope in ticked]
 
 
 @pages.post("/me/tokens/{token_id}/revoke", name="page.my_tokens.revoke")
