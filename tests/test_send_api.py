@@ -26,7 +26,7 @@ from gateway.store.db import create_pool
 from tests.support import broadcasts
 from tests.support.broadcasts import afternoon_zone
 from tests.support.clock import ManualClock
-from tests.support.e2e import SHORTCODE, wait_for
+from tests.support.e2e import SHORTCODE, gateway_settings, running_gateway, stop_gateway, wait_for
 from tests.support.webapi import WebApi, assert_error_shape, start_web_api
 from tests.support.webhook_receiver import Receiver
 
@@ -56,10 +56,22 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
+async def gateway(settings: Settings, smsc: SmscSimulator) -> AsyncIterator[Gateway]:
+    """The conftest's gateway, whose webhook deliveries may reach the loopback receiver."""
+    gw = await running_gateway(
+        gateway_settings(settings, smsc, webhooks_allow_private_networks=True), smsc)
+    try:
+        yield gw
+    finally:
+        await stop_gateway(gw)
+
+
+@pytest.fixture
 async def api(pool: asyncpg.Pool, settings: Settings, clock: ManualClock
               ) -> AsyncIterator[WebApi]:
     web = await start_web_api(pool, settings, clock=clock, send_api_batch_limit=5,
-                              webhooks_allow_loopback_http=True)
+                              webhooks_allow_loopback_http=True,
+                              webhooks_allow_private_networks=True)
     async with pool.acquire() as conn:
         await seed(conn)
     try:
