@@ -28,15 +28,16 @@ from dataclasses import dataclass
 from typing import Final
 
 from gateway.engine import Rules
+from gateway.plain_words import N_
 from gateway.services.errors import invalid
 from gateway.store.lookups import ContactFilter
 
-# status value -> what the page's select says
+# status value -> what the page's select says (translated there, gateway/plain_words.py)
 STATUSES: Final[Mapping[str, str]] = {
-    "subscribed": "subscribed",
-    "pending": "asked to join, not confirmed yet",
-    "opted_out": "opted out",
-    "never": "never joined",
+    "subscribed": N_("subscribed"),
+    "pending": N_("asked to join, not confirmed yet"),
+    "opted_out": N_("opted out"),
+    "never": N_("never joined"),
 }
 ZIP_TEXT: Final = re.compile(r"^[A-Z0-9 -]{1,10}$")
 

@@ -32,6 +32,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
+from gateway.plain_words import N_
 from gateway.voice.audio import NotAudio, audio_format, audio_seconds
 from gateway.voice.simulator import NotOurLink, provider_form, signed_request, verbs
 from gateway.voice.steps import caller_of
@@ -69,7 +70,7 @@ def _media(view: View) -> OrderedDict[str, bytes]:
 @pages.get("/voice-line/simulator", name="page.voice.simulator")
 async def simulator(view: View) -> web.StreamResponse:
     settings = _settings(view)
-    return view.render("voice_simulator.html", title="Call simulator",
+    return view.render("voice_simulator.html", title=N_("Call simulator"),
                        number=view.query("number") or DEFAULT_NUMBER,
                        base_url=settings.voice_url())
 
