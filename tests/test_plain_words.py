@@ -35,6 +35,7 @@ TRANSLATED_TEMPLATES = (
     # contacts, the expert inbox, knowledge base, donations and the demo's simulators
     "contacts.html", "contact.html", "contact_consent.html", "contact_donations.html",
     "contact_email.html", "contact_gifts.html", "contact_person.html", "contact_timeline.html",
+    "consent_words.html", "email_consent_steps.html",
     "inbox.html", "inbox_question.html", "inbox_knowledge.html", "knowledge.html",
     "knowledge_document.html", "mailbox.html", "mailbox_message.html", "donations.html",
     "reconciliation.html", "phone.html", "voice_simulator.html",
