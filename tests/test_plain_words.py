@@ -38,7 +38,7 @@ TRANSLATED_TEMPLATES = (
     "consent_words.html", "email_consent_steps.html",
     "inbox.html", "inbox_question.html", "inbox_knowledge.html", "knowledge.html",
     "knowledge_document.html", "mailbox.html", "mailbox_message.html", "donations.html",
-    "reconciliation.html", "phone.html", "voice_simulator.html",
+    "reconciliation.html", "phone.html", "voice_simulator.html", "erased.html",
 )
 
 CHECK_VALUES = """

@@ -65,7 +65,8 @@ async def search_for_answer(view: View) -> web.StreamResponse:
         theme=None if everywhere else question["theme"], limit=MAX_HITS) if words else []
     return await inbox_pages._question_page(
         view, draft=draft, knowledge={"words": words, "everywhere": everywhere,
-                                      "hits": hits, "inserted": inserted})
+                                      "hits": hits, "inserted": inserted,
+                                      "kinds": service.KIND_WORDS})
 
 
 def appended(draft: str, addition: str) -> str:

@@ -93,7 +93,8 @@ async def _show(view: View, *, status: int = 200, form: dict[str, str] | None = 
     programs = {pid: themes_of(rules, pid) for pid in rules.programs}
     return view.render(
         "knowledge.html", status=status, title=N_("Knowledge base"), documents=documents,
-        programs=programs, kinds=service.KINDS, words=words, hits=hits,
+        programs=programs, kinds=service.KINDS, kind_words=service.KIND_WORDS, words=words,
+        hits=hits,
         form=form or {}, errors=errors or {}, notice=NOTICES.get(view.query("notice")))
 
 
@@ -105,7 +106,7 @@ async def _document(view: View, *, status: int = 200, note: str = "",
     return view.render(
         "knowledge_document.html", status=status, title=detail["document"]["title"],
         detail=detail, d=detail["document"], note=note, error=error,
-        notice=NOTICES.get(view.query("notice")))
+        kind_words=service.KIND_WORDS, notice=NOTICES.get(view.query("notice")))
 
 
 def _uploaded(view: View) -> service.Upload:
