@@ -99,6 +99,11 @@ async def test_a_french_admin_reads_the_contact_page_in_french(site: WebApi) -> 
     left = untranslated(fr_html, en_html, data)
     assert left == [], left
 
+    refused = await site.client.get("/contacts", params={"name": "A" * 101},
+                                    headers=french.bearer)
+    assert refused.status == 400
+    assert "Un nom fait au plus 100 caractères." in await refused.text()  # beside the field
+
     ledger_fr, ledger_en = await _both(site, f"/contacts/{ANA}/consent", french, english)
     assert "Registre du consentement de" in ledger_fr and "Texte présenté" in ledger_fr
     assert untranslated(ledger_fr, ledger_en, data) == []

@@ -69,7 +69,8 @@ async def contact_list(view: View) -> web.StreamResponse:
         return view.render("contacts.html", status=err.status, title=N_("Contacts"),
                            searched="numbers", contacts=[], emails=[], more=None,
                            asked=asked, choices=choices, first_page=None,
-                           error={"field": err.field or "q", "message": err.message})
+                           error={"field": err.field or "q",
+                                  "message": translated(view.viewer, err.message)})
     given = {k: v for k, v in asked.items() if v}
     more = {**given, "after": found.next_after} if found.next_after else None
     return view.render("contacts.html", title=N_("Contacts"), searched=found.searched,
