@@ -171,7 +171,7 @@ async def test_the_question_page_offers_an_email_answer_and_shows_the_conversati
         text = await response.text()
         assert response.status == 200
         assert "r***@example.fr" in text and "renee@example.fr" not in text
-        assert "by e-mail, via classified" in text
+        assert "by e-mail, via the words of the question" in text  # how it was routed
         assert "Sent by e-mail, in reply to the citizen" in text
         assert "data-before" not in text  # no SMS segment count for an e-mail answer
         assert "The citizen wrote again" in text and "Et la nuit ?" in text

@@ -23,6 +23,7 @@ import asyncpg
 from gateway.knowledge.extract import extract
 from gateway.knowledge.passages import split_passages
 from gateway.knowledge.placement import Placement
+from gateway.plain_words import N_
 from gateway.store import audit as audit_store
 from gateway.store import knowledge_docs as store
 from gateway.store.knowledge_docs import HIGHLIGHT_START, HIGHLIGHT_STOP, NewDocument, Stored
@@ -31,6 +32,9 @@ DOCUMENT_ADDED: Final = "knowledge.document_added"
 VERSION_ADDED: Final = "knowledge.version_added"
 DOCUMENT_SWITCHED: Final = "knowledge.document_switched"  # in or out of search
 KINDS: Final = ("programme", "speech", "brochure", "faq", "other")
+# What the pages call each kind (translated there: gateway/plain_words.py).
+KIND_WORDS: Final = {"programme": N_("programme chapter"), "speech": N_("speech"),
+                     "brochure": N_("brochure"), "faq": N_("FAQ"), "other": N_("other")}
 
 
 class DocumentNotFound(LookupError):

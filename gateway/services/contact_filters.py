@@ -29,17 +29,18 @@ from dataclasses import dataclass
 from typing import Final
 
 from gateway.engine import Rules
+from gateway.plain_words import N_
 from gateway.services.errors import invalid
 from gateway.store.lookups import ContactFilter
 from gateway.store.tags import BadTag
 from gateway.store.tags import normalized as normalized_tag
 
-# status value -> what the page's select says
+# status value -> what the page's select says (translated there, gateway/plain_words.py)
 STATUSES: Final[Mapping[str, str]] = {
-    "subscribed": "subscribed",
-    "pending": "asked to join, not confirmed yet",
-    "opted_out": "opted out",
-    "never": "never joined",
+    "subscribed": N_("subscribed"),
+    "pending": N_("asked to join, not confirmed yet"),
+    "opted_out": N_("opted out"),
+    "never": N_("never joined"),
 }
 ZIP_TEXT: Final = re.compile(r"^[A-Z0-9 -]{1,10}$")
 
@@ -107,11 +108,11 @@ def contact_filter(asked: Asked, choices: SearchChoices, *, shortcodes: list[str
     """The store's filter for these values, or a refusal naming the field at fault."""
     name = (asked.name or "").strip() or None
     if name is not None and len(name) > 100:
-        raise invalid("A name is at most 100 characters.", field="name")
+        raise invalid(N_("A name is at most 100 characters."), field="name")
     zip_code = (asked.zip or "").strip().upper() or None
     if zip_code is not None and not ZIP_TEXT.match(zip_code):
-        raise invalid("A zip or postal code is letters, digits, spaces or '-', at most 10 "
-                      "(e.g. 10001 or 75011).", field="zip")
+        raise invalid(N_("A zip or postal code is letters, digits, spaces or '-', at most 10 "
+                         "(e.g. 10001 or 75011)."), field="zip")
     keyword = _one_of(asked.keyword.strip().upper(), choices.keywords, field="keyword",
                       what="Keyword") if asked.keyword else None
     program = _one_of(asked.program, choices.programs, field="program",

@@ -30,6 +30,7 @@ import asyncpg
 from gateway.email_address import MAX_ADDRESS_LENGTH, EmailAddressError, normalize_email
 from gateway.engine import Rules
 from gateway.phone import InvalidNumber, to_e164
+from gateway.plain_words import N_
 from gateway.services import audit, persons
 from gateway.services.actor import Identity
 from gateway.services.contact_filters import Asked, contact_filter, search_choices
@@ -42,10 +43,11 @@ FIELD_NAME: Final = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 # the characters an address is written with (RFC 5322 atext, '.' and '@'), one at least a
 # letter or the '@': "75011" is digits of a number, "jean75" part of an address
 ADDRESS_PART: Final = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]+$")
-SEARCH_HINT: Final = ("Search by a phone number or some of its digits, or by an e-mail "
-                      "address or part of one.")
-NO_PROFILE: Final = ("Name, zip, keyword, program, status and profile answers filter "
-                     "numbers: an e-mail address has none. Search by the address alone.")
+# Refusals the contacts page shows beside the field, translated there (N_: the catalog's keys)
+SEARCH_HINT: Final = N_("Search by a phone number or some of its digits, or by an e-mail "
+                        "address or part of one.")
+NO_PROFILE: Final = N_("Name, zip, keyword, program, status and profile answers filter "
+                       "numbers: an e-mail address has none. Search by the address alone.")
 
 
 def number_filter(raw: str, region: str) -> dict[str, str]:
@@ -132,9 +134,9 @@ async def search(conn: asyncpg.Connection, viewer: Identity | None, query: Conta
     """The matching contacts, one per number over every short code (programs and profile
     decoded), or addresses; the search is audited."""
     if query.field and not FIELD_NAME.match(query.field):
-        raise invalid("A profile field is letters, digits and _ (e.g. zip).", field="field")
+        raise invalid(N_("A profile field is letters, digits and _ (e.g. zip)."), field="field")
     if bool(query.field) != bool(query.value):
-        raise invalid("Give a profile field and its value together.", field="value")
+        raise invalid(N_("Give a profile field and its value together."), field="value")
     part = address_part(query.q) if query.q else None
     if part is not None:
         given = next((k for k in NUMBER_ONLY if getattr(query, k)), None)

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from gateway.plain_words import N_
 from gateway.services import contacts as contact_service
 from gateway.services import persons
 from gateway.services.contact_donations import donations_of
@@ -43,6 +44,7 @@ from gateway.store import persons as person_store
 from gateway.store import tags as tag_store
 from gateway.web.context import rules_in_force
 from gateway.web.pages.frame import PageTable, View
+from gateway.web.translated import translated
 
 pages = PageTable()
 
@@ -65,13 +67,14 @@ async def contact_list(view: View) -> web.StreamResponse:
                                                  region=settings.default_region,
                                                  client=view.client, view="page")
     except ServiceError as err:  # said beside its field, the search kept as typed
-        return view.render("contacts.html", status=err.status, title="Contacts",
+        return view.render("contacts.html", status=err.status, title=N_("Contacts"),
                            searched="numbers", contacts=[], emails=[], more=None,
                            asked=asked, choices=choices, first_page=None,
-                           error={"field": err.field or "q", "message": err.message})
+                           error={"field": err.field or "q",
+                                  "message": translated(view.viewer, err.message)})
     given = {k: v for k, v in asked.items() if v}
     more = {**given, "after": found.next_after} if found.next_after else None
-    return view.render("contacts.html", title="Contacts", searched=found.searched,
+    return view.render("contacts.html", title=N_("Contacts"), searched=found.searched,
                        contacts=found.contacts, emails=found.emails, asked=asked,
                        choices=choices, more=more, error=None,
                        first_page={**given} if view.query("after") else None)
@@ -102,7 +105,8 @@ async def render_email_contact(view: View, address: str, *, status: int = 200,
         links_sent = await person_store.recent_tokens(conn, addresses)
         await contact_service.viewed(conn, view.user, address, client=view.client, view="page")
     return view.render(
-        "contact_email.html", status=status, title=f"Contact {address}", address=address,
+        "contact_email.html", status=status, address=address,
+        title=translated(view.viewer, N_("Contact %(address)s"), address=address),
         contact_path=contact_path(address), found=found,
         states=consent_now["subscriptions"], history=consent_now["history"],
         conversations=conversations(fenced_timeline(view.user, items)),
@@ -134,7 +138,8 @@ async def render_contact(view: View, msisdn: str, *, status: int = 200,
         tags = await tag_store.tags_of(conn, msisdn)  # contact_tags.html (pages/segments.py)
         await contact_service.viewed(conn, view.user, msisdn, client=view.client, view="page")
     return view.render(
-        "contact.html", status=status, title=f"Contact {msisdn}", msisdn=msisdn,
+        "contact.html", status=status, msisdn=msisdn,
+        title=translated(view.viewer, N_("Contact %(address)s"), address=msisdn),
         address=msisdn, contact_path=contact_path(msisdn), contact=found,
         program_names=program_names(view), consents=[dict(c) for c in consents],
         conversations=conversations(fenced_timeline(view.user, items)),
@@ -160,7 +165,8 @@ async def consent_ledger_page(view: View) -> web.StreamResponse:
                       for a in emails}
         await contact_service.viewed(conn, view.user, msisdn, client=view.client,
                                      view="consent_ledger")
-    return view.render("contact_consent.html", title=f"Consent ledger of {msisdn}",
+    title = translated(view.viewer, N_("Consent ledger of %(number)s"), number=msisdn)
+    return view.render("contact_consent.html", title=title,
                        msisdn=msisdn, consents=[dict(r) for r in rows], mail_steps=mail_steps)
 
 
@@ -174,7 +180,8 @@ async def donations_page(view: View) -> web.StreamResponse:
         gifts = await donations_of(conn, view.user, msisdn, client=view.client)
     # no gift is an answer too ("No gift from this number."), not a missing page: finance
     # staff looking a number up learn only that it gave nothing
-    return view.render("contact_donations.html", title=f"Gifts of {msisdn}", msisdn=msisdn,
+    return view.render("contact_donations.html", msisdn=msisdn,
+                       title=translated(view.viewer, N_("Gifts of %(number)s"), number=msisdn),
                        gifts=gifts.gifts, donor_details=gifts.details,
                        program_names=program_names(view))
 

@@ -20,12 +20,16 @@ from gateway.finance.formats import MappingError, load_mappings
 from gateway.finance.money import format_cents
 from gateway.finance.reports import ReportRow
 from gateway.phone import InvalidNumber, to_e164
+from gateway.plain_words import N_
 from gateway.services.errors import ServiceError
 from gateway.services.finance import GroupBy, import_upload, report
 from gateway.web.errors import bad_request
+from gateway.web.filters import format_when
+from gateway.web.locale import Viewer
 from gateway.web.pages.charts import BarChart, bar_chart
 from gateway.web.pages.dashboard import start_of_day
 from gateway.web.pages.frame import PageTable, View
+from gateway.web.translated import translated
 
 pages = PageTable()
 
@@ -43,7 +47,11 @@ def _date(view: View, name: str, default: date) -> date:
         raise bad_request(f"{raw!r} is not a date (YYYY-MM-DD)", field=name) from None
 
 
-def day_chart(rows: list[ReportRow], date_from: date, date_to: date) -> BarChart | None:
+ENGLISH = Viewer()  # the chart's words when no viewer is given (tests, the API)
+
+
+def day_chart(rows: list[ReportRow], date_from: date, date_to: date,
+              viewer: Viewer = ENGLISH) -> BarChart | None:
     """Gross per day in the currency that raised most; days without gifts show as zero."""
     if not rows:
         return None
@@ -55,9 +63,12 @@ def day_chart(rows: list[ReportRow], date_from: date, date_to: date) -> BarChart
     days = [(date_from + timedelta(days=n)).isoformat()
             for n in range((date_to - date_from).days + 1)]
     return bar_chart(
-        days, {f"gross ({currency})": [gross.get(day, 0) for day in days]},
-        title=f"Donations by day, gross {currency}",
-        description=f"Money taken per day from {date_from} to {date_to}, by date of the YES.",
+        days, {translated(viewer, N_("gross (%(currency)s)"), currency=currency):
+               [gross.get(day, 0) for day in days]},
+        title=translated(viewer, N_("Donations by day, gross %(currency)s"), currency=currency),
+        description=translated(
+            viewer, N_("Money taken per day from %(start)s to %(end)s, by date of the YES."),
+            start=format_when(date_from, viewer), end=format_when(date_to, viewer)),
         label_every=max(1, len(days) // 8),
         format_value=lambda cents: format_cents(cents, currency))
 
@@ -75,9 +86,10 @@ async def donations(view: View) -> web.StreamResponse:
                          group_by=group_by)
     params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
               "group_by": group_by}
-    chart = day_chart(found.rows, date_from, date_to) if group_by == "day" else None
+    chart = (day_chart(found.rows, date_from, date_to, view.viewer) if group_by == "day"
+             else None)
     return view.render(
-        "donations.html", title="Donations", report=found, params=params,
+        "donations.html", title=N_("Donations"), report=found, params=params,
         groups=get_args(GroupBy), zone=settings.organization_timezone, chart=chart,
         csv_url="/api/v1/reports/donations?" + urlencode({**params, "format": "csv"}))
 
@@ -104,7 +116,7 @@ async def _reconciliation(view: View, *, status: int = 200,
     except MappingError as err:
         mappings, error = [settings.finance_default_mapping], str(err)
     return view.render(
-        "reconciliation.html", status=status, title="Reconciliation", summary=found,
+        "reconciliation.html", status=status, title=N_("Reconciliation"), summary=found,
         sources=list(found.sources.values()), exceptions=found.exceptions[:EXCEPTIONS_SHOWN],
         more_exceptions=max(0, len(found.exceptions) - EXCEPTIONS_SHOWN),
         mappings=mappings, default_mapping=settings.finance_default_mapping,
@@ -121,7 +133,8 @@ async def reconciliation_import(view: View) -> web.StreamResponse:
     upload = view.form.get("file")
     data = getattr(upload, "file", None)
     if data is None:
-        return await _reconciliation(view, status=400, error="Choose a settlement file.")
+        return await _reconciliation(
+            view, status=400, error=translated(view.viewer, N_("Choose a settlement file.")))
     name = str(getattr(upload, "filename", "") or "upload.csv")
     try:
         result = await import_upload(

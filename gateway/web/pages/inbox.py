@@ -18,7 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from babel.numbers import format_decimal
 
+from gateway.plain_words import N_
 from gateway.services import inbox as service
 from gateway.services.answers import MAX_EMAIL_ANSWER_CHARS, answer_segments
 from gateway.services.digest_choice import digest_choice, set_digest_choice
@@ -26,28 +28,36 @@ from gateway.services.errors import ServiceError, invalid
 from gateway.voice.audio import CONTENT_TYPES
 from gateway.web import access
 from gateway.web.context import inbox_for
+from gateway.web.locale import Viewer
 from gateway.web.pages.contacts import contact_path
 from gateway.web.pages.frame import PageTable, View
 from gateway.web.ranged import ranged_response, starts_at_zero
+from gateway.web.translated import translated
 
 pages = PageTable()
 
-NOTICES = {"released": "The question is back in its queue.",
-           "claimed": "You claimed this question; answer it below.",
-           "sent": "Answer queued: it goes out by SMS from the short code.",
-           "digest_on": "You will get the e-mail digest of new questions in your themes.",
-           "digest_off": "You will not get the e-mail digest any more.",
-           "mailed": "Answer queued: it goes out by e-mail, in the citizen's conversation."}
+NOTICES = {"released": N_("The question is back in its queue."),
+           "claimed": N_("You claimed this question; answer it below."),
+           "sent": N_("Answer queued: it goes out by SMS from the short code."),
+           "digest_on": N_("You will get the e-mail digest of new questions in your themes."),
+           "digest_off": N_("You will not get the e-mail digest any more."),
+           "mailed": N_("Answer queued: it goes out by e-mail, in the citizen's conversation.")}
 
 
-def duration(seconds: float | None, *, none: str = "—") -> str:
-    """A time span as people read it: 45 s, 12 min, 3.5 h, 2 d."""
+ENGLISH = Viewer()
+# A time span's units, largest first (the English is the catalog's key).
+UNITS = ((86400, N_("%(n)s d")), (3600, N_("%(n)s h")), (60, N_("%(n)s min")))
+
+
+def duration(seconds: float | None, *, none: str = "—", viewer: Viewer = ENGLISH) -> str:
+    """A time span as people read it: 45 s, 12 min, 3.5 h, 2 d (3,5 h in French)."""
     if seconds is None:
         return none
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+    for size, unit in UNITS:
         if seconds >= size:
-            return f"{seconds / size:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{round(seconds)} s"
+            shown = format_decimal(round(seconds / size, 1), locale=viewer.locale)
+            return translated(viewer, unit, n=shown)
+    return translated(viewer, N_("%(n)s s"), n=round(seconds))
 
 
 def _question_id(view: View) -> int:
@@ -60,13 +70,17 @@ async def inbox(view: View) -> web.StreamResponse:
     queues = await service.list_queues(inbox, user, view.client)
     closed = await service.closed_questions(inbox, user, view.client, days=30)
     times = await service.response_time_rows(inbox, user, days=30)
-    shown = [{**q, "sla_text": duration(q["sla_seconds"], none="program default")}
+    viewer = view.viewer
+    shown = [{**q, "sla_text": duration(q["sla_seconds"], viewer=viewer,
+                                        none=translated(viewer, N_("program default")))}
              for q in queues["queues"]]
-    rows = [{**t, "sla_text": duration(t["sla_seconds"], none="default"),
-             "median_text": duration(t["median_seconds"]), "p90_text": duration(t["p90_seconds"])}
+    rows = [{**t, "sla_text": duration(t["sla_seconds"], viewer=viewer,
+                                       none=translated(viewer, N_("default"))),
+             "median_text": duration(t["median_seconds"], viewer=viewer),
+             "p90_text": duration(t["p90_seconds"], viewer=viewer)}
             for t in times["themes"]]
     digest_on = await digest_choice(inbox.pool, user) if user.role == "expert" else None
-    return view.render("inbox.html", title="Expert inbox", queues=shown, closed=closed,
+    return view.render("inbox.html", title=N_("Expert inbox"), queues=shown, closed=closed,
                        times=rows, notice=NOTICES.get(view.query("notice")),
                        themes=list(user.themes), role=user.role, digest_on=digest_on)
 
@@ -89,7 +103,8 @@ async def _question_page(view: View, *, draft: str = "", error: ServiceError | N
     segments = answer_segments((wrap["before"], wrap["after"]), draft)
     q = detail["question"]
     return view.render(
-        "inbox_question.html", status=status, title=f"Question {q['id']} ({q['theme_name']})",
+        "inbox_question.html", status=status, title=translated(
+            view.viewer, N_("Question %(id)s (%(theme)s)"), id=q["id"], theme=q["theme_name"]),
         detail=detail, q=q, draft=draft, error=error, segments=segments,
         max_chars=detail["answer_max_chars"], contact_link=_contact_link(view, q),
         notice=NOTICES.get(view.query("notice")), **extra)

@@ -21,13 +21,22 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.knowledge import service
+from gateway.plain_words import N_
 from gateway.services import inbox as inbox_service
 from gateway.store import knowledge_docs as store
 from gateway.web.pages import inbox as inbox_pages
 from gateway.web.pages.frame import PageTable, View
+from gateway.web.translated import translated
 
 pages = PageTable()
 MAX_HITS: Final = 8
+# What the page says once a passage or its link is in the draft (values: the document).
+INSERTED: Final = {
+    "insert": N_("Inserted the passage from “%(title)s” (version %(version)s); edit it to fit "
+                 "your answer."),
+    "insert_link": N_("Inserted the link from “%(title)s” (version %(version)s); edit it to "
+                      "fit your answer."),
+}
 
 
 @pages.post("/inbox/questions/{question_id}/knowledge", name="page.inbox.knowledge")
@@ -48,15 +57,16 @@ async def search_for_answer(view: View) -> web.StreamResponse:
             addition = passage["body"] if name == "insert" else passage["url"]
             if addition:
                 draft = appended(draft, addition)
-                inserted = (f"Inserted the {'passage' if name == 'insert' else 'link'} from "
-                            f"“{passage['title']}” (version {passage['version']}); edit it "
-                            "to fit your answer.")
+                inserted = translated(
+                    view.viewer, INSERTED[name], title=passage["title"],
+                    version=passage["version"])
     hits = await service.search(
         view.context.pool, words, program=question["program"],
         theme=None if everywhere else question["theme"], limit=MAX_HITS) if words else []
     return await inbox_pages._question_page(
         view, draft=draft, knowledge={"words": words, "everywhere": everywhere,
-                                      "hits": hits, "inserted": inserted})
+                                      "hits": hits, "inserted": inserted,
+                                      "kinds": service.KIND_WORDS})
 
 
 def appended(draft: str, addition: str) -> str:

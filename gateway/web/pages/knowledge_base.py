@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from gateway.knowledge import service
 from gateway.knowledge.placement import themes_of
+from gateway.plain_words import N_
 from gateway.store import knowledge_docs as store
 from gateway.web import knowledge_calls as api
 from gateway.web.context import rules_in_force
@@ -27,9 +28,10 @@ from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
 DOCUMENT_FIELDS = ("program", "theme", "title", "kind", "language", "key", "url")
-NOTICES = {"added": "The document was added; it is searchable now.",
-           "version": "The new version is the one searched now; the older ones are kept.",
-           "on": "The document is back in search.", "off": "The document is out of search."}
+NOTICES = {"added": N_("The document was added; it is searchable now."),
+           "version": N_("The new version is the one searched now; the older ones are kept."),
+           "on": N_("The document is back in search."),
+           "off": N_("The document is out of search.")}
 
 
 @pages.get("/knowledge", name="page.knowledge")
@@ -90,8 +92,9 @@ async def _show(view: View, *, status: int = 200, form: dict[str, str] | None = 
         documents = await store.list_documents(conn)
     programs = {pid: themes_of(rules, pid) for pid in rules.programs}
     return view.render(
-        "knowledge.html", status=status, title="Knowledge base", documents=documents,
-        programs=programs, kinds=service.KINDS, words=words, hits=hits,
+        "knowledge.html", status=status, title=N_("Knowledge base"), documents=documents,
+        programs=programs, kinds=service.KINDS, kind_words=service.KIND_WORDS, words=words,
+        hits=hits,
         form=form or {}, errors=errors or {}, notice=NOTICES.get(view.query("notice")))
 
 
@@ -103,7 +106,7 @@ async def _document(view: View, *, status: int = 200, note: str = "",
     return view.render(
         "knowledge_document.html", status=status, title=detail["document"]["title"],
         detail=detail, d=detail["document"], note=note, error=error,
-        notice=NOTICES.get(view.query("notice")))
+        kind_words=service.KIND_WORDS, notice=NOTICES.get(view.query("notice")))
 
 
 def _uploaded(view: View) -> service.Upload:

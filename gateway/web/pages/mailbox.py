@@ -24,6 +24,7 @@ from aiohttp import web
 from gateway.email_address import EmailAddressError, normalize_email
 from gateway.mail import demo_mailbox
 from gateway.mail.demo_mailbox import Letter
+from gateway.plain_words import N_
 from gateway.web.errors import bad_request, conflict, not_found
 from gateway.web.pages.frame import PageTable, View
 
@@ -60,7 +61,7 @@ async def mailbox_page(view: View) -> web.StreamResponse:
     # no address asked: the first mailbox that has mail (the form's citizen, say)
     address = _address(view.query("address") or (known[0][0] if known else ""))
     found = await asyncio.to_thread(demo_mailbox.letters, root, address)
-    return view.render("mailbox.html", title="Mailbox", address=address, letters=found,
+    return view.render("mailbox.html", title=N_("Mailbox"), address=address, letters=found,
                        known=known, contacts=_contacts(view),
                        listener=view.context.settings.mail_smtp_enabled)
 
@@ -72,7 +73,7 @@ async def mailbox_message(view: View) -> web.StreamResponse:
     found = await asyncio.to_thread(demo_mailbox.letter, root, address, view.query("name"))
     if found is None:
         raise not_found(f"that message in {address}'s mailbox")
-    return view.render("mailbox_message.html", title=found.subject or "(no subject)",
+    return view.render("mailbox_message.html", title=found.subject or N_("(no subject)"),
                        address=address, letter=found,
                        reply_subject=demo_mailbox.reply_subject(found.subject),
                        listener=view.context.settings.mail_smtp_enabled)

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
+from gateway.plain_words import N_
 from gateway.smpp.chat import format_line, number_key, parse_line
 from gateway.web.body import read_payload
 from gateway.web.context import rules_in_force
@@ -193,7 +194,7 @@ async def phone_page(view: View) -> web.StreamResponse:
     bridge = bridge_of(view)
     number = _number(view, view.query("number"))
     await bridge.watch(number)
-    return view.render("phone.html", title="Phone simulator", number=number,
+    return view.render("phone.html", title=N_("Phone simulator"), number=number,
                        shortcodes=_shortcodes(view),
                        shortcode=_shortcode(view, view.query("shortcode")),
                        messages=bridge.messages(number))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.plain_words import N_
 from gateway.services import privacy as service
 from gateway.services.errors import ServiceError
 from gateway.web.pages.frame import PageTable, View
@@ -30,5 +31,5 @@ async def erase(view: View) -> web.StreamResponse:
         if err.field != "confirm":
             raise
         return view.redirect(f"/contacts/{msisdn}", erase="mismatch")
-    return view.render("erased.html", title="Contact erased", report=report,
+    return view.render("erased.html", title=N_("Contact erased"), report=report,
                        rows={t: n for t, n in sorted(report.rows.items()) if n})

@@ -32,12 +32,14 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
+from gateway.plain_words import N_
 from gateway.voice.audio import NotAudio, audio_format, audio_seconds
 from gateway.voice.simulator import NotOurLink, provider_form, signed_request, verbs
 from gateway.voice.steps import caller_of
 from gateway.web.body import read_payload
 from gateway.web.errors import bad_request, not_found
 from gateway.web.pages.frame import PageTable, View
+from gateway.web.translated import translated
 
 log = get_logger(__name__)
 pages = PageTable()
@@ -66,12 +68,34 @@ def _media(view: View) -> OrderedDict[str, bytes]:
     return store
 
 
+# What the page's script writes in the call log and beside the controls, in the viewer's
+# language (the script fills the %(name)s values; it has no catalog of its own).
+SCRIPT_WORDS: Final = {
+    "you": N_("You:"), "line": N_("Line:"), "calls": N_("(calls the line)"),
+    "hangs_up": N_("(hangs up)"), "presses": N_("presses %(key)s"),
+    "presses_nothing": N_("(presses nothing)"), "says_nothing": N_("(says nothing)"),
+    "plays_message": N_("(plays the candidate's message)"),
+    "line_answered": N_("the line answered %(status)s"), "no_content": N_("(no content)"),
+    "recorded": N_("Recorded %(seconds)s s from the microphone: send it, or record again."),
+    "unreadable": N_("the recording could not be read (%(reason)s): try again"),
+    "no_microphone": N_("the microphone is not available (%(reason)s): send an audio file "
+                        "instead"),
+    "record": N_("Record from the microphone"), "stop": N_("Stop recording"),
+    "recording": N_("Recording from the microphone…"),
+    "records_microphone": N_("(records %(seconds)s s from the microphone)"),
+    "records_file": N_("(records %(name)s)"),
+    "nothing_to_send": N_("record from the microphone or choose an audio file first"),
+}
+
+
 @pages.get("/voice-line/simulator", name="page.voice.simulator")
 async def simulator(view: View) -> web.StreamResponse:
     settings = _settings(view)
-    return view.render("voice_simulator.html", title="Call simulator",
+    return view.render("voice_simulator.html", title=N_("Call simulator"),
                        number=view.query("number") or DEFAULT_NUMBER,
-                       base_url=settings.voice_url())
+                       base_url=settings.voice_url(),
+                       script_words={key: translated(view.viewer, words)
+                                     for key, words in SCRIPT_WORDS.items()})
 
 
 @pages.post("/voice-line/simulator/step", name="page.voice.simulator.step", json=True)

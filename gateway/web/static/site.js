@@ -49,7 +49,9 @@ function phone(conversation, form) {
     item.dataset.id = message.id;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = (message.direction === "out" ? `You to ${message.to}` : message.status) + ":";
+    const youTo = conversation.dataset.youTo || "You to %(code)s"; // in the page's language
+    who.textContent = (message.direction === "out" ? youTo.replace("%(code)s", message.to)
+      : message.status) + ":";
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.text;

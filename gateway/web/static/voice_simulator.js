@@ -53,6 +53,10 @@ function voiceSimulator(root) {
   const recordForm = $("call-record");
   const error = $("call-error");
   const base = root.dataset.baseUrl;
+  // The page's words in the viewer's language (pages/voice_simulator.py SCRIPT_WORDS).
+  const words = JSON.parse(root.dataset.words || "{}");
+  const say = (key, values = {}) => (words[key] || key)
+    .replace(/%\((\w+)\)s/g, (_, name) => String(values[name]));
   let call = null; // {sid, started}
   let next = {};   // what the line waits for: {gather, redirect, record}
 
@@ -61,7 +65,7 @@ function voiceSimulator(root) {
     item.className = kind;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = kind === "out" ? "You:" : "Line:";
+    who.textContent = kind === "out" ? say("you") : say("line");
     const said = document.createElement("span");
     said.className = "text";
     said.textContent = text;
@@ -84,7 +88,7 @@ function voiceSimulator(root) {
     for (const step of steps) {
       if (step.verb === "say") line("in", step.text);
       else if (step.verb === "play") {
-        const item = line("in", "(plays the candidate's message)");
+        const item = line("in", say("plays_message"));
         const audio = document.createElement("audio");
         audio.controls = true;
         audio.src = step.src;
@@ -96,7 +100,7 @@ function voiceSimulator(root) {
       } else if (step.verb === "redirect") next.redirect = step.url;
       else if (step.verb === "record") next.record = step;
       else if (step.verb === "hangup") {
-        line("in", "(hangs up)");
+        line("in", say("hangs_up"));
         finish();
       }
     }
@@ -117,11 +121,11 @@ function voiceSimulator(root) {
     const answer = await response.json().catch(() => ({}));
     if (!response.ok || answer.status >= 400) {
       const message = (answer.error && answer.error.message) || answer.error;
-      error.textContent = message || `the line answered ${answer.status || response.status}`;
+      error.textContent = message || say("line_answered", { status: answer.status || response.status });
       error.hidden = false;
       return null;
     }
-    $("call-xml").textContent = answer.xml || "(no content)";
+    $("call-xml").textContent = answer.xml || say("no_content");
     return answer;
   }
 
@@ -144,20 +148,20 @@ function voiceSimulator(root) {
     call = { sid: "CA" + [...random].map((b) => b.toString(16).padStart(2, "0")).join(""),
              started: Date.now() };
     log.replaceChildren();
-    line("out", "(calls the line)");
+    line("out", say("calls"));
     follow(`${base}/incoming`, { CallStatus: "ringing" });
   });
-  end.addEventListener("click", () => { line("out", "(hangs up)"); finish(); });
+  end.addEventListener("click", () => { line("out", say("hangs_up")); finish(); });
   keys.forEach((button) => button.addEventListener("click", () => {
-    line("out", `presses ${button.dataset.key}`);
+    line("out", say("presses", { key: button.dataset.key }));
     follow(next.gather, { Digits: button.dataset.key });
   }));
   wait.addEventListener("click", () => {
-    line("out", "(presses nothing)");
+    line("out", say("presses_nothing"));
     follow(next.redirect, {});
   });
   $("record-silent").addEventListener("click", () => {
-    line("out", "(says nothing)");
+    line("out", say("says_nothing"));
     follow(next.redirect, {});
   });
   const mic = $("record-mic");
@@ -168,12 +172,11 @@ function voiceSimulator(root) {
   async function recorded(chunks) {
     try {
       spoken = await toWav(new Blob(chunks, { type: chunks.length ? chunks[0].type : "" }));
-      micStatus.textContent = `Recorded ${spoken.seconds.toFixed(1)} s from the microphone: ` +
-        "send it, or record again.";
+      micStatus.textContent = say("recorded", { seconds: spoken.seconds.toFixed(1) });
     } catch (err) {
       spoken = null;
       micStatus.textContent = "";
-      error.textContent = `the recording could not be read (${err.name || err}): try again`;
+      error.textContent = say("unreadable", { reason: err.name || err });
       error.hidden = false;
     }
   }
@@ -185,8 +188,7 @@ function voiceSimulator(root) {
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (err) {
-      error.textContent = `the microphone is not available (${err.name || err}): ` +
-        "send an audio file instead";
+      error.textContent = say("no_microphone", { reason: err.name || err });
       error.hidden = false;
       return;
     }
@@ -196,15 +198,15 @@ function voiceSimulator(root) {
     recorder.addEventListener("stop", () => {
       stream.getTracks().forEach((track) => track.stop());
       recorder = null;
-      mic.textContent = "Record from the microphone";
+      mic.textContent = say("record");
       mic.setAttribute("aria-pressed", "false");
       recorded(chunks);
     });
     recorder.start();
     spoken = null;
-    mic.textContent = "Stop recording";
+    mic.textContent = say("stop");
     mic.setAttribute("aria-pressed", "true");
-    micStatus.textContent = "Recording from the microphone…";
+    micStatus.textContent = say("recording");
   });
 
   recordForm.addEventListener("submit", async (event) => {
@@ -214,21 +216,21 @@ function voiceSimulator(root) {
       const said = spoken;
       spoken = null;
       micStatus.textContent = "";
-      line("out", `(records ${said.seconds.toFixed(1)} s from the microphone)`);
+      line("out", say("records_microphone", { seconds: said.seconds.toFixed(1) }));
       const answer = await send({ record: next.record, recording_base64: said.base64,
                                   transcription: $("record-text").value });
       if (answer) play(answer.verbs);
       return;
     }
     if (!file) {
-      error.textContent = "record from the microphone or choose an audio file first";
+      error.textContent = say("nothing_to_send");
       error.hidden = false;
       return;
     }
     const reader = new FileReader();
     reader.onload = async () => {
       const recording = String(reader.result).split(",", 2)[1] || "";
-      line("out", `(records ${file.name})`);
+      line("out", say("records_file", { name: file.name }));
       const answer = await send({ record: next.record, recording_base64: recording,
                                   transcription: $("record-text").value });
       if (answer) play(answer.verbs);
