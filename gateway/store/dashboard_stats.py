@@ -8,9 +8,9 @@ as [since, until) instants and the zone's IANA name; a row's day is its
 local calendar date (`AT TIME ZONE`), so a day with a DST change is one row.
 
 Broadcast results credit replies, STOPs and gifts through the SQL function
-`broadcast_attributed_rows` (migration 413: the rule of migration 340, which
-`broadcast_attributed` now reads), the one place that says which broadcast a
-supporter's act belongs to; here every act of the span asks it, in the join.
+`broadcast_attributed` (migration 340), the one place that says which
+broadcast a supporter's act belongs to; the joins here only narrow the
+candidates to the broadcast's recipients before the function decides.
 """
 
 from __future__ import annotations
@@ -54,13 +54,12 @@ ORDER BY 1, 2
 
 # Broadcasts with a text sent in the window, newest first by their first text. Each
 # broadcast is one probe of outbound_broadcast_sent_idx (migration 410) for "sent in the
-# window" and one for its first text; the shown ones' texts are counted from the same
-# index (without the heap). The MOs, STOPs and gifts of the span those texts can be
-# credited in are read once (BRIN) and each asks the rule (broadcast_attributed_rows,
-# migration 413, inlined: one range of outbound_attribution_idx); those credited to a
-# shown broadcast count. `recipients`: numbers the text was sent to. Replies:
-# recipients who texted anything but a STOP; opt-outs: recipients whose STOP is
-# credited to it; gifts: confirmed gifts credited to it.
+# window" and one for its first text; only the shown ones' texts are then read (the same
+# index, without the heap). The MOs, STOPs and gifts are read once for the span those
+# texts can be credited in (BRIN), then matched to the recipients.
+# `recipients`: numbers the text was sent to. Replies: recipients who texted anything
+# but a STOP; opt-outs: recipients whose STOP is credited to it; gifts: confirmed gifts
+# credited to it.
 BROADCAST_RESULTS = """
 WITH shown AS MATERIALIZED (
     SELECT b.id, first.submitted_at AS first_sent
@@ -73,11 +72,12 @@ WITH shown AS MATERIALIZED (
                   WHERE o.broadcast_id = b.id AND o.submitted_at >= $1 AND o.submitted_at < $2)
     ORDER BY first.submitted_at DESC, b.id DESC
     LIMIT $3
-), reached AS (  -- numbers each was sent to: an index-only count
-    SELECT s.id AS broadcast_id,
-           (SELECT count(*) FROM outbound o
-            WHERE o.broadcast_id = s.id AND o.submitted_at IS NOT NULL) AS recipients
-    FROM shown s
+), sent AS MATERIALIZED (
+    SELECT o.broadcast_id, o.msisdn, o.shortcode, o.submitted_at
+    FROM shown s JOIN outbound o ON o.broadcast_id = s.id
+    WHERE o.submitted_at IS NOT NULL
+), reached AS (
+    SELECT broadcast_id, count(*) AS recipients FROM sent GROUP BY 1
 ), span AS (  -- when a credited act can happen: from the first text to 24 h after the last
     SELECT min(s.first_sent) AS first, max(l.sent) + interval '1 day' AS last
     FROM shown s CROSS JOIN LATERAL (
@@ -88,24 +88,32 @@ WITH shown AS MATERIALIZED (
     SELECT e.inbound_id, e.msisdn, e.shortcode, e.occurred_at
     FROM span, consent_events e
     WHERE e.kind = 'opted_out' AND e.occurred_at >= span.first AND e.occurred_at < span.last
-), credited AS MATERIALIZED (  -- the rule decides, once per act of the span
-    SELECT a.broadcast_id, 'reply' AS act, i.msisdn, NULL::text AS currency, 0::bigint AS cents
+), candidates AS MATERIALIZED (  -- acts of a recipient within 24 h of its text
+    SELECT s.broadcast_id, 'reply' AS act, i.msisdn, i.shortcode, i.received_at AS at,
+           NULL::text AS currency, 0::bigint AS cents
     FROM span, inbound i
-    CROSS JOIN LATERAL broadcast_attributed_rows(i.msisdn, i.shortcode, i.received_at) a
+    JOIN sent s ON s.msisdn = i.msisdn AND s.shortcode = i.shortcode
+               AND i.received_at >= s.submitted_at
+               AND i.received_at < s.submitted_at + interval '1 day'
     WHERE i.received_at >= span.first AND i.received_at < span.last
       AND i.id NOT IN (SELECT inbound_id FROM stops)
-      AND a.broadcast_id IN (SELECT id FROM shown)
     UNION ALL
-    SELECT a.broadcast_id, 'stop', e.msisdn, NULL, 0
+    SELECT s.broadcast_id, 'stop', e.msisdn, e.shortcode, e.occurred_at, NULL, 0
     FROM stops e
-    CROSS JOIN LATERAL broadcast_attributed_rows(e.msisdn, e.shortcode, e.occurred_at) a
-    WHERE a.broadcast_id IN (SELECT id FROM shown)
+    JOIN sent s ON s.msisdn = e.msisdn AND s.shortcode = e.shortcode
+               AND e.occurred_at >= s.submitted_at
+               AND e.occurred_at < s.submitted_at + interval '1 day'
     UNION ALL
-    SELECT a.broadcast_id, 'gift', d.msisdn, d.currency, d.amount_cents
+    SELECT s.broadcast_id, 'gift', d.msisdn, d.shortcode, d.confirmed_at, d.currency,
+           d.amount_cents
     FROM span, donations d
-    CROSS JOIN LATERAL broadcast_attributed_rows(d.msisdn, d.shortcode, d.confirmed_at) a
+    JOIN sent s ON s.msisdn = d.msisdn AND s.shortcode = d.shortcode
+               AND d.confirmed_at >= s.submitted_at
+               AND d.confirmed_at < s.submitted_at + interval '1 day'
     WHERE d.confirmed_at >= span.first AND d.confirmed_at < span.last
-      AND a.broadcast_id IN (SELECT id FROM shown)
+), credited AS MATERIALIZED (  -- the rule decides, once per candidate
+    SELECT * FROM candidates c
+    WHERE broadcast_attributed(c.msisdn, c.shortcode, c.at) = c.broadcast_id
 ), replies AS (
     SELECT broadcast_id, count(DISTINCT msisdn) AS n FROM credited WHERE act = 'reply'
     GROUP BY 1
