@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -133,6 +133,18 @@ async def test_a_marked_database_gets_the_story_once_and_the_product_answers_fro
         assert len({r["theme"] for r in waiting}) >= 5
         assert {r["channel"] for r in waiting} == {"sms", "web"}
         assert await conn.fetchval("SELECT count(*) FROM outbound WHERE status = 'queued'") == 0
+        # a reply is made at the story's time of the MO it answers, not when the seed ran
+        replies = await conn.fetch(
+            "SELECT i.received_at, o.created_at, o.submitted_at FROM outbound o"
+            " JOIN inbound i ON i.id = o.in_reply_to")
+        assert len(replies) > 300
+        # (made after its MO and no later than sent; a gift's receipt answers the GIVE
+        # after the YES that came minutes later)
+        late = [tuple(r) for r in replies
+                if not r["received_at"] <= r["created_at"] <= r["submitted_at"]]
+        assert late == []
+        old = [r for r in replies if r["received_at"] < datetime.now(UTC) - timedelta(days=7)]
+        assert len(old) > 100  # the story's weeks, not all of it "just now"
 
     second = await seed(pool, settings, load_rules(settings.keywords))
     assert second.summary() == "already seeded, nothing added"

@@ -28,7 +28,7 @@ async def test_the_inbox_renders_for_an_expert_and_refuses_other_roles(site: Web
     status, text = await page(site, "/inbox")
     assert status == 200
     assert '<a href="/inbox" aria-current="page">Expert inbox</a>' in text
-    assert "Your themes: education." in text
+    assert "Your themes: Education." in text  # the theme's name, not its id
     row = re.search(rf'<tr class="overdue" data-question="{late}">.*?</tr>', text, re.S)
     assert row, "the overdue question is highlighted"
     assert "Overdue" in row[0] and html.escape(EDU_TEXT, quote=False) in html.unescape(row[0])
@@ -49,6 +49,22 @@ async def test_the_inbox_renders_for_an_expert_and_refuses_other_roles(site: Web
     site.client.session.cookie_jar.clear()
     status, _ = await page(site, "/inbox")
     assert status == 303
+
+
+async def test_an_expert_s_themes_are_named_in_the_viewer_s_language(site: WebApi) -> None:
+    """keywords.yaml names French themes in French, with `names: {en: ...}` for pages."""
+    await site.staff("expert", email="sec@example.org", themes=("securite", "sante"))
+    await site.login("sec@example.org")
+    async with site.pool.acquire() as conn:
+        await conn.execute("UPDATE users SET language = 'en' WHERE email = 'sec@example.org'")
+    status, text = await page(site, "/inbox")
+    assert status == 200
+    assert "Your themes: Security, Health." in text
+    assert '<h2 id="queue-securite-h">Security' in text
+    async with site.pool.acquire() as conn:
+        await conn.execute("UPDATE users SET language = 'fr' WHERE email = 'sec@example.org'")
+    status, text = await page(site, "/inbox")
+    assert "Sécurité, Santé" in html.unescape(text)
 
 
 async def test_claim_then_answer_from_the_page_with_the_segment_count(site: WebApi) -> None:

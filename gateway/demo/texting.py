@@ -10,8 +10,9 @@ transaction at its own time in the story, as ingest would.
 The demo has no carrier: what the outbox holds is claimed, submitted and
 receipted DELIVRD here through the outbox's own writer (store/outbound.py),
 so the dashboard's deliveries and the billed MTs' settlement read as they
-would after a real SMSC's receipts; each is recorded as sent at the story's
-time of the MO it answers (never later than now).
+would after a real SMSC's receipts; each is recorded as made and sent at the
+story's time of the MO it answers (never later than now), so a contact's
+timeline shows a reply beside its MO, not at the time the seed ran.
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ class Texter:
                 if not claimed:
                     break
                 parts = {m.id: _segment_ids(m.id, m.body) for m in claimed}
-                await outbound_store.mark_submitted(conn, list(parts.items()),
-                                                    at=min(self.now, datetime.now(UTC)))
+                sent_at = min(self.now, datetime.now(UTC))
+                await outbound_store.backdate_created(conn, list(parts), sent_at)
+                await outbound_store.mark_submitted(conn, list(parts.items()), at=sent_at)
                 await outbound_store.record_receipts(conn, [
                     NewReceipt(part, "DELIVRD", "000", True)
                     for ids in parts.values() for part in ids])

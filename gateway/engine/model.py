@@ -279,15 +279,16 @@ class ThemeTexts(_Strict):
     answer: Text = "{answer}"  # wraps an expert's answer: names {answer}
 
 
+Language = Literal["fr", "en"]
+
+
 class Topic(_Strict):
-    name: Text
+    name: Text  # in the program's language: what supporters read, and pages by default
+    names: dict[Language, Text] = {}  # on pages shown in that language (the expert inbox)
     sla: Seconds | None = None  # expected response time; default themes.<program>.sla
     leads: list[Text] = []  # who an unclaimed question is escalated to past its SLA
     words: list[Text] = []  # one word each; WORD* matches every word starting with WORD
     phrases: list[Text] = []  # several words, matched in that order anywhere in the text
-
-
-Language = Literal["fr", "en"]
 
 
 class MailTexts(_Strict):

@@ -21,7 +21,7 @@ so `JOIN` after the menu is still JOIN.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Final
@@ -56,6 +56,7 @@ class TopicRules:
     words: frozenset[str]  # normalized words
     prefixes: tuple[str, ...]  # from WORD* rules
     phrases: tuple[str, ...]  # normalized, several words each
+    names: Mapping[str, str] = field(default_factory=dict)  # page language -> name (pages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ def compile_themes(doc: RulesFile, templates: Mapping[Path, Template]) -> Mappin
                 words=frozenset(normalize(w) for w in words if not w.endswith("*")),
                 prefixes=tuple(normalize(w[:-1]) for w in words if w.endswith("*")),
                 phrases=tuple(normalize(p) for p in topic.phrases),
+                names=MappingProxyType({str(k): v for k, v in topic.names.items()}),
             )
         profile = doc.programs[pid].profile if pid in doc.programs else "us"
         text = {name: templates[("themes", pid, "texts", name)] for name in THEME_VARIABLES}

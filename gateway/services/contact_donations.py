@@ -20,10 +20,31 @@ from typing import Any
 
 import asyncpg
 
+from gateway.config import Settings
 from gateway.services import audit
 from gateway.services.actor import Actor
 from gateway.services.fences import sees_donor_identity
 from gateway.store import donations, lookups
+
+STRIPE_API = "https://api.stripe.com"
+STRIPE_DASHBOARD = "https://dashboard.stripe.com"
+
+
+def stripe_dashboard(settings: Settings) -> str | None:
+    """Where a card gift's payment is on Stripe's dashboard: `.../test` for a test key
+    (sk_test_, rk_test_), the live dashboard for a live key; None (no link) without a
+    key, with another kind of key, or when the API is not Stripe's (a local fake,
+    whose payments no dashboard has)."""
+    key = settings.stripe_secret_key
+    if key is None or settings.stripe_api_base.rstrip("/") != STRIPE_API:
+        return None
+    secret = key.get_secret_value()
+    if secret.startswith(("sk_test_", "rk_test_")):
+        return f"{STRIPE_DASHBOARD}/test"
+    if secret.startswith(("sk_live_", "rk_live_")):
+        return STRIPE_DASHBOARD
+    return None
+
 
 DETAIL_FIELDS = ("name", "street", "city", "region", "postal_code", "country", "employer",
                  "occupation", "source", "received_at")

@@ -9,10 +9,12 @@ keywords, a status one of `STATUSES`.
 
 What each filter finds (the SQL is store/lookups.py `SEARCH_CONTACTS`):
 
-* name: some of the letters of a profile answer whose field is a name
-  (`first_name`, `last_name`...: the profile fields ending in "name"),
-  ignoring case. Donors' names (donor details) are not searched: only
-  admins and finance staff may see who a donor is (services/fences.py).
+* name: each word is some of the letters of a profile answer whose field
+  is a name (`first_name`, `last_name`...: the profile fields ending in
+  "name"), or close to one (a misspelling: "jon smth" finds John Smith),
+  ignoring case (pg_trgm, see docs/data-access.md). Donors' names (donor
+  details) are not searched: only admins and finance staff may see who a
+  donor is (services/fences.py).
 * zip: the number's derived zip or postal code starts with it.
 * keyword: the number joined a program by texting that keyword (its
   consent ledger says so; the state forgets the word at a STOP).
@@ -128,7 +130,7 @@ def contact_filter(asked: Asked, choices: SearchChoices, *, shortcodes: list[str
     return ContactFilter(
         shortcodes=shortcodes, number_prefix=number.get("number_prefix"),
         number_digits=number.get("number_digits"), name=name,
-        name_fields=choices.name_fields, zip_prefix=zip_code, keyword=keyword,
+        zip_prefix=zip_code, keyword=keyword,
         program=program, status=status,
         program_codes=choices.program_codes.get(program, ()) if program else (),
         field=field, value=value, tag=tag)

@@ -24,8 +24,8 @@ functions, so they run exactly the same checks, audit rows and refusals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -83,6 +83,17 @@ class ThemeInfo:
     name: str
     sla_seconds: int | None  # None: the program's default (the fallback theme)
     leads: tuple[str, ...]
+    names: Mapping[str, str] = field(default_factory=dict)  # language -> name on pages
+
+    def name_in(self, language: str) -> str:
+        """The theme's name for a page in `language`: its own there, else its `name`."""
+        return self.names.get(language, self.name)
+
+
+def theme_names(rules: Rules, ids: Iterable[str], language: str) -> list[str]:
+    """The display names of these theme ids in `language` (an unknown id as itself)."""
+    catalog = theme_catalog(rules)
+    return [catalog[tid].name_in(language) if tid in catalog else tid for tid in ids]
 
 
 def theme_catalog(rules: Rules) -> dict[str, ThemeInfo]:
@@ -90,7 +101,8 @@ def theme_catalog(rules: Rules) -> dict[str, ThemeInfo]:
     catalog: dict[str, ThemeInfo] = {}
     for themes in rules.themes.values():
         for tid, topic in themes.topics.items():
-            catalog.setdefault(tid, ThemeInfo(tid, topic.name, topic.sla, tuple(topic.leads)))
+            catalog.setdefault(tid, ThemeInfo(tid, topic.name, topic.sla, tuple(topic.leads),
+                                              dict(topic.names)))
     for themes in rules.themes.values():
         catalog.setdefault(themes.fallback, ThemeInfo(
             themes.fallback, themes.fallback.capitalize(), None, ()))

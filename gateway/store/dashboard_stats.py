@@ -52,31 +52,38 @@ GROUP BY 1, 2
 ORDER BY 1, 2
 """
 
-# Broadcasts with a text sent in the window (found through the BRIN index on
-# submitted_at), newest first by their first text; their rows are then read through
-# the (broadcast_id, msisdn) key, never the whole history, and the MOs, STOPs and
-# gifts are read once for the span those texts can be credited in (BRIN again), then
-# matched to the recipients in memory. `recipients`: numbers the text was sent to.
-# Replies: recipients who texted anything but a STOP; opt-outs: recipients whose
-# STOP is credited to it; gifts: confirmed gifts credited to it.
+# Broadcasts with a text sent in the window, newest first by their first text. Each
+# broadcast is one probe of outbound_broadcast_sent_idx (migration 410) for "sent in the
+# window" and one for its first text; only the shown ones' texts are then read (the same
+# index, without the heap). The MOs, STOPs and gifts are read once for the span those
+# texts can be credited in (BRIN), then matched to the recipients.
+# `recipients`: numbers the text was sent to. Replies: recipients who texted anything
+# but a STOP; opt-outs: recipients whose STOP is credited to it; gifts: confirmed gifts
+# credited to it.
 BROADCAST_RESULTS = """
-WITH ids AS (
-    SELECT DISTINCT broadcast_id AS id FROM outbound
-    WHERE submitted_at >= $1 AND submitted_at < $2 AND broadcast_id IS NOT NULL
-), shown AS (
-    SELECT ids.id, agg.first_sent, agg.recipients
-    FROM ids CROSS JOIN LATERAL (
-        SELECT min(o.submitted_at) AS first_sent, count(*) AS recipients
-        FROM outbound o WHERE o.broadcast_id = ids.id AND o.submitted_at IS NOT NULL
-    ) agg
-    ORDER BY agg.first_sent DESC, ids.id DESC
+WITH shown AS MATERIALIZED (
+    SELECT b.id, first.submitted_at AS first_sent
+    FROM broadcasts b CROSS JOIN LATERAL (
+        SELECT o.submitted_at FROM outbound o
+        WHERE o.broadcast_id = b.id AND o.submitted_at IS NOT NULL
+        ORDER BY o.submitted_at LIMIT 1
+    ) first
+    WHERE EXISTS (SELECT 1 FROM outbound o
+                  WHERE o.broadcast_id = b.id AND o.submitted_at >= $1 AND o.submitted_at < $2)
+    ORDER BY first.submitted_at DESC, b.id DESC
     LIMIT $3
 ), sent AS MATERIALIZED (
     SELECT o.broadcast_id, o.msisdn, o.shortcode, o.submitted_at
     FROM shown s JOIN outbound o ON o.broadcast_id = s.id
     WHERE o.submitted_at IS NOT NULL
+), reached AS (
+    SELECT broadcast_id, count(*) AS recipients FROM sent GROUP BY 1
 ), span AS (  -- when a credited act can happen: from the first text to 24 h after the last
-    SELECT min(submitted_at) AS first, max(submitted_at) + interval '1 day' AS last FROM sent
+    SELECT min(s.first_sent) AS first, max(l.sent) + interval '1 day' AS last
+    FROM shown s CROSS JOIN LATERAL (
+        SELECT max(o.submitted_at) AS sent FROM outbound o
+        WHERE o.broadcast_id = s.id AND o.submitted_at IS NOT NULL
+    ) l
 ), stops AS MATERIALIZED (
     SELECT e.inbound_id, e.msisdn, e.shortcode, e.occurred_at
     FROM span, consent_events e
@@ -122,11 +129,12 @@ WITH ids AS (
            jsonb_object_agg(currency, jsonb_build_array(gifts, cents)) AS per_currency
     FROM gift_rows GROUP BY 1
 )
-SELECT s.id, b.program, b.shortcode, b.template, s.first_sent, s.recipients,
+SELECT s.id, b.program, b.shortcode, b.template, s.first_sent, n.recipients,
        coalesce(r.n, 0) AS replies, coalesce(x.n, 0) AS opt_outs,
        coalesce(g.per_currency, '{}'::jsonb) AS gifts
 FROM shown s
 JOIN broadcasts b ON b.id = s.id
+JOIN reached n ON n.broadcast_id = s.id
 LEFT JOIN replies r ON r.broadcast_id = s.id
 LEFT JOIN opt_outs x ON x.broadcast_id = s.id
 LEFT JOIN gifts g ON g.broadcast_id = s.id

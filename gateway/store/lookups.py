@@ -19,12 +19,17 @@ import asyncpg
 # contact with two sets of programs). `found` pages numbers that have a row matching every
 # filter given (NULL: no filter); the outer query then sums up ALL the number's rows, so a
 # number found by its French program still shows its American one.
-#   $1 short codes (NULL: all)       $2 LIKE on the number      $3 ILIKE on a name field
-#   $4 the profile fields a name is  $5 zip prefix (LIKE)       $6 joined with this keyword
+#   $1 short codes (NULL: all)       $2 LIKE on the number      $3 ILIKE: the longest word
+#   $4 the longest word of the name  $5 zip prefix (LIKE)       $6 joined with this keyword
 #   $7 program                       $8 status: subscribed, pending, opted_out, never
 #   $9 the program's short codes     $10/$11 profile field = value
 #   $12 after this number            $13 page size
-#   $14 tagged so (store/tags.py)
+#   $14/$15 every word of the name, and as ILIKE patterns    $16 tagged so (store/tags.py)
+# A name matches when each of its words is part of the contact's names (migration 411
+# `contact_names`: the profile fields ending in "name") or close to one of them
+# (pg_trgm word similarity, NAME_SEARCH sets how close): "jon smth" finds John Smith.
+# The longest word is asked of the trigram index (contacts_names_trgm_idx), the
+# others are checked on the rows it finds.
 # Status without a program: subscribed/pending to any program; opted_out: STOP on the code
 # (every program ended); never: no program ever. With a program: its state on the number's
 # row; never: a row on one of the program's short codes without it.
@@ -34,9 +39,12 @@ WITH found AS (
     FROM contacts c
     WHERE ($1::text[] IS NULL OR c.shortcode = ANY($1::text[]))
       AND ($2::text IS NULL OR c.msisdn LIKE $2)
-      AND ($3::text IS NULL OR EXISTS (
-            SELECT 1 FROM unnest($4::text[]) AS f(name)
-            WHERE c.state->'profile'->>f.name ILIKE $3))
+      AND ($3::text IS NULL OR (
+            (contact_names(c.state) ILIKE $3 OR $4::text <% contact_names(c.state))
+            AND NOT EXISTS (
+                SELECT 1 FROM unnest($14::text[], $15::text[]) AS w(word, pattern)
+                WHERE NOT (contact_names(c.state) ILIKE w.pattern
+                           OR w.word <% contact_names(c.state)))))
       AND ($5::text IS NULL OR c.zip LIKE $5)
       AND ($6::text IS NULL OR EXISTS (
             SELECT 1 FROM consent_events e
@@ -54,8 +62,8 @@ WITH found AS (
                  WHERE s.value->>'status' = $8)))
       AND ($10::text IS NULL OR c.state->'profile'->>$10 = $11)
       AND ($12::text IS NULL OR c.msisdn > $12)
-      AND ($14::text IS NULL OR EXISTS (
-            SELECT 1 FROM contact_tags t WHERE t.msisdn = c.msisdn AND t.tag = $14))
+      AND ($16::text IS NULL OR EXISTS (
+            SELECT 1 FROM contact_tags t WHERE t.msisdn = c.msisdn AND t.tag = $16))
     ORDER BY c.msisdn
     LIMIT $13
 )
@@ -78,6 +86,15 @@ SELECT f.msisdn,
 FROM found f JOIN contacts c ON c.msisdn = f.msisdn
 GROUP BY f.msisdn
 ORDER BY f.msisdn
+"""
+
+# For a search by name, in the search's transaction: how close a word must be to a word
+# of the names (pg_trgm word_similarity, 0..1; "smth" to "john smith" is 0.4), and a
+# plan made for the values asked, so an absent name drops its condition and a present
+# one reaches the trigram index (a generic plan could do neither).
+NAME_SEARCH = """
+SET LOCAL pg_trgm.word_similarity_threshold = 0.4;
+SET LOCAL plan_cache_mode = force_custom_plan
 """
 
 LIST_DONATIONS = """
@@ -158,7 +175,6 @@ class ContactFilter:
     number_prefix: str | None = None
     number_digits: str | None = None
     name: str | None = None
-    name_fields: Sequence[str] = ()
     zip_prefix: str | None = None
     keyword: str | None = None
     program: str | None = None
@@ -178,12 +194,16 @@ async def search_contacts(conn: asyncpg.Connection, where: ContactFilter, *,
         pattern = like_part(where.number_prefix) + "%"
     elif where.number_digits is not None:
         pattern = "%" + like_part(where.number_digits) + "%"
-    return list(await conn.fetch(
-        SEARCH_CONTACTS, list(where.shortcodes) if where.shortcodes is not None else None,
-        pattern, "%" + like_part(where.name) + "%" if where.name else None,
-        list(where.name_fields), like_part(where.zip_prefix) + "%" if where.zip_prefix else None,
-        where.keyword, where.program, where.status, list(where.program_codes), where.field,
-        where.value, after, limit, where.tag))
+    words = sorted(set((where.name or "").lower().split()), key=lambda w: (-len(w), w))
+    patterns = ["%" + like_part(w) + "%" for w in words]
+    async with conn.transaction():
+        await conn.execute(NAME_SEARCH)
+        return list(await conn.fetch(
+            SEARCH_CONTACTS, list(where.shortcodes) if where.shortcodes is not None else None,
+            pattern, patterns[0] if words else None, words[0] if words else None,
+            like_part(where.zip_prefix) + "%" if where.zip_prefix else None,
+            where.keyword, where.program, where.status, list(where.program_codes),
+            where.field, where.value, after, limit, words, patterns, where.tag))
 
 
 async def list_donations(

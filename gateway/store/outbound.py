@@ -374,6 +374,12 @@ FROM unnest($4::bigint[], $5::int2[]) AS k(id, segments)
 WHERE o.id = k.id AND o.status = 'sending'
 """
 
+# A caller with its own clock (the demo's story): the rows were made when the story says,
+# not when the seed ran, so a timeline shows a reply beside the MO it answers.
+BACKDATE_CREATED = """
+UPDATE outbound SET created_at = least(created_at, $2) WHERE id = ANY($1::bigint[])
+"""
+
 # Opted out between the claim and the send (pipeline/send_gate.py): never sent.
 MARK_SUPPRESSED = """
 UPDATE outbound SET status = 'suppressed', lease_owner = NULL, lease_until = NULL,
@@ -406,6 +412,11 @@ UPDATE outbound o SET status = 'failed', lease_owner = NULL, lease_until = NULL,
 FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS k(id, error, unsure)
 WHERE o.id = k.id AND o.status = 'sending'
 """
+
+
+async def backdate_created(conn: asyncpg.Connection, ids: Sequence[int], at: datetime) -> None:
+    """Rows made at `at` by a caller's own clock (the demo's story), if they say later."""
+    await conn.execute(BACKDATE_CREATED, list(ids), at)
 
 
 async def mark_submitted(

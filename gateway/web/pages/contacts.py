@@ -33,7 +33,7 @@ from aiohttp import web
 from gateway.plain_words import N_
 from gateway.services import contacts as contact_service
 from gateway.services import persons
-from gateway.services.contact_donations import donations_of
+from gateway.services.contact_donations import donations_of, stripe_dashboard
 from gateway.services.contact_filters import search_choices
 from gateway.services.contacts import ContactSearch
 from gateway.services.conversations import conversations
@@ -144,6 +144,7 @@ async def render_contact(view: View, msisdn: str, *, status: int = 200,
         program_names=program_names(view), consents=[dict(c) for c in consents],
         conversations=conversations(fenced_timeline(view.user, items)),
         gifts=gifts.gifts, donor_details=gifts.details,
+        stripe_dashboard=stripe_dashboard(view.context.settings),
         erase_refused=view.query("erase") == "mismatch",  # privacy box (pages/privacy.py)
         person=person, links_sent=[dict(r) for r in links_sent],  # pages/persons.py
         person_form=person_form or {}, person_done=view.query("person"),
@@ -183,7 +184,8 @@ async def donations_page(view: View) -> web.StreamResponse:
     return view.render("contact_donations.html", msisdn=msisdn,
                        title=translated(view.viewer, N_("Gifts of %(number)s"), number=msisdn),
                        gifts=gifts.gifts, donor_details=gifts.details,
-                       program_names=program_names(view))
+                       program_names=program_names(view),
+                       stripe_dashboard=stripe_dashboard(view.context.settings))
 
 
 def program_names(view: View) -> dict[str, str]:

@@ -71,8 +71,10 @@ async def inbox(view: View) -> web.StreamResponse:
     closed = await service.closed_questions(inbox, user, view.client, days=30)
     times = await service.response_time_rows(inbox, user, days=30)
     viewer = view.viewer
-    shown = [{**q, "sla_text": duration(q["sla_seconds"], viewer=viewer,
-                                        none=translated(viewer, N_("program default")))}
+    language = viewer.language
+    shown = [{**q, "name": service.theme_names(inbox.rules(), [q["theme"]], language)[0],
+              "sla_text": duration(q["sla_seconds"], viewer=viewer,
+                                   none=translated(viewer, N_("program default")))}
              for q in queues["queues"]]
     rows = [{**t, "sla_text": duration(t["sla_seconds"], viewer=viewer,
                                        none=translated(viewer, N_("default"))),
@@ -80,9 +82,10 @@ async def inbox(view: View) -> web.StreamResponse:
              "p90_text": duration(t["p90_seconds"], viewer=viewer)}
             for t in times["themes"]]
     digest_on = await digest_choice(inbox.pool, user) if user.role == "expert" else None
+    themes = service.theme_names(inbox.rules(), user.themes, language)
     return view.render("inbox.html", title=N_("Expert inbox"), queues=shown, closed=closed,
                        times=rows, notice=NOTICES.get(view.query("notice")),
-                       themes=list(user.themes), role=user.role, digest_on=digest_on)
+                       themes=themes, role=user.role, digest_on=digest_on)
 
 
 @pages.post("/inbox/digest", name="page.inbox.digest")

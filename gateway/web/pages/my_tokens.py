@@ -3,10 +3,13 @@
 The same rules as the API's /api/v1/me/tokens (gateway/services/accounts.py):
 a token is made only from a logged-in browser session, lives at most
 GATEWAY_WEB_TOKEN_DAYS, and only one's own tokens can be revoked here (an
-admin revokes anyone's on the users page). The secret exists only in the
-answer to the form that made it: the database keeps its hash, so the page
-says so and never shows it again. The scopes it may use are ticked from
-those the role may hold (gateway/web/access.py), at least one.
+admin revokes anyone's on the users page). The secret is shown once: the
+form's POST keeps it as a one-time flash of the session (gateway/web/flash.py,
+sealed to the session's cookie) and redirects; the GET that follows takes
+it. A reload of that page shows the list without it and makes no token; the
+database keeps only the token's hash, so the page says so. The scopes it may
+use are ticked from those the role may hold (gateway/web/access.py), at least
+one.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from gateway.broadcast import send_time
 from gateway.services import accounts
 from gateway.services.errors import ServiceError
 from gateway.store import users as user_store
+from gateway.web import flash
 from gateway.web.access import SCOPES, scopes_for_role
+from gateway.web.auth import SESSION_COOKIE
 from gateway.web.credentials import new_api_token
 from gateway.web.errors import bad_request, not_found
 from gateway.web.pages import confirm
@@ -28,11 +33,30 @@ from gateway.web.pages.frame import PageTable, View
 pages = PageTable()
 
 MAX_NAME = 100  # as the API's NewToken
+NEW_TOKEN = "new_token"  # the flash's kind (migration 412)
+
+
+def _session(view: View) -> tuple[str, bytes] | None:
+    """The session's cookie value and hash: what a flash is sealed to and keyed by."""
+    cookie = view.request.cookies.get(SESSION_COOKIE)
+    if not cookie or view.user.session_hash is None:
+        return None
+    return cookie, view.user.session_hash
 
 
 @pages.get("/me/tokens", name="page.my_tokens")
 async def my_tokens(view: View) -> web.StreamResponse:
-    return await _show(view)
+    session = _session(view)
+    if session is None:
+        return await _show(view)
+    async with view.context.pool.acquire() as conn:
+        shown = await flash.take(conn, cookie=session[0], session_hash=session[1],
+                                 kind=NEW_TOKEN, now=view.context.clock())
+        tokens = await user_store.list_tokens(conn, view.user.user_id)
+    made = next((t for t in tokens if shown is not None and t.id == shown[0]), None)
+    if shown is None or made is None:
+        return await _show(view)
+    return await _show(view, secret=shown[1], made=made)
 
 
 async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response:
@@ -64,18 +88,25 @@ async def create(view: View) -> web.StreamResponse:
         request = accounts.TokenRequest(name=form["name"], prefix=made.prefix,
                                         secret_hash=made.secret_hash, days=int(form["days"]),
                                         scopes=tuple(form["scopes"]))
+        session = _session(view)
         async with view.context.pool.acquire() as conn, conn.transaction():
             token = await accounts.issue_token(
                 conn, accounts.Actor(principal=view.user, client=view.client),
                 view.user.user_id, request, via=view.user.via,
                 most_days=view.context.settings.web_token_days, now=view.context.clock(),
                 role_scopes=scopes_for_role)
+            if session is not None:
+                await flash.put(conn, cookie=session[0], session_hash=session[1],
+                                kind=NEW_TOKEN, subject_id=token.id, text=made.token,
+                                now=view.context.clock())
     except ServiceError as err:
         field = "days" if err.field == "expires_in_days" else err.field  # the API's name
         if field not in form:
             raise
         return await _show(view, status=err.status, form=form, errors={field: err.message})
-    return await _show(view, secret=made.token, made=token)
+    if session is None:  # no session to hold it (a script's token): this answer only
+        return await _show(view, secret=made.token, made=token)
+    return view.redirect("/me/tokens")
 
 
 def _scopes(view: View) -> list[str]:
