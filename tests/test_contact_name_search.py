@@ -61,7 +61,7 @@ async def test_a_search_by_name_reads_the_trigram_index(pool: asyncpg.Pool) -> N
         await conn.execute(CROWD)
         await conn.execute("ANALYZE contacts")
         args: list[Any] = [None, None, "%dupond%", "dupond", None, None, None, None, [], None,
-                           None, None, 50, ["dupond"], ["%dupond%"]]
+                           None, None, 50, ["dupond"], ["%dupond%"], None]
         async with conn.transaction():
             await conn.execute(NAME_SEARCH)
             plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {SEARCH_CONTACTS}", *args)

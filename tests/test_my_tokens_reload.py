@@ -26,7 +26,8 @@ async def test_a_reload_after_making_a_token_shows_the_list_and_makes_nothing(
     await site.login("organizer@example.org")
     csrf = form_token(await (await site.client.get("/me/tokens")).text())
     made = await site.client.post("/me/tokens", allow_redirects=False, data={
-        "csrf_token": csrf, "name": "nightly export", "days": "7"})
+        "csrf_token": csrf, "name": "nightly export", "days": "7",
+        "scopes": "contacts:read"})
     assert made.status == 303 and made.headers["Location"] == "/me/tokens"  # no secret in it
     async with site.pool.acquire() as conn:
         [sealed] = await conn.fetch("SELECT sealed FROM web_flashes")
@@ -50,7 +51,8 @@ async def test_the_flash_is_only_for_the_session_that_made_the_token(site: WebAp
     await site.login("organizer@example.org")
     csrf = form_token(await (await site.client.get("/me/tokens")).text())
     await site.client.post("/me/tokens", allow_redirects=False, data={
-        "csrf_token": csrf, "name": "nightly export", "days": "7"})
+        "csrf_token": csrf, "name": "nightly export", "days": "7",
+        "scopes": "contacts:read"})
     # another browser of the same user: its own session, no secret
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
         logged = await other.post(site.client.make_url("/login"), json={

@@ -114,7 +114,7 @@ async def test_a_french_expert_reads_the_inbox_and_a_question_in_french(site: We
     french, english = await _viewers(site, "expert", themes=("education",))
     data = (EDU_TEXT, "Ensemble Citoyen")  # the question, and the campaign's replies
     fr_html, en_html = await _both(site, "/inbox", french, english)
-    for words in ("Vos thèmes : education.", "Délai de réponse par thème", "Prendre en charge",
+    for words in ("Vos thèmes : Education.", "Délai de réponse par thème", "Prendre en charge",
                   "1 en attente", "délai visé 2 j", "Boîte des experts"):
         assert words in fr_html, words
     assert "Your themes" in en_html and "Your themes" not in fr_html
