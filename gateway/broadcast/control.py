@@ -115,6 +115,7 @@ class BroadcastTicker:
         program_country: str | None = "US",
         batch_size: int = service.DEFAULT_BATCH,
         newsletters: NewsletterQueue | None = None,
+        link_base: str | None = None,
     ) -> None:
         self.pool = pool
         self.batch_size = batch_size
@@ -124,6 +125,7 @@ class BroadcastTicker:
         self.program_country = program_country
         self._next_redefer: datetime | None = None
         self.newsletters = newsletters  # the e-mail channel; None: newsletters wait
+        self.link_base = link_base  # tracked short links' prefix; None: texts as written
 
     async def tick(self) -> int:
         """One pass; returns how many broadcasts it touched (for tests and logs)."""
@@ -154,7 +156,7 @@ class BroadcastTicker:
             await service.materialize(
                 conn, broadcast_id, policy=self.policy, variables=self._variables(broadcast),
                 clock=self.clock, program_country=self.program_country,
-                batch_size=self.batch_size,
+                batch_size=self.batch_size, link_base=self.link_base,
             )
         except (BroadcastError, ValueError) as err:  # bad filter, text or zone: log, go on
             log.error("broadcast_materialize_failed", broadcast_id=broadcast_id, error=str(err))

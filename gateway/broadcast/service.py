@@ -14,7 +14,7 @@ from datetime import datetime
 import asyncpg
 
 from gateway.audience import Audience, parse_audience
-from gateway.broadcast import compose_checks, frequency, send_time
+from gateway.broadcast import compose_checks, frequency, links, send_time
 from gateway.broadcast.messages import TextReport, body_parts, parse_text, report
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import NoAllowedTime
@@ -162,8 +162,13 @@ async def materialize(
     clock: Callable[[], datetime],
     program_country: str | None = "US",
     batch_size: int = DEFAULT_BATCH,
+    link_base: str | None = None,
 ) -> MaterializeResult:
     """Write the broadcast's outbox rows, batch by batch, from where an earlier run stopped.
+
+    With `link_base` (GATEWAY_LINK_DOMAIN), each link of the text becomes the
+    recipient's own tracked short link (broadcast/links.py), its destination
+    fixed now; without it the text goes as written.
 
     Safe to call again after a crash or on a finished broadcast: each batch
     commits with the cursor, and (broadcast, number) is unique.
@@ -182,7 +187,7 @@ async def materialize(
     if broadcast.materialized_at is not None:
         return MaterializeResult(broadcast_id, 0, broadcast.recipients, 0)
     audience = parse_audience(broadcast.filter)
-    body = body_parts(parse_text(broadcast.template), variables)
+    body = links.shorten_parts(body_parts(parse_text(broadcast.template), variables), link_base)
     now = clock()
     scheduler = Scheduler(
         policy, program_country=program_country, start=broadcast.scheduled_at or now
@@ -224,7 +229,7 @@ async def _one_batch(
     conn: asyncpg.Connection,
     broadcast: store.Broadcast,
     audience: Audience | None,
-    body: list[store.BodyPart],
+    body: links.Shortened,
     scheduler: Scheduler,
     cursor: str,
     batch_size: int,
@@ -241,8 +246,10 @@ async def _one_batch(
                 f"broadcast {broadcast.id}: {err}; the quiet-hours config leaves no time to send"
             ) from err
         result = await store.materialize_batch(
-            conn, broadcast, audience, body=body, timing=timing, after=cursor,
+            conn, broadcast, audience, body=body.parts, timing=timing, after=cursor,
             batch_size=batch_size, now=audience_now, caps=scheduler.caps(),
+            link_tokens=links.new_tokens(batch_size * len(body.destinations)),
+            destinations=body.destinations,
         )
         if not result.untimed:
             return result

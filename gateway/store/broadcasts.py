@@ -29,6 +29,7 @@ import asyncpg
 
 from gateway.audience import Audience
 from gateway.store import outbound as outbound_store
+from gateway.store import short_links
 from gateway.store.audience import SqlParams, eligible_where
 from gateway.store.broadcast_frequency import COUNTED_STATUSES
 from gateway.store.zone_keys import ZONE_KEY, ZONE_PREFIX, ZoneKey, zone_key
@@ -70,19 +71,26 @@ GROUP BY 1, 2, 3, 4, 5
 """
 
 # A batch's plan (a read): the next `limit` eligible contacts after the cursor, each
-# with its text, its quiet-hours window and its frequency cap; `untimed` names the
-# zone key of a contact the caller has not timed yet (then nothing is inserted);
-# `over_frequency` marks a contact who already had the program's promised number of
-# counted broadcast messages in the period before the send time (left out).
+# with its text, its tracked links' tokens (`link_tokens`: `per_row` of the caller's
+# `tokens` for the batch's n-th contact, from (n - 1) * per_row + 1), its quiet-hours
+# window and its frequency cap; `untimed` names the zone key of a contact the caller
+# has not timed yet (then nothing is inserted); `over_frequency` marks a contact who
+# already had the program's promised number of counted broadcast messages in the
+# period before the send time (left out).
 PLANNED_BATCH = f"""
-WITH batch AS (
-    SELECT c.msisdn, {ZONE_KEY} AS zone_key, {{body}} AS body,
-           array_to_string(c.timezones, ' ') AS timezones, c.region, c.country,
-           {ZONE_PREFIX} AS prefix
-    FROM contacts c
+WITH picked AS (
+    SELECT c.* FROM contacts c
     WHERE {{where}} AND c.msisdn > {{after}}
     ORDER BY c.msisdn
     LIMIT {{limit}}
+),
+batch AS (
+    SELECT c.msisdn, {ZONE_KEY} AS zone_key, {{body}} AS body,
+           array_to_string(c.timezones, ' ') AS timezones, c.region, c.country,
+           {ZONE_PREFIX} AS prefix,
+           ({{tokens}})[(c.link_row - 1) * {{per_row}} + 1 : c.link_row * {{per_row}}]
+               AS link_tokens
+    FROM (SELECT p.*, row_number() OVER (ORDER BY p.msisdn) AS link_row FROM picked p) c
 ),
 timing AS (
     SELECT * FROM unnest({{keys}}, {{not_before}}, {{not_after}})
@@ -101,7 +109,8 @@ over_limit AS (
     GROUP BY o.msisdn
     HAVING count(*) >= {{max_messages}}
 )
-SELECT b.msisdn, b.body, t.not_before, t.not_after, k.subject_cap, k.subject_period_s,
+SELECT b.msisdn, b.body, b.link_tokens, t.not_before, t.not_after, k.subject_cap,
+       k.subject_period_s,
        CASE WHEN t.not_before IS NULL
             THEN jsonb_build_array(b.zone_key, b.timezones, b.region, b.country, b.prefix)
        END AS untimed,
@@ -150,7 +159,15 @@ class ProfileField:
     fallback: str
 
 
-BodyPart = str | ProfileField
+@dataclass(frozen=True, slots=True)
+class ShortLink:
+    """The `position`-th tracked link of the text: `base` + the recipient's own token."""
+
+    position: int
+    base: str
+
+
+BodyPart = str | ProfileField | ShortLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +249,8 @@ async def materialize_batch(
     batch_size: int,
     now: datetime,
     caps: Mapping[str, tuple[int, int]] | None = None,
+    link_tokens: Sequence[str] = (),
+    destinations: Sequence[str] = (),
 ) -> BatchResult:
     """One batch after the cursor `after`; `timing` maps zone key -> (not_before, not_after).
 
@@ -242,7 +261,12 @@ async def materialize_batch(
     Recipients who already had the program's promised number of broadcast
     messages in the period before the send time are skipped (counted as
     `over_frequency`), unless the creator overrode the promise; the messages
-    that count are those of `broadcast_frequency.COUNTED_STATUSES`. The batch
+    that count are those of `broadcast_frequency.COUNTED_STATUSES`.
+
+    Tracked links (`ShortLink` parts of `body`): `destinations` names each one's
+    address, `link_tokens` holds len(destinations) fresh tokens per contact of the
+    batch (batch_size of them at most); each recipient's links are written with
+    its outbox row, in the same transaction (store/short_links.py). The batch
     holds a per-program lock for its transaction, so two broadcasts of one
     program written at the same time (two instances) each see the other's rows.
     """
@@ -255,9 +279,12 @@ async def materialize_batch(
     )
     keys = list(timing)
     capped = list(caps or {})
+    tokens = params.add(list(link_tokens), "text[]")
+    per_row = params.add(len(destinations), "int8")
     planned = PLANNED_BATCH.format(
         where=where,
-        body=body_sql(body, params),
+        body=body_sql(body, params, tokens=tokens, per_row=per_row),
+        tokens=tokens, per_row=per_row,
         after=params.add(after, "text"),
         limit=params.add(batch_size, "int8"),
         keys=params.add(keys, "text[]"),
@@ -279,6 +306,10 @@ async def materialize_batch(
         batch = await outbound_store.insert_broadcast_rows(
             conn, planned, params, broadcast_id=broadcast.id, shortcode=broadcast.shortcode,
             subject=broadcast.program)
+        if batch.linked:
+            await short_links.insert_links(
+                conn, broadcast_id=broadcast.id, shortcode=broadcast.shortcode,
+                destinations=destinations, linked=batch.linked)
         through: str | None = None
         if batch.complete and batch.scanned:
             through = await conn.fetchval(ADVANCE_CURSOR, broadcast.id, batch.last,
@@ -288,16 +319,24 @@ async def materialize_batch(
                        batch.over_frequency if batch.complete else 0)
 
 
-def body_sql(parts: Sequence[BodyPart], params: SqlParams) -> str:
+def body_sql(parts: Sequence[BodyPart], params: SqlParams, *, tokens: str = "",
+             per_row: str = "") -> str:
     """The message text as one SQL expression; literals and field names are parameters.
 
     A profile value renders as its JSON text (`->>`): strings as they are,
     numbers as written; missing, null or "" renders the fallback, as
-    `gateway.engine.templates.Template.render` does.
+    `gateway.engine.templates.Template.render` does. A `ShortLink` renders as its
+    base and the row's own token (`tokens`, `per_row`: PLANNED_BATCH's parameters).
     """
     pieces: list[str] = []
     for part in parts:
-        if isinstance(part, ProfileField):
+        if isinstance(part, ShortLink):
+            if not tokens:
+                raise ValueError("a text with tracked links needs the batch's tokens")
+            base = params.add(part.base, "text")
+            pieces.append(f"{base} || ({tokens})[(c.link_row - 1) * {per_row} + "
+                          f"{part.position + 1}]")
+        elif isinstance(part, ProfileField):
             name = params.add(part.name, "text")
             fallback = params.add(part.fallback, "text")
             pieces.append(f"coalesce(nullif(c.state->'profile'->>{name}, ''), {fallback})")

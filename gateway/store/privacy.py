@@ -45,6 +45,7 @@ from gateway.store import (
     outbound,
     persons,
     questions,
+    short_links,
     stripe_erasures,
     stripe_store,
     timeline,
@@ -75,6 +76,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "person_links": "deleted (the audit log keeps that a merge happened, under pseudonyms)",
     "person_link_tokens": "deleted",
     "webhook_events": "deleted, with their deliveries (a receiver keeps what it was sent)",
+    "short_links": "number pseudonymized (the broadcast's click counts stay)",
 }
 # Every table with a column holding a citizen's e-mail address, and what erasure does.
 EMAIL_TABLES: Mapping[str, str] = {
@@ -142,6 +144,7 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("saved_cards", lambda conn, msisdn, _: stripe_store.delete_saved_cards_of(conn, msisdn)),
     ("inbound", inbound.pseudonymize),
     ("outbound", outbound.pseudonymize),
+    ("short_links", short_links.pseudonymize),
     ("consent_events", consent.pseudonymize),
     ("donations", donations.pseudonymize_donations),
     ("donor_details", donations.pseudonymize_details),
