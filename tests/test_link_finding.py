@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.broadcast.links import TOKEN_LENGTH, find_urls, shorten_parts, shortened_text
-from gateway.store.broadcasts import ProfileField, ShortLink
+from gateway.store.broadcasts import BodyPart, ProfileField, ShortLink
 
 BASE = "https://go.example.org/"
 
@@ -18,8 +18,8 @@ query = st.text(alphabet=string.ascii_letters + string.digits + "=&_-", max_size
 urls = st.builds(lambda scheme, h, p, q: f"{scheme}://{h}/{p}" + (f"?{q}" if q else ""),
                  st.sampled_from(["http", "https", "HTTPS"]), host, path, query)
 # words around the links: anything but what could extend or start a link
-words = st.text(alphabet=st.characters(blacklist_characters=":/<>\"", codec="utf-8",
-                                       blacklist_categories=("Cs",)), max_size=25)
+words = st.text(alphabet=st.characters(exclude_characters=":/<>\"", codec="utf-8",
+                                       exclude_categories=["Cs"]), max_size=25)
 ending = st.sampled_from(["", ".", ",", "!", "?", ")", "…", "."])
 
 
@@ -69,7 +69,8 @@ def test_a_scheme_without_a_host_is_not_a_link() -> None:
 
 
 def test_a_link_running_into_a_placeholder_is_left_as_written() -> None:
-    parts = ["Hi, see https://x.org/?who=", ProfileField("first_name", ""), " and https://y.org"]
+    parts: list[BodyPart] = ["Hi, see https://x.org/?who=", ProfileField("first_name", ""),
+                             " and https://y.org"]
     found = shorten_parts(parts, BASE)
     assert found.destinations == ("https://y.org",)
     assert found.parts == ["Hi, see https://x.org/?who=", ProfileField("first_name", ""),
