@@ -17,10 +17,22 @@ import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
+from gateway import smstext
+from gateway.broadcast import service
 from gateway.config import Settings
 from gateway.store import short_links
 from gateway.web.short_links import add_short_link_routes
-from tests.support.broadcasts import NOW, OPTED_OUT, PEOPLE, create, materialize, seed
+from tests.support.broadcasts import (
+    CODE,
+    NOW,
+    OPTED_OUT,
+    PEOPLE,
+    RULES,
+    VARIABLES,
+    create,
+    materialize,
+    seed,
+)
 
 BASE = "https://go.example.org/"
 DESTINATION = "https://example.org/rally?src=sms&day=sat"
@@ -169,3 +181,24 @@ async def test_without_a_link_domain_the_text_goes_as_written(pool: asyncpg.Pool
             "SELECT body FROM outbound WHERE broadcast_id = $1", broadcast_id)}
         assert bodies == {TEXT}
         assert await conn.fetchval("SELECT count(*) FROM short_links") == 0
+
+
+async def test_the_preview_counts_segments_on_the_text_as_sent(pool: asyncpg.Pool) -> None:
+    long_link = "https://example.org/" + "events/2024/saturday-rally-downtown/" * 4 + "?src=sms"
+    text = f"Rally Saturday at noon, bring a friend! Details: {long_link} Reply STOP to end"
+    async with pool.acquire() as conn:
+        await seed(conn)
+        as_written = await service.preview(
+            conn, rules=RULES, program="rise", shortcode=CODE, where="", text=text,
+            variables=VARIABLES, now=NOW)
+        as_sent = await service.preview(
+            conn, rules=RULES, program="rise", shortcode=CODE, where="", text=text,
+            variables=VARIABLES, now=NOW, link_base=BASE)
+        broadcast_id = await create(conn, text=text)
+        await materialize(conn, broadcast_id, link_base=BASE)
+        bodies = [r["body"] for r in await conn.fetch(
+            "SELECT body FROM outbound WHERE broadcast_id = $1", broadcast_id)]
+    assert as_written.text.base.segments == 2
+    assert as_sent.text.base.segments == 1 == as_sent.text.worst_case_segments
+    assert {len(b) for b in bodies} == {as_sent.text.base.characters}
+    assert {smstext.segment_count(b) for b in bodies} == {1}

@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.engine.templates import Placeholder, Template
 from gateway.store.broadcasts import BodyPart, ProfileField, ShortLink
 
 TOKEN_BYTES = 12  # 96 bits; token_urlsafe gives 16 characters
@@ -77,6 +78,25 @@ def shortened_text(text: str, base: str | None) -> str:
         at = end
     pieces.append(text[at:])
     return "".join(pieces)
+
+
+def shortened_template(template: Template, base: str | None) -> Template:
+    """The template as it will be sent (links at their short length), for the preview's
+    segment count; a link running into a placeholder stays, as `shorten_parts` leaves it."""
+    if not base:
+        return template
+    parts: list[str | Placeholder] = []
+    for index, part in enumerate(template.parts):
+        if isinstance(part, str):
+            followed = index + 1 < len(template.parts) and isinstance(
+                template.parts[index + 1], Placeholder)
+            kept = ""
+            spans = find_urls(part)
+            if followed and spans and spans[-1][1] == len(part):
+                kept, part = part[spans[-1][0]:], part[:spans[-1][0]]
+            part = shortened_text(part, base) + kept
+        parts.append(part)
+    return Template(shortened_text(template.source, base), tuple(parts))
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,14 +132,18 @@ async def preview(
     variables: Mapping[str, str],
     now: datetime,
     sample_size: int = 5,
+    link_base: str | None = None,
 ) -> Preview:
     """How many it reaches, a few rendered messages, and the SMS cost, before anything is sent.
 
     The text is refused here as `create` would refuse it, so the organizer
-    learns at the preview, not at the last click.
+    learns at the preview, not at the last click. With `link_base` (tracked
+    links on), the samples and the segments are those of the text as sent: each
+    link at its short link's length.
     """
     audience = parse_audience(where)
-    template = _checked_text(rules, program, shortcode, text, variables)
+    template = links.shortened_template(
+        _checked_text(rules, program, shortcode, text, variables), link_base)
     recipients = await audience_store.count(
         conn, shortcode=shortcode, program=program, audience=audience, now=now
     )

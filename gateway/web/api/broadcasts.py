@@ -135,7 +135,8 @@ async def preview(call: Call) -> dict[str, Any]:
             found = await service.preview(
                 conn, rules=rules, program=body.program, shortcode=shortcode, where=body.where,
                 text=body.text, variables=service.variables_of(body.program, shortcode),
-                now=call.context.clock(), sample_size=body.sample_size)
+                now=call.context.clock(), sample_size=body.sample_size,
+                link_base=call.context.settings.link_base())
             await audit.samples_shown(conn, call.user, call.client, found.samples)
     except (AudienceError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
         raise _refused(err) from None

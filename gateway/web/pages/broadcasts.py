@@ -129,7 +129,8 @@ async def submit(view: View) -> web.StreamResponse:
                 conn, rules=rules, program=form["program"], shortcode=shortcode,
                 where=form["where"], text=form["text"],
                 variables=service.variables_of(form["program"], shortcode),
-                now=view.context.clock(), sample_size=5)
+                now=view.context.clock(), sample_size=5,
+                link_base=view.context.settings.link_base())
             await audit.samples_shown(conn, view.user, view.client, found.samples)
     except (AudienceError, BroadcastTextError, service.BroadcastError, ServiceError,
             ComposeError) as err:
