@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from gateway.broadcast import send_time, service
+from gateway.broadcast import results, send_time, service
 from gateway.broadcast.newsletters import NewsletterQueue
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import QuietHoursError
@@ -142,7 +142,9 @@ class BroadcastTicker:
                 # an expired row, so waiting a little longer only delays the re-timing)
                 self._next_redefer = now + REDEFER_EVERY
                 touched += await self.redefer_expired(conn)
-            finished = await store.finish_done(conn)
+            async with conn.transaction():  # done and its webhook event: together
+                finished = await store.finish_done(conn)
+                await results.emit_completed(conn, finished, at=now)
             for broadcast_id in finished:
                 log.info("broadcast_done", broadcast_id=broadcast_id)
             touched += len(finished)

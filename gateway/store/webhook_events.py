@@ -37,11 +37,12 @@ MESSAGE_DELIVERED: Final = "message.delivered"
 MESSAGE_FAILED: Final = "message.failed"
 CALL_STARTED: Final = "call.started"
 CALL_ENDED: Final = "call.ended"
+BROADCAST_COMPLETED: Final = "broadcast.completed"  # with its results (broadcast/results.py)
 
 EVENT_TYPES: Final[tuple[str, ...]] = (
     CONTACT_OPTED_IN, CONTACT_OPTED_OUT, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
     GIFT_REFUNDED, QUESTION_ASKED, QUESTION_ANSWERED, MESSAGE_DELIVERED, MESSAGE_FAILED,
-    CALL_STARTED, CALL_ENDED)
+    CALL_STARTED, CALL_ENDED, BROADCAST_COMPLETED)
 
 # The consent ledger's kinds (store/consent.py) that are an event here.
 CONSENT_EVENT: Final[Mapping[str, str]] = {
@@ -144,6 +145,10 @@ WHERE e.created_at < $1 AND e.fanned_at IS NOT NULL
 """
 
 
+# Whether an event is worth building at all (its data is costly: a broadcast's results).
+WANTED = f"SELECT {_WANTED.format(type='$1::text')}"
+
+
 @dataclass(frozen=True, slots=True)
 class NewWebhookEvent:
     """One event: its type (EVENT_TYPES), its JSON data, the number it is about."""
@@ -166,6 +171,11 @@ async def emit(conn: asyncpg.Connection, events: Sequence[NewWebhookEvent]) -> i
         EMIT, [e.event_type for e in events],
         [json.dumps(dict(e.data), default=str) for e in events],
         [e.msisdn for e in events], [e.occurred_at for e in events]))
+
+
+async def wanted(conn: asyncpg.Connection, event_type: str) -> bool:
+    """True when some enabled subscription wants `event_type`."""
+    return bool(await conn.fetchval(WANTED, event_type))
 
 
 async def emit_donation_events(conn: asyncpg.Connection, event_ids: Sequence[int]) -> int:

@@ -75,6 +75,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "broadcasts.create": CAMPAIGN,
     "broadcasts.get": CAMPAIGN,
     "broadcasts.progress": CAMPAIGN,
+    "broadcasts.results": CAMPAIGN,
     "broadcasts.schedule": CAMPAIGN,
     "broadcasts.start": CAMPAIGN,
     "broadcasts.pause": CAMPAIGN,

@@ -18,7 +18,7 @@ import asyncpg
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
 from gateway.audience import AudienceError
-from gateway.broadcast import control, held, send_time, service
+from gateway.broadcast import control, held, results, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
@@ -216,6 +216,17 @@ async def progress(call: Call) -> dict[str, Any]:
     if found is None:
         raise not_found(f"broadcast {broadcast_id}")
     return found
+
+
+@routes.get("/api/v1/broadcasts/{broadcast_id}/results", name="broadcasts.results",
+            summary="Sent, delivered, failed by reason, clicks, replies, opt-outs, gifts")
+async def results_of(call: Call) -> dict[str, Any]:
+    broadcast_id = call.path_int("broadcast_id")
+    async with call.pool.acquire() as conn:
+        if await store.get_status(conn, broadcast_id) is None:
+            raise not_found(f"broadcast {broadcast_id}")
+        found = await results.results_of(conn, broadcast_id)
+    return found.as_data()
 
 
 async def _change(call: Call, action: str, change: Callable[[asyncpg.Connection, int],

@@ -29,7 +29,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.audience import AudienceError
-from gateway.broadcast import control, held, send_time, service
+from gateway.broadcast import control, held, results, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
@@ -167,6 +167,8 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         progress = await store.get_progress(conn, broadcast_id)
         now = view.context.clock()
         groups = await held.held_groups(conn, broadcast_id, now=now)
+        found = (await results.results_of(conn, broadcast_id)
+                 if progress is not None and progress["status"] != "draft" else None)
     if broadcast is None or progress is None:
         raise not_found(f"broadcast {broadcast_id}")
     status = str(progress["status"])
@@ -182,7 +184,7 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         else None,
         held=[(g, send_time.show(g.release_at, zone) if g.release_at else None)
               for g in groups],
-        checked_at=now, zone=zone, zones=zone_options(zone, now=view.context.clock(),
+        results=found, checked_at=now, zone=zone, zones=zone_options(zone, now=view.context.clock(),
                                                       locale=view.viewer.language))
 
 
