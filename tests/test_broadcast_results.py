@@ -47,9 +47,9 @@ async def failing_broadcast(conn: asyncpg.Connection) -> int:
                 "INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id, status,"
                 " error_code) VALUES ($1, 1, 'm-204', 'undeliverable', '011')", oid)
     await short_links.insert_links(
-        conn, broadcast_id=bid, shortcode=US, destinations=["https://example.org/x"],
-        linked=[("+12125550201", ["tok-a-0123456789abc"]), ("+12125550202",
-                                                          ["tok-b-0123456789abc"])])
+        conn, broadcast_id=bid, shortcode=US, destinations={None: ["https://example.org/x"]},
+        linked=[("+12125550201", ["tok-a-0123456789abc"], None), ("+12125550202",
+                                                          ["tok-b-0123456789abc"], None)])
     for token, agent in [("tok-a-0123456789abc", IPHONE), ("tok-a-0123456789abc", IPHONE),
                          ("tok-b-0123456789abc", IPHONE), ("tok-b-0123456789abc", "WhatsApp/2")]:
         await clicks.visit(conn, token, user_agent=agent, method="GET", at=utc(9, 11))

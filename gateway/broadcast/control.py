@@ -132,6 +132,8 @@ class BroadcastTicker:
         touched = 0
         async with self.pool.acquire() as conn:
             touched += len(await store.start_due(conn, self.clock()))
+            for broadcast_id in await store.due_decisions(conn, self.clock()):
+                touched += await self._decide(conn, broadcast_id)
             for broadcast_id in await store.not_materialized(conn):
                 touched += await self._materialize(conn, broadcast_id)
             if self.newsletters is not None:
@@ -169,6 +171,15 @@ class BroadcastTicker:
             # a batch that committed after `cancel` made rows nobody will send: cancel them too
             await outbound_store.cancel_broadcast_rows(conn, broadcast_id)
         return touched
+
+    async def _decide(self, conn: asyncpg.Connection, broadcast_id: int) -> int:
+        """An A/B test whose wait is over: the winner by its metric goes to the rest."""
+        try:
+            await service.decide(conn, broadcast_id)
+        except BroadcastError as err:  # an organizer chose meanwhile: nothing to do
+            log.info("broadcast_ab_decision_skipped", broadcast_id=broadcast_id, why=str(err))
+            return 0
+        return 1
 
     async def redefer_expired(self, conn: asyncpg.Connection) -> int:
         """Rows whose quiet-hours window closed unsent move to their next allowed window.

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from gateway.audience import Audience, parse_audience
-from gateway.broadcast import compose_checks, frequency, links, send_time
+from gateway.broadcast import ab_test, compose_checks, frequency, links, send_time
 from gateway.broadcast.messages import TextReport, body_parts, parse_text, report
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import NoAllowedTime
@@ -23,6 +23,8 @@ from gateway.engine import Rules
 from gateway.engine.templates import Template
 from gateway.logs import get_logger
 from gateway.store import audience as audience_store
+from gateway.store import broadcast_results as results_store
+from gateway.store import broadcast_variants as variant_store
 from gateway.store import broadcasts as store
 from gateway.store import outbound as outbound_store
 
@@ -90,6 +92,7 @@ async def create(
     scheduled_at: datetime | None = None,
     zone: str = "UTC",
     override_frequency: bool = False,
+    ab: ab_test.AbTest | None = None,
 ) -> int:
     """Check the filter, the text, the send time and the promised frequency; store a draft
     (or a scheduled one).
@@ -102,6 +105,12 @@ async def create(
     """
     audience = parse_audience(where)  # AudienceError says where the filter is wrong
     _checked_text(rules, program, shortcode, text, variables_of(program, shortcode))
+    if ab is not None:  # variant 1 is `text`; every variant is checked as `text` is
+        ab = ab_test.checked(ab)
+        if ab.texts[0] != text:
+            raise compose_checks.ComposeError("variants", "variant 1 is the broadcast's text")
+        for variant in ab.texts[1:]:
+            _checked_text(rules, program, shortcode, variant, variables_of(program, shortcode))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
     send_time.check_ahead(scheduled_at, now=now, zone=zone)
@@ -118,6 +127,10 @@ async def create(
     )
     if past.recipients:
         await frequency.record_override(conn, broadcast_id, past, actor=created_by)
+    if ab is not None:
+        await variant_store.insert(conn, broadcast_id, ab.texts)
+        await store.set_ab_test(conn, broadcast_id, test_percent=ab.test_percent,
+                                metric=ab.metric, wait=ab.wait, auto=ab.auto)
     return broadcast_id
 
 
@@ -188,10 +201,10 @@ async def materialize(
         raise BroadcastError(f"broadcast {broadcast_id} does not exist")
     if broadcast.status == "cancelled":
         raise BroadcastError(f"broadcast {broadcast_id} is cancelled; nothing to materialize")
-    if broadcast.materialized_at is not None:
+    if broadcast.materialized_at is not None or broadcast.ab_phase == "waiting":
         return MaterializeResult(broadcast_id, 0, broadcast.recipients, 0)
     audience = parse_audience(broadcast.filter)
-    body = links.shorten_parts(body_parts(parse_text(broadcast.template), variables), link_base)
+    texts = await _texts(conn, broadcast, variables, link_base)
     now = clock()
     scheduler = Scheduler(
         policy, program_country=program_country, start=broadcast.scheduled_at or now
@@ -202,7 +215,7 @@ async def materialize(
     analyzed_at = 0  # rows inserted when the outbox's statistics were last refreshed
     while True:
         result = await _one_batch(
-            conn, broadcast, audience, body, scheduler, cursor, batch_size, clock, now
+            conn, broadcast, audience, texts, scheduler, cursor, batch_size, clock, now
         )
         inserted += result.inserted
         skipped += result.over_frequency
@@ -218,6 +231,12 @@ async def materialize(
             raise BroadcastError(f"broadcast {broadcast_id} was cancelled while materializing")
     if inserted > analyzed_at:
         await outbound_store.refresh_statistics(conn)
+    if broadcast.ab_phase == "testing":  # the test's texts are written; the rest waits
+        decide_at = now + (broadcast.ab_wait or timedelta(0))
+        await store.end_test_phase(conn, broadcast_id, decide_at)
+        log.info("broadcast_ab_test_written", broadcast_id=broadcast_id, inserted=inserted,
+                 decide_at=decide_at.isoformat())
+        return MaterializeResult(broadcast_id, inserted, inserted, batches)
     async with conn.transaction():  # finished and, if any were skipped, said so: together
         await store.mark_materialized(conn, broadcast_id)
         done = await store.get_broadcast(conn, broadcast_id)
@@ -229,11 +248,54 @@ async def materialize(
     return MaterializeResult(broadcast_id, inserted, recipients, batches)
 
 
+async def _texts(conn: asyncpg.Connection, broadcast: store.Broadcast,
+                 variables: Mapping[str, str], link_base: str | None) -> list[store.VariantText]:
+    """What this materialization writes: the broadcast's text; an A/B test's variants (the
+    test share); or its winner (everyone not yet sent)."""
+    if broadcast.ab_phase is None:
+        chosen = {0: broadcast.template}
+    else:
+        variants = await variant_store.texts_of(conn, broadcast.id)
+        if broadcast.ab_phase == "testing":
+            chosen = variants
+        else:
+            winner = broadcast.ab_winner or 1
+            chosen = {winner: variants[winner]}
+    texts = []
+    for number, template in sorted(chosen.items()):
+        short = links.shorten_parts(body_parts(parse_text(template), variables), link_base)
+        texts.append(store.VariantText(number or None, short.parts, short.destinations))
+    return texts
+
+
+async def decide(conn: asyncpg.Connection, broadcast_id: int, *,
+                 winner: int | None = None) -> int:
+    """Choose the A/B test's winner (by its metric, or `winner` when an organizer picks one);
+    the gateway's next tick sends it to the rest. `BroadcastError` when not waiting."""
+    broadcast = await store.get_broadcast(conn, broadcast_id)
+    if broadcast is None:
+        raise BroadcastError(f"broadcast {broadcast_id} does not exist")
+    if broadcast.ab_phase != "waiting" or broadcast.ab_metric is None:
+        raise BroadcastError(f"broadcast {broadcast_id} has no A/B test waiting for a winner")
+    count = len(await variant_store.texts_of(conn, broadcast_id))
+    if winner is None:
+        stats = [ab_test.VariantStats(**dict(r))
+                 for r in await results_store.variant_stats(conn, broadcast_id)]
+        winner = ab_test.winner(broadcast.ab_metric, stats, count)
+    elif not 1 <= winner <= count:
+        raise compose_checks.ComposeError("winner", f"variant {winner} is not one of 1 to {count}")
+    if not await store.decide(conn, broadcast_id, winner):
+        raise BroadcastError(f"broadcast {broadcast_id}: the winner was chosen meanwhile")
+    log.info("broadcast_ab_winner", broadcast_id=broadcast_id, winner=winner,
+             metric=broadcast.ab_metric)
+    return winner
+
+
 async def _one_batch(
     conn: asyncpg.Connection,
     broadcast: store.Broadcast,
     audience: Audience | None,
-    body: links.Shortened,
+    texts: list[store.VariantText],
     scheduler: Scheduler,
     cursor: str,
     batch_size: int,
@@ -249,11 +311,12 @@ async def _one_batch(
             raise BroadcastError(
                 f"broadcast {broadcast.id}: {err}; the quiet-hours config leaves no time to send"
             ) from err
+        per_row = max(len(t.destinations) for t in texts)
         result = await store.materialize_batch(
-            conn, broadcast, audience, body=body.parts, timing=timing, after=cursor,
+            conn, broadcast, audience, body=(), timing=timing, after=cursor,
             batch_size=batch_size, now=audience_now, caps=scheduler.caps(),
-            link_tokens=links.new_tokens(batch_size * len(body.destinations)),
-            destinations=body.destinations,
+            link_tokens=links.new_tokens(batch_size * per_row), texts=texts,
+            test_percent=broadcast.ab_test_percent if broadcast.ab_phase == "testing" else None,
         )
         if not result.untimed:
             return result

@@ -31,9 +31,9 @@ ORDER BY 1, 2
 
 # Replies (recipients who texted anything but a STOP), opt-outs (STOPs) and confirmed
 # gifts credited to the broadcast, each within 24 h of the recipient's own text.
-CREDITED = """
-WITH sent AS MATERIALIZED (
-    SELECT o.msisdn, o.shortcode, o.submitted_at
+_CREDITED_CTES = """
+sent AS MATERIALIZED (
+    SELECT o.msisdn, o.shortcode, o.submitted_at, o.variant
     FROM outbound o WHERE o.broadcast_id = $1 AND o.submitted_at IS NOT NULL
 ), stops AS MATERIALIZED (
     SELECT e.inbound_id, e.msisdn, e.shortcode, e.occurred_at
@@ -56,10 +56,34 @@ WITH sent AS MATERIALIZED (
      AND d.confirmed_at >= s.submitted_at AND d.confirmed_at < s.submitted_at + interval '1 day'
 ), credited AS MATERIALIZED (
     SELECT * FROM candidates c WHERE broadcast_attributed(c.msisdn, c.shortcode, c.at) = $1
-)
+)"""
+
+CREDITED = f"""
+WITH {_CREDITED_CTES}
 SELECT act, coalesce(currency, '') AS currency, count(DISTINCT msisdn) AS people,
        count(*) AS acts, coalesce(sum(cents), 0)::bigint AS cents
 FROM credited GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+# Per A/B variant: texts sent, recipients who followed a link, and the recipients whose
+# reply or STOP, and the gifts, credited to the broadcast, by the variant they got.
+VARIANT_STATS = f"""
+WITH {_CREDITED_CTES},
+per_number AS (
+    SELECT msisdn, bool_or(act = 'reply') AS replied, bool_or(act = 'stop') AS stopped,
+           count(*) FILTER (WHERE act = 'gift') AS gifts
+    FROM credited GROUP BY 1
+), clicked AS (
+    SELECT DISTINCT msisdn FROM short_links WHERE broadcast_id = $1 AND clicks > 0
+)
+SELECT s.variant, count(*) AS sent,
+       count(*) FILTER (WHERE s.msisdn IN (SELECT msisdn FROM clicked)) AS clicks,
+       count(*) FILTER (WHERE p.replied) AS replies,
+       coalesce(sum(p.gifts), 0)::bigint AS gifts,
+       count(*) FILTER (WHERE p.stopped) AS opt_outs
+FROM sent s LEFT JOIN per_number p ON p.msisdn = s.msisdn
+WHERE s.variant IS NOT NULL
+GROUP BY 1 ORDER BY 1
 """
 
 
@@ -87,3 +111,8 @@ async def outcomes(conn: asyncpg.Connection, broadcast_id: int) -> list[Outcome]
 async def credited(conn: asyncpg.Connection, broadcast_id: int) -> list[Credited]:
     return [Credited(r["act"], r["currency"], r["people"], r["acts"], r["cents"])
             for r in await conn.fetch(CREDITED, broadcast_id)]
+
+
+async def variant_stats(conn: asyncpg.Connection, broadcast_id: int) -> list[asyncpg.Record]:
+    """variant, sent, clicks, replies, gifts, opt_outs of each variant that sent a text."""
+    return list(await conn.fetch(VARIANT_STATS, broadcast_id))

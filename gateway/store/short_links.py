@@ -13,7 +13,7 @@ unknown token one probe and a 404.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,8 +23,9 @@ from gateway.store.db import affected
 
 INSERT_LINKS = """
 INSERT INTO short_links (token, broadcast_id, msisdn, shortcode, position, destination)
-SELECT k.token, $1, k.msisdn, $2, k.position, ($5::text[])[k.position + 1]
-FROM unnest($3::text[], $4::text[], $6::int2[]) AS k(token, msisdn, position)
+SELECT k.token, $1, k.msisdn, $2, k.position, k.destination
+FROM unnest($3::text[], $4::text[], $5::int2[], $6::text[])
+     AS k(token, msisdn, position, destination)
 ON CONFLICT (broadcast_id, msisdn, position) DO NOTHING
 """
 
@@ -79,19 +80,24 @@ class Clicks:
 
 async def insert_links(
     conn: asyncpg.Connection, *, broadcast_id: int, shortcode: str,
-    destinations: Sequence[str], linked: Sequence[tuple[str, Sequence[str]]],
+    destinations: Mapping[int | None, Sequence[str]],
+    linked: Sequence[tuple[str, Sequence[str], int | None]],
 ) -> int:
-    """Each (number, tokens) recipient's links: token i leads to destinations[i]."""
+    """Each (number, tokens, variant) recipient's links: token i leads to the i-th link of
+    its variant's text (`destinations`; a variant with fewer links leaves tokens unused)."""
     tokens: list[str] = []
     numbers: list[str] = []
     positions: list[int] = []
-    for msisdn, row_tokens in linked:
-        for position, token in enumerate(row_tokens):
+    targets: list[str] = []
+    for msisdn, row_tokens, variant in linked:
+        for position, (token, target) in enumerate(zip(row_tokens, destinations[variant],
+                                                       strict=False)):
             tokens.append(token)
             numbers.append(msisdn)
             positions.append(position)
+            targets.append(target)
     return affected(await conn.execute(
-        INSERT_LINKS, broadcast_id, shortcode, tokens, numbers, list(destinations), positions))
+        INSERT_LINKS, broadcast_id, shortcode, tokens, numbers, positions, targets))
 
 
 async def follow(
