@@ -41,6 +41,7 @@ from gateway.store import lookups
 from gateway.web.choices import program_names, zone_options
 from gateway.web.context import rules_in_force
 from gateway.web.errors import bad_request, conflict, not_found
+from gateway.web.pages import broadcast_ab as ab_form
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -67,7 +68,8 @@ def _programs(view: View) -> list[str]:
 async def compose(view: View) -> web.StreamResponse:
     programs = _programs(view)
     form = {"program": programs[0] if programs else "", "where": "", "text": "",
-            "scheduled_at": "", "time_zone": _zone(view), "override_frequency": ""}
+            "scheduled_at": "", "time_zone": _zone(view), "override_frequency": "",
+            **ab_form.DEFAULTS}
     return _composer(view, form, programs)
 
 
@@ -82,7 +84,7 @@ def _composer(view: View, form: dict[str, str], programs: list[str], *, status: 
                        programs=programs, form=form, preview=preview, error=error,
                        zones=zone_options(_zone(view), form["time_zone"],
                                           now=view.context.clock(), locale=view.viewer.language),
-                       organizer_zone=_zone(view),
+                       organizer_zone=_zone(view), metric_words=ab_form.METRIC_WORDS,
                        program_names=program_names(rules_in_force(view.context)))
 
 
@@ -110,7 +112,7 @@ def _form_error(err: Exception) -> ServiceError:
 @pages.post("/broadcasts/new", name="page.broadcasts.submit")
 async def submit(view: View) -> web.StreamResponse:
     form = {k: view.field(k) for k in ("program", "where", "text", "scheduled_at", "time_zone",
-                                       "override_frequency")}
+                                       "override_frequency", *ab_form.FIELDS)}
     programs = _programs(view)
     settings = view.context.settings
     try:
@@ -150,7 +152,7 @@ async def _create(
             conn, rules=rules, program=form["program"], shortcode=shortcode,
             where=form["where"], text=form["text"], created_by=view.user.email,
             now=view.context.clock(), scheduled_at=at, zone=_zone(view),
-            override_frequency=override)
+            override_frequency=override, ab=ab_form.ab_test_of(form))
         await audit.record(conn, view.user, audit.BROADCAST_CREATED,
                            f"broadcast:{broadcast_id}", client=view.client,
                            program=form["program"], where=form["where"],
@@ -169,6 +171,7 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         groups = await held.held_groups(conn, broadcast_id, now=now)
         found = (await results.results_of(conn, broadcast_id)
                  if progress is not None and progress["status"] != "draft" else None)
+        variants = await ab_form.variants_shown(conn, broadcast) if broadcast else []
     if broadcast is None or progress is None:
         raise not_found(f"broadcast {broadcast_id}")
     status = str(progress["status"])
@@ -184,7 +187,8 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         else None,
         held=[(g, send_time.show(g.release_at, zone) if g.release_at else None)
               for g in groups],
-        results=found, checked_at=now, zone=zone, zones=zone_options(zone, now=view.context.clock(),
+        results=found, variants=variants, metric_words=ab_form.METRIC_WORDS,
+        checked_at=now, zone=zone, zones=zone_options(zone, now=view.context.clock(),
                                                       locale=view.viewer.language))
 
 
@@ -214,6 +218,9 @@ async def broadcast_control(view: View) -> web.StreamResponse:
         what, change = audit.BROADCAST_SCHEDULED, _schedule_at(at, view.context.clock(),
                                                                _zone(view))
         detail["at"] = at.isoformat()
+    elif action == "winner":
+        what, change = audit.BROADCAST_WINNER_CHOSEN, ab_form.choose(view.field("winner"))
+        detail["winner"] = view.field("winner") or "by_metric"
     elif action in CONFIRMED and view.field("confirmed") != "yes":
         return await _confirm(view, broadcast_id, action)
     elif action in ACTIONS:
