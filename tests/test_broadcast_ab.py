@@ -21,6 +21,7 @@ from gateway.broadcast.control import BroadcastTicker
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.store import broadcasts as store
 from tests.support.broadcasts import CODE, NOW, RULES, materialize
+from tests.support.webapi import WebApi
 
 BASE = "https://go.example.org/"
 PEOPLE = 2_000
@@ -174,3 +175,34 @@ def test_the_winner_is_the_best_rate_and_fewest_opt_outs_win() -> None:
     assert ab_test.winner("clicks", [], 3) == 1
     assert ab_test.winner("clicks", [*stats[:2], ab_test.VariantStats(3, 100, 12, 0, 0, 0)],
                           3) == 2  # 12 % each: the lower number
+
+
+async def test_the_api_creates_an_ab_test_and_picks_its_winner(
+    web: WebApi, conn: asyncpg.Connection,
+) -> None:
+    organizer = await web.staff("organizer")
+    made = await web.client.post("/api/v1/broadcasts", headers=organizer.bearer, json={
+        "program": "rise", "text": TEXTS[0], "ab_test": {
+            "variants": list(TEXTS[1:]), "test_percent": 25, "metric": "replies",
+            "wait_hours": 2, "auto": False}})
+    assert made.status == 201, await made.text()
+    broadcast = (await made.json())["broadcast"]
+    assert (broadcast["ab_phase"], broadcast["ab_test_percent"], broadcast["ab_metric"],
+            broadcast["ab_wait_hours"], broadcast["ab_auto"]) == ("testing", 25, "replies",
+                                                                   2.0, False)
+    bad = await web.client.post("/api/v1/broadcasts", headers=organizer.bearer, json={
+        "program": "rise", "text": TEXTS[0], "ab_test": {
+            "variants": [TEXTS[0]], "test_percent": 25, "metric": "replies", "wait_hours": 2}})
+    assert bad.status == 400 and (await bad.json())["error"]["field"] == "variants"
+    early = await web.client.post(f"/api/v1/broadcasts/{broadcast['id']}/winner",
+                                  headers=organizer.bearer, json={"winner": 2})
+    assert early.status == 400  # still testing: nothing to choose yet
+    await conn.execute("UPDATE broadcasts SET status = 'running' WHERE id = $1",
+                       broadcast["id"])
+    await materialize(conn, broadcast["id"])
+    chosen = await web.client.post(f"/api/v1/broadcasts/{broadcast['id']}/winner",
+                                   headers=organizer.bearer, json={"winner": 2})
+    assert chosen.status == 200, await chosen.text()
+    assert (await chosen.json())["winner"] == 2
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action ="
+                               " 'broadcast.winner_chosen'") == 1

@@ -76,6 +76,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "broadcasts.get": CAMPAIGN,
     "broadcasts.progress": CAMPAIGN,
     "broadcasts.results": CAMPAIGN,
+    "broadcasts.winner": CAMPAIGN,
     "broadcasts.schedule": CAMPAIGN,
     "broadcasts.start": CAMPAIGN,
     "broadcasts.pause": CAMPAIGN,
