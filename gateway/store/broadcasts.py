@@ -126,7 +126,10 @@ SELECT b.msisdn, b.body, b.link_tokens, b.variant, t.not_before, t.not_after, k.
        CASE WHEN t.not_before IS NULL
             THEN jsonb_build_array(b.zone_key, b.timezones, b.region, b.country, b.prefix)
        END AS untimed,
-       b.msisdn IN (SELECT msisdn FROM over_limit) AS over_frequency
+       b.msisdn IN (SELECT msisdn FROM over_limit)
+           AND NOT EXISTS (SELECT 1 FROM outbound mine  -- an A/B test's tested: not twice
+                           WHERE mine.broadcast_id = {{broadcast}} AND mine.msisdn = b.msisdn)
+           AS over_frequency
 FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
              LEFT JOIN caps k ON k.zone_key = b.zone_key
 """
