@@ -69,6 +69,7 @@ from gateway.web.donor_details import add_donor_details_routes
 from gateway.web.health import make_web_app
 from gateway.web.mail_consent import add_mail_consent_routes
 from gateway.web.pages import add_pages
+from gateway.web.short_links import add_short_link_routes
 from gateway.web.voice_webhooks import add_voice_routes
 from gateway.web.webhooks import add_stripe_webhook_route
 from gateway.web.write_form import add_write_form_routes
@@ -118,7 +119,8 @@ class Gateway:
         # the clock is read per tick; tests may swap the policy before start()
         self.broadcasts = BroadcastTicker(
             pool, policy=QuietHoursPolicy(), clock=clock,
-            newsletters=NewsletterQueue(settings, lambda: self.rules.current))
+            newsletters=NewsletterQueue(settings, lambda: self.rules.current),
+            link_base=settings.link_base())
         self.cards = _stripe_cards(settings)
         self.billing = BillingService(
             pool, rules, aggregator=get_profile(settings.billing_aggregator), cards=self.cards,
@@ -209,6 +211,7 @@ class Gateway:
                                   wake_outbox=self.outbox.wake)
         add_mail_consent_routes(app, pool=self.pool, settings=self.settings,
                                 rules=lambda: self.rules.current, clock=self.clock)
+        add_short_link_routes(app, pool=self.pool, settings=self.settings, clock=self.clock)
         if self.settings.voice_enabled:
             add_voice_routes(app, self.voice, self.settings, self.metrics)
         webhook_secret = self.settings.stripe_webhook_secret

@@ -590,6 +590,19 @@ class Settings(BaseModel):
         "Hours an Idempotency-Key is remembered: the same key and body get the first "
         "answer again, the same key with another body a 422."))
 
+    # Tracked short links in broadcasts (broadcast/links.py, docs/links-and-results.md).
+    link_domain: str | None = Field(None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$",
+                                    description=(
+        "The host name of the campaign's short links (`go.example.org`): each link in a "
+        "broadcast becomes `https://<this>/<token>`, one token per recipient, and its clicks "
+        "are counted. Unset: texts go as written, nothing is shortened. Point it at the "
+        "gateway so that `/<token>` reaches `/l/<token>` (docs/links-and-results.md)."))
+    link_base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+/(\S*/)?$",
+                                      description=(
+        "The short links' prefix, when not `https://<GATEWAY_LINK_DOMAIN>/` (say "
+        "`https://gateway.example.org/l/` with no rewrite in front of the gateway); ends "
+        "with `/`. Setting it turns short links on by itself."))
+
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod
     def _address_list(cls, value: Any) -> Any:
@@ -685,6 +698,12 @@ class Settings(BaseModel):
         """The address the voice provider uses for /voice + `path` (GATEWAY_VOICE_BASE_URL)."""
         base = self.voice_base_url or self.public_url("/voice")
         return base + (path if not path or path.startswith("/") else "/" + path)
+
+    def link_base(self) -> str | None:
+        """The prefix of the tracked short links, or None when links are not shortened."""
+        if self.link_base_url:
+            return self.link_base_url
+        return f"https://{self.link_domain}/" if self.link_domain else None
 
     def public_url(self, path: str) -> str:
         """An absolute link a citizen can follow: public_base_url (or this listener) + path."""

@@ -40,6 +40,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Outgoing webhooks", ("webhooks_",)),
     ("Contact exports", ("exports_",)),
     ("Send API", ("send_api_",)),
+    ("Tracked short links", ("link_",)),
 )
 OTHER = "Other"
 

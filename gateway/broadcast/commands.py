@@ -131,7 +131,7 @@ async def _create(conn: asyncpg.Connection, settings: Settings, args: argparse.N
     found = await service.preview(
         conn, rules=rules, program=args.program, shortcode=shortcode, where=args.where,
         text=args.text, variables=service.variables_of(args.program, shortcode), now=now,
-        sample_size=5 if args.preview else 0,
+        sample_size=5 if args.preview else 0, link_base=settings.link_base(),
     )
     base = found.text.base
     print(f"recipients: {found.recipients}")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from gateway.broadcast import send_time, service
+from gateway.broadcast import results, send_time, service
 from gateway.broadcast.newsletters import NewsletterQueue
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import QuietHoursError
@@ -115,6 +115,7 @@ class BroadcastTicker:
         program_country: str | None = "US",
         batch_size: int = service.DEFAULT_BATCH,
         newsletters: NewsletterQueue | None = None,
+        link_base: str | None = None,
     ) -> None:
         self.pool = pool
         self.batch_size = batch_size
@@ -124,12 +125,15 @@ class BroadcastTicker:
         self.program_country = program_country
         self._next_redefer: datetime | None = None
         self.newsletters = newsletters  # the e-mail channel; None: newsletters wait
+        self.link_base = link_base  # tracked short links' prefix; None: texts as written
 
     async def tick(self) -> int:
         """One pass; returns how many broadcasts it touched (for tests and logs)."""
         touched = 0
         async with self.pool.acquire() as conn:
             touched += len(await store.start_due(conn, self.clock()))
+            for broadcast_id in await store.due_decisions(conn, self.clock()):
+                touched += await self._decide(conn, broadcast_id)
             for broadcast_id in await store.not_materialized(conn):
                 touched += await self._materialize(conn, broadcast_id)
             if self.newsletters is not None:
@@ -140,7 +144,9 @@ class BroadcastTicker:
                 # an expired row, so waiting a little longer only delays the re-timing)
                 self._next_redefer = now + REDEFER_EVERY
                 touched += await self.redefer_expired(conn)
-            finished = await store.finish_done(conn)
+            async with conn.transaction():  # done and its webhook event: together
+                finished = await store.finish_done(conn)
+                await results.emit_completed(conn, finished, at=now)
             for broadcast_id in finished:
                 log.info("broadcast_done", broadcast_id=broadcast_id)
             touched += len(finished)
@@ -154,7 +160,7 @@ class BroadcastTicker:
             await service.materialize(
                 conn, broadcast_id, policy=self.policy, variables=self._variables(broadcast),
                 clock=self.clock, program_country=self.program_country,
-                batch_size=self.batch_size,
+                batch_size=self.batch_size, link_base=self.link_base,
             )
         except (BroadcastError, ValueError) as err:  # bad filter, text or zone: log, go on
             log.error("broadcast_materialize_failed", broadcast_id=broadcast_id, error=str(err))
@@ -165,6 +171,15 @@ class BroadcastTicker:
             # a batch that committed after `cancel` made rows nobody will send: cancel them too
             await outbound_store.cancel_broadcast_rows(conn, broadcast_id)
         return touched
+
+    async def _decide(self, conn: asyncpg.Connection, broadcast_id: int) -> int:
+        """An A/B test whose wait is over: the winner by its metric goes to the rest."""
+        try:
+            await service.decide(conn, broadcast_id)
+        except BroadcastError as err:  # an organizer chose meanwhile: nothing to do
+            log.info("broadcast_ab_decision_skipped", broadcast_id=broadcast_id, why=str(err))
+            return 0
+        return 1
 
     async def redefer_expired(self, conn: asyncpg.Connection) -> int:
         """Rows whose quiet-hours window closed unsent move to their next allowed window.

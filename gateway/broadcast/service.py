@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from gateway.audience import Audience, parse_audience
-from gateway.broadcast import compose_checks, frequency, send_time
+from gateway.broadcast import ab_test, compose_checks, frequency, links, send_time
 from gateway.broadcast.messages import TextReport, body_parts, parse_text, report
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.broadcast.quiet_hours import NoAllowedTime
@@ -23,6 +23,8 @@ from gateway.engine import Rules
 from gateway.engine.templates import Template
 from gateway.logs import get_logger
 from gateway.store import audience as audience_store
+from gateway.store import broadcast_results as results_store
+from gateway.store import broadcast_variants as variant_store
 from gateway.store import broadcasts as store
 from gateway.store import outbound as outbound_store
 
@@ -91,6 +93,7 @@ async def create(
     zone: str = "UTC",
     override_frequency: bool = False,
     segment: tuple[int, str] | None = None,
+    ab: ab_test.AbTest | None = None,
 ) -> int:
     """Check the filter, the text, the send time and the promised frequency; store a draft
     (or a scheduled one).
@@ -105,6 +108,12 @@ async def create(
     """
     audience = parse_audience(where)  # AudienceError says where the filter is wrong
     _checked_text(rules, program, shortcode, text, variables_of(program, shortcode))
+    if ab is not None:  # variant 1 is `text`; every variant is checked as `text` is
+        ab = ab_test.checked(ab)
+        if ab.texts[0] != text:
+            raise compose_checks.ComposeError("variants", "variant 1 is the broadcast's text")
+        for variant in ab.texts[1:]:
+            _checked_text(rules, program, shortcode, variant, variables_of(program, shortcode))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
     send_time.check_ahead(scheduled_at, now=now, zone=zone)
@@ -121,6 +130,10 @@ async def create(
     )
     if past.recipients:
         await frequency.record_override(conn, broadcast_id, past, actor=created_by)
+    if ab is not None:
+        await variant_store.insert(conn, broadcast_id, ab.texts)
+        await store.set_ab_test(conn, broadcast_id, test_percent=ab.test_percent,
+                                metric=ab.metric, wait=ab.wait, auto=ab.auto)
     return broadcast_id
 
 
@@ -135,14 +148,18 @@ async def preview(
     variables: Mapping[str, str],
     now: datetime,
     sample_size: int = 5,
+    link_base: str | None = None,
 ) -> Preview:
     """How many it reaches, a few rendered messages, and the SMS cost, before anything is sent.
 
     The text is refused here as `create` would refuse it, so the organizer
-    learns at the preview, not at the last click.
+    learns at the preview, not at the last click. With `link_base` (tracked
+    links on), the samples and the segments are those of the text as sent: each
+    link at its short link's length.
     """
     audience = parse_audience(where)
-    template = _checked_text(rules, program, shortcode, text, variables)
+    template = links.shortened_template(
+        _checked_text(rules, program, shortcode, text, variables), link_base)
     recipients = await audience_store.count(
         conn, shortcode=shortcode, program=program, audience=audience, now=now
     )
@@ -165,8 +182,13 @@ async def materialize(
     clock: Callable[[], datetime],
     program_country: str | None = "US",
     batch_size: int = DEFAULT_BATCH,
+    link_base: str | None = None,
 ) -> MaterializeResult:
     """Write the broadcast's outbox rows, batch by batch, from where an earlier run stopped.
+
+    With `link_base` (GATEWAY_LINK_DOMAIN), each link of the text becomes the
+    recipient's own tracked short link (broadcast/links.py), its destination
+    fixed now; without it the text goes as written.
 
     Safe to call again after a crash or on a finished broadcast: each batch
     commits with the cursor, and (broadcast, number) is unique.
@@ -182,14 +204,14 @@ async def materialize(
         raise BroadcastError(f"broadcast {broadcast_id} does not exist")
     if broadcast.status == "cancelled":
         raise BroadcastError(f"broadcast {broadcast_id} is cancelled; nothing to materialize")
-    if broadcast.materialized_at is not None:
+    if broadcast.materialized_at is not None or broadcast.ab_phase == "waiting":
         return MaterializeResult(broadcast_id, 0, broadcast.recipients, 0)
     # a saved segment is read now, once: the broadcast keeps the definition it went to
     if broadcast.segment_name is not None and broadcast.segment_resolved_at is None:
         await store.resolve_segment(conn, broadcast_id, now=clock())
         broadcast = await store.get_broadcast(conn, broadcast_id) or broadcast
     audience = parse_audience(broadcast.filter)
-    body = body_parts(parse_text(broadcast.template), variables)
+    texts = await _texts(conn, broadcast, variables, link_base)
     now = clock()
     scheduler = Scheduler(
         policy, program_country=program_country, start=broadcast.scheduled_at or now
@@ -200,7 +222,7 @@ async def materialize(
     analyzed_at = 0  # rows inserted when the outbox's statistics were last refreshed
     while True:
         result = await _one_batch(
-            conn, broadcast, audience, body, scheduler, cursor, batch_size, clock, now
+            conn, broadcast, audience, texts, scheduler, cursor, batch_size, clock, now
         )
         inserted += result.inserted
         skipped += result.over_frequency
@@ -216,6 +238,12 @@ async def materialize(
             raise BroadcastError(f"broadcast {broadcast_id} was cancelled while materializing")
     if inserted > analyzed_at:
         await outbound_store.refresh_statistics(conn)
+    if broadcast.ab_phase == "testing":  # the test's texts are written; the rest waits
+        decide_at = now + (broadcast.ab_wait or timedelta(0))
+        await store.end_test_phase(conn, broadcast_id, decide_at)
+        log.info("broadcast_ab_test_written", broadcast_id=broadcast_id, inserted=inserted,
+                 decide_at=decide_at.isoformat())
+        return MaterializeResult(broadcast_id, inserted, inserted, batches)
     async with conn.transaction():  # finished and, if any were skipped, said so: together
         await store.mark_materialized(conn, broadcast_id)
         done = await store.get_broadcast(conn, broadcast_id)
@@ -227,11 +255,54 @@ async def materialize(
     return MaterializeResult(broadcast_id, inserted, recipients, batches)
 
 
+async def _texts(conn: asyncpg.Connection, broadcast: store.Broadcast,
+                 variables: Mapping[str, str], link_base: str | None) -> list[store.VariantText]:
+    """What this materialization writes: the broadcast's text; an A/B test's variants (the
+    test share); or its winner (everyone not yet sent)."""
+    if broadcast.ab_phase is None:
+        chosen = {0: broadcast.template}
+    else:
+        variants = await variant_store.texts_of(conn, broadcast.id)
+        if broadcast.ab_phase == "testing":
+            chosen = variants
+        else:
+            winner = broadcast.ab_winner or 1
+            chosen = {winner: variants[winner]}
+    texts = []
+    for number, template in sorted(chosen.items()):
+        short = links.shorten_parts(body_parts(parse_text(template), variables), link_base)
+        texts.append(store.VariantText(number or None, short.parts, short.destinations))
+    return texts
+
+
+async def decide(conn: asyncpg.Connection, broadcast_id: int, *,
+                 winner: int | None = None) -> int:
+    """Choose the A/B test's winner (by its metric, or `winner` when an organizer picks one);
+    the gateway's next tick sends it to the rest. `BroadcastError` when not waiting."""
+    broadcast = await store.get_broadcast(conn, broadcast_id)
+    if broadcast is None:
+        raise BroadcastError(f"broadcast {broadcast_id} does not exist")
+    if broadcast.ab_phase != "waiting" or broadcast.ab_metric is None:
+        raise BroadcastError(f"broadcast {broadcast_id} has no A/B test waiting for a winner")
+    count = len(await variant_store.texts_of(conn, broadcast_id))
+    if winner is None:
+        stats = [ab_test.VariantStats(**dict(r))
+                 for r in await results_store.variant_stats(conn, broadcast_id)]
+        winner = ab_test.winner(broadcast.ab_metric, stats, count)
+    elif not 1 <= winner <= count:
+        raise compose_checks.ComposeError("winner", f"variant {winner} is not one of 1 to {count}")
+    if not await store.decide(conn, broadcast_id, winner):
+        raise BroadcastError(f"broadcast {broadcast_id}: the winner was chosen meanwhile")
+    log.info("broadcast_ab_winner", broadcast_id=broadcast_id, winner=winner,
+             metric=broadcast.ab_metric)
+    return winner
+
+
 async def _one_batch(
     conn: asyncpg.Connection,
     broadcast: store.Broadcast,
     audience: Audience | None,
-    body: list[store.BodyPart],
+    texts: list[store.VariantText],
     scheduler: Scheduler,
     cursor: str,
     batch_size: int,
@@ -247,9 +318,12 @@ async def _one_batch(
             raise BroadcastError(
                 f"broadcast {broadcast.id}: {err}; the quiet-hours config leaves no time to send"
             ) from err
+        per_row = max(len(t.destinations) for t in texts)
         result = await store.materialize_batch(
-            conn, broadcast, audience, body=body, timing=timing, after=cursor,
+            conn, broadcast, audience, body=(), timing=timing, after=cursor,
             batch_size=batch_size, now=audience_now, caps=scheduler.caps(),
+            link_tokens=links.new_tokens(batch_size * per_row), texts=texts,
+            test_percent=broadcast.ab_test_percent if broadcast.ab_phase == "testing" else None,
         )
         if not result.untimed:
             return result

@@ -36,6 +36,7 @@ BROADCAST_STARTED: Final = "broadcast.started"
 BROADCAST_PAUSED: Final = "broadcast.paused"
 BROADCAST_RESUMED: Final = "broadcast.resumed"
 BROADCAST_CANCELLED: Final = "broadcast.cancelled"
+BROADCAST_WINNER_CHOSEN: Final = "broadcast.winner_chosen"  # an A/B test's, by an organizer
 BROADCAST_FREQUENCY_OVERRIDDEN: Final = FREQUENCY_OVERRIDDEN  # written by gateway/broadcast/
 KEYWORDS_RELOADED: Final = "keywords.reloaded"
 KEYWORDS_RELOAD_REFUSED: Final = "keywords.reload_refused"

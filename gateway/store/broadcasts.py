@@ -29,6 +29,7 @@ import asyncpg
 
 from gateway.audience import Audience
 from gateway.store import outbound as outbound_store
+from gateway.store import short_links
 from gateway.store.audience import SqlParams, eligible_where
 from gateway.store.broadcast_frequency import COUNTED_STATUSES
 from gateway.store.db import affected
@@ -59,7 +60,8 @@ GET_BROADCAST = """
 SELECT id, program, shortcode, filter, template, status, scheduled_at, created_by, created_at,
        materialized_through, recipients, materialized_at, frequency_max, frequency_window,
        frequency_overridden, over_frequency, channel, subject, segment_id, segment_name,
-       segment_resolved_at
+       segment_resolved_at, ab_test_percent, ab_metric,
+       ab_wait, ab_auto, ab_phase, ab_decide_at, ab_winner
 FROM broadcasts WHERE id = $1
 """
 
@@ -86,19 +88,37 @@ GROUP BY 1, 2, 3, 4, 5
 """
 
 # A batch's plan (a read): the next `limit` eligible contacts after the cursor, each
-# with its text, its quiet-hours window and its frequency cap; `untimed` names the
-# zone key of a contact the caller has not timed yet (then nothing is inserted);
-# `over_frequency` marks a contact who already had the program's promised number of
-# counted broadcast messages in the period before the send time (left out).
+# with its text, its tracked links' tokens (`link_tokens`: `per_row` of the caller's
+# `tokens` for the batch's n-th contact, from (n - 1) * per_row + 1), its quiet-hours
+# window and its frequency cap; `untimed` names the zone key of a contact the caller
+# has not timed yet (then nothing is inserted); `over_frequency` marks a contact who
+# already had the program's promised number of counted broadcast messages in the
+# period before the send time (left out).
+# An A/B test's draw for a contact: a number in [0, 2^63) from its number and the
+# broadcast, the same on every run (resumable, reproducible) and unrelated between
+# broadcasts. Its last four digits say whether it is in the test share, the digits
+# above them which variant it gets: the two are independent.
+AB_DRAW = "(hashtextextended(c.msisdn, {broadcast}) & 9223372036854775807)"
+AB_VARIANT = "((hashtextextended(p.msisdn, {broadcast}) & 9223372036854775807) / 10000) % {n} + 1"
+
 PLANNED_BATCH = f"""
-WITH batch AS (
-    SELECT c.msisdn, {ZONE_KEY} AS zone_key, {{body}} AS body,
-           array_to_string(c.timezones, ' ') AS timezones, c.region, c.country,
-           {ZONE_PREFIX} AS prefix
-    FROM contacts c
+WITH picked AS (
+    SELECT c.* FROM contacts c
     WHERE {{where}} AND c.msisdn > {{after}}
+      AND ({{test_percent}} IS NULL
+           OR {AB_DRAW} % 10000 < {{test_percent}} * 100)
     ORDER BY c.msisdn
     LIMIT {{limit}}
+),
+batch AS (
+    SELECT c.msisdn, {ZONE_KEY} AS zone_key, {{body}} AS body,
+           array_to_string(c.timezones, ' ') AS timezones, c.region, c.country,
+           {ZONE_PREFIX} AS prefix,
+           ({{tokens}})[(c.link_row - 1) * {{per_row}} + 1 : c.link_row * {{per_row}}]
+               AS link_tokens, c.ab_variant AS variant
+    FROM (SELECT p.*, row_number() OVER (ORDER BY p.msisdn) AS link_row,
+                 {{variant}} AS ab_variant
+          FROM picked p) c
 ),
 timing AS (
     SELECT * FROM unnest({{keys}}, {{not_before}}, {{not_after}})
@@ -117,11 +137,15 @@ over_limit AS (
     GROUP BY o.msisdn
     HAVING count(*) >= {{max_messages}}
 )
-SELECT b.msisdn, b.body, t.not_before, t.not_after, k.subject_cap, k.subject_period_s,
+SELECT b.msisdn, b.body, b.link_tokens, b.variant, t.not_before, t.not_after, k.subject_cap,
+       k.subject_period_s,
        CASE WHEN t.not_before IS NULL
             THEN jsonb_build_array(b.zone_key, b.timezones, b.region, b.country, b.prefix)
        END AS untimed,
-       b.msisdn IN (SELECT msisdn FROM over_limit) AS over_frequency
+       b.msisdn IN (SELECT msisdn FROM over_limit)
+           AND NOT EXISTS (SELECT 1 FROM outbound mine  -- an A/B test's tested: not twice
+                           WHERE mine.broadcast_id = {{broadcast}} AND mine.msisdn = b.msisdn)
+           AS over_frequency
 FROM batch b LEFT JOIN timing t ON t.zone_key = b.zone_key
              LEFT JOIN caps k ON k.zone_key = b.zone_key
 """
@@ -169,6 +193,13 @@ class Broadcast:
     segment_id: int | None = None  # a saved segment it targets (services/segments.py)
     segment_name: str | None = None  # its name (kept if the segment is deleted)
     segment_resolved_at: datetime | None = None  # when `filter` took the segment's definition
+    ab_test_percent: int | None = None  # an A/B test (migration 451): the tested share
+    ab_metric: str | None = None
+    ab_wait: timedelta | None = None
+    ab_auto: bool = True
+    ab_phase: str | None = None  # 'testing', 'waiting', 'decided'; None: no A/B test
+    ab_decide_at: datetime | None = None
+    ab_winner: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +210,24 @@ class ProfileField:
     fallback: str
 
 
-BodyPart = str | ProfileField
+@dataclass(frozen=True, slots=True)
+class ShortLink:
+    """The `position`-th tracked link of the text: `base` + the recipient's own token."""
+
+    position: int
+    base: str
+
+
+BodyPart = str | ProfileField | ShortLink
+
+
+@dataclass(frozen=True, slots=True)
+class VariantText:
+    """One text of a broadcast: its A/B variant (None: no test), its parts, its links."""
+
+    variant: int | None
+    parts: Sequence[BodyPart]
+    destinations: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +321,10 @@ async def materialize_batch(
     batch_size: int,
     now: datetime,
     caps: Mapping[str, tuple[int, int]] | None = None,
+    link_tokens: Sequence[str] = (),
+    destinations: Sequence[str] = (),
+    texts: Sequence[VariantText] = (),
+    test_percent: int | None = None,
 ) -> BatchResult:
     """One batch after the cursor `after`; `timing` maps zone key -> (not_before, not_after).
 
@@ -283,7 +335,17 @@ async def materialize_batch(
     Recipients who already had the program's promised number of broadcast
     messages in the period before the send time are skipped (counted as
     `over_frequency`), unless the creator overrode the promise; the messages
-    that count are those of `broadcast_frequency.COUNTED_STATUSES`. The batch
+    that count are those of `broadcast_frequency.COUNTED_STATUSES`.
+
+    Tracked links (`ShortLink` parts of `body`): `destinations` names each one's
+    address, `link_tokens` holds len(destinations) fresh tokens per contact of the
+    batch (batch_size of them at most); each recipient's links are written with
+    its outbox row, in the same transaction (store/short_links.py).
+
+    An A/B test (migration 451): `texts` are the variants, numbered 1..n; with
+    `test_percent`, only the contacts whose draw (`AB_DRAW`) falls in the test
+    share are planned, each with the variant its draw names. One text with a
+    variant number (the winner, to the rest) marks every row with it. The batch
     holds a per-program lock for its transaction, so two broadcasts of one
     program written at the same time (two instances) each see the other's rows.
     """
@@ -296,9 +358,25 @@ async def materialize_batch(
     )
     keys = list(timing)
     capped = list(caps or {})
+    texts = texts or [VariantText(None, body, destinations)]
+    tokens = params.add(list(link_tokens), "text[]")
+    per_row = params.add(max(len(t.destinations) for t in texts), "int8")
+    the_broadcast = params.add(broadcast.id, "int8")
+    if len(texts) == 1:
+        text_sql = body_sql(texts[0].parts, params, tokens=tokens, per_row=per_row)
+        variant = params.add(texts[0].variant, "int2")
+    else:
+        text_sql = "CASE c.ab_variant " + " ".join(
+            f"WHEN {t.variant} THEN "
+            f"{body_sql(t.parts, params, tokens=tokens, per_row=per_row)}"
+            for t in texts) + " END"
+        variant = "(" + AB_VARIANT.format(broadcast=the_broadcast,
+                                          n=params.add(len(texts), "int8")) + ")::int2"
     planned = PLANNED_BATCH.format(
         where=where,
-        body=body_sql(body, params),
+        body=text_sql, variant=variant,
+        test_percent=params.add(test_percent, "int4"),
+        tokens=tokens, per_row=per_row,
         after=params.add(after, "text"),
         limit=params.add(batch_size, "int8"),
         keys=params.add(keys, "text[]"),
@@ -312,7 +390,7 @@ async def materialize_batch(
         since=params.add(since, "timestamptz"),
         max_messages=params.add(broadcast.frequency_max or 0, "int8"),
         subject=params.add(broadcast.program, "text"),
-        broadcast=params.add(broadcast.id, "int8"),
+        broadcast=the_broadcast,
     )
     async with conn.transaction():
         if limit_on:  # the program's other broadcasts being written wait, and are seen
@@ -320,6 +398,10 @@ async def materialize_batch(
         batch = await outbound_store.insert_broadcast_rows(
             conn, planned, params, broadcast_id=broadcast.id, shortcode=broadcast.shortcode,
             subject=broadcast.program)
+        if batch.linked:
+            await short_links.insert_links(
+                conn, broadcast_id=broadcast.id, shortcode=broadcast.shortcode,
+                destinations={t.variant: t.destinations for t in texts}, linked=batch.linked)
         through: str | None = None
         if batch.complete and batch.scanned:
             through = await conn.fetchval(ADVANCE_CURSOR, broadcast.id, batch.last,
@@ -329,16 +411,24 @@ async def materialize_batch(
                        batch.over_frequency if batch.complete else 0)
 
 
-def body_sql(parts: Sequence[BodyPart], params: SqlParams) -> str:
+def body_sql(parts: Sequence[BodyPart], params: SqlParams, *, tokens: str = "",
+             per_row: str = "") -> str:
     """The message text as one SQL expression; literals and field names are parameters.
 
     A profile value renders as its JSON text (`->>`): strings as they are,
     numbers as written; missing, null or "" renders the fallback, as
-    `gateway.engine.templates.Template.render` does.
+    `gateway.engine.templates.Template.render` does. A `ShortLink` renders as its
+    base and the row's own token (`tokens`, `per_row`: PLANNED_BATCH's parameters).
     """
     pieces: list[str] = []
     for part in parts:
-        if isinstance(part, ProfileField):
+        if isinstance(part, ShortLink):
+            if not tokens:
+                raise ValueError("a text with tracked links needs the batch's tokens")
+            base = params.add(part.base, "text")
+            pieces.append(f"{base} || ({tokens})[(c.link_row - 1) * {per_row} + "
+                          f"{part.position + 1}]")
+        elif isinstance(part, ProfileField):
             name = params.add(part.name, "text")
             fallback = params.add(part.fallback, "text")
             pieces.append(f"coalesce(nullif(c.state->'profile'->>{name}, ''), {fallback})")
@@ -374,7 +464,37 @@ RETURNING id
 
 NOT_MATERIALIZED = """
 SELECT id FROM broadcasts
-WHERE status = 'running' AND materialized_at IS NULL AND channel = 'sms' ORDER BY id
+WHERE status = 'running' AND materialized_at IS NULL AND channel = 'sms'
+  AND ab_phase IS DISTINCT FROM 'waiting'
+ORDER BY id
+"""
+
+# -- A/B tests (migration 451) --------------------------------------------------------------
+
+SET_AB_TEST = """
+UPDATE broadcasts SET ab_test_percent = $2, ab_metric = $3, ab_wait = $4, ab_auto = $5,
+                      ab_phase = 'testing', updated_at = clock_timestamp()
+WHERE id = $1 AND status IN ('draft', 'scheduled')
+"""
+
+# The test's texts are written: the rest waits for the winner, the cursor starts over.
+END_TEST_PHASE = """
+UPDATE broadcasts SET ab_phase = 'waiting', ab_decide_at = $2, materialized_through = NULL,
+                      updated_at = clock_timestamp()
+WHERE id = $1 AND ab_phase = 'testing'
+"""
+
+# The winner is chosen once: by the gateway at the set time or by an organizer.
+DECIDE = """
+UPDATE broadcasts SET ab_phase = 'decided', ab_winner = $2, updated_at = clock_timestamp()
+WHERE id = $1 AND ab_phase = 'waiting'
+RETURNING id
+"""
+
+DUE_DECISIONS = """
+SELECT id FROM broadcasts
+WHERE ab_phase = 'waiting' AND ab_auto AND ab_decide_at <= $1 AND status = 'running'
+ORDER BY id
 """
 
 # Done: fully materialized and nothing left waiting or in flight.
@@ -472,6 +592,25 @@ async def find_by_creator(conn: asyncpg.Connection, created_by: str) -> int | No
 
 async def start_due(conn: asyncpg.Connection, now: datetime) -> list[int]:
     return [r["id"] for r in await conn.fetch(START_DUE, now)]
+
+
+async def set_ab_test(conn: asyncpg.Connection, broadcast_id: int, *, test_percent: int,
+                      metric: str, wait: timedelta, auto: bool) -> None:
+    await conn.execute(SET_AB_TEST, broadcast_id, test_percent, metric, wait, auto)
+
+
+async def end_test_phase(conn: asyncpg.Connection, broadcast_id: int,
+                         decide_at: datetime) -> None:
+    await conn.execute(END_TEST_PHASE, broadcast_id, decide_at)
+
+
+async def decide(conn: asyncpg.Connection, broadcast_id: int, winner: int) -> bool:
+    """Record the winner; False when the test was not waiting for one (already decided)."""
+    return await conn.fetchval(DECIDE, broadcast_id, winner) is not None
+
+
+async def due_decisions(conn: asyncpg.Connection, now: datetime) -> list[int]:
+    return [r["id"] for r in await conn.fetch(DUE_DECISIONS, now)]
 
 
 async def not_materialized(conn: asyncpg.Connection) -> list[int]:

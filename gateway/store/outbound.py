@@ -752,12 +752,16 @@ class BroadcastRows:
     complete: bool
     untimed: list[list[Any]]  # [zone key, timezones, region, country, prefix, sample]
     over_frequency: int = 0  # planned contacts left out: at the promised frequency
+    # (number, its link tokens, its A/B variant or None) of each inserted row with links
+    linked: list[tuple[str, list[str], int | None]] = field(default_factory=list)
 
 
 #
 # A batch of a broadcast's rows from its plan (store/broadcasts.py `PLANNED_BATCH`:
-# msisdn, body, window, cap, `untimed`, a zone key the caller has not timed, and
-# `over_frequency`, a contact left out for the program's promised frequency).
+# msisdn, body, its tracked links' `link_tokens`, its A/B `variant`, window, cap,
+# `untimed`, a zone key the caller has not timed, and `over_frequency`, a contact left
+# out for the program's promised frequency). `linked`: each inserted row's number, link
+# tokens and variant.
 # All or none: a plan with an untimed contact inserts nothing and names the keys.
 INSERT_BROADCAST_ROWS = """
 WITH planned AS ({planned}),
@@ -766,14 +770,14 @@ ready AS (
 ),
 inserted AS (
     INSERT INTO outbound (msisdn, shortcode, body, priority, broadcast_id, not_before, not_after,
-                          subject, subject_cap, subject_period_s)
+                          subject, subject_cap, subject_period_s, variant)
     SELECT p.msisdn, {shortcode}, p.body, {priority}, {broadcast}, p.not_before, p.not_after,
-           {subject}, p.subject_cap, p.subject_period_s
+           {subject}, p.subject_cap, p.subject_period_s, p.variant
     FROM planned p
     WHERE (SELECT ok FROM ready) AND NOT p.over_frequency
     ORDER BY p.msisdn
     ON CONFLICT (broadcast_id, msisdn) DO NOTHING
-    RETURNING 1
+    RETURNING msisdn
 )
 SELECT (SELECT count(*) FROM planned) AS scanned,
        (SELECT count(*) FROM inserted) AS inserted,
@@ -782,7 +786,11 @@ SELECT (SELECT count(*) FROM planned) AS scanned,
        (SELECT ok FROM ready) AS complete,
        (SELECT coalesce(jsonb_agg(u.untimed || jsonb_build_array(u.sample)), '[]'::jsonb)::text
         FROM (SELECT untimed, min(msisdn) AS sample FROM planned
-              WHERE untimed IS NOT NULL GROUP BY untimed) u) AS untimed
+              WHERE untimed IS NOT NULL GROUP BY untimed) u) AS untimed,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(p.msisdn, p.link_tokens, p.variant)),
+                        '[]'::jsonb)::text
+        FROM inserted i JOIN planned p ON p.msisdn = i.msisdn
+        WHERE cardinality(p.link_tokens) > 0) AS linked
 """
 
 # Rows of a cancelled broadcast that no sender holds are never sent; a row
@@ -813,7 +821,8 @@ async def insert_broadcast_rows(
         subject=params.add(subject, "text"))
     row = await conn.fetchrow(query, *params.values)
     return BroadcastRows(row["scanned"], row["inserted"], row["last"], row["complete"],
-                         json.loads(row["untimed"]), row["over_frequency"])
+                         json.loads(row["untimed"]), row["over_frequency"],
+                         [(m, t, v) for m, t, v in json.loads(row["linked"])])
 
 
 async def cancel_broadcast_rows(conn: asyncpg.Connection, broadcast_id: int) -> int:

@@ -48,6 +48,7 @@ from gateway.store import (
     outbound,
     persons,
     questions,
+    short_links,
     stripe_erasures,
     stripe_store,
     tags,
@@ -81,6 +82,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "webhook_events": "deleted, with their deliveries (a receiver keeps what it was sent)",
     "contact_tags": "deleted",
     "api_messages": "deleted (the send API's entries for the number)",
+    "short_links": "number pseudonymized (the broadcast's click counts stay)",
 }
 # Every table with a column holding a citizen's e-mail address, and what erasure does.
 EMAIL_TABLES: Mapping[str, str] = {
@@ -153,6 +155,7 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("saved_cards", lambda conn, msisdn, _: stripe_store.delete_saved_cards_of(conn, msisdn)),
     ("inbound", inbound.pseudonymize),
     ("outbound", outbound.pseudonymize),
+    ("short_links", short_links.pseudonymize),
     ("consent_events", consent.pseudonymize),
     ("donations", donations.pseudonymize_donations),
     ("donor_details", donations.pseudonymize_details),

@@ -57,11 +57,12 @@ MESSAGE_FAILED: Final = "message.failed"
 CALL_STARTED: Final = "call.started"
 CALL_ENDED: Final = "call.ended"
 EXPORT_COMPLETED: Final = "export.completed"  # an API export job's file is ready
+BROADCAST_COMPLETED: Final = "broadcast.completed"  # with its results (broadcast/results.py)
 
 EVENT_TYPES: Final[tuple[str, ...]] = (
     CONTACT_OPTED_IN, CONTACT_OPTED_OUT, PROFILE_ANSWERED, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
     GIFT_REFUNDED, QUESTION_ASKED, QUESTION_ANSWERED, MESSAGE_DELIVERED, MESSAGE_FAILED,
-    CALL_STARTED, CALL_ENDED, EXPORT_COMPLETED)
+    CALL_STARTED, CALL_ENDED, EXPORT_COMPLETED, BROADCAST_COMPLETED)
 
 # What each type is, for people (the admin page's checkboxes and log).
 EVENT_TYPE_WORDS: Final[Words] = {
@@ -78,6 +79,8 @@ EVENT_TYPE_WORDS: Final[Words] = {
     MESSAGE_FAILED: N_("A text was not delivered"),
     CALL_STARTED: N_("A call reached the voice line"),
     CALL_ENDED: N_("A call ended"),
+    EXPORT_COMPLETED: N_("An export's file is ready"),
+    BROADCAST_COMPLETED: N_("A broadcast finished, with its results"),
 }
 
 # The consent ledger's kinds (store/consent.py) that are an event here.
@@ -248,6 +251,8 @@ def subscriptions_changed(conn: asyncpg.Connection) -> None:
     wanted = getattr(conn, "webhook_types", None)
     if isinstance(wanted, WantedTypes):
         wanted.mark_stale()
+# Whether an event is worth building at all (its data is costly: a broadcast's results).
+WANTED = f"SELECT {_WANTED.format(type='$1::text')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +279,11 @@ async def emit(conn: asyncpg.Connection, events: Sequence[NewWebhookEvent]) -> i
         EMIT, [e.event_type for e in events],
         [json.dumps(dict(e.data), default=str) for e in events],
         [e.msisdn for e in events], [e.occurred_at for e in events]))
+
+
+async def wanted(conn: asyncpg.Connection, event_type: str) -> bool:
+    """True when some enabled subscription wants `event_type`."""
+    return bool(await conn.fetchval(WANTED, event_type))
 
 
 async def emit_donation_events(conn: asyncpg.Connection, event_ids: Sequence[int]) -> int:

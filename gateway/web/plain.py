@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from gateway.broadcast.clicks import LINK_EVENT_WORDS
 from gateway.engine.events.words import EVENT_WORDS
 from gateway.finance.words import RECONCILIATION_WORDS
 from gateway.plain_words import Words
@@ -23,7 +24,7 @@ from gateway.voice.words import VOICE_EVENT_WORDS
 from gateway.web.scope_words import SCOPE_WORDS
 
 VOCABULARIES: Final[Mapping[str, Words]] = {
-    "event": {**EVENT_WORDS, **QUESTION_EVENT_WORDS, **VOICE_EVENT_WORDS},
+    "event": {**EVENT_WORDS, **QUESTION_EVENT_WORDS, **VOICE_EVENT_WORDS, **LINK_EVENT_WORDS},
     "reconciliation": RECONCILIATION_WORDS,
     "direction": DIRECTION_WORDS,
     "webhook_event": EVENT_TYPE_WORDS,

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any, Literal
 
 import asyncpg
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
 from gateway.audience import AudienceError
-from gateway.broadcast import control, held, send_time, service
+from gateway.broadcast import ab_test, control, held, results, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
@@ -74,10 +75,27 @@ SEND_TIME = ("a future time: 2026-03-01T17:00-05:00, 2026-03-01T22:00Z, or a loc
              "with time_zone; a time without a zone is refused")
 
 
+class AbTestRequest(Strict):
+    variants: list[str] = Field(min_length=1, max_length=3, description=(
+        "the other texts tried (variants 2 to 4); `text` is variant 1"))
+    test_percent: int = Field(ge=2, le=90, description="the share of the audience tested")
+    metric: Literal["clicks", "replies", "gifts", "opt_outs"] = Field(
+        description="the winner has the most clicks, replies or gifts, or the fewest "
+                    "opt-outs, per text sent")
+    wait_hours: float = Field(gt=0, le=168, description="hours before the winner is chosen")
+    auto: bool = Field(True, description="send the winner at the end of the wait; false: "
+                                         "POST .../winner decides")
+
+
+class WinnerRequest(Strict):
+    winner: int | None = Field(None, ge=1, le=4, description="omit: by the test's metric")
+
+
 class NewBroadcast(BroadcastText):
     segment_id: int | None = Field(None, description=(
         "a saved segment of `program` (leave `where` empty): read again when the broadcast "
         "is materialized, and recorded (docs/segments-and-export.md)"))
+    ab_test: AbTestRequest | None = Field(None, description="an A/B test of 2 to 4 texts")
     time_zone: str | None = TIME_ZONE  # before scheduled_at: its validator reads it
     scheduled_at: AwareDatetime | None = Field(None, description=SEND_TIME + "; omit for a draft")
     override_frequency: bool = Field(
@@ -140,7 +158,8 @@ async def preview(call: Call) -> dict[str, Any]:
             found = await service.preview(
                 conn, rules=rules, program=body.program, shortcode=shortcode, where=body.where,
                 text=body.text, variables=service.variables_of(body.program, shortcode),
-                now=call.context.clock(), sample_size=body.sample_size)
+                now=call.context.clock(), sample_size=body.sample_size,
+                link_base=call.context.settings.link_base())
             await audit.samples_shown(conn, call.user, call.client, found.samples)
     except (AudienceError, BroadcastTextError, service.BroadcastError, ComposeError) as err:
         raise _refused(err) from None
@@ -170,7 +189,8 @@ async def create(call: Call) -> dict[str, Any]:
                 conn, rules=rules, program=body.program, shortcode=shortcode, where=where,
                 text=body.text, created_by=call.user.email, now=call.context.clock(),
                 scheduled_at=body.scheduled_at, zone=zone,
-                override_frequency=body.override_frequency, segment=segment)
+                override_frequency=body.override_frequency, segment=segment,
+                ab=_ab_test(body))
             await call.audit(conn, audit.BROADCAST_CREATED, f"broadcast:{broadcast_id}",
                              program=body.program, where=where,
                              scheduled_at=body.scheduled_at,
@@ -197,12 +217,22 @@ async def _segment(conn: asyncpg.Connection, body: NewBroadcast, rules: Rules,
     return found.segment.filter, (found.segment.id, found.segment.name)
 
 
+def _ab_test(body: NewBroadcast) -> ab_test.AbTest | None:
+    test = body.ab_test
+    if test is None:
+        return None
+    return ab_test.AbTest((body.text, *test.variants), test.test_percent, test.metric,
+                          timedelta(hours=test.wait_hours), auto=test.auto)
+
+
 def _shown(broadcast: store.Broadcast, zone: str) -> dict[str, Any]:
     """The stored broadcast (times in UTC), with its send time in the organizer's zone."""
     at = broadcast.scheduled_at
     shown = asdict(broadcast)
     window = shown.pop("frequency_window")  # the promise's period, in whole days
+    wait = shown.pop("ab_wait")
     return {**shown, "frequency_period_days": window.days if window else None,
+            "ab_wait_hours": wait.total_seconds() / 3600 if wait else None,
             "time_zone": zone,
             "scheduled_at_local": send_time.local_iso(at, zone) if at else None}
 
@@ -240,6 +270,17 @@ async def progress(call: Call) -> dict[str, Any]:
     return found
 
 
+@routes.get("/api/v1/broadcasts/{broadcast_id}/results", name="broadcasts.results",
+            summary="Sent, delivered, failed by reason, clicks, replies, opt-outs, gifts")
+async def results_of(call: Call) -> dict[str, Any]:
+    broadcast_id = call.path_int("broadcast_id")
+    async with call.pool.acquire() as conn:
+        if await store.get_status(conn, broadcast_id) is None:
+            raise not_found(f"broadcast {broadcast_id}")
+        found = await results.results_of(conn, broadcast_id)
+    return found.as_data()
+
+
 async def _change(call: Call, action: str, change: Callable[[asyncpg.Connection, int],
                   Awaitable[Any]], **detail: Any) -> dict[str, Any]:
     broadcast_id = call.path_int("broadcast_id")
@@ -255,6 +296,8 @@ async def _change(call: Call, action: str, change: Callable[[asyncpg.Connection,
     answer: dict[str, Any] = {"id": broadcast_id, "status": status}
     if action == audit.BROADCAST_CANCELLED:
         answer["never_sent"] = outcome
+    if action == audit.BROADCAST_WINNER_CHOSEN:
+        answer["winner"] = outcome
     return answer
 
 
@@ -285,6 +328,17 @@ async def pause(call: Call) -> dict[str, Any]:
              summary="Resume a paused broadcast")
 async def resume(call: Call) -> dict[str, Any]:
     return await _change(call, audit.BROADCAST_RESUMED, control.resume)
+
+
+@routes.post("/api/v1/broadcasts/{broadcast_id}/winner", name="broadcasts.winner",
+             body=WinnerRequest, summary="An A/B test's winner to everyone else")
+async def winner(call: Call) -> dict[str, Any]:
+    chosen = call.body_as(WinnerRequest).winner
+
+    async def decide(conn: asyncpg.Connection, broadcast_id: int) -> int:
+        return await service.decide(conn, broadcast_id, winner=chosen)
+    return await _change(call, audit.BROADCAST_WINNER_CHOSEN, decide,
+                         winner=chosen or "by_metric")
 
 
 @routes.post("/api/v1/broadcasts/{broadcast_id}/cancel", name="broadcasts.cancel",

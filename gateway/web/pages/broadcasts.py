@@ -29,7 +29,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.audience import AudienceError
-from gateway.broadcast import control, held, send_time, service
+from gateway.broadcast import control, held, results, send_time, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
@@ -43,6 +43,7 @@ from gateway.store import segments as segment_store
 from gateway.web.choices import program_names, zone_options
 from gateway.web.context import rules_in_force
 from gateway.web.errors import bad_request, conflict, not_found
+from gateway.web.pages import broadcast_ab as ab_form
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -70,7 +71,7 @@ async def compose(view: View) -> web.StreamResponse:
     programs = _programs(view)
     form = {"program": programs[0] if programs else "", "where": "", "text": "",
             "scheduled_at": "", "time_zone": _zone(view), "override_frequency": "",
-            "segment": view.query("segment")}
+            "segment": view.query("segment"), **ab_form.DEFAULTS}
     if form["segment"].isdigit():  # offered from a segment's page: its program shown
         async with view.context.pool.acquire() as conn:
             chosen = await segment_store.get(conn, int(form["segment"]))
@@ -96,7 +97,7 @@ async def _composer(view: View, form: dict[str, str], programs: list[str], *,
                        programs=programs, form=form, preview=preview, error=error,
                        zones=zone_options(_zone(view), form["time_zone"],
                                           now=view.context.clock(), locale=view.viewer.language),
-                       organizer_zone=_zone(view),
+                       organizer_zone=_zone(view), metric_words=ab_form.METRIC_WORDS,
                        program_names=program_names(rules_in_force(view.context)))
 
 
@@ -124,7 +125,7 @@ def _form_error(err: Exception) -> ServiceError:
 @pages.post("/broadcasts/new", name="page.broadcasts.submit")
 async def submit(view: View) -> web.StreamResponse:
     form = {k: view.field(k) for k in ("program", "where", "text", "scheduled_at", "time_zone",
-                                       "override_frequency", "segment")}
+                                       "override_frequency", "segment", *ab_form.FIELDS)}
     programs = _programs(view)
     settings = view.context.settings
     try:
@@ -144,7 +145,8 @@ async def submit(view: View) -> web.StreamResponse:
                 conn, rules=rules, program=form["program"], shortcode=shortcode,
                 where=form["where"], text=form["text"],
                 variables=service.variables_of(form["program"], shortcode),
-                now=view.context.clock(), sample_size=5)
+                now=view.context.clock(), sample_size=5,
+                link_base=view.context.settings.link_base())
             await audit.samples_shown(conn, view.user, view.client, found.samples)
     except (AudienceError, BroadcastTextError, service.BroadcastError, ServiceError,
             ComposeError) as err:
@@ -182,7 +184,8 @@ async def _create(
             conn, rules=rules, program=form["program"], shortcode=shortcode,
             where=form["where"], text=form["text"], created_by=view.user.email,
             now=view.context.clock(), scheduled_at=at, zone=_zone(view),
-            override_frequency=override, segment=segment)
+            override_frequency=override, segment=segment,
+            ab=ab_form.ab_test_of(form))
         await audit.record(conn, view.user, audit.BROADCAST_CREATED,
                            f"broadcast:{broadcast_id}", client=view.client,
                            program=form["program"], where=form["where"],
@@ -200,6 +203,9 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         progress = await store.get_progress(conn, broadcast_id)
         now = view.context.clock()
         groups = await held.held_groups(conn, broadcast_id, now=now)
+        found = (await results.results_of(conn, broadcast_id)
+                 if progress is not None and progress["status"] != "draft" else None)
+        variants = await ab_form.variants_shown(conn, broadcast) if broadcast else []
     if broadcast is None or progress is None:
         raise not_found(f"broadcast {broadcast_id}")
     status = str(progress["status"])
@@ -215,6 +221,7 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         else None,
         held=[(g, send_time.show(g.release_at, zone) if g.release_at else None)
               for g in groups],
+        results=found, variants=variants, metric_words=ab_form.METRIC_WORDS,
         checked_at=now, zone=zone, zones=zone_options(zone, now=view.context.clock(),
                                                       locale=view.viewer.language))
 
@@ -245,6 +252,9 @@ async def broadcast_control(view: View) -> web.StreamResponse:
         what, change = audit.BROADCAST_SCHEDULED, _schedule_at(at, view.context.clock(),
                                                                _zone(view))
         detail["at"] = at.isoformat()
+    elif action == "winner":
+        what, change = audit.BROADCAST_WINNER_CHOSEN, ab_form.choose(view.field("winner"))
+        detail["winner"] = view.field("winner") or "by_metric"
     elif action in CONFIRMED and view.field("confirmed") != "yes":
         return await _confirm(view, broadcast_id, action)
     elif action in ACTIONS:
