@@ -18,11 +18,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gateway.broadcast import results as broadcast_results
 from gateway.config import Settings
 from gateway.engine.holder import RulesHolder
 from gateway.hooks.sender import DeliveryConfig, WebhookSender
 from gateway.pipeline.decide import DecisionWriter
 from gateway.services import export_jobs, exports
+from gateway.store import broadcasts as broadcast_store
 from gateway.store import calls as calls_store
 from gateway.store import donations as donation_store
 from gateway.store import exports as export_store
@@ -210,6 +212,23 @@ async def export_completed(conn: asyncpg.Connection, ctx: Context) -> None:
         error=None, now=NOW)
 
 
+async def broadcast_sent(conn: asyncpg.Connection, ctx: Context) -> None:
+    """A running broadcast whose one text was delivered: nothing left to send."""
+    broadcast_id = await conn.fetchval(
+        "INSERT INTO broadcasts (program, shortcode, template, status, created_by,"
+        " materialized_at) VALUES ('ensemble', '38200', 'Bonjour', 'running',"
+        " 'o@example.org', now()) RETURNING id")
+    await conn.execute(
+        "INSERT INTO outbound (msisdn, shortcode, body, broadcast_id, status, submitted_at)"
+        " VALUES ($1, '38200', 'Bonjour', $2, 'delivered', now())", NUMBER, broadcast_id)
+
+
+async def broadcast_finished(conn: asyncpg.Connection, ctx: Context) -> None:
+    """What the broadcast ticker does (broadcast/control.py), in the caller's transaction."""
+    await broadcast_results.emit_completed(conn, await broadcast_store.finish_done(conn),
+                                           at=NOW)
+
+
 CONSENT = "SELECT count(*) FROM consent_events WHERE kind = '{}'"
 QUESTIONS = "SELECT count(*) FROM questions WHERE channel = '{}'"
 GIFTS = "SELECT count(*) FROM donation_events WHERE kind = '{}'"
@@ -240,6 +259,8 @@ CASES = [
     Case("call.started", "SELECT count(*) FROM calls", call_opened),
     Case("call.ended", "SELECT count(*) FROM calls WHERE ended_at IS NOT NULL", call_ended,
          call_opened),
+    Case("broadcast.completed", "SELECT count(*) FROM broadcasts WHERE status = 'done'",
+         broadcast_finished, broadcast_sent, (("sent", 1), ("delivered", 1))),
     Case("export.completed", "SELECT count(*) FROM contact_exports WHERE status = 'done'",
          export_completed, export_requested, (("rows", 3),)),
 ]

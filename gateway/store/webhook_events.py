@@ -282,7 +282,10 @@ async def emit(conn: asyncpg.Connection, events: Sequence[NewWebhookEvent]) -> i
 
 
 async def wanted(conn: asyncpg.Connection, event_type: str) -> bool:
-    """True when some enabled subscription wants `event_type`."""
+    """True when some enabled subscription wants `event_type` (the gateway's fresh set of
+    wanted types answers without a statement when none does, as for `emit`)."""
+    if _skips(conn, (event_type,)):
+        return False
     return bool(await conn.fetchval(WANTED, event_type))
 
 
