@@ -30,7 +30,17 @@ from gateway.web.plain import VOCABULARIES
 TEMPLATES = Path(gateway.web.__file__).parent / "templates"
 CATALOG = (Path(gateway.web.__file__).parent / "translations" / "fr" / "LC_MESSAGES"
            / "messages.po")
-TRANSLATED_TEMPLATES = ("base.html", "login.html", "error.html", "home.html", "my_settings.html")
+TRANSLATED_TEMPLATES = (
+    "base.html", "login.html", "error.html", "home.html", "my_settings.html",
+    # the organizers' and admins' pages (fradmin)
+    "dashboard.html", "broadcasts.html", "broadcast.html", "broadcast_new.html",
+    "broadcast_confirm.html", "campaign.html", "keywords.html", "users.html", "user.html",
+    "users_macros.html", "my_tokens.html", "subscribers.html", "subscriber.html",
+    "newsletters.html", "newsletter.html", "voice.html", "voice_report.html", "macros.html",
+)
+# Templates with no words of their own (they show what their callers pass, through `t`):
+# covered by the "no text outside gettext" test, not by the catalog test.
+WORDLESS_TEMPLATES = frozenset({"macros.html"})
 
 CHECK_VALUES = """
 SELECT pg_get_constraintdef(c.oid) AS definition
@@ -121,7 +131,8 @@ def test_every_word_the_pages_show_has_a_french_translation() -> None:
     wanted |= {item.label for item in NAV}
     for template in TRANSLATED_TEMPLATES:
         strings = _template_strings(template)
-        assert strings, f"{template} has no translatable string: is it still translated?"
+        assert bool(strings) != (template in WORDLESS_TEMPLATES), \
+            f"{template}: translatable strings {sorted(strings)[:3]}, or none: still translated?"
         wanted |= strings
     assert sorted(wanted - set(french)) == []
 
