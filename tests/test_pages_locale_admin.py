@@ -91,7 +91,7 @@ async def test_the_composer_and_a_broadcast_are_in_french(site: WebApi) -> None:
     form = {"csrf_token": form_token(compose), "program": "rise", "where": "",
             "text": "Bonjour {first_name|ami}, rassemblement à midi.", "action": "preview"}
     preview = await (await site.client.post("/broadcasts/new", data=form)).text()
-    assert "Exemple rendu" in preview and "SMS par message" in preview
+    assert "Exemple de rendu" in preview and "SMS par message" in preview
     assert leftover_english(preview, "broadcast_new.html") == []
     refused = await site.client.post("/broadcasts/new", data={**form, "text": ""})
     kept = await refused.text()

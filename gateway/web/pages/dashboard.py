@@ -66,7 +66,8 @@ async def dashboard(view: View) -> web.StreamResponse:
     except ApiError:  # an unreadable keywords file: themes from the questions alone
         rules = None
     numbers = await campaign_stats.campaign_numbers(
-        view.context.pool, rules=rules, now=now, zone=zone, days=days)
+        view.context.pool, rules=rules, now=now, zone=zone, days=days,
+        words=view.viewer.gettext)
     minutes = RATE_WINDOW.total_seconds() / 60
     state = view.site.smpp_state() if view.site.smpp_state else "unknown"
     labels = [h.hour.astimezone(ZoneInfo(zone)).strftime("%H:%M") for h in hourly]

@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from babel.dates import format_skeleton
+from babel.numbers import format_compact_currency
 
+from gateway.finance.money import MINOR_UNITS
 from gateway.services.campaign_stats import CampaignNumbers
 from gateway.web.filters import format_amount
 from gateway.web.locale import Viewer
-from gateway.web.pages.charts import BarChart, bar_chart, label_step
+from gateway.web.pages.charts import CHAR_WIDTH, LEFT, RIGHT, BarChart, bar_chart, label_step
+
+PLOT_WIDTH = 400 - LEFT - RIGHT  # bar_chart's default width, at its narrowest margins
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +49,28 @@ def day_label(day: date, viewer: Viewer) -> str:
     return shown
 
 
+def axis_amount(cents: int, currency: str, viewer: Viewer) -> str:
+    """An amount short enough for the value axis: "$1.5K", "1,5 k €" (CLDR's compact form)."""
+    amount = Decimal(cents).scaleb(-MINOR_UNITS.get(currency.upper(), 2))
+    shown: str = format_compact_currency(amount, currency.upper(), locale=viewer.locale,
+                                         fraction_digits=2)
+    return shown
+
+
 def day_chart(days: tuple[date, ...], series: dict[str, list[int]], *, viewer: Viewer,
-              title: str, description: str,
-              format_value: Callable[[int], str] = str) -> BarChart:
-    return bar_chart([day_label(d, viewer) for d in days], series, title=title,
-                     description=description, stacked=True,
-                     label_every=label_step(len(days)), format_value=format_value)
+              title: str, description: str, format_value: Callable[[int], str] = str,
+              format_tick: Callable[[int], str] | None = None) -> BarChart:
+    labels = [day_label(d, viewer) for d in days]
+    return bar_chart(labels, series, title=title, description=description, stacked=True,
+                     label_every=label_step(len(days), fitting(labels)),
+                     format_value=format_value, format_tick=format_tick)
+
+
+def fitting(labels: list[str], most: int = 7) -> int:
+    """How many day labels fit side by side under a phone-wide chart ("6 déc." is wider
+    than "Dec 6"), with a space's room between two; at most `most`."""
+    room = PLOT_WIDTH / (CHAR_WIDTH * (max(map(len, labels), default=1) + 1))
+    return max(2, min(most, int(room)))
 
 
 def campaign_charts(numbers: CampaignNumbers, viewer: Viewer) -> CampaignCharts:
@@ -70,6 +91,9 @@ def campaign_charts(numbers: CampaignNumbers, viewer: Viewer) -> CampaignCharts:
     def in_currency(currency: str) -> Callable[[int], str]:
         return lambda cents: format_amount(cents, viewer, currency)
 
+    def on_axis(currency: str) -> Callable[[int], str]:
+        return lambda cents: axis_amount(cents, currency, viewer)
+
     gifts = [
         GiftCharts(
             currency,
@@ -83,7 +107,8 @@ def campaign_charts(numbers: CampaignNumbers, viewer: Viewer) -> CampaignCharts:
                       title=_("Amount given per day (%(currency)s), the last %(days)s days "
                               "(%(zone)s)", currency=currency, **span),
                       description=_("The amount of the gifts confirmed per day."),
-                      format_value=in_currency(currency)),
+                      format_value=in_currency(currency),
+                      format_tick=on_axis(currency)),
             list(zip(window.days, counts, cents, strict=True)))
         for currency, (counts, cents) in numbers.gift_days.items()]
     return CampaignCharts(
