@@ -104,6 +104,7 @@ async def test_the_composer_and_a_broadcast_are_in_french(site: WebApi) -> None:
     broadcast_id = location.rsplit("/", 1)[1]
     page = await (await site.client.get(location)).text()
     assert f"<h1>Envoi groupé {broadcast_id}</h1>" in page
+    assert 'id="broadcast-status">Brouillon<' in page  # the state in words, not "draft"
     for words in ("Tous les envois groupés", "Avancement", ">Lancer</button>",
                   "Compté dans la file d'envoi", "En attente de la fin des heures de silence",
                   "(tous les abonnés)"):
