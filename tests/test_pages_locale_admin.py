@@ -106,7 +106,7 @@ async def test_the_composer_and_a_broadcast_are_in_french(site: WebApi) -> None:
     assert f"<h1>Envoi groupé {broadcast_id}</h1>" in page
     assert 'id="broadcast-status">Brouillon<' in page  # the state in words, not "draft"
     for words in ("Tous les envois groupés", "Avancement", ">Lancer</button>",
-                  "Compté dans la file d'envoi", "En attente de la fin des heures de silence",
+                  "Compté dans la file d’envoi", "En attente de la fin des heures de silence",
                   "(tous les abonnés)"):
         assert words in page, words
     assert leftover_english(page, "broadcast.html") == []
