@@ -4,9 +4,10 @@ Walks each source of codes: the engine's event kinds (`EngineEvent`), the
 reconciliation statuses (finance/matching.py), and every checked column of
 gateway/store/words.py as the migrated database's CHECK constraint states
 it (so a migration that adds a status fails here until it has words). Then
-every word, and every string of the translated templates (base, login,
-error, home, My settings) and of the navigation, must have a French translation
-in the catalog, which must compile.
+every word, and every string of the translated templates (TRANSLATED_TEMPLATES:
+the frame, login, error, home, My settings and the organizers' and admins'
+pages) and of the navigation, must have a French translation in the catalog,
+which must compile.
 """
 
 from __future__ import annotations
