@@ -126,3 +126,20 @@ async def test_a_refused_campaign_form_says_why_in_french(site: WebApi) -> None:
     assert refused.status == 400
     assert "Choisissez une date et une heure avec le sélecteur" in html
     assert leftover_english(html, "campaign.html") == []
+
+
+async def test_staff_accounts_and_their_confirm_step_are_in_french(site: WebApi) -> None:
+    admin = await site.staff("admin", email="admin-fr@example.org")
+    other = await site.staff("organizer", email="org@example.org")
+    async with site.pool.acquire() as conn:
+        await user_store.set_preferences(conn, admin.user.id, time_zone=None, language="fr")
+    await site.login("admin-fr@example.org")
+    listing = await (await site.client.get("/users")).text()
+    assert "Ajouter un compte" in listing and "Organisateur : contacts, mots-clés" in listing
+    assert leftover_english(listing, "users.html") == []
+    assert leftover_english(listing, "users_macros.html") == []
+    asked = await (await site.client.post(f"/users/{other.user.id}/password",
+                                          data={"csrf_token": form_token(listing)})).text()
+    assert "<h1>Réinitialiser le mot de passe ?</h1>" in asked
+    assert "org@example.org reçoit un nouveau mot de passe" in asked
+    assert leftover_english(asked, "confirm.html") == []

@@ -38,6 +38,7 @@ TRANSLATED_TEMPLATES = (
     "broadcast_confirm.html", "campaign.html", "keywords.html", "users.html", "user.html",
     "users_macros.html", "my_tokens.html", "subscribers.html", "subscriber.html",
     "newsletters.html", "newsletter.html", "voice.html", "voice_report.html", "macros.html",
+    "confirm.html",
 )
 # Templates with no words of their own (they show what their callers pass, through `t`):
 # covered by the "no text outside gettext" test, not by the catalog test.
