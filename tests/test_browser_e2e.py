@@ -88,13 +88,13 @@ async def test_log_in_join_find_the_contact_broadcast_and_watch_it_finish(
     await expect(page.locator("#preview-encoding")).to_have_text("GSM-7")
     await expect(page.locator("#preview-segments")).to_have_text("1")
     await page.get_by_role("button", name="Create broadcast").click()
-    await expect(page.locator("#broadcast-status")).to_have_text("draft")
+    await expect(page.locator("#broadcast-status")).to_have_text("Draft")
 
     # start it: the self-refreshing progress shows one sent and one waiting for the morning
     await page.get_by_role("button", name="Start").click()
     await expect(page.locator('#progress [data-field="sent"]')).to_have_text("1", timeout=60_000)
     await expect(page.locator('#progress [data-field="deferred"]')).to_have_text("1")
-    await expect(page.locator("#broadcast-status")).not_to_have_text("done")
+    await expect(page.locator("#broadcast-status")).not_to_have_text("Sent")
     assert phone_smsc.texts_to(reachable)[-1] == BROADCAST
     assert BROADCAST not in phone_smsc.texts_to(sleeping)
     # the page says where the held one is and when it will go

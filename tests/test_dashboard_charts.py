@@ -13,7 +13,10 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.web.pages.charts import MAX_TICKS, axis_ticks, bar_chart, label_step
+from gateway.web.filters import format_amount
+from gateway.web.locale import Viewer
+from gateway.web.pages.charts import CHAR_WIDTH, MAX_TICKS, axis_ticks, bar_chart, label_step
+from gateway.web.pages.dashboard_charts import axis_amount
 
 NICE = (1, 2, 5)
 
@@ -67,3 +70,17 @@ def test_the_tips_and_the_value_labels_use_the_formatter() -> None:
                       format_value=lambda cents: f"${cents / 100:.2f}")
     assert [t.text for t in chart.y_ticks] == ["$0.00", "$10.00", "$20.00", "$30.00"]
     assert chart.bars[0].tip == "Jul 1 amount: $25.50"
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.sampled_from(["en", "fr"]),
+       st.sampled_from(["USD", "EUR", "JPY"]))
+def test_money_axis_labels_fit_left_of_the_plot(peak: int, language: str,
+                                                currency: str) -> None:
+    """French writes "20 $US" where English writes "$20": the plot moves right to make room."""
+    viewer = Viewer(language="fr" if language == "fr" else "en")
+    chart = bar_chart(["1", "2"], {"amount": [peak, 0]}, title="t", description="d",
+                      format_value=lambda cents: format_amount(cents, viewer, currency),
+                      format_tick=lambda cents: axis_amount(cents, currency, viewer))
+    for tick in chart.y_ticks:  # anchored at its end, 4 units left of the plot
+        assert CHAR_WIDTH * len(tick.text) <= chart.plot_left - 4, tick.text
+    assert chart.plot_right - chart.plot_left >= 200  # still a chart, not all labels

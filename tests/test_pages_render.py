@@ -139,12 +139,12 @@ async def test_composer_previews_keeps_a_refused_form_and_creates(
     assert created.status == 303
     location = created.headers["Location"]
     page = await (await site.client.get(location)).text()
-    assert 'id="broadcast-status">draft<' in page and 'data-live="no"' in page
+    assert 'id="broadcast-status">Draft<' in page and 'data-live="no"' in page
     started = await site.client.post(f"{location}/start", data={"csrf_token": token},
                                      allow_redirects=False)
     assert started.status == 303
     page = await (await site.client.get(location)).text()
-    assert 'id="broadcast-status">running<' in page and 'data-live="yes"' in page
+    assert 'id="broadcast-status">Sending<' in page and 'data-live="yes"' in page
     again = await site.client.post(f"{location}/start", data={"csrf_token": token})
     assert again.status == 409 and "cannot start" in await again.text()
     # cancelling is final: the button asks first, and nothing changes until confirmed
@@ -154,7 +154,7 @@ async def test_composer_previews_keeps_a_refused_form_and_creates(
     assert ask.status == 200 and "Cancel this broadcast for good?" in asked
     assert 'name="confirmed" value="yes"' in asked and f'href="{location}">No, keep it' in asked
     page = await (await site.client.get(location)).text()
-    assert 'id="broadcast-status">running<' in page
+    assert 'id="broadcast-status">Sending<' in page
     cancel = await site.client.post(f"{location}/cancel", allow_redirects=False,
                                     data={"csrf_token": token, "confirmed": "yes"})
     assert cancel.status == 303

@@ -116,7 +116,7 @@ async def test_reset_disable_and_revoke_ask_first_then_act(site: WebApi) -> None
                                    data={"csrf_token": token, "confirmed": "yes"})
     text = await reset.text()
     [password] = NEW_PASSWORD.findall(text)
-    assert "0 API token(s) revoked" in text  # the one token was already revoked
+    assert "0 API tokens revoked" in text  # the one token was already revoked
     disabled = await site.client.post(f"/users/{org.user.id}/disabled", allow_redirects=False,
                                       data={"csrf_token": token, "disabled": "true",
                                             "confirmed": "yes"})

@@ -6,13 +6,15 @@ setting), the sparse per-day rows of gateway/store/dashboard_stats.py become
 one value per day (days without a row are zeros, so a chart's bars are days,
 not rows), and the waiting questions are laid over the themes the keywords
 file gives each program, so a US campaign sees its themes (with zeros), not
-every theme of every program ever configured.
+every theme of every program ever configured. Series names are made in the
+caller's words (`words`: the page's gettext; English by default), so a
+French dashboard's legend is French.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -21,13 +23,21 @@ import asyncpg
 
 from gateway.config import Settings
 from gateway.engine.rules import Rules
+from gateway.plain_words import N_
 from gateway.store import dashboard_stats as store
 from gateway.store.dashboard_stats import BroadcastResult, DayCount, GiftDay
 
 RANGES = (7, 30, 90)  # the page's choice of days
 DEFAULT_RANGE = 30
 TOP_SOURCES = 5  # keywords drawn as their own series; the rest are summed as "other"
-OTHER = "other keywords"
+OTHER = N_("other keywords")
+SOURCE = N_("%(keyword)s on %(shortcode)s")
+CODE = N_("short code %(shortcode)s")
+Words = Callable[..., str]  # (msgid, **values) -> the sentence, e.g. Viewer.gettext
+
+
+def english(message: str, /, **values: object) -> str:
+    return message % values if values else message
 
 
 def organization_zone(settings: Settings) -> str:
@@ -120,13 +130,13 @@ def per_day(window: Window, rows: Iterable[tuple[date, int]]) -> list[int]:
     return [totals[day] for day in window.days]
 
 
-def source_name(shortcode: str, keyword: str, codes: int) -> str:
+def source_name(shortcode: str, keyword: str, codes: int, words: Words = english) -> str:
     """"JOIN", or "JOIN on 12345" when the campaign has several short codes."""
-    return f"{keyword} on {shortcode}" if codes > 1 else keyword
+    return words(SOURCE, keyword=keyword, shortcode=shortcode) if codes > 1 else keyword
 
 
-def opt_in_series(window: Window, rows: list[DayCount]) -> tuple[dict[str, list[int]],
-                                                                 list[Source]]:
+def opt_in_series(window: Window, rows: list[DayCount], words: Words = english
+                  ) -> tuple[dict[str, list[int]], list[Source]]:
     """The TOP_SOURCES keywords as their own daily series, the others summed as one."""
     totals: Counter[tuple[str, str]] = Counter()
     for r in rows:
@@ -135,12 +145,12 @@ def opt_in_series(window: Window, rows: list[DayCount]) -> tuple[dict[str, list[
     sources = [Source(code, word, n) for (code, word), n in ranked]
     codes = len({r.shortcode for r in rows})
     top = [key for key, _ in ranked[:TOP_SOURCES]]
-    series = {source_name(code, word, codes): per_day(
+    series = {source_name(code, word, codes, words): per_day(
         window, ((r.day, r.count) for r in rows if (r.shortcode, r.keyword) == (code, word)))
         for code, word in top}
     rest = [r for r in rows if (r.shortcode, r.keyword) not in top]
     if rest:
-        series[OTHER] = per_day(window, ((r.day, r.count) for r in rest))
+        series[words(OTHER)] = per_day(window, ((r.day, r.count) for r in rest))
     return series, sources
 
 
@@ -190,7 +200,7 @@ def program_loads(rules: Rules | None, waiting: list[store.ThemeWaiting]) -> lis
 
 
 async def campaign_numbers(pool: asyncpg.Pool, *, rules: Rules | None, now: datetime,
-                           zone: str, days: int) -> CampaignNumbers:
+                           zone: str, days: int, words: Words = english) -> CampaignNumbers:
     """Everything the dashboard's campaign sections show, for the last `days` local days."""
     window = Window.ending(now, zone, days)
     since, until = window.since, window.until
@@ -200,8 +210,8 @@ async def campaign_numbers(pool: asyncpg.Pool, *, rules: Rules | None, now: date
         gifts = await store.gifts_per_day(conn, since=since, until=until, zone=zone)
         broadcasts = await store.broadcast_results(conn, since=since, until=until)
         waiting = await store.questions_waiting(conn, now=now)
-    opt_ins, sources = opt_in_series(window, joined)
-    opt_outs = {f"short code {code}": per_day(
+    opt_ins, sources = opt_in_series(window, joined, words)
+    opt_outs = {words(CODE, shortcode=code): per_day(
         window, ((r.day, r.count) for r in left if r.shortcode == code))
         for code in sorted({r.shortcode for r in left})}
     return CampaignNumbers(window, opt_ins, opt_outs, sources, code_growth(joined, left),

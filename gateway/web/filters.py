@@ -3,6 +3,7 @@
     {{ row.created_at | when }}          6 Dec 2026, 10:12 PST (the viewer's zone)
     {{ row.amount_cents | cents(row.currency) }}   $1,234.56 / 1 234,56 $US
     {{ total | number }}                 12,345 / 12 345
+    {{ rate | number(1) }}               12.5 / 12,5
     {{ row.status | plain("broadcast") }}          Sending (the code's words)
     {{ item.label | t }}                 a data string translated, then escaped
 
@@ -105,10 +106,13 @@ def cents(context: Context, value: int | None, currency: str | None = None) -> s
 
 
 @jinja2.pass_context
-def number(context: Context, value: int | float | Decimal | None) -> str:
+def number(context: Context, value: int | float | Decimal | None,
+           decimals: int | None = None) -> str:
+    """`decimals`: exactly that many digits after the separator (a rate: 12.5 / 12,5)."""
     if value is None:
         return "—"
-    shown: str = format_decimal(value, locale=viewer_of(context).locale)
+    pattern = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
+    shown: str = format_decimal(value, pattern, locale=viewer_of(context).locale)
     return shown
 
 

@@ -58,6 +58,20 @@ class Viewer:
     def translations(self) -> gettext.NullTranslations:
         return translations(self.language)
 
+    def gettext(self, message: str, /, **values: object) -> str:
+        """`message` (marked N_ where it is defined) in this language, %(name)s filled.
+
+        Values go in after the translation, so a sentence is one msgid whatever
+        the values, and the French can put them where French puts them.
+        """
+        text = self.translations.gettext(message)
+        return text % values if values else text
+
+    def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
+        """The form for `count` (French and English differ at 0), %(name)s filled."""
+        text = self.translations.ngettext(singular, plural, count)
+        return text % values if values else text
+
 
 def viewer_for(settings: Settings, time_zone: str | None, language: str | None) -> Viewer:
     """The viewer with these preferences (None: the organization's)."""

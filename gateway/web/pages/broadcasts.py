@@ -34,6 +34,7 @@ from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.engine import Rules
+from gateway.plain_words import N_
 from gateway.services import audit
 from gateway.services import segments as segment_service
 from gateway.services.errors import ServiceError
@@ -59,7 +60,8 @@ async def broadcast_list(view: View) -> web.StreamResponse:
     async with view.context.pool.acquire() as conn:
         rows = [dict(r) for r in await lookups.list_broadcasts(
             conn, status=None, before_id=None, limit=100)]
-    return view.render("broadcasts.html", title="Broadcasts", broadcasts=rows, zone=_zone(view))
+    return view.render("broadcasts.html", title=N_("Broadcasts"), broadcasts=rows,
+                       zone=_zone(view))
 
 
 def _programs(view: View) -> list[str]:
@@ -92,7 +94,7 @@ async def _composer(view: View, form: dict[str, str], programs: list[str], *,
         saved_segments = await segment_service.list_counted(
             conn, rules=rules_in_force(view.context),
             default_shortcode=view.context.settings.shortcode, now=view.context.clock())
-    return view.render("broadcast_new.html", status=status, title="New broadcast",
+    return view.render("broadcast_new.html", status=status, title=N_("New broadcast"),
                        saved_segments=saved_segments,
                        programs=programs, form=form, preview=preview, error=error,
                        zones=zone_options(_zone(view), form["time_zone"],
@@ -128,13 +130,16 @@ async def submit(view: View) -> web.StreamResponse:
                                        "override_frequency", "segment", *ab_form.FIELDS)}
     programs = _programs(view)
     settings = view.context.settings
+    _ = view.viewer.gettext
     try:
         if not form["program"]:
-            raise bad_request("choose a program", field="program")
+            raise bad_request(_("choose a program"), field="program")
         if not form["text"] or len(form["text"]) > MAX_TEXT:
-            raise bad_request(f"the text is 1 to {MAX_TEXT} characters", field="text")
+            raise bad_request(_("the text is 1 to %(most)s characters", most=MAX_TEXT),
+                              field="text")
         if len(form["where"]) > MAX_FILTER:
-            raise bad_request(f"the filter is at most {MAX_FILTER} characters", field="where")
+            raise bad_request(_("the filter is at most %(most)s characters", most=MAX_FILTER),
+                              field="where")
         rules = rules_in_force(view.context)
         segment = await _segment(view, form, rules)
         shortcode = service.shortcode_of(rules, form["program"], None, settings.shortcode)
@@ -213,7 +218,8 @@ async def broadcast_page(view: View) -> web.StreamResponse:
                if status in allowed and name != "schedule"]
     zone = _zone(view)
     return view.render(
-        "broadcast.html", title=f"Broadcast {broadcast_id}", broadcast=broadcast,
+        "broadcast.html", title=view.viewer.gettext("Broadcast %(id)s", id=broadcast_id),
+        broadcast=broadcast,
         progress=progress, broadcast_status=status, actions=actions,
         can_schedule=status in control.TRANSITIONS["schedule"][0],
         live=status not in FINISHED and status != "draft",
@@ -248,7 +254,8 @@ async def broadcast_control(view: View) -> web.StreamResponse:
         except ComposeError as err:
             raise bad_request(err.message, field=err.field) from None
         if at is None:
-            raise bad_request("give the date and time to send", field="scheduled_at")
+            raise bad_request(view.viewer.gettext("give the date and time to send"),
+                              field="scheduled_at")
         what, change = audit.BROADCAST_SCHEDULED, _schedule_at(at, view.context.clock(),
                                                                _zone(view))
         detail["at"] = at.isoformat()
@@ -284,7 +291,8 @@ async def _confirm(view: View, broadcast_id: int, action: str) -> web.StreamResp
     if progress is None:
         raise not_found(f"broadcast {broadcast_id}")
     unsent = sum(int(progress[k] or 0) for k in ("queued", "deferred"))
-    return view.render("broadcast_confirm.html", title=f"Cancel broadcast {broadcast_id}?",
+    return view.render("broadcast_confirm.html",
+                       title=view.viewer.gettext("Cancel broadcast %(id)s?", id=broadcast_id),
                        broadcast_id=broadcast_id, action=action, progress=progress,
                        unsent=unsent, materialized=progress["materialized_at"] is not None)
 

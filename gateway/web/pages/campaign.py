@@ -21,12 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from gateway.plain_words import N_
 from gateway.services import campaign_data as service
 from gateway.services.errors import ServiceError
 from gateway.store import committees as store
 from gateway.web.choices import country_choices, program_choices, zone_options
 from gateway.web.context import rules_in_force
 from gateway.web.form_errors import field_errors
+from gateway.web.locale import Viewer
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -45,7 +47,7 @@ async def campaign(view: View) -> web.StreamResponse:
 @pages.post("/campaign/committees", name="page.campaign.committee")
 async def add_committee(view: View) -> web.StreamResponse:
     typed = _typed(view, COMMITTEE_FIELDS)
-    body, errors = _parsed(service.CommitteeBody, typed)
+    body, errors = _parsed(service.CommitteeBody, typed, view.viewer)
     if body is None:
         return await _show(view, status=400, committee_form=typed, committee_errors=errors)
     await service.add_committee(view.context.pool, view.user, view.client, body)
@@ -56,10 +58,11 @@ async def add_committee(view: View) -> web.StreamResponse:
 async def add_event(view: View) -> web.StreamResponse:
     typed = _typed(view, EVENT_FIELDS)
     given = {k: v for k, v in typed.items() if k != "starts_local"}
-    starts_at, when_error = starts_instant(typed["starts_local"], typed["timezone"])
+    starts_at, when_error = starts_instant(typed["starts_local"], typed["timezone"],
+                                           view.viewer)
     if starts_at is not None:
         given["starts_at"] = starts_at.isoformat()
-    body, errors = _parsed(service.EventBody, given)
+    body, errors = _parsed(service.EventBody, given, view.viewer)
     if when_error:
         errors["starts_local"] = when_error
     errors.setdefault("starts_local", errors.pop("starts_at", ""))
@@ -90,14 +93,14 @@ async def switch_event(view: View) -> web.StreamResponse:
     return view.redirect("/campaign")
 
 
-def starts_instant(local: str, zone: str) -> tuple[datetime | None, str]:
-    """The picker's wall-clock time read in `zone`, or why it cannot be.
+def starts_instant(local: str, zone: str, viewer: Viewer) -> tuple[datetime | None, str]:
+    """The picker's wall-clock time read in `zone`, or why it cannot be (in `viewer`'s words).
 
     A time the clocks skip (the spring-forward hour) does not exist in the zone
     and is refused; one they repeat (the fall-back hour) is the first of the two.
     """
     if not local:
-        return None, "Choose a date and a time."
+        return None, viewer.gettext("Choose a date and a time.")
     for fmt in PICKER_FORMATS:
         try:
             naive = datetime.strptime(local, fmt)
@@ -105,7 +108,8 @@ def starts_instant(local: str, zone: str) -> tuple[datetime | None, str]:
         except ValueError:
             continue
     else:
-        return None, "Choose a date and a time with the picker (year-month-day, hour:minute)."
+        return None, viewer.gettext(
+            "Choose a date and a time with the picker (year-month-day, hour:minute).")
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -113,8 +117,10 @@ def starts_instant(local: str, zone: str) -> tuple[datetime | None, str]:
     instant = naive.replace(tzinfo=tz)
     back = instant.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
     if back != naive:
-        return None, (f"{naive:%H:%M} does not exist on {naive:%Y-%m-%d} in this time zone "
-                      "(the clocks go forward that night): choose another time.")
+        return None, viewer.gettext(
+            "%(time)s does not exist on %(day)s in this time zone (the clocks go forward "
+            "that night): choose another time.",
+            time=naive.strftime("%H:%M"), day=naive.date().isoformat())
     return instant, ""
 
 
@@ -126,7 +132,7 @@ async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response
     programs = {c.value: c.label for c in program_choices(rules)}
     countries = country_choices(view.viewer.language)
     return view.render(
-        "campaign.html", status=status, title="Committees and events",
+        "campaign.html", status=status, title=N_("Committees and events"),
         committees=committees, events=events, added=view.query("added"),
         programs=programs, countries=countries,
         country_names={c.value: c.label for c in countries},
@@ -143,13 +149,14 @@ def _typed(view: View, names: tuple[str, ...]) -> dict[str, str]:
     return {name: view.field(name) for name in names}
 
 
-def _parsed(model: type[M], typed: dict[str, str]) -> tuple[M | None, dict[str, str]]:
+def _parsed(model: type[M], typed: dict[str, str], viewer: Viewer
+            ) -> tuple[M | None, dict[str, str]]:
     """The body, or the reason per field (empty optional fields count as not given)."""
     given = {k: v for k, v in typed.items() if v != ""}
     try:
         return model.model_validate(given), {}
     except ValidationError as err:
-        return None, field_errors(err)
+        return None, field_errors(err, viewer)
 
 
 def _path_id(view: View, name: str) -> int:

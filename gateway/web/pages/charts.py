@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 36  # room for the axis labels
+CHAR_WIDTH = 9.5  # an axis label's character at the phone stylesheet's 15px, in viewBox units
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +83,13 @@ def label_step(count: int, labels: int = 7) -> int:
 def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[int]], *,
               title: str, description: str, width: int = 400, height: int = 220,
               label_every: int = 1, format_value: Callable[[int], str] = str,
+              format_tick: Callable[[int], str] | None = None,
               stacked: bool = False) -> BarChart:
-    """One group per category: bars side by side, or one bar of stacked series."""
+    """One group per category: bars side by side, or one bar of stacked series.
+
+    `format_value` writes a bar's value in its tooltip, `format_tick` (else
+    `format_value`) a value-axis label, which must fit the LEFT margin.
+    """
     names = tuple(series)
     for name, values in series.items():
         if len(values) != len(categories):
@@ -95,7 +101,11 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[int]], *,
         peak = max((v for values in series.values() for v in values), default=0)
     ticks = axis_ticks(peak)
     top = ticks[-1]
-    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
+    tick_text = format_tick or format_value
+    texts = [tick_text(t) for t in ticks]
+    # a longer label ("20 $US", "1,5 k €") moves the plot right rather than being cut off
+    left = max(LEFT, math.ceil(8 + CHAR_WIDTH * max(len(t) for t in texts)))
+    plot_w, plot_h = width - left - RIGHT, height - TOP - BOTTOM
     baseline = TOP + plot_h
     group_w = plot_w / max(len(categories), 1)
     bar_w = group_w * 0.8 / (1 if stacked else max(len(names), 1))
@@ -105,16 +115,16 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[int]], *,
         for s, name in enumerate(names):
             value = series[name][i]
             h = plot_h * value / top
-            x = LEFT + i * group_w + group_w * 0.1 + (0 if stacked else s * bar_w)
+            x = left + i * group_w + group_w * 0.1 + (0 if stacked else s * bar_w)
             bars.append(Bar(series=s, x=round(x, 2), y=round(baseline - below - h, 2),
                             width=round(bar_w, 2), height=round(h, 2),
                             tip=f"{category} {name}: {format_value(value)}"))
             if stacked:
                 below += h
     step = max(label_every, 1)
-    x_labels = tuple(Tick(round(LEFT + (i + 0.5) * group_w, 2), c)
+    x_labels = tuple(Tick(round(left + (i + 0.5) * group_w, 2), c)
                      for i, c in enumerate(categories) if i % step == 0)
-    y_ticks = tuple(Tick(round(baseline - plot_h * t / top, 2), format_value(t))
-                    for t in ticks)
+    y_ticks = tuple(Tick(round(baseline - plot_h * t / top, 2), text)
+                    for t, text in zip(ticks, texts, strict=True))
     return BarChart(title, description, width, height, names, tuple(bars), x_labels, y_ticks,
-                    baseline, LEFT, width - RIGHT)
+                    baseline, left, width - RIGHT)

@@ -44,7 +44,6 @@ from gateway.store import persons as person_store
 from gateway.store import tags as tag_store
 from gateway.web.context import rules_in_force
 from gateway.web.pages.frame import PageTable, View
-from gateway.web.translated import translated
 
 pages = PageTable()
 
@@ -71,7 +70,7 @@ async def contact_list(view: View) -> web.StreamResponse:
                            searched="numbers", contacts=[], emails=[], more=None,
                            asked=asked, choices=choices, first_page=None,
                            error={"field": err.field or "q",
-                                  "message": translated(view.viewer, err.message)})
+                                  "message": view.viewer.gettext(err.message)})
     given = {k: v for k, v in asked.items() if v}
     more = {**given, "after": found.next_after} if found.next_after else None
     return view.render("contacts.html", title=N_("Contacts"), searched=found.searched,
@@ -106,7 +105,7 @@ async def render_email_contact(view: View, address: str, *, status: int = 200,
         await contact_service.viewed(conn, view.user, address, client=view.client, view="page")
     return view.render(
         "contact_email.html", status=status, address=address,
-        title=translated(view.viewer, N_("Contact %(address)s"), address=address),
+        title=view.viewer.gettext(N_("Contact %(address)s"), address=address),
         contact_path=contact_path(address), found=found,
         states=consent_now["subscriptions"], history=consent_now["history"],
         conversations=conversations(fenced_timeline(view.user, items)),
@@ -139,7 +138,7 @@ async def render_contact(view: View, msisdn: str, *, status: int = 200,
         await contact_service.viewed(conn, view.user, msisdn, client=view.client, view="page")
     return view.render(
         "contact.html", status=status, msisdn=msisdn,
-        title=translated(view.viewer, N_("Contact %(address)s"), address=msisdn),
+        title=view.viewer.gettext(N_("Contact %(address)s"), address=msisdn),
         address=msisdn, contact_path=contact_path(msisdn), contact=found,
         program_names=program_names(view), consents=[dict(c) for c in consents],
         conversations=conversations(fenced_timeline(view.user, items)),
@@ -166,7 +165,7 @@ async def consent_ledger_page(view: View) -> web.StreamResponse:
                       for a in emails}
         await contact_service.viewed(conn, view.user, msisdn, client=view.client,
                                      view="consent_ledger")
-    title = translated(view.viewer, N_("Consent ledger of %(number)s"), number=msisdn)
+    title = view.viewer.gettext(N_("Consent ledger of %(number)s"), number=msisdn)
     return view.render("contact_consent.html", title=title,
                        msisdn=msisdn, consents=[dict(r) for r in rows], mail_steps=mail_steps)
 
@@ -182,7 +181,7 @@ async def donations_page(view: View) -> web.StreamResponse:
     # no gift is an answer too ("No gift from this number."), not a missing page: finance
     # staff looking a number up learn only that it gave nothing
     return view.render("contact_donations.html", msisdn=msisdn,
-                       title=translated(view.viewer, N_("Gifts of %(number)s"), number=msisdn),
+                       title=view.viewer.gettext(N_("Gifts of %(number)s"), number=msisdn),
                        gifts=gifts.gifts, donor_details=gifts.details,
                        program_names=program_names(view),
                        stripe_dashboard=stripe_dashboard(view.context.settings))

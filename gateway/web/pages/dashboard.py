@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from gateway.plain_words import N_
 from gateway.services import campaign_stats
 from gateway.services.campaign_stats import DEFAULT_RANGE, RANGES, organization_zone
 from gateway.store import dashboard as store
 from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request
-from gateway.web.filters import format_amount
 from gateway.web.pages.charts import bar_chart, label_step
 from gateway.web.pages.dashboard_charts import campaign_charts
 from gateway.web.pages.frame import PageTable, View
@@ -66,20 +66,22 @@ async def dashboard(view: View) -> web.StreamResponse:
     except ApiError:  # an unreadable keywords file: themes from the questions alone
         rules = None
     numbers = await campaign_stats.campaign_numbers(
-        view.context.pool, rules=rules, now=now, zone=zone, days=days)
+        view.context.pool, rules=rules, now=now, zone=zone, days=days,
+        words=view.viewer.gettext)
     minutes = RATE_WINDOW.total_seconds() / 60
     state = view.site.smpp_state() if view.site.smpp_state else "unknown"
     labels = [h.hour.astimezone(ZoneInfo(zone)).strftime("%H:%M") for h in hourly]
-    chart = bar_chart(
-        labels, {"MO (received)": [h.mo for h in hourly], "MT (sent)": [h.mt for h in hourly]},
-        title="Messages per hour, last 24 hours",
-        description=f"Texts received and sent per hour ({zone}), oldest on the left.",
-        label_every=label_step(len(labels), 6))
     viewer = view.viewer
-    charts = campaign_charts(numbers, lambda cents, currency: format_amount(cents, viewer,
-                                                                            currency))
+    chart = bar_chart(
+        labels, {viewer.gettext("MO (received)"): [h.mo for h in hourly],
+                 viewer.gettext("MT (sent)"): [h.mt for h in hourly]},
+        title=viewer.gettext("Messages per hour, last 24 hours"),
+        description=viewer.gettext(
+            "Texts received and sent per hour (%(zone)s), oldest on the left.", zone=zone),
+        label_every=label_step(len(labels), 6))
+    charts = campaign_charts(numbers, viewer)
     return view.render(
-        "dashboard.html", title="Dashboard", zone=zone, smpp_state=state,
+        "dashboard.html", title=N_("Dashboard"), zone=zone, smpp_state=state,
         mo_per_minute=recent.mo / minutes, mt_per_minute=recent.mt / minutes,
         mo_hour=hour.mo, mt_hour=hour.mt, consent=consent, donations=donations,
         chart=chart, hourly=list(zip(labels, hourly, strict=True)),

@@ -29,7 +29,6 @@ from gateway.web.locale import Viewer
 from gateway.web.pages.charts import BarChart, bar_chart
 from gateway.web.pages.dashboard import start_of_day
 from gateway.web.pages.frame import PageTable, View
-from gateway.web.translated import translated
 
 pages = PageTable()
 
@@ -63,11 +62,11 @@ def day_chart(rows: list[ReportRow], date_from: date, date_to: date,
     days = [(date_from + timedelta(days=n)).isoformat()
             for n in range((date_to - date_from).days + 1)]
     return bar_chart(
-        days, {translated(viewer, N_("gross (%(currency)s)"), currency=currency):
+        days, {viewer.gettext(N_("gross (%(currency)s)"), currency=currency):
                [gross.get(day, 0) for day in days]},
-        title=translated(viewer, N_("Donations by day, gross %(currency)s"), currency=currency),
-        description=translated(
-            viewer, N_("Money taken per day from %(start)s to %(end)s, by date of the YES."),
+        title=viewer.gettext(N_("Donations by day, gross %(currency)s"), currency=currency),
+        description=viewer.gettext(
+            N_("Money taken per day from %(start)s to %(end)s, by date of the YES."),
             start=format_when(date_from, viewer), end=format_when(date_to, viewer)),
         label_every=max(1, len(days) // 8),
         format_value=lambda cents: format_cents(cents, currency))
@@ -134,7 +133,7 @@ async def reconciliation_import(view: View) -> web.StreamResponse:
     data = getattr(upload, "file", None)
     if data is None:
         return await _reconciliation(
-            view, status=400, error=translated(view.viewer, N_("Choose a settlement file.")))
+            view, status=400, error=view.viewer.gettext(N_("Choose a settlement file.")))
     name = str(getattr(upload, "filename", "") or "upload.csv")
     try:
         result = await import_upload(

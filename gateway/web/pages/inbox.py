@@ -32,7 +32,6 @@ from gateway.web.locale import Viewer
 from gateway.web.pages.contacts import contact_path
 from gateway.web.pages.frame import PageTable, View
 from gateway.web.ranged import ranged_response, starts_at_zero
-from gateway.web.translated import translated
 
 pages = PageTable()
 
@@ -56,8 +55,8 @@ def duration(seconds: float | None, *, none: str = "—", viewer: Viewer = ENGLI
     for size, unit in UNITS:
         if seconds >= size:
             shown = format_decimal(round(seconds / size, 1), locale=viewer.locale)
-            return translated(viewer, unit, n=shown)
-    return translated(viewer, N_("%(n)s s"), n=round(seconds))
+            return viewer.gettext(unit, n=shown)
+    return viewer.gettext(N_("%(n)s s"), n=round(seconds))
 
 
 def _question_id(view: View) -> int:
@@ -74,10 +73,10 @@ async def inbox(view: View) -> web.StreamResponse:
     language = viewer.language
     shown = [{**q, "name": service.theme_names(inbox.rules(), [q["theme"]], language)[0],
               "sla_text": duration(q["sla_seconds"], viewer=viewer,
-                                   none=translated(viewer, N_("program default")))}
+                                   none=viewer.gettext(N_("program default")))}
              for q in queues["queues"]]
     rows = [{**t, "sla_text": duration(t["sla_seconds"], viewer=viewer,
-                                       none=translated(viewer, N_("default"))),
+                                       none=viewer.gettext(N_("default"))),
              "median_text": duration(t["median_seconds"], viewer=viewer),
              "p90_text": duration(t["p90_seconds"], viewer=viewer)}
             for t in times["themes"]]
@@ -106,8 +105,9 @@ async def _question_page(view: View, *, draft: str = "", error: ServiceError | N
     segments = answer_segments((wrap["before"], wrap["after"]), draft)
     q = detail["question"]
     return view.render(
-        "inbox_question.html", status=status, title=translated(
-            view.viewer, N_("Question %(id)s (%(theme)s)"), id=q["id"], theme=q["theme_name"]),
+        "inbox_question.html", status=status,
+        title=view.viewer.gettext(N_("Question %(id)s (%(theme)s)"), id=q["id"],
+                                  theme=q["theme_name"]),
         detail=detail, q=q, draft=draft, error=error, segments=segments,
         max_chars=detail["answer_max_chars"], contact_link=_contact_link(view, q),
         notice=NOTICES.get(view.query("notice")), **extra)

@@ -26,7 +26,6 @@ from gateway.services import inbox as inbox_service
 from gateway.store import knowledge_docs as store
 from gateway.web.pages import inbox as inbox_pages
 from gateway.web.pages.frame import PageTable, View
-from gateway.web.translated import translated
 
 pages = PageTable()
 MAX_HITS: Final = 8
@@ -57,8 +56,7 @@ async def search_for_answer(view: View) -> web.StreamResponse:
             addition = passage["body"] if name == "insert" else passage["url"]
             if addition:
                 draft = appended(draft, addition)
-                inserted = translated(
-                    view.viewer, INSERTED[name], title=passage["title"],
+                inserted = view.viewer.gettext(INSERTED[name], title=passage["title"],
                     version=passage["version"])
     hits = await service.search(
         view.context.pool, words, program=question["program"],

@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from babel.numbers import format_decimal
 
+from gateway.plain_words import N_
 from gateway.services.errors import ServiceError
 from gateway.web import keywords_file
 from gateway.web.errors import bad_request
@@ -37,7 +39,7 @@ def _show(view: View, *, status: int = 200, **values: Any) -> web.Response:
     except ServiceError as err:
         in_force, unreadable = None, err.message
     text = in_force["text"] if in_force else ""
-    return view.render("keywords.html", status=status, title="Keywords file",
+    return view.render("keywords.html", status=status, title=N_("Keywords file"),
                        filename=path.name, in_force=in_force, unreadable=unreadable,
                        lines=text.splitlines(),
                        can_reload=view.context.reload_rules is not None,
@@ -50,8 +52,10 @@ async def check(view: View) -> web.StreamResponse:
     raw = view.form.get("copy")
     copy = raw.replace("\r\n", "\n") if isinstance(raw, str) else ""
     if len(copy) > keywords_file.MAX_FILE_CHARS:
-        raise bad_request(f"the copy is over {keywords_file.MAX_FILE_CHARS:,} characters",
-                          field="copy")
+        raise bad_request(view.viewer.gettext(
+            "the copy is over %(most)s characters",
+            most=format_decimal(keywords_file.MAX_FILE_CHARS, locale=view.viewer.locale)),
+            field="copy")
     name = view.context.settings.keywords.name
     checked = keywords_file.check_copy(copy, name)
     shown = [_with_source(problem, copy.splitlines(), name) for problem in checked["problems"]]

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.broadcast import send_time
+from gateway.plain_words import N_
 from gateway.services import accounts
 from gateway.services.errors import ServiceError
 from gateway.store import users as user_store
@@ -65,7 +66,8 @@ async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response
     most = view.context.settings.web_token_days
     mine = scopes_for_role(view.user.role)
     offered = [scope for scope in SCOPES if scope in mine]
-    return view.render("my_tokens.html", status=status, title="My API tokens", tokens=tokens,
+    return view.render("my_tokens.html", status=status, title=N_("My API tokens"),
+                       tokens=tokens,
                        most_days=most, now=view.context.clock(), offered=offered,
                        zone=send_time.organizer_zone(view.context.settings),
                        **{"form": {"name": "", "days": str(most), "scopes": []},
@@ -78,12 +80,13 @@ async def _show(view: View, *, status: int = 200, **values: Any) -> web.Response
 async def create(view: View) -> web.StreamResponse:
     form: dict[str, Any] = {"name": view.field("name"), "days": view.field("days"),
                             "scopes": _scopes(view)}
+    _ = view.viewer.gettext
     try:
         if not form["name"] or len(form["name"]) > MAX_NAME:
-            raise bad_request(f"name it, in 1 to {MAX_NAME} characters: what or who will "
-                              "use it", field="name")
+            raise bad_request(_("name it, in 1 to %(most)s characters: what or who will "
+                                "use it", most=MAX_NAME), field="name")
         if not form["days"].isdecimal() or int(form["days"]) < 1:
-            raise bad_request("a whole number of days, 1 or more", field="days")
+            raise bad_request(_("a whole number of days, 1 or more"), field="days")
         made = new_api_token()
         request = accounts.TokenRequest(name=form["name"], prefix=made.prefix,
                                         secret_hash=made.secret_hash, days=int(form["days"]),
@@ -124,7 +127,7 @@ async def revoke(view: View) -> web.StreamResponse:
     if found is None or found.user_id != view.user.user_id:  # as accounts.revoke_token
         raise not_found(f"token {token_id}")
     if not confirm.confirmed(view):
-        return confirm.ask(view, "revoke_my_token", title="Revoke this API token?",
+        return confirm.ask(view, "revoke_my_token", title=N_("Revoke this API token?"),
                            back="/me/tokens", subject=found.name)
     async with view.context.pool.acquire() as conn, conn.transaction():
         await accounts.revoke_token(conn, accounts.Actor(principal=view.user,

@@ -19,6 +19,7 @@ from aiohttp import web
 from gateway.broadcast import control, newsletters, send_time
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
+from gateway.plain_words import N_
 from gateway.services import audit
 from gateway.store import broadcasts as store
 from gateway.store import newsletters as newsletter_store
@@ -82,7 +83,8 @@ async def newsletter_page(view: View) -> web.StreamResponse:
     status = str(progress["status"])
     zone = send_time.organizer_zone(view.context.settings)
     return view.render(
-        "newsletter.html", title=f"Newsletter {newsletter_id}", newsletter=newsletter,
+        "newsletter.html", title=view.viewer.gettext("Newsletter %(id)s", id=newsletter_id),
+        newsletter=newsletter,
         progress=progress, actions=[name for name, (allowed, _) in control.TRANSITIONS.items()
                                     if status in allowed and name in ACTIONS],
         scheduled=send_time.show(newsletter.scheduled_at, zone)
@@ -128,7 +130,7 @@ async def _list(view: View, form: dict[str, str], error: dict[str, Any] | None, 
     zone = send_time.organizer_zone(view.context.settings)
     async with view.context.pool.acquire() as conn:
         rows = [dict(r) for r in await newsletter_store.list_newsletters(conn)]
-    return view.render("newsletters.html", status=status, title="Newsletters",
+    return view.render("newsletters.html", status=status, title=N_("Newsletters"),
                        newsletters=rows, programs=programs, form=form, error=error,
                        preview=preview, zone=zone,
                        zones=zone_options(zone, form.get("time_zone", ""),

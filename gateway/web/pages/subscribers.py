@@ -13,6 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.email_address import EmailAddressError, normalize_email
+from gateway.plain_words import N_
 from gateway.services import audit
 from gateway.store import address_consent
 from gateway.web.errors import bad_request, not_found
@@ -40,9 +41,11 @@ async def subscriber_list(view: View) -> web.StreamResponse:
     state = view.query("state")
     after = view.query("after")
     if program and program not in programs:
-        raise bad_request(f"No program {program!r} in the keywords file.", field="program")
+        raise bad_request(view.viewer.gettext("No program %(program)s in the keywords file.",
+                                              program=repr(program)), field="program")
     if state and state not in STATES:
-        raise bad_request(f"A state is one of {', '.join(STATES)}.", field="state")
+        raise bad_request(view.viewer.gettext("A state is one of %(states)s.",
+                                              states=", ".join(STATES)), field="state")
     async with view.context.pool.acquire() as conn:
         rows = await address_consent.list_subscribers(
             conn, program, state=state or None, after=after or None, limit=PAGE_SIZE)
@@ -53,7 +56,7 @@ async def subscriber_list(view: View) -> web.StreamResponse:
                            results=len(rows))
     more = {"program": program, "state": state, "after": rows[-1]["address"]} \
         if len(rows) == PAGE_SIZE else None
-    return view.render("subscribers.html", title="E-mail subscribers", programs=programs,
+    return view.render("subscribers.html", title=N_("E-mail subscribers"), programs=programs,
                        program=program, state=state, states=STATES, counts=counts,
                        subscribers=[dict(r) for r in rows], more=more)
 
@@ -71,5 +74,7 @@ async def subscriber_page(view: View) -> web.StreamResponse:
             raise not_found(f"e-mail consent records of {address}")
         await audit.record(conn, view.user, audit.CONTACT_VIEWED, f"email:{address}",
                            client=view.client, view="email_consent")
-    return view.render("subscriber.html", title=f"E-mail consent of {address}",
+    return view.render("subscriber.html",
+                       title=view.viewer.gettext("E-mail consent of %(address)s",
+                                                 address=address),
                        address=address, states=states, history=[dict(r) for r in history])

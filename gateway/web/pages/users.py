@@ -22,6 +22,7 @@ from aiohttp import web
 
 from gateway.broadcast import send_time
 from gateway.knowledge.placement import themes_of
+from gateway.plain_words import N_
 from gateway.services import accounts, audit
 from gateway.services.errors import ServiceError
 from gateway.store import audit as audit_store
@@ -49,7 +50,7 @@ async def _list(view: View, *, status: int = 200, form: dict[str, Any] | None = 
         users = await user_store.list_users(conn)
         logins = await audit_store.last_by_actor(conn, audit.LOGIN_SUCCEEDED,
                                                  [u.id for u in users])
-    return view.render("users.html", status=status, title="Staff accounts", users=users,
+    return view.render("users.html", status=status, title=N_("Staff accounts"), users=users,
                        logins=logins, roles=ROLES, themes=theme_choices(view, ()),
                        form=form or {"role": "organizer", "themes": [], "sign_in": "password"},
                        errors=errors or {}, zone=_zone(view), **values)
@@ -62,8 +63,8 @@ async def create(view: View) -> web.StreamResponse:
                             "themes": themes, "sign_in": view.field("sign_in") or "password"}
     password = new_password() if form["sign_in"] == "password" else None
     try:
-        email = _email(view.field("email"))
-        role = _role(view.field("role"))
+        email = _email(view, view.field("email"))
+        role = _role(view, view.field("role"))
         password_hash = None if password is None else await checked_hash(view.request,
                                                                           password)
         async with view.context.pool.acquire() as conn, conn.transaction():
@@ -101,7 +102,7 @@ async def _one(view: View, user_id: int, *, status: int = 200,
 async def update(view: View) -> web.StreamResponse:
     user_id = _id(view, "user_id")
     try:
-        role = _role(view.field("role"))
+        role = _role(view, view.field("role"))
         themes = _themes(view) if role == "expert" else []  # hidden unless expert
         async with view.context.pool.acquire() as conn, conn.transaction():
             await accounts.change_user(conn, _by(view), user_id,
@@ -118,7 +119,7 @@ async def update(view: View) -> web.StreamResponse:
 async def reset(view: View) -> web.StreamResponse:
     user = await _user(view)
     if not confirm.confirmed(view):
-        return confirm.ask(view, "reset_password", title="Reset the password?",
+        return confirm.ask(view, "reset_password", title=N_("Reset the password?"),
                            back=f"/users/{user.id}", subject=user.email)
     password = new_password()
     password_hash = await checked_hash(view.request, password)
@@ -132,7 +133,7 @@ async def disable(view: View) -> web.StreamResponse:
     user = await _user(view)
     off = view.field("disabled") != "false"
     if off and not confirm.confirmed(view):
-        return confirm.ask(view, "disable_account", title="Disable this account?",
+        return confirm.ask(view, "disable_account", title=N_("Disable this account?"),
                            back=f"/users/{user.id}", subject=user.email)
     try:
         async with view.context.pool.acquire() as conn, conn.transaction():
@@ -149,7 +150,7 @@ async def revoke(view: View) -> web.StreamResponse:
     user = await _user(view)
     token_id = _id(view, "token_id")
     if not confirm.confirmed(view):
-        return confirm.ask(view, "revoke_token", title="Revoke this API token?",
+        return confirm.ask(view, "revoke_token", title=N_("Revoke this API token?"),
                            back=f"/users/{user.id}", subject=user.email)
     async with view.context.pool.acquire() as conn, conn.transaction():
         await accounts.revoke_token(conn, _by(view), token_id, owner=user.id)
@@ -169,7 +170,8 @@ def theme_choices(view: View, held: tuple[str, ...]) -> list[tuple[str, str]]:
         for theme, name in themes_of(rules, program).items():
             labels.setdefault(theme, []).append(f"{name} ({program})")
     for theme in held:
-        labels.setdefault(theme, [f"{theme} (no program has it now)"])
+        labels.setdefault(theme, [view.viewer.gettext("%(theme)s (no program has it now)",
+                                                      theme=theme)])
     return sorted(((theme, ", ".join(names)) for theme, names in labels.items()),
                   key=lambda choice: choice[1].lower())
 
@@ -186,17 +188,17 @@ def _themes(view: View) -> list[str]:
     return [t for t in view.form.getall("themes", []) if isinstance(t, str) and t]
 
 
-def _email(raw: str) -> str:
+def _email(view: View, raw: str) -> str:
     try:
         return accounts.check_email(raw)
     except ValueError:
-        raise bad_request("type the person's e-mail address, like name@example.org",
-                          field="email") from None
+        raise bad_request(view.viewer.gettext(
+            "type the person's e-mail address, like name@example.org"), field="email") from None
 
 
-def _role(raw: str) -> str:
+def _role(view: View, raw: str) -> str:
     if raw not in ROLES:
-        raise bad_request("choose a role", field="role")
+        raise bad_request(view.viewer.gettext("choose a role"), field="role")
     return raw
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from aiohttp import web
+from babel.dates import format_skeleton
 
+from gateway.plain_words import N_
 from gateway.web.choices import program_names
 from gateway.web.context import rules_in_force
 from gateway.web.errors import ApiError, bad_request
@@ -30,8 +32,8 @@ from gateway.web.voice_publish import (
 
 pages = PageTable()
 DAYS: Final = 30
-NOTICES: Final = {"published": "The new version is the one callers hear now; the older ones "
-                               "are kept."}
+NOTICES: Final = {"published": N_("The new version is the one callers hear now; the older "
+                                  "ones are kept.")}
 
 
 @pages.get("/voice-line", name="page.voice")
@@ -45,14 +47,15 @@ async def voice_report(view: View) -> web.StreamResponse:
     program = program_of(view.context, None)
     report = await report_of(view.context, program)
     zone = view.context.settings.organization_timezone
+    _ = view.viewer.gettext
     chart = bar_chart(
-        [day.day.strftime("%m-%d") for day in report.days],
-        {"Calls": [day.calls for day in report.days],
-         "Abandoned": [day.abandoned for day in report.days]},
-        title=f"Calls per day, last {len(report.days)} days",
-        description=f"Calls to the voice line and abandoned calls per day ({zone}), oldest "
-                    "on the left.", label_every=2)
-    return view.render("voice_report.html", title="Voice line report", report=report,
+        [format_skeleton("Md", day.day, locale=view.viewer.locale) for day in report.days],
+        {_("Calls"): [day.calls for day in report.days],
+         _("Abandoned"): [day.abandoned for day in report.days]},
+        title=_("Calls per day, last %(days)s days", days=len(report.days)),
+        description=_("Calls to the voice line and abandoned calls per day (%(zone)s), "
+                      "oldest on the left.", zone=zone), label_every=2)
+    return view.render("voice_report.html", title=N_("Voice line report"), report=report,
                        chart=chart, zone=zone,
                        program_name=program_names(rules_in_force(view.context)).get(
                            report.program, report.program))
@@ -67,7 +70,8 @@ async def publish(view: View) -> web.StreamResponse:
             await publish_message(view.context, view.user, view.client, typed["program"] or None,
                                   text=typed["text"], note=typed["note"])
         elif not isinstance(upload, web.FileField) or not upload.filename:
-            raise bad_request("choose a WAV or MP3 file to upload", field="file")
+            raise bad_request(view.viewer.gettext("choose a WAV or MP3 file to upload"),
+                              field="file")
         else:
             await publish_message(view.context, view.user, view.client,
                                   typed["program"] or None, audio=upload.file.read(),
@@ -89,7 +93,8 @@ async def _show(view: View, *, status: int = 200, form: dict[str, str] | None = 
     program = program_of(view.context, None)
     rules = rules_in_force(view.context)
     return view.render(
-        "voice.html", status=status, title="Voice line", settings=settings, program=program,
+        "voice.html", status=status, title=N_("Voice line"), settings=settings,
+        program=program,
         programs=sorted(rules.programs), versions=await versions(view.context, None),
         days=await daily_calls(view.context, program, DAYS), period=DAYS,
         links={name: settings.voice_url(f"/{name}") for name in ("incoming", "status")},

@@ -39,7 +39,6 @@ from gateway.voice.steps import caller_of
 from gateway.web.body import read_payload
 from gateway.web.errors import bad_request, not_found
 from gateway.web.pages.frame import PageTable, View
-from gateway.web.translated import translated
 
 log = get_logger(__name__)
 pages = PageTable()
@@ -94,7 +93,7 @@ async def simulator(view: View) -> web.StreamResponse:
     return view.render("voice_simulator.html", title=N_("Call simulator"),
                        number=view.query("number") or DEFAULT_NUMBER,
                        base_url=settings.voice_url(),
-                       script_words={key: translated(view.viewer, words)
+                       script_words={key: view.viewer.gettext(words)
                                      for key, words in SCRIPT_WORDS.items()})
 
 
