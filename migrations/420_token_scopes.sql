@@ -1,4 +1,4 @@
--- API token scopes (issue 18; gateway/web/access.py API_SCOPES, docs/send-api.md).
+-- API token scopes (gateway/web/access.py API_SCOPES, docs/send-api.md).
 --
 -- A token holds the scopes chosen when it was made, each one a name of the fixed
 -- list below. NULL: a token made before scopes existed, which keeps working as it
@@ -8,4 +8,5 @@
 ALTER TABLE api_tokens ADD COLUMN scopes text[]
     CHECK (scopes <@ ARRAY['messages:send', 'messages:read', 'contacts:read', 'contacts:write',
                            'contacts:export', 'broadcasts:read', 'broadcasts:write',
-                           'donations:read', 'webhooks:manage', 'admin']::text[]);
+                           'donations:read', 'donations:write', 'webhooks:manage',
+                           'admin']::text[]);

@@ -218,6 +218,7 @@ async def real_ids(pool: asyncpg.Pool) -> dict[str, str]:
             "segment_id": await conn.fetchval("SELECT min(id) FROM segments"),
             "export_id": await conn.fetchval(
                 "SELECT min(id) FROM contact_exports WHERE via = 'api'"),
+            "message_id": await conn.fetchval("SELECT min(id) FROM api_messages"),
         }
     missing = [name for name, value in ids.items() if value is None]
     assert missing == [], f"the journey left no rows for {missing}"
@@ -263,6 +264,14 @@ async def create_webhook(http: aiohttp.ClientSession, base: str, token: str) -> 
     """A subscription (to a receiver that never answers: nothing is emitted for it here)."""
     body = {"url": "https://crm.journey.invalid/hooks", "event_types": ["gift.refunded"]}
     async with http.post(f"{base}/api/v1/webhooks", json=body,
+                         headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 201, await response.text()
+
+
+async def send_by_api(http: aiohttp.ClientSession, base: str, token: str) -> None:
+    """One text through the send API (docs/send-api.md), so its status page has a row."""
+    body = {"program": "rise", "to": RISE, "text": "Doors open at 6."}
+    async with http.post(f"{base}/api/v1/messages", json=body,
                          headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.status == 201, await response.text()
 
@@ -349,6 +358,7 @@ async def test_a_supporter_of_each_program_then_every_page_for_every_role(
         await create_document(http, base, tokens["organizer"])
         await create_webhook(http, base, tokens["admin"])
         await create_segment_and_export(http, base, tokens["organizer"], gw.pool)
+        await send_by_api(http, base, tokens["organizer"])
         await email_subscriber_and_newsletter(gw)
         ids = {**await real_ids(gw.pool), "token": await link_token(gw)}
         wrong = await walk(http, base, tokens, ids)

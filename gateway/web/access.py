@@ -275,10 +275,11 @@ def allows(rule: Rule, role: str | None) -> bool:
 
 Scope = Literal["messages:send", "messages:read", "contacts:read", "contacts:write",
                 "contacts:export", "broadcasts:read", "broadcasts:write", "donations:read",
-                "webhooks:manage", "admin"]
+                "donations:write", "webhooks:manage", "admin"]
 SCOPES: Final[tuple[Scope, ...]] = (
     "messages:send", "messages:read", "contacts:read", "contacts:write", "contacts:export",
-    "broadcasts:read", "broadcasts:write", "donations:read", "webhooks:manage", "admin")
+    "broadcasts:read", "broadcasts:write", "donations:read", "donations:write",
+    "webhooks:manage", "admin")
 SELF: Final = "self"  # about the caller's own account: any live token may ask
 
 ScopeRule = Scope | Literal["self"]
@@ -318,11 +319,11 @@ API_SCOPES: Final[Mapping[str, ScopeRule]] = {
     "broadcasts.cancel": "broadcasts:write",
     "donations.list": "donations:read",
     "donations.get": "donations:read",
-    "donations.refund": "admin",  # money moves: a token needs the admin scope
+    "donations.refund": "donations:write",  # money moves: a scope of its own
     "reports.donations": "donations:read",
     "reconciliation.summary": "donations:read",
     "reconciliation.exceptions": "donations:read",
-    "reconciliation.upload": "admin",
+    "reconciliation.upload": "donations:write",
     "users.list": "admin",
     "users.create": "admin",
     "users.update": "admin",

@@ -19,6 +19,7 @@ SCOPE_WORDS: Final[Words] = {
     "broadcasts:read": N_("Read broadcasts, keywords and campaign settings"),
     "broadcasts:write": N_("Create and run broadcasts, change keywords"),
     "donations:read": N_("Read donations and finance reports"),
+    "donations:write": N_("Refund gifts and upload settlement statements"),
     "webhooks:manage": N_("Manage outgoing webhooks"),
     "admin": N_("Administer: staff accounts, refunds, erasure, audit log"),
 }
