@@ -60,6 +60,11 @@ WEBHOOK_DELETED: Final = "webhook.deleted"
 WEBHOOK_REPLAYED: Final = "webhook.replayed"
 WEBHOOK_DISABLED: Final = WEBHOOK_AUTO_DISABLED  # by the gateway after sustained failure
 
+# contact import (services/imports/): a file kept, a phase queued, an import's end
+IMPORT_UPLOADED: Final = "contacts.import_uploaded"
+IMPORT_QUEUED: Final = "contacts.import_queued"
+CONTACTS_IMPORTED: Final = "contacts.imported"
+
 CLI_ACTOR: Final = "cli"
 
 
