@@ -49,8 +49,9 @@ CREATE TABLE contact_import_rows (
     PRIMARY KEY (import_id, phase, row_no),
     CHECK ((outcome = 'skipped') = (effect IS NULL))
 );
-CREATE INDEX contact_import_rows_number_idx ON contact_import_rows (import_id, phase, msisdn)
-    WHERE msisdn IS NOT NULL;
+-- One accepted row per number and phase: a later row of the number is a duplicate.
+CREATE UNIQUE INDEX contact_import_rows_number_idx
+    ON contact_import_rows (import_id, phase, msisdn) WHERE outcome <> 'skipped';
 
 -- The consent ledger takes consent proven by an imported file: no MO and no call, the
 -- import and its row instead, with the provenance the file gave (where the consent was

@@ -7,14 +7,14 @@ import asyncpg
 from gateway.services.imports import service
 from tests.support.imports import organizer, runner, uploaded
 
-FILE = """Mobile Phone;First Name;Last Name;Email;Zip;Source;Opt-in Date;Campaign;Unsubscribed
+FILE = b"""Mobile Phone;First Name;Last Name;Email;Zip;Source;Opt-in Date;Campaign;Unsubscribed
 212 555 0101;Ada;Lovelace;ada@example.org;10001;web form;2025-03-01;Spring petition;
 212 555 0102;Bob;;;;web form;2025-03-01;;
 not a number;Cy;;;;web form;2025-03-01;Spring petition;
 (212) 555-0101;Ada;L;;;web form;2025-03-01;Spring petition;
 212 555 0103;Dee;;;;;;;yes
 212 555 0104;Eve;;;;web form;01/03/2025;Spring petition;
-""".encode()
+"""
 
 
 async def test_each_kind_of_row(pool: asyncpg.Pool) -> None:
@@ -34,7 +34,8 @@ async def test_each_kind_of_row(pool: asyncpg.Pool) -> None:
         assert (rows[5]["reason"], rows[5]["duplicate_of"]) == ("duplicate", 2)
         assert (rows[3]["reason"], rows[3]["column_name"]) == ("no_consent", "Campaign")
         assert rows[6]["effect"] == "opted_out"
-        await service.queue(conn, await organizer(conn), "t", import_id, phase="import", mapping=None)
+        await service.queue(conn, await organizer(conn), "t", import_id, phase="import",
+                            mapping=None)
     assert await runner(pool).run_once()
     async with pool.acquire() as conn:
         done = await service.summary(conn, import_id, report_rows=50)

@@ -48,6 +48,12 @@ CREATE TEMP TABLE IF NOT EXISTS import_stage (
 ) ON COMMIT DELETE ROWS
 """
 
+# A temporary table has no statistics until asked for them.
+ANALYZE_STAGE = "ANALYZE import_stage"
+# A chunk's statements are planned afresh each time; compiling them (JIT) costs seconds
+# and saves nothing on a few thousand rows.
+NO_JIT = "SET LOCAL jit = off"
+
 CREATE = """
 INSERT INTO contact_imports (created_by, filename, file_format, content, headers, total_rows,
                              program, country, mapping, created_at)
@@ -107,6 +113,13 @@ WHERE {_FENCE} AND next_row = $7
 RETURNING id
 """
 
+# A gateway stopping between two chunks gives the rest back at once.
+PAUSE = f"""
+UPDATE contact_imports SET status = 'queued', lease_owner = NULL, lease_until = NULL
+WHERE {_FENCE} AND greatest(now(), $1::timestamptz) IS NOT NULL
+RETURNING id
+"""
+
 # The file goes once the import is done: it holds names and numbers nobody needs now.
 FINISH = f"""
 UPDATE contact_imports
@@ -128,6 +141,8 @@ RETURNING id
 # a duplicate of an accepted row (earlier chunks, then this one), an opt-out already on
 # record (this short code's contact row, its program, or an erased number's hash), a
 # subscription already there; new or updated. The dry run and the import both run it.
+# Every join is an equality on a staged row, so whatever the planner thinks of a fresh
+# import's statistics (none yet), the cost stays linear in the chunk.
 CLASSIFY = """
 WITH staged AS (
     SELECT s.*, min(s.row_no) FILTER (WHERE s.skip IS NULL)
@@ -139,11 +154,11 @@ WITH staged AS (
                     false) OR e.number_hash IS NOT NULL AS stopped,
            coalesce(c.state->'subs'->s.program->>'status' = 'subscribed', false) AS subscribed,
            CASE WHEN s.skip IS NULL THEN coalesce(
-               (SELECT min(r.row_no) FROM contact_import_rows r
-                WHERE r.import_id = $1 AND r.phase = $2 AND r.msisdn = s.msisdn
-                  AND r.outcome <> 'skipped'),
-               CASE WHEN s.chunk_first < s.row_no THEN s.chunk_first END) END AS first_row
+               p.row_no, CASE WHEN s.chunk_first < s.row_no THEN s.chunk_first END)
+           END AS first_row
     FROM staged s
+    LEFT JOIN contact_import_rows p  -- at most one: contact_import_rows_number_idx
+      ON p.import_id = $1 AND p.phase = $2 AND p.msisdn = s.msisdn AND p.outcome <> 'skipped'
     LEFT JOIN contacts c ON c.msisdn = s.msisdn AND c.shortcode = s.shortcode
     LEFT JOIN erased_numbers e
       ON e.number_hash = s.number_hash AND e.shortcode = s.shortcode AND e.opted_out
@@ -255,8 +270,10 @@ async def release_own(conn: asyncpg.Connection, owner: str) -> int:
 
 async def stage(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -> None:
     """Copy a chunk's rows into `import_stage` (in the caller's transaction)."""
+    await conn.execute(NO_JIT)
     await conn.execute(CREATE_STAGE)
     await conn.copy_records_to_table("import_stage", records=records, columns=STAGE_COLUMNS)
+    await conn.execute(ANALYZE_STAGE)
 
 
 async def classify(conn: asyncpg.Connection, import_id: int, phase: str) -> None:
@@ -268,6 +285,11 @@ async def advance(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime,
     """Record the chunk's progress; False: the lease is someone else's (roll back)."""
     return await conn.fetchval(ADVANCE, now, attempt.id, attempt.owner, attempt.attempts,
                                next_row, lease_seconds, done_before) is not None
+
+
+async def pause(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime) -> bool:
+    return await conn.fetchval(PAUSE, now, attempt.id, attempt.owner,
+                               attempt.attempts) is not None
 
 
 async def finish(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime) -> bool:

@@ -36,6 +36,7 @@ from gateway.store import (
     audit,
     calls,
     consent,
+    contact_imports,
     contacts,
     donations,
     finance,
@@ -75,6 +76,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "person_links": "deleted (the audit log keeps that a merge happened, under pseudonyms)",
     "person_link_tokens": "deleted",
     "webhook_events": "deleted, with their deliveries (a receiver keeps what it was sent)",
+    "contact_import_rows": "deleted (what an import did with the number's row)",
 }
 # Every table with a column holding a citizen's e-mail address, and what erasure does.
 EMAIL_TABLES: Mapping[str, str] = {
@@ -132,6 +134,8 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("call_events", lambda conn, msisdn, _: calls.delete_events_of(conn, msisdn)),
     ("calls", lambda conn, msisdn, _: calls.delete_calls_of(conn, msisdn)),
     ("webhook_events", lambda conn, msisdn, _: webhook_events.delete_of(conn, msisdn)),
+    ("contact_import_rows", lambda conn, msisdn, _: contact_imports.delete_rows_of(
+        conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
         conn, msisdn)),

@@ -131,6 +131,10 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "webhooks.delete": ADMIN,
     "webhooks.deliveries": ADMIN,
     "webhooks.replay": ADMIN,
+    # contact import (docs/import.md): who may change contacts may bring a list in
+    "imports.create": CAMPAIGN,
+    "imports.get": CAMPAIGN,
+    "imports.start": CAMPAIGN,
     # server-rendered pages (gateway/web/pages/); same table, same walk in the tests
     "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
     "page.login": PUBLIC,
@@ -167,6 +171,10 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.contact_email.send_link": CAMPAIGN,
     "page.person_link": PUBLIC,
     "page.person_link.confirm": PUBLIC,
+    "page.imports": CAMPAIGN,  # contact import: upload, mapping, dry run, progress
+    "page.imports.upload": CAMPAIGN,
+    "page.import": CAMPAIGN,
+    "page.import.start": CAMPAIGN,
     "page.subscribers": CAMPAIGN,  # e-mail lists and one address's consent history
     "page.subscriber": CAMPAIGN,
     "page.newsletters": CAMPAIGN,  # e-mail broadcasts to confirmed subscribers

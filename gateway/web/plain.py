@@ -17,6 +17,7 @@ from typing import Final
 from gateway.engine.events.words import EVENT_WORDS
 from gateway.finance.words import RECONCILIATION_WORDS
 from gateway.plain_words import Words
+from gateway.services.imports.words import IMPORT_REASON_WORDS
 from gateway.store.words import CHECKED, DIRECTION_WORDS, QUESTION_EVENT_WORDS
 from gateway.voice.words import VOICE_EVENT_WORDS
 
@@ -24,6 +25,7 @@ VOCABULARIES: Final[Mapping[str, Words]] = {
     "event": {**EVENT_WORDS, **QUESTION_EVENT_WORDS, **VOICE_EVENT_WORDS},
     "reconciliation": RECONCILIATION_WORDS,
     "direction": DIRECTION_WORDS,
+    "import_reason": IMPORT_REASON_WORDS,
     **{name: checked.words for name, checked in CHECKED.items()},
 }
 

@@ -21,8 +21,8 @@ import asyncpg
 from gateway.engine import load_rules
 from gateway.services import accounts
 from gateway.services.imports import service
-from gateway.store import users as user_store
 from gateway.services.imports.runner import ImportRunner, RunnerConfig
+from gateway.store import users as user_store
 
 ORGANIZER = "organizer@example.org"
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,6 +26,7 @@ from typing import Any, Final
 import asyncpg
 
 from gateway.clock import Clock, utc_now
+from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.services import audit
 from gateway.services.imports import reading, rows
@@ -83,11 +84,16 @@ class ImportRunner:
         self._stopping = True
         self._wake.set()
 
-    async def run(self) -> None:
+    async def release_own(self) -> int:
+        """Give back what this gateway held before it stopped: its run was cut off."""
         async with self._pool.acquire() as conn:
             released = await contact_imports.release_own(conn, self._config.owner)
         if released:
             log.warning("import_leases_released", owner=self._config.owner, imports=released)
+        return released
+
+    async def run(self) -> None:
+        await self.release_own()
         while not self._stopping:
             if not await self.run_once() and not self._stopping:
                 with contextlib.suppress(TimeoutError):
@@ -133,6 +139,11 @@ class ImportRunner:
                         await self._after_chunk(done)
                 if problem is not None or len(chunk) < self._config.chunk_rows:
                     break
+                if self._stopping:  # the rest waits for the next claim, here or elsewhere
+                    async with self._pool.acquire() as conn:
+                        await contact_imports.pause(conn, attempt, now=self._clock())
+                    log.info("import_paused", import_id=claimed.id, rows=done)
+                    return
         except reading.FileProblem as err:  # the header itself, on a file changed since
             problem = err
         async with self._pool.acquire() as conn, conn.transaction():
@@ -191,3 +202,15 @@ def _take(data: Iterator[tuple[int, tuple[str, ...]]], size: int
     except reading.FileProblem as err:
         return chunk, err
     return chunk, None
+
+
+def import_runner(settings: Settings, pool: asyncpg.Pool, rules: Callable[[], Rules], *,
+                  clock: Clock = utc_now) -> ImportRunner:
+    """The gateway's import task, from GATEWAY_IMPORT_* (always on: it idles cheaply)."""
+    secret = settings.privacy_hash_secret
+    return ImportRunner(
+        pool, RunnerConfig(owner=settings.instance_name, chunk_rows=settings.import_chunk_rows,
+                           lease_seconds=settings.import_lease_seconds,
+                           poll_seconds=settings.import_poll_seconds),
+        rules, clock=clock,
+        privacy_key=secret.get_secret_value().encode() if secret is not None else None)

@@ -22,6 +22,7 @@ from gateway.web.api import (
     contacts,
     donations,
     finance,
+    imports,
     inbox,
     keywords,
     knowledge_base,
@@ -53,7 +54,7 @@ TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
     privacy.routes, campaign_data.routes, knowledge_base.routes, voice.routes,
-    webhooks.routes,
+    webhooks.routes, imports.routes,
 )
 
 
