@@ -173,8 +173,8 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.person_link.confirm": PUBLIC,
     "page.imports": CAMPAIGN,  # contact import: upload, mapping, dry run, progress
     "page.imports.upload": CAMPAIGN,
-    "page.import": CAMPAIGN,
-    "page.import.start": CAMPAIGN,
+    "page.contact_import": CAMPAIGN,
+    "page.contact_import.start": CAMPAIGN,
     "page.subscribers": CAMPAIGN,  # e-mail lists and one address's consent history
     "page.subscriber": CAMPAIGN,
     "page.newsletters": CAMPAIGN,  # e-mail broadcasts to confirmed subscribers

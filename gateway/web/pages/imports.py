@@ -86,7 +86,7 @@ async def upload(view: View) -> web.StreamResponse:
     return view.redirect(f"/imports/{made['id']}")
 
 
-@pages.get("/imports/{import_id}", name="page.import")
+@pages.get("/imports/{import_id}", name="page.contact_import")
 async def one(view: View) -> web.StreamResponse:
     return await _one(view, int(view.request.match_info["import_id"]))
 
@@ -105,7 +105,7 @@ async def _one(view: View, import_id: int, *, status: int = 200,
         report_rows=REPORT_ROWS)
 
 
-@pages.post("/imports/{import_id}/start", name="page.import.start")
+@pages.post("/imports/{import_id}/start", name="page.contact_import.start")
 async def start(view: View) -> web.StreamResponse:
     import_id = int(view.request.match_info["import_id"])
     phase = view.field("phase")
