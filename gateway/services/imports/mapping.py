@@ -19,7 +19,8 @@ PHONE: Final = "phone"
 # field -> names a header may have (folded), the first the most likely
 FIELDS: Final[dict[str, tuple[str, ...]]] = {
     PHONE: ("phone", "mobile", "mobilephone", "cell", "cellphone", "phonenumber", "msisdn",
-            "number", "telephone", "tel", "portable", "numero", "mobilenumber", "sms"),
+            "number", "telephone", "tel", "portable", "telephoneportable", "numero",
+            "numerodetelephone", "mobilenumber", "sms"),
     "first_name": ("firstname", "first", "givenname", "prenom"),
     "last_name": ("lastname", "last", "surname", "familyname", "nom", "nomdefamille"),
     "email": ("email", "emailaddress", "mail", "courriel", "adressemail", "adresseemail"),

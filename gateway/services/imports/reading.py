@@ -1,7 +1,7 @@
 """An uploaded contact file as rows of text: CSV (any common delimiter) or XLSX.
 
 Why these libraries: the standard library's `csv` (with `csv.Sniffer` for the
-delimiter: a French spreadsheet saves with `;`, a CRM export with `,` or a
+header's delimiter: a French spreadsheet saves with `;`, a CRM export with `,` or a
 tab) and `openpyxl` in read-only mode, which streams a sheet's rows without
 loading the whole workbook. Both yield the same thing here: the header, then
 each data row as a tuple of strings, numbered as a spreadsheet numbers them
@@ -76,17 +76,24 @@ def decode(content: bytes) -> str:
             f"(character {column} of the line); save the file as CSV UTF-8", row=row) from None
 
 
-def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+def delimiter(text: str) -> str:
+    """The header line's delimiter (`csv.Sniffer` on that line alone); a comma if unsure.
+
+    Only the delimiter is sniffed, and only from the header, which names the columns
+    and holds no data: the sniffer's guesses of quoting from data rows (a cell with a
+    quote or a line break) are what made it misread whole files. Quoting is then the
+    standard one (RFC 4180, Excel's).
+    """
+    header = text[:SNIFF_BYTES].split("\n", 1)[0]
     try:
-        return csv.Sniffer().sniff(text[:SNIFF_BYTES], delimiters=DELIMITERS)
+        return csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
     except csv.Error:
-        return csv.excel  # one column, or too little to tell: commas
+        return ","  # one column, or too little to tell
 
 
 def csv_rows(text: str) -> Iterator[tuple[int, tuple[str, ...]]]:
     """(row number, cells) for every line of the file, the header first as row 1."""
-    dialect = _dialect(text)
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text), strict=True)
     number = 0
     while True:
         try:
