@@ -38,6 +38,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("E-mail", ("mail_",)),
     ("Voice line", ("voice_",)),
     ("Outgoing webhooks", ("webhooks_",)),
+    ("Contact import", ("import_",)),
 )
 OTHER = "Other"
 
