@@ -155,8 +155,9 @@ async def get_geo(
 # A chunk of an import, set-based: every accepted row of `import_stage` with its verdict in
 # contact_import_rows. The file's profile fields fill or replace the profile's; the
 # subscription is set only where the classifier said `subscribed` (never over an opt-out,
-# which CLASSIFY saw in this same transaction), and a file's opt-out stops the short code
-# as STOP does. Nothing else of the engine's state is touched.
+# which CLASSIFY saw in this same transaction, and which this statement checks again on
+# the row it locks: a STOP committed in between wins), and a file's opt-out stops the
+# short code as STOP does. Nothing else of the engine's state is touched.
 IMPORT_CONTACTS = """
 INSERT INTO contacts (msisdn, shortcode, opted_out, state, created_at, updated_at)
 SELECT r.msisdn, s.shortcode, r.effect = 'opted_out',
@@ -178,7 +179,12 @@ ON CONFLICT (msisdn, shortcode) DO UPDATE
 SET opted_out = contacts.opted_out OR EXCLUDED.opted_out,
     state = contacts.state || jsonb_build_object(
         'profile', coalesce(contacts.state->'profile', '{}'::jsonb) || (EXCLUDED.state->'profile'),
-        'subs', coalesce(contacts.state->'subs', '{}'::jsonb) || (EXCLUDED.state->'subs')),
+        'subs', coalesce(contacts.state->'subs', '{}'::jsonb) || CASE
+            WHEN contacts.opted_out OR EXISTS (
+                SELECT 1 FROM jsonb_each(EXCLUDED.state->'subs') n
+                WHERE contacts.state->'subs'->n.key->>'status' = 'opted_out')
+             AND NOT EXCLUDED.opted_out
+            THEN '{}'::jsonb ELSE EXCLUDED.state->'subs' END),
     updated_at = EXCLUDED.updated_at
 """
 
