@@ -31,6 +31,7 @@ from gateway.logs import get_logger
 from gateway.services import audit
 from gateway.services.imports import reading, rows
 from gateway.services.imports.context import row_context
+from gateway.services.imports.reading import FileProblem
 from gateway.store import consent, contact_imports, contacts
 from gateway.store.contact_imports import IMPORT, Attempt, Claimed
 
@@ -125,27 +126,39 @@ class ImportRunner:
         log.info("import_started", import_id=claimed.id, phase=claimed.phase,
                  from_row=claimed.next_row, attempt=claimed.attempts)
         done = claimed.next_row
-        found = reading.rows(job["file_format"], content)
-        problem: reading.FileProblem | None = None
+        size = self._config.chunk_rows
         try:
-            data = _data_rows(found, skip=done)
+            found = reading.rows(job["file_format"], content)
+        except FileProblem as err:  # undecodable: checked at upload, so the file changed
+            found = _failing(err)
+        data = _data_rows(found, skip=done)
+
+        def read_ahead() -> asyncio.Future[tuple[list[rows.StagedRow], FileProblem | None]]:
+            # The next chunk is read and classified in a thread while this one's
+            # statements run in PostgreSQL: phonenumbers is most of the Python time.
+            return asyncio.ensure_future(asyncio.to_thread(_prepare, data, size, context))
+
+        ahead = read_ahead()
+        try:
             while True:
-                chunk, problem = _take(data, self._config.chunk_rows)
-                if chunk:
-                    await self._chunk(attempt, claimed.phase, done,
-                                      [rows.classify(n, cells, context) for n, cells in chunk])
-                    done += len(chunk)
+                staged, problem = await ahead
+                last = problem is not None or len(staged) < size
+                if not last:
+                    ahead = read_ahead()
+                if staged:
+                    await self._chunk(attempt, claimed.phase, done, staged)
+                    done += len(staged)
                     if self._after_chunk is not None:
                         await self._after_chunk(done)
-                if problem is not None or len(chunk) < self._config.chunk_rows:
+                if last:
                     break
                 if self._stopping:  # the rest waits for the next claim, here or elsewhere
                     async with self._pool.acquire() as conn:
                         await contact_imports.pause(conn, attempt, now=self._clock())
                     log.info("import_paused", import_id=claimed.id, rows=done)
                     return
-        except reading.FileProblem as err:  # the header itself, on a file changed since
-            problem = err
+        finally:
+            ahead.cancel()  # a chunk read ahead and not used: its rows are read again
         async with self._pool.acquire() as conn, conn.transaction():
             if problem is not None:
                 ended = await contact_imports.fail(
@@ -188,6 +201,18 @@ def _data_rows(found: Iterator[tuple[int, tuple[str, ...]]], *,
     for index, row in enumerate(found):
         if index >= skip:
             yield row
+
+
+def _failing(problem: FileProblem) -> Iterator[tuple[int, tuple[str, ...]]]:
+    raise problem
+    yield  # a generator: the problem comes with the first row asked for
+
+
+def _prepare(data: Iterator[tuple[int, tuple[str, ...]]], size: int, context: rows.Context
+             ) -> tuple[list[rows.StagedRow], FileProblem | None]:
+    """The next chunk, classified (in a worker thread: pure, and the only reader of `data`)."""
+    chunk, problem = _take(data, size)
+    return [rows.classify(n, cells, context) for n, cells in chunk], problem
 
 
 def _take(data: Iterator[tuple[int, tuple[str, ...]]], size: int
