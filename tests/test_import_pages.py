@@ -68,6 +68,12 @@ async def test_an_organizer_imports_a_file_through_the_page(
     await page.reload()
     await expect(page.locator("#result-title")).to_be_visible()
     await page.screenshot(path=str(shots / "import-done.png"), full_page=True)
+    async with pool.acquire() as conn:  # the same page for a French-speaking organizer
+        await conn.execute("UPDATE users SET language = 'fr'")
+    await page.reload()
+    await expect(page.locator("#result-title")).to_have_text("Importé")
+    await expect(page.locator("#import-rows")).to_contain_text("Même numéro qu'une ligne")
+    await page.screenshot(path=str(shots / "import-done-fr.png"), full_page=True)
     async with pool.acquire() as conn:
         subscribed = await conn.fetch(
             "SELECT msisdn, consent_source FROM consent_events WHERE kind = 'opt_in_confirmed'")

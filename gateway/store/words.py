@@ -109,7 +109,7 @@ CHECKED: Final[dict[str, Checked]] = {
     "import_outcome": Checked("contact_import_rows", "outcome", {
         "new": N_("New contact"),
         "updated": N_("Contact updated"),
-        "skipped": N_("Skipped"),
+        "skipped": N_("Row skipped"),
     }),
     "import_effect": Checked("contact_import_rows", "effect", {
         "subscribed": N_("Subscribed"),
