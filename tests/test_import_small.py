@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
+from gateway.app import Gateway
 from gateway.services.imports import service
 from tests.support.imports import organizer, runner, uploaded
 
@@ -47,3 +50,20 @@ async def test_each_kind_of_row(pool: asyncpg.Pool) -> None:
         assert await conn.fetchval(
             "SELECT opted_out FROM contacts WHERE msisdn = '+12125550103'")
         assert await conn.fetchval("SELECT content IS NULL FROM contact_imports")
+
+
+async def test_the_running_gateway_runs_a_queued_import(gateway: Gateway) -> None:
+    assert gateway.supervisor.status()["imports"] == "running"
+    async with gateway.pool.acquire() as conn:
+        import_id = await uploaded(conn, FILE, phase="import")
+    gateway.imports.wake()
+    status = None
+    async with gateway.pool.acquire() as conn:
+        for _ in range(600):  # the task's own round, woken above; at most a minute
+            status = await conn.fetchval(
+                "SELECT status FROM contact_imports WHERE id = $1", import_id)
+            if status == "done":
+                break
+            await asyncio.sleep(0.1)
+        assert status == "done"
+        assert await conn.fetchval("SELECT count(*) FROM consent_events") == 2
