@@ -8,7 +8,7 @@ import asyncpg
 
 from gateway.app import Gateway
 from gateway.services.imports import service
-from tests.support.imports import organizer, runner, uploaded
+from tests.support.imports import contact_file, organizer, runner, uploaded
 
 FILE = b"""Mobile Phone;First Name;Last Name;Email;Zip;Source;Opt-in Date;Campaign;Unsubscribed
 212 555 0101;Ada;Lovelace;ada@example.org;10001;web form;2025-03-01;Spring petition;
@@ -67,3 +67,23 @@ async def test_the_running_gateway_runs_a_queued_import(gateway: Gateway) -> Non
             await asyncio.sleep(0.1)
         assert status == "done"
         assert await conn.fetchval("SELECT count(*) FROM consent_events") == 2
+
+
+async def test_a_stopping_gateway_hands_the_rest_back_between_two_chunks(
+        pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        import_id = await uploaded(conn, contact_file(1_200), phase="import")
+
+    async def stop_after_the_first(done: int) -> None:
+        await first.stop()
+
+    first = runner(pool, chunk_rows=500, after_chunk=stop_after_the_first)
+    assert await first.run_once()
+    async with pool.acquire() as conn:
+        paused = await conn.fetchrow("SELECT status, next_row, lease_owner FROM contact_imports"
+                                     " WHERE id = $1", import_id)
+    assert tuple(paused) == ("queued", 500, None)
+    assert await runner(pool, owner="gw-b", chunk_rows=500).run_once()
+    async with pool.acquire() as conn:
+        found = await service.summary(conn, import_id, report_rows=0)
+    assert found["import"]["status"] == "done" and found["result"]["rows"] == 1_200

@@ -114,9 +114,9 @@ RETURNING id
 """
 
 # A gateway stopping between two chunks gives the rest back at once.
-PAUSE = f"""
+PAUSE = """
 UPDATE contact_imports SET status = 'queued', lease_owner = NULL, lease_until = NULL
-WHERE {_FENCE} AND greatest(now(), $1::timestamptz) IS NOT NULL
+WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND status = 'running'
 RETURNING id
 """
 
@@ -287,9 +287,8 @@ async def advance(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime,
                                next_row, lease_seconds, done_before) is not None
 
 
-async def pause(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime) -> bool:
-    return await conn.fetchval(PAUSE, now, attempt.id, attempt.owner,
-                               attempt.attempts) is not None
+async def pause(conn: asyncpg.Connection, attempt: Attempt) -> bool:
+    return await conn.fetchval(PAUSE, attempt.id, attempt.owner, attempt.attempts) is not None
 
 
 async def finish(conn: asyncpg.Connection, attempt: Attempt, *, now: datetime) -> bool:

@@ -154,7 +154,7 @@ class ImportRunner:
                     break
                 if self._stopping:  # the rest waits for the next claim, here or elsewhere
                     async with self._pool.acquire() as conn:
-                        await contact_imports.pause(conn, attempt, now=self._clock())
+                        await contact_imports.pause(conn, attempt)
                     log.info("import_paused", import_id=claimed.id, rows=done)
                     return
         finally:

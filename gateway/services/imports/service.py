@@ -14,6 +14,7 @@ Each step is audit-logged in its own transaction with what it changed.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
@@ -50,6 +51,8 @@ async def upload(conn: asyncpg.Connection, principal: Identity, client: str | No
     if len(content) > max_bytes:
         raise invalid(f"the file is larger than {max_bytes} bytes "
                       "(GATEWAY_IMPORT_MAX_BYTES)", field="file", code="too_large")
+    if not re.fullmatch(r"[A-Za-z]{2}", country):
+        raise invalid("a country is two letters (US, FR...)", field="country")
     if program.lower() not in programs_of(rules):
         raise invalid(f"there is no program {program!r} in the keywords file", field="program")
     try:
