@@ -64,7 +64,7 @@ TABLES: tuple[PageTable, ...] = (
 NAV: tuple[NavItem, ...] = (
     NavItem("page.dashboard", "/dashboard", "Dashboard"),
     NavItem("page.contacts", "/contacts", "Contacts"),
-    NavItem("page.imports", "/imports", "Import contacts"),
+    NavItem("page.imports", "/imports", "Imports"),
     NavItem("page.subscribers", "/subscribers", "E-mail subscribers"),
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
     NavItem("page.newsletters", "/newsletters", "Newsletters"),
