@@ -52,6 +52,7 @@ from gateway.privacy import stripe_erasure
 from gateway.routing.programs import program_problems
 from gateway.routing.worker import MailRouter, start_mail_router
 from gateway.services import answers, export_jobs
+from gateway.services.imports.runner import import_runner
 from gateway.smpp import receipts
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.link import DeliverAnswer
@@ -159,6 +160,8 @@ class Gateway:
         self.webhook_types = WantedTypesListener(
             webhook_types or WantedTypes(), settings.database_url, settings.instance_name,
             refresh_seconds=settings.webhooks_subscriptions_refresh_seconds)
+        # contact imports in the background (gateway/services/imports/, docs/import.md)
+        self.imports = import_runner(settings, pool, lambda: self.rules.current, clock=clock)
 
     async def on_deliver(self, pdu: Pdu) -> int | DeliverAnswer:
         if receipts.is_receipt(pdu.get_int("esm_class")):
@@ -187,6 +190,7 @@ class Gateway:
             self._every(VOICE_DOWNLOAD_SECONDS, self.recordings.tick, "voice-recordings")
         self._spawn(self.webhooks.run, "webhooks")
         self._spawn(self.webhook_types.run, "webhook-types")
+        self._spawn(self.imports.run, "imports")
         self._spawn(self.client.run, "smpp")
         self.mail = start_mail_intake(self.settings, self.pool, self.supervisor)
         self.mail_out = start_mail_out(self.settings, self.pool, self.supervisor, self.metrics,
@@ -236,6 +240,7 @@ class Gateway:
         await self.outbox.stop()
         if self.mail_out is not None:
             await self.mail_out.stop()  # the mail under way finishes; the rest waits
+        await self.imports.stop()
         await self.webhooks.stop()  # the POSTs under way finish; the rest waits
         await self.client.stop()
         with contextlib.suppress(asyncpg.PostgresError, OSError):

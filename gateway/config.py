@@ -603,6 +603,19 @@ class Settings(BaseModel):
         "`https://gateway.example.org/l/` with no rewrite in front of the gateway); ends "
         "with `/`. Setting it turns short links on by itself."))
 
+    # Contact import (gateway/services/imports/, docs/import.md).
+    import_max_bytes: int = Field(100 * 1024 * 1024, ge=1024, description=(
+        "Largest contact file (CSV or XLSX) an upload may send, in bytes; about 60 MB holds "
+        "500,000 rows of a typical CRM export."))
+    import_chunk_rows: int = Field(10_000, ge=100, le=200_000, description=(
+        "Rows an import commits at once; a gateway that stops loses at most one chunk's "
+        "work, done again by the next run."))
+    import_lease_seconds: float = Field(120.0, ge=10, description=(
+        "How long an import's run is held by one gateway without progress before another "
+        "gateway may take it over (renewed by every committed chunk)."))
+    import_poll_seconds: float = Field(2.0, gt=0, le=60, description=(
+        "How often a gateway looks for an import to run when none was queued through it."))
+
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod
     def _address_list(cls, value: Any) -> Any:

@@ -41,6 +41,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Contact exports", ("exports_",)),
     ("Send API", ("send_api_",)),
     ("Tracked short links", ("link_",)),
+    ("Contact import", ("import_",)),
 )
 OTHER = "Other"
 

@@ -40,6 +40,7 @@ from gateway.services import persons
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import segments as segment_store
 from gateway.store import users as user_store
+from gateway.store import webhook_subscriptions
 from gateway.web.credentials import hash_password
 from gateway.web.write_form import WRITE_PATH
 from tests.support import a11y, knowledge_files, page_walk
@@ -137,6 +138,9 @@ async def seed(gw: Gateway) -> Outside:
         await broadcast_data.create(conn, text="Rally Saturday at noon. Reply STOP to opt out.")
         await segment_store.insert(conn, name="Volunteers", program="rise",
                                    filter="tag = volunteer", by="organizer@example.org")
+        await webhook_subscriptions.insert(
+            conn, url="https://crm.example.org/hooks", description="The CRM",
+            event_types=("contact.opted_out",), secret="whsec_" + "a" * 40, created_by=None)
         unsubscribe = await confirmed_subscriber(conn, settings, SUBSCRIBER, now)
         await newsletters.create(conn, RULES, program="rise", subject="The rally",
                                  text="Join us Saturday at noon.",

@@ -69,6 +69,11 @@ CONTACT_TAGGED: Final = "contact.tagged"
 CONTACT_UNTAGGED: Final = "contact.untagged"
 EXPORT_REQUESTED: Final = "export.requested"  # an API job; EXPORT_DOWNLOADED when streamed
 
+# contact import (services/imports/): a file kept, a phase queued, an import's end
+IMPORT_UPLOADED: Final = "contacts.import_uploaded"
+IMPORT_QUEUED: Final = "contacts.import_queued"
+CONTACTS_IMPORTED: Final = "contacts.imported"
+
 CLI_ACTOR: Final = "cli"
 
 

@@ -161,6 +161,30 @@ async def insert_voice(conn: asyncpg.Connection, row: NewVoiceConsent) -> int:
     return row_id
 
 
+# Consent proven by an imported file (migration 430), for a chunk of an import: one row
+# per row that subscribed (the file's source, date and wording: the proof) or that the
+# file recorded as opted out. No webhook event: the list came from the campaign's own
+# tools, and one import must not fire half a million deliveries at them.
+INSERT_IMPORTED = f"""
+INSERT INTO consent_events ({_COLUMNS}, outbound_id, occurred_at, source, import_id,
+                            import_row, consent_source, consent_wording)
+SELECT r.msisdn, s.shortcode, s.program, s.program_name,
+       CASE r.effect WHEN 'subscribed' THEN 'opt_in_confirmed' ELSE 'opted_out' END,
+       NULL, '', $3::text, '', '', '', '', NULL, coalesce(s.consent_at, $2), 'import', $1,
+       r.row_no, s.consent_source, s.consent_wording
+FROM import_stage s
+JOIN contact_import_rows r ON r.import_id = $1 AND r.phase = 'import' AND r.row_no = s.row_no
+WHERE r.effect IN ('subscribed', 'opted_out')
+ORDER BY r.row_no
+"""
+
+
+async def insert_imported(conn: asyncpg.Connection, import_id: int, *, now: datetime,
+                          keyword: str) -> int:
+    """The staged chunk's ledger rows (store/contact_imports.py stages and classifies it)."""
+    return affected(await conn.execute(INSERT_IMPORTED, import_id, now, keyword))
+
+
 async def list_for_contact(
     conn: asyncpg.Connection, msisdn: str, shortcode: str
 ) -> list[asyncpg.Record]:

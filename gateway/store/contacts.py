@@ -150,6 +150,51 @@ async def get_geo(
     return row
 
 
+# -- contact import (store/contact_imports.py stages and classifies the chunk) ------------
+
+# A chunk of an import, set-based: every accepted row of `import_stage` with its verdict in
+# contact_import_rows. The file's profile fields fill or replace the profile's; the
+# subscription is set only where the classifier said `subscribed` (never over an opt-out,
+# which CLASSIFY saw in this same transaction, and which this statement checks again on
+# the row it locks: a STOP committed in between wins), and a file's opt-out stops the
+# short code as STOP does. Nothing else of the engine's state is touched.
+IMPORT_CONTACTS = """
+INSERT INTO contacts (msisdn, shortcode, opted_out, state, created_at, updated_at)
+SELECT r.msisdn, s.shortcode, r.effect = 'opted_out',
+       jsonb_build_object(
+           'v', 1,
+           'profile', jsonb_strip_nulls(jsonb_build_object(
+               'first_name', s.first_name, 'last_name', s.last_name, 'email', s.email,
+               'zip', s.zip)),
+           'subs', CASE WHEN r.effect IN ('subscribed', 'opted_out')
+                        THEN jsonb_build_object(s.program, jsonb_build_object(
+                            'status', r.effect, 'since', s.since, 'keyword', $3::text,
+                            'import', $1::bigint))
+                        ELSE '{}'::jsonb END),
+       $2, $2
+FROM import_stage s
+JOIN contact_import_rows r ON r.import_id = $1 AND r.phase = 'import' AND r.row_no = s.row_no
+WHERE r.outcome <> 'skipped'
+ON CONFLICT (msisdn, shortcode) DO UPDATE
+SET opted_out = contacts.opted_out OR EXCLUDED.opted_out,
+    state = contacts.state || jsonb_build_object(
+        'profile', coalesce(contacts.state->'profile', '{}'::jsonb) || (EXCLUDED.state->'profile'),
+        'subs', coalesce(contacts.state->'subs', '{}'::jsonb) || CASE
+            WHEN contacts.opted_out OR EXISTS (
+                SELECT 1 FROM jsonb_each(EXCLUDED.state->'subs') n
+                WHERE contacts.state->'subs'->n.key->>'status' = 'opted_out')
+             AND NOT EXCLUDED.opted_out
+            THEN '{}'::jsonb ELSE EXCLUDED.state->'subs' END),
+    updated_at = EXCLUDED.updated_at
+"""
+
+
+async def import_chunk(conn: asyncpg.Connection, import_id: int, *, now: datetime,
+                       keyword: str) -> int:
+    """Write the staged chunk's contacts; how many rows were inserted or updated."""
+    return affected(await conn.execute(IMPORT_CONTACTS, import_id, now, keyword))
+
+
 # -- erasure (store/privacy.py runs it in its one transaction) ----------------------------
 
 DELETE_NUMBER = "DELETE FROM contacts WHERE msisdn = $1"

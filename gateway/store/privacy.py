@@ -38,6 +38,7 @@ from gateway.store import (
     broadcasts,
     calls,
     consent,
+    contact_imports,
     contacts,
     donations,
     email_contacts,
@@ -83,6 +84,7 @@ PERSONAL_TABLES: Mapping[str, str] = {
     "contact_tags": "deleted",
     "api_messages": "deleted (the send API's entries for the number)",
     "short_links": "number pseudonymized (the broadcast's click counts stay)",
+    "contact_import_rows": "deleted (what an import did with the number's row)",
 }
 # Every table with a column holding a citizen's e-mail address, and what erasure does.
 EMAIL_TABLES: Mapping[str, str] = {
@@ -145,6 +147,8 @@ ERASE_STEPS: tuple[tuple[str, Eraser], ...] = (
     ("contact_tags", lambda conn, msisdn, _: tags.delete_of(conn, msisdn)),
     ("api_messages", lambda conn, msisdn, _: api_sends.delete_of(conn, msisdn)),
     ("broadcasts", lambda conn, msisdn, _: broadcasts.forget_number(conn, msisdn)),
+    ("contact_import_rows", lambda conn, msisdn, _: contact_imports.delete_rows_of(
+        conn, msisdn)),
     ("inbound_parts", lambda conn, msisdn, _: inbound.delete_parts_of(conn, msisdn)),
     ("pending_receipts", lambda conn, msisdn, _: outbound.delete_pending_receipts_to(
         conn, msisdn)),

@@ -100,6 +100,30 @@ CHECKED: Final[dict[str, Checked]] = {
         "payout": N_("Payout"),
         "other": N_("Other"),
     }),
+    # contact import (migration 430, docs/import.md)
+    "import_phase": Checked("contact_imports", "phase", {
+        "dry_run": N_("Dry run"),
+        "import": N_("Import"),
+    }),
+    "import_status": Checked("contact_imports", "status", {
+        "uploaded": N_("Waiting for the column choices"),
+        "queued": N_("Waiting to start"),
+        "running": N_("Running"),
+        "done": N_("Done"),
+        "failed": N_("Stopped by an error"),
+    }),
+    "import_outcome": Checked("contact_import_rows", "outcome", {
+        "new": N_("New contact"),
+        "updated": N_("Contact updated"),
+        "skipped": N_("Row skipped"),
+    }),
+    "import_effect": Checked("contact_import_rows", "effect", {
+        "subscribed": N_("Subscribed"),
+        "already_subscribed": N_("Already subscribed"),
+        "contact_only": N_("Contact only, not subscribed"),
+        "opted_out": N_("Opt-out recorded"),
+        "kept_opted_out": N_("Kept opted out"),
+    }),
 }
 
 # The timeline's directions (store/timeline.py writes 'mo' and 'mt' as the kind).

@@ -155,6 +155,10 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "messages.send": CAMPAIGN,
     "messages.get": CAMPAIGN,
     "messages.list": CAMPAIGN,
+    # contact import (docs/import.md): who may change contacts may bring a list in
+    "imports.create": CAMPAIGN,
+    "imports.get": CAMPAIGN,
+    "imports.start": CAMPAIGN,
     # server-rendered pages (gateway/web/pages/); same table, same walk in the tests
     "page.home": PUBLIC,  # redirects: to the login page, or the first page the role may see
     "page.login": PUBLIC,
@@ -191,6 +195,10 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.contact_email.send_link": CAMPAIGN,
     "page.person_link": PUBLIC,
     "page.person_link.confirm": PUBLIC,
+    "page.imports": CAMPAIGN,  # contact import: upload, mapping, dry run, progress
+    "page.imports.upload": CAMPAIGN,
+    "page.contact_import": CAMPAIGN,
+    "page.contact_import.start": CAMPAIGN,
     "page.subscribers": CAMPAIGN,  # e-mail lists and one address's consent history
     "page.subscriber": CAMPAIGN,
     "page.newsletters": CAMPAIGN,  # e-mail broadcasts to confirmed subscribers
@@ -366,6 +374,9 @@ API_SCOPES: Final[Mapping[str, ScopeRule]] = {
     "exports.get": "contacts:export",
     "broadcasts.results": "broadcasts:read",
     "broadcasts.winner": "broadcasts:write",
+    "imports.create": "contacts:write",
+    "imports.get": "contacts:write",
+    "imports.start": "contacts:write",
     "messages.send": "messages:send",
     "messages.get": "messages:read",
     "messages.list": "messages:read",

@@ -18,6 +18,7 @@ from gateway.broadcast.clicks import LINK_EVENT_WORDS
 from gateway.engine.events.words import EVENT_WORDS
 from gateway.finance.words import RECONCILIATION_WORDS
 from gateway.plain_words import Words
+from gateway.services.imports.words import IMPORT_REASON_WORDS
 from gateway.store.webhook_events import EVENT_TYPE_WORDS
 from gateway.store.words import CHECKED, DIRECTION_WORDS, QUESTION_EVENT_WORDS
 from gateway.voice.words import VOICE_EVENT_WORDS
@@ -29,6 +30,7 @@ VOCABULARIES: Final[Mapping[str, Words]] = {
     "direction": DIRECTION_WORDS,
     "webhook_event": EVENT_TYPE_WORDS,
     "scope": SCOPE_WORDS,  # API token scopes (gateway/web/access.py)
+    "import_reason": IMPORT_REASON_WORDS,
     **{name: checked.words for name, checked in CHECKED.items()},
 }
 

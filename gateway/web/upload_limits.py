@@ -25,6 +25,9 @@ LARGER: Final[dict[str, Callable[[Settings], int]]] = {
     # base64 in JSON: four characters per three bytes
     "/api/v1/voice/messages": lambda s: s.voice_message_max_bytes * 4 // 3 + FORM_OVERHEAD,
     "/voice-line/messages": lambda s: s.voice_message_max_bytes + FORM_OVERHEAD,  # multipart
+    # a contact file (docs/import.md): base64 in JSON, multipart on the page
+    "/api/v1/imports": lambda s: s.import_max_bytes * 4 // 3 + FORM_OVERHEAD,
+    "/imports": lambda s: s.import_max_bytes + FORM_OVERHEAD,
 }
 
 

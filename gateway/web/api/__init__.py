@@ -23,6 +23,7 @@ from gateway.web.api import (
     donations,
     exports,
     finance,
+    imports,
     inbox,
     keywords,
     knowledge_base,
@@ -55,7 +56,7 @@ TABLES: tuple[RouteTable, ...] = (
     meta, session.routes, contacts.routes, keywords.routes, broadcasts.routes,
     donations.routes, finance.routes, users.routes, audit_log.routes, inbox.routes,
     privacy.routes, campaign_data.routes, knowledge_base.routes, voice.routes,
-    webhooks.routes, exports.routes, messages.routes,
+    webhooks.routes, exports.routes, messages.routes, imports.routes,
 )
 
 

@@ -23,6 +23,7 @@ from gateway.web.pages import (
     contacts,
     dashboard,
     donations,
+    imports,
     inbox,
     inbox_knowledge,
     keywords,
@@ -59,12 +60,13 @@ TABLES: tuple[PageTable, ...] = (
     phone.pages, mailbox.pages, inbox.pages, privacy.pages, campaign.pages,
     inbox_knowledge.pages, knowledge_base.pages, persons.pages, subscribers.pages,
     newsletters.pages, voice.pages, voice_simulator.pages, my_settings.pages, users.pages,
-    my_tokens.pages, keywords.pages, webhooks.pages, segments.pages,
+    my_tokens.pages, keywords.pages, webhooks.pages, segments.pages, imports.pages,
 )
 
 NAV: tuple[NavItem, ...] = (
     NavItem("page.dashboard", "/dashboard", "Dashboard"),
     NavItem("page.contacts", "/contacts", "Contacts"),
+    NavItem("page.imports", "/imports", "Imports"),
     NavItem("page.subscribers", "/subscribers", "E-mail subscribers"),
     NavItem("page.segments", "/segments", "Saved segments"),
     NavItem("page.broadcasts", "/broadcasts", "Broadcasts"),
