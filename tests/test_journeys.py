@@ -33,6 +33,7 @@ from gateway.email_consent import request_opt_in
 from gateway.services import export_jobs, persons
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.simulator import SmscSimulator
+from gateway.store import contact_imports
 from gateway.store import segments as segment_store
 from gateway.store import users as user_store
 from gateway.web.access import ACCESS, PUBLIC, ROLES, allows
@@ -219,6 +220,11 @@ async def real_ids(pool: asyncpg.Pool) -> dict[str, str]:
             "export_id": await conn.fetchval(
                 "SELECT min(id) FROM contact_exports WHERE via = 'api'"),
             "message_id": await conn.fetchval("SELECT min(id) FROM api_messages"),
+            "import_id": await contact_imports.create(
+                conn, created_by="organizer@journey.example.org", filename="list.csv",
+                file_format="csv", content=b"phone\r\n+12125550190\r\n", headers=["phone"],
+                total_rows=1, program="rise", country="US", mapping=None,
+                now=datetime.now(UTC)),
         }
     missing = [name for name, value in ids.items() if value is None]
     assert missing == [], f"the journey left no rows for {missing}"

@@ -38,9 +38,9 @@ from gateway.config import Settings
 from gateway.mail import demo_mailbox
 from gateway.services import persons
 from gateway.smpp.simulator import SmscSimulator
+from gateway.store import contact_imports, webhook_subscriptions
 from gateway.store import segments as segment_store
 from gateway.store import users as user_store
-from gateway.store import webhook_subscriptions
 from gateway.web.credentials import hash_password
 from gateway.web.write_form import WRITE_PATH
 from tests.support import a11y, knowledge_files, page_walk
@@ -138,6 +138,11 @@ async def seed(gw: Gateway) -> Outside:
         await broadcast_data.create(conn, text="Rally Saturday at noon. Reply STOP to opt out.")
         await segment_store.insert(conn, name="Volunteers", program="rise",
                                    filter="tag = volunteer", by="organizer@example.org")
+        await contact_imports.create(
+            conn, created_by="organizer@example.org", filename="volunteers.csv",
+            file_format="csv", content=b"phone,first_name\r\n+12125550190,Ana\r\n",
+            headers=["phone", "first_name"], total_rows=1, program="rise", country="US",
+            mapping=None, now=now)
         await webhook_subscriptions.insert(
             conn, url="https://crm.example.org/hooks", description="The CRM",
             event_types=("contact.opted_out",), secret="whsec_" + "a" * 40, created_by=None)
