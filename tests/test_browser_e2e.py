@@ -60,7 +60,7 @@ async def test_log_in_join_find_the_contact_broadcast_and_watch_it_finish(
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
-    await expect(page.locator("#smpp-state")).to_have_text("bound")
+    await expect(page.locator("#smpp-state")).to_have_text("connected")
 
     # the phone simulator: two supporters JOIN, then Y to the double opt-in question
     reachable, sleeping = allowed_and_held(datetime.now(UTC))

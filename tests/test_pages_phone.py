@@ -73,7 +73,7 @@ async def test_text_join_from_the_page_and_see_the_replies_and_the_counts(
             assert response.status == 403  # the script's call without its CSRF header
         async with http.get("/dashboard") as response:
             html = await response.text()
-        assert 'id="opt-ins">1<' in html and 'id="smpp-state">bound<' in html
+        assert 'id="opt-ins">1<' in html and 'id="smpp-state">connected<' in html
         async with http.get("/phone/messages", params={"number": "12"}) as response:
             assert response.status == 400
             assert (await response.json())["error"]["field"] == "number"

@@ -163,3 +163,12 @@ def test_the_catalog_compiles_and_translates() -> None:
     french = translations("fr")
     assert french.gettext("Log out") == "Se déconnecter"
     assert french.gettext("in_ledger_not_settled") == "in_ledger_not_settled"  # no msgid
+
+
+def test_every_macro_import_sees_the_viewer() -> None:
+    """A macro imported without `with context` cannot see the viewer: it would speak
+    English and show UTC on a French page (as the webhooks form once did)."""
+    bare = [f"{path.name}: {line.strip()}" for path in sorted(TEMPLATES.glob("*.html"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if re.match(r"\s*\{%-?\s*(from|import)\s", line) and "with context" not in line]
+    assert bare == []
