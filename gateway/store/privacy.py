@@ -243,6 +243,22 @@ SELECT number_hash, shortcode FROM erased_numbers
 WHERE number_hash = ANY($1::text[]) AND opted_out
 """
 
+# Whether the person of address `{me}` was active since $1 on another of its numbers or
+# addresses: an address is idle only when its whole person is (erasing it erases them all).
+_PERSON_ACTIVE_ELSEWHERE = f"""EXISTS (
+      SELECT 1 FROM person_addresses me
+      JOIN person_addresses other ON other.person_id = me.person_id
+                                 AND other.address <> me.address
+      WHERE me.address = {{me}}
+        AND (EXISTS (SELECT 1 FROM contacts oc
+                     WHERE oc.msisdn = other.address AND oc.updated_at >= $1)
+             OR EXISTS (SELECT 1 FROM inbound oi
+                        WHERE oi.msisdn = other.address AND oi.received_at >= $1)
+             OR EXISTS (SELECT 1 FROM calls oca
+                        WHERE oca.msisdn = other.address AND oca.started_at >= $1)
+             OR EXISTS (SELECT 1 FROM ({email_contacts.SEEN}) os
+                        WHERE os.address = other.address AND os.at >= $1)))"""
+
 # Idle: the contact's state has not changed, it has sent nothing and it has not called the
 # voice line since `before` (a caller who only ever called has no contact row and is listed
 # by the calls); and when the number is one person's, none of the person's other addresses
@@ -262,19 +278,7 @@ WITH numbers AS (
 SELECT l.msisdn, l.last_activity
 FROM last l
 WHERE l.last_activity < $1
-  AND NOT EXISTS (
-      SELECT 1 FROM person_addresses me
-      JOIN person_addresses other ON other.person_id = me.person_id
-                                 AND other.address <> me.address
-      WHERE me.address = l.msisdn
-        AND (EXISTS (SELECT 1 FROM contacts oc
-                     WHERE oc.msisdn = other.address AND oc.updated_at >= $1)
-             OR EXISTS (SELECT 1 FROM inbound oi
-                        WHERE oi.msisdn = other.address AND oi.received_at >= $1)
-             OR EXISTS (SELECT 1 FROM calls oca
-                        WHERE oca.msisdn = other.address AND oca.started_at >= $1)
-             OR EXISTS (SELECT 1 FROM ({email_contacts.SEEN}) os
-                        WHERE os.address = other.address AND os.at >= $1)))
+  AND NOT {_PERSON_ACTIVE_ELSEWHERE.format(me='l.msisdn')}
 ORDER BY 2, 1
 LIMIT $2
 """
@@ -291,19 +295,7 @@ SELECT l.address, l.last_activity
 FROM last l
 WHERE l.last_activity < $1
   AND l.address NOT LIKE '%@erased.invalid'
-  AND NOT EXISTS (
-      SELECT 1 FROM person_addresses me
-      JOIN person_addresses other ON other.person_id = me.person_id
-                                 AND other.address <> me.address
-      WHERE me.address = l.address
-        AND (EXISTS (SELECT 1 FROM contacts oc
-                     WHERE oc.msisdn = other.address AND oc.updated_at >= $1)
-             OR EXISTS (SELECT 1 FROM inbound oi
-                        WHERE oi.msisdn = other.address AND oi.received_at >= $1)
-             OR EXISTS (SELECT 1 FROM calls oca
-                        WHERE oca.msisdn = other.address AND oca.started_at >= $1)
-             OR EXISTS (SELECT 1 FROM ({email_contacts.SEEN}) os
-                        WHERE os.address = other.address AND os.at >= $1)))
+  AND NOT {_PERSON_ACTIVE_ELSEWHERE.format(me='l.address')}
 ORDER BY 2, 1
 LIMIT $2
 """
