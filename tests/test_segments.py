@@ -82,6 +82,8 @@ async def test_a_saved_segment_chosen_in_the_composer_reaches_exactly_its_filter
     assert broadcast.segment_name == "Volunteers and California"
     assert broadcast.segment_resolved_at is not None
     assert paged == sorted(want)[:2]  # the send API's seam pages the same people
+    page = await (await site.client.get(f"/broadcasts/{broadcast_id}")).text()
+    assert f'<a href="/segments/{segment_id}">Volunteers and California</a>' in page
 
     # resolved once: a later change does not rewrite what the broadcast recorded
     async with pool.acquire() as conn:
