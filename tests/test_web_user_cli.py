@@ -91,3 +91,23 @@ async def test_a_lost_password_is_reset_from_the_terminal_and_old_sessions_and_t
     weak = gateway_user(db_url, "password", "boss@example.org", "--password-stdin",
                         stdin="short\n")
     assert weak.returncode == 2 and "at least" in weak.stderr
+
+
+async def test_a_token_from_the_terminal_holds_only_its_scopes(web: WebApi, db_url: str) -> None:
+    done = gateway_user(db_url, "add", "books@example.org", "--role", "finance",
+                        "--no-password", "--token", "--scopes", "donations:read")
+    assert done.returncode == 0, done.stderr
+    token = {"Authorization": f"Bearer {done.stdout.rsplit(': ', 1)[-1].strip()}"}
+    report = await web.client.get("/api/v1/reports/donations", headers=token,
+                                  params={"date_from": "2024-01-01", "date_to": "2024-01-31"})
+    assert report.status == 200, await report.text()
+    refund = await web.client.post("/api/v1/donations/1/refund", headers=token,
+                                   json={"amount_cents": 100, "reason": "test"})
+    assert refund.status == 403
+    assert (await refund.json())["error"]["code"] == "missing_scope"
+    beyond = gateway_user(db_url, "add", "org@example.org", "--role", "organizer",
+                          "--no-password", "--token", "--scopes", "donations:write")
+    assert beyond.returncode == 2 and "a organizer may not hold donations:write" in beyond.stderr
+    alone = gateway_user(db_url, "add", "x@example.org", "--role", "admin", "--no-password",
+                         "--scopes", "admin")
+    assert alone.returncode == 2 and "add --token" in alone.stderr

@@ -11,7 +11,8 @@ rules as the API (gateway/services/accounts.py) and is audited as `cli`. The pas
 read from the terminal without echo (twice), or from standard input with
 --password-stdin for scripts (never from the command line, where `ps` and
 shell history would keep it). --token prints an API token, once; it expires
-after GATEWAY_WEB_TOKEN_DAYS like one made in the API.
+after GATEWAY_WEB_TOKEN_DAYS like one made in the API, and holds the scopes
+given with --scopes (each one the role may hold), else all the role allows.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from gateway.config import Settings
 from gateway.services import accounts
 from gateway.services.errors import ServiceError
 from gateway.store.db import create_pool
-from gateway.web.access import ROLES
+from gateway.web.access import ROLES, SCOPES, scopes_for_role
 from gateway.web.credentials import WeakPassword, check_password_rules, hash_password, new_api_token
 
 EXIT_OK = 0
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no password login (API tokens only)")
     add.add_argument("--token", action="store_true", help="also make an API token and print it")
     add.add_argument("--token-name", default="cli", help="what the token is for (stored)")
+    add.add_argument("--scopes", nargs="+", choices=SCOPES, metavar="SCOPE",
+                     help="what the token may do (default: all the role allows): "
+                          + ", ".join(SCOPES))
     reset = sub.add_parser("password", help="set a new password for a staff account")
     reset.add_argument("email")
     reset.add_argument("--password-stdin", action="store_true",
@@ -71,6 +75,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             themes = accounts.themes_fit(args.role, list(args.themes))
         except ServiceError as err:
             raise UsageError("--themes", err.message) from None
+        if args.scopes and not args.token:
+            raise UsageError("--scopes", "scopes are for the token: add --token")
+        beyond = sorted(set(args.scopes or ()) - scopes_for_role(args.role))
+        if beyond:
+            raise UsageError("--scopes", f"a {args.role} may not hold {', '.join(beyond)} "
+                             f"(may hold: {', '.join(sorted(scopes_for_role(args.role)))})")
         return asyncio.run(_add(settings, args, email, themes, password))
     except (CommandFailed, ValueError) as err:
         print(f"gateway user: {err}", file=sys.stderr)
@@ -124,7 +134,8 @@ async def _add(settings: Settings, args: argparse.Namespace, email: str, themes:
                 made = await accounts.issue_token(
                     conn, accounts.CLI, user.id,
                     accounts.TokenRequest(name=args.token_name, prefix=token.prefix,
-                                          secret_hash=token.secret_hash),
+                                          secret_hash=token.secret_hash,
+                                          scopes=tuple(args.scopes) if args.scopes else None),
                     via="cli", most_days=settings.web_token_days, now=datetime.now(UTC))
     finally:
         await pool.close()
