@@ -78,6 +78,9 @@ async def test_the_page_download_is_formula_safe_and_audited(
     await site.login("organizer@example.org")
     form = await (await site.client.get("/exports")).text()
     assert 'value="employer"' not in form  # not offered to organizers
+    # each column says what it holds beside its CSV name
+    assert "Mobile number <code>msisdn</code>" in form
+    assert "Profile answer: first_name <code>profile.first_name</code>" in form
     response = await site.client.get("/exports/contacts.csv", params=[
         ("program", "rise"), ("where", "state = NY"), ("fields", "msisdn"),
         ("fields", "profile.first_name"), ("fields", "tags"), ("fields", "gift_count")])

@@ -48,6 +48,7 @@ CONTACT_FIELDS: Final = ("msisdn", "joined_at", "joined_by", "zip", "region", "c
                          "timezone", "tags", "first_seen")
 GIFT_FIELDS: Final = ("gift_count", "gift_total_cents")
 DONOR_FIELDS: Final = ("donor_name", "employer", "occupation")
+COLUMN_WORDS: Final = store.COLUMN_WORDS  # what each column holds, for the page
 DEFAULT_FIELDS: Final = ("msisdn", "joined_at", "zip", "tags")
 CHUNK_ROWS: Final = 500  # rows per write: few enough to stay small, enough to be cheap
 

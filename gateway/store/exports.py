@@ -22,6 +22,7 @@ from typing import Any, Final
 import asyncpg
 
 from gateway.audience import Audience
+from gateway.plain_words import N_, Words
 from gateway.store.audience import SqlParams, eligible_where
 from gateway.store.db import affected
 
@@ -52,6 +53,25 @@ COLUMNS: Final[dict[str, str]] = {
     "occupation": _DETAILS.format(col="occupation"),
 }
 PROFILE_PREFIX: Final = "profile."
+
+# What each column holds, for the export page (the CSV's header is the name itself).
+COLUMN_WORDS: Final[Words] = {
+    "msisdn": N_("Mobile number"),
+    "joined_at": N_("When they joined the program"),
+    "joined_by": N_("The keyword they joined with"),
+    "zip": N_("Zip or postal code"),
+    "region": N_("State or region"),
+    "country": N_("Country"),
+    "timezone": N_("Time zone"),
+    "tags": N_("Tags"),
+    "first_seen": N_("When we first heard from them"),
+    "gift_count": N_("Number of gifts"),
+    "gift_total_cents": N_("Total given, in cents"),
+    "donor_name": N_("Donor's name"),
+    "employer": N_("Employer"),
+    "occupation": N_("Occupation"),
+}
+
 
 ROWS = "SELECT {columns} FROM contacts c WHERE {where} ORDER BY c.msisdn"
 

@@ -75,8 +75,9 @@ async def inbox(view: View) -> web.StreamResponse:
               "sla_text": duration(q["sla_seconds"], viewer=viewer,
                                    none=viewer.gettext(N_("program default")))}
              for q in queues["queues"]]
-    rows = [{**t, "sla_text": duration(t["sla_seconds"], viewer=viewer,
-                                       none=viewer.gettext(N_("default"))),
+    rows = [{**t, "name": service.theme_names(inbox.rules(), [t["theme"]], language)[0],
+             "sla_text": duration(t["sla_seconds"], viewer=viewer,
+                                  none=viewer.gettext(N_("default"))),
              "median_text": duration(t["median_seconds"], viewer=viewer),
              "p90_text": duration(t["p90_seconds"], viewer=viewer)}
             for t in times["themes"]]

@@ -173,7 +173,8 @@ async def export_form(view: View) -> web.StreamResponse:
     return view.render("export.html", title=EXPORT_TITLE, counted=counted,
                        programs=_program_choices(view), form=form, error=error,
                        fields=exports.fields_for(view.user, rules),
-                       donor_fields=exports.DONOR_FIELDS, gift_fields=exports.GIFT_FIELDS)
+                       donor_fields=exports.DONOR_FIELDS, gift_fields=exports.GIFT_FIELDS,
+                       column_words=exports.COLUMN_WORDS)
 
 
 @pages.get("/exports/contacts.csv", name="page.exports.download")
