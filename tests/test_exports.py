@@ -33,8 +33,7 @@ from tests.support.broadcasts import CODE, PEOPLE, seed
 from tests.support.clock import ManualClock
 from tests.support.pages_site import start_site
 from tests.support.webapi import WebApi
-from tests.support.webhook_receiver import Receiver
-from tests.test_webhooks import rounds_until, verify
+from tests.support.webhook_receiver import Receiver, rounds_until, verify
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = r"-?[0-9]+(\.[0-9]+)?"

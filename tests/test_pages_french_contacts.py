@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 from gateway.store import users as user_store
+from tests.support.contact_history import ANA, seed
 from tests.support.questions import EDU, EDU_TEXT, asked
 from tests.support.webapi import Staff, WebApi
-from tests.test_contact_page_roles import ANA, seed
 
 
 class _Text(HTMLParser):

@@ -193,7 +193,7 @@ async def test_dashboard_renders_counts_and_an_svg_chart(site: WebApi) -> None:
     html = await page.text()
     assert page.status == 200
     assert '<svg viewBox="0 0 400 220" role="img"' in html
-    assert 'id="smpp-state">bound<' in html and 'id="opt-ins">0<' in html
+    assert 'id="smpp-state">connected<' in html and 'id="opt-ins">0<' in html
     assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
 
 

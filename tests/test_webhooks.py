@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -34,7 +32,7 @@ from gateway.store.inbound import NewInbound
 from gateway.store.users import User
 from tests.support.clock import ManualClock
 from tests.support.questions import NOW, RULES, Supporter, text_fr
-from tests.support.webhook_receiver import Receiver, closed_port_url
+from tests.support.webhook_receiver import Receiver, closed_port_url, rounds_until, verify
 
 TYPES = ["contact.opted_in", "contact.opted_out"]
 
@@ -98,29 +96,6 @@ def sender(pool: asyncpg.Pool, clock: ManualClock, owner: str = "gw-1",
     made = WebhookSender(pool, config, notice=notice, clock=clock)
     _MADE.append(made)
     return made
-
-
-def verify(secret: str, header: str, body: bytes, *, now: float, tolerance: int = 300) -> int:
-    """docs/webhooks.md's verification, word for word: the stdlib only."""
-    pairs = [part.split("=", 1) for part in header.split(",")]
-    timestamp = int(next(value for key, value in pairs if key == "t"))
-    if abs(now - timestamp) > tolerance:
-        raise ValueError("too old: a replay?")
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
-                        hashlib.sha256).hexdigest()
-    if not any(key == "v1" and hmac.compare_digest(expected, value) for key, value in pairs):
-        raise ValueError("bad signature")
-    return timestamp
-
-
-async def rounds_until(work: WebhookSender, clock: ManualClock, done: Callable[[], bool],
-                       *, step: float = 120.0, most: int = 40) -> None:
-    for _ in range(most):
-        await work.deliver_due()
-        if done():
-            return
-        clock.advance(step)
-    raise AssertionError("not done after the rounds allowed")
 
 
 async def test_a_receiver_failing_three_times_gets_each_event_once_signed(

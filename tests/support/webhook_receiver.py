@@ -7,6 +7,8 @@ answers are HTTP's own, so the tests see what a campaign's CRM would.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import socket
 import time
@@ -15,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from gateway.hooks.sender import WebhookSender
+from tests.support.clock import ManualClock
 
 
 @dataclass
@@ -87,3 +92,26 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/hooks"
+
+
+def verify(secret: str, header: str, body: bytes, *, now: float, tolerance: int = 300) -> int:
+    """docs/webhooks.md's verification, word for word: the stdlib only."""
+    pairs = [part.split("=", 1) for part in header.split(",")]
+    timestamp = int(next(value for key, value in pairs if key == "t"))
+    if abs(now - timestamp) > tolerance:
+        raise ValueError("too old: a replay?")
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
+                        hashlib.sha256).hexdigest()
+    if not any(key == "v1" and hmac.compare_digest(expected, value) for key, value in pairs):
+        raise ValueError("bad signature")
+    return timestamp
+
+
+async def rounds_until(work: WebhookSender, clock: ManualClock, done: Callable[[], bool],
+                       *, step: float = 120.0, most: int = 40) -> None:
+    for _ in range(most):
+        await work.deliver_due()
+        if done():
+            return
+        clock.advance(step)
+    raise AssertionError("not done after the rounds allowed")
