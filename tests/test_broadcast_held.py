@@ -149,7 +149,7 @@ async def test_the_api_and_the_page_show_the_release_per_group(
     assert table is not None, page
     rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th><td>(.*?)</td><td>(.*?)</td>"
                       r"<td>(.*?)</td></tr>", table[0])
-    shown = send_time.show(release, ORGANIZER_ZONE)
+    shown = when(release, ORGANIZER_ZONE)
     local = when(release, night)
     assert rows == [(f"1 held until {local} in {night}", "08:00-20:00, at most 3 per 24 h",
                      "1", shown),

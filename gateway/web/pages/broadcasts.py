@@ -15,8 +15,8 @@ A refused form (a filter or text that does not parse, an unknown
 placeholder, a French text without "STOP au <code>", a send time past or
 without a zone) is shown again with what the organizer typed and the reason
 beside the field, never emptied. The send-time picker is a local date and
-time with a zone field beside it, filled with the organizer's zone; times
-are shown back in that zone.
+time with a zone field beside it, filled with the viewer's zone (their own,
+else the organization's); times are shown back in that zone.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ async def compose(view: View) -> web.StreamResponse:
 
 
 def _zone(view: View) -> str:
-    return send_time.organizer_zone(view.context.settings)
+    """The viewer's own zone (their preference, else the organization's): the picker's
+    default and the zone times are shown back in, as on every other page."""
+    return view.viewer.zone
 
 
 async def _composer(view: View, form: dict[str, str], programs: list[str], *,
@@ -223,10 +225,8 @@ async def broadcast_page(view: View) -> web.StreamResponse:
         progress=progress, broadcast_status=status, actions=actions,
         can_schedule=status in control.TRANSITIONS["schedule"][0],
         live=status not in FINISHED and status != "draft",
-        scheduled=send_time.show(broadcast.scheduled_at, zone) if broadcast.scheduled_at
-        else None,
-        held=[(g, send_time.show(g.release_at, zone) if g.release_at else None)
-              for g in groups],
+        scheduled=broadcast.scheduled_at,
+        held=[(g, g.release_at) for g in groups],
         results=found, variants=variants, metric_words=ab_form.METRIC_WORDS,
         checked_at=now, zone=zone, zones=zone_options(zone, now=view.context.clock(),
                                                       locale=view.viewer.language))

@@ -43,14 +43,14 @@ FIELDS = ("program", "where", "subject", "text", "scheduled_at", "time_zone")
 
 @pages.get("/newsletters", name="page.newsletters")
 async def newsletter_list(view: View) -> web.StreamResponse:
-    zone = send_time.organizer_zone(view.context.settings)
+    zone = view.viewer.zone
     return await _list(view, {"time_zone": zone}, None, status=200)
 
 
 @pages.post("/newsletters", name="page.newsletters.create")
 async def newsletter_create(view: View) -> web.StreamResponse:
     form = {name: view.field(name) for name in FIELDS}
-    zone = send_time.organizer_zone(view.context.settings)
+    zone = view.viewer.zone
     if view.field("action") == "preview":
         return await _preview(view, form)
     try:
@@ -81,14 +81,13 @@ async def newsletter_page(view: View) -> web.StreamResponse:
     if newsletter is None or progress is None or newsletter.channel != "email":
         raise not_found(f"newsletter {newsletter_id}")
     status = str(progress["status"])
-    zone = send_time.organizer_zone(view.context.settings)
+    zone = view.viewer.zone
     return view.render(
         "newsletter.html", title=view.viewer.gettext("Newsletter %(id)s", id=newsletter_id),
         newsletter=newsletter,
         progress=progress, actions=[name for name, (allowed, _) in control.TRANSITIONS.items()
                                     if status in allowed and name in ACTIONS],
-        scheduled=send_time.show(newsletter.scheduled_at, zone)
-        if newsletter.scheduled_at else None, zone=zone)
+        scheduled=newsletter.scheduled_at, zone=zone)
 
 
 @pages.post("/newsletters/{newsletter_id}/{action}", name="page.newsletter.control")
@@ -127,7 +126,7 @@ async def _preview(view: View, form: dict[str, str]) -> web.StreamResponse:
 async def _list(view: View, form: dict[str, str], error: dict[str, Any] | None, *,
                 status: int, preview: SegmentCount | None = None) -> web.StreamResponse:
     programs = view.site.programs() if view.site.programs else []
-    zone = send_time.organizer_zone(view.context.settings)
+    zone = view.viewer.zone
     async with view.context.pool.acquire() as conn:
         rows = [dict(r) for r in await newsletter_store.list_newsletters(conn)]
     return view.render("newsletters.html", status=status, title=N_("Newsletters"),
