@@ -225,8 +225,18 @@ async def broadcast_sent(conn: asyncpg.Connection, ctx: Context) -> None:
 
 async def broadcast_finished(conn: asyncpg.Connection, ctx: Context) -> None:
     """What the broadcast ticker does (broadcast/control.py), in the caller's transaction."""
-    await broadcast_results.emit_completed(conn, await broadcast_store.finish_done(conn),
+    await broadcast_results.emit_completed(conn, await broadcast_store.finish_done(conn, NOW),
                                            at=NOW)
+
+
+async def broadcast_done_a_day_ago(conn: asyncpg.Connection, ctx: Context) -> None:
+    await broadcast_sent(conn, ctx)
+    await broadcast_store.finish_done(conn, NOW - timedelta(hours=25))
+
+
+async def broadcast_results_final(conn: asyncpg.Connection, ctx: Context) -> None:
+    """The ticker's second step (broadcast/control.py), in the caller's transaction."""
+    await broadcast_results.emit_final(conn, NOW)
 
 
 CONSENT = "SELECT count(*) FROM consent_events WHERE kind = '{}'"
@@ -261,6 +271,9 @@ CASES = [
          call_opened),
     Case("broadcast.completed", "SELECT count(*) FROM broadcasts WHERE status = 'done'",
          broadcast_finished, broadcast_sent, (("sent", 1), ("delivered", 1))),
+    Case("broadcast.results_final",
+         "SELECT count(*) FROM broadcasts WHERE final_results_at IS NOT NULL",
+         broadcast_results_final, broadcast_done_a_day_ago, (("sent", 1), ("delivered", 1))),
     Case("export.completed", "SELECT count(*) FROM contact_exports WHERE status = 'done'",
          export_completed, export_requested, (("rows", 3),)),
 ]

@@ -145,11 +145,13 @@ class BroadcastTicker:
                 self._next_redefer = now + REDEFER_EVERY
                 touched += await self.redefer_expired(conn)
             async with conn.transaction():  # done and its webhook event: together
-                finished = await store.finish_done(conn)
+                finished = await store.finish_done(conn, now)
                 await results.emit_completed(conn, finished, at=now)
+            async with conn.transaction():  # final results and their mark: together
+                finals = await results.emit_final(conn, now)
             for broadcast_id in finished:
                 log.info("broadcast_done", broadcast_id=broadcast_id)
-            touched += len(finished)
+            touched += len(finished) + len(finals)
         return touched
 
     async def _materialize(self, conn: asyncpg.Connection, broadcast_id: int) -> int:

@@ -12,18 +12,26 @@ webhook event, from here (docs/links-and-results.md):
 - replies, opt-outs, gifts and their amount credited to the broadcast by the
   attribution rule (migration 340): within 24 hours of the recipient's text,
   the later broadcast winning. These keep growing for a day after the last
-  text: the webhook event says what was known when the broadcast finished.
+  text: `broadcast.completed` says what was known when the broadcast
+  finished, and `broadcast.results_final` says it again once that day has
+  passed (emitted once, by the broadcast ticker, in the transaction that marks
+  the broadcast's `final_results_at`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import asyncpg
 
 from gateway.store import broadcast_results, broadcasts, short_links, webhook_events
+
+# How long after a recipient's text an act is credited to the broadcast: the
+# window written in the SQL function `broadcast_attributed` (migration 340),
+# which decides; a test holds the two equal.
+ATTRIBUTION_WINDOW: Final = timedelta(hours=24)
 
 SENT = ("submitted", "delivered", "undeliverable", "rejected")
 FAILED = ("undeliverable", "rejected", "failed")
@@ -73,7 +81,7 @@ class Results:
             "replies": self.replies, "opt_outs": self.opt_outs,
             "gifts": [{"currency": g.currency, "count": g.gifts, "amount_cents": g.cents}
                       for g in self.gifts],
-            "attribution_window_hours": 24,
+            "attribution_window_hours": ATTRIBUTION_WINDOW // timedelta(hours=1),
         }
 
 
@@ -102,8 +110,23 @@ async def emit_completed(conn: asyncpg.Connection, broadcast_ids: list[int], *,
                          at: datetime) -> int:
     """`broadcast.completed` with each one's results, in the caller's transaction (the one
     that marked them done); nothing is computed when no subscription wants the event."""
-    if not broadcast_ids or not await webhook_events.wanted(
-            conn, webhook_events.BROADCAST_COMPLETED):
+    return await _emit(conn, webhook_events.BROADCAST_COMPLETED, broadcast_ids, at=at)
+
+
+async def emit_final(conn: asyncpg.Connection, now: datetime) -> list[int]:
+    """`broadcast.results_final` for each broadcast that finished at least the attribution
+    window ago, once: emitted and marked in the caller's transaction, the rows locked so
+    that a second gateway emits none of them again. Returns the broadcasts marked."""
+    due = await broadcasts.final_results_due(conn, finished_by=now - ATTRIBUTION_WINDOW)
+    if due:
+        await _emit(conn, webhook_events.BROADCAST_RESULTS_FINAL, due, at=now)
+        await broadcasts.mark_final_results(conn, due, now)
+    return due
+
+
+async def _emit(conn: asyncpg.Connection, event_type: str, broadcast_ids: list[int], *,
+                at: datetime) -> int:
+    if not broadcast_ids or not await webhook_events.wanted(conn, event_type):
         return 0
     events = []
     for broadcast_id in broadcast_ids:
@@ -112,6 +135,5 @@ async def emit_completed(conn: asyncpg.Connection, broadcast_ids: list[int], *,
             continue  # a newsletter's results are its mail's (docs/email.md)
         data = {"program": broadcast.program, "shortcode": broadcast.shortcode,
                 **(await results_of(conn, broadcast_id)).as_data()}
-        events.append(webhook_events.NewWebhookEvent(
-            webhook_events.BROADCAST_COMPLETED, data, at))
+        events.append(webhook_events.NewWebhookEvent(event_type, data, at))
     return await webhook_events.emit(conn, events)

@@ -189,4 +189,4 @@ async def _broadcast(pool: asyncpg.Pool, texter: Texter, rules: Rules, now: date
         else:
             await texter.deliver()
     async with pool.acquire() as conn:
-        await broadcast_store.finish_done(conn)
+        await broadcast_store.finish_done(conn, datetime.now(UTC))

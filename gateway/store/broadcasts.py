@@ -499,7 +499,7 @@ ORDER BY id
 
 # Done: fully materialized and nothing left waiting or in flight.
 FINISH = """
-UPDATE broadcasts b SET status = 'done', updated_at = clock_timestamp()
+UPDATE broadcasts b SET status = 'done', updated_at = clock_timestamp(), finished_at = $1
 WHERE b.status = 'running' AND b.materialized_at IS NOT NULL AND b.channel = 'sms'
   AND NOT EXISTS (SELECT 1 FROM outbound o
                   WHERE o.broadcast_id = b.id AND o.status IN ('queued', 'sending'))
@@ -508,7 +508,7 @@ RETURNING b.id
 
 # A newsletter is done the same way, its rows being mail_outbox rows.
 FINISH_NEWSLETTERS = """
-UPDATE broadcasts b SET status = 'done', updated_at = clock_timestamp()
+UPDATE broadcasts b SET status = 'done', updated_at = clock_timestamp(), finished_at = $1
 WHERE b.status = 'running' AND b.materialized_at IS NOT NULL AND b.channel = 'email'
   AND NOT EXISTS (SELECT 1 FROM newsletter_recipients r
                   JOIN mail_outbox m ON m.id = r.mail_outbox_id
@@ -617,9 +617,37 @@ async def not_materialized(conn: asyncpg.Connection) -> list[int]:
     return [r["id"] for r in await conn.fetch(NOT_MATERIALIZED)]
 
 
-async def finish_done(conn: asyncpg.Connection) -> list[int]:
-    """Broadcasts (SMS and newsletters) with nothing left to send: now 'done'."""
-    return [r["id"] for sql in (FINISH, FINISH_NEWSLETTERS) for r in await conn.fetch(sql)]
+async def finish_done(conn: asyncpg.Connection, now: datetime) -> list[int]:
+    """Broadcasts (SMS and newsletters) with nothing left to send: now 'done', at `now`."""
+    return [r["id"] for sql in (FINISH, FINISH_NEWSLETTERS) for r in await conn.fetch(sql, now)]
+
+
+# SMS broadcasts whose attribution window has closed and whose final results were
+# not yet emitted; a second gateway skips the rows the first holds (migration 520).
+# A newsletter's results are its mail's: none is ever due.
+FINAL_RESULTS_DUE = """
+SELECT id FROM broadcasts
+WHERE status = 'done' AND final_results_at IS NULL AND finished_at <= $1 AND channel = 'sms'
+ORDER BY finished_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+
+MARK_FINAL_RESULTS = """
+UPDATE broadcasts SET final_results_at = $2 WHERE id = ANY($1::bigint[])
+"""
+
+
+async def final_results_due(conn: asyncpg.Connection, *, finished_by: datetime,
+                            limit: int = 100) -> list[int]:
+    """Done SMS broadcasts finished at or before `finished_by` without their final results,
+    locked for the caller's transaction (it emits and marks them)."""
+    return [r["id"] for r in await conn.fetch(FINAL_RESULTS_DUE, finished_by, limit)]
+
+
+async def mark_final_results(conn: asyncpg.Connection, broadcast_ids: list[int],
+                             at: datetime) -> None:
+    await conn.execute(MARK_FINAL_RESULTS, broadcast_ids, at)
 
 
 async def newsletters_to_queue(conn: asyncpg.Connection) -> list[int]:

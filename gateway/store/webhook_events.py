@@ -58,11 +58,13 @@ CALL_STARTED: Final = "call.started"
 CALL_ENDED: Final = "call.ended"
 EXPORT_COMPLETED: Final = "export.completed"  # an API export job's file is ready
 BROADCAST_COMPLETED: Final = "broadcast.completed"  # with its results (broadcast/results.py)
+# the same results once the 24 h that credit replies, opt-outs and gifts have passed
+BROADCAST_RESULTS_FINAL: Final = "broadcast.results_final"
 
 EVENT_TYPES: Final[tuple[str, ...]] = (
     CONTACT_OPTED_IN, CONTACT_OPTED_OUT, PROFILE_ANSWERED, GIFT_CONFIRMED, GIFT_PAID, GIFT_FAILED,
     GIFT_REFUNDED, QUESTION_ASKED, QUESTION_ANSWERED, MESSAGE_DELIVERED, MESSAGE_FAILED,
-    CALL_STARTED, CALL_ENDED, EXPORT_COMPLETED, BROADCAST_COMPLETED)
+    CALL_STARTED, CALL_ENDED, EXPORT_COMPLETED, BROADCAST_COMPLETED, BROADCAST_RESULTS_FINAL)
 
 # What each type is, for people (the admin page's checkboxes and log).
 EVENT_TYPE_WORDS: Final[Words] = {
@@ -81,6 +83,7 @@ EVENT_TYPE_WORDS: Final[Words] = {
     CALL_ENDED: N_("A call ended"),
     EXPORT_COMPLETED: N_("An export's file is ready"),
     BROADCAST_COMPLETED: N_("A broadcast finished, with its results"),
+    BROADCAST_RESULTS_FINAL: N_("A broadcast's final results, a day after it finished"),
 }
 
 # The consent ledger's kinds (store/consent.py) that are an event here.
