@@ -77,7 +77,7 @@ interop-deps:
 bench: venv
 	@set -e; for script in bench/[!_]*.py; do \
 	  [ -f "$$script" ] || continue; \
-	  echo "== $$script"; $(BIN)/python "$$script"; \
+	  echo "== $$script"; PYTHONPATH=$(CURDIR) $(BIN)/python "$$script"; \
 	done
 
 # Without DATABASE_URL, a persistent cluster in $(DEMO_PG) keeps data between runs; it is

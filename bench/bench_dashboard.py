@@ -19,9 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.devdb import LocalPostgres
+from bench._cluster import on_throwaway_cluster, report
 from gateway.logs import configure_logging
 from gateway.services import campaign_stats
 from gateway.services.campaign_stats import Window
@@ -198,24 +195,8 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    data_dir = BENCH_DIR / "pg-dashboard"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    cluster = LocalPostgres(data_dir, throwaway=args.fast)
-    url = cluster.start()
-    try:
-        results = await run(url, args)
-    finally:
-        cluster.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-    return {
-        "benchmark": "bench_dashboard",
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": (
-            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
-        ),
-        "durability": "fsync off (--fast)" if args.fast else "fsync on (PostgreSQL defaults)",
-        "results": results,
-    }
+    results = await on_throwaway_cluster("pg-dashboard", args.fast, lambda url: run(url, args))
+    return report("bench_dashboard", args.fast, results)
 
 
 if __name__ == "__main__":

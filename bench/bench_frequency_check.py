@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +22,10 @@ from typing import Any
 
 import asyncpg
 
+from bench._cluster import on_throwaway_cluster, report
 from bench.bench_materialize import CODE, GENERATE
 from gateway.audience import parse_audience
 from gateway.broadcast import frequency, service
-from gateway.devdb import LocalPostgres
 from gateway.engine import load_rules
 from gateway.logs import configure_logging
 from gateway.store.migrate import apply_migrations
@@ -94,24 +91,8 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    data_dir = BENCH_DIR / "pg-frequency"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    cluster = LocalPostgres(data_dir, throwaway=args.fast)
-    url = cluster.start()
-    try:
-        results = await run(url, args)
-    finally:
-        cluster.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-    return {
-        "benchmark": "bench_frequency_check",
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": (
-            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
-        ),
-        "durability": "fsync off (--fast)" if args.fast else "fsync on (PostgreSQL defaults)",
-        "results": results,
-    }
+    results = await on_throwaway_cluster("pg-frequency", args.fast, lambda url: run(url, args))
+    return report("bench_frequency_check", args.fast, results)
 
 
 if __name__ == "__main__":

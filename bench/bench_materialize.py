@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import resource
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +26,9 @@ from typing import Any
 
 import asyncpg
 
+from bench._cluster import on_throwaway_cluster, report
 from gateway.broadcast import service
 from gateway.broadcast.policy import QuietHoursPolicy
-from gateway.devdb import LocalPostgres
 from gateway.engine import load_rules
 from gateway.logs import configure_logging
 from gateway.store import outbound as outbound_store
@@ -195,25 +192,9 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    data_dir = BENCH_DIR / "pg-materialize"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    cluster = LocalPostgres(data_dir, throwaway=args.fast)
-    url = cluster.start()
-    try:
-        results = await run(url, args)
-    finally:
-        cluster.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-    return {
-        "benchmark": "bench_materialize",
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": (
-            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
-        ),
-        "durability": "fsync off (--fast)" if args.fast else "fsync on (PostgreSQL defaults)",
-        "target": "materialize 1,000,000 subscribers in under 60 s",
-        "results": results,
-    }
+    results = await on_throwaway_cluster("pg-materialize", args.fast, lambda url: run(url, args))
+    return report("bench_materialize", args.fast, results,
+                  target="materialize 1,000,000 subscribers in under 60 s")
 
 
 if __name__ == "__main__":
@@ -223,6 +204,6 @@ if __name__ == "__main__":
     parser.add_argument("--fast", action="store_true", help="fsync off (a throwaway cluster)")
     configure_logging("warning")
     wall = time.monotonic()
-    report = asyncio.run(main(parser.parse_args()))
-    report["wall_s"] = round(time.monotonic() - wall, 1)
-    print(json.dumps(report, indent=2))
+    printed = asyncio.run(main(parser.parse_args()))
+    printed["wall_s"] = round(time.monotonic() - wall, 1)
+    print(json.dumps(printed, indent=2))
