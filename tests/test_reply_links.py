@@ -23,6 +23,7 @@ from gateway.store.inbound import NewInbound
 from gateway.store.outbound import NewOutbound
 from gateway.web.short_links import add_short_link_routes
 from tests.support.rules_text import BASE as RULES_TEXT
+from tests.support.webapi import WebApi
 
 NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 LINK_BASE = "https://go.example.org/"
@@ -43,7 +44,7 @@ IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Safari/604.1"
 
 
 @dataclass
-class Site:
+class Lane:
     pool: asyncpg.Pool
     http: ClientSession
     url: str
@@ -68,22 +69,23 @@ class Site:
 
 
 @pytest.fixture
-async def site(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[Site]:
+async def lane(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[Lane]:
     app = web.Application()
     add_short_link_routes(app, pool=pool, settings=settings, clock=lambda: NOW)
     server = TestServer(app)
     await server.start_server()
     async with ClientSession() as http:
-        yield Site(pool, http, str(server.make_url("")).rstrip("/"),
+        yield Lane(pool, http, str(server.make_url("")).rstrip("/"),
                    DecisionWriter(RulesHolder(RULES), link_base=LINK_BASE),
                    inbound_store.IdReserve("inbound_id_seq", block=1))
     await server.close()
 
 
-async def test_a_reply_link_is_shortened_per_reply_and_its_clicks_counted(site: Site) -> None:
-    first_mo, [first] = await site.text("+12025550101", "FACTS")
-    second_mo, [second] = await site.text("+12025550102", "FACTS")
-    async with site.pool.acquire() as conn:
+async def test_a_reply_link_is_shortened_per_reply_and_its_clicks_counted(
+        lane: Lane, site: WebApi) -> None:
+    first_mo, [first] = await lane.text("+12025550101", "FACTS")
+    second_mo, [second] = await lane.text("+12025550102", "FACTS")
+    async with lane.pool.acquire() as conn:
         rows = {r["in_reply_to"]: dict(r) for r in await conn.fetch(
             "SELECT token, in_reply_to, msisdn, broadcast_id, destination FROM short_links")}
     assert set(rows) == {first_mo, second_mo}
@@ -94,12 +96,12 @@ async def test_a_reply_link_is_shortened_per_reply_and_its_clicks_counted(site: 
     assert first == f"Rally Saturday, RSVP: {LINK_BASE}{token} See you!"
     assert RALLY not in second and len(token) == 16
     assert segment_count(first) == 1  # the long campaign link would have made it two
-    bot = await site.follow(token, "facebookexternalhit/1.1")
+    bot = await lane.follow(token, "facebookexternalhit/1.1")
     assert (bot.status, bot.headers["Location"]) == (302, RALLY)
     for _ in range(2):
-        person = await site.follow(token)
+        person = await lane.follow(token)
         assert (person.status, person.headers["Location"]) == (302, RALLY)
-    async with site.pool.acquire() as conn:
+    async with lane.pool.acquire() as conn:
         counted = await conn.fetchrow(
             "SELECT clicks, bot_visits FROM short_links WHERE token = $1", token)
         events = await conn.fetch(
@@ -107,23 +109,27 @@ async def test_a_reply_link_is_shortened_per_reply_and_its_clicks_counted(site: 
             " WHERE msisdn = '+12025550101' AND name LIKE '%link%'")
     assert (counted["clicks"], counted["bot_visits"]) == (2, 1)
     assert [(e["name"], e["mo"]) for e in events] == [("reply_link_clicked", first_mo)] * 2
+    await site.staff("organizer")
+    await site.login("organizer@example.org")
+    contact = await (await site.client.get("/contacts/+12025550101")).text()
+    assert contact.count("Opened a link from a reply") == 2
 
 
-async def test_a_reply_without_a_link_writes_no_link(site: Site) -> None:
-    _, [help_text] = await site.text("+12025550103", "HELP")
+async def test_a_reply_without_a_link_writes_no_link(lane: Lane) -> None:
+    _, [help_text] = await lane.text("+12025550103", "HELP")
     assert "://" not in help_text
-    async with site.pool.acquire() as conn:
+    async with lane.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM short_links") == 0
 
 
 async def test_a_link_that_would_cost_a_segment_or_is_personalized_goes_as_written(
-    site: Site,
+    lane: Lane,
 ) -> None:
-    _, [long_reply] = await site.text("+12025550104", "LONG")
+    _, [long_reply] = await lane.text("+12025550104", "LONG")
     assert long_reply.endswith(" https://e.io") and segment_count(long_reply) == 1
-    _, [who] = await site.text("+12025550105", "WHO")
+    _, [who] = await lane.text("+12025550105", "WHO")
     assert who == "Your page: https://example.org/p/you"
-    async with site.pool.acquire() as conn:
+    async with lane.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM short_links") == 0
 
 
