@@ -594,7 +594,8 @@ class Settings(BaseModel):
     link_domain: str | None = Field(None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$",
                                     description=(
         "The host name of the campaign's short links (`go.example.org`): each link in a "
-        "broadcast becomes `https://<this>/<token>`, one token per recipient, and its clicks "
+        "broadcast or a keyword reply becomes `https://<this>/<token>`, one token per "
+        "recipient, and its clicks "
         "are counted. Unset: texts go as written, nothing is shortened. Point it at the "
         "gateway so that `/<token>` reaches `/l/<token>` (docs/links-and-results.md)."))
     link_base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+/(\S*/)?$",

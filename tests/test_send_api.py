@@ -179,6 +179,36 @@ async def test_an_opted_out_number_is_suppressed_with_its_reason(api: WebApi) ->
     assert state["outbox_id"] is None and state["broadcast_id"] is None
 
 
+async def test_a_number_at_its_promised_frequency_is_named_and_the_others_sent(
+        api: WebApi, pool: asyncpg.Pool) -> None:
+    """rise promises 6 messages a month: the first number already had 6 (queued counts),
+    so the batch refuses it by name and reason, and sends to the second one."""
+    staff = await api.staff("organizer")
+    for n in range(6):
+        status, earlier, _ = await post(api, staff.bearer,
+                                        message(SUBSCRIBED[0], f"{TEXT} ({n + 1})"))
+        assert status == 201, earlier
+        async with pool.acquire() as conn:
+            made = await broadcasts.materialize(conn, earlier["messages"][0]["broadcast_id"])
+        assert made.recipients == 1
+    body = {"messages": [message(SUBSCRIBED[0]), message(SUBSCRIBED[1]), message(OPTED_OUT)]}
+    status, answer, _ = await post(api, staff.bearer, body)
+    assert status == 201, answer
+    shown = [(m["index"], m["status"], m["reason"]) for m in answer["messages"]]
+    assert shown == [(0, "suppressed", "frequency_limit"), (1, "accepted", None),
+                     (2, "suppressed", "opted_out")]
+    assert answer["messages"][0]["broadcast_id"] is None
+    got = await api.client.get(f"/api/v1/messages/{answer['messages'][0]['id']}",
+                               headers=staff.bearer)
+    state = await got.json()
+    assert (state["status"], state["reason"], state["to"]) == (
+        "suppressed", "frequency_limit", SUBSCRIBED[0])
+    async with pool.acquire() as conn:
+        sent_to = await conn.fetchval("SELECT filter FROM broadcasts WHERE id = $1",
+                                      answer["messages"][1]["broadcast_id"])
+    assert SUBSCRIBED[1] in sent_to and SUBSCRIBED[0] not in sent_to
+
+
 async def test_a_batch_over_the_limit_is_refused_naming_the_limit(
         api: WebApi, pool: asyncpg.Pool) -> None:
     staff = await api.staff("organizer")

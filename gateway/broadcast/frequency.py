@@ -22,13 +22,14 @@ at the limit unless the creator overrode it (gateway/store/broadcasts.py);
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
 
-from gateway.audience import Audience
+from gateway.audience import Audience, NumberIn
 from gateway.engine.frequency import WINDOWS
 from gateway.engine.rules import ProgramRules
 from gateway.logs import get_logger
@@ -89,6 +90,20 @@ async def pushed_past(
     )
     return PastLimit(program=rules.id, recipients=count, max_messages=limit.max_messages,
                      per=limit.per, promise=rules.frequency, since=since, at=send_at)
+
+
+async def numbers_pushed_past(
+    conn: asyncpg.Connection, rules: ProgramRules, *, shortcode: str, numbers: Sequence[str],
+    now: datetime,
+) -> set[str]:
+    """Which of `numbers` one more message now would push past the promise (the send API
+    refuses those and sends to the rest, as it does for opted-out numbers)."""
+    if not numbers:
+        return set()
+    limit = rules.frequency_limit
+    return await store.numbers_at_limit(
+        conn, shortcode=shortcode, program=rules.id, audience=NumberIn(tuple(numbers)),
+        now=now, since=now - WINDOWS[limit.per], max_messages=limit.max_messages)
 
 
 async def record_override(

@@ -32,6 +32,7 @@ from gateway.engine.types import ContactState, Inbound
 from gateway.pipeline import contact_centre, donation_ledger
 from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.pipeline.event_handlers import schedule
+from gateway.pipeline.reply_links import ReplyLinks
 from gateway.privacy.pseudonym import number_hash
 from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
@@ -50,9 +51,11 @@ UNKNOWN_SHORTCODE_REPLY_EVERY = timedelta(hours=24)
 
 
 class DecisionWriter:
-    def __init__(self, rules: RulesHolder, *, privacy_key: bytes | None = None) -> None:
+    def __init__(self, rules: RulesHolder, *, privacy_key: bytes | None = None,
+                 link_base: str | None = None) -> None:
         self._rules = rules
         self._privacy_key = privacy_key
+        self._links = ReplyLinks(link_base)  # tracked links in replies (GATEWAY_LINK_DOMAIN)
         self._postal: tuple[Rules, geo.PostalSteps] | None = None
 
     async def _returning_opt_outs(
@@ -129,6 +132,7 @@ class DecisionWriter:
                     schedule(event, origin, writes)
         # knowledge-base lookups (committees, events) answered in their places
         replies = await contact_centre.answer_lookups(conn, rules, writes.replies)
+        replies = await self._links.shorten(conn, rules, replies)
         await contacts_store.upsert_states(
             conn,
             [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],

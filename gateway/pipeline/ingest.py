@@ -98,7 +98,8 @@ class Ingest:
         self._rules = rules
         key = settings.privacy_hash_secret
         self._writer = DecisionWriter(
-            rules, privacy_key=key.get_secret_value().encode() if key is not None else None)
+            rules, privacy_key=key.get_secret_value().encode() if key is not None else None,
+            link_base=settings.link_base())
         self._ids = IdReserve("inbound_id_seq")
         self._unacked_ids = IdReserve("inbound_unacked_id_seq")
         self._window = timedelta(seconds=settings.mo_redelivery_window)

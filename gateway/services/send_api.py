@@ -10,6 +10,9 @@ are broadcasts whose filter is `number in (...)` (a chunk of at most
 that has opted out, or is not subscribed to the program, is never queued:
 its message is `suppressed` at once, with the reason (a short code may
 only text those who asked; this is where the API differs from Twilio's).
+So is a number that already had its program's promised frequency
+(`frequency_limit`): the batch names it and goes to the others, where a
+segment past the promise refuses the request whole (409), as the composer does.
 
 The Idempotency-Key (Stripe's rules): the first request with a key makes
 the batch and its answer in one transaction; the same key and the same
@@ -30,7 +33,7 @@ from typing import Any
 import asyncpg
 
 from gateway.audience import AudienceError, NumberIn, format_audience, parse_audience
-from gateway.broadcast import control, service
+from gateway.broadcast import compose_checks, control, frequency, service
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.engine import Rules
@@ -45,6 +48,9 @@ log = get_logger(__name__)
 
 NUMBERS_PER_BROADCAST = 500  # keeps a filter under the audience language's length limit
 MAX_KEY_LENGTH = 255
+# A number one more message would push past its program's promised frequency: refused,
+# named in the answer like an opted-out one, and the rest of the batch goes.
+FREQUENCY_LIMIT = "frequency_limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +191,11 @@ async def _broadcasts(conn: asyncpg.Connection, wanted: Sequence[Wanted], *, sen
         opted = await api_sends.opted_out(conn, shortcode, numbers)
         reach = await api_sends.reachable(conn, shortcode=shortcode, program=program,
                                           numbers=numbers, now=now)
+        capped = await frequency.numbers_pushed_past(
+            conn, compose_checks.program_of(rules, program), shortcode=shortcode,
+            numbers=[n for n in numbers if n in reach], now=now)
         sent_by: dict[str, int] = {}
-        eligible = [n for n in numbers if n in reach]
+        eligible = [n for n in numbers if n in reach and n not in capped]
         for start in range(0, len(eligible), NUMBERS_PER_BROADCAST):
             chunk = tuple(eligible[start:start + NUMBERS_PER_BROADCAST])
             broadcast_id = await _broadcast(conn, sender, batch_id, rules=rules, item=items[0],
@@ -197,7 +206,8 @@ async def _broadcasts(conn: asyncpg.Connection, wanted: Sequence[Wanted], *, sen
         for item in items:
             assert item.to is not None
             refused = ("opted_out" if item.to in opted
-                       else None if item.to in reach else "not_subscribed")
+                       else "not_subscribed" if item.to not in reach
+                       else FREQUENCY_LIMIT if item.to in capped else None)
             rows[item.index] = api_sends.NewApiMessage(item.index, program, item.to, None,
                                                        sent_by.get(item.to), refused)
     return [rows[index] for index in sorted(rows)]

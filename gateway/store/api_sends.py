@@ -118,7 +118,7 @@ class NewApiMessage:
     msisdn: str | None
     segment: str | None
     broadcast_id: int | None
-    refused: str | None  # 'opted_out' | 'not_subscribed': never queued
+    refused: str | None  # 'opted_out' | 'not_subscribed' | 'frequency_limit': never queued
 
 
 async def new_batch(conn: asyncpg.Connection, *, user_id: int, token_id: int | None,

@@ -33,7 +33,7 @@ COUNTED_STATUSES = ("queued", "sending", "submitted", "delivered")
 # set. A broadcast finished or cancelled long before the period has no row in
 # it, so only recent or unfinished ones are read (a day of margin for a send
 # that completes just after a cancel).
-PUSHED_PAST = """
+_AT_LIMIT = """
 WITH recent AS (
     SELECT id FROM broadcasts
     WHERE program = {program}
@@ -44,9 +44,24 @@ WITH recent AS (
     GROUP BY o.msisdn
     HAVING count(*) >= {max_messages}
 )
-SELECT count(*) FROM contacts c JOIN at_limit a ON a.msisdn = c.msisdn
+SELECT {what} FROM contacts c JOIN at_limit a ON a.msisdn = c.msisdn
 WHERE {where}
 """
+PUSHED_PAST = _AT_LIMIT.replace("{what}", "count(*)")
+# The same people named (the send API says which of its numbers were refused).
+NUMBERS_PAST = _AT_LIMIT.replace("{what}", "c.msisdn")
+
+
+def _query(sql: str, *, shortcode: str, program: str, audience: Audience | None,
+           now: datetime, since: datetime, max_messages: int) -> tuple[str, list[object]]:
+    params = SqlParams()
+    where = eligible_where(params, shortcode=shortcode, program=program, audience=audience, now=now)
+    query = sql.format(
+        where=where, program=params.add(program, "text"),
+        statuses=params.add(list(COUNTED_STATUSES), "text[]"),
+        since=params.add(since, "timestamptz"), max_messages=params.add(max_messages, "int8"),
+    )
+    return query, list(params.values)
 
 
 async def count_at_limit(
@@ -63,12 +78,23 @@ async def count_at_limit(
 
     One more message (this broadcast) would push each of them past the limit.
     """
-    params = SqlParams()
-    where = eligible_where(params, shortcode=shortcode, program=program, audience=audience, now=now)
-    query = PUSHED_PAST.format(
-        where=where, program=params.add(program, "text"),
-        statuses=params.add(list(COUNTED_STATUSES), "text[]"),
-        since=params.add(since, "timestamptz"), max_messages=params.add(max_messages, "int8"),
-    )
-    value: int = await conn.fetchval(query, *params.values)
+    query, values = _query(PUSHED_PAST, shortcode=shortcode, program=program,
+                           audience=audience, now=now, since=since, max_messages=max_messages)
+    value: int = await conn.fetchval(query, *values)
     return value
+
+
+async def numbers_at_limit(
+    conn: asyncpg.Connection,
+    *,
+    shortcode: str,
+    program: str,
+    audience: Audience | None,
+    now: datetime,
+    since: datetime,
+    max_messages: int,
+) -> set[str]:
+    """The numbers `count_at_limit` counts."""
+    query, values = _query(NUMBERS_PAST, shortcode=shortcode, program=program,
+                           audience=audience, now=now, since=since, max_messages=max_messages)
+    return {r["msisdn"] for r in await conn.fetch(query, *values)}

@@ -1,8 +1,10 @@
-"""Tracked short links (migration 450): the one writer of `short_links` and `link_clicks`.
+"""Tracked short links (migrations 450, 480): the one writer of `short_links` and `link_clicks`.
 
 A broadcast's batch writes each recipient's links with its outbox row, in the
-batch's transaction (store/broadcasts.py `materialize_batch`), so a text is
-never sent with a token that leads nowhere. A click is one statement that
+batch's transaction (store/broadcasts.py `materialize_batch`), and a keyword
+reply's links are written in its MO's transaction with the reply's outbox row
+(pipeline/reply_links.py), so a text is never sent with a token that leads
+nowhere. A click is one statement that
 counts it and returns where to go: the redirect must stay fast.
 
 Why the token is stored as written, under a UNIQUE index, not hashed: the
@@ -29,23 +31,29 @@ FROM unnest($3::text[], $4::text[], $5::int2[], $6::text[])
 ON CONFLICT (broadcast_id, msisdn, position) DO NOTHING
 """
 
+# A keyword reply's links (no broadcast: the MO it answered says where it came from).
+INSERT_REPLY_LINKS = """
+INSERT INTO short_links (token, in_reply_to, msisdn, shortcode, position, destination)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int2[], $6::text[])
+"""
+
 # A person's click: counted on the link and logged (for totals and the timeline).
 PERSON_CLICK = """
 WITH link AS (
     UPDATE short_links
     SET clicks = clicks + 1, first_clicked_at = coalesce(first_clicked_at, $2)
     WHERE token = $1
-    RETURNING id, broadcast_id, msisdn, shortcode, destination, clicks
+    RETURNING id, broadcast_id, in_reply_to, msisdn, shortcode, destination, clicks
 ), logged AS (
     INSERT INTO link_clicks (link_id, clicked_at) SELECT id, $2 FROM link
 )
-SELECT id, broadcast_id, msisdn, shortcode, destination, clicks FROM link
+SELECT id, broadcast_id, in_reply_to, msisdn, shortcode, destination, clicks FROM link
 """
 
 # A preview bot or prefetcher: only its own counter moves.
 BOT_VISIT = """
 UPDATE short_links SET bot_visits = bot_visits + 1 WHERE token = $1
-RETURNING id, broadcast_id, msisdn, shortcode, destination, clicks
+RETURNING id, broadcast_id, in_reply_to, msisdn, shortcode, destination, clicks
 """
 
 # Per broadcast: links followed at least once (unique) and every click (total).
@@ -63,7 +71,8 @@ PSEUDONYMIZE = "UPDATE short_links SET msisdn = $2 WHERE msisdn = $1"
 @dataclass(frozen=True, slots=True)
 class FollowedLink:
     id: int
-    broadcast_id: int
+    broadcast_id: int | None  # None: a keyword reply's link
+    in_reply_to: int | None  # the MO a reply's link answered
     msisdn: str
     shortcode: str
     destination: str
@@ -98,6 +107,26 @@ async def insert_links(
             targets.append(target)
     return affected(await conn.execute(
         INSERT_LINKS, broadcast_id, shortcode, tokens, numbers, positions, targets))
+
+
+@dataclass(frozen=True, slots=True)
+class NewReplyLink:
+    token: str
+    in_reply_to: int  # the MO the reply answered
+    msisdn: str
+    shortcode: str
+    position: int  # the link's place among the links of that MO's replies
+    destination: str
+
+
+async def insert_reply_links(conn: asyncpg.Connection, links: Sequence[NewReplyLink]) -> None:
+    """A keyword reply's links, in its MO's transaction (nothing when there are none)."""
+    if not links:
+        return
+    await conn.execute(
+        INSERT_REPLY_LINKS, [k.token for k in links], [k.in_reply_to for k in links],
+        [k.msisdn for k in links], [k.shortcode for k in links], [k.position for k in links],
+        [k.destination for k in links])
 
 
 async def follow(

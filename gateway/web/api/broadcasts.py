@@ -46,7 +46,14 @@ class BroadcastText(Strict):
     shortcode: str | None = Field(None, max_length=16)
 
 
+SEGMENT_ID = Field(None, description=(
+    "a saved segment of `program` (leave `where` empty): read again when the broadcast "
+    "is materialized, and recorded (docs/segments-and-export.md)"))
+
+
 class PreviewRequest(BroadcastText):
+    segment_id: int | None = Field(None, description=(
+        "a saved segment of `program` (leave `where` empty): its filter as it stands now"))
     sample_size: int = Field(5, ge=0, le=50)
 
 
@@ -92,9 +99,7 @@ class WinnerRequest(Strict):
 
 
 class NewBroadcast(BroadcastText):
-    segment_id: int | None = Field(None, description=(
-        "a saved segment of `program` (leave `where` empty): read again when the broadcast "
-        "is materialized, and recorded (docs/segments-and-export.md)"))
+    segment_id: int | None = SEGMENT_ID
     ab_test: AbTestRequest | None = Field(None, description="an A/B test of 2 to 4 texts")
     time_zone: str | None = TIME_ZONE  # before scheduled_at: its validator reads it
     scheduled_at: AwareDatetime | None = Field(None, description=SEND_TIME + "; omit for a draft")
@@ -154,9 +159,12 @@ async def preview(call: Call) -> dict[str, Any]:
     try:
         shortcode = service.shortcode_of(rules, body.program, body.shortcode,
                                          call.context.settings.shortcode)
+        where, segment = body.where, None
         async with call.pool.acquire() as conn:
+            if body.segment_id is not None:
+                where, segment = await _segment(conn, body, rules, call.context.settings.shortcode)
             found = await service.preview(
-                conn, rules=rules, program=body.program, shortcode=shortcode, where=body.where,
+                conn, rules=rules, program=body.program, shortcode=shortcode, where=where,
                 text=body.text, variables=service.variables_of(body.program, shortcode),
                 now=call.context.clock(), sample_size=body.sample_size,
                 link_base=call.context.settings.link_base())
@@ -165,6 +173,8 @@ async def preview(call: Call) -> dict[str, Any]:
         raise _refused(err) from None
     report = found.text
     return {"recipients": found.recipients, "shortcode": shortcode,
+            "segment": {"id": segment[0], "name": segment[1], "filter": where}
+            if segment else None,
             "encoding": report.base.encoding, "segments": report.base.segments,
             "characters": report.base.characters,
             "worst_case_segments": report.worst_case_segments,
@@ -203,7 +213,7 @@ async def create(call: Call) -> dict[str, Any]:
     return {"broadcast": _shown(broadcast, zone)}
 
 
-async def _segment(conn: asyncpg.Connection, body: NewBroadcast, rules: Rules,
+async def _segment(conn: asyncpg.Connection, body: NewBroadcast | PreviewRequest, rules: Rules,
                    default_shortcode: str) -> tuple[str, tuple[int, str]]:
     """The saved segment's filter now, and (id, name) to record; refused if it does not fit."""
     assert body.segment_id is not None
