@@ -428,26 +428,33 @@ async def run_gateway(settings: Settings, *, migrate: bool, web: bool = True,
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, gateway.reload_everywhere)
     link: asyncio.Task[None] | None = None
+    ready: Callable[[], None] | None = None
     if status_fd is not None:
         supervisor = SupervisorLink(status_fd)
         gateway.worker_states = lambda: supervisor.states
+        ready = supervisor.ready
         link = asyncio.create_task(supervisor.run(on_gone=stop.set))
     try:
-        await serve(gateway, stop)
+        await serve(gateway, stop, started=ready)
     finally:
         if link is not None:
             link.cancel()
             await asyncio.gather(link, return_exceptions=True)
 
 
-async def serve(gateway: Gateway, stop: asyncio.Event) -> None:
+async def serve(gateway: Gateway, stop: asyncio.Event, *,
+                started: Callable[[], None] | None = None) -> None:
     """Start, run until `stop` is set or a background task dies, stop, close the pool.
+
+    `started`: called once everything has started (a worker tells its supervisor).
 
     A dead task raises `BackgroundTaskDied` once everything is stopped, so
     `gateway run` exits non-zero and the process supervisor restarts it.
     """
     try:
         await gateway.start()
+        if started is not None:
+            started()
         stopped = asyncio.create_task(stop.wait())
         died = asyncio.create_task(gateway.supervisor.died.wait())
         await asyncio.wait({stopped, died}, return_when=asyncio.FIRST_COMPLETED)

@@ -17,7 +17,7 @@ import pytest
 
 from gateway.config import load_settings
 from gateway.web.health import failing_parts
-from gateway.workers.status import DOWN, RESTARTING, RUNNING
+from gateway.workers.status import DOWN, RESTARTING, RUNNING, STARTING
 from gateway.workers.supervisor import Worker, WorkerPool
 from tests.support.e2e import ROOT
 
@@ -39,7 +39,7 @@ async def test_a_worker_that_keeps_dying_is_restarted_then_down(
                 await asyncio.sleep(0.1)
             while pool.workers[0].attempt < 2:  # noqa: ASYNC110 - started again, died again
                 await asyncio.sleep(0.1)
-        assert pool.states() == {"crashy-w1": DOWN}  # a restart does not make it up
+        assert pool.states() == {"crashy-w1": DOWN}  # a start that never got ready is not up
     finally:
         pool.stop()
         assert await running == 0
@@ -47,6 +47,8 @@ async def test_a_worker_that_keeps_dying_is_restarted_then_down(
 
 def test_a_state_is_down_only_after_the_worker_stayed_down() -> None:
     worker = Worker(1, "gw-w1")
+    assert worker.state(100.0) == STARTING
+    worker.ready_at = 100.0
     assert worker.state(100.0) == RUNNING
     worker.down_since = 100.0
     assert worker.state(105.0, down_after=10.0) == RESTARTING

@@ -30,6 +30,7 @@ import contextlib
 import os
 import random
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +39,13 @@ from gateway.cli_errors import EXIT_OK, EXIT_USAGE
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.smpp.throttle import backoff_delay
-from gateway.workers.status import DOWN, RESTARTING, RUNNING, status_line
+from gateway.workers.status import DOWN, READY, RESTARTING, RUNNING, STARTING, status_line
 
 log = get_logger("gateway.workers")
 
 RESTART_MIN = 0.5
 RESTART_MAX = 30.0
-UP_AFTER = 5.0  # seconds a restarted worker runs before it counts as back
+UP_AFTER = 5.0  # seconds a restarted worker runs after it said `ready` before it counts as back
 DOWN_AFTER = 10.0  # seconds not running before a worker is `down`
 STOP_GRACE = 25.0  # SIGTERM, then SIGKILL after this (compose's stop_grace_period is 30 s)
 TICK = 1.0  # how often states are checked and sent to the workers
@@ -70,15 +71,16 @@ class Worker:
     index: int
     name: str
     process: asyncio.subprocess.Process | None = None
-    pipe: int | None = None  # the write end of its status pipe
+    link: asyncio.StreamWriter | None = None  # our end of its socket pair
     started_at: float = 0.0
+    ready_at: float | None = None  # when it said it had started
     down_since: float | None = None  # when it last exited, until it has run UP_AFTER
     attempt: int = 0  # exits since it last counted as back
     reported_down: bool = False
 
     def state(self, now: float, down_after: float = DOWN_AFTER) -> str:
         if self.down_since is None:
-            return RUNNING
+            return RUNNING if self.ready_at is not None else STARTING
         return DOWN if now - self.down_since >= down_after else RESTARTING
 
 
@@ -96,6 +98,7 @@ class WorkerPool:
         self._stopping = False
         self._exit = EXIT_OK
         self._rng = random.Random()
+        self._listeners: set[asyncio.Task[None]] = set()
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -115,7 +118,9 @@ class WorkerPool:
                 keeper.cancel()
             await asyncio.gather(watcher, *keepers, return_exceptions=True)
             for worker in self.workers:
-                self._close_pipe(worker)
+                self._close_link(worker)
+            for listener in list(self._listeners):
+                listener.cancel()
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
         log.info("workers_stopped", status=self._exit)
@@ -127,11 +132,12 @@ class WorkerPool:
         while not self._stopping:
             process = await self._start(worker)
             status = await process.wait()
-            self._close_pipe(worker)
+            self._close_link(worker)
             if self._stopping:
                 return
             now = loop.time()
             ran = now - worker.started_at
+            worker.ready_at = None
             if worker.down_since is None:
                 worker.down_since = now
             if status == EXIT_USAGE:
@@ -148,23 +154,37 @@ class WorkerPool:
                 await asyncio.wait_for(self._stop.wait(), delay)
 
     async def _start(self, worker: Worker) -> asyncio.subprocess.Process:
-        read_end, write_end = os.pipe()
-        os.set_blocking(write_end, False)  # a stuck worker never blocks the supervisor
+        ours, theirs = socket.socketpair()
         try:
             process = await asyncio.create_subprocess_exec(
-                *worker_command(worker.index, status_fd=read_end, config=self._config),
+                *worker_command(worker.index, status_fd=theirs.fileno(), config=self._config),
                 env=self._env | {"GATEWAY_INSTANCE_NAME": worker.name},
-                pass_fds=(read_end,))
+                pass_fds=(theirs.fileno(),))
         except BaseException:
-            os.close(write_end)
+            ours.close()
             raise
         finally:
-            os.close(read_end)
-        worker.process, worker.pipe = process, write_end
+            theirs.close()
+        reader, worker.link = await asyncio.open_connection(sock=ours)
+        worker.process, worker.ready_at = process, None
         worker.started_at = asyncio.get_running_loop().time()
         log.info("worker_started", worker=worker.name, pid=process.pid)
         self._publish()
+        self._listen(worker, reader)
         return process
+
+    def _listen(self, worker: Worker, reader: asyncio.StreamReader) -> None:
+        """Note when the worker says it is ready (a task that ends with its connection)."""
+
+        async def listen() -> None:
+            with contextlib.suppress(ConnectionError):
+                while line := await reader.readline():
+                    if line == READY:
+                        worker.ready_at = asyncio.get_running_loop().time()
+
+        task = asyncio.create_task(listen())
+        self._listeners.add(task)
+        task.add_done_callback(self._listeners.discard)
 
     async def _watch(self) -> None:
         """Once a TICK: who is back, who is down; every worker hears every state."""
@@ -173,7 +193,9 @@ class WorkerPool:
             now = loop.time()
             for worker in self.workers:
                 alive = worker.process is not None and worker.process.returncode is None
-                if alive and worker.down_since is not None and now - worker.started_at >= UP_AFTER:
+                ready_at = worker.ready_at
+                if (alive and worker.down_since is not None and ready_at is not None
+                        and now - ready_at >= UP_AFTER):
                     if worker.reported_down:
                         log.warning("worker_back", worker=worker.name,
                                     down_s=round(now - worker.down_since, 1))
@@ -197,9 +219,8 @@ class WorkerPool:
     def _publish(self) -> None:
         line = status_line(self.states())
         for worker in self.workers:
-            if worker.pipe is not None:
-                with contextlib.suppress(BlockingIOError, BrokenPipeError):
-                    os.write(worker.pipe, line)
+            if worker.link is not None and not worker.link.is_closing():
+                worker.link.write(line)
 
     def _forward_reload(self) -> None:
         """SIGHUP: worker 1 reloads and announces the reload to every other instance."""
@@ -227,11 +248,10 @@ class WorkerPool:
             await asyncio.gather(*late, return_exceptions=True)
 
     @staticmethod
-    def _close_pipe(worker: Worker) -> None:
-        if worker.pipe is not None:
-            with contextlib.suppress(OSError):
-                os.close(worker.pipe)
-            worker.pipe = None
+    def _close_link(worker: Worker) -> None:
+        if worker.link is not None:
+            worker.link.close()
+            worker.link = None
 
 
 def supervise(settings: Settings, count: int, *, config: Path | None) -> int:
