@@ -8,7 +8,10 @@ committed (the benchmark cluster keeps fsync on):
 
 The simulator runs in this process, the gateway in its own, PostgreSQL in
 its own: three processes sharing the machine's cores, as on a small box.
-Prints one JSON document. Usage: python bench/mo_roundtrip.py [--count N] [--rate R]
+With `--workers N` the gateway is `gateway run --workers N`: its CPU is the
+supervisor's and its N workers' summed, and the simulator hands MOs to the N
+binds in turn. Prints one JSON document.
+Usage: python bench/mo_roundtrip.py [--count N] [--rate R] [--workers N]
 """
 
 from __future__ import annotations
@@ -43,18 +46,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def postgres_cpu_seconds(data_dir: Path) -> float:
-    """CPU of the postmaster and its live children (backends, WAL writer, checkpointer)."""
-    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-    total = cpu_seconds(postmaster)
+def tree_cpu_seconds(parent: int) -> float:
+    """CPU of a process and its live children (PostgreSQL's backends, a supervisor's workers)."""
+    total = cpu_seconds(parent)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            if int(fields[1]) == parent:
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, IndexError):
             continue
-        if int(fields[1]) == postmaster:
-            total += cpu_seconds(int(stat.parent.name))
     return total
+
+
+def postgres_cpu_seconds(data_dir: Path) -> float:
+    """CPU of the postmaster and its live children (backends, WAL writer, checkpointer)."""
+    return tree_cpu_seconds(int((data_dir / "postmaster.pid").read_text().split()[0]))
 
 
 def quantiles(values: list[float]) -> dict[str, float]:
@@ -75,7 +82,7 @@ async def run_phase(
     numbers = [f"+1555{first_number + n:07d}" for n in range(count)]
     replies_before = len(sim.submitted)
     latencies_before = len(sim.reply_latencies)
-    cpu_before = cpu_seconds(gateway_pid)
+    cpu_before = tree_cpu_seconds(gateway_pid)
     sim_cpu_before = time.process_time()
     pg_cpu_before = postgres_cpu_seconds(pg_dir)
     loop = asyncio.get_running_loop()
@@ -85,7 +92,7 @@ async def run_phase(
     async with asyncio.timeout(120):
         await sim.wait_until(lambda: len(sim.submitted) - replies_before >= count)
     answered_at = loop.time()
-    cpu = cpu_seconds(gateway_pid) - cpu_before
+    cpu = tree_cpu_seconds(gateway_pid) - cpu_before
     sim_cpu = time.process_time() - sim_cpu_before
     pg_cpu = postgres_cpu_seconds(pg_dir) - pg_cpu_before
     latencies = sim.reply_latencies[latencies_before:]
@@ -123,12 +130,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
     show_logs = bool(os.environ.get("BENCH_GATEWAY_LOG_LEVEL"))
     gateway = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
-        [sys.executable, "-m", "gateway.cli", "run"], env=env, cwd=ROOT,
+        [sys.executable, "-m", "gateway.cli", "run", "--workers", str(args.workers)],
+        env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=None if show_logs else subprocess.DEVNULL,
     )
     try:
-        async with asyncio.timeout(60):
-            await sim.wait_for_receiver()
+        async with asyncio.timeout(120):
+            await sim.wait_until(lambda: sim.bound_sessions >= args.workers)
         phase = functools.partial(run_phase, sim, gateway.pid, cluster.data_dir,
                                   window=args.window)
         await phase(label="warm-up", count=500, first_number=0, rate=None)
@@ -151,6 +159,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
         "durability": "every MO committed (fsync on) before deliver_sm_resp",
+        "workers": args.workers,
         "results": [full, fixed],
     }
 
@@ -161,6 +170,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000.0, help="MO/s in the fixed-rate phase")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the fixed phase")
     parser.add_argument("--window", type=int, default=100, help="SMPP window, both directions")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="gateway worker processes (gateway run --workers N)")
     started = time.monotonic()
     result = asyncio.run(main(parser.parse_args()))
     result["wall_s"] = round(time.monotonic() - started, 1)

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
+import structlog
 from aiohttp import web
 
 from gateway.billing import decisions
@@ -74,6 +75,7 @@ from gateway.web.short_links import add_short_link_routes
 from gateway.web.voice_webhooks import add_voice_routes
 from gateway.web.webhooks import add_stripe_webhook_route
 from gateway.web.write_form import add_write_form_routes
+from gateway.workers.status import SupervisorLink
 
 log = get_logger("gateway.app")
 
@@ -139,6 +141,10 @@ class Gateway:
         # end; held here so they are not garbage-collected and are cancelled at stop.
         self._errands: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
+        # A worker of `gateway run --workers N` (gateway/workers/): only worker 1 serves
+        # HTTP, and its /healthz reports every worker's state as its supervisor tells it.
+        self.serve_web = True
+        self.worker_states: Callable[[], Mapping[str, str]] | None = None
         self.http_port: int | None = None
         self.mail = MailIntake()  # e-mail in, when configured (docs/email.md)
         # notices to staff: the leads on an SLA breach, the experts' digest (gateway/notify/)
@@ -198,6 +204,13 @@ class Gateway:
         self.mail_router = start_mail_router(self.settings, self.pool,
                                              lambda: self.rules.current, self.supervisor,
                                              clock=self.clock)
+        async with self.pool.acquire() as conn:  # export jobs this instance left running
+            await export_jobs.fail_stale(conn, self.settings, now=self.clock())
+        if self.serve_web:
+            await self._start_web()
+        log.info("gateway_started", http_port=self.http_port, shortcode=self.settings.shortcode)
+
+    async def _start_web(self) -> None:
         app = make_web_app(metrics=self.metrics, health_check=self.health)
         add_api_routes(app, WebContext(self.pool, self.settings,
                                        reload_rules=self.reload_everywhere,
@@ -224,8 +237,6 @@ class Gateway:
                 app, pool=self.pool, webhook_secret=webhook_secret.get_secret_value(),
                 card_lookup=self.cards.saved_card_of_intent,
                 on_event=record_stripe_event)
-        async with self.pool.acquire() as conn:  # export jobs this instance left running
-            await export_jobs.fail_stale(conn, self.settings, now=self.clock())
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
@@ -233,7 +244,6 @@ class Gateway:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
-        log.info("gateway_started", http_port=self.http_port, shortcode=self.settings.shortcode)
 
     async def stop(self) -> None:
         self.supervisor.stopping()  # tasks that end from here on end normally
@@ -265,8 +275,11 @@ class Gateway:
 
     async def health(self) -> dict[str, Any]:
         database = await ping(self.pool, within=1.0)
-        return {"database": database, "smpp": "bound" if self.client.bound else "unbound",
-                "tasks": self.supervisor.status()}
+        result = {"database": database, "smpp": "bound" if self.client.bound else "unbound",
+                  "tasks": self.supervisor.status()}
+        if self.worker_states is not None:
+            result["workers"] = dict(self.worker_states())
+        return result
 
     def reload_rules(self) -> bool:
         """SIGHUP: swap in the new file, or keep the rules in force and say why."""
@@ -396,26 +409,52 @@ async def open_gateway(settings: Settings, *, migrate: bool, clock: Clock = utc_
                    webhook_types=webhook_types)
 
 
-async def run_gateway(settings: Settings, *, migrate: bool) -> None:
-    """Run until SIGTERM/SIGINT; SIGHUP reloads keywords.yaml (on every instance)."""
+async def run_gateway(settings: Settings, *, migrate: bool, web: bool = True,
+                      status_fd: int | None = None) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads keywords.yaml (on every instance).
+
+    `web`: serve HTTP (False for the workers after the first); `status_fd`: the
+    pipe a worker's supervisor writes to (gateway/workers/status.py); its end
+    stops the worker.
+    """
     tune_gc()
+    if status_fd is not None:  # every log line of a worker says which one
+        structlog.contextvars.bind_contextvars(instance=settings.instance_name)
     gateway = await open_gateway(settings, migrate=migrate)
+    gateway.serve_web = web
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, gateway.reload_everywhere)
-    await serve(gateway, stop)
+    link: asyncio.Task[None] | None = None
+    ready: Callable[[], None] | None = None
+    if status_fd is not None:
+        supervisor = SupervisorLink(status_fd)
+        gateway.worker_states = lambda: supervisor.states
+        ready = supervisor.ready
+        link = asyncio.create_task(supervisor.run(on_gone=stop.set))
+    try:
+        await serve(gateway, stop, started=ready)
+    finally:
+        if link is not None:
+            link.cancel()
+            await asyncio.gather(link, return_exceptions=True)
 
 
-async def serve(gateway: Gateway, stop: asyncio.Event) -> None:
+async def serve(gateway: Gateway, stop: asyncio.Event, *,
+                started: Callable[[], None] | None = None) -> None:
     """Start, run until `stop` is set or a background task dies, stop, close the pool.
+
+    `started`: called once everything has started (a worker tells its supervisor).
 
     A dead task raises `BackgroundTaskDied` once everything is stopped, so
     `gateway run` exits non-zero and the process supervisor restarts it.
     """
     try:
         await gateway.start()
+        if started is not None:
+            started()
         stopped = asyncio.create_task(stop.wait())
         died = asyncio.create_task(gateway.supervisor.died.wait())
         await asyncio.wait({stopped, died}, return_when=asyncio.FIRST_COMPLETED)

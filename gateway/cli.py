@@ -21,7 +21,7 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the gateway (applies migrations first)")
     _add_config_option(run)
     run.add_argument("--no-migrate", action="store_true", help="do not apply migrations on start")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="worker processes, each with its own SMPP bind (default: "
+                          "GATEWAY_WORKERS, 1); docs/operations.md")
+    # Set by the supervisor for its workers (gateway/workers/), not by people.
+    run.add_argument("--worker-status-fd", type=int, default=None, help=argparse.SUPPRESS)
+    run.add_argument("--no-web", action="store_true", help=argparse.SUPPRESS)
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     _add_config_option(migrate)
     migrate.add_argument("--dir", type=Path, default=None, help="default: migrations/")
@@ -151,12 +157,20 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    workers = settings.workers if args.workers is None else args.workers
+    if not 1 <= workers <= 64:
+        raise UsageError("--workers", f"{workers} is not between 1 and 64")
     run_gateway = _import("gateway.app", "gateway run").run_gateway
     loader = _import("gateway.engine.loader", "gateway run")
     tasks = _import("gateway.tasks", "gateway run")
     migrate = settings.migrate_on_start and not args.no_migrate
+    if workers > 1:
+        return _supervise(args, settings, workers, migrate=migrate)
+    loop_factory = _import("uvloop", "gateway run").new_event_loop if settings.uvloop else None
     try:
-        run_until_signalled(run_gateway(settings, migrate=migrate))
+        run_until_signalled(run_gateway(settings, migrate=migrate, web=not args.no_web,
+                                        status_fd=args.worker_status_fd),
+                            loop_factory=loop_factory)
     except loader.RulesError as err:  # refuse to start on a bad keywords file
         _print_problems(settings.keywords, err.problems)
         return EXIT_FAILED
@@ -164,6 +178,22 @@ def _run(args: argparse.Namespace) -> int:
         print(f"gateway: {err}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _supervise(args: argparse.Namespace, settings: Settings, workers: int, *,
+               migrate: bool) -> int:
+    """Check the keywords file and migrate once, then start the workers (gateway/workers/)."""
+    loader = _import("gateway.engine.loader", "gateway run")
+    supervisor = _import("gateway.workers.supervisor", "gateway run")
+    try:
+        loader.load_rules(settings.keywords)
+    except loader.RulesError as err:  # the workers would refuse it one after the other
+        _print_problems(settings.keywords, err.problems)
+        return EXIT_FAILED
+    if migrate:
+        asyncio.run(_apply_migrations(settings, None))
+    result: int = supervisor.supervise(settings, workers, config=args.config)
+    return result
 
 
 def _delegate(name: str, argv: list[str]) -> int:
@@ -188,20 +218,20 @@ def _migrate(args: argparse.Namespace) -> int:
     if args.dir is not None and not args.dir.is_dir():
         raise UsageError("--dir", f"{args.dir} is not a directory of migrations")
     settings = _settings(args)
-
-    async def migrate() -> list[str]:
-        pool = await create_pool(settings, min_size=1, max_size=1)
-        try:
-            return await apply_migrations(pool, args.dir)
-        finally:
-            await pool.close()
-
-    applied = asyncio.run(migrate())
+    applied = asyncio.run(_apply_migrations(settings, args.dir))
     for name in applied:
         print(f"applied {name}")
     if not applied:
         print("database schema is up to date")
     return EXIT_OK
+
+
+async def _apply_migrations(settings: Settings, directory: Path | None) -> list[str]:
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        return await apply_migrations(pool, directory)
+    finally:
+        await pool.close()
 
 
 def _check_keywords(path: Path) -> int:
@@ -240,14 +270,18 @@ def _import(module_name: str, command: str) -> ModuleType:
         raise
 
 
-def run_until_signalled(main: Coroutine[Any, Any, T]) -> T | None:
+def run_until_signalled(main: Coroutine[Any, Any, T], *,
+                        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+                        ) -> T | None:
     """Run `main`; SIGTERM or SIGINT cancels it so its own cleanup runs, then returns None.
 
     Cancellation rather than a flag: every await in the gateway is already a
     cancellation point, so one mechanism stops sessions, workers and the web
-    server in their `finally` blocks, in order.
+    server in their `finally` blocks, in order. `loop_factory`: uvloop's for
+    `gateway run` (GATEWAY_UVLOOP), else asyncio's own loop.
     """
-    return asyncio.run(_until_signalled(main))
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_until_signalled(main))
 
 
 async def _until_signalled(main: Coroutine[Any, Any, T]) -> T | None:

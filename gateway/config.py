@@ -617,6 +617,16 @@ class Settings(BaseModel):
     import_poll_seconds: float = Field(2.0, gt=0, le=60, description=(
         "How often a gateway looks for an import to run when none was queued through it."))
 
+    # Every core: worker processes under one supervisor (gateway/workers/, docs/operations.md).
+    workers: int = Field(1, ge=1, le=64, description=(
+        "Worker processes `gateway run` starts (`--workers` overrides it). Each is a full "
+        "instance with its own SMPP bind and the instance name `<GATEWAY_INSTANCE_NAME>-w<n>`; "
+        "worker 1 serves HTTP. 1: one process, no supervisor."))
+    uvloop: bool = Field(True, description=(
+        "Run `gateway run` on uvloop (libuv's event loop, by the authors of asyncpg) instead "
+        "of asyncio's own; false falls back to asyncio's, e.g. to compare "
+        "(docs/operations.md)."))
+
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod
     def _address_list(cls, value: Any) -> Any:

@@ -28,7 +28,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Short code and keywords", ("shortcode", "default_region", "keywords")),
     ("HTTP server and logs", ("http_", "public_", "log_")),
     ("Receiving MOs", ("ingest_", "reassembly_", "mo_")),
-    ("Start-up and instances", ("migrate_", "instance_")),
+    ("Start-up and instances", ("migrate_", "instance_", "workers", "uvloop")),
     ("Donations", ("billing_", "stripe_", "donor_")),
     ("Finance", ("finance_",)),
     ("Organization and locale", ("organization_",)),

@@ -13,13 +13,13 @@ statement per batch; a row whose values did not change is not rewritten.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
 
+from gateway import jsontext
 from gateway.store.db import affected
 
 LIST_STATES = """
@@ -92,7 +92,8 @@ async def list_states(
     conn: asyncpg.Connection, keys: Sequence[StateKey]
 ) -> dict[StateKey, tuple[bool, dict[str, Any]]]:
     rows = await conn.fetch(LIST_STATES, [k[0] for k in keys], [k[1] for k in keys])
-    return {(r["msisdn"], r["shortcode"]): (r["opted_out"], json.loads(r["state"])) for r in rows}
+    return {(r["msisdn"], r["shortcode"]): (r["opted_out"], jsontext.loads(r["state"]))
+            for r in rows}
 
 
 async def upsert_states(
@@ -108,7 +109,7 @@ async def upsert_states(
         [s[0] for s in states],
         [s[1] for s in states],
         [s[2] for s in states],
-        [json.dumps(s[3], separators=(",", ":")) for s in states],
+        [jsontext.dumps(s[3], default=None) for s in states],
         [now] * len(states),
     )
 

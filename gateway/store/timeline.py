@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from gateway import jsontext
 from gateway.store.db import affected
 
 INSERT_BATCH = """
@@ -47,7 +48,7 @@ async def insert_batch(conn: asyncpg.Connection, events: Sequence[NewEvent]) -> 
             [e.shortcode for e in events],
             [e.inbound_id for e in events],
             [e.name for e in events],
-            [json.dumps(e.data, separators=(",", ":"), default=str) for e in events],
+            [jsontext.dumps(e.data) for e in events],
             [e.occurred_at for e in events],
         )
 

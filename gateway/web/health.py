@@ -27,7 +27,8 @@ log = get_logger(__name__)
 
 
 def failing_parts(result: Mapping[str, Any]) -> list[str]:
-    """Healthy means: the database answered, the SMPP session is bound, no task died.
+    """Healthy means: the database answered, the SMPP session is bound, no task died, no
+    worker stays down.
 
     `tasks` (name -> state, gateway/tasks.py) is optional; a task retrying
     after a database or network error is not failing by itself (the database
@@ -40,6 +41,9 @@ def failing_parts(result: Mapping[str, Any]) -> list[str]:
         failing.append("smpp")
     tasks: Mapping[str, str] = result.get("tasks") or {}
     failing.extend(f"task:{name}" for name, state in tasks.items() if state == "dead")
+    # `workers` (gateway run --workers N): each worker's state as its supervisor says it
+    workers: Mapping[str, str] = result.get("workers") or {}
+    failing.extend(f"worker:{name}" for name, state in workers.items() if state == "down")
     return failing
 
 

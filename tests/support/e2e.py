@@ -114,11 +114,25 @@ class Phone:
         return self.received[before:]
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (Linux /proc), e.g. a supervisor's workers."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return sorted(children)
+
+
 def start_gateway_process(
-    db_url: str, smsc_port: int, **settings: str
+    db_url: str, smsc_port: int, *run_args: str, **settings: str
 ) -> subprocess.Popen[bytes]:
     """A real `gateway run` process (for SIGKILL tests), on the test's database.
 
+    `run_args` are more options of `gateway run` (e.g. "--workers", "2");
     `settings` are extra environment variables, e.g. GATEWAY_SMPP_TPS="200".
     """
     env = os.environ | {
@@ -133,6 +147,6 @@ def start_gateway_process(
         **settings,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", "--no-migrate"],
+        [sys.executable, "-m", "gateway.cli", "run", "--no-migrate", *run_args],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
