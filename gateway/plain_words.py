@@ -20,3 +20,34 @@ Words: TypeAlias = Mapping[str, str]  # code -> its English words, marked with N
 def N_(text: str) -> str:
     """Mark `text` for the translation catalog; returns it unchanged."""
     return text
+
+
+class Said(str):
+    """A sentence in English that remembers its msgid and values, so a page can translate it.
+
+    Why a str: a refusal's message goes on as it always has (the API's JSON,
+    the CLI's line, a log) and reads `msgid % params` in English; a page that
+    has a viewer says it in the viewer's language instead (`Viewer.gettext`,
+    the `t` template filter). The msgid is marked `N_` where it is written, so
+    `make translations` finds it, and names every value (`%(name)s`), so the
+    French can put them where French puts them.
+    """
+
+    msgid: str
+    params: Mapping[str, object]
+
+    def __new__(cls, msgid: str, params: Mapping[str, object]) -> Said:
+        said = super().__new__(cls, msgid % params if params else msgid)
+        said.msgid = msgid
+        said.params = params
+        return said
+
+
+def said(msgid: str, /, **params: object) -> Said:
+    """`said(N_("No program %(program)s"), program=name)`: the sentence with its values."""
+    return Said(msgid, params)
+
+
+def sentence(text: str) -> Said:
+    """`text` as a `Said` (itself if it is one): a value that a page translates too."""
+    return text if isinstance(text, Said) else Said(text, {})

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from gateway.engine import Rules, compliance
 from gateway.engine.rules import ProgramRules
 from gateway.engine.templates import Template
+from gateway.plain_words import N_, said
 
 
 class ComposeError(ValueError):
@@ -37,8 +38,10 @@ class ComposeError(ValueError):
 def program_of(rules: Rules, program: str) -> ProgramRules:
     found = rules.programs.get(program)
     if found is None:
-        raise ComposeError("program", f"{program!r} is not a program of the keywords file; "
-                                      f"known: {', '.join(sorted(rules.programs))}")
+        raise ComposeError("program", said(N_("%(program)r is not a program of the keywords file; "
+                                              "known: %(programs)s"),
+                                           program=program,
+                                           programs=', '.join(sorted(rules.programs))))
     return found
 
 
@@ -47,8 +50,11 @@ def shortcode_for(program: ProgramRules, asked: str | None, default: str) -> str
     it, else the program's first (a French program's subscribers are on its own code)."""
     if asked:
         if asked not in program.shortcodes:
-            raise ComposeError("shortcode", f"program {program.id} is on "
-                                            f"{', '.join(program.shortcodes)}, not {asked}")
+            raise ComposeError("shortcode", said(N_("program %(id)s is on %(shortcodes)s, not "
+                                                    "%(asked)s"),
+                                                 id=program.id,
+                                                 shortcodes=', '.join(program.shortcodes),
+                                                 asked=asked))
         return asked
     return default if default in program.shortcodes else program.shortcodes[0]
 
@@ -66,10 +72,12 @@ def check_text(
             for name in unknown
             for close in [difflib.get_close_matches(name, sorted(known), n=1)]
         ]
-        raise ComposeError("text", f"unknown placeholder {', '.join(hints)}: it would be sent "
-                                   f"empty; known: {', '.join(sorted(known))}")
+        raise ComposeError("text", said(N_("unknown placeholder %(hints)s: it would be sent empty; "
+                                           "known: %(known)s"),
+                                        hints=', '.join(hints), known=', '.join(sorted(known))))
     needs = compliance.broadcast_disclosures(program.profile, shortcode=shortcode)
     if missing := compliance.missing(template.render(variables), needs):
-        raise ComposeError("text", f"a broadcast of the French program {program.id} must say "
-                                   f"{' and '.join(missing)}, as every French text does")
+        raise ComposeError("text", said(N_("a broadcast of the French program %(id)s must say "
+                                           "%(missing)s, as every French text does"),
+                                        id=program.id, missing=' and '.join(missing)))
 

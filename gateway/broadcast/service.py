@@ -22,6 +22,7 @@ from gateway.broadcast.schedule import Scheduler
 from gateway.engine import Rules
 from gateway.engine.templates import Template
 from gateway.logs import get_logger
+from gateway.plain_words import N_, said
 from gateway.store import audience as audience_store
 from gateway.store import broadcast_results as results_store
 from gateway.store import broadcast_variants as variant_store
@@ -111,7 +112,7 @@ async def create(
     if ab is not None:  # variant 1 is `text`; every variant is checked as `text` is
         ab = ab_test.checked(ab)
         if ab.texts[0] != text:
-            raise compose_checks.ComposeError("variants", "variant 1 is the broadcast's text")
+            raise compose_checks.ComposeError("variants", N_("variant 1 is the broadcast's text"))
         for variant in ab.texts[1:]:
             _checked_text(rules, program, shortcode, variant, variables_of(program, shortcode))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
@@ -290,7 +291,9 @@ async def decide(conn: asyncpg.Connection, broadcast_id: int, *,
                  for r in await results_store.variant_stats(conn, broadcast_id)]
         winner = ab_test.winner(broadcast.ab_metric, stats, count)
     elif not 1 <= winner <= count:
-        raise compose_checks.ComposeError("winner", f"variant {winner} is not one of 1 to {count}")
+        raise compose_checks.ComposeError("winner", said(N_("variant %(winner)s is not one of 1 to "
+                                                            "%(count)s"),
+                                                         winner=winner, count=count))
     if not await store.decide(conn, broadcast_id, winner):
         raise BroadcastError(f"broadcast {broadcast_id}: the winner was chosen meanwhile")
     log.info("broadcast_ab_winner", broadcast_id=broadcast_id, winner=winner,

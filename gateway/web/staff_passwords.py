@@ -17,6 +17,7 @@ from typing import Final
 
 from aiohttp import web
 
+from gateway.plain_words import N_
 from gateway.web.credentials import WeakPassword, check_password_rules
 from gateway.web.errors import ApiError, bad_request
 from gateway.web.password_work import Busy, password_work
@@ -43,5 +44,5 @@ async def checked_hash(request: web.Request, password: str) -> str:
         with work.admit():
             return await work.hash(password)
     except Busy:
-        raise ApiError(429, "busy", "too many passwords are being hashed; try again in a "
-                       "moment", headers={"Retry-After": "1"}) from None
+        raise ApiError(429, "busy", N_("too many passwords are being hashed; try again in a "
+                                       "moment"), headers={"Retry-After": "1"}) from None

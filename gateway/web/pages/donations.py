@@ -20,7 +20,7 @@ from gateway.finance.formats import MappingError, load_mappings
 from gateway.finance.money import format_cents
 from gateway.finance.reports import ReportRow
 from gateway.phone import InvalidNumber, to_e164
-from gateway.plain_words import N_
+from gateway.plain_words import N_, said
 from gateway.services.errors import ServiceError
 from gateway.services.finance import GroupBy, import_upload, report
 from gateway.web.errors import bad_request
@@ -43,7 +43,8 @@ def _date(view: View, name: str, default: date) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise bad_request(f"{raw!r} is not a date (YYYY-MM-DD)", field=name) from None
+        raise bad_request(said(N_("%(raw)r is not a date (YYYY-MM-DD)"),
+                               raw=raw), field=name) from None
 
 
 ENGLISH = Viewer()  # the chart's words when no viewer is given (tests, the API)
@@ -80,7 +81,8 @@ async def donations(view: View) -> web.StreamResponse:
     date_from = _date(view, "date_from", date_to - timedelta(days=DEFAULT_DAYS - 1))
     group_by = view.query("group_by", "day") or "day"
     if group_by not in get_args(GroupBy):
-        raise bad_request(f"group by one of {', '.join(get_args(GroupBy))}", field="group_by")
+        raise bad_request(said(N_("group by one of %(choices)s"),
+                               choices=', '.join(get_args(GroupBy))), field="group_by")
     found = await report(view.context.pool, settings, date_from=date_from, date_to=date_to,
                          group_by=group_by)
     params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
@@ -100,8 +102,8 @@ async def donor(view: View) -> web.StreamResponse:
     try:
         number = to_e164(typed)
     except InvalidNumber:
-        raise bad_request(f"{typed!r} is not a phone number: give it with its country code, "
-                          "like +12125550100", field="number") from None
+        raise bad_request(said(N_("%(typed)r is not a phone number: give it with its country code, "
+                                  "like +12125550100"), typed=typed), field="number") from None
     return view.redirect(f"/contacts/{quote(number, safe='+')}/donations")
 
 
