@@ -44,8 +44,19 @@ class Said(str):
 
 
 def said(msgid: str, /, **params: object) -> Said:
-    """`said(N_("No program %(program)s"), program=name)`: the sentence with its values."""
-    return Said(msgid, params)
+    """`said(N_("No program %(program)s"), program=name)`: the sentence with its values.
+
+    A value that is an error (`err=err`) is its `reason`, so a translated
+    refusal it carries is translated too.
+    """
+    return Said(msgid, {name: reason(value) if isinstance(value, BaseException) else value
+                        for name, value in params.items()})
+
+
+def reason(err: BaseException) -> str:
+    """What `err` says: the `Said` it was raised with stays one (a page translates it)."""
+    first = err.args[0] if len(err.args) == 1 else None
+    return first if isinstance(first, Said) else str(err)
 
 
 def sentence(text: str) -> Said:

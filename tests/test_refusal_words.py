@@ -3,7 +3,8 @@
 A refusal's message is written `N_("...")` or `said(N_("... %(name)s ..."), name=x)`
 (gateway/plain_words.py). Read from the source, not run: each such msgid
 inside a refusal (invalid, forbidden, not_found, conflict, unavailable,
-bad_request, ServiceError, ApiError, ComposeError) must have a French msgstr
+bad_request, ServiceError, ApiError, ComposeError, and the domain errors a
+service passes on) must have a French msgstr
 in messages.po with the same %(name)s placeholders, and each `said()` must
 pass exactly the values its msgid names: a typo there would raise KeyError on
 the very refusal it was meant to explain.
@@ -25,8 +26,12 @@ from gateway.web.locale import Viewer
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "gateway/web/translations/fr/LC_MESSAGES/messages.po"
-REFUSERS = frozenset({"invalid", "forbidden", "not_found", "conflict", "unavailable",
-                      "bad_request", "ServiceError", "ApiError", "ComposeError"})
+REFUSERS = frozenset({
+    "invalid", "forbidden", "not_found", "conflict", "unavailable", "bad_request",
+    "ServiceError", "ApiError", "ComposeError",
+    # the domain's refusals a service passes on to a page (as `reason(err)`)
+    "BroadcastError", "ReceiverUrlError", "EmailAddressError", "InvalidNumber", "BadTag",
+    "TextTooLong", "AnswerTooLong", "AnswerNotSendable", "WeakPassword"})
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdr]")
 
 

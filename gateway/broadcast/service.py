@@ -116,7 +116,7 @@ async def create(
         for variant in ab.texts[1:]:
             _checked_text(rules, program, shortcode, variant, variables_of(program, shortcode))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
-        raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
+        raise BroadcastError(N_("scheduled_at needs a time zone (an ISO time with +00:00 or Z)"))
     send_time.check_ahead(scheduled_at, now=now, zone=zone)
     program_rules = compose_checks.program_of(rules, program)
     past = await frequency.pushed_past(
@@ -202,9 +202,11 @@ async def materialize(
     """
     broadcast = await store.get_broadcast(conn, broadcast_id)
     if broadcast is None:
-        raise BroadcastError(f"broadcast {broadcast_id} does not exist")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s does not exist"),
+                                  broadcast_id=broadcast_id))
     if broadcast.status == "cancelled":
-        raise BroadcastError(f"broadcast {broadcast_id} is cancelled; nothing to materialize")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s is cancelled; nothing to "
+                                     "materialize"), broadcast_id=broadcast_id))
     if broadcast.materialized_at is not None or broadcast.ab_phase == "waiting":
         return MaterializeResult(broadcast_id, 0, broadcast.recipients, 0)
     # a saved segment is read now, once: the broadcast keeps the definition it went to
@@ -236,7 +238,8 @@ async def materialize(
         if result.scanned < batch_size:
             break
         if await store.get_status(conn, broadcast_id) == "cancelled":  # cancelled meanwhile
-            raise BroadcastError(f"broadcast {broadcast_id} was cancelled while materializing")
+            raise BroadcastError(said(N_("broadcast %(broadcast_id)s was cancelled while "
+                                         "materializing"), broadcast_id=broadcast_id))
     if inserted > analyzed_at:
         await outbound_store.refresh_statistics(conn)
     if broadcast.ab_phase == "testing":  # the test's texts are written; the rest waits
@@ -282,9 +285,11 @@ async def decide(conn: asyncpg.Connection, broadcast_id: int, *,
     the gateway's next tick sends it to the rest. `BroadcastError` when not waiting."""
     broadcast = await store.get_broadcast(conn, broadcast_id)
     if broadcast is None:
-        raise BroadcastError(f"broadcast {broadcast_id} does not exist")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s does not exist"),
+                                  broadcast_id=broadcast_id))
     if broadcast.ab_phase != "waiting" or broadcast.ab_metric is None:
-        raise BroadcastError(f"broadcast {broadcast_id} has no A/B test waiting for a winner")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s has no A/B test waiting for a "
+                                     "winner"), broadcast_id=broadcast_id))
     count = len(await variant_store.texts_of(conn, broadcast_id))
     if winner is None:
         stats = [ab_test.VariantStats(**dict(r))
@@ -295,7 +300,8 @@ async def decide(conn: asyncpg.Connection, broadcast_id: int, *,
                                                             "%(count)s"),
                                                          winner=winner, count=count))
     if not await store.decide(conn, broadcast_id, winner):
-        raise BroadcastError(f"broadcast {broadcast_id}: the winner was chosen meanwhile")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s: the winner was chosen meanwhile"),
+                                  broadcast_id=broadcast_id))
     log.info("broadcast_ab_winner", broadcast_id=broadcast_id, winner=winner,
              metric=broadcast.ab_metric)
     return winner
@@ -319,7 +325,8 @@ async def _one_batch(
             timing = scheduler.timing(now)
         except NoAllowedTime as err:
             raise BroadcastError(
-                f"broadcast {broadcast.id}: {err}; the quiet-hours config leaves no time to send"
+                said(N_("broadcast %(id)s: %(err)s; the quiet-hours config leaves no time to send"),
+                     id=broadcast.id, err=err)
             ) from err
         per_row = max(len(t.destinations) for t in texts)
         result = await store.materialize_batch(
@@ -332,6 +339,6 @@ async def _one_batch(
             return result
         scheduler.add(result.untimed, now)
     raise BroadcastError(
-        f"broadcast {broadcast.id}: contacts kept changing location during materialization; "
-        "run it again"
+        said(N_("broadcast %(id)s: contacts kept changing location during materialization; run it "
+                "again"), id=broadcast.id)
     )

@@ -34,7 +34,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import conflict, forbidden, invalid, not_found
@@ -68,7 +68,7 @@ def themes_fit(role: str, themes: list[str] | tuple[str, ...]) -> list[str]:
     try:
         checked = check_themes(list(themes))
     except ValueError as err:
-        raise invalid(str(err), field="themes") from None
+        raise invalid(reason(err), field="themes") from None
     if checked and role != "expert":
         raise invalid(N_("only experts have themes"), field="themes")
     return checked

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from gateway.engine import Rules
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.services.errors import invalid
 from gateway.store.lookups import ContactFilter
 from gateway.store.tags import BadTag
@@ -126,7 +126,7 @@ def contact_filter(asked: Asked, choices: SearchChoices, *, shortcodes: list[str
         try:
             tag = normalized_tag(asked.tag)
         except BadTag as err:
-            raise invalid(str(err), field="tag") from None
+            raise invalid(reason(err), field="tag") from None
     return ContactFilter(
         shortcodes=shortcodes, number_prefix=number.get("number_prefix"),
         number_digits=number.get("number_digits"), name=name,

@@ -30,7 +30,7 @@ import asyncpg
 from gateway.email_address import MAX_ADDRESS_LENGTH, EmailAddressError, normalize_email
 from gateway.engine import Rules
 from gateway.phone import InvalidNumber, to_e164
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit, persons
 from gateway.services.actor import Identity
 from gateway.services.contact_filters import Asked, contact_filter, search_choices
@@ -86,7 +86,7 @@ def contact_number(raw: str, region: str, *, field: str = "msisdn") -> str:
     try:
         return to_e164(raw, default_region=region)
     except InvalidNumber as err:
-        raise invalid(str(err), field=field) from None
+        raise invalid(reason(err), field=field) from None
 
 
 @dataclass(frozen=True, slots=True)

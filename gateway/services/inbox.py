@@ -33,7 +33,7 @@ import asyncpg
 
 from gateway.engine import Rules
 from gateway.logs import get_logger, mask_email, mask_msisdn
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.routing.outgoing import Sender
 from gateway.services import audit, persons
 from gateway.services.actor import Actor, may_see_theme, require_theme
@@ -391,11 +391,11 @@ async def answer_question(
                                        f"question:{question_id}", client=client,
                                        theme=row["theme"], channel=result.channel, **sent)
         except AnswerTooLong as err:
-            raise invalid(str(err), field="text", code="too_long") from None
+            raise invalid(reason(err), field="text", code="too_long") from None
         except AnswerNotSendable as err:
-            raise invalid(str(err), field="text", code="not_sendable") from None
+            raise invalid(reason(err), field="text", code="not_sendable") from None
         except ValueError as err:  # empty once spaces are removed
-            raise invalid(str(err), field="text") from None
+            raise invalid(reason(err), field="text") from None
     if result.outcome == "not_found":
         raise not_found(said(N_("question %(question_id)s"), question_id=question_id))
     if result.outcome != "answered":

@@ -22,7 +22,7 @@ import asyncpg
 
 from gateway.hooks.receivers import ReceiverUrlError, check_receiver_url
 from gateway.hooks.signature import new_secret
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.services.actor import Identity
 from gateway.services.audit import (
     WEBHOOK_CREATED,
@@ -64,7 +64,7 @@ def checked_url(url: str, *, allow_loopback_http: bool) -> str:
     try:
         return check_receiver_url(url.strip(), allow_loopback_http=allow_loopback_http)
     except ReceiverUrlError as err:
-        raise invalid(str(err), field="url") from None
+        raise invalid(reason(err), field="url") from None
 
 
 async def create(conn: asyncpg.Connection, actor: Identity, client: str, *, url: str,

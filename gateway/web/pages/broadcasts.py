@@ -34,7 +34,7 @@ from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.engine import Rules
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit
 from gateway.services import segments as segment_service
 from gateway.services.errors import ServiceError
@@ -116,12 +116,12 @@ def _form_error(err: Exception) -> ServiceError:
     if isinstance(err, AudienceError):
         return bad_request(said(N_("filter: %(err)s"), err=err), field="where")
     if isinstance(err, BroadcastTextError):
-        return bad_request(str(err), field="text")
+        return bad_request(reason(err), field="text")
     if isinstance(err, service.FrequencyExceeded):
-        return bad_request(str(err), field="override_frequency")
+        return bad_request(reason(err), field="override_frequency")
     if isinstance(err, ServiceError):  # an ApiError too
         return err
-    return bad_request(str(err), field=None)
+    return bad_request(reason(err), field=None)
 
 
 @pages.post("/broadcasts/new", name="page.broadcasts.submit")
@@ -276,11 +276,11 @@ async def broadcast_control(view: View) -> web.StreamResponse:
             await audit.record(conn, view.user, what, f"broadcast:{broadcast_id}",
                                client=view.client, **detail)
     except IllegalTransition as err:
-        raise conflict(str(err)) from None
+        raise conflict(reason(err)) from None
     except ComposeError as err:
         raise bad_request(err.message, field=err.field) from None
     except service.BroadcastError as err:
-        raise bad_request(str(err), field=None) from None
+        raise bad_request(reason(err), field=None) from None
     return view.redirect(f"/broadcasts/{broadcast_id}")
 
 

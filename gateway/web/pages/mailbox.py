@@ -24,7 +24,7 @@ from aiohttp import web
 from gateway.email_address import EmailAddressError, normalize_email
 from gateway.mail import demo_mailbox
 from gateway.mail.demo_mailbox import Letter
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.web.errors import bad_request, conflict, not_found
 from gateway.web.pages.frame import PageTable, View
 
@@ -47,7 +47,7 @@ def _address(raw: str) -> str:
     try:
         return normalize_email(raw or DEFAULT_ADDRESS)
     except EmailAddressError as err:
-        raise bad_request(str(err), field="address") from None
+        raise bad_request(reason(err), field="address") from None
 
 
 def _contacts(view: View) -> list[str]:

@@ -19,7 +19,7 @@ from aiohttp import web
 from gateway.broadcast import control, newsletters, send_time
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit
 from gateway.store import broadcasts as store
 from gateway.store import newsletters as newsletter_store
@@ -108,7 +108,7 @@ async def newsletter_control(view: View) -> web.StreamResponse:
             await audit.record(conn, view.user, what, f"broadcast:{newsletter_id}",
                                client=view.client, channel="email")
     except IllegalTransition as err:
-        raise conflict(str(err)) from None
+        raise conflict(reason(err)) from None
     return view.redirect(f"/newsletters/{newsletter_id}")
 
 

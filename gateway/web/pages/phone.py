@@ -26,7 +26,7 @@ from aiohttp import web
 
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.smpp.chat import format_line, number_key, parse_line
 from gateway.web.body import read_payload
 from gateway.web.context import rules_in_force
@@ -169,7 +169,7 @@ def _number(view: View, raw: str) -> str:
     try:
         return to_e164(raw or DEFAULT_NUMBER, default_region=view.context.settings.default_region)
     except InvalidNumber as err:
-        raise bad_request(str(err), field="number") from None
+        raise bad_request(reason(err), field="number") from None
 
 
 def _shortcodes(view: View) -> dict[str, str]:

@@ -32,7 +32,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, reason, said
 from gateway.voice.audio import NotAudio, audio_format, audio_seconds
 from gateway.voice.simulator import NotOurLink, provider_form, signed_request, verbs
 from gateway.voice.steps import caller_of
@@ -176,7 +176,7 @@ async def _post(view: View, settings: Settings, url: str, call_sid: str, caller:
         form = provider_form(call_sid, caller, fields, settings.voice_account_sid)
         path, signature = signed_request(token.get_secret_value(), base, url, form)
     except NotOurLink as err:
-        raise bad_request(str(err), field="url") from None
+        raise bad_request(reason(err), field="url") from None
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session, session.post(
             _origin(view) + path, data=form, headers={"X-Twilio-Signature": signature}
     ) as response:
@@ -203,6 +203,6 @@ def _number(settings: Settings, raw: str) -> str:
         try:
             to_e164(raw, default_region=settings.default_region)
         except InvalidNumber as err:
-            raise bad_request(str(err), field="number") from None
+            raise bad_request(reason(err), field="number") from None
         raise bad_request(N_("a phone number, or tick 'number withheld'"), field="number")
     return caller
