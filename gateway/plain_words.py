@@ -11,7 +11,7 @@ module imports nothing, so any layer may mark words.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TypeAlias
 
 Words: TypeAlias = Mapping[str, str]  # code -> its English words, marked with N_
@@ -54,11 +54,19 @@ def said(msgid: str, /, **params: object) -> Said:
 
 
 def reason(err: BaseException) -> str:
-    """What `err` says: the `Said` it was raised with stays one (a page translates it)."""
+    """What `err` says, as a `Said`: the one it was raised with, or its text (a page translates
+    either, a sentence marked N_ or one with values)."""
     first = err.args[0] if len(err.args) == 1 else None
-    return first if isinstance(first, Said) else str(err)
+    return sentence(first if isinstance(first, Said) else str(err))
 
 
 def sentence(text: str) -> Said:
     """`text` as a `Said` (itself if it is one): a value that a page translates too."""
     return text if isinstance(text, Said) else Said(text, {})
+
+
+def joined(items: Iterable[str], separator: str = ", ") -> Said:
+    """`items` (sentences among them) in one value, each translated where it is shown."""
+    listed = list(items)
+    pattern = separator.replace("%", "%%").join(f"%(item{n})s" for n in range(len(listed)))
+    return Said(pattern, {f"item{n}": item for n, item in enumerate(listed)})

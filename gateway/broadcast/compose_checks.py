@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from gateway.engine import Rules, compliance
 from gateway.engine.rules import ProgramRules
 from gateway.engine.templates import Template
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, joined, said, sentence
 
 
 class ComposeError(ValueError):
@@ -31,7 +31,7 @@ class ComposeError(ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
-        self.message = message
+        self.message = sentence(message)  # a page translates it; it reads as the English
         super().__init__(f"{field}: {message}")
 
 
@@ -68,13 +68,14 @@ def check_text(
     unknown = sorted(template.names - known)
     if unknown:
         hints = [
-            f"{{{name}}}" + (f" (did you mean {{{close[0]}}}?)" if close else "")
+            said(N_("%(name)s (did you mean %(close)s?)"), name=f"{{{name}}}",
+                 close=f"{{{close[0]}}}") if close else f"{{{name}}}"
             for name in unknown
             for close in [difflib.get_close_matches(name, sorted(known), n=1)]
         ]
         raise ComposeError("text", said(N_("unknown placeholder %(hints)s: it would be sent empty; "
                                            "known: %(known)s"),
-                                        hints=', '.join(hints), known=', '.join(sorted(known))))
+                                        hints=joined(hints), known=', '.join(sorted(known))))
     needs = compliance.broadcast_disclosures(program.profile, shortcode=shortcode)
     if missing := compliance.missing(template.render(variables), needs):
         raise ComposeError("text", said(N_("a broadcast of the French program %(id)s must say "

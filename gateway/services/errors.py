@@ -28,7 +28,7 @@ class ServiceError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
-        self.message = message
+        self.message = sentence(message)  # a page translates it; it reads as the English
         self.field = field
         self.extra = extra or {}  # more top-level keys beside "error" (e.g. "claimed_by")
 

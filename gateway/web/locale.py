@@ -72,6 +72,8 @@ class Viewer:
             values = {**{name: self.gettext(value) if isinstance(value, Said) else value
                          for name, value in message.params.items()}, **values}
             message = message.msgid
+        if not message:  # gettext("") is the catalog's header, never a sentence
+            return ""
         text = self.translations.gettext(message)
         return text % values if values else text
 
