@@ -95,7 +95,7 @@ async def test_a_segment_of_an_unknown_program_is_refused_in_french(site: WebApi
     html = await refused.text()
     assert refused.status == 400, html[:400]
     assert beside(html, "program-error").startswith(
-        "Le programme 'nope' n'est pas dans le fichier des mots-clés (programmes : ")
+        "Le programme 'nope' n’est pas dans le fichier des mots-clés (programmes : ")
     assert value_of(html, "name") == "Paris volunteers"
     assert ">zip starts with 75</textarea>" in html
 
@@ -109,7 +109,7 @@ async def test_a_webhook_to_a_plain_http_address_is_refused_in_french(site: WebA
         "event_types": "contact.opted_in"})
     html = await refused.text()
     assert refused.status == 400, html[:400]
-    assert beside(html, "new-url-error") == "l'URL doit commencer par https://"
+    assert beside(html, "new-url-error") == "l’URL doit commencer par https://"
     assert value_of(html, "new-url") == url
     english = await _api(site, admin, "/api/v1/webhooks",
                          {"url": url, "event_types": ["contact.opted_in"]}, 400)
@@ -130,7 +130,7 @@ async def test_the_donations_report_refuses_a_bad_period_and_number_in_french(
     lookup = await site.client.get("/donations/donor", params={"number": "555-01"})
     html = await lookup.text()
     assert lookup.status == 400, html[:400]
-    assert beside(html, "number-error") == ("'555-01' n'est pas un numéro de téléphone : "
+    assert beside(html, "number-error") == ("'555-01' n’est pas un numéro de téléphone : "
                                             "donnez-le avec son indicatif du pays, comme "
                                             "+33612345678")
     assert value_of(html, "donor-number") == "555-01"
