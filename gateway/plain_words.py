@@ -42,6 +42,9 @@ class Said(str):
         said.params = params
         return said
 
+    def __reduce__(self) -> tuple[type[Said], tuple[str, Mapping[str, object]]]:
+        return Said, (self.msgid, self.params)  # a copy or a pickle keeps what it says
+
 
 def said(msgid: str, /, **params: object) -> Said:
     """`said(N_("No program %(program)s"), program=name)`: the sentence with its values.

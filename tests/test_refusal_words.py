@@ -13,6 +13,8 @@ the very refusal it was meant to explain.
 from __future__ import annotations
 
 import ast
+import copy
+import pickle
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +22,10 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway.plain_words import N_, said
+from gateway.plain_words import N_, joined, reason, said, sentence
 from gateway.web.locale import Viewer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,3 +135,28 @@ def test_a_refusal_reads_as_english_text_and_in_the_viewers_language(
     message = said(N_("%(what)s not found"), what=said(N_("user %(user_id)s"), user_id=7))
     assert message == "user 7 not found"  # what the API and the CLI say, as before
     assert Viewer(language="fr" if language == "fr" else "en").gettext(message) == shown
+
+
+@given(st.text(), st.integers(), st.text())
+def test_a_said_sentence_is_its_english_text_whatever_the_values(
+        name: str, count: int, before: str) -> None:
+    message = said(N_("No program %(name)r; %(count)s known"), name=name, count=count)
+    assert message == f"No program {name!r}; {count} known"
+    assert message.msgid == "No program %(name)r; %(count)s known"
+    assert Viewer().gettext(message) == message
+    assert copy.deepcopy(message).params == message.params
+    assert pickle.loads(pickle.dumps(message)).msgid == message.msgid
+    assert sentence(before) == before and Viewer().gettext(sentence(before)) == before
+    assert joined([before, message]) == f"{before}, {message}"
+
+
+def test_a_domain_error_passed_on_keeps_its_sentence() -> None:
+    raised = ValueError(said(N_("user %(user_id)s"), user_id=7))
+    wrapped = said(N_("%(what)s not found"), what=raised)
+    assert wrapped == "user 7 not found"
+    assert Viewer(language="fr").gettext(wrapped) == "utilisateur 7 introuvable"
+    assert Viewer(language="fr").gettext(reason(ValueError("two", "args"))) == \
+        "('two', 'args')"
+    assert Viewer(language="fr").gettext(
+        joined([said(N_("%(name)s (did you mean %(close)s?)"), name="{a}", close="{b}"),
+                "{c}"])) == "{a} (vouliez-vous dire {b} ?), {c}"
