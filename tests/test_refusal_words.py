@@ -63,12 +63,13 @@ def marked(source: str, where: str) -> Iterator[Marked]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        if _name(node) == "said" and node.args and isinstance(node.args[0], ast.Call):
-            msgid = _text(node.args[0].args[0]) if node.args[0].args else None
-            if msgid is not None:
-                seen.add(id(node.args[0]))
-                yield Marked(f"{where}:{node.lineno}", msgid,
-                             frozenset(k.arg for k in node.keywords if k.arg))
+        if _name(node) == "said" and node.args:  # said(N_(...)), or one of two N_
+            for inner in ast.walk(node.args[0]):
+                if (isinstance(inner, ast.Call) and _name(inner) == "N_" and inner.args
+                        and (msgid := _text(inner.args[0])) is not None):
+                    seen.add(id(inner))
+                    yield Marked(f"{where}:{inner.lineno}", msgid,
+                                 frozenset(k.arg for k in node.keywords if k.arg))
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _name(node) in REFUSERS:
             for inner in ast.walk(node):
@@ -116,13 +117,16 @@ def test_every_refusal_has_its_french_and_names_its_values() -> None:
 def test_a_refusal_without_french_or_with_a_misnamed_value_is_caught() -> None:
     source = ('raise invalid(N_("no French for this one, ever"), field="x")\n'
               'raise not_found(said(N_("user %(user_id)s"), userid=7))\n'
-              'raise ComposeError("text", said(N_("filter: %(err)s"), err=e))\n')
+              'raise ComposeError("text", said(N_("filter: %(err)s"), err=e))\n'
+              'said(N_("%(a)s") if a else N_("%(a)s and %(b)s"), a=1)\n')
     found = list(marked(source, "example.py"))
     assert {m.msgid for m in found} == {"no French for this one, ever", "user %(user_id)s",
-                                        "filter: %(err)s"}
-    assert sorted(problems(found, french())) == [
+                                        "filter: %(err)s", "%(a)s", "%(a)s and %(b)s"}
+    translated = {**french(), "%(a)s": "%(a)s", "%(a)s and %(b)s": "%(a)s et %(b)s"}
+    assert sorted(problems(found, translated)) == [
         "example.py:1: no French for 'no French for this one, ever'",
         "example.py:2: 'user %(user_id)s' names ['user_id'], said() gives ['userid']",
+        "example.py:4: '%(a)s and %(b)s' names ['a', 'b'], said() gives ['a']",
     ]
     assert "example.py:3: the French of 'filter: %(err)s' names ['erreur']" in \
         problems(found, {**french(), "filter: %(err)s": "filtre : %(erreur)s"})

@@ -328,10 +328,8 @@ async def claim_question(
     if result.outcome == "not_found":
         raise not_found(said(N_("question %(question_id)s"), question_id=question_id))
     if not result.won:
-        when = f" at {result.claimed_at:%Y-%m-%d %H:%M} UTC" if result.claimed_at else ""
-        verb = "answered" if result.outcome == "already_answered" else "claimed"
-        raise _held(f"question {question_id} was already {verb} by {result.claimed_by}"
-                    f"{when}", result.claimed_by, result.outcome)
+        raise _held(_taken(question_id, result.outcome, result.claimed_by, result.claimed_at),
+                    result.claimed_by, result.outcome)
     return {"question_id": question_id, "status": "claimed", "claimed_by": result.claimed_by,
             "claimed_at": result.claimed_at}
 
@@ -356,8 +354,10 @@ async def release_question(
         current = await questions_store.get_question(conn, question_id)
     if not released:
         if current is not None and current["status"] == "claimed":
-            raise _held(f"question {question_id} is claimed by {current['claimed_by']}, "
-                        "not you; only they can release it", current["claimed_by"], "claimed")
+            raise _held(said(N_("question %(question_id)s is claimed by %(holder)s, not you; "
+                                "only they can release it"),
+                             question_id=question_id, holder=current["claimed_by"]),
+                        current["claimed_by"], "claimed")
         status = current["status"] if current is not None else "gone"
         raise conflict(said(N_("question %(question_id)s is not claimed (it is %(status)s)"),
                             question_id=question_id, status=status))
@@ -399,8 +399,7 @@ async def answer_question(
     if result.outcome == "not_found":
         raise not_found(said(N_("question %(question_id)s"), question_id=question_id))
     if result.outcome != "answered":
-        verb = "answered" if result.outcome == "already_answered" else "claimed"
-        raise _held(f"question {question_id} was already {verb} by {result.claimed_by}",
+        raise _held(_taken(question_id, result.outcome, result.claimed_by, None),
                     result.claimed_by, result.outcome)
     if inbox.wake_outbox is not None and result.channel == "sms":
         inbox.wake_outbox()  # else the outbox's idle poll sends it within a second
@@ -436,3 +435,16 @@ async def response_time_rows(
 
 def _held(message: str, holder: str | None, outcome: str) -> ServiceError:
     return ServiceError(409, outcome, message, extra={"claimed_by": holder})
+
+
+def _taken(question_id: int, outcome: str, holder: str | None, at: datetime | None) -> str:
+    """Someone else was first: who, and when (UTC, as the API has always said it)."""
+    answered = outcome == "already_answered"
+    if at is None:
+        return said(N_("question %(question_id)s was already answered by %(holder)s") if answered
+                    else N_("question %(question_id)s was already claimed by %(holder)s"),
+                    question_id=question_id, holder=holder)
+    return said(N_("question %(question_id)s was already answered by %(holder)s at %(at)s UTC")
+                if answered else
+                N_("question %(question_id)s was already claimed by %(holder)s at %(at)s UTC"),
+                question_id=question_id, holder=holder, at=f"{at:%Y-%m-%d %H:%M}")
