@@ -7,6 +7,11 @@ gettext catalog (gateway/web/translations/), so the French words live in
 the same .po file as the pages' French; the pages translate them when they
 show them (the `plain` template filter, gateway/web/filters.py). This
 module imports nothing, so any layer may mark words.
+
+A refusal's sentence with values in it is a `Said` (`said(N_("..."), name=value)`):
+the English text for the API, the CLI and the logs, and its msgid and values
+for a page to say it in the viewer's language (docs/locale.md, "Refusals in
+the viewer's language").
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ class Said(str):
 
     Why a str: a refusal's message goes on as it always has (the API's JSON,
     the CLI's line, a log) and reads `msgid % params` in English; a page that
-    has a viewer says it in the viewer's language instead (`Viewer.gettext`,
-    the `t` template filter). The msgid is marked `N_` where it is written, so
-    `make translations` finds it, and names every value (`%(name)s`), so the
-    French can put them where French puts them.
+    has a viewer says it in the viewer's language instead (`Viewer.gettext`;
+    a template prints it translated, gateway/web/filters.py `shown`). The
+    msgid is marked `N_` where it is written, so `make translations` finds it,
+    and names every value (`%(name)s`), so the French can put them where
+    French puts them.
     """
 
     msgid: str
