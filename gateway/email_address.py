@@ -15,6 +15,8 @@ from __future__ import annotations
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 
+from gateway.plain_words import N_, said
+
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's path limit less the angle brackets
 
 
@@ -30,19 +32,23 @@ def normalize_email(text: str) -> str:
     """
     candidate = text.strip()
     if not candidate:
-        raise EmailAddressError("the e-mail address is empty")
+        raise EmailAddressError(N_("the e-mail address is empty"))
     if len(candidate) > MAX_ADDRESS_LENGTH:
         raise EmailAddressError(
-            f"the e-mail address is longer than {MAX_ADDRESS_LENGTH} characters")
+            said(N_("the e-mail address is longer than %(max_address_length)s characters"),
+                 max_address_length=MAX_ADDRESS_LENGTH))
     if any(char.isspace() or char in "<>,;\"" for char in candidate):
-        raise EmailAddressError(f"{candidate!r} is not a single e-mail address")
+        raise EmailAddressError(said(N_("%(candidate)r is not a single e-mail address"),
+                                     candidate=candidate))
     try:
         parsed = Address(addr_spec=candidate)
     except (HeaderParseError, ValueError, IndexError) as err:
         detail = str(err.args[0]) if err.args else ""
         reason = (": the part before '@' has non-ASCII letters, which few mail providers"
                   " deliver" if "non-ASCII" in detail else "")
-        raise EmailAddressError(f"{candidate!r} is not an e-mail address{reason}") from err
+        raise EmailAddressError(said(N_("%(candidate)r is not an e-mail address%(reason)s"),
+                                     candidate=candidate, reason=reason)) from err
     if not parsed.username or "." not in parsed.domain or parsed.domain.startswith("."):
-        raise EmailAddressError(f"{candidate!r} has no usable domain after '@'")
+        raise EmailAddressError(said(N_("%(candidate)r has no usable domain after '@'"),
+                                     candidate=candidate))
     return f"{parsed.username}@{parsed.domain}".lower()

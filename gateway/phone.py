@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from gateway.plain_words import N_, said
+
 TON_INTERNATIONAL = 1
 
 
@@ -24,15 +26,16 @@ class InvalidNumber(ValueError):
 def to_e164(raw: str, *, ton: int = 0, default_region: str = "US") -> str:
     text = raw.strip()
     if not text:
-        raise InvalidNumber("empty phone number")
+        raise InvalidNumber(N_("empty phone number"))
     if ton == TON_INTERNATIONAL and not text.startswith("+"):
         text = "+" + text
     try:
         parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as err:
-        raise InvalidNumber(f"cannot parse phone number ending {raw[-4:]!r}: {err}") from None
+        raise InvalidNumber(said(N_("cannot parse phone number ending %(raw)r: %(err)s"),
+                                 raw=raw[-4:], err=err)) from None
     if not phonenumbers.is_possible_number(parsed):
-        raise InvalidNumber(f"not a possible phone number (ending {raw[-4:]!r})")
+        raise InvalidNumber(said(N_("not a possible phone number (ending %(raw)r)"), raw=raw[-4:]))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -42,7 +45,7 @@ def to_valid_e164(raw: str, *, default_region: str = "US") -> str:
     one); InvalidNumber otherwise."""
     e164 = to_e164(raw, default_region=default_region)
     if not phonenumbers.is_valid_number(phonenumbers.parse(e164)):
-        raise InvalidNumber(f"not a valid phone number (ending {raw[-4:]!r})")
+        raise InvalidNumber(said(N_("not a valid phone number (ending %(raw)r)"), raw=raw[-4:]))
     return e164
 
 

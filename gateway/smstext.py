@@ -27,6 +27,8 @@ from typing import Literal
 
 from smpplib.gsm import GSM_CHARACTER_TABLE
 
+from gateway.plain_words import N_, said
+
 # The three wire values this module needs, stated here so the pure engine can
 # count segments without importing the SMPP layer (tests/test_layers.py).
 DATA_CODING_GSM7 = 0x00  # SMSC default alphabet
@@ -220,7 +222,8 @@ def split(text: str, reference: int) -> SplitResult:
     encoding, chunks = _encoded(text)
     total = len(chunks)
     if total > MAX_PARTS:
-        raise TextTooLong(f"text needs {total} parts, more than {MAX_PARTS}; shorten it")
+        raise TextTooLong(said(N_("text needs %(total)s parts, more than %(max_parts)s; "
+                                  "shorten it"), total=total, max_parts=MAX_PARTS))
     if total == 1:
         parts = list(chunks)
     else:

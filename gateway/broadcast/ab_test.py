@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Final
 
 from gateway.broadcast.compose_checks import ComposeError
+from gateway.plain_words import N_, said
 
 METRICS: Final = ("clicks", "replies", "gifts", "opt_outs")
 MAX_VARIANTS: Final = 4
@@ -57,18 +58,21 @@ def checked(test: AbTest) -> AbTest:
     """The test as asked, or a `ComposeError` naming the field to fix."""
     texts = tuple(t for t in test.texts if t.strip())
     if not 2 <= len(texts) <= MAX_VARIANTS:
-        raise ComposeError("variants", f"an A/B test has 2 to {MAX_VARIANTS} texts, "
-                                       f"not {len(texts)}")
+        raise ComposeError("variants", said(N_("an A/B test has 2 to %(max_variants)s texts, not "
+                                               "%(count)s"),
+                                            max_variants=MAX_VARIANTS, count=len(texts)))
     if len(set(texts)) != len(texts):
-        raise ComposeError("variants", "two variants have the same text")
+        raise ComposeError("variants", N_("two variants have the same text"))
     if not MIN_PERCENT <= test.test_percent <= MAX_PERCENT:
-        raise ComposeError("test_percent", f"the test share is {MIN_PERCENT} to "
-                                           f"{MAX_PERCENT} percent of the audience")
+        raise ComposeError("test_percent", said(N_("the test share is %(min_percent)s to "
+                                                   "%(max_percent)s percent of the audience"),
+                                                min_percent=MIN_PERCENT, max_percent=MAX_PERCENT))
     if test.metric not in METRICS:
-        raise ComposeError("metric", f"the winner is chosen by {', '.join(METRICS)}")
+        raise ComposeError("metric", said(N_("the winner is chosen by %(metrics)s"),
+                                          metrics=', '.join(METRICS)))
     if not timedelta(0) < test.wait <= MAX_WAIT:
-        raise ComposeError("wait", "the wait before choosing is more than 0 and at most "
-                                   "7 days")
+        raise ComposeError("wait", N_("the wait before choosing is more than 0 and at most "
+                                      "7 days"))
     return AbTest(texts, test.test_percent, test.metric, test.wait, test.auto)
 
 

@@ -32,6 +32,7 @@ from gateway.broadcast.quiet_hours import DEFAULT_HORIZON
 from gateway.cli_errors import EXIT_OK, CommandFailed, UsageError
 from gateway.config import Settings
 from gateway.engine import Rules, RulesError, load_rules
+from gateway.plain_words import N_, said
 from gateway.store import broadcasts as store
 from gateway.store.db import create_pool
 
@@ -175,7 +176,8 @@ async def _progress(
     while True:
         progress = await store.get_progress(conn, broadcast_id)
         if progress is None:
-            raise service.BroadcastError(f"broadcast {broadcast_id} does not exist")
+            raise service.BroadcastError(said(N_("broadcast %(broadcast_id)s does not exist"),
+                                              broadcast_id=broadcast_id))
         # Held groups cost a scan of the waiting rows (0.7 s for 200,000): shown at the start,
         # then again when the deferred count moves, and never under a redrawn line.
         if held_for is None or (not live and progress["deferred"] != held_for):

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from gateway.engine import Rules, compliance
 from gateway.engine.rules import ProgramRules
 from gateway.engine.templates import Template
+from gateway.plain_words import N_, joined, said, sentence
 
 
 class ComposeError(ValueError):
@@ -30,15 +31,17 @@ class ComposeError(ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
-        self.message = message
+        self.message = sentence(message)  # a page translates it; it reads as the English
         super().__init__(f"{field}: {message}")
 
 
 def program_of(rules: Rules, program: str) -> ProgramRules:
     found = rules.programs.get(program)
     if found is None:
-        raise ComposeError("program", f"{program!r} is not a program of the keywords file; "
-                                      f"known: {', '.join(sorted(rules.programs))}")
+        raise ComposeError("program", said(N_("%(program)r is not a program of the keywords file; "
+                                              "known: %(programs)s"),
+                                           program=program,
+                                           programs=', '.join(sorted(rules.programs))))
     return found
 
 
@@ -47,8 +50,11 @@ def shortcode_for(program: ProgramRules, asked: str | None, default: str) -> str
     it, else the program's first (a French program's subscribers are on its own code)."""
     if asked:
         if asked not in program.shortcodes:
-            raise ComposeError("shortcode", f"program {program.id} is on "
-                                            f"{', '.join(program.shortcodes)}, not {asked}")
+            raise ComposeError("shortcode", said(N_("program %(id)s is on %(shortcodes)s, not "
+                                                    "%(asked)s"),
+                                                 id=program.id,
+                                                 shortcodes=', '.join(program.shortcodes),
+                                                 asked=asked))
         return asked
     return default if default in program.shortcodes else program.shortcodes[0]
 
@@ -62,14 +68,17 @@ def check_text(
     unknown = sorted(template.names - known)
     if unknown:
         hints = [
-            f"{{{name}}}" + (f" (did you mean {{{close[0]}}}?)" if close else "")
+            said(N_("%(name)s (did you mean %(close)s?)"), name=f"{{{name}}}",
+                 close=f"{{{close[0]}}}") if close else f"{{{name}}}"
             for name in unknown
             for close in [difflib.get_close_matches(name, sorted(known), n=1)]
         ]
-        raise ComposeError("text", f"unknown placeholder {', '.join(hints)}: it would be sent "
-                                   f"empty; known: {', '.join(sorted(known))}")
+        raise ComposeError("text", said(N_("unknown placeholder %(hints)s: it would be sent empty; "
+                                           "known: %(known)s"),
+                                        hints=joined(hints), known=', '.join(sorted(known))))
     needs = compliance.broadcast_disclosures(program.profile, shortcode=shortcode)
     if missing := compliance.missing(template.render(variables), needs):
-        raise ComposeError("text", f"a broadcast of the French program {program.id} must say "
-                                   f"{' and '.join(missing)}, as every French text does")
+        raise ComposeError("text", said(N_("a broadcast of the French program %(id)s must say "
+                                           "%(missing)s, as every French text does"),
+                                        id=program.id, missing=' and '.join(missing)))
 

@@ -24,6 +24,7 @@ from gateway.broadcast.quiet_hours import QuietHoursError
 from gateway.broadcast.schedule import Scheduler
 from gateway.broadcast.service import BroadcastError
 from gateway.logs import get_logger
+from gateway.plain_words import N_, said
 from gateway.store import broadcasts as store
 from gateway.store import outbound as outbound_store
 
@@ -59,7 +60,8 @@ async def _apply(
         return status
     current = await store.get_status(conn, broadcast_id)
     if current is None:
-        raise BroadcastError(f"broadcast {broadcast_id} does not exist")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s does not exist"),
+                                  broadcast_id=broadcast_id))
     raise IllegalTransition(
         f"cannot {action} broadcast {broadcast_id}: it is {current} "
         f"({action} works on {' or '.join(allowed)})"
@@ -72,7 +74,7 @@ async def schedule(
 ) -> str:
     """Scheduled for `at`, which must be ahead of `now` (`zone`: the organizer's, for errors)."""
     if at.tzinfo is None:
-        raise BroadcastError("the time needs a time zone (an ISO time with +00:00 or Z)")
+        raise BroadcastError(N_("the time needs a time zone (an ISO time with +00:00 or Z)"))
     send_time.check_ahead(at, now=now, zone=zone)
     return await _apply(conn, broadcast_id, "schedule", at)
 

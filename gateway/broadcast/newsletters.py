@@ -44,6 +44,7 @@ from gateway.engine import Rules
 from gateway.engine.rules import ProgramRules
 from gateway.logs import get_logger
 from gateway.outgoing_mail import OutgoingMail, domain_of, new_message_id
+from gateway.plain_words import N_, said
 from gateway.store import broadcasts as store
 from gateway.store import mail_outbox, newsletter_segments
 from gateway.store import newsletters as recipients
@@ -78,16 +79,18 @@ async def create(conn: asyncpg.Connection, rules: Rules, *, program: str, subjec
     subject, text = subject.strip(), text.strip()
     for name, value, limit in (("subject", subject, MAX_SUBJECT), ("text", text, MAX_TEXT)):
         if not value:
-            raise ComposeError(name, f"the {name} is empty")
+            raise ComposeError(name, said(N_("the %(name)s is empty"), name=name))
         if len(value) > limit:
-            raise ComposeError(name, f"the {name} is longer than {limit:,} characters")
+            raise ComposeError(name, said(N_("the %(name)s is longer than %(limit)s characters"),
+                                          name=name, limit=format(limit, ",")))
         unknown = sorted(set(PLACEHOLDER.findall(value)) - ALLOWED_PLACEHOLDERS)
         if unknown:
             raise ComposeError(
-                name, f"the {name} names {', '.join('{' + u + '}' for u in unknown)}; a "
-                "newsletter may only name {program} (an address has no profile fields)")
+                name, said(N_("the %(name)s names %(unknown)s; a newsletter may only name "
+                              "{program} (an address has no profile fields)"),
+                           name=name, unknown=', '.join('{' + u + '}' for u in unknown)))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
-        raise ComposeError("scheduled_at", "the send time needs a time zone")
+        raise ComposeError("scheduled_at", N_("the send time needs a time zone"))
     send_time.check_ahead(scheduled_at, now=now, zone=zone)
     return await store.insert_broadcast(
         conn, program=program, shortcode="", filter=where, template=text,
@@ -98,11 +101,12 @@ async def create(conn: asyncpg.Connection, rules: Rules, *, program: str, subjec
 def segment(where: str) -> Audience | None:
     """The parsed segment filter, or ComposeError on the field `where` saying what and where."""
     if len(where) > MAX_FILTER:
-        raise ComposeError("where", f"the filter is longer than {MAX_FILTER:,} characters")
+        raise ComposeError("where", said(N_("the filter is longer than %(max_filter)s characters"),
+                                         max_filter=format(MAX_FILTER, ",")))
     try:
         return parse_audience(where)
     except AudienceError as err:
-        raise ComposeError("where", f"filter: {err}") from None
+        raise ComposeError("where", said(N_("filter: %(err)s"), err=err)) from None
 
 
 async def preview(conn: asyncpg.Connection, rules: Rules, *, program: str, where: str,

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.quiet_hours import QuietHoursError, zone_info
 from gateway.config import Settings
+from gateway.plain_words import N_, said
 
 EXAMPLE = "2026-03-01T17:00-05:00 or 2026-03-01T17:00[America/New_York]"
 _BRACKETED = re.compile(r"^(?P<time>[^\[\]]+)\[(?P<zone>[^\[\]]+)\]$")
@@ -44,8 +45,8 @@ def parse_zone(name: str, *, field: str = "time_zone") -> ZoneInfo:
     try:
         return zone_info(name.strip())
     except QuietHoursError:
-        raise ComposeError(field, f"{name!r} is not a time zone; use an IANA name like "
-                                  "America/New_York or Europe/Paris") from None
+        raise ComposeError(field, said(N_("%(name)r is not a time zone; use an IANA name like "
+                                          "America/New_York or Europe/Paris"), name=name)) from None
 
 
 def parse(raw: str, zone: str | None = None, *, field: str = "scheduled_at") -> datetime:
@@ -56,23 +57,25 @@ def parse(raw: str, zone: str | None = None, *, field: str = "scheduled_at") -> 
         text, named = bracketed["time"].strip(), bracketed["zone"]
     zone = (zone or "").strip() or None
     if named and zone and named.strip() != zone:
-        raise ComposeError(field, f"{raw!r} names the zone {named}, but the time zone given is "
-                                  f"{zone}; give one")
+        raise ComposeError(field, said(N_("%(raw)r names the zone %(named)s, but the time zone "
+                                          "given is %(zone)s; give one"),
+                                       raw=raw, named=named, zone=zone))
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        raise ComposeError(field, f"{raw!r} is not an ISO 8601 date and time; write "
-                                  f"{EXAMPLE}") from None
+        raise ComposeError(field, said(N_("%(raw)r is not an ISO 8601 date and time; write "
+                                          "%(example)s"), raw=raw, example=EXAMPLE)) from None
     tz = (parse_zone(named, field=field) if named
           else parse_zone(zone) if zone else None)
     if at.tzinfo is not None:
         if tz is not None and at.utcoffset() != at.astimezone(tz).utcoffset():
-            raise ComposeError(field, f"{raw!r}: the offset {at:%z} is not {tz.key}'s on that "
-                                      "date; fix the offset or leave it out")
+            raise ComposeError(field, said(N_("%(raw)r: the offset %(at)s is not %(key)s's on that "
+                                              "date; fix the offset or leave it out"),
+                                           raw=raw, at=format(at, "%z"), key=tz.key))
         return at.astimezone(UTC)
     if tz is None:
-        raise ComposeError(field, f"{raw!r} has no time zone; add an offset or a zone: "
-                                  f"{EXAMPLE}")
+        raise ComposeError(field, said(N_("%(raw)r has no time zone; add an offset or a zone: "
+                                          "%(example)s"), raw=raw, example=EXAMPLE))
     return _local(at, tz, raw, field)
 
 
@@ -82,10 +85,12 @@ def _local(at: datetime, tz: ZoneInfo, raw: str, field: str) -> datetime:
     if first.utcoffset() == second.utcoffset():
         return first.astimezone(UTC)
     if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != at:
-        raise ComposeError(field, f"{raw!r} does not exist in {tz.key} (the clocks jump "
-                                  "forward then); pick another time")
-    raise ComposeError(field, f"{raw!r} happens twice in {tz.key} (the clocks go back then); "
-                              f"write {first.isoformat()} or {second.isoformat()}")
+        raise ComposeError(field, said(N_("%(raw)r does not exist in %(key)s (the clocks jump "
+                                          "forward then); pick another time"), raw=raw, key=tz.key))
+    raise ComposeError(field, said(N_("%(raw)r happens twice in %(key)s (the clocks go back then); "
+                                      "write %(first)s or %(second)s"),
+                                   raw=raw, key=tz.key, first=first.isoformat(),
+                                   second=second.isoformat()))
 
 
 def show(at: datetime, zone: str) -> str:
@@ -100,9 +105,10 @@ def show(at: datetime, zone: str) -> str:
 def check_ahead(at: datetime | None, *, now: datetime, zone: str) -> None:
     """A send time must be ahead of `now`: a past one would start the broadcast at once."""
     if at is not None and at <= now:
-        raise ComposeError("scheduled_at", f"{show(at, zone)} is already past (it is now "
-                                           f"{show(now, zone)}); pick a later time, or leave "
-                                           "it empty for a draft you start yourself")
+        raise ComposeError("scheduled_at", said(N_("%(at)s is already past (it is now %(now)s); "
+                                                   "pick a later time, or leave it empty for a "
+                                                   "draft you start yourself"),
+                                                at=show(at, zone), now=show(now, zone)))
 
 
 def local_iso(at: datetime, zone: str) -> str:

@@ -22,6 +22,7 @@ from gateway.broadcast.schedule import Scheduler
 from gateway.engine import Rules
 from gateway.engine.templates import Template
 from gateway.logs import get_logger
+from gateway.plain_words import N_, said
 from gateway.store import audience as audience_store
 from gateway.store import broadcast_results as results_store
 from gateway.store import broadcast_variants as variant_store
@@ -111,11 +112,11 @@ async def create(
     if ab is not None:  # variant 1 is `text`; every variant is checked as `text` is
         ab = ab_test.checked(ab)
         if ab.texts[0] != text:
-            raise compose_checks.ComposeError("variants", "variant 1 is the broadcast's text")
+            raise compose_checks.ComposeError("variants", N_("variant 1 is the broadcast's text"))
         for variant in ab.texts[1:]:
             _checked_text(rules, program, shortcode, variant, variables_of(program, shortcode))
     if scheduled_at is not None and scheduled_at.tzinfo is None:
-        raise BroadcastError("scheduled_at needs a time zone (an ISO time with +00:00 or Z)")
+        raise BroadcastError(N_("scheduled_at needs a time zone (an ISO time with +00:00 or Z)"))
     send_time.check_ahead(scheduled_at, now=now, zone=zone)
     program_rules = compose_checks.program_of(rules, program)
     past = await frequency.pushed_past(
@@ -201,9 +202,11 @@ async def materialize(
     """
     broadcast = await store.get_broadcast(conn, broadcast_id)
     if broadcast is None:
-        raise BroadcastError(f"broadcast {broadcast_id} does not exist")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s does not exist"),
+                                  broadcast_id=broadcast_id))
     if broadcast.status == "cancelled":
-        raise BroadcastError(f"broadcast {broadcast_id} is cancelled; nothing to materialize")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s is cancelled; nothing to "
+                                     "materialize"), broadcast_id=broadcast_id))
     if broadcast.materialized_at is not None or broadcast.ab_phase == "waiting":
         return MaterializeResult(broadcast_id, 0, broadcast.recipients, 0)
     # a saved segment is read now, once: the broadcast keeps the definition it went to
@@ -235,7 +238,8 @@ async def materialize(
         if result.scanned < batch_size:
             break
         if await store.get_status(conn, broadcast_id) == "cancelled":  # cancelled meanwhile
-            raise BroadcastError(f"broadcast {broadcast_id} was cancelled while materializing")
+            raise BroadcastError(said(N_("broadcast %(broadcast_id)s was cancelled while "
+                                         "materializing"), broadcast_id=broadcast_id))
     if inserted > analyzed_at:
         await outbound_store.refresh_statistics(conn)
     if broadcast.ab_phase == "testing":  # the test's texts are written; the rest waits
@@ -281,18 +285,23 @@ async def decide(conn: asyncpg.Connection, broadcast_id: int, *,
     the gateway's next tick sends it to the rest. `BroadcastError` when not waiting."""
     broadcast = await store.get_broadcast(conn, broadcast_id)
     if broadcast is None:
-        raise BroadcastError(f"broadcast {broadcast_id} does not exist")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s does not exist"),
+                                  broadcast_id=broadcast_id))
     if broadcast.ab_phase != "waiting" or broadcast.ab_metric is None:
-        raise BroadcastError(f"broadcast {broadcast_id} has no A/B test waiting for a winner")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s has no A/B test waiting for a "
+                                     "winner"), broadcast_id=broadcast_id))
     count = len(await variant_store.texts_of(conn, broadcast_id))
     if winner is None:
         stats = [ab_test.VariantStats(**dict(r))
                  for r in await results_store.variant_stats(conn, broadcast_id)]
         winner = ab_test.winner(broadcast.ab_metric, stats, count)
     elif not 1 <= winner <= count:
-        raise compose_checks.ComposeError("winner", f"variant {winner} is not one of 1 to {count}")
+        raise compose_checks.ComposeError("winner", said(N_("variant %(winner)s is not one of 1 to "
+                                                            "%(count)s"),
+                                                         winner=winner, count=count))
     if not await store.decide(conn, broadcast_id, winner):
-        raise BroadcastError(f"broadcast {broadcast_id}: the winner was chosen meanwhile")
+        raise BroadcastError(said(N_("broadcast %(broadcast_id)s: the winner was chosen meanwhile"),
+                                  broadcast_id=broadcast_id))
     log.info("broadcast_ab_winner", broadcast_id=broadcast_id, winner=winner,
              metric=broadcast.ab_metric)
     return winner
@@ -316,7 +325,8 @@ async def _one_batch(
             timing = scheduler.timing(now)
         except NoAllowedTime as err:
             raise BroadcastError(
-                f"broadcast {broadcast.id}: {err}; the quiet-hours config leaves no time to send"
+                said(N_("broadcast %(id)s: %(err)s; the quiet-hours config leaves no time to send"),
+                     id=broadcast.id, err=err)
             ) from err
         per_row = max(len(t.destinations) for t in texts)
         result = await store.materialize_batch(
@@ -329,6 +339,6 @@ async def _one_batch(
             return result
         scheduler.add(result.untimed, now)
     raise BroadcastError(
-        f"broadcast {broadcast.id}: contacts kept changing location during materialization; "
-        "run it again"
+        said(N_("broadcast %(id)s: contacts kept changing location during materialization; run it "
+                "again"), id=broadcast.id)
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from gateway.plain_words import N_, said
+
 
 class ReceiverUrlError(ValueError):
     """A receiver URL the gateway will not POST to; the message says why."""
@@ -28,24 +30,24 @@ def is_loopback(host: str) -> bool:
 def check_receiver_url(url: str, *, allow_loopback_http: bool) -> str:
     """`url` as given when it may be used; ReceiverUrlError otherwise."""
     if len(url) > 2000:
-        raise ReceiverUrlError("the URL is longer than 2000 characters")
+        raise ReceiverUrlError(N_("the URL is longer than 2000 characters"))
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as err:
-        raise ReceiverUrlError(f"the URL cannot be read: {err}") from None
+        raise ReceiverUrlError(said(N_("the URL cannot be read: %(err)s"), err=err)) from None
     if not host:
-        raise ReceiverUrlError("the URL names no host")
+        raise ReceiverUrlError(N_("the URL names no host"))
     if parts.username or parts.password:
-        raise ReceiverUrlError("the URL must not carry a user name or password")
+        raise ReceiverUrlError(N_("the URL must not carry a user name or password"))
     if parts.fragment:
-        raise ReceiverUrlError("the URL must not have a #fragment")
+        raise ReceiverUrlError(N_("the URL must not have a #fragment"))
     if parts.scheme == "https":
         return url
     if parts.scheme == "http" and allow_loopback_http and is_loopback(host):
         return url
     if parts.scheme == "http" and is_loopback(host):
-        raise ReceiverUrlError("http is allowed for a loopback receiver only when "
-                               "GATEWAY_WEBHOOKS_ALLOW_LOOPBACK_HTTP is set; use https")
-    raise ReceiverUrlError("the URL must start with https://")
+        raise ReceiverUrlError(N_("http is allowed for a loopback receiver only when "
+                                  "GATEWAY_WEBHOOKS_ALLOW_LOOPBACK_HTTP is set; use https"))
+    raise ReceiverUrlError(N_("the URL must start with https://"))

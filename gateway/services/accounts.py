@@ -34,6 +34,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import conflict, forbidden, invalid, not_found
@@ -67,9 +68,9 @@ def themes_fit(role: str, themes: list[str] | tuple[str, ...]) -> list[str]:
     try:
         checked = check_themes(list(themes))
     except ValueError as err:
-        raise invalid(str(err), field="themes") from None
+        raise invalid(reason(err), field="themes") from None
     if checked and role != "expert":
-        raise invalid("only experts have themes", field="themes")
+        raise invalid(N_("only experts have themes"), field="themes")
     return checked
 
 
@@ -98,7 +99,8 @@ async def create_user(conn: asyncpg.Connection, by: Actor, *, email: str, role: 
         user = await user_store.insert_user(conn, email=email, role=role, themes=themes,
                                             password_hash=password_hash)
     except asyncpg.UniqueViolationError:
-        raise conflict(f"{email} already has an account", field="email") from None
+        raise conflict(said(N_("%(email)s already has an account"),
+                            email=email), field="email") from None
     await by.record(conn, audit.USER_CREATED, f"user:{user.id}", email=user.email,
                     role=user.role, themes=list(user.themes))
     return user
@@ -120,7 +122,7 @@ async def change_user(conn: asyncpg.Connection, by: Actor, user_id: int,
     await user_store.lock_active_admins(conn)  # first: see the module's docstring
     before = await user_store.get_user(conn, user_id)
     if before is None:
-        raise not_found(f"user {user_id}")
+        raise not_found(said(N_("user %(user_id)s"), user_id=user_id))
     role = change.role or before.role
     themes = themes_fit(role, change.themes if change.themes is not None else (
         [] if role != "expert" else list(before.themes)))
@@ -129,7 +131,7 @@ async def change_user(conn: asyncpg.Connection, by: Actor, user_id: int,
     assert user is not None
     if before.role == "admin" and before.active and (user.role != "admin" or not user.active) \
             and await user_store.count_active_admins(conn) == 0:
-        raise conflict("this is the last active admin; make another admin first",
+        raise conflict(N_("this is the last active admin; make another admin first"),
                        field="role" if change.role else "disabled")
     details: dict[str, Any] = {k: v for k, v in (
         ("role", change.role), ("themes", change.themes), ("disabled", change.disabled))
@@ -149,7 +151,7 @@ async def reset_password(conn: asyncpg.Connection, by: Actor, email: str,
     """A forgotten password set from a terminal: sessions end, tokens are revoked."""
     user = await user_store.get_user_by_email(conn, email)
     if user is None:
-        raise not_found(f"the account {email}")
+        raise not_found(said(N_("the account %(email)s"), email=email))
     revoked = await _new_password(conn, user.id, password_hash)
     await session_store.delete_user_sessions(conn, user.id)
     await by.record(conn, audit.USER_UPDATED, f"user:{user.id}", email=email,
@@ -181,23 +183,26 @@ async def issue_token(conn: asyncpg.Connection, by: Actor, user_id: int, request
     `role_scopes(role)`: the scopes a token of that role may hold (the web layer's
     table); a requested scope outside them is refused, naming it."""
     if via == "token":
-        raise forbidden("API tokens are made from a logged-in browser session (or with "
-                        "`gateway user add --token`), not with another API token",
+        raise forbidden(N_("API tokens are made from a logged-in browser session (or with "
+                           "`gateway user add --token`), not with another API token"),
                         code="token_from_token")
     days = most_days if request.days is None else request.days
     if days > most_days:
-        raise invalid(f"a token may live at most {most_days} days", field="expires_in_days")
+        raise invalid(said(N_("a token may live at most %(most_days)s days"),
+                           most_days=most_days), field="expires_in_days")
     owner = await user_store.get_user(conn, user_id)
     if owner is None:
-        raise not_found(f"user {user_id}")
+        raise not_found(said(N_("user %(user_id)s"), user_id=user_id))
     if request.scopes is not None and not request.scopes:
-        raise invalid("tick at least one thing the token may do (a scope)", field="scopes")
+        raise invalid(N_("tick at least one thing the token may do (a scope)"), field="scopes")
     if request.scopes is not None and role_scopes is not None:
         allowed = role_scopes(owner.role)
         beyond = [scope for scope in request.scopes if scope not in allowed]
         if beyond:
-            raise invalid(f"the {owner.role} role may not hold the scope {beyond[0]} "
-                          f"(it may hold: {', '.join(sorted(allowed)) or 'none'})", field="scopes")
+            raise invalid(said(N_("the %(role)s role may not hold the scope %(beyond)s (it may "
+                                  "hold: %(allowed)s)"),
+                               role=owner.role, beyond=beyond[0],
+                               allowed=', '.join(sorted(allowed)) or 'none'), field="scopes")
     token = await user_store.insert_token(
         conn, user_id=user_id, name=request.name, prefix=request.prefix,
         secret_hash=request.secret_hash, expires_at=now + timedelta(days=days),
@@ -213,7 +218,7 @@ async def revoke_token(conn: asyncpg.Connection, by: Actor, token_id: int, *,
     """`owner`: revoke only a token of this user (404 for anyone else's). Idempotent."""
     found = await user_store.get_token(conn, token_id)
     if found is None or (owner is not None and found.user_id != owner):
-        raise not_found(f"token {token_id}")
+        raise not_found(said(N_("token %(token_id)s"), token_id=token_id))
     token = await user_store.revoke_token(conn, token_id)
     assert token is not None
     if found.revoked_at is None:

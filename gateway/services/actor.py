@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from gateway.plain_words import N_, said
 from gateway.services.errors import forbidden
 
 
@@ -39,4 +40,5 @@ def may_see_theme(actor: Actor, theme: str | None) -> bool:
 
 def require_theme(actor: Actor, theme: str | None) -> None:
     if not may_see_theme(actor, theme):
-        raise forbidden(f"theme {theme!r} is not one of yours", code="theme_forbidden")
+        raise forbidden(said(N_("theme %(theme)r is not one of yours"),
+                             theme=theme), code="theme_forbidden")

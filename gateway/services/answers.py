@@ -35,6 +35,7 @@ from gateway.engine.written import language_of
 from gateway.logs import get_logger, mask_email
 from gateway.notify.sla_breach import queue_breach_notices
 from gateway.notify.staff_mail import StaffMail
+from gateway.plain_words import N_, said
 from gateway.routing import outgoing
 from gateway.routing.outgoing import Recipient, Sender
 from gateway.smstext import segment_count
@@ -121,9 +122,9 @@ async def answer(
     address = email or question["email"]
     if by == "email" and (sender is None or address is None):
         raise AnswerNotSendable(
-            "this answer goes by e-mail, and the gateway has no From address "
-            "(GATEWAY_MAIL_FROM_ADDRESS)" if sender is None else
-            "this answer goes by e-mail, and the question has no e-mail address")
+            N_("this answer goes by e-mail, and the gateway has no From address "
+               "(GATEWAY_MAIL_FROM_ADDRESS)") if sender is None else
+            N_("this answer goes by e-mail, and the question has no e-mail address"))
     async with conn.transaction():
         row = await questions_store.lock_question(conn, question_id)
         if row is None:
@@ -153,16 +154,19 @@ def _checked_body(rules: Rules, question: asyncpg.Record, text: str, by: AnswerC
         if not body:
             raise ValueError("the answer is empty; write something before sending")
         if len(body) > MAX_EMAIL_ANSWER_CHARS:
-            raise AnswerTooLong(f"the answer has {len(body)} characters, more than "
-                                f"{MAX_EMAIL_ANSWER_CHARS}; shorten it")
+            raise AnswerTooLong(said(N_("the answer has %(count)s characters, more than "
+                                        "%(max_email_answer_chars)s; shorten it"),
+                                     count=len(body),
+                                     max_email_answer_chars=MAX_EMAIL_ANSWER_CHARS))
         return body
     body = " ".join(text.split())
     if not body:
         raise ValueError("the answer is empty; write something before sending")
     segments = segment_count(wrapped(rules, question, body))
     if segments > max_segments:
-        raise AnswerTooLong(f"the answer takes {segments} SMS segments, more than "
-                            f"{max_segments}; shorten it")
+        raise AnswerTooLong(said(N_("the answer takes %(segments)s SMS segments, more than "
+                                    "%(max_segments)s; shorten it"),
+                                 segments=segments, max_segments=max_segments))
     return body
 
 

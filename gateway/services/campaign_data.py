@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from gateway.engine import Rules
 from gateway.geo import POSTAL_COUNTRIES as POSTAL_COUNTRIES
 from gateway.geo import postal_position
+from gateway.plain_words import N_, said
 from gateway.services.actor import Identity
 from gateway.services.audit import record
 from gateway.services.errors import invalid, not_found
@@ -124,7 +125,7 @@ async def switch_committee(pool: asyncpg.Pool, actor: Identity, client: str,
                            committee_id: int, on: bool) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
         if not await store.set_committee_active(conn, committee_id, on):
-            raise not_found(f"committee {committee_id}")
+            raise not_found(said(N_("committee %(committee_id)s"), committee_id=committee_id))
         await record(conn, actor, COMMITTEE_CHANGED, f"committee:{committee_id}",
                      client=client, active=on)
     return {"id": committee_id, "active": on}
@@ -136,8 +137,13 @@ def check_program(rules: Rules, program: str | None) -> None:
         return
     known = ", ".join(f"{pid} ({p.name})" for pid, p in rules.programs.items())
     by_name = [pid for pid, p in rules.programs.items() if p.name.casefold() == program.casefold()]
-    hint = f" Did you mean {by_name[0]!r}?" if by_name else ""
-    raise invalid(f"No program {program!r} in keywords.yaml.{hint} The programs are: {known}.",
+    if by_name:
+        raise invalid(said(N_("No program %(program)r in keywords.yaml. Did you mean %(name)r? "
+                              "The programs are: %(known)s."),
+                           program=program, name=by_name[0], known=known),
+                      field="program", code="unknown_program")
+    raise invalid(said(N_("No program %(program)r in keywords.yaml. The programs are: "
+                          "%(known)s."), program=program, known=known),
                   field="program", code="unknown_program")
 
 
@@ -162,7 +168,7 @@ async def switch_event(pool: asyncpg.Pool, actor: Identity, client: str,
                        event_id: int, on: bool) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
         if not await store.set_event_published(conn, event_id, on):
-            raise not_found(f"event {event_id}")
+            raise not_found(said(N_("event %(event_id)s"), event_id=event_id))
         await record(conn, actor, EVENT_CHANGED, f"event:{event_id}", client=client,
                      published=on)
     return {"id": event_id, "published": on}

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from gateway.engine import Rules
-from gateway.plain_words import N_
+from gateway.plain_words import N_, reason, said
 from gateway.services.errors import invalid
 from gateway.store.lookups import ContactFilter
 from gateway.store.tags import BadTag
@@ -99,8 +99,8 @@ def _one_of(value: str, allowed: tuple[Choice, ...], *, field: str, what: str) -
     if value not in {c.value for c in allowed}:
         names = "; ".join(c.label if c.label.startswith(c.value) else f"{c.value} ({c.label})"
                           for c in allowed) or "none configured"
-        raise invalid(f"{what} {value!r} is not one of this campaign's. Choose one of: "
-                      f"{names}.", field=field)
+        raise invalid(said(N_("%(what)s %(value)r is not one of this campaign's. Choose one of: "
+                              "%(names)s."), what=what, value=value, names=names), field=field)
     return value
 
 
@@ -126,7 +126,7 @@ def contact_filter(asked: Asked, choices: SearchChoices, *, shortcodes: list[str
         try:
             tag = normalized_tag(asked.tag)
         except BadTag as err:
-            raise invalid(str(err), field="tag") from None
+            raise invalid(reason(err), field="tag") from None
     return ContactFilter(
         shortcodes=shortcodes, number_prefix=number.get("number_prefix"),
         number_digits=number.get("number_digits"), name=name,

@@ -30,7 +30,7 @@ import asyncpg
 from gateway.email_address import MAX_ADDRESS_LENGTH, EmailAddressError, normalize_email
 from gateway.engine import Rules
 from gateway.phone import InvalidNumber, to_e164
-from gateway.plain_words import N_
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit, persons
 from gateway.services.actor import Identity
 from gateway.services.contact_filters import Asked, contact_filter, search_choices
@@ -78,7 +78,7 @@ def contact_email(raw: str, *, field: str = "address") -> str:
     try:
         return normalize_email(raw)
     except EmailAddressError as err:
-        raise invalid(f"{field}: {err}", field=field) from None
+        raise invalid(said(N_("%(field)s: %(err)s"), field=field, err=err), field=field) from None
 
 
 def contact_number(raw: str, region: str, *, field: str = "msisdn") -> str:
@@ -86,7 +86,7 @@ def contact_number(raw: str, region: str, *, field: str = "msisdn") -> str:
     try:
         return to_e164(raw, default_region=region)
     except InvalidNumber as err:
-        raise invalid(str(err), field=field) from None
+        raise invalid(reason(err), field=field) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +230,7 @@ async def existing_email(conn: asyncpg.Connection, address: str) -> dict[str, An
     naming it: an address no one wrote from, asked for or linked is no contact."""
     row = await email_contacts.get(conn, address)
     if row is None:
-        raise not_found(f"contact {address}")
+        raise not_found(said(N_("contact %(address)s"), address=address))
     return {**dict(row), "via": list(row["via"]), "numbers": list(row["numbers"])}
 
 
@@ -272,7 +272,7 @@ async def _caller_only(conn: asyncpg.Connection, msisdn: str) -> NumberContact:
     """A number with calls and no SMS contact row, or the 404 naming the number."""
     span = await calls.caller_span(conn, msisdn)
     if span is None:
-        raise not_found(f"contact {msisdn}")
+        raise not_found(said(N_("contact %(msisdn)s"), msisdn=msisdn))
     return NumberContact(msisdn=msisdn, codes=[], programs={}, profile={}, location=None,
                          opted_out=False, created_at=span["first_at"],
                          updated_at=span["last_at"])

@@ -4,11 +4,18 @@ Why an HTTP status in a service error: it is the classification every
 caller already speaks (400 a bad value, 403 not yours, 404 no such thing,
 409 someone else was first, 503 not configured); the web answers with it,
 a page shows its message beside `field`, a command maps it to an exit code.
+
+A message is written so a page can translate it: `N_("...")` for a fixed
+sentence, `said(N_("... %(name)s ..."), name=value)` when it holds values
+(gateway/plain_words.py). The API and the CLI read it as the English text
+it always was; a page shows it in the viewer's language (`Viewer.gettext`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from gateway.plain_words import N_, said, sentence
 
 
 class ServiceError(Exception):
@@ -21,7 +28,7 @@ class ServiceError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
-        self.message = message
+        self.message = sentence(message)  # a page translates it; it reads as the English
         self.field = field
         self.extra = extra or {}  # more top-level keys beside "error" (e.g. "claimed_by")
 
@@ -35,7 +42,8 @@ def forbidden(message: str, *, code: str = "forbidden") -> ServiceError:
 
 
 def not_found(what: str) -> ServiceError:
-    return ServiceError(404, "not_found", f"{what} not found")
+    """`what` is the thing, marked N_ (N_("user"), or said(N_("user %(user_id)s"), ...))."""
+    return ServiceError(404, "not_found", said(N_("%(what)s not found"), what=sentence(what)))
 
 
 def conflict(message: str, *, field: str | None = None) -> ServiceError:

@@ -35,6 +35,7 @@ import asyncpg
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.logs import get_logger
+from gateway.plain_words import N_, said
 from gateway.services import audit, exports
 from gateway.services.actor import Actor
 from gateway.services.errors import ServiceError, not_found
@@ -98,7 +99,7 @@ def check_token(settings: Settings, export_id: int, token: str, *, now: datetime
 async def get(conn: asyncpg.Connection, export_id: int) -> ExportJob:
     job = await store.get(conn, export_id)
     if job is None or job.via != "api":
-        raise not_found(f"export {export_id}")
+        raise not_found(said(N_("export %(export_id)s"), export_id=export_id))
     return job
 
 

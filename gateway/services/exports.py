@@ -36,6 +36,7 @@ from gateway.broadcast.service import shortcode_of
 from gateway.engine import Rules
 from gateway.finance.render import csv_cell
 from gateway.logs import get_logger
+from gateway.plain_words import N_, said
 from gateway.services import audit, segments
 from gateway.services.actor import Actor
 from gateway.services.errors import forbidden, invalid
@@ -80,16 +81,17 @@ def fields_for(actor: Actor, rules: Rules) -> tuple[str, ...]:
 def checked_fields(actor: Actor, rules: Rules, asked: Sequence[str]) -> tuple[str, ...]:
     """The fields asked, each once and in order; a refusal naming the first not allowed."""
     if not asked:
-        raise invalid("Choose at least one field to export.", field="fields")
+        raise invalid(N_("Choose at least one field to export."), field="fields")
     allowed = set(fields_for(actor, rules))
     chosen: list[str] = []
     for name in asked:
         if name in DONOR_FIELDS and name not in allowed:
-            raise forbidden(f"The field {name!r} is a donor's identity: only admins and "
-                            "finance staff may export it.")
+            raise forbidden(said(N_("The field %(name)r is a donor's identity: only admins and "
+                                    "finance staff may export it."), name=name))
         if name not in allowed:
-            raise invalid(f"Unknown field {name!r}. The fields are: "
-                          f"{', '.join(fields_for(actor, rules))}.", field="fields")
+            raise invalid(said(N_("Unknown field %(name)r. The fields are: %(fields)s."),
+                               name=name, fields=', '.join(fields_for(actor, rules))),
+                          field="fields")
         if name not in chosen:
             chosen.append(name)
     return tuple(chosen)
@@ -104,7 +106,7 @@ async def target_of(conn: asyncpg.Connection, *, rules: Rules, default_shortcode
         return Target(found.segment.program, found.shortcode, found.audience,
                       found.segment.id, found.segment.name)
     if not program:
-        raise invalid("Choose a saved segment or a program.", field="program")
+        raise invalid(N_("Choose a saved segment or a program."), field="program")
     audience = segments.checked_definition(rules, program, where)
     try:
         shortcode = shortcode_of(rules, program, None, default_shortcode)

@@ -20,6 +20,7 @@ from gateway.config import Settings
 from gateway.finance import reports
 from gateway.finance.formats import MappingError, get_mapping, load_mappings
 from gateway.finance.importer import ImportResult, import_settlement
+from gateway.plain_words import N_, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import invalid
@@ -32,10 +33,12 @@ async def report(pool: asyncpg.Pool, settings: Settings, *, date_from: date, dat
                  group_by: str = "day", committee: str | None = None) -> reports.Report:
     """The donation report in the finance zone; a bad range is a 400 naming the field."""
     if date_to < date_from:
-        raise invalid(f"the report ends ({date_to}) before it starts ({date_from})",
+        raise invalid(said(N_("the report ends (%(date_to)s) before it starts (%(date_from)s)"),
+                           date_to=date_to, date_from=date_from),
                       field="date_to")
     if (date_to - date_from).days > MAX_REPORT_DAYS:
-        raise invalid(f"at most {MAX_REPORT_DAYS} days per report", field="date_to")
+        raise invalid(said(N_("at most %(max_report_days)s days per report"),
+                           max_report_days=MAX_REPORT_DAYS), field="date_to")
     return await reports.donation_report(
         pool, date_from=date_from, date_to=date_to, group_by=group_by,
         timezone=settings.organization_timezone, committee=committee)

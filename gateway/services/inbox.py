@@ -33,6 +33,7 @@ import asyncpg
 
 from gateway.engine import Rules
 from gateway.logs import get_logger, mask_email, mask_msisdn
+from gateway.plain_words import N_, reason, said
 from gateway.routing.outgoing import Sender
 from gateway.services import audit, persons
 from gateway.services.actor import Actor, may_see_theme, require_theme
@@ -142,7 +143,7 @@ async def visible_question(conn: asyncpg.Connection, actor: Actor,
     """The question, or 404; 403 (`theme_forbidden`) for an expert of other themes."""
     row = await questions_store.get_question(conn, question_id)
     if row is None:
-        raise not_found(f"question {question_id}")
+        raise not_found(said(N_("question %(question_id)s"), question_id=question_id))
     require_theme(actor, row["theme"])
     return row
 
@@ -284,7 +285,8 @@ async def question_recording(inbox: Inbox, actor: Actor, client: str, question_i
         found = (await voice_recordings.audio_of(conn, row["voice_recording_id"])
                  if row["voice_recording_id"] is not None else None)
         if found is None:
-            raise not_found(f"the recording of question {question_id}")
+            raise not_found(said(N_("the recording of question %(question_id)s"),
+                                 question_id=question_id))
         if audited:
             target = (f"contact:{row['msisdn']}" if row["msisdn"] is not None
                       else f"question:{question_id}")
@@ -297,16 +299,16 @@ async def _answer_route(conn: asyncpg.Connection, row: asyncpg.Record,
                         by: AnswerChannel | None) -> tuple[AnswerChannel, str | None]:
     """The channel and address an answer takes, or a refusal naming `by`."""
     if no_answer_reason(row) is not None:
-        raise invalid("the caller withheld their number: no answer can be sent to this "
-                      "recorded question", field="text", code="number_withheld")
+        raise invalid(N_("the caller withheld their number: no answer can be sent to this "
+                         "recorded question"), field="text", code="number_withheld")
     natural = answer_channel(row)
     if by is None or by == natural:
         return natural, None
     if natural == "email":
-        raise invalid("this question came in writing; it is answered by e-mail", field="by")
+        raise invalid(N_("this question came in writing; it is answered by e-mail"), field="by")
     verified = await persons.verified_emails(conn, row["msisdn"])
     if not verified:
-        raise invalid("this number has no verified e-mail address; answer by SMS", field="by")
+        raise invalid(N_("this number has no verified e-mail address; answer by SMS"), field="by")
     return "email", verified[0]
 
 
@@ -324,12 +326,10 @@ async def claim_question(
                                    f"question:{question_id}", client=client,
                                    theme=row["theme"])
     if result.outcome == "not_found":
-        raise not_found(f"question {question_id}")
+        raise not_found(said(N_("question %(question_id)s"), question_id=question_id))
     if not result.won:
-        when = f" at {result.claimed_at:%Y-%m-%d %H:%M} UTC" if result.claimed_at else ""
-        verb = "answered" if result.outcome == "already_answered" else "claimed"
-        raise _held(f"question {question_id} was already {verb} by {result.claimed_by}"
-                    f"{when}", result.claimed_by, result.outcome)
+        raise _held(_taken(question_id, result.outcome, result.claimed_by, result.claimed_at),
+                    result.claimed_by, result.outcome)
     return {"question_id": question_id, "status": "claimed", "claimed_by": result.claimed_by,
             "claimed_at": result.claimed_at}
 
@@ -354,10 +354,13 @@ async def release_question(
         current = await questions_store.get_question(conn, question_id)
     if not released:
         if current is not None and current["status"] == "claimed":
-            raise _held(f"question {question_id} is claimed by {current['claimed_by']}, "
-                        "not you; only they can release it", current["claimed_by"], "claimed")
+            raise _held(said(N_("question %(question_id)s is claimed by %(holder)s, not you; "
+                                "only they can release it"),
+                             question_id=question_id, holder=current["claimed_by"]),
+                        current["claimed_by"], "claimed")
         status = current["status"] if current is not None else "gone"
-        raise conflict(f"question {question_id} is not claimed (it is {status})")
+        raise conflict(said(N_("question %(question_id)s is not claimed (it is %(status)s)"),
+                            question_id=question_id, status=status))
     return {"question_id": question_id, "status": current["status"] if current else "open"}
 
 
@@ -388,16 +391,15 @@ async def answer_question(
                                        f"question:{question_id}", client=client,
                                        theme=row["theme"], channel=result.channel, **sent)
         except AnswerTooLong as err:
-            raise invalid(str(err), field="text", code="too_long") from None
+            raise invalid(reason(err), field="text", code="too_long") from None
         except AnswerNotSendable as err:
-            raise invalid(str(err), field="text", code="not_sendable") from None
+            raise invalid(reason(err), field="text", code="not_sendable") from None
         except ValueError as err:  # empty once spaces are removed
-            raise invalid(str(err), field="text") from None
+            raise invalid(reason(err), field="text") from None
     if result.outcome == "not_found":
-        raise not_found(f"question {question_id}")
+        raise not_found(said(N_("question %(question_id)s"), question_id=question_id))
     if result.outcome != "answered":
-        verb = "answered" if result.outcome == "already_answered" else "claimed"
-        raise _held(f"question {question_id} was already {verb} by {result.claimed_by}",
+        raise _held(_taken(question_id, result.outcome, result.claimed_by, None),
                     result.claimed_by, result.outcome)
     if inbox.wake_outbox is not None and result.channel == "sms":
         inbox.wake_outbox()  # else the outbox's idle poll sends it within a second
@@ -433,3 +435,16 @@ async def response_time_rows(
 
 def _held(message: str, holder: str | None, outcome: str) -> ServiceError:
     return ServiceError(409, outcome, message, extra={"claimed_by": holder})
+
+
+def _taken(question_id: int, outcome: str, holder: str | None, at: datetime | None) -> str:
+    """Someone else was first: who, and when (UTC, as the API has always said it)."""
+    answered = outcome == "already_answered"
+    if at is None:
+        return said(N_("question %(question_id)s was already answered by %(holder)s") if answered
+                    else N_("question %(question_id)s was already claimed by %(holder)s"),
+                    question_id=question_id, holder=holder)
+    return said(N_("question %(question_id)s was already answered by %(holder)s at %(at)s UTC")
+                if answered else
+                N_("question %(question_id)s was already claimed by %(holder)s at %(at)s UTC"),
+                question_id=question_id, holder=holder, at=f"{at:%Y-%m-%d %H:%M}")

@@ -26,6 +26,7 @@ import asyncpg
 
 from gateway.config import Settings
 from gateway.phone import InvalidNumber, to_e164
+from gateway.plain_words import N_, said
 from gateway.privacy import rights
 from gateway.privacy.pseudonym import PrivacyKeyMissing
 from gateway.services import audit
@@ -48,8 +49,9 @@ def e164(raw: str, *, field: str = "msisdn") -> str:
         except InvalidNumber as err:
             problem = f"is not a valid number ({err})"
     if problem:
-        raise invalid(f"{field} {text!r} {problem}: give it as +<country code><number>, "
-                      "e.g. +12125550123 (in a URL, %2B12125550123)", field=field)
+        raise invalid(said(N_("%(field)s %(text)r %(problem)s: give it as +<country code><number>, "
+                              "e.g. +12125550123 (in a URL, %%2B12125550123)"),
+                           field=field, text=text, problem=problem), field=field)
     return text
 
 
@@ -60,8 +62,8 @@ def key_configured(settings: Settings) -> bool:
 
 def _key_missing() -> ServiceError:
     return unavailable("privacy_key_missing",
-                       "erasure is not configured: set GATEWAY_PRIVACY_HASH_SECRET (the key "
-                       "that keeps an erased number's opt-out) and restart; nothing was erased")
+                       N_("erasure is not configured: set GATEWAY_PRIVACY_HASH_SECRET (the key "
+                          "that keeps an erased number's opt-out) and restart; nothing was erased"))
 
 
 async def export_document(pool: asyncpg.Pool, settings: Settings, actor: Identity,
@@ -83,8 +85,8 @@ async def erase_contact(pool: asyncpg.Pool, settings: Settings, actor: Identity,
     except InvalidNumber:
         retyped = None
     if retyped != msisdn:
-        raise invalid(f"confirm: retype the number being erased ({msisdn}) to confirm; "
-                      "erasure cannot be undone", field="confirm")
+        raise invalid(said(N_("confirm: retype the number being erased (%(msisdn)s) to confirm; "
+                              "erasure cannot be undone"), msisdn=msisdn), field="confirm")
     if not key_configured(settings):
         raise _key_missing()
     try:

@@ -37,6 +37,7 @@ from gateway.audience import (
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.service import shortcode_of
 from gateway.engine import Rules
+from gateway.plain_words import N_, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import ServiceError, conflict, invalid, not_found
@@ -73,15 +74,15 @@ def definition_from_search(asked: Mapping[str, str | None]) -> tuple[str, str]:
     """
     program = (asked.get("program") or "").strip()
     if not program:
-        raise invalid("Choose a program: a segment is some of a program's subscribers.",
+        raise invalid(N_("Choose a program: a segment is some of a program's subscribers."),
                       field="program")
     if (asked.get("status") or "subscribed") != "subscribed":
-        raise invalid("A segment holds subscribers only: choose the status 'subscribed' or "
-                      "any status.", field="status")
+        raise invalid(N_("A segment holds subscribers only: choose the status 'subscribed' or "
+                         "any status."), field="status")
     for key in ("q", "name", "field"):
         if asked.get(key):
-            raise invalid("A search by number or name cannot be saved as a segment; clear it "
-                          "first.", field=None)
+            raise invalid(N_("A search by number or name cannot be saved as a segment; clear it "
+                             "first."), field=None)
     parts: list[Audience] = []
     for key, build in _SEARCH_PREDICATES.items():
         value = (asked.get(key) or "").strip()
@@ -113,21 +114,24 @@ def checked_definition(rules: Rules, program: str, where: str) -> Audience | Non
     """The parsed filter, or a refusal: an unknown program, a filter that does not parse."""
     if program not in rules.programs:
         names = ", ".join(sorted(rules.programs)) or "none configured"
-        raise invalid(f"Program {program!r} is not in the keywords file (programs: {names}).",
+        raise invalid(said(N_("Program %(program)r is not in the keywords file (programs: "
+                              "%(names)s)."), program=program, names=names),
                       field="program")
     if len(where) > MAX_FILTER:
-        raise invalid(f"A filter is at most {MAX_FILTER} characters.", field="where")
+        raise invalid(said(N_("A filter is at most %(max_filter)s characters."),
+                           max_filter=MAX_FILTER), field="where")
     try:
         audience = parse_audience(where)
     except AudienceError as err:
-        raise invalid(f"filter: {err}", field="where") from None
+        raise invalid(said(N_("filter: %(err)s"), err=err), field="where") from None
     return audience
 
 
 def _name(name: str) -> str:
     name = " ".join(name.split())
     if not 1 <= len(name) <= MAX_NAME:
-        raise invalid(f"A segment's name is 1 to {MAX_NAME} characters.", field="name")
+        raise invalid(said(N_("A segment's name is 1 to %(max_name)s characters."),
+                           max_name=MAX_NAME), field="name")
     return name
 
 
@@ -146,10 +150,11 @@ async def save(conn: asyncpg.Connection, actor: Identity, client: str, *, rules:
                 found = await store.update(conn, segment_id, name=name, program=program,
                                            filter=where, by=actor.email)
                 if found is None:
-                    raise not_found(f"segment {segment_id}")
+                    raise not_found(said(N_("segment %(segment_id)s"), segment_id=segment_id))
                 saved = found
         except NameTaken:
-            raise conflict(f"A segment is already called {name!r}; choose another name.",
+            raise conflict(said(N_("A segment is already called %(name)r; choose another name."),
+                                name=name),
                            field="name") from None
         await audit.record(conn, actor, audit.SEGMENT_SAVED, f"segment:{saved.id}",
                            client=client, name=name, program=program, filter=where)
@@ -161,7 +166,7 @@ async def delete(conn: asyncpg.Connection, actor: Identity, client: str,
     async with conn.transaction():
         found = await store.get(conn, segment_id)
         if found is None or not await store.delete(conn, segment_id):
-            raise not_found(f"segment {segment_id}")
+            raise not_found(said(N_("segment %(segment_id)s"), segment_id=segment_id))
         await audit.record(conn, actor, audit.SEGMENT_DELETED, f"segment:{segment_id}",
                            client=client, name=found.name, program=found.program,
                            filter=found.filter)
@@ -170,7 +175,7 @@ async def delete(conn: asyncpg.Connection, actor: Identity, client: str,
 async def get(conn: asyncpg.Connection, segment_id: int) -> Segment:
     found = await store.get(conn, segment_id)
     if found is None:
-        raise not_found(f"segment {segment_id}")
+        raise not_found(said(N_("segment %(segment_id)s"), segment_id=segment_id))
     return found
 
 

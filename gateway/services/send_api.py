@@ -39,6 +39,7 @@ from gateway.broadcast.messages import BroadcastTextError
 from gateway.engine import Rules
 from gateway.logs import get_logger, mask_msisdn
 from gateway.phone import InvalidNumber, to_valid_e164
+from gateway.plain_words import N_, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import ServiceError, invalid
@@ -98,31 +99,35 @@ def check_messages(messages: Sequence[MessageFields], *, limit: int, region: str
                    batch: bool) -> list[Wanted]:
     """Each message's number in E.164 (or its segment parsed); 400 naming index and value."""
     if len(messages) > limit:
-        raise invalid(f"at most {limit} messages in one request (GATEWAY_SEND_API_BATCH_LIMIT); "
-                      f"this one has {len(messages)}", field="messages", code="batch_too_large")
+        raise invalid(said(N_("at most %(limit)s messages in one request "
+                              "(GATEWAY_SEND_API_BATCH_LIMIT); this one has %(count)s"),
+                           limit=limit, count=len(messages)),
+                      field="messages", code="batch_too_large")
     if not messages:
-        raise invalid("no message to send", field="messages")
+        raise invalid(N_("no message to send"), field="messages")
     wanted: list[Wanted] = []
     for index, message in enumerate(messages):
         where = f"message {index}" if batch else "the message"
         if (message.to is None) == (message.segment is None):
-            raise invalid(f"{where}: give either `to` (a number) or `segment` (a filter of the "
-                          "program's subscribers), not both or neither",
+            raise invalid(said(N_("%(where)s: give either `to` (a number) or `segment` (a filter "
+                                  "of the program's subscribers), not both or neither"),
+                               where=where),
                           field=field_of(index, "to", batch=batch))
         to = None
         if message.to is not None:
             try:
                 to = to_valid_e164(message.to, default_region=region)
             except InvalidNumber:
-                raise invalid(f"{where}: {mask_msisdn(message.to)!s} is not a phone number "
-                              "(write it in E.164, e.g. +12025550123)",
+                raise invalid(said(N_("%(where)s: %(to)s is not a phone number (write it in E.164, "
+                                      "e.g. +12025550123)"),
+                                   where=where, to=mask_msisdn(message.to)),
                               field=field_of(index, "to", batch=batch),
                               code="invalid_number") from None
         if message.segment is not None:
             try:
                 parse_audience(message.segment)
             except AudienceError as err:
-                raise invalid(f"{where}: segment {err}",
+                raise invalid(said(N_("%(where)s: segment %(err)s"), where=where, err=err),
                               field=field_of(index, "segment", batch=batch)) from None
         wanted.append(Wanted(index, message.program, message.text, to, message.segment,
                              message.shortcode))
@@ -140,7 +145,8 @@ async def send(conn: asyncpg.Connection, wanted: Sequence[Wanted], *, sender: Se
                now: datetime, zone: str, remember: timedelta) -> Outcome:
     """Make the batch and its broadcasts, in the caller's transaction; or replay the key's."""
     if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise invalid(f"the Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
+        raise invalid(said(N_("the Idempotency-Key must be 1 to %(max_key_length)s characters"),
+                           max_key_length=MAX_KEY_LENGTH),
                       field="Idempotency-Key")
     claim = await api_sends.new_batch(
         conn, user_id=sender.principal.user_id, token_id=sender.token_id, key=key,
@@ -148,8 +154,8 @@ async def send(conn: asyncpg.Connection, wanted: Sequence[Wanted], *, sender: Se
     if claim.batch_id is None:
         if claim.request_hash != fingerprint:
             raise ServiceError(422, "idempotency_key_reused",
-                               "this Idempotency-Key was used with another body; use a new key "
-                               "for a new request", field="Idempotency-Key")
+                               N_("this Idempotency-Key was used with another body; use a new key "
+                                  "for a new request"), field="Idempotency-Key")
         assert claim.response is not None and claim.status_code is not None
         return Outcome(claim.status_code, claim.response, replayed=True)
     batch_id = claim.batch_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import invalid, not_found
@@ -22,7 +23,7 @@ async def add(conn: asyncpg.Connection, actor: Identity, client: str, msisdn: st
     try:
         value = store.normalized(tag)
     except store.BadTag as err:
-        raise invalid(str(err), field="tag") from None
+        raise invalid(reason(err), field="tag") from None
     async with conn.transaction():
         added = await store.tag_numbers(conn, value, [msisdn], source="hand", by=actor.email)
         if added:
@@ -35,6 +36,6 @@ async def remove(conn: asyncpg.Connection, actor: Identity, client: str, msisdn:
                  tag: str) -> None:
     async with conn.transaction():
         if not await store.untag(conn, msisdn, tag):
-            raise not_found(f"tag {tag!r} on {msisdn}")
+            raise not_found(said(N_("tag %(tag)r on %(msisdn)s"), tag=tag, msisdn=msisdn))
         await audit.record(conn, actor, audit.CONTACT_UNTAGGED, f"contact:{msisdn}",
                            client=client, tag=tag)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 
 from gateway.engine.model import Language
+from gateway.plain_words import N_, said
 from gateway.services.errors import invalid, not_found
 from gateway.store import users as user_store
 from gateway.store.users import User
@@ -28,8 +29,8 @@ def checked_zone(text: str) -> str | None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise invalid(f"{name!r} is not a time zone; choose one from the list "
-                      "(an IANA name such as America/New_York)", field="time_zone") from None
+        raise invalid(said(N_("%(name)r is not a time zone; choose one from the list (an IANA name "
+                              "such as America/New_York)"), name=name), field="time_zone") from None
     return name
 
 
@@ -38,8 +39,8 @@ def checked_language(text: str) -> str | None:
     if not code:
         return None
     if code not in LANGUAGES:
-        raise invalid(f"{code!r} is not a language of the pages; choose "
-                      f"{' or '.join(LANGUAGES)}", field="language")
+        raise invalid(said(N_("%(code)r is not a language of the pages; choose %(languages)s"),
+                           code=code, languages=' or '.join(LANGUAGES)), field="language")
     return code
 
 
@@ -49,5 +50,5 @@ async def save_preferences(conn: asyncpg.Connection, user_id: int, *, time_zone:
     user = await user_store.set_preferences(conn, user_id, time_zone=checked_zone(time_zone),
                                             language=checked_language(language))
     if user is None:
-        raise not_found("user")
+        raise not_found(N_("user"))
     return user

@@ -22,6 +22,7 @@ import asyncpg
 
 from gateway.hooks.receivers import ReceiverUrlError, check_receiver_url
 from gateway.hooks.signature import new_secret
+from gateway.plain_words import N_, reason, said
 from gateway.services.actor import Identity
 from gateway.services.audit import (
     WEBHOOK_CREATED,
@@ -51,10 +52,11 @@ def shown(subscription: Subscription) -> dict[str, Any]:
 def checked_event_types(event_types: Sequence[str]) -> tuple[str, ...]:
     unknown = sorted(set(event_types) - set(EVENT_TYPES))
     if unknown:
-        raise invalid(f"unknown event type {unknown[0]!r}; the types are: "
-                      f"{', '.join(EVENT_TYPES)}", field="event_types")
+        raise invalid(said(N_("unknown event type %(unknown)r; the types are: %(event_types)s"),
+                           unknown=unknown[0], event_types=', '.join(EVENT_TYPES)),
+                      field="event_types")
     if not event_types:
-        raise invalid("choose at least one event type", field="event_types")
+        raise invalid(N_("choose at least one event type"), field="event_types")
     return tuple(t for t in EVENT_TYPES if t in set(event_types))  # the list's order, once
 
 
@@ -62,7 +64,7 @@ def checked_url(url: str, *, allow_loopback_http: bool) -> str:
     try:
         return check_receiver_url(url.strip(), allow_loopback_http=allow_loopback_http)
     except ReceiverUrlError as err:
-        raise invalid(str(err), field="url") from None
+        raise invalid(reason(err), field="url") from None
 
 
 async def create(conn: asyncpg.Connection, actor: Identity, client: str, *, url: str,
@@ -97,7 +99,8 @@ async def update(conn: asyncpg.Connection, actor: Identity, client: str,
         subscription = await webhook_subscriptions.update_settings(
             conn, subscription_id, url=url, description=description, event_types=types)
         if subscription is None:
-            raise not_found(f"webhook {subscription_id}")
+            raise not_found(said(N_("webhook %(subscription_id)s"),
+                                 subscription_id=subscription_id))
         await record(conn, actor, WEBHOOK_UPDATED, f"webhook:{subscription_id}", client=client,
                      url=url, event_types=list(types))
     webhook_events.subscriptions_changed(conn)
@@ -113,7 +116,8 @@ async def rotate_secret(conn: asyncpg.Connection, actor: Identity, client: str,
         subscription = await webhook_subscriptions.rotate_secret(
             conn, subscription_id, secret=secret, previous_until=now + ROTATION_GRACE)
         if subscription is None:
-            raise not_found(f"webhook {subscription_id}")
+            raise not_found(said(N_("webhook %(subscription_id)s"),
+                                 subscription_id=subscription_id))
         if reveal and actor.user_id is not None:
             await webhook_subscriptions.offer_secret(
                 conn, subscription_id, to=actor.user_id, until=now + REVEAL_WITHIN)
@@ -138,7 +142,7 @@ async def list_all(conn: asyncpg.Connection) -> list[Subscription]:
 async def get(conn: asyncpg.Connection, subscription_id: int) -> Subscription:
     subscription = await webhook_subscriptions.get(conn, subscription_id)
     if subscription is None:
-        raise not_found(f"webhook {subscription_id}")
+        raise not_found(said(N_("webhook %(subscription_id)s"), subscription_id=subscription_id))
     return subscription
 
 
@@ -150,7 +154,8 @@ async def set_enabled(conn: asyncpg.Connection, actor: Identity, client: str,
             conn, subscription_id, enabled=enabled, now=now,
             reason=None if enabled else f"{webhook_subscriptions.DISABLED_BY_HAND}{actor.email}")
         if subscription is None:
-            raise not_found(f"webhook {subscription_id}")
+            raise not_found(said(N_("webhook %(subscription_id)s"),
+                                 subscription_id=subscription_id))
         await record(conn, actor, WEBHOOK_ENABLED if enabled else WEBHOOK_DISABLED_BY_HAND,
                      f"webhook:{subscription_id}", client=client)
     webhook_events.subscriptions_changed(conn)
@@ -172,7 +177,8 @@ async def deliveries(conn: asyncpg.Connection, subscription_id: int, *,
     """The delivery log, newest first, with each one's last answer from the receiver."""
     await get(conn, subscription_id)
     if status is not None and status not in DELIVERY_STATUSES:
-        raise invalid(f"status must be one of {', '.join(DELIVERY_STATUSES)}", field="status")
+        raise invalid(said(N_("status must be one of %(delivery_statuses)s"),
+                           delivery_statuses=', '.join(DELIVERY_STATUSES)), field="status")
     rows = await webhook_deliveries.log_of(conn, subscription_id, status=status, limit=limit)
     return [dict(r) | {"event_id": f"evt_{r['event_id']}"} for r in rows]
 
@@ -183,8 +189,9 @@ async def replay(conn: asyncpg.Connection, actor: Identity, client: str, subscri
     async with conn.transaction():
         subscription = await get(conn, subscription_id)
         if not subscription.enabled:
-            raise conflict("this webhook is turned off: turn it on first, then replay")
+            raise conflict(N_("this webhook is turned off: turn it on first, then replay"))
         if not await webhook_deliveries.replay(conn, subscription_id, delivery_id, now=now):
-            raise not_found(f"delivery {delivery_id} of this webhook (or it is being sent now)")
+            raise not_found(said(N_("delivery %(delivery_id)s of this webhook (or it is being sent "
+                                    "now)"), delivery_id=delivery_id))
         await record(conn, actor, WEBHOOK_REPLAYED, f"webhook:{subscription_id}",
                      client=client, delivery_id=delivery_id)

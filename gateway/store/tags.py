@@ -17,6 +17,7 @@ from typing import Final
 
 import asyncpg
 
+from gateway.plain_words import N_, said
 from gateway.store.db import affected
 
 TAG: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -73,8 +74,9 @@ def normalized(tag: str) -> str:
     """The tag as stored (trimmed, lower case); BadTag when it cannot be one."""
     value = tag.strip().lower()
     if not TAG.fullmatch(value):
-        raise BadTag(f"{tag!r} is not a tag: use 1 to 40 lower-case letters, digits, '-' or "
-                     "'_', starting with a letter or digit (e.g. volunteer, door-knock-2026)")
+        raise BadTag(said(N_("%(tag)r is not a tag: use 1 to 40 lower-case letters, digits, '-' or "
+                             "'_', starting with a letter or digit (e.g. volunteer, "
+                             "door-knock-2026)"), tag=tag))
     return value
 
 

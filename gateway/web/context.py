@@ -19,6 +19,7 @@ from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.engine import Rules
 from gateway.engine.loader import RulesError, load_rules
+from gateway.plain_words import N_, said
 from gateway.routing.outgoing import Sender
 from gateway.services.errors import unavailable
 from gateway.services.inbox import Inbox
@@ -61,7 +62,8 @@ def rules_in_force(context: WebContext) -> Rules:
             cached = _FILE_RULES[path] = (stamp, load_rules(path))
     except (OSError, RulesError) as err:
         raise unavailable("rules_unavailable",
-                          f"cannot read the keywords file {path.name}: {err}") from None
+                          said(N_("cannot read the keywords file %(name)s: %(err)s"),
+                               name=path.name, err=err)) from None
     return cached[1]
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from gateway.plain_words import N_, said
+
 TOKEN_PATTERN = re.compile(r"^gwt_(?P<prefix>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 would hash a megabyte happily; a login form need not
@@ -35,9 +37,11 @@ class WeakPassword(ValueError):
 
 def check_password_rules(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise WeakPassword(said(N_("the password needs at least %(min_password_length)s "
+                                   "characters"), min_password_length=MIN_PASSWORD_LENGTH))
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"the password may have at most {MAX_PASSWORD_LENGTH} characters")
+        raise WeakPassword(said(N_("the password may have at most %(max_password_length)s "
+                                   "characters"), max_password_length=MAX_PASSWORD_LENGTH))
 
 
 def hash_password(password: str) -> str:

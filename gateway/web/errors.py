@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.logs import get_logger
+from gateway.plain_words import N_, said, sentence
 from gateway.services.errors import ServiceError
 
 log = get_logger(__name__)
@@ -76,7 +77,7 @@ def forbidden(message: str, *, code: str = "forbidden") -> ApiError:
 
 
 def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found")
+    return ApiError(404, "not_found", said(N_("%(what)s not found"), what=sentence(what)))
 
 
 def conflict(message: str, *, field: str | None = None) -> ApiError:

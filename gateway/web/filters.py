@@ -6,6 +6,7 @@
     {{ rate | number(1) }}               12.5 / 12,5
     {{ row.status | plain("broadcast") }}          Sending (the code's words)
     {{ item.label | t }}                 a data string translated, then escaped
+    {{ error.message }}                  a refusal (a `Said`) in the viewer's language
 
 Every filter reads the `viewer` the page was rendered for (gateway/web/locale.py;
 `page_html` passes it), so a template says what to show and never how: no
@@ -30,6 +31,7 @@ from babel.numbers import format_currency, format_decimal
 from jinja2.runtime import Context
 
 from gateway.finance.money import MINOR_UNITS
+from gateway.plain_words import Said
 from gateway.web.locale import Viewer
 from gateway.web.plain import words_for
 
@@ -43,6 +45,7 @@ def install(env: jinja2.Environment) -> None:
     env.filters["number"] = number
     env.filters["plain"] = plain
     env.filters["t"] = translated
+    env.finalize = shown
     env.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, _ngettext, newstyle=True)
 
@@ -128,12 +131,24 @@ def plain(context: Context, value: str | None, vocabulary: str) -> str:
 
 
 @jinja2.pass_context
+def shown(context: Context, value: Any) -> Any:
+    """Every `{{ ... }}`: a refusal's message (a `Said`) in the viewer's language.
+
+    Why here, once: a service's refusal reaches a page by many roads (a form's
+    errors, a flash, the error page, a macro), and every one ends in a template;
+    a page needs no code of its own to show it in French.
+    """
+    return viewer_of(context).gettext(value) if isinstance(value, Said) else value
+
+
+@jinja2.pass_context
 def translated(context: Context, value: Any) -> str:
     """A string from data (a navigation label, a title) in the viewer's language.
 
     Not `_()`: that marks its result safe, and a title may hold what a user typed.
+    A refusal's message (a `Said`) is translated from its msgid, values filled.
     """
-    return viewer_of(context).translations.gettext(str(value))
+    return viewer_of(context).gettext(value if isinstance(value, str) else str(value))
 
 
 def _catalog(context: Context) -> gettext.NullTranslations:

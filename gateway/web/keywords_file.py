@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from gateway.engine.loader import RulesError, load_rules, parse_rules
+from gateway.plain_words import N_, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.web.context import WebContext
@@ -48,7 +49,8 @@ def read_in_force(context: WebContext) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise ApiError(503, "keywords_unreadable", f"cannot read {path.name}: {err}") from None
+        raise ApiError(503, "keywords_unreadable", said(N_("cannot read %(name)s: %(err)s"),
+                                                        name=path.name, err=err)) from None
     return {"path": str(path), "text": text,
             "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
@@ -85,7 +87,7 @@ async def reload_everywhere(context: WebContext, principal: Identity | None,
     swapped = False
     if not problems:
         if context.reload_rules is None:
-            raise ApiError(503, "no_gateway", "no running gateway to reload in this process")
+            raise ApiError(503, "no_gateway", N_("no running gateway to reload in this process"))
         swapped = context.reload_rules()
     async with context.pool.acquire() as conn:
         await audit.record(conn, principal, audit.KEYWORDS_RELOADED if swapped

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from gateway.knowledge import service
 from gateway.knowledge.extract import MAX_SOURCE_BYTES, ExtractionError
 from gateway.knowledge.placement import Language, PlacementError, place
+from gateway.plain_words import N_, said
 from gateway.store import knowledge_docs as store
 from gateway.store.knowledge_docs import KeyTaken
 from gateway.web.auth import Principal
@@ -51,7 +52,7 @@ class FileFields(Strict):
         try:
             data = base64.b64decode(self.content_base64 or "", validate=True)
         except (binascii.Error, ValueError):
-            raise bad_request("content_base64 is not base64", field="content_base64") from None
+            raise bad_request(N_("content_base64 is not base64"), field="content_base64") from None
         return service.Upload(self.filename, data)
 
 
@@ -170,11 +171,12 @@ async def document_detail(context: WebContext, document_id: int,
     async with context.pool.acquire() as conn:
         document = await store.get_document(conn, document_id)
         if document is None:
-            raise not_found(f"document {document_id}")
+            raise not_found(said(N_("document %(document_id)s"), document_id=document_id))
         shown = version or document["current_version"]
         text = await store.version_text(conn, document_id, shown)
         if text is None:
-            raise not_found(f"version {shown} of document {document_id}")
+            raise not_found(said(N_("version %(shown)s of document %(document_id)s"),
+                                 shown=shown, document_id=document_id))
         versions = await store.list_versions(conn, document_id)
     return {"document": dict(document), "versions": [dict(v) for v in versions],
             "version": shown, "text": text}

@@ -31,6 +31,7 @@ from babel.messages.pofile import read_po
 
 from gateway.config import Settings
 from gateway.engine.model import Language
+from gateway.plain_words import Said
 
 LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 # The words a language is offered by, in itself (the settings page's choices).
@@ -63,7 +64,16 @@ class Viewer:
 
         Values go in after the translation, so a sentence is one msgid whatever
         the values, and the French can put them where French puts them.
+        A `Said` (a refusal's message, gateway/plain_words.py) brings its own
+        msgid and values: a service's sentence is shown in the viewer's language
+        however it reached the page.
         """
+        if isinstance(message, Said):  # its values may be sentences too: "user 7" not found
+            values = {**{name: self.gettext(value) if isinstance(value, Said) else value
+                         for name, value in message.params.items()}, **values}
+            message = message.msgid
+        if not message:  # gettext("") is the catalog's header, never a sentence
+            return ""
         text = self.translations.gettext(message)
         return text % values if values else text
 

@@ -17,6 +17,7 @@ from typing import Final
 
 from aiohttp import web
 
+from gateway.plain_words import N_, reason
 from gateway.web.credentials import WeakPassword, check_password_rules
 from gateway.web.errors import ApiError, bad_request
 from gateway.web.password_work import Busy, password_work
@@ -37,11 +38,11 @@ async def checked_hash(request: web.Request, password: str) -> str:
     try:
         check_password_rules(password)
     except WeakPassword as err:
-        raise bad_request(str(err), field="password") from None
+        raise bad_request(reason(err), field="password") from None
     work = password_work(request)
     try:
         with work.admit():
             return await work.hash(password)
     except Busy:
-        raise ApiError(429, "busy", "too many passwords are being hashed; try again in a "
-                       "moment", headers={"Retry-After": "1"}) from None
+        raise ApiError(429, "busy", N_("too many passwords are being hashed; try again in a "
+                                       "moment"), headers={"Retry-After": "1"}) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from gateway.plain_words import N_, said
 from gateway.store import calls as calls_store
 from gateway.store import voice_messages as store
 from gateway.voice.messages import MessageRefused, Published, Publisher, publish
@@ -32,8 +33,10 @@ def program_of(context: WebContext, program: str | None) -> str:
     if program is None:
         return line_program(context.settings, rules)
     if program not in rules.programs:
-        raise bad_request(f"unknown program {program!r}; the keywords file has "
-                          f"{', '.join(sorted(rules.programs))}", field="program")
+        raise bad_request(said(N_("unknown program %(program)r; the keywords file has "
+                                  "%(programs)s"),
+                               program=program, programs=', '.join(sorted(rules.programs))),
+                          field="program")
     return program
 
 

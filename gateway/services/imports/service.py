@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.plain_words import N_, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import ServiceError, conflict, invalid, not_found
@@ -47,14 +48,16 @@ async def upload(conn: asyncpg.Connection, principal: Identity, client: str | No
                  rules: Any, max_bytes: int, now: datetime) -> dict[str, Any]:
     """Keep a readable file and guess its mapping; the new import, not yet queued."""
     if not content:
-        raise invalid("the file is empty", field="file")
+        raise invalid(N_("the file is empty"), field="file")
     if len(content) > max_bytes:
-        raise invalid(f"the file is larger than {max_bytes} bytes "
-                      "(GATEWAY_IMPORT_MAX_BYTES)", field="file", code="too_large")
+        raise invalid(said(N_("the file is larger than %(max_bytes)s bytes "
+                              "(GATEWAY_IMPORT_MAX_BYTES)"),
+                           max_bytes=max_bytes), field="file", code="too_large")
     if not re.fullmatch(r"[A-Za-z]{2}", country):
-        raise invalid("a country is two letters (US, FR...)", field="country")
+        raise invalid(N_("a country is two letters (US, FR...)"), field="country")
     if program.lower() not in programs_of(rules):
-        raise invalid(f"there is no program {program!r} in the keywords file", field="program")
+        raise invalid(said(N_("there is no program %(program)r in the keywords file"),
+                           program=program), field="program")
     try:
         sheet = reading.inspect(filename, content)
     except reading.FileProblem as err:
@@ -78,18 +81,19 @@ async def queue(conn: asyncpg.Connection, principal: Identity, client: str | Non
     """Queue the dry run or the import; the mapping must fit the file's header."""
     job = await contact_imports.get(conn, import_id)
     if job is None:
-        raise not_found(f"import {import_id}")
+        raise not_found(said(N_("import %(import_id)s"), import_id=import_id))
     chosen = mapping if mapping is not None else job["mapping"]
     if chosen is None:
-        raise invalid("choose the columns first", field="mapping")
+        raise invalid(N_("choose the columns first"), field="mapping")
     try:
         checked = mappings.checked(chosen, job["headers"])
     except reading.FileProblem as err:
         raise problem(err, field="mapping") from None
     async with conn.transaction():
         if not await contact_imports.queue(conn, import_id, phase, checked):
-            raise conflict(f"import {import_id} is {job['status']} ({job['phase']}): "
-                           "it cannot be queued again now")
+            raise conflict(said(N_("import %(import_id)s is %(status)s (%(phase)s): it cannot be "
+                                   "queued again now"),
+                                import_id=import_id, status=job['status'], phase=job['phase']))
         await audit.record(conn, principal, audit.IMPORT_QUEUED, f"import:{import_id}",
                            client=client, phase=phase, mapping=checked)
 
@@ -118,7 +122,7 @@ async def summary(conn: asyncpg.Connection, import_id: int, *, report_rows: int,
     """The import, each phase's counts, and the rows to look at of the latest phase."""
     job = await contact_imports.get(conn, import_id)
     if job is None:
-        raise not_found(f"import {import_id}")
+        raise not_found(said(N_("import %(import_id)s"), import_id=import_id))
     phases = {p: tally(await contact_imports.counts(conn, import_id, p)) for p in PHASES}
     rows = await contact_imports.report(conn, import_id, job["phase"], after_row=after_row,
                                         limit=report_rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gateway.email_address import EmailAddressError, normalize_email
 from gateway.logs import mask_msisdn
+from gateway.plain_words import N_, said
 from gateway.services.errors import invalid
 from gateway.services.privacy import e164
 from gateway.store.persons import Channel
@@ -28,13 +29,14 @@ def parse_address(raw: str, *, field: str) -> str:
     """
     text = raw.strip()
     if not text:
-        raise invalid(f"{field}: give an e-mail address or a mobile number in E.164 form "
-                      "(+<country code><number>)", field=field)
+        raise invalid(said(N_("%(field)s: give an e-mail address or a mobile number in E.164 form "
+                              "(+<country code><number>)"), field=field), field=field)
     if "@" in text:
         try:
             return normalize_email(text)
         except EmailAddressError as err:
-            raise invalid(f"{field}: {err}", field=field) from None
+            raise invalid(said(N_("%(field)s: %(err)s"),
+                               field=field, err=err), field=field) from None
     return e164(text, field=field)
 
 

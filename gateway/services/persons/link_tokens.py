@@ -33,6 +33,7 @@ import asyncpg
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.outgoing_mail import OutgoingMail, domain_of, new_message_id
+from gateway.plain_words import N_
 from gateway.services import audit
 from gateway.services.errors import ServiceError, conflict, invalid, unavailable
 from gateway.services.persons.addresses import channel_of, masked
@@ -87,13 +88,13 @@ async def request_link(
     request came from (e.g. {"inbound_id": 12} or {"web_message_id": 3}).
     """
     if known == claimed:
-        raise invalid("claimed: that is this contact's own address", field="claimed")
+        raise invalid(N_("claimed: that is this contact's own address"), field="claimed")
     channel = channel_of(claimed)
     sender = settings.mail_sender()
     if channel == "email" and sender is None:
         raise unavailable("mail_not_configured",
-                          "no e-mail can be sent: set GATEWAY_MAIL_FROM_ADDRESS (or "
-                          "GATEWAY_MAIL_CONTACT_ADDRESSES); nothing was sent")
+                          N_("no e-mail can be sent: set GATEWAY_MAIL_FROM_ADDRESS (or "
+                             "GATEWAY_MAIL_CONTACT_ADDRESSES); nothing was sent"))
     texts = texts_for(settings, language)
     token = secrets.token_urlsafe(32)
     hours = settings.persons_link_hours
@@ -102,7 +103,7 @@ async def request_link(
     async with conn.transaction():
         person_known = await store.person_of(conn, known)
         if person_known is not None and person_known == await store.person_of(conn, claimed):
-            raise conflict("claimed: these two addresses are already one person",
+            raise conflict(N_("claimed: these two addresses are already one person"),
                            field="claimed")
         token_id = await store.insert_token(
             conn, token_hash=token_hash(token), known=known, claimed=claimed,

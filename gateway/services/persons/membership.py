@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from gateway.plain_words import N_, said
 from gateway.services.errors import conflict, invalid, not_found
 from gateway.services.persons.addresses import channel_of
 from gateway.store import persons as store
@@ -97,13 +98,13 @@ async def join(conn: asyncpg.Connection, address_a: str, address_b: str, *,
     transaction under the persons lock. 409 when they are one person already.
     """
     if address_a == address_b:
-        raise invalid("an address cannot be linked with itself", field="other")
+        raise invalid(N_("an address cannot be linked with itself"), field="other")
     async with conn.transaction():
         await store.lock(conn)
         person_a = await store.person_of(conn, address_a)
         person_b = await store.person_of(conn, address_b)
         if person_a is not None and person_a == person_b:
-            raise conflict("these two addresses are already one person", field="other")
+            raise conflict(N_("these two addresses are already one person"), field="other")
         link_id = await store.insert_link(conn, address_a, address_b, method=method,
                                           evidence=evidence, linked_by=linked_by,
                                           reason=reason, now=now)
@@ -133,15 +134,15 @@ async def split(conn: asyncpg.Connection, link_id: int, *, by: str, reason: str,
                 now: datetime) -> tuple[Link, Split]:
     """Undo one active link: its person splits in two sides (see the module doc)."""
     if not reason.strip():
-        raise invalid("reason: say why this link was wrong (it goes in the audit log)",
+        raise invalid(N_("reason: say why this link was wrong (it goes in the audit log)"),
                       field="reason")
     async with conn.transaction():
         await store.lock(conn)
         link = await store.get_link(conn, link_id)
         if link is None:
-            raise not_found(f"link {link_id}")
+            raise not_found(said(N_("link %(link_id)s"), link_id=link_id))
         if not await store.unlink(conn, link_id, by=by, reason=reason, now=now):
-            raise conflict(f"link {link_id} was already undone")
+            raise conflict(said(N_("link %(link_id)s was already undone"), link_id=link_id))
         person_id = await store.person_of(conn, link.address_a)
         assert person_id is not None, "an active link joins two addresses of one person"
         members = [m.address for m in await store.addresses_of(conn, person_id)]

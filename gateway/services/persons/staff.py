@@ -23,6 +23,7 @@ import asyncpg
 
 from gateway.config import Settings
 from gateway.logs import get_logger
+from gateway.plain_words import N_, said
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import invalid, not_found
@@ -49,18 +50,20 @@ async def merge(pool: asyncpg.Pool, actor: Identity, *, client: str, address: st
     other = parse_address(other_raw, field="other")
     reason = " ".join(reason.split())
     if len(reason) < MIN_REASON:
-        raise invalid(f"reason: say how you know these are one person (at least {MIN_REASON} "
-                      "characters); it goes in the audit log", field="reason")
+        raise invalid(said(N_("reason: say how you know these are one person (at least "
+                              "%(min_reason)s characters); it goes in the audit log"),
+                           min_reason=MIN_REASON), field="reason")
     if not confirmed:
-        raise invalid("confirm: tick the box to confirm these addresses are one person",
+        raise invalid(N_("confirm: tick the box to confirm these addresses are one person"),
                       field="confirm")
     if other == address:
-        raise invalid("other: that is this contact's own address", field="other")
+        raise invalid(N_("other: that is this contact's own address"), field="other")
     async with pool.acquire() as conn, conn.transaction():
         for known in (address, other):
             if not await store.address_known(conn, known, channel_of(known)):
-                raise invalid(f"other: we have no message from or to {known}; send a "
-                              "confirmation link instead, which its holder must follow",
+                raise invalid(said(N_("other: we have no message from or to %(known)s; send a "
+                                      "confirmation link instead, which its holder must follow"),
+                                   known=known),
                               field="other")
         joined = await join(conn, address, other, method="expert_merge",
                             evidence={"client": client}, linked_by=actor.email,
@@ -80,7 +83,7 @@ async def unmerge(pool: asyncpg.Pool, actor: Identity, *, client: str, address: 
         link = await store.get_link(conn, link_id)
         if person_id is None or link is None or \
                 await store.person_of(conn, link.address_a) != person_id:
-            raise not_found(f"link {link_id} of this contact")
+            raise not_found(said(N_("link %(link_id)s of this contact"), link_id=link_id))
         undone, parts = await split(conn, link_id, by=actor.email,
                                     reason=" ".join(reason.split()), now=now)
         await audit.record(conn, actor, audit.PERSON_UNMERGED, f"person:{person_id}",
@@ -101,7 +104,7 @@ async def send_link(pool: asyncpg.Pool, settings: Settings, actor: Identity, *, 
     other = parse_address(other_raw, field="claimed")
     async with pool.acquire() as conn, conn.transaction():
         if not await store.address_known(conn, address, channel_of(address)):
-            raise not_found(f"contact {address}")
+            raise not_found(said(N_("contact %(address)s"), address=address))
         sent = await request_link(
             conn, settings, known=address, claimed=other, requested_by=actor.email,
             evidence={"asked_by_staff": actor.email}, language=language, program=program,

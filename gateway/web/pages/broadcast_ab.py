@@ -39,12 +39,12 @@ def ab_test_of(form: dict[str, str]) -> ab_test.AbTest | None:
     try:
         percent = int(form.get("test_percent") or "0")
     except ValueError:
-        raise ComposeError("test_percent", "the test share is a whole number of percent") \
+        raise ComposeError("test_percent", N_("the test share is a whole number of percent")) \
             from None
     try:
         hours = float(form.get("wait_hours") or "0")
     except ValueError:
-        raise ComposeError("wait_hours", "the wait is a number of hours") from None
+        raise ComposeError("wait_hours", N_("the wait is a number of hours")) from None
     return ab_test.AbTest((form["text"], *[t for t in others if t]), percent,
                           form.get("metric", ""), timedelta(hours=hours),
                           auto=bool(form.get("ab_auto")))
@@ -82,6 +82,6 @@ def choose(raw: str) -> Callable[[asyncpg.Connection, int], Awaitable[Any]]:
         try:
             winner = int(raw) if raw.strip() else None
         except ValueError:
-            raise ComposeError("winner", "choose one of the variants") from None
+            raise ComposeError("winner", N_("choose one of the variants")) from None
         return await service.decide(conn, broadcast_id, winner=winner)
     return change

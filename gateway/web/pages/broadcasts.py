@@ -34,7 +34,7 @@ from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
 from gateway.broadcast.messages import BroadcastTextError
 from gateway.engine import Rules
-from gateway.plain_words import N_
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit
 from gateway.services import segments as segment_service
 from gateway.services.errors import ServiceError
@@ -116,14 +116,14 @@ def _form_error(err: Exception) -> ServiceError:
     if isinstance(err, ComposeError):
         return bad_request(err.message, field=err.field)
     if isinstance(err, AudienceError):
-        return bad_request(f"filter: {err}", field="where")
+        return bad_request(said(N_("filter: %(err)s"), err=err), field="where")
     if isinstance(err, BroadcastTextError):
-        return bad_request(str(err), field="text")
+        return bad_request(reason(err), field="text")
     if isinstance(err, service.FrequencyExceeded):
-        return bad_request(str(err), field="override_frequency")
+        return bad_request(reason(err), field="override_frequency")
     if isinstance(err, ServiceError):  # an ApiError too
         return err
-    return bad_request(str(err), field=None)
+    return bad_request(reason(err), field=None)
 
 
 @pages.post("/broadcasts/new", name="page.broadcasts.submit")
@@ -169,7 +169,7 @@ async def _segment(view: View, form: dict[str, str], rules: Rules) -> tuple[int,
     if not form["segment"]:
         return None
     if form["where"].strip():
-        raise bad_request("choose a saved segment or type a filter, not both", field="segment")
+        raise bad_request(N_("choose a saved segment or type a filter, not both"), field="segment")
     async with view.context.pool.acquire() as conn:
         found = await segment_service.resolve(
             conn, int(form["segment"]) if form["segment"].isdigit() else 0, rules=rules,
@@ -214,7 +214,7 @@ async def broadcast_page(view: View) -> web.StreamResponse:
                  if progress is not None and progress["status"] != "draft" else None)
         variants = await ab_form.variants_shown(conn, broadcast) if broadcast else []
     if broadcast is None or progress is None:
-        raise not_found(f"broadcast {broadcast_id}")
+        raise not_found(said(N_("broadcast %(broadcast_id)s"), broadcast_id=broadcast_id))
     status = str(progress["status"])
     actions = [name for name, (allowed, _) in control.TRANSITIONS.items()
                if status in allowed and name != "schedule"]
@@ -267,20 +267,20 @@ async def broadcast_control(view: View) -> web.StreamResponse:
     elif action in ACTIONS:
         what, change = ACTIONS[action]
     else:
-        raise not_found(f"broadcast action {action!r}")
+        raise not_found(said(N_("broadcast action %(action)r"), action=action))
     try:
         async with view.context.pool.acquire() as conn, conn.transaction():
             if await store.get_status(conn, broadcast_id) is None:
-                raise not_found(f"broadcast {broadcast_id}")
+                raise not_found(said(N_("broadcast %(broadcast_id)s"), broadcast_id=broadcast_id))
             await change(conn, broadcast_id)
             await audit.record(conn, view.user, what, f"broadcast:{broadcast_id}",
                                client=view.client, **detail)
     except IllegalTransition as err:
-        raise conflict(str(err)) from None
+        raise conflict(reason(err)) from None
     except ComposeError as err:
         raise bad_request(err.message, field=err.field) from None
     except service.BroadcastError as err:
-        raise bad_request(str(err), field=None) from None
+        raise bad_request(reason(err), field=None) from None
     return view.redirect(f"/broadcasts/{broadcast_id}")
 
 
@@ -289,7 +289,7 @@ async def _confirm(view: View, broadcast_id: int, action: str) -> web.StreamResp
     async with view.context.pool.acquire() as conn:
         progress = await store.get_progress(conn, broadcast_id)
     if progress is None:
-        raise not_found(f"broadcast {broadcast_id}")
+        raise not_found(said(N_("broadcast %(broadcast_id)s"), broadcast_id=broadcast_id))
     unsent = sum(int(progress[k] or 0) for k in ("queued", "deferred"))
     return view.render("broadcast_confirm.html",
                        title=view.viewer.gettext("Cancel broadcast %(id)s?", id=broadcast_id),

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from gateway.plain_words import N_
+from gateway.plain_words import N_, said
 from gateway.services import campaign_stats
 from gateway.services.campaign_stats import DEFAULT_RANGE, RANGES, organization_zone
 from gateway.store import dashboard as store
@@ -43,7 +43,8 @@ def chosen_range(raw: str) -> int:
     if not raw:
         return DEFAULT_RANGE
     if raw not in {str(n) for n in RANGES}:
-        raise bad_request(f"days must be one of {', '.join(map(str, RANGES))}, not {raw!r}",
+        raise bad_request(said(N_("days must be one of %(ranges)s, not %(raw)r"),
+                               ranges=', '.join(map(str, RANGES)), raw=raw),
                           field="days")
     return int(raw)
 

@@ -20,7 +20,7 @@ from gateway.finance.formats import MappingError, load_mappings
 from gateway.finance.money import format_cents
 from gateway.finance.reports import ReportRow
 from gateway.phone import InvalidNumber, to_e164
-from gateway.plain_words import N_
+from gateway.plain_words import N_, said
 from gateway.services.errors import ServiceError
 from gateway.services.finance import GroupBy, import_upload, report
 from gateway.web.errors import bad_request
@@ -36,14 +36,15 @@ DEFAULT_DAYS = 30
 EXCEPTIONS_SHOWN = 100
 
 
-def _date(view: View, name: str, default: date) -> date:
+def _date(view: View, name: str, default: date | None) -> date | None:
     raw = view.query(name)
     if not raw:
         return default
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise bad_request(f"{raw!r} is not a date (YYYY-MM-DD)", field=name) from None
+        raise bad_request(said(N_("%(raw)r is not a date (YYYY-MM-DD)"),
+                               raw=raw), field=name) from None
 
 
 ENGLISH = Viewer()  # the chart's words when no viewer is given (tests, the API)
@@ -74,13 +75,27 @@ def day_chart(rows: list[ReportRow], date_from: date, date_to: date,
 
 @pages.get("/donations", name="page.donations")
 async def donations(view: View) -> web.StreamResponse:
+    """The report; a period it refuses shows the last 30 days, the refusal beside its field."""
+    try:
+        return await _report(view, _date(view, "date_to", None), _date(view, "date_from", None),
+                             view.query("group_by", "day") or "day")
+    except ServiceError as err:
+        if err.status != 400:
+            raise
+        return await _report(view, None, None, "day", status=400, error=err,
+                             typed={k: view.query(k) for k in ("date_from", "date_to")})
+
+
+async def _report(view: View, date_to: date | None, date_from: date | None, group_by: str, *,
+                  status: int = 200, error: ServiceError | None = None,
+                  typed: dict[str, str] | None = None) -> web.StreamResponse:
     settings = view.context.settings
-    today = start_of_day(view.context.clock(), settings.organization_timezone).date()
-    date_to = _date(view, "date_to", today)
-    date_from = _date(view, "date_from", date_to - timedelta(days=DEFAULT_DAYS - 1))
-    group_by = view.query("group_by", "day") or "day"
+    date_to = date_to or start_of_day(view.context.clock(),
+                                      settings.organization_timezone).date()
+    date_from = date_from or date_to - timedelta(days=DEFAULT_DAYS - 1)
     if group_by not in get_args(GroupBy):
-        raise bad_request(f"group by one of {', '.join(get_args(GroupBy))}", field="group_by")
+        raise bad_request(said(N_("group by one of %(choices)s"),
+                               choices=', '.join(get_args(GroupBy))), field="group_by")
     found = await report(view.context.pool, settings, date_from=date_from, date_to=date_to,
                          group_by=group_by)
     params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
@@ -88,9 +103,11 @@ async def donations(view: View) -> web.StreamResponse:
     chart = (day_chart(found.rows, date_from, date_to, view.viewer) if group_by == "day"
              else None)
     return view.render(
-        "donations.html", title=N_("Donations"), report=found, params=params,
+        "donations.html", status=status, title=N_("Donations"), report=found, params=params,
         groups=get_args(GroupBy), zone=settings.organization_timezone, chart=chart,
-        csv_url="/api/v1/reports/donations?" + urlencode({**params, "format": "csv"}))
+        csv_url="/api/v1/reports/donations?" + urlencode({**params, "format": "csv"}),
+        error=error and {"field": error.field, "message": error.message},
+        typed={**params, **(typed or {})})
 
 
 @pages.get("/donations/donor", name="page.donations.donor")
@@ -100,8 +117,11 @@ async def donor(view: View) -> web.StreamResponse:
     try:
         number = to_e164(typed)
     except InvalidNumber:
-        raise bad_request(f"{typed!r} is not a phone number: give it with its country code, "
-                          "like +12125550100", field="number") from None
+        refused = bad_request(said(N_("%(typed)r is not a phone number: give it with its "
+                                      "country code, like +12125550100"), typed=typed),
+                              field="number")
+        return await _report(view, None, None, "day", status=400, error=refused,
+                             typed={"number": typed})
     return view.redirect(f"/contacts/{quote(number, safe='+')}/donations")
 
 

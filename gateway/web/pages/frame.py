@@ -34,7 +34,7 @@ from multidict import MultiDict, MultiDictProxy
 
 from gateway.config import Settings
 from gateway.logs import get_logger
-from gateway.plain_words import N_
+from gateway.plain_words import N_, said, sentence
 from gateway.services.errors import ServiceError
 from gateway.web import access, filters
 from gateway.web.auth import Principal, authenticate
@@ -281,7 +281,8 @@ def _gate(request: web.Request, page: Page, rule: access.Rule,
             "Location": f"{LOGIN_PATH}?{urlencode({'next': target})}"})
     if not access.allows(rule, principal.role):
         return _refuse(request, page, principal, 403, "forbidden",
-                       f"The {principal.role} role cannot open this page.")
+                       said(N_("The %(role)s role cannot open this page."),
+                            role=sentence(principal.role)))
     return None
 
 

@@ -66,7 +66,7 @@ async def upload(view: View) -> web.StreamResponse:
     file: Any = view.form.get("file")
     try:
         if not isinstance(file, web.FileField) or not file.filename:
-            raise bad_request("choose a CSV or XLSX file", field="file")
+            raise bad_request(N_("choose a CSV or XLSX file"), field="file")
         async with view.context.pool.acquire() as conn:
             made = await service.upload(
                 conn, view.user, view.client, filename=file.filename,
@@ -112,7 +112,7 @@ async def start(view: View) -> web.StreamResponse:
     chosen = {field: view.field(f"map_{field}") for field in FIELDS}
     try:
         if phase not in service.PHASES:
-            raise bad_request("choose a dry run or the import", field="phase")
+            raise bad_request(N_("choose a dry run or the import"), field="phase")
         async with view.context.pool.acquire() as conn:
             await service.queue(conn, view.user, view.client, import_id, phase=phase,
                                 mapping=chosen if phase == "dry_run" else None)

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 from babel.numbers import format_decimal
 
-from gateway.plain_words import N_
+from gateway.plain_words import N_, said
 from gateway.services import inbox as service
 from gateway.services.answers import MAX_EMAIL_ANSWER_CHARS, answer_segments
 from gateway.services.digest_choice import digest_choice, set_digest_choice
@@ -159,7 +159,8 @@ async def answer(view: View) -> web.StreamResponse:
     text = raw if isinstance(raw, str) else ""
     if len(text) > MAX_EMAIL_ANSWER_CHARS:  # the service bounds each channel's own
         return await _question_page(view, draft=text, status=400, error=invalid(
-            f"at most {MAX_EMAIL_ANSWER_CHARS} characters", field="text", code="too_long"))
+            said(N_("at most %(max_email_answer_chars)s characters"),
+                 max_email_answer_chars=MAX_EMAIL_ANSWER_CHARS), field="text", code="too_long"))
     by = view.form.get("by")
     try:
         sent = await service.answer_question(inbox_for(view.context), view.user, view.client,

@@ -112,7 +112,7 @@ async def _document(view: View, *, status: int = 200, note: str = "",
 def _uploaded(view: View) -> service.Upload:
     value: Any = view.form.get("file")
     if not isinstance(value, web.FileField) or not value.filename:
-        raise bad_request("choose a file to upload", field="file")
+        raise bad_request(N_("choose a file to upload"), field="file")
     return service.Upload(value.filename, value.file.read())
 
 

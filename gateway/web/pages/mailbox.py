@@ -24,7 +24,7 @@ from aiohttp import web
 from gateway.email_address import EmailAddressError, normalize_email
 from gateway.mail import demo_mailbox
 from gateway.mail.demo_mailbox import Letter
-from gateway.plain_words import N_
+from gateway.plain_words import N_, reason, said
 from gateway.web.errors import bad_request, conflict, not_found
 from gateway.web.pages.frame import PageTable, View
 
@@ -39,7 +39,7 @@ def mailbox_root(view: View) -> Path:
     """The sink's directory; 404 when the setting is off (production)."""
     root = view.context.settings.mail_demo_mailbox
     if root is None:
-        raise not_found("the demo mailbox (set GATEWAY_MAIL_DEMO_MAILBOX in a demo)")
+        raise not_found(N_("the demo mailbox (set GATEWAY_MAIL_DEMO_MAILBOX in a demo)"))
     return root
 
 
@@ -47,7 +47,7 @@ def _address(raw: str) -> str:
     try:
         return normalize_email(raw or DEFAULT_ADDRESS)
     except EmailAddressError as err:
-        raise bad_request(str(err), field="address") from None
+        raise bad_request(reason(err), field="address") from None
 
 
 def _contacts(view: View) -> list[str]:
@@ -72,7 +72,7 @@ async def mailbox_message(view: View) -> web.StreamResponse:
     address = _address(view.query("address"))
     found = await asyncio.to_thread(demo_mailbox.letter, root, address, view.query("name"))
     if found is None:
-        raise not_found(f"that message in {address}'s mailbox")
+        raise not_found(said(N_("that message in %(address)s's mailbox"), address=address))
     return view.render("mailbox_message.html", title=found.subject or N_("(no subject)"),
                        address=address, letter=found,
                        reply_subject=demo_mailbox.reply_subject(found.subject),
@@ -87,27 +87,31 @@ async def mailbox_send(view: View) -> web.StreamResponse:
     address = _address(view.field("address"))
     subject, text = view.field("subject"), view.field("text")
     if not text or len(text) > MAX_TEXT:
-        raise bad_request(f"write a message of 1 to {MAX_TEXT} characters", field="text")
+        raise bad_request(said(N_("write a message of 1 to %(max_text)s characters"),
+                               max_text=MAX_TEXT), field="text")
     if len(subject) > MAX_SUBJECT:
-        raise bad_request(f"a subject of at most {MAX_SUBJECT} characters", field="subject")
+        raise bad_request(said(N_("a subject of at most %(max_subject)s characters"),
+                               max_subject=MAX_SUBJECT), field="subject")
     answering: Letter | None = None
     if view.field("answering"):
         answering = await asyncio.to_thread(demo_mailbox.letter, root, address,
                                             view.field("answering"))
         if answering is None:
-            raise not_found("the message this replies to")
+            raise not_found(N_("the message this replies to"))
     # The listener decides who may be written to, as it would for a citizen's mail.
     to = answering.answer_to if answering is not None else view.field("to")
     if not settings.mail_smtp_enabled:
-        raise conflict("the gateway's SMTP listener is off (GATEWAY_MAIL_SMTP_ENABLED)")
+        raise conflict(N_("the gateway's SMTP listener is off (GATEWAY_MAIL_SMTP_ENABLED)"))
     try:
         message = demo_mailbox.citizen_mail(citizen=address, to=to, subject=subject,
                                             text=text, answering=answering)
     except (ValueError, IndexError):
-        raise bad_request(f"{to!r} is not an address to write to", field="to") from None
+        raise bad_request(said(N_("%(to)r is not an address to write to"),
+                               to=to), field="to") from None
     try:
         await demo_mailbox.submit(settings.mail_smtp_host, settings.mail_smtp_port, message)
     except demo_mailbox.SubmitFailed as err:
-        raise conflict(f"the gateway's SMTP listener did not take it: {err}") from None
+        raise conflict(said(N_("the gateway's SMTP listener did not take it: %(err)s"),
+                            err=err)) from None
     await asyncio.to_thread(demo_mailbox.keep_sent, root, address, message)
     return view.redirect("/mailbox", address=address)

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.broadcast import send_time
-from gateway.plain_words import N_
+from gateway.plain_words import N_, said
 from gateway.services import accounts
 from gateway.services.errors import ServiceError
 from gateway.store import users as user_store
@@ -125,7 +125,7 @@ async def revoke(view: View) -> web.StreamResponse:
     async with view.context.pool.acquire() as conn:
         found = await user_store.get_token(conn, token_id)
     if found is None or found.user_id != view.user.user_id:  # as accounts.revoke_token
-        raise not_found(f"token {token_id}")
+        raise not_found(said(N_("token %(token_id)s"), token_id=token_id))
     if not confirm.confirmed(view):
         return confirm.ask(view, "revoke_my_token", title=N_("Revoke this API token?"),
                            back="/me/tokens", subject=found.name)

@@ -19,7 +19,7 @@ from aiohttp import web
 from gateway.broadcast import control, newsletters, send_time
 from gateway.broadcast.compose_checks import ComposeError
 from gateway.broadcast.control import IllegalTransition
-from gateway.plain_words import N_
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit
 from gateway.store import broadcasts as store
 from gateway.store import newsletters as newsletter_store
@@ -79,7 +79,7 @@ async def newsletter_page(view: View) -> web.StreamResponse:
         newsletter = await store.get_broadcast(conn, newsletter_id)
         progress = await newsletter_store.progress(conn, newsletter_id)
     if newsletter is None or progress is None or newsletter.channel != "email":
-        raise not_found(f"newsletter {newsletter_id}")
+        raise not_found(said(N_("newsletter %(newsletter_id)s"), newsletter_id=newsletter_id))
     status = str(progress["status"])
     zone = view.viewer.zone
     return view.render(
@@ -95,18 +95,19 @@ async def newsletter_control(view: View) -> web.StreamResponse:
     newsletter_id = int(view.request.match_info["newsletter_id"])
     action = view.request.match_info["action"]
     if action not in ACTIONS:
-        raise not_found(f"newsletter action {action!r}")
+        raise not_found(said(N_("newsletter action %(action)r"), action=action))
     what, change = ACTIONS[action]
     try:
         async with view.context.pool.acquire() as conn, conn.transaction():
             found = await store.get_broadcast(conn, newsletter_id)
             if found is None or found.channel != "email":
-                raise not_found(f"newsletter {newsletter_id}")
+                raise not_found(said(N_("newsletter %(newsletter_id)s"),
+                                     newsletter_id=newsletter_id))
             await change(conn, newsletter_id)
             await audit.record(conn, view.user, what, f"broadcast:{newsletter_id}",
                                client=view.client, channel="email")
     except IllegalTransition as err:
-        raise conflict(str(err)) from None
+        raise conflict(reason(err)) from None
     return view.redirect(f"/newsletters/{newsletter_id}")
 
 

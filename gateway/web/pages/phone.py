@@ -26,7 +26,7 @@ from aiohttp import web
 
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
-from gateway.plain_words import N_
+from gateway.plain_words import N_, reason, said
 from gateway.smpp.chat import format_line, number_key, parse_line
 from gateway.web.body import read_payload
 from gateway.web.context import rules_in_force
@@ -71,8 +71,10 @@ class PhoneBridge:
                     reader, writer = await asyncio.open_connection(self.host, self.port)
                 except OSError as err:
                     raise ApiError(503, "simulator_unreachable",
-                                   f"cannot reach the SMSC simulator's phone port "
-                                   f"{self.host}:{self.port}: {err.strerror or err}") from None
+                                   said(N_("cannot reach the SMSC simulator's phone port "
+                                           "%(host)s:%(port)s: %(value)s"),
+                                        host=self.host, port=self.port,
+                                        value=err.strerror or err)) from None
                 for key in self._messages:  # a new line knows none of our numbers yet
                     writer.write(format_line("REGISTER", "+" + key))
                 self._writer = writer
@@ -149,7 +151,7 @@ def bridge_of(view: View) -> PhoneBridge:
     """The process's bridge; 404 when the setting is off (production)."""
     port = view.context.settings.web_phone_simulator
     if port is None:
-        raise not_found("the phone simulator (set GATEWAY_WEB_PHONE_SIMULATOR in a demo)")
+        raise not_found(N_("the phone simulator (set GATEWAY_WEB_PHONE_SIMULATOR in a demo)"))
     extras = view.site.extras
     bridge = extras.get(BRIDGE)
     if not isinstance(bridge, PhoneBridge):
@@ -167,7 +169,7 @@ def _number(view: View, raw: str) -> str:
     try:
         return to_e164(raw or DEFAULT_NUMBER, default_region=view.context.settings.default_region)
     except InvalidNumber as err:
-        raise bad_request(str(err), field="number") from None
+        raise bad_request(reason(err), field="number") from None
 
 
 def _shortcodes(view: View) -> dict[str, str]:
@@ -184,7 +186,8 @@ def _shortcode(view: View, raw: str) -> str:
         return default if default in codes or not codes else next(iter(codes))
     if raw not in codes:
         known = ", ".join(codes) or "none"
-        raise bad_request(f"{raw} is not a short code of the keywords file (known: {known})",
+        raise bad_request(said(N_("%(raw)s is not a short code of the keywords file (known: "
+                                  "%(known)s)"), raw=raw, known=known),
                           field="shortcode")
     return raw
 
@@ -215,7 +218,8 @@ async def phone_send(view: View) -> web.StreamResponse:
     shortcode = _shortcode(view, raw_code)
     text = text.strip()
     if not text or len(text) > MAX_TEXT:
-        raise bad_request(f"type a text of 1 to {MAX_TEXT} characters", field="text")
+        raise bad_request(said(N_("type a text of 1 to %(max_text)s characters"),
+                               max_text=MAX_TEXT), field="text")
     message = await bridge.send(number, text, shortcode)
     if view.request.content_type == "application/json":
         return web.json_response({"number": number, "message": asdict(message)})
@@ -229,7 +233,7 @@ async def phone_messages(view: View) -> web.StreamResponse:
     try:
         after = int(view.query("after", "0") or 0)
     except ValueError:
-        raise bad_request("after is a message id (a whole number)", field="after") from None
+        raise bad_request(N_("after is a message id (a whole number)"), field="after") from None
     await bridge.watch(number)
     found: list[dict[str, Any]] = [asdict(m) for m in bridge.messages(number, after)]
     return web.json_response({"number": number, "messages": found})

@@ -134,7 +134,8 @@ async def tag(view: View) -> web.StreamResponse:
     except ServiceError as err:
         if err.field != "tag":
             raise
-        return view.redirect(f"/contacts/{quote(msisdn, safe='+')}", tag_error=err.message)
+        return view.redirect(f"/contacts/{quote(msisdn, safe='+')}",
+                             tag_error=view.viewer.gettext(err.message))
     return view.redirect(f"/contacts/{quote(msisdn, safe='+')}", tagged="yes")
 
 
@@ -194,7 +195,7 @@ async def download(view: View) -> web.StreamResponse:
         if err.status == 403:
             raise
         back = {k: v for k, v in form.items() if k != "fields" and v}
-        return view.redirect("/exports", **back, error=err.message,
+        return view.redirect("/exports", **back, error=view.viewer.gettext(err.message),
                              error_field=err.field or "")
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",

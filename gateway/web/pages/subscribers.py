@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.email_address import EmailAddressError, normalize_email
-from gateway.plain_words import N_
+from gateway.plain_words import N_, reason, said
 from gateway.services import audit
 from gateway.store import address_consent
 from gateway.web.errors import bad_request, not_found
@@ -66,12 +66,12 @@ async def subscriber_page(view: View) -> web.StreamResponse:
     try:
         address = normalize_email(view.request.match_info["address"])
     except EmailAddressError as err:
-        raise bad_request(str(err), field="address") from None
+        raise bad_request(reason(err), field="address") from None
     async with view.context.pool.acquire() as conn:
         history = await address_consent.history(conn, address)
         states = await address_consent.subscriptions_of(conn, address)
         if not history:
-            raise not_found(f"e-mail consent records of {address}")
+            raise not_found(said(N_("e-mail consent records of %(address)s"), address=address))
         await audit.record(conn, view.user, audit.CONTACT_VIEWED, f"email:{address}",
                            client=view.client, view="email_consent")
     return view.render("subscriber.html",

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from gateway.broadcast import send_time
 from gateway.knowledge.placement import themes_of
-from gateway.plain_words import N_
+from gateway.plain_words import N_, said
 from gateway.services import accounts, audit
 from gateway.services.errors import ServiceError
 from gateway.store import audit as audit_store
@@ -87,7 +87,7 @@ async def _one(view: View, user_id: int, *, status: int = 200,
     async with view.context.pool.acquire() as conn:
         user = await user_store.get_user(conn, user_id)
         if user is None:
-            raise not_found(f"user {user_id}")
+            raise not_found(said(N_("user %(user_id)s"), user_id=user_id))
         tokens = await user_store.list_tokens(conn, user_id)
         logins = await audit_store.last_by_actor(conn, audit.LOGIN_SUCCEEDED, [user_id])
     return view.render("user.html", status=status, title=user.email, user=user,
@@ -211,5 +211,5 @@ async def _user(view: View) -> User:
     async with view.context.pool.acquire() as conn:
         user = await user_store.get_user(conn, user_id)
     if user is None:
-        raise not_found(f"user {user_id}")
+        raise not_found(said(N_("user %(user_id)s"), user_id=user_id))
     return user

@@ -32,7 +32,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.logs import get_logger
 from gateway.phone import InvalidNumber, to_e164
-from gateway.plain_words import N_
+from gateway.plain_words import N_, reason, said
 from gateway.voice.audio import NotAudio, audio_format, audio_seconds
 from gateway.voice.simulator import NotOurLink, provider_form, signed_request, verbs
 from gateway.voice.steps import caller_of
@@ -53,11 +53,11 @@ TIMEOUT: Final = aiohttp.ClientTimeout(total=15)
 def _settings(view: View) -> Settings:
     settings = view.context.settings
     if not (settings.voice_simulator and settings.voice_enabled and settings.voice_auth_token):
-        raise not_found("the call simulator (set GATEWAY_VOICE_SIMULATOR and turn the voice "
-                        "line on, in a demo)")
+        raise not_found(N_("the call simulator (set GATEWAY_VOICE_SIMULATOR and turn the voice "
+                           "line on, in a demo)"))
     if settings.voice_signature_scheme == "telnyx":  # it signs as Twilio does, refused there
-        raise not_found("the call simulator on a Telnyx line (it signs requests as Twilio "
-                        "does; use GATEWAY_VOICE_SIGNATURE_SCHEME twilio or signalwire)")
+        raise not_found(N_("the call simulator on a Telnyx line (it signs requests as Twilio "
+                           "does; use GATEWAY_VOICE_SIGNATURE_SCHEME twilio or signalwire)"))
     return settings
 
 
@@ -105,7 +105,7 @@ async def step(view: View) -> web.StreamResponse:
     payload, _ = await read_payload(view.request)
     call_sid = str(payload.get("call_sid", ""))
     if not CALL_SID.match(call_sid):
-        raise bad_request("call_sid: CA and 8 to 40 letters or digits", field="call_sid")
+        raise bad_request(N_("call_sid: CA and 8 to 40 letters or digits"), field="call_sid")
     caller = None if payload.get("withheld") else _number(settings, str(payload.get("number")))
     record = payload.get("record")
     if isinstance(record, dict):
@@ -113,7 +113,7 @@ async def step(view: View) -> web.StreamResponse:
                                                  payload))
     fields = payload.get("fields") or {}
     if not isinstance(fields, dict):
-        raise bad_request("fields: an object of form fields", field="fields")
+        raise bad_request(N_("fields: an object of form fields"), field="fields")
     answered = await _post(view, settings, str(payload.get("url", "")), call_sid, caller,
                            {str(k): str(v) for k, v in fields.items()})
     return web.json_response(answered)
@@ -130,7 +130,7 @@ async def media(view: View) -> web.StreamResponse:
         return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="media"'})
     data = _media(view).get(view.query("sid"))
     if data is None:
-        raise not_found("recording")
+        raise not_found(N_("recording"))
     return web.Response(body=data, content_type="audio/wav" if audio_format(data) == "wav"
                         else "audio/mpeg")
 
@@ -143,7 +143,8 @@ async def _recorded(view: View, settings: Settings, call_sid: str, caller: str |
         data = base64.b64decode(str(payload.get("recording_base64", "")), validate=True)
         audio_format(data)
     except (binascii.Error, ValueError, NotAudio) as err:
-        raise bad_request(f"recording: a WAV or MP3 file ({err})", field="recording") from None
+        raise bad_request(said(N_("recording: a WAV or MP3 file (%(err)s)"),
+                               err=err), field="recording") from None
     sid = "RE" + secrets.token_hex(16)
     stored = _media(view)
     stored[sid] = data
@@ -175,7 +176,7 @@ async def _post(view: View, settings: Settings, url: str, call_sid: str, caller:
         form = provider_form(call_sid, caller, fields, settings.voice_account_sid)
         path, signature = signed_request(token.get_secret_value(), base, url, form)
     except NotOurLink as err:
-        raise bad_request(str(err), field="url") from None
+        raise bad_request(reason(err), field="url") from None
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session, session.post(
             _origin(view) + path, data=form, headers={"X-Twilio-Signature": signature}
     ) as response:
@@ -191,7 +192,7 @@ def _origin(view: View) -> str:
     sockname = view.request.transport.get_extra_info("sockname") if view.request.transport \
         else None
     if not sockname:
-        raise bad_request("the simulator cannot tell its own address", field="url")
+        raise bad_request(N_("the simulator cannot tell its own address"), field="url")
     host, port = sockname[0], sockname[1]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -202,6 +203,6 @@ def _number(settings: Settings, raw: str) -> str:
         try:
             to_e164(raw, default_region=settings.default_region)
         except InvalidNumber as err:
-            raise bad_request(str(err), field="number") from None
-        raise bad_request("a phone number, or tick 'number withheld'", field="number")
+            raise bad_request(reason(err), field="number") from None
+        raise bad_request(N_("a phone number, or tick 'number withheld'"), field="number")
     return caller
