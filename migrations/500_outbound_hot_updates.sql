@@ -31,6 +31,14 @@ DROP INDEX outbound_capped_due_idx;
 CREATE INDEX outbound_capped_due_idx ON outbound (not_before)
     WHERE indexed_status = 'queued' AND subject_cap IS NOT NULL;
 
+-- One row per broadcast and number: the unique constraint indexed every row, replies
+-- too (their broadcast_id is NULL), so each reply paid an entry in it on insert and on
+-- each of its non-HOT updates. Partial, it holds broadcast rows only and still serves
+-- every `broadcast_id = $1` read and the materialization's ON CONFLICT.
+ALTER TABLE outbound DROP CONSTRAINT outbound_broadcast_msisdn_key;
+CREATE UNIQUE INDEX outbound_broadcast_msisdn_key ON outbound (broadcast_id, msisdn)
+    WHERE broadcast_id IS NOT NULL;
+
 -- A segment's receipt changes its status: outbound_segments_open_idx (smsc_message_id
 -- WHERE status = 'submitted') made that update non-HOT. outbound_segments_smsc_idx
 -- finds the same segment (one per SMSC id) and the status is checked on the row.

@@ -777,7 +777,7 @@ inserted AS (
     FROM planned p
     WHERE (SELECT ok FROM ready) AND NOT p.over_frequency
     ORDER BY p.msisdn
-    ON CONFLICT (broadcast_id, msisdn) DO NOTHING
+    ON CONFLICT (broadcast_id, msisdn) WHERE broadcast_id IS NOT NULL DO NOTHING
     RETURNING msisdn
 )
 SELECT (SELECT count(*) FROM planned) AS scanned,
