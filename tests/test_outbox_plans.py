@@ -179,7 +179,8 @@ async def test_the_sending_path_probes_by_index_in_a_generic_plan(
 @pytest.mark.parametrize(("name", "sql", "args"), [
     ("record receipts", outbound_store.RECORD_RECEIPTS, RECEIPT_ARGS),
     ("apply receipts", outbound_store.APPLY_RECEIPTS, (IDS,)),
-], ids=["record receipts", "apply receipts"])
+    ("parked receipts matched", receipts_store.LIST_PENDING_MATCHED, (1000,)),
+], ids=["record receipts", "apply receipts", "parked receipts matched"])
 async def test_a_plan_made_on_a_new_database_probes_the_segments(
     db_url: str, name: str, sql: str, args: tuple[object, ...]
 ) -> None:

@@ -13,10 +13,17 @@ from dataclasses import dataclass
 
 import asyncpg
 
+# One probe of outbound_segments_smsc_idx per parked receipt (the LIMIT keeps the
+# lateral a probe), never a join that reads every segment: the segments table is the
+# outbox's largest, the parked receipts a handful (docs/outbox.md).
 LIST_PENDING_MATCHED = """
 SELECT DISTINCT p.smsc_message_id
 FROM pending_receipts p
-JOIN outbound_segments s ON s.smsc_message_id = p.smsc_message_id AND s.status = 'submitted'
+CROSS JOIN LATERAL (
+    SELECT 1 FROM outbound_segments s
+    WHERE s.smsc_message_id = p.smsc_message_id AND s.status = 'submitted'
+    LIMIT 1
+) AS open_segment
 LIMIT $1
 """
 
