@@ -4,8 +4,7 @@
 -- only when no column that any index names, in its keys or in its WHERE predicate,
 -- changes value, and the row's page has room for the new version. Every partial index
 -- of the outbox named `status` in its predicate, so each of an MT's three updates
--- (claimed, submitted, its receipt) wrote a new entry into every index of the table,
--- and each receipt wrote one into both indexes of its segment.
+-- (claimed, submitted, its receipt) wrote a new entry into every index of the table.
 --
 -- indexed_status: the status, kept only while it is one an index selects on (waiting,
 -- leased, failed); NULL once the row is submitted or otherwise ended. The predicates
@@ -39,12 +38,10 @@ ALTER TABLE outbound DROP CONSTRAINT outbound_broadcast_msisdn_key;
 CREATE UNIQUE INDEX outbound_broadcast_msisdn_key ON outbound (broadcast_id, msisdn)
     WHERE broadcast_id IS NOT NULL;
 
--- A segment's receipt changes its status: outbound_segments_open_idx (smsc_message_id
--- WHERE status = 'submitted') made that update non-HOT. outbound_segments_smsc_idx
--- finds the same segment (one per SMSC id) and the status is checked on the row.
-DROP INDEX outbound_segments_open_idx;
-
 -- Room on each page for the later versions of its rows: a HOT update needs free space
 -- on the page of the version it replaces. Applies to pages filled from now on.
+--
+-- outbound_segments keeps outbound_segments_open_idx (smsc_message_id WHERE status =
+-- 'submitted'), so a segment's receipt stays non-HOT: without it, the receipt
+-- statements' plans made on a new database read every segment (docs/outbox.md).
 ALTER TABLE outbound SET (fillfactor = 85);
-ALTER TABLE outbound_segments SET (fillfactor = 85);

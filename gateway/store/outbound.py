@@ -565,8 +565,8 @@ _ROLLED_UP_STATUS = """CASE
 #
 # `s.smsc_message_id = ANY ($1)` repeats the join's condition on purpose: it is a
 # condition on the segments alone, so even a generic plan made while the table was
-# empty (a new database: its statistics come a minute later) probes
-# outbound_segments_smsc_idx instead of reading every segment at each batch
+# empty (a new database: its statistics come a minute later) probes an index of
+# the segments instead of reading every segment at each batch
 # (tests/test_outbox_plans.py).
 RECORD_RECEIPTS = f"""
 WITH incoming AS (

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-# One probe of outbound_segments_smsc_idx per parked receipt (the LIMIT keeps the
-# lateral a probe), never a join that reads every segment: the segments table is the
-# outbox's largest, the parked receipts a handful (docs/outbox.md).
+# One index probe of the segments per parked receipt (the LIMIT keeps the lateral a
+# probe), never a join that reads every segment: the segments table is the outbox's
+# largest, the parked receipts a handful (docs/outbox.md).
 LIST_PENDING_MATCHED = """
 SELECT DISTINCT p.smsc_message_id
 FROM pending_receipts p
