@@ -176,27 +176,6 @@ async def test_the_sending_path_probes_by_index_in_a_generic_plan(
     assert walks(plan) == [], name
 
 
-@pytest.mark.parametrize(("name", "sql", "args"), [
-    ("record receipts", outbound_store.RECORD_RECEIPTS, RECEIPT_ARGS),
-    ("apply receipts", outbound_store.APPLY_RECEIPTS, (IDS,)),
-    ("parked receipts matched", receipts_store.LIST_PENDING_MATCHED, (1000,)),
-], ids=["record receipts", "apply receipts", "parked receipts matched"])
-async def test_a_plan_made_on_a_new_database_probes_the_segments(
-    db_url: str, name: str, sql: str, args: tuple[object, ...]
-) -> None:
-    """A new database has no statistics for a minute: a generic plan made then (and kept
-    while the tables grow) must still find a receipt's segment by its index."""
-    conn = await asyncpg.connect(db_url)
-    try:
-        plan = await generic_plan(conn, sql, *args)
-    finally:
-        await conn.close()
-    on_segments = [n for n in nodes(plan) if n.get("Relation Name") == "outbound_segments"
-                   and n["Node Type"] != "ModifyTable"]
-    assert on_segments, name
-    assert [w for w in walks(plan) if "outbound_segments" in w] == [], name
-
-
 async def test_a_queued_row_is_found_through_the_due_index(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
         plan = await generic_plan(conn, outbound_store.CLAIM, BATCH, "sender-a", 60.0,

@@ -562,12 +562,6 @@ _ROLLED_UP_STATUS = """CASE
 # name, and roll those segments up to their messages. All parts of a data-
 # modifying statement see one snapshot, so the roll-up combines the segments
 # closed here (from `closed`) with the message's other segments (from the table).
-#
-# `s.smsc_message_id = ANY ($1)` repeats the join's condition on purpose: it is a
-# condition on the segments alone, so even a generic plan made while the table was
-# empty (a new database: its statistics come a minute later) probes an index of
-# the segments instead of reading every segment at each batch
-# (tests/test_outbox_plans.py).
 RECORD_RECEIPTS = f"""
 WITH incoming AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[])
@@ -584,8 +578,7 @@ closed AS (
         SELECT DISTINCT ON (smsc_message_id) smsc_message_id, stat, error_code
         FROM incoming WHERE final ORDER BY smsc_message_id, n
     ) r
-    WHERE s.smsc_message_id = r.smsc_message_id AND s.smsc_message_id = ANY ($1::text[])
-      AND s.status = 'submitted'
+    WHERE s.smsc_message_id = r.smsc_message_id AND s.status = 'submitted'
     RETURNING s.outbound_id, s.seq, s.status, s.smsc_message_id
 ),
 parked AS (
@@ -624,8 +617,7 @@ WITH applied AS (
         WHERE final AND smsc_message_id = ANY($1::text[])
         ORDER BY smsc_message_id, id
     ) r
-    WHERE s.smsc_message_id = r.smsc_message_id AND s.smsc_message_id = ANY($1::text[])
-      AND s.status = 'submitted'
+    WHERE s.smsc_message_id = r.smsc_message_id AND s.status = 'submitted'
     RETURNING s.outbound_id
 )
 SELECT DISTINCT outbound_id FROM applied

@@ -13,17 +13,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-# One index probe of the segments per parked receipt (the LIMIT keeps the lateral a
-# probe), never a join that reads every segment: the segments table is the outbox's
-# largest, the parked receipts a handful (docs/outbox.md).
 LIST_PENDING_MATCHED = """
 SELECT DISTINCT p.smsc_message_id
 FROM pending_receipts p
-CROSS JOIN LATERAL (
-    SELECT 1 FROM outbound_segments s
-    WHERE s.smsc_message_id = p.smsc_message_id AND s.status = 'submitted'
-    LIMIT 1
-) AS open_segment
+JOIN outbound_segments s ON s.smsc_message_id = p.smsc_message_id AND s.status = 'submitted'
 LIMIT $1
 """
 
