@@ -546,7 +546,7 @@ SELECT o.broadcast_id, {ZONE_KEY} AS zone_key, array_to_string(c.timezones, ' ')
        c.region, c.country, {ZONE_PREFIX} AS prefix, min(c.msisdn) AS sample
 FROM outbound o
 JOIN contacts c ON c.msisdn = o.msisdn AND c.shortcode = o.shortcode
-WHERE o.status = 'queued' AND o.broadcast_id IS NOT NULL AND o.not_after <= $1
+WHERE o.indexed_status = 'queued' AND o.broadcast_id IS NOT NULL AND o.not_after <= $1
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 

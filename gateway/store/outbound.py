@@ -100,7 +100,7 @@ RETURNING id
 
 COUNT_BY_STATUS = "SELECT status, count(*) AS n FROM outbound GROUP BY status"
 
-NEXT_DUE = "SELECT min(not_before) FROM outbound WHERE status = 'queued'"
+NEXT_DUE = "SELECT min(not_before) FROM outbound WHERE indexed_status = 'queued'"
 
 
 async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) -> None:
@@ -224,7 +224,8 @@ WITH candidates AS (
     CROSS JOIN LATERAL (
         SELECT o.id, o.priority, o.not_before
         FROM outbound o
-        WHERE o.status = 'queued' AND o.priority = p.priority AND o.not_before <= now()
+        WHERE o.indexed_status = 'queued' AND o.priority = p.priority
+          AND o.not_before <= now()
           AND (o.not_after IS NULL OR o.not_after > now())
           AND (o.subject_cap IS NULL OR o.msisdn = ANY($5::text[]))
           AND (o.broadcast_id IS NULL
@@ -240,7 +241,7 @@ ready AS (
     FROM outbound o
     JOIN candidates k ON k.id = o.id
     LEFT JOIN contacts c ON c.msisdn = o.msisdn AND c.shortcode = o.shortcode
-    WHERE o.status = 'queued'
+    WHERE o.id = ANY (ARRAY(SELECT id FROM candidates)) AND o.indexed_status = 'queued'
     ORDER BY k.priority, k.not_before, k.id
     LIMIT $1
     FOR UPDATE OF o SKIP LOCKED
@@ -297,7 +298,7 @@ CAPPED_LOCK_SPACE = 0x53554243  # advisory lock namespace of capped numbers ("SU
 _LOCK_CAPPED = """
 SELECT coalesce(array_agg(c.msisdn), '{}') FROM (
     SELECT DISTINCT o.msisdn FROM outbound o
-    WHERE o.status = 'queued' AND o.subject_cap IS NOT NULL AND o.not_before <= now()
+    WHERE o.indexed_status = 'queued' AND o.subject_cap IS NOT NULL AND o.not_before <= now()
       AND (o.not_after IS NULL OR o.not_after > now())
     LIMIT $1
 ) AS c
@@ -491,7 +492,7 @@ SET status = r.status,
     lease_owner = NULL, lease_until = NULL
 FROM (VALUES (false, $3::text, $4::text, $5::float8),
              (true, $6::text, $7::text, $8::float8)) AS r(billed, status, error, delay)
-WHERE r.billed = (o.donation_id IS NOT NULL) AND o.status = 'sending'
+WHERE r.billed = (o.donation_id IS NOT NULL) AND o.indexed_status = 'sending'
 """
 
 RELEASE_LEASES = _RELEASE + "  AND (o.lease_owner = $1 OR o.lease_until < now())"
@@ -505,7 +506,7 @@ RELEASE_OTHERS_EXPIRED = _RELEASE + """
 # so never sent (not even a billed one). `$2`: the rows the sender holds.
 RELEASE_UNKNOWN_CLAIMS = """
 UPDATE outbound SET status = 'queued', lease_owner = NULL, lease_until = NULL
-WHERE status = 'sending' AND lease_owner = $1 AND NOT (id = ANY($2::bigint[]))
+WHERE indexed_status = 'sending' AND lease_owner = $1 AND NOT (id = ANY($2::bigint[]))
 """
 
 
@@ -646,8 +647,8 @@ WHERE smsc_message_id = ANY($1::text[]) OR received_at < now() - make_interval(s
 # receipt still settles it, and the donation with it, for as long as receipts are kept.
 UNSURE = """
 o.unsure_since IS NOT NULL
-AND (o.status = 'queued'
-     OR (o.status = 'failed' AND o.donation_id IS NOT NULL
+AND (o.indexed_status = 'queued'
+     OR (o.indexed_status = 'failed' AND o.donation_id IS NOT NULL
          AND o.unsure_since > now() - interval '2 days'))
 """
 
@@ -776,7 +777,7 @@ inserted AS (
     FROM planned p
     WHERE (SELECT ok FROM ready) AND NOT p.over_frequency
     ORDER BY p.msisdn
-    ON CONFLICT (broadcast_id, msisdn) DO NOTHING
+    ON CONFLICT (broadcast_id, msisdn) WHERE broadcast_id IS NOT NULL DO NOTHING
     RETURNING msisdn
 )
 SELECT (SELECT count(*) FROM planned) AS scanned,
