@@ -616,6 +616,12 @@ class Settings(BaseModel):
     import_poll_seconds: float = Field(2.0, gt=0, le=60, description=(
         "How often a gateway looks for an import to run when none was queued through it."))
 
+    # Unused contact uploads expire (imports2; docs/import.md).
+    import_upload_retention_hours: float = Field(72.0, gt=0, le=24 * 365, description=(
+        "Hours an uploaded contact file is kept while it is not imported (never run, only "
+        "dry-run, or stopped by an error); then the file, its column choices and its dry "
+        "run's rows are deleted and the import shows as expired."))
+
     @field_validator("mail_contact_addresses", mode="before")
     @classmethod
     def _address_list(cls, value: Any) -> Any:

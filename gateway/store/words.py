@@ -111,6 +111,7 @@ CHECKED: Final[dict[str, Checked]] = {
         "running": N_("Running"),
         "done": N_("Done"),
         "failed": N_("Stopped by an error"),
+        "expired": N_("Expired: the file was deleted unused"),
     }),
     "import_outcome": Checked("contact_import_rows", "outcome", {
         "new": N_("New contact"),
