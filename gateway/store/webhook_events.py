@@ -168,7 +168,9 @@ INSERT INTO webhook_events (event_type, payload, msisdn, occurred_at)
 SELECT m.event_type,
        jsonb_build_object('msisdn', e.msisdn, 'shortcode', e.shortcode, 'program', e.program,
                           'keyword', e.keyword, 'ledger_kind', e.kind, 'source', e.source,
-                          'occurred_at', e.occurred_at, 'import_id', e.import_id,
+                          'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC',
+                                                 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
+                          'import_id', e.import_id,
                           'import_row', e.import_row, 'consent_source', e.consent_source,
                           'consent_wording', e.consent_wording),
        e.msisdn, e.occurred_at
