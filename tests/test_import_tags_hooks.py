@@ -14,6 +14,7 @@ from gateway.services.imports import service
 from gateway.store import webhook_events, webhook_subscriptions
 from tests.support.clock import ManualClock
 from tests.support.imports import MAPPING, RULES, contact_file, organizer, runner, uploaded
+from tests.support.webapi import WebApi
 
 HEADER = "Mobile Phone;First Name;Source;Opt-in Date;Campaign;Unsubscribed;Tags\n"
 FILE = (HEADER
@@ -172,3 +173,27 @@ async def test_uploads_never_imported_expire_and_the_rest_is_kept(pool: asyncpg.
             "SELECT count(*) FROM audit_log WHERE action = 'contacts.import_expired'") == 2
         with pytest.raises(Exception, match="cannot be queued"):
             await service.queue(conn, staff, "t", dry_only, phase="import", mapping=TAGGED)
+
+
+async def test_an_expired_import_says_so_on_its_page_in_both_languages(
+        site: WebApi, pool: asyncpg.Pool) -> None:
+    await site.staff("organizer", email="organizer@example.org")
+    await site.login("organizer@example.org")
+    async with pool.acquire() as conn:
+        staff = await organizer(conn)
+        import_id = (await service.upload(
+            conn, staff, "t", filename="a.csv", content=FILE, program="rise", country="US",
+            rules=RULES, max_bytes=10_000_000, now=datetime.now(UTC)))["id"]
+    later = ManualClock(datetime.now(UTC) + timedelta(hours=73))
+    assert await runner(pool, clock=later).expire_uploads() == [import_id]
+    page = await (await site.client.get(f"/imports/{import_id}")).text()
+    assert "Expired: the file was deleted unused" in page
+    assert "Upload it again to import it." in page
+    assert 'id="mapping-form"' not in page  # nothing left to choose columns for
+    listed = await (await site.client.get("/imports")).text()
+    assert "Expired: the file was deleted unused" in listed
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE users SET language = 'fr' WHERE email = $1", staff.email)
+    french = await (await site.client.get(f"/imports/{import_id}")).text()
+    assert "Expiré : le fichier a été supprimé sans avoir servi" in french
+    assert "Envoyez-le de nouveau pour l'importer." in french
