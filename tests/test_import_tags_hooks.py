@@ -9,9 +9,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.services.imports import service
+from gateway.services.imports.rows import cell_tags
 from gateway.store import webhook_events, webhook_subscriptions
+from gateway.store.tags import BadTag
 from tests.support.clock import ManualClock
 from tests.support.imports import MAPPING, RULES, contact_file, organizer, runner, uploaded
 from tests.support.webapi import WebApi
@@ -26,6 +30,23 @@ FILE = (HEADER
 TAGGED = {**{k: v for k, v in MAPPING.items() if k in ("phone", "first_name", "consent_source",
                                                       "consent_date", "consent_wording",
                                                       "opted_out")}, "tags": "Tags"}
+
+
+TAG_TEXT = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,39}", fullmatch=True)
+
+
+@given(st.lists(st.tuples(TAG_TEXT, st.sampled_from([";", ",", "|", " ; ", ", "]),
+                          st.booleans()), max_size=6))
+def test_a_cell_of_tags_reads_back_each_tag_once_in_order(
+        parts: list[tuple[str, str, bool]]) -> None:
+    cell = "".join((tag.upper() if upper else tag) + sep for tag, sep, upper in parts)
+    assert cell_tags(cell) == tuple(dict.fromkeys(tag for tag, _, _ in parts))
+
+
+@given(TAG_TEXT, st.sampled_from(["door knock", "é", "x!", "-lead", "a" * 41, "#1"]))
+def test_a_cell_with_something_that_is_not_a_tag_is_refused(good: str, bad: str) -> None:
+    with pytest.raises(BadTag):
+        cell_tags(f"{good}; {bad}")
 
 
 async def listen(pool: asyncpg.Pool) -> None:

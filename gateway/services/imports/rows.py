@@ -9,8 +9,8 @@ alone:
 - the program: the row's own (it must exist) or the import's;
 - tags: the row's own (its tags column: several to a cell, separated by
   `;`, `,` or `|`) and the file's (chosen with the mapping); a cell that is
-  not a tag skips the row, naming the column and the tag, so that a typo
-  never tags a contact with something nobody chose;
+  not a tag skips the row, naming the column, so that a typo never tags a
+  contact with something nobody chose;
 - consent: `opted_out` when the file's opt-out column says so (anything but
   empty, 0, no, false, non, faux counts: an opt-out is never dropped for its
   spelling); `given` only with all three parts of the provenance (source,
