@@ -18,6 +18,7 @@ from gateway.store import webhook_events, webhook_subscriptions
 from gateway.store.tags import BadTag
 from tests.support.clock import ManualClock
 from tests.support.imports import MAPPING, RULES, contact_file, organizer, runner, uploaded
+from tests.support.pages_site import form_token
 from tests.support.webapi import WebApi
 
 HEADER = "Mobile Phone;First Name;Source;Opt-in Date;Campaign;Unsubscribed;Tags\n"
@@ -218,3 +219,29 @@ async def test_an_expired_import_says_so_on_its_page_in_both_languages(
     french = await (await site.client.get(f"/imports/{import_id}")).text()
     assert "Expiré : le fichier a été supprimé sans avoir servi" in french
     assert "Envoyez-le de nouveau pour l'importer." in french
+
+
+async def test_the_mapping_page_takes_the_file_tags_and_names_a_bad_one(
+        site: WebApi, pool: asyncpg.Pool) -> None:
+    await site.staff("organizer", email="organizer@example.org")
+    await site.login("organizer@example.org")
+    async with pool.acquire() as conn:
+        import_id = (await service.upload(
+            conn, await organizer(conn), "t", filename="a.csv", content=FILE, program="rise",
+            country="US", rules=RULES, max_bytes=10_000_000, now=datetime.now(UTC)))["id"]
+    page = await (await site.client.get(f"/imports/{import_id}")).text()
+    assert 'name="file_tags"' in page and 'name="map_tags"' in page
+    form = {"csrf_token": form_token(page), "phase": "dry_run",
+            **{f"map_{field}": header for field, header in TAGGED.items()}}
+    bad = await site.client.post(f"/imports/{import_id}/start",
+                                 data={**form, "file_tags": "spring, door knock"})
+    assert bad.status == 400
+    shown = await bad.text()
+    assert 'id="file-tags-error"' in shown and "&#39;door knock&#39; is not a tag" in shown
+    assert 'value="spring, door knock"' in shown  # kept as typed
+    good = await site.client.post(f"/imports/{import_id}/start", allow_redirects=False,
+                                  data={**form, "file_tags": "Spring-2026; volunteers"})
+    assert good.status in (302, 303)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT tags FROM contact_imports WHERE id = $1",
+                                   import_id) == ["spring-2026", "volunteers"]

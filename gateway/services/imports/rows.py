@@ -99,7 +99,7 @@ def cell_tags(text: str) -> tuple[str, ...]:
     once, in order; `BadTag` naming the first that cannot be a tag."""
     found: dict[str, None] = {}
     for part in TAG_SEPARATORS.split(text):
-        if part.strip():
+        if part := part.strip():
             found[normalized(part)] = None
     return tuple(found)
 
