@@ -68,11 +68,13 @@ SEGMENT_DELETED: Final = "segment.deleted"
 CONTACT_TAGGED: Final = "contact.tagged"
 CONTACT_UNTAGGED: Final = "contact.untagged"
 EXPORT_REQUESTED: Final = "export.requested"  # an API job; EXPORT_DOWNLOADED when streamed
+EXPORT_REVOKED: Final = "export.revoked"  # a finished job's file deleted, its link dead
 
 # contact import (services/imports/): a file kept, a phase queued, an import's end
 IMPORT_UPLOADED: Final = "contacts.import_uploaded"
 IMPORT_QUEUED: Final = "contacts.import_queued"
 CONTACTS_IMPORTED: Final = "contacts.imported"
+IMPORT_EXPIRED: Final = "contacts.import_expired"  # an unused upload's file deleted
 
 CLI_ACTOR: Final = "cli"
 

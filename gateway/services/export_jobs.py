@@ -38,7 +38,7 @@ from gateway.logs import get_logger
 from gateway.plain_words import N_, said
 from gateway.services import audit, exports
 from gateway.services.actor import Actor
-from gateway.services.errors import ServiceError, not_found
+from gateway.services.errors import ServiceError, conflict, forbidden, not_found
 from gateway.store import exports as store
 from gateway.store import webhook_events
 from gateway.store.exports import ExportJob
@@ -101,6 +101,50 @@ async def get(conn: asyncpg.Connection, export_id: int) -> ExportJob:
     if job is None or job.via != "api":
         raise not_found(said(N_("export %(export_id)s"), export_id=export_id))
     return job
+
+
+async def recent(conn: asyncpg.Connection, limit: int) -> list[tuple[ExportJob, bool]]:
+    """The latest jobs for the exports page, each with whether its file is still kept."""
+    return await store.recent_jobs(conn, limit)
+
+
+def may_revoke(actor: Actor, job: ExportJob) -> bool:
+    """An admin, or whoever asked for the export, may revoke its download."""
+    return actor.role == "admin" or actor.email.lower() == job.requested_by.lower()
+
+
+def check_may_revoke(actor: Actor, job: ExportJob) -> None:
+    if not may_revoke(actor, job):
+        raise forbidden("only an admin or whoever asked for this export may revoke its link")
+
+
+async def revoke(conn: asyncpg.Connection, actor: Actor, client: str, export_id: int, *,
+                 now: datetime) -> ExportJob:
+    """Revoke one finished export's download: its file deleted, its signed link answering
+    410 Gone from now on, audit-logged; the job as it is now."""
+    job = await get(conn, export_id)
+    check_may_revoke(actor, job)
+    if job.revoked_at is not None:
+        raise conflict(said(N_("the download of export %(export_id)s was already revoked"),
+                            export_id=export_id))
+    async with conn.transaction():
+        if not await store.revoke(conn, export_id, by=actor.email, now=now):
+            raise conflict(said(N_("export %(export_id)s is %(status)s: only a finished "
+                                   "export's download can be revoked"),
+                                export_id=export_id, status=job.status))
+        await audit.record(conn, actor, audit.EXPORT_REVOKED, f"export:{export_id}",
+                           client=client, requested_by=job.requested_by, rows=job.rows)
+        revoked = await store.get(conn, export_id)
+    assert revoked is not None
+    log.info("export_revoked", export_id=export_id)
+    return revoked
+
+
+def gone(job: ExportJob) -> ServiceError:
+    """What a revoked export's link answers: 410 Gone, with a sentence."""
+    return ServiceError(410, "revoked", said(N_(
+        "the download of export %(export_id)s was revoked; ask for the export again if you "
+        "still need it"), export_id=job.id))
 
 
 async def request(pool: asyncpg.Pool, settings: Settings, actor: Actor, client: str, *,

@@ -163,8 +163,10 @@ async def insert_voice(conn: asyncpg.Connection, row: NewVoiceConsent) -> int:
 
 # Consent proven by an imported file (migration 430), for a chunk of an import: one row
 # per row that subscribed (the file's source, date and wording: the proof) or that the
-# file recorded as opted out. No webhook event: the list came from the campaign's own
-# tools, and one import must not fire half a million deliveries at them.
+# file recorded as opted out. Each is a contact.opted_in / contact.opted_out webhook event
+# too, as by SMS (with the provenance, store/webhook_events.py `EMIT_IMPORTED_CONSENT`),
+# queued in this transaction from the rows' ids: a CRM hears of a list brought in through
+# the gateway as of a keyword texted, and of nothing that rolled back.
 INSERT_IMPORTED = f"""
 INSERT INTO consent_events ({_COLUMNS}, outbound_id, occurred_at, source, import_id,
                             import_row, consent_source, consent_wording)
@@ -177,12 +179,19 @@ JOIN contact_import_rows r ON r.import_id = $1 AND r.phase = 'import' AND r.row_
 WHERE r.effect IN ('subscribed', 'opted_out')
 ORDER BY r.row_no
 """
+INSERT_IMPORTED_IDS = INSERT_IMPORTED + "RETURNING id\n"
 
 
 async def insert_imported(conn: asyncpg.Connection, import_id: int, *, now: datetime,
                           keyword: str) -> int:
-    """The staged chunk's ledger rows (store/contact_imports.py stages and classifies it)."""
-    return affected(await conn.execute(INSERT_IMPORTED, import_id, now, keyword))
+    """The staged chunk's ledger rows and their webhook events (store/contact_imports.py
+    stages and classifies the chunk); how many rows. Without a subscriber to either consent
+    event (as this gateway knows), the ids are not even fetched."""
+    if webhook_events.consent_unwanted(conn):
+        return affected(await conn.execute(INSERT_IMPORTED, import_id, now, keyword))
+    ids = [r["id"] for r in await conn.fetch(INSERT_IMPORTED_IDS, import_id, now, keyword)]
+    await webhook_events.emit_imported_consent(conn, ids)
+    return len(ids)
 
 
 async def list_for_contact(

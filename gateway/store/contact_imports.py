@@ -36,7 +36,7 @@ IMPORT: Final = "import"
 STAGE_COLUMNS: Final = (
     "row_no", "msisdn", "number_hash", "program", "program_name", "shortcode", "skip",
     "note", "column_name", "consent", "consent_source", "consent_at", "consent_wording",
-    "since", "first_name", "last_name", "email", "zip")
+    "since", "first_name", "last_name", "email", "zip", "tags")
 
 # Lives as long as the pooled connection; emptied by every commit or rollback.
 CREATE_STAGE = """
@@ -44,7 +44,7 @@ CREATE TEMP TABLE IF NOT EXISTS import_stage (
     row_no integer PRIMARY KEY, msisdn text, number_hash text, program text,
     program_name text, shortcode text, skip text, note text, column_name text,
     consent text, consent_source text, consent_at timestamptz, consent_wording text,
-    since text, first_name text, last_name text, email text, zip text
+    since text, first_name text, last_name text, email text, zip text, tags text[]
 ) ON COMMIT DELETE ROWS
 """
 
@@ -62,7 +62,7 @@ RETURNING id
 """
 
 _SHOWN = """id, created_by, filename, file_format, headers, total_rows, program, country,
-    mapping::text AS mapping, phase, status, next_row, error, error_row, error_column,
+    mapping::text AS mapping, tags, phase, status, next_row, error, error_row, error_column,
     attempts, created_at, started_at, finished_at"""
 
 GET = f"SELECT {_SHOWN} FROM contact_imports WHERE id = $1"
@@ -72,7 +72,8 @@ CONTENT = "SELECT content FROM contact_imports WHERE id = $1"
 # The organizer's mapping, and the job queued: a new dry run, or the import after one.
 QUEUE = """
 UPDATE contact_imports
-SET mapping = coalesce($3::jsonb, mapping), phase = $2, status = 'queued', next_row = 0,
+SET mapping = coalesce($3::jsonb, mapping), tags = coalesce($4::text[], tags), phase = $2,
+    status = 'queued', next_row = 0,
     error = NULL, error_row = NULL, error_column = NULL, started_at = NULL, finished_at = NULL
 WHERE id = $1 AND status IN ('uploaded', 'done', 'failed') AND content IS NOT NULL
   AND NOT (phase = 'import' AND status = 'done')
@@ -164,7 +165,7 @@ WITH staged AS (
       ON e.number_hash = s.number_hash AND e.shortcode = s.shortcode AND e.opted_out
 )
 INSERT INTO contact_import_rows (import_id, phase, row_no, msisdn, outcome, effect, reason,
-                                 column_name, duplicate_of)
+                                 column_name, duplicate_of, tags)
 SELECT $1, $2, j.row_no, j.msisdn,
        CASE WHEN j.skip IS NOT NULL OR j.first_row IS NOT NULL THEN 'skipped'
             WHEN j.known THEN 'updated' ELSE 'new' END,
@@ -182,7 +183,9 @@ SELECT $1, $2, j.row_no, j.msisdn,
        CASE WHEN j.skip IS NOT NULL THEN j.column_name
             WHEN j.first_row IS NOT NULL OR j.consent = 'opted_out' OR j.stopped THEN NULL
             ELSE j.column_name END,
-       j.first_row
+       j.first_row,
+       CASE WHEN j.skip IS NULL AND j.first_row IS NULL AND cardinality(j.tags) > 0
+            THEN j.tags END
 FROM judged j
 ORDER BY j.row_no
 """
@@ -201,6 +204,44 @@ WHERE import_id = $1 AND phase = $2 AND row_no > $3
   AND (outcome = 'skipped' OR effect IN ('contact_only', 'kept_opted_out', 'opted_out'))
 ORDER BY row_no
 LIMIT $4
+"""
+
+# The tags a phase puts on (or would put on): each with how many numbers of the file get it.
+TAG_COUNTS = """
+SELECT t.tag, count(*) AS n
+FROM contact_import_rows r CROSS JOIN LATERAL unnest(r.tags) AS t(tag)
+WHERE r.import_id = $1 AND r.phase = $2 AND r.tags IS NOT NULL
+GROUP BY t.tag ORDER BY t.tag
+"""
+
+# The staged chunk's accepted numbers by tag, for store/tags.py `tag_numbers` (one
+# statement per tag: a file has a handful of tags, a chunk thousands of rows).
+CHUNK_TAGS = """
+SELECT t.tag, array_agg(r.msisdn ORDER BY r.row_no) AS numbers
+FROM import_stage s
+JOIN contact_import_rows r ON r.import_id = $1 AND r.phase = $2 AND r.row_no = s.row_no
+CROSS JOIN LATERAL unnest(r.tags) AS t(tag)
+WHERE r.tags IS NOT NULL
+GROUP BY t.tag ORDER BY t.tag
+"""
+
+# Retention (GATEWAY_IMPORT_UPLOAD_RETENTION_HOURS): a file still kept and not touched since
+# $1 (uploaded and never run, a dry run never imported, a run stopped by an error) goes,
+# with its mapping and its dry run's rows; the import's own rows, if any ran, stay as the
+# record of what it did. Nothing queued or running is touched.
+EXPIRE = """
+WITH expired AS (
+    UPDATE contact_imports
+    SET status = 'expired', content = NULL, mapping = NULL,
+        finished_at = coalesce(finished_at, $2)
+    WHERE content IS NOT NULL AND status IN ('uploaded', 'done', 'failed')
+      AND coalesce(finished_at, created_at) < $1
+    RETURNING id
+), forgotten AS (
+    DELETE FROM contact_import_rows r USING expired e
+    WHERE r.import_id = e.id AND r.phase = 'dry_run'
+)
+SELECT id FROM expired ORDER BY id
 """
 
 # -- erasure (store/privacy.py ERASE_STEPS) ----------------------------------------------
@@ -231,6 +272,7 @@ def _shown(row: asyncpg.Record) -> dict[str, Any]:
     found = dict(row)
     found["mapping"] = json.loads(row["mapping"]) if row["mapping"] else None
     found["headers"] = list(row["headers"])
+    found["tags"] = list(row["tags"])
     return found
 
 
@@ -249,10 +291,14 @@ async def content(conn: asyncpg.Connection, import_id: int) -> bytes | None:
 
 
 async def queue(conn: asyncpg.Connection, import_id: int, phase: str,
-                mapping: Mapping[str, str] | None) -> bool:
-    """Queue a phase (its earlier rows forgotten); False when the import is not in a state to."""
+                mapping: Mapping[str, str] | None,
+                tags: Sequence[str] | None = None) -> bool:
+    """Queue a phase (its earlier rows forgotten); False when the import is not in a state to.
+
+    `mapping` and `tags` (the file's own) None: as chosen before."""
     queued = await conn.fetchval(QUEUE, import_id, phase,
-                                 json.dumps(mapping) if mapping is not None else None)
+                                 json.dumps(mapping) if mapping is not None else None,
+                                 list(tags) if tags is not None else None)
     if queued is not None:
         await conn.execute(FORGET_PHASE, import_id, phase)
     return queued is not None
@@ -311,6 +357,23 @@ async def counts(conn: asyncpg.Connection, import_id: int,
 async def report(conn: asyncpg.Connection, import_id: int, phase: str, *, after_row: int,
                  limit: int) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(REPORT, import_id, phase, after_row, limit)]
+
+
+async def tag_counts(conn: asyncpg.Connection, import_id: int,
+                     phase: str) -> dict[str, int]:
+    return {r["tag"]: int(r["n"]) for r in await conn.fetch(TAG_COUNTS, import_id, phase)}
+
+
+async def chunk_tags(conn: asyncpg.Connection, import_id: int,
+                     phase: str) -> list[tuple[str, list[str]]]:
+    """(tag, numbers) of the staged, classified chunk's accepted rows."""
+    return [(r["tag"], list(r["numbers"]))
+            for r in await conn.fetch(CHUNK_TAGS, import_id, phase)]
+
+
+async def expire(conn: asyncpg.Connection, *, before: datetime, now: datetime) -> list[int]:
+    """Purge the files kept since before `before`; the ids of the imports expired."""
+    return [r["id"] for r in await conn.fetch(EXPIRE, before, now)]
 
 
 async def delete_rows_of(conn: asyncpg.Connection, msisdn: str) -> int:

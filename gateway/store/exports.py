@@ -86,10 +86,30 @@ UPDATE contact_exports SET status = $2, rows = $3, error = $4, finished_at = clo
 WHERE id = $1
 """
 
-GET = """
-SELECT id, requested_by, via, status, program, segment_id, filter, fields, rows, owner,
-       error, created_at, finished_at
-FROM contact_exports WHERE id = $1
+_JOB = """id, requested_by, via, status, program, segment_id, filter, fields, rows, owner,
+       error, created_at, finished_at, revoked_at, revoked_by"""
+
+GET = f"SELECT {_JOB} FROM contact_exports WHERE id = $1"
+
+# The exports page's list of files for warehouses: the latest API jobs, and whether their
+# file is still kept (pruned after GATEWAY_EXPORTS_KEEP_DAYS, or revoked).
+RECENT_JOBS = f"""
+SELECT {_JOB},
+       EXISTS (SELECT 1 FROM contact_export_files f WHERE f.export_id = e.id) AS has_file
+FROM contact_exports e WHERE via = 'api' ORDER BY id DESC LIMIT $1
+"""
+
+# One finished job's download revoked: the file's chunks go in the same statement, so a
+# link that still verifies finds nothing to serve (the route answers 410 from revoked_at).
+REVOKE = """
+WITH revoked AS (
+    UPDATE contact_exports SET revoked_at = $3, revoked_by = $2
+    WHERE id = $1 AND via = 'api' AND status = 'done' AND revoked_at IS NULL
+    RETURNING id
+), dropped AS (
+    DELETE FROM contact_export_files f USING revoked r WHERE f.export_id = r.id
+)
+SELECT count(*) FROM revoked
 """
 
 # Jobs this instance left running when it stopped (another instance's are its own: they
@@ -138,6 +158,8 @@ class ExportJob:
     error: str | None
     created_at: datetime
     finished_at: datetime | None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
 
 
 def rows_query(*, shortcode: str, program: str, audience: Audience | None, fields: Sequence[str],
@@ -199,6 +221,22 @@ async def prune_files(conn: asyncpg.Connection, before: datetime) -> int:
 async def get(conn: asyncpg.Connection, export_id: int) -> ExportJob | None:
     row = await conn.fetchrow(GET, export_id)
     return None if row is None else ExportJob(**dict(row))
+
+
+async def recent_jobs(conn: asyncpg.Connection, limit: int) -> list[tuple[ExportJob, bool]]:
+    """The latest API jobs, newest first, each with whether its file is still kept."""
+    found = []
+    for row in await conn.fetch(RECENT_JOBS, limit):
+        fields = dict(row)
+        has_file = bool(fields.pop("has_file"))
+        found.append((ExportJob(**fields), has_file))
+    return found
+
+
+async def revoke(conn: asyncpg.Connection, export_id: int, *, by: str, now: datetime) -> bool:
+    """Revoke a finished job's download and delete its file; False if it was not one to."""
+    revoked: int = await conn.fetchval(REVOKE, export_id, by, now)
+    return revoked == 1
 
 
 async def fail_stale(conn: asyncpg.Connection, *, owner: str, before: datetime) -> int:

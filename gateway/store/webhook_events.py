@@ -162,6 +162,27 @@ WHERE q.id = ANY($2::bigint[]) AND {_WANTED.format(type="$1::text")}
 ORDER BY q.id
 """
 
+# Consent an import recorded (store/consent.py `insert_imported`), set-based from the ledger
+# rows the same transaction just wrote: the SMS path's fields, `source` 'import', and the
+# provenance the file gave (the import and its row, where and in what words the consent was
+# collected; `occurred_at` is the consent's date). One statement for a whole chunk.
+EMIT_IMPORTED_CONSENT = f"""
+INSERT INTO webhook_events (event_type, payload, msisdn, occurred_at)
+SELECT m.event_type,
+       jsonb_build_object('msisdn', e.msisdn, 'shortcode', e.shortcode, 'program', e.program,
+                          'keyword', e.keyword, 'ledger_kind', e.kind, 'source', e.source,
+                          'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC',
+                                                 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
+                          'import_id', e.import_id,
+                          'import_row', e.import_row, 'consent_source', e.consent_source,
+                          'consent_wording', e.consent_wording),
+       e.msisdn, e.occurred_at
+FROM consent_events e
+JOIN unnest($2::text[], $3::text[]) AS m(kind, event_type) ON m.kind = e.kind
+WHERE e.id = ANY($1::bigint[]) AND {_WANTED.format(type="m.event_type")}
+ORDER BY e.id
+"""
+
 # The delivery task's side: events not yet fanned out, oldest first, each taken
 # by one task (SKIP LOCKED) in the transaction that inserts its deliveries.
 TAKE_UNFANNED = """
@@ -299,6 +320,21 @@ async def emit_donation_events(conn: asyncpg.Connection, event_ids: Sequence[int
     return affected(await conn.execute(
         EMIT_DONATION_EVENTS, list(event_ids), list(DONATION_EVENT),
         list(DONATION_EVENT.values())))
+
+
+def consent_unwanted(conn: asyncpg.Connection) -> bool:
+    """True when this gateway knows nobody wants contact.opted_in nor contact.opted_out (a
+    caller may then skip gathering the ids of what it wrote)."""
+    return _skips(conn, CONSENT_EVENT.values())
+
+
+async def emit_imported_consent(conn: asyncpg.Connection, consent_ids: Sequence[int]) -> int:
+    """contact.opted_in / contact.opted_out for consent_events rows an import just wrote."""
+    if not consent_ids or consent_unwanted(conn):
+        return 0
+    return affected(await conn.execute(
+        EMIT_IMPORTED_CONSENT, list(consent_ids), list(CONSENT_EVENT),
+        list(CONSENT_EVENT.values())))
 
 
 async def emit_messages(conn: asyncpg.Connection, outbound_ids: Sequence[int]) -> int:

@@ -100,6 +100,12 @@ CHECKED: Final[dict[str, Checked]] = {
         "payout": N_("Payout"),
         "other": N_("Other"),
     }),
+    # an export job for a warehouse (migration 440, docs/segments-and-export.md)
+    "export_status": Checked("contact_exports", "status", {
+        "running": N_("Being written"),
+        "done": N_("Done"),
+        "failed": N_("Failed"),
+    }),
     # contact import (migration 430, docs/import.md)
     "import_phase": Checked("contact_imports", "phase", {
         "dry_run": N_("Dry run"),
@@ -111,6 +117,7 @@ CHECKED: Final[dict[str, Checked]] = {
         "running": N_("Running"),
         "done": N_("Done"),
         "failed": N_("Stopped by an error"),
+        "expired": N_("Expired: the file was deleted unused"),
     }),
     "import_outcome": Checked("contact_import_rows", "outcome", {
         "new": N_("New contact"),

@@ -150,6 +150,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     # credential, for a warehouse loader without an API token.
     "exports.create": GIFTS,
     "exports.get": GIFTS,
+    "exports.revoke": GIFTS,  # an admin or the export's requester (services/export_jobs.py)
     "exports.file": PUBLIC,
     # the send API (web/api/messages.py): a batch or a segment is a broadcast underneath
     "messages.send": CAMPAIGN,
@@ -254,6 +255,7 @@ ACCESS: Final[Mapping[str, Rule]] = {
     "page.contact.untag": CAMPAIGN,
     "page.exports": GIFTS,
     "page.exports.download": GIFTS,
+    "page.exports.revoke": GIFTS,  # an admin or the export's requester, as exports.revoke
 }
 
 
@@ -372,6 +374,7 @@ API_SCOPES: Final[Mapping[str, ScopeRule]] = {
     "webhooks.rotate_secret": "webhooks:manage",
     "exports.create": "contacts:export",
     "exports.get": "contacts:export",
+    "exports.revoke": "contacts:export",
     "broadcasts.results": "broadcasts:read",
     "broadcasts.winner": "broadcasts:write",
     "imports.create": "contacts:write",

@@ -80,13 +80,14 @@ def contact_file(n: int, *, seed: int = 7) -> bytes:
 
 async def uploaded(conn: asyncpg.Connection, content: bytes, *, filename: str = "list.csv",
                    program: str = "rise", phase: str = "dry_run",
-                   mapping: dict[str, str] | None = None) -> int:
+                   mapping: dict[str, str] | None = None,
+                   tags: list[str] | None = None) -> int:
     staff = await organizer(conn)
     made = await service.upload(conn, staff, "test", filename=filename, content=content,
                                 program=program, country="US", rules=RULES,
                                 max_bytes=200_000_000, now=datetime.now(UTC))
     await service.queue(conn, staff, "test", made["id"], phase=phase,
-                        mapping=mapping or MAPPING)
+                        mapping=mapping or MAPPING, tags=tags)
     return int(made["id"])
 
 

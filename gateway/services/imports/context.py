@@ -28,5 +28,5 @@ def row_context(job: Mapping[str, Any], rules: Any, *, now: datetime,
     return Context(
         columns={field: headers.index(header) for field, header in mapping.items()},
         headers=headers, country=job["country"], program=job["program"],
-        programs=programs_of(rules), now=now,
+        programs=programs_of(rules), now=now, tags=tuple(job.get("tags") or ()),
         number_hash=(lambda msisdn: number_hash(key, msisdn)) if key is not None else None)

@@ -16,6 +16,7 @@ from typing import Final
 from gateway.services.imports.reading import FileProblem
 
 PHONE: Final = "phone"
+TAGS: Final = "tags"  # a column of tags, several to a cell (rows.py `cell_tags`)
 # field -> names a header may have (folded), the first the most likely
 FIELDS: Final[dict[str, tuple[str, ...]]] = {
     PHONE: ("phone", "mobile", "mobilephone", "cell", "cellphone", "phonenumber", "msisdn",
@@ -35,6 +36,7 @@ FIELDS: Final[dict[str, tuple[str, ...]]] = {
                         "campagne"),
     "opted_out": ("optedout", "optout", "unsubscribed", "donotcontact", "donottext", "stop",
                   "desabonne", "desinscrit"),
+    TAGS: ("tags", "tag", "labels", "label", "etiquettes", "etiquette", "groups"),
 }
 
 

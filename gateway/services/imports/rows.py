@@ -7,6 +7,10 @@ alone:
 - the number, parsed with `phonenumbers` (gateway/phone.py) in the import's
   country; an unusable one skips the row, naming its column;
 - the program: the row's own (it must exist) or the import's;
+- tags: the row's own (its tags column: several to a cell, separated by
+  `;`, `,` or `|`) and the file's (chosen with the mapping); a cell that is
+  not a tag skips the row, naming the column, so that a typo never tags a
+  contact with something nobody chose;
 - consent: `opted_out` when the file's opt-out column says so (anything but
   empty, 0, no, false, non, faux counts: an opt-out is never dropped for its
   spelling); `given` only with all three parts of the provenance (source,
@@ -18,13 +22,15 @@ opt-out already on record) is the SQL half's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Final
 
 from gateway.phone import InvalidNumber, to_e164
-from gateway.services.imports.mapping import PHONE
+from gateway.services.imports.mapping import PHONE, TAGS
+from gateway.store.tags import BadTag, normalized
 
 GIVEN: Final = "given"
 NONE: Final = "none"
@@ -39,6 +45,8 @@ UNKNOWN_PROGRAM: Final = "unknown_program"
 NO_CONSENT: Final = "no_consent"
 BAD_CONSENT_DATE: Final = "bad_consent_date"
 FUTURE_CONSENT_DATE: Final = "future_consent_date"
+BAD_TAG: Final = "bad_tag"
+TAG_SEPARATORS: Final = re.compile(r"[;,|]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,7 @@ class Context:
     programs: Mapping[str, Program]  # by id, lower case
     now: datetime
     number_hash: Callable[[str], str] | None = None  # erased_numbers' keyed hash, if set
+    tags: tuple[str, ...] = ()  # the file's tags, for every row (already normalized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,17 @@ class StagedRow:
     last_name: str | None
     email: str | None
     zip: str | None
+    tags: tuple[str, ...] = ()  # the row's tags and the file's, each once, in order
+
+
+def cell_tags(text: str) -> tuple[str, ...]:
+    """The tags of a cell (`;`, `,` or `|` between them; blanks ignored), each normalized
+    once, in order; `BadTag` naming the first that cannot be a tag."""
+    found: dict[str, None] = {}
+    for part in TAG_SEPARATORS.split(text):
+        if part := part.strip():
+            found[normalized(part)] = None
+    return tuple(found)
 
 
 def _get(cells: Sequence[str], context: Context, field: str) -> str:
@@ -128,6 +148,10 @@ def classify(row_no: int, cells: Sequence[str], context: Context) -> StagedRow:
         return _skipped(row_no, raw_program, BAD_NUMBER, column(PHONE))
     if program is None:
         return _skipped(row_no, raw_program, UNKNOWN_PROGRAM, column("program"))
+    try:
+        row_tags = cell_tags(_get(cells, context, TAGS))
+    except BadTag:
+        return _skipped(row_no, raw_program, BAD_TAG, column(TAGS))
     source = _get(cells, context, "consent_source")
     wording = _get(cells, context, "consent_wording")
     when_text = _get(cells, context, "consent_date")
@@ -157,4 +181,5 @@ def classify(row_no: int, cells: Sequence[str], context: Context) -> StagedRow:
         first_name=_get(cells, context, "first_name") or None,
         last_name=_get(cells, context, "last_name") or None,
         email=_get(cells, context, "email") or None,
-        zip=_get(cells, context, "zip") or None)
+        zip=_get(cells, context, "zip") or None,
+        tags=tuple(dict.fromkeys(row_tags + context.tags)))

@@ -6,7 +6,9 @@ import at a time per gateway: `run_once` claims one due import with a lease
 committed, and for each chunk of rows, in ONE transaction: classifies them
 (services/imports/rows.py, then the SQL half), on the real import writes the
 contacts and the consent ledger, and records the progress fenced by the
-lease. A crash (even kill -9) loses at most the chunk under way; the next
+lease; the contacts' tags (the file's and each row's) are put on in the same
+transaction, one set-based statement per tag (store/tags.py `tag_numbers`).
+A crash (even kill -9) loses at most the chunk under way; the next
 claim (this gateway's restart, or another gateway once the lease ran out)
 goes on from the last committed row, and the end state is the same.
 
@@ -20,7 +22,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -32,11 +34,12 @@ from gateway.services import audit
 from gateway.services.imports import reading, rows
 from gateway.services.imports.context import row_context
 from gateway.services.imports.reading import FileProblem
-from gateway.store import consent, contact_imports, contacts
+from gateway.store import consent, contact_imports, contacts, tags
 from gateway.store.contact_imports import IMPORT, Attempt, Claimed
 
 log = get_logger("gateway.services.imports")
 
+EXPIRY_SWEEP: Final = timedelta(minutes=10)  # how often run() looks for expired uploads
 IMPORT_KEYWORD: Final = "IMPORT"  # the ledger's and the state's keyword of an imported consent
 
 Rules = Any  # gateway.engine.rules.Rules: only its `programs` are read
@@ -52,6 +55,7 @@ class RunnerConfig:
     chunk_rows: int = 10_000
     lease_seconds: float = 120.0
     poll_seconds: float = 2.0
+    upload_retention_hours: float = 72.0  # an unused upload's file is kept this long
 
 
 def staged_record(row: rows.StagedRow, now: datetime) -> tuple[Any, ...]:
@@ -60,7 +64,7 @@ def staged_record(row: rows.StagedRow, now: datetime) -> tuple[Any, ...]:
     return (row.row_no, row.msisdn, row.number_hash, row.program, row.program_name,
             row.shortcode, row.skip, row.note, row.column, row.consent, row.consent_source,
             row.consent_at, row.consent_wording, since, row.first_name, row.last_name,
-            row.email, row.zip)
+            row.email, row.zip, list(row.tags))
 
 
 class ImportRunner:
@@ -77,6 +81,7 @@ class ImportRunner:
         self._after_chunk = after_chunk  # tests: a crash between two chunks
         self._wake = asyncio.Event()
         self._stopping = False
+        self._next_expiry: datetime | None = None  # the next retention sweep (run())
 
     def wake(self) -> None:
         self._wake.set()
@@ -96,10 +101,29 @@ class ImportRunner:
     async def run(self) -> None:
         await self.release_own()
         while not self._stopping:
+            now = self._clock()
+            if self._next_expiry is None or now >= self._next_expiry:
+                await self.expire_uploads()
+                self._next_expiry = now + EXPIRY_SWEEP
             if not await self.run_once() and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._config.poll_seconds)
                 self._wake.clear()
+
+    async def expire_uploads(self) -> list[int]:
+        """The retention sweep: files kept unused past GATEWAY_IMPORT_UPLOAD_RETENTION_HOURS
+        are deleted (store/contact_imports.py `EXPIRE`), each expiry audit-logged."""
+        now = self._clock()
+        before = now - timedelta(hours=self._config.upload_retention_hours)
+        async with self._pool.acquire() as conn, conn.transaction():
+            expired = await contact_imports.expire(conn, before=before, now=now)
+            for import_id in expired:
+                await audit.record(conn, None, audit.IMPORT_EXPIRED, f"import:{import_id}",
+                                   actor="retention",
+                                   hours=self._config.upload_retention_hours)
+        if expired:
+            log.info("import_uploads_expired", imports=len(expired))
+        return expired
 
     async def run_once(self) -> bool:
         """Claim one due import and run it to its end; False when none was due."""
@@ -187,6 +211,9 @@ class ImportRunner:
                 await contacts.import_chunk(conn, attempt.id, now=now, keyword=IMPORT_KEYWORD)
                 await consent.insert_imported(conn, attempt.id, now=now,
                                               keyword=IMPORT_KEYWORD)
+                for tag, numbers in await contact_imports.chunk_tags(conn, attempt.id, phase):
+                    await tags.tag_numbers(conn, tag, numbers, source="import",
+                                           by=f"import:{attempt.id}")
             if not await contact_imports.advance(
                     conn, attempt, now=now, done_before=done_before,
                     next_row=done_before + len(staged),
@@ -236,6 +263,7 @@ def import_runner(settings: Settings, pool: asyncpg.Pool, rules: Callable[[], Ru
     return ImportRunner(
         pool, RunnerConfig(owner=settings.instance_name, chunk_rows=settings.import_chunk_rows,
                            lease_seconds=settings.import_lease_seconds,
-                           poll_seconds=settings.import_poll_seconds),
+                           poll_seconds=settings.import_poll_seconds,
+                           upload_retention_hours=settings.import_upload_retention_hours),
         rules, clock=clock,
         privacy_key=secret.get_secret_value().encode() if secret is not None else None)

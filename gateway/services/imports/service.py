@@ -9,28 +9,32 @@ Each step is audit-logged in its own transaction with what it changed.
 - `queue` checks a mapping against the file's header and queues a phase: the
   dry run, or the import (the page asks for a dry run first; the API may skip
   it). A phase queued again starts over: its earlier rows are forgotten.
-- `summary` is the counts and the rows to look at, the same for both phases.
+  With the mapping come the file's own tags, put on every accepted row.
+- `summary` is the counts (and the tags each phase puts on: how many numbers
+  of the file get each) and the rows to look at, the same for both phases.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
 
 from gateway.plain_words import N_, said
+from gateway.plain_words import reason as said_by
 from gateway.services import audit
 from gateway.services.actor import Identity
 from gateway.services.errors import ServiceError, conflict, invalid, not_found
 from gateway.services.imports import mapping as mappings
-from gateway.services.imports import reading
+from gateway.services.imports import reading, rows
 from gateway.services.imports.context import programs_of
 from gateway.store import contact_imports
 from gateway.store.contact_imports import DRY_RUN, IMPORT
+from gateway.store.tags import BadTag
 
 PHASES: Final = (DRY_RUN, IMPORT)
 COUNTED: Final = ("new", "updated", "skipped", "subscribed", "already_subscribed",
@@ -76,9 +80,23 @@ async def upload(conn: asyncpg.Connection, principal: Identity, client: str | No
             "guess": guessed}
 
 
+def file_tags(text: str) -> list[str]:
+    """The tags typed for the whole file (`;`, `,` or `|` between them), or a 400 naming the
+    one that cannot be a tag."""
+    try:
+        return list(rows.cell_tags(text))
+    except BadTag as err:
+        raise invalid(said_by(err), field="tags") from None
+
+
 async def queue(conn: asyncpg.Connection, principal: Identity, client: str | None,
-                import_id: int, *, phase: str, mapping: Mapping[str, str] | None) -> None:
-    """Queue the dry run or the import; the mapping must fit the file's header."""
+                import_id: int, *, phase: str, mapping: Mapping[str, str] | None,
+                tags: Sequence[str] | None = None) -> None:
+    """Queue the dry run or the import; the mapping must fit the file's header.
+
+    `tags`: put on every contact of the file (None: as chosen before); each checked."""
+    if tags is not None:
+        tags = file_tags(",".join(tags))
     job = await contact_imports.get(conn, import_id)
     if job is None:
         raise not_found(said(N_("import %(import_id)s"), import_id=import_id))
@@ -90,12 +108,13 @@ async def queue(conn: asyncpg.Connection, principal: Identity, client: str | Non
     except reading.FileProblem as err:
         raise problem(err, field="mapping") from None
     async with conn.transaction():
-        if not await contact_imports.queue(conn, import_id, phase, checked):
+        if not await contact_imports.queue(conn, import_id, phase, checked, tags):
             raise conflict(said(N_("import %(import_id)s is %(status)s (%(phase)s): it cannot be "
                                    "queued again now"),
                                 import_id=import_id, status=job['status'], phase=job['phase']))
         await audit.record(conn, principal, audit.IMPORT_QUEUED, f"import:{import_id}",
-                           client=client, phase=phase, mapping=checked)
+                           client=client, phase=phase, mapping=checked,
+                           tags=tags if tags is not None else job["tags"])
 
 
 def tally(counts: list[tuple[str, str | None, str | None, int]]) -> dict[str, Any]:
@@ -123,11 +142,13 @@ async def summary(conn: asyncpg.Connection, import_id: int, *, report_rows: int,
     job = await contact_imports.get(conn, import_id)
     if job is None:
         raise not_found(said(N_("import %(import_id)s"), import_id=import_id))
-    phases = {p: tally(await contact_imports.counts(conn, import_id, p)) for p in PHASES}
-    rows = await contact_imports.report(conn, import_id, job["phase"], after_row=after_row,
-                                        limit=report_rows)
+    phases = {p: {**tally(await contact_imports.counts(conn, import_id, p)),
+                  "tags": await contact_imports.tag_counts(conn, import_id, p)}
+              for p in PHASES}
+    reported = await contact_imports.report(conn, import_id, job["phase"],
+                                            after_row=after_row, limit=report_rows)
     return {"import": job, "dry_run": phases[DRY_RUN], "result": phases[IMPORT],
-            "rows": rows}
+            "rows": reported}
 
 
 async def recent(conn: asyncpg.Connection, limit: int) -> list[dict[str, Any]]:

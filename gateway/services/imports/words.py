@@ -20,5 +20,6 @@ IMPORT_REASON_WORDS: Final[Words] = {
     rows.NO_CONSENT: N_("No proof of consent (where, when and wording)"),
     rows.BAD_CONSENT_DATE: N_("Consent date unreadable (use YYYY-MM-DD)"),
     rows.FUTURE_CONSENT_DATE: N_("Consent date in the future"),
+    rows.BAD_TAG: N_("Not a tag: use lower-case letters, digits, - or _ (up to 40)"),
     "opted_out_before": N_("Opted out before: never subscribed again by an import"),
 }

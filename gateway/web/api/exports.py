@@ -43,7 +43,7 @@ def shown(job: ExportJob) -> dict[str, Any]:
     return {"id": job.id, "status": job.status, "program": job.program,
             "segment_id": job.segment_id, "filter": job.filter, "fields": job.fields,
             "rows": job.rows, "error": job.error, "created_at": job.created_at,
-            "finished_at": job.finished_at}
+            "finished_at": job.finished_at, "revoked_at": job.revoked_at}
 
 
 @routes.post("/api/v1/exports", name="exports.create", body=NewExport, status=202,
@@ -74,6 +74,18 @@ async def get(call: Call) -> dict[str, Any]:
     return {"export": shown(job)}
 
 
+@routes.delete("/api/v1/exports/{export_id}", name="exports.revoke",
+               summary="Revoke a finished export's download: its file is deleted and its "
+                       "link answers 410 Gone",
+               description="An admin, or whoever asked for the export (403 otherwise); 409 "
+                           "when it is not finished or already revoked. Audit-logged.")
+async def revoke(call: Call) -> dict[str, Any]:
+    async with call.pool.acquire() as conn:
+        job = await export_jobs.revoke(conn, call.user, call.client, call.path_int("export_id"),
+                                       now=call.context.clock())
+    return {"export": shown(job)}
+
+
 @routes.get("/api/v1/exports/{export_id}/file", name="exports.file", query=FileQuery,
             summary="The export's CSV, by the signed link of its export.completed event")
 async def download(call: Call) -> web.StreamResponse:
@@ -87,6 +99,8 @@ async def download(call: Call) -> web.StreamResponse:
                            "ask for the export again") from None
     async with call.pool.acquire() as conn:
         job = await export_jobs.get(conn, export_id)
+    if job.revoked_at is not None:
+        raise export_jobs.gone(job)
     if job.status != "done":
         raise not_found(f"the file of export {export_id}")
     response = web.StreamResponse(headers={

@@ -28,6 +28,10 @@ MAPPING_TEXT = ("field -> the file's column header, for the fields " + ", ".join
                 + "; only `phone` is required; omitted: the gateway's guess from the headers")
 
 
+TAGS_TEXT = ("tags put on every contact of the file (lower-case letters, digits, - and _); "
+             "a `tags` column in the mapping adds each row's own")
+
+
 class NewImport(Strict):
     filename: str = Field(min_length=1, max_length=200, description="e.g. list.csv or list.xlsx")
     content_base64: str = Field(min_length=1, description="the CSV or XLSX file's bytes, base64")
@@ -37,6 +41,7 @@ class NewImport(Strict):
                                 description="where national numbers are read (default: "
                                             "GATEWAY_DEFAULT_REGION)")
     mapping: dict[str, str] | None = Field(None, description=MAPPING_TEXT)
+    tags: list[str] | None = Field(None, max_length=20, description=TAGS_TEXT)
     phase: Phase = Field("dry_run", description="`dry_run` (nothing written but the report) "
                                                 "or `import` straight away")
 
@@ -44,6 +49,8 @@ class NewImport(Strict):
 class StartImport(Strict):
     phase: Phase = "import"
     mapping: dict[str, str] | None = Field(None, description=MAPPING_TEXT)
+    tags: list[str] | None = Field(None, max_length=20,
+                                   description=TAGS_TEXT + "; omitted: as chosen before")
 
 
 class ReportQuery(Strict):
@@ -69,7 +76,8 @@ async def create(call: Call) -> dict[str, Any]:
             rules=rules_in_force(call.context), max_bytes=settings.import_max_bytes,
             now=call.context.clock())
         await service.queue(conn, call.user, call.client, made["id"], phase=body.phase,
-                            mapping=body.mapping if body.mapping is not None else made["guess"])
+                            mapping=body.mapping if body.mapping is not None else made["guess"],
+                            tags=body.tags or [])
         return await service.summary(conn, made["id"], report_rows=0)
 
 
@@ -91,5 +99,5 @@ async def start(call: Call) -> dict[str, Any]:
     import_id = call.path_int("import_id")
     async with call.pool.acquire() as conn:
         await service.queue(conn, call.user, call.client, import_id, phase=body.phase,
-                            mapping=body.mapping)
+                            mapping=body.mapping, tags=body.tags)
         return await service.summary(conn, import_id, report_rows=0)

@@ -40,6 +40,7 @@ FIELD_LABELS: Final[dict[str, str]] = {
     "consent_date": N_("Consent: date"),
     "consent_wording": N_("Consent: wording or campaign"),
     "opted_out": N_("Opted out"),
+    "tags": N_("Tags (several to a cell, separated by ; or ,)"),
 }
 assert set(FIELD_LABELS) == set(FIELDS)
 
@@ -93,7 +94,8 @@ async def one(view: View) -> web.StreamResponse:
 
 async def _one(view: View, import_id: int, *, status: int = 200,
                errors: dict[str, str] | None = None,
-               chosen: dict[str, str] | None = None) -> web.Response:
+               chosen: dict[str, str] | None = None,
+               typed_tags: str | None = None) -> web.Response:
     async with view.context.pool.acquire() as conn:
         found = await service.summary(conn, import_id, report_rows=REPORT_ROWS)
     job = found["import"]
@@ -102,7 +104,9 @@ async def _one(view: View, import_id: int, *, status: int = 200,
     return view.render(
         "import.html", status=status, title=TITLE, job=job, found=found, mapping=mapping,
         fields=FIELD_LABELS, errors=errors or {}, refresh=REFRESH_SECONDS if running else None,
-        report_rows=REPORT_ROWS)
+        file_tags=typed_tags if typed_tags is not None else ", ".join(job["tags"]),
+        report_rows=REPORT_ROWS,
+        retention_hours=view.context.settings.import_upload_retention_hours)
 
 
 @pages.post("/imports/{import_id}/start", name="page.contact_import.start")
@@ -110,15 +114,18 @@ async def start(view: View) -> web.StreamResponse:
     import_id = int(view.request.match_info["import_id"])
     phase = view.field("phase")
     chosen = {field: view.field(f"map_{field}") for field in FIELDS}
+    typed_tags = view.field("file_tags")
     try:
         if phase not in service.PHASES:
             raise bad_request(N_("choose a dry run or the import"), field="phase")
+        dry_run = phase == "dry_run"
         async with view.context.pool.acquire() as conn:
             await service.queue(conn, view.user, view.client, import_id, phase=phase,
-                                mapping=chosen if phase == "dry_run" else None)
+                                mapping=chosen if dry_run else None,
+                                tags=service.file_tags(typed_tags) if dry_run else None)
     except ServiceError as err:
         if err.status not in (400, 409):
             raise
         return await _one(view, import_id, status=err.status, chosen=chosen,
-                          errors={err.field or "form": err.message})
+                          typed_tags=typed_tags, errors={err.field or "form": err.message})
     return view.redirect(f"/imports/{import_id}")

@@ -16,18 +16,20 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.plain_words import N_
-from gateway.services import exports, segments
+from gateway.services import export_jobs, exports, segments
 from gateway.services import tags as tag_service
 from gateway.services.contact_filters import search_choices
 from gateway.services.contacts import contact_number
 from gateway.services.errors import ServiceError
 from gateway.web.context import rules_in_force
+from gateway.web.pages import confirm
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
 
 TITLE = N_("Saved segments")
 EXPORT_TITLE = N_("Export contacts")
+RECENT_JOBS = 20  # the export jobs the page lists, newest first
 SEARCH_KEYS = ("q", "name", "zip", "keyword", "program", "status", "tag", "timezone", "field")
 
 
@@ -165,17 +167,37 @@ async def export_form(view: View) -> web.StreamResponse:
         counted = await segments.list_counted(conn, rules=rules,
                                               default_shortcode=context.settings.shortcode,
                                               now=context.clock())
+        jobs = await export_jobs.recent(conn, RECENT_JOBS)
     form = _export_form(view)
     if not form["fields"]:
         form["fields"] = list(exports.DEFAULT_FIELDS)
     error = None
     if view.query("error"):
         error = {"field": view.query("error_field") or None, "message": view.query("error")}
+    revoked = view.query("revoked")
     return view.render("export.html", title=EXPORT_TITLE, counted=counted,
                        programs=_program_choices(view), form=form, error=error,
                        fields=exports.fields_for(view.user, rules),
                        donor_fields=exports.DONOR_FIELDS, gift_fields=exports.GIFT_FIELDS,
-                       column_words=exports.COLUMN_WORDS)
+                       column_words=exports.COLUMN_WORDS, jobs=jobs,
+                       may_revoke=lambda job: export_jobs.may_revoke(view.user, job),
+                       keep_days=context.settings.exports_keep_days,
+                       revoked=int(revoked) if revoked.isdigit() else None)
+
+
+@pages.post("/exports/{export_id}/revoke", name="page.exports.revoke")
+async def revoke_export(view: View) -> web.StreamResponse:
+    """Revoke one finished export's download, after the confirm step (pages/confirm.py)."""
+    export_id = int(view.request.match_info["export_id"])
+    async with view.context.pool.acquire() as conn:
+        job = await export_jobs.get(conn, export_id)
+        export_jobs.check_may_revoke(view.user, job)
+        if not confirm.confirmed(view):
+            return confirm.ask(view, "revoke_export", title=N_("Revoke this export's link?"),
+                               back="/exports", subject=f"{job.id} ({job.requested_by})")
+        await export_jobs.revoke(conn, view.user, view.client, export_id,
+                                 now=view.context.clock())
+    return view.redirect("/exports", revoked=str(export_id))
 
 
 @pages.get("/exports/contacts.csv", name="page.exports.download")
