@@ -35,13 +35,14 @@ from gateway.pipeline.event_handlers import schedule
 from gateway.privacy.pseudonym import number_hash
 from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
+from gateway.store import one_statement, webhook_events
 from gateway.store import outbound as outbound_store
 from gateway.store import privacy as privacy_store
 from gateway.store import questions as questions_store
 from gateway.store import tags as tags_store
 from gateway.store import timeline as timeline_store
-from gateway.store import webhook_events
 from gateway.store.inbound import NewInbound
+from gateway.store.one_statement import Step
 from gateway.store.outbound import NewOutbound
 from gateway.store.timeline import NewEvent
 
@@ -84,14 +85,21 @@ class DecisionWriter:
         )
 
     async def decide_and_write(
-        self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]]
+        self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]],
+        *, first: Sequence[Step] = (),
     ) -> int:
-        """Decide every MO in order; return how many replies were queued."""
+        """Decide every MO in order; return how many replies were queued.
+
+        `first`: the batch's own writes (its MOs), sent in the decisions' one statement.
+        """
         if not mos:
+            await one_statement.run(conn, [step for step in first if step.rows])
             return 0
         rules = self._rules.current
         unknown = [(i, mo) for i, mo in mos if mo.shortcode not in rules.shortcodes]
         if unknown:
+            # their timeline rows point at the MOs: those are written first, on their own
+            await one_statement.run(conn, [step for step in first if step.rows])
             mos = [(i, mo) for i, mo in mos if mo.shortcode in rules.shortcodes]
             answered = await self._unknown_shortcode(conn, rules, unknown)
             if not mos:
@@ -129,15 +137,19 @@ class DecisionWriter:
                     schedule(event, origin, writes)
         # knowledge-base lookups (committees, events) answered in their places
         replies = await contact_centre.answer_lookups(conn, rules, writes.replies)
-        await contacts_store.upsert_states(
-            conn,
-            [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
-            now=max(last_seen.values()),
-        )
-        await timeline_store.insert_batch(conn, writes.timeline)
-        await outbound_store.insert_batch(conn, replies)
-        await consent_store.insert_batch(conn, writes.consent)  # after the replies it points at
-        await donation_ledger.write(conn, writes)  # likewise
+        # One round trip for what nearly every batch writes (store/one_statement.py);
+        # the ledger's step reads the ids of the replies it points at from theirs.
+        await one_statement.run(conn, [
+            *first,
+            contacts_store.upsert_step(
+                [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
+                now=max(last_seen.values())),
+            timeline_store.insert_step(writes.timeline),
+            outbound_store.replies_step(replies),
+            consent_store.after_replies_step(writes.consent),
+        ])
+        await consent_store.emit_webhooks(conn, writes.consent)
+        await donation_ledger.write(conn, writes)  # after the replies its events point at
         await questions_store.insert_batch(conn, writes.questions)
         await tags_store.insert_batch(conn, writes.tags)  # a keyword's tags (ContactTagged)
         await contacts_store.update_geo(conn, self._relocated(rules, stored, states))

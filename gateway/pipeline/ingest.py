@@ -49,7 +49,7 @@ from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.link import DeliverAnswer
 from gateway.smpp.pdu import Pdu
 from gateway.store import inbound as inbound_store
-from gateway.store import number_locks
+from gateway.store import number_locks, one_statement
 from gateway.store.inbound import IdReserve, NewInbound, PartKey, Redelivery, Unacked
 
 log = get_logger("gateway.ingest")
@@ -243,15 +243,19 @@ class Ingest:
                 complete.append(mo)
                 owners.append(index)
         ids = await self._ids.take(conn, len(complete)) if complete else []
-        await inbound_store.insert_batch(conn, complete, ids)
         made = dict(zip(owners, ids, strict=True))
-        unacked = await self._remember_unacked(conn, items, repeats, made)
+        unacked, unread, again = await self._remember_unacked(conn, items, repeats, made)
+        # The MOs and their unread records are written with the decisions, in one
+        # statement (store/one_statement.py): ids are reserved, nothing reads them before.
+        first = [inbound_store.insert_step(complete, ids), inbound_store.unacked_step(unread)]
         pairs = list(zip(ids, complete, strict=True))
         if not decide:
+            await one_statement.run(conn, [step for step in first if step.rows])
             await self._writer.record_undecided(conn, pairs)
             replies = 0
         else:
-            replies = await self._writer.decide_and_write(conn, pairs)
+            replies = await self._writer.decide_and_write(conn, pairs, first=first)
+        await inbound_store.insert_redeliveries(conn, again)  # they point at stored MOs
         redelivered = sum(repeat is not None for repeat in repeats)
         return Applied(unacked, len(items) - redelivered, redelivered, replies)
 
@@ -276,8 +280,9 @@ class Ingest:
     async def _remember_unacked(
         self, conn: asyncpg.Connection, items: Sequence[LaneItem], repeats: Sequence[Repeat],
         inbound_ids: dict[int, int],
-    ) -> list[int | None]:
-        """Record the new MOs as unread, the repeats as redeliveries; per item, its record."""
+    ) -> tuple[list[int | None], list[Unacked], list[Redelivery]]:
+        """Per item, its unread record; the new MOs' records to insert, the repeats'
+        redeliveries to record (nothing is written here)."""
         new = [(i, item) for i, item in enumerate(items)
                if isinstance(item, MoItem) and repeats[i] is None]
         record_ids = await self._unacked_ids.take(conn, len(new)) if new else []
@@ -285,7 +290,6 @@ class Ingest:
             index: Unacked(record_id, item.digest, item.received_at, inbound_ids.get(index))
             for (index, item), record_id in zip(new, record_ids, strict=True)
         }
-        await inbound_store.insert_unacked(conn, list(rows.values()))
         result: list[int | None] = [rows[i].id if i in rows else None for i in range(len(items))]
         again: list[Redelivery] = []
         for index, (item, repeat) in enumerate(zip(items, repeats, strict=True)):
@@ -296,8 +300,7 @@ class Ingest:
             again.append(Redelivery(first.inbound_id, first.received_at, item.received_at))
             log.info("mo_redelivered", msisdn=item.msisdn,
                      first_received_at=first.received_at.isoformat())
-        await inbound_store.insert_redeliveries(conn, again)
-        return result
+        return result, list(rows.values()), again
 
     async def _complete(self, conn: asyncpg.Connection, item: LaneItem) -> NewInbound | None:
         if isinstance(item, FlushParts):

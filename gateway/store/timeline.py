@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from gateway.store.db import affected
+from gateway.store.one_statement import Step
 
 INSERT_BATCH = """
 INSERT INTO contact_events (msisdn, shortcode, inbound_id, name, data, occurred_at)
@@ -41,15 +42,20 @@ class NewEvent:
 
 async def insert_batch(conn: asyncpg.Connection, events: Sequence[NewEvent]) -> None:
     if events:
-        await conn.execute(
-            INSERT_BATCH,
-            [e.msisdn for e in events],
-            [e.shortcode for e in events],
-            [e.inbound_id for e in events],
-            [e.name for e in events],
-            [json.dumps(e.data, separators=(",", ":"), default=str) for e in events],
-            [e.occurred_at for e in events],
-        )
+        step = insert_step(events)
+        await conn.execute(step.sql, *step.args)
+
+
+def insert_step(events: Sequence[NewEvent]) -> Step:
+    """`insert_batch` as one step of a batch's single statement (store/one_statement.py)."""
+    return Step(INSERT_BATCH, [
+        [e.msisdn for e in events],
+        [e.shortcode for e in events],
+        [e.inbound_id for e in events],
+        [e.name for e in events],
+        [json.dumps(e.data, separators=(",", ":"), default=str) for e in events],
+        [e.occurred_at for e in events],
+    ], rows=len(events))
 
 
 async def list_for_contact(
