@@ -35,7 +35,7 @@ from gateway.pipeline.event_handlers import schedule
 from gateway.privacy.pseudonym import number_hash
 from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
-from gateway.store import one_statement, webhook_events
+from gateway.store import lane_reads, one_statement, webhook_events
 from gateway.store import outbound as outbound_store
 from gateway.store import privacy as privacy_store
 from gateway.store import questions as questions_store
@@ -106,10 +106,12 @@ class DecisionWriter:
                 return answered
             return answered + await self.decide_and_write(conn, mos)
         keys = list(dict.fromkeys((mo.msisdn, mo.shortcode) for _, mo in mos))
-        stored = await contacts_store.list_states(conn, keys)
+        cards, holds = donation_ledger.reads(rules)
+        found = await lane_reads.read_batch(conn, keys, cards=cards, holds=holds)
+        stored = found.states
         returning = await self._returning_opt_outs(conn, [k for k in keys if k not in stored])
         # saved cards and donor-details holds, as the engine reads them
-        outside = await donation_ledger.read_outside(conn, rules, keys)
+        outside = await donation_ledger.read_outside(conn, rules, found)
         states: dict[tuple[str, str], ContactState] = {}
         for key in keys:
             opted_out, data = stored.get(key, (key in returning, {}))

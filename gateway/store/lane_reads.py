@@ -1,0 +1,66 @@
+"""What an MO lane batch reads before deciding, in one statement: one round trip.
+
+Why one statement: the engine needs, per (number, short code) of the batch,
+the contact's state, the saved card's last four digits (GIVE offers the
+express flow) and whether a donation waits for the donor's details. Read as
+three statements, that was three round trips per batch for what is, almost
+always, a contact row and two empty index probes (docs/performance.md).
+The donations held for details are then read in full only for the keys that
+have one (store/donations.py `held_for_details`), which is rare.
+
+Read-only: each table keeps its one writer (tests/test_table_owners.py).
+The plan (one index probe per key and table, never a scan) is pinned by
+tests/test_lane_statement.py under a generic plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+# $3: read saved cards; $4: look for details holds (the rules take cards, donations).
+READ_BATCH = """
+SELECT k.msisdn, k.shortcode, c.opted_out, c.state::text AS state,
+       CASE WHEN $3::bool THEN (
+           SELECT s.last4 FROM saved_cards s WHERE s.msisdn = k.msisdn
+           ORDER BY s.created_at DESC, s.payment_method_id DESC LIMIT 1) END AS last4,
+       $4::bool AND EXISTS (
+           SELECT 1 FROM donations d WHERE d.msisdn = k.msisdn AND d.shortcode = k.shortcode
+             AND d.status = 'awaiting_details') AS held
+FROM unnest($1::text[], $2::text[]) AS k(msisdn, shortcode)
+LEFT JOIN contacts c ON c.msisdn = k.msisdn AND c.shortcode = k.shortcode
+"""
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRead:
+    """Per key: the stored state (absent: a new contact), the saved card, a details hold."""
+
+    states: dict[Key, tuple[bool, dict[str, Any]]] = field(default_factory=dict)
+    cards: dict[str, str] = field(default_factory=dict)  # msisdn -> last4
+    held: list[Key] = field(default_factory=list)  # keys with a donation held for details
+
+
+async def read_batch(conn: asyncpg.Connection, keys: Sequence[Key], *, cards: bool,
+                     holds: bool) -> BatchRead:
+    """The contacts' states, and (when asked) their saved cards and details holds."""
+    found = BatchRead()
+    if not keys:
+        return found
+    rows = await conn.fetch(READ_BATCH, [k[0] for k in keys], [k[1] for k in keys],
+                            cards, holds)
+    for r in rows:
+        key = (r["msisdn"], r["shortcode"])
+        if r["state"] is not None:
+            found.states[key] = (r["opted_out"], json.loads(r["state"]))
+        if r["last4"] is not None:
+            found.cards[r["msisdn"]] = r["last4"]
+        if r["held"]:
+            found.held.append(key)
+    return found
