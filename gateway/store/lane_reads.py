@@ -23,16 +23,22 @@ from typing import Any
 import asyncpg
 
 # $3: read saved cards; $4: look for details holds (the rules take cards, donations).
+# Joins, not a subquery per key: whatever plan the cache holds, a table is read
+# once per batch (an index probe per number, or at worst one scan), never once per key.
 READ_BATCH = """
-SELECT k.msisdn, k.shortcode, c.opted_out, c.state::text AS state,
-       CASE WHEN $3::bool THEN (
-           SELECT s.last4 FROM saved_cards s WHERE s.msisdn = k.msisdn
-           ORDER BY s.created_at DESC, s.payment_method_id DESC LIMIT 1) END AS last4,
-       $4::bool AND EXISTS (
-           SELECT 1 FROM donations d WHERE d.msisdn = k.msisdn AND d.shortcode = k.shortcode
-             AND d.status = 'awaiting_details') AS held
+SELECT k.msisdn, k.shortcode, c.opted_out, c.state::text AS state, s.last4,
+       h.msisdn IS NOT NULL AS held
 FROM unnest($1::text[], $2::text[]) AS k(msisdn, shortcode)
 LEFT JOIN contacts c ON c.msisdn = k.msisdn AND c.shortcode = k.shortcode
+LEFT JOIN (
+    SELECT DISTINCT ON (msisdn) msisdn, last4 FROM saved_cards
+    WHERE $3::bool AND msisdn = ANY($1::text[])
+    ORDER BY msisdn, created_at DESC, payment_method_id DESC
+) s ON s.msisdn = k.msisdn
+LEFT JOIN (
+    SELECT DISTINCT msisdn, shortcode FROM donations
+    WHERE $4::bool AND status = 'awaiting_details' AND msisdn = ANY($1::text[])
+) h ON h.msisdn = k.msisdn AND h.shortcode = k.shortcode
 """
 
 Key = tuple[str, str]
