@@ -189,7 +189,7 @@ class Ingest:
     async def _process(self, items: Sequence[LaneItem]) -> list[Stored]:
         async with self._pool.acquire() as conn:
             try:
-                async with conn.transaction():
+                async with number_locks.locked_transaction(conn, map(_msisdn, items)):
                     applied = await self._apply(conn, items)
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
                 raise  # the database is gone: every caller answers "try later"
@@ -202,7 +202,7 @@ class Ingest:
     async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> Stored:
         msisdn = _msisdn(item)
         try:
-            async with conn.transaction():
+            async with number_locks.locked_transaction(conn, [msisdn]):
                 applied = await self._apply(conn, [item])
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
             raise
@@ -213,7 +213,7 @@ class Ingest:
             # The engine failed on this MO. Keep the text (it was sent to us and
             # must not be lost or redelivered forever) without a decision.
             log.error("mo_decision_failed", msisdn=msisdn, error=type(err).__name__, exc_info=True)
-            async with conn.transaction():
+            async with number_locks.locked_transaction(conn, [msisdn]):
                 applied = await self._apply(conn, [item], decide=False)
         self._after_commit(applied)
         return S.ESME_ROK, applied.unacked[0]
@@ -229,9 +229,9 @@ class Ingest:
     async def _apply(
         self, conn: asyncpg.Connection, items: Sequence[LaneItem], *, decide: bool = True
     ) -> Applied:
-        # Before anything about these numbers is read: another instance may be
-        # deciding (or one of our MTs may be leaving for) the same number now.
-        await number_locks.lock_numbers(conn, (_msisdn(item) for item in items))
+        # The caller's transaction took these numbers' locks before anything about them
+        # is read (number_locks.locked_transaction): another instance may be deciding
+        # (or one of our MTs may be leaving for) the same number now.
         repeats = await self._repeats(conn, items)
         complete: list[NewInbound] = []
         owners: list[int] = []  # the item that completed each MO
