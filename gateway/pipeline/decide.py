@@ -84,13 +84,24 @@ class DecisionWriter:
             ],
         )
 
+    async def read(
+        self, conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], *,
+        digests: Sequence[bytes] = (), since: datetime | None = None,
+    ) -> lane_reads.BatchRead:
+        """What deciding on these contacts reads, in one statement (store/lane_reads.py),
+        with the unread acknowledgements of `digests` the lane asks for in the same trip."""
+        cards, holds = donation_ledger.reads(self._rules.current)
+        return await lane_reads.read_batch(conn, keys, cards=cards, holds=holds,
+                                           digests=digests, since=since)
+
     async def decide_and_write(
         self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]],
-        *, first: Sequence[Step] = (),
+        *, first: Sequence[Step] = (), found: lane_reads.BatchRead | None = None,
     ) -> int:
         """Decide every MO in order; return how many replies were queued.
 
-        `first`: the batch's own writes (its MOs), sent in the decisions' one statement.
+        `first`: the batch's own writes (its MOs), sent in the decisions' one statement;
+        `found`: `read` of (at least) these MOs' contacts, already made in this transaction.
         """
         if not mos:
             await one_statement.run(conn, [step for step in first if step.rows])
@@ -104,11 +115,11 @@ class DecisionWriter:
             answered = await self._unknown_shortcode(conn, rules, unknown)
             if not mos:
                 return answered
-            return answered + await self.decide_and_write(conn, mos)
+            return answered + await self.decide_and_write(conn, mos, found=found)
         keys = list(dict.fromkeys((mo.msisdn, mo.shortcode) for _, mo in mos))
-        cards, holds = donation_ledger.reads(rules)
-        found = await lane_reads.read_batch(conn, keys, cards=cards, holds=holds)
-        stored = found.states
+        if found is None:
+            found = await self.read(conn, keys)
+        stored = {key: found.states[key] for key in keys if key in found.states}
         returning = await self._returning_opt_outs(conn, [k for k in keys if k not in stored])
         # saved cards and donor-details holds, as the engine reads them
         outside = await donation_ledger.read_outside(conn, rules, found)

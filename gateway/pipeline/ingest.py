@@ -232,7 +232,12 @@ class Ingest:
         # The caller's transaction took these numbers' locks before anything about them
         # is read (number_locks.locked_transaction): another instance may be deciding
         # (or one of our MTs may be leaving for) the same number now.
-        repeats = await self._repeats(conn, items)
+        mos = [item for item in items if isinstance(item, MoItem)]
+        since = min((m.received_at for m in mos), default=None)
+        found = await self._writer.read(  # the contacts' states and what the MOs may repeat
+            conn, list(dict.fromkeys(map(_key, items))), digests=[m.digest for m in mos],
+            since=since - self._window if since is not None else None)
+        repeats = self._repeats(items, found.unacked)
         complete: list[NewInbound] = []
         owners: list[int] = []  # the item that completed each MO
         for index, item in enumerate(items):
@@ -254,23 +259,21 @@ class Ingest:
             await self._writer.record_undecided(conn, pairs)
             replies = 0
         else:
-            replies = await self._writer.decide_and_write(conn, pairs, first=first)
+            replies = await self._writer.decide_and_write(conn, pairs, first=first, found=found)
         await inbound_store.insert_redeliveries(conn, again)  # they point at stored MOs
         redelivered = sum(repeat is not None for repeat in repeats)
         return Applied(unacked, len(items) - redelivered, redelivered, replies)
 
-    async def _repeats(self, conn: asyncpg.Connection, items: Sequence[LaneItem]) -> list[Repeat]:
-        """Per item, the stored MO it repeats (see redelivery.py); a flush repeats nothing."""
+    def _repeats(self, items: Sequence[LaneItem], unacked: Sequence[Unacked]) -> list[Repeat]:
+        """Per item, the stored MO it repeats (see redelivery.py); a flush repeats nothing.
+
+        `unacked`: the unread records of the items' digests within the window, in id order.
+        """
         mos = [(index, item) for index, item in enumerate(items) if isinstance(item, MoItem)]
         if not mos:
             return [None] * len(items)
         arrivals = [Arrival(item.digest, item.received_at) for _, item in mos]
-        since = min(a.received_at for a in arrivals) - self._window
-        stored = [
-            row for row in await inbound_store.find_unacked(conn, [a.digest for a in arrivals],
-                                                            since)
-            if not self.read_marks.was_read(row.id)
-        ]
+        stored = [row for row in unacked if not self.read_marks.was_read(row.id)]
         found = find_repeats(arrivals, stored, self._window)
         repeats: list[Repeat] = [None] * len(items)
         for (index, _), repeat in zip(mos, found, strict=True):
@@ -332,6 +335,12 @@ class Ingest:
 
 def _msisdn(item: LaneItem) -> str:
     return item.msisdn if isinstance(item, MoItem) else item.key.msisdn
+
+
+def _key(item: LaneItem) -> tuple[str, str]:
+    """The contact an item's MO will be decided on: (number, short code)."""
+    return (item.msisdn, item.shortcode) if isinstance(item, MoItem) else (
+        item.key.msisdn, item.key.shortcode)
 
 
 @dataclass(frozen=True, slots=True)

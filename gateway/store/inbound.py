@@ -52,12 +52,6 @@ HAVING min(received_at) < $1
 
 COUNT_INBOUND = "SELECT count(*) FROM inbound"
 
-FIND_UNACKED = """
-SELECT id, digest, received_at, inbound_id FROM inbound_unacked
-WHERE digest = ANY($1::bytea[]) AND received_at >= $2
-ORDER BY id
-"""
-
 INSERT_UNACKED = """
 INSERT INTO inbound_unacked (id, digest, received_at, inbound_id)
 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::timestamptz[], $4::bigint[])
@@ -172,13 +166,6 @@ async def list_stale_groups(conn: asyncpg.Connection, older_than: datetime) -> l
 async def count_inbound(conn: asyncpg.Connection) -> int:
     value: int = await conn.fetchval(COUNT_INBOUND)
     return value
-
-
-async def find_unacked(
-    conn: asyncpg.Connection, digests: Sequence[bytes], since: datetime
-) -> list[Unacked]:
-    rows = await conn.fetch(FIND_UNACKED, list(set(digests)), since)
-    return [Unacked(r["id"], r["digest"], r["received_at"], r["inbound_id"]) for r in rows]
 
 
 async def insert_unacked(conn: asyncpg.Connection, rows: Sequence[Unacked]) -> None:
