@@ -9,7 +9,8 @@ check at claim time can pass moments before a STOP commits.
 
 So every number has one PostgreSQL advisory lock (namespace NUMBER_LOCK_SPACE,
 key `number_key`):
-- an MO transaction takes it exclusively (`lock_numbers`) before it reads
+- an MO transaction takes it exclusively (`locked_transaction`: with its BEGIN;
+  `lock_numbers` inside a transaction already open) before it reads
   the numbers' contacts, and holds it to COMMIT: one number's MOs are
   decided one transaction at a time, whatever instance received them;
 - the outbox takes it shared, without waiting, and reads the numbers'
