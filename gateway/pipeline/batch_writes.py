@@ -1,10 +1,12 @@
 """What one batch of decisions will write, gathered before any statement runs.
 
 The event handlers (pipeline/event_handlers.py) only append here; the
-batch's writer (pipeline/decide.py) then runs one statement per table, in
-the order the foreign keys need (replies before the consent and donation
-rows that point at "reply number N of this MO"). Lists keep decision
-order, which is the order rows get their ids.
+batch's writer (pipeline/decide.py) then writes each table in the order
+the foreign keys need (replies before the consent and donation rows that
+point at "reply number N of this MO"): states, timeline, replies and consent
+rows in the batch's one statement (store/one_statement.py), the rest one
+statement per table. Lists keep decision order, which is the order rows get
+their ids.
 """
 
 from __future__ import annotations

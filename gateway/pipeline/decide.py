@@ -36,13 +36,14 @@ from gateway.pipeline.reply_links import ReplyLinks
 from gateway.privacy.pseudonym import number_hash
 from gateway.store import consent as consent_store
 from gateway.store import contacts as contacts_store
+from gateway.store import lane_reads, one_statement, webhook_events
 from gateway.store import outbound as outbound_store
 from gateway.store import privacy as privacy_store
 from gateway.store import questions as questions_store
 from gateway.store import tags as tags_store
 from gateway.store import timeline as timeline_store
-from gateway.store import webhook_events
 from gateway.store.inbound import NewInbound
+from gateway.store.one_statement import Step
 from gateway.store.outbound import NewOutbound
 from gateway.store.timeline import NewEvent
 
@@ -86,25 +87,45 @@ class DecisionWriter:
             ],
         )
 
+    async def read(
+        self, conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], *,
+        digests: Sequence[bytes] = (), since: datetime | None = None,
+    ) -> lane_reads.BatchRead:
+        """What deciding on these contacts reads, in one statement (store/lane_reads.py),
+        with the unread acknowledgements of `digests` the lane asks for in the same trip."""
+        cards, holds = donation_ledger.reads(self._rules.current)
+        return await lane_reads.read_batch(conn, keys, cards=cards, holds=holds,
+                                           digests=digests, since=since)
+
     async def decide_and_write(
-        self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]]
+        self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]],
+        *, first: Sequence[Step] = (), found: lane_reads.BatchRead | None = None,
     ) -> int:
-        """Decide every MO in order; return how many replies were queued."""
+        """Decide every MO in order; return how many replies were queued.
+
+        `first`: the batch's own writes (its MOs), sent in the decisions' one statement;
+        `found`: `read` of (at least) these MOs' contacts, already made in this transaction.
+        """
         if not mos:
+            await one_statement.run(conn, [step for step in first if step.rows])
             return 0
         rules = self._rules.current
         unknown = [(i, mo) for i, mo in mos if mo.shortcode not in rules.shortcodes]
         if unknown:
+            # their timeline rows point at the MOs: those are written first, on their own
+            await one_statement.run(conn, [step for step in first if step.rows])
             mos = [(i, mo) for i, mo in mos if mo.shortcode in rules.shortcodes]
             answered = await self._unknown_shortcode(conn, rules, unknown)
             if not mos:
                 return answered
-            return answered + await self.decide_and_write(conn, mos)
+            return answered + await self.decide_and_write(conn, mos, found=found)
         keys = list(dict.fromkeys((mo.msisdn, mo.shortcode) for _, mo in mos))
-        stored = await contacts_store.list_states(conn, keys)
+        if found is None:
+            found = await self.read(conn, keys)
+        stored = {key: found.states[key] for key in keys if key in found.states}
         returning = await self._returning_opt_outs(conn, [k for k in keys if k not in stored])
         # saved cards and donor-details holds, as the engine reads them
-        outside = await donation_ledger.read_outside(conn, rules, keys)
+        outside = await donation_ledger.read_outside(conn, rules, found)
         states: dict[tuple[str, str], ContactState] = {}
         for key in keys:
             opted_out, data = stored.get(key, (key in returning, {}))
@@ -133,15 +154,19 @@ class DecisionWriter:
         # knowledge-base lookups (committees, events) answered in their places
         replies = await contact_centre.answer_lookups(conn, rules, writes.replies)
         replies = await self._links.shorten(conn, rules, replies)
-        await contacts_store.upsert_states(
-            conn,
-            [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
-            now=max(last_seen.values()),
-        )
-        await timeline_store.insert_batch(conn, writes.timeline)
-        await outbound_store.insert_batch(conn, replies)
-        await consent_store.insert_batch(conn, writes.consent)  # after the replies it points at
-        await donation_ledger.write(conn, writes)  # likewise
+        # One round trip for what nearly every batch writes (store/one_statement.py);
+        # the ledger's step reads the ids of the replies it points at from theirs.
+        await one_statement.run(conn, [
+            *first,
+            contacts_store.upsert_step(
+                [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
+                now=max(last_seen.values())),
+            timeline_store.insert_step(writes.timeline),
+            outbound_store.replies_step(replies),
+            consent_store.after_replies_step(writes.consent),
+        ])
+        await consent_store.emit_webhooks(conn, writes.consent)
+        await donation_ledger.write(conn, writes)  # after the replies its events point at
         await questions_store.insert_batch(conn, writes.questions)
         await tags_store.insert_batch(conn, writes.tags)  # a keyword's tags (ContactTagged)
         await contacts_store.update_geo(conn, self._relocated(rules, stored, states))

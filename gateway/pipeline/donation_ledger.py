@@ -41,6 +41,7 @@ from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.store import billing as billing_store
 from gateway.store import donations as donation_store
 from gateway.store.donations import DonorDetails, NewDonation, NewDonationEvent
+from gateway.store.lane_reads import BatchRead
 
 # The handlers below are registered in pipeline/event_handlers.py, one per event kind;
 # each only appends its rows to the batch. `at` is the MO's time, as for every row.
@@ -144,16 +145,21 @@ class Outside:
         return data
 
 
-async def read_outside(conn: asyncpg.Connection, rules: Rules,
-                       keys: Sequence[tuple[str, str]]) -> Outside:
-    """Saved cards and details holds for these (msisdn, shortcode) pairs: two or three
-    statements per batch, none when the rules take no donations."""
+def reads(rules: Rules) -> tuple[bool, bool]:
+    """What the batch's one read (store/lane_reads.py) must look up for these rules:
+    (saved cards, details holds); neither when the rules take no donations."""
+    if not rules.donations:
+        return False, False
+    return any("card" in d.methods for d in rules.donations.values()), True
+
+
+async def read_outside(conn: asyncpg.Connection, rules: Rules, found: BatchRead) -> Outside:
+    """Saved cards and details holds of the batch's keys, from the batch's one read; the
+    holds' donations and the donor details on file only for the keys with a hold (rare)."""
     if not rules.donations:
         return Outside()
-    cards: dict[str, str] = {}
-    if any("card" in d.methods for d in rules.donations.values()):
-        cards = await billing_store.saved_last4(conn, sorted({k[0] for k in keys}))
-    held = await donation_store.held_for_details(conn, keys)
+    cards = found.cards
+    held = await donation_store.held_for_details(conn, found.held) if found.held else []
     if not held:
         return Outside(cards, {}, True)
     on_file = await donation_store.list_donor_details(

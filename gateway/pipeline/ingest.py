@@ -49,7 +49,7 @@ from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.link import DeliverAnswer
 from gateway.smpp.pdu import Pdu
 from gateway.store import inbound as inbound_store
-from gateway.store import number_locks
+from gateway.store import number_locks, one_statement
 from gateway.store.inbound import IdReserve, NewInbound, PartKey, Redelivery, Unacked
 
 log = get_logger("gateway.ingest")
@@ -190,7 +190,7 @@ class Ingest:
     async def _process(self, items: Sequence[LaneItem]) -> list[Stored]:
         async with self._pool.acquire() as conn:
             try:
-                async with conn.transaction():
+                async with number_locks.locked_transaction(conn, map(_msisdn, items)):
                     applied = await self._apply(conn, items)
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
                 raise  # the database is gone: every caller answers "try later"
@@ -203,7 +203,7 @@ class Ingest:
     async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> Stored:
         msisdn = _msisdn(item)
         try:
-            async with conn.transaction():
+            async with number_locks.locked_transaction(conn, [msisdn]):
                 applied = await self._apply(conn, [item])
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
             raise
@@ -214,7 +214,7 @@ class Ingest:
             # The engine failed on this MO. Keep the text (it was sent to us and
             # must not be lost or redelivered forever) without a decision.
             log.error("mo_decision_failed", msisdn=msisdn, error=type(err).__name__, exc_info=True)
-            async with conn.transaction():
+            async with number_locks.locked_transaction(conn, [msisdn]):
                 applied = await self._apply(conn, [item], decide=False)
         self._after_commit(applied)
         return S.ESME_ROK, applied.unacked[0]
@@ -230,10 +230,15 @@ class Ingest:
     async def _apply(
         self, conn: asyncpg.Connection, items: Sequence[LaneItem], *, decide: bool = True
     ) -> Applied:
-        # Before anything about these numbers is read: another instance may be
-        # deciding (or one of our MTs may be leaving for) the same number now.
-        await number_locks.lock_numbers(conn, (_msisdn(item) for item in items))
-        repeats = await self._repeats(conn, items)
+        # The caller's transaction took these numbers' locks before anything about them
+        # is read (number_locks.locked_transaction): another instance may be deciding
+        # (or one of our MTs may be leaving for) the same number now.
+        mos = [item for item in items if isinstance(item, MoItem)]
+        since = min((m.received_at for m in mos), default=None)
+        found = await self._writer.read(  # the contacts' states and what the MOs may repeat
+            conn, list(dict.fromkeys(map(_key, items))), digests=[m.digest for m in mos],
+            since=since - self._window if since is not None else None)
+        repeats = self._repeats(items, found.unacked)
         complete: list[NewInbound] = []
         owners: list[int] = []  # the item that completed each MO
         for index, item in enumerate(items):
@@ -244,30 +249,32 @@ class Ingest:
                 complete.append(mo)
                 owners.append(index)
         ids = await self._ids.take(conn, len(complete)) if complete else []
-        await inbound_store.insert_batch(conn, complete, ids)
         made = dict(zip(owners, ids, strict=True))
-        unacked = await self._remember_unacked(conn, items, repeats, made)
+        unacked, unread, again = await self._remember_unacked(conn, items, repeats, made)
+        # The MOs and their unread records are written with the decisions, in one
+        # statement (store/one_statement.py): ids are reserved, nothing reads them before.
+        first = [inbound_store.insert_step(complete, ids), inbound_store.unacked_step(unread)]
         pairs = list(zip(ids, complete, strict=True))
         if not decide:
+            await one_statement.run(conn, [step for step in first if step.rows])
             await self._writer.record_undecided(conn, pairs)
             replies = 0
         else:
-            replies = await self._writer.decide_and_write(conn, pairs)
+            replies = await self._writer.decide_and_write(conn, pairs, first=first, found=found)
+        await inbound_store.insert_redeliveries(conn, again)  # they point at stored MOs
         redelivered = sum(repeat is not None for repeat in repeats)
         return Applied(unacked, len(items) - redelivered, redelivered, replies)
 
-    async def _repeats(self, conn: asyncpg.Connection, items: Sequence[LaneItem]) -> list[Repeat]:
-        """Per item, the stored MO it repeats (see redelivery.py); a flush repeats nothing."""
+    def _repeats(self, items: Sequence[LaneItem], unacked: Sequence[Unacked]) -> list[Repeat]:
+        """Per item, the stored MO it repeats (see redelivery.py); a flush repeats nothing.
+
+        `unacked`: the unread records of the items' digests within the window, in id order.
+        """
         mos = [(index, item) for index, item in enumerate(items) if isinstance(item, MoItem)]
         if not mos:
             return [None] * len(items)
         arrivals = [Arrival(item.digest, item.received_at) for _, item in mos]
-        since = min(a.received_at for a in arrivals) - self._window
-        stored = [
-            row for row in await inbound_store.find_unacked(conn, [a.digest for a in arrivals],
-                                                            since)
-            if not self.read_marks.was_read(row.id)
-        ]
+        stored = [row for row in unacked if not self.read_marks.was_read(row.id)]
         found = find_repeats(arrivals, stored, self._window)
         repeats: list[Repeat] = [None] * len(items)
         for (index, _), repeat in zip(mos, found, strict=True):
@@ -277,8 +284,9 @@ class Ingest:
     async def _remember_unacked(
         self, conn: asyncpg.Connection, items: Sequence[LaneItem], repeats: Sequence[Repeat],
         inbound_ids: dict[int, int],
-    ) -> list[int | None]:
-        """Record the new MOs as unread, the repeats as redeliveries; per item, its record."""
+    ) -> tuple[list[int | None], list[Unacked], list[Redelivery]]:
+        """Per item, its unread record; the new MOs' records to insert, the repeats'
+        redeliveries to record (nothing is written here)."""
         new = [(i, item) for i, item in enumerate(items)
                if isinstance(item, MoItem) and repeats[i] is None]
         record_ids = await self._unacked_ids.take(conn, len(new)) if new else []
@@ -286,7 +294,6 @@ class Ingest:
             index: Unacked(record_id, item.digest, item.received_at, inbound_ids.get(index))
             for (index, item), record_id in zip(new, record_ids, strict=True)
         }
-        await inbound_store.insert_unacked(conn, list(rows.values()))
         result: list[int | None] = [rows[i].id if i in rows else None for i in range(len(items))]
         again: list[Redelivery] = []
         for index, (item, repeat) in enumerate(zip(items, repeats, strict=True)):
@@ -297,8 +304,7 @@ class Ingest:
             again.append(Redelivery(first.inbound_id, first.received_at, item.received_at))
             log.info("mo_redelivered", msisdn=item.msisdn,
                      first_received_at=first.received_at.isoformat())
-        await inbound_store.insert_redeliveries(conn, again)
-        return result
+        return result, list(rows.values()), again
 
     async def _complete(self, conn: asyncpg.Connection, item: LaneItem) -> NewInbound | None:
         if isinstance(item, FlushParts):
@@ -330,6 +336,12 @@ class Ingest:
 
 def _msisdn(item: LaneItem) -> str:
     return item.msisdn if isinstance(item, MoItem) else item.key.msisdn
+
+
+def _key(item: LaneItem) -> tuple[str, str]:
+    """The contact an item's MO will be decided on: (number, short code)."""
+    return (item.msisdn, item.shortcode) if isinstance(item, MoItem) else (
+        item.key.msisdn, item.key.shortcode)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,6 @@ import asyncpg
 from gateway.resend_rules import BILLED_UNKNOWN
 from gateway.store.donations import DonationRow
 
-SAVED_LAST4 = """
-SELECT DISTINCT ON (msisdn) msisdn, last4 FROM saved_cards
-WHERE msisdn = ANY($1::text[])
-ORDER BY msisdn, created_at DESC, payment_method_id DESC
-"""
-
 EXISTING = "SELECT id FROM donations WHERE id = ANY($1::bigint[])"
 
 STALE_CHARGES = """
@@ -100,13 +94,6 @@ class LockedDonation:
     currency: str
     method: str
     refunded_cents: int
-
-
-async def saved_last4(conn: asyncpg.Connection, msisdns: Sequence[str]) -> dict[str, str]:
-    """msisdn -> last four digits of the card the express flow would charge."""
-    if not msisdns:
-        return {}
-    return {r["msisdn"]: r["last4"] for r in await conn.fetch(SAVED_LAST4, list(msisdns))}
 
 
 async def existing_donations(conn: asyncpg.Connection, ids: Sequence[int]) -> set[int]:

@@ -19,6 +19,7 @@ import asyncpg
 
 from gateway.store import webhook_events
 from gateway.store.db import affected, columns
+from gateway.store.one_statement import Step
 from gateway.store.webhook_events import CONSENT_EVENT, NewWebhookEvent
 
 # The engine's event names that are consent decisions (CTIA: each is a record).
@@ -45,6 +46,26 @@ LEFT JOIN LATERAL (
     WHERE k.reply_index IS NOT NULL AND o.in_reply_to = k.inbound_id
     ORDER BY o.id OFFSET k.reply_index LIMIT 1
 ) mt ON true
+ORDER BY k.n
+"""
+
+# The same inside a lane batch's one statement (store/one_statement.py): the replies
+# are a sibling step, not yet visible in `outbound`, so their ids come from its
+# RETURNING rows (the CTE named `replies`, store/outbound.py REPLIES_STEP), numbered
+# per MO in id order. A hash join on (MO, reply number): pinned by
+# tests/test_lane_statement.py, whatever the plan cache does.
+INSERT_AFTER_REPLIES = f"""
+INSERT INTO consent_events ({_COLUMNS}, outbound_id, occurred_at)
+SELECT {_COLUMNS}, mt.id, k.occurred_at
+FROM unnest(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
+    $14::timestamptz[]
+) WITH ORDINALITY AS k({_COLUMNS}, reply_index, occurred_at, n)
+LEFT JOIN (
+    SELECT id, in_reply_to, row_number() OVER (PARTITION BY in_reply_to ORDER BY id) - 1 AS nth
+    FROM replies
+) mt ON mt.in_reply_to = k.inbound_id AND mt.nth = k.reply_index
 ORDER BY k.n
 """
 
@@ -91,29 +112,28 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewConsentEvent]
     """One statement per batch, after the batch's replies; ids ascend in the order given."""
     if not rows:
         return
-    await conn.execute(
-        INSERT_BATCH,
-        *columns(
-            rows,
-            "msisdn",
-            "shortcode",
-            "program",
-            "program_name",
-            "kind",
-            "inbound_id",
-            "mo_text",
-            "keyword",
-            "disclosure_text",
-            "disclosure_version",
-            "privacy_url",
-            "privacy_version",
-            "reply_index",
-            "occurred_at",
-        ),
-    )
+    await conn.execute(INSERT_BATCH, *_columns_of(rows))
+    await emit_webhooks(conn, rows)
+
+
+def after_replies_step(rows: Sequence[NewConsentEvent]) -> Step:
+    """`insert_batch` as a step of a lane batch's one statement, after its replies' step;
+    call `emit_webhooks` once the statement ran."""
+    return Step(INSERT_AFTER_REPLIES, _columns_of(rows), rows=len(rows))
+
+
+async def emit_webhooks(conn: asyncpg.Connection, rows: Sequence[NewConsentEvent]) -> None:
+    """The webhook events of these ledger rows (none: no statement)."""
     await webhook_events.emit(conn, [_event(r.kind, r.msisdn, r.shortcode, r.program,
                                             r.keyword, "sms", r.occurred_at)
                                      for r in rows if r.kind in CONSENT_EVENT])
+
+
+def _columns_of(rows: Sequence[NewConsentEvent]) -> list[list[object]]:
+    return columns(rows, "msisdn", "shortcode", "program", "program_name", "kind",
+                   "inbound_id", "mo_text", "keyword", "disclosure_text",
+                   "disclosure_version", "privacy_url", "privacy_version", "reply_index",
+                   "occurred_at")
 
 
 def _event(kind: str, msisdn: str, shortcode: str, program: str, keyword: str, source: str,

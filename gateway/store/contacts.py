@@ -21,6 +21,7 @@ import asyncpg
 
 from gateway import jsontext
 from gateway.store.db import affected
+from gateway.store.one_statement import Step
 
 LIST_STATES = """
 SELECT c.msisdn, c.shortcode, c.opted_out, c.state::text AS state
@@ -102,16 +103,21 @@ async def upsert_states(
     *,
     now: datetime,
 ) -> None:
-    if not states:
-        return
-    await conn.execute(
-        UPSERT_STATES,
+    if states:
+        step = upsert_step(states, now=now)
+        await conn.execute(step.sql, *step.args)
+
+
+def upsert_step(states: Sequence[tuple[str, str, bool, dict[str, Any]]], *, now: datetime
+                ) -> Step:
+    """`upsert_states` as one step of a batch's single statement (store/one_statement.py)."""
+    return Step(UPSERT_STATES, [
         [s[0] for s in states],
         [s[1] for s in states],
         [s[2] for s in states],
         [jsontext.dumps(s[3], default=None) for s in states],
         [now] * len(states),
-    )
+    ], rows=len(states))
 
 
 async def get_contact(

@@ -18,6 +18,7 @@ from datetime import datetime
 import asyncpg
 
 from gateway.store.db import affected, columns
+from gateway.store.one_statement import Step
 
 RESERVE_IDS = "SELECT nextval($1::regclass) AS id FROM generate_series(1, $2)"
 
@@ -50,12 +51,6 @@ HAVING min(received_at) < $1
 """
 
 COUNT_INBOUND = "SELECT count(*) FROM inbound"
-
-FIND_UNACKED = """
-SELECT id, digest, received_at, inbound_id FROM inbound_unacked
-WHERE digest = ANY($1::bytea[]) AND received_at >= $2
-ORDER BY id
-"""
 
 INSERT_UNACKED = """
 INSERT INTO inbound_unacked (id, digest, received_at, inbound_id)
@@ -134,13 +129,17 @@ async def insert_batch(
     conn: asyncpg.Connection, rows: Sequence[NewInbound], ids: Sequence[int]
 ) -> None:
     """Insert in arrival order, ids from an `IdReserve` (ascending: timelines sort by id)."""
-    if not rows:
-        return
-    await conn.execute(
-        INSERT_BATCH,
-        ids,
+    if rows:
+        step = insert_step(rows, ids)
+        await conn.execute(step.sql, *step.args)
+
+
+def insert_step(rows: Sequence[NewInbound], ids: Sequence[int]) -> Step:
+    """`insert_batch` as one step of a batch's single statement (store/one_statement.py)."""
+    return Step(INSERT_BATCH, [
+        list(ids),
         *columns(rows, "msisdn", "shortcode", "body", "data_coding", "parts", "received_at"),
-    )
+    ], rows=len(rows))
 
 
 async def insert_part(
@@ -169,17 +168,16 @@ async def count_inbound(conn: asyncpg.Connection) -> int:
     return value
 
 
-async def find_unacked(
-    conn: asyncpg.Connection, digests: Sequence[bytes], since: datetime
-) -> list[Unacked]:
-    rows = await conn.fetch(FIND_UNACKED, list(set(digests)), since)
-    return [Unacked(r["id"], r["digest"], r["received_at"], r["inbound_id"]) for r in rows]
-
-
 async def insert_unacked(conn: asyncpg.Connection, rows: Sequence[Unacked]) -> None:
     if rows:
-        await conn.execute(
-            INSERT_UNACKED, *columns(rows, "id", "digest", "received_at", "inbound_id"))
+        step = unacked_step(rows)
+        await conn.execute(step.sql, *step.args)
+
+
+def unacked_step(rows: Sequence[Unacked]) -> Step:
+    """`insert_unacked` as one step of a batch's single statement."""
+    return Step(INSERT_UNACKED, columns(rows, "id", "digest", "received_at", "inbound_id"),
+                rows=len(rows))
 
 
 async def forget_unacked(conn: asyncpg.Connection, ids: Sequence[int]) -> None:

@@ -9,7 +9,8 @@ check at claim time can pass moments before a STOP commits.
 
 So every number has one PostgreSQL advisory lock (namespace NUMBER_LOCK_SPACE,
 key `number_key`):
-- an MO transaction takes it exclusively (`lock_numbers`) before it reads
+- an MO transaction takes it exclusively (`locked_transaction`: with its BEGIN;
+  `lock_numbers` inside a transaction already open) before it reads
   the numbers' contacts, and holds it to COMMIT: one number's MOs are
   decided one transaction at a time, whatever instance received them;
 - the outbox takes it shared, without waiting, and reads the numbers'
@@ -30,7 +31,8 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
 
 import asyncpg
 
@@ -43,6 +45,11 @@ LOCK_NUMBERS = "SELECT count(pg_advisory_xact_lock($1, k)) FROM unnest($2::int4[
 RELEASE_SHARED = """
 SELECT count(*) FROM unnest($2::int4[]) AS t(k) WHERE pg_advisory_unlock_shared($1, t.k)
 """
+
+# BEGIN and the locks in one simple-query round trip (`locked_transaction`). The keys
+# are integers computed here, written into the text as an array literal: a simple
+# query takes no parameters.
+BEGIN_LOCKED = "BEGIN; " + LOCK_NUMBERS.replace("$1", "{space}").replace("$2", "'{{{keys}}}'")
 
 GATE_CHECK = "SELECT msisdn, shortcode, opted_out FROM send_gate_check($1, $2, $3, $4, $5)"
 
@@ -58,6 +65,29 @@ async def lock_numbers(conn: asyncpg.Connection, msisdns: Iterable[str]) -> None
     keys = sorted({number_key(m) for m in msisdns})
     if keys:
         await conn.fetchval(LOCK_NUMBERS, NUMBER_LOCK_SPACE, keys)
+
+
+@asynccontextmanager
+async def locked_transaction(conn: asyncpg.Connection, msisdns: Iterable[str]
+                             ) -> AsyncIterator[None]:
+    """A transaction that holds the numbers' locks (as `lock_numbers`) from its start.
+
+    Why not `conn.transaction()` then `lock_numbers`: BEGIN is a round trip of
+    its own, and an MO lane batch is a handful of round trips (docs/performance.md).
+    Commits when the block ends, rolls back when it raises.
+    """
+    keys = ",".join(map(str, sorted({number_key(m) for m in msisdns})))
+    try:
+        await conn.execute(BEGIN_LOCKED.format(space=NUMBER_LOCK_SPACE, keys=keys))
+        yield
+    except BaseException:
+        if conn.is_in_transaction() and not conn.is_closed():
+            # a connection too broken to roll back is the pool's to drop: the
+            # original error is the one the caller must see
+            with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
 
 
 async def gate_check(

@@ -40,6 +40,7 @@ from gateway.resend_rules import CUT_OFF_CAUSE, Action, Ending, rule_for
 from gateway.store import webhook_events
 from gateway.store.audience import SqlParams
 from gateway.store.db import affected, columns
+from gateway.store.one_statement import Step
 from gateway.store.receipts import NewReceipt
 from gateway.store.zone_keys import ZONE_KEY
 
@@ -102,15 +103,25 @@ COUNT_BY_STATUS = "SELECT status, count(*) AS n FROM outbound GROUP BY status"
 
 NEXT_DUE = "SELECT min(not_before) FROM outbound WHERE indexed_status = 'queued'"
 
+# A lane batch's replies inside its one statement (store/one_statement.py): the
+# consent ledger's step reads their ids from this step, named REPLIES_STEP.
+REPLIES_STEP = "replies"
+INSERT_REPLIES = INSERT_BATCH.rstrip() + "\nRETURNING id, in_reply_to\n"
+
 
 async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) -> None:
-    if not rows:
-        return
-    await conn.execute(
-        INSERT_BATCH,
-        *columns(rows, "msisdn", "shortcode", "body", "priority", "compliance", "in_reply_to",
-                 "not_before"),
-    )
+    if rows:
+        await conn.execute(INSERT_BATCH, *_reply_columns(rows))
+
+
+def replies_step(rows: Sequence[NewOutbound]) -> Step:
+    """`insert_batch` as one step of a lane batch's single statement, ids returned."""
+    return Step(INSERT_REPLIES, _reply_columns(rows), name=REPLIES_STEP, rows=len(rows))
+
+
+def _reply_columns(rows: Sequence[NewOutbound]) -> list[list[Any]]:
+    return columns(rows, "msisdn", "shortcode", "body", "priority", "compliance", "in_reply_to",
+                   "not_before")
 
 
 async def insert_billed(conn: asyncpg.Connection, mt: NewBilledMt) -> int | None:

@@ -16,6 +16,7 @@ import asyncpg
 
 from gateway import jsontext
 from gateway.store.db import affected
+from gateway.store.one_statement import Step
 
 INSERT_BATCH = """
 INSERT INTO contact_events (msisdn, shortcode, inbound_id, name, data, occurred_at)
@@ -42,15 +43,20 @@ class NewEvent:
 
 async def insert_batch(conn: asyncpg.Connection, events: Sequence[NewEvent]) -> None:
     if events:
-        await conn.execute(
-            INSERT_BATCH,
-            [e.msisdn for e in events],
-            [e.shortcode for e in events],
-            [e.inbound_id for e in events],
-            [e.name for e in events],
-            [jsontext.dumps(e.data) for e in events],
-            [e.occurred_at for e in events],
-        )
+        step = insert_step(events)
+        await conn.execute(step.sql, *step.args)
+
+
+def insert_step(events: Sequence[NewEvent]) -> Step:
+    """`insert_batch` as one step of a batch's single statement (store/one_statement.py)."""
+    return Step(INSERT_BATCH, [
+        [e.msisdn for e in events],
+        [e.shortcode for e in events],
+        [e.inbound_id for e in events],
+        [e.name for e in events],
+        [jsontext.dumps(e.data) for e in events],
+        [e.occurred_at for e in events],
+    ], rows=len(events))
 
 
 async def list_for_contact(
