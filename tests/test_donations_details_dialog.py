@@ -173,3 +173,10 @@ def test_a_first_and_last_name_is_a_name_and_one_word_is_not(
     assert parse_name(f"{gap}{first}{gap}{last}{gap}") == f"{first} {last}"
     assert parse_name(first) is None
     assert parse_name(f"{first} {last} 42") is None
+
+
+def test_a_city_may_be_a_word_that_is_not_an_answer_on_its_own() -> None:
+    """Hypothesis found '1 A, 00000 NO' refused: "NO" is not an answer, but it can be a city."""
+    parsed = parse_address("1 A, 00000 NO", "fr")
+    assert parsed.ok and parsed.values["city"] == "NO"
+    assert parse_address("12 Main St, Ok, NY 10001", "us").ok

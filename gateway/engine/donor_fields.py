@@ -105,8 +105,11 @@ def parse_street(text: str) -> str | None:
 
 
 def parse_city(text: str) -> str | None:
+    """A place name. Unlike a whole answer, it may be a word such as "No" or "Ok": those
+    are refused when they are the entire text (the engine's own checks), not as the city
+    of an address that says more."""
     value = clean(text)
-    if not _fits(value, 2) or not any(c.isalpha() for c in value):
+    if not 2 <= len(value) <= MAX_LENGTH or not any(c.isalpha() for c in value):
         return None
     return value if all(c.isalpha() or c in _PLACE_PUNCTUATION for c in value) else None
 
