@@ -13,6 +13,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.engine.model import Language
 from gateway.web.filters import format_amount
 from gateway.web.locale import Viewer
 from gateway.web.pages.charts import CHAR_WIDTH, MAX_TICKS, axis_ticks, bar_chart, label_step
@@ -84,3 +85,28 @@ def test_money_axis_labels_fit_left_of_the_plot(peak: int, language: str,
     for tick in chart.y_ticks:  # anchored at its end, 4 units left of the plot
         assert CHAR_WIDTH * len(tick.text) <= chart.plot_left - 4, tick.text
     assert chart.plot_right - chart.plot_left >= 200  # still a chart, not all labels
+
+
+@given(st.integers(min_value=1, max_value=366), st.sampled_from(["en", "fr"]))
+def test_the_donations_chart_labels_days_in_the_locale_without_crowding(
+        days: int, language: Language) -> None:
+    """The donations report's chart: short local days ("6 déc."), at most about six of
+    them under a phone-wide chart, and amounts in the viewer's locale on the axis."""
+    from datetime import date, timedelta
+
+    from gateway.finance.reports import ReportRow
+    from gateway.web.pages.donations import day_chart
+
+    start = date(2026, 1, 1)
+    rows = [ReportRow(group=(start + timedelta(days=n)).isoformat(), currency="USD",
+                      count=1, gross_cents=1_000 * (n % 7 + 1)) for n in range(days)]
+    viewer = Viewer(language=language)
+    chart = day_chart(rows, start, start + timedelta(days=days - 1), viewer)
+    assert chart is not None
+    assert 1 <= len(chart.x_labels) <= 7
+    assert all("-" not in label.text for label in chart.x_labels)  # not ISO dates
+    texts = [tick.text for tick in chart.y_ticks]
+    if language == "fr":
+        assert any("$" in t for t in texts[1:]) and not any("." in t for t in texts[1:])
+    tip = chart.bars[0].tip
+    assert format_amount(1_000, viewer, "USD") in tip

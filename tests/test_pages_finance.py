@@ -98,8 +98,8 @@ async def test_donations_page_chart_and_csv_link(pool: asyncpg.Pool, site: WebAp
     html = await page.text()
     assert page.status == 200
     assert 'aria-labelledby="donations-title donations-desc"' in html
-    assert "2024-09-02 gross (USD): 10.00" in html  # the day's bar
-    assert "2024-09-01 gross (USD): 0.00" in html  # a day without gifts still shows
+    assert "Sep 2 gross (USD): $10.00" in html  # the day's bar, in the viewer's words
+    assert "Sep 1 gross (USD): $0.00" in html  # a day without gifts still shows
     assert ("/api/v1/reports/donations?date_from=2024-09-01&amp;date_to=2024-09-03"
             "&amp;group_by=day&amp;format=csv") in html
     by_method = await site.client.get("/donations", headers=finance.bearer,

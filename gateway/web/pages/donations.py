@@ -17,17 +17,17 @@ from aiohttp import web
 
 from gateway.finance import summary
 from gateway.finance.formats import MappingError, load_mappings
-from gateway.finance.money import format_cents
 from gateway.finance.reports import ReportRow
 from gateway.phone import InvalidNumber, to_e164
 from gateway.plain_words import N_, said
 from gateway.services.errors import ServiceError
 from gateway.services.finance import GroupBy, import_upload, report
 from gateway.web.errors import bad_request
-from gateway.web.filters import format_when
+from gateway.web.filters import format_amount, format_when
 from gateway.web.locale import Viewer
-from gateway.web.pages.charts import BarChart, bar_chart
+from gateway.web.pages.charts import BarChart, bar_chart, label_step
 from gateway.web.pages.dashboard import start_of_day
+from gateway.web.pages.dashboard_charts import axis_amount, day_label
 from gateway.web.pages.frame import PageTable, View
 
 pages = PageTable()
@@ -60,17 +60,18 @@ def day_chart(rows: list[ReportRow], date_from: date, date_to: date,
         by_currency[row.currency] = by_currency.get(row.currency, 0) + row.gross_cents
     currency = max(sorted(by_currency), key=lambda c: by_currency[c])
     gross = {row.group: row.gross_cents for row in rows if row.currency == currency}
-    days = [(date_from + timedelta(days=n)).isoformat()
-            for n in range((date_to - date_from).days + 1)]
+    days = [date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)]
     return bar_chart(
-        days, {viewer.gettext(N_("gross (%(currency)s)"), currency=currency):
-               [gross.get(day, 0) for day in days]},
+        [day_label(day, viewer) for day in days],
+        {viewer.gettext(N_("gross (%(currency)s)"), currency=currency):
+         [gross.get(day.isoformat(), 0) for day in days]},
         title=viewer.gettext(N_("Donations by day, gross %(currency)s"), currency=currency),
         description=viewer.gettext(
             N_("Money taken per day from %(start)s to %(end)s, by date of the YES."),
             start=format_when(date_from, viewer), end=format_when(date_to, viewer)),
-        label_every=max(1, len(days) // 8),
-        format_value=lambda cents: format_cents(cents, currency))
+        label_every=label_step(len(days), 6),
+        format_value=lambda cents: format_amount(cents, viewer, currency),
+        format_tick=lambda cents: axis_amount(cents, currency, viewer))
 
 
 @pages.get("/donations", name="page.donations")
