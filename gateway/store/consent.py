@@ -30,17 +30,20 @@ CONSENT_KINDS: Final = frozenset(
 _COLUMNS = """msisdn, shortcode, program, program_name, kind, inbound_id, mo_text, keyword,
     disclosure_text, disclosure_version, privacy_url, privacy_version"""
 
-# The MT is found as the MO's reply number `reply_index` (0-based, in id order):
-# a decision's replies are inserted in order, in the same transaction, before
-# this statement. So no outbound id has to travel back to Python.
-INSERT_BATCH = f"""
-INSERT INTO consent_events ({_COLUMNS}, outbound_id, occurred_at)
+# The rows to insert, numbered `n` in the given order, each with its reply's number.
+_INSERT_ROWS = f"""INSERT INTO consent_events ({_COLUMNS}, outbound_id, occurred_at)
 SELECT {_COLUMNS}, mt.id, k.occurred_at
 FROM unnest(
     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
     $14::timestamptz[]
-) WITH ORDINALITY AS k({_COLUMNS}, reply_index, occurred_at, n)
+) WITH ORDINALITY AS k({_COLUMNS}, reply_index, occurred_at, n)"""
+
+# The MT is found as the MO's reply number `reply_index` (0-based, in id order):
+# a decision's replies are inserted in order, in the same transaction, before
+# this statement. So no outbound id has to travel back to Python.
+INSERT_BATCH = f"""
+{_INSERT_ROWS}
 LEFT JOIN LATERAL (
     SELECT o.id FROM outbound o
     WHERE k.reply_index IS NOT NULL AND o.in_reply_to = k.inbound_id
@@ -55,13 +58,7 @@ ORDER BY k.n
 # per MO in id order. A hash join on (MO, reply number): pinned by
 # tests/test_lane_statement.py, whatever the plan cache does.
 INSERT_AFTER_REPLIES = f"""
-INSERT INTO consent_events ({_COLUMNS}, outbound_id, occurred_at)
-SELECT {_COLUMNS}, mt.id, k.occurred_at
-FROM unnest(
-    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[],
-    $14::timestamptz[]
-) WITH ORDINALITY AS k({_COLUMNS}, reply_index, occurred_at, n)
+{_INSERT_ROWS}
 LEFT JOIN (
     SELECT id, in_reply_to, row_number() OVER (PARTITION BY in_reply_to ORDER BY id) - 1 AS nth
     FROM replies
