@@ -627,7 +627,7 @@ class Settings(BaseModel):
         "of asyncio's own; false falls back to asyncio's, e.g. to compare "
         "(docs/operations.md)."))
 
-    # Unused contact uploads expire (imports2; docs/import.md).
+    # Unused contact uploads expire (docs/import.md).
     import_upload_retention_hours: float = Field(72.0, gt=0, le=24 * 365, description=(
         "Hours an uploaded contact file is kept while it is not imported (never run, only "
         "dry-run, or stopped by an error); then the file, its column choices and its dry "
