@@ -6,9 +6,9 @@ one more (store/lane_reads.py). These tests drive real batches through an
 numbers keeps each number's order and is never overwritten; a batch whose
 one statement fails half-way leaves nothing and its other MOs commit when
 retried one by one; a batch costs the same statements whatever its size.
-The plans of the two statements are pinned under a generic plan (what the
-plan cache holds after five executions): no table is read once per key
-unless by an index probe.
+The write's plan is pinned under a generic plan (what the plan cache holds
+after five executions); the read's, a function with its plan pinned, in
+tests/test_plans_outlive_growth.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from gateway.pipeline.ingest import Ingest
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.link import DeliverAnswer
 from gateway.smpp.pdu import make_deliver_sm
-from gateway.store import consent, contacts, inbound, lane_reads, one_statement, outbound, timeline
+from gateway.store import consent, contacts, inbound, one_statement, outbound, timeline
 from gateway.store.db import create_pool
 from tests.support.e2e import SHORTCODE
 
@@ -181,57 +181,6 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
     assert len(seen[2]) == 4, seen[2]
 
 
-def _reruns(node: dict[str, Any], inner: bool = False) -> list[dict[str, Any]]:
-    """Scans of a table that run again for every row of a nested loop's outer side
-    (inner side, not under a Materialize or Hash that reads it once)."""
-    found = []
-    if inner and node.get("Relation Name") and node["Node Type"] != "ModifyTable":
-        found.append(node)
-    for position, child in enumerate(node.get("Plans", [])):
-        again = inner or (node["Node Type"] == "Nested Loop" and position == 1)
-        if node["Node Type"] in ("Materialize", "Hash"):
-            again = False
-        found.extend(_reruns(child, again))
-    return found
-
-
-SEED = """
-INSERT INTO contacts (msisdn, shortcode, state)
-SELECT '+1555' || lpad(n::text, 7, '0'), '12345', '{}'::jsonb FROM generate_series(1, 20000) n;
-INSERT INTO saved_cards (payment_method_id, msisdn, customer_id, brand, last4, created_at)
-SELECT 'pm_' || n, '+1555' || lpad(n::text, 7, '0'), 'cus_' || n, 'visa', '4242', now()
-FROM generate_series(1, 5000) n;
-INSERT INTO inbound_unacked (id, digest, received_at)
-SELECT n, sha256(n::text::bytea), now() FROM generate_series(1, 5000) n;
-ANALYZE;
-"""
-
-
-@pytest.mark.parametrize("seeded", [False, True])
-async def test_the_batch_read_probes_per_key_only_through_indexes(
-    db_url: str, seeded: bool
-) -> None:
-    conn = await asyncpg.connect(db_url)
-    try:
-        if seeded:
-            await conn.execute(SEED)
-        await conn.execute("SET plan_cache_mode = force_generic_plan")
-        await conn.execute("PREPARE lane_read AS " + lane_reads.READ_BATCH)
-        plan = json.loads(await conn.fetchval("EXPLAIN (FORMAT JSON) EXECUTE "
-                                              "lane_read(NULL, NULL, true, true, NULL, NULL)"))
-        plan = plan[0]["Plan"]
-        per_key = [(n["Node Type"], n["Relation Name"]) for n in _reruns(plan)
-                   if "Index Cond" not in n]
-        assert per_key == [], f"read once per key without an index: {per_key}"
-        assert "SubPlan" not in json.dumps(plan)
-        if seeded:  # the unread records in flight: probed by digest, not walked
-            unread = [n["Node Type"] for n in _scans(plan)
-                      if n.get("Relation Name") == "inbound_unacked"]
-            assert unread and "Seq Scan" not in unread, unread
-    finally:
-        await conn.close()
-
-
 async def test_the_batch_write_finds_the_replies_of_the_ledger_rows_in_one_pass(
     db_url: str
 ) -> None:
@@ -257,13 +206,6 @@ async def test_the_batch_write_finds_the_replies_of_the_ledger_rows_in_one_pass(
              "consent_events"])
     finally:
         await conn.close()
-
-
-def _scans(node: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [node] if node.get("Relation Name") else []
-    for child in node.get("Plans", []):
-        found.extend(_scans(child))
-    return found
 
 
 def _modify_tables(node: dict[str, Any]) -> list[dict[str, Any]]:

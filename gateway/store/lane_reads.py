@@ -11,7 +11,8 @@ have one (store/donations.py `held_for_details`), which is rare.
 
 Read-only: each table keeps its one writer (tests/test_table_owners.py).
 The plan (one index probe per key and table, never a scan) is pinned by
-tests/test_lane_statement.py under a generic plan.
+tests/test_plans_outlive_growth.py: a plan cached while the tables were tiny
+still probes them once they have grown.
 """
 
 from __future__ import annotations
@@ -26,32 +27,14 @@ import asyncpg
 from gateway import jsontext
 from gateway.store.inbound import Unacked
 
-# $3: read saved cards; $4: look for details holds (the rules take cards, donations).
-# Joins, not a subquery per key: whatever plan the cache holds, a table is read
-# once per batch (an index probe per number, or at worst one scan), never once per key.
-# Then, in the same round trip, the unread acknowledgements the batch's MOs may
-# repeat ($5 digests, received since $6: pipeline/redelivery.py), as rows of their own.
-READ_BATCH = """
-SELECT k.msisdn, k.shortcode, c.opted_out, c.state::text AS state, s.last4,
-       h.msisdn IS NOT NULL AS held,
-       NULL::bigint AS unacked_id, NULL::bytea AS digest, NULL::timestamptz AS received_at,
-       NULL::bigint AS inbound_id
-FROM unnest($1::text[], $2::text[]) AS k(msisdn, shortcode)
-LEFT JOIN contacts c ON c.msisdn = k.msisdn AND c.shortcode = k.shortcode
-LEFT JOIN (
-    SELECT DISTINCT ON (msisdn) msisdn, last4 FROM saved_cards
-    WHERE $3::bool AND msisdn = ANY($1::text[])
-    ORDER BY msisdn, created_at DESC, payment_method_id DESC
-) s ON s.msisdn = k.msisdn
-LEFT JOIN (
-    SELECT DISTINCT msisdn, shortcode FROM donations
-    WHERE $4::bool AND status = 'awaiting_details' AND msisdn = ANY($1::text[])
-) h ON h.msisdn = k.msisdn AND h.shortcode = k.shortcode
-UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, u.id, u.digest, u.received_at, u.inbound_id
-FROM inbound_unacked u
-WHERE u.digest = ANY($5::bytea[]) AND u.received_at >= $6
-"""
+# The statement itself is the function `lane_read` (migrations/530_index_probe_plans.sql):
+# per (number, short code) the contact's state, the newest saved card ($3), a details
+# hold ($4); then, as rows of their own, the unread acknowledgements the batch's MOs
+# may repeat ($5 digests, received since $6: pipeline/redelivery.py). A function,
+# because its SET clauses pin its cached plan to index probes per key: a plan made
+# while the tables were tiny would otherwise read them whole for every batch as they
+# grow (docs/performance.md).
+READ_BATCH = "SELECT * FROM lane_read($1::text[], $2::text[], $3, $4, $5::bytea[], $6)"
 
 Key = tuple[str, str]
 
