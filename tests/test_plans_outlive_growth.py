@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from gateway.store import lane_reads, number_locks
+from gateway.store import lane_reads, number_locks, outbound
 
 SHORTCODE = "12345"
 
@@ -125,3 +125,30 @@ async def test_the_lane_read_finds_unread_records_by_digest(conn: asyncpg.Connec
         reads = delta(before, await table_reads(conn, ["inbound_unacked"]))
     assert [u.id for u in found.unacked] == [4321]
     assert reads["inbound_unacked"][0] == 0, f"read whole: {reads}"
+
+
+QUEUE = """
+INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, not_before)
+SELECT '+1555' || lpad(n::text, 7, '0'), '12345', 'Thanks!', 0, false, now() - interval '1 minute'
+FROM generate_series($1::int, $2::int) n
+"""
+
+OUTBOUND_READS = """
+SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables
+WHERE relname = 'outbound'
+"""
+
+
+async def test_a_claim_reads_its_batch_not_the_whole_queue(conn: asyncpg.Connection) -> None:
+    """A backlog of 20,000 queued replies: a claim of 50 reads about 50 rows, not 20,000."""
+    await conn.execute(QUEUE, 1, 30)
+    await conn.execute("ANALYZE outbound")
+    for _ in range(8):
+        await outbound.claim(conn, limit=3, owner="test", lease_seconds=30)
+    await conn.execute(QUEUE, 31, 20_030)
+    async with conn.transaction():
+        before = await conn.fetchval(OUTBOUND_READS)
+        claimed, _ = await outbound.claim(conn, limit=50, owner="test", lease_seconds=30)
+        read = await conn.fetchval(OUTBOUND_READS) - before
+    assert len(claimed) == 50
+    assert read < 1_000, f"{read} outbound rows read to claim 50"

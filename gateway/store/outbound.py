@@ -228,81 +228,16 @@ class ClaimedMessage:
 # advisory locks) and takes capped rows only for those (`$5`); the claim
 # statement that follows has a new snapshot, which sees every claim that held
 # those locks before. A number another claim holds is left for the next one.
-CLAIM = """
-WITH candidates AS (
-    SELECT due.id, due.priority, due.not_before
-    FROM unnest($4::int2[]) AS p(priority)
-    CROSS JOIN LATERAL (
-        SELECT o.id, o.priority, o.not_before
-        FROM outbound o
-        WHERE o.indexed_status = 'queued' AND o.priority = p.priority
-          AND o.not_before <= now()
-          AND (o.not_after IS NULL OR o.not_after > now())
-          AND (o.subject_cap IS NULL OR o.msisdn = ANY($5::text[]))
-          AND (o.broadcast_id IS NULL
-               OR EXISTS (SELECT 1 FROM broadcasts b
-                          WHERE b.id = o.broadcast_id AND b.status = 'running'))
-        ORDER BY o.not_before, o.id
-        LIMIT $1
-    ) AS due
-),
-ready AS (
-    SELECT o.id, o.msisdn, o.shortcode, o.subject, o.subject_cap, o.subject_period_s,
-           coalesce(c.opted_out, false) AND NOT o.compliance AS suppress
-    FROM outbound o
-    JOIN candidates k ON k.id = o.id
-    LEFT JOIN contacts c ON c.msisdn = o.msisdn AND c.shortcode = o.shortcode
-    WHERE o.id = ANY (ARRAY(SELECT id FROM candidates)) AND o.indexed_status = 'queued'
-    ORDER BY k.priority, k.not_before, k.id
-    LIMIT $1
-    FOR UPDATE OF o SKIP LOCKED
-),
-ranked AS (
-    SELECT r.*, CASE WHEN r.subject_cap IS NULL OR r.suppress THEN 1
-                     ELSE row_number() OVER (PARTITION BY r.msisdn, r.shortcode, r.subject,
-                                                          r.subject_cap IS NULL OR r.suppress
-                                             ORDER BY r.id) END AS nth
-    FROM ready r
-),
-decided AS (
-    SELECT r.id, r.suppress,
-           CASE WHEN r.subject_cap IS NULL OR r.suppress THEN NULL
-                ELSE (SELECT s.sent_at FROM (
-                          SELECT coalesce(s.submitted_at, now()) AS sent_at
-                          FROM outbound s
-                          WHERE s.msisdn = r.msisdn AND s.subject = r.subject
-                            AND s.shortcode = r.shortcode AND s.id <> r.id
-                            AND s.status IN ('sending', 'submitted', 'delivered',
-                                             'undeliverable', 'rejected')
-                            AND coalesce(s.submitted_at, now())
-                                > now() - make_interval(secs => r.subject_period_s)
-                      ) s
-                      ORDER BY s.sent_at DESC
-                      OFFSET r.subject_cap - 1 LIMIT 1)
-                     + make_interval(secs => r.subject_period_s)
-           END AS hold_until
-    FROM ranked r
-    WHERE r.nth = 1
-)
-UPDATE outbound o
-SET status = CASE WHEN d.suppress THEN 'suppressed'
-                  WHEN d.hold_until IS NOT NULL THEN 'queued' ELSE 'sending' END,
-    not_before = coalesce(d.hold_until, o.not_before),
-    last_error = CASE WHEN d.hold_until IS NOT NULL
-                      THEN 'held: frequency cap on subject ' || o.subject ELSE o.last_error END,
-    lease_owner = CASE WHEN d.suppress OR d.hold_until IS NOT NULL THEN NULL ELSE $2 END,
-    lease_until = CASE WHEN d.suppress OR d.hold_until IS NOT NULL THEN NULL
-                       ELSE now() + make_interval(secs => $3) END,
-    final_at = CASE WHEN d.suppress THEN now() END,
-    attempts = o.attempts + CASE WHEN d.suppress OR d.hold_until IS NOT NULL THEN 0 ELSE 1 END
-FROM decided d
-WHERE o.id = d.id
-RETURNING o.id, o.msisdn, o.shortcode, o.body, o.priority, o.not_before, o.attempts,
-          d.suppress, d.hold_until IS NOT NULL AS held, o.donation_id, o.service_type,
-          o.compliance,
-          o.billing_tlvs::text AS billing_tlvs,
-          (SELECT i.received_at FROM inbound i WHERE i.id = o.in_reply_to) AS mo_received_at
-"""
+# The statement is the function `claim_outbound` (migrations/531_claim_plan.sql),
+# whose SET clauses keep its cached plan to the due index and primary-key probes
+# however large the queue grew since the plan was made (docs/performance.md).
+# Its steps: take up to $1 due rows per priority from the due index (not past
+# not_after, a broadcast's rows only while it runs, capped rows only for the
+# numbers locked in $5); lock them (SKIP LOCKED) in priority order, noting the
+# opted-out ones (suppressed unless compliance); keep one capped row per number
+# and subject; re-time a capped row whose cap is reached; mark the rest
+# 'sending' under lease $2 for $3 seconds.
+CLAIM = "SELECT * FROM claim_outbound($1, $2, $3, $4::int2[], $5::text[])"
 
 CAPPED_LOCK_SPACE = 0x53554243  # advisory lock namespace of capped numbers ("SUBC")
 
