@@ -725,6 +725,19 @@ inserted AS (
     ORDER BY p.msisdn
     ON CONFLICT (broadcast_id, msisdn) WHERE broadcast_id IS NOT NULL DO NOTHING
     RETURNING msisdn
+),
+-- The inserted rows that carry links, with their tokens. Grouped, not joined: the
+-- planner believes each CTE holds one row, and a join it plans on that belief scans
+-- one CTE once per row of the other (10,000 x 10,000 rows, 11 s a batch).
+linked AS (
+    SELECT u.msisdn, (array_agg(u.tokens) FILTER (WHERE u.tokens IS NOT NULL))[1] AS tokens,
+           max(u.variant) AS variant
+    FROM (SELECT p.msisdn, to_jsonb(p.link_tokens) AS tokens, p.variant FROM planned p
+          WHERE cardinality(p.link_tokens) > 0
+          UNION ALL
+          SELECT i.msisdn, NULL, NULL FROM inserted i) u
+    GROUP BY u.msisdn
+    HAVING count(*) = 2
 )
 SELECT (SELECT count(*) FROM planned) AS scanned,
        (SELECT count(*) FROM inserted) AS inserted,
@@ -734,10 +747,9 @@ SELECT (SELECT count(*) FROM planned) AS scanned,
        (SELECT coalesce(jsonb_agg(u.untimed || jsonb_build_array(u.sample)), '[]'::jsonb)::text
         FROM (SELECT untimed, min(msisdn) AS sample FROM planned
               WHERE untimed IS NOT NULL GROUP BY untimed) u) AS untimed,
-       (SELECT coalesce(jsonb_agg(jsonb_build_array(p.msisdn, p.link_tokens, p.variant)),
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(l.msisdn, l.tokens, l.variant)),
                         '[]'::jsonb)::text
-        FROM inserted i JOIN planned p ON p.msisdn = i.msisdn
-        WHERE cardinality(p.link_tokens) > 0) AS linked
+        FROM linked l) AS linked
 """
 
 # Rows of a cancelled broadcast that no sender holds are never sent; a row
