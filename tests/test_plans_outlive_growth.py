@@ -152,3 +152,45 @@ async def test_a_claim_reads_its_batch_not_the_whole_queue(conn: asyncpg.Connect
         read = await conn.fetchval(OUTBOUND_READS) - before
     assert len(claimed) == 50
     assert read < 1_000, f"{read} outbound rows read to claim 50"
+
+
+SENDING = """
+INSERT INTO outbound (msisdn, shortcode, body, status, lease_owner, lease_until, attempts)
+SELECT '+1555' || lpad(n::text, 7, '0'), '12345', 'Thanks!', 'sending', 'test',
+       now() + interval '1 hour', 1
+FROM generate_series($1::int, $2::int) n
+"""
+
+SENT_READS = """
+SELECT relname, seq_tup_read + coalesce(idx_tup_fetch, 0) AS read FROM pg_stat_xact_user_tables
+WHERE relname = ANY('{outbound,outbound_segments}')
+"""
+
+
+async def rows_read(conn: asyncpg.Connection) -> Counter[str]:
+    return Counter({r["relname"]: r["read"] for r in await conn.fetch(SENT_READS)})
+
+
+async def test_submit_sm_resps_are_recorded_by_key_after_the_outbox_grew(
+    conn: asyncpg.Connection
+) -> None:
+    """50 submit_sm_resps on an outbox of 20,000 rows whose plan was made when it held
+    40: a few rows read per message, not the outbox."""
+    await conn.execute(SENDING, 1, 40)
+    await conn.execute("ANALYZE outbound; ANALYZE outbound_segments")
+    early = [r[0] for r in await conn.fetch("SELECT id FROM outbound ORDER BY id")]
+    for round_ in range(8):
+        ids = early[round_ * 4:round_ * 4 + 4]
+        await outbound.mark_submitted(conn, [(i, [f"m{i}"]) for i in ids])
+    await conn.execute(SENDING, 41, 20_040)
+    ids = [r[0] for r in await conn.fetch(
+        "SELECT id FROM outbound WHERE status = 'sending' ORDER BY id LIMIT 50")]
+    async with conn.transaction():
+        before = await rows_read(conn)
+        await outbound.mark_submitted(conn, [(i, [f"m{i}"]) for i in ids])
+        read = await rows_read(conn) - before
+    submitted = await conn.fetchval(
+        "SELECT count(*) FROM outbound WHERE id = ANY($1::bigint[]) AND status = 'submitted'",
+        ids)
+    assert submitted == 50
+    assert sum(read.values()) <= 5 * 50, f"submit_sm_resps read {dict(read)}"

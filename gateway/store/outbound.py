@@ -308,17 +308,13 @@ def _tlvs_from_json(raw: str | None) -> dict[int, bytes]:
 # One statement (so no transaction round trips): the segments' SMSC ids and the
 # messages' new status. A receipt that beat its submit_sm_resp is applied by the
 # receipt sweep (`apply_receipts` below).
+# The statement is the function `mark_submitted_rows` (migrations/532_send_result_plans.sql,
+# its plan pinned to key probes: docs/performance.md): store each segment's SMSC id (a
+# resend's segments replace the old ones), then mark the messages still 'sending'
+# submitted at $6 (default: the database's now), their leases ended.
 MARK_SUBMITTED = """
-WITH segments AS (
-    INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id)
-    SELECT * FROM unnest($1::bigint[], $2::int2[], $3::text[])
-    ON CONFLICT (outbound_id, seq) DO UPDATE SET smsc_message_id = EXCLUDED.smsc_message_id
-)
-UPDATE outbound o SET status = 'submitted', segments = k.segments,
-                      submitted_at = coalesce($6::timestamptz, now()),
-                      lease_owner = NULL, lease_until = NULL
-FROM unnest($4::bigint[], $5::int2[]) AS k(id, segments)
-WHERE o.id = k.id AND o.status = 'sending'
+SELECT mark_submitted_rows($1::bigint[], $2::int2[], $3::text[], $4::bigint[], $5::int2[],
+                           $6::timestamptz)
 """
 
 # A caller with its own clock (the demo's story): the rows were made when the story says,
@@ -495,6 +491,7 @@ async def release_unknown_claims(
 # change a segment; intermediate ones are kept for history. The receipt tables
 # are written here, with the segments and messages they settle, because the
 # hot path is one statement that writes all four.
+
 
 # A message's status from its segments' final receipts: one failed part fails it.
 _ROLLED_UP_STATUS = """CASE
