@@ -23,7 +23,7 @@ import asyncpg
 from gateway.broadcast import control, service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.engine import load_rules
-from tests.test_claim_plan import CODE, SEED, afternoon_zone
+from tests.support.broadcasts import CODE, SUBSCRIBED_SEED, afternoon_zone
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPIENTS = 1500
@@ -59,7 +59,7 @@ async def test_a_batch_of_broadcast_rows_scans_each_step_once(db_url: str) -> No
             plans.append(json.loads(text.split("plan:", 1)[1]))
 
     try:
-        await conn.execute(SEED, CODE, afternoon_zone(datetime.now(UTC)), RECIPIENTS)
+        await conn.execute(SUBSCRIBED_SEED, CODE, afternoon_zone(datetime.now(UTC)), RECIPIENTS)
         broadcast_id = await service.create(
             conn, rules=load_rules(ROOT / "keywords.yaml"), program="rise", shortcode=CODE,
             where="", text="Rise Up: rally Saturday.", created_by="organizer@example.org",

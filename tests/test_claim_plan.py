@@ -22,26 +22,13 @@ from gateway.broadcast import control, service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.engine import load_rules
 from gateway.store import outbound as outbound_store
+from tests.support.broadcasts import CODE, SUBSCRIBED_SEED, afternoon_zone
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = "12345"
 RECIPIENTS = 5000
-# A zone where it is mid-afternoon now, so quiet hours defer nobody: the rows are due.
-SEED = """
-INSERT INTO contacts (msisdn, shortcode, state, zip, region, country, timezones, geo_source)
-SELECT '+1555' || lpad(n::text, 7, '0'), $1,
-       '{"v": 1, "subs": {"rise": {"status": "subscribed"}}, "profile": {}}'::jsonb,
-       '10001', 'NY', 'US', ARRAY[$2], 'zip'
-FROM generate_series(1, $3::int) AS n
-"""
 # EXECUTE takes no bind parameters: the priorities as an array literal
 PRIORITIES = ",".join(map(str, outbound_store.PRIORITIES))
 EXECUTE_CLAIM = f"EXECUTE claim(500, 'sender', 60, '{{{PRIORITIES}}}', '{{}}')"
-
-
-def afternoon_zone(now: datetime) -> str:
-    offset = 14 - now.hour
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 # rows of `outbound` read so far in this transaction, by any scan
@@ -56,7 +43,7 @@ async def test_the_claim_probes_by_index_right_after_materialization(db_url: str
     try:
         # as in production between autovacuum runs: no ANALYZE but ours
         await conn.execute("ALTER TABLE outbound SET (autovacuum_enabled = false)")
-        await conn.execute(SEED, CODE, afternoon_zone(datetime.now(UTC)), RECIPIENTS)
+        await conn.execute(SUBSCRIBED_SEED, CODE, afternoon_zone(datetime.now(UTC)), RECIPIENTS)
         await conn.execute("ANALYZE contacts")
         # The sender's statement, its generic plan cached while the outbox is empty
         # (forced here; PostgreSQL picks it by itself after five executions).

@@ -93,6 +93,17 @@ async def materialize(conn: asyncpg.Connection, broadcast_id: int, **kwargs: Any
     )
 
 
+# $3 contacts subscribed to "rise" on $1, all in zone $2 (`afternoon_zone`, so quiet
+# hours defer nobody): an audience for the tests that materialize on the real clock.
+SUBSCRIBED_SEED = """
+INSERT INTO contacts (msisdn, shortcode, state, zip, region, country, timezones, geo_source)
+SELECT '+1555' || lpad(n::text, 7, '0'), $1,
+       '{"v": 1, "subs": {"rise": {"status": "subscribed"}}, "profile": {}}'::jsonb,
+       '10001', 'NY', 'US', ARRAY[$2], 'zip'
+FROM generate_series(1, $3::int) AS n
+"""
+
+
 def afternoon_zone(now: datetime) -> str:
     """A fixed-offset zone where it is about 13:00 now (any UTC hour has one)."""
     offset = 13 - now.hour  # -10 .. +13, inside Etc/GMT's -12 .. +14
