@@ -141,14 +141,11 @@ RECEIPT_ARGS = (IDS, ["DELIVRD"] * BATCH, ["000"] * BATCH, [True] * BATCH,
                 ["15550000001"] * BATCH, ["Thanks!"] * BATCH)
 OUTBOUND_IDS = list(range(1, BATCH + 1))
 
-# (name, statement, its parameters): the sender's rarer results, the lease release,
-# the receipt writer and its sweep, the unsure resolver. The claim and the
-# submit_sm_resps run in functions with pinned plans: tests/test_plans_outlive_growth.py.
+# (name, statement, its parameters): the lease release, the receipt writer and its
+# sweep, the unsure resolver. The claim and the sender's results run in functions
+# with pinned plans: tests/test_plans_outlive_growth.py.
 STATEMENTS: list[tuple[str, str, tuple[object, ...]]] = [
     ("lock capped", outbound_store.LOCK_CAPPED, (BATCH, outbound_store.CAPPED_LOCK_SPACE)),
-    ("mark suppressed", outbound_store.MARK_SUPPRESSED, (OUTBOUND_IDS,)),
-    ("requeue", outbound_store.REQUEUE,
-     (OUTBOUND_IDS, [0.0] * BATCH, ["e"] * BATCH, [False] * BATCH, 60.0)),
     ("release leases", outbound_store.RELEASE_LEASES,
      ("sender-a", 60.0, "queued", "cut off", 30.0, "failed", "billed", 0.0)),
     ("release others' expired", outbound_store.RELEASE_OTHERS_EXPIRED,

@@ -18,7 +18,7 @@ same transaction, how each table was read (`pg_stat_xact_user_tables`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -194,3 +194,41 @@ async def test_submit_sm_resps_are_recorded_by_key_after_the_outbox_grew(
         ids)
     assert submitted == 50
     assert sum(read.values()) <= 5 * 50, f"submit_sm_resps read {dict(read)}"
+
+
+async def test_requeued_failed_and_suppressed_sends_are_found_by_key_after_the_outbox_grew(
+    conn: asyncpg.Connection
+) -> None:
+    """The fault paths (an SMSC refusing, a send cut off, a STOP just before the send) on
+    an outbox of 20,000 rows whose plans were made when it held 40."""
+    await conn.execute(SENDING, 1, 40)
+    await conn.execute("ANALYZE outbound")
+    early = [r[0] for r in await conn.fetch("SELECT id FROM outbound ORDER BY id")]
+    for round_ in range(8):
+        first, second, third = early[round_ * 3:round_ * 3 + 3]
+        await outbound.requeue(conn, [(first, 1.0, "refused", False)], lease_seconds=60)
+        await outbound.mark_failed(conn, [(second, "refused", False)], lease_seconds=60)
+        await outbound.mark_suppressed(conn, [third])
+    await conn.execute(SENDING, 41, 20_040)
+    ids = [r[0] for r in await conn.fetch(
+        "SELECT id FROM outbound WHERE status = 'sending' ORDER BY id LIMIT 150")]
+    results: dict[str, Callable[[], Awaitable[None]]] = {
+        "queued": lambda: outbound.requeue(
+            conn, [(i, 1.0, "refused", True) for i in ids[:50]], lease_seconds=60),
+        "failed": lambda: outbound.mark_failed(
+            conn, [(i, "refused", False) for i in ids[50:100]], lease_seconds=60),
+        "suppressed": lambda: outbound.mark_suppressed(conn, ids[100:]),
+    }
+    for status, record in results.items():
+        async with conn.transaction():
+            before = await rows_read(conn)
+            await record()
+            read = await rows_read(conn) - before
+        assert sum(read.values()) <= 5 * 50, f"{status}: {dict(read)} read for 50 rows"
+    counts = dict(await conn.fetch(
+        "SELECT status, count(*) FROM outbound WHERE id = ANY($1::bigint[]) GROUP BY status",
+        ids))
+    assert counts == {"queued": 50, "failed": 50, "suppressed": 50}
+    assert await conn.fetchval(
+        "SELECT count(*) FROM outbound WHERE id = ANY($1::bigint[]) AND unsure_since IS NOT NULL",
+        ids[:50]) == 50

@@ -323,37 +323,24 @@ BACKDATE_CREATED = """
 UPDATE outbound SET created_at = least(created_at, $2) WHERE id = ANY($1::bigint[])
 """
 
-# Opted out between the claim and the send (pipeline/send_gate.py): never sent.
+# Opted out between the claim and the send (pipeline/send_gate.py): never sent. The
+# statements of this and the next two are functions whose plans stay key probes
+# (migrations/533_send_failure_plans.sql, docs/performance.md).
 MARK_SUPPRESSED = """
-UPDATE outbound SET status = 'suppressed', lease_owner = NULL, lease_until = NULL,
-                    final_at = now(), last_error = 'opted out before the send'
-WHERE id = ANY($1::bigint[]) AND status = 'sending'
+SELECT suppress_rows($1::bigint[])
 """
 
-# An `unsure` row may have reached the SMSC (its send was cut off after the
-# submit_sm went out): it is marked so, from the moment it could have left.
+# Back to the queue after a delay, with the error; an `unsure` row may have reached
+# the SMSC (its send was cut off after the submit_sm went out): it is marked so, from
+# the moment it could have left ($5 seconds ago).
 REQUEUE = """
-UPDATE outbound o SET status = 'queued', lease_owner = NULL, lease_until = NULL,
-                      not_before = now() + make_interval(secs => k.delay), last_error = k.error,
-                      unsure_since = CASE WHEN k.unsure
-                                          THEN coalesce(o.unsure_since,
-                                                        now() - make_interval(secs => $5))
-                                          ELSE o.unsure_since END
-FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::bool[]) AS k(id, delay, error, unsure)
-WHERE o.id = k.id AND o.status = 'sending'
+SELECT requeue_rows($1::bigint[], $2::float8[], $3::text[], $4::bool[], $5::float8)
 """
 
 # An `unsure` failed row is a billed MT cut off mid-send: never resent, but its
 # receipt may still settle it (store/unsure.py).
 MARK_FAILED = """
-UPDATE outbound o SET status = 'failed', lease_owner = NULL, lease_until = NULL,
-                      final_at = now(), last_error = k.error,
-                      unsure_since = CASE WHEN k.unsure
-                                          THEN coalesce(o.unsure_since,
-                                                        now() - make_interval(secs => $4))
-                                          ELSE o.unsure_since END
-FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS k(id, error, unsure)
-WHERE o.id = k.id AND o.status = 'sending'
+SELECT fail_rows($1::bigint[], $2::text[], $3::bool[], $4::float8)
 """
 
 
