@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from gateway.config import Settings
 from gateway.services import export_jobs
@@ -18,22 +16,17 @@ from gateway.store import users as user_store
 from gateway.web.credentials import new_api_token
 from tests.support.broadcasts import seed
 from tests.support.clock import ManualClock
-from tests.support.pages_site import form_token, start_site
+from tests.support.pages_site import export_site, form_token
 from tests.support.webapi import WebApi
 
 
 @pytest.fixture
-async def job_site(pool: asyncpg.Pool, settings: Settings, tmp_path: Path
+async def job_site(pool: asyncpg.Pool, settings: Settings
                    ) -> AsyncIterator[tuple[WebApi, ManualClock]]:
     async with pool.acquire() as conn:
         await seed(conn)
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    made = await start_site(pool, settings, clock=clock,
-                            exports_link_secret=SecretStr("k" * 32), exports_link_seconds=3600)
-    try:
-        yield made, clock
-    finally:
-        await made.client.close()
+    async with export_site(pool, settings) as made:
+        yield made
 
 
 async def _finished_export(site: WebApi, bearer: dict[str, str]) -> tuple[int, str]:

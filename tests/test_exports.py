@@ -10,14 +10,12 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from gateway.config import Settings
 from gateway.hooks.notice import DisabledNotice
@@ -31,7 +29,7 @@ from gateway.store import tags as tag_store
 from gateway.store import users as user_store
 from tests.support.broadcasts import CODE, PEOPLE, seed
 from tests.support.clock import ManualClock
-from tests.support.pages_site import start_site
+from tests.support.pages_site import export_site
 from tests.support.webapi import WebApi
 from tests.support.webhook_receiver import Receiver, rounds_until, verify
 
@@ -161,15 +159,10 @@ async def test_a_large_export_streams_before_the_query_ends(
 
 
 @pytest.fixture
-async def job_site(pool: asyncpg.Pool, settings: Settings, tmp_path: Path
+async def job_site(pool: asyncpg.Pool, settings: Settings
                    ) -> AsyncIterator[tuple[WebApi, ManualClock]]:
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    made = await start_site(pool, settings, clock=clock,
-                            exports_link_secret=SecretStr("k" * 32), exports_link_seconds=3600)
-    try:
-        yield made, clock
-    finally:
-        await made.client.close()
+    async with export_site(pool, settings) as made:
+        yield made
 
 
 class _Actor:

@@ -9,11 +9,14 @@ helpers (staff users, JSON login) work unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from gateway.clock import Clock, utc_now
 from gateway.config import Settings
@@ -23,6 +26,7 @@ from gateway.web.api import add_api_routes
 from gateway.web.context import WebContext
 from gateway.web.health import make_web_app
 from gateway.web.pages import add_pages
+from tests.support.clock import ManualClock
 from tests.support.webapi import WebApi
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -54,3 +58,16 @@ def form_token(html: str) -> str:
     found = CSRF_INPUT.search(html)
     assert found, "the page has no csrf_token field"
     return found[1]
+
+
+@asynccontextmanager
+async def export_site(pool: asyncpg.Pool, settings: Settings
+                      ) -> AsyncIterator[tuple[WebApi, ManualClock]]:
+    """The site with signed export links (valid an hour) on a clock the test moves."""
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    made = await start_site(pool, settings, clock=clock,
+                            exports_link_secret=SecretStr("k" * 32), exports_link_seconds=3600)
+    try:
+        yield made, clock
+    finally:
+        await made.client.close()
