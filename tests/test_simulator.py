@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from gateway.config import Settings, load_settings
 from gateway.smpp import chat
+from gateway.smpp import simulator as simulator_module
 from gateway.smpp.client import EsmeClient
 from gateway.smpp.constants import CommandId, CommandStatus, Tag
 from gateway.smpp.pdu import Pdu, make_bind, make_enquire_link, make_submit_sm, make_unbind
@@ -189,6 +190,31 @@ async def test_submit_gets_unique_hex_id_then_receipt(sim: SmscSimulator, esme: 
     assert sorted(receipted) == sorted(ids)
     assert [r.text for r in sim.submitted] == ["Merci !", "Encore"]
     assert sim.destination_counts()["+15550000001"] == 2
+
+
+async def test_receipts_pending_until_answered_or_given_up(
+    sim: SmscSimulator, esme: Esme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark waits for receipts_pending to reach 0: an answered receipt and one
+    given up after its last error answer both settle; one not yet answered does not."""
+    monkeypatch.setattr(simulator_module, "_RECEIPT_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(simulator_module, "_RECEIPT_MAX_ATTEMPTS", 2)
+    await esme.submit(sms("+15550000003", "answered")[0])
+    await esme.submit(sms("+15550000003", "refused")[0])
+    assert sim.receipts_scheduled == 2
+    first = await esme.next_delivery()
+    second = await esme.next_delivery()
+    answered, refused = sorted((first, second), key=lambda d: b"refused" in d.short_message)
+    assert sim.receipts_pending == 2
+    esme.ack(answered)
+    esme.ack(refused, CommandStatus.ESME_RX_T_APPN)
+    again = await esme.next_delivery()  # the same receipt, tried once more
+    assert again.short_message == refused.short_message
+    assert sim.receipts_pending == 1 and sim.receipts_acked == 1
+    esme.ack(again, CommandStatus.ESME_RX_T_APPN)
+    async with asyncio.timeout(GUARD):
+        await sim.wait_until(lambda: sim.receipts_pending == 0)
+    assert (sim.receipts_acked, sim.receipts_abandoned) == (1, 1)
 
 
 async def test_no_receipt_unless_asked(sim: SmscSimulator, esme: Esme) -> None:

@@ -173,6 +173,17 @@ class SmscSimulator:
         self.protocol_errors = 0
         self.expired_partials = 0
         self.mo_resps = 0  # deliver_sm_resps to MOs read (or cut, see Faults.drop_on_mo_resp)
+        # Receipts: scheduled, answered ESME_ROK, given up after _RECEIPT_MAX_ATTEMPTS
+        # error answers. The benchmark waits for `receipts_pending` to reach 0 before it
+        # reads the CPU a phase cost, so a receipt's work counts in its own phase.
+        self.receipts_scheduled = 0
+        self.receipts_acked = 0
+        self.receipts_abandoned = 0
+
+    @property
+    def receipts_pending(self) -> int:
+        """Receipts scheduled and not yet answered ESME_ROK or given up."""
+        return self.receipts_scheduled - self.receipts_acked - self.receipts_abandoned
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -515,6 +526,7 @@ class SmscSimulator:
                 {**addresses, "esm_class": esm}, receipt.encode("latin-1", "replace"), tlvs,
                 system_id=system_id,
             )
+            self.receipts_scheduled += 1
             self._batch_later(delay, item)
 
     def _batch_later(self, delay: float, item: _Outbound) -> None:
@@ -564,8 +576,14 @@ class SmscSimulator:
         if item.done is not None:
             if not item.done.done():
                 item.done.set_result(pdu.command_status)
-        elif pdu.command_status and item.attempts < _RECEIPT_MAX_ATTEMPTS:
+        elif not pdu.command_status:
+            self.receipts_acked += 1
+            self._wake_soon()
+        elif item.attempts < _RECEIPT_MAX_ATTEMPTS:
             self._later(_RECEIPT_RETRY_DELAY, self._dispatch, item)
+        else:
+            self.receipts_abandoned += 1
+            self._wake_soon()
 
     def _later(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         def fire() -> None:
