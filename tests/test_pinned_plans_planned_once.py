@@ -1,0 +1,89 @@
+"""The functions that pin the hot path's plans plan their statement once per connection.
+
+A PL/pgSQL function's statement is cached like a prepared statement: after
+five calls PostgreSQL keeps the generic plan only if it does not look
+dearer than the custom plans it made for the actual arguments; otherwise it
+plans again on every call. With a few thousand contacts analyzed, the
+lane's batch read did exactly that, at about 200 us of PostgreSQL's CPU a
+call (docs/performance.md, "Planned once per connection"). Migration 540
+sets `plan_cache_mode = force_generic_plan` on every function whose plan
+migrations 530-533 pin; these tests fail when one lacks it, and show the
+lane read's ninth call running the plan made without its arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from gateway.store import lane_reads
+
+# The functions whose SET clauses pin their plans to index probes (migrations 530-533).
+PINNED = {"lane_read", "send_gate_check", "claim_outbound", "mark_submitted_rows",
+          "requeue_rows", "fail_rows", "suppress_rows"}
+
+CONTACTS = """
+INSERT INTO contacts (msisdn, shortcode, state)
+SELECT '+1555' || lpad(n::text, 7, '0'), '12345', '{}'::jsonb FROM generate_series(1, 5000) n;
+ANALYZE contacts; ANALYZE saved_cards; ANALYZE donations; ANALYZE inbound_unacked;
+"""
+
+# Every statement's plan, nested ones too, sent to this connection as a log message.
+EXPLAIN_NESTED = """
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_nested_statements = on;
+SET auto_explain.log_format = json;
+SET client_min_messages = log;
+"""
+
+
+async def test_every_function_with_a_pinned_plan_plans_once(db_url: str) -> None:
+    conn = await asyncpg.connect(db_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT proname, proconfig FROM pg_proc"
+            " WHERE 'enable_seqscan=off' = ANY (proconfig) ORDER BY proname")
+    finally:
+        await conn.close()
+    assert {r["proname"] for r in rows} == PINNED
+    lacking = [r["proname"] for r in rows
+               if "plan_cache_mode=force_generic_plan" not in r["proconfig"]]
+    assert lacking == []
+
+
+async def test_the_lane_read_runs_one_plan_whatever_the_arguments(db_url: str) -> None:
+    conn = await asyncpg.connect(db_url)
+    plans: list[dict[str, Any]] = []
+
+    def keep(_conn: object, message: asyncpg.PostgresLogMessage) -> None:
+        text = message.message
+        if "plan:" in text:
+            plans.append(json.loads(text.split("plan:", 1)[1]))
+
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    asked: list[bytes] = []
+    try:
+        await conn.execute(CONTACTS)
+        await conn.execute(EXPLAIN_NESTED)
+        conn.add_log_listener(keep)
+        for call in range(9):
+            number = f"+1555{100 + call:07d}"
+            asked.append(os.urandom(16))
+            read = await lane_reads.read_batch(
+                conn, [(number, "12345")], cards=True, holds=True,
+                digests=[asked[-1]], since=since)
+            assert list(read.states) == [(number, "12345")]
+        conn.remove_log_listener(keep)
+    finally:
+        await conn.close()
+    inner = [p for p in plans if "unnest(msisdns, shortcodes)" in p.get("Query Text", "")]
+    assert len(inner) == 9
+    # A plan made for the call's own arguments names them; the generic plan does not.
+    last = json.dumps(inner[-1]["Plan"])
+    assert asked[-1].hex() not in last
+    assert "ANY ($5)" in last
