@@ -176,9 +176,11 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
     finally:
         await ingest.close()
     assert seen[1] == seen[2]
-    # BEGIN with the numbers' locks, the batch's read (states and unread records), its
-    # write, COMMIT
+    # BEGIN, the batch's read (the numbers' locks, then states and unread records: one
+    # plan per connection, where a simple query with the locks was planned every time),
+    # its write, COMMIT
     assert len(seen[2]) == 4, seen[2]
+    assert seen[2][0] == "BEGIN" and seen[2][1].startswith("SELECT * FROM lane_read(")
 
 
 async def test_the_batch_write_finds_the_replies_of_the_ledger_rows_in_one_pass(

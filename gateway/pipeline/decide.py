@@ -89,13 +89,14 @@ class DecisionWriter:
 
     async def read(
         self, conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], *,
-        digests: Sequence[bytes] = (), since: datetime | None = None,
+        digests: Sequence[bytes] = (), since: datetime | None = None, lock: bool = False,
     ) -> lane_reads.BatchRead:
         """What deciding on these contacts reads, in one statement (store/lane_reads.py),
-        with the unread acknowledgements of `digests` the lane asks for in the same trip."""
+        with the unread acknowledgements of `digests` the lane asks for in the same trip;
+        `lock`: the numbers' locks first, in the same statement."""
         cards, holds = donation_ledger.reads(self._rules.current)
         return await lane_reads.read_batch(conn, keys, cards=cards, holds=holds,
-                                           digests=digests, since=since)
+                                           digests=digests, since=since, lock=lock)
 
     async def decide_and_write(
         self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]],

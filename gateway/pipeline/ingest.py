@@ -190,7 +190,7 @@ class Ingest:
     async def _process(self, items: Sequence[LaneItem]) -> list[Stored]:
         async with self._pool.acquire() as conn:
             try:
-                async with number_locks.locked_transaction(conn, map(_msisdn, items)):
+                async with number_locks.transaction(conn):
                     applied = await self._apply(conn, items)
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
                 raise  # the database is gone: every caller answers "try later"
@@ -203,7 +203,7 @@ class Ingest:
     async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> Stored:
         msisdn = _msisdn(item)
         try:
-            async with number_locks.locked_transaction(conn, [msisdn]):
+            async with number_locks.transaction(conn):
                 applied = await self._apply(conn, [item])
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
             raise
@@ -214,7 +214,7 @@ class Ingest:
             # The engine failed on this MO. Keep the text (it was sent to us and
             # must not be lost or redelivered forever) without a decision.
             log.error("mo_decision_failed", msisdn=msisdn, error=type(err).__name__, exc_info=True)
-            async with number_locks.locked_transaction(conn, [msisdn]):
+            async with number_locks.transaction(conn):
                 applied = await self._apply(conn, [item], decide=False)
         self._after_commit(applied)
         return S.ESME_ROK, applied.unacked[0]
@@ -230,14 +230,14 @@ class Ingest:
     async def _apply(
         self, conn: asyncpg.Connection, items: Sequence[LaneItem], *, decide: bool = True
     ) -> Applied:
-        # The caller's transaction took these numbers' locks before anything about them
-        # is read (number_locks.locked_transaction): another instance may be deciding
-        # (or one of our MTs may be leaving for) the same number now.
+        # The first statement of the transaction (number_locks.transaction) takes these
+        # numbers' locks, then reads: another instance may be deciding (or one of our
+        # MTs may be leaving for) the same number now (store/number_locks.py).
         mos = [item for item in items if isinstance(item, MoItem)]
         since = min((m.received_at for m in mos), default=None)
         found = await self._writer.read(  # the contacts' states and what the MOs may repeat
             conn, list(dict.fromkeys(map(_key, items))), digests=[m.digest for m in mos],
-            since=since - self._window if since is not None else None)
+            since=since - self._window if since is not None else None, lock=True)
         repeats = self._repeats(items, found.unacked)
         complete: list[NewInbound] = []
         owners: list[int] = []  # the item that completed each MO

@@ -9,10 +9,12 @@ check at claim time can pass moments before a STOP commits.
 
 So every number has one PostgreSQL advisory lock (namespace NUMBER_LOCK_SPACE,
 key `number_key`):
-- an MO transaction takes it exclusively (`locked_transaction`: with its BEGIN;
-  `lock_numbers` inside a transaction already open) before it reads
-  the numbers' contacts, and holds it to COMMIT: one number's MOs are
-  decided one transaction at a time, whatever instance received them;
+- an MO transaction takes it exclusively before it reads the numbers'
+  contacts, and holds it to COMMIT: one number's MOs are decided one
+  transaction at a time, whatever instance received them. The lane's batch
+  read takes the locks itself, as its first step (store/lane_reads.py
+  `read_batch(lock=True)`, the first statement after `transaction`'s BEGIN);
+  `lock_numbers` does the same for a transaction that reads otherwise;
 - the outbox takes it shared, without waiting, and reads the numbers'
   opt-outs after taking it (`gate_check`, one call of the function of
   migration 030: a single statement's snapshot would predate its locks),
@@ -46,11 +48,6 @@ RELEASE_SHARED = """
 SELECT count(*) FROM unnest($2::int4[]) AS t(k) WHERE pg_advisory_unlock_shared($1, t.k)
 """
 
-# BEGIN and the locks in one simple-query round trip (`locked_transaction`). The keys
-# are integers computed here, written into the text as an array literal: a simple
-# query takes no parameters.
-BEGIN_LOCKED = "BEGIN; " + LOCK_NUMBERS.replace("$1", "{space}").replace("$2", "'{{{keys}}}'")
-
 GATE_CHECK = "SELECT msisdn, shortcode, opted_out FROM send_gate_check($1, $2, $3, $4, $5)"
 
 
@@ -60,25 +57,27 @@ def number_key(msisdn: str) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
+def lock_keys(msisdns: Iterable[str]) -> list[int]:
+    """The numbers' lock keys, each once, in the ascending order every taker uses."""
+    return sorted({number_key(m) for m in msisdns})
+
+
 async def lock_numbers(conn: asyncpg.Connection, msisdns: Iterable[str]) -> None:
     """Inside a transaction: wait for, and hold until it ends, the numbers' locks."""
-    keys = sorted({number_key(m) for m in msisdns})
+    keys = lock_keys(msisdns)
     if keys:
         await conn.fetchval(LOCK_NUMBERS, NUMBER_LOCK_SPACE, keys)
 
 
 @asynccontextmanager
-async def locked_transaction(conn: asyncpg.Connection, msisdns: Iterable[str]
-                             ) -> AsyncIterator[None]:
-    """A transaction that holds the numbers' locks (as `lock_numbers`) from its start.
+async def transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """An MO transaction: BEGIN; COMMIT when the block ends, ROLLBACK when it raises.
 
-    Why not `conn.transaction()` then `lock_numbers`: BEGIN is a round trip of
-    its own, and an MO lane batch is a handful of round trips (docs/performance.md).
-    Commits when the block ends, rolls back when it raises.
+    Its first statement must take the numbers' locks before anything about them
+    is read: the lane's batch read does (store/lane_reads.py, `lock=True`).
     """
-    keys = ",".join(map(str, sorted({number_key(m) for m in msisdns})))
     try:
-        await conn.execute(BEGIN_LOCKED.format(space=NUMBER_LOCK_SPACE, keys=keys))
+        await conn.execute("BEGIN")
         yield
     except BaseException:
         if conn.is_in_transaction() and not conn.is_closed():
