@@ -13,7 +13,6 @@ test, and fails if any CTE of the batch statement was scanned more than once.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,21 +22,13 @@ import asyncpg
 from gateway.broadcast import control, service
 from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.engine import load_rules
+from tests.support import executed_plans
 from tests.support.broadcasts import CODE, SUBSCRIBED_SEED, afternoon_zone
+from tests.support.executed_plans import ExecutedPlans
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPIENTS = 1500
 BATCH = 500
-
-EXPLAIN_EVERYTHING = """
-LOAD 'auto_explain';
-SET auto_explain.log_min_duration = 0;
-SET auto_explain.log_analyze = on;
-SET auto_explain.log_timing = off;
-SET auto_explain.log_format = json;
-SET client_min_messages = log;
-"""
-
 
 def cte_rescans(node: dict[str, Any]) -> list[tuple[str, int]]:
     """(CTE name, times scanned) of each CTE Scan that ran more than once."""
@@ -51,13 +42,7 @@ def cte_rescans(node: dict[str, Any]) -> list[tuple[str, int]]:
 
 async def test_a_batch_of_broadcast_rows_scans_each_step_once(db_url: str) -> None:
     conn = await asyncpg.connect(db_url)
-    plans: list[dict[str, Any]] = []
-
-    def keep(_conn: object, message: asyncpg.PostgresLogMessage) -> None:
-        text = message.message
-        if "plan:" in text:
-            plans.append(json.loads(text.split("plan:", 1)[1]))
-
+    executed = ExecutedPlans()
     try:
         await conn.execute(SUBSCRIBED_SEED, CODE, afternoon_zone(datetime.now(UTC)), RECIPIENTS)
         broadcast_id = await service.create(
@@ -65,18 +50,18 @@ async def test_a_batch_of_broadcast_rows_scans_each_step_once(db_url: str) -> No
             where="", text="Rise Up: rally Saturday.", created_by="organizer@example.org",
             now=datetime.now(UTC))
         await control.start(conn, broadcast_id)
-        await conn.execute(EXPLAIN_EVERYTHING)
-        conn.add_log_listener(keep)
+        await conn.execute(executed_plans.settings(analyze=True))
+        conn.add_log_listener(executed.keep)
         result = await service.materialize(
             conn, broadcast_id, policy=QuietHoursPolicy(),
             variables={"program": "rise", "shortcode": CODE},
             clock=lambda: datetime.now(UTC), batch_size=BATCH)
-        conn.remove_log_listener(keep)
+        conn.remove_log_listener(executed.keep)
     finally:
         await conn.close()
     assert result.inserted == RECIPIENTS
-    batches = [p for p in plans if "INSERT INTO outbound" in p.get("Query Text", "")
-               and "WITH planned AS" in p.get("Query Text", "")]
+    batches = [p for p in executed.of("WITH planned AS")
+               if "INSERT INTO outbound" in p["Query Text"]]
     assert len(batches) >= RECIPIENTS // BATCH
     for plan in batches:
         assert cte_rescans(plan["Plan"]) == [], "a CTE of the batch was scanned once per row"

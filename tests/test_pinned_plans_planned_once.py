@@ -17,11 +17,12 @@ import json
 import os
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 
 from gateway.store import lane_reads
+from tests.support import executed_plans
+from tests.support.executed_plans import ExecutedPlans
 
 # The functions whose SET clauses pin their plans to index probes (migrations 530-533).
 PINNED = {"lane_read", "send_gate_check", "claim_outbound", "mark_submitted_rows",
@@ -32,16 +33,6 @@ INSERT INTO contacts (msisdn, shortcode, state)
 SELECT '+1555' || lpad(n::text, 7, '0'), '12345', '{}'::jsonb FROM generate_series(1, 5000) n;
 ANALYZE contacts; ANALYZE saved_cards; ANALYZE donations; ANALYZE inbound_unacked;
 """
-
-# Every statement's plan, nested ones too, sent to this connection as a log message.
-EXPLAIN_NESTED = """
-LOAD 'auto_explain';
-SET auto_explain.log_min_duration = 0;
-SET auto_explain.log_nested_statements = on;
-SET auto_explain.log_format = json;
-SET client_min_messages = log;
-"""
-
 
 async def test_every_function_with_a_pinned_plan_plans_once(db_url: str) -> None:
     conn = await asyncpg.connect(db_url)
@@ -59,19 +50,13 @@ async def test_every_function_with_a_pinned_plan_plans_once(db_url: str) -> None
 
 async def test_the_lane_read_runs_one_plan_whatever_the_arguments(db_url: str) -> None:
     conn = await asyncpg.connect(db_url)
-    plans: list[dict[str, Any]] = []
-
-    def keep(_conn: object, message: asyncpg.PostgresLogMessage) -> None:
-        text = message.message
-        if "plan:" in text:
-            plans.append(json.loads(text.split("plan:", 1)[1]))
-
+    executed = ExecutedPlans()
     since = datetime.now(UTC) - timedelta(minutes=5)
     asked: list[bytes] = []
     try:
         await conn.execute(CONTACTS)
-        await conn.execute(EXPLAIN_NESTED)
-        conn.add_log_listener(keep)
+        await conn.execute(executed_plans.settings(nested=True))
+        conn.add_log_listener(executed.keep)
         for call in range(9):
             number = f"+1555{100 + call:07d}"
             asked.append(os.urandom(16))
@@ -79,10 +64,10 @@ async def test_the_lane_read_runs_one_plan_whatever_the_arguments(db_url: str) -
                 conn, [(number, "12345")], cards=True, holds=True,
                 digests=[asked[-1]], since=since)
             assert list(read.states) == [(number, "12345")]
-        conn.remove_log_listener(keep)
+        conn.remove_log_listener(executed.keep)
     finally:
         await conn.close()
-    inner = [p for p in plans if "unnest(msisdns, shortcodes)" in p.get("Query Text", "")]
+    inner = executed.of("unnest(msisdns, shortcodes)")
     assert len(inner) == 9
     # A plan made for the call's own arguments names them; the generic plan does not.
     last = json.dumps(inner[-1]["Plan"])
