@@ -7,8 +7,9 @@ plans again on every call. With a few thousand contacts analyzed, the
 lane's batch read did exactly that, at about 200 us of PostgreSQL's CPU a
 call (docs/performance.md, "Planned once per connection"). Migration 540
 sets `plan_cache_mode = force_generic_plan` on every function whose plan
-migrations 530-533 pin; these tests fail when one lacks it, and show the
-lane read's ninth call running the plan made without its arguments.
+migrations 530-533 pin, but the claim; these tests fail when one lacks it,
+and show the lane read's ninth call running the plan made without its
+arguments.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from tests.support.executed_plans import ExecutedPlans
 # The functions whose SET clauses pin their plans to index probes (migrations 530-533).
 PINNED = {"lane_read", "send_gate_check", "claim_outbound", "mark_submitted_rows",
           "requeue_rows", "fail_rows", "suppress_rows"}
+# ...all of which keep one plan, except the claim, which keeps PostgreSQL's choice: its
+# generic plan took 180 ms a claim with a broadcast queued (6.5 ms planned for the
+# call), and planning every claim cost more when sending slowly (migration 540).
+PLANNER_CHOOSES = {"claim_outbound"}
 
 CONTACTS = """
 INSERT INTO contacts (msisdn, shortcode, state)
@@ -43,9 +48,10 @@ async def test_every_function_with_a_pinned_plan_plans_once(db_url: str) -> None
     finally:
         await conn.close()
     assert {r["proname"] for r in rows} == PINNED
-    lacking = [r["proname"] for r in rows
-               if "plan_cache_mode=force_generic_plan" not in r["proconfig"]]
-    assert lacking == []
+    modes = {r["proname"]: [c for c in r["proconfig"] if c.startswith("plan_cache_mode=")]
+             for r in rows}
+    assert modes == {name: [] if name in PLANNER_CHOOSES
+                     else ["plan_cache_mode=force_generic_plan"] for name in PINNED}
 
 
 async def test_the_lane_read_runs_one_plan_whatever_the_arguments(db_url: str) -> None:
