@@ -113,7 +113,7 @@ class Gateway:
         self.client = EsmeClient(settings, on_deliver=self.on_deliver)
         self.outbox = OutboxSender(pool, self.client, settings, self.metrics)
         self.ingest = Ingest(pool, settings, rules, self.metrics, on_committed=self.outbox.wake,
-                             clock=clock)
+                             handoff=self.outbox, clock=clock)
         self.receipts = ReceiptWriter(pool, self.metrics)
         self.unsure = UnsureResolver(pool, settings, lease_seconds=LEASE_SECONDS)
         self.tps_share = TpsShare(pool, settings, self.client)

@@ -32,6 +32,7 @@ from gateway.engine.types import ContactState, Inbound
 from gateway.pipeline import contact_centre, donation_ledger
 from gateway.pipeline.batch_writes import BatchWrites, Origin
 from gateway.pipeline.event_handlers import schedule
+from gateway.pipeline.reply_handoff import Ticket
 from gateway.pipeline.reply_links import ReplyLinks
 from gateway.privacy.pseudonym import number_hash
 from gateway.store import consent as consent_store
@@ -101,11 +102,14 @@ class DecisionWriter:
     async def decide_and_write(
         self, conn: asyncpg.Connection, mos: Sequence[tuple[int, NewInbound]],
         *, first: Sequence[Step] = (), found: lane_reads.BatchRead | None = None,
+        handoff: Ticket | None = None,
     ) -> int:
         """Decide every MO in order; return how many replies were queued.
 
         `first`: the batch's own writes (its MOs), sent in the decisions' one statement;
-        `found`: `read` of (at least) these MOs' contacts, already made in this transaction.
+        `found`: `read` of (at least) these MOs' contacts, already made in this transaction;
+        `handoff`: the sender's reservation, for replies written claimed
+        (pipeline/reply_handoff.py); without it every reply is queued.
         """
         if not mos:
             await one_statement.run(conn, [step for step in first if step.rows])
@@ -119,7 +123,8 @@ class DecisionWriter:
             answered = await self._unknown_shortcode(conn, rules, unknown)
             if not mos:
                 return answered
-            return answered + await self.decide_and_write(conn, mos, found=found)
+            return answered + await self.decide_and_write(conn, mos, found=found,
+                                                          handoff=handoff)
         keys = list(dict.fromkeys((mo.msisdn, mo.shortcode) for _, mo in mos))
         if found is None:
             found = await self.read(conn, keys)
@@ -155,17 +160,25 @@ class DecisionWriter:
         # knowledge-base lookups (committees, events) answered in their places
         replies = await contact_centre.answer_lookups(conn, rules, writes.replies)
         replies = await self._links.shorten(conn, rules, replies)
+        # Replies that can leave now (not to an opted-out contact, unless they confirm the
+        # opt-out) are written claimed when the sender has room for them.
+        handed = handoff.flags([r.compliance or not states[(r.msisdn, r.shortcode)].opted_out
+                                for r in replies]) if handoff is not None else []
         # One round trip for what nearly every batch writes (store/one_statement.py);
         # the ledger's step reads the ids of the replies it points at from theirs.
-        await one_statement.run(conn, [
+        rows = await one_statement.fetch(conn, [
             *first,
             contacts_store.upsert_step(
                 [(k[0], k[1], s.opted_out, s.to_json()) for k, s in states.items()],
                 now=max(last_seen.values())),
             timeline_store.insert_step(writes.timeline),
-            outbound_store.replies_step(replies),
+            outbound_store.replies_step(replies, handed,
+                                        handoff.taker.lease if handoff is not None else None),
             consent_store.after_replies_step(writes.consent),
-        ])
+        ], outbound_store.HANDED_REPLIES)
+        if handoff is not None and rows:
+            handoff.handed(outbound_store.handed_messages(
+                rows, {mo_id: mo.received_at for mo_id, mo in mos}))
         await consent_store.emit_webhooks(conn, writes.consent)
         await donation_ledger.write(conn, writes)  # after the replies its events point at
         await questions_store.insert_batch(conn, writes.questions)

@@ -44,6 +44,7 @@ from gateway.pipeline.batcher import Batcher, BatcherClosed
 from gateway.pipeline.decide import DecisionWriter
 from gateway.pipeline.read_marks import ReadMarks
 from gateway.pipeline.redelivery import Arrival, Repeat, find_repeats, mo_digest
+from gateway.pipeline.reply_handoff import ReplyTaker, Ticket
 from gateway.smpp import udh
 from gateway.smpp.constants import CommandStatus as S
 from gateway.smpp.link import DeliverAnswer
@@ -91,6 +92,7 @@ class Ingest:
         metrics: Metrics,
         *,
         on_committed: Callable[[], None] = lambda: None,
+        handoff: ReplyTaker | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._pool = pool
@@ -105,7 +107,8 @@ class Ingest:
         self._window = timedelta(seconds=settings.mo_redelivery_window)
         self.read_marks = ReadMarks(pool, window=self._window, clock=clock)
         self._metrics = metrics
-        self._on_committed = on_committed
+        self._on_committed = on_committed  # replies were queued: wake the sender
+        self._handoff = handoff  # the sender that takes replies as they are written
         self._clock = clock
         self.lanes: list[Batcher[LaneItem, Stored]] = [
             Batcher(
@@ -189,46 +192,69 @@ class Ingest:
 
     async def _process(self, items: Sequence[LaneItem]) -> list[Stored]:
         async with self._pool.acquire() as conn:
+            ticket = self._ticket()
             try:
                 async with number_locks.transaction(conn):
-                    applied = await self._apply(conn, items)
+                    applied = await self._apply(conn, items, ticket)
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+                _cancel(ticket, lost=True)  # the COMMIT may have reached the database
                 raise  # the database is gone: every caller answers "try later"
             except Exception as err:  # bad data or an engine bug: isolate the culprit
+                _cancel(ticket, lost=False)
                 log.warning("batch_retried_singly", size=len(items), error=type(err).__name__)
                 return [await self._process_one(conn, item) for item in items]
-        self._after_commit(applied)
+            except BaseException:  # cancelled: where it stopped is unknown
+                _cancel(ticket, lost=True)
+                raise
+        self._after_commit(applied, ticket)
         return [(S.ESME_ROK, unacked_id) for unacked_id in applied.unacked]
 
     async def _process_one(self, conn: asyncpg.Connection, item: LaneItem) -> Stored:
         msisdn = _msisdn(item)
+        ticket = self._ticket()
         try:
             async with number_locks.transaction(conn):
-                applied = await self._apply(conn, [item])
+                applied = await self._apply(conn, [item], ticket)
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+            _cancel(ticket, lost=True)
             raise
         except asyncpg.PostgresError as err:
+            _cancel(ticket, lost=False)
             log.error("mo_refused", msisdn=msisdn, error=type(err).__name__, detail=str(err))
             return S.ESME_RX_P_APPN, None
         except Exception as err:
+            _cancel(ticket, lost=False)
             # The engine failed on this MO. Keep the text (it was sent to us and
             # must not be lost or redelivered forever) without a decision.
             log.error("mo_decision_failed", msisdn=msisdn, error=type(err).__name__, exc_info=True)
+            ticket = None
             async with number_locks.transaction(conn):
-                applied = await self._apply(conn, [item], decide=False)
-        self._after_commit(applied)
+                applied = await self._apply(conn, [item], None, decide=False)
+        except BaseException:
+            _cancel(ticket, lost=True)
+            raise
+        self._after_commit(applied, ticket)
         return S.ESME_ROK, applied.unacked[0]
 
-    def _after_commit(self, applied: Applied) -> None:
+    def _ticket(self) -> Ticket | None:
+        """This transaction's reservation with the sender (pipeline/reply_handoff.py)."""
+        return Ticket(self._handoff) if self._handoff is not None else None
+
+    def _after_commit(self, applied: Applied, ticket: Ticket | None) -> None:
+        handed = len(ticket.messages) if ticket is not None else 0
+        if ticket is not None:
+            ticket.adopt()
         self._metrics.mo_committed.inc(applied.stored)
         if applied.redelivered:
             self._metrics.mo_redelivered.inc(applied.redelivered)
         if applied.replies:
             self._metrics.mt_queued.inc(applied.replies)
-            self._on_committed()
+            if applied.replies > handed:  # some wait in the queue: the sender claims them
+                self._on_committed()
 
     async def _apply(
-        self, conn: asyncpg.Connection, items: Sequence[LaneItem], *, decide: bool = True
+        self, conn: asyncpg.Connection, items: Sequence[LaneItem], ticket: Ticket | None,
+        *, decide: bool = True,
     ) -> Applied:
         # The first statement of the transaction (number_locks.transaction) takes these
         # numbers' locks, then reads: another instance may be deciding (or one of our
@@ -260,7 +286,8 @@ class Ingest:
             await self._writer.record_undecided(conn, pairs)
             replies = 0
         else:
-            replies = await self._writer.decide_and_write(conn, pairs, first=first, found=found)
+            replies = await self._writer.decide_and_write(conn, pairs, first=first, found=found,
+                                                          handoff=ticket)
         await inbound_store.insert_redeliveries(conn, again)  # they point at stored MOs
         redelivered = sum(repeat is not None for repeat in repeats)
         return Applied(unacked, len(items) - redelivered, redelivered, replies)
@@ -342,6 +369,11 @@ def _key(item: LaneItem) -> tuple[str, str]:
     """The contact an item's MO will be decided on: (number, short code)."""
     return (item.msisdn, item.shortcode) if isinstance(item, MoItem) else (
         item.key.msisdn, item.key.shortcode)
+
+
+def _cancel(ticket: Ticket | None, *, lost: bool) -> None:
+    if ticket is not None:
+        ticket.cancel(lost=lost)
 
 
 @dataclass(frozen=True, slots=True)

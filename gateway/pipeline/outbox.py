@@ -176,6 +176,70 @@ class OutboxSender:
         )
         self._gate = SendGate(pool)
         self._gating: asyncio.Future[None] | None = None  # the gate round under way
+        # Replies handed over by the MO lanes as they are written (pipeline/reply_handoff.py).
+        # `_reserved`: room promised to lane transactions not yet ended; `_no_reserved`
+        # is set while there are none. `_behind`: a reply of ours that could have been
+        # handed went to the queue (no room), so later ones queue too until a claim that
+        # began after it (at `_behind_at`) finds the queue drained: a number's replies
+        # leave in the order they were decided. `_lost_leases`: a lane's transaction
+        # ended unknown with rows it may have written claimed: release what we hold
+        # but do not know, as after a lost claim.
+        self._lease = outbound_store.Lease(self._owner, LEASE_SECONDS)
+        self._reserved = 0
+        self._no_reserved = asyncio.Event()
+        self._no_reserved.set()
+        self._behind = False
+        self._behind_at = 0.0
+        self._lost_leases = False
+        self._releasing = False  # a release of unknown leases is due: no reservations
+
+    @property
+    def lease(self) -> outbound_store.Lease:
+        """The lease handed replies are written under: this process's, as a claim's."""
+        return self._lease
+
+    def reserve(self, wanted: int) -> int:
+        """Room for `wanted` replies a lane is about to write claimed (reply_handoff.py).
+
+        None before the start-up release of an earlier process's leases (it would
+        release these too), while stopping or releasing lost leases, and while a
+        reply of ours waits in the queue; otherwise as much as a claim could take.
+        """
+        if (wanted <= 0 or not self._started or self._stopping or self._behind
+                or self._lost_leases or self._releasing):
+            return 0
+        room = self._max_inflight - len(self._inflight) - len(self._ready) - self._reserved
+        granted = max(0, min(wanted, room))
+        if granted:
+            self._reserved += granted
+            self._no_reserved.clear()
+        return granted
+
+    def settle(self, reserved: int, wanted: int, messages: Sequence[ClaimedMessage], *,
+               committed: bool, lost: bool = False) -> None:
+        """A lane transaction that reserved room ended (reply_handoff.py `ReplyTaker`)."""
+        self._reserved -= reserved
+        if not self._reserved:
+            self._no_reserved.set()
+        if reserved:
+            self._slot_free.set()  # room the claim loop may count again
+        if (committed and wanted > reserved) or lost:
+            self._behind = True
+            self._behind_at = asyncio.get_running_loop().time()
+        if lost:
+            self._lost_leases = True
+            self.wake()
+        if not messages:
+            return
+        if self._closed:  # stopped meanwhile: back to the queue, never handed to the SMSC
+            for message in messages:
+                self._record_outcome(message.id, ended(
+                    message.id, Ending.NOT_SENT, billed=False,
+                    cause="not sent: the gateway stopped", hold=self._settings.unsure_send_hold))
+            return
+        self._held.update(message.id for message in messages)
+        self._queue(list(messages))
+        self._pump()
 
     def wake(self) -> None:
         """New rows are due (a reply was queued): claim now, even in the middle of a batch."""
@@ -189,8 +253,10 @@ class OutboxSender:
         and in flight across a restart. The first run releases what an
         earlier process left leased; a later one releases only rows leased
         to us that this process does not know: a claim whose commit reached
-        the database but whose answer was lost with the connection. Those were
-        never handed to the SMSC, so they go back to the queue as they were.
+        the database but whose answer was lost with the connection, or replies
+        an MO lane wrote claimed in a transaction whose end it did not learn.
+        Those were never handed to the SMSC, so they go back to the queue as
+        they were.
         """
         self._results.start()
         async with self._pool.acquire() as conn:
@@ -201,14 +267,12 @@ class OutboxSender:
                 if released:
                     log.warning("outbox_leases_released", count=released, owner=self._owner)
                 self._started = True
-            elif self._claim_broken:
-                lost = await outbound_store.release_unknown_claims(
-                    conn, self._owner, known=sorted(self._held))
-                if lost:
-                    log.warning("outbox_lost_claims_released", count=lost, owner=self._owner)
-                self._claim_broken = False
         while not self._stopping:
-            free = self._max_inflight - len(self._inflight) - len(self._ready)
+            if self._claim_broken or self._lost_leases:
+                await self._release_lost()
+                continue
+            free = (self._max_inflight - len(self._inflight) - len(self._ready)
+                    - self._reserved)
             # a woken claim (a reply is due) does not wait for a batch's worth of slots
             batching = not self._wake.is_set() and free < self._claim_at_least
             if (free <= 0 or (batching and self._inflight)
@@ -222,21 +286,46 @@ class OutboxSender:
             self._wake.clear()
             self._claim_broken = True  # until we know what the claim took
             self._not_claiming.clear()
+            began = asyncio.get_running_loop().time()
+            limit = min(free, 500)
             try:
                 async with self._pool.acquire() as conn:
                     claimed, suppressed = await outbound_store.claim(
-                        conn, limit=min(free, 500), owner=self._owner,
-                        lease_seconds=LEASE_SECONDS)
+                        conn, limit=limit, owner=self._owner, lease_seconds=LEASE_SECONDS)
                 self._held.update(message.id for message in claimed)
                 self._claim_broken = False
                 if suppressed:
                     self._metrics.mt_suppressed.inc(suppressed)
+                if self._behind and began > self._behind_at and len(claimed) + suppressed < limit:
+                    self._behind = False  # every reply queued before it is claimed now
                 self._queue(claimed)
                 self._pump()
             finally:
                 self._not_claiming.set()
             if not claimed:
                 await self._idle()
+
+    async def _release_lost(self) -> None:
+        """Release rows leased to us that this process does not know (a claim or a lane's
+        transaction whose answer was lost), once no lane holds a reservation: rows a lane
+        wrote claimed are ours but not known until it hands them over."""
+        self._releasing = True  # no new reservation until it is done
+        if self._reserved:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._no_reserved.wait()
+            return
+        lost_leases = self._lost_leases
+        async with self._pool.acquire() as conn:
+            lost = await outbound_store.release_unknown_claims(
+                conn, self._owner, known=sorted(self._held))
+        if lost:
+            log.warning("outbox_lost_claims_released", count=lost, owner=self._owner)
+        self._claim_broken = False
+        self._releasing = False
+        if lost_leases:
+            self._lost_leases = False
+            self._behind_at = asyncio.get_running_loop().time()  # released rows are queued
 
     async def stop(self, *, grace: float = 5.0) -> None:
         """Stop claiming, let sends in flight finish (or requeue), flush results."""
@@ -254,6 +343,7 @@ class OutboxSender:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
                 await self._not_claiming.wait()
+                await self._no_reserved.wait()  # replies a lane is writing claimed
         while self._inflight and loop.time() < deadline:  # MTs in _ready follow as slots free
             await asyncio.wait(set(self._inflight), timeout=deadline - loop.time(),
                                return_when=asyncio.FIRST_COMPLETED)

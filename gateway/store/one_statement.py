@@ -42,10 +42,15 @@ class Step:
     rows: int = 0  # how many rows it writes (0: the step may be left out when alone)
 
 
+SELECT_NOTHING = "SELECT 1"
+
+
 @functools.lru_cache(maxsize=64)
-def compose(steps: tuple[tuple[str, str], ...]) -> tuple[str, tuple[int, ...]]:
+def compose(steps: tuple[tuple[str, str], ...],
+            final: str = SELECT_NOTHING) -> tuple[str, tuple[int, ...]]:
     """`WITH s0 AS (...), name AS (...) SELECT 1` from (name, sql) pairs, parameters
-    renumbered; and how many parameters each step takes."""
+    renumbered; and how many parameters each step takes. `final` replaces the
+    `SELECT 1` (it may read the named steps, and takes no parameters)."""
     parts = []
     counts = []
     offset = 0
@@ -55,16 +60,16 @@ def compose(steps: tuple[tuple[str, str], ...]) -> tuple[str, tuple[int, ...]]:
         parts.append(f"{name or f's{index}'} AS (\n{renumbered}\n)")
         counts.append(count)
         offset += count
-    return "WITH " + ",\n".join(parts) + "\nSELECT 1", tuple(counts)
+    return "WITH " + ",\n".join(parts) + "\n" + final.strip(), tuple(counts)
 
 
 def _shifted(match: re.Match[str], *, by: int) -> str:
     return f"${int(match.group(1)) + by}"
 
 
-def statement(steps: Sequence[Step]) -> tuple[str, list[Any]]:
+def statement(steps: Sequence[Step], final: str = SELECT_NOTHING) -> tuple[str, list[Any]]:
     """The one statement and its arguments for these steps."""
-    sql, counts = compose(tuple((s.name, s.sql) for s in steps))
+    sql, counts = compose(tuple((s.name, s.sql) for s in steps), final)
     args: list[Any] = []
     for step, count in zip(steps, counts, strict=True):
         if len(step.args) != count:
@@ -83,3 +88,11 @@ async def run(conn: asyncpg.Connection, steps: Sequence[Step]) -> None:
         return
     sql, args = statement(steps)
     await conn.execute(sql, *args)
+
+
+async def fetch(conn: asyncpg.Connection, steps: Sequence[Step],
+                final: str) -> list[asyncpg.Record]:
+    """Every step in one round trip, and the rows of `final`, which reads the named steps."""
+    sql, args = statement(steps, final)
+    rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+    return rows

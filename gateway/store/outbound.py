@@ -105,8 +105,39 @@ NEXT_DUE = "SELECT min(not_before) FROM outbound WHERE indexed_status = 'queued'
 
 # A lane batch's replies inside its one statement (store/one_statement.py): the
 # consent ledger's step reads their ids from this step, named REPLIES_STEP.
+#
+# A reply the lane hands straight to its own sender (`handed`, pipeline/reply_handoff.py)
+# is written already claimed: 'sending' under the sender's lease, its first attempt,
+# as `claim` would leave it. The sender never claims it, so it costs no claim statement
+# and no update of its own; the lease means the same as a claim's (a crash releases it).
 REPLIES_STEP = "replies"
-INSERT_REPLIES = INSERT_BATCH.rstrip() + "\nRETURNING id, in_reply_to\n"
+INSERT_REPLIES = """
+INSERT INTO outbound (msisdn, shortcode, body, priority, compliance, in_reply_to, not_before,
+                      status, lease_owner, lease_until, attempts)
+SELECT r.msisdn, r.shortcode, r.body, r.priority, r.compliance, r.in_reply_to, r.not_before,
+       CASE WHEN r.handed THEN 'sending' ELSE 'queued' END,
+       CASE WHEN r.handed THEN $9::text END,
+       CASE WHEN r.handed THEN now() + make_interval(secs => $10::float8) END,
+       CASE WHEN r.handed THEN 1 ELSE 0 END
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::bool[], $6::bigint[],
+            $7::timestamptz[], $8::bool[])
+     AS r(msisdn, shortcode, body, priority, compliance, in_reply_to, not_before, handed)
+RETURNING id, in_reply_to, msisdn, shortcode, body, priority, compliance,
+          lease_owner IS NOT NULL AS handed
+"""
+# What the lane's one statement returns (one_statement.fetch): the handed replies.
+HANDED_REPLIES = f"""
+SELECT id, in_reply_to, msisdn, shortcode, body, priority, compliance
+FROM {REPLIES_STEP} WHERE handed
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who takes handed replies, and for how long the lease holds before a release."""
+
+    owner: str
+    seconds: float
 
 
 async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) -> None:
@@ -114,9 +145,27 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewOutbound]) ->
         await conn.execute(INSERT_BATCH, *_reply_columns(rows))
 
 
-def replies_step(rows: Sequence[NewOutbound]) -> Step:
-    """`insert_batch` as one step of a lane batch's single statement, ids returned."""
-    return Step(INSERT_REPLIES, _reply_columns(rows), name=REPLIES_STEP, rows=len(rows))
+def replies_step(rows: Sequence[NewOutbound], handed: Sequence[bool] = (),
+                 lease: Lease | None = None) -> Step:
+    """`insert_batch` as one step of a lane batch's single statement, ids returned;
+    `handed[i]`: row i is written claimed under `lease` (HANDED_REPLIES reads them back)."""
+    if any(handed) and lease is None:
+        raise ValueError("handed replies need a lease")
+    flags = [*handed, *[False] * (len(rows) - len(handed))]
+    return Step(INSERT_REPLIES, [*_reply_columns(rows), flags,
+                                 lease.owner if lease else None,
+                                 lease.seconds if lease else None],
+                name=REPLIES_STEP, rows=len(rows))
+
+
+def handed_messages(rows: Sequence[asyncpg.Record],
+                    received: Mapping[int, datetime]) -> list[ClaimedMessage]:
+    """HANDED_REPLIES's rows as the sender's messages; `received`: MO id -> received_at."""
+    return [
+        ClaimedMessage(r["id"], r["msisdn"], r["shortcode"], r["body"], r["priority"], 1,
+                       received.get(r["in_reply_to"]), compliance=r["compliance"])
+        for r in rows
+    ]
 
 
 def _reply_columns(rows: Sequence[NewOutbound]) -> list[list[Any]]:
