@@ -60,6 +60,12 @@ log = get_logger("gateway.outbox")
 LEASE_SECONDS = 60.0
 PACED_AHEAD = 0.1  # seconds of capped traffic handed to the pacer ahead of a reply
 REQUEUE_DELAY = 1.0
+# With nothing claimed, the claim loop waits for a wake (this process queued rows) or
+# polls for rows queued elsewhere: after IDLE_POLL, doubling while claims find nothing,
+# up to IDLE_POLL_MAX. A claim that finds nothing still costs PostgreSQL a few ms (it is
+# planned for its arguments), and most replies no longer need a claim (reply_handoff.py).
+IDLE_POLL = 0.25
+IDLE_POLL_MAX = 1.0
 BUSY_RETRY = 0.01  # seconds before retrying MTs whose number's MO is being decided
 RECORD_BACKOFF_MAX = 5.0
 STOP_RECORD_ATTEMPTS = 3  # while stopping, give up recording after this many tries
@@ -192,6 +198,7 @@ class OutboxSender:
         self._behind_at = 0.0
         self._lost_leases = False
         self._releasing = False  # a release of unknown leases is due: no reservations
+        self._idle_poll = IDLE_POLL  # the claim loop's next poll when nothing is due
 
     @property
     def lease(self) -> outbound_store.Lease:
@@ -302,7 +309,9 @@ class OutboxSender:
                 self._pump()
             finally:
                 self._not_claiming.set()
-            if not claimed:
+            if claimed:
+                self._idle_poll = IDLE_POLL
+            else:
                 await self._idle()
 
     async def _release_lost(self) -> None:
@@ -364,8 +373,12 @@ class OutboxSender:
             await self._gate.close()
 
     async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=0.25)
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
+        except TimeoutError:
+            self._idle_poll = min(self._idle_poll * 2, IDLE_POLL_MAX)
+        else:
+            self._idle_poll = IDLE_POLL
 
     def _done(self, task: asyncio.Future[Any]) -> None:
         self._inflight.discard(task)
