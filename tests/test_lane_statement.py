@@ -35,6 +35,7 @@ from gateway.smpp.pdu import make_deliver_sm
 from gateway.store import consent, contacts, inbound, one_statement, outbound, timeline
 from gateway.store.db import create_pool
 from tests.support.e2e import SHORTCODE
+from tests.support.poison import poison_ledger_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,17 +121,6 @@ async def test_a_stop_among_other_texts_of_one_batch_keeps_order_and_is_never_ov
         assert seen == sorted(seen) and seen
 
 
-POISON = """
-CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.msisdn = '+15555550109' THEN RAISE EXCEPTION 'poisoned row'; END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER test_poison BEFORE INSERT ON consent_events
-    FOR EACH ROW EXECUTE FUNCTION test_poison();
-"""
-
-
 async def test_a_batch_that_fails_half_way_rolls_back_whole_and_the_others_commit_on_retry(
     lane: Lane, settings: Settings
 ) -> None:
@@ -138,7 +128,7 @@ async def test_a_batch_that_fails_half_way_rolls_back_whole_and_the_others_commi
     the MOs, states and replies written before it in the same statement are gone too."""
     poisoned, fine = "+15555550109", ["+15555550110", "+15555550111"]
     async with lane.pool.acquire() as conn:
-        await conn.execute(POISON)
+        await poison_ledger_for(conn, poisoned)
     ingest = lane.ingest(settings)
     ingest.start()
     try:

@@ -6,19 +6,18 @@ unknown, and a reservation given back by a batch that failed half-way."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from gateway.app import Gateway
 from gateway.config import Settings
-from gateway.engine.holder import RulesHolder
 from gateway.engine import load_rules
+from gateway.engine.holder import RulesHolder
 from gateway.metrics import Metrics
 from gateway.pipeline.ingest import Ingest
 from gateway.pipeline.reply_handoff import Ticket
@@ -28,9 +27,9 @@ from gateway.smpp.pdu import make_deliver_sm
 from gateway.smpp.simulator import SmscSimulator
 from gateway.store import one_statement
 from gateway.store import outbound as outbound_store
-from gateway.store.db import create_pool
 from gateway.store.outbound import ClaimedMessage, Lease, NewOutbound
 from tests.support.e2e import SHORTCODE, Phone, wait_for
+from tests.support.poison import poison_ledger_for
 
 CONFIRM_REQUEST = "Rise Up Alerts: reply Y to confirm you want campaign alerts."
 
@@ -161,34 +160,14 @@ class RecordingTaker:
         self.settled.append((reserved, wanted, [m.msisdn for m in messages], committed, lost))
 
 
-POISON = """
-CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.msisdn = '+15555550139' THEN RAISE EXCEPTION 'poisoned row'; END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER test_poison BEFORE INSERT ON consent_events
-    FOR EACH ROW EXECUTE FUNCTION test_poison();
-"""
-
-
-@pytest.fixture
-async def lane_pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(db_url, min_size=1, max_size=4)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
 async def test_a_batch_that_fails_half_way_gives_its_room_back_and_the_retry_hands_over(
-    lane_pool: asyncpg.Pool, settings: Settings
+    pool: asyncpg.Pool, settings: Settings
 ) -> None:
     poisoned, fine = "+15555550139", ["+15555550140", "+15555550141"]
-    await lane_pool.execute(POISON)
+    await poison_ledger_for(pool, poisoned)
     taker = RecordingTaker(room=10)
     one = settings.model_copy(update={"ingest_lanes": 1, "ingest_linger_ms": 100.0})
-    ingest = Ingest(lane_pool, one, RulesHolder(load_rules(settings.keywords)), Metrics(),
+    ingest = Ingest(pool, one, RulesHolder(load_rules(settings.keywords)), Metrics(),
                     handoff=taker)
     ingest.start()
 
@@ -211,17 +190,17 @@ async def test_a_batch_that_fails_half_way_gives_its_room_back_and_the_retry_han
         (1, 1, [], False, False),
         (1, 1, [fine[1]], True, False),
     ]
-    rows = await lane_pool.fetch("SELECT msisdn, status, lease_owner FROM outbound ORDER BY id")
+    rows = await pool.fetch("SELECT msisdn, status, lease_owner FROM outbound ORDER BY id")
     assert [tuple(r) for r in rows] == [(n, "sending", "lane-test") for n in fine]
 
 
 async def test_an_opt_outs_confirmation_is_handed_over_though_the_number_opted_out(
-    lane_pool: asyncpg.Pool, settings: Settings
+    pool: asyncpg.Pool, settings: Settings
 ) -> None:
     """What could leave now is written claimed: not a reply to a number that has opted
     out (the claim suppresses it), except the opt-out's own confirmation."""
     taker = RecordingTaker(room=10)
-    ingest = Ingest(lane_pool, settings, RulesHolder(load_rules(settings.keywords)),
+    ingest = Ingest(pool, settings, RulesHolder(load_rules(settings.keywords)),
                     Metrics(), handoff=taker)
     ingest.start()
     number = "+15555550142"
@@ -231,10 +210,10 @@ async def test_an_opt_outs_confirmation_is_handed_over_though_the_number_opted_o
         await ingest.handle_mo(pdu)
     finally:
         await ingest.close()
-    rows = await lane_pool.fetch(
+    rows = await pool.fetch(
         "SELECT compliance, status FROM outbound WHERE msisdn = $1 ORDER BY id", number)
     assert [tuple(r) for r in rows] == [(True, "sending")]
-    assert await lane_pool.fetchval(
+    assert await pool.fetchval(
         "SELECT opted_out FROM contacts WHERE msisdn = $1", number) is True
 
 
