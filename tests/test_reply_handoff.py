@@ -24,11 +24,18 @@ from gateway.pipeline.reply_handoff import Ticket
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.link import DeliverAnswer
 from gateway.smpp.pdu import make_deliver_sm
-from gateway.smpp.simulator import SmscSimulator
+from gateway.smpp.simulator import Faults, SmscSimulator
 from gateway.store import one_statement
 from gateway.store import outbound as outbound_store
 from gateway.store.outbound import ClaimedMessage, Lease, NewOutbound
-from tests.support.e2e import SHORTCODE, Phone, wait_for
+from tests.support.e2e import (
+    SHORTCODE,
+    Phone,
+    gateway_settings,
+    running_gateway,
+    stop_gateway,
+    wait_for,
+)
 from tests.support.poison import poison_ledger_for
 
 CONFIRM_REQUEST = "Rise Up Alerts: reply Y to confirm you want campaign alerts."
@@ -136,6 +143,46 @@ async def test_replies_written_claimed_in_a_transaction_whose_end_was_lost_go_ou
     assert any(e["event"] == "outbox_lost_claims_released" for e in logs)
     assert await gateway.pool.fetchval(
         "SELECT attempts FROM outbound WHERE msisdn = $1", phone.msisdn) == 2
+
+
+async def test_a_handed_reply_waiting_for_the_window_does_not_leave_after_a_stop(
+    settings: Settings, smsc: SmscSimulator
+) -> None:
+    """Handed over, waiting in memory for the only window slot, then STOP: the reply is
+    suppressed by the send gate and never sent; the STOP's confirmation goes."""
+    smsc.faults = Faults(slow_resp=3.0)  # the first MT holds the only window slot
+    gw = await running_gateway(gateway_settings(settings, smsc, smpp_window=1), smsc)
+    try:
+        await gw.pool.execute(TRAIL)
+        first, number = "+15555550135", "+15555550136"
+        now = await gw.pool.fetchval("SELECT now()")
+        async with gw.pool.acquire() as conn:
+            await outbound_store.insert_batch(
+                conn, [NewOutbound(first, SHORTCODE, "Rally Saturday", 1, False, None, now)])
+        gw.outbox.wake()
+
+        async def slot_taken() -> bool:
+            return bool(await gw.pool.fetchval(
+                "SELECT status = 'sending' FROM outbound WHERE msisdn = $1", first))
+
+        await wait_for(slot_taken)
+        assert await smsc.inject_mo(number, SHORTCODE, "JOIN") == CommandStatus.ESME_ROK
+        assert await smsc.inject_mo(number, SHORTCODE, "STOP") == CommandStatus.ESME_ROK
+
+        async def settled() -> bool:
+            rows = await gw.pool.fetch("SELECT status FROM outbound WHERE msisdn = $1", number)
+            return len(rows) == 2 and {r["status"] for r in rows} <= {
+                "submitted", "delivered", "suppressed"}
+
+        await wait_for(settled)
+        join, confirmation = await trails(gw.pool, number)
+        owner = gw.settings.instance_name
+        assert join == [("sending", owner), ("suppressed", None)]  # handed, then stopped
+        assert confirmation[0] == ("sending", owner)
+        texts = smsc.texts_to(number)
+        assert len(texts) == 1 and not texts[0].startswith(CONFIRM_REQUEST)
+    finally:
+        await stop_gateway(gw)
 
 
 # -- the lane's side, with a taker that records what it is told -------------------------
