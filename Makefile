@@ -15,6 +15,8 @@ DEMO_MAILBOX := .demo/mailbox
 DEMO_LOGS := .demo/logs
 DEMO_PRIVACY_KEY := .demo/privacy-key
 DEMO_CONTACT ?= contact@campaign.example
+# pytest processes (pytest-xdist): each starts its own PostgreSQL; 1 runs in this process.
+TEST_WORKERS ?= 2
 
 .PHONY: translations help venv demo test test-deps lint typecheck bench clean distclean interop-deps docs
 
@@ -22,7 +24,8 @@ help:
 	@echo "make venv       create $(VENV) and install the project with dev tools"
 	@echo "make demo       local PostgreSQL + SMSC simulator + mail sink + gateway + admin pages,"
 	@echo "                with a made-up story in its database; logs in .demo/logs (Ctrl-C stops all)"
-	@echo "make test       test-deps, lint, mypy, then pytest (starts its own throwaway PostgreSQL)"
+	@echo "make test       test-deps, lint, mypy, then pytest in TEST_WORKERS=2 processes"
+	@echo "                (each starts its own throwaway PostgreSQL)"
 	@echo "make test-deps  install PostgreSQL, Chromium and node-smpp for the tests when it can"
 	@echo "                (best effort: root apt-get, npm; SKIP_TEST_DEPS=1 installs nothing)"
 	@echo "make lint       ruff check, hadolint on the Dockerfile"
@@ -49,7 +52,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 test: test-deps lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Never fails: what cannot be installed is named with the test that will skip.
 test-deps:
