@@ -25,6 +25,8 @@ import asyncpg
 import pytest
 
 from gateway.store import lane_reads, number_locks, outbound
+from gateway.store.db import columns
+from gateway.store.receipts import NewReceipt
 
 SHORTCODE = "12345"
 
@@ -232,3 +234,52 @@ async def test_requeued_failed_and_suppressed_sends_are_found_by_key_after_the_o
     assert await conn.fetchval(
         "SELECT count(*) FROM outbound WHERE id = ANY($1::bigint[]) AND unsure_since IS NOT NULL",
         ids[:50]) == 50
+
+
+SEGMENTS_SUBMITTED = """
+INSERT INTO outbound_segments (outbound_id, seq, smsc_message_id)
+SELECT id, 1, 'm' || id FROM outbound WHERE id > $1
+"""
+
+
+def delivered(ids: list[int]) -> list[NewReceipt]:
+    return [NewReceipt(f"m{i}", "DELIVRD", "000", final=True) for i in ids]
+
+
+async def test_receipts_find_their_segments_by_key_after_the_outbox_grew(
+    conn: asyncpg.Connection
+) -> None:
+    """50 receipts when 20,000 segments were submitted since the plan was made (with 40),
+    and 19,000 of them delivered since: a few rows read per receipt, not every open
+    segment. (The open segments' index keeps an entry for each delivered one until a
+    vacuum, so a plan that reads that index whole reads the campaign's recent past.)
+    The statement alone: the webhook events `record_receipts` adds are emitted only when
+    a subscription wants them."""
+    await conn.execute(SENDING, 1, 40)
+    early = [r[0] for r in await conn.fetch("SELECT id FROM outbound ORDER BY id")]
+    await outbound.mark_submitted(conn, [(i, [f"m{i}"]) for i in early])
+    for round_ in range(9):  # 4 of the 40 segments left open when the tables are analyzed
+        await outbound.record_receipts(conn, delivered(early[round_ * 4:round_ * 4 + 4]))
+    await conn.execute("ANALYZE outbound; ANALYZE outbound_segments; "
+                       "ANALYZE delivery_receipts; ANALYZE pending_receipts")
+    en_route = [NewReceipt(f"m{i}", "ENROUTE", "000", final=False) for i in early[36:]]
+    for _ in range(8):  # the plan made now is the one kept
+        await outbound.record_receipts(conn, en_route)
+    await conn.execute(SENDING, 41, 20_040)
+    await conn.execute("UPDATE outbound SET status = 'submitted', segments = 1 "
+                       "WHERE status = 'sending'")
+    await conn.execute(SEGMENTS_SUBMITTED, early[-1])
+    await conn.execute("UPDATE outbound_segments SET status = 'DELIVRD' WHERE outbound_id IN "
+                       "(SELECT id FROM outbound WHERE id > $1 ORDER BY id LIMIT 19000)",
+                       early[-1])
+    ids = [r[0] for r in await conn.fetch(
+        "SELECT outbound_id FROM outbound_segments WHERE status = 'submitted' "
+        "AND outbound_id > $1 ORDER BY outbound_id LIMIT 50", early[-1])]
+    receipts = delivered(ids)
+    async with conn.transaction():
+        before = await rows_read(conn)
+        changed = await conn.fetch(outbound.RECORD_RECEIPTS, *columns(
+            receipts, "smsc_message_id", "stat", "error_code", "final", "number", "text_head"))
+        read = await rows_read(conn) - before
+    assert sorted((r["id"], r["status"]) for r in changed) == [(i, "delivered") for i in ids]
+    assert sum(read.values()) <= 5 * 50, f"50 receipts read {dict(read)}"

@@ -529,59 +529,19 @@ async def release_unknown_claims(
 # hot path is one statement that writes all four.
 
 
-# A message's status from its segments' final receipts: one failed part fails it.
-_ROLLED_UP_STATUS = """CASE
-             WHEN bool_or(status = 'REJECTD') THEN 'rejected'
-             WHEN bool_or(status IN ('UNDELIV', 'EXPIRED', 'DELETED', 'UNKNOWN'))
-               THEN 'undeliverable'
-             WHEN bool_and(status = 'DELIVRD') THEN 'delivered'
-           END"""
+# A message's status from its segments' final receipts, one failed part failing it, is
+# the SQL function rolled_up_status (migration 560), which both statements below use.
 
 # The hot path in one statement: store the receipts, close the segments they
 # name, and roll those segments up to their messages. All parts of a data-
 # modifying statement see one snapshot, so the roll-up combines the segments
 # closed here (from `closed`) with the message's other segments (from the table).
-RECORD_RECEIPTS = f"""
-WITH incoming AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[])
-         WITH ORDINALITY AS k(smsc_message_id, stat, error_code, final, number, text_head, n)
-),
-stored AS (
-    INSERT INTO delivery_receipts (smsc_message_id, stat, error_code, final)
-    SELECT smsc_message_id, stat, error_code, final FROM incoming ORDER BY n
-),
-closed AS (
-    UPDATE outbound_segments s
-    SET status = r.stat, error_code = r.error_code, final_at = now()
-    FROM (
-        SELECT DISTINCT ON (smsc_message_id) smsc_message_id, stat, error_code
-        FROM incoming WHERE final ORDER BY smsc_message_id, n
-    ) r
-    WHERE s.smsc_message_id = r.smsc_message_id AND s.status = 'submitted'
-    RETURNING s.outbound_id, s.seq, s.status, s.smsc_message_id
-),
-parked AS (
-    INSERT INTO pending_receipts (smsc_message_id, number, text_head)
-    SELECT DISTINCT ON (smsc_message_id) smsc_message_id, number, text_head FROM incoming
-    WHERE final AND smsc_message_id NOT IN (SELECT smsc_message_id FROM closed)
-    ORDER BY smsc_message_id, n
-),
-all_segments AS (
-    SELECT outbound_id, status FROM closed
-    UNION ALL
-    SELECT s.outbound_id, s.status FROM outbound_segments s
-    WHERE s.outbound_id IN (SELECT outbound_id FROM closed)
-      AND (s.outbound_id, s.seq) NOT IN (SELECT outbound_id, seq FROM closed)
-),
-rolled AS (
-    SELECT outbound_id, count(*) AS n, {_ROLLED_UP_STATUS} AS new_status
-    FROM all_segments GROUP BY outbound_id
-)
-UPDATE outbound o SET status = rolled.new_status, final_at = now()
-FROM rolled
-WHERE o.id = rolled.outbound_id AND rolled.new_status IS NOT NULL
-  AND o.status = 'submitted' AND rolled.n = o.segments
-RETURNING o.id, o.status
+# The statement is the function `record_receipt_rows` (migration 560): what it does is
+# above; a function because its SET clauses keep its cached plan a probe per receipt
+# (docs/performance.md, "Plans that stay index probes as the tables grow").
+RECORD_RECEIPTS = """
+SELECT outbound_id AS id, new_status AS status
+FROM record_receipt_rows($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[])
 """
 
 # Apply final receipts to still-open segments, then roll segment states up to
@@ -602,11 +562,11 @@ WITH applied AS (
 SELECT DISTINCT outbound_id FROM applied
 """
 
-ROLL_UP = f"""
+ROLL_UP = """
 UPDATE outbound o
 SET status = agg.new_status, final_at = now()
 FROM (
-    SELECT outbound_id, {_ROLLED_UP_STATUS} AS new_status, count(*) AS n
+    SELECT outbound_id, rolled_up_status(array_agg(status)) AS new_status, count(*) AS n
     FROM outbound_segments
     WHERE outbound_id = ANY($1::bigint[])
     GROUP BY outbound_id
