@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from gateway.store import lane_reads, number_locks, outbound
+from gateway.store import lane_reads, number_locks, outbound, webhook_events
 from gateway.store.db import columns
 from gateway.store.receipts import NewReceipt
 
@@ -283,3 +283,33 @@ async def test_receipts_find_their_segments_by_key_after_the_outbox_grew(
         read = await rows_read(conn) - before
     assert sorted((r["id"], r["status"]) for r in changed) == [(i, "delivered") for i in ids]
     assert sum(read.values()) <= 5 * 50, f"50 receipts read {dict(read)}"
+
+
+SUBSCRIBED = """
+INSERT INTO webhook_subscriptions (url, event_types, secret)
+VALUES ('https://crm.example/hook', ARRAY['message.delivered'], repeat('s', 32))
+"""
+
+
+async def test_message_events_find_their_messages_by_key_after_the_outbox_grew(
+    conn: asyncpg.Connection
+) -> None:
+    """message.delivered for 50 messages, subscribed to, on an outbox of 20,000 rows whose
+    plan was made when it held 40."""
+    await conn.execute(SUBSCRIBED)
+    await conn.execute(SENDING, 1, 40)
+    await conn.execute("UPDATE outbound SET status = 'delivered', final_at = now()")
+    await conn.execute("ANALYZE outbound; ANALYZE webhook_subscriptions")
+    early = [r[0] for r in await conn.fetch("SELECT id FROM outbound ORDER BY id")]
+    for round_ in range(8):
+        await webhook_events.emit_messages(conn, early[round_ * 4:round_ * 4 + 4])
+    await conn.execute(SENDING, 41, 20_040)
+    ids = [r[0] for r in await conn.fetch(
+        "UPDATE outbound SET status = 'delivered', final_at = now() WHERE id IN "
+        "(SELECT id FROM outbound WHERE status = 'sending' ORDER BY id LIMIT 50) RETURNING id")]
+    async with conn.transaction():
+        before = await rows_read(conn)
+        emitted = await webhook_events.emit_messages(conn, ids)
+        read = await rows_read(conn) - before
+    assert emitted == 50
+    assert sum(read.values()) <= 5 * 50, f"50 message events read {dict(read)}"

@@ -142,9 +142,9 @@ SELECT m.event_type,
                                               WHERE m.broadcast_id = o.broadcast_id
                                                 AND m.msisdn = o.msisdn)),
        o.msisdn, coalesce(o.final_at, now())
-FROM outbound o
+FROM outbound_by_ids($1::bigint[]) o
 JOIN unnest($2::text[], $3::text[]) AS m(status, event_type) ON m.status = o.status
-WHERE o.id = ANY($1::bigint[]) AND {_WANTED.format(type="m.event_type")}
+WHERE {_WANTED.format(type="m.event_type")}
 ORDER BY o.id
 """
 
