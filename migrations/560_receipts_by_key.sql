@@ -22,11 +22,13 @@
 
 CREATE FUNCTION rolled_up_status(statuses text[]) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE
-    WHEN 'REJECTD' = ANY (statuses) THEN 'rejected'
-    WHEN statuses && ARRAY['UNDELIV', 'EXPIRED', 'DELETED', 'UNKNOWN'] THEN 'undeliverable'
-    WHEN 'DELIVRD' = ALL (statuses) THEN 'delivered'
-END;
+AS $$
+    SELECT CASE
+        WHEN 'REJECTD' = ANY (statuses) THEN 'rejected'
+        WHEN statuses && ARRAY['UNDELIV', 'EXPIRED', 'DELETED', 'UNKNOWN'] THEN 'undeliverable'
+        WHEN 'DELIVRD' = ALL (statuses) THEN 'delivered'
+    END
+$$;
 
 CREATE FUNCTION record_receipt_rows(message_ids text[], stats text[], error_codes text[],
                                     finals boolean[], numbers text[], text_heads text[])
