@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
@@ -24,20 +23,11 @@ from gateway.broadcast.policy import QuietHoursPolicy
 from gateway.engine import load_rules
 from tests.support import executed_plans
 from tests.support.broadcasts import CODE, SUBSCRIBED_SEED, afternoon_zone
-from tests.support.executed_plans import ExecutedPlans
+from tests.support.executed_plans import ExecutedPlans, cte_rescans
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPIENTS = 1500
 BATCH = 500
-
-def cte_rescans(node: dict[str, Any]) -> list[tuple[str, int]]:
-    """(CTE name, times scanned) of each CTE Scan that ran more than once."""
-    found = []
-    if node.get("Node Type") == "CTE Scan" and node.get("Actual Loops", 0) > 1:
-        found.append((node["CTE Name"], node["Actual Loops"]))
-    for child in node.get("Plans", []):
-        found.extend(cte_rescans(child))
-    return found
 
 
 async def test_a_batch_of_broadcast_rows_scans_each_step_once(db_url: str) -> None:

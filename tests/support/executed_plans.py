@@ -42,3 +42,14 @@ class ExecutedPlans:
     def of(self, query_part: str) -> list[dict[str, Any]]:
         """The plans of the statements whose text holds `query_part`, in order."""
         return [p for p in self.plans if query_part in p.get("Query Text", "")]
+
+
+def cte_rescans(node: dict[str, Any]) -> list[tuple[str, int]]:
+    """(CTE name, times scanned) of each CTE Scan of an analyzed plan that ran more than
+    once: a nested loop reading a batch again for every row of another."""
+    found = []
+    if node.get("Node Type") == "CTE Scan" and node.get("Actual Loops", 0) > 1:
+        found.append((node["CTE Name"], node["Actual Loops"]))
+    for child in node.get("Plans", []):
+        found.extend(cte_rescans(child))
+    return found
