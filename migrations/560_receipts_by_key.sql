@@ -2,12 +2,12 @@
 -- its plan must stay a probe per receipt however the tables grow after it was made
 -- (docs/performance.md, "Plans that stay index probes as the tables grow").
 --
--- Measured in the MO benchmark: the statement cost PostgreSQL 120-180 us per MO,
--- a fifth of its time, because its cached plan found the segments a batch of receipts
--- names by reading the index of every open segment whole (made while 3 were open),
--- and that index keeps an entry for each segment delivered since the last vacuum:
--- 30,500 entries read for 10 receipts. tests/test_plans_outlive_growth.py makes the
--- case on purpose.
+-- Caught in the MO benchmark by auto_explain: a cached plan, made while 3 segments were
+-- open, found the segments a batch of receipts names by reading the index of every open
+-- segment whole, and that index keeps an entry for each segment delivered since the
+-- last vacuum: 30,500 entries and 3.9 ms for 10 receipts. It appears in some runs
+-- only; tests/test_plans_outlive_growth.py makes the case on purpose (60,120 rows read
+-- for 50 receipts).
 --
 -- The probes do not rest on the estimates: with the tables' statistics taken while they
 -- were tiny, a plan that reads a whole index (or table) and joins it to the batch looks

@@ -8,8 +8,8 @@ The check reads the SQL string constants of gateway/store/*.py (docstrings
 left out) and the tables their statements write, and counts the writes in
 the body of a function a migration defines for every store module whose
 statements call it (the hot path's pinned plans live in such functions).
-Other modules call the owner's functions; store/privacy.py's erasure, for one, runs a step of each
-owner (`ERASE_STEPS`).
+Other modules call the owner's functions; store/privacy.py's erasure, for
+one, runs a step of each owner (`ERASE_STEPS`).
 """
 
 from __future__ import annotations
