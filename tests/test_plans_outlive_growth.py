@@ -251,8 +251,8 @@ async def test_receipts_find_their_segments_by_key_after_the_outbox_grew(
 ) -> None:
     """50 receipts when 20,000 segments were submitted since the plan was made (with 40),
     and 19,000 of them delivered since: a few rows read per receipt, not every open
-    segment. (The open segments' index keeps an entry for each delivered one until a
-    vacuum, so a plan that reads that index whole reads the campaign's recent past.)
+    segment. (Segments are found by the index of every segment's SMSC message id, so a
+    plan that reads that index whole reads the campaign's whole past.)
     The statement alone: the webhook events `record_receipts` adds are emitted only when
     a subscription wants them."""
     await conn.execute(SENDING, 1, 40)
