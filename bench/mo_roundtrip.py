@@ -6,7 +6,9 @@ committed (the benchmark cluster keeps fsync on):
 - MO→MT latency p50/p95/p99 at full speed and at a fixed 1,000 MO/s,
 - gateway, simulator and PostgreSQL CPU seconds per 1,000 MOs, counted until the
   replies' receipts are applied (the simulator sends them half a second after
-  each reply), so each phase pays for its own receipts and only for those.
+  each reply), so each phase pays for its own receipts and only for those,
+- the WAL PostgreSQL wrote per MO, a count of the rows and index entries
+  written that does not drift with the machine's speed.
 
 The simulator runs in this process, the gateway in its own, PostgreSQL in
 its own: three processes sharing the machine's cores, as on a small box.
@@ -32,6 +34,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from gateway.devdb import LocalPostgres
 from gateway.logs import configure_logging
@@ -77,8 +81,19 @@ def quantiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99)}
 
 
+async def wal_position(url: str) -> int:
+    """PostgreSQL's WAL write position, in bytes."""
+    conn = await asyncpg.connect(url)
+    try:
+        position: int = await conn.fetchval(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+        return position
+    finally:
+        await conn.close()
+
+
 async def run_phase(
-    sim: SmscSimulator, gateway_pid: int, pg_dir: Path, *, label: str, count: int,
+    sim: SmscSimulator, gateway_pid: int, pg_dir: Path, url: str, *, label: str, count: int,
     first_number: int, rate: float | None, window: int,
 ) -> dict[str, Any]:
     numbers = [f"+1555{first_number + n:07d}" for n in range(count)]
@@ -87,6 +102,7 @@ async def run_phase(
     cpu_before = tree_cpu_seconds(gateway_pid)
     sim_cpu_before = time.process_time()
     pg_cpu_before = postgres_cpu_seconds(pg_dir)
+    wal_before = await wal_position(url)
     loop = asyncio.get_running_loop()
     started = loop.time()
     stats = await sim.inject_load(count, numbers, rate=rate, window=window, texts=["JOIN"])
@@ -103,6 +119,7 @@ async def run_phase(
     cpu = tree_cpu_seconds(gateway_pid) - cpu_before
     sim_cpu = time.process_time() - sim_cpu_before
     pg_cpu = postgres_cpu_seconds(pg_dir) - pg_cpu_before
+    wal = await wal_position(url) - wal_before
     latencies = sim.reply_latencies[latencies_before:]
     return {
         "phase": label,
@@ -117,6 +134,9 @@ async def run_phase(
         "gateway_cpu_s_per_1000_mo": round(cpu / count * 1000, 3),
         "simulator_cpu_s_per_1000_mo": round(sim_cpu / count * 1000, 3),
         "postgres_cpu_s_per_1000_mo": round(pg_cpu / count * 1000, 3),
+        # every row version and index entry written, and the pages written whole after a
+        # checkpoint: a count of the database's work that does not drift with the machine
+        "postgres_wal_bytes_per_mo": round(wal / count),
         "wall_s": round(answered_at - started, 2),
         "wall_s_to_last_receipt": round(settled_at - started, 2),
     }
@@ -146,7 +166,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with asyncio.timeout(120):
             await sim.wait_until(lambda: sim.bound_sessions >= args.workers)
-        phase = functools.partial(run_phase, sim, gateway.pid, cluster.data_dir,
+        phase = functools.partial(run_phase, sim, gateway.pid, cluster.data_dir, url,
                                   window=args.window)
         await phase(label="warm-up", count=500, first_number=0, rate=None)
         full = await phase(label="full speed", count=args.count, first_number=1_000_000,
