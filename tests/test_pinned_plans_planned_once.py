@@ -28,7 +28,7 @@ from tests.support.executed_plans import ExecutedPlans
 # The functions whose SET clauses pin their plans to index probes (migrations 530-533, 560, 561).
 PINNED = {"lane_read", "send_gate_check", "claim_outbound", "mark_submitted_rows",
           "requeue_rows", "fail_rows", "suppress_rows", "record_receipt_rows",
-          "outbound_by_ids"}
+          "outbound_by_ids", "gift_events_by_ids"}
 # ...all of which keep one plan, except the claim, which keeps PostgreSQL's choice: its
 # generic plan took 180 ms a claim with a broadcast queued (6.5 ms planned for the
 # call), and planning every claim cost more when sending slowly (migration 540).

@@ -313,3 +313,54 @@ async def test_message_events_find_their_messages_by_key_after_the_outbox_grew(
         read = await rows_read(conn) - before
     assert emitted == 50
     assert sum(read.values()) <= 5 * 50, f"50 message events read {dict(read)}"
+
+
+GIFTS = """
+WITH asked AS (
+    INSERT INTO inbound (id, msisdn, shortcode, body, received_at)
+    SELECT n, '+1555' || lpad(n::text, 7, '0'), '12345', 'GIVE 10', now()
+    FROM generate_series($1::int, $2::int) n
+)
+INSERT INTO donations (id, msisdn, shortcode, program, committee, method, amount_cents,
+                       currency, requested_at, expires_at)
+SELECT n, '+1555' || lpad(n::text, 7, '0'), '12345', 'rise', 'Rise Up PAC', 'carrier', 1000,
+       'USD', now(), now() + interval '1 day'
+FROM generate_series($1::int, $2::int) n
+"""
+GIFT_EVENTS = """
+INSERT INTO donation_events (donation_id, kind, occurred_at)
+SELECT n, $3, now() FROM generate_series($1::int, $2::int) n
+RETURNING id
+"""
+GIFT_READS = """
+SELECT relname, seq_tup_read + coalesce(idx_tup_fetch, 0) AS read FROM pg_stat_xact_user_tables
+WHERE relname = ANY('{donations,donation_events}')
+"""
+SUBSCRIBED_TO_GIFTS = """
+INSERT INTO webhook_subscriptions (url, event_types, secret)
+VALUES ('https://crm.example/hook', ARRAY['gift.confirmed'], repeat('s', 32))
+"""
+
+
+async def test_gift_events_find_their_gifts_by_key_after_the_ledger_grew(
+    conn: asyncpg.Connection
+) -> None:
+    """gift.confirmed for 50 gifts, subscribed to, when 10,000 gifts were asked for since
+    the plan was made (with 40)."""
+    await conn.execute(SUBSCRIBED_TO_GIFTS)
+    await conn.execute(GIFTS, 1, 40)
+    early = [r[0] for r in await conn.fetch(GIFT_EVENTS, 1, 40, "confirmed")]
+    await conn.execute("ANALYZE donations; ANALYZE donation_events; "
+                       "ANALYZE webhook_subscriptions")
+    for round_ in range(8):  # the plan made now is the one kept
+        await webhook_events.emit_donation_events(conn, early[round_ * 4:round_ * 4 + 4])
+    await conn.execute(GIFTS, 41, 10_040)
+    await conn.execute(GIFT_EVENTS, 41, 10_040, "requested")
+    async with conn.transaction():
+        ids = [r[0] for r in await conn.fetch(GIFT_EVENTS, 5_001, 5_050, "confirmed")]
+        before = Counter({r["relname"]: r["read"] for r in await conn.fetch(GIFT_READS)})
+        emitted = await webhook_events.emit_donation_events(conn, ids)
+        after = Counter({r["relname"]: r["read"] for r in await conn.fetch(GIFT_READS)})
+    read = after - before
+    assert emitted == 50
+    assert sum(read.values()) <= 5 * 50, f"50 gift events read {dict(read)}"

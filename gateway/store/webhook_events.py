@@ -113,21 +113,22 @@ ORDER BY k.n
 
 # Set-based from rows the same transaction just wrote: the statement reads the
 # donation ledger and the outbox itself, so the caller passes ids only.
+# The events and their gifts are read by key through the function gift_events_by_ids
+# (migration 572): its SET clauses keep its cached plan a probe per event however the
+# tables grow after it was made (docs/performance.md).
 EMIT_DONATION_EVENTS = f"""
 INSERT INTO webhook_events (event_type, payload, msisdn, occurred_at)
 SELECT m.event_type,
-       jsonb_build_object('gift_id', d.id, 'msisdn', d.msisdn, 'shortcode', d.shortcode,
-                          'program', d.program, 'committee', d.committee,
-                          'method', d.method, 'amount_cents', d.amount_cents,
-                          'currency', d.currency, 'ledger_kind', e.kind,
-                          'refunded_cents', CASE WHEN e.kind = 'refunded'
-                                                 THEN e.amount_cents END),
-       d.msisdn, e.occurred_at
-FROM donation_events e
-JOIN donations d ON d.id = e.donation_id
-JOIN unnest($2::text[], $3::text[]) AS m(kind, event_type) ON m.kind = e.kind
-WHERE e.id = ANY($1::bigint[]) AND {_WANTED.format(type="m.event_type")}
-ORDER BY e.id
+       jsonb_build_object('gift_id', g.gift_id, 'msisdn', g.msisdn, 'shortcode', g.shortcode,
+                          'program', g.program, 'committee', g.committee,
+                          'method', g.method, 'amount_cents', g.amount_cents,
+                          'currency', g.currency, 'ledger_kind', g.kind,
+                          'refunded_cents', g.refunded_cents),
+       g.msisdn, g.occurred_at
+FROM gift_events_by_ids($1::bigint[]) g
+JOIN unnest($2::text[], $3::text[]) AS m(kind, event_type) ON m.kind = g.kind
+WHERE {_WANTED.format(type="m.event_type")}
+ORDER BY g.event_id
 """
 
 EMIT_MESSAGES = f"""
