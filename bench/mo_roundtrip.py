@@ -8,7 +8,10 @@ committed (the benchmark cluster keeps fsync on):
   replies' receipts are applied (the simulator sends them half a second after
   each reply), so each phase pays for its own receipts and only for those,
 - the WAL PostgreSQL wrote per MO, a count of the rows and index entries
-  written that does not drift with the machine's speed.
+  written that does not drift with the machine's speed,
+- the same for returning supporters: the full-speed phase's numbers text Y
+  to confirm their opt-in, so each MO changes a contact that exists (the
+  JOINs only ever create one), at full speed.
 
 The simulator runs in this process, the gateway in its own, PostgreSQL in
 its own: three processes sharing the machine's cores, as on a small box.
@@ -94,7 +97,8 @@ async def wal_position(url: str) -> int:
 
 async def run_phase(
     sim: SmscSimulator, gateway_pid: int, pg_dir: Path, url: str, *, label: str, count: int,
-    first_number: int, rate: float | None, window: int,
+    first_number: int, rate: float | None, window: int, text: str = "JOIN",
+    replies_per_mo: int = 1,
 ) -> dict[str, Any]:
     numbers = [f"+1555{first_number + n:07d}" for n in range(count)]
     replies_before = len(sim.submitted)
@@ -105,10 +109,11 @@ async def run_phase(
     wal_before = await wal_position(url)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    stats = await sim.inject_load(count, numbers, rate=rate, window=window, texts=["JOIN"])
+    stats = await sim.inject_load(count, numbers, rate=rate, window=window, texts=[text])
     acked_at = loop.time()
     async with asyncio.timeout(120):
-        await sim.wait_until(lambda: len(sim.submitted) - replies_before >= count)
+        await sim.wait_until(
+            lambda: len(sim.submitted) - replies_before >= count * replies_per_mo)
     answered_at = loop.time()
     # The CPU is read once the replies' receipts are applied too (the gateway answers a
     # receipt after committing it): that work is part of an MO's cost, and left running
@@ -123,6 +128,7 @@ async def run_phase(
     latencies = sim.reply_latencies[latencies_before:]
     return {
         "phase": label,
+        "text": text,
         "mos": count,
         "acked": stats.acked,
         "window": window,
@@ -173,6 +179,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                            rate=None)
         fixed = await phase(label=f"fixed {args.rate:g} MO/s", count=int(args.rate * args.seconds),
                             first_number=2_000_000, rate=args.rate)
+        # The full-speed phase's supporters confirm their opt-in: each Y changes a contact
+        # that exists (and gets the confirmation and the profile dialog's first question).
+        returning = await phase(label="returning supporters", count=min(args.returning, args.count),
+                                first_number=1_000_000, rate=None, text="Y", replies_per_mo=2)
     finally:
         gateway.send_signal(signal.SIGTERM)
         try:
@@ -189,7 +199,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "durability": "every MO committed (fsync on) before deliver_sm_resp",
         "workers": args.workers,
-        "results": [full, fixed],
+        "results": [full, fixed, returning],
     }
 
 
@@ -198,6 +208,8 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=20_000, help="MOs in the full-speed phase")
     parser.add_argument("--rate", type=float, default=1000.0, help="MO/s in the fixed-rate phase")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the fixed phase")
+    parser.add_argument("--returning", type=int, default=10_000,
+                        help="MOs of the returning phase: Y from the full-speed phase's numbers")
     parser.add_argument("--window", type=int, default=100, help="SMPP window, both directions")
     parser.add_argument("--workers", type=int, default=1,
                         help="gateway worker processes (gateway run --workers N)")
