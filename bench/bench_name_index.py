@@ -33,8 +33,8 @@ from gateway.logs import configure_logging
 from gateway.store.contacts import UPSERT_STATES
 from gateway.store.migrate import apply_migrations
 
-# The bodies of contact_names as migrations 411 (SQL) and 550 (PL/pgSQL) wrote them,
-# next to the current one.
+# The body of contact_names as migration 411 (SQL) wrote it; migration 550's (PL/pgSQL)
+# below; and the current one.
 TABLES = """
 CREATE FUNCTION contact_names_as_sql(state jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -43,16 +43,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                               THEN state->'profile' ELSE '{}'::jsonb END) AS p
     WHERE p.key LIKE '%name'
 $$;
-CREATE FUNCTION contact_names_as_plpgsql(state jsonb) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN
-    RETURN (SELECT coalesce(string_agg(p.value, ' ' ORDER BY p.key), '')
-            FROM jsonb_each_text(CASE WHEN jsonb_typeof(state->'profile') = 'object'
-                                      THEN state->'profile' ELSE '{}'::jsonb END) AS p
-            WHERE p.key LIKE '%name');
-END
-$$;
 """
+MIGRATION_550 = (Path(__file__).resolve().parent.parent / "migrations"
+                 / "550_contact_names_planned_once.sql")
+FUNCTION_550 = "CREATE OR REPLACE FUNCTION contact_names("
+
+
+def as_plpgsql() -> str:
+    """Migration 550's function, read from its file, under another name."""
+    text = MIGRATION_550.read_text()
+    if FUNCTION_550 not in text:
+        raise SystemExit(f"{MIGRATION_550.name} no longer defines contact_names")
+    return text.replace(FUNCTION_550, "CREATE FUNCTION contact_names_as_plpgsql(")
 VERSIONS = {"sql": "contact_names_as_sql", "plpgsql": "contact_names_as_plpgsql",
             "inlined": "contact_names"}
 COPY = """
@@ -89,6 +91,7 @@ async def run(url: str, rounds: int) -> list[dict[str, Any]]:
     try:
         await apply_migrations(conn)
         await conn.execute(TABLES)
+        await conn.execute(as_plpgsql())
         for name, function in VERSIONS.items():
             await conn.execute(COPY.format(name=name, function=function))
         pid = await conn.fetchval("SELECT pg_backend_pid()")
