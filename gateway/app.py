@@ -106,11 +106,12 @@ def freeze_heap() -> int:
 
     Process-wide, like `tune_gc`: called once by `run_gateway`, after start-up and
     before the first bind. The heap start-up leaves (modules, the rules, the web app,
-    asyncpg's codecs: about 150,000 objects) was walked by every full collection, a
-    pause of 120 ms of the event loop in the MO benchmark that every MO and reply in
-    flight waited out. Frozen, a full collection walks only what was made since: 5 ms
-    (docs/performance.md, "Start-up's heap frozen"). A frozen object is still freed when
-    nothing refers to it; only cycles among them would stay.
+    asyncpg's codecs: about 140,000 objects) was walked by every full collection, a
+    pause of the event loop of 104-171 ms in the MO benchmark that every MO and reply
+    in flight waited out. Frozen, a full collection walks only what was made since:
+    7-16 ms (docs/performance.md, "The garbage collector, and start-up's heap frozen").
+    A frozen object is still freed when nothing refers to it; only cycles among them
+    would stay.
     """
     gc.collect()
     gc.freeze()

@@ -1,4 +1,5 @@
--- A segment's final receipt becomes a HOT update (docs/outbox.md, "HOT updates").
+-- A segment's final receipt becomes a HOT update (docs/outbox.md, "The indexes and what
+-- each step touches").
 --
 -- outbound_segments had two indexes on smsc_message_id: every segment's, and the open
 -- segments' (WHERE status = 'submitted'). Because `status` was in that predicate, a

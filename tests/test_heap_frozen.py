@@ -1,11 +1,12 @@
 """`gateway run` puts its start-up heap out of the cyclic collector's reach before it binds.
 
 Why: every full collection of CPython's cyclic garbage collector walks every object it
-tracks. The gateway's start-up leaves about 150,000 long-lived objects (modules, the
+tracks. The gateway's start-up leaves about 140,000 long-lived objects (modules, the
 rules, the web app, asyncpg's codecs), and walking them paused the event loop for
-about 120 ms in the MO benchmark, which every MO and reply in flight waited out.
+104-171 ms in the MO benchmark, which every MO and reply in flight waited out.
 `gc.freeze()` after start-up (gateway/app.py `freeze_heap`) leaves a full collection
-only the objects made since (docs/performance.md, "Start-up's heap frozen").
+only the objects made since (docs/performance.md, "The garbage collector, and
+start-up's heap frozen").
 """
 
 from __future__ import annotations
