@@ -84,19 +84,17 @@ def quantiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99)}
 
 
-async def wal_position(url: str) -> int:
-    """PostgreSQL's WAL write position, in bytes."""
-    conn = await asyncpg.connect(url)
-    try:
-        position: int = await conn.fetchval(
-            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
-        return position
-    finally:
-        await conn.close()
+async def wal_position(probe: asyncpg.Connection) -> int:
+    """PostgreSQL's WAL write position, in bytes (`probe`: one connection for the run, so
+    that no connection's start is counted in a phase's CPU)."""
+    position: int = await probe.fetchval(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+    return position
 
 
 async def run_phase(
-    sim: SmscSimulator, gateway_pid: int, pg_dir: Path, url: str, *, label: str, count: int,
+    sim: SmscSimulator, gateway_pid: int, pg_dir: Path, probe: asyncpg.Connection, *,
+    label: str, count: int,
     first_number: int, rate: float | None, window: int, text: str = "JOIN",
     replies_per_mo: int = 1,
 ) -> dict[str, Any]:
@@ -106,7 +104,7 @@ async def run_phase(
     cpu_before = tree_cpu_seconds(gateway_pid)
     sim_cpu_before = time.process_time()
     pg_cpu_before = postgres_cpu_seconds(pg_dir)
-    wal_before = await wal_position(url)
+    wal_before = await wal_position(probe)
     loop = asyncio.get_running_loop()
     started = loop.time()
     stats = await sim.inject_load(count, numbers, rate=rate, window=window, texts=[text])
@@ -124,7 +122,7 @@ async def run_phase(
     cpu = tree_cpu_seconds(gateway_pid) - cpu_before
     sim_cpu = time.process_time() - sim_cpu_before
     pg_cpu = postgres_cpu_seconds(pg_dir) - pg_cpu_before
-    wal = await wal_position(url) - wal_before
+    wal = await wal_position(probe) - wal_before
     latencies = sim.reply_latencies[latencies_before:]
     return {
         "phase": label,
@@ -172,7 +170,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with asyncio.timeout(120):
             await sim.wait_until(lambda: sim.bound_sessions >= args.workers)
-        phase = functools.partial(run_phase, sim, gateway.pid, cluster.data_dir, url,
+        probe = await asyncpg.connect(url)
+        phase = functools.partial(run_phase, sim, gateway.pid, cluster.data_dir, probe,
                                   window=args.window)
         await phase(label="warm-up", count=500, first_number=0, rate=None)
         full = await phase(label="full speed", count=args.count, first_number=1_000_000,
@@ -183,6 +182,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         # that exists (and gets the confirmation and the profile dialog's first question).
         returning = await phase(label="returning supporters", count=min(args.returning, args.count),
                                 first_number=1_000_000, rate=None, text="Y", replies_per_mo=2)
+        await probe.close()
     finally:
         gateway.send_signal(signal.SIGTERM)
         try:
@@ -209,7 +209,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000.0, help="MO/s in the fixed-rate phase")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the fixed phase")
     parser.add_argument("--returning", type=int, default=10_000,
-                        help="MOs of the returning phase: Y from the full-speed phase's numbers")
+                        help="MOs of the returning phase (at most --count): Y from the "
+                             "full-speed phase's numbers")
     parser.add_argument("--window", type=int, default=100, help="SMPP window, both directions")
     parser.add_argument("--workers", type=int, default=1,
                         help="gateway worker processes (gateway run --workers N)")
