@@ -166,6 +166,13 @@ async def test_a_marked_database_gets_the_story_once_and_the_product_answers_fro
         contacts = await site.client.get("/contacts", headers=admin.bearer)
         html = await contacts.text()
         assert contacts.status == 200 and "+12065550101" in html
+        # the tour's search by name, misspelt: the volunteers who gave "Jordan" as their name
+        jordans = {p.msisdn for p in people[1:] if any(t.body == "Jordan" for t in p.texts)}
+        assert jordans
+        found = await site.client.get("/contacts?name=jordn", headers=admin.bearer)
+        html = await found.text()
+        assert found.status == 200 and all(msisdn in html for msisdn in jordans), html
+        assert "+12065550101" not in html
         inbox = await site.client.get("/inbox", headers=admin.bearer)
         assert inbox.status == 200 and "professeur de maths" in await inbox.text()
         dashboard = await site.client.get("/dashboard", headers=admin.bearer)

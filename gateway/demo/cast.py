@@ -8,9 +8,9 @@ people, texts and days, so a second run finds everyone already there.
 
 Each person is a short script of texts, each at an offset from the story's
 start (three to four weeks before the seed runs), written as a supporter
-would: JOIN and Y, a zip, a gender, sometimes VOLUNTEER, WHERE or a gift,
-sometimes STOP. The ensemble program's members also ask questions in
-several themes. This module only plans; seed.py plays the plan.
+would: JOIN and Y, a zip, a gender, sometimes VOLUNTEER (ending with a first
+name), WHERE or a gift, sometimes STOP. The ensemble program's members also
+ask questions in several themes. This module only plans; seed.py plays the plan.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ FR_POSTAL: Final = tuple(FR_CITIES)
 FR_FIRST: Final = ("Camille", "Lucas", "Manon", "Hugo", "Chloé", "Louis", "Emma", "Jules")
 FR_LAST: Final = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand")
 FR_MEMBERS: Final = 90
+# The first names volunteers give at the end of the volunteer dialog (chosen by
+# their place in the cast, not by the story's random draws, which stay as they were).
+US_FIRST: Final = ("Jordan", "Maria", "DeShawn", "Emily", "Jon", "Priya", "Carlos", "Aiyana",
+                   "Kenji", "Grace", "Malik", "Sofia", "Tyler", "Leilani", "Hannah")
 VOLUNTEER_EMAIL_DOMAIN: Final = "example.org"
 
 # Questions texted to the ensemble program, by the theme their words pick.
@@ -100,6 +104,11 @@ class _Script:
         self.at += timedelta(minutes=self.rng.randint(*after_minutes))
         self.texts.append(Text(self.at, body, bill))
 
+    def answer(self, body: str) -> None:
+        """A reply two minutes after the last text, drawing nothing from the story's dice."""
+        self.at += timedelta(minutes=2)
+        self.texts.append(Text(self.at, body))
+
     def later(self, days: tuple[int, int]) -> None:
         self.at += timedelta(days=self.rng.randint(*days), hours=self.rng.randint(0, 5))
 
@@ -111,7 +120,7 @@ def _start(rng: random.Random) -> timedelta:
 
 
 def rise_people(rng: random.Random) -> list[Person]:
-    people = []
+    people: list[Person] = []
     for area, zips in US_AREAS:
         for n in range(1, PER_AREA + 1):
             msisdn = f"+1{area}55501{n:02d}"
@@ -131,6 +140,7 @@ def rise_people(rng: random.Random) -> list[Person]:
                     script.say(rng.choice(("CANVASS", "PHONEBANK", "HOST")))
                     script.say(str(rng.randint(2, 12)))
                     script.say(f"supporter.{area}.{n:02d}@{VOLUNTEER_EMAIL_DOMAIN}")
+                    script.answer(US_FIRST[(len(people) + n) % len(US_FIRST)])
                 if rng.random() < 0.12:
                     script.later((0, 2))
                     script.say(rng.choice(("WHERE", f"WHERE {rng.choice(zips)}", "EVENTS")))
