@@ -118,6 +118,16 @@ async def test_a_marked_database_gets_the_story_once_and_the_product_answers_fro
         assert {("carrier", "billed"), ("card", "charged")} <= gifts
         assert await conn.fetchval(
             "SELECT count(*) FROM donation_events WHERE kind IN ('charged', 'billed')") >= 20
+        # a gift billed on the phone is billed on its day in the story (its MT's final
+        # receipt), not when the seed ran: the reconciliation page ages it from then
+        late_bills = await conn.fetchval(
+            "SELECT count(*) FROM donation_events b JOIN donation_events s"
+            " ON s.donation_id = b.donation_id AND s.kind = 'billing_submitted'"
+            " WHERE b.kind = 'billed' AND b.occurred_at > s.occurred_at + interval '1 hour'")
+        assert late_bills == 0
+        assert await conn.fetchval(
+            "SELECT count(*) FROM outbound WHERE final_at > now() - interval '1 day'"
+            " AND created_at < now() - interval '2 days'") == 0
         broadcast = await conn.fetchrow(
             "SELECT b.status, b.recipients, count(o.id) FILTER (WHERE o.status = 'delivered') "
             "AS delivered FROM broadcasts b JOIN outbound o ON o.broadcast_id = b.id "

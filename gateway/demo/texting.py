@@ -10,9 +10,11 @@ transaction at its own time in the story, as ingest would.
 The demo has no carrier: what the outbox holds is claimed, submitted and
 receipted DELIVRD here through the outbox's own writer (store/outbound.py),
 so the dashboard's deliveries and the billed MTs' settlement read as they
-would after a real SMSC's receipts; each is recorded as made and sent at the
-story's time of the MO it answers (never later than now), so a contact's
-timeline shows a reply beside its MO, not at the time the seed ran.
+would after a real SMSC's receipts; each is recorded as made, sent and
+delivered at the story's time of the MO it answers (never later than now),
+so a contact's timeline shows a reply beside its MO, and a gift billed on
+the phone is billed on its day, not at the time the seed ran (the
+reconciliation page counts a gift's age from it).
 """
 
 from __future__ import annotations
@@ -84,11 +86,11 @@ class Texter:
                     break
                 parts = {m.id: _segment_ids(m.id, m.body) for m in claimed}
                 sent_at = min(self.now, datetime.now(UTC))
-                await outbound_store.backdate_created(conn, list(parts), sent_at)
                 await outbound_store.mark_submitted(conn, list(parts.items()), at=sent_at)
                 await outbound_store.record_receipts(conn, [
                     NewReceipt(part, "DELIVRD", "000", True)
                     for ids in parts.values() for part in ids])
+                await outbound_store.backdate(conn, list(parts), sent_at)
             total += len(claimed)
         self.delivered += total
         return total

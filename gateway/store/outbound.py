@@ -368,8 +368,11 @@ SELECT mark_submitted_rows($1::bigint[], $2::int2[], $3::text[], $4::bigint[], $
 
 # A caller with its own clock (the demo's story): the rows were made when the story says,
 # not when the seed ran, so a timeline shows a reply beside the MO it answers.
-BACKDATE_CREATED = """
-UPDATE outbound SET created_at = least(created_at, $2) WHERE id = ANY($1::bigint[])
+# (least() skips a NULL: a message with no final receipt keeps none.)
+BACKDATE = """
+UPDATE outbound SET created_at = least(created_at, $2),
+       final_at = CASE WHEN final_at IS NOT NULL THEN least(final_at, $2) END
+WHERE id = ANY($1::bigint[])
 """
 
 # Opted out between the claim and the send (pipeline/send_gate.py): never sent. The
@@ -393,9 +396,10 @@ SELECT fail_rows($1::bigint[], $2::text[], $3::bool[], $4::float8)
 """
 
 
-async def backdate_created(conn: asyncpg.Connection, ids: Sequence[int], at: datetime) -> None:
-    """Rows made at `at` by a caller's own clock (the demo's story), if they say later."""
-    await conn.execute(BACKDATE_CREATED, list(ids), at)
+async def backdate(conn: asyncpg.Connection, ids: Sequence[int], at: datetime) -> None:
+    """Rows made, and finally receipted, at `at` by a caller's own clock (the demo's
+    story), where they say later: a billed MT's final receipt dates its gift's billing."""
+    await conn.execute(BACKDATE, list(ids), at)
 
 
 async def mark_submitted(
